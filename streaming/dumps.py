@@ -1,0 +1,171 @@
+"""Reading Pushshift-style dumps without loading whole files.
+
+Handles ``.jsonl``, ``.jsonl.gz``, ``.jsonl.zst`` (Pushshift / Arctic Shift use a long zstd
+window) and ``.jsonl.bz2``/``.xz``. Every line becomes either a validated event or a
+:class:`BadRecord` with its reason; bad records are counted in a :class:`DumpReport`, never
+raised and never dropped silently.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import json
+import logging
+import lzma
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Iterator, Literal
+
+from pydantic import ValidationError
+
+from streaming.errors import DumpError
+from streaming.events import Comment, Submission, parse_event
+
+__all__ = ["BadRecord", "DumpReport", "open_text", "iter_json_lines", "iter_events",
+           "find_dump_files", "DumpFiles"]
+
+logger = logging.getLogger(__name__)
+
+Kind = Literal["submission", "comment"]
+
+
+@dataclass(frozen=True, slots=True)
+class BadRecord:
+    """A record that could not be used, with where it came from and why."""
+
+    source: str
+    line: int
+    reason: str
+    raw: str  # the original text (truncated to 2,000 chars)
+
+
+@dataclass
+class DumpReport:
+    """Counts of what a read accepted and rejected, by reason."""
+
+    accepted: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    samples: list[BadRecord] = field(default_factory=list)
+    max_samples: int = 50
+
+    def reject(self, bad: BadRecord) -> None:
+        self.rejected[bad.reason.split(":", 1)[0]] += 1
+        if len(self.samples) < self.max_samples:
+            self.samples.append(bad)
+        logger.debug("rejected %s:%d: %s", bad.source, bad.line, bad.reason)
+
+    @property
+    def n_rejected(self) -> int:
+        return sum(self.rejected.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"accepted": dict(self.accepted), "rejected": dict(self.rejected),
+                "samples": [b.__dict__ if hasattr(b, "__dict__") else
+                            {"source": b.source, "line": b.line, "reason": b.reason}
+                            for b in self.samples[:10]]}
+
+
+def open_text(path: str | os.PathLike[str]) -> IO[str]:
+    """Open a (possibly compressed) text file for streaming reads."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".gz":
+            return io.TextIOWrapper(gzip.open(p, "rb"), encoding="utf-8", errors="replace")
+        if suffix == ".bz2":
+            return io.TextIOWrapper(bz2.open(p, "rb"), encoding="utf-8", errors="replace")
+        if suffix == ".xz":
+            return io.TextIOWrapper(lzma.open(p, "rb"), encoding="utf-8", errors="replace")
+        if suffix == ".zst":
+            import zstandard
+
+            raw = open(p, "rb")
+            dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
+            return io.TextIOWrapper(dctx.stream_reader(raw, closefd=True), encoding="utf-8",
+                                    errors="replace")
+        return open(p, encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise DumpError(f"cannot open dump {p}: {exc}") from exc
+
+
+def iter_json_lines(path: str | os.PathLike[str], report: DumpReport | None = None
+                    ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, object)`` for each JSON-object line; bad lines go to ``report``."""
+    source = str(path)
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except (json.JSONDecodeError, RecursionError) as exc:
+                if report is not None:
+                    report.reject(BadRecord(source, lineno, f"bad_json: {exc}", line[:2000]))
+                continue
+            if not isinstance(obj, dict):
+                if report is not None:
+                    report.reject(BadRecord(source, lineno,
+                                            f"not_object: {type(obj).__name__}", line[:2000]))
+                continue
+            yield lineno, obj
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        errs = exc.errors()
+        first = errs[0] if errs else {}
+        loc = ".".join(str(x) for x in first.get("loc", ())) or "record"
+        kind = "missing_field" if first.get("type") == "missing" else "invalid_field"
+        return f"{kind}: {loc}: {first.get('msg', str(exc))}"
+    return f"invalid_record: {exc}"
+
+
+def iter_events(path: str | os.PathLike[str], kind: Kind, report: DumpReport | None = None
+                ) -> Iterator[Submission | Comment]:
+    """Validated events of one dump file; invalid records are reported with their reason."""
+    report = report if report is not None else DumpReport()
+    source = str(path)
+    for lineno, obj in iter_json_lines(path, report):
+        try:
+            ev = parse_event(obj, kind)
+        except (ValidationError, ValueError) as exc:
+            report.reject(BadRecord(source, lineno, _reason(exc), json.dumps(obj)[:2000]))
+            continue
+        report.accepted[kind] += 1
+        yield ev
+
+
+@dataclass(frozen=True)
+class DumpFiles:
+    submissions: Path | None
+    comments: Path | None
+
+
+def find_dump_files(directory: str | os.PathLike[str]) -> DumpFiles:
+    """Locate ``submissions.jsonl[.gz|.zst|…]`` and ``comments.jsonl[…]`` in a directory.
+
+    Also accepts Pushshift names (``RS_*``/``RC_*``) and Arctic Shift names
+    (``*_submissions*``/``*_comments*``).
+    """
+    d = Path(directory)
+    if d.is_dir() and (d / "reddit-college").is_dir() and not any(d.glob("*.jsonl*")):
+        d = d / "reddit-college"
+    if not d.is_dir():
+        raise DumpError(f"dump directory not found: {d}")
+
+    def pick(patterns: list[str]) -> Path | None:
+        for pat in patterns:
+            found = sorted(p for p in d.glob(pat) if p.is_file())
+            if found:
+                return found[0]
+        return None
+
+    subs = pick(["submissions.jsonl*", "RS_*", "*_submissions*"])
+    coms = pick(["comments.jsonl*", "RC_*", "*_comments*"])
+    if subs is None and coms is None:
+        raise DumpError(f"no submissions/comments dump files in {d}")
+    return DumpFiles(subs, coms)

@@ -1,0 +1,1 @@
+"""Subcommands of ``prosocial-train``; each module defines ``register(subparsers)``."""
