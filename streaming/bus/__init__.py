@@ -1,0 +1,5 @@
+"""The message bus: one interface, an embedded in-process backend and a Kafka backend."""
+
+from streaming.bus.base import Bus, Message
+
+__all__ = ["Bus", "Message"]

@@ -1,0 +1,51 @@
+"""The bus interface every backend implements (DESIGN.md §2).
+
+Producers call :meth:`Bus.publish` with a topic, a string key (a Reddit fullname, or the
+``link_id`` for comments) and bytes (JSON). Consumers poll :class:`Message` batches for a
+consumer group and commit offsets only after their idempotent write (at-least-once).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Sequence
+
+__all__ = ["Bus", "Message"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+    timestamp_ms: int | None = None
+
+
+class Bus(ABC):
+    """A topic-partitioned log with consumer groups."""
+
+    @abstractmethod
+    def publish(self, topic: str, key: str | None, value: bytes) -> None:
+        """Append one record (asynchronously; :meth:`flush` waits for delivery)."""
+
+    @abstractmethod
+    def flush(self, timeout_s: float | None = None) -> None:
+        """Block until everything published so far is durable in the log."""
+
+    @abstractmethod
+    def poll(self, group_id: str, topics: Sequence[str], max_records: int = 500,
+             timeout_s: float = 1.0) -> list[Message]:
+        """Next uncommitted records for ``group_id`` on ``topics`` (empty list on timeout)."""
+
+    @abstractmethod
+    def commit(self, group_id: str, messages: Sequence[Message]) -> None:
+        """Commit offsets past ``messages`` for ``group_id`` (after the idempotent write)."""
+
+    def ensure_topics(self, topics: Sequence[str], partitions: int = 1) -> None:
+        """Create topics if missing (no-op for backends that create on first use)."""
+
+    def close(self) -> None:
+        """Release connections; pending records are flushed first."""
