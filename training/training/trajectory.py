@@ -122,6 +122,7 @@ class TrajectoryFit:
     n_train: int
     n_heldout: int
     disagreeing: list[str]  # metrics whose PC1 loading has the opposite of the expected sign
+    untransformed_pc1_evr: float | None = None  # PC1 share without the log transforms
 
     @property
     def pc1_evr(self) -> float:
@@ -159,10 +160,14 @@ def fit_pc1(x: np.ndarray, x_heldout: np.ndarray | None = None) -> TrajectoryFit
         total = float((zh ** 2).sum())
         held = float(((zh @ pc1) ** 2).sum() / total) if total > 0 else None
     disagreeing = [m for m, v in zip(METRIC_NAMES, pc1) if v * METRIC_SIGNS[m] < -1e-9]
+    raw_std = x.std(axis=0)
+    zr = (x - x.mean(axis=0)) / np.where(raw_std > 1e-12, raw_std, 1.0)
+    sr = np.linalg.svd(zr, compute_uv=False) ** 2
+    raw_evr = float(sr[0] / sr.sum()) if sr.sum() > 0 else 0.0
     return TrajectoryFit(trajectory=traj, explained_variance_ratio=[float(v) for v in evr[:5]],
                          heldout_explained_variance=held, n_train=int(x.shape[0]),
                          n_heldout=0 if x_heldout is None else int(x_heldout.shape[0]),
-                         disagreeing=disagreeing)
+                         disagreeing=disagreeing, untransformed_pc1_evr=raw_evr)
 
 
 def plot_loadings(loadings: dict[str, float], evr: float, path: Path) -> Path:
@@ -209,6 +214,7 @@ def train_trajectory(data: str | Path, registry: Registry, aux: AuxScorer, *,
         "explained_variance_ratio": fit.pc1_evr,
         "explained_variance_ratio_top5": fit.explained_variance_ratio,
         "heldout_explained_variance": fit.heldout_explained_variance,
+        "untransformed_explained_variance_ratio": fit.untransformed_pc1_evr,
         "paper_explained_variance_ratio": PAPER_PC1_EVR,
         "n_train_conversations": fit.n_train,
         "n_heldout_conversations": fit.n_heldout,
