@@ -177,7 +177,7 @@ def _lines_until_damage(fh: IO[str], source: str, report: DumpReport | None
 def _reason(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         errs = exc.errors()
-        first = errs[0] if errs else {}
+        first: dict[str, Any] = dict(errs[0]) if errs else {}
         loc = ".".join(str(x) for x in first.get("loc", ())) or "record"
         kind = "missing_field" if first.get("type") == "missing" else "invalid_field"
         return f"{kind}: {loc}: {first.get('msg', str(exc))}"
