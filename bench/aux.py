@@ -30,9 +30,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "training")]
 
-from models.aux import AuxModels  # noqa: E402
-from models.bundle import Registry  # noqa: E402
-from models.paths import resolve_data_dir, resolve_registry_dir  # noqa: E402
+from models.aux import AuxModels
+from models.bundle import Registry
+from models.paths import resolve_data_dir, resolve_registry_dir
 
 
 def _comments(data: Path, n: int) -> tuple[list[str], list[str]]:

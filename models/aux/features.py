@@ -133,6 +133,7 @@ class Featurizer:
     def _words(self, low: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray]:
         """Occurrence pattern of vocabulary words/bigrams (data 1, in text order)."""
         get = self._index.get
+        miss = itertools.repeat(-1)
         cols: list[int] = []
         counts = np.zeros(len(low), dtype=np.int64)
         ntok = np.zeros(len(low), dtype=np.float32)
@@ -140,12 +141,16 @@ class Featurizer:
             toks = _TOKEN_RE.findall(t)
             ntok[r] = len(toks)
             before = len(cols)
-            cols.extend(i for i in map(get, toks) if i is not None)
-            if len(toks) > 1:
-                cols.extend(i for i in map(get, map(" ".join, itertools.pairwise(toks)))
-                            if i is not None)
+            cols.extend(map(get, toks, miss))
+            cols.extend(map(get, map(" ".join, itertools.pairwise(toks)), miss))
             counts[r] = len(cols) - before
-        return _pattern(np.asarray(cols, dtype=np.int32), counts, self.n_words), ntok
+        arr = np.asarray(cols, dtype=np.int32)
+        hit = arr >= 0
+        if not hit.all():
+            rows = np.repeat(np.arange(len(low), dtype=np.int64), counts)
+            counts = np.bincount(rows[hit], minlength=len(low))
+            arr = arr[hit]
+        return _pattern(arr, counts, self.n_words), ntok
 
     def _chars(self, raw: Sequence[str], dense: np.ndarray) -> sp.csr_matrix:
         """Occurrence pattern of hashed byte n-grams of every text at once (rows in text
