@@ -89,7 +89,13 @@ def test_isotonic_calibration_recovers_a_monotone_map() -> None:
     assert (np.diff(cal(grid)) >= 0).all()
     assert np.abs(cal(grid) - 1 / (1 + np.exp(-2 * grid))).mean() < 0.06
     _auto, info = fit_calibrator(z, y, "auto")
-    assert info["chosen"] in ("isotonic", "platt") and set(info["cv_mse"]) == {"isotonic", "platt"}
+    assert set(info["cv"]) == {"isotonic", "quantile", "platt"}
+    assert info["chosen"] == max(info["cv"], key=lambda k: (info["cv"][k]["kappa"],
+                                                            -info["cv"][k]["mse"]))
+    q, _ = fit_calibrator(z, y, "quantile")
+    # quantile matching: the share above each threshold matches the reference's
+    for t in (0.5, 0.8):
+        assert abs((q(z) >= t).mean() - (y >= t).mean()) < 0.02
 
 
 def test_eval_json_is_one_object_with_every_head(tiny_registry: Registry, data_dir: Path,

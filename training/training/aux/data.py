@@ -176,13 +176,13 @@ def load_perspective(aux: Path, limit: int | None = None) -> dict[str, Labelled]
 
 # -- politeness / supportiveness -----------------------------------------------------------
 def load_politeness(aux: Path, limit: int | None = None) -> dict[str, Labelled]:
-    """Stanford Politeness Corpus requests; ``y`` = normalized score min-max rescaled to [-1, 1]
-    (with the bounds of the whole corpus, both communities pooled)."""
+    """Stanford Politeness Corpus requests; ``y`` = the normalized (z-scored) rating divided by
+    its largest magnitude over the corpus, so 0 stays the average request and ``y`` ∈ [-1, 1]."""
     frames = [pd.read_csv(_need(aux / "politeness" / f))
               for f in ("wikipedia.annotated.csv", "stack-exchange.annotated.csv")]
     df = pd.concat(frames, ignore_index=True)
     s = df["Normalized Score"].to_numpy(dtype=float)
-    y = 2.0 * (s - s.min()) / (s.max() - s.min()) - 1.0
+    y = s / np.abs(s).max()
     split = group_split([f"{c}:{i}" for c, i in zip(df["Community"], df["Id"], strict=True)])
     return _by_split(_clean(df["Request"]), y, split, "politeness", limit)
 

@@ -70,9 +70,9 @@ def _summary(result: dict[str, Any]) -> list[tuple[str, str, str]]:
             rows.append((head, f"{k} Pearson r (paper {result[head]['paper']['pearson_r']})",
                          str(v["pearson_r"])))
     for head in ("advice", "info"):
-        v = result[head]["heldout"]["test"]
-        rows.append((head, f"test F1@{v['threshold']} (paper {result[head]['paper']['f1']})",
-                     f"{v['f1']} (P {v['precision']} R {v['recall']} AUC {v['auc']})"))
+        for k, v in result[head]["heldout"].items():
+            rows.append((head, f"{k} F1@{v['threshold']} (paper {result[head]['paper']['f1']})",
+                         f"{v['f1']} (P {v['precision']} R {v['recall']} AUC {v['auc']})"))
     return rows
 
 
