@@ -99,7 +99,10 @@ def test_isotonic_calibration_recovers_a_monotone_map() -> None:
 
 
 def test_eval_json_is_one_object_with_every_head(tiny_registry: Registry, data_dir: Path,
+                                                 tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PROSOCIAL_VAR_DIR", str(tmp_path))
     rc = main(["aux", "--no-train", "--eval", "--json", "--limit", str(LIMIT),
                "--data", str(data_dir), "--registry", str(tiny_registry.root)])
     assert rc == 0
@@ -113,6 +116,8 @@ def test_eval_json_is_one_object_with_every_head(tiny_registry: Registry, data_d
     assert {"at_0.5", "at_0.8", "calibration_error", "pearson_r"} <= set(ph)
     assert 0 <= ph["at_0.5"]["accuracy"] <= 1
     assert out["toxicity"]["heldout"]["toxichat_test"]["auc"] is not None
+    saved = json.loads((tmp_path / "reports" / "aux" / f"eval-{out['version']}.json").read_text())
+    assert saved["version"] == out["version"]
 
 
 def test_missing_data_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
