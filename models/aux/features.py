@@ -50,7 +50,7 @@ def clean_text(x: Any, max_chars: int) -> str:
     if x is None:
         return ""
     if isinstance(x, (bytes, bytearray, memoryview)):
-        x = bytes(x).decode("utf-8", errors="replace")
+        x = bytes(x[: 4 * max_chars]).decode("utf-8", errors="replace")
     elif not isinstance(x, str):
         try:
             x = str(x)

@@ -90,9 +90,10 @@ def _by_split(texts: Sequence[str], y: np.ndarray, split: np.ndarray, source: st
               limit: int | None) -> dict[str, Labelled]:
     out = {}
     for i, name in enumerate(SPLITS):
-        idx = np.flatnonzero(split == i)
-        # interleave deterministically so a `limit` keeps both classes
-        idx = idx[np.argsort([_bucket(texts[j], "order") for j in idx], kind="stable")]
+        idx = [int(j) for j in np.flatnonzero(split == i)]
+        # shuffle deterministically so a `limit` keeps both classes
+        idx = [idx[k] for k in np.argsort([_bucket(texts[j], "order") for j in idx],
+                                          kind="stable")]
         lab = Labelled([texts[j] for j in idx], np.asarray(y, dtype=np.float64)[idx], source)
         out[name] = lab.head(limit)
     return out

@@ -56,6 +56,10 @@ class HeadData:
         if len(lab):
             self.parts.setdefault(split, []).append((lab, weight))
 
+    def sources(self, split: str) -> np.ndarray:
+        return np.asarray([lab.source for lab, _ in self.parts.get(split, [])
+                           for _ in range(len(lab))], dtype=object)
+
     def arrays(self, split: str) -> tuple[list[str], np.ndarray, np.ndarray]:
         texts: list[str] = []
         ys: list[np.ndarray] = []

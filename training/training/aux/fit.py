@@ -104,10 +104,23 @@ class FeatureCache:
         return self.x[[self.index[t] for t in texts]]
 
 
-def _score(kind: str, y: np.ndarray, z: np.ndarray) -> float:
-    if kind == "regression":
-        return float(pearsonr(z, y)[0]) if np.std(z) > 0 and np.std(y) > 0 else 0.0
-    return float(roc_auc_score(y, z)) if 0 < y.mean() < 1 else 0.0
+def _score(kind: str, y: np.ndarray, z: np.ndarray, sources: np.ndarray | None = None) -> float:
+    """Validation score: AUC (logistic) or Pearson r (regression), macro-averaged over the
+    sources where it is defined (so a large source cannot drown the others), else pooled."""
+
+    def one(yy: np.ndarray, zz: np.ndarray) -> float | None:
+        if kind == "regression":
+            ok = len(yy) > 2 and np.std(zz) > 0 and np.std(yy) > 0
+            return float(pearsonr(zz, yy)[0]) if ok else None
+        yb = yy > 0.5
+        return float(roc_auc_score(yb, zz)) if 0 < yb.mean() < 1 else None
+
+    if sources is not None:
+        per = [one(y[sources == s], z[sources == s]) for s in sorted(set(sources))]
+        good = [v for v in per if v is not None]
+        if good:
+            return float(np.mean(good))
+    return one(y, z) or 0.0
 
 
 def _fit_linear(kind: str, x: sp.csr_matrix, y: np.ndarray, w: np.ndarray,
@@ -206,7 +219,7 @@ def train_aux(data: AuxData, cfg: AuxConfig = AuxConfig(),
         for reg in grid:
             say(f"{head}: fitting {kind} reg={reg}")
             coef, icpt = _fit_linear(kind, xtr, ty, tw, reg)
-            s = _score(kind, vy, xva @ coef + icpt) if xva is not None else 0.0
+            s = _score(kind, vy, xva @ coef + icpt, hd.sources("val")) if xva is not None else 0.0
             scores[str(reg)] = round(s, 4)
             if best is None or s > best[0]:
                 best = (s, reg, coef, icpt)
@@ -214,7 +227,8 @@ def train_aux(data: AuxData, cfg: AuxConfig = AuxConfig(),
         weights[:, j] = best[2]
         bias[j] = best[3]
         chosen[head] = best[1]
-        validation[head] = {"metric": "pearson_r" if kind == "regression" else "auc",
+        validation[head] = {"metric": ("pearson_r" if kind == "regression" else "auc")
+                            + " (macro over sources)",
                             "by_reg": scores, "chosen_reg": best[1], "n_train": len(tx),
                             "n_val": len(vx)}
         logger.info("%s: chose reg=%s (val %s)", head, best[1], scores)

@@ -20,7 +20,7 @@ from rich.console import Console
 from models.aux import AUX_HEADS, AuxModels
 from models.bundle import Registry, hash_files
 from models.errors import ModelsError
-from models.paths import resolve_data_dir, resolve_registry_dir
+from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
 from training.aux.bundle import write_aux_bundle
 from training.aux.data import aux_data_files
 from training.aux.datasets import load_aux_data
@@ -113,6 +113,13 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             result["version"] = bundle.version
     result["registry"] = str(registry.root)
     result["seconds"] = round(time.perf_counter() - t0, 1)
+    report = var_dir() / "reports" / "aux" / f"eval-{result['version']}.json"
+    try:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps(result, indent=2, sort_keys=True), encoding="utf-8")
+        logger.info("held-out figures written to %s", report)
+    except OSError as exc:  # a read-only checkout must not fail the command
+        logger.warning("could not write %s: %s", report, exc)
     if args.json:
         print(json.dumps(result, sort_keys=True))
         return 0
