@@ -26,13 +26,15 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from types import TracebackType
+from typing import Any
 
 from models.errors import BundleError, BundleMissingError
 
-__all__ = ["Bundle", "BundleWriter", "Registry", "TRAIN_HINTS", "hash_files", "sha256_file"]
+__all__ = ["TRAIN_HINTS", "Bundle", "BundleWriter", "Registry", "hash_files", "sha256_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +126,7 @@ class Bundle:
                 raise BundleError(f"{self.path}: {rel} does not match its sha256")
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], verify: bool = True) -> "Bundle":
+    def open(cls, path: str | os.PathLike[str], verify: bool = True) -> Bundle:
         path = Path(path)
         cfg_path = path / "config.json"
         if not cfg_path.exists():
@@ -216,7 +218,7 @@ class BundleWriter:
             raise BundleError("BundleWriter used outside its context")
         return self._tmp
 
-    def __enter__(self) -> "BundleWriter":
+    def __enter__(self) -> BundleWriter:
         (self.registry.root / self.name).mkdir(parents=True, exist_ok=True)
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.version}-", dir=self.registry.root / self.name))
         return self
@@ -253,7 +255,8 @@ class BundleWriter:
             shutil.copy2(src, dst)
         return dst
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         tmp = self.dir
         if exc_type is not None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ModelsError", "BundleError", "BundleMissingError"]
+__all__ = ["BundleError", "BundleMissingError", "ModelsError"]
 
 
 class ModelsError(Exception):

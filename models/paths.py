@@ -10,8 +10,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["project_root", "default_data_dir", "default_registry_dir", "resolve_data_dir",
-           "resolve_registry_dir", "var_dir"]
+__all__ = [
+    "default_data_dir",
+    "default_registry_dir",
+    "project_root",
+    "resolve_data_dir",
+    "resolve_registry_dir",
+    "var_dir",
+]
 
 
 def project_root() -> Path:

@@ -6,10 +6,10 @@ These are plain, dependency-free containers that the outcome metrics read. They 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
-__all__ = ["Node", "Post", "Thread", "walk", "iter_replies"]
+__all__ = ["Node", "Post", "Thread", "iter_replies", "walk"]
 
 
 @dataclass(slots=True, eq=False)
@@ -22,7 +22,7 @@ class Node:
     body: str
     score: int
     created_utc: int
-    children: list["Node"] = field(default_factory=list)
+    children: list[Node] = field(default_factory=list)
     depth: int = 0  # 0 = TLC
 
     @property

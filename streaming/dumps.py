@@ -16,17 +16,25 @@ import logging
 import lzma
 import os
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterator, Literal
+from typing import IO, Any, Literal
 
 from pydantic import ValidationError
 
 from streaming.errors import DumpError
 from streaming.events import Comment, Submission, parse_event
 
-__all__ = ["BadRecord", "DumpReport", "open_text", "iter_json_lines", "iter_events",
-           "find_dump_files", "DumpFiles"]
+__all__ = [
+    "BadRecord",
+    "DumpFiles",
+    "DumpReport",
+    "find_dump_files",
+    "iter_events",
+    "iter_json_lines",
+    "open_text",
+]
 
 logger = logging.getLogger(__name__)
 

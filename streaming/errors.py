@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["StreamingError", "DumpError"]
+__all__ = ["DumpError", "StreamingError"]
 
 
 class StreamingError(Exception):

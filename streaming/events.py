@@ -12,9 +12,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-__all__ = ["Submission", "Comment", "Event", "parse_event", "ValidationError",
-           "MAX_BODY_CHARS", "TOPIC_SUBMISSIONS", "TOPIC_COMMENTS", "TOPIC_SCORES",
-           "TOPIC_OUTCOMES", "TOPIC_DEADLETTER"]
+__all__ = [
+    "MAX_BODY_CHARS",
+    "TOPIC_COMMENTS",
+    "TOPIC_DEADLETTER",
+    "TOPIC_OUTCOMES",
+    "TOPIC_SCORES",
+    "TOPIC_SUBMISSIONS",
+    "Comment",
+    "Event",
+    "Submission",
+    "ValidationError",
+    "parse_event",
+]
 
 TOPIC_SUBMISSIONS = "reddit.submissions"
 TOPIC_COMMENTS = "reddit.comments"
@@ -39,7 +49,7 @@ def _check_id(v: Any) -> str:
 
 def _check_utc(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-        raise ValueError(f"created_utc must be a number, got {type(v).__name__}")
+        raise ValueError(f"created_utc must be a number, got {type(v).__name__}")  # noqa: TRY004 (pydantic wants ValueError)
     try:
         f = float(v)
     except ValueError as exc:
@@ -83,7 +93,7 @@ class _Base(BaseModel):
         if v is None:
             return 0
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ValueError(f"score must be a number, got {type(v).__name__}")
+            raise ValueError(f"score must be a number, got {type(v).__name__}")  # noqa: TRY004 (pydantic wants ValueError)
         if isinstance(v, float) and not math.isfinite(v):
             raise ValueError(f"score must be finite, got {v!r}")
         return int(v)
@@ -105,7 +115,7 @@ class Submission(_Base):
         return "" if v is None else v
 
     @model_validator(mode="after")
-    def _fullname(self) -> "Submission":
+    def _fullname(self) -> Submission:
         if not self.name:
             object.__setattr__(self, "name", f"t3_{self.id}")
         elif self.name != f"t3_{self.id}":
@@ -131,7 +141,7 @@ class Comment(_Base):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Comment":
+    def _consistent(self) -> Comment:
         if not self.name:
             object.__setattr__(self, "name", f"t1_{self.id}")
         elif self.name != f"t1_{self.id}":
@@ -158,7 +168,7 @@ def parse_event(record: dict[str, Any], kind: str | None = None) -> Event:
     :class:`ValueError` with the reason.
     """
     if not isinstance(record, dict):
-        raise ValueError(f"record is not a JSON object but {type(record).__name__}")
+        raise ValueError(f"record is not a JSON object but {type(record).__name__}")  # noqa: TRY004 (pydantic wants ValueError)
     if kind is None:
         kind = record.get("kind") if record.get("kind") in ("submission", "comment") else None
     if kind is None:

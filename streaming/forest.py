@@ -13,13 +13,13 @@ import itertools
 import logging
 import os
 from collections import defaultdict
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from models.tree import Node, Post, Thread
 from streaming.dumps import BadRecord, DumpReport, find_dump_files, iter_events
 from streaming.events import Comment, Submission
 
-__all__ = ["post_from_event", "node_from_event", "build_thread", "load_posts", "iter_threads"]
+__all__ = ["build_thread", "iter_threads", "load_posts", "node_from_event", "post_from_event"]
 
 logger = logging.getLogger(__name__)
 
@@ -124,10 +124,8 @@ def iter_threads(directory: str | os.PathLike[str], report: DumpReport | None = 
     def keep(s: Submission) -> bool:
         if subs is not None and s.subreddit.lower() not in subs:
             return False
-        if min_age_s is not None:
-            if s.retrieved_on is None or s.retrieved_on - s.created_utc < min_age_s:
-                return False
-        return True
+        return min_age_s is None or (
+            s.retrieved_on is not None and s.retrieved_on - s.created_utc >= min_age_s)
 
     posts = load_posts(files.submissions, report, keep) if files.submissions else {}
     if files.comments is None:

@@ -8,8 +8,8 @@ consumer group and commit offsets only after their idempotent write (at-least-on
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 __all__ = ["Bus", "Message"]
 
