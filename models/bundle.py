@@ -218,7 +218,7 @@ class BundleWriter:
             raise BundleError("BundleWriter used outside its context")
         return self._tmp
 
-    def __enter__(self) -> BundleWriter:
+    def __enter__(self) -> Self:
         (self.registry.root / self.name).mkdir(parents=True, exist_ok=True)
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.version}-", dir=self.registry.root / self.name))
         return self
