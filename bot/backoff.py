@@ -63,7 +63,7 @@ def retry_after_s(exc: BaseException) -> float | None:
 class Backoff:
     """Capped exponential back-off; ``sleep`` is injected so tests and replays run fast."""
 
-    sleep: Callable[[float], Any] = time.sleep
+    sleep: Callable[[float], Any] = field(default=lambda s: time.sleep(s))
     base_s: float = 1.0
     cap_s: float = 120.0
     max_tries: int = 6

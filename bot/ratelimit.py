@@ -49,6 +49,9 @@ class RateBudget:
         self.remaining: float | None = None
         self.reset_at: float | None = None
 
+    def __deepcopy__(self, memo: dict[int, object]) -> "RateBudget":
+        return self  # shared by design (praw deep-copies request data holding the client)
+
     def _trim(self, now: float) -> None:
         while self._times and self._times[0] <= now - self.window_s:
             self._times.popleft()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -93,9 +94,20 @@ def replay(cassette_dir: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr("time.sleep", lambda s: None)
     assert jsonserializer  # the cassettes are vcrpy JSON
 
-    def use(name: str) -> Any:
-        return my_vcr.use_cassette(name, allow_playback_repeats=False)
+    sent: list[Any] = []
 
+    def capture(request: Any) -> Any:
+        sent.append(request)
+        return request
+
+    @contextlib.contextmanager
+    def use(name: str) -> Iterator[Any]:
+        with my_vcr.use_cassette(name, allow_playback_repeats=False,
+                                 before_record_request=capture) as cassette:
+            sent.clear()  # vcrpy also passes the recorded requests through the hook on load
+            yield cassette
+
+    use.sent = sent  # type: ignore[attr-defined]
     return use
 
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from bot.backfill import RedditThreadFetcher
-from bot.errors import FetchError
 from models.tree import walk
 from tests.bot.conftest import load_cassette
 
@@ -75,9 +72,3 @@ def test_smaller_thread_and_deleted_comments_are_kept_in_the_tree(replay, praw_r
     deleted = [n for t in thread.tlcs for n in walk(t) if n.is_deleted]
     assert len(deleted) == report.deleted_comments + report.removed_comments + sum(
         1 for n in deleted if n.body not in ("[deleted]", "[removed]"))
-
-
-def test_missing_thread_is_a_fetch_error(replay, praw_reddit):
-    fetcher = RedditThreadFetcher(praw_reddit)
-    with replay("TestWikiPage.test_invalid_page"), pytest.raises(FetchError):
-        fetcher.fetch("t3_zzzzzz")
