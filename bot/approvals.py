@@ -14,11 +14,12 @@ import json
 import re
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
-__all__ = ["Proposal", "ApprovalStore", "ApprovalService", "ACTIONS", "parse_commands"]
+__all__ = ["ACTIONS", "ApprovalService", "ApprovalStore", "Proposal", "parse_commands"]
 
 ACTIONS = ("sticky_comment", "suggested_sort")
 Status = Literal["proposed", "approved", "rejected", "executed", "dry_run", "failed"]
@@ -39,7 +40,7 @@ CREATE TABLE IF NOT EXISTS handled_messages (message_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS digests (subreddit TEXT NOT NULL, conversation TEXT,
     sent_at REAL NOT NULL, posts INTEGER NOT NULL, dry_run INTEGER NOT NULL);
 """
-_COMMAND = re.compile(r"^\s*!(approve|reject|status)\b([\s,#0-9]*)$", re.I | re.M)
+_COMMAND = re.compile(r"^\s*!(approve|reject|status)\b([\s,#0-9]*)$", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)

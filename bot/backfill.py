@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import prawcore
 
@@ -26,7 +27,7 @@ from models.tree import Post, Thread
 from streaming.dumps import DumpReport
 from streaming.forest import build_thread
 
-__all__ = ["ThreadFetcher", "RedditThreadFetcher", "FetchReport"]
+__all__ = ["FetchReport", "RedditThreadFetcher", "ThreadFetcher"]
 
 logger = logging.getLogger(__name__)
 

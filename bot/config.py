@@ -14,9 +14,10 @@ import json
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import prawcore
 import yaml
@@ -24,9 +25,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.errors import ConfigError
 
-__all__ = ["SubredditConfig", "DigestSchedule", "Thresholds", "Channels", "Actions",
-           "ConfigResult", "ConfigLoader", "ConfigStore", "parse_config", "EXAMPLE_YAML",
-           "DEFAULT_PAGE"]
+__all__ = [
+    "DEFAULT_PAGE",
+    "EXAMPLE_YAML",
+    "Actions",
+    "Channels",
+    "ConfigLoader",
+    "ConfigResult",
+    "ConfigStore",
+    "DigestSchedule",
+    "SubredditConfig",
+    "Thresholds",
+    "parse_config",
+]
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from streaming.events import Comment, Submission
 
-__all__ = ["raw_fields", "to_submission", "to_comment", "author_name"]
+__all__ = ["author_name", "raw_fields", "to_comment", "to_submission"]
 
 _KEEP = ("id", "name", "subreddit", "author", "score", "created_utc", "permalink", "title",
          "selftext", "upvote_ratio", "over_18", "parent_id", "link_id", "body", "depth")

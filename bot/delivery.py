@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from bot.approvals import ApprovalStore
 from bot.backoff import Backoff
@@ -19,7 +20,7 @@ from bot.config import SubredditConfig
 from bot.digest import Digest, build_digest
 from bot.suggestions import SuggestionSource
 
-__all__ = ["ModeratorDelivery", "DeliveryResult"]
+__all__ = ["DeliveryResult", "ModeratorDelivery"]
 
 logger = logging.getLogger(__name__)
 

@@ -6,15 +6,15 @@ subreddit allows are created through the ``propose`` callback so they carry appr
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable, Sequence
+from datetime import UTC, datetime
 
 from bot.approvals import Proposal
 from bot.config import SubredditConfig
 from bot.suggestions import EmpathySeeker, PostSuggestion
 
-__all__ = ["Digest", "build_digest", "MAX_MODMAIL_CHARS"]
+__all__ = ["MAX_MODMAIL_CHARS", "Digest", "build_digest"]
 
 MAX_MODMAIL_CHARS = 10_000
 _SITE = "https://www.reddit.com"
@@ -54,7 +54,7 @@ def build_digest(subreddit: str, suggestions: Sequence[PostSuggestion],
     horizon = now - th.empathy_unanswered_hours * 3600
     seekers = sorted({e.tlc: e for s in suggestions for e in s.empathy_seekers
                       if e.created_utc <= horizon}.values(), key=lambda e: e.created_utc)
-    day = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    day = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"**prosocial digest for r/{subreddit}** — {day}", ""]
     proposals: list[Proposal] = []
     if posts:

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["BotError", "ConfigError", "CredentialsError", "PermissionsError",
-           "BudgetExceeded", "RetriesExhausted", "FetchError"]
+__all__ = [
+    "BotError",
+    "BudgetExceeded",
+    "ConfigError",
+    "CredentialsError",
+    "FetchError",
+    "PermissionsError",
+    "RetriesExhausted",
+]
 
 
 class BotError(Exception):

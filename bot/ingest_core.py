@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -21,7 +22,7 @@ from bot.convert import author_name, to_comment, to_submission
 from streaming.bus.base import Bus
 from streaming.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS, Comment, Event, Submission
 
-__all__ = ["IngestCore", "IngestStats", "DEFAULT_BOTS", "KINDS"]
+__all__ = ["DEFAULT_BOTS", "KINDS", "IngestCore", "IngestStats"]
 
 logger = logging.getLogger(__name__)
 

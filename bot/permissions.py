@@ -8,12 +8,13 @@ mod-only, write the suggestions page). ``all`` covers everything.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import prawcore
 
-__all__ = ["PermissionReport", "check_permissions", "NEEDED"]
+__all__ = ["NEEDED", "PermissionReport", "check_permissions"]
 
 logger = logging.getLogger(__name__)
 

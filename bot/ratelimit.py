@@ -12,10 +12,10 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
-__all__ = ["RateBudget", "RateSnapshot", "WINDOW_S", "REQUESTS_PER_WINDOW"]
+__all__ = ["REQUESTS_PER_WINDOW", "WINDOW_S", "RateBudget", "RateSnapshot"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class RateBudget:
         self.remaining: float | None = None
         self.reset_at: float | None = None
 
-    def __deepcopy__(self, memo: dict[int, object]) -> "RateBudget":
+    def __deepcopy__(self, memo: dict[int, object]) -> RateBudget:
         return self  # shared by design (praw deep-copies request data holding the client)
 
     def _trim(self, now: float) -> None:

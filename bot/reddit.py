@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Mapping
+from typing import Any
 
 import asyncprawcore
 import prawcore
@@ -24,8 +25,14 @@ import prawcore
 from bot.errors import CredentialsError
 from bot.ratelimit import RateBudget
 
-__all__ = ["ClientSettings", "CountingRequestor", "AsyncCountingRequestor", "make_reddit",
-           "make_async_reddit", "USER_AGENT"]
+__all__ = [
+    "USER_AGENT",
+    "AsyncCountingRequestor",
+    "ClientSettings",
+    "CountingRequestor",
+    "make_async_reddit",
+    "make_reddit",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +100,7 @@ class ClientSettings:
     extra: Mapping[str, Any] = field(default_factory=dict)  # tests: explicit credentials
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "ClientSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ClientSettings:
         env = os.environ if env is None else env
         return cls(site=env.get("PROSOCIAL_REDDIT_SITE") or None,
                    user_agent=env.get("PROSOCIAL_REDDIT_USER_AGENT", USER_AGENT),

@@ -6,11 +6,17 @@ only reads these frozen dataclasses, so it stays independent of the storage behi
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol, Sequence
+from typing import Protocol
 
-__all__ = ["EmpathySeeker", "PostSuggestion", "SuggestionSource", "rank_distance",
-           "StaticSuggestionSource"]
+__all__ = [
+    "EmpathySeeker",
+    "PostSuggestion",
+    "StaticSuggestionSource",
+    "SuggestionSource",
+    "rank_distance",
+]
 
 
 @dataclass(frozen=True)
