@@ -23,7 +23,8 @@ import prawcore
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.errors import ConfigError
+from bot.backoff import Backoff
+from bot.errors import ConfigError, RetriesExhausted
 
 __all__ = [
     "DEFAULT_PAGE",
@@ -173,7 +174,9 @@ class ConfigLoader:
 
     def __init__(self, reddit: Any, store: ConfigStore | None = None, *,
                  page: str = DEFAULT_PAGE,
-                 notify: Callable[[str, str, str], Any] | None = None) -> None:
+                 notify: Callable[[str, str, str], Any] | None = None,
+                 backoff: Backoff | None = None) -> None:
+        self.backoff = backoff or Backoff()
         self.reddit = reddit
         self.store = store or ConfigStore()
         self.page = page
@@ -182,13 +185,14 @@ class ConfigLoader:
     def load(self, subreddit: str) -> ConfigResult:
         wiki = self.reddit.subreddit(subreddit).wiki[self.page]
         try:
-            text = wiki.content_md
+            text = self.backoff.call(lambda: wiki.content_md, f"wiki r/{subreddit}/{self.page}")
             rev = str(getattr(wiki, "revision_id", None) or
                       hashlib.sha256(text.encode()).hexdigest()[:16])
-        except (prawcore.NotFound, prawcore.Forbidden) as exc:
+        except (prawcore.NotFound, prawcore.Forbidden, RetriesExhausted) as exc:
             last = self.store.last_good(subreddit)
             why = (f"wiki page {self.page} not found" if isinstance(exc, prawcore.NotFound)
-                   else f"wiki page {self.page} not readable (needs wiki permission)")
+                   else f"wiki page {self.page} not readable (needs wiki permission)"
+                   if isinstance(exc, prawcore.Forbidden) else f"wiki unreachable: {exc}")
             if last is not None:
                 return ConfigResult(subreddit, last, "last_good", why)
             return ConfigResult(subreddit, SubredditConfig(), "default", why)

@@ -107,9 +107,8 @@ class IngestCore:
             return 0
         if self.bus is not None:
             self.bus.flush()
-        now = self.clock()
-        for fullname, (kind, sub, created, via) in self._pending.items():
-            self.seen.add(fullname, kind, sub, created, via, now)
+        self.seen.add_many([(f, k, s, c, v) for f, (k, s, c, v) in self._pending.items()],
+                           self.clock())
         n = len(self._pending)
         self._pending.clear()
         return n

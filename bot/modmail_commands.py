@@ -39,7 +39,8 @@ class ModmailCommandReader:
         replies: list[str] = []
         for msg in messages:
             author = getattr(msg.author, "name", None) or ""
-            if author.lower() == self.bot_username or not getattr(msg.author, "is_mod", False):
+            if author.lower() == self.bot_username or not vars(msg.author).get(
+                    "is_subreddit_mod", False):
                 continue
             if not self.service.store.first_time(f"{conversation_id}:{msg.id}"):
                 continue

@@ -14,6 +14,9 @@ from typing import Any
 
 import prawcore
 
+from bot.backoff import Backoff
+from bot.errors import RetriesExhausted
+
 __all__ = ["NEEDED", "PermissionReport", "check_permissions"]
 
 logger = logging.getLogger(__name__)
@@ -46,10 +49,11 @@ class PermissionReport:
 
 
 def check_permissions(reddit: Any, subreddits: Iterable[str],
-                      needed: Sequence[str] = NEEDED, username: str | None = None
-                      ) -> list[PermissionReport]:
+                      needed: Sequence[str] = NEEDED, username: str | None = None,
+                      backoff: Backoff | None = None) -> list[PermissionReport]:
+    backoff = backoff or Backoff()
     if username is None:
-        me = reddit.user.me()
+        me = backoff.call(lambda: reddit.user.me(), "who am I")
         username = me.name if me is not None else None
     if not username:
         return [PermissionReport(s, False, error="not logged in as a user")
@@ -57,8 +61,10 @@ def check_permissions(reddit: Any, subreddits: Iterable[str],
     out = []
     for sub in subreddits:
         try:
-            mods = list(reddit.subreddit(sub).moderator(redditor=username))
-        except prawcore.PrawcoreException as exc:
+            mods = backoff.call(
+                lambda sub=sub: list(reddit.subreddit(sub).moderator(redditor=username)),
+                f"moderators of r/{sub}")
+        except (prawcore.PrawcoreException, RetriesExhausted) as exc:
             out.append(PermissionReport(sub, False, error=type(exc).__name__))
             continue
         if not mods:

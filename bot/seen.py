@@ -39,6 +39,7 @@ class SeenStore:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
@@ -55,6 +56,21 @@ class SeenStore:
                 "INSERT OR IGNORE INTO seen VALUES (?,?,?,?,?,?)",
                 (fullname, kind, subreddit.lower(), created_utc, via, now))
         return cur.rowcount == 1
+
+    def add_many(self, rows: list[tuple[str, str, str, int, str]], now: float) -> int:
+        """Record a batch ``(fullname, kind, subreddit, created_utc, via)`` in one transaction;
+        returns how many were new."""
+        with self._lock:
+            before = self._db.total_changes
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?,?,?,?,?,?)",
+                                     [(f, k, s.lower(), c, v, now) for f, k, s, c, v in rows])
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return self._db.total_changes - before
 
     def count(self, via: str | None = None) -> int:
         q, args = "SELECT COUNT(*) FROM seen", ()

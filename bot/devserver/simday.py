@@ -1,0 +1,287 @@
+"""A simulated day: dev server (real threads, faults) → praw ingest → bus → digest → approval.
+
+Used by the end-to-end test and by ``prosocial bot simulate``. Time is simulated: the world
+clock advances between polls and whenever the bot (or praw / prawcore) sleeps, so a day runs
+in well under a minute while rate-limit windows, back-offs and sweeps follow simulated time.
+
+The suggestions here come from :class:`HeuristicSuggestions`, a deliberately simple stand-in
+(longer, question-answering TLCs first) that reads the bus — it exercises delivery, not model
+quality; the service plugs its real suggester in through :class:`bot.suggestions
+.SuggestionSource`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import time
+from collections import Counter, defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from bot.actions import ActionExecutor
+from bot.approvals import ApprovalService, ApprovalStore
+from bot.backoff import Backoff
+from bot.config import ConfigLoader, ConfigStore
+from bot.delivery import ModeratorDelivery
+from bot.devserver.faults import FaultPlan
+from bot.devserver.server import DevRedditServer
+from bot.devserver.world import load_world
+from bot.errors import RetriesExhausted
+from bot.ingest import RedditIngest
+from bot.modmail_commands import ModmailCommandReader
+from bot.permissions import check_permissions
+from bot.ratelimit import RateBudget
+from bot.reddit import ClientSettings, make_reddit
+from bot.seen import SeenStore
+from bot.suggestions import EmpathySeeker, PostSuggestion
+from streaming.bus.base import Bus
+from streaming.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
+
+__all__ = ["run_simulated_day", "HeuristicSuggestions", "sim_sleep"]
+
+logger = logging.getLogger(__name__)
+
+_SEEKING = re.compile(r"\b(i feel|i'm struggling|im struggling|anxious|depressed|overwhelmed|"
+                      r"i'm scared|burn(?:ed|t) out|lonely)\b", re.I)
+
+
+class HeuristicSuggestions:
+    """Stand-in suggester over the bus (test / demo only; see module docstring)."""
+
+    def __init__(self, bus: Bus, group: str = "sim-suggestions") -> None:
+        self.bus = bus
+        self.group = group
+        self.posts: dict[str, dict[str, Any]] = {}
+        self.tlcs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.replied: set[str] = set()
+
+    def _consume(self) -> None:
+        while True:
+            msgs = self.bus.poll(self.group, [TOPIC_SUBMISSIONS, TOPIC_COMMENTS], 5000, 0)
+            if not msgs:
+                return
+            for m in msgs:
+                v = json.loads(m.value)
+                if m.topic == TOPIC_SUBMISSIONS:
+                    self.posts[v["name"]] = v
+                elif v["parent_id"] == v["link_id"]:
+                    self.tlcs[v["link_id"]].append(v)
+                else:
+                    self.replied.add(v["parent_id"])
+            self.bus.commit(self.group, msgs)
+
+    def suggestions(self, subreddit: str, since_utc: int) -> Sequence[PostSuggestion]:
+        self._consume()
+        out = []
+        for post, tlcs in self.tlcs.items():
+            p = self.posts.get(post)
+            if p is None or p["subreddit"].lower() != subreddit.lower() or \
+                    p["created_utc"] < since_utc:
+                continue
+            current = sorted(tlcs, key=lambda t: (-t["score"], t["created_utc"]))
+            suggested = sorted(tlcs, key=lambda t: (-len(t["body"]), t["created_utc"]))
+            seekers = tuple(EmpathySeeker(t["name"], post, t.get("author"),
+                                          t.get("permalink") or "", t["body"][:200],
+                                          t["created_utc"])
+                            for t in tlcs if _SEEKING.search(t["body"])
+                            and t["name"] not in self.replied)
+            out.append(PostSuggestion(
+                post, p["subreddit"], p["title"], p.get("permalink") or f"/comments/{post[3:]}/",
+                tuple(t["name"] for t in current), tuple(t["name"] for t in suggested),
+                {t["name"]: f"{len(t['body'])} characters (stand-in heuristic)"
+                 for t in suggested[:3]}, seekers))
+        return out
+
+
+class _SimTime:
+    """A stand-in for the ``time`` module whose ``sleep`` advances the simulated clock."""
+
+    def __init__(self, advance: Any, cap_s: float = 120.0) -> None:
+        self._advance = advance
+        self._cap = cap_s
+        self.slept = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        s = min(max(0.0, float(seconds)), self._cap)
+        self.slept += s
+        self._advance(s)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+@contextlib.contextmanager
+def sim_sleep(advance: Any) -> Iterator[_SimTime]:
+    """Route praw's and prawcore's sleeps (stream pauses, retries, rate limiter) to the
+    simulated clock for the duration of the block."""
+    import praw.models.util
+    import prawcore.rate_limit
+    import prawcore.sessions
+
+    shim = _SimTime(advance)
+    mods = (praw.models.util, prawcore.rate_limit, prawcore.sessions)
+    saved = [m.time for m in mods]  # type: ignore[attr-defined]
+    for m in mods:
+        m.time = shim  # type: ignore[attr-defined]
+    try:
+        yield shim
+    finally:
+        for m, t in zip(mods, saved):
+            m.time = t  # type: ignore[attr-defined]
+
+
+_GOOD = """version: 1
+dry_run: {dry}
+digest: {{every_hours: 6}}
+thresholds: {{min_rank_distance: 0.2, min_tlcs: 3, max_posts: 5, empathy_unanswered_hours: 1}}
+channels: {{modmail: true, wiki: true, wiki_page: prosocial/suggestions}}
+actions: {{sticky_comment: true}}
+"""
+
+
+def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str, bus: Bus, *,
+                      fault_rate: float = 0.1, seed: int = 7, poll_every_s: float = 120,
+                      hours: float = 24, workdir: str | Path | None = None,
+                      restart_at_h: float | None = 12, sweep_every_s: float = 1800
+                      ) -> dict[str, Any]:
+    """Run the day and return the figures (see the module docstring)."""
+    start = datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp()
+    end = start + hours * 3600
+    world = load_world(data_dir, subreddits, start, end, seed=seed)
+    subs = [world.subreddits[s.lower()] for s in subreddits]
+    bot = world.bot_username
+    # who moderates what: the last subreddit lacks the posts permission
+    world.moderators = {s.lower(): {bot: ["all"], "mod_alice": ["all"]} for s in subs}
+    world.moderators[subs[-1].lower()] = {bot: ["mail", "wiki"], "mod_alice": ["all"]}
+    faults = FaultPlan(rate=fault_rate, seed=seed, timeout_delay_s=0.25)
+    wd = Path(workdir) if workdir else None
+    seen_path = str(wd / "seen.sqlite") if wd else ":memory:"
+    with DevRedditServer(world, faults) as srv, sim_sleep(world.advance) as shim:
+        srv.api.set_wiki(subs[0], "prosocial", _GOOD.format(dry="false"), "mod_alice")
+        if len(subs) > 1:
+            srv.api.set_wiki(subs[1], "prosocial", "digest: [every 6 hours\n", "mod_alice")
+        for s in subs[2:]:
+            srv.api.set_wiki(s, "prosocial", _GOOD.format(dry="true"), "mod_alice")
+        budget = RateBudget(world.clock)
+        settings = ClientSettings(oauth_url=srv.url, reddit_url=srv.url, timeout_cap=0.1,
+                                  user_agent="python:prosocial-sim:v0.1 (by u/prosocial_bot)",
+                                  extra={"client_id": "sim", "client_secret": "sim",
+                                         "username": bot, "password": "sim"})
+        reddit = make_reddit(settings, budget)
+        backoff = Backoff(sleep=world.advance, base_s=2, cap_s=120, max_tries=8)
+        perms = {r.subreddit: r.explain() for r in check_permissions(reddit, subs, backoff=backoff)}
+        store = ApprovalStore(str(wd / "approvals.sqlite") if wd else ":memory:")
+        delivery = ModeratorDelivery(reddit, store, bot, send=True, clock=world.clock,
+                                     backoff=backoff)
+        loader = ConfigLoader(reddit, ConfigStore(), notify=delivery.notify, backoff=backoff)
+        service = ApprovalService(store, lambda sub, user: user.lower() == "mod_alice",
+                                  world.clock)
+        reader = ModmailCommandReader(reddit, service, bot, send=True, backoff=backoff)
+        executor = ActionExecutor(reddit, store, clock=world.clock, backoff=backoff)
+        source = HeuristicSuggestions(bus)
+
+        def new_ingest() -> RedditIngest:
+            return RedditIngest(reddit, bus, SeenStore(seen_path), subs, clock=world.clock,
+                                sleep=world.advance, sweep_every_s=sweep_every_s, sweep_lookback_s=3600,
+                                backoff=backoff, budget=budget)
+
+        ingest = new_ingest()
+        stats: list[dict[str, Any]] = []
+        restarted = False
+        approved_once = False
+        configs: dict[str, str] = {}
+        results: dict[str, Any] = {}
+        last_config = last_mail = -1e18
+        while world.now < end:
+            try:
+                ingest.poll_once()
+            except RetriesExhausted as exc:
+                logger.warning("poll gave up: %s", exc)
+            if restart_at_h is not None and not restarted and world.now >= start + \
+                    restart_at_h * 3600 and seen_path != ":memory:":
+                stats.append(ingest.stats.as_dict())
+                ingest.core.seen.close()
+                ingest = new_ingest()  # a restart: same store, fresh streams
+                restarted = True
+            refresh = world.now - last_config >= 1800
+            check_mail = world.now - last_mail >= 600
+            last_config = world.now if refresh else last_config
+            last_mail = world.now if check_mail else last_mail
+            for s in subs:
+                if refresh:
+                    results[s] = loader.load(s)
+                    configs[s] = results[s].source
+                result = results[s]
+                d = delivery.deliver_digest(s, result.config, source)
+                if d.conversation and not approved_once and d.digest and d.digest.proposals:
+                    srv.api.add_moderator_reply(d.conversation, "random_user", "!approve 1")
+                    srv.api.add_moderator_reply(
+                        d.conversation, "mod_alice", f"!approve {d.digest.proposals[0].id}")
+                    approved_once = True
+                if check_mail:
+                    reader.poll(s)
+                    executor.run_approved(s, dry_run=result.config.dry_run)
+            world.advance(poll_every_s)
+        ingest.sweep()  # the closing reconciliation
+        stats.append(ingest.stats.as_dict())
+        slept = shim.slept
+    return _figures(world, srv, bus, budget, store, stats, perms, configs, slept, subs, start)
+
+
+def _figures(world: Any, srv: DevRedditServer, bus: Any, budget: RateBudget,
+             store: ApprovalStore, stats: list[dict[str, Any]], perms: dict[str, str],
+             configs: dict[str, str], slept: float, subs: list[str], start: float
+             ) -> dict[str, Any]:
+    names: Counter[str] = Counter()
+    tlc_names: Counter[str] = Counter()
+    bot_items = 0
+    for topic in (TOPIC_SUBMISSIONS, TOPIC_COMMENTS):
+        for m in bus.poll("sim-audit", [topic], 10**7, 0):
+            v = json.loads(m.value)
+            names[v["name"]] += 1
+            if v.get("author") == "AutoModerator":
+                bot_items += 1
+            if topic == TOPIC_COMMENTS and v["parent_id"] == v["link_id"]:
+                tlc_names[v["name"]] += 1
+    # ground truth: what appeared (was created and visible) while the bot was running
+    present_tlcs = world.present("t1", tlc_only=True, since=start)
+    present = world.present("t1", since=start) | world.present("t3", since=start)
+    gaps: Counter[str] = Counter()
+    for s in stats:
+        gaps.update(s["gaps_filled"])
+    return {
+        "subreddits": subs,
+        "tlcs_present": len(present_tlcs),
+        "tlcs_ingested": len(set(tlc_names) & present_tlcs),
+        "tlcs_ingested_twice": sum(1 for n in tlc_names.values() if n > 1),
+        "items_present": len(present),
+        "items_published": sum(names.values()),
+        "duplicates_published": sum(n - 1 for n in names.values() if n > 1),
+        "missing": len(present - set(names)),
+        "published_from_before_start": len(set(names) - present),
+        "bot_items_published": bot_items,
+        "stream_replays_suppressed": sum(s["duplicates"] for s in stats),
+        "gaps_filled_by_sweeps": dict(gaps),
+        "tlc_gaps_filled": sum(s["tlc_gaps_filled"] for s in stats),
+        "skipped_bot_items": sum(s["skipped_bots"] for s in stats),
+        "requests": budget.requests,
+        "server_requests": world.requests,
+        "max_requests_per_10min": max(world.requests_by_window.values(), default=0),
+        "rate_budget_per_10min": 600,
+        "throttled_429": budget.throttled,
+        "faults_injected": dict(srv.faults.injected),
+        "fault_share": round(sum(srv.faults.injected.values()) / max(1, world.requests), 4),
+        "simulated_seconds_slept": round(slept, 1),
+        "digests": len([d for d in store.digests() if d[1]]),
+        "digest_conversations": len(world.modmail),
+        "wiki_pages_written": sum(1 for (s, p) in world.wiki if p != "prosocial"),
+        "config_sources": configs,
+        "permissions": perms,
+        "mod_actions": world.mod_actions,
+        "action_log": store.action_log(),
+        "restarts": len(stats) - 1,
+    }
