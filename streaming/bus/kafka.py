@@ -1,9 +1,9 @@
 """The Kafka backend (kafka-python; DESIGN.md §2).
 
 * Producer: ``acks=all``, keys UTF-8 (Kafka's murmur2 partitioner keeps a key on one
-  partition, so a post's comments — keyed by ``link_id`` — share a partition), a bounded
-  buffer (``buffer_memory`` / ``max_block_ms``): when the broker is slower than the producer,
-  :meth:`publish` blocks — that is the back-pressure.
+  partition, so a post's comments — keyed by ``link_id`` — share a partition), bounded
+  in-flight work: after ``max_pending`` unacknowledged records :meth:`publish` waits for the
+  broker (``flush``) — when the broker is slower than the producer, the producer slows down.
 * Consumers: one ``KafkaConsumer`` per group, ``enable_auto_commit=False``; offsets are
   committed by :meth:`commit` only after the caller's idempotent write (at-least-once). A
   rebalance listener forgets revoked partitions so a commit never names a partition this member
@@ -33,7 +33,7 @@ class BusError(StreamingError):
 class KafkaBus(Bus):
     def __init__(self, bootstrap: str, *, client_id: str = "prosocial",
                  session_timeout_ms: int = 6000, max_poll_interval_ms: int = 300_000,
-                 buffer_memory: int = 32 * 1024 * 1024, max_block_ms: int = 60_000,
+                 max_pending: int = 5000, max_block_ms: int = 60_000,
                  auto_offset_reset: str = "earliest", **extra: Any) -> None:
         self.bootstrap = bootstrap
         self.client_id = client_id
@@ -43,10 +43,11 @@ class KafkaBus(Bus):
                                   heartbeat_interval_ms=max(500, session_timeout_ms // 3),
                                   max_poll_interval_ms=max_poll_interval_ms, **extra)
         self._producer_cfg = dict(bootstrap_servers=bootstrap, client_id=client_id, acks="all",
-                                  linger_ms=5, buffer_memory=buffer_memory,
-                                  max_block_ms=max_block_ms, retries=10,
+                                  linger_ms=5, max_block_ms=max_block_ms, retries=10,
                                   key_serializer=lambda k: None if k is None else k.encode())
         self._producer: Any = None
+        self.max_pending = max_pending
+        self._pending = 0
         self._consumers: dict[str, Any] = {}
         self._owned: dict[str, set[tuple[str, int]]] = {}
         self._partitions_cache: dict[str, int] = {}
@@ -63,10 +64,14 @@ class KafkaBus(Bus):
 
     def publish(self, topic: str, key: str | None, value: bytes) -> None:
         self._prod().send(topic, key=key, value=bytes(value))
+        self._pending += 1
+        if self._pending >= self.max_pending:
+            self.flush()
 
     def flush(self, timeout_s: float | None = None) -> None:
         if self._producer is not None:
             self._producer.flush(timeout=timeout_s)
+        self._pending = 0
 
     # -- admin -------------------------------------------------------------------------
     def ensure_topics(self, topics: Sequence[str], partitions: int = 1) -> None:
