@@ -68,7 +68,8 @@ class BackfillStage(Stage):
                 self.dead.send(self.name, m, f"bad_score: {exc}")
                 continue
             self.clock.observe(created)
-            self.scheduler.schedule(tlc, created + self.horizon_s, _noop, tlc, post)
+            due = created + self.horizon_s
+            self.scheduler.schedule(tlc, due, _noop, tlc, post, due)
 
     def recover(self) -> None:
         with self.sessions() as s:
@@ -77,7 +78,8 @@ class BackfillStage(Stage):
                  .where(OutcomeRow.tlc_name.is_(None)))
             n = 0
             for tlc, post, created in s.execute(q):
-                self.scheduler.schedule(tlc, created + self.horizon_s, _noop, tlc, post)
+                due = created + self.horizon_s
+                self.scheduler.schedule(tlc, due, _noop, tlc, post, due)
                 n += 1
         if n:
             logger.info("backfill: %d back-fills rescheduled after restart", n)
@@ -95,12 +97,13 @@ class BackfillStage(Stage):
             self._run(due)
 
     def _run(self, due: list[tuple[str, Any, tuple[Any, ...]]]) -> None:
-        by_post: dict[str, list[str]] = defaultdict(list)
-        for _, _, (tlc, post) in due:
-            by_post[post].append(tlc)
+        # The thread "as then known": at the TLC's due time, even when the clock (event time in
+        # replay) has already moved past it.
+        by_post: dict[tuple[str, int], list[str]] = defaultdict(list)
+        for _, _, (tlc, post, at) in due:
+            by_post[(post, int(at))].append(tlc)
         rows: list[dict[str, Any]] = []
-        for post, names in by_post.items():
-            as_of = max(self.clock.now(), 0.0)
+        for (post, as_of), names in by_post.items():
             thread = self.fetcher.thread(post, as_of)
             if thread is None:
                 self.gone += len(names)
