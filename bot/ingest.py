@@ -58,7 +58,6 @@ class RedditIngest:
         self._streams: dict[str, Iterator[Any]] = {}
         self._consecutive_errors = 0
         self._last_sweep: float | None = None
-        self._emitted: list[Event] = []
 
     @property
     def stats(self) -> IngestStats:
@@ -97,9 +96,7 @@ class RedditIngest:
                     if item is None:
                         break
                     self._consecutive_errors = 0
-                    event = self.core.accept(item, kind, "stream")
-                    if event is not None:
-                        self._emitted.append(event)
+                    self.core.accept(item, kind, "stream")
             except RetriesExhausted:
                 self._streams.pop(kind, None)  # a dead generator: start afresh next round
                 self.core.commit()
@@ -134,8 +131,8 @@ class RedditIngest:
         return self.core.stats
 
     def drain_events(self) -> list[Event]:
-        """Events published since the last call (for a Source-style consumer)."""
-        out, self._emitted = self._emitted, []
+        """Events accepted since the last call when built with ``bus=None`` (Source mode)."""
+        out, self.core.emitted = self.core.emitted, []
         return out
 
     # -- reconciliation ------------------------------------------------------------------

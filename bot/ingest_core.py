@@ -57,7 +57,9 @@ class IngestCore:
         self.bots = {b.lower() for b in bots} | set(DEFAULT_BOTS)
         self.clock = clock
         self.stats = IngestStats()
-        self._pending: dict[str, tuple[str, str, int, str]] = {}
+        self._pending: dict[str, tuple[str, str, int, str, str | None]] = {}
+        self.defer_commit = False  # a Source commits once its consumer took the batch
+        self.emitted: list[Event] = []  # kept only without a bus (Source mode)
 
     def accept(self, obj: Any, kind: str, via: str) -> Event | None:
         """Publish ``obj`` unless it is a bot's, already seen or invalid; return the event."""
@@ -74,7 +76,7 @@ class IngestCore:
         if author is not None and author.lower() in self.bots:
             self.stats.skipped_bots += 1
             self._pending[fullname] = (kind, sub_name, int(data.get("created_utc") or 0),
-                                       "bot")
+                                       "bot", data.get("parent_id"))
             return None
         try:
             event: Event = (to_submission(obj) if kind == "submissions" else to_comment(obj))
@@ -82,12 +84,15 @@ class IngestCore:
             self.stats.invalid += 1
             logger.warning("invalid %s %s: %s", kind, fullname, str(exc).splitlines()[0])
             return None
-        if self.bus is not None:
+        if self.bus is None:
+            self.emitted.append(event)
+        else:
             if isinstance(event, Submission):
                 self.bus.publish(TOPIC_SUBMISSIONS, event.name, event.model_dump_json().encode())
             else:
                 self.bus.publish(TOPIC_COMMENTS, event.link_id, event.model_dump_json().encode())
-        self._pending[fullname] = (kind, event.subreddit, event.created_utc, via)
+        self._pending[fullname] = (kind, event.subreddit, event.created_utc, via,
+                                   getattr(event, "parent_id", None))
         if isinstance(event, Submission):
             self.stats.submissions += 1
         else:
@@ -101,14 +106,13 @@ class IngestCore:
             self.stats.gaps_filled[kind] += 1
         return event
 
-    def commit(self) -> int:
+    def commit(self, force: bool = False) -> int:
         """Flush the bus, then persist the batch as seen. Returns the batch size."""
-        if not self._pending:
+        if not self._pending or (self.defer_commit and not force):
             return 0
         if self.bus is not None:
             self.bus.flush()
-        self.seen.add_many([(f, k, s, c, v) for f, (k, s, c, v) in self._pending.items()],
-                           self.clock())
+        self.seen.add_many([(f, *row) for f, row in self._pending.items()], self.clock())
         n = len(self._pending)
         self._pending.clear()
         return n

@@ -20,8 +20,10 @@ CREATE TABLE IF NOT EXISTS seen (
     subreddit TEXT NOT NULL,
     created_utc INTEGER NOT NULL,
     via TEXT NOT NULL,
-    seen_at REAL NOT NULL
+    seen_at REAL NOT NULL,
+    parent TEXT
 );
+CREATE INDEX IF NOT EXISTS seen_parent ON seen (parent);
 CREATE TABLE IF NOT EXISTS watermark (
     subreddit TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -49,28 +51,33 @@ class SeenStore:
         return row is not None
 
     def add(self, fullname: str, kind: str, subreddit: str, created_utc: int, via: str,
-            now: float) -> bool:
+            now: float, parent: str | None = None) -> bool:
         """Record ``fullname``; False when it was already there (a duplicate)."""
-        with self._lock:
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO seen VALUES (?,?,?,?,?,?)",
-                (fullname, kind, subreddit.lower(), created_utc, via, now))
-        return cur.rowcount == 1
+        return self.add_many([(fullname, kind, subreddit, created_utc, via, parent)], now) == 1
 
-    def add_many(self, rows: list[tuple[str, str, str, int, str]], now: float) -> int:
-        """Record a batch ``(fullname, kind, subreddit, created_utc, via)`` in one transaction;
-        returns how many were new."""
+    def add_many(self, rows: list[tuple[str, str, str, int, str, str | None]],
+                 now: float) -> int:
+        """Record a batch ``(fullname, kind, subreddit, created_utc, via, parent)`` in one
+        transaction; returns how many were new."""
         with self._lock:
             before = self._db.total_changes
             self._db.execute("BEGIN")
             try:
-                self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?,?,?,?,?,?)",
-                                     [(f, k, s.lower(), c, v, now) for f, k, s, c, v in rows])
+                self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?,?,?,?,?,?,?)",
+                                     [(f, k, s.lower(), c, v, now, p)
+                                      for f, k, s, c, v, p in rows])
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
             return self._db.total_changes - before
+
+    def has_reply(self, fullname: str) -> bool:
+        """Whether any comment seen so far answers ``fullname``."""
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM seen WHERE parent=? LIMIT 1",
+                                   (fullname,)).fetchone()
+        return row is not None
 
     def count(self, via: str | None = None) -> int:
         q, args = "SELECT COUNT(*) FROM seen", ()

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 import time
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from bot.devserver.world import Item, ModmailConv, RedditWorld
 
@@ -76,7 +77,7 @@ class RedditApi:
         if any(n.lower() not in self.world.subreddits for n in names):
             return _NOT_FOUND
         kind = "t3" if which == "new" else "t1"
-        page, after, before = self.world.listing(names, kind, int(query.get("limit", 25)),
+        page, after, _before = self.world.listing(names, kind, int(query.get("limit", 25)),
                                                  query.get("before"), query.get("after"))
         return 200, _listing([_thing(i) for i in page], after, None)
 

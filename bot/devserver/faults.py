@@ -7,7 +7,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
-__all__ = ["FaultPlan", "FAULT_KINDS"]
+__all__ = ["FAULT_KINDS", "FaultPlan"]
 
 FAULT_KINDS = ("429", "500", "timeout", "truncated")
 

@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from bot.devserver.api import RedditApi
@@ -32,9 +32,9 @@ LIMIT = 600
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in separate writes
-    server: "_Server"
+    server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("devserver: " + format, *args)
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None,
@@ -58,10 +58,10 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(n).decode() if n else ""
         return dict(parse_qsl(raw, keep_blank_values=True))
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._dispatch("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._dispatch("POST")
 
     def _dispatch(self, method: str) -> None:
@@ -109,7 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    owner: "DevRedditServer"
+    owner: DevRedditServer
 
 
 class DevRedditServer:
@@ -151,7 +151,7 @@ class DevRedditServer:
         with self._lock:
             self.log.append((self.world.now, method, path, fault))
 
-    def start(self) -> "DevRedditServer":
+    def start(self) -> DevRedditServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
                                         name="devreddit")
         self._thread.start()
@@ -163,7 +163,7 @@ class DevRedditServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "DevRedditServer":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

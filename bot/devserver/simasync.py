@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import json
 from collections import Counter
-from datetime import datetime, timezone
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from bot.aingest import AsyncRedditIngest
 from bot.backoff import Backoff
@@ -62,7 +63,7 @@ def _sim_asyncio(advance: Any) -> Iterator[_SimAsyncio]:
 def run_simulated_async(data_dir: str | Path, subreddits: Sequence[str], day: str, bus: Bus,
                         *, hours: float = 3, fault_rate: float = 0.1, seed: int = 11,
                         poll_every_s: float = 120) -> dict[str, Any]:
-    start = datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp()
+    start = datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()
     end = start + hours * 3600
     world = load_world(data_dir, subreddits, start, end, seed=seed)
     subs = [world.subreddits[s.lower()] for s in subreddits]

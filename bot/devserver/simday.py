@@ -18,9 +18,10 @@ import logging
 import re
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from bot.actions import ActionExecutor
 from bot.approvals import ApprovalService, ApprovalStore
@@ -41,12 +42,12 @@ from bot.suggestions import EmpathySeeker, PostSuggestion
 from streaming.bus.base import Bus
 from streaming.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
 
-__all__ = ["run_simulated_day", "HeuristicSuggestions", "sim_sleep"]
+__all__ = ["HeuristicSuggestions", "run_simulated_day", "sim_sleep"]
 
 logger = logging.getLogger(__name__)
 
 _SEEKING = re.compile(r"\b(i feel|i'm struggling|im struggling|anxious|depressed|overwhelmed|"
-                      r"i'm scared|burn(?:ed|t) out|lonely)\b", re.I)
+                      r"i'm scared|burn(?:ed|t) out|lonely)\b", re.IGNORECASE)
 
 
 class HeuristicSuggestions:
@@ -146,10 +147,16 @@ actions: {{sticky_comment: true}}
 def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str, bus: Bus, *,
                       fault_rate: float = 0.1, seed: int = 7, poll_every_s: float = 120,
                       hours: float = 24, workdir: str | Path | None = None,
-                      restart_at_h: float | None = 12, sweep_every_s: float = 1800
-                      ) -> dict[str, Any]:
-    """Run the day and return the figures (see the module docstring)."""
-    start = datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp()
+                      restart_at_h: float | None = 12, sweep_every_s: float = 1800,
+                      models: Any | None = None, horizon_s: int = 4 * 3600,
+                      database_url: str | None = None) -> dict[str, Any]:
+    """Run the day and return the figures (see the module docstring).
+
+    With ``models`` (a :class:`streaming.modelset.ModelSet`) the stream service's scorer,
+    suggester and back-fill stages run on the same bus and database; the digests then come
+    from its stored suggestions and the back-fills fetch threads from the dev server's API.
+    """
+    start = datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()
     end = start + hours * 3600
     world = load_world(data_dir, subreddits, start, end, seed=seed)
     subs = [world.subreddits[s.lower()] for s in subreddits]
@@ -182,7 +189,12 @@ def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str,
                                   world.clock)
         reader = ModmailCommandReader(reddit, service, bot, send=True, backoff=backoff)
         executor = ActionExecutor(reddit, store, clock=world.clock, backoff=backoff)
-        source = HeuristicSuggestions(bus)
+        source: Any = HeuristicSuggestions(bus)
+        pipe = None
+        if models is not None:
+            pipe, source = _stream_service(models, bus, reddit, budget, backoff, world,
+                                           horizon_s, database_url or "sqlite://",
+                                           lambda t: ingest.core.seen.has_reply(t))
 
         def new_ingest() -> RedditIngest:
             return RedditIngest(reddit, bus, SeenStore(seen_path), subs, clock=world.clock,
@@ -201,6 +213,8 @@ def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str,
                 ingest.poll_once()
             except RetriesExhausted as exc:
                 logger.warning("poll gave up: %s", exc)
+            if pipe is not None:
+                _settle(pipe)
             if restart_at_h is not None and not restarted and world.now >= start + \
                     restart_at_h * 3600 and seen_path != ":memory:":
                 stats.append(ingest.stats.as_dict())
@@ -229,7 +243,65 @@ def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str,
         ingest.sweep()  # the closing reconciliation
         stats.append(ingest.stats.as_dict())
         slept = shim.slept
-    return _figures(world, srv, bus, budget, store, stats, perms, configs, slept, subs, start)
+        service = _service_figures(pipe) if pipe is not None else None
+    fig = _figures(world, srv, bus, budget, store, stats, perms, configs, slept, subs, start)
+    fig["stream_service"] = service
+    return fig
+
+
+class _SimClock:
+    def __init__(self, world: Any) -> None:
+        self.world = world
+
+    def now(self) -> float:
+        return float(self.world.now)
+
+    def observe(self, event_utc: float) -> None:
+        return None
+
+
+def _stream_service(models: Any, bus: Bus, reddit: Any, budget: RateBudget, backoff: Backoff,
+                    world: Any, horizon_s: int, database_url: str,
+                    has_reply: Any) -> tuple[Any, Any]:
+    from bot.backfill import RedditThreadFetcher
+    from bot.source import ApiThreadFetcher
+    from bot.stored_suggestions import StoredSuggestionSource
+    from streaming.pipeline import build_pipeline
+    from streaming.settings import load_settings
+    from streaming.storage import open_database
+
+    settings = load_settings(database_url=database_url, horizon_s=horizon_s,
+                             quiet_period_s=600, stages=("scorer", "suggester", "backfill"))
+    _, sessions = open_database(database_url)
+    fetcher = ApiThreadFetcher(RedditThreadFetcher(reddit, request_budget=60, budget=budget,
+                                                   backoff=backoff, clock=world.clock))
+    pipe = build_pipeline(settings, bus=bus, sessions=sessions, clock=_SimClock(world),
+                          models=models, fetcher=fetcher)
+    for st in pipe.stages.values():
+        st.recover()
+    return pipe, StoredSuggestionSource(sessions, has_supportive_reply=has_reply)
+
+
+def _settle(pipe: Any, max_rounds: int = 1000) -> None:
+    from streaming.pipeline import ORDER
+
+    for _ in range(max_rounds):
+        moved = sum(pipe.runners[n].step(timeout_s=0) for n in ORDER if n in pipe.runners)
+        if not moved:
+            return
+
+
+def _service_figures(pipe: Any) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from streaming.storage import OutcomeRow, ScoreRow, SuggestionRow
+
+    with pipe.sessions() as s:
+        return {"scored_tlcs": s.scalar(select(func.count()).select_from(ScoreRow)),
+                "posts_with_suggestions": s.scalar(
+                    select(func.count(func.distinct(SuggestionRow.post_name)))),
+                "outcomes_backfilled": s.scalar(select(func.count()).select_from(OutcomeRow)),
+                "skipped": dict(pipe.skipped)}
 
 
 def _figures(world: Any, srv: DevRedditServer, bus: Any, budget: RateBudget,
@@ -277,6 +349,9 @@ def _figures(world: Any, srv: DevRedditServer, bus: Any, budget: RateBudget,
         "fault_share": round(sum(srv.faults.injected.values()) / max(1, world.requests), 4),
         "simulated_seconds_slept": round(slept, 1),
         "digests": len([d for d in store.digests() if d[1]]),
+        "digests_per_subreddit": dict(Counter(d[0] for d in store.digests() if d[1])),
+        "notices": dict(Counter(c.subreddit.lower() for c in world.modmail.values()
+                                if "not applied" in c.subject)),
         "digest_conversations": len(world.modmail),
         "wiki_pages_written": sum(1 for (s, p) in world.wiki if p != "prosocial"),
         "config_sources": configs,

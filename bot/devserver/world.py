@@ -16,11 +16,12 @@ import random
 import threading
 import zlib
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-__all__ = ["RedditWorld", "load_world", "Item"]
+__all__ = ["Item", "RedditWorld", "load_world"]
 
 
 @dataclass(slots=True)

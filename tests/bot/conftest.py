@@ -125,3 +125,49 @@ def praw_reddit() -> Iterator[Any]:
     reddit = make_reddit(settings, budget)
     reddit.test_budget = budget
     yield reddit
+
+
+@pytest.fixture(scope="session")
+def college_slice(data_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A small real slice of reddit-college: the posts of the first ~1,500 comments."""
+    import gzip
+
+    comments: list[dict[str, Any]] = []
+    with gzip.open(data_dir / "reddit-college" / "comments.jsonl.gz", "rt") as f:
+        for line in f:
+            comments.append(json.loads(line))
+            if len(comments) >= 1500:
+                break
+    links = {c["link_id"] for c in comments}
+    posts = []
+    with gzip.open(data_dir / "reddit-college" / "submissions.jsonl.gz", "rt") as f:
+        for line in f:
+            if True:
+                r = json.loads(line)
+                if r["name"] in links:
+                    posts.append(r)
+                    if len(posts) == len(links):
+                        break
+    keep = {p["name"] for p in posts}
+    return posts, [c for c in comments if c["link_id"] in keep]
+
+
+@pytest.fixture()
+def dev_world(college_slice: Any) -> Any:
+    from bot.devserver.world import RedditWorld
+
+    posts, comments = college_slice
+    start = min(float(p["created_utc"]) for p in posts)
+    world = RedditWorld(posts, comments, start=start, late_fraction=0.0)
+    world.advance(max(float(c["created_utc"]) for c in comments) - start + 1)
+    return world
+
+
+def dev_reddit(url: str, budget: Any = None, timeout_cap: float | None = 0.5) -> Any:
+    from bot.reddit import ClientSettings, make_reddit
+
+    settings = ClientSettings(oauth_url=url, reddit_url=url, timeout_cap=timeout_cap,
+                              user_agent="python:prosocial-tests:v0.1",
+                              extra={"client_id": "t", "client_secret": "t",
+                                     "username": "prosocial_bot", "password": "t"})
+    return make_reddit(settings, budget)
