@@ -117,6 +117,10 @@ class ClientSettings:
         return kw
 
 
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def _missing_credentials(config: Any) -> list[str]:
     missing = []
     for name in _REQUIRED:
@@ -132,9 +136,14 @@ def make_reddit(settings: ClientSettings | None = None, budget: RateBudget | Non
     import praw
 
     settings = settings or ClientSettings.from_env()
-    reddit = praw.Reddit(settings.site, requestor_class=CountingRequestor,
-                         requestor_kwargs={"budget": budget, "timeout_cap": settings.timeout_cap},
-                         **settings.praw_kwargs())
+    try:
+        reddit = praw.Reddit(settings.site, requestor_class=CountingRequestor,
+                             requestor_kwargs={"budget": budget,
+                                               "timeout_cap": settings.timeout_cap},
+                             **settings.praw_kwargs())
+    except praw.exceptions.MissingRequiredAttributeException as exc:
+        raise CredentialsError(_first_line(exc) + " (set it in praw.ini or as a praw_<name> "
+                               "environment variable)") from None
     if require_user:
         missing = _missing_credentials(reddit.config)
         if missing:
@@ -152,10 +161,13 @@ def make_async_reddit(settings: ClientSettings | None = None,
     import asyncpraw
 
     settings = settings or ClientSettings.from_env()
-    reddit = asyncpraw.Reddit(settings.site, requestor_class=AsyncCountingRequestor,
-                              requestor_kwargs={"budget": budget,
-                                                "timeout_cap": settings.timeout_cap},
-                              **settings.praw_kwargs())
+    try:
+        reddit = asyncpraw.Reddit(settings.site, requestor_class=AsyncCountingRequestor,
+                                  requestor_kwargs={"budget": budget,
+                                                    "timeout_cap": settings.timeout_cap},
+                                  **settings.praw_kwargs())
+    except asyncpraw.exceptions.MissingRequiredAttributeException as exc:
+        raise CredentialsError(_first_line(exc)) from None
     missing = _missing_credentials(reddit.config)
     if missing:
         raise CredentialsError("missing Reddit settings: " + ", ".join(missing))

@@ -9,7 +9,7 @@ empathy label is ``seeking``. Whether such a TLC has drawn a supportive reply is
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import func, select
 
