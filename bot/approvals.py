@@ -147,7 +147,8 @@ class ApprovalStore:
                              (subreddit.lower(), conversation, now, posts, int(dry_run)))
 
     def digests(self, subreddit: str | None = None) -> list[tuple[str, str | None, float]]:
-        q, args = "SELECT subreddit, conversation, sent_at FROM digests", ()
+        q = "SELECT subreddit, conversation, sent_at FROM digests"
+        args: tuple[str, ...] = ()
         if subreddit:
             q, args = q + " WHERE subreddit=?", (subreddit.lower(),)
         with self._lock:

@@ -50,21 +50,21 @@ class _Strict(BaseModel):
 
 
 class DigestSchedule(_Strict):
-    every_hours: float = Field(24.0, ge=1, le=24 * 14)
-    hour_utc: int | None = Field(None, ge=0, le=23)  # first digest of the day at this hour
+    every_hours: float = Field(default=24.0, ge=1, le=24 * 14)
+    hour_utc: int | None = Field(default=None, ge=0, le=23)  # first digest of the day at this hour
 
 
 class Thresholds(_Strict):
-    min_rank_distance: float = Field(0.25, ge=0, le=1)  # Kendall distance suggested vs current
-    min_tlcs: int = Field(3, ge=2, le=500)
-    max_posts: int = Field(10, ge=1, le=50)
-    empathy_unanswered_hours: float = Field(2.0, ge=0, le=168)
+    min_rank_distance: float = Field(default=0.25, ge=0, le=1)  # Kendall distance suggested vs current
+    min_tlcs: int = Field(default=3, ge=2, le=500)
+    max_posts: int = Field(default=10, ge=1, le=50)
+    empathy_unanswered_hours: float = Field(default=2.0, ge=0, le=168)
 
 
 class Channels(_Strict):
     modmail: bool = True
     wiki: bool = False
-    wiki_page: str = Field("prosocial/suggestions", pattern=r"^[a-z0-9_/-]{1,100}$")
+    wiki_page: str = Field(default="prosocial/suggestions", pattern=r"^[a-z0-9_/-]{1,100}$")
 
 
 class Actions(_Strict):
@@ -77,7 +77,7 @@ class SubredditConfig(_Strict):
     version: Literal[1] = 1
     enabled: bool = True
     dry_run: bool = True
-    horizon_hours: float = Field(48.0, ge=1, le=24 * 30)
+    horizon_hours: float = Field(default=48.0, ge=1, le=24 * 30)
     digest: DigestSchedule = DigestSchedule()
     thresholds: Thresholds = Thresholds()
     channels: Channels = Channels()

@@ -37,7 +37,8 @@ class RedditIngest:
                  sleep: Callable[[float], Any] = time.sleep,
                  sweep_every_s: float | None = 600, sweep_lookback_s: float = 3600,
                  max_sweep_pages: int = 10, max_consecutive_errors: int = 8,
-                 backoff: Backoff | None = None, budget: RateBudget | None = None) -> None:
+                 backoff: Backoff | None = None, budget: RateBudget | None = None,
+                 max_sweep_wait_s: float = 120) -> None:
         if not subreddits:
             raise ValueError("no subreddits to ingest")
         unknown = set(kinds) - set(KINDS)
@@ -55,6 +56,7 @@ class RedditIngest:
         self.max_consecutive_errors = max_consecutive_errors
         self.backoff = backoff or Backoff(sleep=sleep)
         self.budget = budget
+        self.max_sweep_wait_s = max_sweep_wait_s
         self._streams: dict[str, Iterator[Any]] = {}
         self._consecutive_errors = 0
         self._last_sweep: float | None = None
@@ -143,9 +145,12 @@ class RedditIngest:
         found = {k: 0 for k in self.kinds}
         for sub_name in self.subreddits:
             for kind in self.kinds:
-                if self.budget is not None and self.budget.pause_needed() > 0:
+                pause = self.budget.pause_needed() if self.budget is not None else 0.0
+                if pause > self.max_sweep_wait_s:
                     logger.info("rate budget low: sweep of r/%s %s deferred", sub_name, kind)
                     continue
+                if pause > 0:
+                    self.sleep(pause)
                 try:
                     found[kind] += self._sweep_one(sub_name, kind, now)
                 except RetriesExhausted as exc:

@@ -60,10 +60,11 @@ def check_permissions(reddit: Any, subreddits: Iterable[str],
                 for s in subreddits]
     out = []
     for sub in subreddits:
+        def moderators(sub: str = sub) -> list[Any]:
+            return list(reddit.subreddit(sub).moderator(redditor=username))
+
         try:
-            mods = backoff.call(
-                lambda sub=sub: list(reddit.subreddit(sub).moderator(redditor=username)),
-                f"moderators of r/{sub}")
+            mods = backoff.call(moderators, f"moderators of r/{sub}")
         except (prawcore.PrawcoreException, RetriesExhausted) as exc:
             out.append(PermissionReport(sub, False, error=type(exc).__name__))
             continue

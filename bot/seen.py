@@ -80,7 +80,7 @@ class SeenStore:
         return row is not None
 
     def count(self, via: str | None = None) -> int:
-        q, args = "SELECT COUNT(*) FROM seen", ()
+        q, args = "SELECT COUNT(*) FROM seen", tuple[str, ...]()
         if via is not None:
             q, args = q + " WHERE via=?", (via,)
         with self._lock:

@@ -133,6 +133,7 @@ class DevRedditServer:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}"
 
     def count_request(self) -> tuple[dict[str, str], bool]:
@@ -151,7 +152,7 @@ class DevRedditServer:
         with self._lock:
             self.log.append((self.world.now, method, path, fault))
 
-    def start(self) -> DevRedditServer:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
                                         name="devreddit")
         self._thread.start()

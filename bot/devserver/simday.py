@@ -191,10 +191,12 @@ def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str,
         executor = ActionExecutor(reddit, store, clock=world.clock, backoff=backoff)
         source: Any = HeuristicSuggestions(bus)
         pipe = None
+        ingest: RedditIngest | None = None
         if models is not None:
             pipe, source = _stream_service(models, bus, reddit, budget, backoff, world,
                                            horizon_s, database_url or "sqlite://",
-                                           lambda t: ingest.core.seen.has_reply(t))
+                                           lambda t: ingest is not None
+                                           and ingest.core.seen.has_reply(t))
 
         def new_ingest() -> RedditIngest:
             return RedditIngest(reddit, bus, SeenStore(seen_path), subs, clock=world.clock,
@@ -243,9 +245,9 @@ def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str,
         ingest.sweep()  # the closing reconciliation
         stats.append(ingest.stats.as_dict())
         slept = shim.slept
-        service = _service_figures(pipe) if pipe is not None else None
+        service_figures = _service_figures(pipe) if pipe is not None else None
     fig = _figures(world, srv, bus, budget, store, stats, perms, configs, slept, subs, start)
-    fig["stream_service"] = service
+    fig["stream_service"] = service_figures
     return fig
 
 
