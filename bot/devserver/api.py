@@ -35,15 +35,18 @@ def _iso(t: float) -> str:
 
 
 class RedditApi:
-    def __init__(self, world: RedditWorld, *, tree_limit: int = 40, more_chunk: int = 100) -> None:
+    def __init__(self, world: RedditWorld, *, tree_limit: int = 40, more_chunk: int = 100,
+                 max_depth: int = 10) -> None:
         self.world = world
+        self.max_depth = max_depth
         self.tree_limit = tree_limit
         self.more_chunk = more_chunk
         self.routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
             ("GET", re.compile(r"^/api/v1/me/?$"), self.me),
             ("GET", re.compile(r"^/r/([^/]+)/(new|comments)/?$"), self.sub_listing),
             ("GET", re.compile(r"^/r/([^/]+)/about/moderators/?$"), self.moderators),
-            ("GET", re.compile(r"^/comments/([0-9a-z]+)(?:/[^/]*)?/?$"), self.thread),
+            ("GET", re.compile(r"^/comments/([0-9a-z]+)(?:/[^/]*(?:/([0-9a-z]+))?)?/?$"),
+             self.thread),
             ("POST", re.compile(r"^/api/morechildren/?$"), self.morechildren),
             ("GET", re.compile(r"^/api/info/?$"), self.info),
             ("GET", re.compile(r"^/r/([^/]+)/wiki/(.+?)/?$"), self.wiki_get),
@@ -125,6 +128,10 @@ class RedditApi:
                 budget: list[int]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         kids = children.get(parent, [])
+        if kids and depth >= self.max_depth:  # "continue this thread"
+            return [{"kind": "more", "data": {"count": 0, "name": "t1__", "id": "_",
+                                              "parent_id": parent, "depth": depth,
+                                              "children": []}}]
         for i, c in enumerate(kids):
             if budget[0] <= 0:
                 out.extend(self._mores(parent, kids[i:], children, depth))
@@ -142,13 +149,21 @@ class RedditApi:
             lst.sort(key=lambda c: (-int(c.data.get("score") or 0), c.created, c.name))
         return children
 
-    def thread(self, post_id: str, *, query: dict[str, str], form: dict[str, str]) -> Response:
+    def thread(self, post_id: str, comment_id: str | None = None, *, query: dict[str, str],
+               form: dict[str, str]) -> Response:
         post = self.world.items.get(f"t3_{post_id}")
         if post is None or post.visible_at > self.world.now:
             return _NOT_FOUND
         children = self._children(post.name)
         n = sum(len(v) for v in children.values())
-        tree = self._render(post.name, children, 0, [self.tree_limit])
+        if comment_id is not None:  # a comment's permalink: that comment and its subtree
+            root = self.world.items.get(f"t1_{comment_id}")
+            if root is None or root.data["link_id"] != post.name:
+                return _NOT_FOUND
+            replies = self._render(root.name, children, 1, [self.tree_limit])
+            tree = [_thing(root, depth=0, replies=_listing(replies) if replies else "")]
+        else:
+            tree = self._render(post.name, children, 0, [self.tree_limit])
         return 200, [_listing([_thing(post, num_comments=n)]), _listing(tree)]
 
     def morechildren(self, *, query: dict[str, str], form: dict[str, str]) -> Response:

@@ -116,12 +116,13 @@ class DevRedditServer:
     """``with DevRedditServer(world) as srv: praw.Reddit(oauth_url=srv.url, ...)``."""
 
     def __init__(self, world: RedditWorld, faults: FaultPlan | None = None, *,
-                 host: str = "127.0.0.1", port: int = 0, tree_limit: int = 40) -> None:
+                 host: str = "127.0.0.1", port: int = 0, tree_limit: int = 40,
+                 max_depth: int = 10) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the dev server binds to loopback only")
         self.world = world
         self.faults = faults or FaultPlan()
-        self.api = RedditApi(world, tree_limit=tree_limit)
+        self.api = RedditApi(world, tree_limit=tree_limit, max_depth=max_depth)
         self.tokens: set[str] = set()
         self.tokens_issued = 0
         self.log: list[tuple[float, str, str, str | None]] = []

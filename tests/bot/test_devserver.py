@@ -26,17 +26,27 @@ def test_listing_cursors_follow_reddit_semantics(dev_world):
     assert dev_world.listing([sub], "t1", 5, "t1_gone", None)[0] == []  # stale cursor
 
 
-def test_threads_come_back_complete_through_more_stubs(dev_world):
+def _depth(world, name: str) -> int:
+    d, item = 0, world.items[name]
+    while item.data["parent_id"].startswith("t1_"):
+        d, item = d + 1, world.items[item.data["parent_id"]]
+    return d
+
+
+def test_threads_come_back_complete_through_more_and_continue_stubs(dev_world):
     budget = RateBudget()
     big = max(dev_world.comments_by_post, key=lambda p: len(dev_world.comments_by_post[p]))
     expected = {c.name for c in dev_world.thread_comments(big)}
     assert len(expected) > 60  # more than the first page: stubs must be expanded
-    with DevRedditServer(dev_world, tree_limit=20) as srv:
+    assert max(_depth(dev_world, n) for n in expected) > 3  # "continue this thread" needed
+    with DevRedditServer(dev_world, tree_limit=20, max_depth=3) as srv:
         reddit = dev_reddit(srv.url, budget)
         thread, report = RedditThreadFetcher(reddit, budget=budget).fetch_with_report(big)
     got = [n.name for t in thread.tlcs for n in walk(t)]
     assert len(got) == len(set(got)) and set(got) == expected
     assert report.complete and report.requests > 2
+    continued = [p for _, m, p, _ in srv.log if m == "GET" and p.count("/") >= 4]
+    assert continued  # GET /comments/{post}/_/{comment} was used
     parents = {c.name: c.data["parent_id"] for c in dev_world.thread_comments(big)}
     for t in thread.tlcs:
         for n in walk(t):
