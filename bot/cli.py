@@ -135,6 +135,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_ingest(args: argparse.Namespace) -> int:
     from bot.ingest import RedditIngest
+    from bot.permissions import check_permissions
     from bot.ratelimit import RateBudget
     from bot.seen import SeenStore
     from streaming.runtime import StopFlag, make_bus
@@ -142,6 +143,9 @@ def run_ingest(args: argparse.Namespace) -> int:
 
     budget = RateBudget()
     reddit = _reddit(args, budget)
+    for r in check_permissions(reddit, _subs(args.subreddits)):
+        if not r.ok:
+            print(f"warning: {r.explain()}", file=sys.stderr)
     bus = make_bus(load_settings(args.config))
     stop = StopFlag().install()
     ingest = RedditIngest(reddit, bus, SeenStore(_state(args, "seen.sqlite")),
@@ -151,6 +155,19 @@ def run_ingest(args: argparse.Namespace) -> int:
     bus.close()
     _out(args, stats.as_dict(), [f"{k}: {v}" for k, v in stats.as_dict().items()])
     return 0
+
+
+def _usable(reddit: Any, me: str, subs: list[str], need: str) -> list[str]:
+    """The subreddits where the bot moderates with ``need`` (says what is missing)."""
+    from bot.permissions import check_permissions
+
+    ok = []
+    for r in check_permissions(reddit, subs, username=me):
+        if r.moderator and need not in r.missing and r.error is None:
+            ok.append(r.subreddit)
+        else:
+            print(f"skipping: {r.explain()}", file=sys.stderr)
+    return ok
 
 
 def _delivery_parts(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
@@ -176,9 +193,9 @@ def run_digest(args: argparse.Namespace) -> int:
     _, sessions = open_database(load_settings(args.config).database_url)
     seen = SeenStore(_state(args, "seen.sqlite"))
     source = StoredSuggestionSource(sessions, has_supportive_reply=seen.has_reply)
-    _, _, delivery, loader = _delivery_parts(args)
+    reddit, me, delivery, loader = _delivery_parts(args)
     out: dict[str, Any] = {}
-    for s in _subs(args.subreddits):
+    for s in _usable(reddit, me, _subs(args.subreddits), "mail"):
         cfg = loader.load(s)
         r = delivery.deliver_digest(s, cfg.config, source, force=args.force)
         out[s] = {"config": cfg.source, "posts": len(r.digest.posts) if r.digest else None,
@@ -195,7 +212,8 @@ def run_approvals(args: argparse.Namespace) -> int:
     from bot.permissions import check_permissions
 
     reddit, me, delivery, loader = _delivery_parts(args)
-    subs = _subs(args.subreddits)
+    subs = _usable(reddit, me, _subs(args.subreddits), "mail")
+    can_act = set(_usable(reddit, me, subs, "posts")) if subs else set()
 
     def may_approve(sub: str, user: str) -> bool:
         cfg = loader.load(sub).config
@@ -209,7 +227,8 @@ def run_approvals(args: argparse.Namespace) -> int:
     out = {}
     for s in subs:
         decided = reader.poll(s)
-        done = executor.run_approved(s, dry_run=loader.load(s).config.dry_run or not args.send)
+        dry = loader.load(s).config.dry_run or not args.send or s not in can_act
+        done = executor.run_approved(s, dry_run=dry)
         out[s] = {"decisions": decided, "actions": [(p.action, p.target, o) for p, o in done]}
     _out(args, out, [f"r/{s}: {v}" for s, v in out.items()])
     return 0

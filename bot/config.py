@@ -202,8 +202,11 @@ class ConfigLoader:
             last = self.store.last_good(subreddit)
             source: Literal["last_good", "default"] = "last_good" if last else "default"
             result = ConfigResult(subreddit, last or SubredditConfig(), source, str(exc), rev)
-            logger.warning("r/%s config rejected (%s); using %s", subreddit, exc, source)
-            if self.notify is not None and self.store.first_report(subreddit, rev):
+            first = self.store.first_report(subreddit, rev)
+            (logger.warning if first else logger.debug)(
+                "r/%s config rejected (%s); using %s", subreddit, str(exc).splitlines()[0],
+                source)
+            if self.notify is not None and first:
                 self.notify(subreddit, "prosocial: configuration not applied",
                             _explain(subreddit, self.page, str(exc), source))
             return result

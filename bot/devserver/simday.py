@@ -352,6 +352,7 @@ def _figures(world: Any, srv: DevRedditServer, bus: Any, budget: RateBudget,
         "simulated_seconds_slept": round(slept, 1),
         "digests": len([d for d in store.digests() if d[1]]),
         "digests_per_subreddit": dict(Counter(d[0] for d in store.digests() if d[1])),
+        "digest_times": {s.lower(): [d[2] for d in store.digests(s) if d[1]] for s in subs},
         "notices": dict(Counter(c.subreddit.lower() for c in world.modmail.values()
                                 if "not applied" in c.subject)),
         "digest_conversations": len(world.modmail),
