@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -25,7 +27,10 @@ def test_simulated_day_ingests_every_tlc_exactly_once_and_delivers(data_dir, tmp
     fig = run_simulated_day(data_dir / "reddit-college", SUBS, DAY, bus, hours=24,
                             workdir=tmp_path, models=tiny_models(),
                             database_url=f"sqlite:///{tmp_path}/service.db")
-    (tmp_path / "figures.json").write_text(json.dumps(fig, default=str))
+    out = os.environ.get("PROSOCIAL_BOT_FIGURES")  # e.g. var/reports/bot/e2e_day.json
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(fig, indent=1, default=str))
     # ingest: every TLC that appeared during the day, once; nothing twice; no bots
     assert fig["tlcs_present"] > 500
     assert fig["tlcs_ingested"] == fig["tlcs_present"] and fig["tlcs_ingested_twice"] == 0
@@ -64,6 +69,9 @@ def test_simulated_day_ingests_every_tlc_exactly_once_and_delivers(data_dir, tmp
 @pytest.mark.slow
 def test_asyncpraw_reader_ingests_every_tlc_exactly_once(data_dir):
     fig = run_simulated_async(data_dir / "reddit-college", SUBS, DAY, EmbeddedBus(), hours=3)
+    out = os.environ.get("PROSOCIAL_BOT_FIGURES")
+    if out:
+        Path(out).with_name("e2e_async.json").write_text(json.dumps(fig, indent=1))
     assert fig["tlcs_present"] > 50
     assert fig["tlcs_ingested"] == fig["tlcs_present"]
     assert fig["duplicates_published"] == 0 and fig["missing"] == 0
