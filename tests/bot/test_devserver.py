@@ -92,3 +92,21 @@ def test_permission_check_names_what_is_missing(dev_world):
 def test_server_refuses_non_loopback(dev_world):
     with pytest.raises(ValueError):
         DevRedditServer(dev_world, host="0.0.0.0")
+
+
+def test_removed_locked_thread_keeps_deleted_comments_as_structure(dev_world):
+    big = max(dev_world.comments_by_post, key=lambda p: len(dev_world.comments_by_post[p]))
+    post = dev_world.items[big]
+    post.data.update(selftext="[removed]", removed_by_category="moderator", locked=True,
+                     archived=True)
+    comments = dev_world.thread_comments(big)
+    parents = {c.data["parent_id"] for c in comments}
+    victim = next(c for c in comments if c.name in parents)  # a comment with replies
+    victim.data.update(body="[deleted]", author="[deleted]")
+    with DevRedditServer(dev_world) as srv:
+        thread, report = RedditThreadFetcher(dev_reddit(srv.url)).fetch_with_report(big)
+    assert report.post_removed and report.locked and report.archived
+    assert report.deleted_comments >= 1
+    node = next(n for t in thread.tlcs for n in walk(t) if n.name == victim.name)
+    assert node.is_deleted and node.author is None and node.children
+    assert thread.n_comments == len(comments)
