@@ -67,11 +67,11 @@ def run_simulated_async(data_dir: str | Path, subreddits: Sequence[str], day: st
     end = start + hours * 3600
     world = load_world(data_dir, subreddits, start, end, seed=seed)
     subs = [world.subreddits[s.lower()] for s in subreddits]
-    faults = FaultPlan(rate=fault_rate, seed=seed, timeout_delay_s=0.25)
+    faults = FaultPlan(rate=fault_rate, seed=seed, timeout_delay_s=0.4)
 
     async def main(srv: DevRedditServer) -> dict[str, Any]:
         budget = RateBudget(world.clock)
-        settings = ClientSettings(oauth_url=srv.url, reddit_url=srv.url, timeout_cap=0.1,
+        settings = ClientSettings(oauth_url=srv.url, reddit_url=srv.url, timeout_cap=0.25,
                                   user_agent="python:prosocial-sim-async:v0.1",
                                   extra={"client_id": "sim", "client_secret": "sim",
                                          "username": world.bot_username, "password": "sim"})

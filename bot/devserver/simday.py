@@ -149,9 +149,12 @@ def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str,
                       hours: float = 24, workdir: str | Path | None = None,
                       restart_at_h: float | None = 12, sweep_every_s: float = 1800,
                       models: Any | None = None, horizon_s: int = 4 * 3600,
-                      database_url: str | None = None) -> dict[str, Any]:
+                      database_url: str | None = None, downtime_s: float = 2 * 3600
+                      ) -> dict[str, Any]:
     """Run the day and return the figures (see the module docstring).
 
+    At ``restart_at_h`` the bot stops for ``downtime_s`` and restarts on the same state: more
+    than a listing page of items arrives meanwhile, which only the sweeps can recover.
     With ``models`` (a :class:`streaming.modelset.ModelSet`) the stream service's scorer,
     suggester and back-fill stages run on the same bus and database; the digests then come
     from its stored suggestions and the back-fills fetch threads from the dev server's API.
@@ -164,7 +167,7 @@ def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str,
     # who moderates what: the last subreddit lacks the posts permission
     world.moderators = {s.lower(): {bot: ["all"], "mod_alice": ["all"]} for s in subs}
     world.moderators[subs[-1].lower()] = {bot: ["mail", "wiki"], "mod_alice": ["all"]}
-    faults = FaultPlan(rate=fault_rate, seed=seed, timeout_delay_s=0.25)
+    faults = FaultPlan(rate=fault_rate, seed=seed, timeout_delay_s=0.4)
     wd = Path(workdir) if workdir else None
     seen_path = str(wd / "seen.sqlite") if wd else ":memory:"
     with DevRedditServer(world, faults) as srv, sim_sleep(world.advance) as shim:
@@ -174,7 +177,7 @@ def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str,
         for s in subs[2:]:
             srv.api.set_wiki(s, "prosocial", _GOOD.format(dry="true"), "mod_alice")
         budget = RateBudget(world.clock)
-        settings = ClientSettings(oauth_url=srv.url, reddit_url=srv.url, timeout_cap=0.1,
+        settings = ClientSettings(oauth_url=srv.url, reddit_url=srv.url, timeout_cap=0.25,
                                   user_agent="python:prosocial-sim:v0.1 (by u/prosocial_bot)",
                                   extra={"client_id": "sim", "client_secret": "sim",
                                          "username": bot, "password": "sim"})
@@ -221,6 +224,7 @@ def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str,
                     restart_at_h * 3600 and seen_path != ":memory:":
                 stats.append(ingest.stats.as_dict())
                 ingest.core.seen.close()
+                world.advance(downtime_s)  # the bot is down; Reddit is not
                 ingest = new_ingest()  # a restart: same store, fresh streams
                 restarted = True
             refresh = world.now - last_config >= 1800
@@ -244,11 +248,25 @@ def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str,
             world.advance(poll_every_s)
         ingest.sweep()  # the closing reconciliation
         stats.append(ingest.stats.as_dict())
+        gaps_during = _gaps_during(ingest.core.seen, start)
         slept = shim.slept
         service_figures = _service_figures(pipe) if pipe is not None else None
     fig = _figures(world, srv, bus, budget, store, stats, perms, configs, slept, subs, start)
     fig["stream_service"] = service_figures
+    fig["sweep_filled_during_run"] = gaps_during
+    fig["late_items_during_run"] = sum(
+        1 for i in world.items.values() if i.created >= start and i.visible_at > i.created
+        and i.data.get("author") != "AutoModerator")
     return fig
+
+
+def _gaps_during(seen: SeenStore, start: float) -> dict[str, int]:
+    """Items first published by a sweep although created after the bot started: the
+    stream's real gaps (the rest of the sweeps' catch is the backlog from before the start)."""
+    rows = seen._db.execute(  # a read-only report query on our own store
+        "SELECT kind, COUNT(*) FROM seen WHERE via='sweep' AND created_utc>=? GROUP BY kind",
+        (int(start),)).fetchall()
+    return {k: int(n) for k, n in rows}
 
 
 class _SimClock:
