@@ -2,7 +2,7 @@
 
 Used by the end-to-end test and by ``prosocial bot simulate``. Time is simulated: the world
 clock advances between polls and whenever the bot (or praw / prawcore) sleeps, so a day runs
-in well under a minute while rate-limit windows, back-offs and sweeps follow simulated time.
+in a few minutes of wall time while rate-limit windows, back-offs and sweeps follow simulated time.
 
 The suggestions here come from :class:`HeuristicSuggestions`, a deliberately simple stand-in
 (longer, question-answering TLCs first) that reads the bus — it exercises delivery, not model
@@ -12,13 +12,10 @@ quality; the service plugs its real suggester in through :class:`bot.suggestions
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import re
-import time
-from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +27,8 @@ from bot.config import ConfigLoader, ConfigStore
 from bot.delivery import ModeratorDelivery
 from bot.devserver.faults import FaultPlan
 from bot.devserver.server import DevRedditServer
+from bot.devserver.simservice import service_figures, settle, stream_service
+from bot.devserver.simtools import HeuristicSuggestions, sim_sleep
 from bot.devserver.world import load_world
 from bot.errors import RetriesExhausted
 from bot.ingest import RedditIngest
@@ -38,102 +37,12 @@ from bot.permissions import check_permissions
 from bot.ratelimit import RateBudget
 from bot.reddit import ClientSettings, make_reddit
 from bot.seen import SeenStore
-from bot.suggestions import EmpathySeeker, PostSuggestion
 from streaming.bus.base import Bus
 from streaming.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
 
 __all__ = ["HeuristicSuggestions", "run_simulated_day", "sim_sleep"]
 
 logger = logging.getLogger(__name__)
-
-_SEEKING = re.compile(r"\b(i feel|i'm struggling|im struggling|anxious|depressed|overwhelmed|"
-                      r"i'm scared|burn(?:ed|t) out|lonely)\b", re.IGNORECASE)
-
-
-class HeuristicSuggestions:
-    """Stand-in suggester over the bus (test / demo only; see module docstring)."""
-
-    def __init__(self, bus: Bus, group: str = "sim-suggestions") -> None:
-        self.bus = bus
-        self.group = group
-        self.posts: dict[str, dict[str, Any]] = {}
-        self.tlcs: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.replied: set[str] = set()
-
-    def _consume(self) -> None:
-        while True:
-            msgs = self.bus.poll(self.group, [TOPIC_SUBMISSIONS, TOPIC_COMMENTS], 5000, 0)
-            if not msgs:
-                return
-            for m in msgs:
-                v = json.loads(m.value)
-                if m.topic == TOPIC_SUBMISSIONS:
-                    self.posts[v["name"]] = v
-                elif v["parent_id"] == v["link_id"]:
-                    self.tlcs[v["link_id"]].append(v)
-                else:
-                    self.replied.add(v["parent_id"])
-            self.bus.commit(self.group, msgs)
-
-    def suggestions(self, subreddit: str, since_utc: int) -> Sequence[PostSuggestion]:
-        self._consume()
-        out = []
-        for post, tlcs in self.tlcs.items():
-            p = self.posts.get(post)
-            if p is None or p["subreddit"].lower() != subreddit.lower() or \
-                    p["created_utc"] < since_utc:
-                continue
-            current = sorted(tlcs, key=lambda t: (-t["score"], t["created_utc"]))
-            suggested = sorted(tlcs, key=lambda t: (-len(t["body"]), t["created_utc"]))
-            seekers = tuple(EmpathySeeker(t["name"], post, t.get("author"),
-                                          t.get("permalink") or "", t["body"][:200],
-                                          t["created_utc"])
-                            for t in tlcs if _SEEKING.search(t["body"])
-                            and t["name"] not in self.replied)
-            out.append(PostSuggestion(
-                post, p["subreddit"], p["title"], p.get("permalink") or f"/comments/{post[3:]}/",
-                tuple(t["name"] for t in current), tuple(t["name"] for t in suggested),
-                {t["name"]: f"{len(t['body'])} characters (stand-in heuristic)"
-                 for t in suggested[:3]}, seekers))
-        return out
-
-
-class _SimTime:
-    """A stand-in for the ``time`` module whose ``sleep`` advances the simulated clock."""
-
-    def __init__(self, advance: Any, cap_s: float = 120.0) -> None:
-        self._advance = advance
-        self._cap = cap_s
-        self.slept = 0.0
-
-    def sleep(self, seconds: float) -> None:
-        s = min(max(0.0, float(seconds)), self._cap)
-        self.slept += s
-        self._advance(s)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
-
-
-@contextlib.contextmanager
-def sim_sleep(advance: Any) -> Iterator[_SimTime]:
-    """Route praw's and prawcore's sleeps (stream pauses, retries, rate limiter) to the
-    simulated clock for the duration of the block."""
-    import praw.models.util
-    import prawcore.rate_limit
-    import prawcore.sessions
-
-    shim = _SimTime(advance)
-    mods = (praw.models.util, prawcore.rate_limit, prawcore.sessions)
-    saved = [m.time for m in mods]  # type: ignore[attr-defined]
-    for m in mods:
-        m.time = shim  # type: ignore[attr-defined]
-    try:
-        yield shim
-    finally:
-        for m, t in zip(mods, saved):
-            m.time = t  # type: ignore[attr-defined]
-
 
 _GOOD = """version: 1
 dry_run: {dry}
@@ -196,7 +105,7 @@ def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str,
         pipe = None
         ingest: RedditIngest | None = None
         if models is not None:
-            pipe, source = _stream_service(models, bus, reddit, budget, backoff, world,
+            pipe, source = stream_service(models, bus, reddit, budget, backoff, world,
                                            horizon_s, database_url or "sqlite://",
                                            lambda t: ingest is not None
                                            and ingest.core.seen.has_reply(t))
@@ -219,7 +128,7 @@ def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str,
             except RetriesExhausted as exc:
                 logger.warning("poll gave up: %s", exc)
             if pipe is not None:
-                _settle(pipe)
+                settle(pipe)
             if restart_at_h is not None and not restarted and world.now >= start + \
                     restart_at_h * 3600 and seen_path != ":memory:":
                 stats.append(ingest.stats.as_dict())
@@ -250,9 +159,9 @@ def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str,
         stats.append(ingest.stats.as_dict())
         gaps_during = _gaps_during(ingest.core.seen, start)
         slept = shim.slept
-        service_figures = _service_figures(pipe) if pipe is not None else None
+        svc_figures = service_figures(pipe) if pipe is not None else None
     fig = _figures(world, srv, bus, budget, store, stats, perms, configs, slept, subs, start)
-    fig["stream_service"] = service_figures
+    fig["stream_service"] = svc_figures
     fig["sweep_filled_during_run"] = gaps_during
     fig["late_items_during_run"] = sum(
         1 for i in world.items.values() if i.created >= start and i.visible_at > i.created
@@ -267,61 +176,6 @@ def _gaps_during(seen: SeenStore, start: float) -> dict[str, int]:
         "SELECT kind, COUNT(*) FROM seen WHERE via='sweep' AND created_utc>=? GROUP BY kind",
         (int(start),)).fetchall()
     return {k: int(n) for k, n in rows}
-
-
-class _SimClock:
-    def __init__(self, world: Any) -> None:
-        self.world = world
-
-    def now(self) -> float:
-        return float(self.world.now)
-
-    def observe(self, event_utc: float) -> None:
-        return None
-
-
-def _stream_service(models: Any, bus: Bus, reddit: Any, budget: RateBudget, backoff: Backoff,
-                    world: Any, horizon_s: int, database_url: str,
-                    has_reply: Any) -> tuple[Any, Any]:
-    from bot.backfill import RedditThreadFetcher
-    from bot.source import ApiThreadFetcher
-    from bot.stored_suggestions import StoredSuggestionSource
-    from streaming.pipeline import build_pipeline
-    from streaming.settings import load_settings
-    from streaming.storage import open_database
-
-    settings = load_settings(database_url=database_url, horizon_s=horizon_s,
-                             quiet_period_s=600, stages=("scorer", "suggester", "backfill"))
-    _, sessions = open_database(database_url)
-    fetcher = ApiThreadFetcher(RedditThreadFetcher(reddit, request_budget=60, budget=budget,
-                                                   backoff=backoff, clock=world.clock))
-    pipe = build_pipeline(settings, bus=bus, sessions=sessions, clock=_SimClock(world),
-                          models=models, fetcher=fetcher)
-    for st in pipe.stages.values():
-        st.recover()
-    return pipe, StoredSuggestionSource(sessions, has_supportive_reply=has_reply)
-
-
-def _settle(pipe: Any, max_rounds: int = 1000) -> None:
-    from streaming.pipeline import ORDER
-
-    for _ in range(max_rounds):
-        moved = sum(pipe.runners[n].step(timeout_s=0) for n in ORDER if n in pipe.runners)
-        if not moved:
-            return
-
-
-def _service_figures(pipe: Any) -> dict[str, Any]:
-    from sqlalchemy import func, select
-
-    from streaming.storage import OutcomeRow, ScoreRow, SuggestionRow
-
-    with pipe.sessions() as s:
-        return {"scored_tlcs": s.scalar(select(func.count()).select_from(ScoreRow)),
-                "posts_with_suggestions": s.scalar(
-                    select(func.count(func.distinct(SuggestionRow.post_name)))),
-                "outcomes_backfilled": s.scalar(select(func.count()).select_from(OutcomeRow)),
-                "skipped": dict(pipe.skipped)}
 
 
 def _figures(world: Any, srv: DevRedditServer, bus: Any, budget: RateBudget,
