@@ -56,7 +56,7 @@ actions: {{sticky_comment: true}}
 def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str, bus: Bus, *,
                       fault_rate: float = 0.1, seed: int = 7, poll_every_s: float = 120,
                       hours: float = 24, workdir: str | Path | None = None,
-                      restart_at_h: float | None = 12, sweep_every_s: float = 1800,
+                      restart_at_h: float | None = 16, sweep_every_s: float = 1800,
                       models: Any | None = None, horizon_s: int = 4 * 3600,
                       database_url: str | None = None, downtime_s: float = 2 * 3600
                       ) -> dict[str, Any]:

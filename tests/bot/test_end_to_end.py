@@ -37,7 +37,9 @@ def test_simulated_day_ingests_every_tlc_exactly_once_and_delivers(data_dir, tmp
     assert fig["missing"] == 0 and fig["duplicates_published"] == 0
     assert fig["bot_items_published"] == 0 and fig["skipped_bot_items"] > 0
     # late-visible items the streams skipped during the day were caught by the sweeps
-    assert fig["late_items_during_run"] > 0 and sum(fig["sweep_filled_during_run"].values()) > 0
+    # and the 2 h outage at 16:00 (more new items than one listing page) left real gaps
+    assert fig["late_items_during_run"] > 0
+    assert fig["sweep_filled_during_run"].get("comments", 0) > 50
     assert fig["restarts"] == 1 and fig["stream_replays_suppressed"] > 0
     # faults and rate limits
     assert set(fig["faults_injected"]) == {"429", "500", "timeout", "truncated"}
