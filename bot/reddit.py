@@ -97,7 +97,7 @@ class ClientSettings:
     oauth_url: str | None = None  # e.g. http://127.0.0.1:8080 for the dev server
     reddit_url: str | None = None
     timeout_cap: float | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)  # tests: explicit credentials
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)  # never shown
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ClientSettings:
