@@ -63,6 +63,8 @@ def register(sub: Any) -> None:
     q = bsub.add_parser("ingest", help="stream new posts/comments to the bus (with sweeps)")
     common(q)
     q.add_argument("--sweep-every", type=float, default=600, help="seconds between sweeps")
+    q.add_argument("--poll-every", type=float, default=10,
+                   help="seconds between stream rounds (2 kinds x >=1 request each)")
     q.add_argument("--skip-authors", default="", help="extra bot accounts to skip")
     q.set_defaults(func=run_ingest)
     q = bsub.add_parser("digest", help="send due modmail digests (and the wiki page)")
@@ -151,7 +153,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     ingest = RedditIngest(reddit, bus, SeenStore(_state(args, "seen.sqlite")),
                           _subs(args.subreddits), sweep_every_s=args.sweep_every,
                           bots=[b for b in args.skip_authors.split(",") if b], budget=budget)
-    stats = ingest.run(stop=stop)
+    stats = ingest.run(stop=stop, idle_s=args.poll_every)
     bus.close()
     _out(args, stats.as_dict(), [f"{k}: {v}" for k, v in stats.as_dict().items()])
     return 0

@@ -110,7 +110,7 @@ class RedditIngest:
                 self.sweep()
         return self.core.stats.submissions + self.core.stats.comments - before
 
-    def run(self, stop: Callable[[], bool] = lambda: False, idle_s: float = 2.0,
+    def run(self, stop: Callable[[], bool] = lambda: False, idle_s: float = 10.0,
             max_rounds: int | None = None) -> IngestStats:
         """Poll until ``stop()``; transient failures restart the streams after a back-off."""
         rounds = 0
