@@ -1,0 +1,55 @@
+"""praw / asyncpraw objects → the event schema (:mod:`streaming.events`).
+
+Only attributes already loaded are read (``vars(obj)``): touching a missing attribute on a lazy
+praw object would fire an extra API request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streaming.events import Comment, Submission
+
+__all__ = ["author_name", "raw_fields", "to_comment", "to_submission"]
+
+_KEEP = ("id", "name", "subreddit", "author", "score", "created_utc", "permalink", "title",
+         "selftext", "upvote_ratio", "over_18", "parent_id", "link_id", "body", "depth")
+
+
+def author_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return str(getattr(value, "name", value))
+
+
+def raw_fields(obj: Any) -> dict[str, Any]:
+    """The schema fields of a praw object, or of a raw API ``data`` dict."""
+    data = obj if isinstance(obj, dict) else vars(obj)
+    out: dict[str, Any] = {}
+    for key in _KEEP:
+        if key not in data:
+            continue
+        value = data[key]
+        if key == "author":
+            value = author_name(value)
+        elif key == "subreddit" and not isinstance(value, str):
+            value = getattr(value, "display_name", str(value))
+        out[key] = value
+    return out
+
+
+def to_submission(obj: Any, retrieved_on: int | None = None) -> Submission:
+    record = raw_fields(obj)
+    if retrieved_on is not None:
+        record["retrieved_on"] = retrieved_on
+    return Submission.model_validate(record)
+
+
+def to_comment(obj: Any, retrieved_on: int | None = None) -> Comment:
+    record = raw_fields(obj)
+    record.pop("depth", None)
+    if retrieved_on is not None:
+        record["retrieved_on"] = retrieved_on
+    return Comment.model_validate(record)

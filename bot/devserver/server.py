@@ -1,0 +1,172 @@
+"""The dev server: a threaded HTTP server on loopback in front of :class:`RedditApi`.
+
+``/api/v1/access_token`` hands out bearer tokens (any client id / password is accepted); every
+other path requires ``Authorization: bearer <token>``, carries ``X-Ratelimit-Used / -Remaining /
+-Reset`` for the current 10-minute window of the simulated clock and answers 429 past 600
+requests. :class:`FaultPlan` faults a share of the API requests: 429 (with rate-limit headers
+and ``Retry-After``), 500, a timeout (the answer comes after the client gave up, the request is
+not performed) and a truncated body (GET only, so no side effect is ever half-done).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qsl, urlsplit
+
+from bot.devserver.api import RedditApi
+from bot.devserver.faults import FaultPlan
+from bot.devserver.world import RedditWorld
+
+__all__ = ["DevRedditServer"]
+
+logger = logging.getLogger(__name__)
+
+WINDOW_S = 600
+LIMIT = 600
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("devserver: " + format, *args)
+
+    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None,
+              truncate: bool = False) -> None:
+        body = json.dumps(payload).encode()
+        if truncate:
+            body = body[: max(1, len(body) // 2)]
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _form(self) -> dict[str, str]:
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n).decode() if n else ""
+        return dict(parse_qsl(raw, keep_blank_values=True))
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        srv = self.server.owner
+        url = urlsplit(self.path)
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        form = self._form() if method == "POST" else {}
+        if url.path.rstrip("/") == "/api/v1/access_token":
+            srv.tokens_issued += 1
+            token = f"devtoken-{srv.tokens_issued}"
+            srv.tokens.add(token)
+            self._send(200, {"access_token": token, "token_type": "bearer",
+                             "expires_in": 86400, "scope": "*"})
+            return
+        auth = self.headers.get("Authorization", "")
+        if not auth.lower().startswith("bearer ") or auth.split(" ", 1)[1] not in srv.tokens:
+            self._send(401, {"message": "Unauthorized", "error": 401})
+            return
+        headers, over = srv.count_request()
+        fault = srv.faults.draw()
+        if fault == "truncated" and method != "GET":
+            fault = "500"
+        srv.record(method, url.path, fault)
+        if over or fault == "429":
+            wait = str(srv.faults.retry_after_s)
+            self._send(429, {"message": "Too Many Requests", "error": 429},
+                       {**headers, "x-ratelimit-remaining": "0.0", "x-ratelimit-reset": wait,
+                        "Retry-After": wait})
+            return
+        if fault == "500":
+            self._send(500, {"message": "Internal Server Error", "error": 500}, headers)
+            return
+        if fault == "timeout":
+            threading.Event().wait(srv.faults.timeout_delay_s)
+            self._send(504, {"message": "Gateway Timeout", "error": 504}, headers)
+            return
+        try:
+            status, payload = srv.api.handle(method, url.path, query, form)
+        except Exception:  # a dev tool: never kill the serving thread
+            logger.exception("devserver handler failed for %s %s", method, url.path)
+            status, payload = 500, {"message": "Internal Server Error", "error": 500}
+        self._send(status, payload, headers, truncate=fault == "truncated")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    owner: DevRedditServer
+
+
+class DevRedditServer:
+    """``with DevRedditServer(world) as srv: praw.Reddit(oauth_url=srv.url, ...)``."""
+
+    def __init__(self, world: RedditWorld, faults: FaultPlan | None = None, *,
+                 host: str = "127.0.0.1", port: int = 0, tree_limit: int = 40,
+                 max_depth: int = 10) -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the dev server binds to loopback only")
+        self.world = world
+        self.faults = faults or FaultPlan()
+        self.api = RedditApi(world, tree_limit=tree_limit, max_depth=max_depth)
+        self.tokens: set[str] = set()
+        self.tokens_issued = 0
+        self.log: list[tuple[float, str, str, str | None]] = []
+        self._lock = threading.Lock()
+        self._httpd = _Server((host, port), _Handler)
+        self._httpd.owner = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
+        return f"http://{host}:{port}"
+
+    def count_request(self) -> tuple[dict[str, str], bool]:
+        w = self.world
+        with w.lock:
+            window = int(w.now // WINDOW_S)
+            w.requests += 1
+            w.requests_by_window[window] += 1
+            used = w.requests_by_window[window]
+            reset = int(WINDOW_S - (w.now % WINDOW_S)) or 1
+        return ({"x-ratelimit-used": str(used),
+                 "x-ratelimit-remaining": f"{max(0, LIMIT - used):.1f}",
+                 "x-ratelimit-reset": str(reset)}, used > LIMIT)
+
+    def record(self, method: str, path: str, fault: str | None) -> None:
+        with self._lock:
+            self.log.append((self.world.now, method, path, fault))
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
+                                        name="devreddit")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

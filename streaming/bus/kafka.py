@@ -1,0 +1,195 @@
+"""The Kafka backend (kafka-python; DESIGN.md §2).
+
+* Producer: ``acks=all``, keys UTF-8 (Kafka's murmur2 partitioner keeps a key on one
+  partition, so a post's comments — keyed by ``link_id`` — share a partition), bounded
+  in-flight work: after ``max_pending`` unacknowledged records :meth:`publish` waits for the
+  broker (``flush``) — when the broker is slower than the producer, the producer slows down.
+* Consumers: one ``KafkaConsumer`` per group, ``enable_auto_commit=False``; offsets are
+  committed by :meth:`commit` only after the caller's idempotent write (at-least-once). A
+  rebalance listener forgets revoked partitions so a commit never names a partition this member
+  no longer owns; a commit that loses a race with a rebalance is logged and the records are
+  re-delivered to the new owner (harmless: writes are idempotent).
+* Topics are created if missing (:meth:`ensure_topics`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Sequence
+
+from streaming.bus.base import Bus, Message
+from streaming.errors import StreamingError
+
+__all__ = ["KafkaBus", "BusError"]
+
+logger = logging.getLogger(__name__)
+
+
+class BusError(StreamingError):
+    """The broker cannot be reached or refused an operation."""
+
+
+class KafkaBus(Bus):
+    def __init__(self, bootstrap: str, *, client_id: str = "prosocial",
+                 session_timeout_ms: int = 6000, max_poll_interval_ms: int = 300_000,
+                 max_pending: int = 5000, max_block_ms: int = 60_000,
+                 auto_offset_reset: str = "earliest", **extra: Any) -> None:
+        self.bootstrap = bootstrap
+        self.client_id = client_id
+        self._consumer_cfg = dict(bootstrap_servers=bootstrap, client_id=client_id,
+                                  enable_auto_commit=False, auto_offset_reset=auto_offset_reset,
+                                  session_timeout_ms=session_timeout_ms,
+                                  heartbeat_interval_ms=max(500, session_timeout_ms // 3),
+                                  max_poll_interval_ms=max_poll_interval_ms, **extra)
+        self._producer_cfg = dict(bootstrap_servers=bootstrap, client_id=client_id, acks="all",
+                                  linger_ms=5, max_block_ms=max_block_ms, retries=10,
+                                  key_serializer=lambda k: None if k is None else k.encode())
+        self._producer: Any = None
+        self.max_pending = max_pending
+        self._pending = 0
+        self._consumers: dict[str, Any] = {}
+        self._owned: dict[str, set[tuple[str, int]]] = {}
+        self._partitions_cache: dict[str, int] = {}
+
+    # -- producer ----------------------------------------------------------------------
+    def _prod(self) -> Any:
+        if self._producer is None:
+            from kafka import KafkaProducer
+            try:
+                self._producer = KafkaProducer(**self._producer_cfg)
+            except Exception as exc:  # NoBrokersAvailable and friends
+                raise BusError(f"cannot connect producer to {self.bootstrap}: {exc}") from exc
+        return self._producer
+
+    def publish(self, topic: str, key: str | None, value: bytes) -> None:
+        self._prod().send(topic, key=key, value=bytes(value))
+        self._pending += 1
+        if self._pending >= self.max_pending:
+            self.flush()
+
+    def flush(self, timeout_s: float | None = None) -> None:
+        if self._producer is not None:
+            self._producer.flush(timeout=timeout_s)
+        self._pending = 0
+
+    # -- admin -------------------------------------------------------------------------
+    def ensure_topics(self, topics: Sequence[str], partitions: int = 1) -> None:
+        from kafka import KafkaAdminClient
+        from kafka.admin import NewTopic
+        from kafka.errors import TopicAlreadyExistsError
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                admin = KafkaAdminClient(bootstrap_servers=self.bootstrap,
+                                         client_id=f"{self.client_id}-admin")
+                break
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise BusError(f"cannot reach broker {self.bootstrap}: {exc}") from exc
+                time.sleep(0.5)
+        try:
+            existing = set(admin.list_topics())
+            new = [NewTopic(t, num_partitions=partitions, replication_factor=1)
+                   for t in topics if t not in existing]
+            if new:
+                try:
+                    admin.create_topics(new)
+                except TopicAlreadyExistsError:
+                    pass
+                logger.info("created topics %s", [t.name for t in new])
+        finally:
+            admin.close()
+
+    # -- consumers ---------------------------------------------------------------------
+    def _consumer(self, group_id: str, topics: Sequence[str], max_records: int) -> Any:
+        c = self._consumers.get(group_id)
+        if c is None:
+            from kafka import ConsumerRebalanceListener, KafkaConsumer
+
+            owned: set[tuple[str, int]] = set()
+            self._owned[group_id] = owned
+
+            class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+                def on_partitions_revoked(self, revoked: Any) -> None:
+                    for tp in revoked:
+                        owned.discard((tp.topic, tp.partition))
+                    logger.info("group %s: partitions revoked %s", group_id, sorted(revoked))
+
+                def on_partitions_assigned(self, assigned: Any) -> None:
+                    for tp in assigned:
+                        owned.add((tp.topic, tp.partition))
+                    logger.info("group %s: partitions assigned %s", group_id, sorted(assigned))
+
+            try:
+                c = KafkaConsumer(group_id=group_id, max_poll_records=max_records,
+                                  **self._consumer_cfg)
+            except Exception as exc:
+                raise BusError(f"cannot connect consumer to {self.bootstrap}: {exc}") from exc
+            c.subscribe(list(topics), listener=_Listener())
+            self._consumers[group_id] = c
+        return c
+
+    def poll(self, group_id: str, topics: Sequence[str], max_records: int = 500,
+             timeout_s: float = 1.0) -> list[Message]:
+        c = self._consumer(group_id, topics, max_records)
+        batches = c.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        out: list[Message] = []
+        for tp, recs in batches.items():
+            for r in recs:
+                key = r.key.decode("utf-8", "replace") if isinstance(r.key, bytes) else r.key
+                out.append(Message(tp.topic, tp.partition, r.offset, key, r.value, r.timestamp))
+        return out
+
+    def commit(self, group_id: str, messages: Sequence[Message]) -> None:
+        from kafka import TopicPartition
+        from kafka.errors import CommitFailedError, KafkaError
+        from kafka.structs import OffsetAndMetadata
+
+        c = self._consumers.get(group_id)
+        if c is None or not messages:
+            return
+        owned = self._owned.get(group_id, set())
+        upto: dict[tuple[str, int], int] = {}
+        for m in messages:
+            k = (m.topic, m.partition)
+            upto[k] = max(upto.get(k, 0), m.offset + 1)
+        offsets = {TopicPartition(t, p): OffsetAndMetadata(off, "", -1)
+                   for (t, p), off in upto.items() if not owned or (t, p) in owned}
+        if not offsets:
+            return
+        try:
+            c.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            logger.warning("group %s: commit of %s failed (%s); records will be re-delivered",
+                           group_id, {f"{k.topic}/{k.partition}": v.offset
+                                      for k, v in offsets.items()}, exc)
+
+    def lag(self, group_id: str, topics: Sequence[str]) -> int:
+        c = self._consumers.get(group_id)
+        if c is None:
+            return 0
+        parts = c.assignment()
+        if not parts:
+            return 0
+        ends = c.end_offsets(list(parts))
+        total = 0
+        for tp in parts:
+            committed = c.committed(tp) or 0
+            total += max(0, ends.get(tp, 0) - committed)
+        return total
+
+    def close(self) -> None:
+        if self._producer is not None:
+            try:
+                self._producer.flush(timeout=10)
+            finally:
+                self._producer.close(timeout=5)
+                self._producer = None
+        for c in self._consumers.values():
+            try:
+                c.close(autocommit=False)
+            except Exception:  # pragma: no cover - best effort on shutdown
+                logger.debug("consumer close failed", exc_info=True)
+        self._consumers.clear()

@@ -1,0 +1,65 @@
+"""``prosocial replay``: stream a dump in event-time order through the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+__all__ = ["register", "run", "parse_speed"]
+
+
+def parse_speed(s: str) -> float:
+    """``1000x`` / ``1000`` → 1000.0; ``max`` / ``0`` → 0 (as fast as possible)."""
+    s = s.strip().lower()
+    if s in ("max", "0", "0x", "inf"):
+        return 0.0
+    try:
+        v = float(s[:-1] if s.endswith("x") else s)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"speed like 1000x or max, not {s!r}") from exc
+    if v <= 0:
+        raise argparse.ArgumentTypeError("speed must be > 0 (or max)")
+    return v
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="YAML config file (settings; args > env > file)")
+    p.add_argument("--database-url", dest="database_url", help="SQLAlchemy URL")
+    p.add_argument("--bus", choices=["embedded", "kafka"])
+    p.add_argument("--kafka-bootstrap", dest="kafka_bootstrap")
+    p.add_argument("--registry", dest="registry_dir", help="model registry directory")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("replay", help="replay a dump in event-time order through the pipeline")
+    p.add_argument("--data", required=True, help="dump directory (submissions/comments files)")
+    p.add_argument("--speed", type=parse_speed, default=0.0,
+                   help="event seconds per wall second, e.g. 1000x (default: max)")
+    p.add_argument("--since", help="first post time (UTC date/time or epoch)")
+    p.add_argument("--until", help="end of post window (exclusive)")
+    p.add_argument("--subreddits", help="comma-separated subreddits")
+    p.add_argument("--no-drain", action="store_true",
+                   help="do not advance the clock past the last horizon at the end")
+    p.add_argument("--report", help="write the Markdown report here")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_common(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from streaming.replay_run import replay_and_report
+
+    rep, md = replay_and_report(
+        config=args.config, data=args.data, speed=args.speed, since=args.since,
+        until=args.until, subreddits=args.subreddits, drain=not args.no_drain,
+        overrides=dict(database_url=args.database_url, bus=args.bus,
+                       kafka_bootstrap=args.kafka_bootstrap, registry_dir=args.registry_dir),
+        report_path=args.report)
+    if args.json:
+        json.dump(rep, sys.stdout, default=str)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(md + "\n")
+    return 0

@@ -1,0 +1,87 @@
+"""``prosocial run``: the live service — all stages in one process, or one stage."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from typing import Any
+
+from streaming.commands.replay import add_common
+
+__all__ = ["register", "run"]
+
+logger = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    from streaming.settings import STAGES
+
+    p = sub.add_parser("run", help="run the service (all stages, or --stage NAME)")
+    p.add_argument("--stage", choices=STAGES, help="run only this stage in this process")
+    p.add_argument("--metrics-port", dest="metrics_port", type=int,
+                   help="serve /healthz and /metrics on this port")
+    p.add_argument("--check", action="store_true",
+                   help="load settings, open bus/database/models, print health, exit")
+    add_common(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from streaming.ops import JsonLogFormatter
+    from streaming.runtime import StopFlag, assemble, run_embedded, run_stage, start_ops
+    from streaming.settings import load_settings
+
+    overrides: dict[str, Any] = dict(database_url=args.database_url, bus=args.bus,
+                                     kafka_bootstrap=args.kafka_bootstrap,
+                                     registry_dir=args.registry_dir,
+                                     metrics_port=args.metrics_port)
+    if args.stage:
+        overrides["stages"] = (args.stage,)
+    settings = load_settings(args.config, **overrides)
+    if settings.log_json:
+        for h in logging.getLogger().handlers:
+            h.setFormatter(JsonLogFormatter())
+    try:
+        import torch
+
+        torch.set_num_threads(settings.torch_threads)
+    except ImportError:  # pragma: no cover
+        pass
+    p = assemble(settings)
+    for k, v in p.skipped.items():
+        logger.warning("not running %s: %s", k, v)
+    if args.check:
+        json.dump(p.health(), sys.stdout, default=str)
+        sys.stdout.write("\n")
+        p.bus.close()
+        return 0
+    ops = start_ops(p)
+    stop = StopFlag().install()
+    try:
+        if args.stage:
+            run_stage(p, args.stage, stop)
+        elif settings.bus == "embedded":
+            run_embedded(p, stop, drain=False)
+            while not stop():  # a finite source is done: keep serving timers
+                run_embedded(p, stop, drain=False)
+        else:
+            names = [n for n in ("ingest", *p.runners) if n != "ingest" or p.ingest]
+            threads = [threading.Thread(target=run_stage, args=(p, n, stop), name=n, daemon=True)
+                       for n in names]
+            for t in threads:
+                t.start()
+            while not stop() and any(t.is_alive() for t in threads):
+                stop_wait = threading.Event()
+                stop_wait.wait(0.5)
+            for t in threads:
+                t.join(timeout=30)
+    finally:
+        p.bus.close()
+        if ops is not None:
+            ops.stop()
+    logger.info("stopped cleanly")
+    return 0

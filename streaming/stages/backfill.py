@@ -1,0 +1,143 @@
+"""The back-fill: at ``created_utc + horizon`` compute a scored TLC's outcome from its thread
+as then known and store it beside the forecast (DESIGN.md §3, §6).
+
+Consumes ``prosocial.scores`` and schedules one job per TLC on the :class:`ClockScheduler`.
+Due jobs are grouped by post: the thread is fetched once (``ThreadFetcher``: the dump in
+replay, the Reddit API live), outcomes are computed for the due TLCs, upserted, and published
+on ``prosocial.outcomes``. Jobs are rebuilt from storage on start (scores without outcomes).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from typing import Any, Sequence
+
+from sqlalchemy import select
+
+from streaming.bus.base import Bus, Message
+from streaming.clock import Clock
+from streaming.events import TOPIC_OUTCOMES, TOPIC_SCORES
+from streaming.modelset import OutcomeModel
+from streaming.ops import StageMetrics
+from streaming.replay import ThreadFetcher
+from streaming.scheduler import ClockScheduler
+from streaming.stages.base import DeadLetters, Stage, now_ms
+from streaming.stages.scorer import jsonable
+from streaming.storage import OutcomeRow, ScoreRow, SessionFactory, upsert
+
+__all__ = ["BackfillStage"]
+
+logger = logging.getLogger(__name__)
+
+
+def _noop(*_: Any) -> None:
+    return None
+
+
+class BackfillStage(Stage):
+    name = "backfill"
+    topics = (TOPIC_SCORES,)
+
+    def __init__(self, bus: Bus, sessions: SessionFactory, clock: Clock, outcomes: OutcomeModel,
+                 fetcher: ThreadFetcher, metrics: StageMetrics, dead: DeadLetters, *,
+                 horizon_s: int, versions: dict[str, str] | None = None,
+                 max_per_tick: int = 2000) -> None:
+        self.bus = bus
+        self.sessions = sessions
+        self.clock = clock
+        self.outcomes = outcomes
+        self.fetcher = fetcher
+        self.metrics = metrics
+        self.dead = dead
+        self.horizon_s = horizon_s
+        self.versions = versions or {}
+        self.max_per_tick = max_per_tick
+        self.scheduler = ClockScheduler(clock)
+        self.done = 0
+        self.gone = 0
+
+    def handle(self, messages: Sequence[Message]) -> None:
+        for m in messages:
+            try:
+                d = json.loads(m.value)
+                tlc, post = str(d["tlc"]), str(d["post"])
+                created = int(d["created_utc"])
+            except (ValueError, KeyError, TypeError) as exc:
+                self.dead.send(self.name, m, f"bad_score: {exc}")
+                continue
+            self.clock.observe(created)
+            due = created + self.horizon_s
+            self.scheduler.schedule(tlc, due, _noop, tlc, post, due)
+
+    def recover(self) -> None:
+        with self.sessions() as s:
+            q = (select(ScoreRow.tlc_name, ScoreRow.post_name, ScoreRow.created_utc)
+                 .outerjoin(OutcomeRow, OutcomeRow.tlc_name == ScoreRow.tlc_name)
+                 .where(OutcomeRow.tlc_name.is_(None)))
+            n = 0
+            for tlc, post, created in s.execute(q):
+                due = created + self.horizon_s
+                self.scheduler.schedule(tlc, due, _noop, tlc, post, due)
+                n += 1
+        if n:
+            logger.info("backfill: %d back-fills rescheduled after restart", n)
+
+    def tick(self) -> None:
+        due = self.scheduler.due(self.max_per_tick)
+        if due:
+            self._run(due)
+
+    def drain(self) -> None:
+        while True:
+            due = self.scheduler.due(self.max_per_tick)
+            if not due:
+                return
+            self._run(due)
+
+    def _run(self, due: list[tuple[str, Any, tuple[Any, ...]]]) -> None:
+        # The thread "as then known": at the TLC's due time, even when the clock (event time in
+        # replay) has already moved past it.
+        by_post: dict[tuple[str, int], list[str]] = defaultdict(list)
+        for _, _, (tlc, post, at) in due:
+            by_post[(post, int(at))].append(tlc)
+        rows: list[dict[str, Any]] = []
+        for (post, as_of), names in by_post.items():
+            thread = self.fetcher.thread(post, as_of)
+            if thread is None:
+                self.gone += len(names)
+                logger.warning("backfill: thread %s unavailable; %d outcomes skipped", post,
+                               len(names))
+                continue
+            wanted = set(names)
+            tlcs = [t for t in thread.tlcs if t.name in wanted]
+            self.gone += len(wanted) - len(tlcs)
+            if not tlcs:
+                continue
+            outs = self.outcomes.compute(tlcs)
+            for t, o in zip(tlcs, outs):
+                metrics = getattr(o, "metrics", None)
+                traj = getattr(o, "trajectory", None)
+                rows.append(dict(
+                    tlc_name=t.name, post_name=post, subreddit=thread.post.subreddit,
+                    as_of_utc=int(as_of),
+                    trajectory=None if traj is None else float(traj),
+                    metrics=jsonable(metrics if metrics is not None else o.to_dict()),
+                    n_replies=t.size() - 1, versions=dict(self.versions),
+                    computed_ms=now_ms()))
+        if not rows:
+            return
+        with self.sessions() as s:
+            upsert(s, OutcomeRow, rows, update=["as_of_utc", "trajectory", "metrics",
+                                                "n_replies", "versions", "computed_ms"])
+            s.commit()
+        for r in rows:
+            self.bus.publish(TOPIC_OUTCOMES, r["tlc_name"], json.dumps(
+                {"tlc": r["tlc_name"], "post": r["post_name"], "subreddit": r["subreddit"],
+                 "as_of_utc": r["as_of_utc"], "trajectory": r["trajectory"]}).encode())
+        self.done += len(rows)
+        self.metrics.events_out.labels(stage=self.name).inc(len(rows))
+
+    def health(self) -> dict[str, Any]:
+        return {"scheduled": len(self.scheduler), "backfilled": self.done}

@@ -1,0 +1,161 @@
+"""What every consuming stage shares: the batch loop, dead letters and the error policy.
+
+A stage's :meth:`Stage.handle` gets a batch of messages and makes idempotent writes; the
+:class:`StageRunner` commits the batch's offsets only after ``handle`` returns
+(at-least-once). Records a stage cannot use go to ``prosocial.deadletter`` (and the
+``dead_letters`` table) with the reason, through :class:`DeadLetters`.
+
+The error policy is an injected callback ``(stage, message, exc) -> None`` called for a
+message whose handling raised. :func:`dead_letter_policy` (default) logs topic/partition/offset
+and dead-letters it, so one poisoned record never stops the service; :func:`crash_policy`
+re-raises (the process exits without committing; a supervisor restarts it and the batch is
+re-delivered).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from abc import ABC, abstractmethod
+from typing import Any, Callable, Sequence
+
+from streaming.bus.base import Bus, Message
+from streaming.events import TOPIC_DEADLETTER
+from streaming.ops import StageMetrics
+from streaming.storage import DeadLetterRow, SessionFactory, upsert
+
+__all__ = ["Stage", "StageRunner", "DeadLetters", "ErrorPolicy", "dead_letter_policy",
+           "crash_policy", "now_ms"]
+
+logger = logging.getLogger(__name__)
+
+ErrorPolicy = Callable[["Stage", Message, BaseException], None]
+
+_RAW_LIMIT = 4000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class DeadLetters:
+    """Publishes a rejected record to the dead-letter topic and stores it (idempotently)."""
+
+    def __init__(self, bus: Bus, sessions: SessionFactory, metrics: StageMetrics) -> None:
+        self.bus = bus
+        self.sessions = sessions
+        self.metrics = metrics
+
+    def send(self, stage: str, msg: Message, reason: str, ident: str | None = None) -> None:
+        """Dead-letter ``msg``; ``ident`` (default stage:topic:partition:offset) dedups."""
+        kind = reason.split(":", 1)[0]
+        logger.warning("dead letter from %s: %s", stage, reason[:300],
+                       extra={"stage": stage, "topic": msg.topic, "partition": msg.partition,
+                              "offset": msg.offset, "reason": kind})
+        self.metrics.dead_letters.labels(stage=stage, reason=kind).inc()
+        try:
+            raw_text = msg.value.decode("utf-8")
+        except UnicodeDecodeError:
+            raw_text = "base64:" + base64.b64encode(msg.value[:_RAW_LIMIT]).decode()
+        payload = {"stage": stage, "topic": msg.topic, "partition": msg.partition,
+                   "offset": msg.offset, "key": msg.key, "error": reason[:2000],
+                   "original_b64": base64.b64encode(msg.value[:1_000_000]).decode()}
+        self.bus.publish(TOPIC_DEADLETTER, msg.key, json.dumps(payload).encode())
+        key = msg.key if msg.key is None else msg.key[:256]
+        with self.sessions() as s:
+            upsert(s, DeadLetterRow, [dict(
+                id=(ident or f"{stage}:{msg.topic}:{msg.partition}:{msg.offset}")[:80],
+                stage=stage,
+                topic=msg.topic, partition=msg.partition, offset=msg.offset, key=key,
+                reason=reason[:2000], raw=raw_text[:_RAW_LIMIT].replace("\x00", "\\0"),
+                at_ms=now_ms())])
+            s.commit()
+
+
+class Stage(ABC):
+    """A consuming stage: a consumer group on some topics, and idempotent writes."""
+
+    name: str = "stage"
+    topics: tuple[str, ...] = ()
+
+    @property
+    def group_id(self) -> str:
+        return f"prosocial-{self.name}"
+
+    @abstractmethod
+    def handle(self, messages: Sequence[Message]) -> None:
+        """Process a batch; raise only if the whole batch should be retried per message."""
+
+    def tick(self) -> None:
+        """Timer work (quiet periods, due back-fills); called after every poll."""
+
+    def recover(self) -> None:
+        """Rebuild in-memory timers from storage after a (re)start."""
+
+    def drain(self) -> None:
+        """Finish timer work at the end of a replay (the clock has been advanced)."""
+        self.tick()
+
+    def health(self) -> dict[str, Any]:
+        return {}
+
+
+def dead_letter_policy(dead: DeadLetters) -> ErrorPolicy:
+    def policy(stage: Stage, msg: Message, exc: BaseException) -> None:
+        logger.error("%s failed on %s/%d@%d: %s", stage.name, msg.topic, msg.partition,
+                     msg.offset, exc, exc_info=exc,
+                     extra={"stage": stage.name, "topic": msg.topic,
+                            "partition": msg.partition, "offset": msg.offset})
+        dead.send(stage.name, msg, f"stage_error: {type(exc).__name__}: {exc}")
+    return policy
+
+
+def crash_policy(stage: Stage, msg: Message, exc: BaseException) -> None:
+    logger.critical("%s failed on %s/%d@%d; exiting without commit", stage.name, msg.topic,
+                    msg.partition, msg.offset,
+                    extra={"stage": stage.name, "topic": msg.topic,
+                           "partition": msg.partition, "offset": msg.offset})
+    raise exc
+
+
+class StageRunner:
+    """Poll → handle → commit, with the error policy and metrics."""
+
+    def __init__(self, stage: Stage, bus: Bus, metrics: StageMetrics, on_error: ErrorPolicy, *,
+                 batch_size: int = 256, poll_timeout_s: float = 0.5) -> None:
+        self.stage = stage
+        self.bus = bus
+        self.metrics = metrics
+        self.on_error = on_error
+        self.batch_size = batch_size
+        self.poll_timeout_s = poll_timeout_s
+        self.last_batch_at: float | None = None
+
+    def step(self, timeout_s: float | None = None) -> int:
+        """One poll; returns the number of records handled."""
+        st = self.stage
+        msgs = self.bus.poll(st.group_id, st.topics, self.batch_size,
+                             self.poll_timeout_s if timeout_s is None else timeout_s)
+        if msgs:
+            t0 = time.perf_counter()
+            self.metrics.events_in.labels(stage=st.name).inc(len(msgs))
+            try:
+                st.handle(msgs)
+            except Exception as batch_exc:  # retry one by one to isolate the bad record
+                logger.warning("%s: batch of %d failed (%s); retrying one by one", st.name,
+                               len(msgs), batch_exc)
+                for m in msgs:
+                    try:
+                        st.handle([m])
+                    except Exception as exc:
+                        self.on_error(st, m, exc)
+            self.bus.flush()
+            self.bus.commit(st.group_id, msgs)
+            self.metrics.batch_seconds.labels(stage=st.name).observe(time.perf_counter() - t0)
+            self.last_batch_at = time.time()
+            self.metrics.last_batch.labels(stage=st.name).set(self.last_batch_at)
+        st.tick()
+        self.bus.flush()
+        return len(msgs)

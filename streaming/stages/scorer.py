@@ -1,0 +1,217 @@
+"""The scorer: stores posts and TLCs, scores each TLC once (empathy + forecast, batched).
+
+Consumes ``reddit.submissions`` and ``reddit.comments``. A TLC is stored ``pending``; it is
+scored as soon as its post is in storage (in the same batch, or when the post arrives later).
+A TLC whose post has not arrived ``missing_post_grace_s`` (event time) after the TLC is
+dead-lettered (``missing_post``). Replies (non-TLCs) are not scored (the back-fill reads them
+from the thread). Scores are upserted ``ON CONFLICT DO NOTHING`` — a re-delivered TLC is never
+scored twice — and every score of the batch is (re)published on ``prosocial.scores``, so a crash
+between the database commit and the offset commit loses nothing downstream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from typing import Any, Sequence
+
+from sqlalchemy import select, update
+
+from models.tree import Node, Post
+from streaming.bus.base import Bus, Message
+from streaming.clock import Clock
+from streaming.events import TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_SUBMISSIONS, Comment, Submission
+from streaming.modelset import ModelSet
+from streaming.ops import StageMetrics
+from streaming.stages.base import DeadLetters, Stage, now_ms
+from streaming.stages.decode import Rejected, clean_text, decode
+from streaming.storage import PostRow, ScoreRow, SessionFactory, TlcRow, upsert
+
+__all__ = ["ScorerStage", "jsonable"]
+
+logger = logging.getLogger(__name__)
+
+
+def jsonable(x: Any) -> Any:
+    if x is None or isinstance(x, (str, int, float, bool)):
+        return x
+    if hasattr(x, "to_dict"):
+        return jsonable(x.to_dict())
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if hasattr(x, "__dataclass_fields__"):
+        return {k: jsonable(getattr(x, k)) for k in x.__dataclass_fields__}
+    if hasattr(x, "item"):
+        return x.item()
+    return str(x)
+
+
+class ScorerStage(Stage):
+    name = "scorer"
+    topics = (TOPIC_SUBMISSIONS, TOPIC_COMMENTS)
+
+    def __init__(self, bus: Bus, sessions: SessionFactory, clock: Clock, models: ModelSet,
+                 metrics: StageMetrics, dead: DeadLetters, *, horizon_s: int, config_hash: str,
+                 missing_post_grace_s: int = 6 * 3600, sweep_every_s: float = 5.0) -> None:
+        self.bus = bus
+        self.sessions = sessions
+        self.clock = clock
+        self.models = models
+        self.metrics = metrics
+        self.dead = dead
+        self.horizon_s = horizon_s
+        self.config_hash = config_hash
+        self.grace_s = missing_post_grace_s
+        self.sweep_every_s = sweep_every_s
+        self._last_sweep = 0.0
+        self.ignored_replies = 0
+        self.can_score = models.empathy is not None or models.forecaster is not None
+
+    # -- batch ---------------------------------------------------------------------------
+    def handle(self, messages: Sequence[Message]) -> None:
+        posts: dict[str, dict[str, Any]] = {}
+        tlcs: dict[str, dict[str, Any]] = {}
+        for m in messages:
+            kind = "submission" if m.topic == TOPIC_SUBMISSIONS else "comment"
+            try:
+                ev, ingest_ms = decode(m, kind)
+            except Rejected as exc:
+                self.dead.send(self.name, m, str(exc))
+                continue
+            self.clock.observe(ev.created_utc)
+            if isinstance(ev, Submission):
+                posts[ev.name] = dict(
+                    name=ev.name, subreddit=ev.subreddit, title=clean_text(ev.title),
+                    selftext=clean_text(ev.selftext), author=clean_text(ev.author)[:64] or None,
+                    score=ev.score, created_utc=ev.created_utc, retrieved_on=ev.retrieved_on)
+            elif isinstance(ev, Comment):
+                if not ev.is_tlc:
+                    self.ignored_replies += 1
+                    continue
+                tlcs.setdefault(ev.name, dict(
+                    name=ev.name, post_name=ev.link_id, subreddit=ev.subreddit,
+                    author=clean_text(ev.author)[:64] or None, body=clean_text(ev.body),
+                    score=ev.score, created_utc=ev.created_utc, ingest_ms=ingest_ms,
+                    status="pending"))
+        with self.sessions() as s:
+            upsert(s, PostRow, list(posts.values()), update=["score"])
+            upsert(s, TlcRow, list(tlcs.values()))
+            s.commit()
+        self.metrics.events_out.labels(stage=self.name).inc(len(posts))
+        if self.can_score:
+            self._score(set(tlcs), set(posts))
+
+    def _score(self, tlc_names: set[str], post_names: set[str]) -> None:
+        with self.sessions() as s:
+            q = select(TlcRow, PostRow).join(PostRow, PostRow.name == TlcRow.post_name).where(
+                TlcRow.status == "pending")
+            todo: list[tuple[TlcRow, PostRow]] = []
+            if tlc_names:
+                todo += list(s.execute(q.where(TlcRow.name.in_(tlc_names))).tuples())
+            if post_names:
+                seen = {t.name for t, _ in todo}
+                todo += [r for r in s.execute(q.where(TlcRow.post_name.in_(post_names))).tuples()
+                         if r[0].name not in seen]
+            if todo:
+                rows = self._predict(todo)
+                upsert(s, ScoreRow, rows)
+                s.execute(update(TlcRow).where(TlcRow.name.in_([r["tlc_name"] for r in rows]))
+                          .values(status="scored"))
+                s.commit()
+                self.metrics.events_out.labels(stage=self.name).inc(len(rows))
+            # (re)publish every stored score of this batch: idempotent downstream.
+            names = tlc_names | {t.name for t, _ in todo}
+            if names:
+                stored = s.scalars(select(ScoreRow).where(ScoreRow.tlc_name.in_(names))).all()
+                for r in stored:
+                    self.bus.publish(TOPIC_SCORES, r.tlc_name, json.dumps(score_payload(r),
+                                                                          default=str).encode())
+
+    def _predict(self, todo: list[tuple[TlcRow, PostRow]]) -> list[dict[str, Any]]:
+        ms = self.models
+        emp: list[Any] = [None] * len(todo)
+        if ms.empathy is not None:
+            emp = list(ms.empathy.predict_comments([t.body for t, _ in todo]))
+        by_post: dict[str, list[int]] = defaultdict(list)
+        for i, (t, _) in enumerate(todo):
+            by_post[t.post_name].append(i)
+        fc: list[Any] = [None] * len(todo)
+        if ms.forecaster is not None:
+            for idxs in by_post.values():
+                p = todo[idxs[0]][1]
+                post = Post(name=p.name, subreddit=p.subreddit, title=p.title,
+                            selftext=p.selftext, author=p.author, score=p.score,
+                            created_utc=p.created_utc, retrieved_on=p.retrieved_on)
+                nodes = [Node(name=todo[i][0].name, parent=p.name, author=todo[i][0].author,
+                              body=todo[i][0].body, score=todo[i][0].score,
+                              created_utc=todo[i][0].created_utc) for i in idxs]
+                preds = ms.forecaster.predict(post, nodes, [emp[i] for i in idxs]
+                                              if ms.empathy is not None else None)
+                for i, f in zip(idxs, preds):
+                    fc[i] = f
+        ev = getattr(ms.empathy, "version", None) if ms.empathy else None
+        fv = getattr(ms.forecaster, "version", None) if ms.forecaster else None
+        scored = now_ms()
+        rows = []
+        for i, (t, _) in enumerate(todo):
+            f, e = fc[i], emp[i]
+            rows.append(dict(
+                tlc_name=t.name, post_name=t.post_name, subreddit=t.subreddit,
+                created_utc=t.created_utc, due_utc=t.created_utc + self.horizon_s,
+                forecast=None if f is None else float(f.value),
+                lower=None if f is None or f.lower is None else float(f.lower),
+                upper=None if f is None or f.upper is None else float(f.upper),
+                reasons=[] if f is None else jsonable(list(f.reasons or [])),
+                empathy=None if e is None else jsonable(e),
+                empathy_label=None if e is None else str(getattr(e, "label", None)),
+                empathy_version=ev, forecaster_version=fv, config_hash=self.config_hash,
+                ingest_ms=t.ingest_ms, scored_ms=scored))
+        return rows
+
+    # -- timers ----------------------------------------------------------------------------
+    def tick(self) -> None:
+        if time.monotonic() - self._last_sweep < self.sweep_every_s:
+            return
+        self._last_sweep = time.monotonic()
+        self.sweep_missing_posts()
+
+    def drain(self) -> None:
+        self.sweep_missing_posts()
+
+    def sweep_missing_posts(self) -> int:
+        """Dead-letter pending TLCs whose post is still unknown after the grace period."""
+        cutoff = self.clock.now() - self.grace_s
+        with self.sessions() as s:
+            q = (select(TlcRow).outerjoin(PostRow, PostRow.name == TlcRow.post_name)
+                 .where(TlcRow.status == "pending", TlcRow.created_utc < cutoff,
+                        PostRow.name.is_(None)).limit(5000))
+            lost = list(s.scalars(q))
+            if not lost:
+                return 0
+            for t in lost:
+                m = Message(TOPIC_COMMENTS, -1, -1, t.post_name,
+                            json.dumps({"name": t.name, "link_id": t.post_name,
+                                        "created_utc": t.created_utc}).encode())
+                self.dead.send(self.name, m, f"missing_post: {t.post_name} not seen within "
+                               f"{self.grace_s}s of {t.name}", ident=f"scorer:missing:{t.name}")
+            s.execute(update(TlcRow).where(TlcRow.name.in_([t.name for t in lost]))
+                      .values(status="dead"))
+            s.commit()
+        return len(lost)
+
+    def health(self) -> dict[str, Any]:
+        return {"can_score": self.can_score, "missing_models": dict(self.models.missing)}
+
+
+def score_payload(r: ScoreRow) -> dict[str, Any]:
+    return {"tlc": r.tlc_name, "post": r.post_name, "subreddit": r.subreddit,
+            "created_utc": r.created_utc, "due_utc": r.due_utc,
+            "forecast": None if r.forecast is None else
+            {"value": r.forecast, "lower": r.lower, "upper": r.upper, "reasons": r.reasons},
+            "empathy": r.empathy, "versions": {"empathy": r.empathy_version,
+                                               "forecaster": r.forecaster_version},
+            "config_hash": r.config_hash, "ingest_ms": r.ingest_ms}

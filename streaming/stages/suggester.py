@@ -1,0 +1,130 @@
+"""The suggester: a post's TLCs reranked by forecast, with reasons and the diff against
+Reddit's current order (DESIGN.md §5).
+
+Consumes ``prosocial.scores``. A post becomes *dirty* when one of its TLCs is scored; once no
+new score has arrived for ``quiet_period_s`` (on the injected clock) a new suggestion revision
+is stored (revision = number of scored TLCs it covers, so re-delivery rewrites the same row).
+Dirty posts are rebuilt from storage on start (:meth:`recover`), so committing score offsets
+before the quiet period ends loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Sequence
+
+from sqlalchemy import func, select
+
+from streaming.bus.base import Message
+from streaming.clock import Clock
+from streaming.events import TOPIC_SCORES
+from streaming.ops import StageMetrics
+from streaming.ranking import Scored, build_suggestion
+from streaming.stages.base import DeadLetters, Stage, now_ms
+from streaming.storage import ScoreRow, SessionFactory, SuggestionRow, TlcRow, upsert
+
+__all__ = ["SuggesterStage"]
+
+logger = logging.getLogger(__name__)
+
+
+class SuggesterStage(Stage):
+    name = "suggester"
+    topics = (TOPIC_SCORES,)
+
+    def __init__(self, sessions: SessionFactory, clock: Clock, metrics: StageMetrics,
+                 dead: DeadLetters, *, quiet_period_s: int = 600, max_per_tick: int = 500) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.metrics = metrics
+        self.dead = dead
+        self.quiet_period_s = quiet_period_s
+        self.max_per_tick = max_per_tick
+        self.dirty: dict[str, float] = {}
+        self.made = 0
+        self.latencies: list[float] = []
+
+    def handle(self, messages: Sequence[Message]) -> None:
+        for m in messages:
+            try:
+                d = json.loads(m.value)
+                post, created = str(d["post"]), float(d["created_utc"])
+                has_forecast = d.get("forecast") is not None
+            except (ValueError, KeyError, TypeError) as exc:
+                self.dead.send(self.name, m, f"bad_score: {exc}")
+                continue
+            self.clock.observe(created)
+            if has_forecast:
+                self.dirty[post] = max(self.dirty.get(post, 0.0), created)
+
+    def tick(self) -> None:
+        now = self.clock.now()
+        due = [p for p, t in self.dirty.items() if t + self.quiet_period_s <= now]
+        for p in due[: self.max_per_tick]:
+            self.suggest(p)
+            self.dirty.pop(p, None)
+
+    def drain(self) -> None:
+        for p in list(self.dirty):
+            self.suggest(p)
+            self.dirty.pop(p, None)
+
+    def recover(self) -> None:
+        """Posts whose newest scores are not covered by a stored suggestion become dirty."""
+        with self.sessions() as s:
+            n = (select(ScoreRow.post_name, func.count().label("n"),
+                        func.max(ScoreRow.created_utc).label("t"))
+                 .where(ScoreRow.forecast.is_not(None)).group_by(ScoreRow.post_name).subquery())
+            r = (select(SuggestionRow.post_name, func.max(SuggestionRow.revision).label("rev"))
+                 .group_by(SuggestionRow.post_name).subquery())
+            q = select(n.c.post_name, n.c.t).outerjoin(r, r.c.post_name == n.c.post_name).where(
+                (r.c.rev.is_(None)) | (r.c.rev < n.c.n))
+            for post, t in s.execute(q):
+                self.dirty[post] = float(t)
+        if self.dirty:
+            logger.info("suggester: %d posts to (re)suggest after restart", len(self.dirty))
+
+    def suggest(self, post: str) -> dict[str, Any] | None:
+        with self.sessions() as s:
+            rows = s.execute(select(ScoreRow, TlcRow.score).join(
+                TlcRow, TlcRow.name == ScoreRow.tlc_name).where(
+                ScoreRow.post_name == post, ScoreRow.forecast.is_not(None))).tuples().all()
+            if not rows:
+                return None
+            items = [Scored(name=r.tlc_name, created_utc=r.created_utc, score=score,
+                            forecast=float(r.forecast or 0.0), lower=r.lower, upper=r.upper,
+                            reasons=[_reason_text(x) for x in (r.reasons or [])],
+                            empathy_label=r.empathy_label) for r, score in rows]
+            order, diff = build_suggestion(items)
+            newest_ingest = max((r.ingest_ms or 0) for r, _ in rows)
+            made = now_ms()
+            latency = (made - newest_ingest) / 1000 if newest_ingest else None
+            row = dict(post_name=post, revision=len(items), subreddit=rows[0][0].subreddit,
+                       as_of_utc=int(self.clock.now()), order=order, diff=diff,
+                       forecaster_version=rows[0][0].forecaster_version, latency_s=latency,
+                       made_ms=made)
+            upsert(s, SuggestionRow, [row])
+            s.commit()
+        self.made += 1
+        self.metrics.events_out.labels(stage=self.name).inc()
+        if latency is not None:
+            self.metrics.latency.labels(stage=self.name).observe(latency)
+            self.latencies.append(latency)
+        return row
+
+    def health(self) -> dict[str, Any]:
+        return {"dirty_posts": len(self.dirty), "suggestions": self.made}
+
+
+def _reason_text(x: Any) -> str:
+    if isinstance(x, str):
+        return x
+    if isinstance(x, dict):
+        name = x.get("feature") or x.get("name") or x.get("reason")
+        eff = x.get("effect") or x.get("contribution") or x.get("value")
+        if name is not None:
+            return f"{name} ({eff:+.3f})" if isinstance(eff, (int, float)) else str(name)
+    return json.dumps(x, default=str)[:120]
+
+

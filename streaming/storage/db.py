@@ -1,0 +1,65 @@
+"""Engines, sessions and migrations (Alembic, applied programmatically at start).
+
+SQLite is the default (a file under ``var/``); PostgreSQL is selected by URL
+(``postgresql+psycopg://…``). SQLite runs in WAL mode with a busy timeout so several stage
+processes can share one file.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["make_engine", "migrate", "open_database", "SessionFactory"]
+
+logger = logging.getLogger(__name__)
+
+SessionFactory = sessionmaker[Session]
+
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _rec):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Serialise concurrent migrators (several stage processes starting together).
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(424242)")
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    logger.info("database schema at head (%s)", engine.url.render_as_string(hide_password=True))
+
+
+def open_database(url: str) -> tuple[Engine, SessionFactory]:
+    engine = make_engine(url)
+    migrate(engine)
+    return engine, sessionmaker(engine, expire_on_commit=False)

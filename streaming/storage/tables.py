@@ -1,0 +1,126 @@
+"""The service's tables as SQLAlchemy 2 typed models (DESIGN.md §2, §5, §6).
+
+Every table is keyed by a Reddit fullname (or fullname + revision / window) so that writes are
+idempotent upserts (:mod:`streaming.storage.upsert`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Float, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "PostRow", "TlcRow", "ScoreRow", "SuggestionRow", "OutcomeRow",
+           "EvaluationRow", "DeadLetterRow"]
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class PostRow(Base):
+    __tablename__ = "posts"
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    subreddit: Mapped[str] = mapped_column(String(32), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    selftext: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    score: Mapped[int] = mapped_column(Integer, default=0)
+    created_utc: Mapped[int] = mapped_column(BigInteger)
+    retrieved_on: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class TlcRow(Base):
+    """A top-level comment as ingested; ``status`` is pending → scored (or dead)."""
+
+    __tablename__ = "tlcs"
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    post_name: Mapped[str] = mapped_column(String(16), index=True)
+    subreddit: Mapped[str] = mapped_column(String(32))
+    author: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    score: Mapped[int] = mapped_column(Integer, default=0)
+    created_utc: Mapped[int] = mapped_column(BigInteger, index=True)
+    ingest_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    status: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+
+
+class ScoreRow(Base):
+    """Forecast + empathy for one TLC, with provenance (bundle versions, config hash)."""
+
+    __tablename__ = "scores"
+    tlc_name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    post_name: Mapped[str] = mapped_column(String(16), index=True)
+    subreddit: Mapped[str] = mapped_column(String(32), index=True)
+    created_utc: Mapped[int] = mapped_column(BigInteger)
+    due_utc: Mapped[int] = mapped_column(BigInteger, index=True)
+    forecast: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lower: Mapped[float | None] = mapped_column(Float, nullable=True)
+    upper: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    empathy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    empathy_label: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    empathy_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    forecaster_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    config_hash: Mapped[str] = mapped_column(String(16))
+    ingest_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    scored_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class SuggestionRow(Base):
+    """A post's suggested TLC order at one revision (= number of scored TLCs it covers)."""
+
+    __tablename__ = "suggestions"
+    post_name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subreddit: Mapped[str] = mapped_column(String(32), index=True)
+    as_of_utc: Mapped[int] = mapped_column(BigInteger)
+    order: Mapped[list[Any]] = mapped_column(JSON)
+    diff: Mapped[list[Any]] = mapped_column(JSON)
+    forecaster_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    latency_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    made_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class OutcomeRow(Base):
+    """The back-filled outcome of a TLC (thread as known at ``as_of_utc``)."""
+
+    __tablename__ = "outcomes"
+    tlc_name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    post_name: Mapped[str] = mapped_column(String(16), index=True)
+    subreddit: Mapped[str] = mapped_column(String(32), index=True)
+    as_of_utc: Mapped[int] = mapped_column(BigInteger)
+    trajectory: Mapped[float | None] = mapped_column(Float, nullable=True)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    n_replies: Mapped[int] = mapped_column(Integer, default=0)
+    versions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    computed_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class EvaluationRow(Base):
+    """Rolling figures per subreddit and model (or reference order) at a window end."""
+
+    __tablename__ = "evaluations"
+    subreddit: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_end_utc: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    n_tlcs: Mapped[int] = mapped_column(Integer)
+    n_posts: Mapped[int] = mapped_column(Integer)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)
+    computed_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class DeadLetterRow(Base):
+    """A record a stage could not use, with where it came from and why."""
+
+    __tablename__ = "dead_letters"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), index=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    partition: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    key: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)
+    at_ms: Mapped[int] = mapped_column(BigInteger)

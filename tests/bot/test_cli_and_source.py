@@ -1,0 +1,72 @@
+"""``prosocial bot check`` against the dev server, the Source adapter with the ingest stage."""
+
+from __future__ import annotations
+
+import json
+
+from bot.devserver import DevRedditServer
+from bot.ingest import RedditIngest
+from bot.seen import SeenStore
+from bot.source import RedditSource
+from streaming.bus.embedded import EmbeddedBus
+from streaming.cli import main
+from streaming.clock import WallClock
+from streaming.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
+from streaming.ops import StageMetrics
+from streaming.stages.ingest import IngestStage
+from tests.bot.conftest import dev_reddit
+
+
+def test_check_reports_permissions_and_config_without_echoing_secrets(
+        dev_world, monkeypatch, tmp_path, capsys):
+    subs = list(dev_world.subreddits.values())
+    dev_world.moderators = {subs[0].lower(): {"prosocial_bot": ["all"]}}
+    with DevRedditServer(dev_world) as srv:
+        for k, v in {"praw_client_id": "cid-123", "praw_client_secret": "s3cret-value",
+                     "praw_username": "prosocial_bot", "praw_password": "hunter2-pw",
+                     "PROSOCIAL_REDDIT_OAUTH_URL": srv.url, "PROSOCIAL_REDDIT_URL": srv.url,
+                     "PRAW_ALLOW_ENDPOINT_OVERRIDE": "1"}.items():
+            monkeypatch.setenv(k, v)
+        rc = main(["bot", "check", "--subreddits", f"{subs[0]},NotModHere", "--json",
+                   "--state-dir", str(tmp_path)])
+    out = capsys.readouterr()
+    rep = json.loads(out.out)
+    assert rc == 1 and rep["user"] == "prosocial_bot"
+    assert rep["permissions"][subs[0]]["ok"] and not rep["permissions"]["NotModHere"]["ok"]
+    assert rep["config"][subs[0]]["source"] == "default" and rep["config"][subs[0]]["dry_run"]
+    for secret in ("s3cret-value", "hunter2-pw"):
+        assert secret not in out.out + out.err
+        assert all(secret not in p.read_bytes().decode("latin-1")
+                   for p in tmp_path.iterdir() if p.is_file())
+
+
+def test_missing_credentials_are_named_not_shown(monkeypatch, capsys, tmp_path):
+    for k in ("praw_client_id", "praw_client_secret", "praw_username", "praw_password"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    rc = main(["bot", "check", "--subreddits", "GradSchool", "--json", "--state-dir",
+               str(tmp_path / "s")])
+    rep = json.loads(capsys.readouterr().out)
+    assert rc == 2 and "client_id" in rep["error"]
+
+
+def test_reddit_source_feeds_the_stream_ingest_stage(dev_world, tmp_path):
+    bus = EmbeddedBus()
+    with DevRedditServer(dev_world) as srv:
+        reddit = dev_reddit(srv.url)
+        subs = list(dev_world.subreddits.values())
+        store = tmp_path / "seen.sqlite"
+        ingest = RedditIngest(reddit, None, SeenStore(store), subs, sweep_every_s=None)
+        rounds = iter(range(2))
+        source = RedditSource(ingest, stop=lambda: next(rounds, None) is None,
+                              sleep=lambda s: None)
+        stage = IngestStage(source, bus, WallClock(), StageMetrics())
+        stage.run()
+    subs_msgs = bus.messages(TOPIC_SUBMISSIONS)
+    com_msgs = bus.messages(TOPIC_COMMENTS)
+    assert subs_msgs and com_msgs
+    names = [json.loads(m.value)["name"] for m in subs_msgs + com_msgs]
+    assert len(names) == len(set(names))
+    assert all(n in SeenStore(store) for n in names)  # marked only once taken
+    assert all(m.key == json.loads(m.value)["link_id"] for m in com_msgs)

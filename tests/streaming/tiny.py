@@ -1,0 +1,89 @@
+"""Tiny, deterministic stand-ins for the model bundles, injected through constructors in
+tests where the real bundles are not the point (DESIGN.md §8). They are never used by the
+service itself."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from models.tree import Node, Post, iter_replies
+
+__all__ = ["TinyEmpathy", "TinyForecaster", "TinyOutcomes", "tiny_models"]
+
+
+@dataclass
+class _Emp:
+    label: str
+    probs: list[float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "probs": self.probs}
+
+
+class TinyEmpathy:
+    version = "tiny-empathy-1"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def predict_comments(self, texts: Sequence[str]) -> list[_Emp]:
+        self.calls += 1
+        out = []
+        for t in texts:
+            low = t.lower()
+            if "?" in t:
+                out.append(_Emp("seeking", [0.2, 0.7, 0.1]))
+            elif any(w in low for w in ("thank", "sorry", "hope", "you can", "good luck")):
+                out.append(_Emp("providing", [0.2, 0.1, 0.7]))
+            else:
+                out.append(_Emp("none", [0.8, 0.1, 0.1]))
+        return out
+
+
+@dataclass
+class _Fc:
+    value: float
+    lower: float
+    upper: float
+    reasons: list[str] = field(default_factory=list)
+
+
+class TinyForecaster:
+    version = "tiny-forecaster-1"
+
+    def predict(self, post: Post, tlcs: list[Node], empathy: Any = None) -> list[_Fc]:
+        out = []
+        for t in tlcs:
+            v = 0.3 * math.log1p(len(t.body.split())) - 0.002 * (t.created_utc - post.created_utc) / 60
+            out.append(_Fc(v, v - 0.5, v + 0.5, [f"length {len(t.body.split())} words"]))
+        return out
+
+
+@dataclass
+class _Out:
+    trajectory: float
+    metrics: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"trajectory": self.trajectory, "metrics": self.metrics}
+
+
+class TinyOutcomes:
+    def compute(self, tlcs: list[Node]) -> list[_Out]:
+        out = []
+        for t in tlcs:
+            replies = list(iter_replies(t))
+            depth = max((r.depth for r in replies), default=0)
+            out.append(_Out(math.log1p(len(replies)) + 0.1 * depth,
+                            {"subsequent_comments": len(replies),
+                             "direct_replies": len(t.children), "conversation_depth": depth}))
+        return out
+
+
+def tiny_models() -> Any:
+    from streaming.modelset import ModelSet
+
+    return ModelSet(empathy=TinyEmpathy(), forecaster=TinyForecaster(), outcomes=TinyOutcomes(),
+                    outcome_versions={"aux": "tiny", "trajectory": "tiny"})
