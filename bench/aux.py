@@ -19,9 +19,11 @@ import argparse
 import gzip
 import itertools
 import json
+import os
 import resource
 import sys
 import time
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -66,6 +68,8 @@ def _sklearn_baseline(texts: list[str]) -> float:
     ])
     x = union.fit_transform(texts)
     rng = np.random.default_rng(0)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", message=".*converge.*")
     heads = [LogisticRegression(max_iter=50).fit(x, rng.integers(0, 2, x.shape[0]))
              for _ in range(3)] + [Ridge().fit(x, rng.normal(size=x.shape[0])) for _ in range(2)]
 
@@ -125,6 +129,8 @@ def main() -> int:
         "peak_rss_mb_total_incl_sklearn_baseline":
             round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "target_texts_per_s": 5000,
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
