@@ -49,6 +49,7 @@ class AuxConfig:
     max_chars: int = 4000
     word_weight: float = 1.0
     char_weight: float = 1.0
+    repeat_window: tuple[int, int] = (8, 2)
     c_grid: tuple[float, ...] = (1.0, 4.0, 16.0, 64.0)
     alpha_grid: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0)
     #: "isotonic" | "quantile" | "platt" | "auto" (see fit_calibrator). Isotonic by default:
@@ -197,7 +198,7 @@ def train_aux(data: AuxData, cfg: AuxConfig = AuxConfig(),
                         cfg.max_chars)
     spec = FeaturizerSpec(vocab=vocab, char_bits=cfg.char_bits, char_ngrams=cfg.char_ngrams,
                           max_chars=cfg.max_chars, word_weight=cfg.word_weight,
-                          char_weight=cfg.char_weight)
+                          char_weight=cfg.char_weight, repeat_window=cfg.repeat_window)
     uniq_train = list(dict.fromkeys(train_texts))
     idf = fit_idf(Featurizer(spec), uniq_train, cfg.chunk)
     feat = Featurizer(spec, idf=idf)
