@@ -19,9 +19,11 @@ import argparse
 import gzip
 import itertools
 import json
+import os
 import resource
 import sys
 import time
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -66,6 +68,8 @@ def _sklearn_baseline(texts: list[str]) -> float:
     ])
     x = union.fit_transform(texts)
     rng = np.random.default_rng(0)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", message=".*converge.*")
     heads = [LogisticRegression(max_iter=50).fit(x, rng.integers(0, 2, x.shape[0]))
              for _ in range(3)] + [Ridge().fit(x, rng.normal(size=x.shape[0])) for _ in range(2)]
 
@@ -97,6 +101,9 @@ def main() -> int:
     rss_after_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     batched = len(texts) / _best(lambda: aux.score(texts))
+    c0 = time.process_time()
+    aux.score(texts)
+    batched_cpu = len(texts) / max(time.process_time() - c0, 1e-9)
     threads: dict[str, list[str]] = defaultdict(list)
     for body, link in zip(texts, links, strict=True):
         threads[link].append(body)
@@ -114,6 +121,7 @@ def main() -> int:
         "n_threads": len(groups),
         "load_seconds": round(load_s, 2),
         "aux_batched_texts_per_s": round(batched, 1),
+        "aux_batched_texts_per_cpu_s": round(batched_cpu, 1),
         "aux_per_thread_texts_per_s": round(per_thread, 1),
         "baseline_per_text_texts_per_s": round(per_text, 1),
         "baseline_sklearn_texts_per_s": round(sk, 1),
@@ -125,6 +133,8 @@ def main() -> int:
         "peak_rss_mb_total_incl_sklearn_baseline":
             round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "target_texts_per_s": 5000,
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -87,19 +87,26 @@ class FeaturizerSpec:
     max_chars: int = 4000
     word_weight: float = 1.0
     char_weight: float = 1.0
+    #: (bytes, tokens): an n-gram / word occurrence equal to one at most this far back in the
+    #: same text is dropped, so runs ("😂😂😂…", "lol lol lol…", "aaaa…") count once instead of
+    #: swamping the occurrence-normalised vector. (0, 0) = off (bundles written before it).
+    repeat_window: tuple[int, int] = (0, 0)
 
     def to_json(self) -> dict[str, Any]:
         return {"vocab": list(self.vocab), "char_bits": self.char_bits,
                 "char_ngrams": list(self.char_ngrams), "max_chars": self.max_chars,
-                "word_weight": self.word_weight, "char_weight": self.char_weight}
+                "word_weight": self.word_weight, "char_weight": self.char_weight,
+                "repeat_window": list(self.repeat_window)}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> FeaturizerSpec:
         lo, hi = d.get("char_ngrams", (3, 5))
+        rw = d.get("repeat_window", (0, 0))
         return cls(vocab=tuple(d.get("vocab", ())), char_bits=int(d.get("char_bits", 18)),
                    char_ngrams=(int(lo), int(hi)), max_chars=int(d.get("max_chars", 4000)),
                    word_weight=float(d.get("word_weight", 1.0)),
-                   char_weight=float(d.get("char_weight", 1.0)))
+                   char_weight=float(d.get("char_weight", 1.0)),
+                   repeat_window=(int(rw[0]), int(rw[1])))
 
 
 @dataclass
@@ -146,6 +153,9 @@ class Featurizer:
             counts[r] = len(cols) - before
         arr = np.asarray(cols, dtype=np.int32)
         hit = arr >= 0
+        window = self.spec.repeat_window[1]
+        if window and arr.shape[0]:
+            hit &= ~_recent_repeat(arr, counts, window)
         if not hit.all():
             rows = np.repeat(np.arange(len(low), dtype=np.int64), counts)
             counts = np.bincount(rows[hit], minlength=len(low))
@@ -178,9 +188,15 @@ class Featurizer:
             g = k + 1
             if g >= lo:
                 keys[:, g - lo] = h ^ np.uint32((g * 0x9E3779B9) & 0xFFFFFFFF)
-        keys = _fmix(keys[left[:, None] >= sizes[None, :]])  # row-major: text order kept
+        valid = left[:, None] >= sizes[None, :]
+        window = self.spec.repeat_window[0]
+        if window and n:
+            valid &= ~_recent_repeat(keys, lens, window)
+            counts = np.bincount(doc, weights=valid.sum(axis=1), minlength=ndoc).astype(np.int64)
+        else:
+            counts = np.maximum(lens[:, None] - sizes[None, :] + 1, 0).sum(axis=1)
+        keys = _fmix(keys[valid])  # row-major: text order kept
         keys >>= np.uint32(32 - self.spec.char_bits)
-        counts = np.maximum(lens[:, None] - sizes[None, :] + 1, 0).sum(axis=1)
         return _pattern(keys.astype(np.int32), counts, 1 << self.spec.char_bits)
 
     def _parts(self, texts: Sequence[Any]) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
@@ -256,6 +272,19 @@ class Featurizer:
             norm = np.sqrt(np.maximum(z[:, -1:], 0.0, dtype=np.float64))
             out += weight * z[:, :-1] / np.maximum(norm, 1e-12)
         return out
+
+
+def _recent_repeat(keys: np.ndarray, lens: np.ndarray, window: int) -> np.ndarray:
+    """Mask of entries equal to the entry 1..``window`` positions earlier in the same text
+    (``keys`` is (positions,) or (positions, k), texts laid end to end with ``lens``)."""
+    n = keys.shape[0]
+    offset = np.arange(n, dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
+    out = np.zeros(keys.shape, dtype=bool)
+    for p in range(1, min(window, n - 1) + 1):
+        same = keys[p:] == keys[:-p]
+        ok = offset[p:] >= p
+        out[p:] |= same & (ok[:, None] if keys.ndim == 2 else ok)
+    return out
 
 
 def _pattern(cols: np.ndarray, counts: np.ndarray, width: int) -> sp.csr_matrix:

@@ -115,3 +115,28 @@ def test_isotonic_calibrator_is_monotone_and_bounded() -> None:
     assert np.isfinite(cal(np.array([np.nan, np.inf, -np.inf]))).all()
     with pytest.raises(BundleError):
         Calibrator("isotonic", x=(0.0, 1.0), y=(0.5, 0.2))
+
+
+@pytest.mark.parametrize("text", ["lol ", "😂", "no ", "ha", "a"])
+def test_repeat_window_makes_runs_count_once(text: str) -> None:
+    spec = FeaturizerSpec(vocab=("lol", "lol lol", "no", "no no", "ha"), char_bits=12,
+                          repeat_window=(8, 2))
+    feat = Featurizer(spec, idf=np.ones(5 + (1 << 12), dtype=np.float32))
+    x = feat.transform([text * 6, text * 300]).toarray()
+    np.testing.assert_allclose(x[0, : feat.n_sparse], x[1, : feat.n_sparse], atol=1e-6)
+    assert np.abs(x[:, : feat.n_sparse]).max() <= 1.0 + 1e-6  # no run swamps the vector
+    off = Featurizer(FeaturizerSpec(vocab=spec.vocab, char_bits=12), idf=feat.idf)
+    assert np.abs(off.transform([text * 300]).toarray()[0, : off.n_sparse]).max() > 2.0
+
+
+def test_repeat_window_keeps_linear_equal_to_matrix_and_batch_independent() -> None:
+    spec = FeaturizerSpec(vocab=VOCAB, char_bits=12, char_ngrams=(2, 5), repeat_window=(8, 2))
+    rng = np.random.default_rng(3)
+    feat = Featurizer(spec, idf=rng.random(len(VOCAB) + (1 << 12)).astype(np.float32) + 0.5)
+    w = rng.standard_normal((feat.n_features, 2)).astype(np.float32)
+    texts = ["thanks thanks thanks!!!!", "aaaa", "", "no no no", "you should because 😂😂😂"]
+    whole = feat.linear(texts, feat.tables(w), np.zeros(2, np.float32))
+    np.testing.assert_allclose(whole, feat.transform(texts) @ w, rtol=1e-4, atol=1e-5)
+    single = np.vstack([feat.linear([t], feat.tables(w), np.zeros(2, np.float32))
+                        for t in texts])
+    np.testing.assert_allclose(whole, single, rtol=1e-5, atol=1e-6)

@@ -116,6 +116,9 @@ def test_eval_json_is_one_object_with_every_head(tiny_registry: Registry, data_d
     assert {"at_0.5", "at_0.8", "calibration_error", "pearson_r"} <= set(ph)
     assert 0 <= ph["at_0.5"]["accuracy"] <= 1
     assert out["toxicity"]["heldout"]["toxichat_test"]["auc"] is not None
+    assert 0 <= out["toxicity"]["heldout"]["goemotions_benign_test"]["rate_at_0.5"] <= 1
+    assert {"test", "college_test"} <= set(out["info"]["heldout"])
+    assert {"test", "paper_like_test"} <= set(out["advice"]["heldout"])
     saved = json.loads((tmp_path / "reports" / "aux" / f"eval-{out['version']}.json").read_text())
     assert saved["version"] == out["version"]
 
@@ -149,3 +152,21 @@ def test_validation_score_is_macro_averaged_over_sources() -> None:
     y2 = np.array([1, 1, 1, 1, 0, 0, 0, 0], dtype=float)
     z2 = np.array([0.9, 0.8, 0.7, 0.6, 0.1, 0.2, 0.3, 0.65])
     assert _score("logistic", y2, z2, one_class) == pytest.approx(15 / 16)  # pooled fallback
+
+
+def test_cli_trains_a_current_bundle_with_its_heldout_figures(
+        data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PROSOCIAL_VAR_DIR", str(tmp_path))
+    reg = Registry(tmp_path / "reg")
+    rc = main(["aux", "--data", str(data_dir), "--registry", str(reg.root), "--limit", "60",
+               "--char-bits", "10", "--vocab-min-df", "2", "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    bundle = reg.current("aux")
+    assert bundle.version == out["version"]
+    assert bundle.metrics["advice"]["heldout"]["test"] == out["advice"]["heldout"]["test"]
+    assert bundle.params["validation"]["toxicity"]["calibration"]["chosen"] == "isotonic"
+    assert bundle.config["training_data_hash"]
+    scores = AuxModels.from_bundle(bundle).score(["thanks a lot!", "go away idiot"])
+    assert all(v.shape == (2,) for v in scores.values())
