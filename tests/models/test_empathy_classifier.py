@@ -54,11 +54,18 @@ def test_bundle_round_trip_reproduces_training_predictions(tiny: dict[str, Any],
 def test_fast_path_agrees_with_fp32(tiny: dict[str, Any], fp32: EmpathyClassifier,
                                     fast: EmpathyClassifier) -> None:
     texts = tiny["data"].test.texts + tiny["data"].valid.texts
-    a = [p.label for p in fp32.predict_sentences(texts)]
-    b = [p.label for p in fast.predict_sentences(texts)]
-    agreement = float(np.mean([x == y for x, y in zip(a, b)]))
-    # the tiny 1-epoch model has near-ties; the real bundle is measured in bench/empathy.py
-    assert agreement >= 0.95
+    a = fp32.predict_sentences(texts)
+    b = fast.predict_sentences(texts)
+    same = np.array([x.label == y.label for x, y in zip(a, b)])
+    top2 = np.array([sorted(x.probs.values())[-2:] for x in a])
+    clear = (top2[:, 1] - top2[:, 0]) >= 0.1
+    # The tiny 1-epoch model has many near-ties, where int8 noise may flip the label; the
+    # real bundle's agreement (>= 99%) is measured by bench/empathy.py.
+    assert clear.sum() >= 20
+    assert same[clear].mean() >= 0.97
+    assert same.mean() >= 0.8
+    diffs = [abs(x.probs[k] - y.probs[k]) for x, y in zip(a, b) for k in x.probs]
+    assert float(np.median(diffs)) < 0.05
 
 
 def test_sentence_predictions_are_labels_with_probabilities(fp32: EmpathyClassifier) -> None:
