@@ -1,8 +1,9 @@
-"""Empathy inference speed on real reddit-college TLCs: int8 fast path vs fp32, same run.
+"""Empathy inference speed on real reddit-college TLCs: CPU fast paths vs fp32, same run.
 
 Reads the first ``--tlcs`` top-level comments (non-deleted) of ``reddit-college``, runs
-``EmpathyClassifier.predict_comments`` on them with the fp32 model (baseline) and the fast
-path, and reports sentences/s, TLCs/s, the speed-up, label agreement (on the TLC sentences and on
+``EmpathyClassifier.predict_comments`` on them with the fp32 model (baseline), the default fast
+path (``auto``: bf16 on CPUs with native bf16), plain dynamic int8 and int8 with fp32 re-check
+of near-ties, and reports sentences/s, TLCs/s, the speed-up, label agreement (on the TLC sentences and on
 the iEmpathize test split) and peak RSS. Writes ``bench/results/empathy.json``.
 
     python bench/empathy.py [--model BUNDLE_DIR] [--tlcs 1000] [--threads 2]
@@ -76,10 +77,11 @@ def main() -> int:
                     "loadavg_at_start": list(os.getloadavg()),
                     "max_len": int(bundle.params.get("max_len", 128))}
     preds = {}
-    configs = (("fp32", False, 0.0), ("int8", True, 0.0), ("fast_int8_recheck", True, None))
-    for name, fast, margin in configs:
+    configs = (("fp32", False, "fp32", 0.0), ("fast_auto", True, "auto", None),
+               ("int8", True, "int8", 0.0), ("int8_recheck", True, "int8", None))
+    for name, fast, mode, margin in configs:
         t0 = time.perf_counter()
-        clf = EmpathyClassifier.from_bundle(bundle, fast=fast, recheck_margin=margin)
+        clf = EmpathyClassifier.from_bundle(bundle, fast=fast, mode=mode, recheck_margin=margin)
         load_s = time.perf_counter() - t0
         clf.predict_comments(texts[:50])  # warm-up
         secs, res = timed(clf, texts, a.repeats)
@@ -88,7 +90,7 @@ def main() -> int:
         result[name] = {"load_s": round(load_s, 2), "seconds": round(secs, 3),
                         "sentences": n_sent, "sentences_per_s": round(n_sent / secs, 1),
                         "tlcs_per_s": round(len(texts) / secs, 1),
-                        "recheck_margin": clf.recheck_margin}
+                        "mode": clf.mode, "recheck_margin": clf.recheck_margin}
         logger.info("%s: %s", name, result[name])
     a32 = [s.label for r in preds["fp32"][1] for s in r.sentences]
     test_texts: list[str] = []
@@ -102,7 +104,7 @@ def main() -> int:
     except Exception as exc:  # noqa: BLE001 - the training package is optional here
         logger.warning("no iEmpathize agreement: %s", exc)
     l32 = [p.label for p in preds["fp32"][0].predict_sentences(test_texts)]
-    for name in ("int8", "fast_int8_recheck"):
+    for name in ("fast_auto", "int8", "int8_recheck"):
         r = result[name]
         r["speedup_vs_fp32"] = round(result["fp32"]["seconds"] / r["seconds"], 2)
         a8 = [s.label for c in preds[name][1] for s in c.sentences]

@@ -27,6 +27,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--max-len", type=int, default=None)
     p.add_argument("--patience", type=int, default=None)
+    p.add_argument("--label-smoothing", type=float, default=None)
     p.add_argument("--threads", type=int, default=2, help="torch threads per training process")
     p.add_argument("--jobs", type=int, default=1,
                    help="train seeds in N processes (use --threads 1 on a busy machine)")
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         seeds = seeds[:1]
     elif args.max_train:
         data = head(data, args.max_train, max(len(data.valid), 1))
-    for name in ("epochs", "lr", "batch_size", "max_len", "patience"):
+    for name in ("epochs", "lr", "batch_size", "max_len", "patience", "label_smoothing"):
         val = getattr(args, name)
         if val is not None:
             setattr(targs, name, val)
@@ -84,8 +85,9 @@ def run(args: argparse.Namespace) -> int:
                            jobs=args.jobs)
     s = res.summary
     if args.json:
-        out = {k: s[k] for k in ("minilm", "ensemble", "baselines", "bundle", "bundle_seed",
-                                 "bundle_test", "train_seconds", "seeds", "n") if k in s}
+        keys = ("minilm", "ensemble", "baselines", "bundle", "bundle_seed", "bundle_test",
+                "train_seconds", "train_wall_seconds", "seeds", "n")
+        out: dict[str, Any] = {k: s[k] for k in keys if k in s}
         out["report"] = str(res.report_dir / "report.md")
         sys.stdout.write(json.dumps(out) + "\n")
     else:
