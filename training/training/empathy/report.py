@@ -100,6 +100,9 @@ def write_report(report_dir: Path, summary: Mapping[str, Any]) -> Path:
              head,
              _row(f"MiniLM multi-head, mean ± sd over {len(summary.get('seeds', []))} seeds",
                   summary["minilm"], sd=True)]
+    if "minilm_untuned" in summary:
+        lines.append(_row("MiniLM, plain argmax (no validation-tuned decision rule)",
+                          summary["minilm_untuned"], sd=True))
     if "ensemble" in summary:
         lines.append(_row("MiniLM ensemble of the seeds (prob. average)", summary["ensemble"]))
     for name, res in summary.get("baselines", {}).items():
@@ -108,7 +111,9 @@ def write_report(report_dir: Path, summary: Mapping[str, Any]) -> Path:
         lines.append(_row(f"paper: {name}", res))
     lines += ["", (f"Bundle: `{summary.get('bundle')}` (seed {summary.get('bundle_seed')}, "
                    f"best on validation); test: {json.dumps(summary.get('bundle_test'))}"),
-              "", (f"Training time (whole protocol): {summary.get('train_seconds')} s; "
+              "", (f"Training time: {summary.get('train_seconds')} s summed over seeds, "
+                   f"{summary.get('train_wall_seconds')} s wall; whole command "
+                   f"{summary.get('total_seconds')} s; "
                    f"args: `{json.dumps(summary.get('args'))}`"), "",
               "![confusion](confusion.png)", ""]
     md = report_dir / "report.md"
