@@ -28,7 +28,7 @@ from models.forecaster.linear import NgramRidge
 from models.forecaster.text import TextFeaturizer
 from models.tree import Node, Post
 
-__all__ = ["Forecast", "Forecaster", "reason_group"]
+__all__ = ["Forecast", "Forecaster", "make_metric_fn", "reason_group"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,14 +60,17 @@ def reason_group(name: str) -> str:
     return name
 
 
-def _metric_fn(names: Sequence[str], aux: Any) -> MetricFn | None:
+def make_metric_fn(names: Sequence[str], aux: Any) -> MetricFn | None:
+    """TLC-level prosocial metrics (``models.metrics.text_metrics``) as a feature block."""
     if not names:
         return None
-    from models.metrics import text_metrics  # type: ignore[attr-defined]
+    from models.metrics import text_metrics
+
+    cols = list(names)
 
     def fn(texts: Sequence[str]) -> np.ndarray:
-        rows = text_metrics(list(texts), aux=aux)
-        return np.asarray([[float(r[n]) for n in names] for r in rows], dtype=np.float64)
+        m = text_metrics(list(texts), aux=aux)
+        return np.column_stack([np.asarray(m[c], dtype=np.float64) for c in cols])
 
     return fn
 
@@ -91,7 +94,7 @@ class Forecaster:
         self.use_empathy = bool(p.get("use_empathy", False))
         self.features = FeatureExtractor(topics, TextFeaturizer(subj["strong"], subj["weak"]),
                                          p["subreddits"], self.metric_names,
-                                         _metric_fn(self.metric_names, aux), self.use_empathy)
+                                         make_metric_fn(self.metric_names, aux), self.use_empathy)
         if self.features.names != list(p["feature_names"]):
             raise ValueError("forecaster bundle feature layout does not match this code")
         vocab = bundle.read_json("ngram_vocab.json")
@@ -115,8 +118,8 @@ class Forecaster:
             from models.empathy import EmpathyClassifier  # type: ignore[attr-defined]
 
             empathy = EmpathyClassifier.from_registry(reg, fast=fast)
-        if bundle.params.get("metric_names") and aux is None and bundle.params.get("metrics_need_aux"):
-            from models.aux import AuxModels  # type: ignore[attr-defined]
+        if bundle.params.get("metrics_need_aux") and aux is None:
+            from models.aux import AuxModels
 
             aux = AuxModels.from_registry(reg)
         return cls(bundle, fast=fast, aux=aux, empathy=empathy)

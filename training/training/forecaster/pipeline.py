@@ -47,6 +47,7 @@ class Trained:
     preds: dict[str, np.ndarray] = field(default_factory=dict)  # test predictions by model
     results: dict[str, Any] = field(default_factory=dict)  # test metrics by model
     info: dict[str, Any] = field(default_factory=dict)
+    x: np.ndarray | None = None  # feature matrix of every example (for the MiniLM model)
 
 
 def featurize(ex: Examples, fe: FeatureExtractor,
@@ -147,7 +148,7 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
     # bootstrap of the main model's margin over each baseline (paired: same resampled posts)
     results["_margins"] = _paired_margins(y[te], preds, groups[te], created[te], n_boot)
     return Trained(topics, fe, text_ridge, ridge, gbm, main, main_names, mean_value, q, n_base,
-                   preds, results, info)
+                   preds, results, info, x=xm)
 
 
 def _paired_margins(y: np.ndarray, preds: dict[str, np.ndarray], groups: np.ndarray,

@@ -38,7 +38,7 @@ def fit_topics(texts: Sequence[str], k: int = 20, iterations: int = 200, min_cf:
     if n < k:
         raise ValueError(f"too few documents ({n}) to fit {k} topics")
     mdl.burn_in = 50
-    mdl.train(0)
+    mdl.train(0, workers=1)
     for _ in range(0, iterations, 50):
         mdl.train(50, workers=1)
     vocab = list(mdl.used_vocabs)
