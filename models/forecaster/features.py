@@ -16,8 +16,9 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from models.forecaster.lda import TopicModel
 from models.forecaster.text import TEXT_FEATURES, TextFeaturizer, content_words, jaccard
 from models.tree import Node, Post
 
-__all__ = ["EmpathyLike", "FeatureExtractor", "MetricFn", "EMPATHY_FEATURES", "TIME_FEATURES"]
+__all__ = ["EMPATHY_FEATURES", "TIME_FEATURES", "EmpathyLike", "FeatureExtractor", "MetricFn"]
 
 TIME_FEATURES = ("hour", "weekday", "day_of_month", "minutes_since_post", "log_minutes_since_post")
 EMPATHY_FEATURES = ("emp_share_seeking", "emp_share_providing", "emp_is_seeking",

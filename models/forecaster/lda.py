@@ -8,7 +8,7 @@ distribution is the fixed point of the standard collapsed-posterior update
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import sparse

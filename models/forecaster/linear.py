@@ -7,12 +7,12 @@ safetensors + vocabulary JSON).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import sparse
 
-__all__ = ["NgramRidge", "NGRAM_TOKEN_PATTERN"]
+__all__ = ["NGRAM_TOKEN_PATTERN", "NgramRidge"]
 
 NGRAM_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 
@@ -73,6 +73,6 @@ class NgramRidge:
         return t
 
     @classmethod
-    def from_tensors(cls, vocab: Sequence[str], t: dict[str, np.ndarray]) -> "NgramRidge":
+    def from_tensors(cls, vocab: Sequence[str], t: dict[str, np.ndarray]) -> NgramRidge:
         return cls(vocab, t["idf"], t["coef_text"], float(t["intercept"][0]),
                    t.get("coef_dense"), t.get("dense_mean"), t.get("dense_std"))

@@ -15,9 +15,10 @@ Bundle ``forecaster`` (written by ``prosocial-train forecaster``):
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -111,7 +112,7 @@ class Forecaster:
 
     @classmethod
     def from_registry(cls, registry: Registry | str | Path, *, fast: bool = True, aux: Any = None,
-                      empathy: Any = None) -> "Forecaster":
+                      empathy: Any = None) -> Forecaster:
         reg = registry if isinstance(registry, Registry) else Registry(Path(registry))
         bundle = reg.current("forecaster")
         if bundle.params.get("use_empathy") and empathy is None:

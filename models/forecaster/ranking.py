@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-__all__ = ["PostStats", "post_stats", "summarize", "evaluate", "ndcg_at_k", "METRIC_KEYS"]
+__all__ = ["METRIC_KEYS", "PostStats", "evaluate", "ndcg_at_k", "post_stats", "summarize"]
 
 METRIC_KEYS = ("mse", "r2", "spearman", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -63,7 +63,7 @@ class Examples:
                 np.asarray([t.created_utc for t in self.tlcs], dtype=np.float64),
                 np.asarray([ids[p] for p in self.post_of]))
 
-    def subset(self, idx: np.ndarray) -> "Examples":
+    def subset(self, idx: np.ndarray) -> Examples:
         out = Examples()
         for i in idx:
             i = int(i)

@@ -100,7 +100,7 @@ def train_minilm(ex: Examples, split: Split, tr: Trained, max_train: int = 30_00
     with torch.no_grad():
         pred = net(*tet[:4]).numpy() * ysd + ymu
     res = evaluate(y[te], pred, groups[te], created[te], n_boot=n_boot, seed=1)
-    info = {"n_train": int(len(tri)), "n_val": int(len(vai)), "best_epoch": best[2],
+    info = {"n_train": len(tri), "n_val": len(vai), "best_epoch": best[2],
             "encode_seconds": round(enc_s, 1), "total_seconds": round(time.time() - t0, 1),
             "encoder": "all-MiniLM-L6-v2 int8 (frozen), max_length 128"}
     return res, pred.astype(np.float64), info

@@ -10,8 +10,9 @@ model without the minutes-since-post features; without empathy.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from training.forecaster.dataset import Examples, Split
 from training.forecaster.fit import fit_ngram_ridge, fit_xgb, oof_text_scores
 from training.forecaster.topics import fit_topics
 
-__all__ = ["Trained", "featurize", "train_models", "reference_scores"]
+__all__ = ["Trained", "featurize", "reference_scores", "train_models"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
     names = fe.names
 
     say("fitting n-gram ridge (paper's linear baseline)")
-    txt = lambda idx: [bodies[i] for i in idx]  # noqa: E731
+    txt = lambda idx: [bodies[i] for i in idx]
     ridge, ridge_info = fit_ngram_ridge(txt(tr), y[tr], xb[tr], val=(txt(va), y[va], xb[va]))
     say("fitting text-only n-gram ridge + out-of-fold scores")
     text_ridge, tinfo = fit_ngram_ridge(txt(tr), y[tr], val=(txt(va), y[va], None))
@@ -126,7 +127,7 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
     info: dict[str, Any] = {"ridge": ridge_info, "text_ridge": tinfo,
                             "gbm_best_iteration": int(gbm.best_iteration),
                             "main_best_iteration": int(main.best_iteration),
-                            "n_train": int(len(tr)), "n_val": int(len(va)), "n_test": int(len(te)),
+                            "n_train": len(tr), "n_val": len(va), "n_test": len(te),
                             "coverage_test": float(np.mean(np.abs(y[te] - preds["main"]) <= q))}
     if ablations:
         keep = [i for i, n in enumerate(main_names)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["write_report", "results_table", "SIZE_BINS"]
+__all__ = ["SIZE_BINS", "results_table", "write_report"]
 
 SIZE_BINS = ((0, 0), (1, 1), (2, 3), (4, 7), (8, 15), (16, 10**9))
 _ORDER_ONLY = ("chronological", "reddit_order")

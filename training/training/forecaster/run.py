@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -15,12 +16,17 @@ from models.forecaster.model import make_metric_fn
 from models.forecaster.text import load_mpqa
 from streaming.dumps import find_dump_files
 from training.forecaster.bundle_io import write_bundle
-from training.forecaster.dataset import (Examples, TargetFn, build_examples, split_by_post,
-                                         split_by_time)
+from training.forecaster.dataset import (
+    Examples,
+    TargetFn,
+    build_examples,
+    split_by_post,
+    split_by_time,
+)
 from training.forecaster.pipeline import train_models
 from training.forecaster.report import write_report
 
-__all__ = ["ForecasterJob", "run_job", "MPQA_REL"]
+__all__ = ["MPQA_REL", "ForecasterJob", "run_job"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,14 +111,14 @@ def run_job(job: ForecasterJob, say: Callable[[str], None]) -> dict[str, Any]:
     subs = np.asarray([ex.posts[ex.post_of[i]].subreddit for i in te])
     notes = [
         "Targets: " + job.target_name + ".",
-        "chronological / reddit_order are orders, not forecasts: no MSE/R². reddit_order is the "
-        "TLC score at scrape time — it leaks future votes, a reference, not a baseline.",
+        ("chronological / reddit_order are orders, not forecasts: no MSE/R². reddit_order is "
+         "the TLC score at scrape time — it leaks future votes, a reference, not a baseline."),
         "Pairs: TLCs of one post with different outcomes; time-matched = posted ≤10 min apart.",
         "CIs: 95% percentile bootstrap over test posts (200 resamples).",
-        "Author gender (paper §5.2) is left out: Reddit has no gender field, inferring it from "
-        "names/text is unreliable and would bake a protected attribute into moderation.",
-        f"Conformal 90% interval half-width {tr.conformal_q:.3f}; test coverage "
-        f"{tr.info['coverage_test']:.3f}.",
+        ("Author gender (paper §5.2) is left out: Reddit has no gender field, inferring it "
+         "from names/text is unreliable and would bake a protected attribute into moderation."),
+        (f"Conformal 90% interval half-width {tr.conformal_q:.3f}; test coverage "
+         f"{tr.info['coverage_test']:.3f}."),
     ]
     header = {"bundle": f"forecaster@{version}", "TLCs": len(ex), "posts": len(ex.posts),
               "train/val/test TLCs": f"{len(split.train)}/{len(split.val)}/{len(te)}",

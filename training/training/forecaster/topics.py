@@ -8,7 +8,7 @@ the topic-word matrix (safetensors) + vocabulary and α (JSON): ``models.forecas
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
