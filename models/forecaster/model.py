@@ -95,7 +95,8 @@ class Forecaster:
         self.use_empathy = bool(p.get("use_empathy", False))
         self.features = FeatureExtractor(topics, TextFeaturizer(subj["strong"], subj["weak"]),
                                          p["subreddits"], self.metric_names,
-                                         make_metric_fn(self.metric_names, aux), self.use_empathy)
+                                         make_metric_fn(self.metric_names, aux), self.use_empathy,
+                                         post_cache_size=4096 if fast else 0)
         if self.features.names != list(p["feature_names"]):
             raise ValueError("forecaster bundle feature layout does not match this code")
         vocab = bundle.read_json("ngram_vocab.json")
