@@ -125,7 +125,10 @@ class Forecaster:
         if bundle.params.get("metrics_need_aux") and aux is None:
             from models.aux import AuxModels
 
-            aux = AuxModels.from_registry(reg)
+            want = bundle.params.get("aux_version")
+            # the aux version the forecaster was trained with, when the registry still has it
+            aux = (AuxModels.from_bundle(reg.get("aux", str(want)))
+                   if want and str(want) in reg.versions("aux") else AuxModels.from_registry(reg))
         return cls(bundle, fast=fast, aux=aux, empathy=empathy)
 
     # -- features --------------------------------------------------------------------------
