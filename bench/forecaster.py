@@ -44,19 +44,34 @@ def load_posts(data_dir: Path, n_tlcs: int):  # type: ignore[no-untyped-def]
     return out, k
 
 
-def time_batched(fc, posts, empathy=None) -> float:  # type: ignore[no-untyped-def]
-    t0 = time.perf_counter()
+def _best(fn, fc, posts, empathy, repeats: int = 2) -> float:  # type: ignore[no-untyped-def]
+    best = float("inf")
+    for _ in range(repeats):
+        fc.features._cache.clear()  # every repeat starts cold: no post seen yet
+        t0 = time.perf_counter()
+        fn(fc, posts, empathy)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _batched(fc, posts, empathy):  # type: ignore[no-untyped-def]
     for j, (post, tl) in enumerate(posts):
         fc.predict(post, tl, None if empathy is None else empathy[j])
-    return time.perf_counter() - t0
+
+
+def _streaming(fc, posts, empathy):  # type: ignore[no-untyped-def]
+    for j, (post, tl) in enumerate(posts):
+        for i in range(len(tl)):
+            # as the stream sees it: one new TLC, i earlier TLCs on its post
+            fc.predict(post, [tl[i]], None if empathy is None else [empathy[j][i]], n_prior=[i])
+
+
+def time_batched(fc, posts, empathy=None) -> float:  # type: ignore[no-untyped-def]
+    return _best(_batched, fc, posts, empathy)
 
 
 def time_streaming(fc, posts, empathy=None) -> float:  # type: ignore[no-untyped-def]
-    t0 = time.perf_counter()
-    for j, (post, tl) in enumerate(posts):
-        for i, t in enumerate(tl):
-            fc.predict(post, [t], None if empathy is None else [empathy[j][i]])
-    return time.perf_counter() - t0
+    return _best(_streaming, fc, posts, empathy)
 
 
 def main() -> int:
@@ -94,16 +109,13 @@ def main() -> int:
         for _, tl in posts:
             base.empathy.predict_comments([t.body for t in tl])
         res["empathy_fp32_tlcs_per_s"] = n / (time.perf_counter() - t0)
-    fast.features._cache.clear()
     res["fast_batched_tlcs_per_s"] = n / time_batched(fast, posts, emp)
-    fast.features._cache.clear()
     res["fast_streaming_tlcs_per_s"] = n / time_streaming(fast, posts, emp)
     res["baseline_batched_tlcs_per_s"] = n / time_batched(base, posts, emp)
     res["baseline_streaming_tlcs_per_s"] = n / time_streaming(base, posts, emp)
     res["speedup_streaming"] = res["fast_streaming_tlcs_per_s"] / res["baseline_streaming_tlcs_per_s"]
     res["speedup_batched"] = res["fast_batched_tlcs_per_s"] / res["baseline_batched_tlcs_per_s"]
     if emp is not None:
-        fast.features._cache.clear()
         res["fast_batched_incl_empathy_tlcs_per_s"] = n / time_batched(fast, posts)
         res["baseline_batched_incl_empathy_tlcs_per_s"] = n / time_batched(base, posts)
     texts = [t.body for _, tl in posts for t in tl][: args.encoder_texts]

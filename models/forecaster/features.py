@@ -96,8 +96,12 @@ class FeatureExtractor:
         return info
 
     def extract(self, post: Post, tlcs: Sequence[Node],
-                empathy: Sequence[EmpathyLike] | None = None) -> np.ndarray:
-        """Feature matrix (len(tlcs) × len(names)), float32."""
+                empathy: Sequence[EmpathyLike] | None = None,
+                n_prior: Sequence[int] | None = None) -> np.ndarray:
+        """Feature matrix (len(tlcs) × len(names)), float32.
+
+        ``n_prior``: how many of the post's TLCs were created before each one (default:
+        counted among ``tlcs``, i.e. pass the post's TLCs known so far)."""
         n = len(tlcs)
         if n == 0:
             return np.zeros((0, len(self.names)), dtype=np.float32)
@@ -112,7 +116,8 @@ class FeatureExtractor:
         jac = np.asarray([jaccard(content_words(b), pi.words) for b in bodies])
         tfeat = np.zeros((n, len(TIME_FEATURES)))
         created = np.asarray([t.created_utc for t in tlcs])
-        prior = (created[None, :] < created[:, None]).sum(axis=1)
+        prior = ((created[None, :] < created[:, None]).sum(axis=1) if n_prior is None
+                 else np.asarray(n_prior, dtype=np.int64).reshape(n))
         for i, t in enumerate(tlcs):
             g = time.gmtime(t.created_utc)
             mins = max(0.0, (t.created_utc - post.created_utc) / 60.0)

@@ -48,7 +48,20 @@ class NgramRidge:
         return (np.asarray(dense, np.float64) - self.dense_mean) / self.dense_std
 
     def text_terms(self, texts: Sequence[str]) -> np.ndarray:
-        return np.asarray(self.tfidf(texts) @ self.coef_text).ravel()
+        """Σ tfidf·coef per text, straight on the CSR arrays (no sparse products)."""
+        m = self._vec.transform(list(texts)).tocsr()
+        m.sort_indices()
+        out = np.zeros(m.shape[0])
+        if m.nnz == 0:
+            return out
+        idx = m.indices
+        w = (1.0 + np.log(m.data.astype(np.float64))) * self.idf[idx]
+        rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+        norms = np.sqrt(np.bincount(rows, weights=w * w, minlength=m.shape[0]))
+        dots = np.bincount(rows, weights=w * self.coef_text[idx], minlength=m.shape[0])
+        ok = norms > 0
+        out[ok] = dots[ok] / norms[ok]
+        return out
 
     def dense_terms(self, dense: np.ndarray) -> np.ndarray:
         """Per-feature linear contributions (n × d)."""

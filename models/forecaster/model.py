@@ -107,7 +107,8 @@ class Forecaster:
         self.main = xgb.Booster(model_file=str(bundle.file("main.json")))
         self.gbm = xgb.Booster(model_file=str(bundle.file("gbm.json")))
         for b in (self.main, self.gbm):
-            b.set_param({"nthread": 2})
+            # one post's TLCs per call: thread start-up costs more than it saves
+            b.set_param({"nthread": 1})
         self.main_names: list[str] = list(p["main_feature_names"])
         self.mean_value = float(p["mean_value"])
         self.q = float(p["conformal_q"])
@@ -141,25 +142,29 @@ class Forecaster:
         return list(self.empathy.predict_comments([t.body for t in tlcs]))
 
     def design(self, post: Post, tlcs: Sequence[Node],
-               empathy: Sequence[EmpathyLike] | None = None) -> tuple[np.ndarray, np.ndarray]:
+               empathy: Sequence[EmpathyLike] | None = None,
+               n_prior: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(feature matrix, main-model matrix = features + n-gram text score)."""
-        x = self.features.extract(post, tlcs, self._empathy(tlcs, empathy))
+        x = self.features.extract(post, tlcs, self._empathy(tlcs, empathy), n_prior)
         ts = self.text_ridge.predict([t.body for t in tlcs])
         return x, np.concatenate([x, ts[:, None].astype(np.float32)], axis=1)
 
     # -- prediction ------------------------------------------------------------------------
     def predict(self, post: Post, tlcs: Sequence[Node],
-                empathy: Sequence[EmpathyLike] | None = None, n_reasons: int = 3
-                ) -> list[Forecast]:
-        """Forecasts for ``tlcs`` (pass the post's TLCs known so far: each one's count of
-        earlier TLCs among them is a feature). ``empathy``: one result per TLC, else computed
-        with the empathy model when the bundle uses it."""
+                empathy: Sequence[EmpathyLike] | None = None, n_reasons: int = 3, *,
+                n_prior: Sequence[int] | None = None) -> list[Forecast]:
+        """Forecasts for ``tlcs`` of ``post``, one batch.
+
+        The count of the post's TLCs created before each one is a feature: by default it is
+        counted among ``tlcs`` (pass the post's TLCs known so far), or give it as ``n_prior``
+        (e.g. forecasting only the newest TLC of a post). ``empathy``: one result per TLC,
+        else computed with the empathy model when the bundle uses it."""
         if not tlcs:
             return []
         import xgboost as xgb
 
-        _, xm = self.design(post, tlcs, empathy)
-        dm = xgb.DMatrix(xm, feature_names=self.main_names)
+        _, xm = self.design(post, tlcs, empathy, n_prior)
+        dm = xgb.DMatrix(xm, feature_names=self.main_names, nthread=1)
         pred = self.main.predict(dm)
         contrib = self.main.predict(dm, pred_contribs=True)[:, :-1]  # last column = bias
         groups = [reason_group(n) for n in self.main_names]
