@@ -27,7 +27,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--max-len", type=int, default=None)
     p.add_argument("--patience", type=int, default=None)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--label-smoothing", type=float, default=None)
+    p.add_argument("--threads", type=int, default=2, help="torch threads per training process")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="train seeds in N processes (use --threads 1 on a busy machine)")
     p.add_argument("--base-model", default=None, help="encoder directory (default MiniLM)")
     p.add_argument("--no-bf16", action="store_true", help="train in fp32")
     p.add_argument("--no-baselines", action="store_true")
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         seeds = seeds[:1]
     elif args.max_train:
         data = head(data, args.max_train, max(len(data.valid), 1))
-    for name in ("epochs", "lr", "batch_size", "max_len", "patience"):
+    for name in ("epochs", "lr", "batch_size", "max_len", "patience", "label_smoothing"):
         val = getattr(args, name)
         if val is not None:
             setattr(targs, name, val)
@@ -78,11 +81,13 @@ def run(args: argparse.Namespace) -> int:
 
         res = run_protocol(data, targs, seeds, registry=registry, report_dir=report_dir,
                            lexicon_dir=lex if lex.exists() else None,
-                           baselines=not args.no_baselines, progress=progress)
+                           baselines=not args.no_baselines, progress=progress,
+                           jobs=args.jobs)
     s = res.summary
     if args.json:
-        out = {k: s[k] for k in ("minilm", "ensemble", "baselines", "bundle", "bundle_seed",
-                                 "bundle_test", "train_seconds", "seeds", "n") if k in s}
+        keys = ("minilm", "ensemble", "baselines", "bundle", "bundle_seed", "bundle_test",
+                "train_seconds", "train_wall_seconds", "seeds", "n")
+        out: dict[str, Any] = {k: s[k] for k in keys if k in s}
         out["report"] = str(res.report_dir / "report.md")
         sys.stdout.write(json.dumps(out) + "\n")
     else:
