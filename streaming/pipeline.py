@@ -70,7 +70,8 @@ def build_pipeline(settings: Settings, *, bus: Bus, sessions: SessionFactory, cl
         p.stages["scorer"] = ScorerStage(bus, sessions, clock, models, metrics, dead,
                                          horizon_s=settings.horizon_s,
                                          config_hash=settings.config_hash(),
-                                         missing_post_grace_s=settings.missing_post_grace_s)
+                                         missing_post_grace_s=settings.missing_post_grace_s,
+                                         missing_post_wall_s=settings.missing_post_wall_s)
         if models.empathy is None and models.forecaster is None:
             p.skipped["scoring"] = ("scorer stores posts/TLCs but cannot score: "
                                     + "; ".join(f"{k}: {v}" for k, v in models.missing.items()

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     horizon_s: int = 48 * 3600
     quiet_period_s: int = 600
     missing_post_grace_s: int = 6 * 3600
+    missing_post_wall_s: float = 120.0
     eval_window: int = 2000
     eval_every: int = 500
     fast_models: bool = True

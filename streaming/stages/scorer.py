@@ -2,8 +2,10 @@
 
 Consumes ``reddit.submissions`` and ``reddit.comments``. A TLC is stored ``pending``; it is
 scored as soon as its post is in storage (in the same batch, or when the post arrives later).
-A TLC whose post has not arrived ``missing_post_grace_s`` (event time) after the TLC is
-dead-lettered (``missing_post``). Replies (non-TLCs) are not scored (the back-fill reads them
+A TLC whose post has not arrived ``missing_post_grace_s`` of event time after the TLC *and*
+``missing_post_wall_s`` of wall time after it was stored is dead-lettered (``missing_post``);
+both clocks are needed because a consumer reads partitions unevenly (its event clock can run
+ahead of one topic). If the post turns up after all, the TLC is still scored. Replies (non-TLCs) are not scored (the back-fill reads them
 from the thread). Scores are upserted ``ON CONFLICT DO NOTHING`` — a re-delivered TLC is never
 scored twice — and every score of the batch is (re)published on ``prosocial.scores``, so a crash
 between the database commit and the offset commit loses nothing downstream.
@@ -56,7 +58,8 @@ class ScorerStage(Stage):
 
     def __init__(self, bus: Bus, sessions: SessionFactory, clock: Clock, models: ModelSet,
                  metrics: StageMetrics, dead: DeadLetters, *, horizon_s: int, config_hash: str,
-                 missing_post_grace_s: int = 6 * 3600, sweep_every_s: float = 5.0) -> None:
+                 missing_post_grace_s: int = 6 * 3600, missing_post_wall_s: float = 120.0,
+                 sweep_every_s: float = 5.0) -> None:
         self.bus = bus
         self.sessions = sessions
         self.clock = clock
@@ -66,6 +69,7 @@ class ScorerStage(Stage):
         self.horizon_s = horizon_s
         self.config_hash = config_hash
         self.grace_s = missing_post_grace_s
+        self.wall_grace_ms = int(missing_post_wall_s * 1000)
         self.sweep_every_s = sweep_every_s
         self._last_sweep = 0.0
         self.ignored_replies = 0
@@ -96,7 +100,7 @@ class ScorerStage(Stage):
                     name=ev.name, post_name=ev.link_id, subreddit=ev.subreddit,
                     author=clean_text(ev.author)[:64] or None, body=clean_text(ev.body),
                     score=ev.score, created_utc=ev.created_utc, ingest_ms=ingest_ms,
-                    status="pending"))
+                    stored_ms=now_ms(), status="pending"))
         with self.sessions() as s:
             upsert(s, PostRow, list(posts.values()), update=["score"])
             upsert(s, TlcRow, list(tlcs.values()))
@@ -108,7 +112,7 @@ class ScorerStage(Stage):
     def _score(self, tlc_names: set[str], post_names: set[str]) -> None:
         with self.sessions() as s:
             q = select(TlcRow, PostRow).join(PostRow, PostRow.name == TlcRow.post_name).where(
-                TlcRow.status == "pending")
+                TlcRow.status.in_(("pending", "dead")))
             todo: list[tuple[TlcRow, PostRow]] = []
             if tlc_names:
                 todo += list(s.execute(q.where(TlcRow.name.in_(tlc_names))).tuples())
@@ -188,6 +192,7 @@ class ScorerStage(Stage):
         with self.sessions() as s:
             q = (select(TlcRow).outerjoin(PostRow, PostRow.name == TlcRow.post_name)
                  .where(TlcRow.status == "pending", TlcRow.created_utc < cutoff,
+                        TlcRow.stored_ms < now_ms() - self.wall_grace_ms,
                         PostRow.name.is_(None)).limit(5000))
             lost = list(s.scalars(q))
             if not lost:

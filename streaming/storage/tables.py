@@ -43,6 +43,7 @@ class TlcRow(Base):
     score: Mapped[int] = mapped_column(Integer, default=0)
     created_utc: Mapped[int] = mapped_column(BigInteger, index=True)
     ingest_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    stored_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     status: Mapped[str] = mapped_column(String(8), default="pending", index=True)
 
 
