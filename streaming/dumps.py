@@ -69,6 +69,53 @@ class DumpReport:
                             for b in self.samples[:10]]}
 
 
+class _ZstdRaw(io.RawIOBase):
+    """Streaming zstd decompression (multi-frame, Pushshift's 2 GiB window) that raises
+    ``EOFError`` when the input ends inside a frame — ``zstandard``'s own stream reader
+    silently returns a short read for a truncated download."""
+
+    def __init__(self, fh: IO[bytes], max_window_size: int = 2**31) -> None:
+        import zstandard
+
+        self._fh = fh
+        self._dctx = zstandard.ZstdDecompressor(max_window_size=max_window_size)
+        self._obj = self._dctx.decompressobj()
+        self._buf = b""
+        self._in_frame = False
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf and not self._done:
+            data = self._fh.read(1 << 20)
+            if not data:
+                self._done = True
+                if self._in_frame:
+                    raise EOFError("zstd stream ended inside a frame (truncated file)")
+                break
+            out = []
+            while data:
+                self._in_frame = True
+                out.append(self._obj.decompress(data))
+                if self._obj.eof:
+                    data = self._obj.unused_data
+                    self._obj = self._dctx.decompressobj()
+                    self._in_frame = False
+                else:
+                    data = b""
+            self._buf = b"".join(out)
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
 def open_text(path: str | os.PathLike[str]) -> IO[str]:
     """Open a (possibly compressed) text file for streaming reads."""
     p = Path(path)
@@ -81,12 +128,8 @@ def open_text(path: str | os.PathLike[str]) -> IO[str]:
         if suffix == ".xz":
             return io.TextIOWrapper(lzma.open(p, "rb"), encoding="utf-8", errors="replace")
         if suffix == ".zst":
-            import zstandard
-
-            raw = open(p, "rb")
-            dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
-            return io.TextIOWrapper(dctx.stream_reader(raw, closefd=True), encoding="utf-8",
-                                    errors="replace")
+            return io.TextIOWrapper(io.BufferedReader(_ZstdRaw(open(p, "rb"))),
+                                    encoding="utf-8", errors="replace")
         return open(p, encoding="utf-8", errors="replace")
     except OSError as exc:
         raise DumpError(f"cannot open dump {p}: {exc}") from exc
@@ -97,7 +140,7 @@ def iter_json_lines(path: str | os.PathLike[str], report: DumpReport | None = No
     """Yield ``(line_number, object)`` for each JSON-object line; bad lines go to ``report``."""
     source = str(path)
     with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
+        for lineno, line in _lines_until_damage(fh, source, report):
             if not line.strip():
                 continue
             try:
@@ -112,6 +155,23 @@ def iter_json_lines(path: str | os.PathLike[str], report: DumpReport | None = No
                                             f"not_object: {type(obj).__name__}", line[:2000]))
                 continue
             yield lineno, obj
+
+
+def _lines_until_damage(fh: IO[str], source: str, report: DumpReport | None
+                        ) -> Iterator[tuple[int, str]]:
+    """Numbered lines; a truncated or corrupt compressed stream ends the file with one
+    ``truncated`` rejection instead of an exception (what was readable is kept)."""
+    lineno = 0
+    try:
+        for lineno, line in enumerate(fh, 1):
+            yield lineno, line
+    except (EOFError, OSError, lzma.LZMAError, ValueError) as exc:
+        if isinstance(exc, UnicodeError):
+            raise
+        if report is not None:
+            report.reject(BadRecord(source, lineno + 1,
+                                    f"truncated: {type(exc).__name__}: {exc}", ""))
+        logger.warning("%s: stream ends after line %d: %s", source, lineno, exc)
 
 
 def _reason(exc: Exception) -> str:

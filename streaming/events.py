@@ -6,6 +6,7 @@ typed model); wrong types, missing ids and inconsistent fullnames are validation
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
@@ -83,6 +84,8 @@ class _Base(BaseModel):
             return 0
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ValueError(f"score must be a number, got {type(v).__name__}")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"score must be finite, got {v!r}")
         return int(v)
 
 

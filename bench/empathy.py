@@ -1,0 +1,121 @@
+"""Empathy inference speed on real reddit-college TLCs: int8 fast path vs fp32, same run.
+
+Reads the first ``--tlcs`` top-level comments (non-deleted) of ``reddit-college``, runs
+``EmpathyClassifier.predict_comments`` on them with the fp32 model (baseline) and the fast
+path, and reports sentences/s, TLCs/s, the speed-up, label agreement (on the TLC sentences and on
+the iEmpathize test split) and peak RSS. Writes ``bench/results/empathy.json``.
+
+    python bench/empathy.py [--model BUNDLE_DIR] [--tlcs 1000] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "training")]
+
+logger = logging.getLogger("bench.empathy")
+
+
+def read_tlcs(data_dir: Path, n: int) -> list[str]:
+    from streaming.dumps import iter_events
+    from streaming.events import Comment
+
+    out: list[str] = []
+    for c in iter_events(data_dir / "reddit-college" / "comments.jsonl.gz", "comment"):
+        if isinstance(c, Comment) and c.parent_id == c.link_id and \
+                c.body not in ("[deleted]", "[removed]") and c.body.strip():
+            out.append(c.body)
+            if len(out) >= n:
+                break
+    return out
+
+
+def timed(clf, texts: list[str], repeats: int) -> tuple[float, list]:  # type: ignore[no-untyped-def]
+    best = float("inf")
+    res: list = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        res = clf.predict_comments(texts)
+        best = min(best, time.perf_counter() - t0)
+    return best, res
+
+
+def main() -> int:
+    import torch
+
+    from models.bundle import Bundle, Registry
+    from models.empathy import EmpathyClassifier
+    from models.paths import resolve_data_dir, resolve_registry_dir
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--registry", default=None)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--tlcs", type=int, default=1000)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "empathy.json"))
+    a = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    torch.set_num_threads(a.threads)
+    bundle = (Bundle.open(a.model) if a.model
+              else Registry(resolve_registry_dir(a.registry)).current("empathy"))
+    data_dir = resolve_data_dir(a.data)
+    texts = read_tlcs(data_dir, a.tlcs)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result: dict = {"model": bundle.version, "threads": a.threads, "n_tlcs": len(texts),
+                    "max_len": int(bundle.params.get("max_len", 128))}
+    preds = {}
+    for name, fast in (("fp32", False), ("fast_int8", True)):
+        t0 = time.perf_counter()
+        clf = EmpathyClassifier.from_bundle(bundle, fast=fast)
+        load_s = time.perf_counter() - t0
+        clf.predict_comments(texts[:50])  # warm-up
+        secs, res = timed(clf, texts, a.repeats)
+        n_sent = sum(len(r.sentences) for r in res)
+        preds[name] = (clf, res)
+        result[name] = {"load_s": round(load_s, 2), "seconds": round(secs, 3),
+                        "sentences": n_sent, "sentences_per_s": round(n_sent / secs, 1),
+                        "tlcs_per_s": round(len(texts) / secs, 1)}
+        logger.info("%s: %s", name, result[name])
+    result["speedup"] = round(result["fp32"]["seconds"] / result["fast_int8"]["seconds"], 2)
+    a32 = [s.label for r in preds["fp32"][1] for s in r.sentences]
+    a8 = [s.label for r in preds["fast_int8"][1] for s in r.sentences]
+    result["agreement_reddit_sentences"] = round(
+        sum(x == y for x, y in zip(a32, a8)) / max(1, len(a32)), 4)
+    result["agreement_reddit_tlc_labels"] = round(
+        sum(x.label == y.label for x, y in zip(preds["fp32"][1], preds["fast_int8"][1]))
+        / max(1, len(texts)), 4)
+    try:
+        from training.empathy.data import SPLIT_SEED, dataset_path, split_dataset
+
+        data = split_dataset(dataset_path(data_dir),
+                             seed=int(bundle.params.get("split_seed", SPLIT_SEED)))
+        l32 = [p.label for p in preds["fp32"][0].predict_sentences(data.test.texts)]
+        l8 = [p.label for p in preds["fast_int8"][0].predict_sentences(data.test.texts)]
+        result["agreement_iempathize_test"] = round(
+            sum(x == y for x, y in zip(l32, l8)) / len(l32), 4)
+        result["n_iempathize_test"] = len(l32)
+    except Exception as exc:  # noqa: BLE001 - the training package is optional here
+        logger.warning("no iEmpathize agreement: %s", exc)
+    result["label_share_fp32"] = {lab: round(a32.count(lab) / max(1, len(a32)), 4)
+                                  for lab in ("none", "seeking", "providing")}
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["rss_before_models_mb"] = round(rss0 / 1024, 1)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,214 @@
+"""Empathy-direction inference: sentences and whole comments, from an ``empathy`` bundle.
+
+A bundle (written by ``prosocial-train empathy``) holds ``model.safetensors`` (encoder + one head
+per setting), ``encoder/config.json``, ``tokenizer/tokenizer.json`` and, in ``params``, the
+labels, ``max_len``, the heads and the decision rule tuned on validation. The 3-class head gives
+each sentence its label; a comment's label follows the paper's majority rule (seeking when more
+than half of its sentences seek empathy, providing likewise, else none) and it carries the shares
+of seeking and providing sentences. ``fast=True`` runs the encoder's linear layers with dynamic
+int8 quantisation (``torch.ao``); sequences are bounded to ``max_len`` tokens and batched by
+length. Inputs never raise: a comment with no usable sentence is ``none``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from models.bundle import Bundle, Registry
+from models.empathy.splitter import split_sentences
+from models.errors import BundleError
+
+__all__ = [
+    "BUNDLE_NAME",
+    "NONE_PROBS",
+    "CommentEmpathy",
+    "EmpathyClassifier",
+    "SentencePrediction",
+]
+
+logger = logging.getLogger(__name__)
+
+BUNDLE_NAME = "empathy"
+_LABELS = ("none", "seeking", "providing")
+NONE_PROBS: dict[str, float] = {"none": 1.0, "seeking": 0.0, "providing": 0.0}
+_MAX_SENTENCE_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class SentencePrediction:
+    text: str
+    label: str  # "none" | "seeking" | "providing"
+    probs: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "label": self.label, "probs": dict(self.probs)}
+
+
+@dataclass(frozen=True)
+class CommentEmpathy:
+    text: str
+    label: str
+    probs: dict[str, float]
+    sentences: list[SentencePrediction] = field(default_factory=list)
+    share_seeking: float = 0.0
+    share_providing: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "label": self.label, "probs": dict(self.probs),
+                "sentences": [s.to_dict() for s in self.sentences],
+                "share_seeking": self.share_seeking, "share_providing": self.share_providing}
+
+
+def _majority(labels: Sequence[str]) -> str:
+    n = len(labels)
+    if n == 0:
+        return "none"
+    for lab in ("seeking", "providing"):
+        if sum(1 for x in labels if x == lab) * 2 > n:
+            return lab
+    return "none"
+
+
+class EmpathyClassifier:
+    """Labels sentences and comments with empathy direction (none / seeking / providing)."""
+
+    def __init__(self, model: Any, tokenizer: Any, *, version: str, labels: Sequence[str],
+                 max_len: int = 128, bias: Sequence[float] | None = None,
+                 batch_size: int = 64, fast: bool = True) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.version = version
+        self.labels = list(labels)
+        self.max_len = int(max_len)
+        self.bias = np.asarray(bias if bias is not None else [0.0] * len(self.labels),
+                               dtype=np.float64)
+        self.batch_size = int(batch_size)
+        self.fast = fast
+
+    # ---------------------------------------------------------------- loading
+    @classmethod
+    def from_registry(cls, registry: Registry, *, fast: bool = True) -> EmpathyClassifier:
+        return cls.from_bundle(registry.current(BUNDLE_NAME), fast=fast)
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle, *, fast: bool = True) -> EmpathyClassifier:
+        import torch
+        from safetensors.torch import load_file
+        from tokenizers import Tokenizer
+
+        from models.empathy.network import EmpathyNet, build_encoder_config
+
+        params = bundle.params
+        labels = bundle.labels or list(_LABELS)
+        if list(labels) != list(_LABELS):
+            raise BundleError(f"{bundle.path}: unexpected empathy labels {labels}")
+        heads = {str(k): int(v) for k, v in params.get("heads", {"multi": 3}).items()}
+        try:
+            enc_cfg = build_encoder_config(bundle.read_json("encoder/config.json"))
+            model = EmpathyNet(enc_cfg, heads, dropout=0.0)
+            state = load_file(str(bundle.file("model.safetensors")))
+            model.load_state_dict(state, strict=True)
+            tokenizer = Tokenizer.from_file(str(bundle.file("tokenizer/tokenizer.json")))
+        except (OSError, RuntimeError, KeyError, ValueError) as exc:
+            raise BundleError(f"{bundle.path}: cannot load empathy model: {exc}") from exc
+        model.eval()
+        max_len = int(params.get("max_len", 128))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=max_len)
+        if fast:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from torch.ao.quantization import quantize_dynamic
+
+                model.encoder = quantize_dynamic(model.encoder, {torch.nn.Linear},
+                                                 dtype=torch.qint8)
+        bias = params.get("decisions", {}).get("multi", {}).get("bias")
+        logger.info("loaded empathy bundle %s (fast=%s, max_len=%d)", bundle.version, fast,
+                    max_len)
+        return cls(model, tokenizer, version=bundle.version, labels=labels, max_len=max_len,
+                   bias=bias, batch_size=int(params.get("batch_size", 64)), fast=fast)
+
+    # ---------------------------------------------------------------- inference
+    def head_probs(self, sentences: Sequence[str]) -> dict[str, np.ndarray]:
+        """Raw softmax probabilities of every head (``multi``, ``seek``, ``provide``)."""
+        import torch
+
+        n = len(sentences)
+        heads = {k: int(m.out_features) for k, m in self.model.heads.items()}
+        out = {k: np.zeros((n, d), dtype=np.float32) for k, d in heads.items()}
+        if n == 0:
+            return out
+        texts = [s[:_MAX_SENTENCE_CHARS] if isinstance(s, str) else "" for s in sentences]
+        enc = self.tokenizer.encode_batch(texts)
+        ids = [e.ids for e in enc]
+        order = np.argsort([len(x) for x in ids], kind="stable")
+        with torch.inference_mode():
+            for s in range(0, n, self.batch_size):
+                sel = order[s:s + self.batch_size]
+                width = max(len(ids[i]) for i in sel)
+                x = torch.zeros((len(sel), width), dtype=torch.long)
+                m = torch.zeros((len(sel), width), dtype=torch.long)
+                for row, i in enumerate(sel):
+                    x[row, :len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
+                    m[row, :len(ids[i])] = 1
+                logits = self.model(x, m)
+                for k, v in logits.items():
+                    out[k][sel] = torch.softmax(v.float(), -1).numpy()
+        return out
+
+    def _adjusted(self, p: np.ndarray) -> np.ndarray:
+        """3-class probabilities shifted by the validation-tuned class bias (renormalised)."""
+        logp = np.log(np.clip(p, 1e-9, 1.0)) + self.bias
+        logp -= logp.max(1, keepdims=True)
+        q = np.exp(logp)
+        return q / q.sum(1, keepdims=True)
+
+    def predict_sentences(self, sentences: Sequence[str]) -> list[SentencePrediction]:
+        """One prediction per input sentence; empty or non-text input is ``none``."""
+        texts = [s if isinstance(s, str) else "" for s in sentences]
+        live = [i for i, t in enumerate(texts) if t.strip()]
+        res: list[SentencePrediction | None] = [None] * len(texts)
+        if live:
+            probs = self._adjusted(self.head_probs([texts[i] for i in live])["multi"])
+            for row, i in enumerate(live):
+                p = {lab: float(round(float(probs[row, j]), 6))
+                     for j, lab in enumerate(self.labels)}
+                if not all(math.isfinite(v) for v in p.values()):
+                    p = dict(NONE_PROBS)
+                res[i] = SentencePrediction(texts[i], max(p, key=lambda k: p[k]), p)
+        return [r if r is not None else SentencePrediction(texts[i], "none", dict(NONE_PROBS))
+                for i, r in enumerate(res)]
+
+    def predict_comments(self, texts: Sequence[str]) -> list[CommentEmpathy]:
+        """Split every comment into sentences, classify all sentences in one batched pass."""
+        bodies = [t if isinstance(t, str) else "" for t in texts]
+        split = [split_sentences(b) for b in bodies]
+        flat = [s for sents in split for s in sents]
+        preds = self.predict_sentences(flat)
+        out: list[CommentEmpathy] = []
+        k = 0
+        for body, sents in zip(bodies, split):
+            mine = preds[k:k + len(sents)]
+            k += len(sents)
+            out.append(self._aggregate(body, mine))
+        return out
+
+    def predict_comment(self, text: str) -> CommentEmpathy:
+        return self.predict_comments([text])[0]
+
+    def _aggregate(self, text: str, sents: list[SentencePrediction]) -> CommentEmpathy:
+        if not sents:
+            return CommentEmpathy(text=text, label="none", probs=dict(NONE_PROBS))
+        n = len(sents)
+        labels = [s.label for s in sents]
+        probs = {lab: round(sum(s.probs[lab] for s in sents) / n, 6) for lab in self.labels}
+        return CommentEmpathy(text=text, label=_majority(labels), probs=probs, sentences=sents,
+                              share_seeking=round(labels.count("seeking") / n, 6),
+                              share_providing=round(labels.count("providing") / n, 6))

@@ -1,0 +1,134 @@
+"""The forecaster's non-text feature vector for a TLC given its post (paper §5.2, offline).
+
+Columns (names in :attr:`FeatureExtractor.names`): the TLC's text features
+(:data:`models.forecaster.text.TEXT_FEATURES`), post length/questions, LDA topic
+distributions of post and TLC (one LDA fitted on both so the two live in one topic space),
+their cosine similarity, the Jaccard overlap of content words, time features (hour, weekday,
+day of month, minutes since the post), subreddit one-hot, optional TLC-level prosocial metrics
+(a ``metric_fn``) and optional empathy direction. Author gender is deliberately absent.
+
+Post-side work (content words, topics) is cached per post fullname, so scoring the TLCs of a
+post as they arrive costs one post inference.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from models.forecaster.lda import TopicModel
+from models.forecaster.text import TEXT_FEATURES, TextFeaturizer, content_words, jaccard
+from models.tree import Node, Post
+
+__all__ = ["EMPATHY_FEATURES", "TIME_FEATURES", "EmpathyLike", "FeatureExtractor", "MetricFn"]
+
+TIME_FEATURES = ("hour", "weekday", "day_of_month", "minutes_since_post", "log_minutes_since_post")
+EMPATHY_FEATURES = ("emp_share_seeking", "emp_share_providing", "emp_is_seeking",
+                    "emp_is_providing")
+
+#: A batch function texts -> (n × m) TLC-level prosocial metric matrix.
+MetricFn = Callable[[Sequence[str]], np.ndarray]
+
+
+class EmpathyLike(Protocol):
+    share_seeking: float
+    share_providing: float
+    label: Any
+
+
+@dataclass
+class _PostInfo:
+    words: set[str]
+    topics: np.ndarray
+    n_words: float
+    n_questions: float
+
+
+def _label_name(label: Any) -> str:
+    return str(getattr(label, "name", getattr(label, "value", label))).lower()
+
+
+class FeatureExtractor:
+    def __init__(self, topics: TopicModel, text: TextFeaturizer, subreddits: Sequence[str],
+                 metric_names: Sequence[str] = (), metric_fn: MetricFn | None = None,
+                 use_empathy: bool = False, post_cache_size: int = 4096) -> None:
+        if metric_names and metric_fn is None:
+            raise ValueError("metric_names given without a metric_fn")
+        self.topics = topics
+        self.text = text
+        self.subreddits = [s.lower() for s in subreddits]
+        self._sub_index = {s: i for i, s in enumerate(self.subreddits)}
+        self.metric_names = list(metric_names)
+        self.metric_fn = metric_fn
+        self.use_empathy = use_empathy
+        self._cache: OrderedDict[str, _PostInfo] = OrderedDict()
+        self._cache_size = post_cache_size
+        k = topics.k
+        self.names: list[str] = (
+            [f"tlc_{n}" for n in TEXT_FEATURES] + ["post_n_words", "post_n_questions"]
+            + [f"post_topic_{i}" for i in range(k)] + [f"tlc_topic_{i}" for i in range(k)]
+            + ["topic_cosine", "content_jaccard"] + list(TIME_FEATURES)
+            + [f"sub_{s}" for s in self.subreddits]
+            + [f"metric_{m}" for m in self.metric_names]
+            + (list(EMPATHY_FEATURES) if use_empathy else []))
+
+    @property
+    def minutes_index(self) -> list[int]:
+        return [self.names.index("minutes_since_post"), self.names.index("log_minutes_since_post")]
+
+    def post_info(self, post: Post) -> _PostInfo:
+        info = self._cache.get(post.name)
+        if info is not None:
+            self._cache.move_to_end(post.name)
+            return info
+        text = f"{post.title}\n{post.selftext}"
+        info = _PostInfo(words=set(content_words(text)), topics=self.topics.infer([text])[0],
+                         n_words=float(len(text.split())), n_questions=float(text.count("?")))
+        self._cache[post.name] = info
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return info
+
+    def extract(self, post: Post, tlcs: Sequence[Node],
+                empathy: Sequence[EmpathyLike] | None = None) -> np.ndarray:
+        """Feature matrix (len(tlcs) × len(names)), float32."""
+        n = len(tlcs)
+        if n == 0:
+            return np.zeros((0, len(self.names)), dtype=np.float32)
+        if self.use_empathy and (empathy is None or len(empathy) != n):
+            raise ValueError("this forecaster needs one empathy result per TLC")
+        pi = self.post_info(post)
+        bodies = [t.body for t in tlcs]
+        tf = self.text.features(bodies)
+        tt = self.topics.infer(bodies)
+        pt = pi.topics[None, :]
+        cos = (tt @ pi.topics) / (np.linalg.norm(tt, axis=1) * np.linalg.norm(pi.topics) + 1e-12)
+        jac = np.asarray([jaccard(content_words(b), pi.words) for b in bodies])
+        tfeat = np.zeros((n, len(TIME_FEATURES)))
+        for i, t in enumerate(tlcs):
+            g = time.gmtime(t.created_utc)
+            mins = max(0.0, (t.created_utc - post.created_utc) / 60.0)
+            tfeat[i] = (g.tm_hour, g.tm_wday, g.tm_mday, mins, math.log1p(mins))
+        sub = np.zeros((n, len(self.subreddits)))
+        j = self._sub_index.get(post.subreddit.lower())
+        if j is not None:
+            sub[:, j] = 1.0
+        parts = [tf, np.tile([pi.n_words, pi.n_questions], (n, 1)), np.repeat(pt, n, axis=0), tt,
+                 cos[:, None], jac[:, None], tfeat, sub]
+        if self.metric_names:
+            assert self.metric_fn is not None
+            parts.append(np.asarray(self.metric_fn(bodies), dtype=np.float64).reshape(n, -1))
+        if self.use_empathy:
+            assert empathy is not None
+            parts.append(np.asarray([[e.share_seeking, e.share_providing,
+                                      float(_label_name(e.label).startswith("seek")),
+                                      float(_label_name(e.label).startswith("provid"))]
+                                     for e in empathy], dtype=np.float64))
+        x = np.concatenate(parts, axis=1).astype(np.float32)
+        return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)

@@ -1,0 +1,183 @@
+"""The trajectory forecaster (inference): forecast, interval and reasons for a post's TLCs.
+
+Bundle ``forecaster`` (written by ``prosocial-train forecaster``):
+
+* ``topics.safetensors`` (``phi``, ``alpha``) + ``topics_vocab.json``: LDA for numpy inference;
+* ``subjectivity.json``: MPQA strong/weak clue words;
+* ``ngram_vocab.json`` + ``text_ridge.safetensors``: text-only n-gram ridge (its score is an
+  input of the main model) and ``ridge.safetensors``: the paper's ridge baseline (n-grams +
+  features);
+* ``main.json`` (main model) and ``gbm.json`` (paper's XGBoost baseline): XGBoost JSON models;
+* ``config.json`` params: feature layout, subreddits, metric names, empathy use, mean
+  baseline, conformal residual quantile.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.bundle import Bundle, Registry
+from models.forecaster.features import EmpathyLike, FeatureExtractor, MetricFn
+from models.forecaster.lda import TopicModel
+from models.forecaster.linear import NgramRidge
+from models.forecaster.text import TextFeaturizer
+from models.tree import Node, Post
+
+__all__ = ["Forecast", "Forecaster", "make_metric_fn", "reason_group"]
+
+logger = logging.getLogger(__name__)
+
+TEXT_SCORE = "tlc_wording_ngram_score"
+
+
+@dataclass
+class Forecast:
+    value: float
+    lower: float
+    upper: float
+    reasons: list[tuple[str, float]] = field(default_factory=list)
+
+
+def reason_group(name: str) -> str:
+    """Human-readable group of a feature column (topic / subreddit one-hots are summed)."""
+    if name.startswith("post_topic_"):
+        return "post topics"
+    if name.startswith("tlc_topic_"):
+        return "TLC topics"
+    if name.startswith("sub_"):
+        return "subreddit"
+    if name in ("minutes_since_post", "log_minutes_since_post"):
+        return "minutes since post"
+    if name == TEXT_SCORE:
+        return "TLC wording (n-grams)"
+    if name.startswith("emp_"):
+        return "empathy direction"
+    return name
+
+
+def make_metric_fn(names: Sequence[str], aux: Any) -> MetricFn | None:
+    """TLC-level prosocial metrics (``models.metrics.text_metrics``) as a feature block."""
+    if not names:
+        return None
+    from models.metrics import text_metrics
+
+    cols = list(names)
+
+    def fn(texts: Sequence[str]) -> np.ndarray:
+        m = text_metrics(list(texts), aux=aux)
+        return np.column_stack([np.asarray(m[c], dtype=np.float64) for c in cols])
+
+    return fn
+
+
+class Forecaster:
+    """Load with :meth:`from_registry`; :meth:`predict` forecasts a post's TLCs in one batch."""
+
+    def __init__(self, bundle: Bundle, *, fast: bool = True, aux: Any = None,
+                 empathy: Any = None) -> None:
+        import xgboost as xgb
+
+        self.bundle = bundle
+        self.version = bundle.version
+        self.fast = fast
+        p = bundle.params
+        self.params = p
+        t = bundle.load_tensors("topics.safetensors")
+        topics = TopicModel(t["phi"], bundle.read_json("topics_vocab.json"), t["alpha"])
+        subj = bundle.read_json("subjectivity.json")
+        self.metric_names: list[str] = list(p.get("metric_names", []))
+        self.use_empathy = bool(p.get("use_empathy", False))
+        self.features = FeatureExtractor(topics, TextFeaturizer(subj["strong"], subj["weak"]),
+                                         p["subreddits"], self.metric_names,
+                                         make_metric_fn(self.metric_names, aux), self.use_empathy,
+                                         post_cache_size=4096 if fast else 0)
+        if self.features.names != list(p["feature_names"]):
+            raise ValueError("forecaster bundle feature layout does not match this code")
+        vocab = bundle.read_json("ngram_vocab.json")
+        self.text_ridge = NgramRidge.from_tensors(vocab, bundle.load_tensors("text_ridge.safetensors"))
+        self.ridge = NgramRidge.from_tensors(vocab, bundle.load_tensors("ridge.safetensors"))
+        self.main = xgb.Booster(model_file=str(bundle.file("main.json")))
+        self.gbm = xgb.Booster(model_file=str(bundle.file("gbm.json")))
+        for b in (self.main, self.gbm):
+            b.set_param({"nthread": 2})
+        self.main_names: list[str] = list(p["main_feature_names"])
+        self.mean_value = float(p["mean_value"])
+        self.q = float(p["conformal_q"])
+        self.empathy = empathy
+
+    @classmethod
+    def from_registry(cls, registry: Registry | str | Path, *, fast: bool = True, aux: Any = None,
+                      empathy: Any = None) -> Forecaster:
+        reg = registry if isinstance(registry, Registry) else Registry(Path(registry))
+        bundle = reg.current("forecaster")
+        if bundle.params.get("use_empathy") and empathy is None:
+            from models.empathy import EmpathyClassifier  # type: ignore[attr-defined]
+
+            empathy = EmpathyClassifier.from_registry(reg, fast=fast)
+        if bundle.params.get("metrics_need_aux") and aux is None:
+            from models.aux import AuxModels
+
+            aux = AuxModels.from_registry(reg)
+        return cls(bundle, fast=fast, aux=aux, empathy=empathy)
+
+    # -- features --------------------------------------------------------------------------
+    def _empathy(self, tlcs: Sequence[Node], empathy: Sequence[EmpathyLike] | None
+                 ) -> Sequence[EmpathyLike] | None:
+        if not self.use_empathy or empathy is not None:
+            return empathy
+        if self.empathy is None:
+            raise ValueError("this forecaster uses empathy: pass empathy= or an empathy model")
+        return list(self.empathy.predict_comments([t.body for t in tlcs]))
+
+    def design(self, post: Post, tlcs: Sequence[Node],
+               empathy: Sequence[EmpathyLike] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(feature matrix, main-model matrix = features + n-gram text score)."""
+        x = self.features.extract(post, tlcs, self._empathy(tlcs, empathy))
+        ts = self.text_ridge.predict([t.body for t in tlcs])
+        return x, np.concatenate([x, ts[:, None].astype(np.float32)], axis=1)
+
+    # -- prediction ------------------------------------------------------------------------
+    def predict(self, post: Post, tlcs: Sequence[Node],
+                empathy: Sequence[EmpathyLike] | None = None, n_reasons: int = 3
+                ) -> list[Forecast]:
+        if not tlcs:
+            return []
+        import xgboost as xgb
+
+        _, xm = self.design(post, tlcs, empathy)
+        dm = xgb.DMatrix(xm, feature_names=self.main_names)
+        pred = self.main.predict(dm)
+        contrib = self.main.predict(dm, pred_contribs=True)[:, :-1]  # last column = bias
+        groups = [reason_group(n) for n in self.main_names]
+        uniq = list(dict.fromkeys(groups))
+        gidx = np.asarray([uniq.index(g) for g in groups])
+        gsum = np.zeros((len(tlcs), len(uniq)))
+        np.add.at(gsum.T, gidx, contrib.T)
+        out = []
+        for i, v in enumerate(pred):
+            top = np.argsort(-np.abs(gsum[i]))[:n_reasons]
+            out.append(Forecast(float(v), float(v - self.q), float(v + self.q),
+                                [(uniq[j], float(gsum[i, j])) for j in top]))
+        return out
+
+    def predict_models(self, post: Post, tlcs: Sequence[Node],
+                       empathy: Sequence[EmpathyLike] | None = None) -> dict[str, np.ndarray]:
+        """Point forecasts of the main model and every stored baseline (for evaluation)."""
+        import xgboost as xgb
+
+        x, xm = self.design(post, tlcs, empathy)
+        base = x[:, : len(self.gbm.feature_names or [])]
+        bodies = [t.body for t in tlcs]
+        return {
+            "main": self.main.predict(xgb.DMatrix(xm, feature_names=self.main_names)),
+            "mean": np.full(len(tlcs), self.mean_value),
+            "ridge": self.ridge.predict(bodies, x[:, : self.ridge.coef_dense.shape[0]]
+                                        if self.ridge.coef_dense is not None else None),
+            "gbm": self.gbm.predict(xgb.DMatrix(base, feature_names=self.gbm.feature_names)),
+        }

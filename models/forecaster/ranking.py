@@ -1,0 +1,144 @@
+"""Ranking a post's TLCs by forecast and scoring the order (paper §6, adapted; DESIGN.md §6).
+
+All figures are computed per post and then aggregated, so a bootstrap over posts (the unit of
+the split) is a cheap re-weighting of per-post sums:
+
+* ``pairwise_acc``: over pairs of TLCs of one post whose outcomes differ, the share where the
+  higher forecast has the higher outcome (forecast ties count ½).
+* ``pairwise_acc_time_matched``: the same over pairs posted within ``match_s`` seconds of each
+  other (there "earlier is better" cannot help).
+* ``ndcg5``: NDCG@5 of the forecast order, gains = outcome − the post's lowest outcome
+  (posts with ≥2 TLCs and differing outcomes).
+* ``spearman``: mean per-post Spearman ρ between forecast and outcome (posts with ≥3 TLCs and
+  differing outcomes; a constant forecast scores 0).
+* ``mse`` / ``r2`` over all TLCs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import rankdata
+
+__all__ = ["METRIC_KEYS", "PostStats", "evaluate", "ndcg_at_k", "post_stats", "summarize"]
+
+METRIC_KEYS = ("mse", "r2", "spearman", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5")
+
+
+def ndcg_at_k(y: np.ndarray, pred: np.ndarray, k: int = 5) -> float:
+    """NDCG@k of ordering ``y`` by ``pred`` descending (ties broken by position)."""
+    gains = np.asarray(y, dtype=np.float64) - float(np.min(y))
+    order = np.argsort(-np.asarray(pred, dtype=np.float64), kind="stable")[:k]
+    ideal = np.sort(gains)[::-1][:k]
+    disc = 1.0 / np.log2(np.arange(2, k + 2))
+    idcg = float((ideal * disc[: len(ideal)]).sum())
+    if idcg <= 0:
+        return float("nan")
+    return float((gains[order] * disc[: len(order)]).sum() / idcg)
+
+
+def _pairs(y: np.ndarray, p: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    dy = np.sign(y[:, None] - y[None, :])
+    dp = np.sign(p[:, None] - p[None, :])
+    iu = np.triu_indices(len(y), 1)
+    dy, dp, m = dy[iu], dp[iu], mask[iu]
+    valid = (dy != 0) & m
+    score = np.where(dp == 0, 0.5, (dy == dp).astype(np.float64))
+    return float(score[valid].sum()), float(valid.sum())
+
+
+@dataclass
+class PostStats:
+    """Per-post additive statistics (arrays indexed by post)."""
+
+    n: np.ndarray
+    sum_y: np.ndarray
+    sum_y2: np.ndarray
+    sse: np.ndarray
+    pair_ok: np.ndarray
+    pair_n: np.ndarray
+    tm_ok: np.ndarray
+    tm_n: np.ndarray
+    ndcg: np.ndarray  # nan where undefined
+    rho: np.ndarray  # nan where undefined
+
+
+def post_stats(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, times: np.ndarray,
+               match_s: float = 600.0) -> PostStats:
+    y = np.asarray(y, dtype=np.float64)
+    pred = np.asarray(pred, dtype=np.float64)
+    times = np.asarray(times, dtype=np.float64)
+    order = np.argsort(groups, kind="stable")
+    g_sorted = np.asarray(groups)[order]
+    bounds = np.flatnonzero(np.r_[True, g_sorted[1:] != g_sorted[:-1], True])
+    m = len(bounds) - 1
+    cols = {k: np.zeros(m) for k in ("n", "sum_y", "sum_y2", "sse", "pair_ok", "pair_n",
+                                      "tm_ok", "tm_n")}
+    ndcg = np.full(m, np.nan)
+    rho = np.full(m, np.nan)
+    for j in range(m):
+        idx = order[bounds[j]:bounds[j + 1]]
+        yy, pp, tt = y[idx], pred[idx], times[idx]
+        cols["n"][j] = len(idx)
+        cols["sum_y"][j] = yy.sum()
+        cols["sum_y2"][j] = (yy ** 2).sum()
+        cols["sse"][j] = ((yy - pp) ** 2).sum()
+        if len(idx) < 2:
+            continue
+        full = np.ones((len(idx), len(idx)), dtype=bool)
+        cols["pair_ok"][j], cols["pair_n"][j] = _pairs(yy, pp, full)
+        close = np.abs(tt[:, None] - tt[None, :]) <= match_s
+        cols["tm_ok"][j], cols["tm_n"][j] = _pairs(yy, pp, close)
+        if np.ptp(yy) > 0:
+            ndcg[j] = ndcg_at_k(yy, pp)
+            if len(idx) >= 3:
+                if np.ptp(pp) == 0:
+                    rho[j] = 0.0
+                else:
+                    ry, rp = rankdata(yy), rankdata(pp)
+                    rho[j] = float(np.corrcoef(ry, rp)[0, 1])
+    return PostStats(ndcg=ndcg, rho=rho, **cols)
+
+
+def _summ(s: PostStats, w: np.ndarray) -> dict[str, float]:
+    n = (w * s.n).sum()
+    sy, sy2, sse = (w * s.sum_y).sum(), (w * s.sum_y2).sum(), (w * s.sse).sum()
+    sst = sy2 - sy * sy / max(n, 1)
+
+    def ratio(a: np.ndarray, b: np.ndarray) -> float:
+        d = (w * b).sum()
+        return float((w * a).sum() / d) if d > 0 else float("nan")
+
+    def mean_defined(v: np.ndarray) -> float:
+        ok = ~np.isnan(v)
+        d = w[ok].sum()
+        return float((w[ok] * v[ok]).sum() / d) if d > 0 else float("nan")
+
+    return {"mse": float(sse / max(n, 1)), "r2": float(1 - sse / sst) if sst > 0 else float("nan"),
+            "spearman": mean_defined(s.rho), "pairwise_acc": ratio(s.pair_ok, s.pair_n),
+            "pairwise_acc_time_matched": ratio(s.tm_ok, s.tm_n), "ndcg5": mean_defined(s.ndcg)}
+
+
+def summarize(s: PostStats, n_boot: int = 0, seed: int = 0, alpha: float = 0.05
+              ) -> dict[str, Any]:
+    """Point estimates; with ``n_boot`` > 0 also ``ci`` = {metric: [lo, hi]} (percentile
+    bootstrap over posts)."""
+    out: dict[str, Any] = _summ(s, np.ones(len(s.n)))
+    out["n_pairs"] = int(s.pair_n.sum())
+    out["n_pairs_time_matched"] = int(s.tm_n.sum())
+    if n_boot > 0:
+        rng = np.random.default_rng(seed)
+        m = len(s.n)
+        draws = [_summ(s, np.bincount(rng.integers(0, m, m), minlength=m).astype(np.float64))
+                 for _ in range(n_boot)]
+        out["ci"] = {k: [float(np.nanquantile([d[k] for d in draws], alpha / 2)),
+                         float(np.nanquantile([d[k] for d in draws], 1 - alpha / 2))]
+                     for k in METRIC_KEYS}
+    return out
+
+
+def evaluate(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, times: np.ndarray,
+             n_boot: int = 0, seed: int = 0, match_s: float = 600.0) -> dict[str, Any]:
+    return summarize(post_stats(y, pred, groups, times, match_s), n_boot=n_boot, seed=seed)

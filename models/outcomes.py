@@ -1,0 +1,182 @@
+"""Outcome metrics + trajectory for many conversations at once.
+
+:class:`OutcomeComputer` flattens every reply of every given TLC, runs the rule-based counters
+once per reply, makes ONE auxiliary-model call for all reply texts, aggregates per
+conversation with ``numpy.bincount`` and projects on the trajectory. Values equal the
+reference definitions in :mod:`models.metrics.conversation`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from models.metrics.accommodation import Markers, coordination, exchanges, load_markers
+from models.metrics.aux import AuxScorer, thresholds_of
+from models.metrics.features import aux_scores, has_text, lexical_features, per_text_metrics
+from models.metrics.names import METRIC_NAMES
+from models.metrics.structure import structure_metrics
+from models.trajectory import Trajectory
+from models.tree import Node, iter_replies
+
+__all__ = [
+    "CLASSIFIER_METRICS",
+    "MEAN_METRICS",
+    "SHARE_METRICS",
+    "SUM_METRICS",
+    "Outcome",
+    "OutcomeComputer",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Text metrics summed over replies.
+SUM_METRICS = ("information_sharing", "link_replies", "educational_links", "gratitude",
+               "compliments", "laughter", "personal_disclosure", "donations", "mentorship",
+               "toxic_count", "extremely_toxic_count")
+#: Text metrics averaged over replies (0.0 when there is none).
+MEAN_METRICS = ("politeness", "supportiveness")
+#: Shares over replies (1.0 when there is none).
+SHARE_METRICS = ("pct_non_toxic", "pct_non_extremely_toxic")
+#: Metrics that need the aux models (NaN without them).
+CLASSIFIER_METRICS = ("information_sharing", "politeness", "supportiveness", "mentorship",
+                      "pct_non_toxic", "pct_non_extremely_toxic", "toxic_count",
+                      "extremely_toxic_count")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The measured outcome of one TLC's conversation."""
+
+    tlc: str
+    post: str
+    n_replies: int
+    metrics: dict[str, float]
+    trajectory: float | None
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tlc": self.tlc, "post": self.post, "n_replies": self.n_replies,
+                "trajectory": self.trajectory, "metrics": dict(self.metrics),
+                "versions": dict(self.versions)}
+
+    def to_row(self) -> dict[str, Any]:
+        """Flat record (metric names as columns, ``version_<bundle>`` columns)."""
+        row: dict[str, Any] = {"tlc": self.tlc, "post": self.post, "n_replies": self.n_replies,
+                               "trajectory": self.trajectory}
+        row.update(self.metrics)
+        row.update({f"version_{k}": v for k, v in self.versions.items()})
+        return row
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Outcome:
+        return cls(tlc=d["tlc"], post=d["post"], n_replies=int(d["n_replies"]),
+                   metrics={k: float(v) for k, v in d["metrics"].items()},
+                   trajectory=None if d.get("trajectory") is None else float(d["trajectory"]),
+                   versions=dict(d.get("versions", {})))
+
+
+class OutcomeComputer:
+    """Computes :class:`Outcome` rows; ``aux``/``trajectory`` may be ``None`` (then the
+    classifier metrics are NaN and / or the trajectory is ``None``)."""
+
+    def __init__(self, aux: AuxScorer | None, trajectory: Trajectory | None,
+                 markers: Markers | None = None) -> None:
+        self.aux = aux
+        self.trajectory = trajectory
+        self.markers = markers if markers is not None else load_markers()
+        self.thresholds = thresholds_of(aux)
+        self.versions: dict[str, str] = {"markers": self.markers.source}
+        if aux is not None:
+            self.versions["aux"] = str(aux.version)
+        if trajectory is not None:
+            self.versions["trajectory"] = trajectory.version
+
+    def metric_matrix(self, tlcs: Sequence[Node]) -> tuple[np.ndarray, np.ndarray]:
+        """``(metrics (n, len(METRIC_NAMES)), n_replies (n,))`` for the given TLCs."""
+        n = len(tlcs)
+        texts: list[str] = []
+        tseg: list[int] = []
+        mask_of: dict[int, int] = {}
+        mask_texts: list[str] = []
+        ex_p: list[int] = []
+        ex_c: list[int] = []
+        ex_seg: list[int] = []
+        n_replies = np.zeros(n, dtype=np.int64)
+        struct = np.zeros((n, 6), dtype=np.float64)
+        struct_names: list[str] = []
+
+        def midx(node: Node) -> int:
+            i = mask_of.get(id(node))
+            if i is None:
+                i = mask_of[id(node)] = len(mask_texts)
+                mask_texts.append(node.body)
+            return i
+
+        for s, tlc in enumerate(tlcs):
+            k = 0
+            for node in iter_replies(tlc):
+                k += 1
+                if has_text(node.body):
+                    texts.append(node.body)
+                    tseg.append(s)
+            n_replies[s] = k
+            if k:
+                for p, c in exchanges(tlc):
+                    ex_p.append(midx(p))
+                    ex_c.append(midx(c))
+                    ex_seg.append(s)
+            sm = structure_metrics(tlc)
+            struct_names = list(sm)
+            struct[s] = list(sm.values())
+
+        seg = np.asarray(tseg, dtype=np.int64)
+        per = per_text_metrics(lexical_features(texts), aux_scores(self.aux, texts),
+                               self.thresholds)
+        cnt = np.bincount(seg, minlength=n).astype(np.float64)
+        cols: dict[str, np.ndarray] = {}
+        for name in SUM_METRICS:
+            cols[name] = np.bincount(seg, weights=per[name], minlength=n)
+        for name in MEAN_METRICS:
+            tot = np.bincount(seg, weights=per[name], minlength=n)
+            cols[name] = np.divide(tot, cnt, out=np.zeros(n), where=cnt > 0)
+        for name in SHARE_METRICS:
+            tot = np.bincount(seg, weights=per[name], minlength=n)
+            cols[name] = np.divide(tot, cnt, out=np.ones(n), where=cnt > 0)
+        if self.aux is None:
+            for name in CLASSIFIER_METRICS:
+                cols[name] = np.full(n, np.nan)
+        masks = self.markers.masks(mask_texts)
+        pm = masks[np.asarray(ex_p, dtype=np.int64)] if ex_p else np.zeros(0, dtype=np.int64)
+        cm = masks[np.asarray(ex_c, dtype=np.int64)] if ex_c else np.zeros(0, dtype=np.int64)
+        cols["linguistic_accommodation"] = coordination(
+            pm, cm, np.asarray(ex_seg, dtype=np.int64), n, len(self.markers.classes))
+        for j, name in enumerate(struct_names):
+            cols[name] = struct[:, j]
+        x = np.column_stack([cols[m] for m in METRIC_NAMES]) if n else np.zeros(
+            (0, len(METRIC_NAMES)))
+        return x, n_replies
+
+    def trajectories(self, x: np.ndarray) -> np.ndarray | None:
+        """Trajectory values of a metric matrix (``None`` without a trajectory bundle)."""
+        if self.trajectory is None or self.aux is None:
+            return None
+        cols = [METRIC_NAMES.index(f) for f in self.trajectory.features]
+        return self.trajectory.transform(x[:, cols])
+
+    def compute(self, tlcs: Sequence[Node]) -> list[Outcome]:
+        """Outcomes of the given TLCs (one aux call for all their reply texts)."""
+        x, n_replies = self.metric_matrix(tlcs)
+        traj = self.trajectories(x)
+        out = []
+        for i, tlc in enumerate(tlcs):
+            metrics = {m: float(x[i, j]) for j, m in enumerate(METRIC_NAMES)}
+            out.append(Outcome(tlc=tlc.name, post=tlc.parent, n_replies=int(n_replies[i]),
+                               metrics=metrics,
+                               trajectory=None if traj is None else float(traj[i]),
+                               versions=dict(self.versions)))
+        return out

@@ -1,0 +1,119 @@
+"""The prosocial trajectory: PC1 of the standardised outcome metrics (paper §4, App. B).
+
+A ``trajectory`` bundle (written by ``prosocial-train trajectory``) holds
+``trajectory.json``::
+
+    {"features": [...METRIC_NAMES...], "transforms": ["log1p", ...],
+     "mean": [...], "std": [...], "loadings": [...]}
+
+:meth:`Trajectory.transform` applies each metric's transform (see
+:data:`models.metrics.names.METRIC_TRANSFORMS`: ``log1p`` for heavy-tailed counts,
+``signed_log1p`` for the community score, identity for bounded means and shares), standardises
+with the training mean / std and projects on the first principal component, whose sign was
+fixed in training so that prosocial metrics load positively. Higher = more prosocial.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.bundle import Bundle, Registry
+from models.errors import BundleError
+from models.metrics.names import METRIC_NAMES
+
+__all__ = ["BUNDLE_NAME", "TRAJECTORY_FILE", "Trajectory", "apply_transforms"]
+
+BUNDLE_NAME = "trajectory"
+TRAJECTORY_FILE = "trajectory.json"
+_TRANSFORMS = ("identity", "log1p", "signed_log1p")
+
+
+def apply_transforms(x: np.ndarray, transforms: Sequence[str]) -> np.ndarray:
+    """Column-wise variance-stabilising transforms of a metric matrix ``(n, k)``."""
+    x = np.asarray(x, dtype=np.float64)
+    out = x.copy()
+    for j, t in enumerate(transforms):
+        if t == "log1p":
+            out[:, j] = np.log1p(np.maximum(x[:, j], 0.0))
+        elif t == "signed_log1p":
+            out[:, j] = np.sign(x[:, j]) * np.log1p(np.abs(x[:, j]))
+        elif t != "identity":
+            raise ValueError(f"unknown transform {t!r}")
+    return out
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Standardiser + PC1 loadings; ``transform`` maps metrics to trajectory values."""
+
+    version: str
+    features: tuple[str, ...]
+    transforms: tuple[str, ...]
+    mean: np.ndarray
+    std: np.ndarray
+    loadings: np.ndarray
+    explained_variance_ratio: float | None = None
+
+    def __post_init__(self) -> None:
+        k = len(self.features)
+        for name, arr in (("mean", self.mean), ("std", self.std), ("loadings", self.loadings)):
+            if np.asarray(arr).shape != (k,):
+                raise BundleError(f"trajectory {name} has shape {np.asarray(arr).shape}, "
+                                  f"expected ({k},)")
+        if len(self.transforms) != k or any(t not in _TRANSFORMS for t in self.transforms):
+            raise BundleError(f"trajectory transforms invalid: {self.transforms}")
+        unknown = set(self.features) - set(METRIC_NAMES)
+        if unknown:
+            raise BundleError(f"trajectory bundle uses unknown metrics {sorted(unknown)}")
+        if not np.all(np.isfinite(self.std)) or np.any(np.asarray(self.std) <= 0):
+            raise BundleError("trajectory std must be finite and positive")
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle) -> Trajectory:
+        d = bundle.read_json(TRAJECTORY_FILE)
+        try:
+            return cls(version=bundle.version, features=tuple(d["features"]),
+                       transforms=tuple(d["transforms"]),
+                       mean=np.asarray(d["mean"], dtype=np.float64),
+                       std=np.asarray(d["std"], dtype=np.float64),
+                       loadings=np.asarray(d["loadings"], dtype=np.float64),
+                       explained_variance_ratio=bundle.metrics.get("explained_variance_ratio"))
+        except KeyError as exc:
+            raise BundleError(f"{bundle.path}/{TRAJECTORY_FILE} lacks {exc}") from exc
+
+    @classmethod
+    def from_registry(cls, registry: Registry) -> Trajectory:
+        """The registry's current ``trajectory`` bundle (``BundleMissingError`` if none)."""
+        return cls.from_bundle(registry.current(BUNDLE_NAME))
+
+    def to_json(self) -> dict[str, list[float] | list[str]]:
+        return {"features": list(self.features), "transforms": list(self.transforms),
+                "mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std],
+                "loadings": [float(v) for v in self.loadings]}
+
+    def matrix(self, metrics: np.ndarray | Sequence[Mapping[str, float]]) -> np.ndarray:
+        """Metric matrix ``(n, k)`` in :attr:`features` order."""
+        if isinstance(metrics, np.ndarray):
+            x = np.atleast_2d(np.asarray(metrics, dtype=np.float64))
+            if x.shape[1] != len(self.features):
+                raise ValueError(f"expected {len(self.features)} metric columns, got {x.shape[1]}")
+            return x
+        rows = list(metrics)
+        x = np.empty((len(rows), len(self.features)), dtype=np.float64)
+        for i, row in enumerate(rows):
+            try:
+                x[i] = [row[f] for f in self.features]
+            except KeyError as exc:
+                raise ValueError(f"metrics row {i} lacks {exc}") from exc
+        return x
+
+    def standardise(self, metrics: np.ndarray | Sequence[Mapping[str, float]]) -> np.ndarray:
+        """Transformed and z-scored metrics."""
+        return (apply_transforms(self.matrix(metrics), self.transforms) - self.mean) / self.std
+
+    def transform(self, metrics: np.ndarray | Sequence[Mapping[str, float]]) -> np.ndarray:
+        """Trajectory value per conversation (PC1 score; NaN where a metric is NaN)."""
+        return self.standardise(metrics) @ self.loadings

@@ -1,0 +1,37 @@
+"""A tiny empathy bundle trained once per test session on a small real iEmpathize slice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+__all__ = ["TINY", "tiny_empathy"]
+
+#: Slice sizes: train / valid / test sentences (real iEmpathize rows, paper split).
+TINY = {"train": 400, "eval": 150, "epochs": 1, "max_len": 32}
+
+
+def tiny_empathy(factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, Any]:
+    """Train (once per session; cached under the session's base temp dir) and return
+    ``{"registry": Path, "bundle": Bundle, "summary": dict, "data": EmpathyData}``."""
+    from training.empathy.data import dataset_path, split_dataset
+    from training.empathy.protocol import head, run_protocol
+    from training.empathy.trainer import Args
+
+    from models.bundle import Registry
+
+    root = factory.getbasetemp() / "empathy-tiny"
+    data = head(split_dataset(dataset_path(data_dir)), TINY["train"], TINY["eval"])
+    registry = Registry(root / "registry")
+    cache = getattr(tiny_empathy, "_cache", None)
+    if cache is not None and cache["root"] == root:
+        return cache
+    args = Args(epochs=TINY["epochs"], max_len=TINY["max_len"], patience=1, threads=2)
+    res = run_protocol(data, args, [0], registry=registry, report_dir=root / "report",
+                       baselines=False)
+    out = {"root": root, "registry": root / "registry", "bundle": res.bundle,
+           "summary": res.summary, "data": data, "report_dir": root / "report"}
+    tiny_empathy._cache = out  # type: ignore[attr-defined]
+    return out

@@ -1,0 +1,127 @@
+"""Training the aux bundle on small real slices: round-trip, calibration, CLI output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from training.aux.bundle import write_aux_bundle
+from training.aux.data import DataMissingError, group_split, load_advice, load_perspective
+from training.aux.datasets import AuxData, load_aux_data
+from training.aux.fit import AuxConfig, TrainedAux, fit_calibrator, train_aux
+from training.cli import main
+
+from models.aux import AUX_HEADS, AuxModels
+from models.bundle import Registry
+
+LIMIT = 150
+TINY = AuxConfig(vocab_min_df=2, char_bits=12, c_grid=(4.0,), alpha_grid=(1.0,), chunk=512)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(data_dir: Path) -> AuxData:
+    return load_aux_data(data_dir, limit=LIMIT, college_negatives=2000)
+
+
+@pytest.fixture(scope="module")
+def tiny_trained(tiny_data: AuxData) -> TrainedAux:
+    return train_aux(tiny_data, TINY)
+
+
+@pytest.fixture(scope="module")
+def tiny_registry(tiny_trained: TrainedAux, tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    reg = Registry(tmp_path_factory.mktemp("auxreg"))
+    t = tiny_trained
+    write_aux_bundle(reg, t.featurizer, t.weights, t.bias, t.calibrator,
+                     thresholds={"advice": 0.7, "info": 0.7, "toxic": 0.5,
+                                 "extremely_toxic": 0.8}, params=t.params)
+    return reg
+
+
+def test_every_head_gets_training_and_validation_data(tiny_data: AuxData) -> None:
+    for head in AUX_HEADS:
+        texts, y, w = tiny_data.heads[head].arrays("train")
+        assert len(texts) >= LIMIT and len(y) == len(texts) == len(w)
+        assert len(tiny_data.heads[head].arrays("val")[0]) > 0
+    assert set(tiny_data.heads["info"].arrays("train")[1]) == {0.0, 1.0}
+    pol = tiny_data.heads["politeness"].arrays("train")[1]
+    assert pol.min() >= -1 and pol.max() <= 1
+
+
+def test_bundle_scores_equal_training_side_predictions(tiny_trained: TrainedAux,
+                                                       tiny_registry: Registry,
+                                                       tiny_data: AuxData) -> None:
+    texts = tiny_data.evals["advice"]["test"].texts[:40] + ["", "lol", "THANK YOU so much!!"]
+    t = tiny_trained
+    z = t.featurizer.transform(texts) @ t.weights + t.bias  # the matrix sklearn was fitted on
+    loaded = AuxModels.from_registry(tiny_registry).score(texts)
+    expect = {"toxicity": t.calibrator(z[:, 0]), "politeness": np.clip(z[:, 1], -1, 1),
+              "supportiveness": np.clip(z[:, 2], -1, 1), "advice": 1 / (1 + np.exp(-z[:, 3])),
+              "info": 1 / (1 + np.exp(-z[:, 4]))}
+    for head in AUX_HEADS:
+        np.testing.assert_allclose(loaded[head], expect[head], rtol=1e-4, atol=1e-5)
+
+
+def test_tiny_heads_learn_their_task(tiny_registry: Registry, tiny_data: AuxData) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    aux = AuxModels.from_registry(tiny_registry)
+    info = tiny_data.evals["info"]["test"]
+    assert roc_auc_score(info.y, aux.score(info.texts)["info"]) > 0.8
+    sup = tiny_data.evals["supportiveness"]["goemotions_test"]
+    assert np.corrcoef(aux.score(sup.texts)["supportiveness"], sup.y)[0, 1] > 0.1
+
+
+def test_toxicity_calibration_is_monotone(tiny_trained: TrainedAux) -> None:
+    p = tiny_trained.calibrator(np.linspace(-20, 20, 401))
+    assert (np.diff(p) >= -1e-12).all() and p.min() >= 0 and p.max() <= 1
+
+
+def test_isotonic_calibration_recovers_a_monotone_map() -> None:
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=600)
+    y = np.clip(1 / (1 + np.exp(-2 * z)) + rng.normal(scale=0.05, size=600), 0, 1)
+    cal, info = fit_calibrator(z, y, "isotonic")
+    assert cal.kind == "isotonic" and info["n"] == 600
+    grid = np.linspace(-3, 3, 61)
+    assert (np.diff(cal(grid)) >= 0).all()
+    assert np.abs(cal(grid) - 1 / (1 + np.exp(-2 * grid))).mean() < 0.06
+    _auto, info = fit_calibrator(z, y, "auto")
+    assert info["chosen"] in ("isotonic", "platt") and set(info["cv_mse"]) == {"isotonic", "platt"}
+
+
+def test_eval_json_is_one_object_with_every_head(tiny_registry: Registry, data_dir: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["aux", "--no-train", "--eval", "--json", "--limit", str(LIMIT),
+               "--data", str(data_dir), "--registry", str(tiny_registry.root)])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["version"] == tiny_registry.current_version("aux")
+    for head in AUX_HEADS:
+        assert "heldout" in out[head] and "paper" in out[head]
+    assert out["advice"]["paper"]["f1"] == 0.762 and out["info"]["paper"]["f1"] == 0.713
+    assert out["advice"]["heldout"]["test"]["threshold"] == 0.7
+    ph = out["toxicity"]["heldout"]["perspective_heldout"]
+    assert {"at_0.5", "at_0.8", "calibration_error", "pearson_r"} <= set(ph)
+    assert 0 <= ph["at_0.5"]["accuracy"] <= 1
+    assert out["toxicity"]["heldout"]["toxichat_test"]["auc"] is not None
+
+
+def test_missing_data_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(DataMissingError):
+        load_aux_data(tmp_path)
+    assert main(["aux", "--data", str(tmp_path), "--registry", str(tmp_path / "r")]) == 2
+    assert "missing" in capsys.readouterr().err
+
+
+def test_splits_are_grouped_and_disjoint(data_dir: Path) -> None:
+    keys = ["a", "b", "a", "c", "b"] * 3
+    s = group_split(keys)
+    for k in set(keys):
+        assert len(set(s[[i for i, x in enumerate(keys) if x == k]])) == 1
+    pz = load_perspective(data_dir / "aux")
+    assert not set(pz["train"].texts) & set(pz["test"].texts)
+    ad = load_advice(data_dir / "aux", limit=50)
+    assert set(ad["train"].y) <= {0.0, 1.0} and all(ad["train"].texts)

@@ -1,0 +1,99 @@
+"""Training the forecaster on a small real slice: bundle round-trip, forecasts, eval JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from training.forecaster.bundle_io import write_bundle
+from training.forecaster.dataset import build_examples, split_by_post, structural_target
+from training.forecaster.evaluate import eval_json, predict_examples
+from training.forecaster.pipeline import train_models
+from training.forecaster.run import MPQA_REL
+
+from models.bundle import Registry
+from models.forecaster.model import Forecast, Forecaster
+from models.forecaster.text import load_mpqa
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def slice_examples(data_dir: Path):
+    return build_examples(data_dir / "reddit-college", structural_target, max_threads=30)
+
+
+@pytest.fixture(scope="module")
+def trained(slice_examples, data_dir: Path, tmp_path_factory):
+    subj = load_mpqa(str(data_dir / MPQA_REL))
+    split = split_by_post(slice_examples)
+    tr = train_models(slice_examples, split, subj=subj, n_boot=10, lda_iterations=20)
+    reg = Registry(tmp_path_factory.mktemp("registry"))
+    version = write_bundle(tr, reg, subj=subj, metrics={}, params={"target": "structural"},
+                           data_hash="test")
+    return tr, split, reg, version
+
+
+def test_bundle_round_trip_reproduces_training_predictions(trained, slice_examples):
+    tr, split, reg, version = trained
+    fc = Forecaster.from_registry(reg)
+    assert fc.version == version
+    test_ex = slice_examples.subset(split.test)
+    preds = predict_examples(fc, test_ex)
+    for k in ("main", "gbm", "ridge", "mean"):
+        np.testing.assert_allclose(preds[k], tr.preds[k], rtol=1e-4, atol=1e-4)
+    files = {p.suffix for p in reg.current("forecaster").path.iterdir()}
+    assert files <= {".json", ".safetensors"}
+
+
+def test_predict_gives_intervals_and_reasons(trained, slice_examples):
+    _, split, reg, _ = trained
+    fc = Forecaster.from_registry(reg)
+    test_ex = slice_examples.subset(split.test)
+    post, idx = next(iter(test_ex.by_post()))
+    out = fc.predict(post, [test_ex.tlcs[i] for i in idx])
+    assert len(out) == len(idx) and all(isinstance(f, Forecast) for f in out)
+    for f in out:
+        assert f.lower < f.value < f.upper
+        assert len(f.reasons) == 3 and len({r[0] for r in f.reasons}) == 3
+    assert fc.predict(post, []) == []
+
+
+def test_training_reports_every_model_and_reference_on_the_same_test_rows(trained):
+    tr, split = trained[0], trained[1]
+    for k in ("main", "mean", "ridge", "gbm", "main_no_time", "chronological", "reddit_order",
+              "oracle"):
+        assert len(tr.preds[k]) == len(split.test)
+        assert {"r2", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5"} <= set(tr.results[k])
+    assert tr.results["oracle"]["pairwise_acc"] == 1.0
+    assert tr.results["mean"]["pairwise_acc"] == 0.5
+    assert set(tr.results["_margins"]) >= {"mean", "ridge", "gbm", "chronological"}
+
+
+def test_eval_json_has_the_issue_shape(trained, slice_examples):
+    _, split, reg, _ = trained
+    test_ex = slice_examples.subset(split.test)
+    out = eval_json(test_ex, predict_examples(Forecaster.from_registry(reg), test_ex))
+    keys = {"n_tlc", "n_posts", "mse", "r2", "spearman", "pairwise_acc",
+            "pairwise_acc_time_matched", "ndcg5", "baselines"}
+    assert set(out) == keys
+    assert set(out["baselines"]) == {"mean", "ridge", "gbm", "reddit_order", "chronological"}
+    assert set(out["baselines"]["gbm"]) == keys - {"n_tlc", "n_posts", "baselines"}
+    assert "r2" not in out["baselines"]["chronological"]
+    assert out["n_tlc"] == len(split.test)
+    json.dumps(out)
+
+
+def test_eval_forecaster_cli_prints_one_json_object(trained, data_dir, capsys):
+    from training.cli import main
+
+    reg = trained[2]
+    rc = main(["eval-forecaster", "--registry", str(reg.root), "--data",
+               str(data_dir / "reddit-college"), "--max-threads", "5", "--json"])
+    assert rc == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    obj = json.loads(out[0])
+    assert obj["n_posts"] == 5 and obj["baselines"]["mean"]["pairwise_acc"] == 0.5

@@ -1,0 +1,205 @@
+"""Fitting the auxiliary heads on the shared featurisation (scikit-learn, training only).
+
+Steps: word uni+bigram vocabulary from the training texts (document frequency ≥ ``min_df``,
+the ``vocab_max`` most frequent) → idf over the same texts → one feature matrix for every
+text → per head, a linear model (logistic regression for probabilities, ridge for [-1, 1]
+regressions) with its regularisation chosen on the head's validation split → the toxicity
+calibrator fitted on the calibration half of ``perspective_2k``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import minimize
+from scipy.stats import pearsonr
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import KFold
+from training.aux.datasets import AuxData
+from training.errors import TrainingError
+
+from models.aux import AUX_HEADS, HEAD_KINDS, Calibrator, Featurizer, FeaturizerSpec
+from models.aux.features import clean_text, tokenize
+
+__all__ = ["AuxConfig", "FeatureCache", "TrainedAux", "build_vocab", "fit_calibrator",
+           "fit_idf", "train_aux"]
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class AuxConfig:
+    vocab_min_df: int = 3
+    vocab_max: int = 200_000
+    char_bits: int = 18
+    char_ngrams: tuple[int, int] = (3, 5)
+    max_chars: int = 4000
+    word_weight: float = 1.0
+    char_weight: float = 1.0
+    c_grid: tuple[float, ...] = (1.0, 4.0, 16.0)
+    alpha_grid: tuple[float, ...] = (0.3, 1.0, 3.0)
+    calibration: str = "auto"  # "isotonic" | "platt" | "auto" (5-fold CV MSE)
+    chunk: int = 4096
+
+
+@dataclass
+class TrainedAux:
+    featurizer: Featurizer
+    weights: np.ndarray  # (n_features, len(AUX_HEADS))
+    bias: np.ndarray
+    calibrator: Calibrator
+    params: dict[str, Any] = field(default_factory=dict)
+    validation: dict[str, Any] = field(default_factory=dict)
+
+
+def build_vocab(texts: Sequence[str], min_df: int, max_size: int, max_chars: int) -> tuple[str, ...]:
+    """Word unigrams + bigrams with document frequency ≥ ``min_df`` (most frequent first)."""
+    df: Counter[str] = Counter()
+    for t in texts:
+        toks = tokenize(clean_text(t, max_chars))
+        df.update(set(toks) | {" ".join(p) for p in pairwise(toks)})
+    items = [(c, w) for w, c in df.items() if c >= min_df]
+    items.sort(key=lambda cw: (-cw[0], cw[1]))
+    return tuple(w for _, w in items[:max_size])
+
+
+def fit_idf(featurizer: Featurizer, texts: Sequence[str], chunk: int = 4096) -> np.ndarray:
+    """Smoothed idf ``log((1 + n) / (1 + df)) + 1`` over ``texts`` for every sparse column."""
+    df = np.zeros(featurizer.n_sparse, dtype=np.float64)
+    for s in range(0, len(texts), chunk):
+        x = featurizer.presence(texts[s: s + chunk])
+        df += np.bincount(x.indices, minlength=featurizer.n_sparse)
+    return (np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0).astype(np.float32)
+
+
+class FeatureCache:
+    """Featurises each distinct text once; ``rows(texts)`` gathers their matrix rows."""
+
+    def __init__(self, featurizer: Featurizer, texts: Sequence[str], chunk: int = 4096,
+                 progress: Progress | None = None) -> None:
+        uniq = list(dict.fromkeys(texts))
+        self.index = {t: i for i, t in enumerate(uniq)}
+        blocks = []
+        for s in range(0, len(uniq), chunk):
+            blocks.append(featurizer.transform(uniq[s: s + chunk]))
+            if progress:
+                progress(f"features {min(s + chunk, len(uniq))}/{len(uniq)}")
+        self.x: sp.csr_matrix = (sp.vstack(blocks, format="csr") if blocks else
+                                 sp.csr_matrix((0, featurizer.n_features), dtype=np.float32))
+
+    def rows(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return self.x[[self.index[t] for t in texts]]
+
+
+def _score(kind: str, y: np.ndarray, z: np.ndarray) -> float:
+    if kind == "regression":
+        return float(pearsonr(z, y)[0]) if np.std(z) > 0 and np.std(y) > 0 else 0.0
+    return float(roc_auc_score(y, z)) if 0 < y.mean() < 1 else 0.0
+
+
+def _fit_linear(kind: str, x: sp.csr_matrix, y: np.ndarray, w: np.ndarray,
+                reg: float) -> tuple[np.ndarray, float]:
+    if kind == "regression":
+        m = Ridge(alpha=reg, solver="sparse_cg", max_iter=2000, tol=1e-5)
+        m.fit(x, y, sample_weight=w)
+        return np.asarray(m.coef_, np.float64).ravel(), float(m.intercept_)
+    lr = LogisticRegression(C=reg, solver="liblinear", max_iter=500)
+    lr.fit(x, (y > 0.5).astype(int), sample_weight=w)
+    return lr.coef_.ravel().astype(np.float64), float(lr.intercept_[0])
+
+
+def fit_calibrator(z: np.ndarray, y: np.ndarray, kind: str = "auto") -> tuple[Calibrator, dict]:
+    """Monotone map from raw logits ``z`` to target scores ``y`` in [0, 1]."""
+
+    def iso(zt: np.ndarray, yt: np.ndarray) -> Calibrator:
+        m = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(zt, yt)
+        return Calibrator("isotonic", x=tuple(map(float, m.X_thresholds_)),
+                          y=tuple(map(float, m.y_thresholds_)))
+
+    def platt(zt: np.ndarray, yt: np.ndarray) -> Calibrator:
+        def loss(ab: np.ndarray) -> float:
+            p = np.clip(1 / (1 + np.exp(-(ab[0] * zt + ab[1]))), 1e-7, 1 - 1e-7)
+            return float(-np.mean(yt * np.log(p) + (1 - yt) * np.log(1 - p)))
+        r = minimize(loss, np.array([1.0, 0.0]), method="Nelder-Mead")
+        return Calibrator("platt", a=float(r.x[0]), b=float(r.x[1]))
+
+    fitters = {"isotonic": iso, "platt": platt}
+    cv: dict[str, float] = {}
+    if len(y) >= 20:
+        for name, f in fitters.items():
+            err = []
+            for tr, te in KFold(5, shuffle=True, random_state=0).split(z):
+                err.append(np.mean((f(z[tr], y[tr])(z[te]) - y[te]) ** 2))
+            cv[name] = float(np.mean(err))
+    if kind == "auto":
+        kind = min(cv, key=cv.__getitem__) if cv else "platt"
+    if kind not in fitters:
+        raise TrainingError(f"unknown calibration {kind!r}")
+    return fitters[kind](z, y), {"chosen": kind, "cv_mse": cv, "n": len(y)}
+
+
+def train_aux(data: AuxData, cfg: AuxConfig = AuxConfig(),
+              progress: Progress | None = None) -> TrainedAux:
+    say = progress or (lambda _msg: None)
+    train_texts = data.all_train_texts()
+    say(f"vocabulary over {len(set(train_texts))} training texts")
+    vocab = build_vocab(list(dict.fromkeys(train_texts)), cfg.vocab_min_df, cfg.vocab_max,
+                        cfg.max_chars)
+    spec = FeaturizerSpec(vocab=vocab, char_bits=cfg.char_bits, char_ngrams=cfg.char_ngrams,
+                          max_chars=cfg.max_chars, word_weight=cfg.word_weight,
+                          char_weight=cfg.char_weight)
+    uniq_train = list(dict.fromkeys(train_texts))
+    idf = fit_idf(Featurizer(spec), uniq_train, cfg.chunk)
+    feat = Featurizer(spec, idf=idf)
+    all_texts = [t for hd in data.heads.values() for s in ("train", "val")
+                 for t in hd.arrays(s)[0]] + data.perspective["train"].texts
+    cache = FeatureCache(feat, all_texts, cfg.chunk, say)
+    weights = np.zeros((feat.n_features, len(AUX_HEADS)), dtype=np.float32)
+    bias = np.zeros(len(AUX_HEADS), dtype=np.float32)
+    validation: dict[str, Any] = {}
+    chosen: dict[str, float] = {}
+    for j, head in enumerate(AUX_HEADS):
+        kind = "regression" if HEAD_KINDS[head] == "regression" else "logistic"
+        hd = data.heads[head]
+        tx, ty, tw = hd.arrays("train")
+        vx, vy, _ = hd.arrays("val")
+        if not tx:
+            raise TrainingError(f"no training data for head {head}")
+        xtr = cache.rows(tx)
+        xva = cache.rows(vx) if vx else None
+        grid = cfg.alpha_grid if kind == "regression" else cfg.c_grid
+        best: tuple[float, float, np.ndarray, float] | None = None
+        scores = {}
+        for reg in grid:
+            say(f"{head}: fitting {kind} reg={reg}")
+            coef, icpt = _fit_linear(kind, xtr, ty, tw, reg)
+            s = _score(kind, vy, xva @ coef + icpt) if xva is not None else 0.0
+            scores[str(reg)] = round(s, 4)
+            if best is None or s > best[0]:
+                best = (s, reg, coef, icpt)
+        assert best is not None
+        weights[:, j] = best[2]
+        bias[j] = best[3]
+        chosen[head] = best[1]
+        validation[head] = {"metric": "pearson_r" if kind == "regression" else "auc",
+                            "by_reg": scores, "chosen_reg": best[1], "n_train": len(tx),
+                            "n_val": len(vx)}
+        logger.info("%s: chose reg=%s (val %s)", head, best[1], scores)
+    pz = data.perspective["train"]
+    jt = AUX_HEADS.index("toxicity")
+    z = cache.rows(pz.texts) @ weights[:, jt] + bias[jt]
+    calibrator, cal_info = fit_calibrator(np.asarray(z, np.float64), pz.y, cfg.calibration)
+    validation["toxicity"]["calibration"] = cal_info
+    params = {"config": {k: v for k, v in asdict(cfg).items()}, "chosen_reg": chosen}
+    return TrainedAux(feat, weights, bias, calibrator, params=params, validation=validation)

@@ -1,0 +1,129 @@
+"""``prosocial-train aux``: train the auxiliary metric models into one ``aux`` bundle.
+
+Trains toxicity (+ Perspective calibration), politeness, supportiveness, advice and info heads
+on ``<data>/aux`` (see :mod:`training.aux.datasets`), evaluates the result on held-out data
+through the serving code path, stores those figures in the bundle and makes it current.
+``--eval`` prints every held-out figure beside the paper's; ``--no-train --eval`` evaluates the
+registry's current bundle instead; ``--json`` prints exactly one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from typing import Any
+
+from rich.console import Console
+
+from models.aux import AUX_HEADS, AuxModels
+from models.bundle import Registry, hash_files
+from models.errors import ModelsError
+from models.paths import resolve_data_dir, resolve_registry_dir
+from training.aux.bundle import write_aux_bundle
+from training.aux.data import aux_data_files
+from training.aux.datasets import load_aux_data
+from training.aux.evaluate import evaluate_aux
+from training.aux.fit import AuxConfig, train_aux
+from training.errors import TrainingError
+
+__all__ = ["register", "run"]
+
+logger = logging.getLogger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("aux", help="train the auxiliary metric models (bundle 'aux')",
+                              description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=None, help="data directory (default: PROSOCIAL_DATA_DIR "
+                   "or ../shared/data)")
+    p.add_argument("--registry", default=None, help="model registry (default: "
+                   "PROSOCIAL_REGISTRY_DIR or var/registry)")
+    p.add_argument("--eval", action="store_true", help="print every held-out figure")
+    p.add_argument("--no-train", action="store_true",
+                   help="do not train; evaluate the registry's current aux bundle")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--limit", type=int, default=None,
+                   help="cap every dataset split at N items (quick runs and tests)")
+    p.add_argument("--char-bits", type=int, default=AuxConfig.char_bits,
+                   help="log2 of the hashed char n-gram buckets")
+    p.add_argument("--vocab-min-df", type=int, default=AuxConfig.vocab_min_df)
+    p.set_defaults(func=run)
+
+
+def _summary(result: dict[str, Any]) -> list[tuple[str, str, str]]:
+    rows = []
+    tox = result["toxicity"]["heldout"]
+    ph = tox["perspective_heldout"]
+    rows.append(("toxicity", "ToxiChat test AUC", str(tox["toxichat_test"]["auc"])))
+    rows.append(("toxicity", "Ruddit test Pearson r", str(tox["ruddit_test"]["pearson_r"])))
+    rows.append(("toxicity", "Perspective held-out r / calib. err",
+                 f"{ph['pearson_r']} / {ph['calibration_error']}"))
+    for t in ("0.5", "0.8"):
+        a = ph[f"at_{t}"]
+        rows.append(("toxicity", f"vs Perspective @{t}: acc / kappa / rate (P)",
+                     f"{a['accuracy']} / {a['kappa']} / {a['model_rate']} ({a['perspective_rate']})"))
+    for head in ("politeness", "supportiveness"):
+        for k, v in result[head]["heldout"].items():
+            rows.append((head, f"{k} Pearson r (paper {result[head]['paper']['pearson_r']})",
+                         str(v["pearson_r"])))
+    for head in ("advice", "info"):
+        v = result[head]["heldout"]["test"]
+        rows.append((head, f"test F1@{v['threshold']} (paper {result[head]['paper']['f1']})",
+                     f"{v['f1']} (P {v['precision']} R {v['recall']} AUC {v['auc']})"))
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    try:
+        return _run(args, console)
+    except (TrainingError, ModelsError) as exc:
+        console.print(f"[red]prosocial-train aux: {exc}[/red]")
+        return 2
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
+    data_dir = resolve_data_dir(args.data)
+    registry = Registry(resolve_registry_dir(args.registry))
+    t0 = time.perf_counter()
+    with console.status("loading aux data") as status:
+        data = load_aux_data(data_dir, limit=args.limit)
+        if args.no_train:
+            model = AuxModels.from_registry(registry)
+            status.update("evaluating the current aux bundle")
+            result = evaluate_aux(model, data)
+        else:
+            cfg = AuxConfig(char_bits=args.char_bits, vocab_min_df=args.vocab_min_df)
+            trained = train_aux(data, cfg, progress=status.update)
+            model = AuxModels(trained.featurizer, trained.weights, trained.bias,
+                              trained.calibrator, heads=AUX_HEADS, version="training")
+            status.update("held-out evaluation")
+            result = evaluate_aux(model, data)
+            status.update("writing bundle")
+            bundle = write_aux_bundle(
+                registry, trained.featurizer, trained.weights, trained.bias, trained.calibrator,
+                thresholds=model.thresholds,
+                metrics={k: v for k, v in result.items() if k != "version"},
+                params={**trained.params, "validation": trained.validation,
+                        "limit": args.limit},
+                training_data_hash=hash_files(aux_data_files(data_dir)))
+            result["version"] = bundle.version
+    result["registry"] = str(registry.root)
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"aux bundle {result['version']} — held-out figures")
+    for col in ("head", "figure", "value"):
+        table.add_column(col)
+    for row in _summary(result):
+        table.add_row(*row)
+    Console().print(table)
+    if args.eval:
+        Console().print_json(json.dumps(result))
+    return 0

@@ -1,0 +1,94 @@
+"""``prosocial-train empathy``: fine-tune MiniLM on iEmpathize with the paper's protocol.
+
+Writes an ``empathy`` bundle into the registry (made current) and a report with a confusion
+matrix PNG under ``var/reports/empathy/``. ``--quick`` trains on a small slice for a smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("empathy", help="fine-tune the empathy-direction classifier",
+                              description=__doc__)
+    p.add_argument("--data", default=None, help="data directory (holds iempathize/dataset.csv)")
+    p.add_argument("--registry", default=None, help="model registry directory")
+    p.add_argument("--report-dir", default=None, help="default var/reports/empathy")
+    p.add_argument("--seeds", type=int, default=3, help="number of training seeds (0..N-1)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--max-len", type=int, default=None)
+    p.add_argument("--patience", type=int, default=None)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--base-model", default=None, help="encoder directory (default MiniLM)")
+    p.add_argument("--no-bf16", action="store_true", help="train in fp32")
+    p.add_argument("--no-baselines", action="store_true")
+    p.add_argument("--max-train", type=int, default=None, help="use only N train sentences")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 300 train / 200 eval sentences, 1 epoch, max_len 32, 1 seed")
+    p.add_argument("--no-bundle", action="store_true", help="do not write a bundle")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from models.bundle import Registry
+    from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
+    from training.empathy.data import dataset_path, split_dataset
+    from training.empathy.protocol import head, run_protocol
+    from training.empathy.trainer import Args
+    from training.errors import TrainingError
+
+    console = Console(stderr=True)
+    data_dir = resolve_data_dir(args.data)
+    try:
+        data = split_dataset(dataset_path(data_dir))
+    except TrainingError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    targs = Args(threads=args.threads, bf16=not args.no_bf16, base_model=args.base_model)
+    seeds = list(range(max(1, args.seeds)))
+    if args.quick:
+        data = head(data, 300, 200)
+        targs.epochs, targs.max_len, targs.patience = 1, 32, 1
+        seeds = seeds[:1]
+    elif args.max_train:
+        data = head(data, args.max_train, max(len(data.valid), 1))
+    for name in ("epochs", "lr", "batch_size", "max_len", "patience"):
+        val = getattr(args, name)
+        if val is not None:
+            setattr(targs, name, val)
+    registry = None if args.no_bundle else Registry(resolve_registry_dir(args.registry))
+    report_dir = Path(args.report_dir) if args.report_dir else var_dir() / "reports" / "empathy"
+    lex = data_dir / "aux" / "lexicons"
+    with console.status("training empathy classifier ...") as status:
+        def progress(msg: str) -> None:
+            status.update(msg)
+            console.log(msg)
+
+        res = run_protocol(data, targs, seeds, registry=registry, report_dir=report_dir,
+                           lexicon_dir=lex if lex.exists() else None,
+                           baselines=not args.no_baselines, progress=progress)
+    s = res.summary
+    if args.json:
+        out = {k: s[k] for k in ("minilm", "ensemble", "baselines", "bundle", "bundle_seed",
+                                 "bundle_test", "train_seconds", "seeds", "n") if k in s}
+        out["report"] = str(res.report_dir / "report.md")
+        sys.stdout.write(json.dumps(out) + "\n")
+    else:
+        console.print(f"mean over seeds {seeds}: " + ", ".join(
+            f"{k} F1 {v['f1']:.2f}±{v['f1_sd']:.2f}" for k, v in s["minilm"].items()))
+        if res.bundle is not None:
+            console.print(f"bundle empathy@{res.bundle.version} -> {res.bundle.path}")
+        console.print(f"report: {res.report_dir / 'report.md'}")
+    return 0

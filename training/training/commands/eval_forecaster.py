@@ -1,0 +1,100 @@
+"""``prosocial-train eval-forecaster``: evaluate a forecaster bundle on any Pushshift-style dump
+directory (every matured thread in it) against its baselines, Reddit's order and chronological
+order."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rich.console import Console
+
+from models.bundle import Bundle, Registry
+from models.errors import BundleError, BundleMissingError
+from models.paths import resolve_data_dir, resolve_registry_dir
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser("eval-forecaster", help="evaluate a forecaster bundle on a dump",
+                              description=__doc__)
+    p.add_argument("--model", help="bundle version in the registry or a bundle directory "
+                                   "(default: the registry's current forecaster)")
+    p.add_argument("--data", help="dump directory (or the data dir holding reddit-college/)")
+    p.add_argument("--registry", help="model registry directory")
+    p.add_argument("--max-threads", type=int, default=None, help="stop after N threads")
+    p.add_argument("--min-age-hours", type=float, default=48.0,
+                   help="matured threads: scraped at least this long after posting (default 48)")
+    p.add_argument("--target", choices=("trajectory", "structural"), default=None,
+                   help="outcome to score against (default: the one the bundle was trained on)")
+    p.add_argument("--n-boot", type=int, default=0, help="bootstrap resamples for CIs (text)")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    p.set_defaults(func=run)
+
+
+def _open(registry: Registry, model: str | None) -> Bundle:
+    from pathlib import Path
+
+    if model is None:
+        return registry.current("forecaster")
+    if Path(model).is_dir():
+        return Bundle.open(model)
+    return registry.get("forecaster", model)
+
+
+def run(args: argparse.Namespace) -> int:
+    from models.forecaster.model import Forecaster
+    from training.forecaster.dataset import build_examples, structural_target
+    from training.forecaster.evaluate import eval_json, predict_examples
+    from training.forecaster.targets import trajectory_target
+
+    err = Console(stderr=True)
+    registry = Registry(resolve_registry_dir(args.registry))
+    try:
+        bundle = _open(registry, args.model)
+        target = args.target or ("structural" if str(bundle.params.get("target", "")
+                                                       ).startswith("structural") else "trajectory")
+        aux = None
+        if target == "trajectory" or bundle.params.get("metrics_need_aux"):
+            from models.aux import AuxModels
+
+            aux = AuxModels.from_registry(registry)
+        target_fn = structural_target if target == "structural" else trajectory_target(
+            registry, aux)[0]
+        empathy = None
+        if bundle.params.get("use_empathy"):
+            from models.empathy import EmpathyClassifier  # type: ignore[attr-defined]
+
+            empathy = EmpathyClassifier.from_registry(registry, fast=True)
+        fc = Forecaster(bundle, aux=aux, empathy=empathy)
+    except (BundleMissingError, BundleError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        return 2
+    with err.status("eval-forecaster: reading matured threads") as status:
+        ex = build_examples(resolve_data_dir(args.data), target_fn,
+                            min_age_s=int(args.min_age_hours * 3600),
+                            max_threads=args.max_threads)
+        if len(ex) == 0:
+            err.print("[red]no matured threads with TLCs in that dump[/red]")
+            return 1
+        done = [0]
+
+        def tick(n: int) -> None:
+            done[0] += n
+            status.update(f"eval-forecaster: forecasting {done[0]:,}/{len(ex):,} TLCs")
+
+        preds = predict_examples(fc, ex, progress=tick)
+        out = eval_json(ex, preds, n_boot=0)
+    if args.json:
+        sys.stdout.write(json.dumps(out) + "\n")
+        return 0
+    con = Console()
+    con.print(f"forecaster@{bundle.version} on {out['n_tlc']:,} TLCs / {out['n_posts']:,} posts")
+    rows = {"main": out} | out["baselines"]
+    for k, r in rows.items():
+        con.print(f"  {k:14s} " + "  ".join(
+            f"{m} {r[m]:.3f}" for m in ("r2", "pairwise_acc", "pairwise_acc_time_matched",
+                                        "ndcg5", "spearman") if r.get(m) is not None))
+    return 0

@@ -1,0 +1,116 @@
+"""The empathy training report: figures beside the paper's Table 5/6, baselines, confusion PNG."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.empathy.metrics import SETTINGS
+
+__all__ = ["PAPER", "plot_confusion", "summarise", "write_report"]
+
+logger = logging.getLogger(__name__)
+
+#: Hosseini & Caragea (AAAI 2021): Table 5 (BERT-base) and Table 6 (best: CSN pre-training).
+PAPER: dict[str, dict[str, dict[str, float]]] = {
+    "BERT-base (Table 5)": {"seek": {"p": 78.37, "r": 73.40, "f1": 76.37},
+                            "provide": {"p": 86.87, "r": 83.37, "f1": 84.49},
+                            "multi": {"p": 75.88, "r": 73.42, "f1": 74.42}},
+    "BERT + CSN pre-training (Table 6)": {"seek": {"p": 80.78, "r": 73.74, "f1": 78.94},
+                                          "provide": {"p": 87.71, "r": 83.37, "f1": 85.88}},
+    "SVM TF-IDF (Table 5)": {"seek": {"p": 76.02, "r": 55.28, "f1": 53.90},
+                             "provide": {"p": 87.92, "r": 75.32, "f1": 79.28},
+                             "multi": {"p": 75.23, "r": 57.22, "f1": 58.72}},
+    "Lexical-based (Table 5)": {"seek": {"p": 63.85, "r": 53.51, "f1": 51.57},
+                                "provide": {"p": 73.58, "r": 58.66, "f1": 59.66},
+                                "multi": {"p": 60.46, "r": 47.24, "f1": 48.30}},
+}
+
+
+def summarise(runs: Sequence[Mapping[str, Mapping[str, float]]]) -> dict[str, dict[str, Any]]:
+    """Mean and sd (sample, ddof=1 when n > 1) of P/R/F1 per setting over runs."""
+    out: dict[str, dict[str, Any]] = {}
+    for s in SETTINGS:
+        d: dict[str, Any] = {}
+        for k in ("p", "r", "f1"):
+            vals = np.array([r[s][k] for r in runs], dtype=float)
+            d[k] = round(float(vals.mean()), 2)
+            d[f"{k}_sd"] = round(float(vals.std(ddof=1)) if len(vals) > 1 else 0.0, 2)
+        out[s] = d
+    return out
+
+
+def plot_confusion(cms: Mapping[str, np.ndarray], path: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = {"multi": ["none", "seeking", "providing"], "seek": ["rest", "seeking"],
+             "provide": ["rest", "providing"]}
+    fig, axes = plt.subplots(1, len(cms), figsize=(4.2 * len(cms), 4))
+    axes = np.atleast_1d(axes)
+    for ax, (setting, cm) in zip(axes, cms.items()):
+        ax.imshow(cm, cmap="Blues")
+        labs = names[setting]
+        ax.set_xticks(range(len(labs)), labs, rotation=30)
+        ax.set_yticks(range(len(labs)), labs)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("gold")
+        ax.set_title(setting)
+        for i in range(cm.shape[0]):
+            for j in range(cm.shape[1]):
+                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center",
+                        color="white" if cm[i, j] > cm.max() / 2 else "black")
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _row(name: str, res: Mapping[str, Mapping[str, Any]], sd: bool = False) -> str:
+    cells = []
+    for s in ("seek", "provide", "multi"):
+        if s not in res:
+            cells += ["", "", ""]
+            continue
+        for k in ("p", "r", "f1"):
+            v = res[s][k]
+            cells.append(f"{v:.2f} ± {res[s][k + '_sd']:.2f}" if sd else f"{v:.2f}")
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
+def write_report(report_dir: Path, summary: Mapping[str, Any]) -> Path:
+    """``report.json`` + ``report.md`` (the PNG is written by the caller)."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "report.json").write_text(json.dumps(summary, indent=2, default=str),
+                                            encoding="utf-8")
+    head = ("| model | seek P | seek R | seek F1 | provide P | provide R | provide F1 | "
+            "multi P | multi R | multi F1 |\n|---|" + "---|" * 9)
+    lines = ["# Empathy direction on iEmpathize (test split, macro P/R/F1 %)", "",
+             (f"Split: stratified random 60/20/20, seed {summary.get('split_seed')}; "
+              f"n_train/valid/test = {summary.get('n')}. Seeds: {summary.get('seeds')}."), "",
+             head,
+             _row(f"MiniLM multi-head, mean ± sd over {len(summary.get('seeds', []))} seeds",
+                  summary["minilm"], sd=True)]
+    if "ensemble" in summary:
+        lines.append(_row("MiniLM ensemble of the seeds (prob. average)", summary["ensemble"]))
+    for name, res in summary.get("baselines", {}).items():
+        lines.append(_row(f"baseline: {name}", res))
+    for name, res in PAPER.items():
+        lines.append(_row(f"paper: {name}", res))
+    lines += ["", (f"Bundle: `{summary.get('bundle')}` (seed {summary.get('bundle_seed')}, "
+                   f"best on validation); test: {json.dumps(summary.get('bundle_test'))}"),
+              "", (f"Training time (whole protocol): {summary.get('train_seconds')} s; "
+                   f"args: `{json.dumps(summary.get('args'))}`"), "",
+              "![confusion](confusion.png)", ""]
+    md = report_dir / "report.md"
+    md.write_text("\n".join(lines), encoding="utf-8")
+    return md

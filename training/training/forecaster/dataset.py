@@ -1,0 +1,149 @@
+"""One row per TLC of a matured thread, with its trajectory target (paper §5.1).
+
+The target is injected (``target_fn(thread) -> {tlc fullname: value}``) so the same builder
+serves the real trajectory (``models.outcomes``) and simpler provisional targets in tests.
+Rows keep light copies of the TLC nodes (no reply trees) so a whole corpus fits in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from models.tree import Node, Post, Thread, iter_replies
+from streaming.forest import iter_threads
+
+__all__ = ["DEFAULT_MIN_AGE_S", "Examples", "Split", "TargetFn", "build_examples",
+           "split_by_post", "split_by_time", "structural_target"]
+
+logger = logging.getLogger(__name__)
+
+#: A thread counts as matured when scraped at least this long after posting (the service's
+#: default back-fill horizon, DESIGN.md §6).
+DEFAULT_MIN_AGE_S = 48 * 3600
+
+TargetFn = Callable[[Thread], dict[str, float]]
+
+
+def structural_target(thread: Thread) -> dict[str, float]:
+    """A crude provisional trajectory (tests / before the trajectory bundle exists):
+    log-sum of subsequent comments, direct replies, depth and distinct participants."""
+    out: dict[str, float] = {}
+    for t in thread.tlcs:
+        replies = list(iter_replies(t))
+        depth = max((r.depth - t.depth for r in replies), default=0)
+        people = {r.author for r in replies if r.author and r.author != "[deleted]"}
+        out[t.name] = (math.log1p(len(replies)) + math.log1p(len(t.children))
+                       + math.log1p(depth) + math.log1p(len(people)))
+    return out
+
+
+@dataclass
+class Examples:
+    posts: dict[str, Post] = field(default_factory=dict)
+    tlcs: list[Node] = field(default_factory=list)
+    post_of: list[str] = field(default_factory=list)
+    y: list[float] = field(default_factory=list)
+    size: list[int] = field(default_factory=list)  # comments under the TLC (TLC excluded)
+    score: list[int] = field(default_factory=list)  # TLC score at scrape time (leaky)
+
+    def __len__(self) -> int:
+        return len(self.tlcs)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(y, size, score, created_utc, post group ids) as numpy arrays."""
+        ids = {p: i for i, p in enumerate(self.posts)}
+        return (np.asarray(self.y, dtype=np.float64), np.asarray(self.size),
+                np.asarray(self.score, dtype=np.float64),
+                np.asarray([t.created_utc for t in self.tlcs], dtype=np.float64),
+                np.asarray([ids[p] for p in self.post_of]))
+
+    def subset(self, idx: np.ndarray) -> Examples:
+        out = Examples()
+        for i in idx:
+            i = int(i)
+            p = self.post_of[i]
+            out.posts.setdefault(p, self.posts[p])
+            out.tlcs.append(self.tlcs[i])
+            out.post_of.append(p)
+            out.y.append(self.y[i])
+            out.size.append(self.size[i])
+            out.score.append(self.score[i])
+        return out
+
+    def by_post(self) -> Iterator[tuple[Post, list[int]]]:
+        groups: dict[str, list[int]] = {}
+        for i, p in enumerate(self.post_of):
+            groups.setdefault(p, []).append(i)
+        for p, idx in groups.items():
+            yield self.posts[p], idx
+
+
+def _light(n: Node) -> Node:
+    return Node(name=n.name, parent=n.parent, author=n.author, body=n.body, score=n.score,
+                created_utc=n.created_utc, depth=n.depth)
+
+
+def build_examples(data_dir: str | Path, target_fn: TargetFn, *,
+                   min_age_s: int = DEFAULT_MIN_AGE_S, max_threads: int | None = None,
+                   progress: Callable[[int], None] | None = None) -> Examples:
+    """Rows for every TLC of every matured thread (threads with ≥1 TLC) in a dump dir."""
+    ex = Examples()
+    n = 0
+    for thread in iter_threads(data_dir, min_age_s=min_age_s, max_threads=max_threads):
+        if not thread.tlcs:
+            continue
+        targets = target_fn(thread)
+        kept = False
+        for t in thread.tlcs:
+            if t.name not in targets:
+                continue
+            kept = True
+            ex.tlcs.append(_light(t))
+            ex.post_of.append(thread.post.name)
+            ex.y.append(float(targets[t.name]))
+            ex.size.append(t.size() - 1)
+            ex.score.append(t.score)
+        if kept:
+            ex.posts[thread.post.name] = thread.post
+        n += 1
+        if progress is not None:
+            progress(n)
+    logger.info("forecaster dataset: %d TLCs in %d posts", len(ex), len(ex.posts))
+    return ex
+
+
+@dataclass(frozen=True)
+class Split:
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    kind: str
+
+
+def _assign(ex: Examples, order: list[str], frac: tuple[float, float], kind: str) -> Split:
+    n = len(order)
+    a, b = int(n * frac[0]), int(n * (frac[0] + frac[1]))
+    side = {p: 0 for p in order[:a]} | {p: 1 for p in order[a:b]} | {p: 2 for p in order[b:]}
+    s = np.asarray([side[p] for p in ex.post_of])
+    return Split(np.flatnonzero(s == 0), np.flatnonzero(s == 1), np.flatnonzero(s == 2), kind)
+
+
+def split_by_post(ex: Examples, seed: int = 13, frac: tuple[float, float] = (0.7, 0.15)
+                  ) -> Split:
+    """Random split of posts (all TLCs of a post on one side): train / val / test."""
+    order = list(ex.posts)
+    rng = np.random.default_rng(seed)
+    rng.shuffle(order)
+    return _assign(ex, order, frac, "by_post")
+
+
+def split_by_time(ex: Examples, frac: tuple[float, float] = (0.7, 0.15)) -> Split:
+    """Posts in creation order: the oldest train, the newest test (forward in time)."""
+    order = sorted(ex.posts, key=lambda p: (ex.posts[p].created_utc, p))
+    return _assign(ex, order, frac, "by_time")

@@ -1,0 +1,107 @@
+"""Fitting the forecaster's regressors: n-gram ridge and XGBoost (paper Appendix C)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from models.forecaster.linear import NGRAM_TOKEN_PATTERN, NgramRidge
+
+__all__ = ["PAPER_XGB_PARAMS", "fit_ngram_ridge", "fit_xgb", "oof_text_scores"]
+
+logger = logging.getLogger(__name__)
+
+#: Appendix C, Table 6 (5000 rounds, early stopping after 50 on the validation set).
+PAPER_XGB_PARAMS: dict[str, Any] = {
+    "booster": "gbtree", "eta": 0.05, "gamma": 1.0, "max_depth": 4, "min_child_weight": 1.0,
+    "subsample": 0.8, "colsample_bytree": 0.8, "lambda": 3.0, "alpha": 1.0,
+    "num_parallel_tree": 1, "objective": "reg:squarederror", "tree_method": "hist",
+    "eval_metric": "rmse", "seed": 42,
+}
+PAPER_XGB_ROUNDS = 5000
+PAPER_XGB_EARLY_STOP = 50
+
+
+def _vocab(texts: Sequence[str], min_df: int, max_features: int) -> tuple[list[str], np.ndarray]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=min_df, max_features=max_features,
+                          sublinear_tf=True, token_pattern=NGRAM_TOKEN_PATTERN)
+    vec.fit(texts)
+    return list(vec.get_feature_names_out()), np.asarray(vec.idf_, dtype=np.float64)
+
+
+def fit_ngram_ridge(texts: Sequence[str], y: np.ndarray, dense: np.ndarray | None = None,
+                    val: tuple[Sequence[str], np.ndarray, np.ndarray | None] | None = None,
+                    alphas: Sequence[float] = (1.0, 3.0, 10.0, 30.0), min_df: int = 3,
+                    max_features: int = 50_000) -> tuple[NgramRidge, dict[str, float]]:
+    """Ridge on TF-IDF uni+bigrams (+ standardised dense features); α picked on ``val``."""
+    from sklearn.linear_model import Ridge
+
+    vocab, idf = _vocab(texts, min_df, max_features)
+    d = 0 if dense is None else dense.shape[1]
+    mean = None if dense is None else dense.mean(axis=0).astype(np.float64)
+    std = None if dense is None else (dense.std(axis=0) + 1e-6).astype(np.float64)
+    shell = NgramRidge(vocab, idf, np.zeros(len(vocab)), 0.0,
+                       None if dense is None else np.zeros(d), mean, std)
+
+    def design(tx: Sequence[str], dn: np.ndarray | None) -> sparse.csr_matrix:
+        m = shell.tfidf(tx)
+        if dn is None:
+            return m
+        return sparse.hstack([m, sparse.csr_matrix(shell.standardize(dn))]).tocsr()
+
+    xtr = design(texts, dense)
+    scores: dict[str, float] = {}
+    best = (np.inf, alphas[0])
+    if val is not None and len(alphas) > 1:
+        xva = design(val[0], val[2])
+        for a in alphas:
+            r = Ridge(alpha=a, solver="auto").fit(xtr, y)
+            mse = float(np.mean((r.predict(xva) - val[1]) ** 2))
+            scores[f"alpha_{a:g}"] = mse
+            best = min(best, (mse, a))
+    r = Ridge(alpha=best[1]).fit(xtr, y)
+    coef = np.asarray(r.coef_, dtype=np.float64)
+    model = NgramRidge(vocab, idf, coef[: len(vocab)], float(r.intercept_),
+                       None if dense is None else coef[len(vocab):], mean, std)
+    scores["alpha"] = best[1]
+    return model, scores
+
+
+def oof_text_scores(texts: Sequence[str], y: np.ndarray, groups: np.ndarray, alpha: float,
+                    folds: int = 5, seed: int = 3) -> np.ndarray:
+    """Out-of-fold predictions of a text-only n-gram ridge (folds by post), for stacking."""
+    rng = np.random.default_rng(seed)
+    uniq = np.unique(groups)
+    fold_of = dict(zip(uniq, rng.integers(0, folds, len(uniq))))
+    f = np.asarray([fold_of[g] for g in groups])
+    out = np.zeros(len(texts))
+    for k in range(folds):
+        tr, te = np.flatnonzero(f != k), np.flatnonzero(f == k)
+        m, _ = fit_ngram_ridge([texts[i] for i in tr], y[tr], alphas=(alpha,))
+        out[te] = m.predict([texts[i] for i in te])
+    return out
+
+
+def fit_xgb(xtr: np.ndarray, ytr: np.ndarray, xva: np.ndarray, yva: np.ndarray,
+            names: Sequence[str], params: dict[str, Any] | None = None,
+            rounds: int = PAPER_XGB_ROUNDS, early_stop: int = PAPER_XGB_EARLY_STOP,
+            nthread: int = 2) -> Any:
+    import xgboost as xgb
+
+    p = dict(PAPER_XGB_PARAMS if params is None else params)
+    p["nthread"] = nthread
+    dtr = xgb.DMatrix(xtr, label=ytr, feature_names=list(names))
+    dva = xgb.DMatrix(xva, label=yva, feature_names=list(names))
+    bst = xgb.train(p, dtr, num_boost_round=rounds, evals=[(dva, "val")],
+                    early_stopping_rounds=early_stop, verbose_eval=False)
+    best = int(bst.best_iteration)
+    logger.info("xgboost: best iteration %d, val rmse %.4f", best, bst.best_score)
+    sliced = bst[: best + 1]  # keep only the trees up to the early-stopping point
+    sliced.best_iteration = best
+    return sliced

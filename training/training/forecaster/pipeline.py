@@ -1,0 +1,173 @@
+"""Train every forecaster model on one split, evaluate side by side, write the bundle.
+
+Models: mean baseline; ridge on TLC uni+bigrams + the §5.2 features (paper's linear
+baseline); XGBoost on the §5.2 features with the paper's Appendix C hyper-parameters (``gbm``);
+the main model = the same XGBoost over the §5.2 features + the out-of-fold score of a
+text-only n-gram ridge (+ the TLC's empathy direction when available). Ablations: the main
+model without the minutes-since-post features; without empathy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from models.forecaster.features import EMPATHY_FEATURES, EmpathyLike, FeatureExtractor, MetricFn
+from models.forecaster.lda import TopicModel
+from models.forecaster.linear import NgramRidge
+from models.forecaster.model import TEXT_SCORE
+from models.forecaster.ranking import evaluate
+from models.forecaster.text import TextFeaturizer
+from training.forecaster.dataset import Examples, Split
+from training.forecaster.fit import fit_ngram_ridge, fit_xgb, oof_text_scores
+from training.forecaster.topics import fit_topics
+
+__all__ = ["Trained", "featurize", "reference_scores", "train_models"]
+
+logger = logging.getLogger(__name__)
+
+EmpathyFn = Callable[[Sequence[str]], Sequence[EmpathyLike]]
+
+
+@dataclass
+class Trained:
+    topics: TopicModel
+    extractor: FeatureExtractor
+    text_ridge: NgramRidge
+    ridge: NgramRidge
+    gbm: Any
+    main: Any
+    main_names: list[str]
+    mean_value: float
+    conformal_q: float
+    n_base: int
+    preds: dict[str, np.ndarray] = field(default_factory=dict)  # test predictions by model
+    results: dict[str, Any] = field(default_factory=dict)  # test metrics by model
+    info: dict[str, Any] = field(default_factory=dict)
+    x: np.ndarray | None = None  # feature matrix of every example (for the MiniLM model)
+
+
+def featurize(ex: Examples, fe: FeatureExtractor,
+              empathy: Sequence[EmpathyLike] | None = None,
+              progress: Callable[[int], None] | None = None) -> np.ndarray:
+    x = np.zeros((len(ex), len(fe.names)), dtype=np.float32)
+    for post, idx in ex.by_post():
+        emp = [empathy[i] for i in idx] if empathy is not None else None
+        x[idx] = fe.extract(post, [ex.tlcs[i] for i in idx], emp)
+        if progress is not None:
+            progress(len(idx))
+    return x
+
+
+def reference_scores(ex: Examples, idx: np.ndarray) -> dict[str, np.ndarray]:
+    """Order-only references: chronological (earlier first) and Reddit's order (score)."""
+    y, _, score, created, _ = ex.arrays()
+    return {"chronological": -created[idx], "reddit_order": score[idx], "oracle": y[idx]}
+
+
+def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]],
+                 metric_names: Sequence[str] = (), metric_fn: MetricFn | None = None,
+                 empathy: Sequence[EmpathyLike] | None = None, n_boot: int = 200,
+                 lda_iterations: int = 200, coverage: float = 0.9, ablations: bool = True,
+                 progress: Callable[[str], None] | None = None) -> Trained:
+    say = progress or (lambda s: logger.info("%s", s))
+    y, _, _, created, groups = ex.arrays()
+    tr, va, te = split.train, split.val, split.test
+    bodies = [t.body for t in ex.tlcs]
+    say("fitting LDA on training text")
+    train_posts = list(dict.fromkeys(ex.post_of[i] for i in tr))
+    lda_texts = ([f"{ex.posts[p].title}\n{ex.posts[p].selftext}" for p in train_posts]
+                 + [bodies[i] for i in tr])
+    topics = fit_topics(lda_texts, iterations=lda_iterations)
+    subs = sorted({ex.posts[p].subreddit for p in train_posts}, key=str.lower)
+    fe = FeatureExtractor(topics, TextFeaturizer(*subj), subs, metric_names, metric_fn,
+                          use_empathy=empathy is not None)
+    say(f"extracting features for {len(ex)} TLCs")
+    x = featurize(ex, fe, empathy)
+    n_base = len(fe.names) - (len(EMPATHY_FEATURES) if empathy is not None else 0)
+    xb = x[:, :n_base]
+    names = fe.names
+
+    say("fitting n-gram ridge (paper's linear baseline)")
+    txt = lambda idx: [bodies[i] for i in idx]
+    ridge, ridge_info = fit_ngram_ridge(txt(tr), y[tr], xb[tr], val=(txt(va), y[va], xb[va]))
+    say("fitting text-only n-gram ridge + out-of-fold scores")
+    text_ridge, tinfo = fit_ngram_ridge(txt(tr), y[tr], val=(txt(va), y[va], None))
+    ts = np.zeros(len(ex))
+    ts[tr] = oof_text_scores(txt(tr), y[tr], groups[tr], alpha=float(tinfo["alpha"]))
+    rest = np.concatenate([va, te])
+    ts[rest] = text_ridge.predict(txt(rest))
+
+    say("fitting XGBoost (paper hyper-parameters)")
+    gbm = fit_xgb(xb[tr], y[tr], xb[va], y[va], names[:n_base])
+    main_names = list(names) + [TEXT_SCORE]
+    xm = np.concatenate([x, ts[:, None].astype(np.float32)], axis=1)
+    say("fitting main model")
+    main = fit_xgb(xm[tr], y[tr], xm[va], y[va], main_names)
+
+    import xgboost as xgb
+
+    def xpred(b: Any, m: np.ndarray, nm: Sequence[str], idx: np.ndarray) -> np.ndarray:
+        return b.predict(xgb.DMatrix(m[idx], feature_names=list(nm)))
+
+    mean_value = float(y[tr].mean())
+    res_val = np.abs(y[va] - xpred(main, xm, main_names, va))
+    q = float(np.quantile(res_val, min(1.0, coverage * (1 + 1 / len(va)))))
+    preds = {
+        "main": xpred(main, xm, main_names, te),
+        "mean": np.full(len(te), mean_value),
+        "ridge": ridge.predict(txt(te), xb[te]),
+        "gbm": xpred(gbm, xb, names[:n_base], te),
+        "text_ridge": ts[te],
+    }
+    info: dict[str, Any] = {"ridge": ridge_info, "text_ridge": tinfo,
+                            "gbm_best_iteration": int(gbm.best_iteration),
+                            "main_best_iteration": int(main.best_iteration),
+                            "n_train": len(tr), "n_val": len(va), "n_test": len(te),
+                            "coverage_test": float(np.mean(np.abs(y[te] - preds["main"]) <= q))}
+    if ablations:
+        keep = [i for i, n in enumerate(main_names)
+                if n not in ("minutes_since_post", "log_minutes_since_post")]
+        say("ablation: main model without minutes since post")
+        nm = [main_names[i] for i in keep]
+        b = fit_xgb(xm[tr][:, keep], y[tr], xm[va][:, keep], y[va], nm)
+        preds["main_no_time"] = xpred(b, xm[:, keep], nm, te)
+        if empathy is not None:
+            keep = [i for i, n in enumerate(main_names) if not n.startswith("emp_")]
+            say("ablation: main model without empathy")
+            nm = [main_names[i] for i in keep]
+            b = fit_xgb(xm[tr][:, keep], y[tr], xm[va][:, keep], y[va], nm)
+            preds["main_no_empathy"] = xpred(b, xm[:, keep], nm, te)
+    preds |= reference_scores(ex, te)
+    say("evaluating with bootstrap over posts")
+    results = {k: evaluate(y[te], v, groups[te], created[te], n_boot=n_boot, seed=1)
+               for k, v in preds.items()}
+    # bootstrap of the main model's margin over each baseline (paired: same resampled posts)
+    results["_margins"] = _paired_margins(y[te], preds, groups[te], created[te], n_boot)
+    return Trained(topics, fe, text_ridge, ridge, gbm, main, main_names, mean_value, q, n_base,
+                   preds, results, info, x=xm)
+
+
+def _paired_margins(y: np.ndarray, preds: dict[str, np.ndarray], groups: np.ndarray,
+                    times: np.ndarray, n_boot: int) -> dict[str, Any]:
+    from models.forecaster.ranking import _summ, post_stats
+
+    stats = {k: post_stats(y, v, groups, times) for k, v in preds.items()}
+    m = len(stats["main"].n)
+    rng = np.random.default_rng(5)
+    ws = [np.bincount(rng.integers(0, m, m), minlength=m).astype(np.float64)
+          for _ in range(n_boot)]
+    out: dict[str, Any] = {}
+    for k in preds:
+        if k in ("main", "oracle"):
+            continue
+        d: dict[str, list[float]] = {}
+        for metric in ("r2", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5", "spearman"):
+            diffs = [(_summ(stats["main"], w)[metric] - _summ(stats[k], w)[metric]) for w in ws]
+            d[metric] = [float(np.nanquantile(diffs, 0.025)), float(np.nanquantile(diffs, 0.975))]
+        out[k] = d
+    return out

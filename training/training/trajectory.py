@@ -1,0 +1,238 @@
+"""Fitting the prosocial trajectory: standardiser + first principal component (paper §4,
+Appendix B) over the outcome metrics of matured training conversations.
+
+* Conversations: every TLC (with at least ``min_replies`` replies, as in the paper where every
+  conversation has a reply) of posts scraped at least ``min_age_hours`` after posting
+  (``retrieved_on - created_utc``), so that their outcome has had time to mature.
+* Split by post (a stable hash of the post id), so the held-out figures come from posts whose
+  conversations were never seen in fitting.
+* Each metric is transformed (``models.metrics.names.METRIC_TRANSFORMS``), z-scored with the
+  training mean / std (a constant metric gets std 1 and so loading 0), and PC1 is taken from
+  the SVD of the standardised matrix. Its sign is fixed so that ``Σ sign_m · loading_m > 0``
+  with the expected signs of ``METRIC_SIGNS`` (prosocial +, toxic counts −).
+* The bundle ``trajectory`` holds ``trajectory.json`` (features, transforms, mean, std,
+  loadings); the report (JSON + loadings bar plot) goes to ``var/reports/trajectory/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.bundle import BundleWriter, Registry, hash_files
+from models.metrics.aux import AuxScorer
+from models.metrics.names import METRIC_NAMES, METRIC_SIGNS, METRIC_TRANSFORMS
+from models.outcomes import OutcomeComputer
+from models.trajectory import BUNDLE_NAME, TRAJECTORY_FILE, Trajectory, apply_transforms
+from models.tree import Node
+from streaming.dumps import DumpReport, find_dump_files
+from streaming.forest import iter_threads
+from training.errors import TrainingError
+
+__all__ = ["PAPER_PC1_EVR", "MetricTable", "TrajectoryFit", "collect_metrics", "fit_pc1",
+           "heldout_mask", "plot_loadings", "train_trajectory"]
+
+logger = logging.getLogger(__name__)
+
+#: The paper's share of variance explained by PC1 (Figure 2).
+PAPER_PC1_EVR = 0.574
+
+
+@dataclass
+class MetricTable:
+    """Metric rows of the collected conversations with their post ids."""
+
+    x: np.ndarray
+    posts: list[str]
+    n_threads: int = 0
+    n_comments: int = 0
+    report: DumpReport = field(default_factory=DumpReport)
+
+
+def _batches(threads: Iterator[Any], min_replies: int, batch_comments: int
+             ) -> Iterator[tuple[list[Node], int]]:
+    batch: list[Node] = []
+    size = 0
+    n_threads = 0
+    for th in threads:
+        n_threads += 1
+        for tlc in th.tlcs:
+            n = tlc.size() - 1
+            if n < min_replies:
+                continue
+            batch.append(tlc)
+            size += n + 1
+        if size >= batch_comments:
+            yield batch, n_threads
+            batch, size, n_threads = [], 0, 0
+    if batch or n_threads:
+        yield batch, n_threads
+
+
+def collect_metrics(data: str | Path, aux: AuxScorer, *, min_age_hours: float = 48,
+                    max_threads: int | None = None, min_replies: int = 1,
+                    batch_comments: int = 20_000,
+                    on_batch: Callable[[int, int], None] | None = None) -> MetricTable:
+    """Outcome metrics of the matured conversations of a dump directory."""
+    report = DumpReport()
+    computer = OutcomeComputer(aux, None)
+    threads = iter_threads(data, report, max_threads=max_threads,
+                           min_age_s=int(min_age_hours * 3600))
+    xs: list[np.ndarray] = []
+    posts: list[str] = []
+    n_threads = n_comments = 0
+    for tlcs, k in _batches(threads, min_replies, batch_comments):
+        n_threads += k
+        if tlcs:
+            x, n_rep = computer.metric_matrix(tlcs)
+            xs.append(x)
+            posts.extend(t.parent for t in tlcs)
+            c = int(n_rep.sum()) + len(tlcs)
+            n_comments += c
+        else:
+            c = 0
+        if on_batch is not None:
+            on_batch(k, c)
+    x = np.vstack(xs) if xs else np.zeros((0, len(METRIC_NAMES)))
+    return MetricTable(x=x, posts=posts, n_threads=n_threads, n_comments=n_comments,
+                       report=report)
+
+
+def heldout_mask(posts: list[str], frac: float) -> np.ndarray:
+    """``True`` for conversations of held-out posts (stable hash of the post id)."""
+    def bucket(p: str) -> float:
+        return int(hashlib.sha1(p.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return np.fromiter((bucket(p) < frac for p in posts), dtype=bool, count=len(posts))
+
+
+@dataclass
+class TrajectoryFit:
+    """A fitted (unsaved) trajectory and its figures."""
+
+    trajectory: Trajectory
+    explained_variance_ratio: list[float]  # first five components, training rows
+    heldout_explained_variance: float | None
+    n_train: int
+    n_heldout: int
+    disagreeing: list[str]  # metrics whose PC1 loading has the opposite of the expected sign
+
+    @property
+    def pc1_evr(self) -> float:
+        return self.explained_variance_ratio[0]
+
+    def loadings(self) -> dict[str, float]:
+        return {f: float(v) for f, v in zip(self.trajectory.features, self.trajectory.loadings)}
+
+
+def fit_pc1(x: np.ndarray, x_heldout: np.ndarray | None = None) -> TrajectoryFit:
+    """Standardiser + sign-fixed PC1 of a metric matrix in ``METRIC_NAMES`` order."""
+    if x.shape[0] < 3:
+        raise TrainingError(f"need at least 3 conversations to fit PCA, got {x.shape[0]}")
+    if not np.all(np.isfinite(x)):
+        raise TrainingError("metric matrix has NaN/inf values (are the aux models missing?)")
+    transforms = tuple(METRIC_TRANSFORMS[m] for m in METRIC_NAMES)
+    t = apply_transforms(x, transforms)
+    mean = t.mean(axis=0)
+    std = t.std(axis=0)
+    std = np.where(std > 1e-12, std, 1.0)
+    z = (t - mean) / std
+    _, s, vt = np.linalg.svd(z, full_matrices=False)
+    var = s ** 2
+    evr = (var / var.sum()).tolist() if var.sum() > 0 else [0.0] * len(s)
+    pc1 = vt[0].copy()
+    signs = np.array([METRIC_SIGNS[m] for m in METRIC_NAMES], dtype=np.float64)
+    if float(pc1 @ signs) < 0:
+        pc1 = -pc1
+    traj = Trajectory(version="unsaved", features=METRIC_NAMES, transforms=transforms,
+                      mean=mean, std=std, loadings=pc1, explained_variance_ratio=evr[0])
+    held = None
+    if x_heldout is not None and len(x_heldout) >= 2:
+        zh = traj.standardise(x_heldout)
+        zh = zh - zh.mean(axis=0)
+        total = float((zh ** 2).sum())
+        held = float(((zh @ pc1) ** 2).sum() / total) if total > 0 else None
+    disagreeing = [m for m, v in zip(METRIC_NAMES, pc1) if v * METRIC_SIGNS[m] < -1e-9]
+    return TrajectoryFit(trajectory=traj, explained_variance_ratio=[float(v) for v in evr[:5]],
+                         heldout_explained_variance=held, n_train=int(x.shape[0]),
+                         n_heldout=0 if x_heldout is None else int(x_heldout.shape[0]),
+                         disagreeing=disagreeing)
+
+
+def plot_loadings(loadings: dict[str, float], evr: float, path: Path) -> Path:
+    """Horizontal bar plot of PC1 loadings (prosocial blue, antisocial red)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(loadings)
+    vals = [loadings[n] for n in names]
+    colors = ["#c0392b" if METRIC_SIGNS[n] < 0 else "#2e86c1" for n in names]
+    fig, ax = plt.subplots(figsize=(7, 7))
+    ax.barh(names[::-1], vals[::-1], color=colors[::-1])
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("PC1 loading")
+    ax.set_title(f"Prosocial trajectory: PC1 loadings ({evr:.1%} of variance)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def train_trajectory(data: str | Path, registry: Registry, aux: AuxScorer, *,
+                     min_age_hours: float = 48, max_threads: int | None = None,
+                     min_replies: int = 1, heldout_frac: float = 0.2,
+                     report_dir: Path | None = None,
+                     on_batch: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Collect metrics, fit, write the ``trajectory`` bundle and the report; return the
+    report dict (also saved as ``report.json``)."""
+    table = collect_metrics(data, aux, min_age_hours=min_age_hours, max_threads=max_threads,
+                            min_replies=min_replies, on_batch=on_batch)
+    if table.x.shape[0] == 0:
+        raise TrainingError(f"no conversation in {data} is at least {min_age_hours} h old "
+                            f"with ≥{min_replies} replies")
+    held = heldout_mask(table.posts, heldout_frac)
+    if held.all() or (~held).sum() < 3:
+        held = np.zeros(len(table.posts), dtype=bool)
+    fit = fit_pc1(table.x[~held], table.x[held] if held.any() else None)
+    files = find_dump_files(data)
+    data_hash = hash_files([p for p in (files.submissions, files.comments) if p is not None])
+    metrics = {
+        "explained_variance_ratio": fit.pc1_evr,
+        "explained_variance_ratio_top5": fit.explained_variance_ratio,
+        "heldout_explained_variance": fit.heldout_explained_variance,
+        "paper_explained_variance_ratio": PAPER_PC1_EVR,
+        "n_train_conversations": fit.n_train,
+        "n_heldout_conversations": fit.n_heldout,
+        "n_threads": table.n_threads,
+        "n_comments": table.n_comments,
+        "loadings_against_expected_sign": fit.disagreeing,
+    }
+    params = {"min_age_hours": min_age_hours, "max_threads": max_threads,
+              "min_replies": min_replies, "heldout_frac": heldout_frac,
+              "aux_version": str(aux.version)}
+    with BundleWriter(registry, BUNDLE_NAME, features=list(METRIC_NAMES), params=params,
+                      metrics=metrics, training_data_hash=data_hash) as w:
+        w.save_json(TRAJECTORY_FILE, fit.trajectory.to_json())
+    version = w.version
+    report: dict[str, Any] = {"bundle": BUNDLE_NAME, "version": version,
+                              "registry": str(registry.root), **metrics,
+                              "loadings": fit.loadings(), "params": params,
+                              "dump_report": {"accepted": dict(table.report.accepted),
+                                              "rejected": dict(table.report.rejected)}}
+    if report_dir is not None:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        (report_dir / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+        report["plot"] = str(plot_loadings(fit.loadings(), fit.pc1_evr,
+                                           report_dir / "loadings.png"))
+    logger.info("trajectory %s: PC1 explains %.1f%% (held-out %.1f%%)", version,
+                100 * fit.pc1_evr, 100 * (fit.heldout_explained_variance or float("nan")))
+    return report
