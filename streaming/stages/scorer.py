@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections import defaultdict
 from typing import Any, Sequence
@@ -37,7 +38,12 @@ logger = logging.getLogger(__name__)
 
 
 def jsonable(x: Any) -> Any:
-    if x is None or isinstance(x, (str, int, float, bool)):
+    """Plain JSON (NaN/inf → null: PostgreSQL's JSON rejects them)."""
+    if isinstance(x, float) or (hasattr(x, "dtype") and hasattr(x, "item") and
+                                getattr(x, "ndim", 1) == 0):
+        f = float(x)
+        return f if math.isfinite(f) else None
+    if x is None or isinstance(x, (str, int, bool)):
         return x
     if hasattr(x, "to_dict"):
         return jsonable(x.to_dict())

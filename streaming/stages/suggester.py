@@ -120,6 +120,8 @@ class SuggesterStage(Stage):
 def _reason_text(x: Any) -> str:
     if isinstance(x, str):
         return x
+    if isinstance(x, (list, tuple)) and len(x) == 2 and isinstance(x[1], (int, float)):
+        return f"{x[0]} ({x[1]:+.3f})"
     if isinstance(x, dict):
         name = x.get("feature") or x.get("name") or x.get("reason")
         eff = x.get("effect") or x.get("contribution") or x.get("value")
