@@ -7,14 +7,21 @@ constructors (DESIGN.md §8) and serving loads the real bundles with :func:`load
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from models.tree import Node, Post
 
-__all__ = ["EmpathyModel", "ForecastModel", "OutcomeModel", "ModelSet", "load_models",
-           "MODEL_NAMES"]
+__all__ = [
+    "MODEL_NAMES",
+    "EmpathyModel",
+    "ForecastModel",
+    "ModelSet",
+    "OutcomeModel",
+    "load_models",
+]
 
 logger = logging.getLogger(__name__)
 

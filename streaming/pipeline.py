@@ -12,18 +12,33 @@ from typing import Any
 
 from streaming.bus.base import Bus
 from streaming.clock import Clock
-from streaming.events import (TOPIC_COMMENTS, TOPIC_DEADLETTER, TOPIC_OUTCOMES, TOPIC_SCORES,
-                              TOPIC_SUBMISSIONS)
+from streaming.events import (
+    TOPIC_COMMENTS,
+    TOPIC_DEADLETTER,
+    TOPIC_OUTCOMES,
+    TOPIC_SCORES,
+    TOPIC_SUBMISSIONS,
+)
 from streaming.modelset import ModelSet
 from streaming.ops import StageMetrics
 from streaming.replay import ThreadFetcher
 from streaming.settings import Settings
-from streaming.stages import (BackfillStage, DeadLetters, ErrorPolicy, EvaluatorStage,
-                              IngestStage, ScorerStage, Source, Stage, StageRunner,
-                              SuggesterStage, dead_letter_policy)
+from streaming.stages import (
+    BackfillStage,
+    DeadLetters,
+    ErrorPolicy,
+    EvaluatorStage,
+    IngestStage,
+    ScorerStage,
+    Source,
+    Stage,
+    StageRunner,
+    SuggesterStage,
+    dead_letter_policy,
+)
 from streaming.storage import SessionFactory
 
-__all__ = ["Pipeline", "build_pipeline", "ALL_TOPICS"]
+__all__ = ["ALL_TOPICS", "Pipeline", "build_pipeline"]
 
 ALL_TOPICS = (TOPIC_SUBMISSIONS, TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_OUTCOMES, TOPIC_DEADLETTER)
 

@@ -14,8 +14,9 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from streaming.bus.base import Bus
 from streaming.bus.embedded import EmbeddedBus
@@ -28,8 +29,16 @@ from streaming.settings import Settings
 from streaming.stages import ReplaySource
 from streaming.storage import open_database
 
-__all__ = ["make_bus", "make_clock", "assemble", "run_embedded", "run_stage", "start_ops", "StopFlag",
-           "RunStats"]
+__all__ = [
+    "RunStats",
+    "StopFlag",
+    "assemble",
+    "make_bus",
+    "make_clock",
+    "run_embedded",
+    "run_stage",
+    "start_ops",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +57,7 @@ class StopFlag:
     def __call__(self) -> bool:
         return self._ev.is_set()
 
-    def install(self) -> "StopFlag":
+    def install(self) -> StopFlag:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.set)
             signal.signal(signal.SIGINT, self.set)
@@ -133,9 +142,8 @@ def run_embedded(p: Pipeline, stop: Callable[[], bool] = lambda: False, *,
                 progress(stats)
     else:
         while not stop():
-            if not any(r.step(timeout_s=0.2) for r in p.runners.values()):
-                if drain:
-                    break
+            if not any(r.step(timeout_s=0.2) for r in p.runners.values()) and drain:
+                break
     _settle(p, stop)
     if drain and not stop():
         if isinstance(p.clock, EventClock):
@@ -148,7 +156,7 @@ def run_embedded(p: Pipeline, stop: Callable[[], bool] = lambda: False, *,
                 p.bus.flush()
                 _settle(p, stop)
     stats.wall_s = time.perf_counter() - t0
-    for name, r in p.runners.items():
+    for name in p.runners:
         stats.consumed[name] = int(p.metrics.registry.get_sample_value(
             "prosocial_events_in_total", {"stage": name}) or 0)
     return stats

@@ -13,12 +13,11 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import field_validator
-from pydantic_settings import (BaseSettings, NoDecode, PydanticBaseSettingsSource,
-                               SettingsConfigDict)
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from streaming.errors import StreamingError
 
-__all__ = ["Settings", "load_settings", "read_yaml", "SettingsError", "STAGES"]
+__all__ = ["STAGES", "Settings", "SettingsError", "load_settings", "read_yaml"]
 
 #: Stage names accepted by ``prosocial run --stage``.
 STAGES = ("ingest", "scorer", "suggester", "backfill", "evaluator")

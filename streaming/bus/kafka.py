@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from streaming.bus.base import Bus, Message
 from streaming.errors import StreamingError
 
-__all__ = ["KafkaBus", "BusError"]
+__all__ = ["BusError", "KafkaBus"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +43,9 @@ class KafkaBus(Bus):
                                   session_timeout_ms=session_timeout_ms,
                                   heartbeat_interval_ms=max(500, session_timeout_ms // 3),
                                   max_poll_interval_ms=max_poll_interval_ms, **extra)
-        self._producer_cfg = dict(bootstrap_servers=bootstrap, client_id=client_id, acks="all",
-                                  linger_ms=5, max_block_ms=max_block_ms, retries=10,
-                                  key_serializer=lambda k: None if k is None else k.encode())
+        self._producer_cfg = {"bootstrap_servers": bootstrap, "client_id": client_id, "acks": "all",
+                                  "linger_ms": 5, "max_block_ms": max_block_ms, "retries": 10,
+                                  "key_serializer": lambda k: None if k is None else k.encode()}
         self._producer: Any = None
         self.max_pending = max_pending
         self._pending = 0

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register", "run", "TRAIN_ORDER"]
+__all__ = ["TRAIN_ORDER", "register", "run"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def _train_missing(registry: Path, data: Path, err: Any) -> dict[str, str]:
         env = dict(os.environ, PROSOCIAL_REGISTRY_DIR=str(registry),
                    PROSOCIAL_DATA_DIR=str(data))
         t0 = time.monotonic()
-        proc = subprocess.run(cmd, env=env, stdout=sys.stderr, stderr=sys.stderr)
+        proc = subprocess.run(cmd, env=env, stdout=sys.stderr, stderr=sys.stderr, check=False)
         if proc.returncode != 0:
             failed[name] = f"`{' '.join(cmd)}` failed with exit code {proc.returncode}"
             err.print(f"[red]✗[/] {failed[name]}")
@@ -111,9 +111,9 @@ def run(args: argparse.Namespace) -> int:
     err.print(f"replaying reddit-college {args.since} → {args.until} (embedded bus, SQLite)")
     rep, md = replay_and_report(
         config=None, data=str(data), since=args.since, until=args.until,
-        subreddits=args.subreddits, overrides=dict(database_url=f"sqlite:///{db}",
-                                                   bus="embedded", registry_dir=str(registry),
-                                                   quiet_period_s=600),
+        subreddits=args.subreddits, overrides={"database_url": f"sqlite:///{db}",
+                                                   "bus": "embedded", "registry_dir": str(registry),
+                                                   "quiet_period_s": 600},
         report_path=report, title=f"prosocial demo: reddit-college {args.since} → {args.until}")
     rep["demo_wall_s"] = round(time.monotonic() - t0, 1)
     rep["training_failures"] = train_failed

@@ -115,7 +115,6 @@ def run(args: argparse.Namespace) -> int:
     registry = Registry(resolve_registry_dir(args.registry))
     try:
         from models.aux import AuxModels
-
         from models.trajectory import Trajectory
 
         aux = AuxModels.from_registry(registry)

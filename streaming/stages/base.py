@@ -19,15 +19,23 @@ import json
 import logging
 import time
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from streaming.bus.base import Bus, Message
 from streaming.events import TOPIC_DEADLETTER
 from streaming.ops import StageMetrics
 from streaming.storage import DeadLetterRow, SessionFactory, upsert
 
-__all__ = ["Stage", "StageRunner", "DeadLetters", "ErrorPolicy", "dead_letter_policy",
-           "crash_policy", "now_ms"]
+__all__ = [
+    "DeadLetters",
+    "ErrorPolicy",
+    "Stage",
+    "StageRunner",
+    "crash_policy",
+    "dead_letter_policy",
+    "now_ms",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -65,12 +73,12 @@ class DeadLetters:
         self.bus.publish(TOPIC_DEADLETTER, msg.key, json.dumps(payload).encode())
         key = msg.key if msg.key is None else msg.key[:256]
         with self.sessions() as s:
-            upsert(s, DeadLetterRow, [dict(
-                id=(ident or f"{stage}:{msg.topic}:{msg.partition}:{msg.offset}")[:80],
-                stage=stage,
-                topic=msg.topic, partition=msg.partition, offset=msg.offset, key=key,
-                reason=reason[:2000], raw=raw_text[:_RAW_LIMIT].replace("\x00", "\\0"),
-                at_ms=now_ms())])
+            upsert(s, DeadLetterRow, [{
+                "id": (ident or f"{stage}:{msg.topic}:{msg.partition}:{msg.offset}")[:80],
+                "stage": stage,
+                "topic": msg.topic, "partition": msg.partition, "offset": msg.offset, "key": key,
+                "reason": reason[:2000], "raw": raw_text[:_RAW_LIMIT].replace("\x00", "\\0"),
+                "at_ms": now_ms()}])
             s.commit()
 
 
@@ -143,13 +151,13 @@ class StageRunner:
             self.metrics.events_in.labels(stage=st.name).inc(len(msgs))
             try:
                 st.handle(msgs)
-            except Exception as batch_exc:  # retry one by one to isolate the bad record
+            except Exception as batch_exc:  # noqa: BLE001 - isolate the bad record
                 logger.warning("%s: batch of %d failed (%s); retrying one by one", st.name,
                                len(msgs), batch_exc)
                 for m in msgs:
                     try:
                         st.handle([m])
-                    except Exception as exc:
+                    except Exception as exc:  # noqa: BLE001 - the error policy decides
                         self.on_error(st, m, exc)
             self.bus.flush()
             self.bus.commit(st.group_id, msgs)

@@ -17,7 +17,8 @@ import json
 import logging
 import math
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 
@@ -133,9 +134,9 @@ class EvaluatorStage(Stage):
                         name = f"forecaster:{version}" if model == "model" else model
                         if version != "none" and len(by_version) > 1 and model != "model":
                             name = f"{model}@{version}"
-                        row = dict(subreddit=sub, model=name, window_end_utc=window_end,
-                                   n_tlcs=len(rows), n_posts=int(figs.get("n_posts") or 0),
-                                   figures=figs, computed_ms=now_ms())
+                        row = {"subreddit": sub, "model": name, "window_end_utc": window_end,
+                                   "n_tlcs": len(rows), "n_posts": int(figs.get("n_posts") or 0),
+                                   "figures": figs, "computed_ms": now_ms()}
                         out_rows.append(row)
                         self.latest[(sub, name)] = row
             upsert(s, EvaluationRow, out_rows,

@@ -18,7 +18,8 @@ import logging
 import math
 import time
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -94,19 +95,19 @@ class ScorerStage(Stage):
                 continue
             self.clock.observe(ev.created_utc)
             if isinstance(ev, Submission):
-                posts[ev.name] = dict(
-                    name=ev.name, subreddit=ev.subreddit, title=clean_text(ev.title),
-                    selftext=clean_text(ev.selftext), author=clean_text(ev.author)[:64] or None,
-                    score=ev.score, created_utc=ev.created_utc, retrieved_on=ev.retrieved_on)
+                posts[ev.name] = {
+                    "name": ev.name, "subreddit": ev.subreddit, "title": clean_text(ev.title),
+                    "selftext": clean_text(ev.selftext), "author": clean_text(ev.author)[:64] or None,
+                    "score": ev.score, "created_utc": ev.created_utc, "retrieved_on": ev.retrieved_on}
             elif isinstance(ev, Comment):
                 if not ev.is_tlc:
                     self.ignored_replies += 1
                     continue
-                tlcs.setdefault(ev.name, dict(
-                    name=ev.name, post_name=ev.link_id, subreddit=ev.subreddit,
-                    author=clean_text(ev.author)[:64] or None, body=clean_text(ev.body),
-                    score=ev.score, created_utc=ev.created_utc, ingest_ms=ingest_ms,
-                    stored_ms=now_ms(), status="pending"))
+                tlcs.setdefault(ev.name, {
+                    "name": ev.name, "post_name": ev.link_id, "subreddit": ev.subreddit,
+                    "author": clean_text(ev.author)[:64] or None, "body": clean_text(ev.body),
+                    "score": ev.score, "created_utc": ev.created_utc, "ingest_ms": ingest_ms,
+                    "stored_ms": now_ms(), "status": "pending"})
         with self.sessions() as s:
             upsert(s, PostRow, list(posts.values()), update=["score"])
             upsert(s, TlcRow, list(tlcs.values()))
@@ -169,17 +170,17 @@ class ScorerStage(Stage):
         rows = []
         for i, (t, _) in enumerate(todo):
             f, e = fc[i], emp[i]
-            rows.append(dict(
-                tlc_name=t.name, post_name=t.post_name, subreddit=t.subreddit,
-                created_utc=t.created_utc, due_utc=t.created_utc + self.horizon_s,
-                forecast=None if f is None else float(f.value),
-                lower=None if f is None or f.lower is None else float(f.lower),
-                upper=None if f is None or f.upper is None else float(f.upper),
-                reasons=[] if f is None else jsonable(list(f.reasons or [])),
-                empathy=None if e is None else jsonable(e),
-                empathy_label=None if e is None else str(getattr(e, "label", None)),
-                empathy_version=ev, forecaster_version=fv, config_hash=self.config_hash,
-                ingest_ms=t.ingest_ms, scored_ms=scored))
+            rows.append({
+                "tlc_name": t.name, "post_name": t.post_name, "subreddit": t.subreddit,
+                "created_utc": t.created_utc, "due_utc": t.created_utc + self.horizon_s,
+                "forecast": None if f is None else float(f.value),
+                "lower": None if f is None or f.lower is None else float(f.lower),
+                "upper": None if f is None or f.upper is None else float(f.upper),
+                "reasons": [] if f is None else jsonable(list(f.reasons or [])),
+                "empathy": None if e is None else jsonable(e),
+                "empathy_label": None if e is None else str(getattr(e, "label", None)),
+                "empathy_version": ev, "forecaster_version": fv, "config_hash": self.config_hash,
+                "ingest_ms": t.ingest_ms, "scored_ms": scored})
         return rows
 
     # -- timers ----------------------------------------------------------------------------

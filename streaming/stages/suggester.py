@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -100,10 +101,10 @@ class SuggesterStage(Stage):
             newest_ingest = max((r.ingest_ms or 0) for r, _ in rows)
             made = now_ms()
             latency = (made - newest_ingest) / 1000 if newest_ingest else None
-            row = dict(post_name=post, revision=len(items), subreddit=rows[0][0].subreddit,
-                       as_of_utc=int(self.clock.now()), order=order, diff=diff,
-                       forecaster_version=rows[0][0].forecaster_version, latency_s=latency,
-                       made_ms=made)
+            row = {"post_name": post, "revision": len(items), "subreddit": rows[0][0].subreddit,
+                       "as_of_utc": int(self.clock.now()), "order": order, "diff": diff,
+                       "forecaster_version": rows[0][0].forecaster_version, "latency_s": latency,
+                       "made_ms": made}
             upsert(s, SuggestionRow, [row])
             s.commit()
         self.made += 1

@@ -6,17 +6,25 @@ idempotent upserts (:mod:`streaming.storage.upsert`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, BigInteger, Float, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "PostRow", "TlcRow", "ScoreRow", "SuggestionRow", "OutcomeRow",
-           "EvaluationRow", "DeadLetterRow"]
+__all__ = [
+    "Base",
+    "DeadLetterRow",
+    "EvaluationRow",
+    "OutcomeRow",
+    "PostRow",
+    "ScoreRow",
+    "SuggestionRow",
+    "TlcRow",
+]
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class PostRow(Base):

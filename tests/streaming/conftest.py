@@ -3,8 +3,8 @@ database URLs for SQLite and (when its binaries exist) a loopback PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

@@ -8,8 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from sqlalchemy import func, select
@@ -39,7 +39,7 @@ def big_index(data_dir: Path) -> ReplayIndex:
 
 def _scorer(bootstrap: str, db_url: str, log: Path) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    out = open(log, "ab")
+    out = open(log, "ab")  # noqa: SIM115 - handed to the child process
     return subprocess.Popen([sys.executable, "-m", "tests.streaming.scorer_proc", bootstrap,
                              db_url], cwd=ROOT, env=env, stdout=out, stderr=out)
 
