@@ -17,9 +17,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from typing import Self
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Self
 
 __all__ = [
     "PostgresServer",
