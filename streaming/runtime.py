@@ -11,6 +11,7 @@ committed, the producer flushed.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -84,6 +85,8 @@ def assemble(settings: Settings, *, bus: Bus | None = None, models: ModelSet | N
              index: ReplayIndex | None = None, metrics: StageMetrics | None = None,
              clock: Clock | None = None) -> Pipeline:
     """Open the real collaborators named by ``settings`` and build the pipeline."""
+    if settings.data_dir and "PROSOCIAL_DATA_DIR" not in os.environ:
+        os.environ["PROSOCIAL_DATA_DIR"] = settings.data_dir  # lexicons the models read
     _, sessions = open_database(settings.database_url)
     bus = bus or make_bus(settings)
     clock = clock or make_clock(settings)
