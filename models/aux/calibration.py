@@ -19,8 +19,9 @@ __all__ = ["Calibrator"]
 
 @dataclass(frozen=True)
 class Calibrator:
-    """``kind`` is ``"isotonic"`` (piecewise-linear through ``x``/``y`` knots, flat outside),
-    ``"platt"`` (``sigmoid(a * z + b)``) or ``"identity"`` (``sigmoid(z)``)."""
+    """``kind`` is ``"isotonic"`` or ``"quantile"`` (piecewise-linear through non-decreasing
+    ``x``/``y`` knots, flat outside; isotonic regression vs quantile matching of the reference
+    distribution), ``"platt"`` (``sigmoid(a * z + b)``) or ``"identity"`` (``sigmoid(z)``)."""
 
     kind: str
     x: tuple[float, ...] = ()
@@ -29,18 +30,18 @@ class Calibrator:
     b: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("isotonic", "platt", "identity"):
+        if self.kind not in ("isotonic", "quantile", "platt", "identity"):
             raise BundleError(f"unknown calibration kind {self.kind!r}")
-        if self.kind == "isotonic":
+        if self.kind in ("isotonic", "quantile"):
             x, y = np.asarray(self.x, float), np.asarray(self.y, float)
             if x.size == 0 or x.shape != y.shape:
-                raise BundleError("isotonic calibration needs equal-length non-empty x/y")
+                raise BundleError(f"{self.kind} calibration needs equal-length non-empty x/y")
             if np.any(np.diff(x) < 0) or np.any(np.diff(y) < 0):
-                raise BundleError("isotonic calibration knots must be non-decreasing")
+                raise BundleError(f"{self.kind} calibration knots must be non-decreasing")
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         z = np.nan_to_num(np.asarray(z, dtype=np.float64), nan=0.0, posinf=50.0, neginf=-50.0)
-        if self.kind == "isotonic":
+        if self.kind in ("isotonic", "quantile"):
             out = np.interp(z, np.asarray(self.x), np.asarray(self.y))
         elif self.kind == "platt":
             out = 1.0 / (1.0 + np.exp(-np.clip(self.a * z + self.b, -50, 50)))

@@ -10,10 +10,11 @@ Three blocks, laid out side by side in one sparse matrix:
    L2-normalised per text.
 3. **dense**: a few cheap shape features (length, ``?``/``!``/URL counts, upper-case share).
 
-The L2 norm is taken over term *occurrences* (``sqrt(sum idf**2)`` per occurrence), which lets
-inference score a batch straight from ``(row, col, value)`` triplets with ``numpy.bincount`` —
-no sparse-matrix construction or sorting — while training sums duplicates into a CSR matrix
-that gives exactly the same linear scores.
+The L2 norm is taken over term *occurrences* (``sqrt(sum idf**2)`` over a text's occurrences
+in the block), so inference never sums duplicates: it builds the occurrence pattern in text
+order (no sorting) and does one sparse × dense product per block against precomputed
+``[idf * W, idf**2]`` tables; training sums duplicates into a CSR matrix that gives exactly the
+same linear scores.
 
 The same code builds the training matrix (``training`` imports this module), so a bundle scores
 exactly what training saw. Texts are cut to ``max_chars`` characters; anything that is not a
@@ -49,7 +50,7 @@ def clean_text(x: Any, max_chars: int) -> str:
     if x is None:
         return ""
     if isinstance(x, (bytes, bytearray, memoryview)):
-        x = bytes(x).decode("utf-8", errors="replace")
+        x = bytes(x[: 4 * max_chars]).decode("utf-8", errors="replace")
     elif not isinstance(x, str):
         try:
             x = str(x)
@@ -129,114 +130,136 @@ class Featurizer:
         return self.n_sparse + len(DENSE_FEATURES)
 
     # -- blocks ---------------------------------------------------------------------------
-    def _words(self, low: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _words(self, low: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray]:
+        """Occurrence pattern of vocabulary words/bigrams (data 1, in text order)."""
         get = self._index.get
-        rows: list[int] = []
+        miss = itertools.repeat(-1)
         cols: list[int] = []
+        counts = np.zeros(len(low), dtype=np.int64)
         ntok = np.zeros(len(low), dtype=np.float32)
         for r, t in enumerate(low):
             toks = _TOKEN_RE.findall(t)
             ntok[r] = len(toks)
-            ids = [i for i in map(get, toks) if i is not None]
-            if len(toks) > 1:
-                ids.extend(i for i in map(get, map(" ".join, itertools.pairwise(toks)))
-                           if i is not None)
-            rows.extend([r] * len(ids))
-            cols.extend(ids)
-        return np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64), ntok
+            before = len(cols)
+            cols.extend(map(get, toks, miss))
+            cols.extend(map(get, map(" ".join, itertools.pairwise(toks)), miss))
+            counts[r] = len(cols) - before
+        arr = np.asarray(cols, dtype=np.int32)
+        hit = arr >= 0
+        if not hit.all():
+            rows = np.repeat(np.arange(len(low), dtype=np.int64), counts)
+            counts = np.bincount(rows[hit], minlength=len(low))
+            arr = arr[hit]
+        return _pattern(arr, counts, self.n_words), ntok
 
-    def _chars(self, raw: Sequence[str], dense: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Hashed byte n-grams of every text at once; fills the byte-count dense columns."""
+    def _chars(self, raw: Sequence[str], dense: np.ndarray) -> sp.csr_matrix:
+        """Occurrence pattern of hashed byte n-grams of every text at once (rows in text
+        order, no sorting); fills the byte-count dense columns."""
         lo, hi = self.spec.char_ngrams
+        sizes = np.arange(lo, hi + 1)
         enc = [(" " + " ".join(t.split()) + " ").encode("utf-8", "replace") for t in raw]
         lens = np.fromiter(map(len, enc), dtype=np.int64, count=len(enc))
         ndoc = len(enc)
-        buf = np.frombuffer(b"".join(enc), dtype=np.uint8)
-        n = buf.shape[0]
+        buf = np.frombuffer(b"".join(enc) + b"\0" * hi, dtype=np.uint8)
+        n = int(lens.sum())
         doc = np.repeat(np.arange(ndoc, dtype=np.int64), lens)
-        upper = (buf >= 65) & (buf <= 90)
-        dense[:, 2] = np.minimum(np.bincount(doc, weights=buf == 63, minlength=ndoc), 3) / 3.0
-        dense[:, 3] = np.minimum(np.bincount(doc, weights=buf == 33, minlength=ndoc), 3) / 3.0
+        upper = (buf[:n] >= 65) & (buf[:n] <= 90)
+        dense[:, 2] = np.minimum(np.bincount(doc, weights=buf[:n] == 63, minlength=ndoc), 3) / 3
+        dense[:, 3] = np.minimum(np.bincount(doc, weights=buf[:n] == 33, minlength=ndoc), 3) / 3
         dense[:, 5] = np.bincount(doc, weights=upper, minlength=ndoc) / np.maximum(lens - 2, 1)
         b32 = buf.astype(np.uint32)
-        b32 += upper.astype(np.uint32) * np.uint32(32)  # ASCII lower-casing
-        end = np.repeat(np.cumsum(lens), lens)
-        pos = np.arange(n, dtype=np.int64)
-        shift = np.uint32(32 - self.spec.char_bits)
-        rows_l: list[np.ndarray] = []
-        cols_l: list[np.ndarray] = []
+        b32[:n] += upper.astype(np.uint32) * np.uint32(32)  # ASCII lower-casing
+        left = np.repeat(np.cumsum(lens), lens) - np.arange(n, dtype=np.int64)  # bytes to end
+        keys = np.empty((n, sizes.size), dtype=np.uint32)
         h = np.zeros(n, dtype=np.uint32)
         for k in range(hi):
-            m = n - k
-            if m <= 0:
-                break
-            h = h[:m] * _M + b32[k:]
+            h *= _M
+            h += b32[k: k + n]
             g = k + 1
-            if g < lo:
-                continue
-            ok = pos[:m] + g <= end[:m]
-            key = _fmix(h[ok] ^ np.uint32((g * 0x9E3779B9) & 0xFFFFFFFF))
-            rows_l.append(doc[:m][ok])
-            cols_l.append((key >> shift).astype(np.int64))
-        if not rows_l:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(rows_l), np.concatenate(cols_l)
+            if g >= lo:
+                keys[:, g - lo] = h ^ np.uint32((g * 0x9E3779B9) & 0xFFFFFFFF)
+        keys = _fmix(keys[left[:, None] >= sizes[None, :]])  # row-major: text order kept
+        keys >>= np.uint32(32 - self.spec.char_bits)
+        counts = np.maximum(lens[:, None] - sizes[None, :] + 1, 0).sum(axis=1)
+        return _pattern(keys.astype(np.int32), counts, 1 << self.spec.char_bits)
 
-    # -- public ---------------------------------------------------------------------------
-    def triplets(self, texts: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                       np.ndarray]:
-        """``(rows, cols, values, dense)`` of the sparse block, duplicates NOT summed.
-
-        Each occurrence of a term carries ``idf[col] / norm`` where ``norm`` is the row's
-        per-block L2 norm of the occurrence weights, so the linear score of a text is
-        ``sum(values * W[cols]) + dense @ W_dense``, whether or not duplicates are merged.
-        """
+    def _parts(self, texts: Sequence[Any]) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
         raw = [clean_text(t, self.spec.max_chars) for t in texts]
         n = len(raw)
         dense = np.zeros((n, len(DENSE_FEATURES)), dtype=np.float32)
-        wr, wc, ntok = self._words([t.lower() for t in raw])
-        cr, cc = self._chars(raw, dense)
+        words, ntok = self._words([t.lower() for t in raw])
+        chars = self._chars(raw, dense)
         nchar = np.fromiter(map(len, raw), dtype=np.float32, count=n)
         dense[:, 0] = np.log1p(nchar) / 8.0
         dense[:, 1] = np.log1p(ntok) / 6.0
         dense[:, 4] = np.fromiter((min(t.count("http") + t.count("www."), 3) for t in raw),
                                   dtype=np.float32, count=n) / 3.0
-        rows = np.concatenate([wr, cr])
-        cols = np.concatenate([wc, cc + self.n_words])
-        vals = (self.idf[cols] if self.idf is not None
-                else np.ones(cols.shape[0], dtype=np.float32))
-        block = np.concatenate([np.zeros(wr.shape[0], np.int64), np.ones(cr.shape[0], np.int64)])
-        key = rows * 2 + block
-        norms = np.sqrt(np.bincount(key, weights=vals * vals, minlength=2 * n))
-        scale = np.where(block == 0, self.spec.word_weight, self.spec.char_weight)
-        vals = (vals * (scale / np.maximum(norms[key], 1e-12))).astype(np.float32)
-        return rows, cols, vals, dense
+        return words, chars, dense
 
+    def _blocks(self) -> tuple[tuple[slice, float], tuple[slice, float]]:
+        return ((slice(0, self.n_words), self.spec.word_weight),
+                (slice(self.n_words, self.n_sparse), self.spec.char_weight))
+
+    def _idf(self) -> np.ndarray:
+        return self.idf if self.idf is not None else np.ones(self.n_sparse, dtype=np.float32)
+
+    # -- public ---------------------------------------------------------------------------
     def transform(self, texts: Sequence[Any]) -> sp.csr_matrix:
-        """The full feature matrix (sparse + dense columns, duplicates summed) for training."""
-        rows, cols, vals, dense = self.triplets(texts)
-        x = sp.csr_matrix((vals, (rows, cols)), shape=(len(dense), self.n_sparse),
-                          dtype=np.float32)
-        x.sum_duplicates()
-        return sp.hstack([x, sp.csr_matrix(dense)], format="csr", dtype=np.float32)
+        """The full feature matrix (sparse + dense columns, duplicates summed), as fitted on.
+
+        An occurrence of a term carries ``weight * idf[col] / norm`` with ``norm`` the row's
+        L2 norm over its block's occurrences; summing duplicates keeps the linear scores equal
+        to :meth:`linear`'s.
+        """
+        words, chars, dense = self._parts(texts)
+        idf = self._idf()
+        blocks = []
+        for pat, (sl, weight) in zip((words, chars), self._blocks(), strict=True):
+            idf_b = idf[sl]
+            norm = np.sqrt(pat @ (idf_b.astype(np.float64) ** 2))
+            rows = np.repeat(np.arange(pat.shape[0]), np.diff(pat.indptr))
+            x = pat.copy()
+            x.data = (weight * idf_b[pat.indices] / np.maximum(norm[rows], 1e-12)).astype(
+                np.float32)
+            x.sum_duplicates()
+            blocks.append(x)
+        return sp.hstack([*blocks, sp.csr_matrix(dense)], format="csr", dtype=np.float32)
 
     def presence(self, texts: Sequence[Any]) -> sp.csr_matrix:
         """Binary term-presence matrix of the sparse block (for document frequencies)."""
-        rows, cols, _, dense = self.triplets(texts)
-        x = sp.csr_matrix((np.ones(rows.shape[0], np.float32), (rows, cols)),
-                          shape=(len(dense), self.n_sparse))
+        words, chars, _ = self._parts(texts)
+        x = sp.hstack([words, chars], format="csr", dtype=np.float32)
         x.sum_duplicates()
         x.data[:] = 1.0
         return x
 
-    def linear(self, texts: Sequence[Any], w_sparse: np.ndarray, w_dense: np.ndarray,
+    def tables(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Precomputed scoring tables for :meth:`linear` from ``weights`` (n_features × k):
+        per block ``[idf * W, idf**2]`` (float32), and the dense-block weights."""
+        idf = self._idf()
+        out = []
+        for sl, _ in self._blocks():
+            idf_b = idf[sl].astype(np.float64)[:, None]
+            out.append(np.ascontiguousarray(
+                np.hstack([idf_b * weights[sl], idf_b ** 2]), dtype=np.float32))
+        return out[0], out[1], np.ascontiguousarray(weights[self.n_sparse:], dtype=np.float32)
+
+    def linear(self, texts: Sequence[Any], tables: tuple[np.ndarray, np.ndarray, np.ndarray],
                bias: np.ndarray) -> np.ndarray:
-        """``X @ W + b`` for a batch without building a sparse matrix (inference path)."""
-        rows, cols, vals, dense = self.triplets(texts)
-        n, k = len(dense), w_sparse.shape[1]
-        out = dense @ w_dense + bias
-        if rows.shape[0]:
-            contrib = w_sparse[cols] * vals[:, None]
-            for j in range(k):
-                out[:, j] += np.bincount(rows, weights=contrib[:, j], minlength=n)
+        """``transform(texts) @ W + bias`` without building the summed feature matrix: one
+        sparse × dense product per block over the occurrence pattern (inference path)."""
+        words, chars, dense = self._parts(texts)
+        out = dense.astype(np.float64) @ tables[2] + bias
+        for pat, table, (_, weight) in zip((words, chars), tables[:2], self._blocks(),
+                                           strict=True):
+            z = pat @ table
+            norm = np.sqrt(np.maximum(z[:, -1:], 0.0, dtype=np.float64))
+            out += weight * z[:, :-1] / np.maximum(norm, 1e-12)
         return out
+
+
+def _pattern(cols: np.ndarray, counts: np.ndarray, width: int) -> sp.csr_matrix:
+    indptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    data = np.ones(cols.shape[0], dtype=np.float32)
+    return sp.csr_matrix((data, cols, indptr), shape=(counts.shape[0], width), copy=False)

@@ -58,8 +58,7 @@ class AuxModels:
             raise BundleError(f"aux weights {weights.shape}/{bias.shape} do not fit "
                               f"{featurizer.n_features} features × {len(heads)} heads")
         self.featurizer = featurizer
-        self._w_sparse = np.ascontiguousarray(weights[: featurizer.n_sparse])
-        self._w_dense = np.ascontiguousarray(weights[featurizer.n_sparse:])
+        self._tables = featurizer.tables(weights)
         self._bias = bias
         self.heads = heads
         self.calibrator = calibrator
@@ -104,8 +103,7 @@ class AuxModels:
         out = np.empty((len(texts), len(self.heads)), dtype=np.float32)
         for s in range(0, len(texts), self.batch_size):
             chunk = texts[s: s + self.batch_size]
-            out[s: s + len(chunk)] = self.featurizer.linear(chunk, self._w_sparse,
-                                                            self._w_dense, self._bias)
+            out[s: s + len(chunk)] = self.featurizer.linear(chunk, self._tables, self._bias)
         return np.nan_to_num(out, nan=0.0, posinf=50.0, neginf=-50.0)
 
     def score(self, texts: Sequence[Any]) -> dict[str, np.ndarray]:

@@ -89,11 +89,20 @@ def test_isotonic_calibration_recovers_a_monotone_map() -> None:
     assert (np.diff(cal(grid)) >= 0).all()
     assert np.abs(cal(grid) - 1 / (1 + np.exp(-2 * grid))).mean() < 0.06
     _auto, info = fit_calibrator(z, y, "auto")
-    assert info["chosen"] in ("isotonic", "platt") and set(info["cv_mse"]) == {"isotonic", "platt"}
+    assert set(info["cv"]) == {"isotonic", "quantile", "platt"}
+    assert info["chosen"] == max(info["cv"], key=lambda k: (info["cv"][k]["kappa"],
+                                                            -info["cv"][k]["mse"]))
+    q, _ = fit_calibrator(z, y, "quantile")
+    # quantile matching: the share above each threshold matches the reference's
+    for t in (0.5, 0.8):
+        assert abs((q(z) >= t).mean() - (y >= t).mean()) < 0.02
 
 
 def test_eval_json_is_one_object_with_every_head(tiny_registry: Registry, data_dir: Path,
+                                                 tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PROSOCIAL_VAR_DIR", str(tmp_path))
     rc = main(["aux", "--no-train", "--eval", "--json", "--limit", str(LIMIT),
                "--data", str(data_dir), "--registry", str(tiny_registry.root)])
     assert rc == 0
@@ -107,6 +116,8 @@ def test_eval_json_is_one_object_with_every_head(tiny_registry: Registry, data_d
     assert {"at_0.5", "at_0.8", "calibration_error", "pearson_r"} <= set(ph)
     assert 0 <= ph["at_0.5"]["accuracy"] <= 1
     assert out["toxicity"]["heldout"]["toxichat_test"]["auc"] is not None
+    saved = json.loads((tmp_path / "reports" / "aux" / f"eval-{out['version']}.json").read_text())
+    assert saved["version"] == out["version"]
 
 
 def test_missing_data_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -125,3 +136,16 @@ def test_splits_are_grouped_and_disjoint(data_dir: Path) -> None:
     assert not set(pz["train"].texts) & set(pz["test"].texts)
     ad = load_advice(data_dir / "aux", limit=50)
     assert set(ad["train"].y) <= {0.0, 1.0} and all(ad["train"].texts)
+
+
+def test_validation_score_is_macro_averaged_over_sources() -> None:
+    from training.aux.fit import _score
+
+    y = np.array([0, 1, 0, 1, 0, 0, 1, 1], dtype=float)
+    z = np.array([0.1, 0.9, 0.2, 0.8, 0.9, 0.8, 0.1, 0.2])  # source a perfect, b inverted
+    src = np.array(["a"] * 4 + ["b"] * 4, dtype=object)
+    assert _score("logistic", y, z, src) == pytest.approx(0.5)
+    one_class = np.array(["pos"] * 4 + ["neg"] * 4, dtype=object)
+    y2 = np.array([1, 1, 1, 1, 0, 0, 0, 0], dtype=float)
+    z2 = np.array([0.9, 0.8, 0.7, 0.6, 0.1, 0.2, 0.3, 0.65])
+    assert _score("logistic", y2, z2, one_class) == pytest.approx(15 / 16)  # pooled fallback

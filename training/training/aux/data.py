@@ -90,9 +90,10 @@ def _by_split(texts: Sequence[str], y: np.ndarray, split: np.ndarray, source: st
               limit: int | None) -> dict[str, Labelled]:
     out = {}
     for i, name in enumerate(SPLITS):
-        idx = np.flatnonzero(split == i)
-        # interleave deterministically so a `limit` keeps both classes
-        idx = idx[np.argsort([_bucket(texts[j], "order") for j in idx], kind="stable")]
+        idx = [int(j) for j in np.flatnonzero(split == i)]
+        # shuffle deterministically so a `limit` keeps both classes
+        idx = [idx[k] for k in np.argsort([_bucket(texts[j], "order") for j in idx],
+                                          kind="stable")]
         lab = Labelled([texts[j] for j in idx], np.asarray(y, dtype=np.float64)[idx], source)
         out[name] = lab.head(limit)
     return out
@@ -176,13 +177,13 @@ def load_perspective(aux: Path, limit: int | None = None) -> dict[str, Labelled]
 
 # -- politeness / supportiveness -----------------------------------------------------------
 def load_politeness(aux: Path, limit: int | None = None) -> dict[str, Labelled]:
-    """Stanford Politeness Corpus requests; ``y`` = normalized score min-max rescaled to [-1, 1]
-    (with the bounds of the whole corpus, both communities pooled)."""
+    """Stanford Politeness Corpus requests; ``y`` = the normalized (z-scored) rating divided by
+    its largest magnitude over the corpus, so 0 stays the average request and ``y`` ∈ [-1, 1]."""
     frames = [pd.read_csv(_need(aux / "politeness" / f))
               for f in ("wikipedia.annotated.csv", "stack-exchange.annotated.csv")]
     df = pd.concat(frames, ignore_index=True)
     s = df["Normalized Score"].to_numpy(dtype=float)
-    y = 2.0 * (s - s.min()) / (s.max() - s.min()) - 1.0
+    y = s / np.abs(s).max()
     split = group_split([f"{c}:{i}" for c, i in zip(df["Community"], df["Id"], strict=True)])
     return _by_split(_clean(df["Request"]), y, split, "politeness", limit)
 

@@ -56,6 +56,10 @@ class HeadData:
         if len(lab):
             self.parts.setdefault(split, []).append((lab, weight))
 
+    def sources(self, split: str) -> np.ndarray:
+        return np.asarray([lab.source for lab, _ in self.parts.get(split, [])
+                           for _ in range(len(lab))], dtype=object)
+
     def arrays(self, split: str) -> tuple[list[str], np.ndarray, np.ndarray]:
         texts: list[str] = []
         ys: list[np.ndarray] = []
@@ -125,7 +129,12 @@ def load_aux_data(data: Path, limit: int | None = None, college_negatives: int =
         "politeness": {"test": po["test"]},
         "supportiveness": {"goemotions_test": ge["test"],
                            "ruddit_test": Labelled(rd["test"].texts, -rd["test"].y, "ruddit")},
-        "advice": {"test": ad["test"]},
+        "advice": {"test": ad["test"],
+                   # the paper's heuristic framing: every advice-subreddit reply is positive,
+                   # replies from other subreddits negative, at the paper's 21% positive rate
+                   "paper_like_test": _concat([
+                       Labelled(ad["test"].texts, np.ones(len(ad["test"])), "advice"),
+                       _neg(ge["test"], round(len(ad["test"]) * 299_006 / 79_430))], "advice")},
         "info": {"test": _concat([el["test"], _neg(ge["test"]), _neg(tc["test"]),
                                   _neg(rd["test"]), _neg(co["test"])], "info")},
     }

@@ -126,10 +126,14 @@ def evaluate_aux(model: AuxModels, data: AuxData) -> dict[str, Any]:
         "note": "substitute targets: GoEmotions supportive-minus-unsupportive emotions and "
                 "Ruddit -offensiveness; the paper's r is on Wang & Jurgens ratings"}
     ad = data.evals["advice"]["test"]
-    out["advice"] = {"heldout": {"test": _classifier(sc(ad, "advice"), ad, th["advice"])},
+    adp = data.evals["advice"]["paper_like_test"]
+    out["advice"] = {"heldout": {"test": _classifier(sc(ad, "advice"), ad, th["advice"]),
+                                 "paper_like_test": _classifier(sc(adp, "advice"), adp,
+                                                                th["advice"])},
                      "paper": PAPER["advice"], "comparable": False,
-                     "note": "Advice-EMNLP2020 gold replies (any advice sentence = advice); "
-                             "paper: advice-subreddit replies vs other subreddits"}
+                     "note": "test: Advice-EMNLP2020 gold replies (any advice sentence = "
+                             "advice); paper_like_test: all advice-subreddit test replies vs "
+                             "GoEmotions replies at the paper's 21% positive rate"}
     inf = data.evals["info"]["test"]
     out["info"] = {"heldout": {"test": _classifier(sc(inf, "info"), inf, th["info"])},
                    "paper": PAPER["info"], "comparable": False,

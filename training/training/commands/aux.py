@@ -20,7 +20,7 @@ from rich.console import Console
 from models.aux import AUX_HEADS, AuxModels
 from models.bundle import Registry, hash_files
 from models.errors import ModelsError
-from models.paths import resolve_data_dir, resolve_registry_dir
+from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
 from training.aux.bundle import write_aux_bundle
 from training.aux.data import aux_data_files
 from training.aux.datasets import load_aux_data
@@ -70,9 +70,9 @@ def _summary(result: dict[str, Any]) -> list[tuple[str, str, str]]:
             rows.append((head, f"{k} Pearson r (paper {result[head]['paper']['pearson_r']})",
                          str(v["pearson_r"])))
     for head in ("advice", "info"):
-        v = result[head]["heldout"]["test"]
-        rows.append((head, f"test F1@{v['threshold']} (paper {result[head]['paper']['f1']})",
-                     f"{v['f1']} (P {v['precision']} R {v['recall']} AUC {v['auc']})"))
+        for k, v in result[head]["heldout"].items():
+            rows.append((head, f"{k} F1@{v['threshold']} (paper {result[head]['paper']['f1']})",
+                         f"{v['f1']} (P {v['precision']} R {v['recall']} AUC {v['auc']})"))
     return rows
 
 
@@ -113,6 +113,13 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             result["version"] = bundle.version
     result["registry"] = str(registry.root)
     result["seconds"] = round(time.perf_counter() - t0, 1)
+    report = var_dir() / "reports" / "aux" / f"eval-{result['version']}.json"
+    try:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps(result, indent=2, sort_keys=True), encoding="utf-8")
+        logger.info("held-out figures written to %s", report)
+    except OSError as exc:  # a read-only checkout must not fail the command
+        logger.warning("could not write %s: %s", report, exc)
     if args.json:
         print(json.dumps(result, sort_keys=True))
         return 0
