@@ -82,12 +82,15 @@ class Outcome:
 
 class OutcomeComputer:
     """Computes :class:`Outcome` rows; ``aux``/``trajectory`` may be ``None`` (then the
-    classifier metrics are NaN and / or the trajectory is ``None``)."""
+    classifier metrics are NaN and / or the trajectory is ``None``). Function-word markers:
+    ``markers`` if given, else the trajectory bundle's, else :func:`load_markers`."""
 
     def __init__(self, aux: AuxScorer | None, trajectory: Trajectory | None,
                  markers: Markers | None = None) -> None:
         self.aux = aux
         self.trajectory = trajectory
+        if markers is None and trajectory is not None and trajectory.markers is not None:
+            markers = trajectory.markers  # exactly what the trajectory was fitted with
         self.markers = markers if markers is not None else load_markers()
         self.thresholds = thresholds_of(aux)
         self.versions: dict[str, str] = {"markers": self.markers.source}

@@ -22,12 +22,14 @@ import numpy as np
 
 from models.bundle import Bundle, Registry
 from models.errors import BundleError
+from models.metrics.accommodation import Markers
 from models.metrics.names import METRIC_NAMES
 
-__all__ = ["BUNDLE_NAME", "TRAJECTORY_FILE", "Trajectory", "apply_transforms"]
+__all__ = ["BUNDLE_NAME", "MARKERS_FILE", "TRAJECTORY_FILE", "Trajectory", "apply_transforms"]
 
 BUNDLE_NAME = "trajectory"
 TRAJECTORY_FILE = "trajectory.json"
+MARKERS_FILE = "markers.json"
 _TRANSFORMS = ("identity", "log1p", "signed_log1p")
 
 
@@ -56,6 +58,8 @@ class Trajectory:
     std: np.ndarray
     loadings: np.ndarray
     explained_variance_ratio: float | None = None
+    #: The function-word markers accommodation was computed with when fitting (if stored).
+    markers: Markers | None = None
 
     def __post_init__(self) -> None:
         k = len(self.features)
@@ -74,13 +78,20 @@ class Trajectory:
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> Trajectory:
         d = bundle.read_json(TRAJECTORY_FILE)
+        markers = None
+        if (bundle.path / MARKERS_FILE).exists():
+            try:
+                markers = Markers.from_json(bundle.read_json(MARKERS_FILE))
+            except (KeyError, ValueError, TypeError) as exc:
+                raise BundleError(f"{bundle.path}/{MARKERS_FILE}: {exc}") from exc
         try:
             return cls(version=bundle.version, features=tuple(d["features"]),
                        transforms=tuple(d["transforms"]),
                        mean=np.asarray(d["mean"], dtype=np.float64),
                        std=np.asarray(d["std"], dtype=np.float64),
                        loadings=np.asarray(d["loadings"], dtype=np.float64),
-                       explained_variance_ratio=bundle.metrics.get("explained_variance_ratio"))
+                       explained_variance_ratio=bundle.metrics.get("explained_variance_ratio"),
+                       markers=markers)
         except KeyError as exc:
             raise BundleError(f"{bundle.path}/{TRAJECTORY_FILE} lacks {exc}") from exc
 

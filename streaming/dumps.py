@@ -78,6 +78,7 @@ class _ZstdRaw(io.RawIOBase):
         import zstandard
 
         self._fh = fh
+        self._error = zstandard.ZstdError
         self._dctx = zstandard.ZstdDecompressor(max_window_size=max_window_size)
         self._obj = self._dctx.decompressobj()
         self._buf = b""
@@ -98,7 +99,10 @@ class _ZstdRaw(io.RawIOBase):
             out = []
             while data:
                 self._in_frame = True
-                out.append(self._obj.decompress(data))
+                try:
+                    out.append(self._obj.decompress(data))
+                except self._error as exc:
+                    raise OSError(f"corrupt zstd data: {exc}") from exc
                 if self._obj.eof:
                     data = self._obj.unused_data
                     self._obj = self._dctx.decompressobj()
@@ -160,7 +164,7 @@ def iter_json_lines(path: str | os.PathLike[str], report: DumpReport | None = No
 def _lines_until_damage(fh: IO[str], source: str, report: DumpReport | None
                         ) -> Iterator[tuple[int, str]]:
     """Numbered lines; a truncated or corrupt compressed stream ends the file with one
-    ``truncated`` rejection instead of an exception (what was readable is kept)."""
+    ``damaged_stream`` rejection instead of an exception (what was readable is kept)."""
     lineno = 0
     try:
         for lineno, line in enumerate(fh, 1):
@@ -170,14 +174,14 @@ def _lines_until_damage(fh: IO[str], source: str, report: DumpReport | None
             raise
         if report is not None:
             report.reject(BadRecord(source, lineno + 1,
-                                    f"truncated: {type(exc).__name__}: {exc}", ""))
+                                    f"damaged_stream: {type(exc).__name__}: {exc}", ""))
         logger.warning("%s: stream ends after line %d: %s", source, lineno, exc)
 
 
 def _reason(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         errs = exc.errors()
-        first = errs[0] if errs else {}
+        first: dict[str, Any] = dict(errs[0]) if errs else {}
         loc = ".".join(str(x) for x in first.get("loc", ())) or "record"
         kind = "missing_field" if first.get("type") == "missing" else "invalid_field"
         return f"{kind}: {loc}: {first.get('msg', str(exc))}"

@@ -170,5 +170,26 @@ class ParquetSink:
         os.replace(self.tmp, self.path)
 
 
+def read_outcomes(path: str | os.PathLike[str], fmt: str | None = None) -> list[Outcome]:
+    """Every outcome in a JSONL or Parquet outcome file, in file order."""
+    p = Path(path)
+    f = infer_format(p, fmt)
+    if f == "jsonl":
+        with open(p, encoding="utf-8") as fh:
+            return [Outcome.from_dict(json.loads(x)) for x in fh if x.strip()]
+    import pyarrow.parquet as pq
+
+    out = []
+    for row in pq.read_table(p).to_pylist():
+        out.append(Outcome(
+            tlc=row["tlc"], post=row["post"], n_replies=int(row["n_replies"]),
+            metrics={m: float(row[m]) if row[m] is not None else float("nan")
+                     for m in METRIC_NAMES},
+            trajectory=row["trajectory"],
+            versions={k: row[f"version_{k}"] for k in VERSION_KEYS
+                      if row.get(f"version_{k}") is not None}))
+    return out
+
+
 def open_sink(path: str | os.PathLike[str], fmt: Format) -> OutcomeSink:
     return ParquetSink(path) if fmt == "parquet" else JsonlSink(path)

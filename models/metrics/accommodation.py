@@ -16,6 +16,8 @@ reading (all repliers towards whom they answer), without ConvoKit's per-speaker 
 Markers: the LIWC-style patterns of ConvoKit's coordination module, read from
 ``<data>/aux/lexicons/coord-liwc-patterns.txt`` when present (MIT; not redistributed here);
 otherwise :data:`BUILTIN_MARKERS`, our own short lists of the commonest words per class.
+The trajectory bundle stores the markers it was fitted with (``markers.json``), so serving
+computes accommodation exactly as training did without needing the data directory.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.paths import resolve_data_dir
+from models.paths import default_data_dir, resolve_data_dir
 from models.tree import Node, walk
 
 __all__ = [
@@ -89,6 +91,18 @@ class Markers:
     def masks(self, texts: Sequence[str]) -> np.ndarray:
         return np.fromiter((self.mask(t) for t in texts), dtype=np.int64, count=len(texts))
 
+    def to_json(self) -> dict[str, object]:
+        return {"source": self.source, "classes": list(self.classes),
+                "patterns": [p.pattern for p in self.patterns]}
+
+    @classmethod
+    def from_json(cls, d: dict[str, object]) -> Markers:
+        classes = tuple(str(c) for c in d["classes"])  # type: ignore[attr-defined]
+        pats = tuple(re.compile(str(p)) for p in d["patterns"])  # type: ignore[attr-defined]
+        if len(classes) != len(pats) or not classes:
+            raise ValueError("markers: classes and patterns differ in length")
+        return cls(str(d["source"]), classes, pats)
+
     @classmethod
     def builtin(cls) -> Markers:
         pats = tuple(re.compile(r"\b(?:" + "|".join(re.escape(w) for w in BUILTIN_MARKERS[c])
@@ -109,11 +123,15 @@ class Markers:
 
 
 def load_markers(data_dir: str | os.PathLike[str] | None = None) -> Markers:
-    """The LIWC-style markers from the data directory, or the built-in lists if absent."""
-    path = resolve_data_dir(data_dir) / LIWC_PATTERNS_RELPATH
-    if path.exists():
-        return Markers.from_file(path)
-    logger.warning("%s not found: using built-in function-word lists", path)
+    """The LIWC-style markers from the data directory (or its parent, when given a dump
+    directory inside it, or the default data directory), or the built-in lists if absent."""
+    root = resolve_data_dir(data_dir)
+    for base in (root, root.parent, default_data_dir()):
+        path = base / LIWC_PATTERNS_RELPATH
+        if path.exists():
+            return Markers.from_file(path)
+    logger.warning("%s not found: using built-in function-word lists",
+                   root / LIWC_PATTERNS_RELPATH)
     return Markers.builtin()
 
 

@@ -24,6 +24,7 @@ from models.outcomes import OutcomeComputer
 from models.paths import resolve_data_dir, resolve_registry_dir
 from models.tree import Node
 from streaming.dumps import DumpReport
+from streaming.errors import StreamingError
 from streaming.forest import iter_threads
 from streaming.outcome_files import existing_tlcs, infer_format, open_sink
 
@@ -128,9 +129,14 @@ def run(args: argparse.Namespace) -> int:
     with Progress(SpinnerColumn(), TextColumn("{task.description}"),
                   TextColumn("{task.completed:,} TLCs"), TimeElapsedColumn(), console=err,
                   transient=True) as progress:
-        summary = compute_outcomes(resolve_data_dir(args.data), Path(args.out), computer,
-                                   fmt=args.format, limit=args.limit, subreddits=args.subreddit,
-                                   batch_comments=args.batch_comments, progress=progress)
+        try:
+            summary = compute_outcomes(resolve_data_dir(args.data), Path(args.out), computer,
+                                       fmt=args.format, limit=args.limit,
+                                       subreddits=args.subreddit,
+                                       batch_comments=args.batch_comments, progress=progress)
+        except StreamingError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            return 1
     if args.json:
         sys.stdout.write(json.dumps(summary) + "\n")
     else:

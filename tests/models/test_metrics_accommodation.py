@@ -56,7 +56,8 @@ def test_liwc_patterns_file_is_used_when_present(data_dir) -> None:  # type: ign
     assert m.mask("the") & (1 << m.classes.index("article"))
 
 
-def test_builtin_markers_when_file_missing(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    m = load_markers(tmp_path)
+def test_builtin_markers_when_file_missing(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PROSOCIAL_DATA_DIR", str(tmp_path / "none"))
+    m = load_markers(tmp_path / "dump")
     assert m.source == "builtin"
     assert m.mask("I and you") & (1 << m.classes.index("ppron"))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from models.metrics.names import METRIC_NAMES, METRIC_TRANSFORMS
 from models.trajectory import Trajectory, apply_transforms
 
 
-def _write(registry: Registry, **over) -> None:  # type: ignore[no-untyped-def]
+def _write(registry: Registry, markers=None, **over) -> None:  # type: ignore[no-untyped-def]
     k = len(METRIC_NAMES)
     d = {"features": list(METRIC_NAMES),
          "transforms": [METRIC_TRANSFORMS[m] for m in METRIC_NAMES],
@@ -19,6 +20,8 @@ def _write(registry: Registry, **over) -> None:  # type: ignore[no-untyped-def]
     d.update(over)
     with BundleWriter(registry, "trajectory", features=list(METRIC_NAMES)) as w:
         w.save_json("trajectory.json", d)
+        if markers is not None:
+            w.save_json("markers.json", markers)
 
 
 def test_transforms_compress_counts_and_keep_sign() -> None:
@@ -72,3 +75,24 @@ def test_rows_missing_a_metric_are_an_error(registry_dir) -> None:  # type: igno
     _write(reg)
     with pytest.raises(ValueError, match="lacks"):
         Trajectory.from_registry(reg).transform([{"gratitude": 1.0}])
+
+
+def test_bundle_markers_drive_accommodation_in_serving(registry_dir) -> None:  # type: ignore[no-untyped-def]
+    from models.metrics.accommodation import Markers
+    from models.outcomes import OutcomeComputer
+
+    only_the = Markers("test-only", ("article",), (re.compile(r"\bthe\b"),))
+    reg = Registry(registry_dir)
+    _write(reg, markers=only_the.to_json())
+    traj = Trajectory.from_registry(reg)
+    assert traj.markers is not None and traj.markers.source == "test-only"
+    computer = OutcomeComputer(None, traj)
+    assert computer.markers.classes == ("article",)
+    assert computer.versions["markers"] == "test-only"
+
+
+def test_broken_markers_file_is_a_bundle_error(registry_dir) -> None:  # type: ignore[no-untyped-def]
+    reg = Registry(registry_dir)
+    _write(reg, markers={"source": "x", "classes": ["a", "b"], "patterns": ["a"]})
+    with pytest.raises(BundleError):
+        Trajectory.from_registry(reg)

@@ -192,8 +192,22 @@ def test_truncated_compressed_file_yields_what_it_can_and_reports(tmp_path: Path
     assert len(got) < 3000
     if suffix != ".bz2":  # bz2 decodes 900 kB blocks: nothing of this half block is readable
         assert len(got) > 0
-    assert report.rejected["truncated"] == 1
+    assert report.rejected["damaged_stream"] == 1
     assert report.n_rejected <= 2  # plus at most the torn last line
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".zst", ".bz2"])
+def test_corrupt_compressed_bytes_are_reported_not_raised(tmp_path: Path, suffix: str) -> None:
+    p = write(tmp_path / f"comments.jsonl{suffix}",
+              [com(f"c{i}", "t3_p1", body=f"text {i * 7919 % 1000}") for i in range(3000)])
+    data = bytearray(p.read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 64] = bytes(64)
+    p.write_bytes(bytes(data))
+    report = DumpReport()
+    got = comments_of(p, report)
+    assert len(got) < 3000
+    assert report.rejected["damaged_stream"] == 1
 
 
 def test_multi_frame_zstd_reads_every_frame(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from streaming.outcome_files import (
     ParquetSink,
     existing_tlcs,
     infer_format,
+    read_outcomes,
 )
 
 
@@ -79,3 +80,12 @@ def test_damaged_parquet_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(OutcomeFileError):
         ParquetSink(p)
     assert not (tmp_path / "o.parquet.partial").exists()
+
+
+@pytest.mark.parametrize("name", ["o.jsonl", "o.parquet"])
+def test_read_outcomes_round_trips_both_formats(tmp_path: Path, name: str) -> None:
+    p = tmp_path / name
+    s = ParquetSink(p) if name.endswith(".parquet") else JsonlSink(p)
+    s.write([_o(1), _o(2)])
+    s.close()
+    assert read_outcomes(p) == [_o(1), _o(2)]

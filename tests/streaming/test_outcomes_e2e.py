@@ -72,6 +72,7 @@ def test_trajectory_report_and_bundle(registry: Path) -> None:
         assert report["loadings"][m] > 0.1
     traj = Trajectory.from_registry(Registry(registry))
     assert traj.version == report["version"]
+    assert traj.markers is not None and traj.markers.source == "liwc-coord"
 
 
 def test_outcomes_cli_resumes_jsonl_without_duplicates(registry: Path, eval_slice: Path,

@@ -11,7 +11,7 @@ Appendix B) over the outcome metrics of matured training conversations.
   the SVD of the standardised matrix. Its sign is fixed so that ``Σ sign_m · loading_m > 0``
   with the expected signs of ``METRIC_SIGNS`` (prosocial +, toxic counts −).
 * The bundle ``trajectory`` holds ``trajectory.json`` (features, transforms, mean, std,
-  loadings); the report (JSON + loadings bar plot) goes to ``var/reports/trajectory/``.
+  loadings) and ``markers.json`` (the function-word markers accommodation was computed with); the report (JSON + loadings bar plot) goes to ``var/reports/trajectory/``.
 """
 
 from __future__ import annotations
@@ -27,10 +27,17 @@ from typing import Any
 import numpy as np
 
 from models.bundle import BundleWriter, Registry, hash_files
+from models.metrics.accommodation import Markers, load_markers
 from models.metrics.aux import AuxScorer
 from models.metrics.names import METRIC_NAMES, METRIC_SIGNS, METRIC_TRANSFORMS
 from models.outcomes import OutcomeComputer
-from models.trajectory import BUNDLE_NAME, TRAJECTORY_FILE, Trajectory, apply_transforms
+from models.trajectory import (
+    BUNDLE_NAME,
+    MARKERS_FILE,
+    TRAJECTORY_FILE,
+    Trajectory,
+    apply_transforms,
+)
 from models.tree import Node
 from streaming.dumps import DumpReport, find_dump_files
 from streaming.forest import iter_threads
@@ -78,11 +85,11 @@ def _batches(threads: Iterator[Any], min_replies: int, batch_comments: int
 
 def collect_metrics(data: str | Path, aux: AuxScorer, *, min_age_hours: float = 48,
                     max_threads: int | None = None, min_replies: int = 1,
-                    batch_comments: int = 20_000,
+                    batch_comments: int = 20_000, markers: Markers | None = None,
                     on_batch: Callable[[int, int], None] | None = None) -> MetricTable:
     """Outcome metrics of the matured conversations of a dump directory."""
     report = DumpReport()
-    computer = OutcomeComputer(aux, None)
+    computer = OutcomeComputer(aux, None, markers if markers is not None else load_markers(data))
     threads = iter_threads(data, report, max_threads=max_threads,
                            min_age_s=int(min_age_hours * 3600))
     xs: list[np.ndarray] = []
@@ -122,6 +129,7 @@ class TrajectoryFit:
     n_train: int
     n_heldout: int
     disagreeing: list[str]  # metrics whose PC1 loading has the opposite of the expected sign
+    untransformed_pc1_evr: float | None = None  # PC1 share without the log transforms
 
     @property
     def pc1_evr(self) -> float:
@@ -159,10 +167,14 @@ def fit_pc1(x: np.ndarray, x_heldout: np.ndarray | None = None) -> TrajectoryFit
         total = float((zh ** 2).sum())
         held = float(((zh @ pc1) ** 2).sum() / total) if total > 0 else None
     disagreeing = [m for m, v in zip(METRIC_NAMES, pc1) if v * METRIC_SIGNS[m] < -1e-9]
+    raw_std = x.std(axis=0)
+    zr = (x - x.mean(axis=0)) / np.where(raw_std > 1e-12, raw_std, 1.0)
+    sr = np.linalg.svd(zr, compute_uv=False) ** 2
+    raw_evr = float(sr[0] / sr.sum()) if sr.sum() > 0 else 0.0
     return TrajectoryFit(trajectory=traj, explained_variance_ratio=[float(v) for v in evr[:5]],
                          heldout_explained_variance=held, n_train=int(x.shape[0]),
                          n_heldout=0 if x_heldout is None else int(x_heldout.shape[0]),
-                         disagreeing=disagreeing)
+                         disagreeing=disagreeing, untransformed_pc1_evr=raw_evr)
 
 
 def plot_loadings(loadings: dict[str, float], evr: float, path: Path) -> Path:
@@ -194,8 +206,9 @@ def train_trajectory(data: str | Path, registry: Registry, aux: AuxScorer, *,
                      on_batch: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Collect metrics, fit, write the ``trajectory`` bundle and the report; return the
     report dict (also saved as ``report.json``)."""
+    markers = load_markers(data)
     table = collect_metrics(data, aux, min_age_hours=min_age_hours, max_threads=max_threads,
-                            min_replies=min_replies, on_batch=on_batch)
+                            min_replies=min_replies, markers=markers, on_batch=on_batch)
     if table.x.shape[0] == 0:
         raise TrainingError(f"no conversation in {data} is at least {min_age_hours} h old "
                             f"with ≥{min_replies} replies")
@@ -209,6 +222,7 @@ def train_trajectory(data: str | Path, registry: Registry, aux: AuxScorer, *,
         "explained_variance_ratio": fit.pc1_evr,
         "explained_variance_ratio_top5": fit.explained_variance_ratio,
         "heldout_explained_variance": fit.heldout_explained_variance,
+        "untransformed_explained_variance_ratio": fit.untransformed_pc1_evr,
         "paper_explained_variance_ratio": PAPER_PC1_EVR,
         "n_train_conversations": fit.n_train,
         "n_heldout_conversations": fit.n_heldout,
@@ -218,10 +232,11 @@ def train_trajectory(data: str | Path, registry: Registry, aux: AuxScorer, *,
     }
     params = {"min_age_hours": min_age_hours, "max_threads": max_threads,
               "min_replies": min_replies, "heldout_frac": heldout_frac,
-              "aux_version": str(aux.version)}
+              "aux_version": str(aux.version), "markers": markers.source}
     with BundleWriter(registry, BUNDLE_NAME, features=list(METRIC_NAMES), params=params,
                       metrics=metrics, training_data_hash=data_hash) as w:
         w.save_json(TRAJECTORY_FILE, fit.trajectory.to_json())
+        w.save_json(MARKERS_FILE, markers.to_json())
     version = w.version
     report: dict[str, Any] = {"bundle": BUNDLE_NAME, "version": version,
                               "registry": str(registry.root), **metrics,

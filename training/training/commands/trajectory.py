@@ -12,6 +12,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from models.bundle import Registry
 from models.errors import BundleMissingError
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
+from streaming.errors import StreamingError
+from training.errors import TrainingError
 
 __all__ = ["register", "run"]
 
@@ -56,11 +58,16 @@ def run(args: argparse.Namespace) -> int:
             progress.update(task, advance=threads,
                             description=f"outcome metrics ({comments[0]:,} comments)")
 
-        report = train_trajectory(data, registry, aux, min_age_hours=args.min_age_hours,
-                                  max_threads=args.max_threads, min_replies=args.min_replies,
-                                  heldout_frac=args.heldout_frac,
-                                  report_dir=var_dir() / "reports" / "trajectory",
-                                  on_batch=on_batch)
+        try:
+            report = train_trajectory(data, registry, aux, min_age_hours=args.min_age_hours,
+                                      max_threads=args.max_threads,
+                                      min_replies=args.min_replies,
+                                      heldout_frac=args.heldout_frac,
+                                      report_dir=var_dir() / "reports" / "trajectory",
+                                      on_batch=on_batch)
+        except (TrainingError, StreamingError) as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            return 1
     if args.json:
         sys.stdout.write(json.dumps(report) + "\n")
         return 0
