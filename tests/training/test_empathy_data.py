@@ -9,7 +9,14 @@ import pytest
 from sklearn.metrics import f1_score
 from training.empathy.baselines import lexicon_features, load_lexicon, run_baselines
 from training.empathy.data import binary_labels, dataset_path, load_dataset, split_dataset
-from training.empathy.metrics import Decision, decide, evaluate, prf, tune_decisions
+from training.empathy.metrics import (
+    Decision,
+    decide,
+    evaluate,
+    macro_f1,
+    prf,
+    tune_decisions,
+)
 from training.empathy.protocol import head
 from training.empathy.report import summarise
 
@@ -50,6 +57,10 @@ def test_prf_is_macro_in_percent() -> None:
     y = np.array([0, 0, 1, 1, 2, 2])
     p = np.array([0, 1, 1, 1, 2, 0])
     assert prf(y, p)["f1"] == pytest.approx(100 * f1_score(y, p, average="macro"), abs=0.01)
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        y, p = rng.integers(0, 3, 50), rng.integers(0, 2, 50)
+        assert macro_f1(y, p, 3) == pytest.approx(prf(y, p)["f1"], abs=0.01)
 
 
 def test_decisions_tuned_on_validation_never_lower_validation_f1() -> None:

@@ -27,7 +27,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--max-len", type=int, default=None)
     p.add_argument("--patience", type=int, default=None)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="torch threads per training process")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="train seeds in N processes (use --threads 1 on a busy machine)")
     p.add_argument("--base-model", default=None, help="encoder directory (default MiniLM)")
     p.add_argument("--no-bf16", action="store_true", help="train in fp32")
     p.add_argument("--no-baselines", action="store_true")
@@ -78,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
         res = run_protocol(data, targs, seeds, registry=registry, report_dir=report_dir,
                            lexicon_dir=lex if lex.exists() else None,
-                           baselines=not args.no_baselines, progress=progress)
+                           baselines=not args.no_baselines, progress=progress,
+                           jobs=args.jobs)
     s = res.summary
     if args.json:
         out = {k: s[k] for k in ("minilm", "ensemble", "baselines", "bundle", "bundle_seed",

@@ -10,23 +10,29 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import multiprocessing
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors.torch import save_file
 
 from models.bundle import Bundle, Registry
+from models.empathy.network import HEADS, EmpathyNet
 from training.empathy.baselines import run_baselines
 from training.empathy.data import EmpathyData, Split
 from training.empathy.export import write_bundle
-from training.empathy.metrics import SETTINGS, confusion, evaluate, tune_decisions
+from training.empathy.metrics import SETTINGS, Decision, confusion, evaluate, tune_decisions
 from training.empathy.report import plot_confusion, summarise, write_report
-from training.empathy.trainer import Args, Trainer, predict_probs
+from training.empathy.trainer import Args, Trainer, default_base_model, predict_probs
 
-__all__ = ["ProtocolResult", "head", "run_protocol"]
+__all__ = ["ProtocolResult", "head", "run_protocol", "train_seed"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +48,49 @@ def _mean_valid(scores: dict[str, dict[str, float]]) -> float:
     return float(np.mean([scores[s]["f1"] for s in SETTINGS]))
 
 
+def _worker_init() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def train_seed(data: EmpathyData, args: Args, seed: int, out_dir: Path,
+               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Fine-tune one seed; save its weights to ``out_dir``; return its figures and probs."""
+    a = dataclasses.replace(args, seed=int(seed))
+    res = Trainer(a, data, progress=progress).train()
+    pv = predict_probs(res.model, res.tokenizer, data.valid.texts, a.max_len)
+    pt = predict_probs(res.model, res.tokenizer, data.test.texts, a.max_len)
+    dec = tune_decisions(pv, data.valid.labels)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    weights = out_dir / f"seed{seed}.safetensors"
+    save_file({k: v.detach().float().contiguous() for k, v in res.model.state_dict().items()},
+              str(weights))
+    run = {"seed": seed, "best_epoch": res.best_epoch, "seconds": round(res.seconds, 1),
+           "examples_per_s": round(res.examples_seen / max(res.seconds, 1e-9), 1),
+           "valid": evaluate(pv, data.valid.labels, dec),
+           "test": evaluate(pt, data.test.labels, dec),
+           "test_untuned": evaluate(pt, data.test.labels),
+           "decisions": {k: d.to_dict() for k, d in dec.items()}, "history": res.history}
+    return {"run": run, "pv": pv, "pt": pt, "weights": str(weights)}
+
+
+def _load_model(args: Args, weights: str) -> tuple[Any, Any]:
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer, BertConfig
+
+    base = args.base_model or default_base_model()
+    model = EmpathyNet(BertConfig.from_pretrained(base), HEADS, dropout=args.dropout)
+    model.load_state_dict(load_file(weights))
+    model.eval()
+    return model, AutoTokenizer.from_pretrained(base)
+
+
 def run_protocol(data: EmpathyData, args: Args, seeds: Sequence[int], *,
                  registry: Registry | None, report_dir: Path,
                  lexicon_dir: Path | None = None, baselines: bool = True,
-                 progress: Callable[[str], None] | None = None) -> ProtocolResult:
+                 progress: Callable[[str], None] | None = None, jobs: int = 1
+                 ) -> ProtocolResult:
+    """``jobs`` > 1 trains seeds in that many processes (``args.threads`` threads each)."""
     say = progress or (lambda m: logger.info("%s", m))
     t0 = time.perf_counter()
     summary: dict[str, Any] = {"split_seed": data.seed, "seeds": list(seeds),
@@ -59,29 +104,34 @@ def run_protocol(data: EmpathyData, args: Args, seeds: Sequence[int], *,
     runs: list[dict[str, Any]] = []
     test_probs: list[dict[str, np.ndarray]] = []
     valid_probs: list[dict[str, np.ndarray]] = []
-    best: tuple[float, Any, int, dict[str, Any]] | None = None
+    best: tuple[float, str, int, dict[str, Any]] | None = None
     train_seconds = 0.0
-    for seed in seeds:
-        a = dataclasses.replace(args, seed=int(seed))
-        res = Trainer(a, data, progress=say).train()
-        train_seconds += res.seconds
-        pv = predict_probs(res.model, res.tokenizer, data.valid.texts, a.max_len)
-        pt = predict_probs(res.model, res.tokenizer, data.test.texts, a.max_len)
-        dec = tune_decisions(pv, data.valid.labels)
-        v_scores = evaluate(pv, data.valid.labels, dec)
-        run = {"seed": seed, "best_epoch": res.best_epoch, "seconds": round(res.seconds, 1),
-               "examples_per_s": round(res.examples_seen / max(res.seconds, 1e-9), 1),
-               "valid": v_scores, "test": evaluate(pt, data.test.labels, dec),
-               "test_untuned": evaluate(pt, data.test.labels),
-               "decisions": {k: d.to_dict() for k, d in dec.items()}, "history": res.history}
-        runs.append(run)
-        valid_probs.append(pv)
-        test_probs.append(pt)
-        say(f"seed {seed}: test {run['test']} (best epoch {res.best_epoch}, "
-            f"{res.seconds:.0f} s)")
-        score = _mean_valid(v_scores)
-        if best is None or score > best[0]:
-            best = (score, res, int(seed), {"dec": dec, "pt": pt, "run": run})
+    tw = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="empathy-seeds-") as tmp:
+        if jobs > 1 and len(seeds) > 1:
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=min(jobs, len(seeds)), mp_context=ctx,
+                                     initializer=_worker_init) as pool:
+                futs = [pool.submit(train_seed, data, args, int(s), Path(tmp)) for s in seeds]
+                outs = [f.result() for f in futs]
+        else:
+            outs = [train_seed(data, args, int(s), Path(tmp), progress=say) for s in seeds]
+        for o in outs:
+            run = o["run"]
+            runs.append(run)
+            valid_probs.append(o["pv"])
+            test_probs.append(o["pt"])
+            train_seconds += run["seconds"]
+            say(f"seed {run['seed']}: test {run['test']} (best epoch {run['best_epoch']}, "
+                f"{run['seconds']:.0f} s)")
+            score = _mean_valid(run["valid"])
+            if best is None or score > best[0]:
+                dec = {k: Decision(**v) for k, v in run["decisions"].items()}
+                best = (score, o["weights"], int(run["seed"]),
+                        {"dec": dec, "pt": o["pt"], "run": run})
+        assert best is not None
+        model, tokenizer = _load_model(args, best[1])
+    summary["train_wall_seconds"] = round(time.perf_counter() - tw, 1)
     summary["runs"] = runs
     summary["minilm"] = summarise([r["test"] for r in runs])
     summary["minilm_untuned"] = summarise([r["test_untuned"] for r in runs])
@@ -90,8 +140,7 @@ def run_protocol(data: EmpathyData, args: Args, seeds: Sequence[int], *,
         et = {k: np.mean([p[k] for p in test_probs], 0) for k in test_probs[0]}
         summary["ensemble"] = evaluate(et, data.test.labels, tune_decisions(ev, data.valid.labels))
     summary["train_seconds"] = round(train_seconds, 1)
-    assert best is not None
-    _, res, bseed, extra = best
+    _, _, bseed, extra = best
     summary["bundle_seed"] = bseed
     summary["bundle_test"] = extra["run"]["test"]
     cms = {s: confusion(extra["pt"], data.test.labels, s, extra["dec"][s]) for s in SETTINGS}
@@ -101,7 +150,7 @@ def run_protocol(data: EmpathyData, args: Args, seeds: Sequence[int], *,
     bundle = None
     if registry is not None:
         bundle = write_bundle(
-            registry, res.model, res.tokenizer, decisions=extra["dec"],
+            registry, model, tokenizer, decisions=extra["dec"],
             params={"split_seed": data.seed, "train_seed": bseed, "train_max_len": args.max_len,
                     "base_model": "sentence-transformers/all-MiniLM-L6-v2",
                     "args": dataclasses.replace(args, seed=bseed).to_dict()},
