@@ -29,6 +29,8 @@ DEFAULT_MIN_AGE_S = 48 * 3600
 
 TargetFn = Callable[[Thread], dict[str, float]]
 
+_GONE = ("[deleted]", "[removed]")
+
 
 def structural_target(thread: Thread) -> dict[str, float]:
     """A crude provisional trajectory (tests / before the trajectory bundle exists):
@@ -91,8 +93,13 @@ def _light(n: Node) -> Node:
 
 def build_examples(data_dir: str | Path, target_fn: TargetFn, *,
                    min_age_s: int = DEFAULT_MIN_AGE_S, max_threads: int | None = None,
-                   progress: Callable[[int], None] | None = None) -> Examples:
-    """Rows for every TLC of every matured thread (threads with ≥1 TLC) in a dump dir."""
+                   progress: Callable[[int], None] | None = None,
+                   skip_deleted: bool = True) -> Examples:
+    """Rows for every TLC of every matured thread (threads with ≥1 TLC) in a dump dir.
+
+    ``skip_deleted`` drops TLCs whose body is ``[deleted]``/``[removed]`` at scrape time: their
+    text is gone, and a TLC being scored at posting time is never deleted yet.
+    """
     ex = Examples()
     n = 0
     for thread in iter_threads(data_dir, min_age_s=min_age_s, max_threads=max_threads):
@@ -101,7 +108,7 @@ def build_examples(data_dir: str | Path, target_fn: TargetFn, *,
         targets = target_fn(thread)
         kept = False
         for t in thread.tlcs:
-            if t.name not in targets:
+            if t.name not in targets or (skip_deleted and t.body in _GONE):
                 continue
             kept = True
             ex.tlcs.append(_light(t))
