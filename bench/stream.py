@@ -76,14 +76,16 @@ def score_stats(db_url: str) -> dict[str, Any]:
     return {"n": int(n or 0), "first_ms": lo, "last_ms": hi}
 
 
-def latencies(db_url: str) -> list[float]:
+def latencies(db_url: str, after_ms: int = 0) -> list[float]:
+    """Suggestion latencies (stored - newest covered TLC's ingest) made after ``after_ms``."""
     from sqlalchemy import select
 
     from streaming.storage import SuggestionRow, open_database
 
     _, sessions = open_database(db_url)
     with sessions() as s:
-        return [x for x in s.scalars(select(SuggestionRow.latency_s)) if x is not None]
+        return [x for x in s.scalars(select(SuggestionRow.latency_s).where(
+            SuggestionRow.made_ms > after_ms)) if x is not None]
 
 
 def paced(events: list[Any], rate: float, max_tlcs: int) -> Any:
@@ -159,6 +161,10 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
                     last_n, last_change = st["n"], time.monotonic()
                 if st["n"] >= n_tlc or proc.poll() is not None:
                     break
+                started = (st["first_ms"] or 0) / 1000
+                if started and time.time() - started > args.budget_s:
+                    logger.warning("time budget reached: %d of %d TLCs scored", st["n"], n_tlc)
+                    break
                 if time.monotonic() - last_change > 120:
                     logger.warning("scorer made no progress for 120 s; stopping")
                     break
@@ -168,7 +174,7 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
         st = score_stats(db)
         span = ((st["last_ms"] or 0) - (st["first_ms"] or 0)) / 1000
         first_score_after = ((st["first_ms"] or 0) / 1000) - t_start_wall
-        out.update(tlc_scored=st["n"],
+        out.update(tlc_scored=st["n"], tlc_published=n_tlc,
                    tlc_per_s=round(st["n"] / span, 1) if span > 0 else None,
                    model_load_s=round(first_score_after, 1), rss_mb=round(peak, 1))
     # -- latency at a steady rate ------------------------------------------------------------
@@ -182,19 +188,35 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
             for lg in logs:
                 wait_ready(lg)
             bus = KafkaBus(broker.bootstrap)
-            for ev in paced(events, args.rate, args.latency_tlcs):
+            # warm-up (first inference is slow): the first 50 events, excluded from figures
+            warm = events[:50]
+            for ev in warm:
+                bus.publish(*encode_event(ev, int(time.time() * 1000)))
+            bus.flush()
+            n_warm = sum(1 for e in warm if getattr(e, "is_tlc", False))
+            deadline = time.monotonic() + args.drain_s
+            while time.monotonic() < deadline and score_stats(db2)["n"] < n_warm:
+                time.sleep(0.5)
+            time.sleep(2)
+            t_paced = int(time.time() * 1000)
+            for ev in paced(events[50:], args.rate, args.latency_tlcs):
                 bus.publish(*encode_event(ev, int(time.time() * 1000)))
                 bus.flush()
             bus.close()
-            time.sleep(5)
+            sent = min(args.latency_tlcs, n_tlc - n_warm)
+            deadline = time.monotonic() + args.drain_s
+            while time.monotonic() < deadline and score_stats(db2)["n"] < sent + n_warm:
+                time.sleep(1)
+            time.sleep(3)
         finally:
             for p in procs:
                 p.terminate()
             for p in procs:
                 p.wait(60)
-        lat = latencies(db2)
+        lat = latencies(db2, t_paced)
         out.update(p50_latency_s=pct(lat, 50), p99_latency_s=pct(lat, 99),
-                   latency_samples=len(lat), latency_rate_tlc_per_s=args.rate)
+                   latency_samples=len(lat), latency_rate_tlc_per_s=args.rate,
+                   latency_tlcs_sent=sent, latency_tlcs_scored=score_stats(db2)["n"] - n_warm)
     return out
 
 
@@ -223,10 +245,12 @@ def embedded_child(args: argparse.Namespace) -> int:
                              batch_size=128)
     p = build_pipeline(settings, bus=EmbeddedBus(args.partitions), sessions=sessions,
                        clock=EventClock(), models=models, source=ReplaySource(lambda: events))
-    run_embedded(p, chunk=128, drain=False)
+    t_end = time.monotonic() + args.budget_s
+    run_embedded(p, lambda: time.monotonic() > t_end, chunk=128, drain=False)
     st = score_stats(db)
     span = ((st["last_ms"] or 0) - (st["first_ms"] or 0)) / 1000
-    res.update(tlc_scored=st["n"], tlc_per_s=round(st["n"] / span, 1) if span > 0 else None)
+    res.update(tlc_scored=st["n"], events_published=p.ingest.published if p.ingest else None,
+               tlc_per_s=round(st["n"] / span, 1) if span > 0 else None)
     db2 = f"sqlite:///{tmp / 'embedded-latency.db'}"
     _, sessions2 = open_database(db2)
     settings2 = load_settings(database_url=db2, clock="event",
@@ -234,7 +258,8 @@ def embedded_child(args: argparse.Namespace) -> int:
     p2 = build_pipeline(settings2, bus=EmbeddedBus(args.partitions), sessions=sessions2,
                         clock=EventClock(), models=models,
                         source=ReplaySource(lambda: paced(events, args.rate, args.latency_tlcs)))
-    run_embedded(p2, chunk=1, drain=False)
+    t_end = time.monotonic() + args.latency_tlcs / args.rate + args.drain_s
+    run_embedded(p2, lambda: time.monotonic() > t_end, chunk=1, drain=False)
     lat = latencies(db2)
     res.update(p50_latency_s=pct(lat, 50), p99_latency_s=pct(lat, 99), latency_samples=len(lat),
                latency_rate_tlc_per_s=args.rate, rss_mb=round(vm_hwm_mb() or 0, 1),
@@ -259,6 +284,8 @@ def models_alone(args: argparse.Namespace, index: Any, n: int) -> dict[str, Any]
         if getattr(ev, "is_tlc", False) and k < n:
             by_post[ev.link_id].append(ev)
             k += 1
+    first = next(iter(by_post))  # warm-up call (lazy initialisation), not timed
+    ms.empathy.predict_comments([c.body for c in by_post[first]][:4])
     t0 = time.perf_counter()
     for post, cs in by_post.items():
         nodes = [node_from_event(c) for c in cs]
@@ -272,7 +299,8 @@ def run_child(args: argparse.Namespace, child_out: Path, tmp: Path) -> None:
     subprocess.run([sys.executable, __file__, "--child", "embedded", "--child-out",
                     str(child_out), "--child-tmp", str(tmp), "--registry", args.registry,
                     "--since", args.since, "--until", args.until, "--rate", str(args.rate),
-                    "--latency-tlcs", str(args.latency_tlcs)]
+                    "--latency-tlcs", str(args.latency_tlcs), "--budget-s", str(args.budget_s),
+                    "--drain-s", str(args.drain_s)]
                    + (["--data", args.data] if args.data else []), check=True)
 
 
@@ -286,6 +314,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency-tlcs", type=int, default=1500)
     ap.add_argument("--baseline-tlcs", type=int, default=2000)
     ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--budget-s", type=float, default=300.0,
+                    help="max seconds of scoring per throughput measurement")
+    ap.add_argument("--drain-s", type=float, default=120.0,
+                    help="max seconds to wait for the latency run to be scored")
     ap.add_argument("--skip-kafka", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "stream.json"))
     ap.add_argument("--child", choices=["embedded"], help=argparse.SUPPRESS)
