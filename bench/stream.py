@@ -285,7 +285,9 @@ def models_alone(args: argparse.Namespace, index: Any, n: int) -> dict[str, Any]
             by_post[ev.link_id].append(ev)
             k += 1
     first = next(iter(by_post))  # warm-up call (lazy initialisation), not timed
-    ms.empathy.predict_comments([c.body for c in by_post[first]][:4])
+    warm_emp = ms.empathy.predict_comments([c.body for c in by_post[first]])
+    ms.forecaster.predict(post_from_event(index.submissions[first]),
+                          [node_from_event(c) for c in by_post[first]], warm_emp)
     t0 = time.perf_counter()
     for post, cs in by_post.items():
         nodes = [node_from_event(c) for c in cs]

@@ -61,7 +61,10 @@ class Pipeline:
     skipped: dict[str, str] = field(default_factory=dict)
 
     def health(self) -> dict[str, Any]:
-        return {"ok": True, "stages": {n: s.health() for n, s in self.stages.items()},
+        stages = {n: {**s.health(), "lag": getattr(self.runners.get(n), "lag", None),
+                      "last_batch_at": getattr(self.runners.get(n), "last_batch_at", None)}
+                  for n, s in self.stages.items()}
+        return {"ok": True, "stages": stages,
                 "skipped": self.skipped, "models": self.models.versions(),
                 "missing_models": self.models.missing}
 

@@ -140,6 +140,9 @@ class StageRunner:
         self.batch_size = batch_size
         self.poll_timeout_s = poll_timeout_s
         self.last_batch_at: float | None = None
+        self.lag: int | None = None
+        self._lag_at = 0.0
+        self.lag_every_s = 5.0
 
     def step(self, timeout_s: float | None = None) -> int:
         """One poll; returns the number of records handled."""
@@ -166,4 +169,13 @@ class StageRunner:
             self.metrics.last_batch.labels(stage=st.name).set(self.last_batch_at)
         st.tick()
         self.bus.flush()
+        if not msgs or time.monotonic() - self._lag_at > self.lag_every_s:
+            self._lag_at = time.monotonic()
+            lag_fn = getattr(self.bus, "lag", None)
+            if lag_fn is not None:
+                try:
+                    self.lag = int(lag_fn(st.group_id, st.topics))
+                    self.metrics.lag.labels(stage=st.name).set(self.lag)
+                except Exception:  # noqa: BLE001 - lag is best effort (broker may be away)
+                    logger.debug("lag unavailable for %s", st.name, exc_info=True)
         return len(msgs)

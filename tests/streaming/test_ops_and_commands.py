@@ -35,6 +35,8 @@ def test_healthz_and_metrics_report_stages_lag_and_model_versions(
     assert n_in == len(small_index.submissions) + small_index.n_comments
     assert 'prosocial_model_info{model="empathy",version="tiny-empathy-1"} 1.0' in text
     assert "prosocial_latency_seconds_bucket" in text
+    assert health["stages"]["scorer"]["lag"] == 0  # everything consumed and committed
+    assert 'prosocial_consumer_lag{stage="scorer"} 0.0' in text
 
 
 def test_json_logs_carry_topic_partition_offset() -> None:
