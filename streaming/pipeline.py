@@ -117,7 +117,7 @@ def build_pipeline(settings: Settings, *, bus: Bus, sessions: SessionFactory, cl
     policy = on_error or dead_letter_policy(dead)
     for name in ORDER:
         if name in p.stages:
-            p.runners[name] = StageRunner(p.stages[name], bus, metrics, policy,
+            p.runners[name] = StageRunner(p.stages[name], bus, metrics, policy, dead,
                                           batch_size=settings.batch_size,
                                           poll_timeout_s=settings.poll_timeout_s)
     return p

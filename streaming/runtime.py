@@ -156,6 +156,7 @@ def run_embedded(p: Pipeline, stop: Callable[[], bool] = lambda: False, *,
             st = p.stages.get(name)
             if st is not None:
                 st.drain()
+                p.dead.flush()
                 p.bus.flush()
                 _settle(p, stop)
     stats.wall_s = time.perf_counter() - t0

@@ -49,12 +49,17 @@ def now_ms() -> int:
 
 
 class DeadLetters:
-    """Publishes a rejected record to the dead-letter topic and stores it (idempotently)."""
+    """Publishes a rejected record to the dead-letter topic and stores it (idempotently).
+
+    Rows are buffered and written in one transaction by :meth:`flush`, which the runner calls
+    before committing the batch's offsets (so a crash re-delivers, never loses, them).
+    """
 
     def __init__(self, bus: Bus, sessions: SessionFactory, metrics: StageMetrics) -> None:
         self.bus = bus
         self.sessions = sessions
         self.metrics = metrics
+        self._rows: list[dict[str, Any]] = []
 
     def send(self, stage: str, msg: Message, reason: str, ident: str | None = None) -> None:
         """Dead-letter ``msg``; ``ident`` (default stage:topic:partition:offset) dedups."""
@@ -72,13 +77,22 @@ class DeadLetters:
                    "original_b64": base64.b64encode(msg.value[:1_000_000]).decode()}
         self.bus.publish(TOPIC_DEADLETTER, msg.key, json.dumps(payload).encode())
         key = msg.key if msg.key is None else msg.key[:256]
+        self._rows.append({
+            "id": (ident or f"{stage}:{msg.topic}:{msg.partition}:{msg.offset}")[:80],
+            "stage": stage, "topic": msg.topic, "partition": msg.partition,
+            "offset": msg.offset, "key": key, "reason": reason[:2000],
+            "raw": raw_text[:_RAW_LIMIT].replace("\x00", "\\0"), "at_ms": now_ms()})
+        if len(self._rows) >= 1000:
+            self.flush()
+
+    def flush(self) -> None:
+        """Store the buffered dead letters (one transaction, idempotent)."""
+        if not self._rows:
+            return
+        rows, self._rows = self._rows, []
         with self.sessions() as s:
-            upsert(s, DeadLetterRow, [{
-                "id": (ident or f"{stage}:{msg.topic}:{msg.partition}:{msg.offset}")[:80],
-                "stage": stage,
-                "topic": msg.topic, "partition": msg.partition, "offset": msg.offset, "key": key,
-                "reason": reason[:2000], "raw": raw_text[:_RAW_LIMIT].replace("\x00", "\\0"),
-                "at_ms": now_ms()}])
+            for i in range(0, len(rows), 500):
+                upsert(s, DeadLetterRow, rows[i:i + 500])
             s.commit()
 
 
@@ -131,9 +145,11 @@ def crash_policy(stage: Stage, msg: Message, exc: BaseException) -> None:
 class StageRunner:
     """Poll → handle → commit, with the error policy and metrics."""
 
-    def __init__(self, stage: Stage, bus: Bus, metrics: StageMetrics, on_error: ErrorPolicy, *,
-                 batch_size: int = 256, poll_timeout_s: float = 0.5) -> None:
+    def __init__(self, stage: Stage, bus: Bus, metrics: StageMetrics, on_error: ErrorPolicy,
+                 dead: DeadLetters, *, batch_size: int = 256, poll_timeout_s: float = 0.5
+                 ) -> None:
         self.stage = stage
+        self.dead = dead
         self.bus = bus
         self.metrics = metrics
         self.on_error = on_error
@@ -162,12 +178,14 @@ class StageRunner:
                         st.handle([m])
                     except Exception as exc:  # noqa: BLE001 - the error policy decides
                         self.on_error(st, m, exc)
+            self.dead.flush()
             self.bus.flush()
             self.bus.commit(st.group_id, msgs)
             self.metrics.batch_seconds.labels(stage=st.name).observe(time.perf_counter() - t0)
             self.last_batch_at = time.time()
             self.metrics.last_batch.labels(stage=st.name).set(self.last_batch_at)
         st.tick()
+        self.dead.flush()
         self.bus.flush()
         if not msgs or time.monotonic() - self._lag_at > self.lag_every_s:
             self._lag_at = time.monotonic()
@@ -176,6 +194,6 @@ class StageRunner:
                 try:
                     self.lag = int(lag_fn(st.group_id, st.topics))
                     self.metrics.lag.labels(stage=st.name).set(self.lag)
-                except Exception:  # noqa: BLE001 - lag is best effort (broker may be away)
+                except Exception:
                     logger.debug("lag unavailable for %s", st.name, exc_info=True)
         return len(msgs)

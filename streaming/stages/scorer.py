@@ -213,6 +213,7 @@ class ScorerStage(Stage):
             s.execute(update(TlcRow).where(TlcRow.name.in_([t.name for t in lost]))
                       .values(status="dead"))
             s.commit()
+        self.dead.flush()
         return len(lost)
 
     def health(self) -> dict[str, Any]:
