@@ -116,6 +116,9 @@ def test_eval_json_is_one_object_with_every_head(tiny_registry: Registry, data_d
     assert {"at_0.5", "at_0.8", "calibration_error", "pearson_r"} <= set(ph)
     assert 0 <= ph["at_0.5"]["accuracy"] <= 1
     assert out["toxicity"]["heldout"]["toxichat_test"]["auc"] is not None
+    assert 0 <= out["toxicity"]["heldout"]["goemotions_benign_test"]["rate_at_0.5"] <= 1
+    assert {"test", "college_test"} <= set(out["info"]["heldout"])
+    assert {"test", "paper_like_test"} <= set(out["advice"]["heldout"])
     saved = json.loads((tmp_path / "reports" / "aux" / f"eval-{out['version']}.json").read_text())
     assert saved["version"] == out["version"]
 

@@ -22,6 +22,7 @@ import pandas as pd
 from training.errors import TrainingError
 
 __all__ = [
+    "QUESTION_SUBREDDITS",
     "SPLITS",
     "SUPPORTIVE_EMOTIONS",
     "UNSUPPORTIVE_EMOTIONS",
@@ -30,6 +31,7 @@ __all__ = [
     "aux_data_files",
     "group_split",
     "load_advice",
+    "load_college_answers",
     "load_college_replies",
     "load_davidson",
     "load_eli5",
@@ -206,6 +208,33 @@ def load_goemotions(aux: Path, limit: int | None = None) -> dict[str, Labelled]:
     return out
 
 
+#: GoEmotions labels with no hostile reading; comments carrying only these are benign.
+BENIGN_EMOTIONS = ("admiration", "amusement", "approval", "caring", "curiosity", "excitement",
+                   "gratitude", "joy", "love", "optimism", "relief", "realization", "surprise",
+                   "neutral")
+
+
+def load_goemotions_benign(aux: Path, limit: int | None = None) -> dict[str, Labelled]:
+    """GoEmotions comments whose every label is in :data:`BENIGN_EMOTIONS` and that contain no
+    profanity-looking token; ``y`` = 0 (non-toxic short Reddit comments for the toxicity head)."""
+    names = Path(_need(aux / "support" / "goemotions" / "labels.txt")).read_text().split()
+    benign = {names.index(e) for e in BENIGN_EMOTIONS}
+    out = {}
+    for split, f in zip(SPLITS, ("train.tsv", "dev.tsv", "test.tsv"), strict=True):
+        df = pd.read_csv(_need(aux / "support" / "goemotions" / f), sep="\t", header=None,
+                         names=["text", "labels", "id"], quoting=3)
+        keep = [{int(x) for x in str(lab).split(",") if x.strip().isdigit()} <= benign
+                and not _PROFANE.search(str(t))
+                for lab, t in zip(df["labels"], df["text"], strict=True)]
+        texts = [t for t, k in zip(_clean(df["text"]), keep, strict=True) if k]
+        out[split] = Labelled(texts, np.zeros(len(texts)), "goemotions_benign").head(limit)
+    return out
+
+
+_PROFANE = re.compile(r"fuck|shit|bitch|cunt|dick|puss|fag|nigg|retard|whore|slut|ass\b|"
+                      r"idiot|stupid|moron|dumb", re.IGNORECASE)
+
+
 # -- advice / information sharing ---------------------------------------------------------
 def load_advice(aux: Path, limit: int | None = None) -> dict[str, Labelled]:
     """Advice-EMNLP2020 replies rebuilt from their gold-labelled sentences (ID
@@ -273,6 +302,43 @@ def load_college_replies(data: Path, n: int = 6000, limit: int | None = None
                 if len(texts) >= n:
                     break
     return _by_split(texts, np.zeros(len(texts)), group_split(keys), "college", limit)
+
+
+#: Question-focused reddit-college subreddits (the paper's A.1 recipe, within our data).
+QUESTION_SUBREDDITS = ("AskAcademia", "CollegeAdvice")
+
+
+def load_college_answers(data: Path, n: int = 6000, limit: int | None = None,
+                         subreddits: Sequence[str] = QUESTION_SUBREDDITS) -> dict[str, Labelled]:
+    """The paper's information-sharing positives (A.1) within reddit-college: top-level replies
+    with score > 2 to posts that contain a question, in question-focused subreddits; ``y`` = 1."""
+    subs = _need(data / "reddit-college" / "submissions.jsonl.gz")
+    comments = _need(data / "reddit-college" / "comments.jsonl.gz")
+    wanted = set(subreddits)
+    question: set[str] = set()
+    with gzip.open(subs, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if (r.get("subreddit") in wanted
+                    and "?" in f"{r.get('title', '')} {r.get('selftext', '')}"):
+                question.add(str(r.get("name")))
+    texts: list[str] = []
+    keys: list[str] = []
+    marks = tuple(f'"subreddit": "{x}"' for x in wanted)
+    with gzip.open(comments, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if not any(m in line for m in marks):
+                continue
+            r = json.loads(line)
+            body = str(r.get("body", "")).strip()
+            if (r.get("depth", 0) == 0 and r.get("link_id") in question
+                    and int(r.get("score") or 0) > 2 and body not in _DROP
+                    and r.get("author") != "AutoModerator"):
+                texts.append(body)
+                keys.append(str(r.get("link_id")))
+                if len(texts) >= n:
+                    break
+    return _by_split(texts, np.ones(len(texts)), group_split(keys), "college_answers", limit)
 
 
 def aux_data_files(data: Path) -> list[Path]:

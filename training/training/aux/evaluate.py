@@ -93,6 +93,12 @@ def evaluate_aux(model: AuxModels, data: AuxData) -> dict[str, Any]:
     ev = data.evals["toxicity"]
     for name in ("toxichat_test", "davidson_test", "wiki_toxic_test"):
         tox[name] = _classifier(sc(ev[name], "toxicity"), ev[name], th["toxic"])
+    gb = ev["goemotions_benign_test"]
+    p = sc(gb, "toxicity")
+    tox["goemotions_benign_test"] = {
+        "n": len(gb), "rate_at_0.5": _r((p >= th["toxic"]).mean()) if len(gb) else None,
+        "rate_at_0.8": _r((p >= th["extremely_toxic"]).mean()) if len(gb) else None,
+        "note": "false-positive rate on benign Reddit comments (lower is better)"}
     rd = ev["ruddit_test"]
     p = sc(rd, "toxicity")
     tox["ruddit_test"] = {"n": len(rd), "pearson_r": _pearson(p, rd.y),
@@ -135,8 +141,12 @@ def evaluate_aux(model: AuxModels, data: AuxData) -> dict[str, Any]:
                              "advice); paper_like_test: all advice-subreddit test replies vs "
                              "GoEmotions replies at the paper's 21% positive rate"}
     inf = data.evals["info"]["test"]
-    out["info"] = {"heldout": {"test": _classifier(sc(inf, "info"), inf, th["info"])},
+    inc = data.evals["info"]["college_test"]
+    out["info"] = {"heldout": {"test": _classifier(sc(inf, "info"), inf, th["info"]),
+                               "college_test": _classifier(sc(inc, "info"), inc, th["info"])},
                    "paper": PAPER["info"], "comparable": False,
-                   "note": "ELI5 answers score>2 vs other Reddit replies (GoEmotions, ToxiChat, "
-                           "Ruddit, reddit-college non-question threads)"}
+                   "note": "test: answers score>2 to questions (ELI5, r/AskAcademia, "
+                           "r/CollegeAdvice) vs other Reddit replies (GoEmotions, ToxiChat, Ruddit, "
+                           "reddit-college non-question threads); college_test: the reddit-college "
+                           "part only"}
     return out

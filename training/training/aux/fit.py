@@ -51,7 +51,11 @@ class AuxConfig:
     char_weight: float = 1.0
     c_grid: tuple[float, ...] = (1.0, 4.0, 16.0, 64.0)
     alpha_grid: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0)
-    calibration: str = "auto"  # "isotonic" | "quantile" | "platt" | "auto" (see fit_calibrator)
+    #: "isotonic" | "quantile" | "platt" | "auto" (see fit_calibrator). Isotonic by default:
+    #: on held-out Perspective data it agrees about as well as quantile matching at 0.5/0.8,
+    #: and the calibration set is Wikipedia, so the conservative E[Perspective | model] map
+    #: flags far fewer benign Reddit comments (see the bundle's validation.toxicity).
+    calibration: str = "isotonic"
     chunk: int = 4096
 
 
@@ -236,6 +240,16 @@ def train_aux(data: AuxData, cfg: AuxConfig = AuxConfig(),
     jt = AUX_HEADS.index("toxicity")
     z = cache.rows(pz.texts) @ weights[:, jt] + bias[jt]
     calibrator, cal_info = fit_calibrator(np.asarray(z, np.float64), pz.y, cfg.calibration)
+    hd = data.heads["toxicity"]
+    vx, _, _ = hd.arrays("val")
+    benign = [t for t, src in zip(vx, hd.sources("val"), strict=True)
+              if src == "goemotions_benign"]
+    if benign:
+        zb = np.asarray(cache.rows(benign) @ weights[:, jt] + bias[jt], np.float64)
+        zc = np.asarray(z, np.float64)
+        cal_info["benign_val_flag_rate_at_0.5"] = {
+            k: round(float((fit_calibrator(zc, pz.y, k)[0](zb) >= 0.5).mean()), 4)
+            for k in ("isotonic", "quantile", "platt")}
     validation["toxicity"]["calibration"] = cal_info
     params = {"config": {k: v for k, v in asdict(cfg).items()}, "chosen_reg": chosen}
     return TrainedAux(feat, weights, bias, calibrator, params=params, validation=validation)

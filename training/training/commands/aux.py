@@ -50,6 +50,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--char-bits", type=int, default=AuxConfig.char_bits,
                    help="log2 of the hashed char n-gram buckets")
     p.add_argument("--vocab-min-df", type=int, default=AuxConfig.vocab_min_df)
+    p.add_argument("--calibration", default=AuxConfig.calibration,
+                   choices=("isotonic", "quantile", "platt", "auto"),
+                   help="toxicity calibration onto Perspective scores (default: %(default)s)")
     p.set_defaults(func=run)
 
 
@@ -96,7 +99,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             status.update("evaluating the current aux bundle")
             result = evaluate_aux(model, data)
         else:
-            cfg = AuxConfig(char_bits=args.char_bits, vocab_min_df=args.vocab_min_df)
+            cfg = AuxConfig(char_bits=args.char_bits, vocab_min_df=args.vocab_min_df,
+                            calibration=args.calibration)
             trained = train_aux(data, cfg, progress=status.update)
             model = AuxModels(trained.featurizer, trained.weights, trained.bias,
                               trained.calibrator, heads=AUX_HEADS, version="training")
