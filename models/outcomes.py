@@ -98,6 +98,11 @@ class OutcomeComputer:
             self.versions["aux"] = str(aux.version)
         if trajectory is not None:
             self.versions["trajectory"] = trajectory.version
+            if (aux is not None and trajectory.aux_version is not None
+                    and trajectory.aux_version != str(aux.version)):
+                logger.warning("trajectory %s was fitted on aux %s but aux %s is loaded: "
+                               "retrain it (prosocial-train trajectory --data DIR)",
+                               trajectory.version, trajectory.aux_version, aux.version)
 
     def metric_matrix(self, tlcs: Sequence[Node]) -> tuple[np.ndarray, np.ndarray]:
         """``(metrics (n, len(METRIC_NAMES)), n_replies (n,))`` for the given TLCs."""

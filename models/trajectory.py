@@ -60,6 +60,8 @@ class Trajectory:
     explained_variance_ratio: float | None = None
     #: The function-word markers accommodation was computed with when fitting (if stored).
     markers: Markers | None = None
+    #: Version of the aux bundle whose scores the trajectory was fitted on (if recorded).
+    aux_version: str | None = None
 
     def __post_init__(self) -> None:
         k = len(self.features)
@@ -91,7 +93,7 @@ class Trajectory:
                        std=np.asarray(d["std"], dtype=np.float64),
                        loadings=np.asarray(d["loadings"], dtype=np.float64),
                        explained_variance_ratio=bundle.metrics.get("explained_variance_ratio"),
-                       markers=markers)
+                       markers=markers, aux_version=bundle.params.get("aux_version"))
         except KeyError as exc:
             raise BundleError(f"{bundle.path}/{TRAJECTORY_FILE} lacks {exc}") from exc
 

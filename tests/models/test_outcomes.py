@@ -78,3 +78,18 @@ def test_outcome_dict_round_trip(fake_aux: FakeAux, builtin_markers: Markers) ->
 
 def test_empty_batch(fake_aux: FakeAux, builtin_markers: Markers) -> None:
     assert OutcomeComputer(fake_aux, None, builtin_markers).compute([]) == []
+
+
+def test_warns_when_trajectory_was_fitted_on_another_aux(
+        fake_aux: FakeAux, builtin_markers: Markers, caplog: pytest.LogCaptureFixture) -> None:
+    import dataclasses
+
+    traj = dataclasses.replace(_flat_trajectory(), aux_version="older-aux")
+    with caplog.at_level("WARNING", logger="models.outcomes"):
+        OutcomeComputer(fake_aux, traj, builtin_markers)
+    assert "retrain" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="models.outcomes"):
+        OutcomeComputer(fake_aux, dataclasses.replace(traj, aux_version="fake-1"),
+                        builtin_markers)
+    assert caplog.text == ""

@@ -1,4 +1,4 @@
-"""The ``prosocial`` command line (offline training)."""
+"""The ``prosocial-train`` command line (offline training)."""
 
 from __future__ import annotations
 
