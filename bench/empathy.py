@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import resource
 import sys
 import time
@@ -72,11 +73,13 @@ def main() -> int:
     texts = read_tlcs(data_dir, a.tlcs)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result: dict = {"model": bundle.version, "threads": a.threads, "n_tlcs": len(texts),
+                    "loadavg_at_start": list(os.getloadavg()),
                     "max_len": int(bundle.params.get("max_len", 128))}
     preds = {}
-    for name, fast in (("fp32", False), ("fast_int8", True)):
+    configs = (("fp32", False, 0.0), ("int8", True, 0.0), ("fast_int8_recheck", True, None))
+    for name, fast, margin in configs:
         t0 = time.perf_counter()
-        clf = EmpathyClassifier.from_bundle(bundle, fast=fast)
+        clf = EmpathyClassifier.from_bundle(bundle, fast=fast, recheck_margin=margin)
         load_s = time.perf_counter() - t0
         clf.predict_comments(texts[:50])  # warm-up
         secs, res = timed(clf, texts, a.repeats)
@@ -84,30 +87,39 @@ def main() -> int:
         preds[name] = (clf, res)
         result[name] = {"load_s": round(load_s, 2), "seconds": round(secs, 3),
                         "sentences": n_sent, "sentences_per_s": round(n_sent / secs, 1),
-                        "tlcs_per_s": round(len(texts) / secs, 1)}
+                        "tlcs_per_s": round(len(texts) / secs, 1),
+                        "recheck_margin": clf.recheck_margin}
         logger.info("%s: %s", name, result[name])
-    result["speedup"] = round(result["fp32"]["seconds"] / result["fast_int8"]["seconds"], 2)
     a32 = [s.label for r in preds["fp32"][1] for s in r.sentences]
-    a8 = [s.label for r in preds["fast_int8"][1] for s in r.sentences]
-    result["agreement_reddit_sentences"] = round(
-        sum(x == y for x, y in zip(a32, a8)) / max(1, len(a32)), 4)
-    result["agreement_reddit_tlc_labels"] = round(
-        sum(x.label == y.label for x, y in zip(preds["fp32"][1], preds["fast_int8"][1]))
-        / max(1, len(texts)), 4)
+    test_texts: list[str] = []
     try:
         from training.empathy.data import SPLIT_SEED, dataset_path, split_dataset
 
         data = split_dataset(dataset_path(data_dir),
                              seed=int(bundle.params.get("split_seed", SPLIT_SEED)))
-        l32 = [p.label for p in preds["fp32"][0].predict_sentences(data.test.texts)]
-        l8 = [p.label for p in preds["fast_int8"][0].predict_sentences(data.test.texts)]
-        result["agreement_iempathize_test"] = round(
-            sum(x == y for x, y in zip(l32, l8)) / len(l32), 4)
-        result["n_iempathize_test"] = len(l32)
+        test_texts = data.test.texts
+        result["n_iempathize_test"] = len(test_texts)
     except Exception as exc:  # noqa: BLE001 - the training package is optional here
         logger.warning("no iEmpathize agreement: %s", exc)
+    l32 = [p.label for p in preds["fp32"][0].predict_sentences(test_texts)]
+    for name in ("int8", "fast_int8_recheck"):
+        r = result[name]
+        r["speedup_vs_fp32"] = round(result["fp32"]["seconds"] / r["seconds"], 2)
+        a8 = [s.label for c in preds[name][1] for s in c.sentences]
+        r["agreement_reddit_sentences"] = round(
+            sum(x == y for x, y in zip(a32, a8)) / max(1, len(a32)), 4)
+        r["agreement_reddit_tlc_labels"] = round(
+            sum(x.label == y.label for x, y in zip(preds["fp32"][1], preds[name][1]))
+            / max(1, len(texts)), 4)
+        if test_texts:
+            clf = preds[name][0]
+            l8 = [p.label for p in clf.predict_sentences(test_texts)]
+            r["agreement_iempathize_test"] = round(
+                sum(x == y for x, y in zip(l32, l8)) / len(l32), 4)
+            r["rechecked_share_iempathize_test"] = round(clf.last_rechecked / len(l32), 4)
     result["label_share_fp32"] = {lab: round(a32.count(lab) / max(1, len(a32)), 4)
                                   for lab in ("none", "seeking", "providing")}
+    result["loadavg_at_end"] = list(os.getloadavg())
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result["rss_before_models_mb"] = round(rss0 / 1024, 1)
     out = Path(a.out)

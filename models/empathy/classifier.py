@@ -39,6 +39,7 @@ BUNDLE_NAME = "empathy"
 _LABELS = ("none", "seeking", "providing")
 NONE_PROBS: dict[str, float] = {"none": 1.0, "seeking": 0.0, "providing": 0.0}
 _MAX_SENTENCE_CHARS = 2000
+_RECHECK_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,13 @@ class EmpathyClassifier:
 
     def __init__(self, model: Any, tokenizer: Any, *, version: str, labels: Sequence[str],
                  max_len: int = 128, bias: Sequence[float] | None = None,
-                 batch_size: int = 64, fast: bool = True) -> None:
+                 batch_size: int = 64, fast: bool = True, fallback: Any = None,
+                 recheck_margin: float = 0.0) -> None:
         self.model = model
+        #: fp32 model that re-scores sentences whose fast-path top-2 margin is below
+        #: ``recheck_margin`` (near-ties, where int8 noise could flip the label).
+        self.fallback = fallback
+        self.recheck_margin = float(recheck_margin) if fallback is not None else 0.0
         self.tokenizer = tokenizer
         self.version = version
         self.labels = list(labels)
@@ -91,6 +97,7 @@ class EmpathyClassifier:
                                dtype=np.float64)
         self.batch_size = int(batch_size)
         self.fast = fast
+        self.last_rechecked = 0
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -98,7 +105,13 @@ class EmpathyClassifier:
         return cls.from_bundle(registry.current(BUNDLE_NAME), fast=fast)
 
     @classmethod
-    def from_bundle(cls, bundle: Bundle, *, fast: bool = True) -> EmpathyClassifier:
+    def from_bundle(cls, bundle: Bundle, *, fast: bool = True,
+                    recheck_margin: float | None = None) -> EmpathyClassifier:
+        """Load a bundle; ``fast`` quantises the encoder (dynamic int8).
+
+        ``recheck_margin`` (default: the bundle's ``params.recheck_margin``, else 0.05)
+        re-scores near-tie sentences with the fp32 model so the fast path keeps the fp32 labels.
+        """
         import torch
         from safetensors.torch import load_file
         from tokenizers import Tokenizer
@@ -122,23 +135,30 @@ class EmpathyClassifier:
         max_len = int(params.get("max_len", 128))
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=max_len)
+        fallback = None
+        margin = float(recheck_margin if recheck_margin is not None
+                       else params.get("recheck_margin", _RECHECK_MARGIN))
         if fast:
+            import copy
+
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 from torch.ao.quantization import quantize_dynamic
 
+                fallback = model if margin > 0 else None
+                model = copy.deepcopy(model)
                 model.encoder = quantize_dynamic(model.encoder, {torch.nn.Linear},
                                                  dtype=torch.qint8)
         bias = params.get("decisions", {}).get("multi", {}).get("bias")
         logger.info("loaded empathy bundle %s (fast=%s, max_len=%d)", bundle.version, fast,
                     max_len)
         return cls(model, tokenizer, version=bundle.version, labels=labels, max_len=max_len,
-                   bias=bias, batch_size=int(params.get("batch_size", 64)), fast=fast)
+                   bias=bias, batch_size=int(params.get("batch_size", 64)), fast=fast,
+                   fallback=fallback, recheck_margin=margin)
 
     # ---------------------------------------------------------------- inference
     def head_probs(self, sentences: Sequence[str]) -> dict[str, np.ndarray]:
         """Raw softmax probabilities of every head (``multi``, ``seek``, ``provide``)."""
-        import torch
 
         n = len(sentences)
         heads = {k: int(m.out_features) for k, m in self.model.heads.items()}
@@ -148,20 +168,33 @@ class EmpathyClassifier:
         texts = [s[:_MAX_SENTENCE_CHARS] if isinstance(s, str) else "" for s in sentences]
         enc = self.tokenizer.encode_batch(texts)
         ids = [e.ids for e in enc]
-        order = np.argsort([len(x) for x in ids], kind="stable")
+        self._run(self.model, ids, np.arange(n), out)
+        self.last_rechecked = 0
+        if self.fallback is not None and self.recheck_margin > 0:
+            top = np.sort(self._adjusted(out["multi"]), axis=1)
+            near = np.flatnonzero(top[:, -1] - top[:, -2] < self.recheck_margin)
+            if len(near):
+                self._run(self.fallback, ids, near, out)
+            self.last_rechecked = len(near)
+        return out
+
+    def _run(self, model: Any, ids: list[list[int]], rows: np.ndarray,
+             out: dict[str, np.ndarray]) -> None:
+        import torch
+
+        order = rows[np.argsort([len(ids[i]) for i in rows], kind="stable")]
         with torch.inference_mode():
-            for s in range(0, n, self.batch_size):
+            for s in range(0, len(order), self.batch_size):
                 sel = order[s:s + self.batch_size]
-                width = max(len(ids[i]) for i in sel)
+                width = max(1, max(len(ids[i]) for i in sel))
                 x = torch.zeros((len(sel), width), dtype=torch.long)
                 m = torch.zeros((len(sel), width), dtype=torch.long)
                 for row, i in enumerate(sel):
                     x[row, :len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
                     m[row, :len(ids[i])] = 1
-                logits = self.model(x, m)
+                logits = model(x, m)
                 for k, v in logits.items():
                     out[k][sel] = torch.softmax(v.float(), -1).numpy()
-        return out
 
     def _adjusted(self, p: np.ndarray) -> np.ndarray:
         """3-class probabilities shifted by the validation-tuned class bias (renormalised)."""
