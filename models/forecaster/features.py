@@ -28,7 +28,11 @@ from models.tree import Node, Post
 
 __all__ = ["EMPATHY_FEATURES", "TIME_FEATURES", "EmpathyLike", "FeatureExtractor", "MetricFn"]
 
-TIME_FEATURES = ("hour", "weekday", "day_of_month", "minutes_since_post", "log_minutes_since_post")
+TIME_FEATURES = ("hour", "weekday", "day_of_month", "minutes_since_post", "log_minutes_since_post",
+                 "n_prior_tlcs", "log_n_prior_tlcs")
+#: Features that encode *when* a TLC came (dropped together in the "beyond time" ablation).
+ORDER_FEATURES = ("minutes_since_post", "log_minutes_since_post", "n_prior_tlcs",
+                  "log_n_prior_tlcs")
 EMPATHY_FEATURES = ("emp_share_seeking", "emp_share_providing", "emp_is_seeking",
                     "emp_is_providing")
 
@@ -78,10 +82,6 @@ class FeatureExtractor:
             + [f"metric_{m}" for m in self.metric_names]
             + (list(EMPATHY_FEATURES) if use_empathy else []))
 
-    @property
-    def minutes_index(self) -> list[int]:
-        return [self.names.index("minutes_since_post"), self.names.index("log_minutes_since_post")]
-
     def post_info(self, post: Post) -> _PostInfo:
         info = self._cache.get(post.name)
         if info is not None:
@@ -111,10 +111,13 @@ class FeatureExtractor:
         cos = (tt @ pi.topics) / (np.linalg.norm(tt, axis=1) * np.linalg.norm(pi.topics) + 1e-12)
         jac = np.asarray([jaccard(content_words(b), pi.words) for b in bodies])
         tfeat = np.zeros((n, len(TIME_FEATURES)))
+        created = np.asarray([t.created_utc for t in tlcs])
+        prior = (created[None, :] < created[:, None]).sum(axis=1)
         for i, t in enumerate(tlcs):
             g = time.gmtime(t.created_utc)
             mins = max(0.0, (t.created_utc - post.created_utc) / 60.0)
-            tfeat[i] = (g.tm_hour, g.tm_wday, g.tm_mday, mins, math.log1p(mins))
+            tfeat[i] = (g.tm_hour, g.tm_wday, g.tm_mday, mins, math.log1p(mins), prior[i],
+                        math.log1p(prior[i]))
         sub = np.zeros((n, len(self.subreddits)))
         j = self._sub_index.get(post.subreddit.lower())
         if j is not None:

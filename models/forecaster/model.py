@@ -54,6 +54,8 @@ def reason_group(name: str) -> str:
         return "subreddit"
     if name in ("minutes_since_post", "log_minutes_since_post"):
         return "minutes since post"
+    if name in ("n_prior_tlcs", "log_n_prior_tlcs"):
+        return "earlier TLCs on the post"
     if name == TEXT_SCORE:
         return "TLC wording (n-grams)"
     if name.startswith("emp_"):
@@ -123,7 +125,10 @@ class Forecaster:
         if bundle.params.get("metrics_need_aux") and aux is None:
             from models.aux import AuxModels
 
-            aux = AuxModels.from_registry(reg)
+            want = bundle.params.get("aux_version")
+            # the aux version the forecaster was trained with, when the registry still has it
+            aux = (AuxModels.from_bundle(reg.get("aux", str(want)))
+                   if want and str(want) in reg.versions("aux") else AuxModels.from_registry(reg))
         return cls(bundle, fast=fast, aux=aux, empathy=empathy)
 
     # -- features --------------------------------------------------------------------------
@@ -146,6 +151,9 @@ class Forecaster:
     def predict(self, post: Post, tlcs: Sequence[Node],
                 empathy: Sequence[EmpathyLike] | None = None, n_reasons: int = 3
                 ) -> list[Forecast]:
+        """Forecasts for ``tlcs`` (pass the post's TLCs known so far: each one's count of
+        earlier TLCs among them is a feature). ``empathy``: one result per TLC, else computed
+        with the empathy model when the bundle uses it."""
         if not tlcs:
             return []
         import xgboost as xgb

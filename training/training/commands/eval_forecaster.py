@@ -57,10 +57,15 @@ def run(args: argparse.Namespace) -> int:
         target = args.target or ("structural" if str(bundle.params.get("target", "")
                                                        ).startswith("structural") else "trajectory")
         aux = None
-        if target == "trajectory" or bundle.params.get("metrics_need_aux"):
+        if bundle.params.get("metrics_need_aux") and bundle.params.get("aux_version") and \
+                str(bundle.params["aux_version"]) in registry.versions("aux"):
             from models.aux import AuxModels
 
-            aux = AuxModels.from_registry(registry)
+            aux = AuxModels.from_bundle(registry.get("aux", str(bundle.params["aux_version"])))
+        elif target == "trajectory" or bundle.params.get("metrics_need_aux"):
+            from training.forecaster.targets import load_aux_for_trajectory
+
+            aux = load_aux_for_trajectory(registry)
         target_fn = structural_target if target == "structural" else trajectory_target(
             registry, aux)[0]
         empathy = None

@@ -52,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
     data_root = data if (data / "aux").is_dir() else dump_dir.parent
     aux = None
     try:
-        from models.aux import AuxModels
+        from training.forecaster.targets import load_aux_for_trajectory
 
-        aux = AuxModels.from_registry(registry)
+        aux = load_aux_for_trajectory(registry)
     except BundleMissingError as exc:
         if args.target == "trajectory":
             err.print(f"[red]{exc}[/red]")

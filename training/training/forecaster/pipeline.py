@@ -16,7 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from models.forecaster.features import EMPATHY_FEATURES, EmpathyLike, FeatureExtractor, MetricFn
+from models.forecaster.features import (
+    EMPATHY_FEATURES,
+    ORDER_FEATURES,
+    EmpathyLike,
+    FeatureExtractor,
+    MetricFn,
+)
 from models.forecaster.lda import TopicModel
 from models.forecaster.linear import NgramRidge
 from models.forecaster.model import TEXT_SCORE
@@ -93,10 +99,12 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
     names = fe.names
 
     say("fitting n-gram ridge (paper's linear baseline)")
+    alphas = (3.0, 10.0, 30.0)
     txt = lambda idx: [bodies[i] for i in idx]
-    ridge, ridge_info = fit_ngram_ridge(txt(tr), y[tr], xb[tr], val=(txt(va), y[va], xb[va]))
+    ridge, ridge_info = fit_ngram_ridge(txt(tr), y[tr], xb[tr], val=(txt(va), y[va], xb[va]),
+                                       alphas=alphas)
     say("fitting text-only n-gram ridge + out-of-fold scores")
-    text_ridge, tinfo = fit_ngram_ridge(txt(tr), y[tr], val=(txt(va), y[va], None))
+    text_ridge, tinfo = fit_ngram_ridge(txt(tr), y[tr], val=(txt(va), y[va], None), alphas=alphas)
     ts = np.zeros(len(ex))
     ts[tr] = oof_text_scores(txt(tr), y[tr], groups[tr], alpha=float(tinfo["alpha"]))
     rest = np.concatenate([va, te])
@@ -130,9 +138,8 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
                             "n_train": len(tr), "n_val": len(va), "n_test": len(te),
                             "coverage_test": float(np.mean(np.abs(y[te] - preds["main"]) <= q))}
     if ablations:
-        keep = [i for i, n in enumerate(main_names)
-                if n not in ("minutes_since_post", "log_minutes_since_post")]
-        say("ablation: main model without minutes since post")
+        keep = [i for i, n in enumerate(main_names) if n not in ORDER_FEATURES]
+        say("ablation: main model without minutes since post / earlier-TLC count")
         nm = [main_names[i] for i in keep]
         b = fit_xgb(xm[tr][:, keep], y[tr], xm[va][:, keep], y[va], nm)
         preds["main_no_time"] = xpred(b, xm[:, keep], nm, te)

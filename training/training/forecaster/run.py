@@ -77,14 +77,6 @@ def run_job(job: ForecasterJob, say: Callable[[str], None]) -> dict[str, Any]:
     sections: dict[str, dict[str, Any]] = {"Held-out posts (split by post)": tr.results}
     y, size, _, _, _ = ex.arrays()
     te = split.test
-    if job.minilm:
-        from training.forecaster.neural import train_minilm
-
-        say("MiniLM model (frozen encodings + features + subreddit embedding)")
-        mres, mpred, minfo = train_minilm(ex, split, tr, max_train=job.minilm, n_boot=job.n_boot)
-        tr.results["minilm"] = mres
-        tr.preds["minilm"] = mpred
-        tr.info["minilm"] = minfo
     train_s = time.time() - t0
     files = find_dump_files(job.dump_dir)
     data_hash = hash_files([p for p in (files.submissions, files.comments) if p is not None])
@@ -108,6 +100,20 @@ def run_job(job: ForecasterJob, say: Callable[[str], None]) -> dict[str, Any]:
                           lda_iterations=job.lda_iterations, ablations=False, progress=say)
         time_res = tt.results
         sections["Forward in time (split by post creation time)"] = time_res
+    if job.minilm:
+        from training.forecaster.neural import train_minilm
+
+        say("MiniLM model (frozen encodings + features + subreddit embedding)")
+        try:
+            mres, mpred, minfo = train_minilm(ex, split, tr, max_train=job.minilm,
+                                              max_val=max(1000, job.minilm // 3),
+                                              n_boot=job.n_boot)
+            tr.results["minilm"] = mres
+            tr.preds["minilm"] = mpred
+            tr.info["minilm"] = minfo
+        except Exception as exc:  # a comparison model must not lose the trained bundle
+            logger.exception("MiniLM comparison model failed")
+            tr.info["minilm"] = {"error": repr(exc)}
     subs = np.asarray([ex.posts[ex.post_of[i]].subreddit for i in te])
     notes = [
         "Targets: " + job.target_name + ".",
