@@ -70,7 +70,8 @@ def make_bus(settings: Settings) -> Bus:
         from streaming.bus.kafka import KafkaBus
 
         bus: Bus = KafkaBus(settings.kafka_bootstrap,
-                            session_timeout_ms=settings.session_timeout_ms)
+                            session_timeout_ms=settings.session_timeout_ms,
+                            max_poll_interval_ms=settings.max_poll_interval_ms)
     else:
         bus = EmbeddedBus(settings.partitions, settings.embedded_log)
     bus.ensure_topics(ALL_TOPICS, settings.partitions)

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     partitions: int = 4
     embedded_log: str | None = None  # SQLite file for the embedded log + offsets
     session_timeout_ms: int = 6000
+    #: also the rebalance timeout: a rebalance waits this long for members to rejoin, so keep
+    #: it above the slowest batch but short enough for fast take-over after a crash
+    max_poll_interval_ms: int = 120_000
     # stages
     stages: Annotated[tuple[str, ...], NoDecode] = STAGES
     clock: Literal["wall", "event"] = "wall"

@@ -51,7 +51,7 @@ class KafkaBus(Bus):
         self._pending = 0
         self._consumers: dict[str, Any] = {}
         self._owned: dict[str, set[tuple[str, int]]] = {}
-        self._partitions_cache: dict[str, int] = {}
+        self._done: dict[tuple[str, str, int], int] = {}
 
     # -- producer ----------------------------------------------------------------------
     def _prod(self) -> Any:
@@ -162,6 +162,8 @@ class KafkaBus(Bus):
             return
         try:
             c.commit(offsets)
+            for k, v in offsets.items():
+                self._done[(group_id, k.topic, k.partition)] = v.offset
         except (CommitFailedError, KafkaError) as exc:
             logger.warning("group %s: commit of %s failed (%s); records will be re-delivered",
                            group_id, {f"{k.topic}/{k.partition}": v.offset
@@ -171,14 +173,13 @@ class KafkaBus(Bus):
         c = self._consumers.get(group_id)
         if c is None:
             return 0
-        parts = c.assignment()
-        if not parts:
-            return 0
-        ends = c.end_offsets(list(parts))
+        # Local figures only (high-water marks from fetch responses, offsets this member
+        # committed): no broker round-trip, so it never stalls a rebalance.
         total = 0
-        for tp in parts:
-            committed = c.committed(tp) or 0
-            total += max(0, ends.get(tp, 0) - committed)
+        for tp in c.assignment():
+            hw = c.highwater(tp)
+            if hw is not None:
+                total += max(0, hw - self._done.get((group_id, tp.topic, tp.partition), 0))
         return total
 
     def close(self) -> None:

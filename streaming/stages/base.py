@@ -187,7 +187,8 @@ class StageRunner:
         st.tick()
         self.dead.flush()
         self.bus.flush()
-        if not msgs or time.monotonic() - self._lag_at > self.lag_every_s:
+        since = time.monotonic() - self._lag_at
+        if (not msgs and since > 1.0) or since > self.lag_every_s:
             self._lag_at = time.monotonic()
             lag_fn = getattr(self.bus, "lag", None)
             if lag_fn is not None:

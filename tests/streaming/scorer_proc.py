@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
                              stages=("scorer",), clock="event", batch_size=200,
                              session_timeout_ms=6000)
     _, sessions = open_database(db_url)
-    bus = KafkaBus(bootstrap, session_timeout_ms=6000)
+    bus = KafkaBus(bootstrap, session_timeout_ms=6000, max_poll_interval_ms=20_000)
     bus.ensure_topics(ALL_TOPICS, 4)
     p = build_pipeline(settings, bus=bus, sessions=sessions, clock=EventClock(),
                        models=tiny_models())
