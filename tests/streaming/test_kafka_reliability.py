@@ -140,11 +140,11 @@ def test_two_scorers_in_one_group_survivor_takes_over(small_index: ReplayIndex, 
             assert set(s.scalars(select(ScoreRow.tlc_name))) == want
 
 
-def test_broker_restart_with_s3_storage_loses_nothing(small_index: ReplayIndex, tmp_path: Path,
+def test_broker_restart_with_s3_storage_loses_nothing(big_index: ReplayIndex, tmp_path: Path,
                                                       db_url: str) -> None:
-    want = _tlcs(small_index)
+    want = _tlcs(big_index)
     _, sessions = open_database(db_url)
-    events = list(small_index.events())
+    events = list(big_index.events())
     half = len(events) // 2
     with moto_server("tansu") as s3:
         broker = TansuBroker(storage="s3://tansu/", s3_endpoint=s3, log=tmp_path / "tansu.log")
