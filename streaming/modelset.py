@@ -7,14 +7,21 @@ constructors (DESIGN.md §8) and serving loads the real bundles with :func:`load
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from models.tree import Node, Post
 
-__all__ = ["EmpathyModel", "ForecastModel", "OutcomeModel", "ModelSet", "load_models",
-           "MODEL_NAMES"]
+__all__ = [
+    "MODEL_NAMES",
+    "EmpathyModel",
+    "ForecastModel",
+    "ModelSet",
+    "OutcomeModel",
+    "load_models",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +83,18 @@ def load_models(registry_dir: str | Path | None, *, fast: bool = True,
 
     registry = Registry(resolve_registry_dir(registry_dir))
     ms = ModelSet()
+    aux: Any = None
+    traj: Any = None
+    if "aux" in need or "trajectory" in need or "forecaster" in need:
+        try:
+            from models.aux import AuxModels
+
+            aux = AuxModels.from_registry(registry)
+            ms.outcome_versions["aux"] = str(getattr(aux, "version", "?"))
+        except ImportError as exc:
+            ms.missing["aux"] = f"models.aux not installed ({exc})"
+        except ModelsError as exc:
+            ms.missing["aux"] = _why(exc)
     if "empathy" in need:
         try:
             from models.empathy import EmpathyClassifier
@@ -89,22 +108,13 @@ def load_models(registry_dir: str | Path | None, *, fast: bool = True,
         try:
             from models.forecaster import Forecaster
 
-            ms.forecaster = Forecaster.from_registry(registry, fast=fast)
+            ms.forecaster = Forecaster.from_registry(registry, fast=fast, aux=aux,
+                                                     empathy=ms.empathy)
         except ImportError as exc:
             ms.missing["forecaster"] = f"models.forecaster not installed ({exc})"
-        except ModelsError as exc:
+        except (ModelsError, ValueError) as exc:
             ms.missing["forecaster"] = _why(exc)
     if "aux" in need or "trajectory" in need:
-        aux = traj = None
-        try:
-            from models.aux import AuxModels
-
-            aux = AuxModels.from_registry(registry)
-            ms.outcome_versions["aux"] = str(getattr(aux, "version", "?"))
-        except ImportError as exc:
-            ms.missing["aux"] = f"models.aux not installed ({exc})"
-        except ModelsError as exc:
-            ms.missing["aux"] = _why(exc)
         try:
             from models.trajectory import Trajectory
 
@@ -119,8 +129,12 @@ def load_models(registry_dir: str | Path | None, *, fast: bool = True,
                 from models.outcomes import OutcomeComputer
 
                 ms.outcomes = OutcomeComputer(aux, traj)
+                ms.outcome_versions.update(getattr(ms.outcomes, "versions", {}) or {})
             except ImportError as exc:
                 ms.missing["outcomes"] = f"models.outcomes not installed ({exc})"
+    if "aux" not in need and "trajectory" not in need:
+        ms.missing.pop("aux", None)
+        ms.outcome_versions.pop("aux", None)
     for name, why in ms.missing.items():
         logger.warning("model %s unavailable: %s", name, why)
     return ms

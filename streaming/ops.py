@@ -11,12 +11,13 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-__all__ = ["StageMetrics", "OpsServer", "JsonLogFormatter"]
+__all__ = ["JsonLogFormatter", "OpsServer", "StageMetrics"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class OpsServer:
         ops = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:
                 if self.path.startswith("/metrics"):
                     body, ctype, code = ops.metrics.render(), "text/plain; version=0.0.4", 200
                 elif self.path.startswith("/healthz"):
@@ -84,7 +85,7 @@ class OpsServer:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         name="ops-http")
 
-    def start(self) -> "OpsServer":
+    def start(self) -> OpsServer:
         self._thread.start()
         logger.info("ops server on port %d (/healthz, /metrics)", self.port)
         return self

@@ -12,18 +12,33 @@ from typing import Any
 
 from streaming.bus.base import Bus
 from streaming.clock import Clock
-from streaming.events import (TOPIC_COMMENTS, TOPIC_DEADLETTER, TOPIC_OUTCOMES, TOPIC_SCORES,
-                              TOPIC_SUBMISSIONS)
+from streaming.events import (
+    TOPIC_COMMENTS,
+    TOPIC_DEADLETTER,
+    TOPIC_OUTCOMES,
+    TOPIC_SCORES,
+    TOPIC_SUBMISSIONS,
+)
 from streaming.modelset import ModelSet
 from streaming.ops import StageMetrics
 from streaming.replay import ThreadFetcher
 from streaming.settings import Settings
-from streaming.stages import (BackfillStage, DeadLetters, ErrorPolicy, EvaluatorStage,
-                              IngestStage, ScorerStage, Source, Stage, StageRunner,
-                              SuggesterStage, dead_letter_policy)
+from streaming.stages import (
+    BackfillStage,
+    DeadLetters,
+    ErrorPolicy,
+    EvaluatorStage,
+    IngestStage,
+    ScorerStage,
+    Source,
+    Stage,
+    StageRunner,
+    SuggesterStage,
+    dead_letter_policy,
+)
 from streaming.storage import SessionFactory
 
-__all__ = ["Pipeline", "build_pipeline", "ALL_TOPICS"]
+__all__ = ["ALL_TOPICS", "Pipeline", "build_pipeline"]
 
 ALL_TOPICS = (TOPIC_SUBMISSIONS, TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_OUTCOMES, TOPIC_DEADLETTER)
 
@@ -46,7 +61,10 @@ class Pipeline:
     skipped: dict[str, str] = field(default_factory=dict)
 
     def health(self) -> dict[str, Any]:
-        return {"ok": True, "stages": {n: s.health() for n, s in self.stages.items()},
+        stages = {n: {**s.health(), "lag": getattr(self.runners.get(n), "lag", None),
+                      "last_batch_at": getattr(self.runners.get(n), "last_batch_at", None)}
+                  for n, s in self.stages.items()}
+        return {"ok": True, "stages": stages,
                 "skipped": self.skipped, "models": self.models.versions(),
                 "missing_models": self.models.missing}
 
@@ -70,7 +88,8 @@ def build_pipeline(settings: Settings, *, bus: Bus, sessions: SessionFactory, cl
         p.stages["scorer"] = ScorerStage(bus, sessions, clock, models, metrics, dead,
                                          horizon_s=settings.horizon_s,
                                          config_hash=settings.config_hash(),
-                                         missing_post_grace_s=settings.missing_post_grace_s)
+                                         missing_post_grace_s=settings.missing_post_grace_s,
+                                         missing_post_wall_s=settings.missing_post_wall_s)
         if models.empathy is None and models.forecaster is None:
             p.skipped["scoring"] = ("scorer stores posts/TLCs but cannot score: "
                                     + "; ".join(f"{k}: {v}" for k, v in models.missing.items()
@@ -98,7 +117,7 @@ def build_pipeline(settings: Settings, *, bus: Bus, sessions: SessionFactory, cl
     policy = on_error or dead_letter_policy(dead)
     for name in ORDER:
         if name in p.stages:
-            p.runners[name] = StageRunner(p.stages[name], bus, metrics, policy,
+            p.runners[name] = StageRunner(p.stages[name], bus, metrics, policy, dead,
                                           batch_size=settings.batch_size,
                                           poll_timeout_s=settings.poll_timeout_s)
     return p

@@ -9,10 +9,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
-__all__ = ["Scored", "suggested_order", "reddit_order", "chronological_order", "build_suggestion"]
+__all__ = ["Scored", "build_suggestion", "chronological_order", "reddit_order", "suggested_order"]
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
-from datetime import datetime, timezone
-from typing import Iterator, Protocol, Sequence
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
 
 from models.tree import Thread
 from streaming.dumps import DumpReport, find_dump_files, iter_events
@@ -35,7 +36,7 @@ class ThreadFetcher(Protocol):
         ...
 
 
-def parse_time(s: str | int | float | None) -> int | None:
+def parse_time(s: str | float | None) -> int | None:
     """``2021-10-01``, ``2021-10-01T12:00`` (UTC) or epoch seconds."""
     if s is None or s == "":
         return None
@@ -45,7 +46,7 @@ def parse_time(s: str | int | float | None) -> int | None:
         return int(s)
     dt = datetime.fromisoformat(s)
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp())
 
 

@@ -34,9 +34,8 @@ def replay_and_report(*, config: str | None, data: str, speed: float = 0.0,
     stop = StopFlag().install()
     total = len(index.submissions) + index.n_comments
     if progress:
-        from rich.progress import Progress
-
         from rich.console import Console
+        from rich.progress import Progress
 
         with Progress(console=Console(stderr=True), transient=False) as bar:
             task = bar.add_task("replay", total=total)

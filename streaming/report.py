@@ -11,8 +11,15 @@ from sqlalchemy import func, select
 
 from streaming.pipeline import Pipeline
 from streaming.runtime import RunStats
-from streaming.storage import (DeadLetterRow, EvaluationRow, OutcomeRow, PostRow, ScoreRow,
-                               SuggestionRow, TlcRow)
+from streaming.storage import (
+    DeadLetterRow,
+    EvaluationRow,
+    OutcomeRow,
+    PostRow,
+    ScoreRow,
+    SuggestionRow,
+    TlcRow,
+)
 
 __all__ = ["collect_report", "render_markdown"]
 
@@ -84,10 +91,10 @@ def render_markdown(rep: dict[str, Any], title: str = "prosocial demo") -> str:
     lines = [f"# {title}", ""]
     if rep.get("replay"):
         r = rep["replay"]
-        lines += [f"Replay of `{r.get('data')}` {r.get('since')} → {r.get('until')}"
+        lines += [(f"Replay of `{r.get('data')}` {r.get('since')} → {r.get('until')}"
                   f" ({r.get('posts')} posts, {r.get('comments')} comments, "
                   f"{r.get('tlcs')} TLCs) on the **{r.get('bus', 'embedded')}** bus with "
-                  f"{r.get('database', 'SQLite')}.", ""]
+                  f"{r.get('database', 'SQLite')}."), ""]
     if rep["missing_models"]:
         lines += ["## Missing bundles (these parts did not run)", ""]
         lines += [f"- **{k}**: {v}" for k, v in rep["missing_models"].items()]
@@ -105,27 +112,27 @@ def render_markdown(rep: dict[str, Any], title: str = "prosocial demo") -> str:
               f"| ingest → stored suggestion p99 (s) | {_f(lat['p99'])} |",
               f"| suggestions stored (revisions) | {rep['suggestions']} |",
               f"| posts with a suggestion | {rep['posts_with_suggestions']} |",
-              f"| posts whose suggested order differs from Reddit's | "
-              f"{rep['posts_where_order_changes']} |",
+              (f"| posts whose suggested order differs from Reddit's | "
+              f"{rep['posts_where_order_changes']} |"),
               f"| outcomes back-filled | {rep['counts']['outcomes']} |",
-              f"| dead letters | {sum(rep['dead_letters'].values())} "
-              f"{rep['dead_letters'] or ''} |", ""]
+              (f"| dead letters | {sum(rep['dead_letters'].values())} "
+              f"{rep['dead_letters'] or ''} |"), ""]
     ev = rep["evaluation"]
     if ev:
         lines += ["## Forecast quality against back-filled outcomes (all subreddits)", "",
-                  "| order / model | TLCs | posts | MSE | R² | Spearman | pairwise acc. | "
-                  "NDCG@10 | within-post Spearman |", "|---|---|---|---|---|---|---|---|---|"]
+                  ("| order / model | TLCs | posts | MSE | R² | Spearman | pairwise acc. | "
+                  "NDCG@10 | within-post Spearman |"), "|---|---|---|---|---|---|---|---|---|"]
         for m, f in ev.items():
             lines.append(f"| {m} | {f.get('window_tlcs')} | {f.get('posts')} | "
                          f"{_f(f.get('mse'))} | {_f(f.get('r2'))} | {_f(f.get('spearman'))} | "
                          f"{_f(f.get('pairwise_accuracy'))} | {_f(f.get('ndcg@10'))} | "
                          f"{_f(f.get('spearman_within_post'))} |")
-        lines += ["", "Pairwise accuracy and NDCG are within posts (posts with ≥ 2 scored "
+        lines += ["", ("Pairwise accuracy and NDCG are within posts (posts with ≥ 2 scored "
                   "TLCs); `reddit_order` = score as scraped, then older first; "
                   "`chronological` = oldest first; the evaluation window is the newest "
-                  f"TLCs with both a forecast and an outcome.", ""]
+                  "TLCs with both a forecast and an outcome."), ""]
     else:
-        lines += ["## Forecast quality", "", "No evaluation: forecasts and back-filled outcomes "
-                  "are both needed (see missing bundles above).", ""]
+        lines += ["## Forecast quality", "", ("No evaluation: forecasts and back-filled outcomes "
+                  "are both needed (see missing bundles above)."), ""]
     lines += ["## Models", ""] + [f"- {k}: `{v}`" for k, v in rep["models"].items()] + [""]
     return "\n".join(lines)

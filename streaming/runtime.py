@@ -11,11 +11,13 @@ committed, the producer flushed.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from streaming.bus.base import Bus
 from streaming.bus.embedded import EmbeddedBus
@@ -28,8 +30,16 @@ from streaming.settings import Settings
 from streaming.stages import ReplaySource
 from streaming.storage import open_database
 
-__all__ = ["make_bus", "make_clock", "assemble", "run_embedded", "run_stage", "start_ops", "StopFlag",
-           "RunStats"]
+__all__ = [
+    "RunStats",
+    "StopFlag",
+    "assemble",
+    "make_bus",
+    "make_clock",
+    "run_embedded",
+    "run_stage",
+    "start_ops",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +58,7 @@ class StopFlag:
     def __call__(self) -> bool:
         return self._ev.is_set()
 
-    def install(self) -> "StopFlag":
+    def install(self) -> StopFlag:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.set)
             signal.signal(signal.SIGINT, self.set)
@@ -60,7 +70,8 @@ def make_bus(settings: Settings) -> Bus:
         from streaming.bus.kafka import KafkaBus
 
         bus: Bus = KafkaBus(settings.kafka_bootstrap,
-                            session_timeout_ms=settings.session_timeout_ms)
+                            session_timeout_ms=settings.session_timeout_ms,
+                            max_poll_interval_ms=settings.max_poll_interval_ms)
     else:
         bus = EmbeddedBus(settings.partitions, settings.embedded_log)
     bus.ensure_topics(ALL_TOPICS, settings.partitions)
@@ -75,6 +86,8 @@ def assemble(settings: Settings, *, bus: Bus | None = None, models: ModelSet | N
              index: ReplayIndex | None = None, metrics: StageMetrics | None = None,
              clock: Clock | None = None) -> Pipeline:
     """Open the real collaborators named by ``settings`` and build the pipeline."""
+    if settings.data_dir and "PROSOCIAL_DATA_DIR" not in os.environ:
+        os.environ["PROSOCIAL_DATA_DIR"] = settings.data_dir  # lexicons the models read
     _, sessions = open_database(settings.database_url)
     bus = bus or make_bus(settings)
     clock = clock or make_clock(settings)
@@ -133,9 +146,8 @@ def run_embedded(p: Pipeline, stop: Callable[[], bool] = lambda: False, *,
                 progress(stats)
     else:
         while not stop():
-            if not any(r.step(timeout_s=0.2) for r in p.runners.values()):
-                if drain:
-                    break
+            if not any(r.step(timeout_s=0.2) for r in p.runners.values()) and drain:
+                break
     _settle(p, stop)
     if drain and not stop():
         if isinstance(p.clock, EventClock):
@@ -145,10 +157,11 @@ def run_embedded(p: Pipeline, stop: Callable[[], bool] = lambda: False, *,
             st = p.stages.get(name)
             if st is not None:
                 st.drain()
+                p.dead.flush()
                 p.bus.flush()
                 _settle(p, stop)
     stats.wall_s = time.perf_counter() - t0
-    for name, r in p.runners.items():
+    for name in p.runners:
         stats.consumed[name] = int(p.metrics.registry.get_sample_value(
             "prosocial_events_in_total", {"stage": name}) or 0)
     return stats

@@ -8,8 +8,9 @@ that moment, through exactly the code path used live.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.base import BaseScheduler
@@ -21,7 +22,7 @@ __all__ = ["ClockScheduler"]
 
 
 def _dt(t: float) -> datetime:
-    return datetime.fromtimestamp(t, tz=timezone.utc)
+    return datetime.fromtimestamp(t, tz=UTC)
 
 
 class _PassiveScheduler(BaseScheduler):
@@ -38,13 +39,13 @@ class ClockScheduler:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._store = MemoryJobStore()
-        self._sched = _PassiveScheduler(timezone=timezone.utc)
+        self._sched = _PassiveScheduler(timezone=UTC)
         self._sched.add_jobstore(self._store, "default")
         self._sched.start(paused=True)
 
     def schedule(self, job_id: str, at_utc: float, func: Callable[..., Any], *args: Any) -> None:
         """Run ``func(*args)`` once the clock reaches ``at_utc`` (same id → replaced)."""
-        self._sched.add_job(func, DateTrigger(run_date=_dt(at_utc), timezone=timezone.utc),
+        self._sched.add_job(func, DateTrigger(run_date=_dt(at_utc), timezone=UTC),
                             args=args, id=job_id, replace_existing=True,
                             misfire_grace_time=None)
 

@@ -13,12 +13,11 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import field_validator
-from pydantic_settings import (BaseSettings, NoDecode, PydanticBaseSettingsSource,
-                               SettingsConfigDict)
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from streaming.errors import StreamingError
 
-__all__ = ["Settings", "load_settings", "read_yaml", "SettingsError", "STAGES"]
+__all__ = ["STAGES", "Settings", "SettingsError", "load_settings", "read_yaml"]
 
 #: Stage names accepted by ``prosocial run --stage``.
 STAGES = ("ingest", "scorer", "suggester", "backfill", "evaluator")
@@ -53,6 +52,9 @@ class Settings(BaseSettings):
     partitions: int = 4
     embedded_log: str | None = None  # SQLite file for the embedded log + offsets
     session_timeout_ms: int = 6000
+    #: also the rebalance timeout: a rebalance waits this long for members to rejoin, so keep
+    #: it above the slowest batch but short enough for fast take-over after a crash
+    max_poll_interval_ms: int = 120_000
     # stages
     stages: Annotated[tuple[str, ...], NoDecode] = STAGES
     clock: Literal["wall", "event"] = "wall"
@@ -61,6 +63,7 @@ class Settings(BaseSettings):
     horizon_s: int = 48 * 3600
     quiet_period_s: int = 600
     missing_post_grace_s: int = 6 * 3600
+    missing_post_wall_s: float = 120.0
     eval_window: int = 2000
     eval_every: int = 500
     fast_models: bool = True

@@ -12,8 +12,8 @@ import sqlite3
 import threading
 import time
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from streaming.bus.base import Bus, Message
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from streaming.bus.base import Bus, Message
 from streaming.errors import StreamingError
 
-__all__ = ["KafkaBus", "BusError"]
+__all__ = ["BusError", "KafkaBus"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +43,15 @@ class KafkaBus(Bus):
                                   session_timeout_ms=session_timeout_ms,
                                   heartbeat_interval_ms=max(500, session_timeout_ms // 3),
                                   max_poll_interval_ms=max_poll_interval_ms, **extra)
-        self._producer_cfg = dict(bootstrap_servers=bootstrap, client_id=client_id, acks="all",
-                                  linger_ms=5, max_block_ms=max_block_ms, retries=10,
-                                  key_serializer=lambda k: None if k is None else k.encode())
+        self._producer_cfg = {"bootstrap_servers": bootstrap, "client_id": client_id, "acks": "all",
+                                  "linger_ms": 5, "max_block_ms": max_block_ms, "retries": 10,
+                                  "key_serializer": lambda k: None if k is None else k.encode()}
         self._producer: Any = None
         self.max_pending = max_pending
         self._pending = 0
         self._consumers: dict[str, Any] = {}
         self._owned: dict[str, set[tuple[str, int]]] = {}
-        self._partitions_cache: dict[str, int] = {}
+        self._done: dict[tuple[str, str, int], int] = {}
 
     # -- producer ----------------------------------------------------------------------
     def _prod(self) -> Any:
@@ -161,6 +162,8 @@ class KafkaBus(Bus):
             return
         try:
             c.commit(offsets)
+            for k, v in offsets.items():
+                self._done[(group_id, k.topic, k.partition)] = v.offset
         except (CommitFailedError, KafkaError) as exc:
             logger.warning("group %s: commit of %s failed (%s); records will be re-delivered",
                            group_id, {f"{k.topic}/{k.partition}": v.offset
@@ -170,14 +173,13 @@ class KafkaBus(Bus):
         c = self._consumers.get(group_id)
         if c is None:
             return 0
-        parts = c.assignment()
-        if not parts:
-            return 0
-        ends = c.end_offsets(list(parts))
+        # Local figures only (high-water marks from fetch responses, offsets this member
+        # committed): no broker round-trip, so it never stalls a rebalance.
         total = 0
-        for tp in parts:
-            committed = c.committed(tp) or 0
-            total += max(0, ends.get(tp, 0) - committed)
+        for tp in c.assignment():
+            hw = c.highwater(tp)
+            if hw is not None:
+                total += max(0, hw - self._done.get((group_id, tp.topic, tp.partition), 0))
         return total
 
     def close(self) -> None:

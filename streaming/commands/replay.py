@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-__all__ = ["register", "run", "parse_speed"]
+__all__ = ["parse_speed", "register", "run"]
 
 
 def parse_speed(s: str) -> float:
@@ -16,7 +16,7 @@ def parse_speed(s: str) -> float:
     if s in ("max", "0", "0x", "inf"):
         return 0.0
     try:
-        v = float(s[:-1] if s.endswith("x") else s)
+        v = float(s.removesuffix("x"))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"speed like 1000x or max, not {s!r}") from exc
     if v <= 0:
@@ -54,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
     rep, md = replay_and_report(
         config=args.config, data=args.data, speed=args.speed, since=args.since,
         until=args.until, subreddits=args.subreddits, drain=not args.no_drain,
-        overrides=dict(database_url=args.database_url, bus=args.bus,
-                       kafka_bootstrap=args.kafka_bootstrap, registry_dir=args.registry_dir),
+        overrides={"database_url": args.database_url, "bus": args.bus,
+                       "kafka_bootstrap": args.kafka_bootstrap, "registry_dir": args.registry_dir},
         report_path=args.report)
     if args.json:
         json.dump(rep, sys.stdout, default=str)

@@ -35,10 +35,10 @@ def run(args: argparse.Namespace) -> int:
     from streaming.runtime import StopFlag, assemble, run_embedded, run_stage, start_ops
     from streaming.settings import load_settings
 
-    overrides: dict[str, Any] = dict(database_url=args.database_url, bus=args.bus,
-                                     kafka_bootstrap=args.kafka_bootstrap,
-                                     registry_dir=args.registry_dir,
-                                     metrics_port=args.metrics_port)
+    overrides: dict[str, Any] = {"database_url": args.database_url, "bus": args.bus,
+                                     "kafka_bootstrap": args.kafka_bootstrap,
+                                     "registry_dir": args.registry_dir,
+                                     "metrics_port": args.metrics_port}
     if args.stage:
         overrides["stages"] = (args.stage,)
     settings = load_settings(args.config, **overrides)

@@ -1,13 +1,31 @@
 """Pipeline stages: ingest, scorer, suggester, back-fill, evaluator (DESIGN.md §2–§6)."""
 
 from streaming.stages.backfill import BackfillStage
-from streaming.stages.base import (DeadLetters, ErrorPolicy, Stage, StageRunner, crash_policy,
-                                   dead_letter_policy)
+from streaming.stages.base import (
+                                   DeadLetters,
+                                   ErrorPolicy,
+                                   Stage,
+                                   StageRunner,
+                                   crash_policy,
+                                   dead_letter_policy,
+)
 from streaming.stages.evaluator import EvaluatorStage
 from streaming.stages.ingest import IngestStage, ReplaySource, Source
 from streaming.stages.scorer import ScorerStage
 from streaming.stages.suggester import SuggesterStage
 
-__all__ = ["BackfillStage", "DeadLetters", "ErrorPolicy", "Stage", "StageRunner",
-           "crash_policy", "dead_letter_policy", "EvaluatorStage", "IngestStage",
-           "ReplaySource", "Source", "ScorerStage", "SuggesterStage"]
+__all__ = [
+                                   "BackfillStage",
+                                   "DeadLetters",
+                                   "ErrorPolicy",
+                                   "EvaluatorStage",
+                                   "IngestStage",
+                                   "ReplaySource",
+                                   "ScorerStage",
+                                   "Source",
+                                   "Stage",
+                                   "StageRunner",
+                                   "SuggesterStage",
+                                   "crash_policy",
+                                   "dead_letter_policy",
+]

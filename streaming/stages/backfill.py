@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 
@@ -119,13 +120,13 @@ class BackfillStage(Stage):
             for t, o in zip(tlcs, outs):
                 metrics = getattr(o, "metrics", None)
                 traj = getattr(o, "trajectory", None)
-                rows.append(dict(
-                    tlc_name=t.name, post_name=post, subreddit=thread.post.subreddit,
-                    as_of_utc=int(as_of),
-                    trajectory=None if traj is None else float(traj),
-                    metrics=jsonable(metrics if metrics is not None else o.to_dict()),
-                    n_replies=t.size() - 1, versions=dict(self.versions),
-                    computed_ms=now_ms()))
+                rows.append({
+                    "tlc_name": t.name, "post_name": post, "subreddit": thread.post.subreddit,
+                    "as_of_utc": int(as_of),
+                    "trajectory": None if traj is None else float(traj),
+                    "metrics": jsonable(metrics if metrics is not None else o.to_dict()),
+                    "n_replies": t.size() - 1, "versions": dict(self.versions),
+                    "computed_ms": now_ms()})
         if not rows:
             return
         with self.sessions() as s:

@@ -19,15 +19,23 @@ import json
 import logging
 import time
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from streaming.bus.base import Bus, Message
 from streaming.events import TOPIC_DEADLETTER
 from streaming.ops import StageMetrics
 from streaming.storage import DeadLetterRow, SessionFactory, upsert
 
-__all__ = ["Stage", "StageRunner", "DeadLetters", "ErrorPolicy", "dead_letter_policy",
-           "crash_policy", "now_ms"]
+__all__ = [
+    "DeadLetters",
+    "ErrorPolicy",
+    "Stage",
+    "StageRunner",
+    "crash_policy",
+    "dead_letter_policy",
+    "now_ms",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +49,17 @@ def now_ms() -> int:
 
 
 class DeadLetters:
-    """Publishes a rejected record to the dead-letter topic and stores it (idempotently)."""
+    """Publishes a rejected record to the dead-letter topic and stores it (idempotently).
+
+    Rows are buffered and written in one transaction by :meth:`flush`, which the runner calls
+    before committing the batch's offsets (so a crash re-delivers, never loses, them).
+    """
 
     def __init__(self, bus: Bus, sessions: SessionFactory, metrics: StageMetrics) -> None:
         self.bus = bus
         self.sessions = sessions
         self.metrics = metrics
+        self._rows: list[dict[str, Any]] = []
 
     def send(self, stage: str, msg: Message, reason: str, ident: str | None = None) -> None:
         """Dead-letter ``msg``; ``ident`` (default stage:topic:partition:offset) dedups."""
@@ -64,13 +77,22 @@ class DeadLetters:
                    "original_b64": base64.b64encode(msg.value[:1_000_000]).decode()}
         self.bus.publish(TOPIC_DEADLETTER, msg.key, json.dumps(payload).encode())
         key = msg.key if msg.key is None else msg.key[:256]
+        self._rows.append({
+            "id": (ident or f"{stage}:{msg.topic}:{msg.partition}:{msg.offset}")[:80],
+            "stage": stage, "topic": msg.topic, "partition": msg.partition,
+            "offset": msg.offset, "key": key, "reason": reason[:2000],
+            "raw": raw_text[:_RAW_LIMIT].replace("\x00", "\\0"), "at_ms": now_ms()})
+        if len(self._rows) >= 1000:
+            self.flush()
+
+    def flush(self) -> None:
+        """Store the buffered dead letters (one transaction, idempotent)."""
+        if not self._rows:
+            return
+        rows, self._rows = self._rows, []
         with self.sessions() as s:
-            upsert(s, DeadLetterRow, [dict(
-                id=(ident or f"{stage}:{msg.topic}:{msg.partition}:{msg.offset}")[:80],
-                stage=stage,
-                topic=msg.topic, partition=msg.partition, offset=msg.offset, key=key,
-                reason=reason[:2000], raw=raw_text[:_RAW_LIMIT].replace("\x00", "\\0"),
-                at_ms=now_ms())])
+            for i in range(0, len(rows), 500):
+                upsert(s, DeadLetterRow, rows[i:i + 500])
             s.commit()
 
 
@@ -123,15 +145,20 @@ def crash_policy(stage: Stage, msg: Message, exc: BaseException) -> None:
 class StageRunner:
     """Poll → handle → commit, with the error policy and metrics."""
 
-    def __init__(self, stage: Stage, bus: Bus, metrics: StageMetrics, on_error: ErrorPolicy, *,
-                 batch_size: int = 256, poll_timeout_s: float = 0.5) -> None:
+    def __init__(self, stage: Stage, bus: Bus, metrics: StageMetrics, on_error: ErrorPolicy,
+                 dead: DeadLetters, *, batch_size: int = 256, poll_timeout_s: float = 0.5
+                 ) -> None:
         self.stage = stage
+        self.dead = dead
         self.bus = bus
         self.metrics = metrics
         self.on_error = on_error
         self.batch_size = batch_size
         self.poll_timeout_s = poll_timeout_s
         self.last_batch_at: float | None = None
+        self.lag: int | None = None
+        self._lag_at = 0.0
+        self.lag_every_s = 5.0
 
     def step(self, timeout_s: float | None = None) -> int:
         """One poll; returns the number of records handled."""
@@ -143,19 +170,31 @@ class StageRunner:
             self.metrics.events_in.labels(stage=st.name).inc(len(msgs))
             try:
                 st.handle(msgs)
-            except Exception as batch_exc:  # retry one by one to isolate the bad record
+            except Exception as batch_exc:  # noqa: BLE001 - isolate the bad record
                 logger.warning("%s: batch of %d failed (%s); retrying one by one", st.name,
                                len(msgs), batch_exc)
                 for m in msgs:
                     try:
                         st.handle([m])
-                    except Exception as exc:
+                    except Exception as exc:  # noqa: BLE001 - the error policy decides
                         self.on_error(st, m, exc)
+            self.dead.flush()
             self.bus.flush()
             self.bus.commit(st.group_id, msgs)
             self.metrics.batch_seconds.labels(stage=st.name).observe(time.perf_counter() - t0)
             self.last_batch_at = time.time()
             self.metrics.last_batch.labels(stage=st.name).set(self.last_batch_at)
         st.tick()
+        self.dead.flush()
         self.bus.flush()
+        since = time.monotonic() - self._lag_at
+        if (not msgs and since > 1.0) or since > self.lag_every_s:
+            self._lag_at = time.monotonic()
+            lag_fn = getattr(self.bus, "lag", None)
+            if lag_fn is not None:
+                try:
+                    self.lag = int(lag_fn(st.group_id, st.topics))
+                    self.metrics.lag.labels(stage=st.name).set(self.lag)
+                except Exception:
+                    logger.debug("lag unavailable for %s", st.name, exc_info=True)
         return len(msgs)

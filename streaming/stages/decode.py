@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from streaming.bus.base import Message
 from streaming.events import Comment, Submission, parse_event
 
-__all__ = ["decode", "Rejected", "clean_text"]
+__all__ = ["Rejected", "clean_text", "decode"]
 
 
 class Rejected(Exception):

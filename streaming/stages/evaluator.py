@@ -17,7 +17,8 @@ import json
 import logging
 import math
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 
@@ -45,13 +46,14 @@ def evaluate_rows(rows: Sequence[tuple[str, str, int, int, float, float]]
     name (``model``, ``reddit_order``, ``chronological``, ``mean_baseline``)."""
     if not rows:
         return {}
-    pred = [r[4] for r in rows]
     true = [r[5] for r in rows]
     posts: dict[str, list[tuple[str, str, int, int, float, float]]] = defaultdict(list)
     for r in rows:
         posts[r[1]].append(r)
     groups = [g for g in posts.values() if len(g) >= 2]
-    model_g = [[(r[4], r[5]) for r in g] for g in groups]
+    with_fc = [r for r in rows if r[4] is not None]
+    model_groups = [[r for r in g if r[4] is not None] for g in groups]
+    model_g = [[(r[4], r[5]) for r in g] for g in model_groups if len(g) >= 2]
     # reference orders as keys (higher = shown earlier)
     reddit_g = [[(float(r[3]) - r[2] * 1e-10, r[5]) for r in g] for g in groups]
     chrono_g = [[(-float(r[2]), r[5]) for r in g] for g in groups]
@@ -62,9 +64,13 @@ def evaluate_rows(rows: Sequence[tuple[str, str, int, int, float, float]]
         return {"pairwise_accuracy": pairwise_accuracy(gs), "ndcg@10": ndcg(gs, 10),
                 "spearman_within_post": mean_within_spearman(gs), "n_posts": n_posts}
 
-    return {
-        "model": _clean({"n": len(rows), "mse": mse(pred, true), "r2": r2(pred, true),
-                         "spearman": spearman(pred, true), **ranks(model_g)}),
+    out: dict[str, dict[str, Any]] = {}
+    if with_fc:
+        pred, ftrue = [r[4] for r in with_fc], [r[5] for r in with_fc]
+        out["model"] = _clean({"n": len(with_fc), "mse": mse(pred, ftrue), "r2": r2(pred, ftrue),
+                               "spearman": spearman(pred, ftrue), **ranks(model_g),
+                               "n_posts": len(model_g)})
+    return out | {
         "reddit_order": _clean({"n": len(rows), **ranks(reddit_g)}),
         "chronological": _clean({"n": len(rows), **ranks(chrono_g)}),
         "mean_baseline": _clean({"n": len(rows), "mse": mse([mean] * len(true), true),
@@ -115,20 +121,22 @@ class EvaluatorStage(Stage):
                             ScoreRow.forecaster_version)
                      .join(OutcomeRow, OutcomeRow.tlc_name == ScoreRow.tlc_name)
                      .join(TlcRow, TlcRow.name == ScoreRow.tlc_name)
-                     .where(ScoreRow.forecast.is_not(None), OutcomeRow.trajectory.is_not(None))
+                     .where(OutcomeRow.trajectory.is_not(None))
                      .order_by(ScoreRow.created_utc.desc()).limit(self.window))
                 if sub != "*":
                     q = q.where(ScoreRow.subreddit == sub)
                 by_version: dict[str, list[Any]] = defaultdict(list)
                 for r in s.execute(q):
-                    by_version[r[6] or "unknown"].append(tuple(r[:6]))
+                    by_version[r[6] or "none"].append(tuple(r[:6]))
                 for version, rows in by_version.items():
                     window_end = max(r[2] for r in rows)
                     for model, figs in evaluate_rows(rows).items():
                         name = f"forecaster:{version}" if model == "model" else model
-                        row = dict(subreddit=sub, model=name, window_end_utc=window_end,
-                                   n_tlcs=len(rows), n_posts=int(figs.get("n_posts") or 0),
-                                   figures=figs, computed_ms=now_ms())
+                        if version != "none" and len(by_version) > 1 and model != "model":
+                            name = f"{model}@{version}"
+                        row = {"subreddit": sub, "model": name, "window_end_utc": window_end,
+                                   "n_tlcs": len(rows), "n_posts": int(figs.get("n_posts") or 0),
+                                   "figures": figs, "computed_ms": now_ms()}
                         out_rows.append(row)
                         self.latest[(sub, name)] = row
             upsert(s, EvaluationRow, out_rows,

@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Callable, Iterable, Iterator, Protocol
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
 
 from streaming.bus.base import Bus
 from streaming.clock import Clock
 from streaming.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS, Comment, Submission
 from streaming.ops import StageMetrics
 
-__all__ = ["Source", "IngestStage", "ReplaySource", "encode_event"]
+__all__ = ["IngestStage", "ReplaySource", "Source", "encode_event"]
 
 logger = logging.getLogger(__name__)
 

@@ -2,8 +2,10 @@
 
 Consumes ``reddit.submissions`` and ``reddit.comments``. A TLC is stored ``pending``; it is
 scored as soon as its post is in storage (in the same batch, or when the post arrives later).
-A TLC whose post has not arrived ``missing_post_grace_s`` (event time) after the TLC is
-dead-lettered (``missing_post``). Replies (non-TLCs) are not scored (the back-fill reads them
+A TLC whose post has not arrived ``missing_post_grace_s`` of event time after the TLC *and*
+``missing_post_wall_s`` of wall time after it was stored is dead-lettered (``missing_post``);
+both clocks are needed because a consumer reads partitions unevenly (its event clock can run
+ahead of one topic). If the post turns up after all, the TLC is still scored. Replies (non-TLCs) are not scored (the back-fill reads them
 from the thread). Scores are upserted ``ON CONFLICT DO NOTHING`` — a re-delivered TLC is never
 scored twice — and every score of the batch is (re)published on ``prosocial.scores``, so a crash
 between the database commit and the offset commit loses nothing downstream.
@@ -13,9 +15,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -35,7 +39,12 @@ logger = logging.getLogger(__name__)
 
 
 def jsonable(x: Any) -> Any:
-    if x is None or isinstance(x, (str, int, float, bool)):
+    """Plain JSON (NaN/inf → null: PostgreSQL's JSON rejects them)."""
+    if isinstance(x, float) or (hasattr(x, "dtype") and hasattr(x, "item") and
+                                getattr(x, "ndim", 1) == 0):
+        f = float(x)
+        return f if math.isfinite(f) else None
+    if x is None or isinstance(x, (str, int, bool)):
         return x
     if hasattr(x, "to_dict"):
         return jsonable(x.to_dict())
@@ -56,7 +65,8 @@ class ScorerStage(Stage):
 
     def __init__(self, bus: Bus, sessions: SessionFactory, clock: Clock, models: ModelSet,
                  metrics: StageMetrics, dead: DeadLetters, *, horizon_s: int, config_hash: str,
-                 missing_post_grace_s: int = 6 * 3600, sweep_every_s: float = 5.0) -> None:
+                 missing_post_grace_s: int = 6 * 3600, missing_post_wall_s: float = 120.0,
+                 sweep_every_s: float = 5.0) -> None:
         self.bus = bus
         self.sessions = sessions
         self.clock = clock
@@ -66,6 +76,7 @@ class ScorerStage(Stage):
         self.horizon_s = horizon_s
         self.config_hash = config_hash
         self.grace_s = missing_post_grace_s
+        self.wall_grace_ms = int(missing_post_wall_s * 1000)
         self.sweep_every_s = sweep_every_s
         self._last_sweep = 0.0
         self.ignored_replies = 0
@@ -84,19 +95,19 @@ class ScorerStage(Stage):
                 continue
             self.clock.observe(ev.created_utc)
             if isinstance(ev, Submission):
-                posts[ev.name] = dict(
-                    name=ev.name, subreddit=ev.subreddit, title=clean_text(ev.title),
-                    selftext=clean_text(ev.selftext), author=clean_text(ev.author)[:64] or None,
-                    score=ev.score, created_utc=ev.created_utc, retrieved_on=ev.retrieved_on)
+                posts[ev.name] = {
+                    "name": ev.name, "subreddit": ev.subreddit, "title": clean_text(ev.title),
+                    "selftext": clean_text(ev.selftext), "author": clean_text(ev.author)[:64] or None,
+                    "score": ev.score, "created_utc": ev.created_utc, "retrieved_on": ev.retrieved_on}
             elif isinstance(ev, Comment):
                 if not ev.is_tlc:
                     self.ignored_replies += 1
                     continue
-                tlcs.setdefault(ev.name, dict(
-                    name=ev.name, post_name=ev.link_id, subreddit=ev.subreddit,
-                    author=clean_text(ev.author)[:64] or None, body=clean_text(ev.body),
-                    score=ev.score, created_utc=ev.created_utc, ingest_ms=ingest_ms,
-                    status="pending"))
+                tlcs.setdefault(ev.name, {
+                    "name": ev.name, "post_name": ev.link_id, "subreddit": ev.subreddit,
+                    "author": clean_text(ev.author)[:64] or None, "body": clean_text(ev.body),
+                    "score": ev.score, "created_utc": ev.created_utc, "ingest_ms": ingest_ms,
+                    "stored_ms": now_ms(), "status": "pending"})
         with self.sessions() as s:
             upsert(s, PostRow, list(posts.values()), update=["score"])
             upsert(s, TlcRow, list(tlcs.values()))
@@ -108,7 +119,7 @@ class ScorerStage(Stage):
     def _score(self, tlc_names: set[str], post_names: set[str]) -> None:
         with self.sessions() as s:
             q = select(TlcRow, PostRow).join(PostRow, PostRow.name == TlcRow.post_name).where(
-                TlcRow.status == "pending")
+                TlcRow.status.in_(("pending", "dead")))
             todo: list[tuple[TlcRow, PostRow]] = []
             if tlc_names:
                 todo += list(s.execute(q.where(TlcRow.name.in_(tlc_names))).tuples())
@@ -159,17 +170,17 @@ class ScorerStage(Stage):
         rows = []
         for i, (t, _) in enumerate(todo):
             f, e = fc[i], emp[i]
-            rows.append(dict(
-                tlc_name=t.name, post_name=t.post_name, subreddit=t.subreddit,
-                created_utc=t.created_utc, due_utc=t.created_utc + self.horizon_s,
-                forecast=None if f is None else float(f.value),
-                lower=None if f is None or f.lower is None else float(f.lower),
-                upper=None if f is None or f.upper is None else float(f.upper),
-                reasons=[] if f is None else jsonable(list(f.reasons or [])),
-                empathy=None if e is None else jsonable(e),
-                empathy_label=None if e is None else str(getattr(e, "label", None)),
-                empathy_version=ev, forecaster_version=fv, config_hash=self.config_hash,
-                ingest_ms=t.ingest_ms, scored_ms=scored))
+            rows.append({
+                "tlc_name": t.name, "post_name": t.post_name, "subreddit": t.subreddit,
+                "created_utc": t.created_utc, "due_utc": t.created_utc + self.horizon_s,
+                "forecast": None if f is None else float(f.value),
+                "lower": None if f is None or f.lower is None else float(f.lower),
+                "upper": None if f is None or f.upper is None else float(f.upper),
+                "reasons": [] if f is None else jsonable(list(f.reasons or [])),
+                "empathy": None if e is None else jsonable(e),
+                "empathy_label": None if e is None else str(getattr(e, "label", None)),
+                "empathy_version": ev, "forecaster_version": fv, "config_hash": self.config_hash,
+                "ingest_ms": t.ingest_ms, "scored_ms": scored})
         return rows
 
     # -- timers ----------------------------------------------------------------------------
@@ -188,6 +199,7 @@ class ScorerStage(Stage):
         with self.sessions() as s:
             q = (select(TlcRow).outerjoin(PostRow, PostRow.name == TlcRow.post_name)
                  .where(TlcRow.status == "pending", TlcRow.created_utc < cutoff,
+                        TlcRow.stored_ms < now_ms() - self.wall_grace_ms,
                         PostRow.name.is_(None)).limit(5000))
             lost = list(s.scalars(q))
             if not lost:
@@ -201,6 +213,7 @@ class ScorerStage(Stage):
             s.execute(update(TlcRow).where(TlcRow.name.in_([t.name for t in lost]))
                       .values(status="dead"))
             s.commit()
+        self.dead.flush()
         return len(lost)
 
     def health(self) -> dict[str, Any]:

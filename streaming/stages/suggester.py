@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -100,10 +101,10 @@ class SuggesterStage(Stage):
             newest_ingest = max((r.ingest_ms or 0) for r, _ in rows)
             made = now_ms()
             latency = (made - newest_ingest) / 1000 if newest_ingest else None
-            row = dict(post_name=post, revision=len(items), subreddit=rows[0][0].subreddit,
-                       as_of_utc=int(self.clock.now()), order=order, diff=diff,
-                       forecaster_version=rows[0][0].forecaster_version, latency_s=latency,
-                       made_ms=made)
+            row = {"post_name": post, "revision": len(items), "subreddit": rows[0][0].subreddit,
+                       "as_of_utc": int(self.clock.now()), "order": order, "diff": diff,
+                       "forecaster_version": rows[0][0].forecaster_version, "latency_s": latency,
+                       "made_ms": made}
             upsert(s, SuggestionRow, [row])
             s.commit()
         self.made += 1
@@ -120,6 +121,8 @@ class SuggesterStage(Stage):
 def _reason_text(x: Any) -> str:
     if isinstance(x, str):
         return x
+    if isinstance(x, (list, tuple)) and len(x) == 2 and isinstance(x[1], (int, float)):
+        return f"{x[0]} ({x[1]:+.3f})"
     if isinstance(x, dict):
         name = x.get("feature") or x.get("name") or x.get("reason")
         eff = x.get("effect") or x.get("contribution") or x.get("value")

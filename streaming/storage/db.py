@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["make_engine", "migrate", "open_database", "SessionFactory"]
+__all__ = ["SessionFactory", "make_engine", "migrate", "open_database"]
 
 logger = logging.getLogger(__name__)
 

@@ -6,17 +6,25 @@ idempotent upserts (:mod:`streaming.storage.upsert`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, BigInteger, Float, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "PostRow", "TlcRow", "ScoreRow", "SuggestionRow", "OutcomeRow",
-           "EvaluationRow", "DeadLetterRow"]
+__all__ = [
+    "Base",
+    "DeadLetterRow",
+    "EvaluationRow",
+    "OutcomeRow",
+    "PostRow",
+    "ScoreRow",
+    "SuggestionRow",
+    "TlcRow",
+]
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class PostRow(Base):
@@ -43,6 +51,7 @@ class TlcRow(Base):
     score: Mapped[int] = mapped_column(Integer, default=0)
     created_utc: Mapped[int] = mapped_column(BigInteger, index=True)
     ingest_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    stored_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     status: Mapped[str] = mapped_column(String(8), default="pending", index=True)
 
 

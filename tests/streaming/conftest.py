@@ -3,13 +3,14 @@ database URLs for SQLite and (when its binaries exist) a loopback PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from streaming.devservers import PostgresServer, postgres_bin_dir
 from streaming.replay import ReplayIndex, parse_time
+from tests.e2e_fixtures import eval_slice, tiny_aux_registry, train_slice  # noqa: F401
 from tests.streaming.tiny import tiny_models
 from tests.e2e_fixtures import eval_slice, tiny_aux_registry, train_slice  # noqa: F401
 

@@ -9,7 +9,7 @@ from streaming.clock import EventClock
 from streaming.replay import ReplayIndex
 from streaming.runtime import assemble, run_embedded
 from streaming.settings import load_settings
-from streaming.storage import (EvaluationRow, OutcomeRow, ScoreRow, SuggestionRow, TlcRow)
+from streaming.storage import EvaluationRow, OutcomeRow, ScoreRow, SuggestionRow, TlcRow
 
 HORIZON = 48 * 3600
 
@@ -85,7 +85,7 @@ def test_without_bundles_the_service_stores_but_never_invents_scores(
 
     empty = load_models(tmp_path / "empty-registry")
     assert set(empty.missing) >= {"empathy", "forecaster", "aux", "trajectory"}
-    p, stats = _run(small_index, f"sqlite:///{tmp_path / 'db.sqlite'}", empty)
+    p, _stats = _run(small_index, f"sqlite:///{tmp_path / 'db.sqlite'}", empty)
     assert "backfill" in p.skipped and "suggestions" in p.skipped
     with p.sessions() as s:
         assert s.scalar(select(func.count()).select_from(ScoreRow)) == 0

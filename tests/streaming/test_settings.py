@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from streaming.settings import Settings, SettingsError, load_settings
 
@@ -19,7 +20,7 @@ def test_arguments_beat_environment_beat_config_file(tmp_path: Path,
 
 def test_settings_are_frozen_and_unknown_keys_rejected(tmp_path: Path) -> None:
     s = load_settings()
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         s.batch_size = 3  # type: ignore[misc]
     cfg = tmp_path / "c.yaml"
     cfg.write_text("batch_sise: 7\n")

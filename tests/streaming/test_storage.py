@@ -6,12 +6,12 @@ from streaming.storage import PostRow, ScoreRow, open_database, upsert
 
 
 def _post(name: str, score: int = 1) -> dict:
-    return dict(name=name, subreddit="College", title="t", selftext="", author="a",
-                score=score, created_utc=1_633_000_000, retrieved_on=None)
+    return {"name": name, "subreddit": "College", "title": "t", "selftext": "", "author": "a",
+                "score": score, "created_utc": 1_633_000_000, "retrieved_on": None}
 
 
 def test_migrations_create_every_table_and_rerun_is_a_no_op(db_url: str) -> None:
-    engine, _ = open_database(db_url)
+    _engine, _ = open_database(db_url)
     engine2, _ = open_database(db_url)  # second start: already at head
     names = set(inspect(engine2).get_table_names())
     assert {"posts", "tlcs", "scores", "suggestions", "outcomes", "evaluations",
@@ -35,11 +35,11 @@ def test_upserts_are_idempotent_and_update_only_named_columns(db_url: str) -> No
 
 def test_score_rows_keep_provenance_json(db_url: str) -> None:
     _, sessions = open_database(db_url)
-    row = dict(tlc_name="t1_x", post_name="t3_a", subreddit="College", created_utc=1,
-               due_utc=2, forecast=0.5, lower=0.1, upper=0.9, reasons=["length (+0.2)"],
-               empathy={"label": "none", "probs": [0.8, 0.1, 0.1]}, empathy_label="none",
-               empathy_version="e1", forecaster_version="f1", config_hash="abc",
-               ingest_ms=1, scored_ms=2)
+    row = {"tlc_name": "t1_x", "post_name": "t3_a", "subreddit": "College", "created_utc": 1,
+               "due_utc": 2, "forecast": 0.5, "lower": 0.1, "upper": 0.9, "reasons": ["length (+0.2)"],
+               "empathy": {"label": "none", "probs": [0.8, 0.1, 0.1]}, "empathy_label": "none",
+               "empathy_version": "e1", "forecaster_version": "f1", "config_hash": "abc",
+               "ingest_ms": 1, "scored_ms": 2}
     with sessions() as s:
         upsert(s, ScoreRow, [row, row])
         s.commit()

@@ -5,8 +5,9 @@ service itself."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from models.tree import Node, Post, iter_replies
 

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("score", sa.Integer, nullable=False),
         sa.Column("created_utc", sa.BigInteger, nullable=False, index=True),
         sa.Column("ingest_ms", sa.BigInteger),
+        sa.Column("stored_ms", sa.BigInteger, nullable=False),
         sa.Column("status", sa.String(8), nullable=False, index=True))
     op.create_table(
         "scores",

@@ -1,0 +1,404 @@
+"""Stream service throughput, latency and memory: Kafka (tansu, started here) and embedded.
+
+    python bench/stream.py [--registry DIR] [--since 2021-10-01] [--until 2021-11-01]
+                           [--rate 50] [--latency-tlcs 1500]
+
+* Throughput: every event of the replay window is published first; then the scorer (the real
+  ``prosocial run --stage scorer`` process, real empathy + forecaster bundles) consumes, scores
+  and stores every TLC. TLCs/s = TLCs / (last - first stored score), i.e. steady state with the
+  model load excluded (the load time is reported too).
+* Latency: a fresh broker/database, scorer + suggester processes (quiet period 0), events
+  published at a steady ``--rate`` TLCs/s; latency = stored suggestion time - ingest time of the
+  newest TLC it covers; p50 / p99.
+* Embedded: the same two measurements in one process on the embedded bus (a child process, so
+  its RSS is its own).
+* Baseline (same run): the models alone (``predict_comments`` + ``predict`` per post, no bus, no
+  database) on the same TLCs; ratios = pipeline / models-alone.
+* RSS: peak resident memory (VmHWM) of the scorer process.
+
+Writes ``bench/results/stream.json`` ({"n_tlc", "kafka": {...}, "embedded": {...}, ...}). Missing
+bundles are named and their figures are null: nothing is scored without the real models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT)]
+
+logger = logging.getLogger("bench.stream")
+FIREHOSE_TLC_PER_S = 30.0  # "Reddit as a whole posts roughly tens of TLCs per second"
+
+
+def vm_hwm_mb(pid: int | str = "self") -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def pct(xs: list[float], q: float) -> float | None:
+    import numpy as np
+
+    return round(float(np.percentile(xs, q)), 4) if xs else None
+
+
+def load_index(args: argparse.Namespace) -> Any:
+    from models.paths import resolve_data_dir
+    from streaming.replay import ReplayIndex, parse_time
+
+    return ReplayIndex(resolve_data_dir(args.data) / "reddit-college",
+                       since=parse_time(args.since), until=parse_time(args.until))
+
+
+_SESSIONS: dict[str, Any] = {}
+
+
+def _sessions(db_url: str) -> Any:
+    if db_url not in _SESSIONS:
+        from streaming.storage import open_database
+
+        _SESSIONS[db_url] = open_database(db_url)[1]
+    return _SESSIONS[db_url]
+
+
+def score_stats(db_url: str) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from streaming.storage import ScoreRow
+
+    sessions = _sessions(db_url)
+    with sessions() as s:
+        n, lo, hi = s.execute(select(func.count(), func.min(ScoreRow.scored_ms),
+                                     func.max(ScoreRow.scored_ms))).one()
+    return {"n": int(n or 0), "first_ms": lo, "last_ms": hi}
+
+
+def latencies(db_url: str, after_ms: int = 0) -> list[float]:
+    """Suggestion latencies (stored - newest covered TLC's ingest) made after ``after_ms``."""
+    from sqlalchemy import select
+
+    from streaming.storage import SuggestionRow
+
+    sessions = _sessions(db_url)
+    with sessions() as s:
+        return [x for x in s.scalars(select(SuggestionRow.latency_s).where(
+            SuggestionRow.made_ms > after_ms)) if x is not None]
+
+
+def paced(events: list[Any], rate: float, max_tlcs: int) -> Any:
+    """Events in order, TLCs spaced 1/rate s apart (other events pass through)."""
+    t0 = time.monotonic()
+    n = 0
+    for ev in events:
+        if getattr(ev, "is_tlc", False):
+            due = t0 + n / rate
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            n += 1
+            if n > max_tlcs:
+                return
+        yield ev
+
+
+def env_for(bootstrap: str, db_url: str, registry: str, **extra: Any) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PROSOCIAL_BUS="kafka",
+               PROSOCIAL_KAFKA_BOOTSTRAP=bootstrap, PROSOCIAL_DATABASE_URL=db_url,
+               PROSOCIAL_REGISTRY_DIR=registry, PROSOCIAL_CLOCK="event",
+               PROSOCIAL_BATCH_SIZE="128", PROSOCIAL_TORCH_THREADS="2")
+    env.update({f"PROSOCIAL_{k.upper()}": str(v) for k, v in extra.items()})
+    return env
+
+
+def stage_proc(stage: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    out = open(log, "ab")  # noqa: SIM115 - handed to the child process
+    return subprocess.Popen([sys.executable, "-m", "streaming.cli", "-v", "run", "--stage",
+                             stage], cwd=ROOT, env=env, stdout=out, stderr=out)
+
+
+def wait_ready(log: Path, n: int = 1, timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if log.exists() and log.read_text(errors="replace").count("partitions assigned [") >= n:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"stage in {log} never got partitions")
+
+
+def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> dict[str, Any]:
+    from streaming.bus.kafka import KafkaBus
+    from streaming.devservers import TansuBroker
+    from streaming.pipeline import ALL_TOPICS
+    from streaming.stages.ingest import encode_event
+
+    events = list(index.events())
+    out: dict[str, Any] = {}
+    # -- throughput ------------------------------------------------------------------------
+    db = f"sqlite:///{tmp / 'kafka.db'}"
+    with TansuBroker(log=tmp / "tansu.log") as broker:
+        bus = KafkaBus(broker.bootstrap)
+        bus.ensure_topics(ALL_TOPICS, args.partitions)
+        t0 = time.monotonic()
+        for ev in events:
+            bus.publish(*encode_event(ev, int(time.time() * 1000)))
+        bus.close()
+        out["publish_events_per_s"] = round(len(events) / (time.monotonic() - t0), 1)
+        env = env_for(broker.bootstrap, db, args.registry)
+        log = tmp / "scorer.log"
+        t_start_wall = time.time()
+        proc = stage_proc("scorer", env, log)
+        peak = 0.0
+        last_n, last_change = -1, time.monotonic()
+        try:
+            while True:
+                time.sleep(1.0)
+                peak = max(peak, vm_hwm_mb(proc.pid) or 0.0)
+                st = score_stats(db)
+                if st["n"] != last_n:
+                    last_n, last_change = st["n"], time.monotonic()
+                if st["n"] >= n_tlc or proc.poll() is not None:
+                    break
+                started = (st["first_ms"] or 0) / 1000
+                if started and time.time() - started > args.budget_s:
+                    logger.warning("time budget reached: %d of %d TLCs scored", st["n"], n_tlc)
+                    break
+                if time.monotonic() - last_change > 120:
+                    logger.warning("scorer made no progress for 120 s; stopping")
+                    break
+        finally:
+            proc.terminate()
+            proc.wait(60)
+        st = score_stats(db)
+        span = ((st["last_ms"] or 0) - (st["first_ms"] or 0)) / 1000
+        first_score_after = ((st["first_ms"] or 0) / 1000) - t_start_wall
+        out.update(tlc_scored=st["n"], tlc_published=n_tlc,
+                   tlc_per_s=round(st["n"] / span, 1) if span > 0 else None,
+                   model_load_s=round(first_score_after, 1), rss_mb=round(peak, 1))
+    # -- latency at a steady rate ------------------------------------------------------------
+    db2 = f"sqlite:///{tmp / 'kafka-latency.db'}"
+    with TansuBroker(log=tmp / "tansu2.log") as broker:
+        KafkaBus(broker.bootstrap).ensure_topics(ALL_TOPICS, args.partitions)
+        env = env_for(broker.bootstrap, db2, args.registry, quiet_period_s=0)
+        logs = [tmp / "lat-scorer.log", tmp / "lat-suggester.log"]
+        procs = [stage_proc("scorer", env, logs[0]), stage_proc("suggester", env, logs[1])]
+        try:
+            for lg in logs:
+                wait_ready(lg)
+            bus = KafkaBus(broker.bootstrap)
+            # warm-up (first inference is slow): the first 50 events, excluded from figures
+            warm = events[:50]
+            for ev in warm:
+                bus.publish(*encode_event(ev, int(time.time() * 1000)))
+            bus.flush()
+            n_warm = sum(1 for e in warm if getattr(e, "is_tlc", False))
+            deadline = time.monotonic() + args.drain_s
+            while time.monotonic() < deadline and score_stats(db2)["n"] < n_warm:
+                time.sleep(0.5)
+            time.sleep(2)
+            t_paced = int(time.time() * 1000)
+            for ev in paced(events[50:], args.rate, args.latency_tlcs):
+                bus.publish(*encode_event(ev, int(time.time() * 1000)))
+                bus.flush()
+            bus.close()
+            sent = min(args.latency_tlcs, n_tlc - n_warm)
+            deadline = time.monotonic() + args.drain_s
+            while time.monotonic() < deadline and score_stats(db2)["n"] < sent + n_warm:
+                time.sleep(1)
+            time.sleep(3)
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait(60)
+        lat = latencies(db2, t_paced)
+        out.update(p50_latency_s=pct(lat, 50), p99_latency_s=pct(lat, 99),
+                   latency_samples=len(lat), latency_rate_tlc_per_s=args.rate,
+                   latency_tlcs_sent=sent, latency_tlcs_scored=score_stats(db2)["n"] - n_warm)
+    return out
+
+
+def embedded_child(args: argparse.Namespace) -> int:
+    """Runs in its own process: embedded bus, real models, throughput then latency."""
+    import torch
+
+    from streaming.bus.embedded import EmbeddedBus
+    from streaming.clock import EventClock
+    from streaming.modelset import load_models
+    from streaming.pipeline import build_pipeline
+    from streaming.runtime import run_embedded
+    from streaming.settings import load_settings
+    from streaming.stages.ingest import ReplaySource
+    from streaming.storage import open_database
+
+    torch.set_num_threads(2)
+    index = load_index(args)
+    events = list(index.events())
+    models = load_models(args.registry, fast=True, need=("empathy", "forecaster"))
+    tmp = Path(args.child_tmp)
+    res: dict[str, Any] = {}
+    db = f"sqlite:///{tmp / 'embedded.db'}"
+    _, sessions = open_database(db)
+    settings = load_settings(database_url=db, clock="event", stages=("ingest", "scorer"),
+                             batch_size=128)
+    p = build_pipeline(settings, bus=EmbeddedBus(args.partitions), sessions=sessions,
+                       clock=EventClock(), models=models, source=ReplaySource(lambda: events))
+    t_end = time.monotonic() + args.budget_s
+    run_embedded(p, lambda: time.monotonic() > t_end, chunk=128, drain=False)
+    st = score_stats(db)
+    span = ((st["last_ms"] or 0) - (st["first_ms"] or 0)) / 1000
+    res.update(tlc_scored=st["n"], events_published=p.ingest.published if p.ingest else None,
+               tlc_per_s=round(st["n"] / span, 1) if span > 0 else None)
+    db2 = f"sqlite:///{tmp / 'embedded-latency.db'}"
+    _, sessions2 = open_database(db2)
+    settings2 = load_settings(database_url=db2, clock="event",
+                              stages=("ingest", "scorer", "suggester"), quiet_period_s=0)
+    p2 = build_pipeline(settings2, bus=EmbeddedBus(args.partitions), sessions=sessions2,
+                        clock=EventClock(), models=models,
+                        source=ReplaySource(lambda: paced(events, args.rate, args.latency_tlcs)))
+    t_end = time.monotonic() + args.latency_tlcs / args.rate + args.drain_s
+    t0 = time.monotonic()
+    run_embedded(p2, lambda: time.monotonic() > t_end, chunk=1, drain=False)
+    lat_scored = score_stats(db2)
+    achieved = lat_scored["n"] / max(time.monotonic() - t0, 1e-9)
+    res["latency_achieved_rate_tlc_per_s"] = round(achieved, 1)
+    res["latency_note"] = ("one thread: the source is back-pressured, so the offered rate "
+                           "drops to what the scorer sustains; latency excludes that queueing")
+    lat = latencies(db2)
+    res.update(p50_latency_s=pct(lat, 50), p99_latency_s=pct(lat, 99), latency_samples=len(lat),
+               latency_rate_tlc_per_s=args.rate, rss_mb=round(vm_hwm_mb() or 0, 1),
+               rss_note="whole process: includes the in-memory replay index of the dump")
+    Path(args.child_out).write_text(json.dumps(res))
+    return 0
+
+
+def models_alone(args: argparse.Namespace, index: Any, n: int) -> dict[str, Any]:
+    """Baseline: the models without bus or database on the first ``n`` TLCs, grouped by post."""
+    from collections import defaultdict
+
+    from streaming.forest import node_from_event, post_from_event
+    from streaming.modelset import load_models
+
+    ms = load_models(args.registry, fast=True, need=("empathy", "forecaster"))
+    if ms.empathy is None or ms.forecaster is None:
+        return {"missing_models": ms.missing}
+    by_post: dict[str, list[Any]] = defaultdict(list)
+    k = 0
+    for ev in index.events():
+        if getattr(ev, "is_tlc", False) and k < n:
+            by_post[ev.link_id].append(ev)
+            k += 1
+    first = next(iter(by_post))  # warm-up call (lazy initialisation), not timed
+    warm_emp = ms.empathy.predict_comments([c.body for c in by_post[first]])
+    ms.forecaster.predict(post_from_event(index.submissions[first]),
+                          [node_from_event(c) for c in by_post[first]], warm_emp)
+    # batched like the scorer: empathy over batches of 128 TLCs, the forecaster per post
+    flat = [(post, c) for post, cs in by_post.items() for c in cs]
+    t0 = time.perf_counter()
+    emp: dict[str, Any] = {}
+    for i in range(0, len(flat), 128):
+        chunk = flat[i:i + 128]
+        for (_, c), e in zip(chunk, ms.empathy.predict_comments([c.body for _, c in chunk]),
+                             strict=True):
+            emp[c.name] = e
+    for post, cs in by_post.items():
+        ms.forecaster.predict(post_from_event(index.submissions[post]),
+                              [node_from_event(c) for c in cs], [emp[c.name] for c in cs])
+    dt = time.perf_counter() - t0
+    return {"tlcs": k, "tlc_per_s": round(k / dt, 1)}
+
+
+def run_child(args: argparse.Namespace, child_out: Path, tmp: Path) -> None:
+    subprocess.run([sys.executable, __file__, "--child", "embedded", "--child-out",
+                    str(child_out), "--child-tmp", str(tmp), "--registry", args.registry,
+                    "--since", args.since, "--until", args.until, "--rate", str(args.rate),
+                    "--latency-tlcs", str(args.latency_tlcs), "--budget-s", str(args.budget_s),
+                    "--drain-s", str(args.drain_s)]
+                   + (["--data", args.data] if args.data else []), check=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--registry", default=None, help="model registry (default: var/registry)")
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--since", default="2021-10-01")
+    ap.add_argument("--until", default="2021-11-01")
+    ap.add_argument("--rate", type=float, default=50.0)
+    ap.add_argument("--latency-tlcs", type=int, default=1500)
+    ap.add_argument("--baseline-tlcs", type=int, default=2000)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--budget-s", type=float, default=300.0,
+                    help="max seconds of scoring per throughput measurement")
+    ap.add_argument("--drain-s", type=float, default=120.0,
+                    help="max seconds to wait for the latency run to be scored")
+    ap.add_argument("--skip-kafka", action="store_true")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "stream.json"))
+    ap.add_argument("--child", choices=["embedded"], help=argparse.SUPPRESS)
+    ap.add_argument("--child-out", help=argparse.SUPPRESS)
+    ap.add_argument("--child-tmp", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    from models.paths import resolve_registry_dir
+    from streaming.modelset import load_models
+
+    args.registry = str(resolve_registry_dir(args.registry))
+    if args.child == "embedded":
+        return embedded_child(args)
+    probe = load_models(args.registry, need=("empathy", "forecaster"))
+    missing = dict(probe.missing)
+    versions = probe.versions()
+    del probe
+    index = load_index(args)
+    n_tlc = index.n_tlcs
+    result: dict[str, Any] = {
+        "n_tlc": n_tlc, "n_events": len(index.submissions) + index.n_comments,
+        "window": [args.since, args.until], "models": versions, "missing_models": missing,
+        "machine": {"cpus": os.cpu_count()},
+    }
+    if missing:
+        logger.warning("bundles missing, TLC scoring figures will be null: %s", missing)
+    with tempfile.TemporaryDirectory(prefix="bench-stream-") as td:
+        tmp = Path(td)
+        result["baseline_models_alone"] = models_alone(args, index, args.baseline_tlcs)
+        if "empathy" in missing and "forecaster" in missing:
+            logger.error("no scoring model at all: throughput/latency cannot be measured")
+        elif not args.skip_kafka:
+            logger.info("kafka phase (%d events, %d TLCs)", result["n_events"], n_tlc)
+            result["kafka"] = kafka_phase(args, index, n_tlc, tmp)
+        if "empathy" in missing and "forecaster" in missing:
+            child_out = None
+        else:
+            logger.info("embedded phase (child process)")
+            child_out = tmp / "embedded.json"
+        if child_out is not None:
+            run_child(args, child_out, tmp)
+            result["embedded"] = json.loads(child_out.read_text())
+    base = result["baseline_models_alone"].get("tlc_per_s")
+    for k in ("kafka", "embedded"):
+        r = result.get(k)
+        if r and r.get("tlc_per_s"):
+            r["firehoses_at_30_tlc_per_s"] = round(r["tlc_per_s"] / FIREHOSE_TLC_PER_S, 2)
+            if base:
+                r["ratio_vs_models_alone"] = round(r["tlc_per_s"] / base, 3)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
