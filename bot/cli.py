@@ -74,6 +74,12 @@ def register(sub: Any) -> None:
     q = bsub.add_parser("approvals", help="read !approve replies, run approved actions")
     common(q, send=True)
     q.set_defaults(func=run_approvals)
+    q = bsub.add_parser("backfill", help="run the back-fill stage with threads fetched "
+                        "from the Reddit API at each TLC's horizon")
+    common(q)
+    q.add_argument("--request-budget", type=int, default=400,
+                   help="API requests allowed per thread fetch (replace_more)")
+    q.set_defaults(func=run_backfill)
     q = bsub.add_parser("simulate", help="a simulated day against the dev server (figures)")
     q.add_argument("--data", help="reddit-college directory (default: data dir)")
     q.add_argument("--subreddits", default="GradSchool,CollegeRant,AskAcademia,College")
@@ -271,4 +277,26 @@ def run_devserver(args: argparse.Namespace) -> int:
         while not stop():
             threading.Event().wait(1.0)
             world.advance(args.speed)
+    return 0
+
+
+def run_backfill(args: argparse.Namespace) -> int:
+    """The live back-fill: the stream's back-fill stage over :class:`ApiThreadFetcher`."""
+    from bot.backfill import RedditThreadFetcher
+    from bot.source import ApiThreadFetcher
+    from streaming.runtime import StopFlag, assemble, run_stage, start_ops
+    from streaming.settings import load_settings
+
+    settings = load_settings(args.config, stages=("backfill",))
+    fetcher = ApiThreadFetcher(RedditThreadFetcher(_reddit(args),
+                                                   request_budget=args.request_budget))
+    p = assemble(settings, fetcher=fetcher)
+    ops = start_ops(p)
+    stop = StopFlag().install()
+    try:
+        run_stage(p, "backfill", stop)
+    finally:
+        p.bus.close()
+        if ops is not None:
+            ops.stop()
     return 0

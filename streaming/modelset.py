@@ -89,7 +89,7 @@ def load_models(registry_dir: str | Path | None, *, fast: bool = True,
         try:
             from models.aux import AuxModels
 
-            aux = AuxModels.from_registry(registry)
+            aux = _pinned_aux(registry, AuxModels)
             ms.outcome_versions["aux"] = str(getattr(aux, "version", "?"))
         except ImportError as exc:
             ms.missing["aux"] = f"models.aux not installed ({exc})"
@@ -138,3 +138,26 @@ def load_models(registry_dir: str | Path | None, *, fast: bool = True,
     for name, why in ms.missing.items():
         logger.warning("model %s unavailable: %s", name, why)
     return ms
+
+
+def _pinned_aux(registry: Any, aux_cls: Any) -> Any:
+    """The aux bundle the current trajectory was fitted on, when the registry still has it.
+
+    Outcomes (trajectory) and forecaster features must use the same aux models the trajectory
+    and forecaster were trained with; a newer ``aux`` made current later is only used once
+    ``prosocial-train trajectory`` (and ``forecaster``) are re-run on it.
+    """
+    from models.errors import ModelsError
+
+    try:
+        traj = registry.current("trajectory", verify=False)
+        want = traj.params.get("aux_version")
+    except ModelsError:
+        want = None
+    if want and str(want) in registry.versions("aux"):
+        if str(want) != registry.current_version("aux"):
+            logger.warning("using aux %s (the trajectory's) instead of current aux %s; "
+                           "re-run prosocial-train trajectory/forecaster to move on", want,
+                           registry.current_version("aux"))
+        return aux_cls.from_bundle(registry.get("aux", str(want)))
+    return aux_cls.from_registry(registry)

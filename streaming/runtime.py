@@ -84,8 +84,12 @@ def make_clock(settings: Settings) -> Clock:
 
 def assemble(settings: Settings, *, bus: Bus | None = None, models: ModelSet | None = None,
              index: ReplayIndex | None = None, metrics: StageMetrics | None = None,
-             clock: Clock | None = None) -> Pipeline:
-    """Open the real collaborators named by ``settings`` and build the pipeline."""
+             clock: Clock | None = None, source: Any = None, fetcher: Any = None) -> Pipeline:
+    """Open the real collaborators named by ``settings`` and build the pipeline.
+
+    ``source`` (an ingest ``Source``) and ``fetcher`` (a back-fill ``ThreadFetcher``) override
+    the replay ones: the bot's composition root passes live Reddit here.
+    """
     if settings.data_dir and "PROSOCIAL_DATA_DIR" not in os.environ:
         os.environ["PROSOCIAL_DATA_DIR"] = settings.data_dir  # lexicons the models read
     _, sessions = open_database(settings.database_url)
@@ -103,9 +107,11 @@ def assemble(settings: Settings, *, bus: Bus | None = None, models: ModelSet | N
         index = ReplayIndex(settings.replay_data, since=parse_time(settings.replay_since),
                             until=parse_time(settings.replay_until),
                             subreddits=settings.subreddits)
-    source = ReplaySource(index.events) if index is not None else None
+    if source is None and index is not None:
+        source = ReplaySource(index.events)
     p = build_pipeline(settings, bus=bus, sessions=sessions, clock=clock, models=models,
-                       metrics=metrics, source=source, fetcher=index)
+                       metrics=metrics, source=source,
+                       fetcher=fetcher if fetcher is not None else index)
     for st in p.stages.values():
         st.recover()
     return p

@@ -15,12 +15,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TRAIN_ORDER", "register", "run"]
+__all__ = ["DEMO_TRAIN_ARGS", "TRAIN_ORDER", "register", "run"]
 
 logger = logging.getLogger(__name__)
 
 #: Bundles in the order they are trained (outcomes before the forecaster that predicts them).
 TRAIN_ORDER = ("aux", "trajectory", "empathy", "forecaster")
+#: Lighter settings for the demo's first-run training (the full protocols are the
+#: ``prosocial-train`` defaults; see README "Models").
+DEMO_TRAIN_ARGS: dict[str, tuple[str, ...]] = {
+    "empathy": ("--seeds", "1", "--epochs", "3", "--no-baselines"),
+    "forecaster": ("--max-threads", "3000", "--no-time-split", "--n-boot", "50", "--no-empathy"),
+}
 
 #: The default demo month covers these subreddits (all but the two largest) so that it runs in
 #: minutes on a 2-core CPU; ``--subreddits all`` replays the whole month.
@@ -72,7 +78,8 @@ def _train_missing(registry: Path, data: Path, err: Any) -> dict[str, str]:
             failed[name] = f"training package not installed (run: {TRAIN_HINTS.get(name)})"
             continue
         hint = TRAIN_HINTS.get(name, f"prosocial-train {name}").split()
-        cmd = trainer + [a.replace("DIR", str(data)) for a in hint[1:]]
+        cmd = trainer + [a.replace("DIR", str(data)) for a in hint[1:]] + list(
+            DEMO_TRAIN_ARGS.get(name, ()))
         err.print(f"[yellow]…[/] training bundle {name}: {' '.join(cmd)} (first run: slow)")
         env = dict(os.environ, PROSOCIAL_REGISTRY_DIR=str(registry),
                    PROSOCIAL_DATA_DIR=str(data))
