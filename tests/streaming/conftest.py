@@ -12,7 +12,6 @@ from streaming.devservers import PostgresServer, postgres_bin_dir
 from streaming.replay import ReplayIndex, parse_time
 from tests.e2e_fixtures import eval_slice, tiny_aux_registry, train_slice  # noqa: F401
 from tests.streaming.tiny import tiny_models
-from tests.e2e_fixtures import eval_slice, tiny_aux_registry, train_slice  # noqa: F401
 
 SLICE = ("2021-10-01", "2021-10-03")
 
