@@ -21,23 +21,23 @@ $(STAMP): pyproject.toml training/pyproject.toml
 	$(BIN)/pip install -q -e '.[test]' -e ./training
 	touch $(STAMP)
 
-# PostgreSQL and Chromium for the integration suites (Debian packages; needs root).
+# PostgreSQL for the integration suites (Debian package; needs root).
 system-deps: $(SYSSTAMP)
 
 $(SYSSTAMP):
 	mkdir -p var
 	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v chromium >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql chromium >/dev/null; \
+	  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  fi; \
-	else echo "system-deps: not root or no apt-get; postgres/browser suites will report missing tools"; fi
+	else echo "system-deps: not root or no apt-get; postgres suites will report the missing server"; fi
 	touch $(SYSSTAMP)
 
 test: setup system-deps
 	$(BIN)/python -m pytest -q tests
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow and not kafka and not postgres and not browser" tests
+	$(BIN)/python -m pytest -q -m "not slow and not kafka and not postgres" tests
 
 demo: setup
 	$(BIN)/prosocial demo
