@@ -32,6 +32,7 @@ __all__ = [
     "DumpReport",
     "find_dump_files",
     "iter_events",
+    "rejection_reason",
     "iter_json_lines",
     "open_text",
 ]
@@ -186,7 +187,8 @@ def _lines_until_damage(fh: IO[str], source: str, report: DumpReport | None
         logger.warning("%s: stream ends after line %d: %s", source, lineno, exc)
 
 
-def _reason(exc: Exception) -> str:
+def rejection_reason(exc: Exception) -> str:
+    """``"<reason>: <field>: <message>"`` for a validation error (shared with the decoder)."""
     if isinstance(exc, ValidationError):
         errs = exc.errors()
         first: dict[str, Any] = dict(errs[0]) if errs else {}
@@ -205,7 +207,7 @@ def iter_events(path: str | os.PathLike[str], kind: Kind, report: DumpReport | N
         try:
             ev = parse_event(obj, kind)
         except (ValidationError, ValueError) as exc:
-            report.reject(BadRecord(source, lineno, _reason(exc), json.dumps(obj)[:2000]))
+            report.reject(BadRecord(source, lineno, rejection_reason(exc), json.dumps(obj)[:2000]))
             continue
         report.accepted[kind] += 1
         yield ev

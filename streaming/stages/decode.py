@@ -8,11 +8,11 @@ characters are removed from text (PostgreSQL cannot store them).
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from pydantic import ValidationError
 
 from streaming.bus.base import Message
+from streaming.dumps import rejection_reason
 from streaming.events import Comment, Submission, parse_event
 
 __all__ = ["Rejected", "clean_text", "decode"]
@@ -24,16 +24,6 @@ class Rejected(Exception):
 
 def clean_text(s: str | None) -> str:
     return "" if s is None else s.replace("\x00", "")
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        errs = exc.errors()
-        first: dict[str, Any] = dict(errs[0]) if errs else {}
-        loc = ".".join(str(x) for x in first.get("loc", ())) or "record"
-        kind = "missing_field" if first.get("type") == "missing" else "invalid_field"
-        return f"{kind}: {loc}: {first.get('msg', '')}"
-    return f"invalid_record: {exc}"
 
 
 def decode(msg: Message, kind: str) -> tuple[Submission | Comment, int | None]:
@@ -54,5 +44,5 @@ def decode(msg: Message, kind: str) -> tuple[Submission | Comment, int | None]:
     try:
         ev = parse_event(obj, kind)
     except (ValidationError, ValueError, TypeError, RecursionError) as exc:
-        raise Rejected(_reason(exc)) from None
+        raise Rejected(rejection_reason(exc)) from None
     return ev, ingest_ms
