@@ -32,9 +32,9 @@ __all__ = [
     "DumpReport",
     "find_dump_files",
     "iter_events",
-    "rejection_reason",
     "iter_json_lines",
     "open_text",
+    "rejection_reason",
 ]
 
 logger = logging.getLogger(__name__)
