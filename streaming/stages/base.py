@@ -188,7 +188,8 @@ class StageRunner:
         self.dead.flush()
         self.bus.flush()
         since = time.monotonic() - self._lag_at
-        if (not msgs and since > 1.0) or since > self.lag_every_s:
+        # idle: measure now (cheap, local figures) so health never reports a stale backlog
+        if not msgs or since > self.lag_every_s:
             self._lag_at = time.monotonic()
             lag_fn = getattr(self.bus, "lag", None)
             if lag_fn is not None:

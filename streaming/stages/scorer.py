@@ -128,7 +128,7 @@ class ScorerStage(Stage):
                 todo += [r for r in s.execute(q.where(TlcRow.post_name.in_(post_names))).tuples()
                          if r[0].name not in seen]
             if todo:
-                rows = self._predict(todo)
+                rows = self._predict(todo, self._prior_counts(s, todo))
                 upsert(s, ScoreRow, rows)
                 s.execute(update(TlcRow).where(TlcRow.name.in_([r["tlc_name"] for r in rows]))
                           .values(status="scored"))
@@ -142,7 +142,24 @@ class ScorerStage(Stage):
                     self.bus.publish(TOPIC_SCORES, r.tlc_name, json.dumps(score_payload(r),
                                                                           default=str).encode())
 
-    def _predict(self, todo: list[tuple[TlcRow, PostRow]]) -> list[dict[str, Any]]:
+    @staticmethod
+    def _prior_counts(s: Any, todo: list[tuple[TlcRow, PostRow]]) -> dict[str, int]:
+        """For each TLC, how many TLCs of its post were created before it (a forecaster
+        feature), counted over every stored TLC of the post, not just this batch."""
+        posts = {t.post_name for t, _ in todo}
+        known: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for post_name, created, name in s.execute(
+                select(TlcRow.post_name, TlcRow.created_utc, TlcRow.name)
+                .where(TlcRow.post_name.in_(posts))):
+            known[post_name].append((created, name))
+        out: dict[str, int] = {}
+        for t, _ in todo:
+            key = (t.created_utc, t.name)
+            out[t.name] = sum(1 for k in known[t.post_name] if k < key)
+        return out
+
+    def _predict(self, todo: list[tuple[TlcRow, PostRow]],
+                 prior: dict[str, int] | None = None) -> list[dict[str, Any]]:
         ms = self.models
         emp: list[Any] = [None] * len(todo)
         if ms.empathy is not None:
@@ -160,8 +177,11 @@ class ScorerStage(Stage):
                 nodes = [Node(name=todo[i][0].name, parent=p.name, author=todo[i][0].author,
                               body=todo[i][0].body, score=todo[i][0].score,
                               created_utc=todo[i][0].created_utc) for i in idxs]
+                n_prior = ([prior.get(todo[i][0].name, 0) for i in idxs]
+                           if prior is not None else None)
                 preds = ms.forecaster.predict(post, nodes, [emp[i] for i in idxs]
-                                              if ms.empathy is not None else None)
+                                              if ms.empathy is not None else None,
+                                              n_prior=n_prior)
                 for i, f in zip(idxs, preds):
                     fc[i] = f
         ev = getattr(ms.empathy, "version", None) if ms.empathy else None

@@ -54,7 +54,12 @@ class _Fc:
 class TinyForecaster:
     version = "tiny-forecaster-1"
 
-    def predict(self, post: Post, tlcs: list[Node], empathy: Any = None) -> list[_Fc]:
+    def __init__(self) -> None:
+        self.n_prior_seen: list[list[int] | None] = []
+
+    def predict(self, post: Post, tlcs: list[Node], empathy: Any = None, *,
+                n_prior: Any = None) -> list[_Fc]:
+        self.n_prior_seen.append(None if n_prior is None else list(n_prior))
         out = []
         for t in tlcs:
             v = 0.3 * math.log1p(len(t.body.split())) - 0.002 * (t.created_utc - post.created_utc) / 60
