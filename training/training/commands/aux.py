@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import time
 from typing import Any
 
@@ -125,7 +126,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     except OSError as exc:  # a read-only checkout must not fail the command
         logger.warning("could not write %s: %s", report, exc)
     if args.json:
-        print(json.dumps(result, sort_keys=True))
+        sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
         return 0
     from rich.table import Table
 
