@@ -79,22 +79,26 @@ class Backoff:
             wait *= 0.5 + self.rng.random() / 2
         return min(wait, self.cap_s)
 
+    def _after_failure(self, attempt: int, exc: Exception, what: str) -> float:
+        """Count a failed try and return the wait before the next one; re-raise a permanent
+        error, or :class:`RetriesExhausted` after the last try (call inside ``except``)."""
+        if not is_transient(exc):
+            raise exc
+        self.failures += 1
+        if attempt + 1 == self.max_tries:
+            raise RetriesExhausted(f"{what} failed {self.max_tries} times: "
+                                   f"{type(exc).__name__}") from exc
+        wait = self.delay(attempt, exc)
+        self.retries += 1
+        logger.warning("%s failed (%s), retrying in %.1fs", what, type(exc).__name__, wait)
+        return wait
+
     def call(self, fn: Callable[[], T], what: str = "reddit call") -> T:
         for attempt in range(self.max_tries):
             try:
                 return fn()
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                self.failures += 1
-                if attempt + 1 == self.max_tries:
-                    raise RetriesExhausted(f"{what} failed {self.max_tries} times: "
-                                           f"{type(exc).__name__}") from exc
-                wait = self.delay(attempt, exc)
-                self.retries += 1
-                logger.warning("%s failed (%s), retrying in %.1fs", what, type(exc).__name__,
-                               wait)
-                self.sleep(wait)
+            except Exception as exc:  # noqa: BLE001 (_after_failure re-raises permanent errors)
+                self.sleep(self._after_failure(attempt, exc, what))
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def acall(self, fn: Callable[[], Awaitable[T]], what: str = "reddit call",
@@ -105,18 +109,8 @@ class Backoff:
         for attempt in range(self.max_tries):
             try:
                 return await fn()
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                self.failures += 1
-                if attempt + 1 == self.max_tries:
-                    raise RetriesExhausted(f"{what} failed {self.max_tries} times: "
-                                           f"{type(exc).__name__}") from exc
-                wait = self.delay(attempt, exc)
-                self.retries += 1
-                logger.warning("%s failed (%s), retrying in %.1fs", what, type(exc).__name__,
-                               wait)
-                await asleep(wait)
+            except Exception as exc:  # noqa: BLE001 (_after_failure re-raises permanent errors)
+                await asleep(self._after_failure(attempt, exc, what))
         raise AssertionError("unreachable")  # pragma: no cover
 
 
