@@ -135,16 +135,9 @@ class AsyncRedditIngest:
             items = await self.backoff.acall(fetch, f"sweep r/{name}/{method}", self.asleep)
             if not items:
                 break
-            oldest = None
-            for item in items:
-                created = int(vars(item).get("created_utc") or 0)
-                newest = max(newest, created)
-                oldest = created if oldest is None else min(oldest, created)
-                if self.core.accept(item, kind, "sweep") is not None:
-                    filled += 1
-            self.core.commit()
-            after = vars(items[-1]).get("name")
-            if oldest is not None and oldest < floor or len(items) < 100 or not after:
+            newest, n, after = self.core.absorb_sweep_page(items, kind, newest, floor)
+            filled += n
+            if after is None:
                 break
         if newest:
             seen.set_watermark(name, kind, newest)

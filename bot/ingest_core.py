@@ -106,6 +106,27 @@ class IngestCore:
             self.stats.gaps_filled[kind] += 1
         return event
 
+    def absorb_sweep_page(self, items: list[Any], kind: str, newest: int, floor: int
+                          ) -> tuple[int, int, str | None]:
+        """Accept one page of a ``/new`` reconciliation sweep and commit it.
+
+        Returns ``(newest created_utc seen, items filled, the page's `after` cursor)``; the
+        cursor is ``None`` when the sweep should stop (page older than ``floor``, short page,
+        or no cursor)."""
+        filled = 0
+        oldest: int | None = None
+        for item in items:
+            created = int(vars(item).get("created_utc") or 0)
+            newest = max(newest, created)
+            oldest = created if oldest is None else min(oldest, created)
+            if self.accept(item, kind, "sweep") is not None:
+                filled += 1
+        self.commit()
+        after = vars(items[-1]).get("name") if items else None
+        if oldest is not None and oldest < floor or len(items) < 100 or not after:
+            after = None
+        return newest, filled, after
+
     def commit(self, force: bool = False) -> int:
         """Flush the bus, then persist the batch as seen. Returns the batch size."""
         if not self._pending or (self.defer_commit and not force):
