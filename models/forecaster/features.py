@@ -26,7 +26,8 @@ from models.forecaster.lda import TopicModel
 from models.forecaster.text import TEXT_FEATURES, TextFeaturizer, content_words, jaccard
 from models.tree import Node, Post
 
-__all__ = ["EMPATHY_FEATURES", "TIME_FEATURES", "EmpathyLike", "FeatureExtractor", "MetricFn"]
+__all__ = ["EMPATHY_FEATURES", "TIME_FEATURES", "EmpathyLike", "FeatureExtractor", "Group",
+           "MetricFn"]
 
 TIME_FEATURES = ("hour", "weekday", "day_of_month", "minutes_since_post", "log_minutes_since_post",
                  "n_prior_tlcs", "log_n_prior_tlcs")
@@ -38,6 +39,9 @@ EMPATHY_FEATURES = ("emp_share_seeking", "emp_share_providing", "emp_is_seeking"
 
 #: A batch function texts -> (n × m) TLC-level prosocial metric matrix.
 MetricFn = Callable[[Sequence[str]], np.ndarray]
+
+#: One post's share of a batch: (post, its TLCs, each TLC's count of earlier TLCs or None).
+Group = tuple[Post, Sequence[Node], Sequence[int] | None]
 
 
 class EmpathyLike(Protocol):
@@ -102,33 +106,52 @@ class FeatureExtractor:
 
         ``n_prior``: how many of the post's TLCs were created before each one (default:
         counted among ``tlcs``, i.e. pass the post's TLCs known so far)."""
+        return self.extract_many([(post, tlcs, n_prior)], empathy)
+
+    def extract_many(self, groups: Sequence[Group],
+                     empathy: Sequence[EmpathyLike] | None = None) -> np.ndarray:
+        """Feature rows for several posts' TLCs at once: ``groups`` of ``(post, tlcs,
+        n_prior or None)``; rows follow the groups' order. The TLC-side work (text features,
+        topic inference, metrics) runs as one batch over every TLC; ``empathy`` has one result
+        per TLC in the same flat order."""
+        groups = [g for g in groups if len(g[1])]
+        tlcs = [t for _, ts, _ in groups for t in ts]
         n = len(tlcs)
         if n == 0:
             return np.zeros((0, len(self.names)), dtype=np.float32)
         if self.use_empathy and (empathy is None or len(empathy) != n):
             raise ValueError("this forecaster needs one empathy result per TLC")
-        pi = self.post_info(post)
         bodies = [t.body for t in tlcs]
         tf = self.text.features(bodies)
         tt = self.topics.infer(bodies)
-        pt = pi.topics[None, :]
-        cos = (tt @ pi.topics) / (np.linalg.norm(tt, axis=1) * np.linalg.norm(pi.topics) + 1e-12)
-        jac = np.asarray([jaccard(content_words(b), pi.words) for b in bodies])
+        k = tt.shape[1]
+        post_block = np.zeros((n, 2 + k))
+        cos = np.zeros(n)
+        jac = np.zeros(n)
         tfeat = np.zeros((n, len(TIME_FEATURES)))
-        created = np.asarray([t.created_utc for t in tlcs])
-        prior = ((created[None, :] < created[:, None]).sum(axis=1) if n_prior is None
-                 else np.asarray(n_prior, dtype=np.int64).reshape(n))
-        for i, t in enumerate(tlcs):
-            g = time.gmtime(t.created_utc)
-            mins = max(0.0, (t.created_utc - post.created_utc) / 60.0)
-            tfeat[i] = (g.tm_hour, g.tm_wday, g.tm_mday, mins, math.log1p(mins), prior[i],
-                        math.log1p(prior[i]))
         sub = np.zeros((n, len(self.subreddits)))
-        j = self._sub_index.get(post.subreddit.lower())
-        if j is not None:
-            sub[:, j] = 1.0
-        parts = [tf, np.tile([pi.n_words, pi.n_questions], (n, 1)), np.repeat(pt, n, axis=0), tt,
-                 cos[:, None], jac[:, None], tfeat, sub]
+        row = 0
+        for post, ts, n_prior in groups:
+            m = len(ts)
+            sl = slice(row, row + m)
+            pi = self.post_info(post)
+            post_block[sl] = np.concatenate([[pi.n_words, pi.n_questions], pi.topics])
+            cos[sl] = (tt[sl] @ pi.topics) / (np.linalg.norm(tt[sl], axis=1)
+                                              * np.linalg.norm(pi.topics) + 1e-12)
+            jac[sl] = [jaccard(content_words(t.body), pi.words) for t in ts]
+            created = np.asarray([t.created_utc for t in ts])
+            prior = ((created[None, :] < created[:, None]).sum(axis=1) if n_prior is None
+                     else np.asarray(n_prior, dtype=np.int64).reshape(m))
+            for i, t in enumerate(ts):
+                g = time.gmtime(t.created_utc)
+                mins = max(0.0, (t.created_utc - post.created_utc) / 60.0)
+                tfeat[row + i] = (g.tm_hour, g.tm_wday, g.tm_mday, mins, math.log1p(mins),
+                                  prior[i], math.log1p(prior[i]))
+            j = self._sub_index.get(post.subreddit.lower())
+            if j is not None:
+                sub[sl, j] = 1.0
+            row += m
+        parts = [tf, post_block, tt, cos[:, None], jac[:, None], tfeat, sub]
         if self.metric_names:
             assert self.metric_fn is not None
             parts.append(np.asarray(self.metric_fn(bodies), dtype=np.float64).reshape(n, -1))

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from models.bundle import Bundle, Registry
-from models.forecaster.features import EmpathyLike, FeatureExtractor, MetricFn
+from models.forecaster.features import EmpathyLike, FeatureExtractor, Group, MetricFn
 from models.forecaster.lda import TopicModel
 from models.forecaster.linear import NgramRidge
 from models.forecaster.text import TextFeaturizer
@@ -107,12 +107,18 @@ class Forecaster:
         self.main = xgb.Booster(model_file=str(bundle.file("main.json")))
         self.gbm = xgb.Booster(model_file=str(bundle.file("gbm.json")))
         for b in (self.main, self.gbm):
-            # one post's TLCs per call: thread start-up costs more than it saves
+            # small batches per call: thread start-up costs more than it saves
             b.set_param({"nthread": 1})
         self.main_names: list[str] = list(p["main_feature_names"])
         self.mean_value = float(p["mean_value"])
         self.q = float(p["conformal_q"])
         self.empathy = empathy
+        groups = [reason_group(n) for n in self.main_names]
+        self._group_names: list[str] = list(dict.fromkeys(groups))
+        #: feature column -> reason group, as a 0/1 matrix (contributions @ it = group sums)
+        self._group_matrix = np.zeros((len(groups), len(self._group_names)), dtype=np.float32)
+        for c, g in enumerate(groups):
+            self._group_matrix[c, self._group_names.index(g)] = 1.0
 
     @classmethod
     def from_registry(cls, registry: Registry | str | Path, *, fast: bool = True, aux: Any = None,
@@ -145,7 +151,14 @@ class Forecaster:
                empathy: Sequence[EmpathyLike] | None = None,
                n_prior: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(feature matrix, main-model matrix = features + n-gram text score)."""
-        x = self.features.extract(post, tlcs, self._empathy(tlcs, empathy), n_prior)
+        return self.design_many([(post, tlcs, n_prior)], empathy)
+
+    def design_many(self, groups: Sequence[Group],
+                    empathy: Sequence[EmpathyLike] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`design` for several posts' TLCs in one batch (rows in the groups' order)."""
+        tlcs = [t for _, ts, _ in groups for t in ts]
+        x = self.features.extract_many(groups, self._empathy(tlcs, empathy))
         ts = self.text_ridge.predict([t.body for t in tlcs])
         return x, np.concatenate([x, ts[:, None].astype(np.float32)], axis=1)
 
@@ -159,25 +172,30 @@ class Forecaster:
         counted among ``tlcs`` (pass the post's TLCs known so far), or give it as ``n_prior``
         (e.g. forecasting only the newest TLC of a post). ``empathy``: one result per TLC,
         else computed with the empathy model when the bundle uses it."""
-        if not tlcs:
+        return self.predict_many([(post, tlcs, n_prior)], empathy, n_reasons)
+
+    def predict_many(self, groups: Sequence[Group],
+                     empathy: Sequence[EmpathyLike] | None = None,
+                     n_reasons: int = 3) -> list[Forecast]:
+        """Forecasts for the TLCs of several posts in one batch: ``groups`` of
+        ``(post, tlcs, n_prior or None)`` (see :meth:`predict`); one forecast per TLC, in the
+        groups' order. One feature pass and one XGBoost call for the whole batch, which is
+        what a stream scorer wants (its batches mix many posts)."""
+        groups = [g for g in groups if len(g[1])]
+        if not groups:
             return []
         import xgboost as xgb
 
-        _, xm = self.design(post, tlcs, empathy, n_prior)
+        _, xm = self.design_many(groups, empathy)
         dm = xgb.DMatrix(xm, feature_names=self.main_names, nthread=1)
         pred = self.main.predict(dm)
         contrib = self.main.predict(dm, pred_contribs=True)[:, :-1]  # last column = bias
-        groups = [reason_group(n) for n in self.main_names]
-        uniq = list(dict.fromkeys(groups))
-        gidx = np.asarray([uniq.index(g) for g in groups])
-        gsum = np.zeros((len(tlcs), len(uniq)))
-        np.add.at(gsum.T, gidx, contrib.T)
-        out = []
-        for i, v in enumerate(pred):
-            top = np.argsort(-np.abs(gsum[i]))[:n_reasons]
-            out.append(Forecast(float(v), float(v - self.q), float(v + self.q),
-                                [(uniq[j], float(gsum[i, j])) for j in top]))
-        return out
+        gsum = contrib @ self._group_matrix
+        top = np.argsort(-np.abs(gsum), axis=1)[:, :n_reasons]
+        uniq = self._group_names
+        return [Forecast(float(v), float(v - self.q), float(v + self.q),
+                         [(uniq[j], float(gsum[i, j])) for j in top[i]])
+                for i, v in enumerate(pred)]
 
     def predict_models(self, post: Post, tlcs: Sequence[Node],
                        empathy: Sequence[EmpathyLike] | None = None) -> dict[str, np.ndarray]:

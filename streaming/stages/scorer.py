@@ -169,6 +169,8 @@ class ScorerStage(Stage):
             by_post[t.post_name].append(i)
         fc: list[Any] = [None] * len(todo)
         if ms.forecaster is not None:
+            groups = []
+            order: list[int] = []
             for idxs in by_post.values():
                 p = todo[idxs[0]][1]
                 post = Post(name=p.name, subreddit=p.subreddit, title=p.title,
@@ -179,11 +181,13 @@ class ScorerStage(Stage):
                               created_utc=todo[i][0].created_utc) for i in idxs]
                 n_prior = ([prior.get(todo[i][0].name, 0) for i in idxs]
                            if prior is not None else None)
-                preds = ms.forecaster.predict(post, nodes, [emp[i] for i in idxs]
-                                              if ms.empathy is not None else None,
-                                              n_prior=n_prior)
-                for i, f in zip(idxs, preds):
-                    fc[i] = f
+                groups.append((post, nodes, n_prior))
+                order += idxs
+            # one forecaster call for the whole batch, however many posts it spans
+            preds = ms.forecaster.predict_many(
+                groups, [emp[i] for i in order] if ms.empathy is not None else None)
+            for i, f in zip(order, preds):
+                fc[i] = f
         ev = getattr(ms.empathy, "version", None) if ms.empathy else None
         fv = getattr(ms.forecaster, "version", None) if ms.forecaster else None
         scored = now_ms()

@@ -61,6 +61,19 @@ def test_predict_gives_intervals_and_reasons(trained, slice_examples):
     assert fc.predict(post, []) == []
 
 
+def test_one_batch_across_posts_equals_one_call_per_post(trained, slice_examples):
+    _, split, reg, _ = trained
+    fc = Forecaster.from_registry(reg)
+    test_ex = slice_examples.subset(split.test)
+    groups = [(post, [test_ex.tlcs[i] for i in idx], None) for post, idx in test_ex.by_post()]
+    assert len(groups) >= 2
+    many = fc.predict_many(groups + [(groups[0][0], [], None)])
+    one = [f for post, tlcs, _ in groups for f in fc.predict(post, tlcs)]
+    assert len(many) == len(one) == sum(len(g[1]) for g in groups)
+    np.testing.assert_allclose([f.value for f in many], [f.value for f in one], rtol=1e-5)
+    assert [[r[0] for r in f.reasons] for f in many] == [[r[0] for r in f.reasons] for f in one]
+
+
 def test_training_reports_every_model_and_reference_on_the_same_test_rows(trained):
     tr, split = trained[0], trained[1]
     for k in ("main", "mean", "ridge", "gbm", "main_no_time", "chronological", "reddit_order",
