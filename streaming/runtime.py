@@ -102,6 +102,10 @@ def assemble(settings: Settings, *, bus: Bus | None = None, models: ModelSet | N
             names += ["empathy", "forecaster"]
         if "backfill" in need:
             names += ["aux", "trajectory"]
+        if "empathy" in names:
+            from models.threads import configure_torch_threads
+
+            configure_torch_threads(settings.torch_threads)
         models = load_models(settings.registry_dir, fast=settings.fast_models, need=names)
     if index is None and settings.replay_data and need & {"ingest", "backfill"}:
         index = ReplayIndex(settings.replay_data, since=parse_time(settings.replay_since),

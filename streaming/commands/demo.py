@@ -115,12 +115,9 @@ def run(args: argparse.Namespace) -> int:
     for f in work.glob("demo.db*"):
         f.unlink()
     report = Path(args.report) if args.report else var_dir() / "reports" / "demo.md"
-    try:
-        import torch
+    from models.threads import configure_torch_threads
 
-        torch.set_num_threads(2)
-    except ImportError:  # pragma: no cover
-        pass
+    configure_torch_threads(2)
     err.print(f"replaying reddit-college {args.since} → {args.until} (embedded bus, SQLite)")
     rep, md = replay_and_report(
         config=None, data=str(data), since=args.since, until=args.until,

@@ -45,12 +45,9 @@ def run(args: argparse.Namespace) -> int:
     if settings.log_json:
         for h in logging.getLogger().handlers:
             h.setFormatter(JsonLogFormatter())
-    try:
-        import torch
+    from models.threads import configure_torch_threads
 
-        torch.set_num_threads(settings.torch_threads)
-    except ImportError:  # pragma: no cover
-        pass
+    configure_torch_threads(settings.torch_threads)
     p = assemble(settings)
     for k, v in p.skipped.items():
         logger.warning("not running %s: %s", k, v)

@@ -7,7 +7,10 @@ processes can share one file.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -50,13 +53,29 @@ def migrate(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
-    with engine.begin() as conn:
+    with _sqlite_file_lock(engine), engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Serialise concurrent migrators (several stage processes starting together).
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(424242)")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     logger.info("database schema at head (%s)", engine.url.render_as_string(hide_password=True))
+
+
+@contextlib.contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """Serialise concurrent migrators of one SQLite file (stage processes starting together
+    would otherwise both see an empty schema and both create the tables)."""
+    db = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not db or db == ":memory:":
+        yield
+        return
+    with open(f"{db}.migrate.lock", "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def open_database(url: str) -> tuple[Engine, SessionFactory]:

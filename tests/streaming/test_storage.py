@@ -47,3 +47,20 @@ def test_score_rows_keep_provenance_json(db_url: str) -> None:
         assert got.empathy["probs"] == [0.8, 0.1, 0.1]
         assert (got.empathy_version, got.forecaster_version, got.config_hash) == ("e1", "f1",
                                                                                    "abc")
+
+
+def test_stage_processes_starting_together_migrate_a_fresh_database_once(db_url: str) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    code = "import sys; from streaming.storage import open_database; open_database(sys.argv[1])"
+    procs = [subprocess.Popen([sys.executable, "-c", code, db_url], env=env,
+                              stderr=subprocess.PIPE) for _ in range(4)]
+    errors = [p.communicate(timeout=120)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, "\n".join(errors)
+    engine, _ = open_database(db_url)
+    assert "posts" in set(inspect(engine).get_table_names())
