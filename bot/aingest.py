@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from bot.backoff import Backoff, is_transient, retry_after_s
+from bot.backoff import Backoff, retry_after_s
 from bot.errors import RetriesExhausted
 from bot.ingest_core import DEFAULT_BOTS, KINDS, IngestCore, IngestStats
 from streaming.bus.base import Bus
@@ -60,12 +60,7 @@ class AsyncRedditIngest:
         return self.core.stats
 
     def _on_error(self, exc: Exception) -> None:
-        if not is_transient(exc):
-            raise exc
-        self.core.stats.errors += 1
-        self._errors += 1
-        if self._errors > self.max_consecutive_errors:
-            raise RetriesExhausted(f"stream failed {self._errors} times in a row") from exc
+        self._errors = self.core.stream_error(exc, self._errors, self.max_consecutive_errors)
         response = getattr(exc, "response", None)
         if getattr(response, "status", None) == 429:
             raise _Throttled(retry_after_s(exc) or 60.0) from exc
@@ -118,12 +113,8 @@ class AsyncRedditIngest:
         return found
 
     async def _sweep_one(self, name: str, kind: str, now: float) -> int:
-        seen = self.core.seen
-        mark = seen.watermark(name, kind)
-        floor = (mark if mark is not None else now) - self.sweep_lookback_s
+        newest, floor, method = self.core.sweep_start(name, kind, now, self.sweep_lookback_s)
         sub = await self.reddit.subreddit(name)
-        method = "new" if kind == "submissions" else "comments"
-        newest = mark or 0
         filled = 0
         after: str | None = None
         for _ in range(self.max_sweep_pages):
@@ -139,6 +130,5 @@ class AsyncRedditIngest:
             filled += n
             if after is None:
                 break
-        if newest:
-            seen.set_watermark(name, kind, newest)
+        self.core.sweep_end(name, kind, newest)
         return filled

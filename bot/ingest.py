@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from bot.backoff import Backoff, is_transient, retry_after_s
+from bot.backoff import Backoff, retry_after_s
 from bot.errors import RetriesExhausted
 from bot.ingest_core import DEFAULT_BOTS, KINDS, IngestCore, IngestStats
 from bot.ratelimit import RateBudget
@@ -68,13 +68,8 @@ class RedditIngest:
     # -- streams -------------------------------------------------------------------------
     def _on_error(self, exc: Exception) -> None:
         """praw's stream ``exception_handler``: back off on transient errors, else stop."""
-        if not is_transient(exc):
-            raise exc
-        self.core.stats.errors += 1
-        self._consecutive_errors += 1
-        if self._consecutive_errors > self.max_consecutive_errors:
-            raise RetriesExhausted(f"stream failed {self._consecutive_errors} times in a row: "
-                                   f"{type(exc).__name__}") from exc
+        self._consecutive_errors = self.core.stream_error(exc, self._consecutive_errors,
+                                                          self.max_consecutive_errors)
         wait = retry_after_s(exc) if getattr(getattr(exc, "response", None), "status_code",
                                              None) == 429 else None
         logger.warning("stream error %s, backing off", type(exc).__name__)
@@ -161,12 +156,8 @@ class RedditIngest:
         return found
 
     def _sweep_one(self, sub_name: str, kind: str, now: float) -> int:
-        seen = self.core.seen
-        mark = seen.watermark(sub_name, kind)
-        floor = (mark if mark is not None else now) - self.sweep_lookback_s
+        newest, floor, method = self.core.sweep_start(sub_name, kind, now, self.sweep_lookback_s)
         sub = self.reddit.subreddit(sub_name)
-        method = "new" if kind == "submissions" else "comments"
-        newest = mark or 0
         filled = 0
         after: str | None = None
         for _page in range(self.max_sweep_pages):
@@ -182,6 +173,5 @@ class RedditIngest:
             filled += n
             if after is None:
                 break
-        if newest:
-            seen.set_watermark(sub_name, kind, newest)
+        self.core.sweep_end(sub_name, kind, newest)
         return filled

@@ -18,7 +18,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot.backoff import is_transient
 from bot.convert import author_name, to_comment, to_submission
+from bot.errors import RetriesExhausted
 from streaming.bus.base import Bus
 from streaming.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS, Comment, Event, Submission
 
@@ -106,7 +108,31 @@ class IngestCore:
             self.stats.gaps_filled[kind] += 1
         return event
 
-    def absorb_sweep_page(self, items: list[Any], kind: str, newest: int, floor: int
+    def stream_error(self, exc: Exception, in_a_row: int, max_in_a_row: int) -> int:
+        """Account one stream error (praw's ``exception_handler``): re-raise a permanent one,
+        raise :class:`RetriesExhausted` past ``max_in_a_row``; returns the new run length."""
+        if not is_transient(exc):
+            raise exc
+        self.stats.errors += 1
+        in_a_row += 1
+        if in_a_row > max_in_a_row:
+            raise RetriesExhausted(f"stream failed {in_a_row} times in a row: "
+                                   f"{type(exc).__name__}") from exc
+        return in_a_row
+
+    def sweep_start(self, sub_name: str, kind: str, now: float, lookback_s: float
+                    ) -> tuple[int, float, str]:
+        """Where a sweep of one subreddit's listing starts: ``(newest created_utc known,
+        floor = watermark (or now) - lookback, listing method)``."""
+        mark = self.seen.watermark(sub_name, kind)
+        floor = (mark if mark is not None else now) - lookback_s
+        return mark or 0, floor, "new" if kind == "submissions" else "comments"
+
+    def sweep_end(self, sub_name: str, kind: str, newest: int) -> None:
+        if newest:
+            self.seen.set_watermark(sub_name, kind, newest)
+
+    def absorb_sweep_page(self, items: list[Any], kind: str, newest: int, floor: float
                           ) -> tuple[int, int, str | None]:
         """Accept one page of a ``/new`` reconciliation sweep and commit it.
 
