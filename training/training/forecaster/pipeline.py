@@ -3,8 +3,11 @@
 Models: mean baseline; ridge on TLC uni+bigrams + the §5.2 features (paper's linear
 baseline); XGBoost on the §5.2 features with the paper's Appendix C hyper-parameters (``gbm``);
 the main model = the same XGBoost over the §5.2 features + the out-of-fold score of a
-text-only n-gram ridge (+ the TLC's empathy direction when available). Ablations: the main
-model without the minutes-since-post features; without empathy.
+text-only n-gram ridge (+ the TLC's empathy direction when available) + the context columns
+(OP answering, rate of earlier TLCs, the author's history before the TLC) when the examples
+carry contexts. Ablations: the main model without the order features (minutes since post,
+earlier-TLC count and rate: "beyond time"); without the author history; without any context
+column; without empathy.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from models.forecaster.context import AUTHOR_FEATURES, CONTEXT_FEATURES
 from models.forecaster.features import (
     EMPATHY_FEATURES,
     ORDER_FEATURES,
@@ -63,7 +67,8 @@ def featurize(ex: Examples, fe: FeatureExtractor,
     x = np.zeros((len(ex), len(fe.names)), dtype=np.float32)
     for post, idx in ex.by_post():
         emp = [empathy[i] for i in idx] if empathy is not None else None
-        x[idx] = fe.extract(post, [ex.tlcs[i] for i in idx], emp)
+        ctx = [ex.context[i] for i in idx] if ex.context else None
+        x[idx] = fe.extract(post, [ex.tlcs[i] for i in idx], emp, context=ctx)
         if progress is not None:
             progress(len(idx))
     return x
@@ -91,10 +96,10 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
     topics = fit_topics(lda_texts, iterations=lda_iterations)
     subs = sorted({ex.posts[p].subreddit for p in train_posts}, key=str.lower)
     fe = FeatureExtractor(topics, TextFeaturizer(*subj), subs, metric_names, metric_fn,
-                          use_empathy=empathy is not None)
+                          use_empathy=empathy is not None, use_context=bool(ex.context))
     say(f"extracting features for {len(ex)} TLCs")
     x = featurize(ex, fe, empathy)
-    n_base = len(fe.names) - (len(EMPATHY_FEATURES) if empathy is not None else 0)
+    n_base = fe.n_base  # the paper's §5.2 features: the baselines' inputs
     xb = x[:, :n_base]
     names = fe.names
 
@@ -138,17 +143,17 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
                             "n_train": len(tr), "n_val": len(va), "n_test": len(te),
                             "coverage_test": float(np.mean(np.abs(y[te] - preds["main"]) <= q))}
     if ablations:
-        keep = [i for i, n in enumerate(main_names) if n not in ORDER_FEATURES]
-        say("ablation: main model without minutes since post / earlier-TLC count")
-        nm = [main_names[i] for i in keep]
-        b = fit_xgb(xm[tr][:, keep], y[tr], xm[va][:, keep], y[va], nm)
-        preds["main_no_time"] = xpred(b, xm[:, keep], nm, te)
+        drops: dict[str, tuple[str, ...]] = {"main_no_time": ORDER_FEATURES}
+        if fe.use_context:
+            drops |= {"main_no_author": AUTHOR_FEATURES, "main_no_context": CONTEXT_FEATURES}
         if empathy is not None:
-            keep = [i for i, n in enumerate(main_names) if not n.startswith("emp_")]
-            say("ablation: main model without empathy")
+            drops["main_no_empathy"] = EMPATHY_FEATURES
+        for key, drop in drops.items():
+            keep = [i for i, n in enumerate(main_names) if n not in drop]
+            say(f"ablation: {key}")
             nm = [main_names[i] for i in keep]
             b = fit_xgb(xm[tr][:, keep], y[tr], xm[va][:, keep], y[va], nm)
-            preds["main_no_empathy"] = xpred(b, xm[:, keep], nm, te)
+            preds[key] = xpred(b, xm[:, keep], nm, te)
     preds |= reference_scores(ex, te)
     say("evaluating with bootstrap over posts")
     results = {k: evaluate(y[te], v, groups[te], created[te], n_boot=n_boot, seed=1)

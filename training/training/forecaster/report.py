@@ -11,8 +11,9 @@ __all__ = ["SIZE_BINS", "results_table", "write_report"]
 
 SIZE_BINS = ((0, 0), (1, 1), (2, 3), (4, 7), (8, 15), (16, 10**9))
 _ORDER_ONLY = ("chronological", "reddit_order")
-_ROWS = ("mean", "ridge", "gbm", "text_ridge", "main", "main_no_time", "main_no_empathy",
-         "minilm", "chronological", "reddit_order", "oracle")
+_ROWS = ("mean", "ridge", "gbm", "text_ridge", "main", "main_no_time", "main_no_author",
+         "main_no_context", "main_no_empathy", "minilm", "chronological", "reddit_order",
+         "oracle")
 
 
 def _fmt(r: dict[str, Any], k: str, order_only: bool) -> str:
