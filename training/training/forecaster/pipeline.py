@@ -33,7 +33,7 @@ from models.forecaster.model import TEXT_SCORE
 from models.forecaster.ranking import evaluate
 from models.forecaster.text import TextFeaturizer
 from training.forecaster.dataset import Examples, Split
-from training.forecaster.fit import fit_ngram_ridge, fit_xgb, oof_text_scores
+from training.forecaster.fit import MAIN_XGB_PARAMS, fit_ngram_ridge, fit_xgb, oof_text_scores
 from training.forecaster.topics import fit_topics
 
 __all__ = ["Trained", "featurize", "reference_scores", "train_models"]
@@ -63,14 +63,29 @@ class Trained:
 
 def featurize(ex: Examples, fe: FeatureExtractor,
               empathy: Sequence[EmpathyLike] | None = None,
-              progress: Callable[[int], None] | None = None) -> np.ndarray:
+              progress: Callable[[int], None] | None = None, chunk: int = 4000) -> np.ndarray:
+    """Feature rows of every example, posts batched ~``chunk`` TLCs at a time (one text /
+    topic / metric batch per chunk)."""
     x = np.zeros((len(ex), len(fe.names)), dtype=np.float32)
-    for post, idx in ex.by_post():
-        emp = [empathy[i] for i in idx] if empathy is not None else None
-        ctx = [ex.context[i] for i in idx] if ex.context else None
-        x[idx] = fe.extract(post, [ex.tlcs[i] for i in idx], emp, context=ctx)
+    groups: list[Any] = []
+    rows: list[int] = []
+
+    def flush() -> None:
+        emp = [empathy[i] for i in rows] if empathy is not None else None
+        x[rows] = fe.extract_many(groups, emp)
         if progress is not None:
-            progress(len(idx))
+            progress(len(rows))
+        groups.clear()
+        rows.clear()
+
+    for post, idx in ex.by_post():
+        ctx = [ex.context[i] for i in idx] if ex.context else None
+        groups.append((post, [ex.tlcs[i] for i in idx], None, ctx))
+        rows.extend(idx)
+        if len(rows) >= chunk:
+            flush()
+    if rows:
+        flush()
     return x
 
 
@@ -84,7 +99,12 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
                  metric_names: Sequence[str] = (), metric_fn: MetricFn | None = None,
                  empathy: Sequence[EmpathyLike] | None = None, n_boot: int = 200,
                  lda_iterations: int = 200, coverage: float = 0.9, ablations: bool = True,
-                 progress: Callable[[str], None] | None = None) -> Trained:
+                 progress: Callable[[str], None] | None = None,
+                 text_featurizer: Any = None) -> Trained:
+    """Fit every model on ``split.train`` (early stopping / α on ``split.val``), evaluate on
+    ``split.test``. ``text_featurizer``: a TextFeaturizer stand-in (e.g. a
+    :class:`training.forecaster.memo.MemoText` shared by several runs); default built from
+    ``subj``."""
     say = progress or (lambda s: logger.info("%s", s))
     y, _, _, created, groups = ex.arrays()
     tr, va, te = split.train, split.val, split.test
@@ -95,7 +115,8 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
                  + [bodies[i] for i in tr])
     topics = fit_topics(lda_texts, iterations=lda_iterations)
     subs = sorted({ex.posts[p].subreddit for p in train_posts}, key=str.lower)
-    fe = FeatureExtractor(topics, TextFeaturizer(*subj), subs, metric_names, metric_fn,
+    text = text_featurizer if text_featurizer is not None else TextFeaturizer(*subj)
+    fe = FeatureExtractor(topics, text, subs, metric_names, metric_fn,
                           use_empathy=empathy is not None, use_context=bool(ex.context))
     say(f"extracting features for {len(ex)} TLCs")
     x = featurize(ex, fe, empathy)
@@ -120,7 +141,7 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
     main_names = list(names) + [TEXT_SCORE]
     xm = np.concatenate([x, ts[:, None].astype(np.float32)], axis=1)
     say("fitting main model")
-    main = fit_xgb(xm[tr], y[tr], xm[va], y[va], main_names)
+    main = fit_xgb(xm[tr], y[tr], xm[va], y[va], main_names, params=MAIN_XGB_PARAMS)
 
     import xgboost as xgb
 
@@ -152,7 +173,8 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
             keep = [i for i, n in enumerate(main_names) if n not in drop]
             say(f"ablation: {key}")
             nm = [main_names[i] for i in keep]
-            b = fit_xgb(xm[tr][:, keep], y[tr], xm[va][:, keep], y[va], nm)
+            b = fit_xgb(xm[tr][:, keep], y[tr], xm[va][:, keep], y[va], nm,
+                        params=MAIN_XGB_PARAMS)
             preds[key] = xpred(b, xm[:, keep], nm, te)
     preds |= reference_scores(ex, te)
     say("evaluating with bootstrap over posts")

@@ -13,7 +13,7 @@ import numpy as np
 
 from models.bundle import Registry, hash_files
 from models.forecaster.model import make_metric_fn
-from models.forecaster.text import load_mpqa
+from models.forecaster.text import TextFeaturizer, load_mpqa
 from streaming.dumps import find_dump_files
 from training.forecaster.bundle_io import write_bundle
 from training.forecaster.dataset import (
@@ -23,6 +23,7 @@ from training.forecaster.dataset import (
     split_by_post,
     split_by_time,
 )
+from training.forecaster.memo import MemoRows, MemoText
 from training.forecaster.pipeline import train_models
 from training.forecaster.report import write_report
 
@@ -65,7 +66,10 @@ def run_job(job: ForecasterJob, say: Callable[[str], None]) -> dict[str, Any]:
     from models.metrics import TEXT_METRIC_NAMES
 
     names = list(TEXT_METRIC_NAMES)
-    metric_fn = make_metric_fn(names, job.aux)
+    raw_metric_fn = make_metric_fn(names, job.aux)
+    # split-independent text rows, computed once for the by-post and the time-ordered runs
+    metric_fn = MemoRows(raw_metric_fn) if raw_metric_fn is not None else None
+    text = MemoText(TextFeaturizer(*subj))
     empathy = None
     if job.empathy_model is not None:
         say(f"empathy direction of {len(ex)} TLCs")
@@ -73,7 +77,7 @@ def run_job(job: ForecasterJob, say: Callable[[str], None]) -> dict[str, Any]:
     split = split_by_post(ex)
     tr = train_models(ex, split, subj=subj, metric_names=names, metric_fn=metric_fn,
                       empathy=empathy, n_boot=job.n_boot, lda_iterations=job.lda_iterations,
-                      progress=say)
+                      progress=say, text_featurizer=text)
     sections: dict[str, dict[str, Any]] = {"Held-out posts (split by post)": tr.results}
     y, size, _, _, _ = ex.arrays()
     te = split.test
@@ -97,7 +101,8 @@ def run_job(job: ForecasterJob, say: Callable[[str], None]) -> dict[str, Any]:
         say("time-ordered split (oldest 70% train, newest 15% test)")
         tt = train_models(ex, split_by_time(ex), subj=subj, metric_names=names,
                           metric_fn=metric_fn, empathy=empathy, n_boot=job.n_boot,
-                          lda_iterations=job.lda_iterations, ablations=False, progress=say)
+                          lda_iterations=job.lda_iterations, ablations=False, progress=say,
+                          text_featurizer=text)
         time_res = tt.results
         sections["Forward in time (split by post creation time)"] = time_res
     if job.minilm:
