@@ -125,7 +125,7 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
     names = fe.names
 
     say("fitting n-gram ridge (paper's linear baseline)")
-    alphas = (3.0, 10.0, 30.0)
+    alphas = (3.0, 10.0, 30.0, 100.0)  # 30 was the top of the old grid on reddit-college
     txt = lambda idx: [bodies[i] for i in idx]
     ridge, ridge_info = fit_ngram_ridge(txt(tr), y[tr], xb[tr], val=(txt(va), y[va], xb[va]),
                                        alphas=alphas)

@@ -25,7 +25,7 @@ from training.forecaster.dataset import (
 )
 from training.forecaster.memo import MemoRows, MemoText
 from training.forecaster.pipeline import train_models
-from training.forecaster.report import write_report
+from training.forecaster.report import by_subreddit, subreddit_table, write_report
 
 __all__ = ["MPQA_REL", "ForecasterJob", "run_job"]
 
@@ -126,6 +126,16 @@ def run_job(job: ForecasterJob, say: Callable[[str], None]) -> dict[str, Any]:
          "the TLC score at scrape time — it leaks future votes, a reference, not a baseline."),
         "Pairs: TLCs of one post with different outcomes; time-matched = posted ≤10 min apart.",
         "CIs: 95% percentile bootstrap over test posts (200 resamples).",
+        ("Context columns (main only; the baselines keep the paper's §5.2 features): OP "
+         "answering, earlier TLCs per hour, and the author's history strictly before the TLC "
+         "(earlier TLCs anywhere / in the subreddit / on the post; mean trajectory of earlier "
+         "TLCs matured ≥48 h before, measured on their first 48 h of replies). Ablations: "
+         "main_no_time drops minutes since post, earlier-TLC count and rate (what the model "
+         "knows beyond time); main_no_author the author history; main_no_context all context "
+         "columns."),
+        ("All-pairs accuracy weighs a post by its number of pairs (∝ TLCs²): a few big posts "
+         "weigh heavily; the per-subreddit table shows where the model beats chronological "
+         "order."),
         ("Author gender (paper §5.2) is left out: Reddit has no gender field, inferring it "
          "from names/text is unreliable and would bake a protected attribute into moderation."),
         (f"Conformal 90% interval half-width {tr.conformal_q:.3f}; test coverage "
@@ -134,13 +144,17 @@ def run_job(job: ForecasterJob, say: Callable[[str], None]) -> dict[str, Any]:
     header = {"bundle": f"forecaster@{version}", "TLCs": len(ex), "posts": len(ex.posts),
               "train/val/test TLCs": f"{len(split.train)}/{len(split.val)}/{len(te)}",
               "training time (s)": round(train_s, 1), "fit details": tr.info}
+    _, _, _, created, groups = ex.arrays()
+    per_sub = by_subreddit(y[te], tr.preds, groups[te], created[te], subs)
     path = write_report(job.report_dir, header=header, sections=sections, y=y[te],
                         preds={k: v for k, v in tr.preds.items()}, subs=subs, size=size[te],
-                        notes=notes)
+                        notes=notes,
+                        extra={"By subreddit (held-out posts, no bootstrap)":
+                               subreddit_table(per_sub)})
     return {"version": version, "registry": str(job.registry.root), "report": str(path),
             "n_tlc": len(ex), "n_posts": len(ex.posts), "train_seconds": round(train_s, 1),
             "by_post": _strip(tr.results), "by_time": _strip(time_res) if time_res else None,
-            "info": tr.info}
+            "by_subreddit": per_sub, "info": tr.info}
 
 
 def _strip(res: dict[str, Any]) -> dict[str, Any]:
