@@ -62,8 +62,8 @@ def by_subreddit(y: np.ndarray, preds: dict[str, np.ndarray], groups: np.ndarray
 
 
 def subreddit_table(res: dict[str, dict[str, dict[str, float]]]) -> str:
-    lines = ["| subreddit | TLCs / posts | R² main | pairwise % main / no-time / chrono | "
-             "time-matched % main / no-time |", "|---|---|---|---|---|"]
+    lines = [("| subreddit | TLCs / posts | R² main | pairwise % main / no-time / chrono | "
+              "time-matched % main / no-time |"), "|---|---|---|---|---|"]
 
     def pct(d: dict[str, float] | None, k: str) -> str:
         v = None if d is None else d.get(k)
