@@ -8,8 +8,9 @@ Bundle ``forecaster`` (written by ``prosocial-train forecaster``):
   input of the main model) and ``ridge.safetensors``: the paper's ridge baseline (n-grams +
   features);
 * ``main.json`` (main model) and ``gbm.json`` (paper's XGBoost baseline): XGBoost JSON models;
-* ``config.json`` params: feature layout, subreddits, metric names, empathy use, mean
-  baseline, conformal residual quantile.
+* ``config.json`` params: feature layout, subreddits, metric names, empathy use, context
+  use (``use_context``: OP answering, TLC rate, author history — absent in bundles trained
+  before it, which load with the old layout), mean baseline, conformal residual quantile.
 """
 
 from __future__ import annotations
@@ -23,17 +24,26 @@ from typing import Any
 import numpy as np
 
 from models.bundle import Bundle, Registry
-from models.forecaster.features import EmpathyLike, FeatureExtractor, Group, MetricFn
+from models.forecaster.context import TlcContext
+from models.forecaster.features import (
+    EmpathyLike,
+    FeatureExtractor,
+    Group,
+    MetricFn,
+    unpack_group,
+)
 from models.forecaster.lda import TopicModel
 from models.forecaster.linear import NgramRidge
 from models.forecaster.text import TextFeaturizer
 from models.tree import Node, Post
 
-__all__ = ["Forecast", "Forecaster", "make_metric_fn", "reason_group"]
+__all__ = ["RETRAIN_COMMAND", "Forecast", "Forecaster", "make_metric_fn", "reason_group"]
 
 logger = logging.getLogger(__name__)
 
 TEXT_SCORE = "tlc_wording_ngram_score"
+#: What to run when a bundle does not fit this code.
+RETRAIN_COMMAND = "prosocial-train forecaster"
 
 
 @dataclass
@@ -60,6 +70,12 @@ def reason_group(name: str) -> str:
         return "TLC wording (n-grams)"
     if name.startswith("emp_"):
         return "empathy direction"
+    if name.startswith("author_"):
+        return "author's earlier TLCs"
+    if name == "is_op":
+        return "post author answering"
+    if name == "tlc_rate_per_hour":
+        return "rate of earlier TLCs"
     return name
 
 
@@ -95,12 +111,16 @@ class Forecaster:
         subj = bundle.read_json("subjectivity.json")
         self.metric_names: list[str] = list(p.get("metric_names", []))
         self.use_empathy = bool(p.get("use_empathy", False))
+        #: whether the bundle reads per-TLC context (False for bundles trained before it)
+        self.use_context = bool(p.get("use_context", False))
         self.features = FeatureExtractor(topics, TextFeaturizer(subj["strong"], subj["weak"]),
                                          p["subreddits"], self.metric_names,
                                          make_metric_fn(self.metric_names, aux), self.use_empathy,
-                                         post_cache_size=4096 if fast else 0)
+                                         post_cache_size=4096 if fast else 0,
+                                         use_context=self.use_context)
         if self.features.names != list(p["feature_names"]):
-            raise ValueError("forecaster bundle feature layout does not match this code")
+            raise ValueError(f"forecaster bundle {bundle.version} has a feature layout this code "
+                             f"does not know; retrain it with `{RETRAIN_COMMAND}`")
         vocab = bundle.read_json("ngram_vocab.json")
         self.text_ridge = NgramRidge.from_tensors(vocab, bundle.load_tensors("text_ridge.safetensors"))
         self.ridge = NgramRidge.from_tensors(vocab, bundle.load_tensors("ridge.safetensors"))
@@ -149,15 +169,17 @@ class Forecaster:
 
     def design(self, post: Post, tlcs: Sequence[Node],
                empathy: Sequence[EmpathyLike] | None = None,
-               n_prior: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+               n_prior: Sequence[int] | None = None,
+               context: Sequence[TlcContext | None] | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
         """(feature matrix, main-model matrix = features + n-gram text score)."""
-        return self.design_many([(post, tlcs, n_prior)], empathy)
+        return self.design_many([(post, tlcs, n_prior, context)], empathy)
 
     def design_many(self, groups: Sequence[Group],
                     empathy: Sequence[EmpathyLike] | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`design` for several posts' TLCs in one batch (rows in the groups' order)."""
-        tlcs = [t for _, ts, _ in groups for t in ts]
+        tlcs = [t for g in groups for t in g[1]]
         x = self.features.extract_many(groups, self._empathy(tlcs, empathy))
         ts = self.text_ridge.predict([t.body for t in tlcs])
         return x, np.concatenate([x, ts[:, None].astype(np.float32)], axis=1)
@@ -165,23 +187,28 @@ class Forecaster:
     # -- prediction ------------------------------------------------------------------------
     def predict(self, post: Post, tlcs: Sequence[Node],
                 empathy: Sequence[EmpathyLike] | None = None, n_reasons: int = 3, *,
-                n_prior: Sequence[int] | None = None) -> list[Forecast]:
+                n_prior: Sequence[int] | None = None,
+                context: Sequence[TlcContext | None] | None = None) -> list[Forecast]:
         """Forecasts for ``tlcs`` of ``post``, one batch.
 
         The count of the post's TLCs created before each one is a feature: by default it is
         counted among ``tlcs`` (pass the post's TLCs known so far), or give it as ``n_prior``
         (e.g. forecasting only the newest TLC of a post). ``empathy``: one result per TLC,
-        else computed with the empathy model when the bundle uses it."""
-        return self.predict_many([(post, tlcs, n_prior)], empathy, n_reasons)
+        else computed with the empathy model when the bundle uses it. ``context``: each TLC's
+        author history (:class:`~models.forecaster.context.TlcContext`); missing (``None``
+        or a ``None`` entry) means a first-time author with no matured earlier outcome —
+        what the features default to; bundles without ``use_context`` ignore it."""
+        return self.predict_many([(post, tlcs, n_prior, context)], empathy, n_reasons)
 
     def predict_many(self, groups: Sequence[Group],
                      empathy: Sequence[EmpathyLike] | None = None,
                      n_reasons: int = 3) -> list[Forecast]:
         """Forecasts for the TLCs of several posts in one batch: ``groups`` of
-        ``(post, tlcs, n_prior or None)`` (see :meth:`predict`); one forecast per TLC, in the
-        groups' order. One feature pass and one XGBoost call for the whole batch, which is
-        what a stream scorer wants (its batches mix many posts)."""
-        groups = [g for g in groups if len(g[1])]
+        ``(post, tlcs, n_prior or None)`` or ``(post, tlcs, n_prior or None, contexts or
+        None)`` (see :meth:`predict`); one forecast per TLC, in the groups' order. One
+        feature pass and one XGBoost call for the whole batch, which is what a stream scorer
+        wants (its batches mix many posts)."""
+        groups = [unpack_group(g) for g in groups if len(g[1])]
         if not groups:
             return []
         import xgboost as xgb
@@ -198,11 +225,13 @@ class Forecaster:
                 for i, v in enumerate(pred)]
 
     def predict_models(self, post: Post, tlcs: Sequence[Node],
-                       empathy: Sequence[EmpathyLike] | None = None) -> dict[str, np.ndarray]:
+                       empathy: Sequence[EmpathyLike] | None = None,
+                       context: Sequence[TlcContext | None] | None = None
+                       ) -> dict[str, np.ndarray]:
         """Point forecasts of the main model and every stored baseline (for evaluation)."""
         import xgboost as xgb
 
-        x, xm = self.design(post, tlcs, empathy)
+        x, xm = self.design(post, tlcs, empathy, context=context)
         base = x[:, : len(self.gbm.feature_names or [])]
         bodies = [t.body for t in tlcs]
         return {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Float, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -43,6 +43,8 @@ class TlcRow(Base):
     """A top-level comment as ingested; ``status`` is pending → scored (or dead)."""
 
     __tablename__ = "tlcs"
+    #: the scorer reads an author's earlier TLCs (forecaster context; migration 0002)
+    __table_args__ = (Index("ix_tlcs_author_created", "author", "created_utc"),)
     name: Mapped[str] = mapped_column(String(16), primary_key=True)
     post_name: Mapped[str] = mapped_column(String(16), index=True)
     subreddit: Mapped[str] = mapped_column(String(32))

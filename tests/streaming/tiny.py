@@ -66,10 +66,10 @@ class TinyForecaster:
             out.append(_Fc(v, v - 0.5, v + 0.5, [f"length {len(t.body.split())} words"]))
         return out
 
-    def predict_many(self, groups: Sequence[tuple[Post, list[Node], Any]],
+    def predict_many(self, groups: Sequence[tuple[Any, ...]],
                      empathy: Any = None) -> list[_Fc]:
         out: list[_Fc] = []
-        for post, tlcs, n_prior in groups:
+        for post, tlcs, n_prior, *_context in groups:
             out += self.predict(post, tlcs, n_prior=n_prior)
         return out
 

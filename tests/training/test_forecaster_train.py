@@ -14,7 +14,8 @@ from training.forecaster.pipeline import train_models
 from training.forecaster.run import MPQA_REL
 
 from models.bundle import Registry
-from models.forecaster.model import Forecast, Forecaster
+from models.forecaster.context import CONTEXT_FEATURES, TlcContext
+from models.forecaster.model import RETRAIN_COMMAND, Forecast, Forecaster
 from models.forecaster.text import load_mpqa
 
 pytestmark = pytest.mark.slow
@@ -76,8 +77,8 @@ def test_one_batch_across_posts_equals_one_call_per_post(trained, slice_examples
 
 def test_training_reports_every_model_and_reference_on_the_same_test_rows(trained):
     tr, split = trained[0], trained[1]
-    for k in ("main", "mean", "ridge", "gbm", "main_no_time", "chronological", "reddit_order",
-              "oracle"):
+    for k in ("main", "mean", "ridge", "gbm", "main_no_time", "main_no_author", "main_no_context",
+              "chronological", "reddit_order", "oracle"):
         assert len(tr.preds[k]) == len(split.test)
         assert {"r2", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5"} <= set(tr.results[k])
     assert tr.results["oracle"]["pairwise_acc"] == 1.0
@@ -124,3 +125,46 @@ def test_minilm_model_trains_on_frozen_encodings_and_scores_the_same_test_rows(t
     assert pred.shape == (120,) and np.all(np.isfinite(pred))
     assert info["n_train"] == 300 and 0 <= info["best_epoch"] < 3
     assert {"r2", "pairwise_acc", "ndcg5"} <= set(res)
+
+
+def test_context_bundle_reads_contexts_and_defaults_to_a_first_time_author(trained,
+                                                                         slice_examples):
+    tr, split, reg, _ = trained
+    fc = Forecaster.from_registry(reg)
+    assert fc.use_context and fc.main_names[-len(CONTEXT_FEATURES) - 1:-1] == list(
+        CONTEXT_FEATURES)
+    test_ex = slice_examples.subset(split.test)
+    groups = [(post, [test_ex.tlcs[i] for i in idx], None, [test_ex.context[i] for i in idx])
+              for post, idx in test_ex.by_post()]
+    assert any(c is not None and c.prior_tlcs > 0 for g in groups for c in g[3])
+    with_ctx = fc.predict_many(groups)
+    np.testing.assert_allclose([f.value for f in with_ctx], tr.preds["main"], rtol=1e-4,
+                               atol=1e-4)
+    # missing context = every author new (documented default), both spellings agree
+    bare = fc.predict_many([g[:3] for g in groups])
+    empty = fc.predict_many([(p, t, n, [TlcContext()] * len(t)) for p, t, n, _ in groups])
+    np.testing.assert_allclose([f.value for f in bare], [f.value for f in empty], rtol=1e-6)
+    x_ctx, _ = fc.design(*groups[0][:2], context=groups[0][3])
+    x_bare, _ = fc.design(*groups[0][:2])
+    j = fc.features.names.index("author_log_prior_tlcs")
+    assert (x_ctx[:, j] != x_bare[:, j]).any() or not any(
+        c is not None and c.prior_tlcs for c in groups[0][3])
+
+
+def test_bundle_without_context_keeps_its_layout_and_unknown_layouts_name_the_retrain(
+        trained):
+    """A bundle trained before context features (no ``use_context``) is read with the old
+    layout; a layout this code does not know fails naming the retrain command."""
+    from models.bundle import Bundle
+
+    _, _, reg, _ = trained
+    b = reg.current("forecaster")
+    cfg = json.loads(json.dumps(dict(b.config)))
+    p = cfg["params"]
+    p.pop("use_context")
+    p["feature_names"] = p["feature_names"][: -len(CONTEXT_FEATURES)]
+    fc = Forecaster(Bundle(b.path, cfg))
+    assert not fc.use_context and fc.features.names == p["feature_names"]
+    p["feature_names"] = [*p["feature_names"], "something_new"]
+    with pytest.raises(ValueError, match=RETRAIN_COMMAND):
+        Forecaster(Bundle(b.path, cfg))

@@ -20,7 +20,7 @@ def write_bundle(tr: Trained, registry: Registry, *, subj: tuple[list[str], list
     p = dict(params)
     p |= {"feature_names": fe.names, "main_feature_names": tr.main_names,
           "subreddits": fe.subreddits, "metric_names": fe.metric_names,
-          "use_empathy": fe.use_empathy, "mean_value": tr.mean_value,
+          "use_empathy": fe.use_empathy, "use_context": fe.use_context, "mean_value": tr.mean_value,
           "conformal_q": tr.conformal_q, "main": "xgboost(features + n-gram text score)",
           "n_topics": tr.topics.k}
     with BundleWriter(registry, "forecaster", labels=["trajectory"], features=tr.main_names,

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from models.forecaster.context import TlcContext
 from models.tree import Node, Post, Thread, iter_replies
 from streaming.forest import iter_threads
+from training.forecaster.history import author_history, dump_tlcs, prune_to_horizon
 
 __all__ = ["DEFAULT_MIN_AGE_S", "Examples", "Split", "TargetFn", "build_examples",
            "split_by_post", "split_by_time", "structural_target"]
@@ -53,6 +55,8 @@ class Examples:
     y: list[float] = field(default_factory=list)
     size: list[int] = field(default_factory=list)  # comments under the TLC (TLC excluded)
     score: list[int] = field(default_factory=list)  # TLC score at scrape time (leaky)
+    #: the author's history before each TLC (None: unknown author / not computed)
+    context: list[TlcContext | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.tlcs)
@@ -76,6 +80,8 @@ class Examples:
             out.y.append(self.y[i])
             out.size.append(self.size[i])
             out.score.append(self.score[i])
+            if self.context:
+                out.context.append(self.context[i])
         return out
 
     def by_post(self) -> Iterator[tuple[Post, list[int]]]:
@@ -94,13 +100,18 @@ def _light(n: Node) -> Node:
 def build_examples(data_dir: str | Path, target_fn: TargetFn, *,
                    min_age_s: int = DEFAULT_MIN_AGE_S, max_threads: int | None = None,
                    progress: Callable[[int], None] | None = None,
-                   skip_deleted: bool = True) -> Examples:
+                   skip_deleted: bool = True,
+                   history_horizon_s: int | None = DEFAULT_MIN_AGE_S) -> Examples:
     """Rows for every TLC of every matured thread (threads with ≥1 TLC) in a dump dir.
 
     ``skip_deleted`` drops TLCs whose body is ``[deleted]``/``[removed]`` at scrape time: their
     text is gone, and a TLC being scored at posting time is never deleted yet.
+    ``history_horizon_s``: also compute each TLC's author history (``Examples.context``) over
+    every TLC of the dump, with earlier outcomes measured at — and matured after — this
+    horizon (:mod:`training.forecaster.history`); ``None`` skips it.
     """
     ex = Examples()
+    at_horizon: dict[str, float] = {}
     n = 0
     for thread in iter_threads(data_dir, min_age_s=min_age_s, max_threads=max_threads):
         if not thread.tlcs:
@@ -118,11 +129,27 @@ def build_examples(data_dir: str | Path, target_fn: TargetFn, *,
             ex.score.append(t.score)
         if kept:
             ex.posts[thread.post.name] = thread.post
+            if history_horizon_s is not None:
+                at_horizon |= _horizon_targets(thread, targets, target_fn, history_horizon_s)
         n += 1
         if progress is not None:
             progress(n)
+    if history_horizon_s is not None:
+        hist = author_history(dump_tlcs(data_dir), at_horizon, history_horizon_s)
+        ex.context = [hist.get(t.name) for t in ex.tlcs]
     logger.info("forecaster dataset: %d TLCs in %d posts", len(ex), len(ex.posts))
     return ex
+
+
+def _horizon_targets(thread: Thread, targets: dict[str, float], target_fn: TargetFn,
+                     horizon_s: int) -> dict[str, float]:
+    """Each TLC's outcome on its replies within ``horizon_s`` (what the back-fill stores)."""
+    pruned = {t.name: p for t in thread.tlcs
+              if t.name in targets and (p := prune_to_horizon(t, horizon_s)) is not None}
+    out = {k: v for k, v in targets.items() if k not in pruned}
+    if pruned:
+        out |= target_fn(Thread(post=thread.post, tlcs=list(pruned.values())))
+    return out
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ def predict_examples(fc: Forecaster, ex: Examples, empathy: Sequence[Any] | None
     out: dict[str, np.ndarray] = {}
     for post, idx in ex.by_post():
         emp = [empathy[i] for i in idx] if empathy is not None else None
-        preds = fc.predict_models(post, [ex.tlcs[i] for i in idx], emp)
+        ctx = [ex.context[i] for i in idx] if ex.context else None
+        preds = fc.predict_models(post, [ex.tlcs[i] for i in idx], emp, ctx)
         for k, v in preds.items():
             out.setdefault(k, np.zeros(len(ex)))[idx] = v
         if progress is not None:

@@ -3,8 +3,11 @@
 Models: mean baseline; ridge on TLC uni+bigrams + the §5.2 features (paper's linear
 baseline); XGBoost on the §5.2 features with the paper's Appendix C hyper-parameters (``gbm``);
 the main model = the same XGBoost over the §5.2 features + the out-of-fold score of a
-text-only n-gram ridge (+ the TLC's empathy direction when available). Ablations: the main
-model without the minutes-since-post features; without empathy.
+text-only n-gram ridge (+ the TLC's empathy direction when available) + the context columns
+(OP answering, rate of earlier TLCs, the author's history before the TLC) when the examples
+carry contexts. Ablations: the main model without the order features (minutes since post,
+earlier-TLC count and rate: "beyond time"); without the author history; without any context
+column; without empathy.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from models.forecaster.context import AUTHOR_FEATURES, CONTEXT_FEATURES
 from models.forecaster.features import (
     EMPATHY_FEATURES,
     ORDER_FEATURES,
@@ -29,7 +33,7 @@ from models.forecaster.model import TEXT_SCORE
 from models.forecaster.ranking import evaluate
 from models.forecaster.text import TextFeaturizer
 from training.forecaster.dataset import Examples, Split
-from training.forecaster.fit import fit_ngram_ridge, fit_xgb, oof_text_scores
+from training.forecaster.fit import MAIN_XGB_PARAMS, fit_ngram_ridge, fit_xgb, oof_text_scores
 from training.forecaster.topics import fit_topics
 
 __all__ = ["Trained", "featurize", "reference_scores", "train_models"]
@@ -59,13 +63,29 @@ class Trained:
 
 def featurize(ex: Examples, fe: FeatureExtractor,
               empathy: Sequence[EmpathyLike] | None = None,
-              progress: Callable[[int], None] | None = None) -> np.ndarray:
+              progress: Callable[[int], None] | None = None, chunk: int = 4000) -> np.ndarray:
+    """Feature rows of every example, posts batched ~``chunk`` TLCs at a time (one text /
+    topic / metric batch per chunk)."""
     x = np.zeros((len(ex), len(fe.names)), dtype=np.float32)
-    for post, idx in ex.by_post():
-        emp = [empathy[i] for i in idx] if empathy is not None else None
-        x[idx] = fe.extract(post, [ex.tlcs[i] for i in idx], emp)
+    groups: list[Any] = []
+    rows: list[int] = []
+
+    def flush() -> None:
+        emp = [empathy[i] for i in rows] if empathy is not None else None
+        x[rows] = fe.extract_many(groups, emp)
         if progress is not None:
-            progress(len(idx))
+            progress(len(rows))
+        groups.clear()
+        rows.clear()
+
+    for post, idx in ex.by_post():
+        ctx = [ex.context[i] for i in idx] if ex.context else None
+        groups.append((post, [ex.tlcs[i] for i in idx], None, ctx))
+        rows.extend(idx)
+        if len(rows) >= chunk:
+            flush()
+    if rows:
+        flush()
     return x
 
 
@@ -79,7 +99,12 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
                  metric_names: Sequence[str] = (), metric_fn: MetricFn | None = None,
                  empathy: Sequence[EmpathyLike] | None = None, n_boot: int = 200,
                  lda_iterations: int = 200, coverage: float = 0.9, ablations: bool = True,
-                 progress: Callable[[str], None] | None = None) -> Trained:
+                 progress: Callable[[str], None] | None = None,
+                 text_featurizer: Any = None) -> Trained:
+    """Fit every model on ``split.train`` (early stopping / α on ``split.val``), evaluate on
+    ``split.test``. ``text_featurizer``: a TextFeaturizer stand-in (e.g. a
+    :class:`training.forecaster.memo.MemoText` shared by several runs); default built from
+    ``subj``."""
     say = progress or (lambda s: logger.info("%s", s))
     y, _, _, created, groups = ex.arrays()
     tr, va, te = split.train, split.val, split.test
@@ -90,16 +115,17 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
                  + [bodies[i] for i in tr])
     topics = fit_topics(lda_texts, iterations=lda_iterations)
     subs = sorted({ex.posts[p].subreddit for p in train_posts}, key=str.lower)
-    fe = FeatureExtractor(topics, TextFeaturizer(*subj), subs, metric_names, metric_fn,
-                          use_empathy=empathy is not None)
+    text = text_featurizer if text_featurizer is not None else TextFeaturizer(*subj)
+    fe = FeatureExtractor(topics, text, subs, metric_names, metric_fn,
+                          use_empathy=empathy is not None, use_context=bool(ex.context))
     say(f"extracting features for {len(ex)} TLCs")
     x = featurize(ex, fe, empathy)
-    n_base = len(fe.names) - (len(EMPATHY_FEATURES) if empathy is not None else 0)
+    n_base = fe.n_base  # the paper's §5.2 features: the baselines' inputs
     xb = x[:, :n_base]
     names = fe.names
 
     say("fitting n-gram ridge (paper's linear baseline)")
-    alphas = (3.0, 10.0, 30.0)
+    alphas = (3.0, 10.0, 30.0, 100.0)  # 30 was the top of the old grid on reddit-college
     txt = lambda idx: [bodies[i] for i in idx]
     ridge, ridge_info = fit_ngram_ridge(txt(tr), y[tr], xb[tr], val=(txt(va), y[va], xb[va]),
                                        alphas=alphas)
@@ -115,7 +141,7 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
     main_names = list(names) + [TEXT_SCORE]
     xm = np.concatenate([x, ts[:, None].astype(np.float32)], axis=1)
     say("fitting main model")
-    main = fit_xgb(xm[tr], y[tr], xm[va], y[va], main_names)
+    main = fit_xgb(xm[tr], y[tr], xm[va], y[va], main_names, params=MAIN_XGB_PARAMS)
 
     import xgboost as xgb
 
@@ -138,17 +164,18 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
                             "n_train": len(tr), "n_val": len(va), "n_test": len(te),
                             "coverage_test": float(np.mean(np.abs(y[te] - preds["main"]) <= q))}
     if ablations:
-        keep = [i for i, n in enumerate(main_names) if n not in ORDER_FEATURES]
-        say("ablation: main model without minutes since post / earlier-TLC count")
-        nm = [main_names[i] for i in keep]
-        b = fit_xgb(xm[tr][:, keep], y[tr], xm[va][:, keep], y[va], nm)
-        preds["main_no_time"] = xpred(b, xm[:, keep], nm, te)
+        drops: dict[str, tuple[str, ...]] = {"main_no_time": ORDER_FEATURES}
+        if fe.use_context:
+            drops |= {"main_no_author": AUTHOR_FEATURES, "main_no_context": CONTEXT_FEATURES}
         if empathy is not None:
-            keep = [i for i, n in enumerate(main_names) if not n.startswith("emp_")]
-            say("ablation: main model without empathy")
+            drops["main_no_empathy"] = EMPATHY_FEATURES
+        for key, drop in drops.items():
+            keep = [i for i, n in enumerate(main_names) if n not in drop]
+            say(f"ablation: {key}")
             nm = [main_names[i] for i in keep]
-            b = fit_xgb(xm[tr][:, keep], y[tr], xm[va][:, keep], y[va], nm)
-            preds["main_no_empathy"] = xpred(b, xm[:, keep], nm, te)
+            b = fit_xgb(xm[tr][:, keep], y[tr], xm[va][:, keep], y[va], nm,
+                        params=MAIN_XGB_PARAMS)
+            preds[key] = xpred(b, xm[:, keep], nm, te)
     preds |= reference_scores(ex, te)
     say("evaluating with bootstrap over posts")
     results = {k: evaluate(y[te], v, groups[te], created[te], n_boot=n_boot, seed=1)

@@ -7,12 +7,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SIZE_BINS", "results_table", "write_report"]
+__all__ = ["SIZE_BINS", "by_subreddit", "results_table", "subreddit_table", "write_report"]
 
 SIZE_BINS = ((0, 0), (1, 1), (2, 3), (4, 7), (8, 15), (16, 10**9))
 _ORDER_ONLY = ("chronological", "reddit_order")
-_ROWS = ("mean", "ridge", "gbm", "text_ridge", "main", "main_no_time", "main_no_empathy",
-         "minilm", "chronological", "reddit_order", "oracle")
+_ROWS = ("mean", "ridge", "gbm", "text_ridge", "main", "main_no_time", "main_no_author",
+         "main_no_context", "main_no_empathy", "minilm", "chronological", "reddit_order",
+         "oracle")
 
 
 def _fmt(r: dict[str, Any], k: str, order_only: bool) -> str:
@@ -39,6 +40,43 @@ def results_table(results: dict[str, Any]) -> str:
         r = results[name]
         cells = [_fmt(r, k, name in _ORDER_ONLY) for k in keys]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def by_subreddit(y: np.ndarray, preds: dict[str, np.ndarray], groups: np.ndarray,
+                 times: np.ndarray, subs: np.ndarray,
+                 models: tuple[str, ...] = ("main", "main_no_time", "gbm", "chronological")
+                 ) -> dict[str, dict[str, dict[str, float]]]:
+    """Test figures per subreddit (no bootstrap): subreddit → model → metric."""
+    from models.forecaster.ranking import evaluate
+
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for s in sorted(set(subs.tolist()), key=str.lower):
+        m = subs == s
+        out[s] = {k: {x: float(v) for x, v in evaluate(y[m], preds[k][m], groups[m], times[m],
+                                                       n_boot=0).items()
+                      if x in ("r2", "pairwise_acc", "pairwise_acc_time_matched")}
+                  for k in models if k in preds}
+        out[s]["_n"] = {"tlcs": float(m.sum()), "posts": float(len(set(groups[m].tolist())))}
+    return out
+
+
+def subreddit_table(res: dict[str, dict[str, dict[str, float]]]) -> str:
+    lines = [("| subreddit | TLCs / posts | R² main | pairwise % main / no-time / chrono | "
+              "time-matched % main / no-time |"), "|---|---|---|---|---|"]
+
+    def pct(d: dict[str, float] | None, k: str) -> str:
+        v = None if d is None else d.get(k)
+        return "—" if v is None or not np.isfinite(v) else f"{100 * v:.1f}"
+
+    for s, r in res.items():
+        n = r["_n"]
+        main, nt, ch = r.get("main"), r.get("main_no_time"), r.get("chronological")
+        r2 = "—" if main is None or not np.isfinite(main["r2"]) else f"{main['r2']:.3f}"
+        lines.append(f"| {s} | {int(n['tlcs'])} / {int(n['posts'])} | {r2} | "
+                     f"{pct(main, 'pairwise_acc')} / {pct(nt, 'pairwise_acc')} / "
+                     f"{pct(ch, 'pairwise_acc')} | {pct(main, 'pairwise_acc_time_matched')} / "
+                     f"{pct(nt, 'pairwise_acc_time_matched')} |")
     return "\n".join(lines)
 
 
@@ -99,7 +137,8 @@ def _plots(out: Path, y: np.ndarray, pred: dict[str, np.ndarray], subs: np.ndarr
 
 def write_report(out: Path, *, header: dict[str, Any], sections: dict[str, dict[str, Any]],
                  y: np.ndarray, preds: dict[str, np.ndarray], subs: np.ndarray,
-                 size: np.ndarray, notes: list[str]) -> Path:
+                 size: np.ndarray, notes: list[str],
+                 extra: dict[str, str] | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     files = _plots(out, y, preds, subs, size)
     md = ["# Trajectory forecaster report", ""]
@@ -110,6 +149,8 @@ def write_report(out: Path, *, header: dict[str, Any], sections: dict[str, dict[
         if "_margins" in res:
             md += ["Paired bootstrap (posts) of the main model's margin:", "",
                    _margins_table(res["_margins"]), ""]
+    for title, text in (extra or {}).items():
+        md += [f"## {title}", "", text, ""]
     md += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     md += [f"![{f}]({f})" for f in files]
     p = out / "README.md"
