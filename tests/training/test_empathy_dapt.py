@@ -73,11 +73,14 @@ def test_dapt_trains_the_encoder_and_fine_tune_starts_from_it(tmp_path: Path,
                                    min_words=4, seed=0, max_scan=3000)
     args = DaptArgs(steps=12, batch_size=16, head_warmup=4, head_lr=2e-3, lr=1e-4,
                     max_len=32, n_heldout=64, threads=2, log_every=4)
-    res = run_dapt(sents, args, tmp_path / "enc", corpus_hash=digest)
+    data = head(split_dataset(dataset_path(data_dir)), TINY["train"], TINY["eval"])
+    res = run_dapt(sents, args, tmp_path / "enc", corpus_hash=digest,
+                   extra=data.train.texts[:50])
     assert res.steps == 12
     assert res.heldout_loss_after < res.heldout_loss_before
     meta = json.loads((tmp_path / "enc" / "dapt.json").read_text(encoding="utf-8"))
     assert meta["corpus_sha256"] == digest and meta["steps_done"] == 12
+    assert meta["n_extra"] == 50
     assert [h["step"] for h in meta["history"]] == [4, 8, 12]
     base = load_file(str(Path(default_base_model()) / "model.safetensors"))
     new = load_file(str(tmp_path / "enc" / "model.safetensors"))
@@ -88,7 +91,6 @@ def test_dapt_trains_the_encoder_and_fine_tune_starts_from_it(tmp_path: Path,
     old_emb = next(k for k in base if k.endswith("word_embeddings.weight"))
     assert torch.equal(new[emb], base[old_emb])  # frozen (tied decoder)
 
-    data = head(split_dataset(dataset_path(data_dir)), TINY["train"], TINY["eval"])
     targs = Args(epochs=1, max_len=TINY["max_len"], patience=1, threads=2,
                  base_model=str(tmp_path / "enc"))
     out = run_protocol(data, targs, [0], registry=Registry(tmp_path / "reg"),

@@ -1,7 +1,8 @@
 """``prosocial-train empathy-dapt``: domain-adaptive MLM pre-training of MiniLM on Reddit text.
 
 Samples comments from ``reddit-college/comments.jsonl.gz``, splits them into sentences and
-continues masked-LM training of all-MiniLM-L6-v2 (paper Table 6). Writes an encoder directory
+continues masked-LM training of all-MiniLM-L6-v2 (paper Table 6); ``--task-repeat N`` adds the
+iEmpathize train-split texts (never validation or test) to the pool. Writes an encoder directory
 (default ``var/dapt/minilm-reddit``) to pass to ``prosocial-train empathy --base-model DIR``.
 """
 
@@ -30,6 +31,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-len", type=int, default=None, help="tokens per sentence")
     p.add_argument("--comments", type=int, default=None, help="comments sampled")
     p.add_argument("--sentences", type=int, default=None, help="sentences kept")
+    p.add_argument("--task-repeat", type=int, default=0,
+                   help="also train on the iEmpathize *train* split texts (no labels; "
+                        "validation/test never seen), repeated N times (task-adaptive)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop the training loop after this many minutes")
     p.add_argument("--seed", type=int, default=0)
@@ -45,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
     from models.paths import resolve_data_dir, var_dir
     from training.empathy.dapt import DaptArgs, comments_path, load_sentences, run_dapt
+    from training.empathy.data import dataset_path, split_dataset
     from training.errors import TrainingError
 
     console = Console(stderr=True)
@@ -62,12 +67,17 @@ def run(args: argparse.Namespace) -> int:
                                        n_comments=dargs.n_comments,
                                        n_sentences=dargs.n_sentences,
                                        min_words=dargs.min_words, seed=dargs.seed)
+        extra: list[str] = []
+        if args.task_repeat > 0:
+            split = split_dataset(dataset_path(resolve_data_dir(args.data)))
+            extra = list(split.train.texts) * args.task_repeat
         with console.status("domain-adaptive pre-training ...") as status:
             def progress(msg: str) -> None:
                 status.update(msg)
                 console.log(msg)
 
-            res = run_dapt(sents, dargs, out, corpus_hash=digest, progress=progress)
+            res = run_dapt(sents, dargs, out, corpus_hash=digest, extra=extra,
+                           progress=progress)
     except TrainingError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2

@@ -187,8 +187,13 @@ def _heldout_loss(model: Any, batches: list[tuple[torch.Tensor, ...]], bf16: boo
 
 
 def run_dapt(sentences: Sequence[str], args: DaptArgs, out_dir: Path, *, corpus_hash: str = "",
+             extra: Sequence[str] = (),
              progress: Callable[[str], None] | None = None) -> DaptResult:
-    """Continue MLM training on ``sentences``; write the encoder + tokenizer to ``out_dir``."""
+    """Continue MLM training on ``sentences``; write the encoder + tokenizer to ``out_dir``.
+
+    The first ``args.n_heldout`` sentences are held out for the MLM loss; ``extra`` sentences
+    (e.g. the task's *train* split texts, task-adaptive pre-training) join the training pool
+    only."""
     from transformers import AutoTokenizer, BertForMaskedLM
 
     say = progress or (lambda msg: logger.info("%s", msg))
@@ -209,6 +214,8 @@ def run_dapt(sentences: Sequence[str], args: DaptArgs, out_dir: Path, *, corpus_
     masker = _Masker(tok, int(model.config.vocab_size), a.mlm_prob)
     ids = list(tok(list(sentences), truncation=True, max_length=a.max_len)["input_ids"])
     held_ids, train_ids = ids[:a.n_heldout], ids[a.n_heldout:]
+    if extra:
+        train_ids += list(tok(list(extra), truncation=True, max_length=a.max_len)["input_ids"])
     held_gen = torch.Generator().manual_seed(10_000 + a.seed)
     held: list[tuple[torch.Tensor, ...]] = []
     for s in range(0, len(held_ids), a.batch_size):
@@ -287,6 +294,7 @@ def run_dapt(sentences: Sequence[str], args: DaptArgs, out_dir: Path, *, corpus_
     tok.save_pretrained(str(out_dir))
     meta = {"base_model": base, "args": a.to_dict(), "steps_done": step,
             "seconds": round(seconds, 1), "n_sentences": len(sentences),
+            "n_extra": len(extra),
             "corpus_sha256": corpus_hash, "heldout_loss_before": round(before, 4),
             "heldout_loss_after": round(after, 4), "history": history}
     (out_dir / "dapt.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
