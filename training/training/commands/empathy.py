@@ -12,7 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register", "run"]
+__all__ = ["TEACHER_SEED0", "register", "run"]
+
+#: Teacher seeds for ``--distill-teachers`` start here (disjoint from the student seeds 0..N-1).
+TEACHER_SEED0 = 100
 
 
 def register(subparsers: Any) -> None:
@@ -31,7 +34,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--threads", type=int, default=2, help="torch threads per training process")
     p.add_argument("--jobs", type=int, default=1,
                    help="train seeds in N processes (use --threads 1 on a busy machine)")
-    p.add_argument("--base-model", default=None, help="encoder directory (default MiniLM)")
+    p.add_argument("--base-model", default=None,
+                   help="encoder directory (default MiniLM; e.g. an empathy-dapt output)")
+    p.add_argument("--distill-teachers", type=int, default=0,
+                   help="ensemble distillation: train N teacher seeds (100..) first and "
+                        "distil their averaged train-split probabilities into every seed")
+    p.add_argument("--distill-alpha", type=float, default=None,
+                   help="weight of the hard labels in the student loss (default 0.5)")
+    p.add_argument("--distill-temperature", type=float, default=1.0,
+                   help="soften the teachers' probabilities with this temperature")
+    p.add_argument("--dropout", type=float, default=None)
+    p.add_argument("--weight-decay", type=float, default=None)
     p.add_argument("--no-bf16", action="store_true", help="train in fp32")
     p.add_argument("--no-baselines", action="store_true")
     p.add_argument("--max-train", type=int, default=None, help="use only N train sentences")
@@ -67,10 +80,14 @@ def run(args: argparse.Namespace) -> int:
         seeds = seeds[:1]
     elif args.max_train:
         data = head(data, args.max_train, max(len(data.valid), 1))
-    for name in ("epochs", "lr", "batch_size", "max_len", "patience", "label_smoothing"):
+    for name in ("epochs", "lr", "batch_size", "max_len", "patience", "label_smoothing",
+                 "distill_alpha", "dropout", "weight_decay"):
         val = getattr(args, name)
         if val is not None:
             setattr(targs, name, val)
+    teachers = [TEACHER_SEED0 + i for i in range(max(0, args.distill_teachers))]
+    if args.quick:
+        teachers = teachers[:1]
     registry = None if args.no_bundle else Registry(resolve_registry_dir(args.registry))
     report_dir = Path(args.report_dir) if args.report_dir else var_dir() / "reports" / "empathy"
     lex = data_dir / "aux" / "lexicons"
@@ -82,11 +99,12 @@ def run(args: argparse.Namespace) -> int:
         res = run_protocol(data, targs, seeds, registry=registry, report_dir=report_dir,
                            lexicon_dir=lex if lex.exists() else None,
                            baselines=not args.no_baselines, progress=progress,
-                           jobs=args.jobs)
+                           jobs=args.jobs, teachers=teachers,
+                           distill_temperature=args.distill_temperature)
     s = res.summary
     if args.json:
         keys = ("minilm", "ensemble", "baselines", "bundle", "bundle_seed", "bundle_test",
-                "train_seconds", "train_wall_seconds", "seeds", "n")
+                "train_seconds", "train_wall_seconds", "seeds", "n", "teachers")
         out: dict[str, Any] = {k: s[k] for k in keys if k in s}
         out["report"] = str(res.report_dir / "report.md")
         sys.stdout.write(json.dumps(out) + "\n")

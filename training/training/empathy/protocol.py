@@ -14,7 +14,7 @@ import multiprocessing
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +27,7 @@ from models.bundle import Bundle, Registry
 from models.empathy.network import HEADS, EmpathyNet
 from training.empathy.baselines import run_baselines
 from training.empathy.data import EmpathyData, Split
+from training.empathy.distill import train_teachers
 from training.empathy.export import write_bundle
 from training.empathy.metrics import SETTINGS, Decision, confusion, evaluate, tune_decisions
 from training.empathy.report import plot_confusion, summarise, write_report
@@ -54,10 +55,11 @@ def _worker_init() -> None:
 
 
 def train_seed(data: EmpathyData, args: Args, seed: int, out_dir: Path,
-               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+               progress: Callable[[str], None] | None = None,
+               soft_targets: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
     """Fine-tune one seed; save its weights to ``out_dir``; return its figures and probs."""
     a = dataclasses.replace(args, seed=int(seed))
-    res = Trainer(a, data, progress=progress).train()
+    res = Trainer(a, data, soft_targets=soft_targets, progress=progress).train()
     pv = predict_probs(res.model, res.tokenizer, data.valid.texts, a.max_len)
     pt = predict_probs(res.model, res.tokenizer, data.test.texts, a.max_len)
     dec = tune_decisions(pv, data.valid.labels)
@@ -85,12 +87,26 @@ def _load_model(args: Args, weights: str) -> tuple[Any, Any]:
     return model, AutoTokenizer.from_pretrained(base)
 
 
+def _base_model_name(base: str | None) -> str:
+    """The encoder the fine-tune started from (a DAPT directory names its own base)."""
+    if base is None:
+        return "sentence-transformers/all-MiniLM-L6-v2"
+    meta = Path(base) / "dapt.json"
+    if meta.exists():
+        return f"{base} (DAPT of sentence-transformers/all-MiniLM-L6-v2)"
+    return str(base)
+
+
 def run_protocol(data: EmpathyData, args: Args, seeds: Sequence[int], *,
                  registry: Registry | None, report_dir: Path,
                  lexicon_dir: Path | None = None, baselines: bool = True,
-                 progress: Callable[[str], None] | None = None, jobs: int = 1
+                 progress: Callable[[str], None] | None = None, jobs: int = 1,
+                 teachers: Sequence[int] = (), distill_temperature: float = 1.0
                  ) -> ProtocolResult:
-    """``jobs`` > 1 trains seeds in that many processes (``args.threads`` threads each)."""
+    """``jobs`` > 1 trains seeds in that many processes (``args.threads`` threads each).
+
+    With ``teachers`` (seeds disjoint from ``seeds``), every seed is a student distilled from the
+    averaged train-split probabilities of those teachers (:mod:`training.empathy.distill`)."""
     say = progress or (lambda m: logger.info("%s", m))
     t0 = time.perf_counter()
     summary: dict[str, Any] = {"split_seed": data.seed, "seeds": list(seeds),
@@ -101,6 +117,12 @@ def run_protocol(data: EmpathyData, args: Args, seeds: Sequence[int], *,
         tb = time.perf_counter()
         summary["baselines"] = run_baselines(data, lexicon_dir)
         summary["baseline_seconds"] = round(time.perf_counter() - tb, 1)
+    soft = None
+    if teachers:
+        say(f"distillation: training teachers {list(teachers)} ...")
+        tch = train_teachers(data, args, teachers, temperature=distill_temperature, jobs=jobs,
+                             progress=say)
+        soft, summary["teachers"] = tch.soft_targets, tch.summary
     runs: list[dict[str, Any]] = []
     test_probs: list[dict[str, np.ndarray]] = []
     valid_probs: list[dict[str, np.ndarray]] = []
@@ -112,10 +134,12 @@ def run_protocol(data: EmpathyData, args: Args, seeds: Sequence[int], *,
             ctx = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=min(jobs, len(seeds)), mp_context=ctx,
                                      initializer=_worker_init) as pool:
-                futs = [pool.submit(train_seed, data, args, int(s), Path(tmp)) for s in seeds]
+                futs = [pool.submit(train_seed, data, args, int(s), Path(tmp), None, soft)
+                        for s in seeds]
                 outs = [f.result() for f in futs]
         else:
-            outs = [train_seed(data, args, int(s), Path(tmp), progress=say) for s in seeds]
+            outs = [train_seed(data, args, int(s), Path(tmp), progress=say, soft_targets=soft)
+                    for s in seeds]
         for o in outs:
             run = o["run"]
             runs.append(run)
@@ -152,7 +176,8 @@ def run_protocol(data: EmpathyData, args: Args, seeds: Sequence[int], *,
         bundle = write_bundle(
             registry, model, tokenizer, decisions=extra["dec"],
             params={"split_seed": data.seed, "train_seed": bseed, "train_max_len": args.max_len,
-                    "base_model": "sentence-transformers/all-MiniLM-L6-v2",
+                    "base_model": _base_model_name(args.base_model),
+                    "distill_teachers": [int(t) for t in teachers],
                     "args": dataclasses.replace(args, seed=bseed).to_dict()},
             metrics={"test": extra["run"]["test"], "valid": extra["run"]["valid"],
                      "protocol_mean": summary["minilm"], "seeds": list(seeds),
