@@ -47,7 +47,7 @@ def load_posts(data_dir: Path, n_tlcs: int):  # type: ignore[no-untyped-def]
 def _best(fn, fc, posts, empathy, repeats: int = 2) -> float:  # type: ignore[no-untyped-def]
     best = float("inf")
     for _ in range(repeats):
-        fc.features._cache.clear()  # every repeat starts cold: no post seen yet
+        fc.features.clear_post_cache()  # every repeat starts cold: no post seen yet
         t0 = time.perf_counter()
         fn(fc, posts, empathy)
         best = min(best, time.perf_counter() - t0)

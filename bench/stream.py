@@ -332,7 +332,7 @@ def models_alone(args: argparse.Namespace, index: Any, n: int) -> dict[str, Any]
     posts = {p: post_from_event(index.submissions[p]) for p in by_post}
 
     def cold() -> None:  # the forecaster's post cache starts empty for both ways
-        ms.forecaster.features._cache.clear()
+        ms.forecaster.features.clear_post_cache()
 
     cold()
     t0 = time.perf_counter()

@@ -106,6 +106,10 @@ class FeatureExtractor:
         self.n_base = len(self.names) - (len(EMPATHY_FEATURES) if use_empathy else 0) - (
             len(CONTEXT_FEATURES) if use_context else 0)
 
+    def clear_post_cache(self) -> None:
+        """Forget every cached post (benchmarks measure a cold start with it)."""
+        self._cache.clear()
+
     def post_info(self, post: Post) -> _PostInfo:
         info = self._cache.get(post.name)
         if info is not None:
