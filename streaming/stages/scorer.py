@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from models.forecaster.context import TlcContext, author_key
+from models.forecaster.context import TlcContext
 from models.tree import Node, Post
 from streaming.bus.base import Bus, Message
 from streaming.clock import Clock
@@ -32,7 +32,8 @@ from streaming.modelset import ModelSet
 from streaming.ops import StageMetrics
 from streaming.stages.base import DeadLetters, Stage, now_ms
 from streaming.stages.decode import Rejected, clean_text, decode
-from streaming.storage import OutcomeRow, PostRow, ScoreRow, SessionFactory, TlcRow, upsert
+from streaming.stages.history import author_contexts, prior_tlc_counts
+from streaming.storage import PostRow, ScoreRow, SessionFactory, TlcRow, upsert
 
 __all__ = ["ScorerStage", "jsonable"]
 
@@ -129,9 +130,9 @@ class ScorerStage(Stage):
                 todo += [r for r in s.execute(q.where(TlcRow.post_name.in_(post_names))).tuples()
                          if r[0].name not in seen]
             if todo:
-                ctx = (self._contexts(s, todo, self.horizon_s)
+                ctx = (author_contexts(s, todo, self.horizon_s)
                        if getattr(self.models.forecaster, "use_context", False) else None)
-                rows = self._predict(todo, self._prior_counts(s, todo), ctx)
+                rows = self._predict(todo, prior_tlc_counts(s, todo), ctx)
                 upsert(s, ScoreRow, rows)
                 s.execute(update(TlcRow).where(TlcRow.name.in_([r["tlc_name"] for r in rows]))
                           .values(status="scored"))
@@ -144,59 +145,6 @@ class ScorerStage(Stage):
                 for r in stored:
                     self.bus.publish(TOPIC_SCORES, r.tlc_name, json.dumps(score_payload(r),
                                                                           default=str).encode())
-
-    @staticmethod
-    def _prior_counts(s: Any, todo: list[tuple[TlcRow, PostRow]]) -> dict[str, int]:
-        """For each TLC, how many TLCs of its post were created before it (a forecaster
-        feature), counted over every stored TLC of the post, not just this batch."""
-        posts = {t.post_name for t, _ in todo}
-        known: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        for post_name, created, name in s.execute(
-                select(TlcRow.post_name, TlcRow.created_utc, TlcRow.name)
-                .where(TlcRow.post_name.in_(posts))):
-            known[post_name].append((created, name))
-        out: dict[str, int] = {}
-        for t, _ in todo:
-            key = (t.created_utc, t.name)
-            out[t.name] = sum(1 for k in known[t.post_name] if k < key)
-        return out
-
-    @staticmethod
-    def _contexts(s: Any, todo: list[tuple[TlcRow, PostRow]], horizon_s: int
-                  ) -> dict[str, TlcContext]:
-        """Each TLC's author history from storage (the forecaster's context): the author's
-        stored TLCs before it (``(created_utc, name)`` order; anywhere / in the subreddit / on
-        the post) and the back-filled trajectories of those created ≥ ``horizon_s`` before
-        it. Same definition as training (``training.forecaster.history``); TLCs of deleted
-        or unknown authors get no context (= a first-time author)."""
-        raw = {t.author for t, _ in todo if author_key(t.author) is not None}
-        if not raw:
-            return {}
-        hist: dict[str, list[tuple[int, str, str, str]]] = defaultdict(list)
-        for name, author, sub, post_name, created in s.execute(
-                select(TlcRow.name, TlcRow.author, TlcRow.subreddit, TlcRow.post_name,
-                       TlcRow.created_utc).where(TlcRow.author.in_(raw))):
-            hist[str(author_key(author))].append((created, name, sub.lower(), post_name))
-        names = [h[1] for rows in hist.values() for h in rows]
-        outcome: dict[str, float] = {}
-        for i in range(0, len(names), 500):
-            outcome |= {n: float(v) for n, v in s.execute(
-                select(OutcomeRow.tlc_name, OutcomeRow.trajectory).where(
-                    OutcomeRow.tlc_name.in_(names[i:i + 500]),
-                    OutcomeRow.trajectory.is_not(None)))}
-        out: dict[str, TlcContext] = {}
-        for t, _ in todo:
-            a = author_key(t.author)
-            if a is None:
-                continue
-            key, sub = (t.created_utc, t.name), t.subreddit.lower()
-            before = [h for h in hist[a] if (h[0], h[1]) < key]
-            done = [outcome[h[1]] for h in before
-                    if h[1] in outcome and h[0] + horizon_s <= t.created_utc]
-            out[t.name] = TlcContext(len(before), sum(1 for h in before if h[2] == sub),
-                                     sum(1 for h in before if h[3] == t.post_name), len(done),
-                                     float(sum(done)))
-        return out
 
     def _predict(self, todo: list[tuple[TlcRow, PostRow]],
                  prior: dict[str, int] | None = None,

@@ -43,8 +43,10 @@ class TlcRow(Base):
     """A top-level comment as ingested; ``status`` is pending → scored (or dead)."""
 
     __tablename__ = "tlcs"
-    #: the scorer reads an author's earlier TLCs (forecaster context; migration 0002)
-    __table_args__ = (Index("ix_tlcs_author_created", "author", "created_utc"),)
+    #: the scorer counts an author's and a post's earlier TLCs (forecaster inputs;
+    #: migrations 0002, 0003)
+    __table_args__ = (Index("ix_tlcs_author_created", "author", "created_utc"),
+                      Index("ix_tlcs_post_order", "post_name", "created_utc", "name"))
     name: Mapped[str] = mapped_column(String(16), primary_key=True)
     post_name: Mapped[str] = mapped_column(String(16), index=True)
     subreddit: Mapped[str] = mapped_column(String(32))

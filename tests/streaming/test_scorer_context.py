@@ -17,6 +17,7 @@ from streaming.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
 from streaming.modelset import ModelSet
 from streaming.ops import StageMetrics
 from streaming.stages.base import DeadLetters
+from streaming.stages.history import author_contexts
 from streaming.stages.scorer import ScorerStage
 from streaming.storage import OutcomeRow, PostRow, TlcRow, open_database, upsert
 
@@ -51,17 +52,17 @@ def _store(sessions: Any, refs: list[TlcRef], outcomes: dict[str, float]) -> Non
         s.commit()
 
 
-def test_storage_contexts_equal_the_training_history(tmp_path: Path, real_refs) -> None:
+def test_storage_contexts_equal_the_training_history(db_url: str, real_refs) -> None:
     refs = real_refs
     assert len(refs) > 50
     outcomes = {r.name: float(i % 7) - 2.0 for i, r in enumerate(refs) if i % 3}
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    _, sessions = open_database(db_url)
     _store(sessions, refs, outcomes)
     want = author_history(refs, outcomes, H)
     with sessions() as s:
         rows = list(s.execute(
             _joined().where(TlcRow.name.in_([r.name for r in refs]))).tuples())
-        got = ScorerStage._contexts(s, rows, H)
+        got = author_contexts(s, rows, H)
     assert got == {k: want[k] for k in got} and set(got) == set(want)
     assert any(c.n_outcomes > 0 for c in got.values())
     assert any(c.prior_tlcs_post > 0 for c in got.values())

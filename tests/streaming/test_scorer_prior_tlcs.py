@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import select
 
-from streaming.stages.scorer import ScorerStage
+from streaming.stages.history import prior_tlc_counts
 from streaming.storage import PostRow, TlcRow, open_database
 from streaming.storage.upsert import upsert
 
@@ -17,8 +15,8 @@ def _tlc(name: str, created: int) -> dict[str, object]:
             "status": "pending"}
 
 
-def test_prior_counts_cover_tlcs_stored_in_earlier_batches(tmp_path: Path) -> None:
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_prior_counts_cover_tlcs_stored_in_earlier_batches(db_url: str) -> None:
+    _, sessions = open_database(db_url)
     with sessions() as s:
         upsert(s, PostRow, [{"name": "t3_p", "subreddit": "College", "title": "t",
                              "selftext": "", "author": "op", "score": 1,
@@ -29,6 +27,6 @@ def test_prior_counts_cover_tlcs_stored_in_earlier_batches(tmp_path: Path) -> No
         q = (select(TlcRow, PostRow).join(PostRow, PostRow.name == TlcRow.post_name)
              .where(TlcRow.name.in_(["t1_c", "t1_d"])))
         rows = s.execute(q).tuples().all()
-        counts = ScorerStage._prior_counts(s, list(rows))
+        counts = prior_tlc_counts(s, list(rows))
     # two earlier TLCs for c; d ties with c on time and sorts after it by name
     assert counts == {"t1_c": 2, "t1_d": 3}
