@@ -84,6 +84,16 @@ def test_training_reports_every_model_and_reference_on_the_same_test_rows(traine
     assert tr.results["oracle"]["pairwise_acc"] == 1.0
     assert tr.results["mean"]["pairwise_acc"] == 0.5
     assert set(tr.results["_margins"]) >= {"mean", "ridge", "gbm", "chronological"}
+    assert "pairwise_acc_post_macro" in tr.results["main"]
+
+
+def test_main_model_weighting_is_chosen_on_the_balanced_validation_objective(trained):
+    from training.forecaster.weights import DEFAULT_SCHEMES
+
+    info = trained[0].info
+    cands = info["main_weight_candidates_val"]
+    assert set(cands) == set(DEFAULT_SCHEMES)
+    assert info["main_weights"] == min(cands, key=lambda k: cands[k]["mse_balanced"])
 
 
 def test_eval_json_has_the_issue_shape(trained, slice_examples):
@@ -91,7 +101,7 @@ def test_eval_json_has_the_issue_shape(trained, slice_examples):
     test_ex = slice_examples.subset(split.test)
     out = eval_json(test_ex, predict_examples(Forecaster.from_registry(reg), test_ex))
     keys = {"n_tlc", "n_posts", "mse", "r2", "spearman", "pairwise_acc",
-            "pairwise_acc_time_matched", "ndcg5", "baselines"}
+            "pairwise_acc_time_matched", "ndcg5", "pairwise_acc_post_macro", "baselines"}
     assert set(out) == keys
     assert set(out["baselines"]) == {"mean", "ridge", "gbm", "reddit_order", "chronological"}
     assert set(out["baselines"]["gbm"]) == keys - {"n_tlc", "n_posts", "baselines"}
