@@ -37,6 +37,25 @@ def trained(slice_examples, data_dir: Path, tmp_path_factory):
     return tr, split, reg, version
 
 
+def test_bundle_with_the_relative_text_score_round_trips(slice_examples, data_dir: Path,
+                                                          tmp_path):
+    from models.forecaster.model import TEXT_REL_SCORE
+
+    subj = load_mpqa(str(data_dir / MPQA_REL))
+    split = split_by_post(slice_examples)
+    tr = train_models(slice_examples, split, subj=subj, n_boot=0, lda_iterations=20,
+                      ablations=False, weight_schemes=("sqrt",), text_relative=True)
+    assert tr.main_names[-2:] == ["tlc_wording_ngram_score", TEXT_REL_SCORE]
+    assert tr.info["main_weights"] == "sqrt" and tr.text_rel_ridge is not None
+    reg = Registry(tmp_path)
+    write_bundle(tr, reg, subj=subj, metrics={}, params={"target": "structural"},
+                 data_hash="test")
+    fc = Forecaster.from_registry(reg)
+    assert fc.text_rel_ridge is not None
+    preds = predict_examples(fc, slice_examples.subset(split.test))
+    np.testing.assert_allclose(preds["main"], tr.preds["main"], rtol=1e-4, atol=1e-4)
+
+
 def test_bundle_round_trip_reproduces_training_predictions(trained, slice_examples):
     tr, split, reg, version = trained
     fc = Forecaster.from_registry(reg)
@@ -94,6 +113,9 @@ def test_main_model_weighting_is_chosen_on_the_balanced_validation_objective(tra
     cands = info["main_weight_candidates_val"]
     assert set(cands) == set(DEFAULT_SCHEMES)
     assert info["main_weights"] == min(cands, key=lambda k: cands[k]["mse_balanced"])
+    rel = info["text_relative_val"]
+    assert rel["kept"] == (rel["with"]["mse_balanced"] < rel["without"]["mse_balanced"])
+    assert info["text_relative"] == rel["kept"]
 
 
 def test_eval_json_has_the_issue_shape(trained, slice_examples):

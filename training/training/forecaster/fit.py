@@ -13,7 +13,7 @@ from models.forecaster.linear import NGRAM_TOKEN_PATTERN, NgramRidge
 from training.forecaster.weights import train_threads
 
 __all__ = ["MAIN_XGB_PARAMS", "PAPER_XGB_PARAMS", "fit_ngram_ridge", "fit_xgb",
-           "oof_text_scores"]
+           "oof_text_scores", "post_relative"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,13 @@ def fit_ngram_ridge(texts: Sequence[str], y: np.ndarray, dense: np.ndarray | Non
                        None if dense is None else coef[len(vocab):], mean, std)
     scores["alpha"] = best[1]
     return model, scores
+
+
+def post_relative(y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``y`` minus the mean ``y`` of its post (group): how a TLC fares against its siblings."""
+    _, inv = np.unique(np.asarray(groups), return_inverse=True)
+    sums = np.bincount(inv, weights=y)
+    return y - (sums / np.bincount(inv))[inv]
 
 
 def oof_text_scores(texts: Sequence[str], y: np.ndarray, groups: np.ndarray, alpha: float,

@@ -58,7 +58,7 @@ def train_minilm(ex: Examples, split: Split, tr: Trained, max_train: int = 30_00
     enc_s = time.time() - t0
     subs = sorted({ex.posts[ex.post_of[i]].subreddit.lower() for i in tri})
     sidx = {s: i + 1 for i, s in enumerate(subs)}  # 0 = unknown
-    x = tr.x[:, : len(tr.main_names) - 1].astype(np.float64)  # non-text features (no n-grams)
+    x = tr.x[:, : len(tr.extractor.names)].astype(np.float64)  # non-text features (no n-grams)
     mu, sd = x[tri].mean(0), x[tri].std(0) + 1e-6
     ymu, ysd = float(y[tri].mean()), float(y[tri].std() + 1e-9)
 

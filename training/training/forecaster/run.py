@@ -106,7 +106,8 @@ def run_job(job: ForecasterJob, say: Callable[[str], None]) -> dict[str, Any]:
                           metric_fn=metric_fn, empathy=empathy, n_boot=job.n_boot,
                           lda_iterations=job.lda_iterations, ablations=False, progress=say,
                           text_featurizer=text,
-                          weight_schemes=(tr.info["main_weights"],))  # chosen by post
+                          weight_schemes=(tr.info["main_weights"],),  # as chosen by post
+                          text_relative=bool(tr.info["text_relative"]))
         time_res = tt.results
         sections["Forward in time (split by post creation time)"] = time_res
     if job.minilm:
@@ -139,6 +140,7 @@ def run_job(job: ForecasterJob, say: Callable[[str], None]) -> dict[str, Any]:
          + f"); early stopping and the choice use the {tr.info['val_objective']} on "
            "validation posts, so no single huge post decides them. The baselines keep the "
            "paper's unweighted recipe."),
+        _relative_note(tr.info.get("text_relative_val")),
         "CIs: 95% percentile bootstrap over test posts (200 resamples).",
         ("Context columns (main only; the baselines keep the paper's §5.2 features): OP "
          "answering, earlier TLCs per hour, and the author's history strictly before the TLC "
@@ -169,6 +171,17 @@ def run_job(job: ForecasterJob, say: Callable[[str], None]) -> dict[str, Any]:
             "n_tlc": len(ex), "n_posts": len(ex.posts), "train_seconds": round(train_s, 1),
             "by_post": _strip(tr.results), "by_time": _strip(time_res) if time_res else None,
             "by_subreddit": per_sub, "info": tr.info}
+
+
+def _relative_note(rel: dict[str, Any] | None) -> str:
+    if not rel:
+        return "Relative text score (n-gram ridge on outcome − post mean): fixed by the caller."
+    w, wo = rel["with"], rel["without"]
+    return ("Relative text score (out-of-fold n-gram ridge on the outcome minus the post's mean "
+            f"outcome, α {rel['alpha']:g}): {'kept' if rel['kept'] else 'dropped'} on validation "
+            f"(balanced MSE {w['mse_balanced']:.4f} with vs {wo['mse_balanced']:.4f} without; "
+            f"post-macro pairwise {100 * w['pairwise_acc_post_macro']:.1f}% vs "
+            f"{100 * wo['pairwise_acc_post_macro']:.1f}%).")
 
 
 def _strip(res: dict[str, Any]) -> dict[str, Any]:
