@@ -47,10 +47,16 @@ class NgramRidge:
         assert self.dense_mean is not None and self.dense_std is not None
         return (np.asarray(dense, np.float64) - self.dense_mean) / self.dense_std
 
-    def text_terms(self, texts: Sequence[str]) -> np.ndarray:
-        """Σ tfidf·coef per text, straight on the CSR arrays (no sparse products)."""
+    def counts(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """Raw n-gram counts over the vocabulary (shareable by ridges of one vocabulary)."""
         m = self._vec.transform(list(texts)).tocsr()
         m.sort_indices()
+        return m
+
+    def text_terms(self, texts: Sequence[str] | sparse.csr_matrix) -> np.ndarray:
+        """Σ tfidf·coef per text, straight on the CSR arrays (no sparse products); ``texts``
+        may be :meth:`counts` of them."""
+        m = texts if sparse.issparse(texts) else self.counts(texts)  # type: ignore[arg-type]
         out = np.zeros(m.shape[0])
         if m.nnz == 0:
             return out

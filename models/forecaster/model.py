@@ -5,7 +5,8 @@ Bundle ``forecaster`` (written by ``prosocial-train forecaster``):
 * ``topics.safetensors`` (``phi``, ``alpha``) + ``topics_vocab.json``: LDA for numpy inference;
 * ``subjectivity.json``: MPQA strong/weak clue words;
 * ``ngram_vocab.json`` + ``text_ridge.safetensors``: text-only n-gram ridge (its score is an
-  input of the main model) and ``ridge.safetensors``: the paper's ridge baseline (n-grams +
+  input of the main model) and, when the main model reads :data:`TEXT_REL_SCORE`,
+  ``text_rel_ridge.safetensors`` (the same on the outcome relative to the post's mean) and ``ridge.safetensors``: the paper's ridge baseline (n-grams +
   features);
 * ``main.json`` (main model) and ``gbm.json`` (paper's XGBoost baseline): XGBoost JSON models;
 * ``config.json`` params: feature layout, subreddits, metric names, empathy use, context
@@ -42,6 +43,9 @@ __all__ = ["RETRAIN_COMMAND", "Forecast", "Forecaster", "make_metric_fn", "reaso
 logger = logging.getLogger(__name__)
 
 TEXT_SCORE = "tlc_wording_ngram_score"
+#: Score of an n-gram ridge fitted on the outcome minus the post's mean outcome (what in the
+#: wording makes a TLC better than its siblings); optional (``text_rel_ridge.safetensors``).
+TEXT_REL_SCORE = "tlc_wording_relative_score"
 #: What to run when a bundle does not fit this code.
 RETRAIN_COMMAND = "prosocial-train forecaster"
 
@@ -66,7 +70,7 @@ def reason_group(name: str) -> str:
         return "minutes since post"
     if name in ("n_prior_tlcs", "log_n_prior_tlcs"):
         return "earlier TLCs on the post"
-    if name == TEXT_SCORE:
+    if name in (TEXT_SCORE, TEXT_REL_SCORE):
         return "TLC wording (n-grams)"
     if name.startswith("emp_"):
         return "empathy direction"
@@ -124,6 +128,9 @@ class Forecaster:
         vocab = bundle.read_json("ngram_vocab.json")
         self.text_ridge = NgramRidge.from_tensors(vocab, bundle.load_tensors("text_ridge.safetensors"))
         self.ridge = NgramRidge.from_tensors(vocab, bundle.load_tensors("ridge.safetensors"))
+        self.text_rel_ridge = (
+            NgramRidge.from_tensors(vocab, bundle.load_tensors("text_rel_ridge.safetensors"))
+            if TEXT_REL_SCORE in p["main_feature_names"] else None)
         self.main = xgb.Booster(model_file=str(bundle.file("main.json")))
         self.gbm = xgb.Booster(model_file=str(bundle.file("gbm.json")))
         for b in (self.main, self.gbm):
@@ -181,8 +188,12 @@ class Forecaster:
         """:meth:`design` for several posts' TLCs in one batch (rows in the groups' order)."""
         tlcs = [t for g in groups for t in g[1]]
         x = self.features.extract_many(groups, self._empathy(tlcs, empathy))
-        ts = self.text_ridge.predict([t.body for t in tlcs])
-        return x, np.concatenate([x, ts[:, None].astype(np.float32)], axis=1)
+        counts = self.text_ridge.counts([t.body for t in tlcs])
+        cols = [self.text_ridge.text_terms(counts) + self.text_ridge.intercept]
+        if self.text_rel_ridge is not None:
+            cols.append(self.text_rel_ridge.text_terms(counts) + self.text_rel_ridge.intercept)
+        ts = np.column_stack(cols).astype(np.float32)
+        return x, np.concatenate([x, ts], axis=1)
 
     # -- prediction ------------------------------------------------------------------------
     def predict(self, post: Post, tlcs: Sequence[Node],

@@ -7,6 +7,9 @@ the split) is a cheap re-weighting of per-post sums:
   higher forecast has the higher outcome (forecast ties count ½).
 * ``pairwise_acc_time_matched``: the same over pairs posted within ``match_s`` seconds of each
   other (there "earlier is better" cannot help).
+* ``pairwise_acc_post_macro``: the mean over posts (with ≥1 such pair) of each post's own
+  pairwise accuracy — every post counts once, so a post with thousands of TLCs (∝ TLCs² pairs)
+  cannot dominate it the way it dominates ``pairwise_acc``.
 * ``ndcg5``: NDCG@5 of the forecast order, gains = outcome − the post's lowest outcome
   (posts with ≥2 TLCs and differing outcomes).
 * ``spearman``: mean per-post Spearman ρ between forecast and outcome (posts with ≥3 TLCs and
@@ -24,7 +27,8 @@ from scipy.stats import rankdata
 
 __all__ = ["METRIC_KEYS", "PostStats", "evaluate", "ndcg_at_k", "post_stats", "summarize"]
 
-METRIC_KEYS = ("mse", "r2", "spearman", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5")
+METRIC_KEYS = ("mse", "r2", "spearman", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5",
+               "pairwise_acc_post_macro")
 
 
 def ndcg_at_k(y: np.ndarray, pred: np.ndarray, k: int = 5) -> float:
@@ -116,9 +120,12 @@ def _summ(s: PostStats, w: np.ndarray) -> dict[str, float]:
         d = w[ok].sum()
         return float((w[ok] * v[ok]).sum() / d) if d > 0 else float("nan")
 
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_post = np.where(s.pair_n > 0, s.pair_ok / np.maximum(s.pair_n, 1), np.nan)
     return {"mse": float(sse / max(n, 1)), "r2": float(1 - sse / sst) if sst > 0 else float("nan"),
             "spearman": mean_defined(s.rho), "pairwise_acc": ratio(s.pair_ok, s.pair_n),
-            "pairwise_acc_time_matched": ratio(s.tm_ok, s.tm_n), "ndcg5": mean_defined(s.ndcg)}
+            "pairwise_acc_time_matched": ratio(s.tm_ok, s.tm_n), "ndcg5": mean_defined(s.ndcg),
+            "pairwise_acc_post_macro": mean_defined(per_post)}
 
 
 def summarize(s: PostStats, n_boot: int = 0, seed: int = 0, alpha: float = 0.05

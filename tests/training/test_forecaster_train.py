@@ -37,6 +37,25 @@ def trained(slice_examples, data_dir: Path, tmp_path_factory):
     return tr, split, reg, version
 
 
+def test_bundle_with_the_relative_text_score_round_trips(slice_examples, data_dir: Path,
+                                                          tmp_path):
+    from models.forecaster.model import TEXT_REL_SCORE
+
+    subj = load_mpqa(str(data_dir / MPQA_REL))
+    split = split_by_post(slice_examples)
+    tr = train_models(slice_examples, split, subj=subj, n_boot=0, lda_iterations=20,
+                      ablations=False, weight_schemes=("sqrt",), text_relative=True)
+    assert tr.main_names[-2:] == ["tlc_wording_ngram_score", TEXT_REL_SCORE]
+    assert tr.info["main_weights"] == "sqrt" and tr.text_rel_ridge is not None
+    reg = Registry(tmp_path)
+    write_bundle(tr, reg, subj=subj, metrics={}, params={"target": "structural"},
+                 data_hash="test")
+    fc = Forecaster.from_registry(reg)
+    assert fc.text_rel_ridge is not None
+    preds = predict_examples(fc, slice_examples.subset(split.test))
+    np.testing.assert_allclose(preds["main"], tr.preds["main"], rtol=1e-4, atol=1e-4)
+
+
 def test_bundle_round_trip_reproduces_training_predictions(trained, slice_examples):
     tr, split, reg, version = trained
     fc = Forecaster.from_registry(reg)
@@ -84,6 +103,19 @@ def test_training_reports_every_model_and_reference_on_the_same_test_rows(traine
     assert tr.results["oracle"]["pairwise_acc"] == 1.0
     assert tr.results["mean"]["pairwise_acc"] == 0.5
     assert set(tr.results["_margins"]) >= {"mean", "ridge", "gbm", "chronological"}
+    assert "pairwise_acc_post_macro" in tr.results["main"]
+
+
+def test_main_model_weighting_is_chosen_on_the_balanced_validation_objective(trained):
+    from training.forecaster.weights import DEFAULT_SCHEMES
+
+    info = trained[0].info
+    cands = info["main_weight_candidates_val"]
+    assert set(cands) == set(DEFAULT_SCHEMES)
+    assert info["main_weights"] == min(cands, key=lambda k: cands[k]["mse_balanced"])
+    rel = info["text_relative_val"]
+    assert rel["kept"] == (rel["with"]["mse_balanced"] < rel["without"]["mse_balanced"])
+    assert info["text_relative"] == rel["kept"]
 
 
 def test_eval_json_has_the_issue_shape(trained, slice_examples):
@@ -91,7 +123,7 @@ def test_eval_json_has_the_issue_shape(trained, slice_examples):
     test_ex = slice_examples.subset(split.test)
     out = eval_json(test_ex, predict_examples(Forecaster.from_registry(reg), test_ex))
     keys = {"n_tlc", "n_posts", "mse", "r2", "spearman", "pairwise_acc",
-            "pairwise_acc_time_matched", "ndcg5", "baselines"}
+            "pairwise_acc_time_matched", "ndcg5", "pairwise_acc_post_macro", "baselines"}
     assert set(out) == keys
     assert set(out["baselines"]) == {"mean", "ridge", "gbm", "reddit_order", "chronological"}
     assert set(out["baselines"]["gbm"]) == keys - {"n_tlc", "n_posts", "baselines"}

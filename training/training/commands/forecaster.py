@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from rich.console import Console
@@ -31,6 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--minilm", type=int, default=0, metavar="N",
                    help="also train the MiniLM comparison model on up to N training TLCs")
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples (default 200)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads for XGBoost / torch (default: $PROSOCIAL_TRAIN_THREADS or 2)")
+    p.add_argument("--weight-schemes", default="none,sqrt,cap25",
+                   help=("the main model's candidate per-TLC training weightings, comma-separated "
+                         "(none, sqrt, capC); chosen on the balanced validation objective "
+                         "(default %(default)s)"))
     p.add_argument("--lda-iterations", type=int, default=200)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
@@ -43,8 +50,18 @@ def run(args: argparse.Namespace) -> int:
     from training.forecaster.dataset import structural_target
     from training.forecaster.run import ForecasterJob, run_job
     from training.forecaster.targets import trajectory_target
+    from training.forecaster.weights import DEFAULT_SCHEMES, post_weights
 
     err = Console(stderr=True)
+    if args.threads is not None:
+        os.environ["PROSOCIAL_TRAIN_THREADS"] = str(max(1, args.threads))
+    schemes = tuple(x.strip() for x in args.weight_schemes.split(",") if x.strip())
+    try:
+        for sc in schemes:
+            post_weights([0], sc)
+    except ValueError as exc:
+        err.print(f"[red]--weight-schemes: {exc}[/red]")
+        return 2
     registry = Registry(resolve_registry_dir(args.registry))
     data = resolve_data_dir(args.data)
     files = find_dump_files(data)
@@ -80,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
                         empathy_model=empathy, max_threads=args.max_threads,
                         min_age_s=int(args.min_age_hours * 3600), n_boot=args.n_boot,
                         time_split=not args.no_time_split, lda_iterations=args.lda_iterations,
-                        minilm=args.minilm)
+                        minilm=args.minilm, weight_schemes=schemes or DEFAULT_SCHEMES)
     with err.status("training forecaster") as status:
         summary = run_job(job, lambda s: status.update(f"forecaster: {s}"))
     if args.json:

@@ -21,7 +21,9 @@ def write_bundle(tr: Trained, registry: Registry, *, subj: tuple[list[str], list
     p |= {"feature_names": fe.names, "main_feature_names": tr.main_names,
           "subreddits": fe.subreddits, "metric_names": fe.metric_names,
           "use_empathy": fe.use_empathy, "use_context": fe.use_context, "mean_value": tr.mean_value,
-          "conformal_q": tr.conformal_q, "main": "xgboost(features + n-gram text score)",
+          "conformal_q": tr.conformal_q,
+          "main": ("xgboost(features + n-gram text score"
+                   + (" + relative n-gram text score)" if tr.text_rel_ridge is not None else ")")),
           "n_topics": tr.topics.k}
     with BundleWriter(registry, "forecaster", labels=["trajectory"], features=tr.main_names,
                       params=p, metrics=metrics, training_data_hash=data_hash,
@@ -33,6 +35,8 @@ def write_bundle(tr: Trained, registry: Registry, *, subj: tuple[list[str], list
         w.save_json("ngram_vocab.json", tr.ridge.vocab)
         w.save_tensors("text_ridge.safetensors", tr.text_ridge.tensors())
         w.save_tensors("ridge.safetensors", tr.ridge.tensors())
+        if tr.text_rel_ridge is not None:
+            w.save_tensors("text_rel_ridge.safetensors", tr.text_rel_ridge.tensors())
         tr.main.save_model(os.fspath(w.dir / "main.json"))
         tr.gbm.save_model(os.fspath(w.dir / "gbm.json"))
         version = w.version

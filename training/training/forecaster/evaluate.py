@@ -14,7 +14,8 @@ from training.forecaster.dataset import Examples
 __all__ = ["ORDER_KEYS", "eval_json", "predict_examples"]
 
 #: Keys an order-only reference (no values) can have.
-ORDER_KEYS = ("spearman", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5")
+ORDER_KEYS = ("spearman", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5",
+              "pairwise_acc_post_macro")
 _ALL_KEYS = ("mse", "r2") + ORDER_KEYS
 
 

@@ -10,9 +10,10 @@ import numpy as np
 from scipy import sparse
 
 from models.forecaster.linear import NGRAM_TOKEN_PATTERN, NgramRidge
+from training.forecaster.weights import train_threads
 
 __all__ = ["MAIN_XGB_PARAMS", "PAPER_XGB_PARAMS", "fit_ngram_ridge", "fit_xgb",
-           "oof_text_scores"]
+           "oof_text_scores", "post_relative"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,13 @@ def fit_ngram_ridge(texts: Sequence[str], y: np.ndarray, dense: np.ndarray | Non
     return model, scores
 
 
+def post_relative(y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``y`` minus the mean ``y`` of its post (group): how a TLC fares against its siblings."""
+    _, inv = np.unique(np.asarray(groups), return_inverse=True)
+    sums = np.bincount(inv, weights=y)
+    return y - (sums / np.bincount(inv))[inv]
+
+
 def oof_text_scores(texts: Sequence[str], y: np.ndarray, groups: np.ndarray, alpha: float,
                     folds: int = 5, seed: int = 3) -> np.ndarray:
     """Out-of-fold predictions of a text-only n-gram ridge (folds by post), for stacking."""
@@ -95,13 +103,19 @@ def oof_text_scores(texts: Sequence[str], y: np.ndarray, groups: np.ndarray, alp
 def fit_xgb(xtr: np.ndarray, ytr: np.ndarray, xva: np.ndarray, yva: np.ndarray,
             names: Sequence[str], params: dict[str, Any] | None = None,
             rounds: int = PAPER_XGB_ROUNDS, early_stop: int = PAPER_XGB_EARLY_STOP,
-            nthread: int = 2) -> Any:
+            nthread: int | None = None, wtr: np.ndarray | None = None,
+            wva: np.ndarray | None = None) -> Any:
+    """XGBoost early-stopped on the validation RMSE; ``wtr`` / ``wva``: per-row weights of the
+    training loss / of the validation RMSE (:mod:`training.forecaster.weights`).
+    ``nthread``: default :func:`~training.forecaster.weights.train_threads`."""
     import xgboost as xgb
 
     p = dict(PAPER_XGB_PARAMS if params is None else params)
-    p["nthread"] = nthread
-    dtr = xgb.DMatrix(xtr, label=ytr, feature_names=list(names))
-    dva = xgb.DMatrix(xva, label=yva, feature_names=list(names))
+    p["nthread"] = train_threads() if nthread is None else nthread
+    dtr = xgb.DMatrix(xtr, label=ytr, weight=wtr, feature_names=list(names),
+                      nthread=p["nthread"])
+    dva = xgb.DMatrix(xva, label=yva, weight=wva, feature_names=list(names),
+                      nthread=p["nthread"])
     bst = xgb.train(p, dtr, num_boost_round=rounds, evals=[(dva, "val")],
                     early_stopping_rounds=early_stop, verbose_eval=False)
     best = int(bst.best_iteration)

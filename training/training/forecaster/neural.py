@@ -3,7 +3,8 @@
 Post and TLC are encoded by (frozen, int8) all-MiniLM-L6-v2 — encodings computed once, the
 affordable stand-in for the paper's fine-tuned ALBERT towers on a 2-core CPU — and concatenated
 with the standardised non-text features and a learned 16-d subreddit embedding; a small MLP
-(dropout 0.5, AdamW, MSE) regresses the trajectory, early-stopped on validation.
+(dropout 0.5, AdamW, MSE weighted like the main model's) regresses the trajectory,
+early-stopped on the same balanced validation objective.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from models.forecaster.encoder import MiniLMEncoder
 from models.forecaster.ranking import evaluate
 from training.forecaster.dataset import Examples, Split
 from training.forecaster.pipeline import Trained
+from training.forecaster.weights import VAL_SCHEME, post_weights, train_threads
 
 __all__ = ["train_minilm"]
 
@@ -38,9 +40,16 @@ def train_minilm(ex: Examples, split: Split, tr: Trained, max_train: int = 30_00
     vai = split.val if len(split.val) <= max_val else np.sort(
         rng.choice(split.val, max_val, replace=False))
     te = split.test
+    # the main model's training weighting and the balanced validation objective (per-TLC
+    # weights from the post's TLC count in the whole train / validation side)
+    scheme = str(tr.info.get("main_weights", "none"))
+    w_all = np.ones(len(ex))
+    w_all[split.train] = post_weights(groups[split.train], scheme)
+    w_val = np.ones(len(ex))
+    w_val[split.val] = post_weights(groups[split.val], VAL_SCHEME)
     need = np.concatenate([tri, vai, te])
     t0 = time.time()
-    enc = MiniLMEncoder(fast=True)
+    enc = MiniLMEncoder(fast=True, threads=train_threads())
     tlc_emb = np.zeros((len(ex), enc.dim), dtype=np.float32)
     tlc_emb[need] = enc.encode([ex.tlcs[i].body for i in need])
     posts = sorted({ex.post_of[i] for i in need})
@@ -49,17 +58,18 @@ def train_minilm(ex: Examples, split: Split, tr: Trained, max_train: int = 30_00
     enc_s = time.time() - t0
     subs = sorted({ex.posts[ex.post_of[i]].subreddit.lower() for i in tri})
     sidx = {s: i + 1 for i, s in enumerate(subs)}  # 0 = unknown
-    x = tr.x[:, : len(tr.main_names) - 1].astype(np.float64)  # non-text features (no n-grams)
+    x = tr.x[:, : len(tr.extractor.names)].astype(np.float64)  # non-text features (no n-grams)
     mu, sd = x[tri].mean(0), x[tri].std(0) + 1e-6
     ymu, ysd = float(y[tri].mean()), float(y[tri].std() + 1e-9)
 
-    def tensors(idx: np.ndarray) -> tuple[Any, ...]:
+    def tensors(idx: np.ndarray, w: np.ndarray) -> tuple[Any, ...]:
         p = np.asarray([pidx[ex.post_of[i]] for i in idx])
         s = np.asarray([sidx.get(ex.posts[ex.post_of[i]].subreddit.lower(), 0) for i in idx])
         f = np.clip((x[idx] - mu) / sd, -5, 5)
         return (torch.from_numpy(pe[p]), torch.from_numpy(tlc_emb[idx]),
                 torch.from_numpy(f.astype(np.float32)), torch.from_numpy(s),
-                torch.from_numpy(((y[idx] - ymu) / ysd).astype(np.float32)))
+                torch.from_numpy(((y[idx] - ymu) / ysd).astype(np.float32)),
+                torch.from_numpy(w[idx].astype(np.float32)))
 
     class Net(torch.nn.Module):
         def __init__(self, d_feat: int, n_sub: int) -> None:
@@ -75,7 +85,11 @@ def train_minilm(ex: Examples, split: Split, tr: Trained, max_train: int = 30_00
 
     net = Net(x.shape[1], len(subs) + 1)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
-    trt, vat, tet = tensors(tri), tensors(vai), tensors(te)
+    trt, vat, tet = tensors(tri, w_all), tensors(vai, w_val), tensors(te, np.ones(len(ex)))
+
+    def wmse(pred: Any, target: Any, w: Any) -> Any:
+        return (w * (pred - target) ** 2).sum() / w.sum()
+
     best = (np.inf, None, 0)
     bs = 256
     for ep in range(epochs):
@@ -83,13 +97,13 @@ def train_minilm(ex: Examples, split: Split, tr: Trained, max_train: int = 30_00
         perm = torch.randperm(len(tri))
         for s in range(0, len(tri), bs):
             b = perm[s:s + bs]
-            loss = torch.nn.functional.mse_loss(net(*(t[b] for t in trt[:4])), trt[4][b])
+            loss = wmse(net(*(t[b] for t in trt[:4])), trt[4][b], trt[5][b])
             opt.zero_grad()
             loss.backward()
             opt.step()
         net.eval()
         with torch.no_grad():
-            v = float(torch.nn.functional.mse_loss(net(*vat[:4]), vat[4]))
+            v = float(wmse(net(*vat[:4]), vat[4], vat[5]))
         if v < best[0]:
             best = (v, {k: t.clone() for k, t in net.state_dict().items()}, ep)
         elif ep - best[2] >= 4:
@@ -102,5 +116,7 @@ def train_minilm(ex: Examples, split: Split, tr: Trained, max_train: int = 30_00
     res = evaluate(y[te], pred, groups[te], created[te], n_boot=n_boot, seed=1)
     info = {"n_train": len(tri), "n_val": len(vai), "best_epoch": best[2],
             "encode_seconds": round(enc_s, 1), "total_seconds": round(time.time() - t0, 1),
-            "encoder": "all-MiniLM-L6-v2 int8 (frozen), max_length 128"}
+            "encoder": "all-MiniLM-L6-v2 int8 (frozen), max_length 128",
+            "training_weights": scheme, "val_objective": f"{VAL_SCHEME}-weighted MSE",
+            "threads": train_threads()}
     return res, pred.astype(np.float64), info

@@ -29,12 +29,19 @@ from models.forecaster.features import (
 )
 from models.forecaster.lda import TopicModel
 from models.forecaster.linear import NgramRidge
-from models.forecaster.model import TEXT_SCORE
+from models.forecaster.model import TEXT_REL_SCORE, TEXT_SCORE
 from models.forecaster.ranking import evaluate
 from models.forecaster.text import TextFeaturizer
 from training.forecaster.dataset import Examples, Split
-from training.forecaster.fit import MAIN_XGB_PARAMS, fit_ngram_ridge, fit_xgb, oof_text_scores
+from training.forecaster.fit import (
+    MAIN_XGB_PARAMS,
+    fit_ngram_ridge,
+    fit_xgb,
+    oof_text_scores,
+    post_relative,
+)
 from training.forecaster.topics import fit_topics
+from training.forecaster.weights import DEFAULT_SCHEMES, VAL_SCHEME, post_weights, weighted_mse
 
 __all__ = ["Trained", "featurize", "reference_scores", "train_models"]
 
@@ -59,6 +66,7 @@ class Trained:
     results: dict[str, Any] = field(default_factory=dict)  # test metrics by model
     info: dict[str, Any] = field(default_factory=dict)
     x: np.ndarray | None = None  # feature matrix of every example (for the MiniLM model)
+    text_rel_ridge: NgramRidge | None = None  # when the main model reads TEXT_REL_SCORE
 
 
 def featurize(ex: Examples, fe: FeatureExtractor,
@@ -100,11 +108,17 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
                  empathy: Sequence[EmpathyLike] | None = None, n_boot: int = 200,
                  lda_iterations: int = 200, coverage: float = 0.9, ablations: bool = True,
                  progress: Callable[[str], None] | None = None,
-                 text_featurizer: Any = None) -> Trained:
+                 text_featurizer: Any = None,
+                 weight_schemes: Sequence[str] = DEFAULT_SCHEMES,
+                 text_relative: bool | None = None) -> Trained:
     """Fit every model on ``split.train`` (early stopping / α on ``split.val``), evaluate on
     ``split.test``. ``text_featurizer``: a TextFeaturizer stand-in (e.g. a
     :class:`training.forecaster.memo.MemoText` shared by several runs); default built from
-    ``subj``."""
+    ``subj``. ``weight_schemes``: the main model's candidate training weightings
+    (:mod:`training.forecaster.weights`); the one with the lowest balanced validation MSE
+    is kept (and used by the ablations). ``text_relative``: whether the main model also
+    reads the out-of-fold score of an n-gram ridge on the outcome relative to the post's mean
+    (``None``: one more fit with it, kept only if it lowers the balanced validation MSE)."""
     say = progress or (lambda s: logger.info("%s", s))
     y, _, _, created, groups = ex.arrays()
     tr, va, te = split.train, split.val, split.test
@@ -140,13 +154,55 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
     gbm = fit_xgb(xb[tr], y[tr], xb[va], y[va], names[:n_base])
     main_names = list(names) + [TEXT_SCORE]
     xm = np.concatenate([x, ts[:, None].astype(np.float32)], axis=1)
-    say("fitting main model")
-    main = fit_xgb(xm[tr], y[tr], xm[va], y[va], main_names, params=MAIN_XGB_PARAMS)
-
+    text_rel_ridge: NgramRidge | None = None
+    if text_relative is not False:
+        say("fitting relative text ridge (outcome − post mean) + out-of-fold scores")
+        yrel = post_relative(y, groups)  # validation rows: only to pick α
+        text_rel_ridge, rinfo = fit_ngram_ridge(txt(tr), yrel[tr], val=(txt(va), yrel[va], None),
+                                                alphas=alphas)
+        tsr = np.zeros(len(ex))
+        tsr[tr] = oof_text_scores(txt(tr), yrel[tr], groups[tr], alpha=float(rinfo["alpha"]))
+        tsr[rest] = text_rel_ridge.predict(txt(rest))
+        rel_names = [*main_names, TEXT_REL_SCORE]
+        xm_rel = np.concatenate([xm, tsr[:, None].astype(np.float32)], axis=1)
+        if text_relative:  # fixed by the caller: every candidate reads it
+            main_names, xm = rel_names, xm_rel
     import xgboost as xgb
 
     def xpred(b: Any, m: np.ndarray, nm: Sequence[str], idx: np.ndarray) -> np.ndarray:
         return b.predict(xgb.DMatrix(m[idx], feature_names=list(nm)))
+
+    # main model: one fit per training weighting, early-stopped and compared on the balanced
+    # validation objective (VAL_SCHEME weights), so no single huge post decides either
+    wva = post_weights(groups[va], VAL_SCHEME)
+    cands: dict[str, dict[str, float]] = {}
+    fits: dict[str, Any] = {}
+    for scheme in weight_schemes:
+        say(f"fitting main model (training weights: {scheme})")
+        b = fit_xgb(xm[tr], y[tr], xm[va], y[va], main_names, params=MAIN_XGB_PARAMS,
+                    wtr=post_weights(groups[tr], scheme), wva=wva)
+        fits[scheme] = b
+        cands[scheme] = _val_summary(y[va], xpred(b, xm, main_names, va), groups[va],
+                                     created[va], wva) | {"best_iteration": b.best_iteration}
+    scheme = min(cands, key=lambda k: cands[k]["mse_balanced"])
+    main = fits[scheme]
+    wtr = post_weights(groups[tr], scheme)
+    logger.info("main model: training weights %s chosen on validation %s", scheme, cands)
+    rel_val: dict[str, Any] | None = None
+    if text_relative is None:  # keep the relative text score only if validation says so
+        assert text_rel_ridge is not None
+        say(f"fitting main model + relative text score (training weights: {scheme})")
+        b = fit_xgb(xm_rel[tr], y[tr], xm_rel[va], y[va], rel_names, params=MAIN_XGB_PARAMS,
+                    wtr=wtr, wva=wva)
+        v = _val_summary(y[va], xpred(b, xm_rel, rel_names, va), groups[va], created[va],
+                         wva) | {"best_iteration": b.best_iteration}
+        kept = v["mse_balanced"] < cands[scheme]["mse_balanced"]
+        rel_val = {"with": v, "without": cands[scheme], "alpha": rinfo["alpha"], "kept": kept}
+        logger.info("relative text score on validation: %s", rel_val)
+        if kept:
+            main, main_names, xm = b, rel_names, xm_rel
+        else:
+            text_rel_ridge = None
 
     mean_value = float(y[tr].mean())
     res_val = np.abs(y[va] - xpred(main, xm, main_names, va))
@@ -161,6 +217,10 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
     info: dict[str, Any] = {"ridge": ridge_info, "text_ridge": tinfo,
                             "gbm_best_iteration": int(gbm.best_iteration),
                             "main_best_iteration": int(main.best_iteration),
+                            "main_weights": scheme, "val_objective": f"{VAL_SCHEME}-weighted MSE",
+                            "main_weight_candidates_val": cands,
+                            "text_relative": TEXT_REL_SCORE in main_names,
+                            "text_relative_val": rel_val,
                             "n_train": len(tr), "n_val": len(va), "n_test": len(te),
                             "coverage_test": float(np.mean(np.abs(y[te] - preds["main"]) <= q))}
     if ablations:
@@ -174,7 +234,7 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
             say(f"ablation: {key}")
             nm = [main_names[i] for i in keep]
             b = fit_xgb(xm[tr][:, keep], y[tr], xm[va][:, keep], y[va], nm,
-                        params=MAIN_XGB_PARAMS)
+                        params=MAIN_XGB_PARAMS, wtr=wtr, wva=wva)
             preds[key] = xpred(b, xm[:, keep], nm, te)
     preds |= reference_scores(ex, te)
     say("evaluating with bootstrap over posts")
@@ -183,7 +243,19 @@ def train_models(ex: Examples, split: Split, *, subj: tuple[list[str], list[str]
     # bootstrap of the main model's margin over each baseline (paired: same resampled posts)
     results["_margins"] = _paired_margins(y[te], preds, groups[te], created[te], n_boot)
     return Trained(topics, fe, text_ridge, ridge, gbm, main, main_names, mean_value, q, n_base,
-                   preds, results, info, x=xm)
+                   preds, results, info, x=xm, text_rel_ridge=text_rel_ridge)
+
+
+def _val_summary(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, times: np.ndarray,
+                 w: np.ndarray) -> dict[str, float]:
+    """Validation figures of a candidate: the balanced (``w``-weighted) MSE / R² that decide,
+    and the plain R² / pairwise accuracies (all pairs, per-post macro) beside them."""
+    mse = weighted_mse(y, pred, w)
+    ybar = float(np.sum(w * y) / np.sum(w))
+    r = evaluate(y, pred, groups, times)
+    return {"mse_balanced": mse, "r2_balanced": 1 - mse / weighted_mse(y, np.full(len(y), ybar), w),
+            "r2": float(r["r2"]), "pairwise_acc": float(r["pairwise_acc"]),
+            "pairwise_acc_post_macro": float(r["pairwise_acc_post_macro"])}
 
 
 def _paired_margins(y: np.ndarray, preds: dict[str, np.ndarray], groups: np.ndarray,
@@ -200,7 +272,8 @@ def _paired_margins(y: np.ndarray, preds: dict[str, np.ndarray], groups: np.ndar
         if k in ("main", "oracle"):
             continue
         d: dict[str, list[float]] = {}
-        for metric in ("r2", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5", "spearman"):
+        for metric in ("r2", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5", "spearman",
+                       "pairwise_acc_post_macro"):
             diffs = [(_summ(stats["main"], w)[metric] - _summ(stats[k], w)[metric]) for w in ws]
             d[metric] = [float(np.nanquantile(diffs, 0.025)), float(np.nanquantile(diffs, 0.975))]
         out[k] = d

@@ -31,9 +31,11 @@ def _fmt(r: dict[str, Any], k: str, order_only: bool) -> str:
 
 
 def results_table(results: dict[str, Any]) -> str:
-    keys = ("mse", "r2", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5", "spearman")
-    lines = ["| model | MSE | R² | pairwise % | time-matched pairwise % | NDCG@5 | Spearman |",
-             "|---|---|---|---|---|---|---|"]
+    keys = ("mse", "r2", "pairwise_acc", "pairwise_acc_time_matched", "pairwise_acc_post_macro",
+            "ndcg5", "spearman")
+    lines = [("| model | MSE | R² | pairwise % | time-matched pairwise % | post-macro pairwise % "
+              "| NDCG@5 | Spearman |"),
+             "|---|---|---|---|---|---|---|---|"]
     for name in _ROWS:
         if name not in results:
             continue
@@ -81,11 +83,14 @@ def subreddit_table(res: dict[str, dict[str, dict[str, float]]]) -> str:
 
 
 def _margins_table(m: dict[str, Any]) -> str:
-    lines = ["| main − … | ΔR² 95% CI | Δpairwise 95% CI | Δtime-matched 95% CI | ΔNDCG@5 95% CI |",
-             "|---|---|---|---|---|"]
+    lines = [("| main − … | ΔR² 95% CI | Δpairwise 95% CI | Δtime-matched 95% CI | "
+              "Δpost-macro pairwise 95% CI | ΔNDCG@5 95% CI |"),
+             "|---|---|---|---|---|---|"]
     for k, d in m.items():
-        cells = ["—" if (x == "r2" and k in _ORDER_ONLY) else f"[{d[x][0]:+.3f}, {d[x][1]:+.3f}]"
-                 for x in ("r2", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5")]
+        cells = ["—" if (x == "r2" and k in _ORDER_ONLY) or x not in d
+                 else f"[{d[x][0]:+.3f}, {d[x][1]:+.3f}]"
+                 for x in ("r2", "pairwise_acc", "pairwise_acc_time_matched",
+                           "pairwise_acc_post_macro", "ndcg5")]
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

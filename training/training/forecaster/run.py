@@ -26,6 +26,7 @@ from training.forecaster.dataset import (
 from training.forecaster.memo import MemoRows, MemoText
 from training.forecaster.pipeline import train_models
 from training.forecaster.report import by_subreddit, subreddit_table, write_report
+from training.forecaster.weights import DEFAULT_SCHEMES, train_threads
 
 __all__ = ["MPQA_REL", "ForecasterJob", "run_job"]
 
@@ -50,6 +51,7 @@ class ForecasterJob:
     time_split: bool = True
     lda_iterations: int = 200
     minilm: int = 0  # max training TLCs for the MiniLM comparison (0 = skip)
+    weight_schemes: tuple[str, ...] = DEFAULT_SCHEMES  # the main model's candidate weightings
     make_current: bool = True
 
 
@@ -77,7 +79,7 @@ def run_job(job: ForecasterJob, say: Callable[[str], None]) -> dict[str, Any]:
     split = split_by_post(ex)
     tr = train_models(ex, split, subj=subj, metric_names=names, metric_fn=metric_fn,
                       empathy=empathy, n_boot=job.n_boot, lda_iterations=job.lda_iterations,
-                      progress=say, text_featurizer=text)
+                      progress=say, text_featurizer=text, weight_schemes=job.weight_schemes)
     sections: dict[str, dict[str, Any]] = {"Held-out posts (split by post)": tr.results}
     y, size, _, _, _ = ex.arrays()
     te = split.test
@@ -86,13 +88,14 @@ def run_job(job: ForecasterJob, say: Callable[[str], None]) -> dict[str, Any]:
     data_hash = hash_files([p for p in (files.submissions, files.comments) if p is not None])
     metrics = {k: {m: tr.results[k][m] for m in ("mse", "r2", "pairwise_acc",
                                                  "pairwise_acc_time_matched", "ndcg5",
-                                                 "spearman")}
+                                                 "spearman", "pairwise_acc_post_macro")}
                for k in ("main", "mean", "ridge", "gbm")}
     params = {"target": job.target_name, "min_age_s": job.min_age_s,
               "max_threads": job.max_threads, "metrics_need_aux": job.aux is not None,
               "aux_version": getattr(job.aux, "version", None),
               "empathy_version": getattr(job.empathy_model, "version", None),
               "split": "by_post 70/15/15 seed 13", "conformal_coverage": 0.9,
+              "main_weights": tr.info["main_weights"], "train_threads": train_threads(),
               "train_seconds": round(train_s, 1)}
     version = write_bundle(tr, job.registry, subj=subj, metrics=metrics, params=params,
                            data_hash=data_hash, make_current=job.make_current)
@@ -102,7 +105,9 @@ def run_job(job: ForecasterJob, say: Callable[[str], None]) -> dict[str, Any]:
         tt = train_models(ex, split_by_time(ex), subj=subj, metric_names=names,
                           metric_fn=metric_fn, empathy=empathy, n_boot=job.n_boot,
                           lda_iterations=job.lda_iterations, ablations=False, progress=say,
-                          text_featurizer=text)
+                          text_featurizer=text,
+                          weight_schemes=(tr.info["main_weights"],),  # as chosen by post
+                          text_relative=bool(tr.info["text_relative"]))
         time_res = tt.results
         sections["Forward in time (split by post creation time)"] = time_res
     if job.minilm:
@@ -124,7 +129,18 @@ def run_job(job: ForecasterJob, say: Callable[[str], None]) -> dict[str, Any]:
         "Targets: " + job.target_name + ".",
         ("chronological / reddit_order are orders, not forecasts: no MSE/R². reddit_order is "
          "the TLC score at scrape time — it leaks future votes, a reference, not a baseline."),
-        "Pairs: TLCs of one post with different outcomes; time-matched = posted ≤10 min apart.",
+        ("Pairs: TLCs of one post with different outcomes; time-matched = posted ≤10 min apart; "
+         "post-macro = the mean over posts of each post's own pairwise accuracy (every post "
+         "counts once)."),
+        (f"Main model training weights: {tr.info['main_weights']} (per-TLC weight from its "
+         "post's TLC count; candidates "
+         + ", ".join(f"{k}: balanced val MSE {v['mse_balanced']:.4f}, val post-macro pairwise "
+                     f"{100 * v['pairwise_acc_post_macro']:.1f}%"
+                     for k, v in tr.info["main_weight_candidates_val"].items())
+         + f"); early stopping and the choice use the {tr.info['val_objective']} on "
+           "validation posts, so no single huge post decides them. The baselines keep the "
+           "paper's unweighted recipe."),
+        _relative_note(tr.info.get("text_relative_val")),
         "CIs: 95% percentile bootstrap over test posts (200 resamples).",
         ("Context columns (main only; the baselines keep the paper's §5.2 features): OP "
          "answering, earlier TLCs per hour, and the author's history strictly before the TLC "
@@ -155,6 +171,17 @@ def run_job(job: ForecasterJob, say: Callable[[str], None]) -> dict[str, Any]:
             "n_tlc": len(ex), "n_posts": len(ex.posts), "train_seconds": round(train_s, 1),
             "by_post": _strip(tr.results), "by_time": _strip(time_res) if time_res else None,
             "by_subreddit": per_sub, "info": tr.info}
+
+
+def _relative_note(rel: dict[str, Any] | None) -> str:
+    if not rel:
+        return "Relative text score (n-gram ridge on outcome − post mean): fixed by the caller."
+    w, wo = rel["with"], rel["without"]
+    return ("Relative text score (out-of-fold n-gram ridge on the outcome minus the post's mean "
+            f"outcome, α {rel['alpha']:g}): {'kept' if rel['kept'] else 'dropped'} on validation "
+            f"(balanced MSE {w['mse_balanced']:.4f} with vs {wo['mse_balanced']:.4f} without; "
+            f"post-macro pairwise {100 * w['pairwise_acc_post_macro']:.1f}% vs "
+            f"{100 * wo['pairwise_acc_post_macro']:.1f}%).")
 
 
 def _strip(res: dict[str, Any]) -> dict[str, Any]:
