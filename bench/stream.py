@@ -16,7 +16,8 @@
   database) on the same TLCs; ratios = pipeline / models-alone. The same TLCs with one
   ``predict_many`` per 128-TLC batch (what the scorer does) are reported beside it.
 * Kafka throughput runs ``--scorers`` scorer processes (default 2) in one consumer group, the
-  cores split between them (torch threads = cores // N): the deployment's scale-out unit. The latency run uses one such scorer.
+  cores split between them (torch threads = cores // N): the deployment's scale-out unit. The
+  latency run deploys the same N scorers (plus one suggester).
 * RSS: peak resident memory (VmHWM) of each scorer process (max and sum reported).
 
 Writes ``bench/results/stream.json`` ({"n_tlc", "kafka": {...}, "embedded": {...}, ...}). Missing
@@ -204,11 +205,14 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
     db2 = f"sqlite:///{tmp / 'kafka-latency.db'}"
     with TansuBroker(log=tmp / "tansu2.log") as broker:
         KafkaBus(broker.bootstrap).ensure_topics(ALL_TOPICS, args.partitions)
-        # the scorer configured as in the throughput run (one torch thread per scorer)
+        # the scorers deployed as in the throughput run (N processes in one consumer group,
+        # torch threads = cores // N each) and one suggester
         env = env_for(broker.bootstrap, db2, args.registry, quiet_period_s=0,
                       torch_threads=threads)
-        logs = [tmp / "lat-scorer.log", tmp / "lat-suggester.log"]
-        procs = [stage_proc("scorer", env, logs[0]), stage_proc("suggester", env, logs[1])]
+        logs = [tmp / f"lat-scorer-{i}.log" for i in range(args.scorers)]
+        logs.append(tmp / "lat-suggester.log")
+        procs = [stage_proc("scorer", env, lg) for lg in logs[:-1]]
+        procs.append(stage_proc("suggester", env, logs[-1]))
         try:
             for lg in logs:
                 wait_ready(lg)

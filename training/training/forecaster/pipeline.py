@@ -258,6 +258,10 @@ def _val_summary(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, times: np.
             "pairwise_acc_post_macro": float(r["pairwise_acc_post_macro"])}
 
 
+#: rankings that are orders, not forecasts (no MSE / R²)
+ORDERS = ("chronological", "reddit_order")
+
+
 def _paired_margins(y: np.ndarray, preds: dict[str, np.ndarray], groups: np.ndarray,
                     times: np.ndarray, n_boot: int) -> dict[str, Any]:
     from models.forecaster.ranking import _summ, post_stats
@@ -272,8 +276,10 @@ def _paired_margins(y: np.ndarray, preds: dict[str, np.ndarray], groups: np.ndar
         if k in ("main", "oracle"):
             continue
         d: dict[str, list[float]] = {}
-        for metric in ("r2", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5", "spearman",
-                       "pairwise_acc_post_macro"):
+        # orders (chronological, reddit_order) are not forecasts: no R² margin
+        metrics = ("pairwise_acc", "pairwise_acc_time_matched", "ndcg5", "spearman",
+                   "pairwise_acc_post_macro")
+        for metric in (metrics if k in ORDERS else ("r2", *metrics)):
             diffs = [(_summ(stats["main"], w)[metric] - _summ(stats[k], w)[metric]) for w in ws]
             d[metric] = [float(np.nanquantile(diffs, 0.025)), float(np.nanquantile(diffs, 0.975))]
         out[k] = d
