@@ -35,7 +35,8 @@ class KafkaBus(Bus):
     def __init__(self, bootstrap: str, *, client_id: str = "prosocial",
                  session_timeout_ms: int = 6000, max_poll_interval_ms: int = 300_000,
                  max_pending: int = 5000, max_block_ms: int = 60_000,
-                 auto_offset_reset: str = "earliest", **extra: Any) -> None:
+                 auto_offset_reset: str = "earliest", send_attempts: int = 5,
+                 **extra: Any) -> None:
         self.bootstrap = bootstrap
         self.client_id = client_id
         self._consumer_cfg = dict(bootstrap_servers=bootstrap, client_id=client_id,
@@ -43,12 +44,18 @@ class KafkaBus(Bus):
                                   session_timeout_ms=session_timeout_ms,
                                   heartbeat_interval_ms=max(500, session_timeout_ms // 3),
                                   max_poll_interval_ms=max_poll_interval_ms, **extra)
+        # No idempotent producer: the design is at-least-once + idempotent writes, and after
+        # a broker restart tansu answered the idempotent producer's InitProducerId with an
+        # unknown error, a fatal state in which kafka-python drops every queued record.
         self._producer_cfg = {"bootstrap_servers": bootstrap, "client_id": client_id, "acks": "all",
                                   "linger_ms": 5, "max_block_ms": max_block_ms, "retries": 10,
+                                  "enable_idempotence": False,
                                   "key_serializer": lambda k: None if k is None else k.encode()}
         self._producer: Any = None
         self.max_pending = max_pending
-        self._pending = 0
+        self.send_attempts = send_attempts
+        #: records sent since the last successful flush, with their delivery futures
+        self._sent: list[tuple[str, str | None, bytes, Any]] = []
         self._consumers: dict[str, Any] = {}
         self._owned: dict[str, set[tuple[str, int]]] = {}
         self._done: dict[tuple[str, str, int], int] = {}
@@ -64,15 +71,51 @@ class KafkaBus(Bus):
         return self._producer
 
     def publish(self, topic: str, key: str | None, value: bytes) -> None:
-        self._prod().send(topic, key=key, value=bytes(value))
-        self._pending += 1
-        if self._pending >= self.max_pending:
+        value = bytes(value)
+        self._sent.append((topic, key, value, self._prod().send(topic, key=key, value=value)))
+        if len(self._sent) >= self.max_pending:
             self.flush()
 
     def flush(self, timeout_s: float | None = None) -> None:
+        """Wait until every record published since the last flush is acknowledged. Records
+        the producer failed to deliver are re-sent on a fresh producer (at-least-once), up to
+        ``send_attempts`` times; then :class:`BusError` — the caller must not commit its
+        input offsets (a stage exits without committing, and its input is re-delivered)."""
+        for attempt in range(1, self.send_attempts + 1):
+            if self._producer is None or not self._sent:
+                self._sent.clear()
+                return
+            from kafka.errors import KafkaError
+
+            try:
+                self._producer.flush(timeout=timeout_s)
+            except KafkaError as exc:  # a flush timeout: nothing is known delivered
+                logger.warning("producer flush failed (%s); re-checking deliveries", exc)
+            failed = [(t, k, v) for t, k, v, f in self._sent if not f.succeeded()]
+            if not failed:
+                self._sent.clear()
+                return
+            why = next((f.exception for *_, f in self._sent if f.failed()), "not acknowledged")
+            logger.warning("%d of %d records not delivered (%s); re-sending on a new producer "
+                           "(attempt %d of %d)", len(failed), len(self._sent), why, attempt,
+                           self.send_attempts)
+            self._drop_producer()
+            time.sleep(min(5.0, 0.5 * attempt))
+            self._sent = []
+            for t, k, v in failed:
+                self._sent.append((t, k, v, self._prod().send(t, key=k, value=v)))
+        n = len(self._sent)
+        self._sent.clear()
+        raise BusError(f"{n} records not delivered to {self.bootstrap} after "
+                       f"{self.send_attempts} attempts")
+
+    def _drop_producer(self) -> None:
         if self._producer is not None:
-            self._producer.flush(timeout=timeout_s)
-        self._pending = 0
+            try:
+                self._producer.close(timeout=0)
+            except Exception:  # a broken producer may fail to close
+                logger.debug("closing a failed producer", exc_info=True)
+            self._producer = None
 
     # -- admin -------------------------------------------------------------------------
     def ensure_topics(self, topics: Sequence[str], partitions: int = 1) -> None:
@@ -185,10 +228,11 @@ class KafkaBus(Bus):
     def close(self) -> None:
         if self._producer is not None:
             try:
-                self._producer.flush(timeout=10)
+                self.flush(timeout_s=10)
             finally:
-                self._producer.close(timeout=5)
-                self._producer = None
+                if self._producer is not None:
+                    self._producer.close(timeout=5)
+                    self._producer = None
         for c in self._consumers.values():
             try:
                 c.close(autocommit=False)
