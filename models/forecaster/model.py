@@ -5,9 +5,9 @@ Bundle ``forecaster`` (written by ``prosocial-train forecaster``):
 * ``topics.safetensors`` (``phi``, ``alpha``) + ``topics_vocab.json``: LDA for numpy inference;
 * ``subjectivity.json``: MPQA strong/weak clue words;
 * ``ngram_vocab.json`` + ``text_ridge.safetensors``: text-only n-gram ridge (its score is an
-  input of the main model) and, when the main model reads :data:`TEXT_REL_SCORE`,
-  ``text_rel_ridge.safetensors`` (the same on the outcome relative to the post's mean) and ``ridge.safetensors``: the paper's ridge baseline (n-grams +
-  features);
+  input of the main model); when the main model reads :data:`TEXT_REL_SCORE`,
+  ``text_rel_ridge.safetensors`` (the same on the outcome relative to the post's mean);
+  ``ridge.safetensors``: the paper's ridge baseline (n-grams + features);
 * ``main.json`` (main model) and ``gbm.json`` (paper's XGBoost baseline): XGBoost JSON models;
 * ``config.json`` params: feature layout, subreddits, metric names, empathy use, context
   use (``use_context``: OP answering, TLC rate, author history — absent in bundles trained

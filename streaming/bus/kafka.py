@@ -81,12 +81,12 @@ class KafkaBus(Bus):
         the producer failed to deliver are re-sent on a fresh producer (at-least-once), up to
         ``send_attempts`` times; then :class:`BusError` — the caller must not commit its
         input offsets (a stage exits without committing, and its input is re-delivered)."""
+        from kafka.errors import KafkaError
+
         for attempt in range(1, self.send_attempts + 1):
             if self._producer is None or not self._sent:
                 self._sent.clear()
                 return
-            from kafka.errors import KafkaError
-
             try:
                 self._producer.flush(timeout=timeout_s)
             except KafkaError as exc:  # a flush timeout: nothing is known delivered

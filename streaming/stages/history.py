@@ -3,7 +3,7 @@ context inputs, computed by the database.
 
 Both functions answer for a whole scorer batch in one SQL statement: the batch's TLCs are a
 ``VALUES`` table, and each answer is a correlated ``COUNT`` / ``SUM`` over an index range
-(``tlcs(post_name)``, ``tlcs(author, created_utc)``). Nothing but the answers crosses into
+(``tlcs(post_name, created_utc, name)``, ``tlcs(author, created_utc)``). Nothing but the answers crosses into
 Python, so the cost per TLC stays flat however long an author's history or a post's thread
 grows (the first version loaded every earlier TLC of each author and post into memory on
 every batch).
@@ -53,6 +53,18 @@ def _before(h: Any, q: Any) -> Any:
                and_(h.created_utc == q.c.created, h.name < q.c.name))
 
 
+def _author_count(q: Any, same: str | None = None) -> Any:
+    """Count of the author's stored TLCs before each batch TLC; ``same``: only those in the
+    same subreddit (``"sub"``) or on the same post (``"post"``)."""
+    h = aliased(TlcRow)
+    cond = [h.author == q.c.author, _before(h, q)]
+    if same == "sub":
+        cond.append(func.lower(h.subreddit) == q.c.sub)
+    elif same == "post":
+        cond.append(h.post_name == q.c.post)
+    return select(func.count()).select_from(h).where(*cond).scalar_subquery()
+
+
 def prior_tlc_counts(s: Any, todo: Sequence[tuple[TlcRow, PostRow]]) -> dict[str, int]:
     """For each TLC, how many stored TLCs of its post come before it (a forecaster feature),
     over every stored TLC of the post, not just this batch."""
@@ -77,13 +89,6 @@ def author_contexts(s: Any, todo: Sequence[tuple[TlcRow, PostRow]], horizon_s: i
     out: dict[str, TlcContext] = {}
     for i in range(0, len(named), CHUNK):
         q = _batch(named[i:i + CHUNK])
-
-        def count(*extra: Any, q: Any = q) -> Any:
-            h = aliased(TlcRow)
-            return (select(func.count()).select_from(h)
-                    .where(h.author == q.c.author, _before(h, q), *(e(h) for e in extra))
-                    .scalar_subquery())
-
         h, o = aliased(TlcRow), aliased(OutcomeRow)
         matured = (select(h).join(o, o.tlc_name == h.name)
                    .where(h.author == q.c.author, _before(h, q),
@@ -92,8 +97,8 @@ def author_contexts(s: Any, todo: Sequence[tuple[TlcRow, PostRow]], horizon_s: i
         n_out = matured.with_only_columns(func.count()).scalar_subquery()
         sum_out = matured.with_only_columns(
             func.coalesce(func.sum(o.trajectory), 0.0)).scalar_subquery()
-        stmt = select(q.c.name, count(), count(lambda h, q=q: func.lower(h.subreddit) == q.c.sub),
-                      count(lambda h, q=q: h.post_name == q.c.post), n_out, sum_out)
+        stmt = select(q.c.name, _author_count(q), _author_count(q, "sub"),
+                      _author_count(q, "post"), n_out, sum_out)
         for name, n, n_sub, n_post, k, total in s.execute(stmt):
             out[name] = TlcContext(int(n), int(n_sub), int(n_post), int(k), float(total))
     return out
