@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 
-__all__ = ["DEFAULT_OMP_WAIT_POLICY", "configure_torch_threads"]
+__all__ = ["DEFAULT_OMP_WAIT_POLICY", "configure_torch_threads", "native_bf16"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,3 +32,17 @@ def configure_torch_threads(threads: int) -> None:
     except ImportError:  # pragma: no cover - torch is a dependency of the empathy model
         return
     torch.set_num_threads(max(1, int(threads)))
+
+
+def native_bf16() -> bool:
+    """True when oneDNN runs bfloat16 natively on this CPU (AVX512-BF16 / AMX).
+
+    Elsewhere bf16 is emulated and slow: on an AVX2-only EPYC, MiniLM inference under bf16
+    autocast ran at 32 sentences/s against 176 in fp32 (same run), and an empathy fine-tune
+    took 4,449 s. Training and inference use bf16 only when this is true."""
+    try:
+        import torch
+
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError, ImportError):
+        return False

@@ -28,6 +28,7 @@ import numpy as np
 from models.bundle import Bundle, Registry
 from models.empathy.splitter import split_sentences
 from models.errors import BundleError
+from models.threads import native_bf16
 
 __all__ = [
     "BUNDLE_NAME",
@@ -69,16 +70,6 @@ class CommentEmpathy:
         return {"text": self.text, "label": self.label, "probs": dict(self.probs),
                 "sentences": [s.to_dict() for s in self.sentences],
                 "share_seeking": self.share_seeking, "share_providing": self.share_providing}
-
-
-def _native_bf16() -> bool:
-    """True when oneDNN runs bfloat16 natively on this CPU (else bf16 would be slow)."""
-    try:
-        import torch
-
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 _WIDTH_STEP = 8
@@ -164,7 +155,7 @@ class EmpathyClassifier:
         margin = float(recheck_margin if recheck_margin is not None
                        else params.get("recheck_margin", _RECHECK_MARGIN))
         if fast and mode == "auto":
-            mode = "bf16" if _native_bf16() else "int8"
+            mode = "bf16" if native_bf16() else "int8"
         if not fast:
             mode = "fp32"
         if mode not in ("fp32", "bf16", "int8"):
