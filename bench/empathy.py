@@ -2,8 +2,8 @@
 
 Reads the first ``--tlcs`` top-level comments (non-deleted) of ``reddit-college``, runs
 ``EmpathyClassifier.predict_comments`` on them with the fp32 model (baseline), the default fast
-path (``auto``: bf16 on CPUs with native bf16), plain dynamic int8 and int8 with fp32 re-check
-of near-ties, and reports sentences/s, TLCs/s, the speed-up, label agreement (on the TLC sentences and on
+path (``auto``: bf16 on CPUs with native bf16, else ONNX Runtime int8), torch dynamic int8 and
+ONNX Runtime int8, each plain and with fp32 re-check of near-ties, and reports sentences/s, TLCs/s, the speed-up, label agreement (on the TLC sentences and on
 the iEmpathize test split) and peak RSS. Writes ``bench/results/empathy.json``.
 
     python bench/empathy.py [--model BUNDLE_DIR] [--tlcs 1000] [--threads 2]
@@ -75,7 +75,9 @@ def main() -> int:
                     "max_len": int(bundle.params.get("max_len", 128))}
     preds = {}
     configs = (("fp32", False, "fp32", 0.0), ("fast_auto", True, "auto", None),
-               ("int8", True, "int8", 0.0), ("int8_recheck", True, "int8", None))
+               ("int8", True, "int8", 0.0), ("int8_recheck", True, "int8", None),
+               ("onnx_int8", True, "onnx-int8", 0.0),
+               ("onnx_int8_recheck", True, "onnx-int8", None))
     clfs = {}
     for name, fast, mode, margin in configs:
         t0 = time.perf_counter()
@@ -112,7 +114,7 @@ def main() -> int:
     except Exception as exc:  # noqa: BLE001 - the training package is optional here
         logger.warning("no iEmpathize agreement: %s", exc)
     l32 = [p.label for p in preds["fp32"][0].predict_sentences(test_texts)]
-    for name in ("fast_auto", "int8", "int8_recheck"):
+    for name in [n for n in clfs if n != "fp32"]:
         r = result[name]
         r["speedup_vs_fp32"] = round(result["fp32"]["seconds"] / r["seconds"], 2)
         r["cpu_speedup_vs_fp32"] = round(result["fp32"]["cpu_seconds"] / r["cpu_seconds"], 2)

@@ -9,8 +9,10 @@ of seeking and providing sentences. Sequences are bounded to ``max_len`` tokens 
 length. Inputs never raise: a comment with no usable sentence is ``none``.
 
 CPU fast path (``fast=True``): ``mode="auto"`` runs the network in bfloat16 when the CPU has
-native bf16 support (oneDNN; AVX512-BF16/AMX), else dynamic int8 quantisation of the encoder's
-linear layers (``torch.ao``) with an fp32 re-check of near-tie sentences (``recheck_margin``).
+native bf16 support (oneDNN; AVX512-BF16/AMX), else int8 on ONNX Runtime (``onnx-int8``,
+:mod:`models.empathy.onnx`) when it is installed, else dynamic int8 quantisation of the
+encoder's linear layers (``torch.ao``, ``int8``). Both int8 paths re-check near-tie sentences
+with the fp32 model (``recheck_margin``).
 On iEmpathize test, bf16 keeps 99.9-100% of the fp32 labels; plain int8 only ~92-95%.
 """
 
@@ -26,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from models.bundle import Bundle, Registry
+from models.empathy.onnx import OrtEmpathyNet, onnxruntime_available
 from models.empathy.splitter import split_sentences
 from models.errors import BundleError
 from models.threads import native_bf16
@@ -45,6 +48,7 @@ _LABELS = ("none", "seeking", "providing")
 NONE_PROBS: dict[str, float] = {"none": 1.0, "seeking": 0.0, "providing": 0.0}
 _MAX_SENTENCE_CHARS = 2000
 _RECHECK_MARGIN = 0.05
+_MODES = ("fp32", "bf16", "int8", "onnx-int8")
 
 
 @dataclass(frozen=True)
@@ -122,8 +126,9 @@ class EmpathyClassifier:
     @classmethod
     def from_bundle(cls, bundle: Bundle, *, fast: bool = True, mode: str = "auto",
                     recheck_margin: float | None = None) -> EmpathyClassifier:
-        """Load a bundle; ``fast`` selects the CPU fast path ``mode``: ``"bf16"``, ``"int8"``
-        or ``"auto"`` (bf16 when the CPU supports it natively, else int8).
+        """Load a bundle; ``fast`` selects the CPU fast path ``mode``: ``"bf16"``,
+        ``"onnx-int8"``, ``"int8"`` or ``"auto"`` (bf16 when the CPU supports it natively, else
+        onnx-int8 when onnxruntime is installed, else int8).
 
         ``recheck_margin`` (int8 only; default: the bundle's ``params.recheck_margin``, else
         0.05) re-scores near-tie sentences with the fp32 model.
@@ -155,15 +160,24 @@ class EmpathyClassifier:
         margin = float(recheck_margin if recheck_margin is not None
                        else params.get("recheck_margin", _RECHECK_MARGIN))
         if fast and mode == "auto":
-            mode = "bf16" if native_bf16() else "int8"
+            mode = "bf16" if native_bf16() else "onnx-int8" if onnxruntime_available() else "int8"
         if not fast:
             mode = "fp32"
-        if mode not in ("fp32", "bf16", "int8"):
+        if mode not in _MODES:
             raise BundleError(f"unknown empathy fast-path mode {mode!r}")
         if mode == "bf16":
             model = model.to(torch.bfloat16)
             margin = 0.0
-        elif mode == "int8":
+        elif mode == "onnx-int8":
+            try:
+                fast_model = OrtEmpathyNet.from_torch(model)
+            except Exception as exc:  # noqa: BLE001 - any export/runtime failure: torch int8
+                logger.warning("onnxruntime empathy path unavailable (%s); using torch int8", exc)
+                mode = "int8"
+            else:
+                fallback = model if margin > 0 else None
+                model = fast_model
+        if mode == "int8":
             import copy
 
             with warnings.catch_warnings():

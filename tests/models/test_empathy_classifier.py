@@ -32,7 +32,7 @@ def fast(tiny: dict[str, Any]) -> EmpathyClassifier:
     return EmpathyClassifier.from_bundle(tiny["bundle"], fast=True)
 
 
-@pytest.fixture(scope="module", params=["bf16", "int8"])
+@pytest.fixture(scope="module", params=["bf16", "int8", "onnx-int8"])
 def fast_mode(request: pytest.FixtureRequest, tiny: dict[str, Any]) -> EmpathyClassifier:
     return EmpathyClassifier.from_bundle(tiny["bundle"], fast=True, mode=request.param)
 
@@ -58,7 +58,7 @@ def test_bundle_round_trip_reproduces_training_predictions(tiny: dict[str, Any],
 
 def test_fast_path_agrees_with_fp32(tiny: dict[str, Any], fp32: EmpathyClassifier,
                                     fast_mode: EmpathyClassifier) -> None:
-    assert fast_mode.mode in ("bf16", "int8")
+    assert fast_mode.mode in ("bf16", "int8", "onnx-int8")
     texts = tiny["data"].test.texts + tiny["data"].valid.texts
     a = fp32.predict_sentences(texts)
     b = fast_mode.predict_sentences(texts)
@@ -72,6 +72,36 @@ def test_fast_path_agrees_with_fp32(tiny: dict[str, Any], fp32: EmpathyClassifie
     assert same.mean() >= (0.98 if fast_mode.mode == "bf16" else 0.8)
     diffs = [abs(x.probs[k] - y.probs[k]) for x, y in zip(a, b) for k in x.probs]
     assert float(np.median(diffs)) < 0.05
+
+
+def test_onnx_runtime_network_matches_torch_before_quantisation(tiny: dict[str, Any],
+                                                                fp32: EmpathyClassifier) -> None:
+    import torch
+
+    from models.empathy.onnx import OrtEmpathyNet
+
+    net = OrtEmpathyNet.from_torch(fp32.model, threads=1, quantize=False)
+    ids = [e.ids for e in fp32.tokenizer.encode_batch(tiny["data"].test.texts[:40])]
+    width = max(len(i) for i in ids)  # batch and width differ from the export's example
+    x = torch.zeros((len(ids), width), dtype=torch.long)
+    m = torch.zeros_like(x)
+    for row, i in enumerate(ids):
+        x[row, :len(i)], m[row, :len(i)] = torch.tensor(i), 1
+    with torch.inference_mode():
+        want = fp32.model(x, m)
+    got = net(x, m)
+    assert set(got) == set(want) == {"multi", "seek", "provide"}
+    for k in want:
+        assert got[k].shape == want[k].shape
+        assert torch.allclose(got[k], want[k], atol=1e-4)
+
+
+def test_onnx_int8_rechecks_near_ties_with_fp32(tiny: dict[str, Any]) -> None:
+    clf = EmpathyClassifier.from_bundle(tiny["bundle"], fast=True, mode="onnx-int8",
+                                        recheck_margin=0.05)
+    assert clf.mode == "onnx-int8" and clf.fallback is not None
+    clf.predict_sentences(tiny["data"].test.texts)
+    assert 0 < clf.last_rechecked < len(tiny["data"].test.texts)
 
 
 def test_sentence_predictions_are_labels_with_probabilities(fp32: EmpathyClassifier) -> None:
