@@ -146,7 +146,7 @@ class EmpathyClassifier:
         heads = {str(k): int(v) for k, v in params.get("heads", {"multi": 3}).items()}
         try:
             enc_cfg = build_encoder_config(bundle.read_json("encoder/config.json"))
-            model = EmpathyNet(enc_cfg, heads, dropout=0.0)
+            model: Any = EmpathyNet(enc_cfg, heads, dropout=0.0)
             state = load_file(str(bundle.file("model.safetensors")))
             model.load_state_dict(state, strict=True)
             tokenizer = Tokenizer.from_file(str(bundle.file("tokenizer/tokenizer.json")))
@@ -231,9 +231,9 @@ class EmpathyClassifier:
                 # _ROW_STEPS): the CPU kernels cache one compiled primitive per input shape,
                 # and unbounded shapes grew a scorer's memory by ~100 MB per 1,000 TLCs.
                 width = _round_up(max(1, max(len(ids[i]) for i in sel)), _WIDTH_STEP)
-                rows = next((r for r in _ROW_STEPS if r >= len(sel)), len(sel))
-                x = torch.zeros((rows, width), dtype=torch.long)
-                m = torch.zeros((rows, width), dtype=torch.long)
+                n_rows = next((r for r in _ROW_STEPS if r >= len(sel)), len(sel))
+                x = torch.zeros((n_rows, width), dtype=torch.long)
+                m = torch.zeros((n_rows, width), dtype=torch.long)
                 m[len(sel):, 0] = 1  # padding rows: one attended position, output dropped
                 for row, i in enumerate(sel):
                     x[row, :len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
