@@ -3,8 +3,9 @@
 Reads the first ``--tlcs`` top-level comments (non-deleted) of ``reddit-college``, runs
 ``EmpathyClassifier.predict_comments`` on them with the fp32 model (baseline), the default fast
 path (``auto``: bf16 on CPUs with native bf16, else ONNX Runtime int8), torch dynamic int8 and
-ONNX Runtime int8, each plain and with fp32 re-check of near-ties, and reports sentences/s, TLCs/s, the speed-up, label agreement (on the TLC sentences and on
-the iEmpathize test split) and peak RSS. Writes ``bench/results/empathy.json``.
+ONNX Runtime int8, each plain and with fp32 re-check of near-ties, and reports sentences/s,
+TLCs/s, the speed-up, label agreement (on the TLC sentences and on the iEmpathize test split)
+and peak RSS. Writes ``bench/results/empathy.json``.
 
     python bench/empathy.py [--model BUNDLE_DIR] [--tlcs 1000] [--threads 2]
 """

@@ -130,8 +130,8 @@ class EmpathyClassifier:
         ``"onnx-int8"``, ``"int8"`` or ``"auto"`` (bf16 when the CPU supports it natively, else
         onnx-int8 when onnxruntime is installed, else int8).
 
-        ``recheck_margin`` (int8 only; default: the bundle's ``params.recheck_margin``, else
-        0.05) re-scores near-tie sentences with the fp32 model.
+        ``recheck_margin`` (both int8 modes; default: the bundle's ``params.recheck_margin``,
+        else 0.05) re-scores near-tie sentences with the fp32 model.
         """
         import torch
         from safetensors.torch import load_file
