@@ -50,10 +50,11 @@ bench-%: setup
 	$(BIN)/python bench/$*.py
 
 lint: setup
-	$(BIN)/ruff check bot streaming models training/training tests bench
+	$(BIN)/ruff check bot streaming models redditdata devtools training/training tests bench
+	$(BIN)/ruff format --check bot streaming models redditdata devtools training/training tests bench
 
 typecheck: setup
-	$(BIN)/mypy bot streaming models training/training
+	$(BIN)/mypy bot streaming models redditdata devtools training/training
 
 clean:
 	rm -rf $(VENV) var/.system-deps .pytest_cache

@@ -61,17 +61,24 @@ def _sklearn_baseline(texts: list[str]) -> float:
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import FeatureUnion
 
-    union = FeatureUnion([
-        ("w", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)),
-        ("c", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=2,
-                              sublinear_tf=True)),
-    ])
+    union = FeatureUnion(
+        [
+            ("w", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)),
+            (
+                "c",
+                TfidfVectorizer(
+                    analyzer="char_wb", ngram_range=(3, 5), min_df=2, sublinear_tf=True
+                ),
+            ),
+        ]
+    )
     x = union.fit_transform(texts)
     rng = np.random.default_rng(0)
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", message=".*converge.*")
-    heads = [LogisticRegression(max_iter=50).fit(x, rng.integers(0, 2, x.shape[0]))
-             for _ in range(3)] + [Ridge().fit(x, rng.normal(size=x.shape[0])) for _ in range(2)]
+    heads = [
+        LogisticRegression(max_iter=50).fit(x, rng.integers(0, 2, x.shape[0])) for _ in range(3)
+    ] + [Ridge().fit(x, rng.normal(size=x.shape[0])) for _ in range(2)]
 
     def run() -> None:
         xx = union.transform(texts)
@@ -87,7 +94,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=20000, help="comments to score")
     ap.add_argument("--per-text-n", type=int, default=2000, help="comments for the naive baseline")
-    ap.add_argument("--sklearn-n", type=int, default=10000, help="comments for the sklearn baseline")
+    ap.add_argument(
+        "--sklearn-n", type=int, default=10000, help="comments for the sklearn baseline"
+    )
     ap.add_argument("--registry", default=None)
     ap.add_argument("--data", default=None)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "aux.json"))
@@ -130,8 +139,9 @@ def main() -> int:
         "speedup_per_thread_vs_per_text": round(per_thread / per_text, 2),
         "peak_rss_mb_after_load": round(rss_after_load, 1),
         "peak_rss_mb_aux": round(rss_aux, 1),
-        "peak_rss_mb_total_incl_sklearn_baseline":
-            round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb_total_incl_sklearn_baseline": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+        ),
         "target_texts_per_s": 5000,
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),

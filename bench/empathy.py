@@ -28,13 +28,17 @@ logger = logging.getLogger("bench.empathy")
 
 
 def read_tlcs(data_dir: Path, n: int) -> list[str]:
-    from streaming.dumps import iter_events
-    from streaming.events import Comment
+    from redditdata.dumps import iter_events
+    from redditdata.events import Comment
 
     out: list[str] = []
     for c in iter_events(data_dir / "reddit-college" / "comments.jsonl.gz", "comment"):
-        if isinstance(c, Comment) and c.parent_id == c.link_id and \
-                c.body not in ("[deleted]", "[removed]") and c.body.strip():
+        if (
+            isinstance(c, Comment)
+            and c.parent_id == c.link_id
+            and c.body not in ("[deleted]", "[removed]")
+            and c.body.strip()
+        ):
             out.append(c.body)
             if len(out) >= n:
                 break
@@ -66,24 +70,36 @@ def main() -> int:
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     torch.set_num_threads(a.threads)
-    bundle = (Bundle.open(a.model) if a.model
-              else Registry(resolve_registry_dir(a.registry)).current("empathy"))
+    bundle = (
+        Bundle.open(a.model)
+        if a.model
+        else Registry(resolve_registry_dir(a.registry)).current("empathy")
+    )
     data_dir = resolve_data_dir(a.data)
     texts = read_tlcs(data_dir, a.tlcs)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    result: dict = {"model": bundle.version, "threads": a.threads, "n_tlcs": len(texts),
-                    "loadavg_at_start": list(os.getloadavg()),
-                    "max_len": int(bundle.params.get("max_len", 128))}
+    result: dict = {
+        "model": bundle.version,
+        "threads": a.threads,
+        "n_tlcs": len(texts),
+        "loadavg_at_start": list(os.getloadavg()),
+        "max_len": int(bundle.params.get("max_len", 128)),
+    }
     preds = {}
-    configs = (("fp32", False, "fp32", 0.0), ("fast_auto", True, "auto", None),
-               ("int8", True, "int8", 0.0), ("int8_recheck", True, "int8", None),
-               ("onnx_int8", True, "onnx-int8", 0.0),
-               ("onnx_int8_recheck", True, "onnx-int8", None))
+    configs = (
+        ("fp32", False, "fp32", 0.0),
+        ("fast_auto", True, "auto", None),
+        ("int8", True, "int8", 0.0),
+        ("int8_recheck", True, "int8", None),
+        ("onnx_int8", True, "onnx-int8", 0.0),
+        ("onnx_int8_recheck", True, "onnx-int8", None),
+    )
     clfs = {}
     for name, fast, mode, margin in configs:
         t0 = time.perf_counter()
-        clfs[name] = EmpathyClassifier.from_bundle(bundle, fast=fast, mode=mode,
-                                                   recheck_margin=margin)
+        clfs[name] = EmpathyClassifier.from_bundle(
+            bundle, fast=fast, mode=mode, recheck_margin=margin
+        )
         result[name] = {"load_s": round(time.perf_counter() - t0, 2)}
         clfs[name].predict_comments(texts[:50])  # warm-up
     # Interleaved rounds (best of --repeats) so a change in machine load hits every config.
@@ -97,19 +113,27 @@ def main() -> int:
     for name, clf in clfs.items():
         secs, cpu = best[name]
         n_sent = sum(len(r.sentences) for r in preds[name][1])
-        result[name].update({"seconds": round(secs, 3), "cpu_seconds": round(cpu, 3),
-                             "sentences": n_sent, "sentences_per_s": round(n_sent / secs, 1),
-                             "sentences_per_cpu_s": round(n_sent / max(cpu, 1e-9), 1),
-                             "tlcs_per_s": round(len(texts) / secs, 1),
-                             "mode": clf.mode, "recheck_margin": clf.recheck_margin})
+        result[name].update(
+            {
+                "seconds": round(secs, 3),
+                "cpu_seconds": round(cpu, 3),
+                "sentences": n_sent,
+                "sentences_per_s": round(n_sent / secs, 1),
+                "sentences_per_cpu_s": round(n_sent / max(cpu, 1e-9), 1),
+                "tlcs_per_s": round(len(texts) / secs, 1),
+                "mode": clf.mode,
+                "recheck_margin": clf.recheck_margin,
+            }
+        )
         logger.info("%s: %s", name, result[name])
     a32 = [s.label for r in preds["fp32"][1] for s in r.sentences]
     test_texts: list[str] = []
     try:
         from training.empathy.data import SPLIT_SEED, dataset_path, split_dataset
 
-        data = split_dataset(dataset_path(data_dir),
-                             seed=int(bundle.params.get("split_seed", SPLIT_SEED)))
+        data = split_dataset(
+            dataset_path(data_dir), seed=int(bundle.params.get("split_seed", SPLIT_SEED))
+        )
         test_texts = data.test.texts
         result["n_iempathize_test"] = len(test_texts)
     except Exception as exc:  # noqa: BLE001 - the training package is optional here
@@ -121,18 +145,23 @@ def main() -> int:
         r["cpu_speedup_vs_fp32"] = round(result["fp32"]["cpu_seconds"] / r["cpu_seconds"], 2)
         a8 = [s.label for c in preds[name][1] for s in c.sentences]
         r["agreement_reddit_sentences"] = round(
-            sum(x == y for x, y in zip(a32, a8)) / max(1, len(a32)), 4)
+            sum(x == y for x, y in zip(a32, a8)) / max(1, len(a32)), 4
+        )
         r["agreement_reddit_tlc_labels"] = round(
             sum(x.label == y.label for x, y in zip(preds["fp32"][1], preds[name][1]))
-            / max(1, len(texts)), 4)
+            / max(1, len(texts)),
+            4,
+        )
         if test_texts:
             clf = preds[name][0]
             l8 = [p.label for p in clf.predict_sentences(test_texts)]
             r["agreement_iempathize_test"] = round(
-                sum(x == y for x, y in zip(l32, l8)) / len(l32), 4)
+                sum(x == y for x, y in zip(l32, l8)) / len(l32), 4
+            )
             r["rechecked_share_iempathize_test"] = round(clf.last_rechecked / len(l32), 4)
-    result["label_share_fp32"] = {lab: round(a32.count(lab) / max(1, len(a32)), 4)
-                                  for lab in ("none", "seeking", "providing")}
+    result["label_share_fp32"] = {
+        lab: round(a32.count(lab) / max(1, len(a32)), 4) for lab in ("none", "seeking", "providing")
+    }
     result["loadavg_at_end"] = list(os.getloadavg())
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result["rss_before_models_mb"] = round(rss0 / 1024, 1)

@@ -30,7 +30,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "training")]
 
 
 def load_posts(data_dir: Path, n_tlcs: int):  # type: ignore[no-untyped-def]
-    from streaming.forest import iter_threads
+    from redditdata.forest import iter_threads
 
     out, k = [], 0
     for th in iter_threads(data_dir / "reddit-college", min_age_s=48 * 3600):
@@ -113,7 +113,9 @@ def main() -> int:
     res["fast_streaming_tlcs_per_s"] = n / time_streaming(fast, posts, emp)
     res["baseline_batched_tlcs_per_s"] = n / time_batched(base, posts, emp)
     res["baseline_streaming_tlcs_per_s"] = n / time_streaming(base, posts, emp)
-    res["speedup_streaming"] = res["fast_streaming_tlcs_per_s"] / res["baseline_streaming_tlcs_per_s"]
+    res["speedup_streaming"] = (
+        res["fast_streaming_tlcs_per_s"] / res["baseline_streaming_tlcs_per_s"]
+    )
     res["speedup_batched"] = res["fast_batched_tlcs_per_s"] / res["baseline_batched_tlcs_per_s"]
     if emp is not None:
         res["fast_batched_incl_empathy_tlcs_per_s"] = n / time_batched(fast, posts)

@@ -45,8 +45,8 @@ from models.metrics.names import METRIC_NAMES
 from models.outcomes import OutcomeComputer
 from models.paths import resolve_data_dir, resolve_registry_dir
 from models.trajectory import Trajectory
-from models.tree import Node
-from streaming.forest import iter_threads
+from redditdata.forest import iter_threads
+from redditdata.tree import Node
 
 
 class PerCommentAux:
@@ -91,8 +91,9 @@ def _batched(computer: OutcomeComputer, tlcs: list[Node], batch_comments: int) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--data", default=None)
     ap.add_argument("--registry", default=None)
     ap.add_argument("--threads", type=int, default=3000)
@@ -158,16 +159,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # the two paths agree (same numbers, different speed)
     check = sub[:50]
-    ref = np.array([[conversation_metrics(t, aux, computer.markers)[m] for m in METRIC_NAMES]
-                    for t in check])
+    ref = np.array(
+        [[conversation_metrics(t, aux, computer.markers)[m] for m in METRIC_NAMES] for t in check]
+    )
     got, _ = computer.metric_matrix(check)
     max_abs_diff = float(np.abs(ref - got).max()) if len(check) else 0.0
 
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result = {
         "bench": "outcomes",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "data": {"threads": args.threads, "tlcs": len(tlcs), "comments": n_comments},
         "bundles": dict(computer.versions),
         "batched": {
@@ -180,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "batch_comments": args.batch_comments,
         },
         "baseline_same_conversations": {
-            "tlcs": len(sub), "comments": n_sub,
+            "tlcs": len(sub),
+            "comments": n_sub,
             "naive_seconds": round(t_naive, 3),
             "naive_comments_per_s": round(n_sub / t_naive, 1),
             "naive_aux_calls": naive_aux.calls,

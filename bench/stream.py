@@ -64,8 +64,11 @@ def load_index(args: argparse.Namespace) -> Any:
     from models.paths import resolve_data_dir
     from streaming.replay import ReplayIndex, parse_time
 
-    return ReplayIndex(resolve_data_dir(args.data) / "reddit-college",
-                       since=parse_time(args.since), until=parse_time(args.until))
+    return ReplayIndex(
+        resolve_data_dir(args.data) / "reddit-college",
+        since=parse_time(args.since),
+        until=parse_time(args.until),
+    )
 
 
 _SESSIONS: dict[str, Any] = {}
@@ -86,8 +89,9 @@ def score_stats(db_url: str) -> dict[str, Any]:
 
     sessions = _sessions(db_url)
     with sessions() as s:
-        n, lo, hi = s.execute(select(func.count(), func.min(ScoreRow.scored_ms),
-                                     func.max(ScoreRow.scored_ms))).one()
+        n, lo, hi = s.execute(
+            select(func.count(), func.min(ScoreRow.scored_ms), func.max(ScoreRow.scored_ms))
+        ).one()
     return {"n": int(n or 0), "first_ms": lo, "last_ms": hi}
 
 
@@ -99,8 +103,13 @@ def latencies(db_url: str, after_ms: int = 0) -> list[float]:
 
     sessions = _sessions(db_url)
     with sessions() as s:
-        return [x for x in s.scalars(select(SuggestionRow.latency_s).where(
-            SuggestionRow.made_ms > after_ms)) if x is not None]
+        return [
+            x
+            for x in s.scalars(
+                select(SuggestionRow.latency_s).where(SuggestionRow.made_ms > after_ms)
+            )
+            if x is not None
+        ]
 
 
 def paced(events: list[Any], rate: float, max_tlcs: int) -> Any:
@@ -120,18 +129,30 @@ def paced(events: list[Any], rate: float, max_tlcs: int) -> Any:
 
 
 def env_for(bootstrap: str, db_url: str, registry: str, **extra: Any) -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PROSOCIAL_BUS="kafka",
-               PROSOCIAL_KAFKA_BOOTSTRAP=bootstrap, PROSOCIAL_DATABASE_URL=db_url,
-               PROSOCIAL_REGISTRY_DIR=registry, PROSOCIAL_CLOCK="event",
-               PROSOCIAL_BATCH_SIZE="128", PROSOCIAL_TORCH_THREADS="2")
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        PROSOCIAL_BUS="kafka",
+        PROSOCIAL_KAFKA_BOOTSTRAP=bootstrap,
+        PROSOCIAL_DATABASE_URL=db_url,
+        PROSOCIAL_REGISTRY_DIR=registry,
+        PROSOCIAL_CLOCK="event",
+        PROSOCIAL_BATCH_SIZE="128",
+        PROSOCIAL_TORCH_THREADS="2",
+    )
     env.update({f"PROSOCIAL_{k.upper()}": str(v) for k, v in extra.items()})
     return env
 
 
 def stage_proc(stage: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     out = open(log, "ab")  # noqa: SIM115 - handed to the child process
-    return subprocess.Popen([sys.executable, "-m", "streaming.cli", "-v", "run", "--stage",
-                             stage], cwd=ROOT, env=env, stdout=out, stderr=out)
+    return subprocess.Popen(
+        [sys.executable, "-m", "streaming.cli", "-v", "run", "--stage", stage],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=out,
+    )
 
 
 def wait_ready(log: Path, n: int = 1, timeout_s: float = 300) -> None:
@@ -145,8 +166,8 @@ def wait_ready(log: Path, n: int = 1, timeout_s: float = 300) -> None:
 
 
 def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> dict[str, Any]:
+    from devtools.servers import TansuBroker
     from streaming.bus.kafka import KafkaBus
-    from streaming.devservers import TansuBroker
     from streaming.pipeline import ALL_TOPICS
     from streaming.stages.ingest import encode_event
 
@@ -193,22 +214,28 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
             for p in procs:
                 p.wait(60)
         peak = max(peaks)
-        out.update(scorer_processes=args.scorers, torch_threads_per_scorer=threads,
-                   rss_mb_all_scorers=round(sum(peaks), 1))
+        out.update(
+            scorer_processes=args.scorers,
+            torch_threads_per_scorer=threads,
+            rss_mb_all_scorers=round(sum(peaks), 1),
+        )
         st = score_stats(db)
         span = ((st["last_ms"] or 0) - (st["first_ms"] or 0)) / 1000
         first_score_after = ((st["first_ms"] or 0) / 1000) - t_start_wall
-        out.update(tlc_scored=st["n"], tlc_published=n_tlc,
-                   tlc_per_s=round(st["n"] / span, 1) if span > 0 else None,
-                   model_load_s=round(first_score_after, 1), rss_mb=round(peak, 1))
+        out.update(
+            tlc_scored=st["n"],
+            tlc_published=n_tlc,
+            tlc_per_s=round(st["n"] / span, 1) if span > 0 else None,
+            model_load_s=round(first_score_after, 1),
+            rss_mb=round(peak, 1),
+        )
     # -- latency at a steady rate ------------------------------------------------------------
     db2 = f"sqlite:///{tmp / 'kafka-latency.db'}"
     with TansuBroker(log=tmp / "tansu2.log") as broker:
         KafkaBus(broker.bootstrap).ensure_topics(ALL_TOPICS, args.partitions)
         # the scorers deployed as in the throughput run (N processes in one consumer group,
         # torch threads = cores // N each) and one suggester
-        env = env_for(broker.bootstrap, db2, args.registry, quiet_period_s=0,
-                      torch_threads=threads)
+        env = env_for(broker.bootstrap, db2, args.registry, quiet_period_s=0, torch_threads=threads)
         logs = [tmp / f"lat-scorer-{i}.log" for i in range(args.scorers)]
         logs.append(tmp / "lat-suggester.log")
         procs = [stage_proc("scorer", env, lg) for lg in logs[:-1]]
@@ -243,15 +270,20 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
             for p in procs:
                 p.wait(60)
         lat = latencies(db2, t_paced)
-        out.update(p50_latency_s=pct(lat, 50), p99_latency_s=pct(lat, 99),
-                   latency_samples=len(lat), latency_rate_tlc_per_s=args.rate,
-                   latency_tlcs_sent=sent, latency_tlcs_scored=score_stats(db2)["n"] - n_warm)
+        out.update(
+            p50_latency_s=pct(lat, 50),
+            p99_latency_s=pct(lat, 99),
+            latency_samples=len(lat),
+            latency_rate_tlc_per_s=args.rate,
+            latency_tlcs_sent=sent,
+            latency_tlcs_scored=score_stats(db2)["n"] - n_warm,
+        )
     return out
 
 
 def embedded_child(args: argparse.Namespace) -> int:
     """Runs in its own process: embedded bus, real models, throughput then latency."""
-    from models.threads import configure_torch_threads
+    from models.cpu import configure_torch_threads
     from streaming.bus.embedded import EmbeddedBus
     from streaming.clock import EventClock
     from streaming.modelset import load_models
@@ -269,35 +301,58 @@ def embedded_child(args: argparse.Namespace) -> int:
     res: dict[str, Any] = {}
     db = f"sqlite:///{tmp / 'embedded.db'}"
     _, sessions = open_database(db)
-    settings = load_settings(database_url=db, clock="event", stages=("ingest", "scorer"),
-                             batch_size=128)
-    p = build_pipeline(settings, bus=EmbeddedBus(args.partitions), sessions=sessions,
-                       clock=EventClock(), models=models, source=ReplaySource(lambda: events))
+    settings = load_settings(
+        database_url=db, clock="event", stages=("ingest", "scorer"), batch_size=128
+    )
+    p = build_pipeline(
+        settings,
+        bus=EmbeddedBus(args.partitions),
+        sessions=sessions,
+        clock=EventClock(),
+        models=models,
+        source=ReplaySource(lambda: events),
+    )
     t_end = time.monotonic() + args.budget_s
     run_embedded(p, lambda: time.monotonic() > t_end, chunk=128, drain=False)
     st = score_stats(db)
     span = ((st["last_ms"] or 0) - (st["first_ms"] or 0)) / 1000
-    res.update(tlc_scored=st["n"], events_published=p.ingest.published if p.ingest else None,
-               tlc_per_s=round(st["n"] / span, 1) if span > 0 else None)
+    res.update(
+        tlc_scored=st["n"],
+        events_published=p.ingest.published if p.ingest else None,
+        tlc_per_s=round(st["n"] / span, 1) if span > 0 else None,
+    )
     db2 = f"sqlite:///{tmp / 'embedded-latency.db'}"
     _, sessions2 = open_database(db2)
-    settings2 = load_settings(database_url=db2, clock="event",
-                              stages=("ingest", "scorer", "suggester"), quiet_period_s=0)
-    p2 = build_pipeline(settings2, bus=EmbeddedBus(args.partitions), sessions=sessions2,
-                        clock=EventClock(), models=models,
-                        source=ReplaySource(lambda: paced(events, args.rate, args.latency_tlcs)))
+    settings2 = load_settings(
+        database_url=db2, clock="event", stages=("ingest", "scorer", "suggester"), quiet_period_s=0
+    )
+    p2 = build_pipeline(
+        settings2,
+        bus=EmbeddedBus(args.partitions),
+        sessions=sessions2,
+        clock=EventClock(),
+        models=models,
+        source=ReplaySource(lambda: paced(events, args.rate, args.latency_tlcs)),
+    )
     t_end = time.monotonic() + args.latency_tlcs / args.rate + args.drain_s
     t0 = time.monotonic()
     run_embedded(p2, lambda: time.monotonic() > t_end, chunk=1, drain=False)
     lat_scored = score_stats(db2)
     achieved = lat_scored["n"] / max(time.monotonic() - t0, 1e-9)
     res["latency_achieved_rate_tlc_per_s"] = round(achieved, 1)
-    res["latency_note"] = ("one thread: the source is back-pressured, so the offered rate "
-                           "drops to what the scorer sustains; latency excludes that queueing")
+    res["latency_note"] = (
+        "one thread: the source is back-pressured, so the offered rate "
+        "drops to what the scorer sustains; latency excludes that queueing"
+    )
     lat = latencies(db2)
-    res.update(p50_latency_s=pct(lat, 50), p99_latency_s=pct(lat, 99), latency_samples=len(lat),
-               latency_rate_tlc_per_s=args.rate, rss_mb=round(vm_hwm_mb() or 0, 1),
-               rss_note="whole process: includes the in-memory replay index of the dump")
+    res.update(
+        p50_latency_s=pct(lat, 50),
+        p99_latency_s=pct(lat, 99),
+        latency_samples=len(lat),
+        latency_rate_tlc_per_s=args.rate,
+        rss_mb=round(vm_hwm_mb() or 0, 1),
+        rss_note="whole process: includes the in-memory replay index of the dump",
+    )
     Path(args.child_out).write_text(json.dumps(res))
     return 0
 
@@ -306,7 +361,7 @@ def models_alone(args: argparse.Namespace, index: Any, n: int) -> dict[str, Any]
     """Baseline: the models without bus or database on the first ``n`` TLCs, grouped by post."""
     from collections import defaultdict
 
-    from streaming.forest import node_from_event, post_from_event
+    from redditdata.forest import node_from_event, post_from_event
     from streaming.modelset import load_models
 
     ms = load_models(args.registry, fast=True, need=("empathy", "forecaster"))
@@ -320,17 +375,21 @@ def models_alone(args: argparse.Namespace, index: Any, n: int) -> dict[str, Any]
             k += 1
     first = next(iter(by_post))  # warm-up call (lazy initialisation), not timed
     warm_emp = ms.empathy.predict_comments([c.body for c in by_post[first]])
-    ms.forecaster.predict(post_from_event(index.submissions[first]),
-                          [node_from_event(c) for c in by_post[first]], warm_emp)
+    ms.forecaster.predict(
+        post_from_event(index.submissions[first]),
+        [node_from_event(c) for c in by_post[first]],
+        warm_emp,
+    )
     # empathy over batches of 128 TLCs (as the scorer does), then the forecaster two ways:
     # one call per post (the old scorer) and one call per 128-TLC batch across posts (now)
     flat = [(post, c) for post, cs in by_post.items() for c in cs]
     t0 = time.perf_counter()
     emp: dict[str, Any] = {}
     for i in range(0, len(flat), 128):
-        chunk = flat[i:i + 128]
-        for (_, c), e in zip(chunk, ms.empathy.predict_comments([c.body for _, c in chunk]),
-                             strict=True):
+        chunk = flat[i : i + 128]
+        for (_, c), e in zip(
+            chunk, ms.empathy.predict_comments([c.body for _, c in chunk]), strict=True
+        ):
             emp[c.name] = e
     t_emp = time.perf_counter() - t0
     posts = {p: post_from_event(index.submissions[p]) for p in by_post}
@@ -341,34 +400,60 @@ def models_alone(args: argparse.Namespace, index: Any, n: int) -> dict[str, Any]
     cold()
     t0 = time.perf_counter()
     for post, cs in by_post.items():
-        ms.forecaster.predict(posts[post], [node_from_event(c) for c in cs],
-                              [emp[c.name] for c in cs])
+        ms.forecaster.predict(
+            posts[post], [node_from_event(c) for c in cs], [emp[c.name] for c in cs]
+        )
     t_per_post = time.perf_counter() - t0
     cold()
     t0 = time.perf_counter()
     for i in range(0, len(flat), 128):
         groups: dict[str, tuple[Any, list[Any], None]] = {}
-        for post, c in flat[i:i + 128]:
+        for post, c in flat[i : i + 128]:
             groups.setdefault(post, (posts[post], [], None))[1].append(node_from_event(c))
         order = [c for _, nodes, _ in groups.values() for c in nodes]
         ms.forecaster.predict_many(list(groups.values()), [emp[c.name] for c in order])
     t_batch = time.perf_counter() - t0
-    return {"tlcs": k, "tlc_per_s": round(k / (t_emp + t_per_post), 1),
-            "tlc_per_s_batched_forecaster": round(k / (t_emp + t_batch), 1),
-            "empathy_tlc_per_s": round(k / t_emp, 1),
-            "forecaster_tlc_per_s_per_post": round(k / t_per_post, 1),
-            "forecaster_tlc_per_s_batched": round(k / t_batch, 1),
-            "note": "tlc_per_s = empathy + one forecaster call per post (the baseline the "
-                    "pipeline ratios use); the batched variant is what the scorer now does"}
+    return {
+        "tlcs": k,
+        "tlc_per_s": round(k / (t_emp + t_per_post), 1),
+        "tlc_per_s_batched_forecaster": round(k / (t_emp + t_batch), 1),
+        "empathy_tlc_per_s": round(k / t_emp, 1),
+        "forecaster_tlc_per_s_per_post": round(k / t_per_post, 1),
+        "forecaster_tlc_per_s_batched": round(k / t_batch, 1),
+        "note": "tlc_per_s = empathy + one forecaster call per post (the baseline the "
+        "pipeline ratios use); the batched variant is what the scorer now does",
+    }
 
 
 def run_child(args: argparse.Namespace, child_out: Path, tmp: Path) -> None:
-    subprocess.run([sys.executable, __file__, "--child", "embedded", "--child-out",
-                    str(child_out), "--child-tmp", str(tmp), "--registry", args.registry,
-                    "--since", args.since, "--until", args.until, "--rate", str(args.rate),
-                    "--latency-tlcs", str(args.latency_tlcs), "--budget-s", str(args.budget_s),
-                    "--drain-s", str(args.drain_s)]
-                   + (["--data", args.data] if args.data else []), check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            "embedded",
+            "--child-out",
+            str(child_out),
+            "--child-tmp",
+            str(tmp),
+            "--registry",
+            args.registry,
+            "--since",
+            args.since,
+            "--until",
+            args.until,
+            "--rate",
+            str(args.rate),
+            "--latency-tlcs",
+            str(args.latency_tlcs),
+            "--budget-s",
+            str(args.budget_s),
+            "--drain-s",
+            str(args.drain_s),
+        ]
+        + (["--data", args.data] if args.data else []),
+        check=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -381,12 +466,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency-tlcs", type=int, default=1500)
     ap.add_argument("--baseline-tlcs", type=int, default=2000)
     ap.add_argument("--partitions", type=int, default=4)
-    ap.add_argument("--scorers", type=int, default=2,
-                    help="scorer processes in one consumer group for the Kafka throughput run")
-    ap.add_argument("--budget-s", type=float, default=300.0,
-                    help="max seconds of scoring per throughput measurement")
-    ap.add_argument("--drain-s", type=float, default=120.0,
-                    help="max seconds to wait for the latency run to be scored")
+    ap.add_argument(
+        "--scorers",
+        type=int,
+        default=2,
+        help="scorer processes in one consumer group for the Kafka throughput run",
+    )
+    ap.add_argument(
+        "--budget-s",
+        type=float,
+        default=300.0,
+        help="max seconds of scoring per throughput measurement",
+    )
+    ap.add_argument(
+        "--drain-s",
+        type=float,
+        default=120.0,
+        help="max seconds to wait for the latency run to be scored",
+    )
     ap.add_argument("--skip-kafka", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "stream.json"))
     ap.add_argument("--child", choices=["embedded"], help=argparse.SUPPRESS)
@@ -399,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     from streaming.modelset import load_models
 
     args.registry = str(resolve_registry_dir(args.registry))
-    from models.threads import configure_torch_threads
+    from models.cpu import configure_torch_threads
 
     configure_torch_threads(2)  # as the service does (OMP_WAIT_POLICY=PASSIVE by default)
     if args.child == "embedded":
@@ -411,8 +508,11 @@ def main(argv: list[str] | None = None) -> int:
     index = load_index(args)
     n_tlc = index.n_tlcs
     result: dict[str, Any] = {
-        "n_tlc": n_tlc, "n_events": len(index.submissions) + index.n_comments,
-        "window": [args.since, args.until], "models": versions, "missing_models": missing,
+        "n_tlc": n_tlc,
+        "n_events": len(index.submissions) + index.n_comments,
+        "window": [args.since, args.until],
+        "models": versions,
+        "missing_models": missing,
         "machine": {"cpus": os.cpu_count()},
     }
     if missing:

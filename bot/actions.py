@@ -25,8 +25,14 @@ logger = logging.getLogger(__name__)
 
 
 class ActionExecutor:
-    def __init__(self, reddit: Any, store: ApprovalStore, *,
-                 clock: Callable[[], float] = time.time, backoff: Backoff | None = None) -> None:
+    def __init__(
+        self,
+        reddit: Any,
+        store: ApprovalStore,
+        *,
+        clock: Callable[[], float] = time.time,
+        backoff: Backoff | None = None,
+    ) -> None:
         self.reddit = reddit
         self.store = store
         self.clock = clock
@@ -35,13 +41,15 @@ class ActionExecutor:
     def _perform(self, p: Proposal) -> None:
         if p.action == "sticky_comment":
             comment = self.reddit.comment(p.target.removeprefix("t1_"))
-            self.backoff.call(lambda: comment.mod.distinguish(how="yes", sticky=True),
-                              f"sticky {p.target}")
+            self.backoff.call(
+                lambda: comment.mod.distinguish(how="yes", sticky=True), f"sticky {p.target}"
+            )
         elif p.action == "suggested_sort":
             submission = self.reddit.submission(p.target.removeprefix("t3_"))
             sort = p.params.get("sort", "confidence")
-            self.backoff.call(lambda: submission.mod.suggested_sort(sort=sort),
-                              f"suggested sort {p.target}")
+            self.backoff.call(
+                lambda: submission.mod.suggested_sort(sort=sort), f"suggested sort {p.target}"
+            )
         else:  # pragma: no cover - the store refuses unknown actions
             raise ValueError(p.action)
 
@@ -51,14 +59,14 @@ class ActionExecutor:
         for p in self.store.with_status(subreddit, "approved"):
             if dry_run:
                 outcome = "ok"
-                logger.info("[dry-run] would %s %s (approved by u/%s)", p.action, p.target,
-                            p.decided_by)
+                logger.info(
+                    "[dry-run] would %s %s (approved by u/%s)", p.action, p.target, p.decided_by
+                )
             else:
                 try:
                     self._perform(p)
                     outcome = "ok"
-                    logger.info("%s %s done (approved by u/%s)", p.action, p.target,
-                                p.decided_by)
+                    logger.info("%s %s done (approved by u/%s)", p.action, p.target, p.decided_by)
                 except (prawcore.PrawcoreException, RetriesExhausted) as exc:
                     outcome = f"error: {type(exc).__name__}"
                     logger.warning("%s %s failed: %s", p.action, p.target, exc)

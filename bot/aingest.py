@@ -31,13 +31,23 @@ class _Throttled(Exception):
 
 
 class AsyncRedditIngest:
-    def __init__(self, reddit: Any, bus: Bus | None, seen: Any, subreddits: Sequence[str], *,
-                 kinds: Sequence[str] = KINDS, bots: Iterable[str] = DEFAULT_BOTS,
-                 clock: Callable[[], float] = time.time,
-                 asleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-                 sweep_every_s: float | None = 600, sweep_lookback_s: float = 3600,
-                 max_sweep_pages: int = 10, max_consecutive_errors: int = 8,
-                 backoff: Backoff | None = None) -> None:
+    def __init__(
+        self,
+        reddit: Any,
+        bus: Bus | None,
+        seen: Any,
+        subreddits: Sequence[str],
+        *,
+        kinds: Sequence[str] = KINDS,
+        bots: Iterable[str] = DEFAULT_BOTS,
+        clock: Callable[[], float] = time.time,
+        asleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        sweep_every_s: float | None = 600,
+        sweep_lookback_s: float = 3600,
+        max_sweep_pages: int = 10,
+        max_consecutive_errors: int = 8,
+        backoff: Backoff | None = None,
+    ) -> None:
         if not subreddits:
             raise ValueError("no subreddits to ingest")
         self.reddit = reddit
@@ -69,7 +79,8 @@ class AsyncRedditIngest:
         if kind not in self._streams:
             multi = await self.reddit.subreddit("+".join(self.subreddits))
             self._streams[kind] = getattr(multi.stream, kind)(
-                pause_after=0, exception_handler=self._on_error)
+                pause_after=0, exception_handler=self._on_error
+            )
         return self._streams[kind]
 
     async def poll_once(self) -> int:

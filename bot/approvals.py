@@ -59,8 +59,10 @@ class Proposal:
 
 def parse_commands(text: str) -> list[tuple[str, list[int]]]:
     """``"!approve 3, 5\\n!reject 4"`` → ``[("approve", [3, 5]), ("reject", [4])]``."""
-    return [(m.group(1).lower(), [int(x) for x in re.findall(r"\d+", m.group(2))])
-            for m in _COMMAND.finditer(text or "")]
+    return [
+        (m.group(1).lower(), [int(x) for x in re.findall(r"\d+", m.group(2))])
+        for m in _COMMAND.finditer(text or "")
+    ]
 
 
 class ApprovalStore:
@@ -70,26 +72,40 @@ class ApprovalStore:
         self._lock = threading.Lock()
 
     def _row(self, row: Any) -> Proposal:
-        return Proposal(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], row[6],
-                        row[7], row[8], row[9])
+        return Proposal(
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            json.loads(row[4]),
+            row[5],
+            row[6],
+            row[7],
+            row[8],
+            row[9],
+        )
 
-    def propose(self, subreddit: str, action: str, target: str, params: dict[str, Any],
-                now: float) -> Proposal:
+    def propose(
+        self, subreddit: str, action: str, target: str, params: dict[str, Any], now: float
+    ) -> Proposal:
         """A new proposal, or the open one for the same action and target."""
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}")
         with self._lock:
             row = self._db.execute(
                 "SELECT * FROM proposals WHERE subreddit=? AND action=? AND target=? AND "
-                "status IN ('proposed','approved')", (subreddit.lower(), action, target)
+                "status IN ('proposed','approved')",
+                (subreddit.lower(), action, target),
             ).fetchone()
             if row is None:
                 cur = self._db.execute(
                     "INSERT INTO proposals (subreddit, action, target, params, status, "
                     "created_at) VALUES (?,?,?,?, 'proposed', ?)",
-                    (subreddit.lower(), action, target, json.dumps(params), now))
-                row = self._db.execute("SELECT * FROM proposals WHERE id=?",
-                                       (cur.lastrowid,)).fetchone()
+                    (subreddit.lower(), action, target, json.dumps(params), now),
+                )
+                row = self._db.execute(
+                    "SELECT * FROM proposals WHERE id=?", (cur.lastrowid,)
+                ).fetchone()
         return self._row(row)
 
     def get(self, pid: int) -> Proposal | None:
@@ -99,30 +115,51 @@ class ApprovalStore:
 
     def with_status(self, subreddit: str, status: str) -> list[Proposal]:
         with self._lock:
-            rows = self._db.execute("SELECT * FROM proposals WHERE subreddit=? AND status=? "
-                                    "ORDER BY id", (subreddit.lower(), status)).fetchall()
+            rows = self._db.execute(
+                "SELECT * FROM proposals WHERE subreddit=? AND status=? ORDER BY id",
+                (subreddit.lower(), status),
+            ).fetchall()
         return [self._row(r) for r in rows]
 
-    def decide(self, pid: int, status: Status, by: str, now: float,
-               only_from: tuple[str, ...] = ("proposed",)) -> bool:
+    def decide(
+        self,
+        pid: int,
+        status: Status,
+        by: str,
+        now: float,
+        only_from: tuple[str, ...] = ("proposed",),
+    ) -> bool:
         with self._lock:
             cur = self._db.execute(
                 f"UPDATE proposals SET status=?, decided_by=?, decided_at=? WHERE id=? AND "
-                f"status IN ({','.join('?' * len(only_from))})", (status, by, now, pid,
-                                                                   *only_from))
+                f"status IN ({','.join('?' * len(only_from))})",
+                (status, by, now, pid, *only_from),
+            )
         return cur.rowcount == 1
 
     def record_execution(self, p: Proposal, now: float, dry_run: bool, outcome: str) -> None:
         status = "dry_run" if dry_run else ("executed" if outcome == "ok" else "failed")
         with self._lock:
-            self._db.execute("UPDATE proposals SET status=?, result=? WHERE id=?",
-                             (status, outcome, p.id))
+            self._db.execute(
+                "UPDATE proposals SET status=?, result=? WHERE id=?", (status, outcome, p.id)
+            )
             self._db.execute(
                 "INSERT INTO action_log (proposal_id, subreddit, action, target, params, "
                 "approved_by, approved_at, executed_at, dry_run, outcome) VALUES "
-                "(?,?,?,?,?,?,?,?,?,?)", (p.id, p.subreddit, p.action, p.target,
-                                          json.dumps(p.params), p.decided_by or "?",
-                                          p.decided_at or 0.0, now, int(dry_run), outcome))
+                "(?,?,?,?,?,?,?,?,?,?)",
+                (
+                    p.id,
+                    p.subreddit,
+                    p.action,
+                    p.target,
+                    json.dumps(p.params),
+                    p.decided_by or "?",
+                    p.decided_at or 0.0,
+                    now,
+                    int(dry_run),
+                    outcome,
+                ),
+            )
 
     def action_log(self, subreddit: str | None = None) -> list[dict[str, Any]]:
         q = "SELECT * FROM action_log"
@@ -136,15 +173,19 @@ class ApprovalStore:
 
     def first_time(self, message_id: str) -> bool:
         with self._lock:
-            cur = self._db.execute("INSERT OR IGNORE INTO handled_messages VALUES (?)",
-                                   (message_id,))
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO handled_messages VALUES (?)", (message_id,)
+            )
         return cur.rowcount == 1
 
-    def record_digest(self, subreddit: str, conversation: str | None, now: float, posts: int,
-                      dry_run: bool) -> None:
+    def record_digest(
+        self, subreddit: str, conversation: str | None, now: float, posts: int, dry_run: bool
+    ) -> None:
         with self._lock:
-            self._db.execute("INSERT INTO digests VALUES (?,?,?,?,?)",
-                             (subreddit.lower(), conversation, now, posts, int(dry_run)))
+            self._db.execute(
+                "INSERT INTO digests VALUES (?,?,?,?,?)",
+                (subreddit.lower(), conversation, now, posts, int(dry_run)),
+            )
 
     def digests(self, subreddit: str | None = None) -> list[tuple[str, str | None, float]]:
         q = "SELECT subreddit, conversation, sent_at FROM digests"
@@ -158,8 +199,12 @@ class ApprovalStore:
 class ApprovalService:
     """Decisions on proposals; ``may_approve(subreddit, user)`` says who can decide."""
 
-    def __init__(self, store: ApprovalStore, may_approve: Callable[[str, str], bool],
-                 clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        store: ApprovalStore,
+        may_approve: Callable[[str, str], bool],
+        clock: Callable[[], float],
+    ) -> None:
         self.store = store
         self.may_approve = may_approve
         self.clock = clock
@@ -186,10 +231,15 @@ class ApprovalService:
         for verb, ids in parse_commands(text):
             if verb == "status":
                 for st in ("proposed", "approved"):
-                    out += [f"#{p.id} {p.action} {p.target}: {st}"
-                            for p in self.store.with_status(subreddit, st)]
+                    out += [
+                        f"#{p.id} {p.action} {p.target}: {st}"
+                        for p in self.store.with_status(subreddit, st)
+                    ]
                 continue
             for pid in ids:
-                out.append(self.approve(subreddit, pid, author) if verb == "approve"
-                           else self.reject(subreddit, pid, author))
+                out.append(
+                    self.approve(subreddit, pid, author)
+                    if verb == "approve"
+                    else self.reject(subreddit, pid, author)
+                )
         return out

@@ -24,14 +24,23 @@ __all__ = ["Backoff", "is_transient", "retry_after_s"]
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_TRANSIENT = (prawcore.TooManyRequests, prawcore.ServerError, prawcore.RequestException,
-              prawcore.BadJSON)
+_TRANSIENT = (
+    prawcore.TooManyRequests,
+    prawcore.ServerError,
+    prawcore.RequestException,
+    prawcore.BadJSON,
+)
 
 
 def _async_transient() -> tuple[type[BaseException], ...]:
     import asyncprawcore
-    return (asyncprawcore.TooManyRequests, asyncprawcore.ServerError,
-            asyncprawcore.RequestException, asyncprawcore.BadJSON)
+
+    return (
+        asyncprawcore.TooManyRequests,
+        asyncprawcore.ServerError,
+        asyncprawcore.RequestException,
+        asyncprawcore.BadJSON,
+    )
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -75,7 +84,7 @@ class Backoff:
     def delay(self, attempt: int, exc: BaseException | None = None) -> float:
         wait = retry_after_s(exc) if exc is not None and _is_429(exc) else None
         if wait is None:
-            wait = min(self.cap_s, self.base_s * (2 ** attempt))
+            wait = min(self.cap_s, self.base_s * (2**attempt))
             wait *= 0.5 + self.rng.random() / 2
         return min(wait, self.cap_s)
 
@@ -86,8 +95,9 @@ class Backoff:
             raise exc
         self.failures += 1
         if attempt + 1 == self.max_tries:
-            raise RetriesExhausted(f"{what} failed {self.max_tries} times: "
-                                   f"{type(exc).__name__}") from exc
+            raise RetriesExhausted(
+                f"{what} failed {self.max_tries} times: {type(exc).__name__}"
+            ) from exc
         wait = self.delay(attempt, exc)
         self.retries += 1
         logger.warning("%s failed (%s), retrying in %.1fs", what, type(exc).__name__, wait)
@@ -101,8 +111,12 @@ class Backoff:
                 self.sleep(self._after_failure(attempt, exc, what))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def acall(self, fn: Callable[[], Awaitable[T]], what: str = "reddit call",
-                    asleep: Callable[[float], Awaitable[Any]] | None = None) -> T:
+    async def acall(
+        self,
+        fn: Callable[[], Awaitable[T]],
+        what: str = "reddit call",
+        asleep: Callable[[float], Awaitable[Any]] | None = None,
+    ) -> T:
         import asyncio
 
         asleep = asleep or asyncio.sleep

@@ -54,8 +54,11 @@ def register(sub: Any) -> None:
         q.add_argument("--state-dir", default="var/bot", help="bot state (SQLite) directory")
         q.add_argument("--json", action="store_true", help="print one JSON object")
         if send:
-            q.add_argument("--send", action="store_true",
-                           help="really write to Reddit (default: dry-run, log only)")
+            q.add_argument(
+                "--send",
+                action="store_true",
+                help="really write to Reddit (default: dry-run, log only)",
+            )
 
     q = bsub.add_parser("check", help="credentials, moderator permissions, wiki configs")
     common(q)
@@ -63,8 +66,12 @@ def register(sub: Any) -> None:
     q = bsub.add_parser("ingest", help="stream new posts/comments to the bus (with sweeps)")
     common(q)
     q.add_argument("--sweep-every", type=float, default=600, help="seconds between sweeps")
-    q.add_argument("--poll-every", type=float, default=10,
-                   help="seconds between stream rounds (2 kinds x >=1 request each)")
+    q.add_argument(
+        "--poll-every",
+        type=float,
+        default=10,
+        help="seconds between stream rounds (2 kinds x >=1 request each)",
+    )
     q.add_argument("--skip-authors", default="", help="extra bot accounts to skip")
     q.set_defaults(func=run_ingest)
     q = bsub.add_parser("digest", help="send due modmail digests (and the wiki page)")
@@ -74,11 +81,18 @@ def register(sub: Any) -> None:
     q = bsub.add_parser("approvals", help="read !approve replies, run approved actions")
     common(q, send=True)
     q.set_defaults(func=run_approvals)
-    q = bsub.add_parser("backfill", help="run the back-fill stage with threads fetched "
-                        "from the Reddit API at each TLC's horizon")
+    q = bsub.add_parser(
+        "backfill",
+        help="run the back-fill stage with threads fetched "
+        "from the Reddit API at each TLC's horizon",
+    )
     common(q)
-    q.add_argument("--request-budget", type=int, default=400,
-                   help="API requests allowed per thread fetch (replace_more)")
+    q.add_argument(
+        "--request-budget",
+        type=int,
+        default=400,
+        help="API requests allowed per thread fetch (replace_more)",
+    )
     q.set_defaults(func=run_backfill)
     q = bsub.add_parser("simulate", help="a simulated day against the dev server (figures)")
     q.add_argument("--data", help="reddit-college directory (default: data dir)")
@@ -103,8 +117,12 @@ def _reddit(args: argparse.Namespace, budget: Any = None) -> Any:
 
     settings = ClientSettings.from_env()
     if args.site:
-        settings = ClientSettings(site=args.site, user_agent=settings.user_agent,
-                                  oauth_url=settings.oauth_url, reddit_url=settings.reddit_url)
+        settings = ClientSettings(
+            site=args.site,
+            user_agent=settings.user_agent,
+            oauth_url=settings.oauth_url,
+            reddit_url=settings.reddit_url,
+        )
     return make_reddit(settings, budget)
 
 
@@ -130,14 +148,26 @@ def run_check(args: argparse.Namespace) -> int:
     loader = ConfigLoader(reddit, ConfigStore(_state(args, "config.sqlite")))
     configs = {s: loader.load(s) for s in subs}
     ok = all(p.ok for p in perms)
-    _out(args, {"ok": ok, "user": me.name,
-                "permissions": {p.subreddit: {"ok": p.ok, "missing": p.missing,
-                                              "error": p.error} for p in perms},
-                "config": {s: {"source": c.source, "error": c.error, "dry_run": c.config.dry_run}
-                           for s, c in configs.items()}},
-         [f"logged in as u/{me.name}"] + [p.explain() for p in perms]
-         + [f"r/{s}: config from {c.source}" + (f" ({c.error})" if c.error else "")
-            for s, c in configs.items()])
+    _out(
+        args,
+        {
+            "ok": ok,
+            "user": me.name,
+            "permissions": {
+                p.subreddit: {"ok": p.ok, "missing": p.missing, "error": p.error} for p in perms
+            },
+            "config": {
+                s: {"source": c.source, "error": c.error, "dry_run": c.config.dry_run}
+                for s, c in configs.items()
+            },
+        },
+        [f"logged in as u/{me.name}"]
+        + [p.explain() for p in perms]
+        + [
+            f"r/{s}: config from {c.source}" + (f" ({c.error})" if c.error else "")
+            for s, c in configs.items()
+        ],
+    )
     return 0 if ok else 1
 
 
@@ -156,9 +186,15 @@ def run_ingest(args: argparse.Namespace) -> int:
             print(f"warning: {r.explain()}", file=sys.stderr)
     bus = make_bus(load_settings(args.config))
     stop = StopFlag().install()
-    ingest = RedditIngest(reddit, bus, SeenStore(_state(args, "seen.sqlite")),
-                          _subs(args.subreddits), sweep_every_s=args.sweep_every,
-                          bots=[b for b in args.skip_authors.split(",") if b], budget=budget)
+    ingest = RedditIngest(
+        reddit,
+        bus,
+        SeenStore(_state(args, "seen.sqlite")),
+        _subs(args.subreddits),
+        sweep_every_s=args.sweep_every,
+        bots=[b for b in args.skip_authors.split(",") if b],
+        budget=budget,
+    )
     stats = ingest.run(stop=stop, idle_s=args.poll_every)
     bus.close()
     _out(args, stats.as_dict(), [f"{k}: {v}" for k, v in stats.as_dict().items()])
@@ -187,8 +223,9 @@ def _delivery_parts(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     me = reddit.user.me().name
     store = ApprovalStore(_state(args, "approvals.sqlite"))
     delivery = ModeratorDelivery(reddit, store, me, send=args.send)
-    loader = ConfigLoader(reddit, ConfigStore(_state(args, "config.sqlite")),
-                          notify=delivery.notify)
+    loader = ConfigLoader(
+        reddit, ConfigStore(_state(args, "config.sqlite")), notify=delivery.notify
+    )
     return reddit, me, delivery, loader
 
 
@@ -206,10 +243,13 @@ def run_digest(args: argparse.Namespace) -> int:
     for s in _usable(reddit, me, _subs(args.subreddits), "mail"):
         cfg = loader.load(s)
         r = delivery.deliver_digest(s, cfg.config, source, force=args.force)
-        out[s] = {"config": cfg.source, "posts": len(r.digest.posts) if r.digest else None,
-                  "sent": r.sent, "conversation": r.conversation}
-    _out(args, {"digests": out, "dry_run": not args.send},
-         [f"r/{s}: {v}" for s, v in out.items()])
+        out[s] = {
+            "config": cfg.source,
+            "posts": len(r.digest.posts) if r.digest else None,
+            "sent": r.sent,
+            "conversation": r.conversation,
+        }
+    _out(args, {"digests": out, "dry_run": not args.send}, [f"r/{s}: {v}" for s, v in out.items()])
     return 0
 
 
@@ -251,9 +291,15 @@ def run_simulate(args: argparse.Namespace) -> int:
 
     data = Path(args.data) if args.data else resolve_data_dir(None) / "reddit-college"
     with tempfile.TemporaryDirectory() as d:
-        fig = run_simulated_day(data, [s.strip() for s in args.subreddits.split(",")],
-                                args.day, EmbeddedBus(), hours=args.hours,
-                                fault_rate=args.fault_rate, workdir=d)
+        fig = run_simulated_day(
+            data,
+            [s.strip() for s in args.subreddits.split(",")],
+            args.day,
+            EmbeddedBus(),
+            hours=args.hours,
+            fault_rate=args.fault_rate,
+            workdir=d,
+        )
     fig.pop("mod_actions", None)
     _out(args, fig, [f"{k}: {v}" for k, v in fig.items()])
     return 0
@@ -272,8 +318,11 @@ def run_devserver(args: argparse.Namespace) -> int:
     world = load_world(data, args.subreddits.split(","), start, start + 86400)
     stop = StopFlag().install()
     with DevRedditServer(world, FaultPlan(rate=args.fault_rate), port=args.port) as srv:
-        print(f"dev Reddit API at {srv.url} (set PROSOCIAL_REDDIT_OAUTH_URL and "
-              f"PROSOCIAL_REDDIT_URL to it); Ctrl-C to stop", file=sys.stderr)
+        print(
+            f"dev Reddit API at {srv.url} (set PROSOCIAL_REDDIT_OAUTH_URL and "
+            f"PROSOCIAL_REDDIT_URL to it); Ctrl-C to stop",
+            file=sys.stderr,
+        )
         while not stop():
             threading.Event().wait(1.0)
             world.advance(args.speed)
@@ -282,14 +331,15 @@ def run_devserver(args: argparse.Namespace) -> int:
 
 def run_backfill(args: argparse.Namespace) -> int:
     """The live back-fill: the stream's back-fill stage over :class:`ApiThreadFetcher`."""
-    from bot.backfill import RedditThreadFetcher
     from bot.source import ApiThreadFetcher
+    from bot.threads import RedditThreadFetcher
     from streaming.runtime import StopFlag, assemble, run_stage, start_ops
     from streaming.settings import load_settings
 
     settings = load_settings(args.config, stages=("backfill",))
-    fetcher = ApiThreadFetcher(RedditThreadFetcher(_reddit(args),
-                                                   request_budget=args.request_budget))
+    fetcher = ApiThreadFetcher(
+        RedditThreadFetcher(_reddit(args), request_budget=args.request_budget)
+    )
     p = assemble(settings, fetcher=fetcher)
     ops = start_ops(p)
     stop = StopFlag().install()

@@ -55,7 +55,9 @@ class DigestSchedule(_Strict):
 
 
 class Thresholds(_Strict):
-    min_rank_distance: float = Field(default=0.25, ge=0, le=1)  # Kendall distance suggested vs current
+    min_rank_distance: float = Field(
+        default=0.25, ge=0, le=1
+    )  # Kendall distance suggested vs current
     min_tlcs: int = Field(default=3, ge=2, le=500)
     max_posts: int = Field(default=10, ge=1, le=50)
     empathy_unanswered_hours: float = Field(default=2.0, ge=0, le=168)
@@ -121,13 +123,15 @@ def parse_config(text: str) -> SubredditConfig:
     except yaml.YAMLError as exc:
         raise ConfigError(f"the page is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
-        raise ConfigError(f"the page must be a YAML mapping (key: value lines), "
-                          f"not {type(data).__name__}")
+        raise ConfigError(
+            f"the page must be a YAML mapping (key: value lines), not {type(data).__name__}"
+        )
     try:
         return SubredditConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
-                             for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+        )
         raise ConfigError(f"invalid settings: {problems}") from exc
 
 
@@ -148,34 +152,44 @@ class ConfigStore:
         self._db.executescript(
             "CREATE TABLE IF NOT EXISTS good (subreddit TEXT PRIMARY KEY, config TEXT, rev TEXT);"
             "CREATE TABLE IF NOT EXISTS reported (subreddit TEXT, rev TEXT, "
-            "PRIMARY KEY (subreddit, rev));")
+            "PRIMARY KEY (subreddit, rev));"
+        )
         self._lock = threading.Lock()
 
     def last_good(self, sub: str) -> SubredditConfig | None:
         with self._lock:
-            row = self._db.execute("SELECT config FROM good WHERE subreddit=?",
-                                   (sub.lower(),)).fetchone()
+            row = self._db.execute(
+                "SELECT config FROM good WHERE subreddit=?", (sub.lower(),)
+            ).fetchone()
         return None if row is None else SubredditConfig.model_validate(json.loads(row[0]))
 
     def save_good(self, sub: str, config: SubredditConfig, rev: str | None) -> None:
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO good VALUES (?,?,?)",
-                             (sub.lower(), config.model_dump_json(), rev))
+            self._db.execute(
+                "INSERT OR REPLACE INTO good VALUES (?,?,?)",
+                (sub.lower(), config.model_dump_json(), rev),
+            )
 
     def first_report(self, sub: str, rev: str) -> bool:
         with self._lock:
-            cur = self._db.execute("INSERT OR IGNORE INTO reported VALUES (?,?)",
-                                   (sub.lower(), rev))
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO reported VALUES (?,?)", (sub.lower(), rev)
+            )
         return cur.rowcount == 1
 
 
 class ConfigLoader:
     """Reads and validates each subreddit's wiki config; ``notify(sub, subject, body)``."""
 
-    def __init__(self, reddit: Any, store: ConfigStore | None = None, *,
-                 page: str = DEFAULT_PAGE,
-                 notify: Callable[[str, str, str], Any] | None = None,
-                 backoff: Backoff | None = None) -> None:
+    def __init__(
+        self,
+        reddit: Any,
+        store: ConfigStore | None = None,
+        *,
+        page: str = DEFAULT_PAGE,
+        notify: Callable[[str, str, str], Any] | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
         self.backoff = backoff or Backoff()
         self.reddit = reddit
         self.store = store or ConfigStore()
@@ -186,13 +200,18 @@ class ConfigLoader:
         wiki = self.reddit.subreddit(subreddit).wiki[self.page]
         try:
             text = self.backoff.call(lambda: wiki.content_md, f"wiki r/{subreddit}/{self.page}")
-            rev = str(getattr(wiki, "revision_id", None) or
-                      hashlib.sha256(text.encode()).hexdigest()[:16])
+            rev = str(
+                getattr(wiki, "revision_id", None) or hashlib.sha256(text.encode()).hexdigest()[:16]
+            )
         except (prawcore.NotFound, prawcore.Forbidden, RetriesExhausted) as exc:
             last = self.store.last_good(subreddit)
-            why = (f"wiki page {self.page} not found" if isinstance(exc, prawcore.NotFound)
-                   else f"wiki page {self.page} not readable (needs wiki permission)"
-                   if isinstance(exc, prawcore.Forbidden) else f"wiki unreachable: {exc}")
+            why = (
+                f"wiki page {self.page} not found"
+                if isinstance(exc, prawcore.NotFound)
+                else f"wiki page {self.page} not readable (needs wiki permission)"
+                if isinstance(exc, prawcore.Forbidden)
+                else f"wiki unreachable: {exc}"
+            )
             if last is not None:
                 return ConfigResult(subreddit, last, "last_good", why)
             return ConfigResult(subreddit, SubredditConfig(), "default", why)
@@ -204,19 +223,27 @@ class ConfigLoader:
             result = ConfigResult(subreddit, last or SubredditConfig(), source, str(exc), rev)
             first = self.store.first_report(subreddit, rev)
             (logger.warning if first else logger.debug)(
-                "r/%s config rejected (%s); using %s", subreddit, str(exc).splitlines()[0],
-                source)
+                "r/%s config rejected (%s); using %s", subreddit, str(exc).splitlines()[0], source
+            )
             if self.notify is not None and first:
-                self.notify(subreddit, "prosocial: configuration not applied",
-                            _explain(subreddit, self.page, str(exc), source))
+                self.notify(
+                    subreddit,
+                    "prosocial: configuration not applied",
+                    _explain(subreddit, self.page, str(exc), source),
+                )
             return result
         self.store.save_good(subreddit, config, rev)
         return ConfigResult(subreddit, config, "wiki", None, rev)
 
 
 def _explain(sub: str, page: str, error: str, source: str) -> str:
-    kept = ("the last valid configuration stays in force" if source == "last_good"
-            else "the safe defaults (dry-run, digest only) stay in force")
-    return (f"The configuration in /r/{sub}/wiki/{page} was not applied: {error}.\n\n"
-            f"Until it is fixed, {kept}. An example of a valid page:\n\n"
-            + "\n".join("    " + line for line in EXAMPLE_YAML.splitlines()))
+    kept = (
+        "the last valid configuration stays in force"
+        if source == "last_good"
+        else "the safe defaults (dry-run, digest only) stay in force"
+    )
+    return (
+        f"The configuration in /r/{sub}/wiki/{page} was not applied: {error}.\n\n"
+        f"Until it is fixed, {kept}. An example of a valid page:\n\n"
+        + "\n".join("    " + line for line in EXAMPLE_YAML.splitlines())
+    )

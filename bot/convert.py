@@ -1,4 +1,4 @@
-"""praw / asyncpraw objects → the event schema (:mod:`streaming.events`).
+"""praw / asyncpraw objects → the event schema (:mod:`redditdata.events`).
 
 Only attributes already loaded are read (``vars(obj)``): touching a missing attribute on a lazy
 praw object would fire an extra API request.
@@ -8,12 +8,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from streaming.events import Comment, Submission
+from redditdata.events import Comment, Submission
 
 __all__ = ["author_name", "raw_fields", "to_comment", "to_submission"]
 
-_KEEP = ("id", "name", "subreddit", "author", "score", "created_utc", "permalink", "title",
-         "selftext", "upvote_ratio", "over_18", "parent_id", "link_id", "body", "depth")
+_KEEP = (
+    "id",
+    "name",
+    "subreddit",
+    "author",
+    "score",
+    "created_utc",
+    "permalink",
+    "title",
+    "selftext",
+    "upvote_ratio",
+    "over_18",
+    "parent_id",
+    "link_id",
+    "body",
+    "depth",
+)
 
 
 def author_name(value: Any) -> str | None:

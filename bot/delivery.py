@@ -35,9 +35,16 @@ class DeliveryResult:
 
 
 class ModeratorDelivery:
-    def __init__(self, reddit: Any, store: ApprovalStore, bot_username: str, *,
-                 send: bool = False, clock: Callable[[], float] = time.time,
-                 backoff: Backoff | None = None) -> None:
+    def __init__(
+        self,
+        reddit: Any,
+        store: ApprovalStore,
+        bot_username: str,
+        *,
+        send: bool = False,
+        clock: Callable[[], float] = time.time,
+        backoff: Backoff | None = None,
+    ) -> None:
         self.reddit = reddit
         self.store = store
         self.bot_username = bot_username
@@ -66,8 +73,8 @@ class ModeratorDelivery:
 
         def create() -> Any:
             return self.reddit.subreddit(subreddit).modmail.create(
-                subject=subject[:100], body=body, recipient=self.bot_username,
-                author_hidden=False)
+                subject=subject[:100], body=body, recipient=self.bot_username, author_hidden=False
+            )
 
         conv = self.backoff.call(create, f"modmail r/{subreddit}")
         return str(conv.id)
@@ -77,12 +84,20 @@ class ModeratorDelivery:
             logger.info("[dry-run] wiki r/%s/%s (%d chars)", subreddit, page, len(content))
             return False
         wiki = self.reddit.subreddit(subreddit).wiki[page]
-        self.backoff.call(lambda: wiki.edit(content=content, reason="prosocial suggestions"),
-                          f"wiki r/{subreddit}/{page}")
+        self.backoff.call(
+            lambda: wiki.edit(content=content, reason="prosocial suggestions"),
+            f"wiki r/{subreddit}/{page}",
+        )
         return True
 
-    def deliver_digest(self, subreddit: str, config: SubredditConfig,
-                       source: SuggestionSource, *, force: bool = False) -> DeliveryResult:
+    def deliver_digest(
+        self,
+        subreddit: str,
+        config: SubredditConfig,
+        source: SuggestionSource,
+        *,
+        force: bool = False,
+    ) -> DeliveryResult:
         if not force and not self.digest_due(subreddit, config):
             return DeliveryResult(subreddit, None)
         now = self.clock()
@@ -91,8 +106,7 @@ class ModeratorDelivery:
         def propose(action: str, target: str, params: dict[str, str]) -> Any:
             return self.store.propose(subreddit, action, target, params, now)
 
-        digest = build_digest(subreddit, source.suggestions(subreddit, since), config, now,
-                              propose)
+        digest = build_digest(subreddit, source.suggestions(subreddit, since), config, now, propose)
         result = DeliveryResult(subreddit, digest)
         if digest.empty:
             self.store.record_digest(subreddit, None, now, 0, not self.send)
@@ -101,10 +115,15 @@ class ModeratorDelivery:
             result.conversation = self.notify(subreddit, digest.subject, digest.body)
             result.sent = self.send
         if config.channels.wiki:
-            result.wiki_written = self.write_wiki(subreddit, config.channels.wiki_page,
-                                                  digest.body)
-        self.store.record_digest(subreddit, result.conversation, now, len(digest.posts),
-                                 not self.send)
-        logger.info("digest r/%s: %d posts, %d seekers, %d proposals", subreddit,
-                    len(digest.posts), len(digest.seekers), len(digest.proposals))
+            result.wiki_written = self.write_wiki(subreddit, config.channels.wiki_page, digest.body)
+        self.store.record_digest(
+            subreddit, result.conversation, now, len(digest.posts), not self.send
+        )
+        logger.info(
+            "digest r/%s: %d posts, %d seekers, %d proposals",
+            subreddit,
+            len(digest.posts),
+            len(digest.seekers),
+            len(digest.proposals),
+        )
         return result

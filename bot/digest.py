@@ -42,31 +42,45 @@ def _tlc_link(post: PostSuggestion, tlc: str) -> str:
     return _link(post.permalink.rstrip("/") + "/" + tlc.removeprefix("t1_") + "/")
 
 
-def build_digest(subreddit: str, suggestions: Sequence[PostSuggestion],
-                 config: SubredditConfig, now: float,
-                 propose: Callable[[str, str, dict[str, str]], Proposal] | None = None
-                 ) -> Digest:
+def build_digest(
+    subreddit: str,
+    suggestions: Sequence[PostSuggestion],
+    config: SubredditConfig,
+    now: float,
+    propose: Callable[[str, str, dict[str, str]], Proposal] | None = None,
+) -> Digest:
     th = config.thresholds
-    posts = [s for s in suggestions if len(s.current_order) >= th.min_tlcs
-             and s.distance >= th.min_rank_distance]
+    posts = [
+        s
+        for s in suggestions
+        if len(s.current_order) >= th.min_tlcs and s.distance >= th.min_rank_distance
+    ]
     posts.sort(key=lambda s: (-s.distance, s.post))
-    posts = posts[:th.max_posts]
+    posts = posts[: th.max_posts]
     horizon = now - th.empathy_unanswered_hours * 3600
-    seekers = sorted({e.tlc: e for s in suggestions for e in s.empathy_seekers
-                      if e.created_utc <= horizon}.values(), key=lambda e: e.created_utc)
+    seekers = sorted(
+        {
+            e.tlc: e for s in suggestions for e in s.empathy_seekers if e.created_utc <= horizon
+        }.values(),
+        key=lambda e: e.created_utc,
+    )
     day = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"**prosocial digest for r/{subreddit}** — {day}", ""]
     proposals: list[Proposal] = []
     if posts:
         lines += ["### Posts whose suggested order differs most from the current one", ""]
     for i, s in enumerate(posts, 1):
-        lines.append(f"{i}. [{s.title[:120]}]({_link(s.permalink)}) — order distance "
-                     f"{s.distance:.2f}, {len(s.current_order)} top-level comments")
+        lines.append(
+            f"{i}. [{s.title[:120]}]({_link(s.permalink)}) — order distance "
+            f"{s.distance:.2f}, {len(s.current_order)} top-level comments"
+        )
         for rank, tlc in enumerate(s.suggested_order[:3], 1):
             cur = s.current_order.index(tlc) + 1 if tlc in s.current_order else "?"
             why = s.reasons.get(tlc, "")
-            lines.append(f"    - suggested #{rank} (now #{cur}): [{tlc}]({_tlc_link(s, tlc)})"
-                         + (f" — {why}" if why else ""))
+            lines.append(
+                f"    - suggested #{rank} (now #{cur}): [{tlc}]({_tlc_link(s, tlc)})"
+                + (f" — {why}" if why else "")
+            )
         if propose is not None and s.suggested_order:
             if config.actions.sticky_comment:
                 p = propose("sticky_comment", s.suggested_order[0], {"post": s.post})
@@ -75,21 +89,28 @@ def build_digest(subreddit: str, suggestions: Sequence[PostSuggestion],
             if config.actions.suggested_sort:
                 p = propose("suggested_sort", s.post, {"sort": config.actions.sort})
                 proposals.append(p)
-                lines.append(f"    - proposal **#{p.id}**: suggested sort "
-                             f"'{config.actions.sort}'")
+                lines.append(f"    - proposal **#{p.id}**: suggested sort '{config.actions.sort}'")
     if seekers:
         lines += ["", "### Seeking empathy, no supportive reply yet", ""]
         for e in seekers:
             age_h = (now - e.created_utc) / 3600
-            lines.append(f"- [{e.tlc}]({_link(e.permalink)}) by u/{e.author or '[deleted]'}, "
-                         f"{age_h:.0f} h ago: \"{e.excerpt[:140]}\"")
+            lines.append(
+                f"- [{e.tlc}]({_link(e.permalink)}) by u/{e.author or '[deleted]'}, "
+                f'{age_h:.0f} h ago: "{e.excerpt[:140]}"'
+            )
     if proposals:
-        lines += ["", f"Reply `!approve {proposals[0].id}` (any proposal numbers, or "
-                  "`!reject N`) to decide. "
-                  + ("Dry-run is on: approved actions are logged, not performed."
-                     if config.dry_run else "Approved actions are performed and logged.")]
+        lines += [
+            "",
+            f"Reply `!approve {proposals[0].id}` (any proposal numbers, or "
+            "`!reject N`) to decide. "
+            + (
+                "Dry-run is on: approved actions are logged, not performed."
+                if config.dry_run
+                else "Approved actions are performed and logged."
+            ),
+        ]
     body = "\n".join(lines)
     if len(body) > MAX_MODMAIL_CHARS:
-        body = body[:MAX_MODMAIL_CHARS - 40].rsplit("\n", 1)[0] + "\n\n(digest truncated)"
+        body = body[: MAX_MODMAIL_CHARS - 40].rsplit("\n", 1)[0] + "\n\n(digest truncated)"
     subject = f"prosocial digest r/{subreddit}: {len(posts)} posts, {len(seekers)} seekers"
     return Digest(subreddit, subject, body, posts, seekers, proposals)

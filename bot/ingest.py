@@ -20,8 +20,8 @@ from bot.backoff import Backoff, retry_after_s
 from bot.errors import RetriesExhausted
 from bot.ingest_core import DEFAULT_BOTS, KINDS, IngestCore, IngestStats
 from bot.ratelimit import RateBudget
+from redditdata.events import Event
 from streaming.bus.base import Bus
-from streaming.events import Event
 
 __all__ = ["RedditIngest"]
 
@@ -31,14 +31,25 @@ logger = logging.getLogger(__name__)
 class RedditIngest:
     """Stream + sweep ingest of ``subreddits`` into ``bus`` (praw, blocking)."""
 
-    def __init__(self, reddit: Any, bus: Bus | None, seen: Any, subreddits: Sequence[str], *,
-                 kinds: Sequence[str] = KINDS, bots: Iterable[str] = DEFAULT_BOTS,
-                 clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], Any] = time.sleep,
-                 sweep_every_s: float | None = 600, sweep_lookback_s: float = 3600,
-                 max_sweep_pages: int = 10, max_consecutive_errors: int = 8,
-                 backoff: Backoff | None = None, budget: RateBudget | None = None,
-                 max_sweep_wait_s: float = 120) -> None:
+    def __init__(
+        self,
+        reddit: Any,
+        bus: Bus | None,
+        seen: Any,
+        subreddits: Sequence[str],
+        *,
+        kinds: Sequence[str] = KINDS,
+        bots: Iterable[str] = DEFAULT_BOTS,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Any] = time.sleep,
+        sweep_every_s: float | None = 600,
+        sweep_lookback_s: float = 3600,
+        max_sweep_pages: int = 10,
+        max_consecutive_errors: int = 8,
+        backoff: Backoff | None = None,
+        budget: RateBudget | None = None,
+        max_sweep_wait_s: float = 120,
+    ) -> None:
         if not subreddits:
             raise ValueError("no subreddits to ingest")
         unknown = set(kinds) - set(KINDS)
@@ -68,10 +79,14 @@ class RedditIngest:
     # -- streams -------------------------------------------------------------------------
     def _on_error(self, exc: Exception) -> None:
         """praw's stream ``exception_handler``: back off on transient errors, else stop."""
-        self._consecutive_errors = self.core.stream_error(exc, self._consecutive_errors,
-                                                          self.max_consecutive_errors)
-        wait = retry_after_s(exc) if getattr(getattr(exc, "response", None), "status_code",
-                                             None) == 429 else None
+        self._consecutive_errors = self.core.stream_error(
+            exc, self._consecutive_errors, self.max_consecutive_errors
+        )
+        wait = (
+            retry_after_s(exc)
+            if getattr(getattr(exc, "response", None), "status_code", None) == 429
+            else None
+        )
         logger.warning("stream error %s, backing off", type(exc).__name__)
         if wait:
             self.sleep(wait)
@@ -105,8 +120,12 @@ class RedditIngest:
                 self.sweep()
         return self.core.stats.submissions + self.core.stats.comments - before
 
-    def run(self, stop: Callable[[], bool] = lambda: False, idle_s: float = 10.0,
-            max_rounds: int | None = None) -> IngestStats:
+    def run(
+        self,
+        stop: Callable[[], bool] = lambda: False,
+        idle_s: float = 10.0,
+        max_rounds: int | None = None,
+    ) -> IngestStats:
         """Poll until ``stop()``; transient failures restart the streams after a back-off."""
         rounds = 0
         while not stop() and (max_rounds is None or rounds < max_rounds):

@@ -1,7 +1,7 @@
 """What every ingest reader shares: bot skipping, dedupe by fullname, publishing, counting.
 
 The readers (:mod:`bot.ingest` for praw, :mod:`bot.aingest` for asyncpraw) hand each praw
-object to :meth:`IngestCore.accept`; the core converts it to a :mod:`streaming.events` record,
+object to :meth:`IngestCore.accept`; the core converts it to a :mod:`redditdata.events` record,
 drops bot accounts and anything already seen, and publishes to the bus with the DESIGN §2 keys
 (post fullname for submissions, ``link_id`` for comments). :meth:`IngestCore.commit` flushes
 the bus and only then marks the batch as seen, so a crash re-emits at most the unflushed batch
@@ -21,8 +21,8 @@ from pydantic import ValidationError
 from bot.backoff import is_transient
 from bot.convert import author_name, to_comment, to_submission
 from bot.errors import RetriesExhausted
+from redditdata.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS, Comment, Event, Submission
 from streaming.bus.base import Bus
-from streaming.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS, Comment, Event, Submission
 
 __all__ = ["DEFAULT_BOTS", "KINDS", "IngestCore", "IngestStats"]
 
@@ -52,8 +52,14 @@ class IngestStats:
 class IngestCore:
     """Convert, filter, dedupe, publish."""
 
-    def __init__(self, bus: Bus | None, seen: Any, *, bots: Iterable[str] = DEFAULT_BOTS,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        bus: Bus | None,
+        seen: Any,
+        *,
+        bots: Iterable[str] = DEFAULT_BOTS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.bus = bus
         self.seen = seen
         self.bots = {b.lower() for b in bots} | set(DEFAULT_BOTS)
@@ -66,8 +72,9 @@ class IngestCore:
     def accept(self, obj: Any, kind: str, via: str) -> Event | None:
         """Publish ``obj`` unless it is a bot's, already seen or invalid; return the event."""
         data = vars(obj) if not isinstance(obj, dict) else obj
-        fullname = data.get("name") or (("t3_" if kind == "submissions" else "t1_")
-                                         + str(data.get("id")))
+        fullname = data.get("name") or (
+            ("t3_" if kind == "submissions" else "t1_") + str(data.get("id"))
+        )
         if fullname in self._pending or fullname in self.seen:
             if via == "stream":
                 self.stats.duplicates += 1  # a stream replay, suppressed
@@ -77,11 +84,16 @@ class IngestCore:
         sub_name = sub if isinstance(sub, str) else getattr(sub, "display_name", str(sub))
         if author is not None and author.lower() in self.bots:
             self.stats.skipped_bots += 1
-            self._pending[fullname] = (kind, sub_name, int(data.get("created_utc") or 0),
-                                       "bot", data.get("parent_id"))
+            self._pending[fullname] = (
+                kind,
+                sub_name,
+                int(data.get("created_utc") or 0),
+                "bot",
+                data.get("parent_id"),
+            )
             return None
         try:
-            event: Event = (to_submission(obj) if kind == "submissions" else to_comment(obj))
+            event: Event = to_submission(obj) if kind == "submissions" else to_comment(obj)
         except (ValidationError, ValueError) as exc:
             self.stats.invalid += 1
             logger.warning("invalid %s %s: %s", kind, fullname, str(exc).splitlines()[0])
@@ -93,8 +105,13 @@ class IngestCore:
                 self.bus.publish(TOPIC_SUBMISSIONS, event.name, event.model_dump_json().encode())
             else:
                 self.bus.publish(TOPIC_COMMENTS, event.link_id, event.model_dump_json().encode())
-        self._pending[fullname] = (kind, event.subreddit, event.created_utc, via,
-                                   getattr(event, "parent_id", None))
+        self._pending[fullname] = (
+            kind,
+            event.subreddit,
+            event.created_utc,
+            via,
+            getattr(event, "parent_id", None),
+        )
         if isinstance(event, Submission):
             self.stats.submissions += 1
         else:
@@ -116,12 +133,14 @@ class IngestCore:
         self.stats.errors += 1
         in_a_row += 1
         if in_a_row > max_in_a_row:
-            raise RetriesExhausted(f"stream failed {in_a_row} times in a row: "
-                                   f"{type(exc).__name__}") from exc
+            raise RetriesExhausted(
+                f"stream failed {in_a_row} times in a row: {type(exc).__name__}"
+            ) from exc
         return in_a_row
 
-    def sweep_start(self, sub_name: str, kind: str, now: float, lookback_s: float
-                    ) -> tuple[int, float, str]:
+    def sweep_start(
+        self, sub_name: str, kind: str, now: float, lookback_s: float
+    ) -> tuple[int, float, str]:
         """Where a sweep of one subreddit's listing starts: ``(newest created_utc known,
         floor = watermark (or now) - lookback, listing method)``."""
         mark = self.seen.watermark(sub_name, kind)
@@ -132,8 +151,9 @@ class IngestCore:
         if newest:
             self.seen.set_watermark(sub_name, kind, newest)
 
-    def absorb_sweep_page(self, items: list[Any], kind: str, newest: int, floor: float
-                          ) -> tuple[int, int, str | None]:
+    def absorb_sweep_page(
+        self, items: list[Any], kind: str, newest: int, floor: float
+    ) -> tuple[int, int, str | None]:
         """Accept one page of a ``/new`` reconciliation sweep and commit it.
 
         Returns ``(newest created_utc seen, items filled, the page's `after` cursor)``; the

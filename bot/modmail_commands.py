@@ -16,8 +16,15 @@ logger = logging.getLogger(__name__)
 class ModmailCommandReader:
     """Applies ``!approve`` / ``!reject`` replies found in the digest conversations."""
 
-    def __init__(self, reddit: Any, service: ApprovalService, bot_username: str, *,
-                 send: bool = False, backoff: Backoff | None = None) -> None:
+    def __init__(
+        self,
+        reddit: Any,
+        service: ApprovalService,
+        bot_username: str,
+        *,
+        send: bool = False,
+        backoff: Backoff | None = None,
+    ) -> None:
         self.reddit = reddit
         self.service = service
         self.bot_username = bot_username.lower()
@@ -34,18 +41,19 @@ class ModmailCommandReader:
 
     def poll_conversation(self, subreddit: str, conversation_id: str) -> list[str]:
         conv = self.reddit.subreddit(subreddit).modmail(conversation_id)
-        messages = self.backoff.call(lambda: list(conv.messages),
-                                     f"modmail {conversation_id}")
+        messages = self.backoff.call(lambda: list(conv.messages), f"modmail {conversation_id}")
         replies: list[str] = []
         for msg in messages:
             author = getattr(msg.author, "name", None) or ""
             if author.lower() == self.bot_username or not vars(msg.author).get(
-                    "is_subreddit_mod", False):
+                "is_subreddit_mod", False
+            ):
                 continue
             if not self.service.store.first_time(f"{conversation_id}:{msg.id}"):
                 continue
-            replies += self.service.handle_text(subreddit, author,
-                                                getattr(msg, "body_markdown", "") or "")
+            replies += self.service.handle_text(
+                subreddit, author, getattr(msg, "body_markdown", "") or ""
+            )
         if replies:
             self.reply(subreddit, conversation_id, "\n".join(f"- {r}" for r in replies))
         return replies
@@ -56,5 +64,6 @@ class ModmailCommandReader:
             logger.info("[dry-run] modmail reply in %s: %s", conversation_id, body)
             return
         conv = self.reddit.subreddit(subreddit).modmail(conversation_id)
-        self.backoff.call(lambda: conv.reply(body=body, internal=True),
-                          f"modmail reply {conversation_id}")
+        self.backoff.call(
+            lambda: conv.reply(body=body, internal=True), f"modmail reply {conversation_id}"
+        )

@@ -40,26 +40,34 @@ class PermissionReport:
         if self.error:
             return f"r/{self.subreddit}: cannot check ({self.error})"
         if not self.moderator:
-            return (f"r/{self.subreddit}: the bot is not a moderator; invite it with the "
-                    f"permissions {', '.join(NEEDED)}")
+            return (
+                f"r/{self.subreddit}: the bot is not a moderator; invite it with the "
+                f"permissions {', '.join(NEEDED)}"
+            )
         if self.missing:
-            return (f"r/{self.subreddit}: missing moderator permissions "
-                    f"{', '.join(self.missing)} (has {', '.join(self.permissions) or 'none'})")
+            return (
+                f"r/{self.subreddit}: missing moderator permissions "
+                f"{', '.join(self.missing)} (has {', '.join(self.permissions) or 'none'})"
+            )
         return f"r/{self.subreddit}: ok ({', '.join(self.permissions)})"
 
 
-def check_permissions(reddit: Any, subreddits: Iterable[str],
-                      needed: Sequence[str] = NEEDED, username: str | None = None,
-                      backoff: Backoff | None = None) -> list[PermissionReport]:
+def check_permissions(
+    reddit: Any,
+    subreddits: Iterable[str],
+    needed: Sequence[str] = NEEDED,
+    username: str | None = None,
+    backoff: Backoff | None = None,
+) -> list[PermissionReport]:
     backoff = backoff or Backoff()
     if username is None:
         me = backoff.call(lambda: reddit.user.me(), "who am I")
         username = me.name if me is not None else None
     if not username:
-        return [PermissionReport(s, False, error="not logged in as a user")
-                for s in subreddits]
+        return [PermissionReport(s, False, error="not logged in as a user") for s in subreddits]
     out = []
     for sub in subreddits:
+
         def moderators(sub: str = sub) -> list[Any]:
             return list(reddit.subreddit(sub).moderator(redditor=username))
 

@@ -35,8 +35,14 @@ class RateSnapshot:
 class RateBudget:
     """Counts requests per sliding window and tracks the server's ``X-Ratelimit-*`` view."""
 
-    def __init__(self, clock: Callable[[], float] = time.time, *, window_s: int = WINDOW_S,
-                 limit: int = REQUESTS_PER_WINDOW, reserve: int = 20) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        *,
+        window_s: int = WINDOW_S,
+        limit: int = REQUESTS_PER_WINDOW,
+        reserve: int = 20,
+    ) -> None:
         self._clock = clock
         self.window_s = window_s
         self.limit = limit
@@ -88,8 +94,12 @@ class RateBudget:
         now = self._clock()
         with self._lock:
             self._trim(now)
-            if self.remaining is not None and self.reset_at is not None \
-                    and self.remaining <= self.reserve and self.reset_at > now:
+            if (
+                self.remaining is not None
+                and self.reset_at is not None
+                and self.remaining <= self.reserve
+                and self.reset_at > now
+            ):
                 return self.reset_at - now
             if len(self._times) >= self.limit - self.reserve and self._times:
                 return max(0.0, self._times[0] + self.window_s - now)
@@ -98,5 +108,6 @@ class RateBudget:
     def snapshot(self) -> RateSnapshot:
         now = self._clock()
         reset = None if self.reset_at is None else max(0.0, self.reset_at - now)
-        return RateSnapshot(self.requests, self.max_in_window, self.remaining, reset,
-                            self.throttled)
+        return RateSnapshot(
+            self.requests, self.max_in_window, self.remaining, reset, self.throttled
+        )

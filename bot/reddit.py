@@ -43,8 +43,13 @@ _REQUIRED = ("client_id", "client_secret", "username", "password")
 class CountingRequestor(prawcore.Requestor):
     """A prawcore requestor that reports every exchange to a :class:`RateBudget`."""
 
-    def __init__(self, *args: Any, budget: RateBudget | None = None,
-                 timeout_cap: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        budget: RateBudget | None = None,
+        timeout_cap: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.budget = budget
         self.timeout_cap = timeout_cap
@@ -66,15 +71,21 @@ class CountingRequestor(prawcore.Requestor):
 class AsyncCountingRequestor(asyncprawcore.Requestor):
     """The asyncprawcore counterpart of :class:`CountingRequestor`."""
 
-    def __init__(self, *args: Any, budget: RateBudget | None = None,
-                 timeout_cap: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        budget: RateBudget | None = None,
+        timeout_cap: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.budget = budget
         self.timeout_cap = timeout_cap
 
     @asynccontextmanager
-    async def request(self, *args: Any, timeout: float | None = None,
-                      **kwargs: Any) -> AsyncIterator[Any]:
+    async def request(
+        self, *args: Any, timeout: float | None = None, **kwargs: Any
+    ) -> AsyncIterator[Any]:
         if self.timeout_cap is not None:
             timeout = min(timeout or self.timeout_cap, self.timeout_cap)
         try:
@@ -102,10 +113,12 @@ class ClientSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ClientSettings:
         env = os.environ if env is None else env
-        return cls(site=env.get("PROSOCIAL_REDDIT_SITE") or None,
-                   user_agent=env.get("PROSOCIAL_REDDIT_USER_AGENT", USER_AGENT),
-                   oauth_url=env.get("PROSOCIAL_REDDIT_OAUTH_URL") or None,
-                   reddit_url=env.get("PROSOCIAL_REDDIT_URL") or None)
+        return cls(
+            site=env.get("PROSOCIAL_REDDIT_SITE") or None,
+            user_agent=env.get("PROSOCIAL_REDDIT_USER_AGENT", USER_AGENT),
+            oauth_url=env.get("PROSOCIAL_REDDIT_OAUTH_URL") or None,
+            reddit_url=env.get("PROSOCIAL_REDDIT_URL") or None,
+        )
 
     def praw_kwargs(self) -> dict[str, Any]:
         kw: dict[str, Any] = {"user_agent": self.user_agent, "check_for_updates": False}
@@ -130,42 +143,56 @@ def _missing_credentials(config: Any) -> list[str]:
     return missing
 
 
-def make_reddit(settings: ClientSettings | None = None, budget: RateBudget | None = None,
-                *, require_user: bool = True) -> Any:
+def make_reddit(
+    settings: ClientSettings | None = None,
+    budget: RateBudget | None = None,
+    *,
+    require_user: bool = True,
+) -> Any:
     """A ``praw.Reddit`` for the bot account (script app, password grant)."""
     import praw
 
     settings = settings or ClientSettings.from_env()
     try:
-        reddit = praw.Reddit(settings.site, requestor_class=CountingRequestor,
-                             requestor_kwargs={"budget": budget,
-                                               "timeout_cap": settings.timeout_cap},
-                             **settings.praw_kwargs())
+        reddit = praw.Reddit(
+            settings.site,
+            requestor_class=CountingRequestor,
+            requestor_kwargs={"budget": budget, "timeout_cap": settings.timeout_cap},
+            **settings.praw_kwargs(),
+        )
     except praw.exceptions.MissingRequiredAttributeException as exc:
-        raise CredentialsError(_first_line(exc) + " (set it in praw.ini or as a praw_<name> "
-                               "environment variable)") from None
+        raise CredentialsError(
+            _first_line(exc) + " (set it in praw.ini or as a praw_<name> environment variable)"
+        ) from None
     if require_user:
         missing = _missing_credentials(reddit.config)
         if missing:
             raise CredentialsError(
                 "missing Reddit settings: " + ", ".join(missing) + " (set them in praw.ini "
-                "or as praw_<name> environment variables)")
-    logger.info("reddit client ready (site=%s, oauth_url=%s)", settings.site or "DEFAULT",
-                reddit.config.oauth_url)
+                "or as praw_<name> environment variables)"
+            )
+    logger.info(
+        "reddit client ready (site=%s, oauth_url=%s)",
+        settings.site or "DEFAULT",
+        reddit.config.oauth_url,
+    )
     return reddit
 
 
-def make_async_reddit(settings: ClientSettings | None = None,
-                      budget: RateBudget | None = None) -> Any:
+def make_async_reddit(
+    settings: ClientSettings | None = None, budget: RateBudget | None = None
+) -> Any:
     """An ``asyncpraw.Reddit`` for one-process operation over many subreddits."""
     import asyncpraw
 
     settings = settings or ClientSettings.from_env()
     try:
-        reddit = asyncpraw.Reddit(settings.site, requestor_class=AsyncCountingRequestor,
-                                  requestor_kwargs={"budget": budget,
-                                                    "timeout_cap": settings.timeout_cap},
-                                  **settings.praw_kwargs())
+        reddit = asyncpraw.Reddit(
+            settings.site,
+            requestor_class=AsyncCountingRequestor,
+            requestor_kwargs={"budget": budget, "timeout_cap": settings.timeout_cap},
+            **settings.praw_kwargs(),
+        )
     except asyncpraw.exceptions.MissingRequiredAttributeException as exc:
         raise CredentialsError(_first_line(exc)) from None
     missing = _missing_credentials(reddit.config)

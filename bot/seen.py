@@ -50,22 +50,30 @@ class SeenStore:
             row = self._db.execute("SELECT 1 FROM seen WHERE fullname=?", (fullname,)).fetchone()
         return row is not None
 
-    def add(self, fullname: str, kind: str, subreddit: str, created_utc: int, via: str,
-            now: float, parent: str | None = None) -> bool:
+    def add(
+        self,
+        fullname: str,
+        kind: str,
+        subreddit: str,
+        created_utc: int,
+        via: str,
+        now: float,
+        parent: str | None = None,
+    ) -> bool:
         """Record ``fullname``; False when it was already there (a duplicate)."""
         return self.add_many([(fullname, kind, subreddit, created_utc, via, parent)], now) == 1
 
-    def add_many(self, rows: list[tuple[str, str, str, int, str, str | None]],
-                 now: float) -> int:
+    def add_many(self, rows: list[tuple[str, str, str, int, str, str | None]], now: float) -> int:
         """Record a batch ``(fullname, kind, subreddit, created_utc, via, parent)`` in one
         transaction; returns how many were new."""
         with self._lock:
             before = self._db.total_changes
             self._db.execute("BEGIN")
             try:
-                self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?,?,?,?,?,?,?)",
-                                     [(f, k, s.lower(), c, v, now, p)
-                                      for f, k, s, c, v, p in rows])
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO seen VALUES (?,?,?,?,?,?,?)",
+                    [(f, k, s.lower(), c, v, now, p) for f, k, s, c, v, p in rows],
+                )
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -75,8 +83,9 @@ class SeenStore:
     def has_reply(self, fullname: str) -> bool:
         """Whether any comment seen so far answers ``fullname``."""
         with self._lock:
-            row = self._db.execute("SELECT 1 FROM seen WHERE parent=? LIMIT 1",
-                                   (fullname,)).fetchone()
+            row = self._db.execute(
+                "SELECT 1 FROM seen WHERE parent=? LIMIT 1", (fullname,)
+            ).fetchone()
         return row is not None
 
     def count(self, via: str | None = None) -> int:
@@ -88,15 +97,19 @@ class SeenStore:
 
     def watermark(self, subreddit: str, kind: str) -> int | None:
         with self._lock:
-            row = self._db.execute("SELECT created_utc FROM watermark WHERE subreddit=? AND "
-                                   "kind=?", (subreddit.lower(), kind)).fetchone()
+            row = self._db.execute(
+                "SELECT created_utc FROM watermark WHERE subreddit=? AND kind=?",
+                (subreddit.lower(), kind),
+            ).fetchone()
         return None if row is None else int(row[0])
 
     def set_watermark(self, subreddit: str, kind: str, created_utc: int) -> None:
         with self._lock:
-            self._db.execute("INSERT INTO watermark VALUES (?,?,?) ON CONFLICT(subreddit, kind)"
-                             " DO UPDATE SET created_utc=excluded.created_utc",
-                             (subreddit.lower(), kind, created_utc))
+            self._db.execute(
+                "INSERT INTO watermark VALUES (?,?,?) ON CONFLICT(subreddit, kind)"
+                " DO UPDATE SET created_utc=excluded.created_utc",
+                (subreddit.lower(), kind, created_utc),
+            )
 
     def close(self) -> None:
         with self._lock:

@@ -5,7 +5,7 @@
   new, deduplicated events; the ingest stage publishes them. A batch is marked as seen only
   after the consumer has taken all of it (so a crash re-emits at most one batch).
 * :class:`ApiThreadFetcher` — the stream's back-fill ``ThreadFetcher`` (``thread(post, as_of)``)
-  over :class:`bot.backfill.RedditThreadFetcher`; ``None`` when the thread is gone.
+  over :class:`bot.threads.RedditThreadFetcher`; ``None`` when the thread is gone.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from bot.backfill import RedditThreadFetcher
 from bot.errors import FetchError, RetriesExhausted
 from bot.ingest import RedditIngest
-from models.tree import Thread
-from streaming.events import Comment, Submission
+from bot.threads import RedditThreadFetcher
+from redditdata.events import Comment, Submission
+from redditdata.tree import Thread
 
 __all__ = ["ApiThreadFetcher", "RedditSource"]
 
@@ -27,12 +27,18 @@ logger = logging.getLogger(__name__)
 
 
 class RedditSource:
-    def __init__(self, ingest: RedditIngest, *, idle_s: float = 5.0,
-                 stop: Callable[[], bool] = lambda: False,
-                 sleep: Callable[[float], Any] = time.sleep) -> None:
+    def __init__(
+        self,
+        ingest: RedditIngest,
+        *,
+        idle_s: float = 5.0,
+        stop: Callable[[], bool] = lambda: False,
+        sleep: Callable[[float], Any] = time.sleep,
+    ) -> None:
         if ingest.core.bus is not None:
-            raise ValueError("RedditSource needs an ingest built with bus=None "
-                             "(the ingest stage publishes)")
+            raise ValueError(
+                "RedditSource needs an ingest built with bus=None (the ingest stage publishes)"
+            )
         self.ingest = ingest
         ingest.core.defer_commit = True
         self.idle_s = idle_s

@@ -33,12 +33,12 @@ class EmpathySeeker:
 
 @dataclass(frozen=True)
 class PostSuggestion:
-    post: str                                # t3_ fullname
+    post: str  # t3_ fullname
     subreddit: str
     title: str
     permalink: str
-    current_order: tuple[str, ...]           # TLC fullnames as Reddit shows them
-    suggested_order: tuple[str, ...]         # by forecast trajectory
+    current_order: tuple[str, ...]  # TLC fullnames as Reddit shows them
+    suggested_order: tuple[str, ...]  # by forecast trajectory
     reasons: Mapping[str, str] = field(default_factory=dict)  # TLC fullname -> why
     empathy_seekers: tuple[EmpathySeeker, ...] = ()
 

@@ -220,7 +220,9 @@ class BundleWriter:
 
     def __enter__(self) -> Self:
         (self.registry.root / self.name).mkdir(parents=True, exist_ok=True)
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.version}-", dir=self.registry.root / self.name))
+        self._tmp = Path(
+            tempfile.mkdtemp(prefix=f".{self.version}-", dir=self.registry.root / self.name)
+        )
         return self
 
     def save_json(self, rel: str, obj: Any) -> Path:
@@ -255,8 +257,12 @@ class BundleWriter:
             shutil.copy2(src, dst)
         return dst
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         tmp = self.dir
         if exc_type is not None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -21,7 +21,7 @@ from models.metrics.features import aux_scores, has_text, lexical_features, per_
 from models.metrics.names import METRIC_NAMES
 from models.metrics.structure import structure_metrics
 from models.trajectory import Trajectory
-from models.tree import Node, iter_replies
+from redditdata.tree import Node, iter_replies
 
 __all__ = [
     "CLASSIFIER_METRICS",
@@ -35,17 +35,34 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Text metrics summed over replies.
-SUM_METRICS = ("information_sharing", "link_replies", "educational_links", "gratitude",
-               "compliments", "laughter", "personal_disclosure", "donations", "mentorship",
-               "toxic_count", "extremely_toxic_count")
+SUM_METRICS = (
+    "information_sharing",
+    "link_replies",
+    "educational_links",
+    "gratitude",
+    "compliments",
+    "laughter",
+    "personal_disclosure",
+    "donations",
+    "mentorship",
+    "toxic_count",
+    "extremely_toxic_count",
+)
 #: Text metrics averaged over replies (0.0 when there is none).
 MEAN_METRICS = ("politeness", "supportiveness")
 #: Shares over replies (1.0 when there is none).
 SHARE_METRICS = ("pct_non_toxic", "pct_non_extremely_toxic")
 #: Metrics that need the aux models (NaN without them).
-CLASSIFIER_METRICS = ("information_sharing", "politeness", "supportiveness", "mentorship",
-                      "pct_non_toxic", "pct_non_extremely_toxic", "toxic_count",
-                      "extremely_toxic_count")
+CLASSIFIER_METRICS = (
+    "information_sharing",
+    "politeness",
+    "supportiveness",
+    "mentorship",
+    "pct_non_toxic",
+    "pct_non_extremely_toxic",
+    "toxic_count",
+    "extremely_toxic_count",
+)
 
 
 @dataclass(frozen=True)
@@ -60,24 +77,37 @@ class Outcome:
     versions: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tlc": self.tlc, "post": self.post, "n_replies": self.n_replies,
-                "trajectory": self.trajectory, "metrics": dict(self.metrics),
-                "versions": dict(self.versions)}
+        return {
+            "tlc": self.tlc,
+            "post": self.post,
+            "n_replies": self.n_replies,
+            "trajectory": self.trajectory,
+            "metrics": dict(self.metrics),
+            "versions": dict(self.versions),
+        }
 
     def to_row(self) -> dict[str, Any]:
         """Flat record (metric names as columns, ``version_<bundle>`` columns)."""
-        row: dict[str, Any] = {"tlc": self.tlc, "post": self.post, "n_replies": self.n_replies,
-                               "trajectory": self.trajectory}
+        row: dict[str, Any] = {
+            "tlc": self.tlc,
+            "post": self.post,
+            "n_replies": self.n_replies,
+            "trajectory": self.trajectory,
+        }
         row.update(self.metrics)
         row.update({f"version_{k}": v for k, v in self.versions.items()})
         return row
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Outcome:
-        return cls(tlc=d["tlc"], post=d["post"], n_replies=int(d["n_replies"]),
-                   metrics={k: float(v) for k, v in d["metrics"].items()},
-                   trajectory=None if d.get("trajectory") is None else float(d["trajectory"]),
-                   versions=dict(d.get("versions", {})))
+        return cls(
+            tlc=d["tlc"],
+            post=d["post"],
+            n_replies=int(d["n_replies"]),
+            metrics={k: float(v) for k, v in d["metrics"].items()},
+            trajectory=None if d.get("trajectory") is None else float(d["trajectory"]),
+            versions=dict(d.get("versions", {})),
+        )
 
 
 class OutcomeComputer:
@@ -85,8 +115,9 @@ class OutcomeComputer:
     classifier metrics are NaN and / or the trajectory is ``None``). Function-word markers:
     ``markers`` if given, else the trajectory bundle's, else :func:`load_markers`."""
 
-    def __init__(self, aux: AuxScorer | None, trajectory: Trajectory | None,
-                 markers: Markers | None = None) -> None:
+    def __init__(
+        self, aux: AuxScorer | None, trajectory: Trajectory | None, markers: Markers | None = None
+    ) -> None:
         self.aux = aux
         self.trajectory = trajectory
         if markers is None and trajectory is not None and trajectory.markers is not None:
@@ -98,11 +129,18 @@ class OutcomeComputer:
             self.versions["aux"] = str(aux.version)
         if trajectory is not None:
             self.versions["trajectory"] = trajectory.version
-            if (aux is not None and trajectory.aux_version is not None
-                    and trajectory.aux_version != str(aux.version)):
-                logger.warning("trajectory %s was fitted on aux %s but aux %s is loaded: "
-                               "retrain it (prosocial-train trajectory --data DIR)",
-                               trajectory.version, trajectory.aux_version, aux.version)
+            if (
+                aux is not None
+                and trajectory.aux_version is not None
+                and trajectory.aux_version != str(aux.version)
+            ):
+                logger.warning(
+                    "trajectory %s was fitted on aux %s but aux %s is loaded: "
+                    "retrain it (prosocial-train trajectory --data DIR)",
+                    trajectory.version,
+                    trajectory.aux_version,
+                    aux.version,
+                )
 
     def metric_matrix(self, tlcs: Sequence[Node]) -> tuple[np.ndarray, np.ndarray]:
         """``(metrics (n, len(METRIC_NAMES)), n_replies (n,))`` for the given TLCs."""
@@ -143,8 +181,9 @@ class OutcomeComputer:
             struct[s] = list(sm.values())
 
         seg = np.asarray(tseg, dtype=np.int64)
-        per = per_text_metrics(lexical_features(texts), aux_scores(self.aux, texts),
-                               self.thresholds)
+        per = per_text_metrics(
+            lexical_features(texts), aux_scores(self.aux, texts), self.thresholds
+        )
         cnt = np.bincount(seg, minlength=n).astype(np.float64)
         cols: dict[str, np.ndarray] = {}
         for name in SUM_METRICS:
@@ -162,11 +201,15 @@ class OutcomeComputer:
         pm = masks[np.asarray(ex_p, dtype=np.int64)] if ex_p else np.zeros(0, dtype=np.int64)
         cm = masks[np.asarray(ex_c, dtype=np.int64)] if ex_c else np.zeros(0, dtype=np.int64)
         cols["linguistic_accommodation"] = coordination(
-            pm, cm, np.asarray(ex_seg, dtype=np.int64), n, len(self.markers.classes))
+            pm, cm, np.asarray(ex_seg, dtype=np.int64), n, len(self.markers.classes)
+        )
         for j, name in enumerate(struct_names):
             cols[name] = struct[:, j]
-        x = np.column_stack([cols[m] for m in METRIC_NAMES]) if n else np.zeros(
-            (0, len(METRIC_NAMES)))
+        x = (
+            np.column_stack([cols[m] for m in METRIC_NAMES])
+            if n
+            else np.zeros((0, len(METRIC_NAMES)))
+        )
         return x, n_replies
 
     def trajectories(self, x: np.ndarray) -> np.ndarray | None:
@@ -183,8 +226,14 @@ class OutcomeComputer:
         out = []
         for i, tlc in enumerate(tlcs):
             metrics = {m: float(x[i, j]) for j, m in enumerate(METRIC_NAMES)}
-            out.append(Outcome(tlc=tlc.name, post=tlc.parent, n_replies=int(n_replies[i]),
-                               metrics=metrics,
-                               trajectory=None if traj is None else float(traj[i]),
-                               versions=dict(self.versions)))
+            out.append(
+                Outcome(
+                    tlc=tlc.name,
+                    post=tlc.parent,
+                    n_replies=int(n_replies[i]),
+                    metrics=metrics,
+                    trajectory=None if traj is None else float(traj[i]),
+                    versions=dict(self.versions),
+                )
+            )
         return out

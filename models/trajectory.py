@@ -67,8 +67,9 @@ class Trajectory:
         k = len(self.features)
         for name, arr in (("mean", self.mean), ("std", self.std), ("loadings", self.loadings)):
             if np.asarray(arr).shape != (k,):
-                raise BundleError(f"trajectory {name} has shape {np.asarray(arr).shape}, "
-                                  f"expected ({k},)")
+                raise BundleError(
+                    f"trajectory {name} has shape {np.asarray(arr).shape}, expected ({k},)"
+                )
         if len(self.transforms) != k or any(t not in _TRANSFORMS for t in self.transforms):
             raise BundleError(f"trajectory transforms invalid: {self.transforms}")
         unknown = set(self.features) - set(METRIC_NAMES)
@@ -87,13 +88,17 @@ class Trajectory:
             except (KeyError, ValueError, TypeError) as exc:
                 raise BundleError(f"{bundle.path}/{MARKERS_FILE}: {exc}") from exc
         try:
-            return cls(version=bundle.version, features=tuple(d["features"]),
-                       transforms=tuple(d["transforms"]),
-                       mean=np.asarray(d["mean"], dtype=np.float64),
-                       std=np.asarray(d["std"], dtype=np.float64),
-                       loadings=np.asarray(d["loadings"], dtype=np.float64),
-                       explained_variance_ratio=bundle.metrics.get("explained_variance_ratio"),
-                       markers=markers, aux_version=bundle.params.get("aux_version"))
+            return cls(
+                version=bundle.version,
+                features=tuple(d["features"]),
+                transforms=tuple(d["transforms"]),
+                mean=np.asarray(d["mean"], dtype=np.float64),
+                std=np.asarray(d["std"], dtype=np.float64),
+                loadings=np.asarray(d["loadings"], dtype=np.float64),
+                explained_variance_ratio=bundle.metrics.get("explained_variance_ratio"),
+                markers=markers,
+                aux_version=bundle.params.get("aux_version"),
+            )
         except KeyError as exc:
             raise BundleError(f"{bundle.path}/{TRAJECTORY_FILE} lacks {exc}") from exc
 
@@ -103,9 +108,13 @@ class Trajectory:
         return cls.from_bundle(registry.current(BUNDLE_NAME))
 
     def to_json(self) -> dict[str, list[float] | list[str]]:
-        return {"features": list(self.features), "transforms": list(self.transforms),
-                "mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std],
-                "loadings": [float(v) for v in self.loadings]}
+        return {
+            "features": list(self.features),
+            "transforms": list(self.transforms),
+            "mean": [float(v) for v in self.mean],
+            "std": [float(v) for v in self.std],
+            "loadings": [float(v) for v in self.loadings],
+        }
 
     def matrix(self, metrics: np.ndarray | Sequence[Mapping[str, float]]) -> np.ndarray:
         """Metric matrix ``(n, k)`` in :attr:`features` order."""

@@ -14,8 +14,9 @@ from types import ModuleType
 __all__ = ["build_command_parser", "run_command"]
 
 
-def build_command_parser(pkg: ModuleType, prog: str, description: str | None
-                         ) -> argparse.ArgumentParser:
+def build_command_parser(
+    pkg: ModuleType, prog: str, description: str | None
+) -> argparse.ArgumentParser:
     """A parser with ``-v/--verbose`` and one sub-command per registering module of ``pkg``."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
@@ -32,6 +33,7 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = No
     """Parse, set up logging on stderr (``-v`` info, ``-vv`` debug) and run the command."""
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     return int(args.func(args) or 0)

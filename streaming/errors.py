@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["DumpError", "StreamingError"]
+__all__ = ["StreamingError"]
 
 
 class StreamingError(Exception):
     """Root of every error raised by :mod:`streaming`."""
-
-
-class DumpError(StreamingError):
-    """A dump file cannot be opened or read at all (bad records are reported, not raised)."""

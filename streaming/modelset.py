@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from models.tree import Node, Post
+from redditdata.tree import Node, Post
 
 __all__ = [
     "MODEL_NAMES",
@@ -74,8 +74,9 @@ def _why(exc: Exception) -> str:
     return f"{exc}" + (f" — train with: {hint}" if hint and hint not in str(exc) else "")
 
 
-def load_models(registry_dir: str | Path | None, *, fast: bool = True,
-                need: Sequence[str] = MODEL_NAMES) -> ModelSet:
+def load_models(
+    registry_dir: str | Path | None, *, fast: bool = True, need: Sequence[str] = MODEL_NAMES
+) -> ModelSet:
     """Load the current bundles; each missing one is recorded in ``ModelSet.missing``."""
     from models.bundle import Registry
     from models.errors import ModelsError
@@ -108,8 +109,9 @@ def load_models(registry_dir: str | Path | None, *, fast: bool = True,
         try:
             from models.forecaster import Forecaster
 
-            ms.forecaster = Forecaster.from_registry(registry, fast=fast, aux=aux,
-                                                     empathy=ms.empathy)
+            ms.forecaster = Forecaster.from_registry(
+                registry, fast=fast, aux=aux, empathy=ms.empathy
+            )
         except ImportError as exc:
             ms.missing["forecaster"] = f"models.forecaster not installed ({exc})"
         except (ModelsError, ValueError) as exc:
@@ -156,8 +158,11 @@ def _pinned_aux(registry: Any, aux_cls: Any) -> Any:
         want = None
     if want and str(want) in registry.versions("aux"):
         if str(want) != registry.current_version("aux"):
-            logger.warning("using aux %s (the trajectory's) instead of current aux %s; "
-                           "re-run prosocial-train trajectory/forecaster to move on", want,
-                           registry.current_version("aux"))
+            logger.warning(
+                "using aux %s (the trajectory's) instead of current aux %s; "
+                "re-run prosocial-train trajectory/forecaster to move on",
+                want,
+                registry.current_version("aux"),
+            )
         return aux_cls.from_bundle(registry.get("aux", str(want)))
     return aux_cls.from_registry(registry)

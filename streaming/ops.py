@@ -28,22 +28,37 @@ class StageMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.events_in = Counter("prosocial_events_in", "records consumed", ["stage"],
-                                 registry=r)
-        self.events_out = Counter("prosocial_events_out", "records produced/stored", ["stage"],
-                                  registry=r)
-        self.dead_letters = Counter("prosocial_dead_letters", "records dead-lettered",
-                                    ["stage", "reason"], registry=r)
+        self.events_in = Counter("prosocial_events_in", "records consumed", ["stage"], registry=r)
+        self.events_out = Counter(
+            "prosocial_events_out", "records produced/stored", ["stage"], registry=r
+        )
+        self.dead_letters = Counter(
+            "prosocial_dead_letters", "records dead-lettered", ["stage", "reason"], registry=r
+        )
         self.lag = Gauge("prosocial_consumer_lag", "uncommitted records", ["stage"], registry=r)
-        self.latency = Histogram("prosocial_latency_seconds",
-                                 "ingest → stored suggestion latency", ["stage"],
-                                 buckets=_LATENCY_BUCKETS, registry=r)
-        self.batch_seconds = Histogram("prosocial_batch_seconds", "time to handle one batch",
-                                       ["stage"], buckets=_LATENCY_BUCKETS, registry=r)
-        self.model_info = Gauge("prosocial_model_info", "loaded model bundle versions (1)",
-                                ["model", "version"], registry=r)
-        self.last_batch = Gauge("prosocial_last_batch_timestamp", "wall time of last batch",
-                                ["stage"], registry=r)
+        self.latency = Histogram(
+            "prosocial_latency_seconds",
+            "ingest → stored suggestion latency",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "prosocial_batch_seconds",
+            "time to handle one batch",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.model_info = Gauge(
+            "prosocial_model_info",
+            "loaded model bundle versions (1)",
+            ["model", "version"],
+            registry=r,
+        )
+        self.last_batch = Gauge(
+            "prosocial_last_batch_timestamp", "wall time of last batch", ["stage"], registry=r
+        )
 
     def set_model(self, model: str, version: str | None) -> None:
         self.model_info.labels(model=model, version=version or "missing").set(1)
@@ -55,8 +70,13 @@ class StageMetrics:
 class OpsServer:
     """``/healthz`` and ``/metrics`` on a port (0 = any free port; see :attr:`port`)."""
 
-    def __init__(self, metrics: StageMetrics, health: Callable[[], dict[str, Any]],
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        metrics: StageMetrics,
+        health: Callable[[], dict[str, Any]],
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.metrics = metrics
         self.health = health
         ops = self
@@ -82,8 +102,9 @@ class OpsServer:
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="ops-http")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, name="ops-http"
+        )
 
     def start(self) -> OpsServer:
         self._thread.start()
@@ -101,8 +122,12 @@ class JsonLogFormatter(logging.Formatter):
     _EXTRA = ("stage", "topic", "partition", "offset", "key", "reason")
 
     def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {"ts": round(time.time(), 3), "level": record.levelname,
-                               "logger": record.name, "msg": record.getMessage()}
+        out: dict[str, Any] = {
+            "ts": round(time.time(), 3),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
         for k in self._EXTRA:
             if hasattr(record, k):
                 out[k] = getattr(record, k)

@@ -121,8 +121,12 @@ class JsonlSink:
 def parquet_schema() -> Any:
     import pyarrow as pa
 
-    fields = [pa.field("tlc", pa.string()), pa.field("post", pa.string()),
-              pa.field("n_replies", pa.int64()), pa.field("trajectory", pa.float64())]
+    fields = [
+        pa.field("tlc", pa.string()),
+        pa.field("post", pa.string()),
+        pa.field("n_replies", pa.int64()),
+        pa.field("trajectory", pa.float64()),
+    ]
     fields += [pa.field(m, pa.float64()) for m in METRIC_NAMES]
     fields += [pa.field(f"version_{k}", pa.string()) for k in VERSION_KEYS]
     return pa.schema(fields)
@@ -181,13 +185,22 @@ def read_outcomes(path: str | os.PathLike[str], fmt: str | None = None) -> list[
 
     out = []
     for row in pq.read_table(p).to_pylist():
-        out.append(Outcome(
-            tlc=row["tlc"], post=row["post"], n_replies=int(row["n_replies"]),
-            metrics={m: float(row[m]) if row[m] is not None else float("nan")
-                     for m in METRIC_NAMES},
-            trajectory=row["trajectory"],
-            versions={k: row[f"version_{k}"] for k in VERSION_KEYS
-                      if row.get(f"version_{k}") is not None}))
+        out.append(
+            Outcome(
+                tlc=row["tlc"],
+                post=row["post"],
+                n_replies=int(row["n_replies"]),
+                metrics={
+                    m: float(row[m]) if row[m] is not None else float("nan") for m in METRIC_NAMES
+                },
+                trajectory=row["trajectory"],
+                versions={
+                    k: row[f"version_{k}"]
+                    for k in VERSION_KEYS
+                    if row.get(f"version_{k}") is not None
+                },
+            )
+        )
     return out
 
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from streaming.bus.base import Bus
-from streaming.clock import Clock
-from streaming.events import (
+from redditdata.events import (
     TOPIC_COMMENTS,
     TOPIC_DEADLETTER,
     TOPIC_OUTCOMES,
     TOPIC_SCORES,
     TOPIC_SUBMISSIONS,
 )
+from streaming.bus.base import Bus
+from streaming.clock import Clock
 from streaming.modelset import ModelSet
 from streaming.ops import StageMetrics
 from streaming.replay import ThreadFetcher
@@ -61,18 +61,35 @@ class Pipeline:
     skipped: dict[str, str] = field(default_factory=dict)
 
     def health(self) -> dict[str, Any]:
-        stages = {n: {**s.health(), "lag": getattr(self.runners.get(n), "lag", None),
-                      "last_batch_at": getattr(self.runners.get(n), "last_batch_at", None)}
-                  for n, s in self.stages.items()}
-        return {"ok": True, "stages": stages,
-                "skipped": self.skipped, "models": self.models.versions(),
-                "missing_models": self.models.missing}
+        stages = {
+            n: {
+                **s.health(),
+                "lag": getattr(self.runners.get(n), "lag", None),
+                "last_batch_at": getattr(self.runners.get(n), "last_batch_at", None),
+            }
+            for n, s in self.stages.items()
+        }
+        return {
+            "ok": True,
+            "stages": stages,
+            "skipped": self.skipped,
+            "models": self.models.versions(),
+            "missing_models": self.models.missing,
+        }
 
 
-def build_pipeline(settings: Settings, *, bus: Bus, sessions: SessionFactory, clock: Clock,
-                   models: ModelSet, metrics: StageMetrics | None = None,
-                   source: Source | None = None, fetcher: ThreadFetcher | None = None,
-                   on_error: ErrorPolicy | None = None) -> Pipeline:
+def build_pipeline(
+    settings: Settings,
+    *,
+    bus: Bus,
+    sessions: SessionFactory,
+    clock: Clock,
+    models: ModelSet,
+    metrics: StageMetrics | None = None,
+    source: Source | None = None,
+    fetcher: ThreadFetcher | None = None,
+    on_error: ErrorPolicy | None = None,
+) -> Pipeline:
     metrics = metrics or StageMetrics()
     dead = DeadLetters(bus, sessions, metrics)
     p = Pipeline(settings, bus, sessions, clock, models, metrics, dead)
@@ -85,39 +102,63 @@ def build_pipeline(settings: Settings, *, bus: Bus, sessions: SessionFactory, cl
         else:
             p.ingest = IngestStage(source, bus, clock, metrics, speed=settings.replay_speed)
     if "scorer" in want:
-        p.stages["scorer"] = ScorerStage(bus, sessions, clock, models, metrics, dead,
-                                         horizon_s=settings.horizon_s,
-                                         config_hash=settings.config_hash(),
-                                         missing_post_grace_s=settings.missing_post_grace_s,
-                                         missing_post_wall_s=settings.missing_post_wall_s)
+        p.stages["scorer"] = ScorerStage(
+            bus,
+            sessions,
+            clock,
+            models,
+            metrics,
+            dead,
+            horizon_s=settings.horizon_s,
+            config_hash=settings.config_hash(),
+            missing_post_grace_s=settings.missing_post_grace_s,
+            missing_post_wall_s=settings.missing_post_wall_s,
+        )
         if models.empathy is None and models.forecaster is None:
-            p.skipped["scoring"] = ("scorer stores posts/TLCs but cannot score: "
-                                    + "; ".join(f"{k}: {v}" for k, v in models.missing.items()
-                                                if k in ("empathy", "forecaster")))
+            p.skipped["scoring"] = "scorer stores posts/TLCs but cannot score: " + "; ".join(
+                f"{k}: {v}" for k, v in models.missing.items() if k in ("empathy", "forecaster")
+            )
     if "suggester" in want:
-        p.stages["suggester"] = SuggesterStage(sessions, clock, metrics, dead,
-                                               quiet_period_s=settings.quiet_period_s)
+        p.stages["suggester"] = SuggesterStage(
+            sessions, clock, metrics, dead, quiet_period_s=settings.quiet_period_s
+        )
         if models.forecaster is None:
             p.skipped["suggestions"] = "no forecaster bundle: no suggestions can be made"
     if "backfill" in want:
         if models.outcomes is None:
             p.skipped["backfill"] = "outcome models missing: " + "; ".join(
-                f"{k}: {v}" for k, v in models.missing.items()
-                if k in ("aux", "trajectory", "outcomes"))
+                f"{k}: {v}"
+                for k, v in models.missing.items()
+                if k in ("aux", "trajectory", "outcomes")
+            )
         elif fetcher is None:
             p.skipped["backfill"] = "no thread fetcher (replay data or the bot's API fetcher)"
         else:
-            p.stages["backfill"] = BackfillStage(bus, sessions, clock, models.outcomes, fetcher,
-                                                 metrics, dead, horizon_s=settings.horizon_s,
-                                                 versions=models.outcome_versions)
+            p.stages["backfill"] = BackfillStage(
+                bus,
+                sessions,
+                clock,
+                models.outcomes,
+                fetcher,
+                metrics,
+                dead,
+                horizon_s=settings.horizon_s,
+                versions=models.outcome_versions,
+            )
     if "evaluator" in want:
-        p.stages["evaluator"] = EvaluatorStage(sessions, clock, metrics, dead,
-                                               window=settings.eval_window,
-                                               every=settings.eval_every)
+        p.stages["evaluator"] = EvaluatorStage(
+            sessions, clock, metrics, dead, window=settings.eval_window, every=settings.eval_every
+        )
     policy = on_error or dead_letter_policy(dead)
     for name in ORDER:
         if name in p.stages:
-            p.runners[name] = StageRunner(p.stages[name], bus, metrics, policy, dead,
-                                          batch_size=settings.batch_size,
-                                          poll_timeout_s=settings.poll_timeout_s)
+            p.runners[name] = StageRunner(
+                p.stages[name],
+                bus,
+                metrics,
+                policy,
+                dead,
+                batch_size=settings.batch_size,
+                poll_timeout_s=settings.poll_timeout_s,
+            )
     return p

@@ -19,10 +19,10 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
-from models.tree import Thread
-from streaming.dumps import DumpReport, find_dump_files, iter_events
-from streaming.events import Comment, Submission
-from streaming.forest import build_thread, post_from_event
+from redditdata.dumps import DumpReport, find_dump_files, iter_events
+from redditdata.events import Comment, Submission
+from redditdata.forest import build_thread, post_from_event
+from redditdata.tree import Thread
 
 __all__ = ["ReplayIndex", "ThreadFetcher", "parse_time"]
 
@@ -32,8 +32,7 @@ logger = logging.getLogger(__name__)
 class ThreadFetcher(Protocol):
     """Where the back-fill gets a thread: the dump in replay, the Reddit API live (bot)."""
 
-    def thread(self, post_name: str, as_of: float) -> Thread | None:
-        ...
+    def thread(self, post_name: str, as_of: float) -> Thread | None: ...
 
 
 def parse_time(s: str | float | None) -> int | None:
@@ -51,9 +50,15 @@ def parse_time(s: str | float | None) -> int | None:
 
 
 class ReplayIndex:
-    def __init__(self, data: str | os.PathLike[str], *, since: int | None = None,
-                 until: int | None = None, subreddits: Sequence[str] = (),
-                 report: DumpReport | None = None) -> None:
+    def __init__(
+        self,
+        data: str | os.PathLike[str],
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        subreddits: Sequence[str] = (),
+        report: DumpReport | None = None,
+    ) -> None:
         self.report = report if report is not None else DumpReport()
         files = find_dump_files(data)
         subs = {s.lower() for s in subreddits}
@@ -74,8 +79,11 @@ class ReplayIndex:
                 assert isinstance(c, Comment)
                 if c.link_id in self.submissions:
                     self.comments[c.link_id].append(c)
-        logger.info("replay index: %d posts, %d comments", len(self.submissions),
-                    sum(len(v) for v in self.comments.values()))
+        logger.info(
+            "replay index: %d posts, %d comments",
+            len(self.submissions),
+            sum(len(v) for v in self.comments.values()),
+        )
 
     @property
     def n_comments(self) -> int:
@@ -87,7 +95,8 @@ class ReplayIndex:
 
     def events(self) -> Iterator[Submission | Comment]:
         evs: list[tuple[int, int, Submission | Comment]] = [
-            (s.created_utc, 0, s) for s in self.submissions.values()]
+            (s.created_utc, 0, s) for s in self.submissions.values()
+        ]
         evs.extend((c.created_utc, 1, c) for v in self.comments.values() for c in v)
         evs.sort(key=lambda e: (e[0], e[1], e[2].name))
         for _, _, ev in evs:

@@ -19,17 +19,34 @@ __all__ = ["replay_and_report"]
 logger = logging.getLogger(__name__)
 
 
-def replay_and_report(*, config: str | None, data: str, speed: float = 0.0,
-                      since: str | None = None, until: str | None = None,
-                      subreddits: str | None = None, drain: bool = True,
-                      overrides: dict[str, Any] | None = None, models: ModelSet | None = None,
-                      report_path: str | Path | None = None, title: str = "prosocial replay",
-                      progress: bool = True) -> tuple[dict[str, Any], str]:
-    settings = load_settings(config, replay_data=data, replay_speed=speed, replay_since=since,
-                             replay_until=until, subreddits=subreddits, clock="event",
-                             **(overrides or {}))
-    index = ReplayIndex(data, since=parse_time(since), until=parse_time(until),
-                        subreddits=settings.subreddits)
+def replay_and_report(
+    *,
+    config: str | None,
+    data: str,
+    speed: float = 0.0,
+    since: str | None = None,
+    until: str | None = None,
+    subreddits: str | None = None,
+    drain: bool = True,
+    overrides: dict[str, Any] | None = None,
+    models: ModelSet | None = None,
+    report_path: str | Path | None = None,
+    title: str = "prosocial replay",
+    progress: bool = True,
+) -> tuple[dict[str, Any], str]:
+    settings = load_settings(
+        config,
+        replay_data=data,
+        replay_speed=speed,
+        replay_since=since,
+        replay_until=until,
+        subreddits=subreddits,
+        clock="event",
+        **(overrides or {}),
+    )
+    index = ReplayIndex(
+        data, since=parse_time(since), until=parse_time(until), subreddits=settings.subreddits
+    )
     p = assemble(settings, models=models, index=index, clock=EventClock())
     stop = StopFlag().install()
     total = len(index.submissions) + index.n_comments
@@ -46,10 +63,19 @@ def replay_and_report(*, config: str | None, data: str, speed: float = 0.0,
             stats = run_embedded(p, stop, drain=drain, progress=tick)
     else:
         stats = run_embedded(p, stop, drain=drain)
-    extra = {"replay": {"data": str(data), "since": since, "until": until, "speed": speed,
-                        "posts": len(index.submissions), "comments": index.n_comments,
-                        "tlcs": index.n_tlcs, "bus": settings.bus,
-                        "database": settings.database_url.split(":", 1)[0]}}
+    extra = {
+        "replay": {
+            "data": str(data),
+            "since": since,
+            "until": until,
+            "speed": speed,
+            "posts": len(index.submissions),
+            "comments": index.n_comments,
+            "tlcs": index.n_tlcs,
+            "bus": settings.bus,
+            "database": settings.database_url.split(":", 1)[0],
+        }
+    }
     rep = collect_report(p, stats, extra)
     md = render_markdown(rep, title)
     if report_path:

@@ -28,25 +28,48 @@ def _pct(xs: list[float], q: float) -> float | None:
     return float(np.percentile(xs, q)) if xs else None
 
 
-def collect_report(p: Pipeline, stats: RunStats, extra: dict[str, Any] | None = None
-                   ) -> dict[str, Any]:
+def collect_report(
+    p: Pipeline, stats: RunStats, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     with p.sessions() as s:
+
         def count(t: Any) -> int:
             return int(s.scalar(select(func.count()).select_from(t)) or 0)
 
-        counts = {t.__tablename__: count(t) for t in (PostRow, TlcRow, ScoreRow, SuggestionRow,
-                                                      OutcomeRow, EvaluationRow, DeadLetterRow)}
-        posts_suggested = int(s.scalar(select(func.count(func.distinct(SuggestionRow.post_name))))
-                              or 0)
+        counts = {
+            t.__tablename__: count(t)
+            for t in (
+                PostRow,
+                TlcRow,
+                ScoreRow,
+                SuggestionRow,
+                OutcomeRow,
+                EvaluationRow,
+                DeadLetterRow,
+            )
+        }
+        posts_suggested = int(
+            s.scalar(select(func.count(func.distinct(SuggestionRow.post_name)))) or 0
+        )
         lat = [x for x in s.scalars(select(SuggestionRow.latency_s)) if x is not None]
-        reasons = dict(s.execute(select(DeadLetterRow.reason, func.count())
-                                 .group_by(DeadLetterRow.reason)).tuples().all())
+        reasons = dict(
+            s.execute(select(DeadLetterRow.reason, func.count()).group_by(DeadLetterRow.reason))
+            .tuples()
+            .all()
+        )
         dl: dict[str, int] = {}
         for r, n in reasons.items():
             k = r.split(":", 1)[0]
             dl[k] = dl.get(k, 0) + int(n)
-        latest = s.execute(select(SuggestionRow.post_name, func.max(SuggestionRow.revision))
-                           .group_by(SuggestionRow.post_name)).tuples().all()
+        latest = (
+            s.execute(
+                select(SuggestionRow.post_name, func.max(SuggestionRow.revision)).group_by(
+                    SuggestionRow.post_name
+                )
+            )
+            .tuples()
+            .all()
+        )
         moved = 0
         for post, rev in latest[:5000]:
             row = s.get(SuggestionRow, (post, rev))
@@ -64,15 +87,23 @@ def collect_report(p: Pipeline, stats: RunStats, extra: dict[str, Any] | None = 
         "events_per_s": round(stats.published / wall, 1) if stats.published else None,
         "tlcs_scored": counts["scores"],
         "tlcs_scored_per_s": round(counts["scores"] / wall, 1) if counts["scores"] else None,
-        "latency_ingest_to_suggestion_s": {"p50": _pct(lat, 50), "p99": _pct(lat, 99),
-                                           "n": len(lat)},
-        "suggestions": counts["suggestions"], "posts_with_suggestions": posts_suggested,
+        "latency_ingest_to_suggestion_s": {
+            "p50": _pct(lat, 50),
+            "p99": _pct(lat, 99),
+            "n": len(lat),
+        },
+        "suggestions": counts["suggestions"],
+        "posts_with_suggestions": posts_suggested,
         "posts_where_order_changes": moved,
-        "counts": counts, "dead_letters": dl,
-        "models": p.models.versions(), "missing_models": dict(p.models.missing),
+        "counts": counts,
+        "dead_letters": dl,
+        "models": p.models.versions(),
+        "missing_models": dict(p.models.missing),
         "skipped": dict(p.skipped),
-        "evaluation": {m: {"window_tlcs": e.n_tlcs, "posts": e.n_posts, **e.figures}
-                       for m, e in sorted(newest.items())},
+        "evaluation": {
+            m: {"window_tlcs": e.n_tlcs, "posts": e.n_posts, **e.figures}
+            for m, e in sorted(newest.items())
+        },
     }
     if extra:
         rep.update(extra)
@@ -91,48 +122,80 @@ def render_markdown(rep: dict[str, Any], title: str = "prosocial demo") -> str:
     lines = [f"# {title}", ""]
     if rep.get("replay"):
         r = rep["replay"]
-        lines += [(f"Replay of `{r.get('data')}` {r.get('since')} → {r.get('until')}"
-                  f" ({r.get('posts')} posts, {r.get('comments')} comments, "
-                  f"{r.get('tlcs')} TLCs) on the **{r.get('bus', 'embedded')}** bus with "
-                  f"{r.get('database', 'SQLite')}."), ""]
+        lines += [
+            (
+                f"Replay of `{r.get('data')}` {r.get('since')} → {r.get('until')}"
+                f" ({r.get('posts')} posts, {r.get('comments')} comments, "
+                f"{r.get('tlcs')} TLCs) on the **{r.get('bus', 'embedded')}** bus with "
+                f"{r.get('database', 'SQLite')}."
+            ),
+            "",
+        ]
     if rep["missing_models"]:
         lines += ["## Missing bundles (these parts did not run)", ""]
         lines += [f"- **{k}**: {v}" for k, v in rep["missing_models"].items()]
         lines += [f"- stage/feature `{k}`: {v}" for k, v in rep["skipped"].items()]
         lines.append("")
     lat = rep["latency_ingest_to_suggestion_s"]
-    lines += ["## Throughput and latency", "",
-              "| figure | value |", "|---|---|",
-              f"| wall time (s) | {_f(rep['wall_s'])} |",
-              f"| events replayed | {rep['events_published']} |",
-              f"| events/s | {_f(rep['events_per_s'])} |",
-              f"| TLCs scored | {rep['tlcs_scored']} |",
-              f"| TLCs scored/s | {_f(rep['tlcs_scored_per_s'])} |",
-              f"| ingest → stored suggestion p50 (s) | {_f(lat['p50'])} |",
-              f"| ingest → stored suggestion p99 (s) | {_f(lat['p99'])} |",
-              f"| suggestions stored (revisions) | {rep['suggestions']} |",
-              f"| posts with a suggestion | {rep['posts_with_suggestions']} |",
-              (f"| posts whose suggested order differs from Reddit's | "
-              f"{rep['posts_where_order_changes']} |"),
-              f"| outcomes back-filled | {rep['counts']['outcomes']} |",
-              (f"| dead letters | {sum(rep['dead_letters'].values())} "
-              f"{rep['dead_letters'] or ''} |"), ""]
+    lines += [
+        "## Throughput and latency",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| wall time (s) | {_f(rep['wall_s'])} |",
+        f"| events replayed | {rep['events_published']} |",
+        f"| events/s | {_f(rep['events_per_s'])} |",
+        f"| TLCs scored | {rep['tlcs_scored']} |",
+        f"| TLCs scored/s | {_f(rep['tlcs_scored_per_s'])} |",
+        f"| ingest → stored suggestion p50 (s) | {_f(lat['p50'])} |",
+        f"| ingest → stored suggestion p99 (s) | {_f(lat['p99'])} |",
+        f"| suggestions stored (revisions) | {rep['suggestions']} |",
+        f"| posts with a suggestion | {rep['posts_with_suggestions']} |",
+        (
+            f"| posts whose suggested order differs from Reddit's | "
+            f"{rep['posts_where_order_changes']} |"
+        ),
+        f"| outcomes back-filled | {rep['counts']['outcomes']} |",
+        (f"| dead letters | {sum(rep['dead_letters'].values())} {rep['dead_letters'] or ''} |"),
+        "",
+    ]
     ev = rep["evaluation"]
     if ev:
-        lines += ["## Forecast quality against back-filled outcomes (all subreddits)", "",
-                  ("| order / model | TLCs | posts | MSE | R² | Spearman | pairwise acc. | "
-                  "NDCG@10 | within-post Spearman |"), "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "## Forecast quality against back-filled outcomes (all subreddits)",
+            "",
+            (
+                "| order / model | TLCs | posts | MSE | R² | Spearman | pairwise acc. | "
+                "NDCG@10 | within-post Spearman |"
+            ),
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for m, f in ev.items():
-            lines.append(f"| {m} | {f.get('window_tlcs')} | {f.get('posts')} | "
-                         f"{_f(f.get('mse'))} | {_f(f.get('r2'))} | {_f(f.get('spearman'))} | "
-                         f"{_f(f.get('pairwise_accuracy'))} | {_f(f.get('ndcg@10'))} | "
-                         f"{_f(f.get('spearman_within_post'))} |")
-        lines += ["", ("Pairwise accuracy and NDCG are within posts (posts with ≥ 2 scored "
-                  "TLCs); `reddit_order` = score as scraped, then older first; "
-                  "`chronological` = oldest first; the evaluation window is the newest "
-                  "TLCs with both a forecast and an outcome."), ""]
+            lines.append(
+                f"| {m} | {f.get('window_tlcs')} | {f.get('posts')} | "
+                f"{_f(f.get('mse'))} | {_f(f.get('r2'))} | {_f(f.get('spearman'))} | "
+                f"{_f(f.get('pairwise_accuracy'))} | {_f(f.get('ndcg@10'))} | "
+                f"{_f(f.get('spearman_within_post'))} |"
+            )
+        lines += [
+            "",
+            (
+                "Pairwise accuracy and NDCG are within posts (posts with ≥ 2 scored "
+                "TLCs); `reddit_order` = score as scraped, then older first; "
+                "`chronological` = oldest first; the evaluation window is the newest "
+                "TLCs with both a forecast and an outcome."
+            ),
+            "",
+        ]
     else:
-        lines += ["## Forecast quality", "", ("No evaluation: forecasts and back-filled outcomes "
-                  "are both needed (see missing bundles above)."), ""]
+        lines += [
+            "## Forecast quality",
+            "",
+            (
+                "No evaluation: forecasts and back-filled outcomes "
+                "are both needed (see missing bundles above)."
+            ),
+            "",
+        ]
     lines += ["## Models", ""] + [f"- {k}: `{v}`" for k, v in rep["models"].items()] + [""]
     return "\n".join(lines)

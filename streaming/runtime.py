@@ -69,9 +69,11 @@ def make_bus(settings: Settings) -> Bus:
     if settings.bus == "kafka":
         from streaming.bus.kafka import KafkaBus
 
-        bus: Bus = KafkaBus(settings.kafka_bootstrap,
-                            session_timeout_ms=settings.session_timeout_ms,
-                            max_poll_interval_ms=settings.max_poll_interval_ms)
+        bus: Bus = KafkaBus(
+            settings.kafka_bootstrap,
+            session_timeout_ms=settings.session_timeout_ms,
+            max_poll_interval_ms=settings.max_poll_interval_ms,
+        )
     else:
         bus = EmbeddedBus(settings.partitions, settings.embedded_log)
     bus.ensure_topics(ALL_TOPICS, settings.partitions)
@@ -82,9 +84,17 @@ def make_clock(settings: Settings) -> Clock:
     return EventClock() if settings.clock == "event" else WallClock()
 
 
-def assemble(settings: Settings, *, bus: Bus | None = None, models: ModelSet | None = None,
-             index: ReplayIndex | None = None, metrics: StageMetrics | None = None,
-             clock: Clock | None = None, source: Any = None, fetcher: Any = None) -> Pipeline:
+def assemble(
+    settings: Settings,
+    *,
+    bus: Bus | None = None,
+    models: ModelSet | None = None,
+    index: ReplayIndex | None = None,
+    metrics: StageMetrics | None = None,
+    clock: Clock | None = None,
+    source: Any = None,
+    fetcher: Any = None,
+) -> Pipeline:
     """Open the real collaborators named by ``settings`` and build the pipeline.
 
     ``source`` (an ingest ``Source``) and ``fetcher`` (a back-fill ``ThreadFetcher``) override
@@ -103,19 +113,29 @@ def assemble(settings: Settings, *, bus: Bus | None = None, models: ModelSet | N
         if "backfill" in need:
             names += ["aux", "trajectory"]
         if "empathy" in names:
-            from models.threads import configure_torch_threads
+            from models.cpu import configure_torch_threads
 
             configure_torch_threads(settings.torch_threads)
         models = load_models(settings.registry_dir, fast=settings.fast_models, need=names)
     if index is None and settings.replay_data and need & {"ingest", "backfill"}:
-        index = ReplayIndex(settings.replay_data, since=parse_time(settings.replay_since),
-                            until=parse_time(settings.replay_until),
-                            subreddits=settings.subreddits)
+        index = ReplayIndex(
+            settings.replay_data,
+            since=parse_time(settings.replay_since),
+            until=parse_time(settings.replay_until),
+            subreddits=settings.subreddits,
+        )
     if source is None and index is not None:
         source = ReplaySource(index.events)
-    p = build_pipeline(settings, bus=bus, sessions=sessions, clock=clock, models=models,
-                       metrics=metrics, source=source,
-                       fetcher=fetcher if fetcher is not None else index)
+    p = build_pipeline(
+        settings,
+        bus=bus,
+        sessions=sessions,
+        clock=clock,
+        models=models,
+        metrics=metrics,
+        source=source,
+        fetcher=fetcher if fetcher is not None else index,
+    )
     for st in p.stages.values():
         st.recover()
     return p
@@ -140,9 +160,14 @@ def _settle(p: Pipeline, stop: Callable[[], bool], max_rounds: int = 10_000) -> 
             return
 
 
-def run_embedded(p: Pipeline, stop: Callable[[], bool] = lambda: False, *,
-                 chunk: int = 256, drain: bool = True,
-                 progress: Callable[[RunStats], None] | None = None) -> RunStats:
+def run_embedded(
+    p: Pipeline,
+    stop: Callable[[], bool] = lambda: False,
+    *,
+    chunk: int = 256,
+    drain: bool = True,
+    progress: Callable[[RunStats], None] | None = None,
+) -> RunStats:
     """Ingest → all stages in one thread; with ``drain``, at the end of a finite source the
     clock moves past the last horizon so pending quiet periods and back-fills complete."""
     stats = RunStats()
@@ -161,8 +186,7 @@ def run_embedded(p: Pipeline, stop: Callable[[], bool] = lambda: False, *,
     _settle(p, stop)
     if drain and not stop():
         if isinstance(p.clock, EventClock):
-            p.clock.advance_to(p.clock.now() + p.settings.horizon_s
-                               + p.settings.quiet_period_s + 1)
+            p.clock.advance_to(p.clock.now() + p.settings.horizon_s + p.settings.quiet_period_s + 1)
         for name in ORDER:
             st = p.stages.get(name)
             if st is not None:
@@ -172,8 +196,9 @@ def run_embedded(p: Pipeline, stop: Callable[[], bool] = lambda: False, *,
                 _settle(p, stop)
     stats.wall_s = time.perf_counter() - t0
     for name in p.runners:
-        stats.consumed[name] = int(p.metrics.registry.get_sample_value(
-            "prosocial_events_in_total", {"stage": name}) or 0)
+        stats.consumed[name] = int(
+            p.metrics.registry.get_sample_value("prosocial_events_in_total", {"stage": name}) or 0
+        )
     return stats
 
 

@@ -45,11 +45,18 @@ class ClockScheduler:
 
     def schedule(self, job_id: str, at_utc: float, func: Callable[..., Any], *args: Any) -> None:
         """Run ``func(*args)`` once the clock reaches ``at_utc`` (same id → replaced)."""
-        self._sched.add_job(func, DateTrigger(run_date=_dt(at_utc), timezone=UTC),
-                            args=args, id=job_id, replace_existing=True,
-                            misfire_grace_time=None)
+        self._sched.add_job(
+            func,
+            DateTrigger(run_date=_dt(at_utc), timezone=UTC),
+            args=args,
+            id=job_id,
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
 
-    def due(self, limit: int | None = None) -> list[tuple[str, Callable[..., Any], tuple[Any, ...]]]:
+    def due(
+        self, limit: int | None = None
+    ) -> list[tuple[str, Callable[..., Any], tuple[Any, ...]]]:
         """Pop the jobs due at the clock's now (oldest first)."""
         jobs = self._store.get_due_jobs(_dt(self.clock.now()))
         if limit is not None:

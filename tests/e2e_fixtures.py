@@ -22,9 +22,15 @@ def tiny_aux_registry(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     cfg = AuxConfig(vocab_min_df=2, char_bits=12, c_grid=(4.0,), alpha_grid=(1.0,), chunk=512)
     t = train_aux(load_aux_data(data_dir, limit=150, college_negatives=2000), cfg)
     root = tmp_path_factory.mktemp("e2e-registry")
-    write_aux_bundle(Registry(root), t.featurizer, t.weights, t.bias, t.calibrator,
-                     thresholds={"advice": 0.7, "info": 0.7, "toxic": 0.5,
-                                 "extremely_toxic": 0.8}, params=t.params)
+    write_aux_bundle(
+        Registry(root),
+        t.featurizer,
+        t.weights,
+        t.bias,
+        t.calibrator,
+        thresholds={"advice": 0.7, "info": 0.7, "toxic": 0.5, "extremely_toxic": 0.8},
+        params=t.params,
+    )
     return root
 
 
@@ -39,5 +45,6 @@ def train_slice(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 def eval_slice(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.slices import write_slice
 
-    return write_slice(data_dir, tmp_path_factory.mktemp("slice-eval"), n_threads=40,
-                       skip_threads=120)
+    return write_slice(
+        data_dir, tmp_path_factory.mktemp("slice-eval"), n_threads=40, skip_threads=120
+    )

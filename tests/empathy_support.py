@@ -29,9 +29,16 @@ def tiny_empathy(factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, A
     if cache is not None and cache["root"] == root:
         return cache
     args = Args(epochs=TINY["epochs"], max_len=TINY["max_len"], patience=1, threads=2)
-    res = run_protocol(data, args, [0], registry=registry, report_dir=root / "report",
-                       baselines=False)
-    out = {"root": root, "registry": root / "registry", "bundle": res.bundle,
-           "summary": res.summary, "data": data, "report_dir": root / "report"}
+    res = run_protocol(
+        data, args, [0], registry=registry, report_dir=root / "report", baselines=False
+    )
+    out = {
+        "root": root,
+        "registry": root / "registry",
+        "bundle": res.bundle,
+        "summary": res.summary,
+        "data": data,
+        "report_dir": root / "report",
+    }
     tiny_empathy._cache = out  # type: ignore[attr-defined]
     return out

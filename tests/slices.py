@@ -16,8 +16,10 @@ def write_slice(data_dir: Path, out: Path, n_threads: int, skip_threads: int = 0
     out.mkdir(parents=True, exist_ok=True)
     order: list[str] = []
     keep: set[str] = set()
-    with gzip.open(src / "comments.jsonl.gz", "rt", encoding="utf-8") as fh, \
-            gzip.open(out / "comments.jsonl.gz", "wt", encoding="utf-8") as dst:
+    with (
+        gzip.open(src / "comments.jsonl.gz", "rt", encoding="utf-8") as fh,
+        gzip.open(out / "comments.jsonl.gz", "wt", encoding="utf-8") as dst,
+    ):
         for line in fh:
             link = json.loads(line)["link_id"]
             if not order or order[-1] != link:
@@ -28,8 +30,10 @@ def write_slice(data_dir: Path, out: Path, n_threads: int, skip_threads: int = 0
                     keep.add(link)
             if link in keep:
                 dst.write(line)
-    with gzip.open(src / "submissions.jsonl.gz", "rt", encoding="utf-8") as fh, \
-            gzip.open(out / "submissions.jsonl.gz", "wt", encoding="utf-8") as dst:
+    with (
+        gzip.open(src / "submissions.jsonl.gz", "rt", encoding="utf-8") as fh,
+        gzip.open(out / "submissions.jsonl.gz", "wt", encoding="utf-8") as dst,
+    ):
         for line in fh:
             if json.loads(line)["name"] in keep:
                 dst.write(line)

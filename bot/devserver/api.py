@@ -19,11 +19,20 @@ Response = tuple[int, Any]
 _NOT_FOUND: Response = (404, {"message": "Not Found", "error": 404})
 
 
-def _listing(children: list[dict[str, Any]], after: str | None = None,
-             before: str | None = None) -> dict[str, Any]:
-    return {"kind": "Listing", "data": {"after": after, "dist": len(children), "modhash": None,
-                                        "geo_filter": "", "children": children,
-                                        "before": before}}
+def _listing(
+    children: list[dict[str, Any]], after: str | None = None, before: str | None = None
+) -> dict[str, Any]:
+    return {
+        "kind": "Listing",
+        "data": {
+            "after": after,
+            "dist": len(children),
+            "modhash": None,
+            "geo_filter": "",
+            "children": children,
+            "before": before,
+        },
+    }
 
 
 def _thing(item: Item, **extra: Any) -> dict[str, Any]:
@@ -35,8 +44,14 @@ def _iso(t: float) -> str:
 
 
 class RedditApi:
-    def __init__(self, world: RedditWorld, *, tree_limit: int = 40, more_chunk: int = 100,
-                 max_depth: int = 10) -> None:
+    def __init__(
+        self,
+        world: RedditWorld,
+        *,
+        tree_limit: int = 40,
+        more_chunk: int = 100,
+        max_depth: int = 10,
+    ) -> None:
         self.world = world
         self.max_depth = max_depth
         self.tree_limit = tree_limit
@@ -45,8 +60,11 @@ class RedditApi:
             ("GET", re.compile(r"^/api/v1/me/?$"), self.me),
             ("GET", re.compile(r"^/r/([^/]+)/(new|comments)/?$"), self.sub_listing),
             ("GET", re.compile(r"^/r/([^/]+)/about/moderators/?$"), self.moderators),
-            ("GET", re.compile(r"^/comments/([0-9a-z]+)(?:/[^/]*(?:/([0-9a-z]+))?)?/?$"),
-             self.thread),
+            (
+                "GET",
+                re.compile(r"^/comments/([0-9a-z]+)(?:/[^/]*(?:/([0-9a-z]+))?)?/?$"),
+                self.thread,
+            ),
             ("POST", re.compile(r"^/api/morechildren/?$"), self.morechildren),
             ("GET", re.compile(r"^/api/info/?$"), self.info),
             ("GET", re.compile(r"^/r/([^/]+)/wiki/(.+?)/?$"), self.wiki_get),
@@ -54,12 +72,16 @@ class RedditApi:
             ("POST", re.compile(r"^/api/mod/conversations/?$"), self.modmail_create),
             ("GET", re.compile(r"^/api/mod/conversations/([0-9a-z]+)/?$"), self.modmail_get),
             ("POST", re.compile(r"^/api/mod/conversations/([0-9a-z]+)/?$"), self.modmail_reply),
-            ("POST", re.compile(r"^/api/(distinguish|set_suggested_sort|set_subreddit_sticky)/?$"),
-             self.mod_action),
+            (
+                "POST",
+                re.compile(r"^/api/(distinguish|set_suggested_sort|set_subreddit_sticky)/?$"),
+                self.mod_action,
+            ),
         ]
 
-    def handle(self, method: str, path: str, query: dict[str, str], form: dict[str, str]
-               ) -> Response:
+    def handle(
+        self, method: str, path: str, query: dict[str, str], form: dict[str, str]
+    ) -> Response:
         for m, pattern, fn in self.routes:
             if m == method:
                 match = pattern.match(path)
@@ -70,18 +92,27 @@ class RedditApi:
 
     # -- users & listings ---------------------------------------------------------------
     def me(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
-        return 200, {"name": self.world.bot_username, "id": "bot0001", "is_mod": True,
-                     "created_utc": 1.6e9, "link_karma": 1, "comment_karma": 1,
-                     "has_verified_email": True, "is_suspended": False}
+        return 200, {
+            "name": self.world.bot_username,
+            "id": "bot0001",
+            "is_mod": True,
+            "created_utc": 1.6e9,
+            "link_karma": 1,
+            "comment_karma": 1,
+            "has_verified_email": True,
+            "is_suspended": False,
+        }
 
-    def sub_listing(self, subs: str, which: str, *, query: dict[str, str],
-                    form: dict[str, str]) -> Response:
+    def sub_listing(
+        self, subs: str, which: str, *, query: dict[str, str], form: dict[str, str]
+    ) -> Response:
         names = subs.split("+")
         if any(n.lower() not in self.world.subreddits for n in names):
             return _NOT_FOUND
         kind = "t3" if which == "new" else "t1"
-        page, after, _before = self.world.listing(names, kind, int(query.get("limit", 25)),
-                                                 query.get("before"), query.get("after"))
+        page, after, _before = self.world.listing(
+            names, kind, int(query.get("limit", 25)), query.get("before"), query.get("after")
+        )
         return 200, _listing([_thing(i) for i in page], after, None)
 
     def moderators(self, sub: str, *, query: dict[str, str], form: dict[str, str]) -> Response:
@@ -89,9 +120,17 @@ class RedditApi:
         if mods is None:
             return 403, {"message": "Forbidden", "error": 403}
         user = query.get("user")
-        children = [{"name": u, "id": "t2_" + u.lower()[:8], "date": 1.6e9,
-                     "mod_permissions": perms, "author_flair_text": None}
-                    for u, perms in mods.items() if user is None or u.lower() == user.lower()]
+        children = [
+            {
+                "name": u,
+                "id": "t2_" + u.lower()[:8],
+                "date": 1.6e9,
+                "mod_permissions": perms,
+                "author_flair_text": None,
+            }
+            for u, perms in mods.items()
+            if user is None or u.lower() == user.lower()
+        ]
         return 200, {"kind": "UserList", "data": {"children": children}}
 
     def info(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
@@ -108,8 +147,9 @@ class RedditApi:
             stack.extend(reversed([c.name for c in children.get(n, [])]))
         return out
 
-    def _mores(self, parent: str, rest: list[Item], children: dict[str, list[Item]],
-               depth: int) -> list[dict[str, Any]]:
+    def _mores(
+        self, parent: str, rest: list[Item], children: dict[str, list[Item]], depth: int
+    ) -> list[dict[str, Any]]:
         chunks: list[list[str]] = [[]]
         for c in rest:
             ids = self._subtree_ids(c.name, children)
@@ -119,19 +159,40 @@ class RedditApi:
         out = []
         for ids in chunks:
             short = [i[3:] for i in ids]
-            out.append({"kind": "more", "data": {"count": len(short), "name": "t1_" + short[0],
-                                                 "id": short[0], "parent_id": parent,
-                                                 "depth": depth, "children": short}})
+            out.append(
+                {
+                    "kind": "more",
+                    "data": {
+                        "count": len(short),
+                        "name": "t1_" + short[0],
+                        "id": short[0],
+                        "parent_id": parent,
+                        "depth": depth,
+                        "children": short,
+                    },
+                }
+            )
         return out
 
-    def _render(self, parent: str, children: dict[str, list[Item]], depth: int,
-                budget: list[int]) -> list[dict[str, Any]]:
+    def _render(
+        self, parent: str, children: dict[str, list[Item]], depth: int, budget: list[int]
+    ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         kids = children.get(parent, [])
         if kids and depth >= self.max_depth:  # "continue this thread"
-            return [{"kind": "more", "data": {"count": 0, "name": "t1__", "id": "_",
-                                              "parent_id": parent, "depth": depth,
-                                              "children": []}}]
+            return [
+                {
+                    "kind": "more",
+                    "data": {
+                        "count": 0,
+                        "name": "t1__",
+                        "id": "_",
+                        "parent_id": parent,
+                        "depth": depth,
+                        "children": [],
+                    },
+                }
+            ]
         for i, c in enumerate(kids):
             if budget[0] <= 0:
                 out.extend(self._mores(parent, kids[i:], children, depth))
@@ -149,8 +210,14 @@ class RedditApi:
             lst.sort(key=lambda c: (-int(c.data.get("score") or 0), c.created, c.name))
         return children
 
-    def thread(self, post_id: str, comment_id: str | None = None, *, query: dict[str, str],
-               form: dict[str, str]) -> Response:
+    def thread(
+        self,
+        post_id: str,
+        comment_id: str | None = None,
+        *,
+        query: dict[str, str],
+        form: dict[str, str],
+    ) -> Response:
         post = self.world.items.get(f"t3_{post_id}")
         if post is None or post.visible_at > self.world.now:
             return _NOT_FOUND
@@ -184,66 +251,114 @@ class RedditApi:
         return 200, {"json": {"errors": [], "data": {"things": things}}}
 
     # -- wiki ---------------------------------------------------------------------------
-    def wiki_get(self, sub: str, page: str, *, query: dict[str, str],
-                 form: dict[str, str]) -> Response:
+    def wiki_get(
+        self, sub: str, page: str, *, query: dict[str, str], form: dict[str, str]
+    ) -> Response:
         doc = self.world.wiki.get((sub.lower(), page))
         if doc is None:
             return 404, {"reason": "PAGE_NOT_FOUND", "message": "Not Found"}
-        return 200, {"kind": "wikipage", "data": {
-            "may_revise": True, "revision_date": doc["revision_date"],
-            "content_html": "<div class=\"md wiki\"></div>", "revision_by": {
-                "kind": "t2", "data": {"name": doc["by"], "id": "x" + doc["by"][:6],
-                                       "is_mod": True, "created_utc": 1.6e9}},
-            "content_md": doc["content"], "revision_id": doc["revision_id"]}}
+        return 200, {
+            "kind": "wikipage",
+            "data": {
+                "may_revise": True,
+                "revision_date": doc["revision_date"],
+                "content_html": '<div class="md wiki"></div>',
+                "revision_by": {
+                    "kind": "t2",
+                    "data": {
+                        "name": doc["by"],
+                        "id": "x" + doc["by"][:6],
+                        "is_mod": True,
+                        "created_utc": 1.6e9,
+                    },
+                },
+                "content_md": doc["content"],
+                "revision_id": doc["revision_id"],
+            },
+        }
 
     def wiki_edit(self, sub: str, *, query: dict[str, str], form: dict[str, str]) -> Response:
         if sub.lower() not in self.world.subreddits:
             return _NOT_FOUND
-        self.set_wiki(sub, form.get("page", ""), form.get("content", ""),
-                      self.world.bot_username)
+        self.set_wiki(sub, form.get("page", ""), form.get("content", ""), self.world.bot_username)
         return 200, {}
 
     def set_wiki(self, sub: str, page: str, content: str, by: str) -> None:
         with self.world.lock:
             self.world.wiki[(sub.lower(), page)] = {
-                "content": content, "by": by, "revision_date": self.world.now,
-                "revision_id": self.world.new_id("rev-")}
+                "content": content,
+                "by": by,
+                "revision_date": self.world.now,
+                "revision_id": self.world.new_id("rev-"),
+            }
 
     # -- modmail ------------------------------------------------------------------------
     def _message(self, author: str, body: str, internal: bool) -> dict[str, Any]:
         mid = self.world.new_id("m")
         is_mod = author in self.world.moderators.get("*", {}) or any(
-            author in m for m in self.world.moderators.values())
-        return {"body": f"<div class=\"md\"><p>{body}</p></div>",
-                "author": {"name": author, "isApproved": False, "isMod": is_mod,
-                           "isAdmin": False, "isOp": False, "isParticipant": False,
-                           "isHidden": False, "id": abs(hash(author)) % 10**9,
-                           "isDeleted": False},
-                "isInternal": internal, "date": _iso(self.world.now), "bodyMarkdown": body,
-                "id": mid, "participatingAs": "moderator" if is_mod else "participant_user"}
+            author in m for m in self.world.moderators.values()
+        )
+        return {
+            "body": f'<div class="md"><p>{body}</p></div>',
+            "author": {
+                "name": author,
+                "isApproved": False,
+                "isMod": is_mod,
+                "isAdmin": False,
+                "isOp": False,
+                "isParticipant": False,
+                "isHidden": False,
+                "id": abs(hash(author)) % 10**9,
+                "isDeleted": False,
+            },
+            "isInternal": internal,
+            "date": _iso(self.world.now),
+            "bodyMarkdown": body,
+            "id": mid,
+            "participatingAs": "moderator" if is_mod else "participant_user",
+        }
 
     def _conv_json(self, conv: ModmailConv) -> dict[str, Any]:
         msgs = {m["id"]: m for m in conv.messages}
         authors = list({m["author"]["name"]: m["author"] for m in conv.messages}.values())
-        return {"conversation": {
-            "isAuto": False, "objIds": [{"id": m["id"], "key": "messages"}
-                                        for m in conv.messages],
-            "isRepliable": True, "lastUserUpdate": None, "isInternal": True,
-            "lastModUpdate": _iso(self.world.now), "lastUpdated": _iso(self.world.now),
-            "authors": authors, "owner": {"displayName": conv.subreddit, "type": "subreddit",
-                                          "id": "t5_" + conv.subreddit.lower()[:6]},
-            "id": conv.id, "isHighlighted": False, "subject": conv.subject, "participant": {},
-            "state": 0, "lastUnread": None, "numMessages": len(conv.messages)},
-            "messages": msgs, "modActions": {}}
+        return {
+            "conversation": {
+                "isAuto": False,
+                "objIds": [{"id": m["id"], "key": "messages"} for m in conv.messages],
+                "isRepliable": True,
+                "lastUserUpdate": None,
+                "isInternal": True,
+                "lastModUpdate": _iso(self.world.now),
+                "lastUpdated": _iso(self.world.now),
+                "authors": authors,
+                "owner": {
+                    "displayName": conv.subreddit,
+                    "type": "subreddit",
+                    "id": "t5_" + conv.subreddit.lower()[:6],
+                },
+                "id": conv.id,
+                "isHighlighted": False,
+                "subject": conv.subject,
+                "participant": {},
+                "state": 0,
+                "lastUnread": None,
+                "numMessages": len(conv.messages),
+            },
+            "messages": msgs,
+            "modActions": {},
+        }
 
     def modmail_create(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
         sub = form.get("srName", "")
         if sub.lower() not in self.world.subreddits:
             return 400, {"json": {"errors": [["SUBREDDIT_NOEXIST", "unknown", "srName"]]}}
-        conv = ModmailConv(self.world.new_id("c"), self.world.subreddits[sub.lower()],
-                           form.get("subject", ""), form.get("to", ""))
-        conv.messages.append(self._message(self.world.bot_username, form.get("body", ""),
-                                           True))
+        conv = ModmailConv(
+            self.world.new_id("c"),
+            self.world.subreddits[sub.lower()],
+            form.get("subject", ""),
+            form.get("to", ""),
+        )
+        conv.messages.append(self._message(self.world.bot_username, form.get("body", ""), True))
         self.world.modmail[conv.id] = conv
         return 201, self._conv_json(conv)
 
@@ -253,13 +368,15 @@ class RedditApi:
             return _NOT_FOUND
         return 200, {**self._conv_json(conv), "user": {}}
 
-    def modmail_reply(self, cid: str, *, query: dict[str, str], form: dict[str, str]
-                      ) -> Response:
+    def modmail_reply(self, cid: str, *, query: dict[str, str], form: dict[str, str]) -> Response:
         conv = self.world.modmail.get(cid)
         if conv is None:
             return _NOT_FOUND
-        conv.messages.append(self._message(self.world.bot_username, form.get("body", ""),
-                                           form.get("isInternal") == "True"))
+        conv.messages.append(
+            self._message(
+                self.world.bot_username, form.get("body", ""), form.get("isInternal") == "True"
+            )
+        )
         return 201, {**self._conv_json(conv), "participantSubreddit": {}, "user": {}}
 
     def add_moderator_reply(self, cid: str, author: str, body: str) -> None:
@@ -268,8 +385,7 @@ class RedditApi:
             self.world.modmail[cid].messages.append(self._message(author, body, True))
 
     # -- moderator actions --------------------------------------------------------------
-    def mod_action(self, action: str, *, query: dict[str, str], form: dict[str, str]
-                   ) -> Response:
+    def mod_action(self, action: str, *, query: dict[str, str], form: dict[str, str]) -> Response:
         target = self.world.items.get(form.get("id", ""))
         if target is None:
             return 200, {"json": {"errors": [["NO_THING_ID", "no thing", "id"]]}}
@@ -277,8 +393,9 @@ class RedditApi:
         perms = self.world.moderators.get(sub, {}).get(self.world.bot_username, [])
         if not ({"all", "posts"} & set(perms)):
             return 403, {"message": "Forbidden", "error": 403}
-        self.world.mod_actions.append({"action": action, "id": target.name,
-                                       "form": dict(form), "at": self.world.now})
+        self.world.mod_actions.append(
+            {"action": action, "id": target.name, "form": dict(form), "at": self.world.now}
+        )
         if action == "distinguish":
             target.data["distinguished"] = "moderator"
             target.data["stickied"] = form.get("sticky") == "True"

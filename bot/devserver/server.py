@@ -37,8 +37,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("devserver: " + format, *args)
 
-    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None,
-              truncate: bool = False) -> None:
+    def _send(
+        self,
+        status: int,
+        payload: Any,
+        headers: dict[str, str] | None = None,
+        truncate: bool = False,
+    ) -> None:
         body = json.dumps(payload).encode()
         if truncate:
             body = body[: max(1, len(body) // 2)]
@@ -73,8 +78,10 @@ class _Handler(BaseHTTPRequestHandler):
             srv.tokens_issued += 1
             token = f"devtoken-{srv.tokens_issued}"
             srv.tokens.add(token)
-            self._send(200, {"access_token": token, "token_type": "bearer",
-                             "expires_in": 86400, "scope": "*"})
+            self._send(
+                200,
+                {"access_token": token, "token_type": "bearer", "expires_in": 86400, "scope": "*"},
+            )
             return
         auth = self.headers.get("Authorization", "")
         if not auth.lower().startswith("bearer ") or auth.split(" ", 1)[1] not in srv.tokens:
@@ -87,9 +94,16 @@ class _Handler(BaseHTTPRequestHandler):
         srv.record(method, url.path, fault)
         if over or fault == "429":
             wait = str(srv.faults.retry_after_s)
-            self._send(429, {"message": "Too Many Requests", "error": 429},
-                       {**headers, "x-ratelimit-remaining": "0.0", "x-ratelimit-reset": wait,
-                        "Retry-After": wait})
+            self._send(
+                429,
+                {"message": "Too Many Requests", "error": 429},
+                {
+                    **headers,
+                    "x-ratelimit-remaining": "0.0",
+                    "x-ratelimit-reset": wait,
+                    "Retry-After": wait,
+                },
+            )
             return
         if fault == "500":
             self._send(500, {"message": "Internal Server Error", "error": 500}, headers)
@@ -115,9 +129,16 @@ class _Server(ThreadingHTTPServer):
 class DevRedditServer:
     """``with DevRedditServer(world) as srv: praw.Reddit(oauth_url=srv.url, ...)``."""
 
-    def __init__(self, world: RedditWorld, faults: FaultPlan | None = None, *,
-                 host: str = "127.0.0.1", port: int = 0, tree_limit: int = 40,
-                 max_depth: int = 10) -> None:
+    def __init__(
+        self,
+        world: RedditWorld,
+        faults: FaultPlan | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tree_limit: int = 40,
+        max_depth: int = 10,
+    ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the dev server binds to loopback only")
         self.world = world
@@ -145,17 +166,23 @@ class DevRedditServer:
             w.requests_by_window[window] += 1
             used = w.requests_by_window[window]
             reset = int(WINDOW_S - (w.now % WINDOW_S)) or 1
-        return ({"x-ratelimit-used": str(used),
-                 "x-ratelimit-remaining": f"{max(0, LIMIT - used):.1f}",
-                 "x-ratelimit-reset": str(reset)}, used > LIMIT)
+        return (
+            {
+                "x-ratelimit-used": str(used),
+                "x-ratelimit-remaining": f"{max(0, LIMIT - used):.1f}",
+                "x-ratelimit-reset": str(reset),
+            },
+            used > LIMIT,
+        )
 
     def record(self, method: str, path: str, fault: str | None) -> None:
         with self._lock:
             self.log.append((self.world.now, method, path, fault))
 
     def start(self) -> Self:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
-                                        name="devreddit")
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, daemon=True, name="devreddit"
+        )
         self._thread.start()
         return self
 

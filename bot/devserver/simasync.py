@@ -20,8 +20,8 @@ from bot.errors import RetriesExhausted
 from bot.ratelimit import RateBudget
 from bot.reddit import ClientSettings, make_async_reddit
 from bot.seen import SeenStore
+from redditdata.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
 from streaming.bus.base import Bus
-from streaming.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
 
 __all__ = ["run_simulated_async"]
 
@@ -48,8 +48,11 @@ def _sim_asyncio(advance: Any) -> Iterator[_SimAsyncio]:
     import asyncprawcore.sessions
 
     shim = _SimAsyncio(advance)
-    mods = [m for m in (asyncpraw.models.util, asyncprawcore.rate_limit,
-                        asyncprawcore.sessions) if hasattr(m, "asyncio")]
+    mods = [
+        m
+        for m in (asyncpraw.models.util, asyncprawcore.rate_limit, asyncprawcore.sessions)
+        if hasattr(m, "asyncio")
+    ]
     saved = [m.asyncio for m in mods]  # type: ignore[attr-defined]
     for m in mods:
         m.asyncio = shim  # type: ignore[attr-defined]
@@ -60,9 +63,17 @@ def _sim_asyncio(advance: Any) -> Iterator[_SimAsyncio]:
             m.asyncio = a  # type: ignore[attr-defined]
 
 
-def run_simulated_async(data_dir: str | Path, subreddits: Sequence[str], day: str, bus: Bus,
-                        *, hours: float = 3, fault_rate: float = 0.1, seed: int = 11,
-                        poll_every_s: float = 120) -> dict[str, Any]:
+def run_simulated_async(
+    data_dir: str | Path,
+    subreddits: Sequence[str],
+    day: str,
+    bus: Bus,
+    *,
+    hours: float = 3,
+    fault_rate: float = 0.1,
+    seed: int = 11,
+    poll_every_s: float = 120,
+) -> dict[str, Any]:
     start = datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()
     end = start + hours * 3600
     world = load_world(data_dir, subreddits, start, end, seed=seed)
@@ -71,19 +82,34 @@ def run_simulated_async(data_dir: str | Path, subreddits: Sequence[str], day: st
 
     async def main(srv: DevRedditServer) -> dict[str, Any]:
         budget = RateBudget(world.clock)
-        settings = ClientSettings(oauth_url=srv.url, reddit_url=srv.url, timeout_cap=0.25,
-                                  user_agent="python:prosocial-sim-async:v0.1",
-                                  extra={"client_id": "sim", "client_secret": "sim",
-                                         "username": world.bot_username, "password": "sim"})
+        settings = ClientSettings(
+            oauth_url=srv.url,
+            reddit_url=srv.url,
+            timeout_cap=0.25,
+            user_agent="python:prosocial-sim-async:v0.1",
+            extra={
+                "client_id": "sim",
+                "client_secret": "sim",
+                "username": world.bot_username,
+                "password": "sim",
+            },
+        )
         reddit = make_async_reddit(settings, budget)
 
         async def asleep(s: float) -> None:
             world.advance(s)
             await _real_sleep(0)
 
-        ingest = AsyncRedditIngest(reddit, bus, SeenStore(), subs, clock=world.clock,
-                                   asleep=asleep, sweep_every_s=1800,
-                                   backoff=Backoff(sleep=world.advance, base_s=2))
+        ingest = AsyncRedditIngest(
+            reddit,
+            bus,
+            SeenStore(),
+            subs,
+            clock=world.clock,
+            asleep=asleep,
+            sweep_every_s=1800,
+            backoff=Backoff(sleep=world.advance, base_s=2),
+        )
         try:
             while world.now < end:
                 try:
@@ -107,8 +133,13 @@ def run_simulated_async(data_dir: str | Path, subreddits: Sequence[str], day: st
             tlcs[v["name"]] += 1
     present_tlcs = world.present("t1", tlc_only=True, since=start)
     present = world.present("t1", since=start) | world.present("t3", since=start)
-    return {"tlcs_present": len(present_tlcs), "tlcs_ingested": len(set(tlcs) & present_tlcs),
-            "duplicates_published": sum(n - 1 for n in names.values() if n > 1),
-            "missing": len(present - set(names)), "requests": out["requests"],
-            "max_requests_per_10min": max(world.requests_by_window.values(), default=0),
-            "faults_injected": dict(faults.injected), "stats": out["stats"]}
+    return {
+        "tlcs_present": len(present_tlcs),
+        "tlcs_ingested": len(set(tlcs) & present_tlcs),
+        "duplicates_published": sum(n - 1 for n in names.values() if n > 1),
+        "missing": len(present - set(names)),
+        "requests": out["requests"],
+        "max_requests_per_10min": max(world.requests_by_window.values(), default=0),
+        "faults_injected": dict(faults.injected),
+        "stats": out["stats"],
+    }

@@ -37,8 +37,8 @@ from bot.permissions import check_permissions
 from bot.ratelimit import RateBudget
 from bot.reddit import ClientSettings, make_reddit
 from bot.seen import SeenStore
+from redditdata.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
 from streaming.bus.base import Bus
-from streaming.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
 
 __all__ = ["HeuristicSuggestions", "run_simulated_day", "sim_sleep"]
 
@@ -53,13 +53,24 @@ actions: {{sticky_comment: true}}
 """
 
 
-def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str, bus: Bus, *,
-                      fault_rate: float = 0.1, seed: int = 7, poll_every_s: float = 120,
-                      hours: float = 24, workdir: str | Path | None = None,
-                      restart_at_h: float | None = 16, sweep_every_s: float = 1800,
-                      models: Any | None = None, horizon_s: int = 4 * 3600,
-                      database_url: str | None = None, downtime_s: float = 2 * 3600
-                      ) -> dict[str, Any]:
+def run_simulated_day(
+    data_dir: str | Path,
+    subreddits: Sequence[str],
+    day: str,
+    bus: Bus,
+    *,
+    fault_rate: float = 0.1,
+    seed: int = 7,
+    poll_every_s: float = 120,
+    hours: float = 24,
+    workdir: str | Path | None = None,
+    restart_at_h: float | None = 16,
+    sweep_every_s: float = 1800,
+    models: Any | None = None,
+    horizon_s: int = 4 * 3600,
+    database_url: str | None = None,
+    downtime_s: float = 2 * 3600,
+) -> dict[str, Any]:
     """Run the day and return the figures (see the module docstring).
 
     At ``restart_at_h`` the bot stops for ``downtime_s`` and restarts on the same state: more
@@ -86,34 +97,53 @@ def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str,
         for s in subs[2:]:
             srv.api.set_wiki(s, "prosocial", _GOOD.format(dry="true"), "mod_alice")
         budget = RateBudget(world.clock)
-        settings = ClientSettings(oauth_url=srv.url, reddit_url=srv.url, timeout_cap=0.25,
-                                  user_agent="python:prosocial-sim:v0.1 (by u/prosocial_bot)",
-                                  extra={"client_id": "sim", "client_secret": "sim",
-                                         "username": bot, "password": "sim"})
+        settings = ClientSettings(
+            oauth_url=srv.url,
+            reddit_url=srv.url,
+            timeout_cap=0.25,
+            user_agent="python:prosocial-sim:v0.1 (by u/prosocial_bot)",
+            extra={"client_id": "sim", "client_secret": "sim", "username": bot, "password": "sim"},
+        )
         reddit = make_reddit(settings, budget)
         backoff = Backoff(sleep=world.advance, base_s=2, cap_s=120, max_tries=8)
         perms = {r.subreddit: r.explain() for r in check_permissions(reddit, subs, backoff=backoff)}
         store = ApprovalStore(str(wd / "approvals.sqlite") if wd else ":memory:")
-        delivery = ModeratorDelivery(reddit, store, bot, send=True, clock=world.clock,
-                                     backoff=backoff)
+        delivery = ModeratorDelivery(
+            reddit, store, bot, send=True, clock=world.clock, backoff=backoff
+        )
         loader = ConfigLoader(reddit, ConfigStore(), notify=delivery.notify, backoff=backoff)
-        service = ApprovalService(store, lambda sub, user: user.lower() == "mod_alice",
-                                  world.clock)
+        service = ApprovalService(store, lambda sub, user: user.lower() == "mod_alice", world.clock)
         reader = ModmailCommandReader(reddit, service, bot, send=True, backoff=backoff)
         executor = ActionExecutor(reddit, store, clock=world.clock, backoff=backoff)
         source: Any = HeuristicSuggestions(bus)
         pipe = None
         ingest: RedditIngest | None = None
         if models is not None:
-            pipe, source = stream_service(models, bus, reddit, budget, backoff, world,
-                                           horizon_s, database_url or "sqlite://",
-                                           lambda t: ingest is not None
-                                           and ingest.core.seen.has_reply(t))
+            pipe, source = stream_service(
+                models,
+                bus,
+                reddit,
+                budget,
+                backoff,
+                world,
+                horizon_s,
+                database_url or "sqlite://",
+                lambda t: ingest is not None and ingest.core.seen.has_reply(t),
+            )
 
         def new_ingest() -> RedditIngest:
-            return RedditIngest(reddit, bus, SeenStore(seen_path), subs, clock=world.clock,
-                                sleep=world.advance, sweep_every_s=sweep_every_s, sweep_lookback_s=3600,
-                                backoff=backoff, budget=budget)
+            return RedditIngest(
+                reddit,
+                bus,
+                SeenStore(seen_path),
+                subs,
+                clock=world.clock,
+                sleep=world.advance,
+                sweep_every_s=sweep_every_s,
+                sweep_lookback_s=3600,
+                backoff=backoff,
+                budget=budget,
+            )
 
         ingest = new_ingest()
         stats: list[dict[str, Any]] = []
@@ -129,8 +159,12 @@ def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str,
                 logger.warning("poll gave up: %s", exc)
             if pipe is not None:
                 settle(pipe)
-            if restart_at_h is not None and not restarted and world.now >= start + \
-                    restart_at_h * 3600 and seen_path != ":memory:":
+            if (
+                restart_at_h is not None
+                and not restarted
+                and world.now >= start + restart_at_h * 3600
+                and seen_path != ":memory:"
+            ):
                 stats.append(ingest.stats.as_dict())
                 ingest.core.seen.close()
                 world.advance(downtime_s)  # the bot is down; Reddit is not
@@ -149,7 +183,8 @@ def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str,
                 if d.conversation and not approved_once and d.digest and d.digest.proposals:
                     srv.api.add_moderator_reply(d.conversation, "random_user", "!approve 1")
                     srv.api.add_moderator_reply(
-                        d.conversation, "mod_alice", f"!approve {d.digest.proposals[0].id}")
+                        d.conversation, "mod_alice", f"!approve {d.digest.proposals[0].id}"
+                    )
                     approved_once = True
                 if check_mail:
                     reader.poll(s)
@@ -164,8 +199,12 @@ def run_simulated_day(data_dir: str | Path, subreddits: Sequence[str], day: str,
     fig["stream_service"] = svc_figures
     fig["sweep_filled_during_run"] = gaps_during
     fig["late_items_during_run"] = sum(
-        1 for i in world.items.values() if i.created >= start and i.visible_at > i.created
-        and i.data.get("author") != "AutoModerator")
+        1
+        for i in world.items.values()
+        if i.created >= start
+        and i.visible_at > i.created
+        and i.data.get("author") != "AutoModerator"
+    )
     return fig
 
 
@@ -174,14 +213,24 @@ def _gaps_during(seen: SeenStore, start: float) -> dict[str, int]:
     stream's real gaps (the rest of the sweeps' catch is the backlog from before the start)."""
     rows = seen._db.execute(  # a read-only report query on our own store
         "SELECT kind, COUNT(*) FROM seen WHERE via='sweep' AND created_utc>=? GROUP BY kind",
-        (int(start),)).fetchall()
+        (int(start),),
+    ).fetchall()
     return {k: int(n) for k, n in rows}
 
 
-def _figures(world: Any, srv: DevRedditServer, bus: Any, budget: RateBudget,
-             store: ApprovalStore, stats: list[dict[str, Any]], perms: dict[str, str],
-             configs: dict[str, str], slept: float, subs: list[str], start: float
-             ) -> dict[str, Any]:
+def _figures(
+    world: Any,
+    srv: DevRedditServer,
+    bus: Any,
+    budget: RateBudget,
+    store: ApprovalStore,
+    stats: list[dict[str, Any]],
+    perms: dict[str, str],
+    configs: dict[str, str],
+    slept: float,
+    subs: list[str],
+    start: float,
+) -> dict[str, Any]:
     names: Counter[str] = Counter()
     tlc_names: Counter[str] = Counter()
     bot_items = 0
@@ -225,8 +274,11 @@ def _figures(world: Any, srv: DevRedditServer, bus: Any, budget: RateBudget,
         "digests": len([d for d in store.digests() if d[1]]),
         "digests_per_subreddit": dict(Counter(d[0] for d in store.digests() if d[1])),
         "digest_times": {s.lower(): [d[2] for d in store.digests(s) if d[1]] for s in subs},
-        "notices": dict(Counter(c.subreddit.lower() for c in world.modmail.values()
-                                if "not applied" in c.subject)),
+        "notices": dict(
+            Counter(
+                c.subreddit.lower() for c in world.modmail.values() if "not applied" in c.subject
+            )
+        ),
         "digest_conversations": len(world.modmail),
         "wiki_pages_written": sum(1 for (s, p) in world.wiki if p != "prosocial"),
         "config_sources": configs,

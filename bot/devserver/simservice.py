@@ -22,23 +22,39 @@ class _SimClock:
         return None
 
 
-def stream_service(models: Any, bus: Bus, reddit: Any, budget: RateBudget, backoff: Backoff,
-                    world: Any, horizon_s: int, database_url: str,
-                    has_reply: Any) -> tuple[Any, Any]:
-    from bot.backfill import RedditThreadFetcher
+def stream_service(
+    models: Any,
+    bus: Bus,
+    reddit: Any,
+    budget: RateBudget,
+    backoff: Backoff,
+    world: Any,
+    horizon_s: int,
+    database_url: str,
+    has_reply: Any,
+) -> tuple[Any, Any]:
     from bot.source import ApiThreadFetcher
     from bot.stored_suggestions import StoredSuggestionSource
+    from bot.threads import RedditThreadFetcher
     from streaming.pipeline import build_pipeline
     from streaming.settings import load_settings
     from streaming.storage import open_database
 
-    settings = load_settings(database_url=database_url, horizon_s=horizon_s,
-                             quiet_period_s=600, stages=("scorer", "suggester", "backfill"))
+    settings = load_settings(
+        database_url=database_url,
+        horizon_s=horizon_s,
+        quiet_period_s=600,
+        stages=("scorer", "suggester", "backfill"),
+    )
     _, sessions = open_database(database_url)
-    fetcher = ApiThreadFetcher(RedditThreadFetcher(reddit, request_budget=60, budget=budget,
-                                                   backoff=backoff, clock=world.clock))
-    pipe = build_pipeline(settings, bus=bus, sessions=sessions, clock=_SimClock(world),
-                          models=models, fetcher=fetcher)
+    fetcher = ApiThreadFetcher(
+        RedditThreadFetcher(
+            reddit, request_budget=60, budget=budget, backoff=backoff, clock=world.clock
+        )
+    )
+    pipe = build_pipeline(
+        settings, bus=bus, sessions=sessions, clock=_SimClock(world), models=models, fetcher=fetcher
+    )
     for st in pipe.stages.values():
         st.recover()
     return pipe, StoredSuggestionSource(sessions, has_supportive_reply=has_reply)
@@ -59,8 +75,11 @@ def service_figures(pipe: Any) -> dict[str, Any]:
     from streaming.storage import OutcomeRow, ScoreRow, SuggestionRow
 
     with pipe.sessions() as s:
-        return {"scored_tlcs": s.scalar(select(func.count()).select_from(ScoreRow)),
-                "posts_with_suggestions": s.scalar(
-                    select(func.count(func.distinct(SuggestionRow.post_name)))),
-                "outcomes_backfilled": s.scalar(select(func.count()).select_from(OutcomeRow)),
-                "skipped": dict(pipe.skipped)}
+        return {
+            "scored_tlcs": s.scalar(select(func.count()).select_from(ScoreRow)),
+            "posts_with_suggestions": s.scalar(
+                select(func.count(func.distinct(SuggestionRow.post_name)))
+            ),
+            "outcomes_backfilled": s.scalar(select(func.count()).select_from(OutcomeRow)),
+            "skipped": dict(pipe.skipped),
+        }

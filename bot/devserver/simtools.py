@@ -11,13 +11,16 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from bot.suggestions import EmpathySeeker, PostSuggestion
+from redditdata.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
 from streaming.bus.base import Bus
-from streaming.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
 
 __all__ = ["HeuristicSuggestions", "sim_sleep"]
 
-_SEEKING = re.compile(r"\b(i feel|i'm struggling|im struggling|anxious|depressed|overwhelmed|"
-                      r"i'm scared|burn(?:ed|t) out|lonely)\b", re.IGNORECASE)
+_SEEKING = re.compile(
+    r"\b(i feel|i'm struggling|im struggling|anxious|depressed|overwhelmed|"
+    r"i'm scared|burn(?:ed|t) out|lonely)\b",
+    re.IGNORECASE,
+)
 
 
 class HeuristicSuggestions:
@@ -50,21 +53,41 @@ class HeuristicSuggestions:
         out = []
         for post, tlcs in self.tlcs.items():
             p = self.posts.get(post)
-            if p is None or p["subreddit"].lower() != subreddit.lower() or \
-                    p["created_utc"] < since_utc:
+            if (
+                p is None
+                or p["subreddit"].lower() != subreddit.lower()
+                or p["created_utc"] < since_utc
+            ):
                 continue
             current = sorted(tlcs, key=lambda t: (-t["score"], t["created_utc"]))
             suggested = sorted(tlcs, key=lambda t: (-len(t["body"]), t["created_utc"]))
-            seekers = tuple(EmpathySeeker(t["name"], post, t.get("author"),
-                                          t.get("permalink") or "", t["body"][:200],
-                                          t["created_utc"])
-                            for t in tlcs if _SEEKING.search(t["body"])
-                            and t["name"] not in self.replied)
-            out.append(PostSuggestion(
-                post, p["subreddit"], p["title"], p.get("permalink") or f"/comments/{post[3:]}/",
-                tuple(t["name"] for t in current), tuple(t["name"] for t in suggested),
-                {t["name"]: f"{len(t['body'])} characters (stand-in heuristic)"
-                 for t in suggested[:3]}, seekers))
+            seekers = tuple(
+                EmpathySeeker(
+                    t["name"],
+                    post,
+                    t.get("author"),
+                    t.get("permalink") or "",
+                    t["body"][:200],
+                    t["created_utc"],
+                )
+                for t in tlcs
+                if _SEEKING.search(t["body"]) and t["name"] not in self.replied
+            )
+            out.append(
+                PostSuggestion(
+                    post,
+                    p["subreddit"],
+                    p["title"],
+                    p.get("permalink") or f"/comments/{post[3:]}/",
+                    tuple(t["name"] for t in current),
+                    tuple(t["name"] for t in suggested),
+                    {
+                        t["name"]: f"{len(t['body'])} characters (stand-in heuristic)"
+                        for t in suggested[:3]
+                    },
+                    seekers,
+                )
+            )
         return out
 
 

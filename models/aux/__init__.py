@@ -6,13 +6,13 @@ from models.aux.features import DENSE_FEATURES, Featurizer, FeaturizerSpec
 from models.aux.model import AUX_BUNDLE, AUX_HEADS, DEFAULT_THRESHOLDS, HEAD_KINDS, AuxModels
 
 __all__ = [
-           "AUX_BUNDLE",
-           "AUX_HEADS",
-           "DEFAULT_THRESHOLDS",
-           "DENSE_FEATURES",
-           "HEAD_KINDS",
-           "AuxModels",
-           "Calibrator",
-           "Featurizer",
-           "FeaturizerSpec",
+    "AUX_BUNDLE",
+    "AUX_HEADS",
+    "DEFAULT_THRESHOLDS",
+    "DENSE_FEATURES",
+    "HEAD_KINDS",
+    "AuxModels",
+    "Calibrator",
+    "Featurizer",
+    "FeaturizerSpec",
 ]

@@ -54,6 +54,10 @@ class Calibrator:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Calibrator:
-        return cls(kind=str(d["kind"]), x=tuple(float(v) for v in d.get("x", ())),
-                   y=tuple(float(v) for v in d.get("y", ())), a=float(d.get("a", 1.0)),
-                   b=float(d.get("b", 0.0)))
+        return cls(
+            kind=str(d["kind"]),
+            x=tuple(float(v) for v in d.get("x", ())),
+            y=tuple(float(v) for v in d.get("y", ())),
+            a=float(d.get("a", 1.0)),
+            b=float(d.get("b", 0.0)),
+        )

@@ -37,7 +37,12 @@ __all__ = ["DENSE_FEATURES", "Featurizer", "FeaturizerSpec", "clean_text", "toke
 _TOKEN_RE = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
 
 DENSE_FEATURES: tuple[str, ...] = (
-    "log_chars", "log_tokens", "questions", "exclamations", "urls", "upper_share",
+    "log_chars",
+    "log_tokens",
+    "questions",
+    "exclamations",
+    "urls",
+    "upper_share",
 )
 
 _M = np.uint32(0x01000193)  # FNV-1 32-bit prime, multiplier of the rolling hash
@@ -93,20 +98,29 @@ class FeaturizerSpec:
     repeat_window: tuple[int, int] = (0, 0)
 
     def to_json(self) -> dict[str, Any]:
-        return {"vocab": list(self.vocab), "char_bits": self.char_bits,
-                "char_ngrams": list(self.char_ngrams), "max_chars": self.max_chars,
-                "word_weight": self.word_weight, "char_weight": self.char_weight,
-                "repeat_window": list(self.repeat_window)}
+        return {
+            "vocab": list(self.vocab),
+            "char_bits": self.char_bits,
+            "char_ngrams": list(self.char_ngrams),
+            "max_chars": self.max_chars,
+            "word_weight": self.word_weight,
+            "char_weight": self.char_weight,
+            "repeat_window": list(self.repeat_window),
+        }
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> FeaturizerSpec:
         lo, hi = d.get("char_ngrams", (3, 5))
         rw = d.get("repeat_window", (0, 0))
-        return cls(vocab=tuple(d.get("vocab", ())), char_bits=int(d.get("char_bits", 18)),
-                   char_ngrams=(int(lo), int(hi)), max_chars=int(d.get("max_chars", 4000)),
-                   word_weight=float(d.get("word_weight", 1.0)),
-                   char_weight=float(d.get("char_weight", 1.0)),
-                   repeat_window=(int(rw[0]), int(rw[1])))
+        return cls(
+            vocab=tuple(d.get("vocab", ())),
+            char_bits=int(d.get("char_bits", 18)),
+            char_ngrams=(int(lo), int(hi)),
+            max_chars=int(d.get("max_chars", 4000)),
+            word_weight=float(d.get("word_weight", 1.0)),
+            char_weight=float(d.get("char_weight", 1.0)),
+            repeat_window=(int(rw[0]), int(rw[1])),
+        )
 
 
 @dataclass
@@ -184,7 +198,7 @@ class Featurizer:
         h = np.zeros(n, dtype=np.uint32)
         for k in range(hi):
             h *= _M
-            h += b32[k: k + n]
+            h += b32[k : k + n]
             g = k + 1
             if g >= lo:
                 keys[:, g - lo] = h ^ np.uint32((g * 0x9E3779B9) & 0xFFFFFFFF)
@@ -208,13 +222,19 @@ class Featurizer:
         nchar = np.fromiter(map(len, raw), dtype=np.float32, count=n)
         dense[:, 0] = np.log1p(nchar) / 8.0
         dense[:, 1] = np.log1p(ntok) / 6.0
-        dense[:, 4] = np.fromiter((min(t.count("http") + t.count("www."), 3) for t in raw),
-                                  dtype=np.float32, count=n) / 3.0
+        dense[:, 4] = (
+            np.fromiter(
+                (min(t.count("http") + t.count("www."), 3) for t in raw), dtype=np.float32, count=n
+            )
+            / 3.0
+        )
         return words, chars, dense
 
     def _blocks(self) -> tuple[tuple[slice, float], tuple[slice, float]]:
-        return ((slice(0, self.n_words), self.spec.word_weight),
-                (slice(self.n_words, self.n_sparse), self.spec.char_weight))
+        return (
+            (slice(0, self.n_words), self.spec.word_weight),
+            (slice(self.n_words, self.n_sparse), self.spec.char_weight),
+        )
 
     def _idf(self) -> np.ndarray:
         return self.idf if self.idf is not None else np.ones(self.n_sparse, dtype=np.float32)
@@ -236,7 +256,8 @@ class Featurizer:
             rows = np.repeat(np.arange(pat.shape[0]), np.diff(pat.indptr))
             x = pat.copy()
             x.data = (weight * idf_b[pat.indices] / np.maximum(norm[rows], 1e-12)).astype(
-                np.float32)
+                np.float32
+            )
             x.sum_duplicates()
             blocks.append(x)
         return sp.hstack([*blocks, sp.csr_matrix(dense)], format="csr", dtype=np.float32)
@@ -256,18 +277,22 @@ class Featurizer:
         out = []
         for sl, _ in self._blocks():
             idf_b = idf[sl].astype(np.float64)[:, None]
-            out.append(np.ascontiguousarray(
-                np.hstack([idf_b * weights[sl], idf_b ** 2]), dtype=np.float32))
-        return out[0], out[1], np.ascontiguousarray(weights[self.n_sparse:], dtype=np.float32)
+            out.append(
+                np.ascontiguousarray(np.hstack([idf_b * weights[sl], idf_b**2]), dtype=np.float32)
+            )
+        return out[0], out[1], np.ascontiguousarray(weights[self.n_sparse :], dtype=np.float32)
 
-    def linear(self, texts: Sequence[Any], tables: tuple[np.ndarray, np.ndarray, np.ndarray],
-               bias: np.ndarray) -> np.ndarray:
+    def linear(
+        self,
+        texts: Sequence[Any],
+        tables: tuple[np.ndarray, np.ndarray, np.ndarray],
+        bias: np.ndarray,
+    ) -> np.ndarray:
         """``transform(texts) @ W + bias`` without building the summed feature matrix: one
         sparse × dense product per block over the occurrence pattern (inference path)."""
         words, chars, dense = self._parts(texts)
         out = dense.astype(np.float64) @ tables[2] + bias
-        for pat, table, (_, weight) in zip((words, chars), tables[:2], self._blocks(),
-                                           strict=True):
+        for pat, table, (_, weight) in zip((words, chars), tables[:2], self._blocks(), strict=True):
             z = pat @ table
             norm = np.sqrt(np.maximum(z[:, -1:], 0.0, dtype=np.float64))
             out += weight * z[:, :-1] / np.maximum(norm, 1e-12)

@@ -31,11 +31,19 @@ AUX_BUNDLE = "aux"
 AUX_HEADS: tuple[str, ...] = ("toxicity", "politeness", "supportiveness", "advice", "info")
 #: ``logistic`` → sigmoid probability; ``regression`` → value clipped to [-1, 1];
 #: ``calibrated`` → logistic logit mapped by the bundle's calibrator.
-HEAD_KINDS: dict[str, str] = {"toxicity": "calibrated", "politeness": "regression",
-                              "supportiveness": "regression", "advice": "logistic",
-                              "info": "logistic"}
-DEFAULT_THRESHOLDS: dict[str, float] = {"advice": 0.7, "info": 0.7, "toxic": 0.5,
-                                        "extremely_toxic": 0.8}
+HEAD_KINDS: dict[str, str] = {
+    "toxicity": "calibrated",
+    "politeness": "regression",
+    "supportiveness": "regression",
+    "advice": "logistic",
+    "info": "logistic",
+}
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "advice": 0.7,
+    "info": 0.7,
+    "toxic": 0.5,
+    "extremely_toxic": 0.8,
+}
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -45,18 +53,28 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 class AuxModels:
     """Scores texts with every auxiliary head at once."""
 
-    def __init__(self, featurizer: Featurizer, weights: np.ndarray, bias: np.ndarray,
-                 calibrator: Calibrator, *, heads: Sequence[str] = AUX_HEADS,
-                 thresholds: Mapping[str, float] | None = None, version: str = "unversioned",
-                 batch_size: int = 4096) -> None:
+    def __init__(
+        self,
+        featurizer: Featurizer,
+        weights: np.ndarray,
+        bias: np.ndarray,
+        calibrator: Calibrator,
+        *,
+        heads: Sequence[str] = AUX_HEADS,
+        thresholds: Mapping[str, float] | None = None,
+        version: str = "unversioned",
+        batch_size: int = 4096,
+    ) -> None:
         heads = tuple(heads)
         if set(heads) != set(AUX_HEADS):
             raise BundleError(f"aux heads {heads} != {AUX_HEADS}")
         weights = np.asarray(weights, dtype=np.float32)
         bias = np.asarray(bias, dtype=np.float32).reshape(-1)
         if weights.shape != (featurizer.n_features, len(heads)) or bias.shape != (len(heads),):
-            raise BundleError(f"aux weights {weights.shape}/{bias.shape} do not fit "
-                              f"{featurizer.n_features} features × {len(heads)} heads")
+            raise BundleError(
+                f"aux weights {weights.shape}/{bias.shape} do not fit "
+                f"{featurizer.n_features} features × {len(heads)} heads"
+            )
         self.featurizer = featurizer
         self._tables = featurizer.tables(weights)
         self._bias = bias
@@ -79,9 +97,15 @@ class AuxModels:
             dense = list(params.get("dense_features", DENSE_FEATURES))
             if dense != list(DENSE_FEATURES):
                 raise BundleError(f"bundle dense features {dense} != {list(DENSE_FEATURES)}")
-            return cls(featurizer, tensors["weights"], tensors["bias"], calibrator,
-                       heads=params.get("heads", AUX_HEADS), thresholds=params.get("thresholds"),
-                       version=bundle.version)
+            return cls(
+                featurizer,
+                tensors["weights"],
+                tensors["bias"],
+                calibrator,
+                heads=params.get("heads", AUX_HEADS),
+                thresholds=params.get("thresholds"),
+                version=bundle.version,
+            )
         except BundleError:
             raise
         except (KeyError, ValueError, TypeError, OSError) as exc:
@@ -102,8 +126,8 @@ class AuxModels:
         texts = list(texts)
         out = np.empty((len(texts), len(self.heads)), dtype=np.float32)
         for s in range(0, len(texts), self.batch_size):
-            chunk = texts[s: s + self.batch_size]
-            out[s: s + len(chunk)] = self.featurizer.linear(chunk, self._tables, self._bias)
+            chunk = texts[s : s + self.batch_size]
+            out[s : s + len(chunk)] = self.featurizer.linear(chunk, self._tables, self._bias)
         return np.nan_to_num(out, nan=0.0, posinf=50.0, neginf=-50.0)
 
     def score(self, texts: Sequence[Any]) -> dict[str, np.ndarray]:

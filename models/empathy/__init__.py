@@ -14,5 +14,10 @@ from models.empathy.classifier import (
 )
 from models.empathy.splitter import split_sentences
 
-__all__ = ["BUNDLE_NAME", "CommentEmpathy", "EmpathyClassifier", "SentencePrediction",
-           "split_sentences"]
+__all__ = [
+    "BUNDLE_NAME",
+    "CommentEmpathy",
+    "EmpathyClassifier",
+    "SentencePrediction",
+    "split_sentences",
+]

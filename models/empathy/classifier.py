@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 
 from models.bundle import Bundle, Registry
+from models.cpu import native_bf16
 from models.empathy.onnx import OrtEmpathyNet, onnxruntime_available
 from models.empathy.splitter import split_sentences
 from models.errors import BundleError
-from models.threads import native_bf16
 
 __all__ = [
     "BUNDLE_NAME",
@@ -71,9 +71,14 @@ class CommentEmpathy:
     share_providing: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "label": self.label, "probs": dict(self.probs),
-                "sentences": [s.to_dict() for s in self.sentences],
-                "share_seeking": self.share_seeking, "share_providing": self.share_providing}
+        return {
+            "text": self.text,
+            "label": self.label,
+            "probs": dict(self.probs),
+            "sentences": [s.to_dict() for s in self.sentences],
+            "share_seeking": self.share_seeking,
+            "share_providing": self.share_providing,
+        }
 
 
 _WIDTH_STEP = 8
@@ -97,10 +102,20 @@ def _majority(labels: Sequence[str]) -> str:
 class EmpathyClassifier:
     """Labels sentences and comments with empathy direction (none / seeking / providing)."""
 
-    def __init__(self, model: Any, tokenizer: Any, *, version: str, labels: Sequence[str],
-                 max_len: int = 128, bias: Sequence[float] | None = None,
-                 batch_size: int = 64, fast: bool = True, fallback: Any = None,
-                 recheck_margin: float = 0.0) -> None:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        version: str,
+        labels: Sequence[str],
+        max_len: int = 128,
+        bias: Sequence[float] | None = None,
+        batch_size: int = 64,
+        fast: bool = True,
+        fallback: Any = None,
+        recheck_margin: float = 0.0,
+    ) -> None:
         self.model = model
         #: fp32 model that re-scores sentences whose fast-path top-2 margin is below
         #: ``recheck_margin`` (near-ties, where int8 noise could flip the label).
@@ -110,8 +125,9 @@ class EmpathyClassifier:
         self.version = version
         self.labels = list(labels)
         self.max_len = int(max_len)
-        self.bias = np.asarray(bias if bias is not None else [0.0] * len(self.labels),
-                               dtype=np.float64)
+        self.bias = np.asarray(
+            bias if bias is not None else [0.0] * len(self.labels), dtype=np.float64
+        )
         self.batch_size = int(batch_size)
         self.fast = fast
         self.mode = "fp32"
@@ -119,13 +135,20 @@ class EmpathyClassifier:
 
     # ---------------------------------------------------------------- loading
     @classmethod
-    def from_registry(cls, registry: Registry, *, fast: bool = True, mode: str = "auto"
-                      ) -> EmpathyClassifier:
+    def from_registry(
+        cls, registry: Registry, *, fast: bool = True, mode: str = "auto"
+    ) -> EmpathyClassifier:
         return cls.from_bundle(registry.current(BUNDLE_NAME), fast=fast, mode=mode)
 
     @classmethod
-    def from_bundle(cls, bundle: Bundle, *, fast: bool = True, mode: str = "auto",
-                    recheck_margin: float | None = None) -> EmpathyClassifier:
+    def from_bundle(
+        cls,
+        bundle: Bundle,
+        *,
+        fast: bool = True,
+        mode: str = "auto",
+        recheck_margin: float | None = None,
+    ) -> EmpathyClassifier:
         """Load a bundle; ``fast`` selects the CPU fast path ``mode``: ``"bf16"``,
         ``"onnx-int8"``, ``"int8"`` or ``"auto"`` (bf16 when the CPU supports it natively, else
         onnx-int8 when onnxruntime is installed, else int8).
@@ -157,8 +180,11 @@ class EmpathyClassifier:
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=max_len)
         fallback = None
-        margin = float(recheck_margin if recheck_margin is not None
-                       else params.get("recheck_margin", _RECHECK_MARGIN))
+        margin = float(
+            recheck_margin
+            if recheck_margin is not None
+            else params.get("recheck_margin", _RECHECK_MARGIN)
+        )
         if fast and mode == "auto":
             mode = "bf16" if native_bf16() else "onnx-int8" if onnxruntime_available() else "int8"
         if not fast:
@@ -186,14 +212,23 @@ class EmpathyClassifier:
 
                 fallback = model if margin > 0 else None
                 model = copy.deepcopy(model)
-                model.encoder = quantize_dynamic(model.encoder, {torch.nn.Linear},
-                                                 dtype=torch.qint8)
+                model.encoder = quantize_dynamic(
+                    model.encoder, {torch.nn.Linear}, dtype=torch.qint8
+                )
         bias = params.get("decisions", {}).get("multi", {}).get("bias")
-        logger.info("loaded empathy bundle %s (mode=%s, max_len=%d)", bundle.version, mode,
-                    max_len)
-        clf = cls(model, tokenizer, version=bundle.version, labels=labels, max_len=max_len,
-                  bias=bias, batch_size=int(params.get("batch_size", 64)), fast=fast,
-                  fallback=fallback, recheck_margin=margin)
+        logger.info("loaded empathy bundle %s (mode=%s, max_len=%d)", bundle.version, mode, max_len)
+        clf = cls(
+            model,
+            tokenizer,
+            version=bundle.version,
+            labels=labels,
+            max_len=max_len,
+            bias=bias,
+            batch_size=int(params.get("batch_size", 64)),
+            fast=fast,
+            fallback=fallback,
+            recheck_margin=margin,
+        )
         clf.mode = mode
         return clf
 
@@ -219,14 +254,15 @@ class EmpathyClassifier:
             self.last_rechecked = len(near)
         return out
 
-    def _run(self, model: Any, ids: list[list[int]], rows: np.ndarray,
-             out: dict[str, np.ndarray]) -> None:
+    def _run(
+        self, model: Any, ids: list[list[int]], rows: np.ndarray, out: dict[str, np.ndarray]
+    ) -> None:
         import torch
 
         order = rows[np.argsort([len(ids[i]) for i in rows], kind="stable")]
         with torch.inference_mode():
             for s in range(0, len(order), self.batch_size):
-                sel = order[s:s + self.batch_size]
+                sel = order[s : s + self.batch_size]
                 # Shapes are rounded up (width to a multiple of _WIDTH_STEP, rows to one of
                 # _ROW_STEPS): the CPU kernels cache one compiled primitive per input shape,
                 # and unbounded shapes grew a scorer's memory by ~100 MB per 1,000 TLCs.
@@ -234,13 +270,13 @@ class EmpathyClassifier:
                 n_rows = next((r for r in _ROW_STEPS if r >= len(sel)), len(sel))
                 x = torch.zeros((n_rows, width), dtype=torch.long)
                 m = torch.zeros((n_rows, width), dtype=torch.long)
-                m[len(sel):, 0] = 1  # padding rows: one attended position, output dropped
+                m[len(sel) :, 0] = 1  # padding rows: one attended position, output dropped
                 for row, i in enumerate(sel):
-                    x[row, :len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
-                    m[row, :len(ids[i])] = 1
+                    x[row, : len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
+                    m[row, : len(ids[i])] = 1
                 logits = model(x, m)
                 for k, v in logits.items():
-                    out[k][sel] = torch.softmax(v[:len(sel)].float(), -1).numpy()
+                    out[k][sel] = torch.softmax(v[: len(sel)].float(), -1).numpy()
 
     def _adjusted(self, p: np.ndarray) -> np.ndarray:
         """3-class probabilities shifted by the validation-tuned class bias (renormalised)."""
@@ -257,13 +293,16 @@ class EmpathyClassifier:
         if live:
             probs = self._adjusted(self.head_probs([texts[i] for i in live])["multi"])
             for row, i in enumerate(live):
-                p = {lab: float(round(float(probs[row, j]), 6))
-                     for j, lab in enumerate(self.labels)}
+                p = {
+                    lab: float(round(float(probs[row, j]), 6)) for j, lab in enumerate(self.labels)
+                }
                 if not all(math.isfinite(v) for v in p.values()):
                     p = dict(NONE_PROBS)
                 res[i] = SentencePrediction(texts[i], max(p, key=lambda k: p[k]), p)
-        return [r if r is not None else SentencePrediction(texts[i], "none", dict(NONE_PROBS))
-                for i, r in enumerate(res)]
+        return [
+            r if r is not None else SentencePrediction(texts[i], "none", dict(NONE_PROBS))
+            for i, r in enumerate(res)
+        ]
 
     def predict_comments(self, texts: Sequence[str]) -> list[CommentEmpathy]:
         """Split every comment into sentences, classify all sentences in one batched pass."""
@@ -274,7 +313,7 @@ class EmpathyClassifier:
         out: list[CommentEmpathy] = []
         k = 0
         for body, sents in zip(bodies, split):
-            mine = preds[k:k + len(sents)]
+            mine = preds[k : k + len(sents)]
             k += len(sents)
             out.append(self._aggregate(body, mine))
         return out
@@ -288,6 +327,11 @@ class EmpathyClassifier:
         n = len(sents)
         labels = [s.label for s in sents]
         probs = {lab: round(sum(s.probs[lab] for s in sents) / n, 6) for lab in self.labels}
-        return CommentEmpathy(text=text, label=_majority(labels), probs=probs, sentences=sents,
-                              share_seeking=round(labels.count("seeking") / n, 6),
-                              share_providing=round(labels.count("providing") / n, 6))
+        return CommentEmpathy(
+            text=text,
+            label=_majority(labels),
+            probs=probs,
+            sentences=sents,
+            share_seeking=round(labels.count("seeking") / n, 6),
+            share_providing=round(labels.count("providing") / n, 6),
+        )

@@ -39,8 +39,9 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class EmpathyNet(nn.Module):
     """Encoder + dropout + one linear head per setting; ``forward`` returns logits per head."""
 
-    def __init__(self, encoder_config: Any, heads: Mapping[str, int] | None = None,
-                 dropout: float = 0.1) -> None:
+    def __init__(
+        self, encoder_config: Any, heads: Mapping[str, int] | None = None, dropout: float = 0.1
+    ) -> None:
         super().__init__()
         from transformers import BertModel
 
@@ -53,7 +54,8 @@ class EmpathyNet(nn.Module):
         out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
         return mean_pool(out.last_hidden_state, attention_mask)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-                ) -> dict[str, torch.Tensor]:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         pooled = self.dropout(self.embed(input_ids, attention_mask))
         return {k: head(pooled) for k, head in self.heads.items()}

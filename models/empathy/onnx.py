@@ -15,7 +15,7 @@ Calling the object mirrors ``EmpathyNet.__call__``: ``(input_ids, attention_mask
 tensors in, ``{head: logits}`` torch tensors out, so :class:`~models.empathy.classifier.
 EmpathyClassifier` runs it like any other mode. Idle intra-op threads sleep instead of spinning
 (``session.intra_op.allow_spinning = 0``), the ONNX Runtime twin of ``OMP_WAIT_POLICY=PASSIVE``
-(:mod:`models.threads`), because a scorer shares its cores with the broker and the database.
+(:mod:`models.cpu`), because a scorer shares its cores with the broker and the database.
 """
 
 from __future__ import annotations
@@ -53,8 +53,9 @@ def _tuple_heads(model: Any, names: list[str]) -> Any:
             super().__init__()
             self.net = model
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-                    ) -> tuple[torch.Tensor, ...]:
+        def forward(
+            self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+        ) -> tuple[torch.Tensor, ...]:
             out = self.net(input_ids, attention_mask)
             return tuple(out[k] for k in names)
 
@@ -71,8 +72,9 @@ class OrtEmpathyNet:
         self.heads = heads
 
     @classmethod
-    def from_torch(cls, model: Any, *, threads: int | None = None,
-                   quantize: bool = True) -> OrtEmpathyNet:
+    def from_torch(
+        cls, model: Any, *, threads: int | None = None, quantize: bool = True
+    ) -> OrtEmpathyNet:
         """Export ``model`` (an ``EmpathyNet`` in eval mode), quantise it (``quantize``) and
         open a session with ``threads`` intra-op threads (default: torch's thread count)."""
         import onnxruntime as ort
@@ -85,36 +87,56 @@ class OrtEmpathyNet:
             fp32 = Path(tmp) / "model.onnx"
             x = torch.ones((2, 8), dtype=torch.long)
             m = torch.ones((2, 8), dtype=torch.long)
-            axes = {"input_ids": {0: "batch", 1: "width"},
-                    "attention_mask": {0: "batch", 1: "width"}}
+            axes = {
+                "input_ids": {0: "batch", 1: "width"},
+                "attention_mask": {0: "batch", 1: "width"},
+            }
             axes |= {k: {0: "batch"} for k in names}
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter("ignore")
-                torch.onnx.export(_tuple_heads(model, names), (x, m), str(fp32),
-                                  input_names=["input_ids", "attention_mask"],
-                                  output_names=names, dynamic_axes=axes,
-                                  opset_version=_OPSET, dynamo=False)
+                torch.onnx.export(
+                    _tuple_heads(model, names),
+                    (x, m),
+                    str(fp32),
+                    input_names=["input_ids", "attention_mask"],
+                    output_names=names,
+                    dynamic_axes=axes,
+                    opset_version=_OPSET,
+                    dynamo=False,
+                )
             path = fp32
             if quantize:
                 from onnxruntime.quantization import QuantType, quantize_dynamic
 
                 path = Path(tmp) / "model-int8.onnx"
-                quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8,
-                                 op_types_to_quantize=["MatMul"])
+                quantize_dynamic(
+                    str(fp32),
+                    str(path),
+                    weight_type=QuantType.QInt8,
+                    op_types_to_quantize=["MatMul"],
+                )
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = n_threads
             opts.inter_op_num_threads = 1
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        logger.info("empathy network on onnxruntime %s (%s, %d threads) built in %.1f s",
-                    ort.__version__, "int8" if quantize else "fp32", n_threads,
-                    time.perf_counter() - t0)
+        logger.info(
+            "empathy network on onnxruntime %s (%s, %d threads) built in %.1f s",
+            ort.__version__,
+            "int8" if quantize else "fp32",
+            n_threads,
+            time.perf_counter() - t0,
+        )
         return cls(session, names, model.heads)
 
     def __call__(self, input_ids: Any, attention_mask: Any) -> dict[str, Any]:
         import torch
 
-        outs = self.session.run(self.head_names, {
-            "input_ids": input_ids.numpy().astype("int64", copy=False),
-            "attention_mask": attention_mask.numpy().astype("int64", copy=False)})
+        outs = self.session.run(
+            self.head_names,
+            {
+                "input_ids": input_ids.numpy().astype("int64", copy=False),
+                "attention_mask": attention_mask.numpy().astype("int64", copy=False),
+            },
+        )
         return {k: torch.from_numpy(v) for k, v in zip(self.head_names, outs)}

@@ -43,7 +43,9 @@ _QUOTE = re.compile(r"^\s*(?:&gt;|>)")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
 _ABBREV = re.compile(
     r"\b(?:mr|mrs|ms|dr|prof|sr|jr|st|vs|etc|e\.g|i\.e|approx|dept|univ|no|vol|fig|"
-    r"[a-z])\.$", re.IGNORECASE)
+    r"[a-z])\.$",
+    re.IGNORECASE,
+)
 # A boundary: terminal punctuation (optionally closing quotes/brackets) then space.
 _BOUNDARY = re.compile(r"(?<=[.!?\u2026])[\"'\u201d\u2019)\]]*\s+|(?<=[\u3002\uff01\uff1f])\s*")
 _WORD = re.compile(r"\w", re.UNICODE)
@@ -55,9 +57,12 @@ def looks_binary(text: str) -> bool:
     if not text:
         return False
     sample = text[:4000]
-    bad = sum(1 for ch in sample
-              if ch == "\ufffd" or (unicodedata.category(ch) in ("Cc", "Co", "Cs", "Cn")
-                                    and ch not in "\n\r\t"))
+    bad = sum(
+        1
+        for ch in sample
+        if ch == "\ufffd"
+        or (unicodedata.category(ch) in ("Cc", "Co", "Cs", "Cn") and ch not in "\n\r\t")
+    )
     return bad > 0.3 * len(sample)
 
 
@@ -65,8 +70,11 @@ def clean_text(text: str, max_chars: int = MAX_CHARS) -> str:
     """Bounded, printable text: drops control characters, unescapes HTML entities."""
     text = text[:max_chars]
     text = html.unescape(text)
-    text = "".join(ch for ch in text
-                   if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn"))
+    text = "".join(
+        ch
+        for ch in text
+        if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn")
+    )
     return text.replace("\ufffd", " ").replace("\r", "")
 
 
@@ -117,7 +125,7 @@ def _split_long(sentence: str, max_words: int) -> list[str]:
     out: list[str] = []
     for p in pieces:  # still too long (no commas/conjunctions): hard cut
         w = p.split()
-        out.extend(" ".join(w[i:i + max_words]) for i in range(0, len(w), max_words))
+        out.extend(" ".join(w[i : i + max_words]) for i in range(0, len(w), max_words))
     return out
 
 
@@ -125,18 +133,23 @@ def _split_paragraph(par: str) -> list[str]:
     parts: list[str] = []
     start = 0
     for m in _BOUNDARY.finditer(par):
-        head = par[start:m.start()].rstrip("\"'\u201d\u2019)]")
+        head = par[start : m.start()].rstrip("\"'\u201d\u2019)]")
         if _ABBREV.search(head):
             continue
-        parts.append(par[start:m.end()].strip())
+        parts.append(par[start : m.end()].strip())
         start = m.end()
     parts.append(par[start:].strip())
     return [p for p in parts if p]
 
 
-def split_sentences(text: str, *, keep_quotes: bool = False, max_chars: int = MAX_CHARS,
-                    max_sentences: int = MAX_SENTENCES, max_words: int = MAX_WORDS
-                    ) -> list[str]:
+def split_sentences(
+    text: str,
+    *,
+    keep_quotes: bool = False,
+    max_chars: int = MAX_CHARS,
+    max_sentences: int = MAX_SENTENCES,
+    max_words: int = MAX_WORDS,
+) -> list[str]:
     """The sentences of a Reddit comment body (possibly none)."""
     if not isinstance(text, str) or not text.strip() or looks_binary(text[:max_chars]):
         return []

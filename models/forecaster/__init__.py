@@ -5,5 +5,15 @@ from models.forecaster.features import FeatureExtractor
 from models.forecaster.model import Forecast, Forecaster, make_metric_fn, reason_group
 from models.forecaster.ranking import METRIC_KEYS, evaluate, ndcg_at_k, post_stats, summarize
 
-__all__ = ["METRIC_KEYS", "FeatureExtractor", "Forecast", "Forecaster", "evaluate",
-           "make_metric_fn", "ndcg_at_k", "post_stats", "reason_group", "summarize"]
+__all__ = [
+    "METRIC_KEYS",
+    "FeatureExtractor",
+    "Forecast",
+    "Forecaster",
+    "evaluate",
+    "make_metric_fn",
+    "ndcg_at_k",
+    "post_stats",
+    "reason_group",
+    "summarize",
+]

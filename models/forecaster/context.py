@@ -17,14 +17,26 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from models.tree import Node, Post
+from redditdata.tree import Node, Post
 
-__all__ = ["AUTHOR_FEATURES", "CONTEXT_FEATURES", "EMPTY_CONTEXT", "POST_CONTEXT_FEATURES",
-           "TlcContext", "author_key", "context_features"]
+__all__ = [
+    "AUTHOR_FEATURES",
+    "CONTEXT_FEATURES",
+    "EMPTY_CONTEXT",
+    "POST_CONTEXT_FEATURES",
+    "TlcContext",
+    "author_key",
+    "context_features",
+]
 
 #: Author-history columns (need a :class:`TlcContext`).
-AUTHOR_FEATURES = ("author_log_prior_tlcs", "author_log_prior_tlcs_sub",
-                   "author_prior_tlcs_post", "author_log_n_outcomes", "author_mean_outcome")
+AUTHOR_FEATURES = (
+    "author_log_prior_tlcs",
+    "author_log_prior_tlcs_sub",
+    "author_prior_tlcs_post",
+    "author_log_n_outcomes",
+    "author_mean_outcome",
+)
 #: Columns computed from the post, the TLC and its earlier-TLC count alone.
 POST_CONTEXT_FEATURES = ("is_op", "tlc_rate_per_hour")
 CONTEXT_FEATURES = POST_CONTEXT_FEATURES + AUTHOR_FEATURES
@@ -60,14 +72,19 @@ class TlcContext:
 EMPTY_CONTEXT = TlcContext()
 
 
-def context_features(post: Post, tlc: Node, n_prior: int, ctx: TlcContext | None
-                     ) -> tuple[float, ...]:
+def context_features(
+    post: Post, tlc: Node, n_prior: int, ctx: TlcContext | None
+) -> tuple[float, ...]:
     """The :data:`CONTEXT_FEATURES` row of one TLC (``ctx=None``: a first-time author)."""
     c = ctx if ctx is not None else EMPTY_CONTEXT
     me, op = author_key(tlc.author), author_key(post.author)
     hours = max(0.0, (tlc.created_utc - post.created_utc) / 3600.0)
-    return (float(me is not None and me == op),
-            n_prior / (hours + 0.25),  # earlier TLCs per hour (quarter-hour floor)
-            math.log1p(c.prior_tlcs), math.log1p(c.prior_tlcs_sub), float(c.prior_tlcs_post),
-            math.log1p(c.n_outcomes), c.mean_outcome)
-
+    return (
+        float(me is not None and me == op),
+        n_prior / (hours + 0.25),  # earlier TLCs per hour (quarter-hour floor)
+        math.log1p(c.prior_tlcs),
+        math.log1p(c.prior_tlcs_sub),
+        float(c.prior_tlcs_post),
+        math.log1p(c.n_outcomes),
+        c.mean_outcome,
+    )

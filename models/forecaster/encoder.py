@@ -15,8 +15,16 @@ logger = logging.getLogger(__name__)
 
 
 class MiniLMEncoder:
-    def __init__(self, path: str | None = None, *, fast: bool = True, max_length: int = 128,
-                 batch_size: int = 64, threads: int = 2, cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        path: str | None = None,
+        *,
+        fast: bool = True,
+        max_length: int = 128,
+        batch_size: int = 64,
+        threads: int = 2,
+        cache_size: int = 4096,
+    ) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
@@ -28,8 +36,9 @@ class MiniLMEncoder:
         self.tok = AutoTokenizer.from_pretrained(path)
         model = AutoModel.from_pretrained(path).eval()
         if fast:
-            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear},
-                                                           dtype=torch.qint8)
+            model = torch.ao.quantization.quantize_dynamic(
+                model, {torch.nn.Linear}, dtype=torch.qint8
+            )
         self.model = model
         self.fast = fast
         self.max_length = max_length
@@ -46,9 +55,14 @@ class MiniLMEncoder:
         order = np.argsort([len(t) for t in texts], kind="stable")
         with torch.inference_mode():
             for s in range(0, len(order), self.batch_size):
-                idx = order[s:s + self.batch_size]
-                b = self.tok([texts[i] or " " for i in idx], truncation=True,
-                             max_length=self.max_length, padding=True, return_tensors="pt")
+                idx = order[s : s + self.batch_size]
+                b = self.tok(
+                    [texts[i] or " " for i in idx],
+                    truncation=True,
+                    max_length=self.max_length,
+                    padding=True,
+                    return_tensors="pt",
+                )
                 h = self.model(**b).last_hidden_state
                 m = b["attention_mask"].unsqueeze(-1).to(h.dtype)
                 e = (h * m).sum(1) / m.sum(1).clamp(min=1)

@@ -27,31 +27,57 @@ import numpy as np
 from models.forecaster.context import CONTEXT_FEATURES, TlcContext, context_features
 from models.forecaster.lda import TopicModel
 from models.forecaster.text import TEXT_FEATURES, TextFeaturizer, content_words, jaccard
-from models.tree import Node, Post
+from redditdata.tree import Node, Post
 
-__all__ = ["EMPATHY_FEATURES", "ORDER_FEATURES", "TIME_FEATURES", "EmpathyLike",
-           "FeatureExtractor", "Group", "MetricFn", "unpack_group"]
+__all__ = [
+    "EMPATHY_FEATURES",
+    "ORDER_FEATURES",
+    "TIME_FEATURES",
+    "EmpathyLike",
+    "FeatureExtractor",
+    "Group",
+    "MetricFn",
+    "unpack_group",
+]
 
-TIME_FEATURES = ("hour", "weekday", "day_of_month", "minutes_since_post", "log_minutes_since_post",
-                 "n_prior_tlcs", "log_n_prior_tlcs")
+TIME_FEATURES = (
+    "hour",
+    "weekday",
+    "day_of_month",
+    "minutes_since_post",
+    "log_minutes_since_post",
+    "n_prior_tlcs",
+    "log_n_prior_tlcs",
+)
 #: Features that encode *when* a TLC came (dropped together in the "beyond time" ablation).
-ORDER_FEATURES = ("minutes_since_post", "log_minutes_since_post", "n_prior_tlcs",
-                  "log_n_prior_tlcs", "tlc_rate_per_hour")
-EMPATHY_FEATURES = ("emp_share_seeking", "emp_share_providing", "emp_is_seeking",
-                    "emp_is_providing")
+ORDER_FEATURES = (
+    "minutes_since_post",
+    "log_minutes_since_post",
+    "n_prior_tlcs",
+    "log_n_prior_tlcs",
+    "tlc_rate_per_hour",
+)
+EMPATHY_FEATURES = (
+    "emp_share_seeking",
+    "emp_share_providing",
+    "emp_is_seeking",
+    "emp_is_providing",
+)
 
 #: A batch function texts -> (n × m) TLC-level prosocial metric matrix.
 MetricFn = Callable[[Sequence[str]], np.ndarray]
 
 #: One post's share of a batch: (post, its TLCs, each TLC's count of earlier TLCs or None)
 #: and optionally a 4th item, each TLC's :class:`TlcContext` (or None: first-time author).
-Group = (tuple[Post, Sequence[Node], Sequence[int] | None]
-         | tuple[Post, Sequence[Node], Sequence[int] | None,
-                 Sequence[TlcContext | None] | None])
+Group = (
+    tuple[Post, Sequence[Node], Sequence[int] | None]
+    | tuple[Post, Sequence[Node], Sequence[int] | None, Sequence[TlcContext | None] | None]
+)
 
 
-def unpack_group(g: Group) -> tuple[Post, Sequence[Node], Sequence[int] | None,
-                                    Sequence[TlcContext | None] | None]:
+def unpack_group(
+    g: Group,
+) -> tuple[Post, Sequence[Node], Sequence[int] | None, Sequence[TlcContext | None] | None]:
     """A group as a 4-tuple (a 3-tuple has no contexts)."""
     if len(g) == 3:
         return g[0], g[1], g[2], None
@@ -77,10 +103,17 @@ def _label_name(label: Any) -> str:
 
 
 class FeatureExtractor:
-    def __init__(self, topics: TopicModel, text: TextFeaturizer, subreddits: Sequence[str],
-                 metric_names: Sequence[str] = (), metric_fn: MetricFn | None = None,
-                 use_empathy: bool = False, post_cache_size: int = 4096,
-                 use_context: bool = False) -> None:
+    def __init__(
+        self,
+        topics: TopicModel,
+        text: TextFeaturizer,
+        subreddits: Sequence[str],
+        metric_names: Sequence[str] = (),
+        metric_fn: MetricFn | None = None,
+        use_empathy: bool = False,
+        post_cache_size: int = 4096,
+        use_context: bool = False,
+    ) -> None:
         if metric_names and metric_fn is None:
             raise ValueError("metric_names given without a metric_fn")
         self.topics = topics
@@ -95,16 +128,23 @@ class FeatureExtractor:
         self._cache_size = post_cache_size
         k = topics.k
         self.names: list[str] = (
-            [f"tlc_{n}" for n in TEXT_FEATURES] + ["post_n_words", "post_n_questions"]
-            + [f"post_topic_{i}" for i in range(k)] + [f"tlc_topic_{i}" for i in range(k)]
-            + ["topic_cosine", "content_jaccard"] + list(TIME_FEATURES)
+            [f"tlc_{n}" for n in TEXT_FEATURES]
+            + ["post_n_words", "post_n_questions"]
+            + [f"post_topic_{i}" for i in range(k)]
+            + [f"tlc_topic_{i}" for i in range(k)]
+            + ["topic_cosine", "content_jaccard"]
+            + list(TIME_FEATURES)
             + [f"sub_{s}" for s in self.subreddits]
             + [f"metric_{m}" for m in self.metric_names]
             + (list(EMPATHY_FEATURES) if use_empathy else [])
-            + (list(CONTEXT_FEATURES) if use_context else []))
+            + (list(CONTEXT_FEATURES) if use_context else [])
+        )
         #: columns of the paper's §5.2 features (no empathy / context): the baselines' inputs
-        self.n_base = len(self.names) - (len(EMPATHY_FEATURES) if use_empathy else 0) - (
-            len(CONTEXT_FEATURES) if use_context else 0)
+        self.n_base = (
+            len(self.names)
+            - (len(EMPATHY_FEATURES) if use_empathy else 0)
+            - (len(CONTEXT_FEATURES) if use_context else 0)
+        )
 
     def clear_post_cache(self) -> None:
         """Forget every cached post (benchmarks measure a cold start with it)."""
@@ -116,17 +156,25 @@ class FeatureExtractor:
             self._cache.move_to_end(post.name)
             return info
         text = f"{post.title}\n{post.selftext}"
-        info = _PostInfo(words=set(content_words(text)), topics=self.topics.infer([text])[0],
-                         n_words=float(len(text.split())), n_questions=float(text.count("?")))
+        info = _PostInfo(
+            words=set(content_words(text)),
+            topics=self.topics.infer([text])[0],
+            n_words=float(len(text.split())),
+            n_questions=float(text.count("?")),
+        )
         self._cache[post.name] = info
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return info
 
-    def extract(self, post: Post, tlcs: Sequence[Node],
-                empathy: Sequence[EmpathyLike] | None = None,
-                n_prior: Sequence[int] | None = None,
-                context: Sequence[TlcContext | None] | None = None) -> np.ndarray:
+    def extract(
+        self,
+        post: Post,
+        tlcs: Sequence[Node],
+        empathy: Sequence[EmpathyLike] | None = None,
+        n_prior: Sequence[int] | None = None,
+        context: Sequence[TlcContext | None] | None = None,
+    ) -> np.ndarray:
         """Feature matrix (len(tlcs) × len(names)), float32.
 
         ``n_prior``: how many of the post's TLCs were created before each one (default:
@@ -134,8 +182,9 @@ class FeatureExtractor:
         TLC's author history (default / ``None`` entries: a first-time author)."""
         return self.extract_many([(post, tlcs, n_prior, context)], empathy)
 
-    def extract_many(self, groups: Sequence[Group],
-                     empathy: Sequence[EmpathyLike] | None = None) -> np.ndarray:
+    def extract_many(
+        self, groups: Sequence[Group], empathy: Sequence[EmpathyLike] | None = None
+    ) -> np.ndarray:
         """Feature rows for several posts' TLCs at once: ``groups`` of ``(post, tlcs,
         n_prior or None[, contexts or None])``; rows follow the groups' order. The TLC-side
         work (text features, topic inference, metrics) runs as one batch over every TLC;
@@ -163,20 +212,32 @@ class FeatureExtractor:
             sl = slice(row, row + m)
             pi = self.post_info(post)
             post_block[sl] = np.concatenate([[pi.n_words, pi.n_questions], pi.topics])
-            cos[sl] = (tt[sl] @ pi.topics) / (np.linalg.norm(tt[sl], axis=1)
-                                              * np.linalg.norm(pi.topics) + 1e-12)
+            cos[sl] = (tt[sl] @ pi.topics) / (
+                np.linalg.norm(tt[sl], axis=1) * np.linalg.norm(pi.topics) + 1e-12
+            )
             jac[sl] = [jaccard(content_words(t.body), pi.words) for t in ts]
             created = np.asarray([t.created_utc for t in ts])
-            prior = ((created[None, :] < created[:, None]).sum(axis=1) if n_prior is None
-                     else np.asarray(n_prior, dtype=np.int64).reshape(m))
+            prior = (
+                (created[None, :] < created[:, None]).sum(axis=1)
+                if n_prior is None
+                else np.asarray(n_prior, dtype=np.int64).reshape(m)
+            )
             for i, t in enumerate(ts):
                 g = time.gmtime(t.created_utc)
                 mins = max(0.0, (t.created_utc - post.created_utc) / 60.0)
-                tfeat[row + i] = (g.tm_hour, g.tm_wday, g.tm_mday, mins, math.log1p(mins),
-                                  prior[i], math.log1p(prior[i]))
+                tfeat[row + i] = (
+                    g.tm_hour,
+                    g.tm_wday,
+                    g.tm_mday,
+                    mins,
+                    math.log1p(mins),
+                    prior[i],
+                    math.log1p(prior[i]),
+                )
                 if self.use_context:
                     ctx[row + i] = context_features(
-                        post, t, int(prior[i]), None if contexts is None else contexts[i])
+                        post, t, int(prior[i]), None if contexts is None else contexts[i]
+                    )
             j = self._sub_index.get(post.subreddit.lower())
             if j is not None:
                 sub[sl, j] = 1.0
@@ -187,10 +248,20 @@ class FeatureExtractor:
             parts.append(np.asarray(self.metric_fn(bodies), dtype=np.float64).reshape(n, -1))
         if self.use_empathy:
             assert empathy is not None
-            parts.append(np.asarray([[e.share_seeking, e.share_providing,
-                                      float(_label_name(e.label).startswith("seek")),
-                                      float(_label_name(e.label).startswith("provid"))]
-                                     for e in empathy], dtype=np.float64))
+            parts.append(
+                np.asarray(
+                    [
+                        [
+                            e.share_seeking,
+                            e.share_providing,
+                            float(_label_name(e.label).startswith("seek")),
+                            float(_label_name(e.label).startswith("provid")),
+                        ]
+                        for e in empathy
+                    ],
+                    dtype=np.float64,
+                )
+            )
         if self.use_context:
             parts.append(ctx)
         x = np.concatenate(parts, axis=1).astype(np.float32)

@@ -18,8 +18,13 @@ __all__ = ["TopicModel"]
 
 
 class TopicModel:
-    def __init__(self, phi: np.ndarray, vocab: Sequence[str], alpha: np.ndarray | float = 0.1,
-                 n_iter: int = 30) -> None:
+    def __init__(
+        self,
+        phi: np.ndarray,
+        vocab: Sequence[str],
+        alpha: np.ndarray | float = 0.1,
+        n_iter: int = 30,
+    ) -> None:
         self.phi = np.asarray(phi, dtype=np.float64)
         self.k = self.phi.shape[0]
         self.vocab = list(vocab)

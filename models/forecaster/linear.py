@@ -18,10 +18,16 @@ NGRAM_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 
 
 class NgramRidge:
-    def __init__(self, vocab: Sequence[str], idf: np.ndarray, coef_text: np.ndarray,
-                 intercept: float, coef_dense: np.ndarray | None = None,
-                 dense_mean: np.ndarray | None = None, dense_std: np.ndarray | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        vocab: Sequence[str],
+        idf: np.ndarray,
+        coef_text: np.ndarray,
+        intercept: float,
+        coef_dense: np.ndarray | None = None,
+        dense_mean: np.ndarray | None = None,
+        dense_std: np.ndarray | None = None,
+    ) -> None:
         from sklearn.feature_extraction.text import CountVectorizer
 
         self.vocab = list(vocab)
@@ -31,9 +37,12 @@ class NgramRidge:
         self.coef_dense = None if coef_dense is None else np.asarray(coef_dense, np.float64)
         self.dense_mean = dense_mean
         self.dense_std = dense_std
-        self._vec = CountVectorizer(vocabulary={w: i for i, w in enumerate(self.vocab)},
-                                    ngram_range=(1, 2), lowercase=True,
-                                    token_pattern=NGRAM_TOKEN_PATTERN)
+        self._vec = CountVectorizer(
+            vocabulary={w: i for i, w in enumerate(self.vocab)},
+            ngram_range=(1, 2),
+            lowercase=True,
+            token_pattern=NGRAM_TOKEN_PATTERN,
+        )
 
     def tfidf(self, texts: Sequence[str]) -> sparse.csr_matrix:
         m = self._vec.transform(list(texts)).astype(np.float64).tocsr()
@@ -83,15 +92,28 @@ class NgramRidge:
         return out
 
     def tensors(self) -> dict[str, np.ndarray]:
-        t = {"idf": self.idf, "coef_text": self.coef_text,
-             "intercept": np.asarray([self.intercept])}
+        t = {
+            "idf": self.idf,
+            "coef_text": self.coef_text,
+            "intercept": np.asarray([self.intercept]),
+        }
         if self.coef_dense is not None:
             assert self.dense_mean is not None and self.dense_std is not None
-            t |= {"coef_dense": self.coef_dense, "dense_mean": self.dense_mean,
-                  "dense_std": self.dense_std}
+            t |= {
+                "coef_dense": self.coef_dense,
+                "dense_mean": self.dense_mean,
+                "dense_std": self.dense_std,
+            }
         return t
 
     @classmethod
     def from_tensors(cls, vocab: Sequence[str], t: dict[str, np.ndarray]) -> NgramRidge:
-        return cls(vocab, t["idf"], t["coef_text"], float(t["intercept"][0]),
-                   t.get("coef_dense"), t.get("dense_mean"), t.get("dense_std"))
+        return cls(
+            vocab,
+            t["idf"],
+            t["coef_text"],
+            float(t["intercept"][0]),
+            t.get("coef_dense"),
+            t.get("dense_mean"),
+            t.get("dense_std"),
+        )

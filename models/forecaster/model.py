@@ -36,7 +36,7 @@ from models.forecaster.features import (
 from models.forecaster.lda import TopicModel
 from models.forecaster.linear import NgramRidge
 from models.forecaster.text import TextFeaturizer
-from models.tree import Node, Post
+from redditdata.tree import Node, Post
 
 __all__ = ["RETRAIN_COMMAND", "Forecast", "Forecaster", "make_metric_fn", "reason_group"]
 
@@ -101,8 +101,9 @@ def make_metric_fn(names: Sequence[str], aux: Any) -> MetricFn | None:
 class Forecaster:
     """Load with :meth:`from_registry`; :meth:`predict` forecasts a post's TLCs in one batch."""
 
-    def __init__(self, bundle: Bundle, *, fast: bool = True, aux: Any = None,
-                 empathy: Any = None) -> None:
+    def __init__(
+        self, bundle: Bundle, *, fast: bool = True, aux: Any = None, empathy: Any = None
+    ) -> None:
         import xgboost as xgb
 
         self.bundle = bundle
@@ -117,20 +118,31 @@ class Forecaster:
         self.use_empathy = bool(p.get("use_empathy", False))
         #: whether the bundle reads per-TLC context (False for bundles trained before it)
         self.use_context = bool(p.get("use_context", False))
-        self.features = FeatureExtractor(topics, TextFeaturizer(subj["strong"], subj["weak"]),
-                                         p["subreddits"], self.metric_names,
-                                         make_metric_fn(self.metric_names, aux), self.use_empathy,
-                                         post_cache_size=4096 if fast else 0,
-                                         use_context=self.use_context)
+        self.features = FeatureExtractor(
+            topics,
+            TextFeaturizer(subj["strong"], subj["weak"]),
+            p["subreddits"],
+            self.metric_names,
+            make_metric_fn(self.metric_names, aux),
+            self.use_empathy,
+            post_cache_size=4096 if fast else 0,
+            use_context=self.use_context,
+        )
         if self.features.names != list(p["feature_names"]):
-            raise ValueError(f"forecaster bundle {bundle.version} has a feature layout this code "
-                             f"does not know; retrain it with `{RETRAIN_COMMAND}`")
+            raise ValueError(
+                f"forecaster bundle {bundle.version} has a feature layout this code "
+                f"does not know; retrain it with `{RETRAIN_COMMAND}`"
+            )
         vocab = bundle.read_json("ngram_vocab.json")
-        self.text_ridge = NgramRidge.from_tensors(vocab, bundle.load_tensors("text_ridge.safetensors"))
+        self.text_ridge = NgramRidge.from_tensors(
+            vocab, bundle.load_tensors("text_ridge.safetensors")
+        )
         self.ridge = NgramRidge.from_tensors(vocab, bundle.load_tensors("ridge.safetensors"))
         self.text_rel_ridge = (
             NgramRidge.from_tensors(vocab, bundle.load_tensors("text_rel_ridge.safetensors"))
-            if TEXT_REL_SCORE in p["main_feature_names"] else None)
+            if TEXT_REL_SCORE in p["main_feature_names"]
+            else None
+        )
         self.main = xgb.Booster(model_file=str(bundle.file("main.json")))
         self.gbm = xgb.Booster(model_file=str(bundle.file("gbm.json")))
         for b in (self.main, self.gbm):
@@ -148,8 +160,14 @@ class Forecaster:
             self._group_matrix[c, self._group_names.index(g)] = 1.0
 
     @classmethod
-    def from_registry(cls, registry: Registry | str | Path, *, fast: bool = True, aux: Any = None,
-                      empathy: Any = None) -> Forecaster:
+    def from_registry(
+        cls,
+        registry: Registry | str | Path,
+        *,
+        fast: bool = True,
+        aux: Any = None,
+        empathy: Any = None,
+    ) -> Forecaster:
         reg = registry if isinstance(registry, Registry) else Registry(Path(registry))
         bundle = reg.current("forecaster")
         if bundle.params.get("use_empathy") and empathy is None:
@@ -161,30 +179,37 @@ class Forecaster:
 
             want = bundle.params.get("aux_version")
             # the aux version the forecaster was trained with, when the registry still has it
-            aux = (AuxModels.from_bundle(reg.get("aux", str(want)))
-                   if want and str(want) in reg.versions("aux") else AuxModels.from_registry(reg))
+            aux = (
+                AuxModels.from_bundle(reg.get("aux", str(want)))
+                if want and str(want) in reg.versions("aux")
+                else AuxModels.from_registry(reg)
+            )
         return cls(bundle, fast=fast, aux=aux, empathy=empathy)
 
     # -- features --------------------------------------------------------------------------
-    def _empathy(self, tlcs: Sequence[Node], empathy: Sequence[EmpathyLike] | None
-                 ) -> Sequence[EmpathyLike] | None:
+    def _empathy(
+        self, tlcs: Sequence[Node], empathy: Sequence[EmpathyLike] | None
+    ) -> Sequence[EmpathyLike] | None:
         if not self.use_empathy or empathy is not None:
             return empathy
         if self.empathy is None:
             raise ValueError("this forecaster uses empathy: pass empathy= or an empathy model")
         return list(self.empathy.predict_comments([t.body for t in tlcs]))
 
-    def design(self, post: Post, tlcs: Sequence[Node],
-               empathy: Sequence[EmpathyLike] | None = None,
-               n_prior: Sequence[int] | None = None,
-               context: Sequence[TlcContext | None] | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def design(
+        self,
+        post: Post,
+        tlcs: Sequence[Node],
+        empathy: Sequence[EmpathyLike] | None = None,
+        n_prior: Sequence[int] | None = None,
+        context: Sequence[TlcContext | None] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(feature matrix, main-model matrix = features + n-gram text score)."""
         return self.design_many([(post, tlcs, n_prior, context)], empathy)
 
-    def design_many(self, groups: Sequence[Group],
-                    empathy: Sequence[EmpathyLike] | None = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
+    def design_many(
+        self, groups: Sequence[Group], empathy: Sequence[EmpathyLike] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`design` for several posts' TLCs in one batch (rows in the groups' order)."""
         tlcs = [t for g in groups for t in g[1]]
         x = self.features.extract_many(groups, self._empathy(tlcs, empathy))
@@ -196,10 +221,16 @@ class Forecaster:
         return x, np.concatenate([x, ts], axis=1)
 
     # -- prediction ------------------------------------------------------------------------
-    def predict(self, post: Post, tlcs: Sequence[Node],
-                empathy: Sequence[EmpathyLike] | None = None, n_reasons: int = 3, *,
-                n_prior: Sequence[int] | None = None,
-                context: Sequence[TlcContext | None] | None = None) -> list[Forecast]:
+    def predict(
+        self,
+        post: Post,
+        tlcs: Sequence[Node],
+        empathy: Sequence[EmpathyLike] | None = None,
+        n_reasons: int = 3,
+        *,
+        n_prior: Sequence[int] | None = None,
+        context: Sequence[TlcContext | None] | None = None,
+    ) -> list[Forecast]:
         """Forecasts for ``tlcs`` of ``post``, one batch.
 
         The count of the post's TLCs created before each one is a feature: by default it is
@@ -211,9 +242,12 @@ class Forecaster:
         what the features default to; bundles without ``use_context`` ignore it."""
         return self.predict_many([(post, tlcs, n_prior, context)], empathy, n_reasons)
 
-    def predict_many(self, groups: Sequence[Group],
-                     empathy: Sequence[EmpathyLike] | None = None,
-                     n_reasons: int = 3) -> list[Forecast]:
+    def predict_many(
+        self,
+        groups: Sequence[Group],
+        empathy: Sequence[EmpathyLike] | None = None,
+        n_reasons: int = 3,
+    ) -> list[Forecast]:
         """Forecasts for the TLCs of several posts in one batch: ``groups`` of
         ``(post, tlcs, n_prior or None)`` or ``(post, tlcs, n_prior or None, contexts or
         None)`` (see :meth:`predict`); one forecast per TLC, in the groups' order. One
@@ -230,19 +264,29 @@ class Forecaster:
         # Reasons: exact TreeSHAP costs ~2 ms per TLC with the depth-6 main model (half of
         # the forecaster's time); the fast path uses Saabas path attributions (~100x faster;
         # same top reason for 91% of 1,280 real TLCs, same top-3 set for 60%).
-        contrib = self.main.predict(dm, pred_contribs=True,
-                                    approx_contribs=self.fast)[:, :-1]  # last column = bias
+        contrib = self.main.predict(dm, pred_contribs=True, approx_contribs=self.fast)[
+            :, :-1
+        ]  # last column = bias
         gsum = contrib @ self._group_matrix
         top = np.argsort(-np.abs(gsum), axis=1)[:, :n_reasons]
         uniq = self._group_names
-        return [Forecast(float(v), float(v - self.q), float(v + self.q),
-                         [(uniq[j], float(gsum[i, j])) for j in top[i]])
-                for i, v in enumerate(pred)]
+        return [
+            Forecast(
+                float(v),
+                float(v - self.q),
+                float(v + self.q),
+                [(uniq[j], float(gsum[i, j])) for j in top[i]],
+            )
+            for i, v in enumerate(pred)
+        ]
 
-    def predict_models(self, post: Post, tlcs: Sequence[Node],
-                       empathy: Sequence[EmpathyLike] | None = None,
-                       context: Sequence[TlcContext | None] | None = None
-                       ) -> dict[str, np.ndarray]:
+    def predict_models(
+        self,
+        post: Post,
+        tlcs: Sequence[Node],
+        empathy: Sequence[EmpathyLike] | None = None,
+        context: Sequence[TlcContext | None] | None = None,
+    ) -> dict[str, np.ndarray]:
         """Point forecasts of the main model and every stored baseline (for evaluation)."""
         import xgboost as xgb
 
@@ -252,7 +296,11 @@ class Forecaster:
         return {
             "main": self.main.predict(xgb.DMatrix(xm, feature_names=self.main_names)),
             "mean": np.full(len(tlcs), self.mean_value),
-            "ridge": self.ridge.predict(bodies, x[:, : self.ridge.coef_dense.shape[0]]
-                                        if self.ridge.coef_dense is not None else None),
+            "ridge": self.ridge.predict(
+                bodies,
+                x[:, : self.ridge.coef_dense.shape[0]]
+                if self.ridge.coef_dense is not None
+                else None,
+            ),
             "gbm": self.gbm.predict(xgb.DMatrix(base, feature_names=self.gbm.feature_names)),
         }

@@ -27,8 +27,15 @@ from scipy.stats import rankdata
 
 __all__ = ["METRIC_KEYS", "PostStats", "evaluate", "ndcg_at_k", "post_stats", "summarize"]
 
-METRIC_KEYS = ("mse", "r2", "spearman", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5",
-               "pairwise_acc_post_macro")
+METRIC_KEYS = (
+    "mse",
+    "r2",
+    "spearman",
+    "pairwise_acc",
+    "pairwise_acc_time_matched",
+    "ndcg5",
+    "pairwise_acc_post_macro",
+)
 
 
 def ndcg_at_k(y: np.ndarray, pred: np.ndarray, k: int = 5) -> float:
@@ -69,8 +76,9 @@ class PostStats:
     rho: np.ndarray  # nan where undefined
 
 
-def post_stats(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, times: np.ndarray,
-               match_s: float = 600.0) -> PostStats:
+def post_stats(
+    y: np.ndarray, pred: np.ndarray, groups: np.ndarray, times: np.ndarray, match_s: float = 600.0
+) -> PostStats:
     y = np.asarray(y, dtype=np.float64)
     pred = np.asarray(pred, dtype=np.float64)
     times = np.asarray(times, dtype=np.float64)
@@ -78,16 +86,18 @@ def post_stats(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, times: np.nd
     g_sorted = np.asarray(groups)[order]
     bounds = np.flatnonzero(np.r_[True, g_sorted[1:] != g_sorted[:-1], True])
     m = len(bounds) - 1
-    cols = {k: np.zeros(m) for k in ("n", "sum_y", "sum_y2", "sse", "pair_ok", "pair_n",
-                                      "tm_ok", "tm_n")}
+    cols = {
+        k: np.zeros(m)
+        for k in ("n", "sum_y", "sum_y2", "sse", "pair_ok", "pair_n", "tm_ok", "tm_n")
+    }
     ndcg = np.full(m, np.nan)
     rho = np.full(m, np.nan)
     for j in range(m):
-        idx = order[bounds[j]:bounds[j + 1]]
+        idx = order[bounds[j] : bounds[j + 1]]
         yy, pp, tt = y[idx], pred[idx], times[idx]
         cols["n"][j] = len(idx)
         cols["sum_y"][j] = yy.sum()
-        cols["sum_y2"][j] = (yy ** 2).sum()
+        cols["sum_y2"][j] = (yy**2).sum()
         cols["sse"][j] = ((yy - pp) ** 2).sum()
         if len(idx) < 2:
             continue
@@ -122,14 +132,18 @@ def _summ(s: PostStats, w: np.ndarray) -> dict[str, float]:
 
     with np.errstate(invalid="ignore", divide="ignore"):
         per_post = np.where(s.pair_n > 0, s.pair_ok / np.maximum(s.pair_n, 1), np.nan)
-    return {"mse": float(sse / max(n, 1)), "r2": float(1 - sse / sst) if sst > 0 else float("nan"),
-            "spearman": mean_defined(s.rho), "pairwise_acc": ratio(s.pair_ok, s.pair_n),
-            "pairwise_acc_time_matched": ratio(s.tm_ok, s.tm_n), "ndcg5": mean_defined(s.ndcg),
-            "pairwise_acc_post_macro": mean_defined(per_post)}
+    return {
+        "mse": float(sse / max(n, 1)),
+        "r2": float(1 - sse / sst) if sst > 0 else float("nan"),
+        "spearman": mean_defined(s.rho),
+        "pairwise_acc": ratio(s.pair_ok, s.pair_n),
+        "pairwise_acc_time_matched": ratio(s.tm_ok, s.tm_n),
+        "ndcg5": mean_defined(s.ndcg),
+        "pairwise_acc_post_macro": mean_defined(per_post),
+    }
 
 
-def summarize(s: PostStats, n_boot: int = 0, seed: int = 0, alpha: float = 0.05
-              ) -> dict[str, Any]:
+def summarize(s: PostStats, n_boot: int = 0, seed: int = 0, alpha: float = 0.05) -> dict[str, Any]:
     """Point estimates; with ``n_boot`` > 0 also ``ci`` = {metric: [lo, hi]} (percentile
     bootstrap over posts)."""
     out: dict[str, Any] = _summ(s, np.ones(len(s.n)))
@@ -138,14 +152,27 @@ def summarize(s: PostStats, n_boot: int = 0, seed: int = 0, alpha: float = 0.05
     if n_boot > 0:
         rng = np.random.default_rng(seed)
         m = len(s.n)
-        draws = [_summ(s, np.bincount(rng.integers(0, m, m), minlength=m).astype(np.float64))
-                 for _ in range(n_boot)]
-        out["ci"] = {k: [float(np.nanquantile([d[k] for d in draws], alpha / 2)),
-                         float(np.nanquantile([d[k] for d in draws], 1 - alpha / 2))]
-                     for k in METRIC_KEYS}
+        draws = [
+            _summ(s, np.bincount(rng.integers(0, m, m), minlength=m).astype(np.float64))
+            for _ in range(n_boot)
+        ]
+        out["ci"] = {
+            k: [
+                float(np.nanquantile([d[k] for d in draws], alpha / 2)),
+                float(np.nanquantile([d[k] for d in draws], 1 - alpha / 2)),
+            ]
+            for k in METRIC_KEYS
+        }
     return out
 
 
-def evaluate(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, times: np.ndarray,
-             n_boot: int = 0, seed: int = 0, match_s: float = 600.0) -> dict[str, Any]:
+def evaluate(
+    y: np.ndarray,
+    pred: np.ndarray,
+    groups: np.ndarray,
+    times: np.ndarray,
+    n_boot: int = 0,
+    seed: int = 0,
+    match_s: float = 600.0,
+) -> dict[str, Any]:
     return summarize(post_stats(y, pred, groups, times, match_s), n_boot=n_boot, seed=seed)

@@ -21,8 +21,19 @@ _URL = re.compile(r"https?://\S+|www\.\S+")
 
 #: Column names produced by :meth:`TextFeaturizer.features`, in order.
 TEXT_FEATURES: tuple[str, ...] = (
-    "n_words", "n_chars", "n_sentences", "n_urls", "n_questions", "sent_compound", "sent_pos",
-    "sent_neg", "subj_strong", "subj_weak", "n_misspelled", "frac_misspelled", "fk_grade",
+    "n_words",
+    "n_chars",
+    "n_sentences",
+    "n_urls",
+    "n_questions",
+    "sent_compound",
+    "sent_pos",
+    "sent_neg",
+    "subj_strong",
+    "subj_weak",
+    "n_misspelled",
+    "frac_misspelled",
+    "fk_grade",
 )
 
 
@@ -30,8 +41,21 @@ TEXT_FEATURES: tuple[str, ...] = (
 def _stopwords() -> frozenset[str]:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    return frozenset(ENGLISH_STOP_WORDS) | {"just", "like", "don", "didn", "doesn", "im", "ive",
-                                            "dont", "it's", "http", "https", "www", "com"}
+    return frozenset(ENGLISH_STOP_WORDS) | {
+        "just",
+        "like",
+        "don",
+        "didn",
+        "doesn",
+        "im",
+        "ive",
+        "dont",
+        "it's",
+        "http",
+        "https",
+        "www",
+        "com",
+    }
 
 
 def tokens(text: str) -> list[str]:
@@ -81,8 +105,11 @@ class TextFeaturizer:
 
         toks = tokens(text)
         n = len(toks)
-        vs = _vader().polarity_scores(text[:2000]) if text.strip() else {"compound": 0.0,
-                                                                          "pos": 0.0, "neg": 0.0}
+        vs = (
+            _vader().polarity_scores(text[:2000])
+            if text.strip()
+            else {"compound": 0.0, "pos": 0.0, "neg": 0.0}
+        )
         eng = _english()
         alpha = [t for t in toks if t.isalpha() and len(t) > 1]
         miss = sum(1 for t in alpha if t not in eng)
@@ -94,15 +121,25 @@ class TextFeaturizer:
             fk = 0.0
         n_sent = max(1, len(re.findall(r"[.!?]+(\s|$)", text)))
         return [
-            float(n), float(len(text)), float(n_sent), float(len(_URL.findall(text))),
-            float(text.count("?")), vs["compound"], vs["pos"], vs["neg"],
-            strong / max(n, 1), weak / max(n, 1), float(miss), miss / max(len(alpha), 1),
+            float(n),
+            float(len(text)),
+            float(n_sent),
+            float(len(_URL.findall(text))),
+            float(text.count("?")),
+            vs["compound"],
+            vs["pos"],
+            vs["neg"],
+            strong / max(n, 1),
+            weak / max(n, 1),
+            float(miss),
+            miss / max(len(alpha), 1),
             float(np.clip(fk, -5.0, 40.0)),
         ]
 
     def features(self, texts: Sequence[str]) -> np.ndarray:
         return np.asarray([self.one(t) for t in texts], dtype=np.float32).reshape(
-            len(texts), len(TEXT_FEATURES))
+            len(texts), len(TEXT_FEATURES)
+        )
 
 
 def load_mpqa(path: str) -> tuple[list[str], list[str]]:

@@ -14,24 +14,24 @@ from models.metrics.aux import DEFAULT_THRESHOLDS, HEADS, AuxScorer
 from models.metrics.conversation import conversation_metrics
 from models.metrics.features import text_metrics
 from models.metrics.names import (
-                                  COUNT_METRICS,
-                                  METRIC_NAMES,
-                                  METRIC_SIGNS,
-                                  METRIC_TRANSFORMS,
-                                  TEXT_METRIC_NAMES,
+    COUNT_METRICS,
+    METRIC_NAMES,
+    METRIC_SIGNS,
+    METRIC_TRANSFORMS,
+    TEXT_METRIC_NAMES,
 )
 
 __all__ = [
-                                  "COUNT_METRICS",
-                                  "DEFAULT_THRESHOLDS",
-                                  "HEADS",
-                                  "METRIC_NAMES",
-                                  "METRIC_SIGNS",
-                                  "METRIC_TRANSFORMS",
-                                  "TEXT_METRIC_NAMES",
-                                  "AuxScorer",
-                                  "Markers",
-                                  "conversation_metrics",
-                                  "load_markers",
-                                  "text_metrics",
+    "COUNT_METRICS",
+    "DEFAULT_THRESHOLDS",
+    "HEADS",
+    "METRIC_NAMES",
+    "METRIC_SIGNS",
+    "METRIC_TRANSFORMS",
+    "TEXT_METRIC_NAMES",
+    "AuxScorer",
+    "Markers",
+    "conversation_metrics",
+    "load_markers",
+    "text_metrics",
 ]

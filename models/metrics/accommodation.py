@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from models.paths import default_data_dir, resolve_data_dir
-from models.tree import Node, walk
+from redditdata.tree import Node, walk
 
 __all__ = [
     "BUILTIN_MARKERS",
@@ -53,22 +53,161 @@ MARKER_CLASSES = ("article", "auxverb", "conj", "adverb", "ppron", "ipron", "pre
 #: Our own fallback word lists (common members of each function-word class).
 BUILTIN_MARKERS: dict[str, tuple[str, ...]] = {
     "article": ("a", "an", "the"),
-    "auxverb": ("am", "is", "are", "was", "were", "be", "been", "being", "have", "has", "had",
-                "do", "does", "did", "will", "would", "shall", "should", "can", "could", "may",
-                "might", "must", "don't", "didn't", "can't", "won't", "isn't", "i'm", "it's"),
-    "conj": ("and", "but", "or", "so", "because", "if", "when", "while", "though", "although",
-             "unless", "until", "whether", "also", "then", "however", "nor", "as"),
-    "adverb": ("very", "really", "just", "only", "also", "too", "even", "still", "maybe",
-               "probably", "actually", "now", "here", "there", "again", "never", "always",
-               "usually", "definitely", "basically"),
-    "ppron": ("i", "me", "my", "mine", "myself", "you", "your", "yours", "we", "us", "our",
-              "he", "him", "his", "she", "her", "they", "them", "their"),
-    "ipron": ("it", "its", "this", "that", "these", "those", "what", "which", "who",
-              "something", "anything", "everything", "someone", "anyone", "everyone", "stuff"),
-    "preps": ("to", "of", "in", "on", "at", "for", "with", "from", "by", "about", "into",
-              "over", "after", "before", "through", "between", "under", "without", "than"),
-    "quant": ("all", "some", "many", "much", "more", "most", "few", "less", "least", "each",
-              "every", "any", "both", "several", "enough", "lot", "lots", "none", "another"),
+    "auxverb": (
+        "am",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "have",
+        "has",
+        "had",
+        "do",
+        "does",
+        "did",
+        "will",
+        "would",
+        "shall",
+        "should",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "don't",
+        "didn't",
+        "can't",
+        "won't",
+        "isn't",
+        "i'm",
+        "it's",
+    ),
+    "conj": (
+        "and",
+        "but",
+        "or",
+        "so",
+        "because",
+        "if",
+        "when",
+        "while",
+        "though",
+        "although",
+        "unless",
+        "until",
+        "whether",
+        "also",
+        "then",
+        "however",
+        "nor",
+        "as",
+    ),
+    "adverb": (
+        "very",
+        "really",
+        "just",
+        "only",
+        "also",
+        "too",
+        "even",
+        "still",
+        "maybe",
+        "probably",
+        "actually",
+        "now",
+        "here",
+        "there",
+        "again",
+        "never",
+        "always",
+        "usually",
+        "definitely",
+        "basically",
+    ),
+    "ppron": (
+        "i",
+        "me",
+        "my",
+        "mine",
+        "myself",
+        "you",
+        "your",
+        "yours",
+        "we",
+        "us",
+        "our",
+        "he",
+        "him",
+        "his",
+        "she",
+        "her",
+        "they",
+        "them",
+        "their",
+    ),
+    "ipron": (
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "what",
+        "which",
+        "who",
+        "something",
+        "anything",
+        "everything",
+        "someone",
+        "anyone",
+        "everyone",
+        "stuff",
+    ),
+    "preps": (
+        "to",
+        "of",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "from",
+        "by",
+        "about",
+        "into",
+        "over",
+        "after",
+        "before",
+        "through",
+        "between",
+        "under",
+        "without",
+        "than",
+    ),
+    "quant": (
+        "all",
+        "some",
+        "many",
+        "much",
+        "more",
+        "most",
+        "few",
+        "less",
+        "least",
+        "each",
+        "every",
+        "any",
+        "both",
+        "several",
+        "enough",
+        "lot",
+        "lots",
+        "none",
+        "another",
+    ),
 }
 
 
@@ -92,8 +231,11 @@ class Markers:
         return np.fromiter((self.mask(t) for t in texts), dtype=np.int64, count=len(texts))
 
     def to_json(self) -> dict[str, object]:
-        return {"source": self.source, "classes": list(self.classes),
-                "patterns": [p.pattern for p in self.patterns]}
+        return {
+            "source": self.source,
+            "classes": list(self.classes),
+            "patterns": [p.pattern for p in self.patterns],
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, object]) -> Markers:
@@ -105,8 +247,10 @@ class Markers:
 
     @classmethod
     def builtin(cls) -> Markers:
-        pats = tuple(re.compile(r"\b(?:" + "|".join(re.escape(w) for w in BUILTIN_MARKERS[c])
-                                + r")\b") for c in MARKER_CLASSES)
+        pats = tuple(
+            re.compile(r"\b(?:" + "|".join(re.escape(w) for w in BUILTIN_MARKERS[c]) + r")\b")
+            for c in MARKER_CLASSES
+        )
         return cls("builtin", MARKER_CLASSES, pats)
 
     @classmethod
@@ -130,13 +274,17 @@ def load_markers(data_dir: str | os.PathLike[str] | None = None) -> Markers:
         path = base / LIWC_PATTERNS_RELPATH
         if path.exists():
             return Markers.from_file(path)
-    logger.warning("%s not found: using built-in function-word lists",
-                   root / LIWC_PATTERNS_RELPATH)
+    logger.warning("%s not found: using built-in function-word lists", root / LIWC_PATTERNS_RELPATH)
     return Markers.builtin()
 
 
-def coordination(parent_masks: np.ndarray, child_masks: np.ndarray, segments: np.ndarray,
-                 n_segments: int, n_classes: int) -> np.ndarray:
+def coordination(
+    parent_masks: np.ndarray,
+    child_masks: np.ndarray,
+    segments: np.ndarray,
+    n_segments: int,
+    n_classes: int,
+) -> np.ndarray:
     """Mean style coordination per segment (conversation) over its exchanges.
 
     ``parent_masks[i]``/``child_masks[i]`` are the marker bitmasks of exchange *i*, which

@@ -30,8 +30,12 @@ HEADS: tuple[str, ...] = ("toxicity", "politeness", "supportiveness", "advice", 
 
 #: Paper thresholds: Perspective 0.5 (toxic) / 0.8 (extremely toxic) (§2), advice ≥ 0.7
 #: (A.3), information sharing ≥ 0.7 (A.1).
-DEFAULT_THRESHOLDS: dict[str, float] = {"toxic": 0.5, "extremely_toxic": 0.8, "advice": 0.7,
-                                        "info": 0.7}
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "toxic": 0.5,
+    "extremely_toxic": 0.8,
+    "advice": 0.7,
+    "info": 0.7,
+}
 
 
 @runtime_checkable

@@ -35,7 +35,7 @@ from models.metrics.structure import (
     sustained_conversation,
     sustained_partners,
 )
-from models.tree import Node, iter_replies
+from redditdata.tree import Node, iter_replies
 
 __all__ = [
     "compliments",

@@ -38,47 +38,147 @@ __all__ = [
     "url_host",
 ]
 
-INFO_DOMAINS: frozenset[str] = frozenset({
-    "wikipedia.org", "stackoverflow.com", "quora.com", "imdb.com", "webmd.com",
-    "merriam-webster.com", "nih.gov", "weather.com", "genius.com", "books.google.com",
-    "github.com", "wikihow.com", "answers.yahoo.com", "ehow.com", "thefreedictionary.com",
-    "dictionary.com", "lifehacker.com",
-})
+INFO_DOMAINS: frozenset[str] = frozenset(
+    {
+        "wikipedia.org",
+        "stackoverflow.com",
+        "quora.com",
+        "imdb.com",
+        "webmd.com",
+        "merriam-webster.com",
+        "nih.gov",
+        "weather.com",
+        "genius.com",
+        "books.google.com",
+        "github.com",
+        "wikihow.com",
+        "answers.yahoo.com",
+        "ehow.com",
+        "thefreedictionary.com",
+        "dictionary.com",
+        "lifehacker.com",
+    }
+)
 
-EDU_DOMAINS: frozenset[str] = frozenset({
-    # open courseware / learning platforms
-    "khanacademy.org", "coursera.org", "edx.org", "udemy.com", "udacity.com",
-    "codecademy.com", "freecodecamp.org", "brilliant.org", "openstax.org", "ocw.mit.edu",
-    "duolingo.com", "quizlet.com", "ted.com", "academicearth.org", "saylor.org",
-    # reference works and scholarly indexes
-    "wikipedia.org", "wikibooks.org", "wikiversity.org", "britannica.com", "wolframalpha.com",
-    "scholar.google.com", "jstor.org", "arxiv.org", "pubmed.ncbi.nlm.nih.gov",
-    "ncbi.nlm.nih.gov", "sciencedirect.com", "researchgate.net", "semanticscholar.org",
-    "doi.org", "plato.stanford.edu",
-    # public education bodies and admissions-test / application organisations
-    "ed.gov", "studentaid.gov", "fafsa.gov", "collegeboard.org", "act.org", "commonapp.org",
-    "ets.org", "nces.ed.gov", "bls.gov",
-})
+EDU_DOMAINS: frozenset[str] = frozenset(
+    {
+        # open courseware / learning platforms
+        "khanacademy.org",
+        "coursera.org",
+        "edx.org",
+        "udemy.com",
+        "udacity.com",
+        "codecademy.com",
+        "freecodecamp.org",
+        "brilliant.org",
+        "openstax.org",
+        "ocw.mit.edu",
+        "duolingo.com",
+        "quizlet.com",
+        "ted.com",
+        "academicearth.org",
+        "saylor.org",
+        # reference works and scholarly indexes
+        "wikipedia.org",
+        "wikibooks.org",
+        "wikiversity.org",
+        "britannica.com",
+        "wolframalpha.com",
+        "scholar.google.com",
+        "jstor.org",
+        "arxiv.org",
+        "pubmed.ncbi.nlm.nih.gov",
+        "ncbi.nlm.nih.gov",
+        "sciencedirect.com",
+        "researchgate.net",
+        "semanticscholar.org",
+        "doi.org",
+        "plato.stanford.edu",
+        # public education bodies and admissions-test / application organisations
+        "ed.gov",
+        "studentaid.gov",
+        "fafsa.gov",
+        "collegeboard.org",
+        "act.org",
+        "commonapp.org",
+        "ets.org",
+        "nces.ed.gov",
+        "bls.gov",
+    }
+)
 
-DONATION_DOMAINS: frozenset[str] = frozenset({
-    # crowdfunding and donation platforms
-    "gofundme.com", "gofund.me", "justgiving.com", "givebutter.com", "fundly.com",
-    "crowdrise.com", "classy.org", "donorschoose.org", "globalgiving.org", "kiva.org",
-    "kickstarter.com", "indiegogo.com", "patreon.com", "ko-fi.com", "buymeacoffee.com",
-    "every.org", "give.org", "networkforgood.org", "benevity.org",
-    # charity evaluators
-    "givewell.org", "charitynavigator.org", "thelifeyoucansave.org", "givingwhatwecan.org",
-    # major charities and humanitarian organisations
-    "givedirectly.org", "redcross.org", "icrc.org", "ifrc.org", "unicef.org", "unicefusa.org",
-    "savethechildren.org", "doctorswithoutborders.org", "msf.org", "oxfam.org",
-    "worldwildlife.org", "wwf.org", "habitat.org", "stjude.org", "feedingamerica.org",
-    "salvationarmyusa.org", "charitywater.org", "againstmalaria.com", "care.org",
-    "directrelief.org", "wfp.org", "rescue.org", "unhcr.org", "heifer.org", "worldvision.org",
-    "plan-international.org", "amnesty.org", "cancer.org", "alz.org", "heart.org",
-    "trevorproject.org", "thetrevorproject.org", "afsp.org", "nami.org", "shelterbox.org",
-    "mercycorps.org", "americares.org", "operationsmile.org", "smiletrain.org",
-    "wikimediafoundation.org", "donate.wikimedia.org", "archive.org/donate",
-})
+DONATION_DOMAINS: frozenset[str] = frozenset(
+    {
+        # crowdfunding and donation platforms
+        "gofundme.com",
+        "gofund.me",
+        "justgiving.com",
+        "givebutter.com",
+        "fundly.com",
+        "crowdrise.com",
+        "classy.org",
+        "donorschoose.org",
+        "globalgiving.org",
+        "kiva.org",
+        "kickstarter.com",
+        "indiegogo.com",
+        "patreon.com",
+        "ko-fi.com",
+        "buymeacoffee.com",
+        "every.org",
+        "give.org",
+        "networkforgood.org",
+        "benevity.org",
+        # charity evaluators
+        "givewell.org",
+        "charitynavigator.org",
+        "thelifeyoucansave.org",
+        "givingwhatwecan.org",
+        # major charities and humanitarian organisations
+        "givedirectly.org",
+        "redcross.org",
+        "icrc.org",
+        "ifrc.org",
+        "unicef.org",
+        "unicefusa.org",
+        "savethechildren.org",
+        "doctorswithoutborders.org",
+        "msf.org",
+        "oxfam.org",
+        "worldwildlife.org",
+        "wwf.org",
+        "habitat.org",
+        "stjude.org",
+        "feedingamerica.org",
+        "salvationarmyusa.org",
+        "charitywater.org",
+        "againstmalaria.com",
+        "care.org",
+        "directrelief.org",
+        "wfp.org",
+        "rescue.org",
+        "unhcr.org",
+        "heifer.org",
+        "worldvision.org",
+        "plan-international.org",
+        "amnesty.org",
+        "cancer.org",
+        "alz.org",
+        "heart.org",
+        "trevorproject.org",
+        "thetrevorproject.org",
+        "afsp.org",
+        "nami.org",
+        "shelterbox.org",
+        "mercycorps.org",
+        "americares.org",
+        "operationsmile.org",
+        "smiletrain.org",
+        "wikimediafoundation.org",
+        "donate.wikimedia.org",
+        "archive.org/donate",
+    }
+)
 
 _URL = re.compile(r"(?:https?://|\bwww\.)[^\s<>()\[\]{}\"'|\\^`]+", re.IGNORECASE)
 _ACADEMIC_TLD = re.compile(r"(?:^|\.)(?:edu|edu\.[a-z]{2}|ac\.[a-z]{2})$")

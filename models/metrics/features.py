@@ -36,8 +36,16 @@ __all__ = [
     "text_metrics",
 ]
 
-LEXICAL_COLUMNS = ("links", "edu_links", "info_links", "donation_links", "gratitude",
-                   "laughter", "disclosure", "compliments")
+LEXICAL_COLUMNS = (
+    "links",
+    "edu_links",
+    "info_links",
+    "donation_links",
+    "gratitude",
+    "laughter",
+    "disclosure",
+    "compliments",
+)
 
 
 def has_text(body: str) -> bool:
@@ -49,10 +57,18 @@ def lexical_features(texts: Sequence[str]) -> dict[str, np.ndarray]:
     """Rule-based counts per text (int64 arrays keyed by :data:`LEXICAL_COLUMNS`)."""
     n = len(texts)
     cols = {c: np.zeros(n, dtype=np.int64) for c in LEXICAL_COLUMNS}
-    links, edu, info, don = (cols["links"], cols["edu_links"], cols["info_links"],
-                             cols["donation_links"])
-    grat, laugh, disc, comp = (cols["gratitude"], cols["laughter"], cols["disclosure"],
-                               cols["compliments"])
+    links, edu, info, don = (
+        cols["links"],
+        cols["edu_links"],
+        cols["info_links"],
+        cols["donation_links"],
+    )
+    grat, laugh, disc, comp = (
+        cols["gratitude"],
+        cols["laughter"],
+        cols["disclosure"],
+        cols["compliments"],
+    )
     for i, t in enumerate(texts):
         lc = count_links(t)
         if lc.links:
@@ -79,8 +95,9 @@ def aux_scores(aux: AuxScorer | None, texts: Sequence[str]) -> dict[str, np.ndar
     return out
 
 
-def per_text_metrics(lex: Mapping[str, np.ndarray], scores: Mapping[str, np.ndarray],
-                     thresholds: Mapping[str, float]) -> dict[str, np.ndarray]:
+def per_text_metrics(
+    lex: Mapping[str, np.ndarray], scores: Mapping[str, np.ndarray], thresholds: Mapping[str, float]
+) -> dict[str, np.ndarray]:
     """Each text-level metric's value per text (float64 arrays)."""
     tox = scores["toxicity"]
     have_aux = ~np.isnan(tox)

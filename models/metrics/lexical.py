@@ -38,22 +38,37 @@ __all__ = [
 
 GRATITUDE_WORDS: tuple[str, ...] = ("thanks", "contented", "blessed")
 GRATITUDE_PHRASES: tuple[str, ...] = (
-    "thank you", "thankful for", "grateful for", "greatful for", "my gratitude",
-    "i appreciate", "make me smile", "i super appreciate", "i deeply appreciate",
-    "i really appreciate", "bless your soul",
+    "thank you",
+    "thankful for",
+    "grateful for",
+    "greatful for",
+    "my gratitude",
+    "i appreciate",
+    "make me smile",
+    "i super appreciate",
+    "i deeply appreciate",
+    "i really appreciate",
+    "bless your soul",
 )
 #: Appendix A.2, verbatim (groups made non-capturing).
-LAUGHTER_PATTERN = (r"\ba*h+a+h+a+(?:h+a+)*?h*\b|\bl+o+l+(?:o+l+)*?\b"
-                    r"|\bh+e+h+e+(?:h+e+)*?h*\b")
+LAUGHTER_PATTERN = (
+    r"\ba*h+a+h+a+(?:h+a+)*?h*\b|\bl+o+l+(?:o+l+)*?\b"
+    r"|\bh+e+h+e+(?:h+e+)*?h*\b"
+)
 COMPLIMENT_MIN_COMPOUND = 0.7
 
 _GRATITUDE = re.compile(
-    r"\b(?:" + "|".join(re.escape(p) for p in sorted(GRATITUDE_PHRASES + GRATITUDE_WORDS,
-                                                       key=len, reverse=True)) + r")\b")
+    r"\b(?:"
+    + "|".join(
+        re.escape(p) for p in sorted(GRATITUDE_PHRASES + GRATITUDE_WORDS, key=len, reverse=True)
+    )
+    + r")\b"
+)
 _LAUGHTER = re.compile(LAUGHTER_PATTERN)
 _FIRST_PERSON = re.compile(r"\b(?:i|me|my|mine|myself|im|ive)\b")
 _COMPLIMENT = re.compile(
-    r"(?<!\bif )(?<!\bwhen )\b(?:you(?: are| is|'re|re)|your [a-z0-9'-]+ (?:is|are))\b")
+    r"(?<!\bif )(?<!\bwhen )\b(?:you(?: are| is|'re|re)|your [a-z0-9'-]+ (?:is|are))\b"
+)
 _WORD = re.compile(r"[^\s]+")
 
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 from typing import Literal
 
 __all__ = [
-           "COUNT_METRICS",
-           "METRIC_NAMES",
-           "METRIC_SIGNS",
-           "METRIC_TRANSFORMS",
-           "TEXT_METRIC_NAMES",
-           "Transform",
+    "COUNT_METRICS",
+    "METRIC_NAMES",
+    "METRIC_SIGNS",
+    "METRIC_TRANSFORMS",
+    "TEXT_METRIC_NAMES",
+    "Transform",
 ]
 
 Transform = Literal["identity", "log1p", "signed_log1p"]
@@ -57,16 +57,23 @@ METRIC_SIGNS: dict[str, int] = {
     name: (-1 if name in ("toxic_count", "extremely_toxic_count") else 1) for name in METRIC_NAMES
 }
 
-_BOUNDED = {"politeness", "supportiveness", "linguistic_accommodation", "pct_non_toxic",
-            "pct_non_extremely_toxic"}
+_BOUNDED = {
+    "politeness",
+    "supportiveness",
+    "linguistic_accommodation",
+    "pct_non_toxic",
+    "pct_non_extremely_toxic",
+}
 
 #: Metrics that count things (non-negative integers).
 COUNT_METRICS: tuple[str, ...] = tuple(
-    n for n in METRIC_NAMES if n not in _BOUNDED and n != "community_score")
+    n for n in METRIC_NAMES if n not in _BOUNDED and n != "community_score"
+)
 
 METRIC_TRANSFORMS: dict[str, Transform] = {
-    name: ("identity" if name in _BOUNDED else
-           "signed_log1p" if name == "community_score" else "log1p")
+    name: (
+        "identity" if name in _BOUNDED else "signed_log1p" if name == "community_score" else "log1p"
+    )
     for name in METRIC_NAMES
 }
 

@@ -17,7 +17,7 @@ definitions give: both are non-zero exactly when some reply has a reply from som
 
 from __future__ import annotations
 
-from models.tree import Node, iter_replies
+from redditdata.tree import Node, iter_replies
 
 __all__ = [
     "community_score",

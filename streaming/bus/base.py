@@ -36,8 +36,9 @@ class Bus(ABC):
         """Block until everything published so far is durable in the log."""
 
     @abstractmethod
-    def poll(self, group_id: str, topics: Sequence[str], max_records: int = 500,
-             timeout_s: float = 1.0) -> list[Message]:
+    def poll(
+        self, group_id: str, topics: Sequence[str], max_records: int = 500, timeout_s: float = 1.0
+    ) -> list[Message]:
         """Next uncommitted records for ``group_id`` on ``topics`` (empty list on timeout)."""
 
     @abstractmethod

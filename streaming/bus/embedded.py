@@ -57,7 +57,8 @@ class EmbeddedBus(Bus):
     def _load(self) -> None:
         assert self._db is not None
         for topic, part, off, key, value, ts in self._db.execute(
-                "SELECT topic, part, off, key, value, ts FROM log ORDER BY topic, part, off"):
+            "SELECT topic, part, off, key, value, ts FROM log ORDER BY topic, part, off"
+        ):
             parts = self._topic(topic, max(self.partitions, part + 1))
             parts[part].append(Message(topic, part, off, key, bytes(value), ts))
         for grp, topic, part, off in self._db.execute("SELECT grp, topic, part, off FROM offsets"):
@@ -98,8 +99,11 @@ class EmbeddedBus(Bus):
             if self._db is not None and self._pending:
                 self._db.executemany(
                     "INSERT OR IGNORE INTO log VALUES (?,?,?,?,?,?)",
-                    [(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp_ms)
-                     for m in self._pending])
+                    [
+                        (m.topic, m.partition, m.offset, m.key, m.value, m.timestamp_ms)
+                        for m in self._pending
+                    ],
+                )
                 self._db.commit()
                 self._pending.clear()
 
@@ -115,7 +119,7 @@ class EmbeddedBus(Bus):
                     cursors.append((k, log, pos))
         share = max(1, max_records // max(1, len(cursors)))
         for k, log, pos in cursors:
-            take = log[pos:pos + min(share, max_records - len(out))]
+            take = log[pos : pos + min(share, max_records - len(out))]
             if not take:
                 continue
             out.extend(take)
@@ -124,8 +128,9 @@ class EmbeddedBus(Bus):
                 break
         return out
 
-    def poll(self, group_id: str, topics: Sequence[str], max_records: int = 500,
-             timeout_s: float = 1.0) -> list[Message]:
+    def poll(
+        self, group_id: str, topics: Sequence[str], max_records: int = 500, timeout_s: float = 1.0
+    ) -> list[Message]:
         deadline = time.monotonic() + timeout_s
         with self._cond:
             while True:
@@ -148,8 +153,10 @@ class EmbeddedBus(Bus):
                     self._committed[k] = off
             if self._db is not None:
                 self.flush()
-                self._db.executemany("INSERT OR REPLACE INTO offsets VALUES (?,?,?,?)",
-                                     [(*k, self._committed[k]) for k in upto])
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO offsets VALUES (?,?,?,?)",
+                    [(*k, self._committed[k]) for k in upto],
+                )
                 self._db.commit()
 
     def rewind(self, group_id: str) -> None:
@@ -161,8 +168,11 @@ class EmbeddedBus(Bus):
     def lag(self, group_id: str, topics: Sequence[str]) -> int:
         """Records not yet committed by ``group_id`` on ``topics``."""
         with self._cond:
-            return sum(len(log) - self._committed.get((group_id, t, p), 0)
-                       for t in topics for p, log in enumerate(self._topic(t)))
+            return sum(
+                len(log) - self._committed.get((group_id, t, p), 0)
+                for t in topics
+                for p, log in enumerate(self._topic(t))
+            )
 
     def end_offsets(self, topic: str) -> list[int]:
         with self._cond:
@@ -178,5 +188,3 @@ class EmbeddedBus(Bus):
         if self._db is not None:
             self._db.close()
             self._db = None
-
-

@@ -32,25 +32,44 @@ class BusError(StreamingError):
 
 
 class KafkaBus(Bus):
-    def __init__(self, bootstrap: str, *, client_id: str = "prosocial",
-                 session_timeout_ms: int = 6000, max_poll_interval_ms: int = 300_000,
-                 max_pending: int = 5000, max_block_ms: int = 60_000,
-                 auto_offset_reset: str = "earliest", send_attempts: int = 5,
-                 **extra: Any) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        client_id: str = "prosocial",
+        session_timeout_ms: int = 6000,
+        max_poll_interval_ms: int = 300_000,
+        max_pending: int = 5000,
+        max_block_ms: int = 60_000,
+        auto_offset_reset: str = "earliest",
+        send_attempts: int = 5,
+        **extra: Any,
+    ) -> None:
         self.bootstrap = bootstrap
         self.client_id = client_id
-        self._consumer_cfg = dict(bootstrap_servers=bootstrap, client_id=client_id,
-                                  enable_auto_commit=False, auto_offset_reset=auto_offset_reset,
-                                  session_timeout_ms=session_timeout_ms,
-                                  heartbeat_interval_ms=max(500, session_timeout_ms // 3),
-                                  max_poll_interval_ms=max_poll_interval_ms, **extra)
+        self._consumer_cfg = dict(
+            bootstrap_servers=bootstrap,
+            client_id=client_id,
+            enable_auto_commit=False,
+            auto_offset_reset=auto_offset_reset,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=max(500, session_timeout_ms // 3),
+            max_poll_interval_ms=max_poll_interval_ms,
+            **extra,
+        )
         # No idempotent producer: the design is at-least-once + idempotent writes, and after
         # a broker restart tansu answered the idempotent producer's InitProducerId with an
         # unknown error, a fatal state in which kafka-python drops every queued record.
-        self._producer_cfg = {"bootstrap_servers": bootstrap, "client_id": client_id, "acks": "all",
-                                  "linger_ms": 5, "max_block_ms": max_block_ms, "retries": 10,
-                                  "enable_idempotence": False,
-                                  "key_serializer": lambda k: None if k is None else k.encode()}
+        self._producer_cfg = {
+            "bootstrap_servers": bootstrap,
+            "client_id": client_id,
+            "acks": "all",
+            "linger_ms": 5,
+            "max_block_ms": max_block_ms,
+            "retries": 10,
+            "enable_idempotence": False,
+            "key_serializer": lambda k: None if k is None else k.encode(),
+        }
         self._producer: Any = None
         self.max_pending = max_pending
         self.send_attempts = send_attempts
@@ -64,6 +83,7 @@ class KafkaBus(Bus):
     def _prod(self) -> Any:
         if self._producer is None:
             from kafka import KafkaProducer
+
             try:
                 self._producer = KafkaProducer(**self._producer_cfg)
             except Exception as exc:  # NoBrokersAvailable and friends
@@ -96,9 +116,15 @@ class KafkaBus(Bus):
                 self._sent.clear()
                 return
             why = next((f.exception for *_, f in self._sent if f.failed()), "not acknowledged")
-            logger.warning("%d of %d records not delivered (%s); re-sending on a new producer "
-                           "(attempt %d of %d)", len(failed), len(self._sent), why, attempt,
-                           self.send_attempts)
+            logger.warning(
+                "%d of %d records not delivered (%s); re-sending on a new producer "
+                "(attempt %d of %d)",
+                len(failed),
+                len(self._sent),
+                why,
+                attempt,
+                self.send_attempts,
+            )
             self._drop_producer()
             time.sleep(min(5.0, 0.5 * attempt))
             self._sent = []
@@ -106,8 +132,9 @@ class KafkaBus(Bus):
                 self._sent.append((t, k, v, self._prod().send(t, key=k, value=v)))
         n = len(self._sent)
         self._sent.clear()
-        raise BusError(f"{n} records not delivered to {self.bootstrap} after "
-                       f"{self.send_attempts} attempts")
+        raise BusError(
+            f"{n} records not delivered to {self.bootstrap} after {self.send_attempts} attempts"
+        )
 
     def _drop_producer(self) -> None:
         if self._producer is not None:
@@ -126,8 +153,9 @@ class KafkaBus(Bus):
         deadline = time.monotonic() + 30
         while True:
             try:
-                admin = KafkaAdminClient(bootstrap_servers=self.bootstrap,
-                                         client_id=f"{self.client_id}-admin")
+                admin = KafkaAdminClient(
+                    bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin"
+                )
                 break
             except Exception as exc:
                 if time.monotonic() > deadline:
@@ -135,8 +163,11 @@ class KafkaBus(Bus):
                 time.sleep(0.5)
         try:
             existing = set(admin.list_topics())
-            new = [NewTopic(t, num_partitions=partitions, replication_factor=1)
-                   for t in topics if t not in existing]
+            new = [
+                NewTopic(t, num_partitions=partitions, replication_factor=1)
+                for t in topics
+                if t not in existing
+            ]
             if new:
                 try:
                     admin.create_topics(new)
@@ -167,16 +198,18 @@ class KafkaBus(Bus):
                     logger.info("group %s: partitions assigned %s", group_id, sorted(assigned))
 
             try:
-                c = KafkaConsumer(group_id=group_id, max_poll_records=max_records,
-                                  **self._consumer_cfg)
+                c = KafkaConsumer(
+                    group_id=group_id, max_poll_records=max_records, **self._consumer_cfg
+                )
             except Exception as exc:
                 raise BusError(f"cannot connect consumer to {self.bootstrap}: {exc}") from exc
             c.subscribe(list(topics), listener=_Listener())
             self._consumers[group_id] = c
         return c
 
-    def poll(self, group_id: str, topics: Sequence[str], max_records: int = 500,
-             timeout_s: float = 1.0) -> list[Message]:
+    def poll(
+        self, group_id: str, topics: Sequence[str], max_records: int = 500, timeout_s: float = 1.0
+    ) -> list[Message]:
         c = self._consumer(group_id, topics, max_records)
         batches = c.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
         out: list[Message] = []
@@ -199,8 +232,11 @@ class KafkaBus(Bus):
         for m in messages:
             k = (m.topic, m.partition)
             upto[k] = max(upto.get(k, 0), m.offset + 1)
-        offsets = {TopicPartition(t, p): OffsetAndMetadata(off, "", -1)
-                   for (t, p), off in upto.items() if not owned or (t, p) in owned}
+        offsets = {
+            TopicPartition(t, p): OffsetAndMetadata(off, "", -1)
+            for (t, p), off in upto.items()
+            if not owned or (t, p) in owned
+        }
         if not offsets:
             return
         try:
@@ -208,9 +244,12 @@ class KafkaBus(Bus):
             for k, v in offsets.items():
                 self._done[(group_id, k.topic, k.partition)] = v.offset
         except (CommitFailedError, KafkaError) as exc:
-            logger.warning("group %s: commit of %s failed (%s); records will be re-delivered",
-                           group_id, {f"{k.topic}/{k.partition}": v.offset
-                                      for k, v in offsets.items()}, exc)
+            logger.warning(
+                "group %s: commit of %s failed (%s); records will be re-delivered",
+                group_id,
+                {f"{k.topic}/{k.partition}": v.offset for k, v in offsets.items()},
+                exc,
+            )
 
     def lag(self, group_id: str, topics: Sequence[str]) -> int:
         c = self._consumers.get(group_id)

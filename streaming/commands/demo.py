@@ -38,9 +38,12 @@ def register(sub: Any) -> None:
     p.add_argument("--data", help="data directory (default: PROSOCIAL_DATA_DIR / ../shared/data)")
     p.add_argument("--since", default="2021-10-01")
     p.add_argument("--until", default="2021-11-01")
-    p.add_argument("--subreddits", default=",".join(DEMO_SUBREDDITS),
-                   help="comma-separated subreddits, or 'all' (default: the five smaller "
-                        "subreddits, ~6.8k TLCs in Oct 2021; 'all' = 37.6k TLCs)")
+    p.add_argument(
+        "--subreddits",
+        default=",".join(DEMO_SUBREDDITS),
+        help="comma-separated subreddits, or 'all' (default: the five smaller "
+        "subreddits, ~6.8k TLCs in Oct 2021; 'all' = 37.6k TLCs)",
+    )
     p.add_argument("--no-train", action="store_true", help="never train missing bundles")
     p.add_argument("--report", default=None, help="default var/reports/demo.md")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -78,11 +81,13 @@ def _train_missing(registry: Path, data: Path, err: Any) -> dict[str, str]:
             failed[name] = f"training package not installed (run: {TRAIN_HINTS.get(name)})"
             continue
         hint = TRAIN_HINTS.get(name, f"prosocial-train {name}").split()
-        cmd = trainer + [a.replace("DIR", str(data)) for a in hint[1:]] + list(
-            DEMO_TRAIN_ARGS.get(name, ()))
+        cmd = (
+            trainer
+            + [a.replace("DIR", str(data)) for a in hint[1:]]
+            + list(DEMO_TRAIN_ARGS.get(name, ()))
+        )
         err.print(f"[yellow]…[/] training bundle {name}: {' '.join(cmd)} (first run: slow)")
-        env = dict(os.environ, PROSOCIAL_REGISTRY_DIR=str(registry),
-                   PROSOCIAL_DATA_DIR=str(data))
+        env = dict(os.environ, PROSOCIAL_REGISTRY_DIR=str(registry), PROSOCIAL_DATA_DIR=str(data))
         t0 = time.monotonic()
         proc = subprocess.run(cmd, env=env, stdout=sys.stderr, stderr=sys.stderr, check=False)
         if proc.returncode != 0:
@@ -103,8 +108,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     data = resolve_data_dir(args.data)
     if not (data / "reddit-college").exists() and not any(data.glob("submissions.jsonl*")):
-        err.print(f"[red]data directory {data} has no reddit-college dump "
-                  "(set PROSOCIAL_DATA_DIR)")
+        err.print(f"[red]data directory {data} has no reddit-college dump (set PROSOCIAL_DATA_DIR)")
         return 2
     registry = resolve_registry_dir(args.registry_dir)
     registry.mkdir(parents=True, exist_ok=True)
@@ -115,22 +119,30 @@ def run(args: argparse.Namespace) -> int:
     for f in work.glob("demo.db*"):
         f.unlink()
     report = Path(args.report) if args.report else var_dir() / "reports" / "demo.md"
-    from models.threads import configure_torch_threads
+    from models.cpu import configure_torch_threads
 
     configure_torch_threads(2)
     err.print(f"replaying reddit-college {args.since} → {args.until} (embedded bus, SQLite)")
     rep, md = replay_and_report(
-        config=None, data=str(data), since=args.since, until=args.until,
-        subreddits=None if args.subreddits == "all" else args.subreddits, overrides={"database_url": f"sqlite:///{db}",
-                                                   "bus": "embedded", "registry_dir": str(registry),
-                                                   "quiet_period_s": 600},
-        report_path=report, title=f"prosocial demo: reddit-college {args.since} → {args.until}")
+        config=None,
+        data=str(data),
+        since=args.since,
+        until=args.until,
+        subreddits=None if args.subreddits == "all" else args.subreddits,
+        overrides={
+            "database_url": f"sqlite:///{db}",
+            "bus": "embedded",
+            "registry_dir": str(registry),
+            "quiet_period_s": 600,
+        },
+        report_path=report,
+        title=f"prosocial demo: reddit-college {args.since} → {args.until}",
+    )
     rep["demo_wall_s"] = round(time.monotonic() - t0, 1)
     rep["training_failures"] = train_failed
     md += f"\nTotal demo wall time (training/reuse + replay + report): {rep['demo_wall_s']} s\n"
     if train_failed:
-        md += "\nTraining failures:\n" + "".join(f"- {k}: {v}\n" for k, v in
-                                                 train_failed.items())
+        md += "\nTraining failures:\n" + "".join(f"- {k}: {v}\n" for k, v in train_failed.items())
     report.write_text(md)
     if args.json:
         json.dump(rep, sys.stdout, default=str)

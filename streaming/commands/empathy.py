@@ -21,8 +21,7 @@ _CHUNK = 256
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("empathy", help="empathy direction of a comment",
-                              description=__doc__)
+    p = subparsers.add_parser("empathy", help="empathy direction of a comment", description=__doc__)
     p.add_argument("text", nargs="*", help="comment text (joined with spaces)")
     p.add_argument("--file", default=None, help="one comment per line ('-' for stdin)")
     p.add_argument("--model", default=None, help="bundle directory (default: registry current)")
@@ -60,8 +59,10 @@ def run(args: argparse.Namespace) -> int:
             reg = Registry(resolve_registry_dir(args.registry))
             clf = EmpathyClassifier.from_registry(reg, fast=not args.fp32)
     except BundleMissingError as exc:
-        err.print(f"[red]error:[/red] no empathy model in {exc.registry}; "
-                  "train one with: prosocial-train empathy")
+        err.print(
+            f"[red]error:[/red] no empathy model in {exc.registry}; "
+            "train one with: prosocial-train empathy"
+        )
         return 2
     except (ModelsError, OSError) as exc:
         err.print(f"[red]error:[/red] cannot load the empathy model: {exc}")
@@ -99,11 +100,16 @@ def _emit(clf: Any, texts: list[str], as_json: bool) -> None:
 
     out = Console()
     for r in results:
-        t = Table(title=f"{r.label}  (seeking {r.share_seeking:.0%}, providing "
-                        f"{r.share_providing:.0%}; model {clf.version})")
+        t = Table(
+            title=f"{r.label}  (seeking {r.share_seeking:.0%}, providing "
+            f"{r.share_providing:.0%}; model {clf.version})"
+        )
         for col in ("sentence", "label", "none", "seeking", "providing"):
             t.add_column(col)
         for s in r.sentences:
-            t.add_row(Text(s.text), s.label, *(f"{s.probs[k]:.2f}"
-                                         for k in ("none", "seeking", "providing")))
+            t.add_row(
+                Text(s.text),
+                s.label,
+                *(f"{s.probs[k]:.2f}" for k in ("none", "seeking", "providing")),
+            )
         out.print(t)

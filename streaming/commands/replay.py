@@ -35,13 +35,20 @@ def add_common(p: argparse.ArgumentParser) -> None:
 def register(sub: Any) -> None:
     p = sub.add_parser("replay", help="replay a dump in event-time order through the pipeline")
     p.add_argument("--data", required=True, help="dump directory (submissions/comments files)")
-    p.add_argument("--speed", type=parse_speed, default=0.0,
-                   help="event seconds per wall second, e.g. 1000x (default: max)")
+    p.add_argument(
+        "--speed",
+        type=parse_speed,
+        default=0.0,
+        help="event seconds per wall second, e.g. 1000x (default: max)",
+    )
     p.add_argument("--since", help="first post time (UTC date/time or epoch)")
     p.add_argument("--until", help="end of post window (exclusive)")
     p.add_argument("--subreddits", help="comma-separated subreddits")
-    p.add_argument("--no-drain", action="store_true",
-                   help="do not advance the clock past the last horizon at the end")
+    p.add_argument(
+        "--no-drain",
+        action="store_true",
+        help="do not advance the clock past the last horizon at the end",
+    )
     p.add_argument("--report", help="write the Markdown report here")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_common(p)
@@ -52,11 +59,21 @@ def run(args: argparse.Namespace) -> int:
     from streaming.replay_run import replay_and_report
 
     rep, md = replay_and_report(
-        config=args.config, data=args.data, speed=args.speed, since=args.since,
-        until=args.until, subreddits=args.subreddits, drain=not args.no_drain,
-        overrides={"database_url": args.database_url, "bus": args.bus,
-                       "kafka_bootstrap": args.kafka_bootstrap, "registry_dir": args.registry_dir},
-        report_path=args.report)
+        config=args.config,
+        data=args.data,
+        speed=args.speed,
+        since=args.since,
+        until=args.until,
+        subreddits=args.subreddits,
+        drain=not args.no_drain,
+        overrides={
+            "database_url": args.database_url,
+            "bus": args.bus,
+            "kafka_bootstrap": args.kafka_bootstrap,
+            "registry_dir": args.registry_dir,
+        },
+        report_path=args.report,
+    )
     if args.json:
         json.dump(rep, sys.stdout, default=str)
         sys.stdout.write("\n")

@@ -20,10 +20,17 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("run", help="run the service (all stages, or --stage NAME)")
     p.add_argument("--stage", choices=STAGES, help="run only this stage in this process")
-    p.add_argument("--metrics-port", dest="metrics_port", type=int,
-                   help="serve /healthz and /metrics on this port")
-    p.add_argument("--check", action="store_true",
-                   help="load settings, open bus/database/models, print health, exit")
+    p.add_argument(
+        "--metrics-port",
+        dest="metrics_port",
+        type=int,
+        help="serve /healthz and /metrics on this port",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="load settings, open bus/database/models, print health, exit",
+    )
     add_common(p)
     p.set_defaults(func=run)
 
@@ -35,17 +42,20 @@ def run(args: argparse.Namespace) -> int:
     from streaming.runtime import StopFlag, assemble, run_embedded, run_stage, start_ops
     from streaming.settings import load_settings
 
-    overrides: dict[str, Any] = {"database_url": args.database_url, "bus": args.bus,
-                                     "kafka_bootstrap": args.kafka_bootstrap,
-                                     "registry_dir": args.registry_dir,
-                                     "metrics_port": args.metrics_port}
+    overrides: dict[str, Any] = {
+        "database_url": args.database_url,
+        "bus": args.bus,
+        "kafka_bootstrap": args.kafka_bootstrap,
+        "registry_dir": args.registry_dir,
+        "metrics_port": args.metrics_port,
+    }
     if args.stage:
         overrides["stages"] = (args.stage,)
     settings = load_settings(args.config, **overrides)
     if settings.log_json:
         for h in logging.getLogger().handlers:
             h.setFormatter(JsonLogFormatter())
-    from models.threads import configure_torch_threads
+    from models.cpu import configure_torch_threads
 
     configure_torch_threads(settings.torch_threads)
     p = assemble(settings)
@@ -67,8 +77,10 @@ def run(args: argparse.Namespace) -> int:
                 run_embedded(p, stop, drain=False)
         else:
             names = [n for n in ("ingest", *p.runners) if n != "ingest" or p.ingest]
-            threads = [threading.Thread(target=run_stage, args=(p, n, stop), name=n, daemon=True)
-                       for n in names]
+            threads = [
+                threading.Thread(target=run_stage, args=(p, n, stop), name=n, daemon=True)
+                for n in names
+            ]
             for t in threads:
                 t.start()
             while not stop() and any(t.is_alive() for t in threads):

@@ -2,12 +2,12 @@
 
 from streaming.stages.backfill import BackfillStage
 from streaming.stages.base import (
-                                   DeadLetters,
-                                   ErrorPolicy,
-                                   Stage,
-                                   StageRunner,
-                                   crash_policy,
-                                   dead_letter_policy,
+    DeadLetters,
+    ErrorPolicy,
+    Stage,
+    StageRunner,
+    crash_policy,
+    dead_letter_policy,
 )
 from streaming.stages.evaluator import EvaluatorStage
 from streaming.stages.ingest import IngestStage, ReplaySource, Source
@@ -15,17 +15,17 @@ from streaming.stages.scorer import ScorerStage
 from streaming.stages.suggester import SuggesterStage
 
 __all__ = [
-                                   "BackfillStage",
-                                   "DeadLetters",
-                                   "ErrorPolicy",
-                                   "EvaluatorStage",
-                                   "IngestStage",
-                                   "ReplaySource",
-                                   "ScorerStage",
-                                   "Source",
-                                   "Stage",
-                                   "StageRunner",
-                                   "SuggesterStage",
-                                   "crash_policy",
-                                   "dead_letter_policy",
+    "BackfillStage",
+    "DeadLetters",
+    "ErrorPolicy",
+    "EvaluatorStage",
+    "IngestStage",
+    "ReplaySource",
+    "ScorerStage",
+    "Source",
+    "Stage",
+    "StageRunner",
+    "SuggesterStage",
+    "crash_policy",
+    "dead_letter_policy",
 ]

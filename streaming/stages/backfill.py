@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from redditdata.events import TOPIC_OUTCOMES, TOPIC_SCORES
 from streaming.bus.base import Bus, Message
 from streaming.clock import Clock
-from streaming.events import TOPIC_OUTCOMES, TOPIC_SCORES
 from streaming.modelset import OutcomeModel
 from streaming.ops import StageMetrics
 from streaming.replay import ThreadFetcher
@@ -41,10 +41,20 @@ class BackfillStage(Stage):
     name = "backfill"
     topics = (TOPIC_SCORES,)
 
-    def __init__(self, bus: Bus, sessions: SessionFactory, clock: Clock, outcomes: OutcomeModel,
-                 fetcher: ThreadFetcher, metrics: StageMetrics, dead: DeadLetters, *,
-                 horizon_s: int, versions: dict[str, str] | None = None,
-                 max_per_tick: int = 2000) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        sessions: SessionFactory,
+        clock: Clock,
+        outcomes: OutcomeModel,
+        fetcher: ThreadFetcher,
+        metrics: StageMetrics,
+        dead: DeadLetters,
+        *,
+        horizon_s: int,
+        versions: dict[str, str] | None = None,
+        max_per_tick: int = 2000,
+    ) -> None:
         self.bus = bus
         self.sessions = sessions
         self.clock = clock
@@ -74,9 +84,11 @@ class BackfillStage(Stage):
 
     def recover(self) -> None:
         with self.sessions() as s:
-            q = (select(ScoreRow.tlc_name, ScoreRow.post_name, ScoreRow.created_utc)
-                 .outerjoin(OutcomeRow, OutcomeRow.tlc_name == ScoreRow.tlc_name)
-                 .where(OutcomeRow.tlc_name.is_(None)))
+            q = (
+                select(ScoreRow.tlc_name, ScoreRow.post_name, ScoreRow.created_utc)
+                .outerjoin(OutcomeRow, OutcomeRow.tlc_name == ScoreRow.tlc_name)
+                .where(OutcomeRow.tlc_name.is_(None))
+            )
             n = 0
             for tlc, post, created in s.execute(q):
                 due = created + self.horizon_s
@@ -108,8 +120,9 @@ class BackfillStage(Stage):
             thread = self.fetcher.thread(post, as_of)
             if thread is None:
                 self.gone += len(names)
-                logger.warning("backfill: thread %s unavailable; %d outcomes skipped", post,
-                               len(names))
+                logger.warning(
+                    "backfill: thread %s unavailable; %d outcomes skipped", post, len(names)
+                )
                 continue
             wanted = set(names)
             tlcs = [t for t in thread.tlcs if t.name in wanted]
@@ -120,23 +133,50 @@ class BackfillStage(Stage):
             for t, o in zip(tlcs, outs):
                 metrics = getattr(o, "metrics", None)
                 traj = getattr(o, "trajectory", None)
-                rows.append({
-                    "tlc_name": t.name, "post_name": post, "subreddit": thread.post.subreddit,
-                    "as_of_utc": int(as_of),
-                    "trajectory": None if traj is None else float(traj),
-                    "metrics": jsonable(metrics if metrics is not None else o.to_dict()),
-                    "n_replies": t.size() - 1, "versions": dict(self.versions),
-                    "computed_ms": now_ms()})
+                rows.append(
+                    {
+                        "tlc_name": t.name,
+                        "post_name": post,
+                        "subreddit": thread.post.subreddit,
+                        "as_of_utc": int(as_of),
+                        "trajectory": None if traj is None else float(traj),
+                        "metrics": jsonable(metrics if metrics is not None else o.to_dict()),
+                        "n_replies": t.size() - 1,
+                        "versions": dict(self.versions),
+                        "computed_ms": now_ms(),
+                    }
+                )
         if not rows:
             return
         with self.sessions() as s:
-            upsert(s, OutcomeRow, rows, update=["as_of_utc", "trajectory", "metrics",
-                                                "n_replies", "versions", "computed_ms"])
+            upsert(
+                s,
+                OutcomeRow,
+                rows,
+                update=[
+                    "as_of_utc",
+                    "trajectory",
+                    "metrics",
+                    "n_replies",
+                    "versions",
+                    "computed_ms",
+                ],
+            )
             s.commit()
         for r in rows:
-            self.bus.publish(TOPIC_OUTCOMES, r["tlc_name"], json.dumps(
-                {"tlc": r["tlc_name"], "post": r["post_name"], "subreddit": r["subreddit"],
-                 "as_of_utc": r["as_of_utc"], "trajectory": r["trajectory"]}).encode())
+            self.bus.publish(
+                TOPIC_OUTCOMES,
+                r["tlc_name"],
+                json.dumps(
+                    {
+                        "tlc": r["tlc_name"],
+                        "post": r["post_name"],
+                        "subreddit": r["subreddit"],
+                        "as_of_utc": r["as_of_utc"],
+                        "trajectory": r["trajectory"],
+                    }
+                ).encode(),
+            )
         self.done += len(rows)
         self.metrics.events_out.labels(stage=self.name).inc(len(rows))
 

@@ -22,8 +22,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from redditdata.events import TOPIC_DEADLETTER
 from streaming.bus.base import Bus, Message
-from streaming.events import TOPIC_DEADLETTER
 from streaming.ops import StageMetrics
 from streaming.storage import DeadLetterRow, SessionFactory, upsert
 
@@ -64,24 +64,47 @@ class DeadLetters:
     def send(self, stage: str, msg: Message, reason: str, ident: str | None = None) -> None:
         """Dead-letter ``msg``; ``ident`` (default stage:topic:partition:offset) dedups."""
         kind = reason.split(":", 1)[0]
-        logger.warning("dead letter from %s: %s", stage, reason[:300],
-                       extra={"stage": stage, "topic": msg.topic, "partition": msg.partition,
-                              "offset": msg.offset, "reason": kind})
+        logger.warning(
+            "dead letter from %s: %s",
+            stage,
+            reason[:300],
+            extra={
+                "stage": stage,
+                "topic": msg.topic,
+                "partition": msg.partition,
+                "offset": msg.offset,
+                "reason": kind,
+            },
+        )
         self.metrics.dead_letters.labels(stage=stage, reason=kind).inc()
         try:
             raw_text = msg.value.decode("utf-8")
         except UnicodeDecodeError:
             raw_text = "base64:" + base64.b64encode(msg.value[:_RAW_LIMIT]).decode()
-        payload = {"stage": stage, "topic": msg.topic, "partition": msg.partition,
-                   "offset": msg.offset, "key": msg.key, "error": reason[:2000],
-                   "original_b64": base64.b64encode(msg.value[:1_000_000]).decode()}
+        payload = {
+            "stage": stage,
+            "topic": msg.topic,
+            "partition": msg.partition,
+            "offset": msg.offset,
+            "key": msg.key,
+            "error": reason[:2000],
+            "original_b64": base64.b64encode(msg.value[:1_000_000]).decode(),
+        }
         self.bus.publish(TOPIC_DEADLETTER, msg.key, json.dumps(payload).encode())
         key = msg.key if msg.key is None else msg.key[:256]
-        self._rows.append({
-            "id": (ident or f"{stage}:{msg.topic}:{msg.partition}:{msg.offset}")[:80],
-            "stage": stage, "topic": msg.topic, "partition": msg.partition,
-            "offset": msg.offset, "key": key, "reason": reason[:2000],
-            "raw": raw_text[:_RAW_LIMIT].replace("\x00", "\\0"), "at_ms": now_ms()})
+        self._rows.append(
+            {
+                "id": (ident or f"{stage}:{msg.topic}:{msg.partition}:{msg.offset}")[:80],
+                "stage": stage,
+                "topic": msg.topic,
+                "partition": msg.partition,
+                "offset": msg.offset,
+                "key": key,
+                "reason": reason[:2000],
+                "raw": raw_text[:_RAW_LIMIT].replace("\x00", "\\0"),
+                "at_ms": now_ms(),
+            }
+        )
         if len(self._rows) >= 1000:
             self.flush()
 
@@ -92,7 +115,7 @@ class DeadLetters:
         rows, self._rows = self._rows, []
         with self.sessions() as s:
             for i in range(0, len(rows), 500):
-                upsert(s, DeadLetterRow, rows[i:i + 500])
+                upsert(s, DeadLetterRow, rows[i : i + 500])
             s.commit()
 
 
@@ -126,28 +149,57 @@ class Stage(ABC):
 
 def dead_letter_policy(dead: DeadLetters) -> ErrorPolicy:
     def policy(stage: Stage, msg: Message, exc: BaseException) -> None:
-        logger.error("%s failed on %s/%d@%d: %s", stage.name, msg.topic, msg.partition,
-                     msg.offset, exc, exc_info=exc,
-                     extra={"stage": stage.name, "topic": msg.topic,
-                            "partition": msg.partition, "offset": msg.offset})
+        logger.error(
+            "%s failed on %s/%d@%d: %s",
+            stage.name,
+            msg.topic,
+            msg.partition,
+            msg.offset,
+            exc,
+            exc_info=exc,
+            extra={
+                "stage": stage.name,
+                "topic": msg.topic,
+                "partition": msg.partition,
+                "offset": msg.offset,
+            },
+        )
         dead.send(stage.name, msg, f"stage_error: {type(exc).__name__}: {exc}")
+
     return policy
 
 
 def crash_policy(stage: Stage, msg: Message, exc: BaseException) -> None:
-    logger.critical("%s failed on %s/%d@%d; exiting without commit", stage.name, msg.topic,
-                    msg.partition, msg.offset,
-                    extra={"stage": stage.name, "topic": msg.topic,
-                           "partition": msg.partition, "offset": msg.offset})
+    logger.critical(
+        "%s failed on %s/%d@%d; exiting without commit",
+        stage.name,
+        msg.topic,
+        msg.partition,
+        msg.offset,
+        extra={
+            "stage": stage.name,
+            "topic": msg.topic,
+            "partition": msg.partition,
+            "offset": msg.offset,
+        },
+    )
     raise exc
 
 
 class StageRunner:
     """Poll → handle → commit, with the error policy and metrics."""
 
-    def __init__(self, stage: Stage, bus: Bus, metrics: StageMetrics, on_error: ErrorPolicy,
-                 dead: DeadLetters, *, batch_size: int = 256, poll_timeout_s: float = 0.5
-                 ) -> None:
+    def __init__(
+        self,
+        stage: Stage,
+        bus: Bus,
+        metrics: StageMetrics,
+        on_error: ErrorPolicy,
+        dead: DeadLetters,
+        *,
+        batch_size: int = 256,
+        poll_timeout_s: float = 0.5,
+    ) -> None:
         self.stage = stage
         self.dead = dead
         self.bus = bus
@@ -163,16 +215,24 @@ class StageRunner:
     def step(self, timeout_s: float | None = None) -> int:
         """One poll; returns the number of records handled."""
         st = self.stage
-        msgs = self.bus.poll(st.group_id, st.topics, self.batch_size,
-                             self.poll_timeout_s if timeout_s is None else timeout_s)
+        msgs = self.bus.poll(
+            st.group_id,
+            st.topics,
+            self.batch_size,
+            self.poll_timeout_s if timeout_s is None else timeout_s,
+        )
         if msgs:
             t0 = time.perf_counter()
             self.metrics.events_in.labels(stage=st.name).inc(len(msgs))
             try:
                 st.handle(msgs)
             except Exception as batch_exc:  # noqa: BLE001 - isolate the bad record
-                logger.warning("%s: batch of %d failed (%s); retrying one by one", st.name,
-                               len(msgs), batch_exc)
+                logger.warning(
+                    "%s: batch of %d failed (%s); retrying one by one",
+                    st.name,
+                    len(msgs),
+                    batch_exc,
+                )
                 for m in msgs:
                     try:
                         st.handle([m])

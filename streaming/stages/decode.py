@@ -11,9 +11,9 @@ import json
 
 from pydantic import ValidationError
 
+from redditdata.dumps import rejection_reason
+from redditdata.events import Comment, Submission, parse_event
 from streaming.bus.base import Message
-from streaming.dumps import rejection_reason
-from streaming.events import Comment, Submission, parse_event
 
 __all__ = ["Rejected", "clean_text", "decode"]
 
@@ -39,8 +39,9 @@ def decode(msg: Message, kind: str) -> tuple[Submission | Comment, int | None]:
     if not isinstance(obj, dict):
         raise Rejected(f"not_object: {type(obj).__name__}")
     ingest = obj.pop("_ingest_ms", None)
-    ingest_ms = int(ingest) if isinstance(ingest, (int, float)) and not isinstance(
-        ingest, bool) else None
+    ingest_ms = (
+        int(ingest) if isinstance(ingest, (int, float)) and not isinstance(ingest, bool) else None
+    )
     try:
         ev = parse_event(obj, kind)
     except (ValidationError, ValueError, TypeError, RecursionError) as exc:

@@ -22,10 +22,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from redditdata.events import TOPIC_OUTCOMES
 from streaming.bus.base import Message
 from streaming.clock import Clock
 from streaming.evaluation import mean_within_spearman, mse, ndcg, pairwise_accuracy, r2, spearman
-from streaming.events import TOPIC_OUTCOMES
 from streaming.ops import StageMetrics
 from streaming.stages.base import DeadLetters, Stage, now_ms
 from streaming.storage import EvaluationRow, OutcomeRow, ScoreRow, SessionFactory, TlcRow, upsert
@@ -36,12 +36,21 @@ logger = logging.getLogger(__name__)
 
 
 def _clean(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: (None if isinstance(v, float) and math.isnan(v) else
-                round(v, 5) if isinstance(v, float) else v) for k, v in d.items()}
+    return {
+        k: (
+            None
+            if isinstance(v, float) and math.isnan(v)
+            else round(v, 5)
+            if isinstance(v, float)
+            else v
+        )
+        for k, v in d.items()
+    }
 
 
-def evaluate_rows(rows: Sequence[tuple[str, str, int, int, float, float]]
-                  ) -> dict[str, dict[str, Any]]:
+def evaluate_rows(
+    rows: Sequence[tuple[str, str, int, int, float, float]],
+) -> dict[str, dict[str, Any]]:
     """``rows`` = (tlc, post, created_utc, reddit_score, forecast, outcome) → figures by model
     name (``model``, ``reddit_order``, ``chronological``, ``mean_baseline``)."""
     if not rows:
@@ -61,20 +70,36 @@ def evaluate_rows(rows: Sequence[tuple[str, str, int, int, float, float]]
     n_posts = len(groups)
 
     def ranks(gs: list[list[tuple[float, float]]]) -> dict[str, Any]:
-        return {"pairwise_accuracy": pairwise_accuracy(gs), "ndcg@10": ndcg(gs, 10),
-                "spearman_within_post": mean_within_spearman(gs), "n_posts": n_posts}
+        return {
+            "pairwise_accuracy": pairwise_accuracy(gs),
+            "ndcg@10": ndcg(gs, 10),
+            "spearman_within_post": mean_within_spearman(gs),
+            "n_posts": n_posts,
+        }
 
     out: dict[str, dict[str, Any]] = {}
     if with_fc:
         pred, ftrue = [r[4] for r in with_fc], [r[5] for r in with_fc]
-        out["model"] = _clean({"n": len(with_fc), "mse": mse(pred, ftrue), "r2": r2(pred, ftrue),
-                               "spearman": spearman(pred, ftrue), **ranks(model_g),
-                               "n_posts": len(model_g)})
+        out["model"] = _clean(
+            {
+                "n": len(with_fc),
+                "mse": mse(pred, ftrue),
+                "r2": r2(pred, ftrue),
+                "spearman": spearman(pred, ftrue),
+                **ranks(model_g),
+                "n_posts": len(model_g),
+            }
+        )
     return out | {
         "reddit_order": _clean({"n": len(rows), **ranks(reddit_g)}),
         "chronological": _clean({"n": len(rows), **ranks(chrono_g)}),
-        "mean_baseline": _clean({"n": len(rows), "mse": mse([mean] * len(true), true),
-                                 "r2": r2([mean] * len(true), true)}),
+        "mean_baseline": _clean(
+            {
+                "n": len(rows),
+                "mse": mse([mean] * len(true), true),
+                "r2": r2([mean] * len(true), true),
+            }
+        ),
     }
 
 
@@ -82,8 +107,16 @@ class EvaluatorStage(Stage):
     name = "evaluator"
     topics = (TOPIC_OUTCOMES,)
 
-    def __init__(self, sessions: SessionFactory, clock: Clock, metrics: StageMetrics,
-                 dead: DeadLetters, *, window: int = 2000, every: int = 500) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        clock: Clock,
+        metrics: StageMetrics,
+        dead: DeadLetters,
+        *,
+        window: int = 2000,
+        every: int = 500,
+    ) -> None:
         self.sessions = sessions
         self.clock = clock
         self.metrics = metrics
@@ -116,13 +149,22 @@ class EvaluatorStage(Stage):
             subs = sorted(self._subs)
             out_rows: list[dict[str, Any]] = []
             for sub in [*subs, "*"]:
-                q = (select(ScoreRow.tlc_name, ScoreRow.post_name, ScoreRow.created_utc,
-                            TlcRow.score, ScoreRow.forecast, OutcomeRow.trajectory,
-                            ScoreRow.forecaster_version)
-                     .join(OutcomeRow, OutcomeRow.tlc_name == ScoreRow.tlc_name)
-                     .join(TlcRow, TlcRow.name == ScoreRow.tlc_name)
-                     .where(OutcomeRow.trajectory.is_not(None))
-                     .order_by(ScoreRow.created_utc.desc()).limit(self.window))
+                q = (
+                    select(
+                        ScoreRow.tlc_name,
+                        ScoreRow.post_name,
+                        ScoreRow.created_utc,
+                        TlcRow.score,
+                        ScoreRow.forecast,
+                        OutcomeRow.trajectory,
+                        ScoreRow.forecaster_version,
+                    )
+                    .join(OutcomeRow, OutcomeRow.tlc_name == ScoreRow.tlc_name)
+                    .join(TlcRow, TlcRow.name == ScoreRow.tlc_name)
+                    .where(OutcomeRow.trajectory.is_not(None))
+                    .order_by(ScoreRow.created_utc.desc())
+                    .limit(self.window)
+                )
                 if sub != "*":
                     q = q.where(ScoreRow.subreddit == sub)
                 by_version: dict[str, list[Any]] = defaultdict(list)
@@ -134,13 +176,20 @@ class EvaluatorStage(Stage):
                         name = f"forecaster:{version}" if model == "model" else model
                         if version != "none" and len(by_version) > 1 and model != "model":
                             name = f"{model}@{version}"
-                        row = {"subreddit": sub, "model": name, "window_end_utc": window_end,
-                                   "n_tlcs": len(rows), "n_posts": int(figs.get("n_posts") or 0),
-                                   "figures": figs, "computed_ms": now_ms()}
+                        row = {
+                            "subreddit": sub,
+                            "model": name,
+                            "window_end_utc": window_end,
+                            "n_tlcs": len(rows),
+                            "n_posts": int(figs.get("n_posts") or 0),
+                            "figures": figs,
+                            "computed_ms": now_ms(),
+                        }
                         out_rows.append(row)
                         self.latest[(sub, name)] = row
-            upsert(s, EvaluationRow, out_rows,
-                   update=["n_tlcs", "n_posts", "figures", "computed_ms"])
+            upsert(
+                s, EvaluationRow, out_rows, update=["n_tlcs", "n_posts", "figures", "computed_ms"]
+            )
             s.commit()
         self._since = 0
         self._subs.clear()

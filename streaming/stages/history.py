@@ -43,14 +43,22 @@ CHUNK = 500
 def _batch(rows: Sequence[tuple[str, str, str, str, int]]) -> Any:
     """The batch as a ``VALUES`` table ``q(name, author, sub, post, created)`` (a CTE: SQLite
     has no column aliases on a ``VALUES`` subquery)."""
-    return values(column("name", String), column("author", String), column("sub", String),
-                  column("post", String), column("created", BigInteger),
-                  name="q").data(list(rows)).cte("q")
+    return (
+        values(
+            column("name", String),
+            column("author", String),
+            column("sub", String),
+            column("post", String),
+            column("created", BigInteger),
+            name="q",
+        )
+        .data(list(rows))
+        .cte("q")
+    )
 
 
 def _before(h: Any, q: Any) -> Any:
-    return or_(h.created_utc < q.c.created,
-               and_(h.created_utc == q.c.created, h.name < q.c.name))
+    return or_(h.created_utc < q.c.created, and_(h.created_utc == q.c.created, h.name < q.c.name))
 
 
 def _author_count(q: Any, same: str | None = None) -> Any:
@@ -70,35 +78,56 @@ def prior_tlc_counts(s: Any, todo: Sequence[tuple[TlcRow, PostRow]]) -> dict[str
     over every stored TLC of the post, not just this batch."""
     out: dict[str, int] = {}
     for i in range(0, len(todo), CHUNK):
-        q = _batch([(t.name, "", "", t.post_name, t.created_utc) for t, _ in todo[i:i + CHUNK]])
+        q = _batch([(t.name, "", "", t.post_name, t.created_utc) for t, _ in todo[i : i + CHUNK]])
         h = aliased(TlcRow)
-        n = (select(func.count()).select_from(h)
-             .where(h.post_name == q.c.post, _before(h, q)).scalar_subquery())
+        n = (
+            select(func.count())
+            .select_from(h)
+            .where(h.post_name == q.c.post, _before(h, q))
+            .scalar_subquery()
+        )
         out |= {name: int(c) for name, c in s.execute(select(q.c.name, n))}
     return out
 
 
-def author_contexts(s: Any, todo: Sequence[tuple[TlcRow, PostRow]], horizon_s: int
-                    ) -> dict[str, TlcContext]:
+def author_contexts(
+    s: Any, todo: Sequence[tuple[TlcRow, PostRow]], horizon_s: int
+) -> dict[str, TlcContext]:
     """Each TLC's author history (:class:`TlcContext`): the author's stored TLCs before it
     (anywhere / in the subreddit / on the post) and the back-filled trajectories of those
     created ≥ ``horizon_s`` before it. TLCs of deleted or unknown authors get none (= a
     first-time author)."""
-    named = [(t.name, t.author, t.subreddit.lower(), t.post_name, t.created_utc)
-             for t, _ in todo if author_key(t.author) is not None]
+    named = [
+        (t.name, t.author, t.subreddit.lower(), t.post_name, t.created_utc)
+        for t, _ in todo
+        if author_key(t.author) is not None
+    ]
     out: dict[str, TlcContext] = {}
     for i in range(0, len(named), CHUNK):
-        q = _batch(named[i:i + CHUNK])
+        q = _batch(named[i : i + CHUNK])
         h, o = aliased(TlcRow), aliased(OutcomeRow)
-        matured = (select(h).join(o, o.tlc_name == h.name)
-                   .where(h.author == q.c.author, _before(h, q),
-                          h.created_utc + literal(int(horizon_s)) <= q.c.created,
-                          o.trajectory.is_not(None)))
+        matured = (
+            select(h)
+            .join(o, o.tlc_name == h.name)
+            .where(
+                h.author == q.c.author,
+                _before(h, q),
+                h.created_utc + literal(int(horizon_s)) <= q.c.created,
+                o.trajectory.is_not(None),
+            )
+        )
         n_out = matured.with_only_columns(func.count()).scalar_subquery()
         sum_out = matured.with_only_columns(
-            func.coalesce(func.sum(o.trajectory), 0.0)).scalar_subquery()
-        stmt = select(q.c.name, _author_count(q), _author_count(q, "sub"),
-                      _author_count(q, "post"), n_out, sum_out)
+            func.coalesce(func.sum(o.trajectory), 0.0)
+        ).scalar_subquery()
+        stmt = select(
+            q.c.name,
+            _author_count(q),
+            _author_count(q, "sub"),
+            _author_count(q, "post"),
+            n_out,
+            sum_out,
+        )
         for name, n, n_sub, n_post, k, total in s.execute(stmt):
             out[name] = TlcContext(int(n), int(n_sub), int(n_post), int(k), float(total))
     return out

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
+from redditdata.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS, Comment, Submission
 from streaming.bus.base import Bus
 from streaming.clock import Clock
-from streaming.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS, Comment, Submission
 from streaming.ops import StageMetrics
 
 __all__ = ["IngestStage", "ReplaySource", "Source", "encode_event"]
@@ -30,8 +30,7 @@ class Source(Protocol):
     The replay source reads a dump; the bot adds live Reddit streams.
     """
 
-    def __iter__(self) -> Iterator[Submission | Comment]:
-        ...
+    def __iter__(self) -> Iterator[Submission | Comment]: ...
 
 
 class ReplaySource:
@@ -58,8 +57,16 @@ def encode_event(ev: Submission | Comment, ingest_ms: int | None = None) -> tupl
 class IngestStage:
     name = "ingest"
 
-    def __init__(self, source: Source, bus: Bus, clock: Clock, metrics: StageMetrics, *,
-                 speed: float = 0.0, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        source: Source,
+        bus: Bus,
+        clock: Clock,
+        metrics: StageMetrics,
+        *,
+        speed: float = 0.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.source = source
         self.bus = bus
         self.clock = clock

@@ -24,10 +24,10 @@ from typing import Any
 from sqlalchemy import select, update
 
 from models.forecaster.context import TlcContext
-from models.tree import Node, Post
+from redditdata.events import TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_SUBMISSIONS, Comment, Submission
+from redditdata.tree import Node, Post
 from streaming.bus.base import Bus, Message
 from streaming.clock import Clock
-from streaming.events import TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_SUBMISSIONS, Comment, Submission
 from streaming.modelset import ModelSet
 from streaming.ops import StageMetrics
 from streaming.stages.base import DeadLetters, Stage, now_ms
@@ -42,8 +42,9 @@ logger = logging.getLogger(__name__)
 
 def jsonable(x: Any) -> Any:
     """Plain JSON (NaN/inf → null: PostgreSQL's JSON rejects them)."""
-    if isinstance(x, float) or (hasattr(x, "dtype") and hasattr(x, "item") and
-                                getattr(x, "ndim", 1) == 0):
+    if isinstance(x, float) or (
+        hasattr(x, "dtype") and hasattr(x, "item") and getattr(x, "ndim", 1) == 0
+    ):
         f = float(x)
         return f if math.isfinite(f) else None
     if x is None or isinstance(x, (str, int, bool)):
@@ -65,10 +66,21 @@ class ScorerStage(Stage):
     name = "scorer"
     topics = (TOPIC_SUBMISSIONS, TOPIC_COMMENTS)
 
-    def __init__(self, bus: Bus, sessions: SessionFactory, clock: Clock, models: ModelSet,
-                 metrics: StageMetrics, dead: DeadLetters, *, horizon_s: int, config_hash: str,
-                 missing_post_grace_s: int = 6 * 3600, missing_post_wall_s: float = 120.0,
-                 sweep_every_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        sessions: SessionFactory,
+        clock: Clock,
+        models: ModelSet,
+        metrics: StageMetrics,
+        dead: DeadLetters,
+        *,
+        horizon_s: int,
+        config_hash: str,
+        missing_post_grace_s: int = 6 * 3600,
+        missing_post_wall_s: float = 120.0,
+        sweep_every_s: float = 5.0,
+    ) -> None:
         self.bus = bus
         self.sessions = sessions
         self.clock = clock
@@ -98,18 +110,34 @@ class ScorerStage(Stage):
             self.clock.observe(ev.created_utc)
             if isinstance(ev, Submission):
                 posts[ev.name] = {
-                    "name": ev.name, "subreddit": ev.subreddit, "title": clean_text(ev.title),
-                    "selftext": clean_text(ev.selftext), "author": clean_text(ev.author)[:64] or None,
-                    "score": ev.score, "created_utc": ev.created_utc, "retrieved_on": ev.retrieved_on}
+                    "name": ev.name,
+                    "subreddit": ev.subreddit,
+                    "title": clean_text(ev.title),
+                    "selftext": clean_text(ev.selftext),
+                    "author": clean_text(ev.author)[:64] or None,
+                    "score": ev.score,
+                    "created_utc": ev.created_utc,
+                    "retrieved_on": ev.retrieved_on,
+                }
             elif isinstance(ev, Comment):
                 if not ev.is_tlc:
                     self.ignored_replies += 1
                     continue
-                tlcs.setdefault(ev.name, {
-                    "name": ev.name, "post_name": ev.link_id, "subreddit": ev.subreddit,
-                    "author": clean_text(ev.author)[:64] or None, "body": clean_text(ev.body),
-                    "score": ev.score, "created_utc": ev.created_utc, "ingest_ms": ingest_ms,
-                    "stored_ms": now_ms(), "status": "pending"})
+                tlcs.setdefault(
+                    ev.name,
+                    {
+                        "name": ev.name,
+                        "post_name": ev.link_id,
+                        "subreddit": ev.subreddit,
+                        "author": clean_text(ev.author)[:64] or None,
+                        "body": clean_text(ev.body),
+                        "score": ev.score,
+                        "created_utc": ev.created_utc,
+                        "ingest_ms": ingest_ms,
+                        "stored_ms": now_ms(),
+                        "status": "pending",
+                    },
+                )
         with self.sessions() as s:
             upsert(s, PostRow, list(posts.values()), update=["score"])
             upsert(s, TlcRow, list(tlcs.values()))
@@ -120,22 +148,34 @@ class ScorerStage(Stage):
 
     def _score(self, tlc_names: set[str], post_names: set[str]) -> None:
         with self.sessions() as s:
-            q = select(TlcRow, PostRow).join(PostRow, PostRow.name == TlcRow.post_name).where(
-                TlcRow.status.in_(("pending", "dead")))
+            q = (
+                select(TlcRow, PostRow)
+                .join(PostRow, PostRow.name == TlcRow.post_name)
+                .where(TlcRow.status.in_(("pending", "dead")))
+            )
             todo: list[tuple[TlcRow, PostRow]] = []
             if tlc_names:
                 todo += list(s.execute(q.where(TlcRow.name.in_(tlc_names))).tuples())
             if post_names:
                 seen = {t.name for t, _ in todo}
-                todo += [r for r in s.execute(q.where(TlcRow.post_name.in_(post_names))).tuples()
-                         if r[0].name not in seen]
+                todo += [
+                    r
+                    for r in s.execute(q.where(TlcRow.post_name.in_(post_names))).tuples()
+                    if r[0].name not in seen
+                ]
             if todo:
-                ctx = (author_contexts(s, todo, self.horizon_s)
-                       if getattr(self.models.forecaster, "use_context", False) else None)
+                ctx = (
+                    author_contexts(s, todo, self.horizon_s)
+                    if getattr(self.models.forecaster, "use_context", False)
+                    else None
+                )
                 rows = self._predict(todo, prior_tlc_counts(s, todo), ctx)
                 upsert(s, ScoreRow, rows)
-                s.execute(update(TlcRow).where(TlcRow.name.in_([r["tlc_name"] for r in rows]))
-                          .values(status="scored"))
+                s.execute(
+                    update(TlcRow)
+                    .where(TlcRow.name.in_([r["tlc_name"] for r in rows]))
+                    .values(status="scored")
+                )
                 s.commit()
                 self.metrics.events_out.labels(stage=self.name).inc(len(rows))
             # (re)publish every stored score of this batch: idempotent downstream.
@@ -143,12 +183,16 @@ class ScorerStage(Stage):
             if names:
                 stored = s.scalars(select(ScoreRow).where(ScoreRow.tlc_name.in_(names))).all()
                 for r in stored:
-                    self.bus.publish(TOPIC_SCORES, r.tlc_name, json.dumps(score_payload(r),
-                                                                          default=str).encode())
+                    self.bus.publish(
+                        TOPIC_SCORES, r.tlc_name, json.dumps(score_payload(r), default=str).encode()
+                    )
 
-    def _predict(self, todo: list[tuple[TlcRow, PostRow]],
-                 prior: dict[str, int] | None = None,
-                 contexts: dict[str, TlcContext] | None = None) -> list[dict[str, Any]]:
+    def _predict(
+        self,
+        todo: list[tuple[TlcRow, PostRow]],
+        prior: dict[str, int] | None = None,
+        contexts: dict[str, TlcContext] | None = None,
+    ) -> list[dict[str, Any]]:
         ms = self.models
         emp: list[Any] = [None] * len(todo)
         if ms.empathy is not None:
@@ -162,21 +206,39 @@ class ScorerStage(Stage):
             order: list[int] = []
             for idxs in by_post.values():
                 p = todo[idxs[0]][1]
-                post = Post(name=p.name, subreddit=p.subreddit, title=p.title,
-                            selftext=p.selftext, author=p.author, score=p.score,
-                            created_utc=p.created_utc, retrieved_on=p.retrieved_on)
-                nodes = [Node(name=todo[i][0].name, parent=p.name, author=todo[i][0].author,
-                              body=todo[i][0].body, score=todo[i][0].score,
-                              created_utc=todo[i][0].created_utc) for i in idxs]
-                n_prior = ([prior.get(todo[i][0].name, 0) for i in idxs]
-                           if prior is not None else None)
-                ctx = ([contexts.get(todo[i][0].name) for i in idxs]
-                       if contexts is not None else None)
+                post = Post(
+                    name=p.name,
+                    subreddit=p.subreddit,
+                    title=p.title,
+                    selftext=p.selftext,
+                    author=p.author,
+                    score=p.score,
+                    created_utc=p.created_utc,
+                    retrieved_on=p.retrieved_on,
+                )
+                nodes = [
+                    Node(
+                        name=todo[i][0].name,
+                        parent=p.name,
+                        author=todo[i][0].author,
+                        body=todo[i][0].body,
+                        score=todo[i][0].score,
+                        created_utc=todo[i][0].created_utc,
+                    )
+                    for i in idxs
+                ]
+                n_prior = (
+                    [prior.get(todo[i][0].name, 0) for i in idxs] if prior is not None else None
+                )
+                ctx = (
+                    [contexts.get(todo[i][0].name) for i in idxs] if contexts is not None else None
+                )
                 groups.append((post, nodes, n_prior, ctx))
                 order += idxs
             # one forecaster call for the whole batch, however many posts it spans
             preds = ms.forecaster.predict_many(
-                groups, [emp[i] for i in order] if ms.empathy is not None else None)
+                groups, [emp[i] for i in order] if ms.empathy is not None else None
+            )
             for i, f in zip(order, preds):
                 fc[i] = f
         ev = getattr(ms.empathy, "version", None) if ms.empathy else None
@@ -185,17 +247,26 @@ class ScorerStage(Stage):
         rows = []
         for i, (t, _) in enumerate(todo):
             f, e = fc[i], emp[i]
-            rows.append({
-                "tlc_name": t.name, "post_name": t.post_name, "subreddit": t.subreddit,
-                "created_utc": t.created_utc, "due_utc": t.created_utc + self.horizon_s,
-                "forecast": None if f is None else float(f.value),
-                "lower": None if f is None or f.lower is None else float(f.lower),
-                "upper": None if f is None or f.upper is None else float(f.upper),
-                "reasons": [] if f is None else jsonable(list(f.reasons or [])),
-                "empathy": None if e is None else jsonable(e),
-                "empathy_label": None if e is None else str(getattr(e, "label", None)),
-                "empathy_version": ev, "forecaster_version": fv, "config_hash": self.config_hash,
-                "ingest_ms": t.ingest_ms, "scored_ms": scored})
+            rows.append(
+                {
+                    "tlc_name": t.name,
+                    "post_name": t.post_name,
+                    "subreddit": t.subreddit,
+                    "created_utc": t.created_utc,
+                    "due_utc": t.created_utc + self.horizon_s,
+                    "forecast": None if f is None else float(f.value),
+                    "lower": None if f is None or f.lower is None else float(f.lower),
+                    "upper": None if f is None or f.upper is None else float(f.upper),
+                    "reasons": [] if f is None else jsonable(list(f.reasons or [])),
+                    "empathy": None if e is None else jsonable(e),
+                    "empathy_label": None if e is None else str(getattr(e, "label", None)),
+                    "empathy_version": ev,
+                    "forecaster_version": fv,
+                    "config_hash": self.config_hash,
+                    "ingest_ms": t.ingest_ms,
+                    "scored_ms": scored,
+                }
+            )
         return rows
 
     # -- timers ----------------------------------------------------------------------------
@@ -212,21 +283,39 @@ class ScorerStage(Stage):
         """Dead-letter pending TLCs whose post is still unknown after the grace period."""
         cutoff = self.clock.now() - self.grace_s
         with self.sessions() as s:
-            q = (select(TlcRow).outerjoin(PostRow, PostRow.name == TlcRow.post_name)
-                 .where(TlcRow.status == "pending", TlcRow.created_utc < cutoff,
-                        TlcRow.stored_ms < now_ms() - self.wall_grace_ms,
-                        PostRow.name.is_(None)).limit(5000))
+            q = (
+                select(TlcRow)
+                .outerjoin(PostRow, PostRow.name == TlcRow.post_name)
+                .where(
+                    TlcRow.status == "pending",
+                    TlcRow.created_utc < cutoff,
+                    TlcRow.stored_ms < now_ms() - self.wall_grace_ms,
+                    PostRow.name.is_(None),
+                )
+                .limit(5000)
+            )
             lost = list(s.scalars(q))
             if not lost:
                 return 0
             for t in lost:
-                m = Message(TOPIC_COMMENTS, -1, -1, t.post_name,
-                            json.dumps({"name": t.name, "link_id": t.post_name,
-                                        "created_utc": t.created_utc}).encode())
-                self.dead.send(self.name, m, f"missing_post: {t.post_name} not seen within "
-                               f"{self.grace_s}s of {t.name}", ident=f"scorer:missing:{t.name}")
-            s.execute(update(TlcRow).where(TlcRow.name.in_([t.name for t in lost]))
-                      .values(status="dead"))
+                m = Message(
+                    TOPIC_COMMENTS,
+                    -1,
+                    -1,
+                    t.post_name,
+                    json.dumps(
+                        {"name": t.name, "link_id": t.post_name, "created_utc": t.created_utc}
+                    ).encode(),
+                )
+                self.dead.send(
+                    self.name,
+                    m,
+                    f"missing_post: {t.post_name} not seen within {self.grace_s}s of {t.name}",
+                    ident=f"scorer:missing:{t.name}",
+                )
+            s.execute(
+                update(TlcRow).where(TlcRow.name.in_([t.name for t in lost])).values(status="dead")
+            )
             s.commit()
         self.dead.flush()
         return len(lost)
@@ -236,10 +325,17 @@ class ScorerStage(Stage):
 
 
 def score_payload(r: ScoreRow) -> dict[str, Any]:
-    return {"tlc": r.tlc_name, "post": r.post_name, "subreddit": r.subreddit,
-            "created_utc": r.created_utc, "due_utc": r.due_utc,
-            "forecast": None if r.forecast is None else
-            {"value": r.forecast, "lower": r.lower, "upper": r.upper, "reasons": r.reasons},
-            "empathy": r.empathy, "versions": {"empathy": r.empathy_version,
-                                               "forecaster": r.forecaster_version},
-            "config_hash": r.config_hash, "ingest_ms": r.ingest_ms}
+    return {
+        "tlc": r.tlc_name,
+        "post": r.post_name,
+        "subreddit": r.subreddit,
+        "created_utc": r.created_utc,
+        "due_utc": r.due_utc,
+        "forecast": None
+        if r.forecast is None
+        else {"value": r.forecast, "lower": r.lower, "upper": r.upper, "reasons": r.reasons},
+        "empathy": r.empathy,
+        "versions": {"empathy": r.empathy_version, "forecaster": r.forecaster_version},
+        "config_hash": r.config_hash,
+        "ingest_ms": r.ingest_ms,
+    }

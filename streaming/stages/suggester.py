@@ -17,11 +17,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from redditdata.events import TOPIC_SCORES
 from streaming.bus.base import Message
 from streaming.clock import Clock
-from streaming.events import TOPIC_SCORES
 from streaming.ops import StageMetrics
-from streaming.ranking import Scored, build_suggestion
+from streaming.orders import Scored, build_suggestion
 from streaming.stages.base import DeadLetters, Stage, now_ms
 from streaming.storage import ScoreRow, SessionFactory, SuggestionRow, TlcRow, upsert
 
@@ -34,8 +34,16 @@ class SuggesterStage(Stage):
     name = "suggester"
     topics = (TOPIC_SCORES,)
 
-    def __init__(self, sessions: SessionFactory, clock: Clock, metrics: StageMetrics,
-                 dead: DeadLetters, *, quiet_period_s: int = 600, max_per_tick: int = 500) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        clock: Clock,
+        metrics: StageMetrics,
+        dead: DeadLetters,
+        *,
+        quiet_period_s: int = 600,
+        max_per_tick: int = 500,
+    ) -> None:
         self.sessions = sessions
         self.clock = clock
         self.metrics = metrics
@@ -74,13 +82,26 @@ class SuggesterStage(Stage):
     def recover(self) -> None:
         """Posts whose newest scores are not covered by a stored suggestion become dirty."""
         with self.sessions() as s:
-            n = (select(ScoreRow.post_name, func.count().label("n"),
-                        func.max(ScoreRow.created_utc).label("t"))
-                 .where(ScoreRow.forecast.is_not(None)).group_by(ScoreRow.post_name).subquery())
-            r = (select(SuggestionRow.post_name, func.max(SuggestionRow.revision).label("rev"))
-                 .group_by(SuggestionRow.post_name).subquery())
-            q = select(n.c.post_name, n.c.t).outerjoin(r, r.c.post_name == n.c.post_name).where(
-                (r.c.rev.is_(None)) | (r.c.rev < n.c.n))
+            n = (
+                select(
+                    ScoreRow.post_name,
+                    func.count().label("n"),
+                    func.max(ScoreRow.created_utc).label("t"),
+                )
+                .where(ScoreRow.forecast.is_not(None))
+                .group_by(ScoreRow.post_name)
+                .subquery()
+            )
+            r = (
+                select(SuggestionRow.post_name, func.max(SuggestionRow.revision).label("rev"))
+                .group_by(SuggestionRow.post_name)
+                .subquery()
+            )
+            q = (
+                select(n.c.post_name, n.c.t)
+                .outerjoin(r, r.c.post_name == n.c.post_name)
+                .where((r.c.rev.is_(None)) | (r.c.rev < n.c.n))
+            )
             for post, t in s.execute(q):
                 self.dirty[post] = float(t)
         if self.dirty:
@@ -88,23 +109,45 @@ class SuggesterStage(Stage):
 
     def suggest(self, post: str) -> dict[str, Any] | None:
         with self.sessions() as s:
-            rows = s.execute(select(ScoreRow, TlcRow.score).join(
-                TlcRow, TlcRow.name == ScoreRow.tlc_name).where(
-                ScoreRow.post_name == post, ScoreRow.forecast.is_not(None))).tuples().all()
+            rows = (
+                s.execute(
+                    select(ScoreRow, TlcRow.score)
+                    .join(TlcRow, TlcRow.name == ScoreRow.tlc_name)
+                    .where(ScoreRow.post_name == post, ScoreRow.forecast.is_not(None))
+                )
+                .tuples()
+                .all()
+            )
             if not rows:
                 return None
-            items = [Scored(name=r.tlc_name, created_utc=r.created_utc, score=score,
-                            forecast=float(r.forecast or 0.0), lower=r.lower, upper=r.upper,
-                            reasons=[_reason_text(x) for x in (r.reasons or [])],
-                            empathy_label=r.empathy_label) for r, score in rows]
+            items = [
+                Scored(
+                    name=r.tlc_name,
+                    created_utc=r.created_utc,
+                    score=score,
+                    forecast=float(r.forecast or 0.0),
+                    lower=r.lower,
+                    upper=r.upper,
+                    reasons=[_reason_text(x) for x in (r.reasons or [])],
+                    empathy_label=r.empathy_label,
+                )
+                for r, score in rows
+            ]
             order, diff = build_suggestion(items)
             newest_ingest = max((r.ingest_ms or 0) for r, _ in rows)
             made = now_ms()
             latency = (made - newest_ingest) / 1000 if newest_ingest else None
-            row = {"post_name": post, "revision": len(items), "subreddit": rows[0][0].subreddit,
-                       "as_of_utc": int(self.clock.now()), "order": order, "diff": diff,
-                       "forecaster_version": rows[0][0].forecaster_version, "latency_s": latency,
-                       "made_ms": made}
+            row = {
+                "post_name": post,
+                "revision": len(items),
+                "subreddit": rows[0][0].subreddit,
+                "as_of_utc": int(self.clock.now()),
+                "order": order,
+                "diff": diff,
+                "forecaster_version": rows[0][0].forecaster_version,
+                "latency_s": latency,
+                "made_ms": made,
+            }
             upsert(s, SuggestionRow, [row])
             s.commit()
         self.made += 1
@@ -129,5 +172,3 @@ def _reason_text(x: Any) -> str:
         if name is not None:
             return f"{name} ({eff:+.3f})" if isinstance(eff, (int, float)) else str(name)
     return json.dumps(x, default=str)[:120]
-
-

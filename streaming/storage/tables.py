@@ -45,8 +45,10 @@ class TlcRow(Base):
     __tablename__ = "tlcs"
     #: the scorer counts an author's and a post's earlier TLCs (forecaster inputs;
     #: migrations 0002, 0003)
-    __table_args__ = (Index("ix_tlcs_author_created", "author", "created_utc"),
-                      Index("ix_tlcs_post_order", "post_name", "created_utc", "name"))
+    __table_args__ = (
+        Index("ix_tlcs_author_created", "author", "created_utc"),
+        Index("ix_tlcs_post_order", "post_name", "created_utc", "name"),
+    )
     name: Mapped[str] = mapped_column(String(16), primary_key=True)
     post_name: Mapped[str] = mapped_column(String(16), index=True)
     subreddit: Mapped[str] = mapped_column(String(32))

@@ -12,8 +12,12 @@ from streaming.storage.tables import Base
 __all__ = ["upsert"]
 
 
-def upsert(session: Session, model: type[Base], rows: Sequence[dict[str, Any]],
-           update: Sequence[str] | None = None) -> int:
+def upsert(
+    session: Session,
+    model: type[Base],
+    rows: Sequence[dict[str, Any]],
+    update: Sequence[str] | None = None,
+) -> int:
     """Insert ``rows``; on a key conflict do nothing, or update the ``update`` columns.
 
     Returns the number of rows sent. Duplicate keys within ``rows`` keep the first.
@@ -38,8 +42,9 @@ def upsert(session: Session, model: type[Base], rows: Sequence[dict[str, Any]],
         raise NotImplementedError(f"upsert on {dialect}")
     stmt = insert(table).values(uniq)
     if update:
-        stmt = stmt.on_conflict_do_update(index_elements=keys,
-                                          set_={c: stmt.excluded[c] for c in update})
+        stmt = stmt.on_conflict_do_update(
+            index_elements=keys, set_={c: stmt.excluded[c] for c in update}
+        )
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=keys)
     session.execute(stmt)

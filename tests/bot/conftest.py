@@ -13,8 +13,13 @@ import pytest
 
 from streaming.bus.base import Bus, Message
 
-PLACEHOLDERS = {"<TEST_SUBREDDIT>": "prosocialtest", "<USERNAME>": "prosocial_bot",
-                "<PASSWORD>": "pw", "<CLIENT_ID>": "cid", "<CLIENT_SECRET>": "secret"}
+PLACEHOLDERS = {
+    "<TEST_SUBREDDIT>": "prosocialtest",
+    "<USERNAME>": "prosocial_bot",
+    "<PASSWORD>": "pw",
+    "<CLIENT_ID>": "cid",
+    "<CLIENT_SECRET>": "secret",
+}
 
 
 class MemoryBus(Bus):
@@ -32,18 +37,18 @@ class MemoryBus(Bus):
     def flush(self, timeout_s: float | None = None) -> None:
         self.flushes += 1
 
-    def poll(self, group_id: str, topics: Sequence[str], max_records: int = 500,
-             timeout_s: float = 1.0) -> list[Message]:
+    def poll(
+        self, group_id: str, topics: Sequence[str], max_records: int = 500, timeout_s: float = 1.0
+    ) -> list[Message]:
         out: list[Message] = []
         for t in topics:
             start = self.offsets[(group_id, t)]
-            out.extend(self.topics[t][start:start + max_records - len(out)])
+            out.extend(self.topics[t][start : start + max_records - len(out)])
         return out
 
     def commit(self, group_id: str, messages: Sequence[Message]) -> None:
         for m in messages:
-            self.offsets[(group_id, m.topic)] = max(self.offsets[(group_id, m.topic)],
-                                                    m.offset + 1)
+            self.offsets[(group_id, m.topic)] = max(self.offsets[(group_id, m.topic)], m.offset + 1)
 
     def values(self, topic: str) -> list[dict[str, Any]]:
         return [json.loads(m.value) for m in self.topics[topic]]
@@ -70,8 +75,7 @@ def load_cassette(cassette_dir: Path, name: str) -> dict[str, Any]:
 
 
 @pytest.fixture()
-def replay(cassette_dir: Path, monkeypatch: pytest.MonkeyPatch
-           ) -> Callable[[str], Any]:
+def replay(cassette_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Any]:
     """``with replay("TestX.test_y"):`` replays that cassette to the real praw client."""
     import vcr
     from vcr.serialize import deserialize
@@ -89,8 +93,11 @@ def replay(cassette_dir: Path, monkeypatch: pytest.MonkeyPatch
         def save_cassette(cassette_path: str, cassette_dict: Any, serializer: Any) -> None:
             raise AssertionError("replay only: nothing may be recorded")
 
-    my_vcr = vcr.VCR(record_mode="none", match_on=["method", "scheme", "host", "port", "path",
-                                                   "query"], serializer="json")
+    my_vcr = vcr.VCR(
+        record_mode="none",
+        match_on=["method", "scheme", "host", "port", "path", "query"],
+        serializer="json",
+    )
     my_vcr.register_persister(Persister)  # type: ignore[arg-type]
     monkeypatch.setattr("time.sleep", lambda s: None)
     assert jsonserializer  # the cassettes are vcrpy JSON
@@ -103,8 +110,9 @@ def replay(cassette_dir: Path, monkeypatch: pytest.MonkeyPatch
 
     @contextlib.contextmanager
     def use(name: str) -> Iterator[Any]:
-        with my_vcr.use_cassette(name, allow_playback_repeats=False,
-                                 before_record_request=capture) as cassette:
+        with my_vcr.use_cassette(
+            name, allow_playback_repeats=False, before_record_request=capture
+        ) as cassette:
             sent.clear()  # vcrpy also passes the recorded requests through the hook on load
             yield cassette
 
@@ -119,9 +127,15 @@ def praw_reddit() -> Iterator[Any]:
     from bot.reddit import ClientSettings, make_reddit
 
     budget = RateBudget()
-    settings = ClientSettings(user_agent="prosocial-tests", extra={
-        "client_id": "cid", "client_secret": "secret", "username": "prosocial_bot",
-        "password": "pw"})
+    settings = ClientSettings(
+        user_agent="prosocial-tests",
+        extra={
+            "client_id": "cid",
+            "client_secret": "secret",
+            "username": "prosocial_bot",
+            "password": "pw",
+        },
+    )
     reddit = make_reddit(settings, budget)
     reddit.test_budget = budget
     yield reddit
@@ -166,8 +180,16 @@ def dev_world(college_slice: Any) -> Any:
 def dev_reddit(url: str, budget: Any = None, timeout_cap: float | None = 0.5) -> Any:
     from bot.reddit import ClientSettings, make_reddit
 
-    settings = ClientSettings(oauth_url=url, reddit_url=url, timeout_cap=timeout_cap,
-                              user_agent="python:prosocial-tests:v0.1",
-                              extra={"client_id": "t", "client_secret": "t",
-                                     "username": "prosocial_bot", "password": "t"})
+    settings = ClientSettings(
+        oauth_url=url,
+        reddit_url=url,
+        timeout_cap=timeout_cap,
+        user_agent="python:prosocial-tests:v0.1",
+        extra={
+            "client_id": "t",
+            "client_secret": "t",
+            "username": "prosocial_bot",
+            "password": "t",
+        },
+    )
     return make_reddit(settings, budget)

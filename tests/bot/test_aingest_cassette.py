@@ -11,12 +11,13 @@ from bot.aingest import AsyncRedditIngest
 from bot.errors import RetriesExhausted
 from bot.reddit import ClientSettings, make_async_reddit
 from bot.seen import SeenStore
-from streaming.events import TOPIC_COMMENTS
+from redditdata.events import TOPIC_COMMENTS
 from tests.bot.conftest import load_cassette
 
 
-def test_async_comment_stream_publishes_each_recorded_comment_once(replay, memory_bus,
-                                                                   cassette_dir, monkeypatch):
+def test_async_comment_stream_publishes_each_recorded_comment_once(
+    replay, memory_bus, cassette_dir, monkeypatch
+):
     name = "TestSubredditStreams.test_comments"
     recorded = {}
     for it in load_cassette(cassette_dir, name)["interactions"][1:]:
@@ -30,12 +31,27 @@ def test_async_comment_stream_publishes_each_recorded_comment_once(replay, memor
     monkeypatch.setattr("asyncpraw.models.util.asyncio.sleep", no_sleep)
 
     async def main() -> AsyncRedditIngest:
-        reddit = make_async_reddit(ClientSettings(user_agent="prosocial-tests", extra={
-            "client_id": "cid", "client_secret": "secret", "username": "prosocial_bot",
-            "password": "pw"}))
-        ingest = AsyncRedditIngest(reddit, memory_bus, SeenStore(), ["all"],
-                                   kinds=["comments"], sweep_every_s=None,
-                                   max_consecutive_errors=1, asleep=no_sleep)
+        reddit = make_async_reddit(
+            ClientSettings(
+                user_agent="prosocial-tests",
+                extra={
+                    "client_id": "cid",
+                    "client_secret": "secret",
+                    "username": "prosocial_bot",
+                    "password": "pw",
+                },
+            )
+        )
+        ingest = AsyncRedditIngest(
+            reddit,
+            memory_bus,
+            SeenStore(),
+            ["all"],
+            kinds=["comments"],
+            sweep_every_s=None,
+            max_consecutive_errors=1,
+            asleep=no_sleep,
+        )
         try:
             with pytest.raises(RetriesExhausted):
                 for _ in range(100):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from bot.backfill import RedditThreadFetcher
-from models.tree import walk
+from bot.threads import RedditThreadFetcher
+from redditdata.tree import walk
 from tests.bot.conftest import load_cassette
 
 
@@ -30,8 +30,7 @@ def _recorded_comment_names(cassette_dir, name: str) -> set[str]:
 
 def test_large_thread_comes_out_as_one_complete_tree(replay, praw_reddit, cassette_dir):
     name = "TestCommentForest.test_replace__all_large"
-    fetcher = RedditThreadFetcher(praw_reddit, request_budget=400,
-                                  budget=praw_reddit.test_budget)
+    fetcher = RedditThreadFetcher(praw_reddit, request_budget=400, budget=praw_reddit.test_budget)
     with replay(name):
         thread, report = fetcher.fetch_with_report("t3_n49rw")
     assert thread.n_comments == 1428
@@ -51,8 +50,7 @@ def test_large_thread_comes_out_as_one_complete_tree(replay, praw_reddit, casset
 
 
 def test_budget_stops_expansion_and_reports_the_thread_incomplete(replay, praw_reddit):
-    fetcher = RedditThreadFetcher(praw_reddit, request_budget=20,
-                                  budget=praw_reddit.test_budget)
+    fetcher = RedditThreadFetcher(praw_reddit, request_budget=20, budget=praw_reddit.test_budget)
     with replay("TestCommentForest.test_replace__all_large"):
         thread, report = fetcher.fetch_with_report("t3_n49rw")
     assert not report.complete and report.skipped_more > 0
@@ -60,8 +58,9 @@ def test_budget_stops_expansion_and_reports_the_thread_incomplete(replay, praw_r
     assert 0 < thread.n_comments < 1428
 
 
-def test_smaller_thread_and_deleted_comments_are_kept_in_the_tree(replay, praw_reddit,
-                                                                  cassette_dir):
+def test_smaller_thread_and_deleted_comments_are_kept_in_the_tree(
+    replay, praw_reddit, cassette_dir
+):
     name = "TestCommentForest.test_replace__all"
     fetcher = RedditThreadFetcher(praw_reddit, budget=praw_reddit.test_budget)
     with replay(name):
@@ -71,4 +70,5 @@ def test_smaller_thread_and_deleted_comments_are_kept_in_the_tree(replay, praw_r
     assert got == expected and report.complete
     deleted = [n for t in thread.tlcs for n in walk(t) if n.is_deleted]
     assert len(deleted) == report.deleted_comments + report.removed_comments + sum(
-        1 for n in deleted if n.body not in ("[deleted]", "[removed]"))
+        1 for n in deleted if n.body not in ("[deleted]", "[removed]")
+    )

@@ -8,27 +8,42 @@ from bot.devserver import DevRedditServer
 from bot.ingest import RedditIngest
 from bot.seen import SeenStore
 from bot.source import RedditSource
+from redditdata.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
 from streaming.bus.embedded import EmbeddedBus
 from streaming.cli import main
 from streaming.clock import WallClock
-from streaming.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
 from streaming.ops import StageMetrics
 from streaming.stages.ingest import IngestStage
 from tests.bot.conftest import dev_reddit
 
 
 def test_check_reports_permissions_and_config_without_echoing_secrets(
-        dev_world, monkeypatch, tmp_path, capsys):
+    dev_world, monkeypatch, tmp_path, capsys
+):
     subs = list(dev_world.subreddits.values())
     dev_world.moderators = {subs[0].lower(): {"prosocial_bot": ["all"]}}
     with DevRedditServer(dev_world) as srv:
-        for k, v in {"praw_client_id": "cid-123", "praw_client_secret": "s3cret-value",
-                     "praw_username": "prosocial_bot", "praw_password": "hunter2-pw",
-                     "PROSOCIAL_REDDIT_OAUTH_URL": srv.url, "PROSOCIAL_REDDIT_URL": srv.url,
-                     "PRAW_ALLOW_ENDPOINT_OVERRIDE": "1"}.items():
+        for k, v in {
+            "praw_client_id": "cid-123",
+            "praw_client_secret": "s3cret-value",
+            "praw_username": "prosocial_bot",
+            "praw_password": "hunter2-pw",
+            "PROSOCIAL_REDDIT_OAUTH_URL": srv.url,
+            "PROSOCIAL_REDDIT_URL": srv.url,
+            "PRAW_ALLOW_ENDPOINT_OVERRIDE": "1",
+        }.items():
             monkeypatch.setenv(k, v)
-        rc = main(["bot", "check", "--subreddits", f"{subs[0]},NotModHere", "--json",
-                   "--state-dir", str(tmp_path)])
+        rc = main(
+            [
+                "bot",
+                "check",
+                "--subreddits",
+                f"{subs[0]},NotModHere",
+                "--json",
+                "--state-dir",
+                str(tmp_path),
+            ]
+        )
     out = capsys.readouterr()
     rep = json.loads(out.out)
     assert rc == 1 and rep["user"] == "prosocial_bot"
@@ -36,8 +51,11 @@ def test_check_reports_permissions_and_config_without_echoing_secrets(
     assert rep["config"][subs[0]]["source"] == "default" and rep["config"][subs[0]]["dry_run"]
     for secret in ("s3cret-value", "hunter2-pw"):
         assert secret not in out.out + out.err
-        assert all(secret not in p.read_bytes().decode("latin-1")
-                   for p in tmp_path.iterdir() if p.is_file())
+        assert all(
+            secret not in p.read_bytes().decode("latin-1")
+            for p in tmp_path.iterdir()
+            if p.is_file()
+        )
 
 
 def test_missing_credentials_are_named_not_shown(monkeypatch, capsys, tmp_path):
@@ -45,8 +63,9 @@ def test_missing_credentials_are_named_not_shown(monkeypatch, capsys, tmp_path):
         monkeypatch.delenv(k, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    rc = main(["bot", "check", "--subreddits", "GradSchool", "--json", "--state-dir",
-               str(tmp_path / "s")])
+    rc = main(
+        ["bot", "check", "--subreddits", "GradSchool", "--json", "--state-dir", str(tmp_path / "s")]
+    )
     rep = json.loads(capsys.readouterr().out)
     assert rc == 2 and "client_id" in rep["error"]
 
@@ -59,8 +78,7 @@ def test_reddit_source_feeds_the_stream_ingest_stage(dev_world, tmp_path):
         store = tmp_path / "seen.sqlite"
         ingest = RedditIngest(reddit, None, SeenStore(store), subs, sweep_every_s=None)
         rounds = iter(range(2))
-        source = RedditSource(ingest, stop=lambda: next(rounds, None) is None,
-                              sleep=lambda s: None)
+        source = RedditSource(ingest, stop=lambda: next(rounds, None) is None, sleep=lambda s: None)
         stage = IngestStage(source, bus, WallClock(), StageMetrics())
         stage.run()
     subs_msgs = bus.messages(TOPIC_SUBMISSIONS)

@@ -20,11 +20,18 @@ def test_example_config_is_valid_and_not_the_defaults():
     assert cfg != SubredditConfig() and cfg.dry_run
 
 
-@pytest.mark.parametrize("text, why", [
-    ("", "empty"), ("   \n", "empty"), ("digest: [every\n", "not valid YAML"),
-    ("- a\n- b\n", "mapping"), ("horizon_hours: -3\n", "horizon_hours"),
-    ("colour: blue\n", "colour"), ("digest: {every_hours: often}\n", "digest.every_hours"),
-])
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("", "empty"),
+        ("   \n", "empty"),
+        ("digest: [every\n", "not valid YAML"),
+        ("- a\n- b\n", "mapping"),
+        ("horizon_hours: -3\n", "horizon_hours"),
+        ("colour: blue\n", "colour"),
+        ("digest: {every_hours: often}\n", "digest.every_hours"),
+    ],
+)
 def test_bad_config_pages_are_rejected_with_the_reason(text, why):
     with pytest.raises(ConfigError, match=why):
         parse_config(text)
@@ -38,7 +45,9 @@ def test_config_store_reports_a_bad_revision_once():
 
 def test_commands_are_parsed_line_by_line():
     assert parse_commands("thanks\n!approve 3, 5\n!Reject #4\nnot !approve 9") == [
-        ("approve", [3, 5]), ("reject", [4])]
+        ("approve", [3, 5]),
+        ("reject", [4]),
+    ]
 
 
 def test_approval_needs_an_approver_and_happens_once():
@@ -52,7 +61,8 @@ def test_approval_needs_an_approver_and_happens_once():
     assert "no such proposal" in svc.approve("College", a.id, "mod_alice")
     b = store.propose("GradSchool", "suggested_sort", "t3_p", {"sort": "top"}, 1.0)
     assert svc.handle_text("GradSchool", "mod_alice", f"!reject {b.id}")[0].endswith(
-        "rejected by u/mod_alice")
+        "rejected by u/mod_alice"
+    )
     assert [p.id for p in store.with_status("gradschool", "approved")] == [a.id]
     with pytest.raises(ValueError):
         store.propose("GradSchool", "ban_user", "t2_x", {}, 1.0)
@@ -65,24 +75,42 @@ def test_rank_distance():
     assert rank_distance(["a"], ["a"]) == 0
 
 
-def _post(i: int, order: tuple[str, ...], suggested: tuple[str, ...],
-          seekers: tuple[EmpathySeeker, ...] = ()) -> PostSuggestion:
-    return PostSuggestion(f"t3_p{i}", "GradSchool", f"Post {i}", f"/r/GradSchool/comments/p{i}/",
-                          order, suggested, {suggested[0]: "reason " * 3}, seekers)
+def _post(
+    i: int,
+    order: tuple[str, ...],
+    suggested: tuple[str, ...],
+    seekers: tuple[EmpathySeeker, ...] = (),
+) -> PostSuggestion:
+    return PostSuggestion(
+        f"t3_p{i}",
+        "GradSchool",
+        f"Post {i}",
+        f"/r/GradSchool/comments/p{i}/",
+        order,
+        suggested,
+        {suggested[0]: "reason " * 3},
+        seekers,
+    )
 
 
 def test_digest_lists_the_most_reordered_posts_and_old_enough_seekers():
     now = 1_700_000_000
-    seeker_old = EmpathySeeker("t1_s1", "t3_p0", "anna", "/r/x/comments/p0/_/s1/",
-                               "I feel lost", now - 3 * 3600)
-    seeker_new = EmpathySeeker("t1_s2", "t3_p0", "ben", "/r/x/comments/p0/_/s2/", "help",
-                               now - 600)
+    seeker_old = EmpathySeeker(
+        "t1_s1", "t3_p0", "anna", "/r/x/comments/p0/_/s1/", "I feel lost", now - 3 * 3600
+    )
+    seeker_new = EmpathySeeker("t1_s2", "t3_p0", "ben", "/r/x/comments/p0/_/s2/", "help", now - 600)
     same = _post(0, ("a", "b", "c"), ("a", "b", "c"), (seeker_old, seeker_new))
     flipped = _post(1, ("a", "b", "c", "d"), ("d", "c", "b", "a"))
     slight = _post(2, ("a", "b", "c", "d"), ("b", "a", "c", "d"))
     small = _post(3, ("a", "b"), ("b", "a"))
-    cfg = SubredditConfig(thresholds={"min_rank_distance": 0.1, "min_tlcs": 3, "max_posts": 5,
-                                      "empathy_unanswered_hours": 2})
+    cfg = SubredditConfig(
+        thresholds={
+            "min_rank_distance": 0.1,
+            "min_tlcs": 3,
+            "max_posts": 5,
+            "empathy_unanswered_hours": 2,
+        }
+    )
     d = build_digest("GradSchool", [same, flipped, slight, small], cfg, now)
     assert [p.post for p in d.posts] == ["t3_p1", "t3_p2"]
     assert [e.tlc for e in d.seekers] == ["t1_s1"]
@@ -107,8 +135,13 @@ class _Resp:
 
 def test_backoff_retries_transient_errors_and_waits_for_the_announced_reset():
     slept: list[float] = []
-    calls = iter([prawcore.TooManyRequests(_Resp(429, {"x-ratelimit-reset": "42"})),
-                  prawcore.ServerError(_Resp(500, {})), "ok"])
+    calls = iter(
+        [
+            prawcore.TooManyRequests(_Resp(429, {"x-ratelimit-reset": "42"})),
+            prawcore.ServerError(_Resp(500, {})),
+            "ok",
+        ]
+    )
 
     def fn():
         v = next(calls)

@@ -22,10 +22,15 @@ def _form(request) -> dict[str, str]:
 
 def _suggestion(n: int = 4) -> PostSuggestion:
     tlcs = tuple(f"t1_c{i}" for i in range(n))
-    return PostSuggestion(post="t3_abc", subreddit=SUB, title="Is grad school worth it?",
-                          permalink=f"/r/{SUB}/comments/abc/is_grad_school/",
-                          current_order=tlcs, suggested_order=tuple(reversed(tlcs)),
-                          reasons={tlcs[-1]: "provides empathy; long, specific answer"})
+    return PostSuggestion(
+        post="t3_abc",
+        subreddit=SUB,
+        title="Is grad school worth it?",
+        permalink=f"/r/{SUB}/comments/abc/is_grad_school/",
+        current_order=tlcs,
+        suggested_order=tuple(reversed(tlcs)),
+        reasons={tlcs[-1]: "provides empathy; long, specific answer"},
+    )
 
 
 def test_digest_goes_to_modmail_as_a_conversation_with_the_bot(replay, praw_reddit):
@@ -46,8 +51,9 @@ def test_digest_goes_to_modmail_as_a_conversation_with_the_bot(replay, praw_redd
 def test_dry_run_delivery_sends_nothing(replay, praw_reddit):
     delivery = ModeratorDelivery(praw_reddit, ApprovalStore(), BOT, send=False)
     with replay("TestSubredditModmail.test_create"):
-        result = delivery.deliver_digest(SUB, SubredditConfig(),
-                                         StaticSuggestionSource([_suggestion()]))
+        result = delivery.deliver_digest(
+            SUB, SubredditConfig(), StaticSuggestionSource([_suggestion()])
+        )
     assert not result.sent and result.digest and not result.digest.empty
     assert replay.sent == []
 
@@ -65,8 +71,7 @@ def test_invalid_wiki_config_keeps_last_good_and_tells_the_mods(replay, praw_red
     good = SubredditConfig(horizon_hours=24, dry_run=False)
     store.save_good(SUB, good, "r1")
     told: list[tuple[str, str, str]] = []
-    loader = ConfigLoader(praw_reddit, store, page="test",
-                          notify=lambda *a: told.append(a))
+    loader = ConfigLoader(praw_reddit, store, page="test", notify=lambda *a: told.append(a))
     with replay("TestWikiPage.test_content_md"):  # the page holds "Body: <uuid>"
         result = loader.load(SUB)
     assert result.source == "last_good" and result.config == good
@@ -86,7 +91,8 @@ def _approved(store: ApprovalStore, action: str, target: str, params: dict) -> N
     p = store.propose(SUB, action, target, params, 1.0)
     service = ApprovalService(store, lambda sub, user: user == "mod_alice", lambda: 2.0)
     assert service.handle_text(SUB, "mod_alice", f"thanks!\n!approve {p.id}")[0].endswith(
-        "approved by u/mod_alice")
+        "approved by u/mod_alice"
+    )
 
 
 def test_approved_sticky_is_performed_and_logged_with_its_approver(replay, praw_reddit):
@@ -94,7 +100,8 @@ def test_approved_sticky_is_performed_and_logged_with_its_approver(replay, praw_
     _approved(store, "sticky_comment", "t1_da2g5y6", {"post": "t3_5cu71v"})
     with replay("TestCommentModeration.test_distinguish__sticky"):
         done = ActionExecutor(praw_reddit, store, clock=lambda: 3.0).run_approved(
-            SUB, dry_run=False)
+            SUB, dry_run=False
+        )
     assert [o for _, o in done] == ["ok"]
     form = _form(replay.sent[-1])
     assert form == {"api_type": "json", "how": "yes", "id": "t1_da2g5y6", "sticky": "True"}
@@ -123,9 +130,9 @@ def test_unapproved_or_dry_run_actions_touch_nothing(replay, praw_reddit):
 
 
 def test_approval_reply_is_an_internal_modmail_message(replay, praw_reddit):
-    reader = ModmailCommandReader(praw_reddit, ApprovalService(ApprovalStore(),
-                                                               lambda s, u: True, lambda: 0),
-                                  BOT, send=True)
+    reader = ModmailCommandReader(
+        praw_reddit, ApprovalService(ApprovalStore(), lambda s, u: True, lambda: 0), BOT, send=True
+    )
     with replay("TestModmailConversation.test_reply__internal"):
         reader.reply(SUB, "1mahha", "- #1 sticky_comment t1_x: approved by u/mod_alice")
     form = _form(replay.sent[-1])

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.backfill import RedditThreadFetcher
 from bot.backoff import Backoff
 from bot.devserver import DevRedditServer, FaultPlan
 from bot.errors import FetchError
 from bot.permissions import check_permissions
 from bot.ratelimit import RateBudget
-from models.tree import walk
+from bot.threads import RedditThreadFetcher
+from redditdata.tree import walk
 from tests.bot.conftest import dev_reddit
 
 
@@ -60,8 +60,7 @@ def test_missing_thread_is_a_fetch_error(dev_world):
             fetcher.fetch("t3_zzzzzz")
 
 
-def test_faults_carry_rate_limit_headers_and_the_fetcher_rides_them_out(dev_world,
-                                                                        monkeypatch):
+def test_faults_carry_rate_limit_headers_and_the_fetcher_rides_them_out(dev_world, monkeypatch):
     monkeypatch.setattr("prawcore.sessions.time.sleep", lambda s: None)
     monkeypatch.setattr("prawcore.rate_limit.time.sleep", lambda s: None)
     budget = RateBudget()
@@ -69,8 +68,9 @@ def test_faults_carry_rate_limit_headers_and_the_fetcher_rides_them_out(dev_worl
     big = max(dev_world.comments_by_post, key=lambda p: len(dev_world.comments_by_post[p]))
     with DevRedditServer(dev_world, faults, tree_limit=20) as srv:
         reddit = dev_reddit(srv.url, budget, timeout_cap=0.1)
-        fetcher = RedditThreadFetcher(reddit, budget=budget, backoff=Backoff(
-            sleep=lambda s: None, max_tries=12))
+        fetcher = RedditThreadFetcher(
+            reddit, budget=budget, backoff=Backoff(sleep=lambda s: None, max_tries=12)
+        )
         thread = fetcher.fetch(big)
     assert thread.n_comments == len(dev_world.thread_comments(big))
     n_faults = sum(faults.injected.values())
@@ -82,8 +82,11 @@ def test_permission_check_names_what_is_missing(dev_world):
     subs = list(dev_world.subreddits.values())
     dev_world.moderators = {subs[0].lower(): {"prosocial_bot": ["mail"]}}
     with DevRedditServer(dev_world) as srv:
-        reports = check_permissions(dev_reddit(srv.url), subs[:1] + ["NotModHere"],
-                                    backoff=Backoff(sleep=lambda s: None, max_tries=1))
+        reports = check_permissions(
+            dev_reddit(srv.url),
+            subs[:1] + ["NotModHere"],
+            backoff=Backoff(sleep=lambda s: None, max_tries=1),
+        )
     assert not reports[0].ok and reports[0].missing == ["posts", "wiki"]
     assert "posts, wiki" in reports[0].explain()
     assert not reports[1].ok
@@ -97,8 +100,9 @@ def test_server_refuses_non_loopback(dev_world):
 def test_removed_locked_thread_keeps_deleted_comments_as_structure(dev_world):
     big = max(dev_world.comments_by_post, key=lambda p: len(dev_world.comments_by_post[p]))
     post = dev_world.items[big]
-    post.data.update(selftext="[removed]", removed_by_category="moderator", locked=True,
-                     archived=True)
+    post.data.update(
+        selftext="[removed]", removed_by_category="moderator", locked=True, archived=True
+    )
     comments = dev_world.thread_comments(big)
     parents = {c.data["parent_id"] for c in comments}
     victim = next(c for c in comments if c.name in parents)  # a comment with replies

@@ -24,9 +24,16 @@ DAY = "2021-11-11"
 @pytest.mark.slow
 def test_simulated_day_ingests_every_tlc_exactly_once_and_delivers(data_dir, tmp_path):
     bus = EmbeddedBus()
-    fig = run_simulated_day(data_dir / "reddit-college", SUBS, DAY, bus, hours=24,
-                            workdir=tmp_path, models=tiny_models(),
-                            database_url=f"sqlite:///{tmp_path}/service.db")
+    fig = run_simulated_day(
+        data_dir / "reddit-college",
+        SUBS,
+        DAY,
+        bus,
+        hours=24,
+        workdir=tmp_path,
+        models=tiny_models(),
+        database_url=f"sqlite:///{tmp_path}/service.db",
+    )
     out = os.environ.get("PROSOCIAL_BOT_FIGURES")  # e.g. var/reports/bot/e2e_day.json
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -51,10 +58,18 @@ def test_simulated_day_ingests_every_tlc_exactly_once_and_delivers(data_dir, tmp
     assert svc["skipped"] == {} and svc["scored_tlcs"] >= fig["tlcs_present"]
     assert svc["posts_with_suggestions"] > 50 and svc["outcomes_backfilled"] > 100
     # delivery: digests every 6 h where configured, one notice for the broken wiki page
-    assert fig["config_sources"] == {"GradSchool": "wiki", "CollegeRant": "default",
-                                     "AskAcademia": "wiki", "College": "wiki"}
-    for sub, every_h in (("gradschool", 6), ("askacademia", 6), ("college", 6),
-                         ("collegerant", 24)):  # the broken page: defaults, daily
+    assert fig["config_sources"] == {
+        "GradSchool": "wiki",
+        "CollegeRant": "default",
+        "AskAcademia": "wiki",
+        "College": "wiki",
+    }
+    for sub, every_h in (
+        ("gradschool", 6),
+        ("askacademia", 6),
+        ("college", 6),
+        ("collegerant", 24),
+    ):  # the broken page: defaults, daily
         times = fig["digest_times"][sub]
         assert len(times) >= 24 // every_h
         assert all(b - a >= every_h * 3600 - 60 for a, b in itertools.pairwise(times))

@@ -9,7 +9,7 @@ import pytest
 from bot.errors import RetriesExhausted
 from bot.ingest import RedditIngest
 from bot.seen import SeenStore
-from streaming.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
+from redditdata.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
 from tests.bot.conftest import load_cassette
 
 
@@ -25,14 +25,22 @@ def _recorded_items(cassette_dir, name: str) -> list[dict]:
 
 
 def test_comment_stream_publishes_each_recorded_comment_once_keyed_by_link_id(
-        replay, praw_reddit, memory_bus, cassette_dir):
+    replay, praw_reddit, memory_bus, cassette_dir
+):
     name = "TestSubredditStreams.test_comments"
     items = _recorded_items(cassette_dir, name)
     unique = {i["name"]: i for i in items}
     humans = {n: i for n, i in unique.items() if i["author"] != "AutoModerator"}
     assert len(items) > len(unique)  # the recording itself holds replays to dedupe
-    ingest = RedditIngest(praw_reddit, memory_bus, SeenStore(), ["all"], kinds=["comments"],
-                          sweep_every_s=None, max_consecutive_errors=2)
+    ingest = RedditIngest(
+        praw_reddit,
+        memory_bus,
+        SeenStore(),
+        ["all"],
+        kinds=["comments"],
+        sweep_every_s=None,
+        max_consecutive_errors=2,
+    )
     with replay(name), pytest.raises(RetriesExhausted):  # the cassette runs out
         ingest.run(idle_s=0, max_rounds=100)
     msgs = memory_bus.topics[TOPIC_COMMENTS]
@@ -46,16 +54,26 @@ def test_comment_stream_publishes_each_recorded_comment_once_keyed_by_link_id(
     tlcs = sum(1 for i in humans.values() if i["parent_id"] == i["link_id"])
     assert ingest.stats.tlcs == tlcs > 0
     # every recorded exchange was used, plus the failed attempts once the recording ran out
-    assert praw_reddit.test_budget.requests == len(
-        load_cassette(cassette_dir, name)["interactions"]) + ingest.stats.errors
+    assert (
+        praw_reddit.test_budget.requests
+        == len(load_cassette(cassette_dir, name)["interactions"]) + ingest.stats.errors
+    )
 
 
-def test_submission_stream_publishes_posts_keyed_by_fullname(replay, praw_reddit, memory_bus,
-                                                             cassette_dir):
+def test_submission_stream_publishes_posts_keyed_by_fullname(
+    replay, praw_reddit, memory_bus, cassette_dir
+):
     name = "TestSubredditStreams.test_submissions"
     unique = {i["name"] for i in _recorded_items(cassette_dir, name)}
-    ingest = RedditIngest(praw_reddit, memory_bus, SeenStore(), ["all"], kinds=["submissions"],
-                          sweep_every_s=None, max_consecutive_errors=1)
+    ingest = RedditIngest(
+        praw_reddit,
+        memory_bus,
+        SeenStore(),
+        ["all"],
+        kinds=["submissions"],
+        sweep_every_s=None,
+        max_consecutive_errors=1,
+    )
     with replay(name), pytest.raises(RetriesExhausted):
         ingest.run(idle_s=0, max_rounds=10)
     msgs = memory_bus.topics[TOPIC_SUBMISSIONS]
@@ -63,18 +81,33 @@ def test_submission_stream_publishes_posts_keyed_by_fullname(replay, praw_reddit
     assert all(json.loads(m.value)["name"] == m.key for m in msgs)
 
 
-def test_restart_with_the_same_store_does_not_reemit(replay, praw_reddit, memory_bus,
-                                                    cassette_dir, tmp_path):
+def test_restart_with_the_same_store_does_not_reemit(
+    replay, praw_reddit, memory_bus, cassette_dir, tmp_path
+):
     name = "TestSubredditStreams.test_comments__with_pause"
     store = tmp_path / "seen.sqlite"
-    first = RedditIngest(praw_reddit, memory_bus, SeenStore(store), ["kakapo"],
-                         kinds=["comments"], sweep_every_s=None, max_consecutive_errors=0)
+    first = RedditIngest(
+        praw_reddit,
+        memory_bus,
+        SeenStore(store),
+        ["kakapo"],
+        kinds=["comments"],
+        sweep_every_s=None,
+        max_consecutive_errors=0,
+    )
     with replay(name), pytest.raises(RetriesExhausted):
         first.run(idle_s=0, max_rounds=10)
     n = len(memory_bus.topics[TOPIC_COMMENTS])
     assert n > 0
-    second = RedditIngest(praw_reddit, memory_bus, SeenStore(store), ["kakapo"],
-                          kinds=["comments"], sweep_every_s=None, max_consecutive_errors=0)
+    second = RedditIngest(
+        praw_reddit,
+        memory_bus,
+        SeenStore(store),
+        ["kakapo"],
+        kinds=["comments"],
+        sweep_every_s=None,
+        max_consecutive_errors=0,
+    )
     with replay(name), pytest.raises(RetriesExhausted):
         second.run(idle_s=0, max_rounds=10)
     assert len(memory_bus.topics[TOPIC_COMMENTS]) == n

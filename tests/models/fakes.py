@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from models.tree import Node
+from redditdata.tree import Node
 
 __all__ = ["FakeAux", "tree"]
 
@@ -33,8 +33,9 @@ class FakeAux:
         rude = np.array([sum(t.count(w) for w in _RUDE) for t in low], dtype=np.float64)
         return {
             "toxicity": np.minimum(1.0, 0.45 * rude),
-            "politeness": np.array([0.5 if "please" in t else (-0.5 if "shut up" in t else 0.0)
-                                    for t in low]),
+            "politeness": np.array(
+                [0.5 if "please" in t else (-0.5 if "shut up" in t else 0.0) for t in low]
+            ),
             "supportiveness": np.array([0.8 if "you can do it" in t else 0.1 for t in low]),
             "advice": np.array([0.9 if "you should" in t else 0.2 for t in low]),
             "info": np.array([0.75 if "because" in t else 0.1 for t in low]),
@@ -50,7 +51,14 @@ def tree(spec: Any, parent: str = "t3_post", depth: int = 0) -> Node:
     score = rest[0] if rest and isinstance(rest[0], int) else 1
     kids = rest[-1] if rest and isinstance(rest[-1], list) else []
     n = next(_ids)
-    node = Node(name=f"t1_x{n}", parent=parent, author=author, body=body, score=score,
-                created_utc=1_600_000_000 + n, depth=depth)
+    node = Node(
+        name=f"t1_x{n}",
+        parent=parent,
+        author=author,
+        body=body,
+        score=score,
+        created_utc=1_600_000_000 + n,
+        depth=depth,
+    )
     node.children = [tree(k, node.name, depth + 1) for k in kids]
     return node

@@ -30,9 +30,14 @@ def registry(registry_dir: Path) -> Registry:
     w[col["you should"], 3] = 6.0
     w[col["because"], 4] = 6.0
     cal = Calibrator("isotonic", x=(-5.0, 0.0, 5.0), y=(0.0, 0.2, 0.95))
-    write_aux_bundle(reg, feat, w, np.full(len(AUX_HEADS), -1.0, np.float32), cal,
-                     thresholds={"advice": 0.7, "info": 0.7, "toxic": 0.5,
-                                 "extremely_toxic": 0.8})
+    write_aux_bundle(
+        reg,
+        feat,
+        w,
+        np.full(len(AUX_HEADS), -1.0, np.float32),
+        cal,
+        thresholds={"advice": 0.7, "info": 0.7, "toxic": 0.5, "extremely_toxic": 0.8},
+    )
     return reg
 
 
@@ -61,8 +66,18 @@ def test_version_and_thresholds_come_from_the_bundle(registry: Registry) -> None
 
 def test_odd_inputs_never_raise(registry: Registry) -> None:
     aux = AuxModels.from_registry(registry)
-    odd = ["", " ", "\x00\x01\x02", "idiot " * 100_000, "日本語のテキスト 🙂", "\ud800 lone",
-           None, b"\xff\xfe bytes", 42, "[deleted]"]
+    odd = [
+        "",
+        " ",
+        "\x00\x01\x02",
+        "idiot " * 100_000,
+        "日本語のテキスト 🙂",
+        "\ud800 lone",
+        None,
+        b"\xff\xfe bytes",
+        42,
+        "[deleted]",
+    ]
     out = aux.score(odd)  # type: ignore[arg-type]
     for v in out.values():
         assert v.shape == (len(odd),) and np.isfinite(v).all()
@@ -119,8 +134,9 @@ def test_isotonic_calibrator_is_monotone_and_bounded() -> None:
 
 @pytest.mark.parametrize("text", ["lol ", "😂", "no ", "ha", "a"])
 def test_repeat_window_makes_runs_count_once(text: str) -> None:
-    spec = FeaturizerSpec(vocab=("lol", "lol lol", "no", "no no", "ha"), char_bits=12,
-                          repeat_window=(8, 2))
+    spec = FeaturizerSpec(
+        vocab=("lol", "lol lol", "no", "no no", "ha"), char_bits=12, repeat_window=(8, 2)
+    )
     feat = Featurizer(spec, idf=np.ones(5 + (1 << 12), dtype=np.float32))
     x = feat.transform([text * 6, text * 300]).toarray()
     np.testing.assert_allclose(x[0, : feat.n_sparse], x[1, : feat.n_sparse], atol=1e-6)
@@ -137,6 +153,5 @@ def test_repeat_window_keeps_linear_equal_to_matrix_and_batch_independent() -> N
     texts = ["thanks thanks thanks!!!!", "aaaa", "", "no no no", "you should because 😂😂😂"]
     whole = feat.linear(texts, feat.tables(w), np.zeros(2, np.float32))
     np.testing.assert_allclose(whole, feat.transform(texts) @ w, rtol=1e-4, atol=1e-5)
-    single = np.vstack([feat.linear([t], feat.tables(w), np.zeros(2, np.float32))
-                        for t in texts])
+    single = np.vstack([feat.linear([t], feat.tables(w), np.zeros(2, np.float32)) for t in texts])
     np.testing.assert_allclose(whole, single, rtol=1e-5, atol=1e-6)

@@ -37,16 +37,16 @@ def fast_mode(request: pytest.FixtureRequest, tiny: dict[str, Any]) -> EmpathyCl
     return EmpathyClassifier.from_bundle(tiny["bundle"], fast=True, mode=request.param)
 
 
-def test_registry_current_bundle_is_loaded(tiny: dict[str, Any], fp32: EmpathyClassifier
-                                           ) -> None:
+def test_registry_current_bundle_is_loaded(tiny: dict[str, Any], fp32: EmpathyClassifier) -> None:
     assert fp32.version == tiny["bundle"].version == tiny["summary"]["bundle"]
     files = tiny["bundle"].config["files"]
     assert "model.safetensors" in files and "tokenizer/tokenizer.json" in files
     assert tiny["bundle"].params["max_len"] >= 32
 
 
-def test_bundle_round_trip_reproduces_training_predictions(tiny: dict[str, Any],
-                                                           fp32: EmpathyClassifier) -> None:
+def test_bundle_round_trip_reproduces_training_predictions(
+    tiny: dict[str, Any], fp32: EmpathyClassifier
+) -> None:
     from training.empathy.metrics import Decision, evaluate
 
     data = tiny["data"]
@@ -56,8 +56,9 @@ def test_bundle_round_trip_reproduces_training_predictions(tiny: dict[str, Any],
     assert np.allclose(probs["multi"].sum(1), 1.0, atol=1e-5)
 
 
-def test_fast_path_agrees_with_fp32(tiny: dict[str, Any], fp32: EmpathyClassifier,
-                                    fast_mode: EmpathyClassifier) -> None:
+def test_fast_path_agrees_with_fp32(
+    tiny: dict[str, Any], fp32: EmpathyClassifier, fast_mode: EmpathyClassifier
+) -> None:
     assert fast_mode.mode in ("bf16", "int8", "onnx-int8")
     texts = tiny["data"].test.texts + tiny["data"].valid.texts
     a = fp32.predict_sentences(texts)
@@ -74,8 +75,9 @@ def test_fast_path_agrees_with_fp32(tiny: dict[str, Any], fp32: EmpathyClassifie
     assert float(np.median(diffs)) < 0.05
 
 
-def test_onnx_runtime_network_matches_torch_before_quantisation(tiny: dict[str, Any],
-                                                                fp32: EmpathyClassifier) -> None:
+def test_onnx_runtime_network_matches_torch_before_quantisation(
+    tiny: dict[str, Any], fp32: EmpathyClassifier
+) -> None:
     import torch
 
     from models.empathy.onnx import OrtEmpathyNet
@@ -86,7 +88,7 @@ def test_onnx_runtime_network_matches_torch_before_quantisation(tiny: dict[str, 
     x = torch.zeros((len(ids), width), dtype=torch.long)
     m = torch.zeros_like(x)
     for row, i in enumerate(ids):
-        x[row, :len(i)], m[row, :len(i)] = torch.tensor(i), 1
+        x[row, : len(i)], m[row, : len(i)] = torch.tensor(i), 1
     with torch.inference_mode():
         want = fp32.model(x, m)
     got = net(x, m)
@@ -97,18 +99,26 @@ def test_onnx_runtime_network_matches_torch_before_quantisation(tiny: dict[str, 
 
 
 def test_onnx_int8_rechecks_near_ties_with_fp32(tiny: dict[str, Any]) -> None:
-    clf = EmpathyClassifier.from_bundle(tiny["bundle"], fast=True, mode="onnx-int8",
-                                        recheck_margin=0.05)
+    clf = EmpathyClassifier.from_bundle(
+        tiny["bundle"], fast=True, mode="onnx-int8", recheck_margin=0.05
+    )
     assert clf.mode == "onnx-int8" and clf.fallback is not None
     clf.predict_sentences(tiny["data"].test.texts)
     assert 0 < clf.last_rechecked < len(tiny["data"].test.texts)
 
 
 def test_sentence_predictions_are_labels_with_probabilities(fp32: EmpathyClassifier) -> None:
-    preds = fp32.predict_sentences(["I am scared about my scan tomorrow, any advice?",
-                                    "You are not alone, we are here for you.", ""])
-    assert [p.text for p in preds][:2] == ["I am scared about my scan tomorrow, any advice?",
-                                           "You are not alone, we are here for you."]
+    preds = fp32.predict_sentences(
+        [
+            "I am scared about my scan tomorrow, any advice?",
+            "You are not alone, we are here for you.",
+            "",
+        ]
+    )
+    assert [p.text for p in preds][:2] == [
+        "I am scared about my scan tomorrow, any advice?",
+        "You are not alone, we are here for you.",
+    ]
     for p in preds:
         assert p.label in LABELS
         assert set(p.probs) == LABELS
@@ -118,16 +128,19 @@ def test_sentence_predictions_are_labels_with_probabilities(fp32: EmpathyClassif
 
 
 def test_comments_are_batched_and_aggregated_by_majority(fp32: EmpathyClassifier) -> None:
-    texts = ["I had chemo last year. Hang in there! It gets better.",
-             "> quoted\n\nCan anyone tell me what to expect? I am so worried.",
-             "Thanks."]
+    texts = [
+        "I had chemo last year. Hang in there! It gets better.",
+        "> quoted\n\nCan anyone tell me what to expect? I am so worried.",
+        "Thanks.",
+    ]
     together = fp32.predict_comments(texts)
     alone = [fp32.predict_comment(t) for t in texts]
     for x, y in zip(together, alone):  # the same up to float rounding of other batch shapes
         dx, dy = x.to_dict(), y.to_dict()
         assert dx["label"] == dy["label"] and dx["probs"] == pytest.approx(dy["probs"], abs=1e-5)
-        assert [(s["text"], s["label"]) for s in dx["sentences"]] == \
-            [(s["text"], s["label"]) for s in dy["sentences"]]
+        assert [(s["text"], s["label"]) for s in dx["sentences"]] == [
+            (s["text"], s["label"]) for s in dy["sentences"]
+        ]
         for sx, sy in zip(dx["sentences"], dy["sentences"]):
             assert sx["probs"] == pytest.approx(sy["probs"], abs=1e-5)
     for c in together:
@@ -135,17 +148,34 @@ def test_comments_are_batched_and_aggregated_by_majority(fp32: EmpathyClassifier
         n = len(labels)
         assert c.share_seeking == pytest.approx(labels.count("seeking") / n, abs=1e-6)
         assert c.share_providing == pytest.approx(labels.count("providing") / n, abs=1e-6)
-        expect = ("seeking" if labels.count("seeking") * 2 > n else
-                  "providing" if labels.count("providing") * 2 > n else "none")
+        expect = (
+            "seeking"
+            if labels.count("seeking") * 2 > n
+            else "providing"
+            if labels.count("providing") * 2 > n
+            else "none"
+        )
         assert c.label == expect
     assert [s.text for s in together[1].sentences] == [
-        "Can anyone tell me what to expect?", "I am so worried."]
+        "Can anyone tell me what to expect?",
+        "I am so worried.",
+    ]
 
 
-@pytest.mark.parametrize("text", ["", "   \n\t  ", "word " * 20_000 + "x" * 100_000,
-                                  "Je suis très inquiète pour mon mari. Merci à tous!",
-                                  "\x00\x01\x02\xff\ufffd" * 200, "**__**\n---\n> >",
-                                  "我很难过。", "😀" * 5000, "[link](http://x.y)"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   \n\t  ",
+        "word " * 20_000 + "x" * 100_000,
+        "Je suis très inquiète pour mon mari. Merci à tous!",
+        "\x00\x01\x02\xff\ufffd" * 200,
+        "**__**\n---\n> >",
+        "我很难过。",
+        "😀" * 5000,
+        "[link](http://x.y)",
+    ],
+)
 def test_bad_input_gets_a_defined_result(fast: EmpathyClassifier, text: str) -> None:
     (c,) = fast.predict_comments([text])
     assert isinstance(c, CommentEmpathy)

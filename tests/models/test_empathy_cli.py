@@ -17,26 +17,31 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, 
     return tiny_empathy(tmp_path_factory, data_dir)
 
 
-def test_missing_bundle_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]
-                                         ) -> None:
+def test_missing_bundle_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rc = prosocial(["empathy", "--registry", str(tmp_path), "hello there"])
     assert rc == 2
     assert "prosocial-train empathy" in capsys.readouterr().err
 
 
 @pytest.mark.slow
-def test_file_json_prints_one_object_per_line(tiny: dict[str, Any], tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_file_json_prints_one_object_per_line(
+    tiny: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     f = tmp_path / "in.txt"
-    lines = ["I am so scared. What should I do?", "", "You will get through this!\\nHugs.",
-             "x" * 100_000]
+    lines = [
+        "I am so scared. What should I do?",
+        "",
+        "You will get through this!\\nHugs.",
+        "x" * 100_000,
+    ]
     f.write_text("\n".join(lines) + "\n", encoding="utf-8")
     rc = prosocial(["empathy", "--registry", str(tiny["registry"]), "--file", str(f), "--json"])
     assert rc == 0
     out = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert len(out) == 4
-    for obj, text in zip(out, [lines[0], lines[1], "You will get through this!\nHugs.",
-                               lines[3]]):
+    for obj, text in zip(out, [lines[0], lines[1], "You will get through this!\nHugs.", lines[3]]):
         assert obj["text"] == text
         assert obj["label"] in {"none", "seeking", "providing"}
         assert set(obj["probs"]) == {"none", "seeking", "providing"}
@@ -47,10 +52,21 @@ def test_file_json_prints_one_object_per_line(tiny: dict[str, Any], tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_model_path_overrides_registry(tiny: dict[str, Any], tmp_path: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
-    rc = prosocial(["empathy", "--registry", str(tmp_path), "--model",
-                    str(tiny["bundle"].path), "--json", "Stay strong.", "We are with you."])
+def test_model_path_overrides_registry(
+    tiny: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = prosocial(
+        [
+            "empathy",
+            "--registry",
+            str(tmp_path),
+            "--model",
+            str(tiny["bundle"].path),
+            "--json",
+            "Stay strong.",
+            "We are with you.",
+        ]
+    )
     assert rc == 0
     (obj,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert obj["text"] == "Stay strong. We are with you."
@@ -58,12 +74,14 @@ def test_model_path_overrides_registry(tiny: dict[str, Any], tmp_path: Path,
 
 
 @pytest.mark.slow
-def test_eval_empathy_json_has_the_issue_shape(tiny: dict[str, Any], data_dir: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_empathy_json_has_the_issue_shape(
+    tiny: dict[str, Any], data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from training.cli import main as train_cli
 
-    rc = train_cli(["eval-empathy", "--registry", str(tiny["registry"]), "--data",
-                    str(data_dir), "--json"])
+    rc = train_cli(
+        ["eval-empathy", "--registry", str(tiny["registry"]), "--data", str(data_dir), "--json"]
+    )
     assert rc == 0
     (line,) = capsys.readouterr().out.splitlines()
     obj = json.loads(line)

@@ -16,7 +16,7 @@ from models.forecaster.context import (
 from models.forecaster.features import FeatureExtractor
 from models.forecaster.lda import TopicModel
 from models.forecaster.text import TextFeaturizer
-from models.tree import Node, Post
+from redditdata.tree import Node, Post
 
 T0 = 1_600_000_000
 
@@ -26,8 +26,10 @@ def fe_pair() -> tuple[FeatureExtractor, FeatureExtractor]:
     vocab = ["essay", "college", "pizza"]
     phi = np.array([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]]) + 1e-4
     topics = TopicModel(phi / phi.sum(1, keepdims=True), vocab, alpha=0.1)
-    return (FeatureExtractor(topics, TextFeaturizer(), ["College"]),
-            FeatureExtractor(topics, TextFeaturizer(), ["College"], use_context=True))
+    return (
+        FeatureExtractor(topics, TextFeaturizer(), ["College"]),
+        FeatureExtractor(topics, TextFeaturizer(), ["College"], use_context=True),
+    )
 
 
 def _post() -> Post:
@@ -35,9 +37,11 @@ def _post() -> Post:
 
 
 def _tlcs() -> list[Node]:
-    return [Node("t1_a", "t3_a", "op_user", "thanks all, essay updated", 1, T0 + 3600),
-            Node("t1_b", "t3_a", "someone", "college essay tips", 1, T0 + 7200),
-            Node("t1_c", "t3_a", "[deleted]", "pizza", 1, T0 + 7300)]
+    return [
+        Node("t1_a", "t3_a", "op_user", "thanks all, essay updated", 1, T0 + 3600),
+        Node("t1_b", "t3_a", "someone", "college essay tips", 1, T0 + 7200),
+        Node("t1_c", "t3_a", "[deleted]", "pizza", 1, T0 + 7300),
+    ]
 
 
 def test_author_key_treats_deleted_and_empty_authors_as_unknown() -> None:
@@ -47,8 +51,9 @@ def test_author_key_treats_deleted_and_empty_authors_as_unknown() -> None:
 
 def test_context_row_values() -> None:
     post, (a, b, c) = _post(), _tlcs()
-    ctx = TlcContext(prior_tlcs=4, prior_tlcs_sub=2, prior_tlcs_post=1, n_outcomes=2,
-                     sum_outcome=3.0)
+    ctx = TlcContext(
+        prior_tlcs=4, prior_tlcs_sub=2, prior_tlcs_post=1, n_outcomes=2, sum_outcome=3.0
+    )
     ra = dict(zip(CONTEXT_FEATURES, context_features(post, a, 3, ctx)))
     assert ra["is_op"] == 1.0  # case-insensitive match with the post author
     assert ra["tlc_rate_per_hour"] == pytest.approx(3 / 1.25)
@@ -78,7 +83,7 @@ def test_missing_context_equals_a_first_time_author(fe_pair) -> None:
 def test_context_columns_are_appended_and_base_columns_unchanged(fe_pair) -> None:
     old, new = fe_pair
     assert new.names[: len(old.names)] == old.names
-    assert new.names[len(old.names):] == list(CONTEXT_FEATURES)
+    assert new.names[len(old.names) :] == list(CONTEXT_FEATURES)
     assert old.n_base == len(old.names) and new.n_base == len(old.names)
     post, tlcs = _post(), _tlcs()
     x_old, x_new = old.extract(post, tlcs), new.extract(post, tlcs)

@@ -11,8 +11,12 @@ pytestmark = pytest.mark.slow
 
 
 def test_int8_encodings_agree_with_fp32_and_cache_hits():
-    texts = ["Thank you so much, this helped a lot!", "What GPA do I need for grad school?",
-             "", "lol same"]
+    texts = [
+        "Thank you so much, this helped a lot!",
+        "What GPA do I need for grad school?",
+        "",
+        "lol same",
+    ]
     fast, ref = MiniLMEncoder(fast=True), MiniLMEncoder(fast=False)
     a, b = fast.encode(texts), ref.encode(texts)
     assert a.shape == (4, 384)

@@ -8,7 +8,7 @@ import pytest
 from models.forecaster.features import FeatureExtractor
 from models.forecaster.lda import TopicModel
 from models.forecaster.text import TEXT_FEATURES, TextFeaturizer, content_words, jaccard
-from models.tree import Node, Post
+from redditdata.tree import Node, Post
 
 
 @pytest.fixture()
@@ -19,8 +19,9 @@ def two_topics() -> TopicModel:
 
 
 def test_lda_inference_finds_the_topic_of_a_document(two_topics):
-    th = two_topics.infer(["My college essay for admission", "pizza with cheese from the oven",
-                           "nothing known here"])
+    th = two_topics.infer(
+        ["My college essay for admission", "pizza with cheese from the oven", "nothing known here"]
+    )
     assert th.shape == (3, 2)
     np.testing.assert_allclose(th.sum(1), 1.0, rtol=1e-5)
     assert th[0, 0] > 0.9 and th[1, 1] > 0.9
@@ -47,9 +48,13 @@ def test_content_words_and_jaccard():
 
 def test_feature_rows_follow_the_named_layout(two_topics):
     fe = FeatureExtractor(two_topics, TextFeaturizer(), ["College", "GradSchool"])
-    post = Post("t3_a", "college", "College essay help", "my admission essay", None, 1, 1_600_000_000)
-    tlcs = [Node("t1_a", "t3_a", "u", "Your essay is great for admission", 1, 1_600_000_000 + 600),
-            Node("t1_b", "t3_a", "v", "pizza oven", 1, 1_600_000_000 + 7200)]
+    post = Post(
+        "t3_a", "college", "College essay help", "my admission essay", None, 1, 1_600_000_000
+    )
+    tlcs = [
+        Node("t1_a", "t3_a", "u", "Your essay is great for admission", 1, 1_600_000_000 + 600),
+        Node("t1_b", "t3_a", "v", "pizza oven", 1, 1_600_000_000 + 7200),
+    ]
     x = fe.extract(post, tlcs)
     row = dict(zip(fe.names, x[0]))
     assert x.shape == (2, len(fe.names))

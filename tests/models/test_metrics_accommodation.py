@@ -15,10 +15,16 @@ from tests.models.fakes import tree
 
 def test_mirroring_replies_coordinate_positively(builtin_markers: Markers) -> None:
     # parents that use articles get replies with articles; parents without get replies without
-    t = tree(("op", "the cat", [
-        ("a", "the dog", [("b", "yes", [("a", "no")])]),
-        ("c", "a mat"),
-    ]))
+    t = tree(
+        (
+            "op",
+            "the cat",
+            [
+                ("a", "the dog", [("b", "yes", [("a", "no")])]),
+                ("c", "a mat"),
+            ],
+        )
+    )
     # articles only: P(reply has one | parent has one) = 2/3, P(reply has one) = 2/4
     assert linguistic_accommodation(t, builtin_markers) == pytest.approx(2 / 3 - 2 / 4)
 
@@ -51,8 +57,16 @@ def test_coordination_is_per_conversation() -> None:
 def test_liwc_patterns_file_is_used_when_present(data_dir) -> None:  # type: ignore[no-untyped-def]
     m = load_markers(data_dir)
     assert m.source == "liwc-coord"
-    assert set(m.classes) == {"article", "auxverb", "conj", "adverb", "ppron", "ipron", "preps",
-                              "quant"}
+    assert set(m.classes) == {
+        "article",
+        "auxverb",
+        "conj",
+        "adverb",
+        "ppron",
+        "ipron",
+        "preps",
+        "quant",
+    }
     assert m.mask("the") & (1 << m.classes.index("article"))
 
 

@@ -20,14 +20,23 @@ from tests.models.fakes import FakeAux, tree
 
 @pytest.fixture()
 def convo():  # type: ignore[no-untyped-def]
-    return tree(("op", "you should please because idiot idiot", [
-        ("a", "You should apply early, because deadlines", [
-            ("b", "please read https://en.wikipedia.org/wiki/Early_decision")]),
-        ("c", "shut up idiot"),          # toxicity 0.9
-        ("d", "you stupid idiot"),       # 0.9
-        ("e", "you can do it, idiot"),   # 0.45
-        ("f", "[deleted]"),
-    ]))
+    return tree(
+        (
+            "op",
+            "you should please because idiot idiot",
+            [
+                (
+                    "a",
+                    "You should apply early, because deadlines",
+                    [("b", "please read https://en.wikipedia.org/wiki/Early_decision")],
+                ),
+                ("c", "shut up idiot"),  # toxicity 0.9
+                ("d", "you stupid idiot"),  # 0.9
+                ("e", "you can do it, idiot"),  # 0.45
+                ("f", "[deleted]"),
+            ],
+        )
+    )
 
 
 def test_information_sharing_by_classifier_or_reference_link(convo, fake_aux: FakeAux) -> None:

@@ -13,35 +13,44 @@ from models.metrics.lexical import (
 from tests.models.fakes import tree
 
 
-@pytest.mark.parametrize(("text", "n"), [
-    ("Thanks! Thank you so much, I really appreciate it.", 3),
-    ("I'm so thankful for this sub and grateful for you", 2),
-    ("thanksgiving break is long", 0),  # whole words only
-    ("Bless your soul. I feel blessed and contented.", 3),
-    ("no gratitude here", 0),
-])
+@pytest.mark.parametrize(
+    ("text", "n"),
+    [
+        ("Thanks! Thank you so much, I really appreciate it.", 3),
+        ("I'm so thankful for this sub and grateful for you", 2),
+        ("thanksgiving break is long", 0),  # whole words only
+        ("Bless your soul. I feel blessed and contented.", 3),
+        ("no gratitude here", 0),
+    ],
+)
 def test_gratitude_lexicon(text: str, n: int) -> None:
     assert count_gratitude(text) == n
 
 
-@pytest.mark.parametrize(("text", "n"), [
-    ("haha that's great", 1),
-    ("HAHAHAHA lol lmao hehe", 3),
-    ("hahhahaaha", 1),
-    ("looool", 1),
-    ("Hello there, the hat is halal", 0),
-])
+@pytest.mark.parametrize(
+    ("text", "n"),
+    [
+        ("haha that's great", 1),
+        ("HAHAHAHA lol lmao hehe", 3),
+        ("hahhahaaha", 1),
+        ("looool", 1),
+        ("Hello there, the hat is halal", 0),
+    ],
+)
 def test_laughter_regex(text: str, n: int) -> None:
     assert count_laughter(text) == n
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("I failed my exam", True),
-    ("I’m a junior", True),
-    ("im so tired", True),
-    ("You should study more", False),
-    ("We got in", False),  # plural first person is not self-disclosure here
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I failed my exam", True),
+        ("I’m a junior", True),
+        ("im so tired", True),
+        ("You should study more", False),
+        ("We got in", False),  # plural first person is not self-disclosure here
+    ],
+)
 def test_disclosure_is_singular_first_person(text: str, expected: bool) -> None:
     assert has_disclosure(text) is expected
 
@@ -59,15 +68,22 @@ def test_compliment_skips_generic_you_after_if_or_when() -> None:
 
 def test_compliment_scores_only_the_five_following_words() -> None:
     assert compliment_candidates("you are one two three four five six") == [
-        "one two three four five"]
+        "one two three four five"
+    ]
 
 
 def test_tree_level_lexical_metrics_sum_over_replies_and_skip_tlc_and_deleted() -> None:
-    t = tree(("op", "thank you haha I", [
-        ("a", "thanks! lol", [("b", "I agree, haha", [("op", "[deleted]")])]),
-        ("c", "You are awesome and amazing and brilliant"),
-        ("d", "[removed]"),
-    ]))
+    t = tree(
+        (
+            "op",
+            "thank you haha I",
+            [
+                ("a", "thanks! lol", [("b", "I agree, haha", [("op", "[deleted]")])]),
+                ("c", "You are awesome and amazing and brilliant"),
+                ("d", "[removed]"),
+            ],
+        )
+    )
     assert gratitude(t) == 1
     assert laughter(t) == 2
     assert personal_disclosure(t) == 1

@@ -36,8 +36,7 @@ def test_partners_count_distinct_pairs_among_replies_only() -> None:
 
 
 def test_partners_ignore_self_replies_and_deleted_authors() -> None:
-    t = tree(("op", "tlc", [("a", "x", [("a", "more", [("[deleted]", "gone")]),
-                                        (None, "anon")])]))
+    t = tree(("op", "tlc", [("a", "x", [("a", "more", [("[deleted]", "gone")]), (None, "anon")])]))
     assert sustained_partners(t) == 0
 
 

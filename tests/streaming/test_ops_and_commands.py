@@ -16,9 +16,9 @@ from streaming.settings import load_settings
 
 
 def test_healthz_and_metrics_report_stages_lag_and_model_versions(
-        small_index: ReplayIndex, tmp_path: Path, models) -> None:  # type: ignore[no-untyped-def]
-    s = load_settings(database_url=f"sqlite:///{tmp_path / 'db'}", clock="event",
-                      replay_data="-")
+    small_index: ReplayIndex, tmp_path: Path, models
+) -> None:  # type: ignore[no-untyped-def]
+    s = load_settings(database_url=f"sqlite:///{tmp_path / 'db'}", clock="event", replay_data="-")
     p = assemble(s, models=models, index=small_index, clock=EventClock())
     run_embedded(p)
     ops = OpsServer(p.metrics, p.health).start()
@@ -30,8 +30,11 @@ def test_healthz_and_metrics_report_stages_lag_and_model_versions(
         ops.stop()
     assert health["ok"] and health["models"]["forecaster"] == "tiny-forecaster-1"
     assert health["stages"]["suggester"]["suggestions"] > 0
-    n_in = sum(float(line.split()[-1]) for line in text.splitlines()
-               if line.startswith('prosocial_events_in_total{stage="scorer"}'))
+    n_in = sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith('prosocial_events_in_total{stage="scorer"}')
+    )
     assert n_in == len(small_index.submissions) + small_index.n_comments
     assert 'prosocial_model_info{model="empathy",version="tiny-empathy-1"} 1.0' in text
     assert "prosocial_latency_seconds_bucket" in text
@@ -43,8 +46,12 @@ def test_json_logs_carry_topic_partition_offset() -> None:
     rec = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed on %s", ("m",), None)
     rec.topic, rec.partition, rec.offset = "reddit.comments", 2, 41
     out = json.loads(JsonLogFormatter().format(rec))
-    assert (out["msg"], out["topic"], out["partition"], out["offset"]) == \
-        ("failed on m", "reddit.comments", 2, 41)
+    assert (out["msg"], out["topic"], out["partition"], out["offset"]) == (
+        "failed on m",
+        "reddit.comments",
+        2,
+        41,
+    )
 
 
 def _write_dump(index: ReplayIndex, d: Path, n_posts: int = 30) -> int:
@@ -62,12 +69,24 @@ def _write_dump(index: ReplayIndex, d: Path, n_posts: int = 30) -> int:
 
 
 def test_replay_command_without_bundles_says_which_are_missing(
-        small_index: ReplayIndex, tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    small_index: ReplayIndex, tmp_path: Path, capsys, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     n = _write_dump(small_index, tmp_path / "dump")
     monkeypatch.setenv("PROSOCIAL_REGISTRY_DIR", str(tmp_path / "no-registry"))
-    rc = main(["replay", "--data", str(tmp_path / "dump"), "--speed", "max", "--json",
-               "--database-url", f"sqlite:///{tmp_path / 'r.db'}",
-               "--report", str(tmp_path / "r.md")])
+    rc = main(
+        [
+            "replay",
+            "--data",
+            str(tmp_path / "dump"),
+            "--speed",
+            "max",
+            "--json",
+            "--database-url",
+            f"sqlite:///{tmp_path / 'r.db'}",
+            "--report",
+            str(tmp_path / "r.md"),
+        ]
+    )
     assert rc == 0
     rep = json.loads(capsys.readouterr().out)
     assert rep["events_published"] == n
@@ -77,8 +96,7 @@ def test_replay_command_without_bundles_says_which_are_missing(
     assert "Missing bundles" in md and "prosocial-train empathy" in md
 
 
-def test_run_check_opens_everything_from_a_config_file(tmp_path: Path, capsys,
-                                                       monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_run_check_opens_everything_from_a_config_file(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"database_url: sqlite:///{tmp_path / 'db'}\nstages: [suggester, evaluator]\n")
     monkeypatch.setenv("PROSOCIAL_REGISTRY_DIR", str(tmp_path / "no-registry"))

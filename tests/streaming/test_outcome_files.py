@@ -18,9 +18,14 @@ from streaming.outcome_files import (
 
 
 def _o(i: int) -> Outcome:
-    return Outcome(tlc=f"t1_{i}", post="t3_p", n_replies=i,
-                   metrics={m: float(i) for m in METRIC_NAMES}, trajectory=i / 2,
-                   versions={"aux": "a", "trajectory": "t", "markers": "builtin"})
+    return Outcome(
+        tlc=f"t1_{i}",
+        post="t3_p",
+        n_replies=i,
+        metrics={m: float(i) for m in METRIC_NAMES},
+        trajectory=i / 2,
+        versions={"aux": "a", "trajectory": "t", "markers": "builtin"},
+    )
 
 
 def test_format_from_suffix() -> None:

@@ -17,15 +17,16 @@ from models.metrics.conversation import conversation_metrics
 from models.metrics.names import METRIC_NAMES, METRIC_SIGNS
 from models.outcomes import Outcome, OutcomeComputer
 from models.trajectory import Trajectory
+from redditdata.forest import iter_threads
 from streaming.cli import main as prosocial
-from streaming.forest import iter_threads
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def registry(tiny_aux_registry: Path, train_slice: Path,
-             tmp_path_factory: pytest.TempPathFactory) -> Path:
+def registry(
+    tiny_aux_registry: Path, train_slice: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """aux + trajectory bundles; the trajectory trained by the real CLI on the train slice."""
     import os
 
@@ -42,8 +43,9 @@ def registry(tiny_aux_registry: Path, train_slice: Path,
 
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
-            rc = prosocial_train(["trajectory", "--data", str(train_slice), "--registry",
-                                  str(root), "--json"])
+            rc = prosocial_train(
+                ["trajectory", "--data", str(train_slice), "--registry", str(root), "--json"]
+            )
     finally:
         if old is None:
             os.environ.pop("PROSOCIAL_VAR_DIR", None)
@@ -75,42 +77,65 @@ def test_trajectory_report_and_bundle(registry: Path) -> None:
     assert traj.markers is not None and traj.markers.source == "liwc-coord"
 
 
-def test_outcomes_cli_resumes_jsonl_without_duplicates(registry: Path, eval_slice: Path,
-                                                       tmp_path: Path) -> None:
+def test_outcomes_cli_resumes_jsonl_without_duplicates(
+    registry: Path, eval_slice: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out.jsonl"
-    assert prosocial(["outcomes", "--data", str(eval_slice), "--out", str(out),
-                      "--registry", str(registry), "--limit", "25", "--json"]) == 0
+    assert (
+        prosocial(
+            [
+                "outcomes",
+                "--data",
+                str(eval_slice),
+                "--out",
+                str(out),
+                "--registry",
+                str(registry),
+                "--limit",
+                "25",
+                "--json",
+            ]
+        )
+        == 0
+    )
     first = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(first) == 25
     with out.open("a") as fh:  # a run killed mid-write leaves a torn line
         fh.write('{"tlc": "t1_torn", "met')
-    assert prosocial(["outcomes", "--data", str(eval_slice), "--out", str(out),
-                      "--registry", str(registry)]) == 0
+    assert (
+        prosocial(
+            ["outcomes", "--data", str(eval_slice), "--out", str(out), "--registry", str(registry)]
+        )
+        == 0
+    )
     rows = [Outcome.from_dict(json.loads(x)) for x in out.read_text().splitlines()]
     tlcs = _tlcs(eval_slice)
     assert sorted(r.tlc for r in rows) == sorted(t.name for t in tlcs)
     assert all(r.trajectory is not None and np.isfinite(r.trajectory) for r in rows)
     assert {r.versions["trajectory"] for r in rows} == {
-        Registry(registry).current_version("trajectory")}
+        Registry(registry).current_version("trajectory")
+    }
 
 
-def test_outcomes_match_reference_metrics_on_real_threads(registry: Path,
-                                                          eval_slice: Path) -> None:
+def test_outcomes_match_reference_metrics_on_real_threads(registry: Path, eval_slice: Path) -> None:
     reg = Registry(registry)
     aux = AuxModels.from_registry(reg)
     computer = OutcomeComputer(aux, Trajectory.from_registry(reg))
     tlcs = [t for t in _tlcs(eval_slice) if t.size() > 1][:40]
     outs = computer.compute(tlcs)
     for tlc, o in zip(tlcs, outs):
-        assert o.metrics == pytest.approx(conversation_metrics(tlc, aux, computer.markers),
-                                          abs=1e-9)
+        assert o.metrics == pytest.approx(
+            conversation_metrics(tlc, aux, computer.markers), abs=1e-9
+        )
 
 
-def test_trajectory_ranks_bigger_friendlier_conversations_higher(registry: Path,
-                                                                 eval_slice: Path) -> None:
+def test_trajectory_ranks_bigger_friendlier_conversations_higher(
+    registry: Path, eval_slice: Path
+) -> None:
     reg = Registry(registry)
-    outs = OutcomeComputer(AuxModels.from_registry(reg),
-                           Trajectory.from_registry(reg)).compute(_tlcs(eval_slice))
+    outs = OutcomeComputer(AuxModels.from_registry(reg), Trajectory.from_registry(reg)).compute(
+        _tlcs(eval_slice)
+    )
     traj = np.array([o.trajectory for o in outs])
     size = np.array([o.metrics["subsequent_comments"] for o in outs])
     assert spearmanr(traj, size).statistic > 0.5
@@ -120,8 +145,7 @@ def test_outcomes_cli_parquet_resume(registry: Path, eval_slice: Path, tmp_path:
     import pyarrow.parquet as pq
 
     out = tmp_path / "out.parquet"
-    args = ["outcomes", "--data", str(eval_slice), "--out", str(out), "--registry",
-            str(registry)]
+    args = ["outcomes", "--data", str(eval_slice), "--out", str(out), "--registry", str(registry)]
     assert prosocial([*args, "--limit", "10"]) == 0
     assert pq.read_table(out).num_rows == 10
     assert prosocial(args) == 0
@@ -133,16 +157,34 @@ def test_outcomes_cli_parquet_resume(registry: Path, eval_slice: Path, tmp_path:
 
 
 def test_outcomes_cli_names_the_training_command_when_bundles_are_missing(
-        tiny_aux_registry: Path, eval_slice: Path, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tiny_aux_registry: Path, eval_slice: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    rc = prosocial(["outcomes", "--data", str(eval_slice), "--out", str(tmp_path / "o.jsonl"),
-                    "--registry", str(empty)])
+    rc = prosocial(
+        [
+            "outcomes",
+            "--data",
+            str(eval_slice),
+            "--out",
+            str(tmp_path / "o.jsonl"),
+            "--registry",
+            str(empty),
+        ]
+    )
     assert rc == 2
     assert "prosocial-train aux" in capsys.readouterr().err
     # aux present, trajectory missing
-    rc = prosocial(["outcomes", "--data", str(eval_slice), "--out", str(tmp_path / "o.jsonl"),
-                    "--registry", str(tiny_aux_registry)])
+    rc = prosocial(
+        [
+            "outcomes",
+            "--data",
+            str(eval_slice),
+            "--out",
+            str(tmp_path / "o.jsonl"),
+            "--registry",
+            str(tiny_aux_registry),
+        ]
+    )
     assert rc == 2
     assert "prosocial-train trajectory" in capsys.readouterr().err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from models.tree import iter_replies
+from redditdata.tree import iter_replies
 from streaming.clock import EventClock
 from streaming.replay import ReplayIndex
 from streaming.runtime import assemble, run_embedded
@@ -15,23 +15,32 @@ HORIZON = 48 * 3600
 
 
 def _run(index: ReplayIndex, db_url: str, models, **kw):  # type: ignore[no-untyped-def]
-    s = load_settings(database_url=db_url, clock="event", replay_data="-", horizon_s=HORIZON,
-                      quiet_period_s=600, eval_every=200, **kw)
+    s = load_settings(
+        database_url=db_url,
+        clock="event",
+        replay_data="-",
+        horizon_s=HORIZON,
+        quiet_period_s=600,
+        eval_every=200,
+        **kw,
+    )
     p = assemble(s, models=models, index=index, clock=EventClock())
     stats = run_embedded(p)
     return p, stats
 
 
 def test_replay_scores_every_tlc_once_suggests_backfills_and_evaluates(
-        small_index: ReplayIndex, db_url: str, models) -> None:  # type: ignore[no-untyped-def]
+    small_index: ReplayIndex, db_url: str, models
+) -> None:  # type: ignore[no-untyped-def]
     p, stats = _run(small_index, db_url, models)
     assert stats.published == len(small_index.submissions) + small_index.n_comments
     tlc_names = {c.name for cs in small_index.comments.values() for c in cs if c.is_tlc}
     with p.sessions() as s:
         scored = set(s.scalars(select(ScoreRow.tlc_name)))
         assert scored == tlc_names
-        assert s.scalar(select(func.count()).select_from(TlcRow).where(
-            TlcRow.status != "scored")) == 0
+        assert (
+            s.scalar(select(func.count()).select_from(TlcRow).where(TlcRow.status != "scored")) == 0
+        )
         one = s.scalars(select(ScoreRow)).first()
         assert one.forecaster_version == "tiny-forecaster-1"
         assert one.empathy_version == "tiny-empathy-1"
@@ -39,11 +48,21 @@ def test_replay_scores_every_tlc_once_suggests_backfills_and_evaluates(
         assert one.due_utc == one.created_utc + HORIZON
         # suggestions: every post with a scored TLC has one covering all its TLCs
         posts = set(s.scalars(select(ScoreRow.post_name)))
-        latest = dict(s.execute(select(SuggestionRow.post_name, func.max(SuggestionRow.revision))
-                                .group_by(SuggestionRow.post_name)).tuples().all())
+        latest = dict(
+            s.execute(
+                select(SuggestionRow.post_name, func.max(SuggestionRow.revision)).group_by(
+                    SuggestionRow.post_name
+                )
+            )
+            .tuples()
+            .all()
+        )
         assert set(latest) == posts
-        n_by_post = dict(s.execute(select(ScoreRow.post_name, func.count())
-                                   .group_by(ScoreRow.post_name)).tuples().all())
+        n_by_post = dict(
+            s.execute(select(ScoreRow.post_name, func.count()).group_by(ScoreRow.post_name))
+            .tuples()
+            .all()
+        )
         assert latest == n_by_post
         sug = s.get(SuggestionRow, max(latest.items(), key=lambda kv: kv[1]))
         fc = [o["forecast"] for o in sug.order]
@@ -57,30 +76,51 @@ def test_replay_scores_every_tlc_once_suggests_backfills_and_evaluates(
             node = next(t for t in thread.tlcs if t.name == c.name)
             assert outs[c.name].n_replies == len(list(iter_replies(node)))
             assert outs[c.name].as_of_utc >= c.created_utc + HORIZON
-        late = [o for o in outs.values() if o.metrics["subsequent_comments"] !=
-                len(list(iter_replies(next(t for t in small_index.thread(
-                    o.post_name, 4e9).tlcs if t.name == o.tlc_name))))]
+        late = [
+            o
+            for o in outs.values()
+            if o.metrics["subsequent_comments"]
+            != len(
+                list(
+                    iter_replies(
+                        next(
+                            t
+                            for t in small_index.thread(o.post_name, 4e9).tlcs
+                            if t.name == o.tlc_name
+                        )
+                    )
+                )
+            )
+        ]
         assert late, "some threads grew after the horizon: their outcome must not see it"
         models_ = set(s.scalars(select(EvaluationRow.model).where(EvaluationRow.subreddit == "*")))
-        assert {"forecaster:tiny-forecaster-1", "reddit_order", "chronological",
-                "mean_baseline"} <= models_
+        assert {
+            "forecaster:tiny-forecaster-1",
+            "reddit_order",
+            "chronological",
+            "mean_baseline",
+        } <= models_
 
 
-def test_replaying_twice_changes_nothing(small_index: ReplayIndex, db_url: str,
-                                         models) -> None:  # type: ignore[no-untyped-def]
+def test_replaying_twice_changes_nothing(small_index: ReplayIndex, db_url: str, models) -> None:  # type: ignore[no-untyped-def]
     p, _ = _run(small_index, db_url, models)
     with p.sessions() as s:
-        before = {t.__tablename__: s.scalar(select(func.count()).select_from(t))
-                  for t in (ScoreRow, OutcomeRow, SuggestionRow)}
+        before = {
+            t.__tablename__: s.scalar(select(func.count()).select_from(t))
+            for t in (ScoreRow, OutcomeRow, SuggestionRow)
+        }
     p2, _ = _run(small_index, db_url, models)
     with p2.sessions() as s:
-        after = {t.__tablename__: s.scalar(select(func.count()).select_from(t))
-                 for t in (ScoreRow, OutcomeRow, SuggestionRow)}
+        after = {
+            t.__tablename__: s.scalar(select(func.count()).select_from(t))
+            for t in (ScoreRow, OutcomeRow, SuggestionRow)
+        }
     assert after == before
 
 
 def test_without_bundles_the_service_stores_but_never_invents_scores(
-        small_index: ReplayIndex, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    small_index: ReplayIndex, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     from streaming.modelset import load_models
 
     empty = load_models(tmp_path / "empty-registry")

@@ -11,9 +11,9 @@ import pytest
 from training.forecaster.history import TlcRef, author_history, dump_tlcs
 
 from models.forecaster.context import TlcContext
+from redditdata.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
 from streaming.bus.embedded import EmbeddedBus
 from streaming.clock import EventClock
-from streaming.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
 from streaming.modelset import ModelSet
 from streaming.ops import StageMetrics
 from streaming.stages.base import DeadLetters
@@ -38,17 +38,60 @@ def real_refs(data_dir: Path) -> list[TlcRef]:
 
 def _store(sessions: Any, refs: list[TlcRef], outcomes: dict[str, float]) -> None:
     with sessions() as s:
-        upsert(s, PostRow, [{"name": p, "subreddit": "College", "title": "t", "selftext": "",
-                             "author": None, "score": 1, "created_utc": 0,
-                             "retrieved_on": None} for p in {r.post for r in refs}])
-        upsert(s, TlcRow, [{"name": r.name, "post_name": r.post, "subreddit": r.subreddit,
-                            "author": r.author, "body": "x", "score": 1,
-                            "created_utc": r.created_utc, "ingest_ms": 0, "stored_ms": 0,
-                            "status": "scored"} for r in refs])
-        upsert(s, OutcomeRow, [{"tlc_name": k, "post_name": "t3_x", "subreddit": "College",
-                                "as_of_utc": 0, "trajectory": v, "metrics": {},
-                                "n_replies": 0, "versions": {}, "computed_ms": 0}
-                               for k, v in outcomes.items()])
+        upsert(
+            s,
+            PostRow,
+            [
+                {
+                    "name": p,
+                    "subreddit": "College",
+                    "title": "t",
+                    "selftext": "",
+                    "author": None,
+                    "score": 1,
+                    "created_utc": 0,
+                    "retrieved_on": None,
+                }
+                for p in {r.post for r in refs}
+            ],
+        )
+        upsert(
+            s,
+            TlcRow,
+            [
+                {
+                    "name": r.name,
+                    "post_name": r.post,
+                    "subreddit": r.subreddit,
+                    "author": r.author,
+                    "body": "x",
+                    "score": 1,
+                    "created_utc": r.created_utc,
+                    "ingest_ms": 0,
+                    "stored_ms": 0,
+                    "status": "scored",
+                }
+                for r in refs
+            ],
+        )
+        upsert(
+            s,
+            OutcomeRow,
+            [
+                {
+                    "tlc_name": k,
+                    "post_name": "t3_x",
+                    "subreddit": "College",
+                    "as_of_utc": 0,
+                    "trajectory": v,
+                    "metrics": {},
+                    "n_replies": 0,
+                    "versions": {},
+                    "computed_ms": 0,
+                }
+                for k, v in outcomes.items()
+            ],
+        )
         s.commit()
 
 
@@ -60,8 +103,7 @@ def test_storage_contexts_equal_the_training_history(db_url: str, real_refs) -> 
     _store(sessions, refs, outcomes)
     want = author_history(refs, outcomes, H)
     with sessions() as s:
-        rows = list(s.execute(
-            _joined().where(TlcRow.name.in_([r.name for r in refs]))).tuples())
+        rows = list(s.execute(_joined().where(TlcRow.name.in_([r.name for r in refs]))).tuples())
         got = author_contexts(s, rows, H)
     assert got == {k: want[k] for k in got} and set(got) == set(want)
     assert any(c.n_outcomes > 0 for c in got.values())
@@ -104,32 +146,81 @@ def test_scorer_passes_each_tlcs_context_to_the_forecaster(tmp_path: Path) -> No
     bus = EmbeddedBus()
     fc = _CtxForecaster()
     metrics = StageMetrics()
-    stage = ScorerStage(bus, sessions, EventClock(), ModelSet(forecaster=fc), metrics,
-                        DeadLetters(bus, sessions, metrics), horizon_s=H, config_hash="t")
+    stage = ScorerStage(
+        bus,
+        sessions,
+        EventClock(),
+        ModelSet(forecaster=fc),
+        metrics,
+        DeadLetters(bus, sessions, metrics),
+        horizon_s=H,
+        config_hash="t",
+    )
     t0 = 1_600_000_000
-    post = {"id": "p", "name": "t3_p", "subreddit": "College", "title": "hi", "selftext": "",
-            "author": "op", "score": 1, "created_utc": t0, "retrieved_on": None}
+    post = {
+        "id": "p",
+        "name": "t3_p",
+        "subreddit": "College",
+        "title": "hi",
+        "selftext": "",
+        "author": "op",
+        "score": 1,
+        "created_utc": t0,
+        "retrieved_on": None,
+    }
 
     def tlc(i: int, author: str, t: int, link: str = "t3_p") -> dict[str, Any]:
-        return {"id": f"c{i}", "name": f"t1_c{i}", "parent_id": link, "link_id": link,
-                "subreddit": "College", "author": author, "body": "hello there", "score": 1,
-                "created_utc": t}
+        return {
+            "id": f"c{i}",
+            "name": f"t1_c{i}",
+            "parent_id": link,
+            "link_id": link,
+            "subreddit": "College",
+            "author": author,
+            "body": "hello there",
+            "score": 1,
+            "created_utc": t,
+        }
 
     old = tlc(0, "ann", t0 - 3 * H, link="t3_old")
-    stage.handle([_msg(TOPIC_SUBMISSIONS, "t3_old", post | {"id": "old", "name": "t3_old",
-                                                              "created_utc": t0 - 3 * H}),
-                  _msg(TOPIC_COMMENTS, "t3_old", old)])
+    stage.handle(
+        [
+            _msg(
+                TOPIC_SUBMISSIONS,
+                "t3_old",
+                post | {"id": "old", "name": "t3_old", "created_utc": t0 - 3 * H},
+            ),
+            _msg(TOPIC_COMMENTS, "t3_old", old),
+        ]
+    )
     with sessions() as s:
-        upsert(s, OutcomeRow, [{"tlc_name": "t1_c0", "post_name": "t3_old",
-                                "subreddit": "College", "as_of_utc": t0, "trajectory": 1.5,
-                                "metrics": {}, "n_replies": 2, "versions": {},
-                                "computed_ms": 0}])
+        upsert(
+            s,
+            OutcomeRow,
+            [
+                {
+                    "tlc_name": "t1_c0",
+                    "post_name": "t3_old",
+                    "subreddit": "College",
+                    "as_of_utc": t0,
+                    "trajectory": 1.5,
+                    "metrics": {},
+                    "n_replies": 2,
+                    "versions": {},
+                    "computed_ms": 0,
+                }
+            ],
+        )
         s.commit()
     fc.groups.clear()
-    stage.handle([_msg(TOPIC_SUBMISSIONS, "t3_p", post),
-                  _msg(TOPIC_COMMENTS, "t3_p", tlc(1, "ann", t0 + 60)),
-                  _msg(TOPIC_COMMENTS, "t3_p", tlc(2, "ann", t0 + 120)),
-                  _msg(TOPIC_COMMENTS, "t3_p", tlc(3, "[deleted]", t0 + 130))])
+    stage.handle(
+        [
+            _msg(TOPIC_SUBMISSIONS, "t3_p", post),
+            _msg(TOPIC_COMMENTS, "t3_p", tlc(1, "ann", t0 + 60)),
+            _msg(TOPIC_COMMENTS, "t3_p", tlc(2, "ann", t0 + 120)),
+            _msg(TOPIC_COMMENTS, "t3_p", tlc(3, "[deleted]", t0 + 130)),
+        ]
+    )
     (g,) = fc.groups
     _post, nodes, n_prior, ctx = g
     by = dict(zip([n.name for n in nodes], ctx))

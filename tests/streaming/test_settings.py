@@ -8,8 +8,9 @@ from pydantic import ValidationError
 from streaming.settings import Settings, SettingsError, load_settings
 
 
-def test_arguments_beat_environment_beat_config_file(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_arguments_beat_environment_beat_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text("bus: kafka\nbatch_size: 7\nquiet_period_s: 5\nhorizon_s: 100\n")
     monkeypatch.setenv("PROSOCIAL_BATCH_SIZE", "9")

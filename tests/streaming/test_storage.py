@@ -6,16 +6,32 @@ from streaming.storage import PostRow, ScoreRow, open_database, upsert
 
 
 def _post(name: str, score: int = 1) -> dict:
-    return {"name": name, "subreddit": "College", "title": "t", "selftext": "", "author": "a",
-                "score": score, "created_utc": 1_633_000_000, "retrieved_on": None}
+    return {
+        "name": name,
+        "subreddit": "College",
+        "title": "t",
+        "selftext": "",
+        "author": "a",
+        "score": score,
+        "created_utc": 1_633_000_000,
+        "retrieved_on": None,
+    }
 
 
 def test_migrations_create_every_table_and_rerun_is_a_no_op(db_url: str) -> None:
     _engine, _ = open_database(db_url)
     engine2, _ = open_database(db_url)  # second start: already at head
     names = set(inspect(engine2).get_table_names())
-    assert {"posts", "tlcs", "scores", "suggestions", "outcomes", "evaluations",
-            "dead_letters", "alembic_version"} <= names
+    assert {
+        "posts",
+        "tlcs",
+        "scores",
+        "suggestions",
+        "outcomes",
+        "evaluations",
+        "dead_letters",
+        "alembic_version",
+    } <= names
 
 
 def test_upserts_are_idempotent_and_update_only_named_columns(db_url: str) -> None:
@@ -23,7 +39,7 @@ def test_upserts_are_idempotent_and_update_only_named_columns(db_url: str) -> No
     with sessions() as s:
         upsert(s, PostRow, [_post("t3_a"), _post("t3_a", 5), _post("t3_b")])
         s.commit()
-        upsert(s, PostRow, [_post("t3_a", 9)])          # do nothing on conflict
+        upsert(s, PostRow, [_post("t3_a", 9)])  # do nothing on conflict
         s.commit()
         assert s.scalar(select(func.count()).select_from(PostRow)) == 2
         assert s.get(PostRow, "t3_a").score == 1
@@ -35,18 +51,30 @@ def test_upserts_are_idempotent_and_update_only_named_columns(db_url: str) -> No
 
 def test_score_rows_keep_provenance_json(db_url: str) -> None:
     _, sessions = open_database(db_url)
-    row = {"tlc_name": "t1_x", "post_name": "t3_a", "subreddit": "College", "created_utc": 1,
-               "due_utc": 2, "forecast": 0.5, "lower": 0.1, "upper": 0.9, "reasons": ["length (+0.2)"],
-               "empathy": {"label": "none", "probs": [0.8, 0.1, 0.1]}, "empathy_label": "none",
-               "empathy_version": "e1", "forecaster_version": "f1", "config_hash": "abc",
-               "ingest_ms": 1, "scored_ms": 2}
+    row = {
+        "tlc_name": "t1_x",
+        "post_name": "t3_a",
+        "subreddit": "College",
+        "created_utc": 1,
+        "due_utc": 2,
+        "forecast": 0.5,
+        "lower": 0.1,
+        "upper": 0.9,
+        "reasons": ["length (+0.2)"],
+        "empathy": {"label": "none", "probs": [0.8, 0.1, 0.1]},
+        "empathy_label": "none",
+        "empathy_version": "e1",
+        "forecaster_version": "f1",
+        "config_hash": "abc",
+        "ingest_ms": 1,
+        "scored_ms": 2,
+    }
     with sessions() as s:
         upsert(s, ScoreRow, [row, row])
         s.commit()
         got = s.get(ScoreRow, "t1_x")
         assert got.empathy["probs"] == [0.8, 0.1, 0.1]
-        assert (got.empathy_version, got.forecaster_version, got.config_hash) == ("e1", "f1",
-                                                                                   "abc")
+        assert (got.empathy_version, got.forecaster_version, got.config_hash) == ("e1", "f1", "abc")
 
 
 def test_stage_processes_starting_together_migrate_a_fresh_database_once(db_url: str) -> None:
@@ -58,8 +86,10 @@ def test_stage_processes_starting_together_migrate_a_fresh_database_once(db_url:
     root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, PYTHONPATH=str(root))
     code = "import sys; from streaming.storage import open_database; open_database(sys.argv[1])"
-    procs = [subprocess.Popen([sys.executable, "-c", code, db_url], env=env,
-                              stderr=subprocess.PIPE) for _ in range(4)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, db_url], env=env, stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
     errors = [p.communicate(timeout=120)[1].decode() for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, "\n".join(errors)
     engine, _ = open_database(db_url)

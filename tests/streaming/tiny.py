@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.tree import Node, Post, iter_replies
+from redditdata.tree import Node, Post, iter_replies
 
 __all__ = ["TinyEmpathy", "TinyForecaster", "TinyOutcomes", "tiny_models"]
 
@@ -57,17 +57,20 @@ class TinyForecaster:
     def __init__(self) -> None:
         self.n_prior_seen: list[list[int] | None] = []
 
-    def predict(self, post: Post, tlcs: list[Node], empathy: Any = None, *,
-                n_prior: Any = None) -> list[_Fc]:
+    def predict(
+        self, post: Post, tlcs: list[Node], empathy: Any = None, *, n_prior: Any = None
+    ) -> list[_Fc]:
         self.n_prior_seen.append(None if n_prior is None else list(n_prior))
         out = []
         for t in tlcs:
-            v = 0.3 * math.log1p(len(t.body.split())) - 0.002 * (t.created_utc - post.created_utc) / 60
+            v = (
+                0.3 * math.log1p(len(t.body.split()))
+                - 0.002 * (t.created_utc - post.created_utc) / 60
+            )
             out.append(_Fc(v, v - 0.5, v + 0.5, [f"length {len(t.body.split())} words"]))
         return out
 
-    def predict_many(self, groups: Sequence[tuple[Any, ...]],
-                     empathy: Any = None) -> list[_Fc]:
+    def predict_many(self, groups: Sequence[tuple[Any, ...]], empathy: Any = None) -> list[_Fc]:
         out: list[_Fc] = []
         for post, tlcs, n_prior, *_context in groups:
             out += self.predict(post, tlcs, n_prior=n_prior)
@@ -89,14 +92,25 @@ class TinyOutcomes:
         for t in tlcs:
             replies = list(iter_replies(t))
             depth = max((r.depth for r in replies), default=0)
-            out.append(_Out(math.log1p(len(replies)) + 0.1 * depth,
-                            {"subsequent_comments": len(replies),
-                             "direct_replies": len(t.children), "conversation_depth": depth}))
+            out.append(
+                _Out(
+                    math.log1p(len(replies)) + 0.1 * depth,
+                    {
+                        "subsequent_comments": len(replies),
+                        "direct_replies": len(t.children),
+                        "conversation_depth": depth,
+                    },
+                )
+            )
         return out
 
 
 def tiny_models() -> Any:
     from streaming.modelset import ModelSet
 
-    return ModelSet(empathy=TinyEmpathy(), forecaster=TinyForecaster(), outcomes=TinyOutcomes(),
-                    outcome_versions={"aux": "tiny", "trajectory": "tiny"})
+    return ModelSet(
+        empathy=TinyEmpathy(),
+        forecaster=TinyForecaster(),
+        outcomes=TinyOutcomes(),
+        outcome_versions={"aux": "tiny", "trajectory": "tiny"},
+    )

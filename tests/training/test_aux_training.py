@@ -34,9 +34,15 @@ def tiny_trained(tiny_data: AuxData) -> TrainedAux:
 def tiny_registry(tiny_trained: TrainedAux, tmp_path_factory: pytest.TempPathFactory) -> Registry:
     reg = Registry(tmp_path_factory.mktemp("auxreg"))
     t = tiny_trained
-    write_aux_bundle(reg, t.featurizer, t.weights, t.bias, t.calibrator,
-                     thresholds={"advice": 0.7, "info": 0.7, "toxic": 0.5,
-                                 "extremely_toxic": 0.8}, params=t.params)
+    write_aux_bundle(
+        reg,
+        t.featurizer,
+        t.weights,
+        t.bias,
+        t.calibrator,
+        thresholds={"advice": 0.7, "info": 0.7, "toxic": 0.5, "extremely_toxic": 0.8},
+        params=t.params,
+    )
     return reg
 
 
@@ -50,16 +56,20 @@ def test_every_head_gets_training_and_validation_data(tiny_data: AuxData) -> Non
     assert pol.min() >= -1 and pol.max() <= 1
 
 
-def test_bundle_scores_equal_training_side_predictions(tiny_trained: TrainedAux,
-                                                       tiny_registry: Registry,
-                                                       tiny_data: AuxData) -> None:
+def test_bundle_scores_equal_training_side_predictions(
+    tiny_trained: TrainedAux, tiny_registry: Registry, tiny_data: AuxData
+) -> None:
     texts = tiny_data.evals["advice"]["test"].texts[:40] + ["", "lol", "THANK YOU so much!!"]
     t = tiny_trained
     z = t.featurizer.transform(texts) @ t.weights + t.bias  # the matrix sklearn was fitted on
     loaded = AuxModels.from_registry(tiny_registry).score(texts)
-    expect = {"toxicity": t.calibrator(z[:, 0]), "politeness": np.clip(z[:, 1], -1, 1),
-              "supportiveness": np.clip(z[:, 2], -1, 1), "advice": 1 / (1 + np.exp(-z[:, 3])),
-              "info": 1 / (1 + np.exp(-z[:, 4]))}
+    expect = {
+        "toxicity": t.calibrator(z[:, 0]),
+        "politeness": np.clip(z[:, 1], -1, 1),
+        "supportiveness": np.clip(z[:, 2], -1, 1),
+        "advice": 1 / (1 + np.exp(-z[:, 3])),
+        "info": 1 / (1 + np.exp(-z[:, 4])),
+    }
     for head in AUX_HEADS:
         np.testing.assert_allclose(loaded[head], expect[head], rtol=1e-4, atol=1e-5)
 
@@ -90,21 +100,37 @@ def test_isotonic_calibration_recovers_a_monotone_map() -> None:
     assert np.abs(cal(grid) - 1 / (1 + np.exp(-2 * grid))).mean() < 0.06
     _auto, info = fit_calibrator(z, y, "auto")
     assert set(info["cv"]) == {"isotonic", "quantile", "platt"}
-    assert info["chosen"] == max(info["cv"], key=lambda k: (info["cv"][k]["kappa"],
-                                                            -info["cv"][k]["mse"]))
+    assert info["chosen"] == max(
+        info["cv"], key=lambda k: (info["cv"][k]["kappa"], -info["cv"][k]["mse"])
+    )
     q, _ = fit_calibrator(z, y, "quantile")
     # quantile matching: the share above each threshold matches the reference's
     for t in (0.5, 0.8):
         assert abs((q(z) >= t).mean() - (y >= t).mean()) < 0.02
 
 
-def test_eval_json_is_one_object_with_every_head(tiny_registry: Registry, data_dir: Path,
-                                                 tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_json_is_one_object_with_every_head(
+    tiny_registry: Registry,
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setenv("PROSOCIAL_VAR_DIR", str(tmp_path))
-    rc = main(["aux", "--no-train", "--eval", "--json", "--limit", str(LIMIT),
-               "--data", str(data_dir), "--registry", str(tiny_registry.root)])
+    rc = main(
+        [
+            "aux",
+            "--no-train",
+            "--eval",
+            "--json",
+            "--limit",
+            str(LIMIT),
+            "--data",
+            str(data_dir),
+            "--registry",
+            str(tiny_registry.root),
+        ]
+    )
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     assert out["version"] == tiny_registry.current_version("aux")
@@ -155,12 +181,29 @@ def test_validation_score_is_macro_averaged_over_sources() -> None:
 
 
 def test_cli_trains_a_current_bundle_with_its_heldout_figures(
-        data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setenv("PROSOCIAL_VAR_DIR", str(tmp_path))
     reg = Registry(tmp_path / "reg")
-    rc = main(["aux", "--data", str(data_dir), "--registry", str(reg.root), "--limit", "60",
-               "--char-bits", "10", "--vocab-min-df", "2", "--json"])
+    rc = main(
+        [
+            "aux",
+            "--data",
+            str(data_dir),
+            "--registry",
+            str(reg.root),
+            "--limit",
+            "60",
+            "--char-bits",
+            "10",
+            "--vocab-min-df",
+            "2",
+            "--json",
+        ]
+    )
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     bundle = reg.current("aux")

@@ -7,7 +7,7 @@ import argparse
 import pytest
 from training.commands import empathy as empathy_cmd
 
-from models import threads
+from models import cpu
 
 
 def _args(bf16: str = "auto", no_bf16: bool = False) -> argparse.Namespace:
@@ -16,14 +16,14 @@ def _args(bf16: str = "auto", no_bf16: bool = False) -> argparse.Namespace:
 
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_follows_native_support(monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
-    monkeypatch.setattr(threads, "native_bf16", lambda: native)
+    monkeypatch.setattr(cpu, "native_bf16", lambda: native)
     assert empathy_cmd.use_bf16(_args("auto")) is native
 
 
 def test_explicit_choice_overrides_detection(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(threads, "native_bf16", lambda: False)
+    monkeypatch.setattr(cpu, "native_bf16", lambda: False)
     assert empathy_cmd.use_bf16(_args("on")) is True
-    monkeypatch.setattr(threads, "native_bf16", lambda: True)
+    monkeypatch.setattr(cpu, "native_bf16", lambda: True)
     assert empathy_cmd.use_bf16(_args("off")) is False
     assert empathy_cmd.use_bf16(_args("on", no_bf16=True)) is False
 
@@ -40,4 +40,4 @@ def test_both_training_commands_accept_the_flag() -> None:
 
 
 def test_native_bf16_answers_a_bool() -> None:
-    assert isinstance(threads.native_bf16(), bool)
+    assert isinstance(cpu.native_bf16(), bool)

@@ -21,14 +21,22 @@ def test_masking_never_hides_special_tokens_and_always_picks_one() -> None:
     special = torch.tensor([0, 101, 102, 103])
     gen = torch.Generator().manual_seed(0)
     for _ in range(20):
-        out, pick = mask_tokens(ids, attn, mask_id=103, vocab_size=30522, special=special,
-                                prob=0.15, gen=gen)
+        out, pick = mask_tokens(
+            ids, attn, mask_id=103, vocab_size=30522, special=special, prob=0.15, gen=gen
+        )
         assert bool(pick.any())
         assert not bool((pick & torch.isin(ids, special)).any())
         assert torch.equal(out[~pick], ids[~pick])
     big = torch.randint(1000, 2000, (64, 64))
-    _, pick = mask_tokens(big, torch.ones_like(big), mask_id=103, vocab_size=30522,
-                          special=special, prob=0.15, gen=gen)
+    _, pick = mask_tokens(
+        big,
+        torch.ones_like(big),
+        mask_id=103,
+        vocab_size=30522,
+        special=special,
+        prob=0.15,
+        gen=gen,
+    )
     assert 0.10 < float(pick.float().mean()) < 0.20
 
 
@@ -46,8 +54,7 @@ def test_soften_keeps_argmax_and_flattens() -> None:
 def test_corpus_sentences_are_real_filtered_and_seeded(data_dir: Path) -> None:
     from training.empathy.dapt import comments_path, load_sentences
 
-    kw: dict[str, Any] = {"n_comments": 400, "n_sentences": 300, "min_words": 4,
-                          "max_scan": 2000}
+    kw: dict[str, Any] = {"n_comments": 400, "n_sentences": 300, "min_words": 4, "max_scan": 2000}
     a, ha = load_sentences(comments_path(data_dir), seed=0, **kw)
     b, hb = load_sentences(comments_path(data_dir), seed=0, **kw)
     c, hc = load_sentences(comments_path(data_dir), seed=1, **kw)
@@ -59,8 +66,9 @@ def test_corpus_sentences_are_real_filtered_and_seeded(data_dir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_dapt_trains_the_encoder_and_fine_tune_starts_from_it(tmp_path: Path,
-                                                              data_dir: Path) -> None:
+def test_dapt_trains_the_encoder_and_fine_tune_starts_from_it(
+    tmp_path: Path, data_dir: Path
+) -> None:
     from safetensors.torch import load_file
     from training.empathy.dapt import DaptArgs, comments_path, load_sentences, run_dapt
     from training.empathy.data import dataset_path, split_dataset
@@ -69,13 +77,27 @@ def test_dapt_trains_the_encoder_and_fine_tune_starts_from_it(tmp_path: Path,
 
     from models.bundle import Registry
 
-    sents, digest = load_sentences(comments_path(data_dir), n_comments=1500, n_sentences=400,
-                                   min_words=4, seed=0, max_scan=3000)
-    args = DaptArgs(steps=12, batch_size=16, head_warmup=4, head_lr=2e-3, lr=1e-4,
-                    max_len=32, n_heldout=64, threads=2, log_every=4)
+    sents, digest = load_sentences(
+        comments_path(data_dir),
+        n_comments=1500,
+        n_sentences=400,
+        min_words=4,
+        seed=0,
+        max_scan=3000,
+    )
+    args = DaptArgs(
+        steps=12,
+        batch_size=16,
+        head_warmup=4,
+        head_lr=2e-3,
+        lr=1e-4,
+        max_len=32,
+        n_heldout=64,
+        threads=2,
+        log_every=4,
+    )
     data = head(split_dataset(dataset_path(data_dir)), TINY["train"], TINY["eval"])
-    res = run_dapt(sents, args, tmp_path / "enc", corpus_hash=digest,
-                   extra=data.train.texts[:50])
+    res = run_dapt(sents, args, tmp_path / "enc", corpus_hash=digest, extra=data.train.texts[:50])
     assert res.steps == 12
     assert res.heldout_loss_after < res.heldout_loss_before
     meta = json.loads((tmp_path / "enc" / "dapt.json").read_text(encoding="utf-8"))
@@ -91,10 +113,18 @@ def test_dapt_trains_the_encoder_and_fine_tune_starts_from_it(tmp_path: Path,
     old_emb = next(k for k in base if k.endswith("word_embeddings.weight"))
     assert torch.equal(new[emb], base[old_emb])  # frozen (tied decoder)
 
-    targs = Args(epochs=1, max_len=TINY["max_len"], patience=1, threads=2,
-                 base_model=str(tmp_path / "enc"))
-    out = run_protocol(data, targs, [0], registry=Registry(tmp_path / "reg"),
-                       report_dir=tmp_path / "rep", baselines=False, teachers=[100])
+    targs = Args(
+        epochs=1, max_len=TINY["max_len"], patience=1, threads=2, base_model=str(tmp_path / "enc")
+    )
+    out = run_protocol(
+        data,
+        targs,
+        [0],
+        registry=Registry(tmp_path / "reg"),
+        report_dir=tmp_path / "rep",
+        baselines=False,
+        teachers=[100],
+    )
     assert out.bundle is not None
     p = out.bundle.params
     assert "DAPT" in p["base_model"] and p["distill_teachers"] == [100]

@@ -68,9 +68,11 @@ def test_decisions_tuned_on_validation_never_lower_validation_f1() -> None:
     y = rng.integers(0, 3, 300)
     logits = rng.normal(size=(300, 3)) + 1.5 * np.eye(3)[y] + np.array([0.8, 0, 0])
     multi = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    probs = {"multi": multi,
-             "seek": np.stack([1 - multi[:, 1], multi[:, 1]], 1),
-             "provide": np.stack([1 - multi[:, 2], multi[:, 2]], 1)}
+    probs = {
+        "multi": multi,
+        "seek": np.stack([1 - multi[:, 1], multi[:, 1]], 1),
+        "provide": np.stack([1 - multi[:, 2], multi[:, 2]], 1),
+    }
     tuned = tune_decisions(probs, y)
     base, best = evaluate(probs, y), evaluate(probs, y, tuned)
     for s in ("multi", "seek", "provide"):
@@ -79,8 +81,10 @@ def test_decisions_tuned_on_validation_never_lower_validation_f1() -> None:
 
 
 def test_summary_gives_mean_and_sd() -> None:
-    runs = [{s: {"p": v, "r": v, "f1": v} for s in ("multi", "seek", "provide")}
-            for v in (70.0, 72.0, 74.0)]
+    runs = [
+        {s: {"p": v, "r": v, "f1": v} for s in ("multi", "seek", "provide")}
+        for v in (70.0, 72.0, 74.0)
+    ]
     out = summarise(runs)
     assert out["seek"]["f1"] == 72.0 and out["seek"]["f1_sd"] == 2.0
 

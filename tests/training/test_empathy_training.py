@@ -46,13 +46,25 @@ def test_report_has_figures_paper_rows_and_confusion_png(tiny: dict[str, Any]) -
     assert summary["runs"][0]["history"][0]["epoch"] == 1
 
 
-def test_quick_command_prints_one_json_object(tmp_path: Path, data_dir: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_quick_command_prints_one_json_object(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from training.cli import main as train_cli
 
-    rc = train_cli(["empathy", "--quick", "--no-baselines", "--data", str(data_dir),
-                    "--registry", str(tmp_path / "reg"), "--report-dir",
-                    str(tmp_path / "rep"), "--json"])
+    rc = train_cli(
+        [
+            "empathy",
+            "--quick",
+            "--no-baselines",
+            "--data",
+            str(data_dir),
+            "--registry",
+            str(tmp_path / "reg"),
+            "--report-dir",
+            str(tmp_path / "rep"),
+            "--json",
+        ]
+    )
     assert rc == 0
     (line,) = capsys.readouterr().out.splitlines()
     obj = json.loads(line)

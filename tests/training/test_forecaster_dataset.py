@@ -20,8 +20,9 @@ def slice_examples(data_dir: Path):
 
 
 def test_min_age_keeps_only_matured_threads(data_dir: Path):
-    ex = build_examples(data_dir / "reddit-college", structural_target, max_threads=20,
-                        min_age_s=10 * 86400)
+    ex = build_examples(
+        data_dir / "reddit-college", structural_target, max_threads=20, min_age_s=10 * 86400
+    )
     for p in ex.posts.values():
         assert p.retrieved_on is not None and p.retrieved_on - p.created_utc >= 10 * 86400
 
@@ -48,5 +49,3 @@ def test_time_split_trains_on_older_posts(slice_examples):
     newest_train = max(t[slice_examples.post_of[i]] for i in s.train)
     oldest_test = min(t[slice_examples.post_of[i]] for i in s.test)
     assert newest_train <= oldest_test
-
-

@@ -10,19 +10,23 @@ from training.forecaster.dataset import build_examples, structural_target
 from training.forecaster.history import TlcRef, author_history, dump_tlcs, prune_to_horizon
 
 from models.forecaster.context import TlcContext
-from models.tree import Node
+from redditdata.tree import Node
 
 H = 48 * 3600
 
 
-def _ref(name: str, author: str | None, t: int, post: str = "t3_p", sub: str = "College"
-         ) -> TlcRef:
+def _ref(name: str, author: str | None, t: int, post: str = "t3_p", sub: str = "College") -> TlcRef:
     return TlcRef(name, post, sub, author, t)
 
 
 def test_counts_and_outcomes_come_only_from_earlier_matured_tlcs() -> None:
-    refs = [_ref("t1_a", "ann", 0), _ref("t1_b", "ann", 100, post="t3_q", sub="GradSchool"),
-            _ref("t1_c", "ann", H + 50), _ref("t1_d", "ann", H + 200), _ref("t1_x", "bob", 10)]
+    refs = [
+        _ref("t1_a", "ann", 0),
+        _ref("t1_b", "ann", 100, post="t3_q", sub="GradSchool"),
+        _ref("t1_c", "ann", H + 50),
+        _ref("t1_d", "ann", H + 200),
+        _ref("t1_x", "bob", 10),
+    ]
     out = {"t1_a": 2.0, "t1_b": 4.0, "t1_c": 8.0, "t1_x": 100.0}
     h = author_history(refs, out, H)
     assert h["t1_a"] == TlcContext()
@@ -43,22 +47,33 @@ def test_a_future_tlc_changes_no_earlier_context() -> None:
     assert {k: after[k] for k in before} == before
     assert after["t1_future"].prior_tlcs == 5
     # and an outcome that would leak if the horizon were ignored: a TLC an hour earlier
-    near = author_history([*refs, _ref("t1_near", "ann", 4 * H + 3600)],
-                          out | {"t1_near": 1e6}, H)
+    near = author_history([*refs, _ref("t1_near", "ann", 4 * H + 3600)], out | {"t1_near": 1e6}, H)
     assert near["t1_near"].sum_outcome == pytest.approx(sum(range(4)))
 
 
 def test_ties_follow_created_then_name_and_deleted_authors_have_no_history() -> None:
-    refs = [_ref("t1_b", "Ann", 5), _ref("t1_a", "ann", 5), _ref("t1_z", "[deleted]", 1),
-            _ref("t1_y", "[deleted]", 2), _ref("t1_n", None, 3)]
+    refs = [
+        _ref("t1_b", "Ann", 5),
+        _ref("t1_a", "ann", 5),
+        _ref("t1_z", "[deleted]", 1),
+        _ref("t1_y", "[deleted]", 2),
+        _ref("t1_n", None, 3),
+    ]
     h = author_history(refs, {}, H)
     assert h["t1_a"].prior_tlcs == 0 and h["t1_b"].prior_tlcs == 1  # author case-insensitive
     assert "t1_z" not in h and "t1_y" not in h and "t1_n" not in h
 
 
 def test_prune_to_horizon_drops_late_replies_and_their_subtrees() -> None:
-    late = Node("t1_l", "t1_t", "c", "late", 1, H + 10,
-                children=[Node("t1_ll", "t1_l", "d", "x", 1, H + 20)])
+    late = Node(
+        "t1_l",
+        "t1_t",
+        "c",
+        "late",
+        1,
+        H + 10,
+        children=[Node("t1_ll", "t1_l", "d", "x", 1, H + 20)],
+    )
     early = Node("t1_e", "t1_t", "b", "early", 1, 60)
     tlc = Node("t1_t", "t3_p", "a", "tlc", 1, 0, children=[early, late])
     pruned = prune_to_horizon(tlc, H)
@@ -86,8 +101,7 @@ def test_real_slice_contexts_match_a_brute_force_count(real_slice, data_dir: Pat
             assert t.author in (None, "", "[deleted]")
             continue
         mine = by_author[t.author.lower()]  # type: ignore[union-attr]
-        assert c.prior_tlcs == sum((r.created_utc, r.name) < (t.created_utc, t.name)
-                                   for r in mine)
+        assert c.prior_tlcs == sum((r.created_utc, r.name) < (t.created_utc, t.name) for r in mine)
         checked += c.prior_tlcs > 0
     assert checked > 10  # the slice has authors with earlier TLCs
 
@@ -102,8 +116,12 @@ def test_real_slice_outcomes_are_from_the_past_only(real_slice, data_dir: Path) 
     base = author_history(refs, outcomes, H)
     # give every TLC after the slice's median time an absurd outcome
     cut = float(np.median([t.created_utc for t in ex.tlcs]))
-    poisoned = {k: (1e9 if r.created_utc > cut else outcomes.get(k, 0.0))
-                for r in refs for k in [r.name] if k in outcomes}
+    poisoned = {
+        k: (1e9 if r.created_utc > cut else outcomes.get(k, 0.0))
+        for r in refs
+        for k in [r.name]
+        if k in outcomes
+    }
     again = author_history(refs, poisoned, H)
     early = [r.name for r in refs if r.created_utc <= cut and r.name in base]
     assert early and all(again[k] == base[k] for k in early)
@@ -112,7 +130,8 @@ def test_real_slice_outcomes_are_from_the_past_only(real_slice, data_dir: Path) 
 
 
 def test_without_history_examples_carry_no_context(data_dir: Path) -> None:
-    ex = build_examples(data_dir / "reddit-college", structural_target, max_threads=5,
-                        history_horizon_s=None)
+    ex = build_examples(
+        data_dir / "reddit-college", structural_target, max_threads=5, history_horizon_s=None
+    )
     assert ex.context == [] and len(ex) > 0
     assert ex.subset(np.arange(3)).context == []

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from training.forecaster.bundle_io import write_bundle
+from training.forecaster.bundle import write_bundle
 from training.forecaster.dataset import build_examples, split_by_post, structural_target
 from training.forecaster.evaluate import eval_json, predict_examples
-from training.forecaster.pipeline import train_models
-from training.forecaster.run import MPQA_REL
+from training.forecaster.job import MPQA_REL
+from training.forecaster.trainer import train_models
 
 from models.bundle import Registry
 from models.forecaster.context import CONTEXT_FEATURES, TlcContext
@@ -32,24 +32,31 @@ def trained(slice_examples, data_dir: Path, tmp_path_factory):
     split = split_by_post(slice_examples)
     tr = train_models(slice_examples, split, subj=subj, n_boot=10, lda_iterations=20)
     reg = Registry(tmp_path_factory.mktemp("registry"))
-    version = write_bundle(tr, reg, subj=subj, metrics={}, params={"target": "structural"},
-                           data_hash="test")
+    version = write_bundle(
+        tr, reg, subj=subj, metrics={}, params={"target": "structural"}, data_hash="test"
+    )
     return tr, split, reg, version
 
 
-def test_bundle_with_the_relative_text_score_round_trips(slice_examples, data_dir: Path,
-                                                          tmp_path):
+def test_bundle_with_the_relative_text_score_round_trips(slice_examples, data_dir: Path, tmp_path):
     from models.forecaster.model import TEXT_REL_SCORE
 
     subj = load_mpqa(str(data_dir / MPQA_REL))
     split = split_by_post(slice_examples)
-    tr = train_models(slice_examples, split, subj=subj, n_boot=0, lda_iterations=20,
-                      ablations=False, weight_schemes=("sqrt",), text_relative=True)
+    tr = train_models(
+        slice_examples,
+        split,
+        subj=subj,
+        n_boot=0,
+        lda_iterations=20,
+        ablations=False,
+        weight_schemes=("sqrt",),
+        text_relative=True,
+    )
     assert tr.main_names[-2:] == ["tlc_wording_ngram_score", TEXT_REL_SCORE]
     assert tr.info["main_weights"] == "sqrt" and tr.text_rel_ridge is not None
     reg = Registry(tmp_path)
-    write_bundle(tr, reg, subj=subj, metrics={}, params={"target": "structural"},
-                 data_hash="test")
+    write_bundle(tr, reg, subj=subj, metrics={}, params={"target": "structural"}, data_hash="test")
     fc = Forecaster.from_registry(reg)
     assert fc.text_rel_ridge is not None
     preds = predict_examples(fc, slice_examples.subset(split.test))
@@ -96,8 +103,18 @@ def test_one_batch_across_posts_equals_one_call_per_post(trained, slice_examples
 
 def test_training_reports_every_model_and_reference_on_the_same_test_rows(trained):
     tr, split = trained[0], trained[1]
-    for k in ("main", "mean", "ridge", "gbm", "main_no_time", "main_no_author", "main_no_context",
-              "chronological", "reddit_order", "oracle"):
+    for k in (
+        "main",
+        "mean",
+        "ridge",
+        "gbm",
+        "main_no_time",
+        "main_no_author",
+        "main_no_context",
+        "chronological",
+        "reddit_order",
+        "oracle",
+    ):
         assert len(tr.preds[k]) == len(split.test)
         assert {"r2", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5"} <= set(tr.results[k])
     assert tr.results["oracle"]["pairwise_acc"] == 1.0
@@ -122,8 +139,18 @@ def test_eval_json_has_the_issue_shape(trained, slice_examples):
     _, split, reg, _ = trained
     test_ex = slice_examples.subset(split.test)
     out = eval_json(test_ex, predict_examples(Forecaster.from_registry(reg), test_ex))
-    keys = {"n_tlc", "n_posts", "mse", "r2", "spearman", "pairwise_acc",
-            "pairwise_acc_time_matched", "ndcg5", "pairwise_acc_post_macro", "baselines"}
+    keys = {
+        "n_tlc",
+        "n_posts",
+        "mse",
+        "r2",
+        "spearman",
+        "pairwise_acc",
+        "pairwise_acc_time_matched",
+        "ndcg5",
+        "pairwise_acc_post_macro",
+        "baselines",
+    }
     assert set(out) == keys
     assert set(out["baselines"]) == {"mean", "ridge", "gbm", "reddit_order", "chronological"}
     assert set(out["baselines"]["gbm"]) == keys - {"n_tlc", "n_posts", "baselines"}
@@ -136,8 +163,18 @@ def test_eval_forecaster_cli_prints_one_json_object(trained, data_dir, capsys):
     from training.cli import main
 
     reg = trained[2]
-    rc = main(["eval-forecaster", "--registry", str(reg.root), "--data",
-               str(data_dir / "reddit-college"), "--max-threads", "5", "--json"])
+    rc = main(
+        [
+            "eval-forecaster",
+            "--registry",
+            str(reg.root),
+            "--data",
+            str(data_dir / "reddit-college"),
+            "--max-threads",
+            "5",
+            "--json",
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1
@@ -145,33 +182,36 @@ def test_eval_forecaster_cli_prints_one_json_object(trained, data_dir, capsys):
     assert obj["n_posts"] == 5 and obj["baselines"]["mean"]["pairwise_acc"] == 0.5
 
 
-def test_minilm_model_trains_on_frozen_encodings_and_scores_the_same_test_rows(trained,
-                                                                              slice_examples):
+def test_minilm_model_trains_on_frozen_encodings_and_scores_the_same_test_rows(
+    trained, slice_examples
+):
     from training.forecaster.dataset import Split
     from training.forecaster.neural import train_minilm
 
     tr, full = trained[0], trained[1]
     split = Split(full.train, full.val, full.test[:120], "by_post")
-    res, pred, info = train_minilm(slice_examples, split, tr, max_train=300, max_val=100,
-                                   n_boot=0, epochs=3)
+    res, pred, info = train_minilm(
+        slice_examples, split, tr, max_train=300, max_val=100, n_boot=0, epochs=3
+    )
     assert pred.shape == (120,) and np.all(np.isfinite(pred))
     assert info["n_train"] == 300 and 0 <= info["best_epoch"] < 3
     assert {"r2", "pairwise_acc", "ndcg5"} <= set(res)
 
 
-def test_context_bundle_reads_contexts_and_defaults_to_a_first_time_author(trained,
-                                                                         slice_examples):
+def test_context_bundle_reads_contexts_and_defaults_to_a_first_time_author(trained, slice_examples):
     tr, split, reg, _ = trained
     fc = Forecaster.from_registry(reg)
-    assert fc.use_context and fc.main_names[-len(CONTEXT_FEATURES) - 1:-1] == list(
-        CONTEXT_FEATURES)
+    assert fc.use_context and fc.main_names[-len(CONTEXT_FEATURES) - 1 : -1] == list(
+        CONTEXT_FEATURES
+    )
     test_ex = slice_examples.subset(split.test)
-    groups = [(post, [test_ex.tlcs[i] for i in idx], None, [test_ex.context[i] for i in idx])
-              for post, idx in test_ex.by_post()]
+    groups = [
+        (post, [test_ex.tlcs[i] for i in idx], None, [test_ex.context[i] for i in idx])
+        for post, idx in test_ex.by_post()
+    ]
     assert any(c is not None and c.prior_tlcs > 0 for g in groups for c in g[3])
     with_ctx = fc.predict_many(groups)
-    np.testing.assert_allclose([f.value for f in with_ctx], tr.preds["main"], rtol=1e-4,
-                               atol=1e-4)
+    np.testing.assert_allclose([f.value for f in with_ctx], tr.preds["main"], rtol=1e-4, atol=1e-4)
     # missing context = every author new (documented default), both spellings agree
     bare = fc.predict_many([g[:3] for g in groups])
     empty = fc.predict_many([(p, t, n, [TlcContext()] * len(t)) for p, t, n, _ in groups])
@@ -180,11 +220,11 @@ def test_context_bundle_reads_contexts_and_defaults_to_a_first_time_author(train
     x_bare, _ = fc.design(*groups[0][:2])
     j = fc.features.names.index("author_log_prior_tlcs")
     assert (x_ctx[:, j] != x_bare[:, j]).any() or not any(
-        c is not None and c.prior_tlcs for c in groups[0][3])
+        c is not None and c.prior_tlcs for c in groups[0][3]
+    )
 
 
-def test_bundle_without_context_keeps_its_layout_and_unknown_layouts_name_the_retrain(
-        trained):
+def test_bundle_without_context_keeps_its_layout_and_unknown_layouts_name_the_retrain(trained):
     """A bundle trained before context features (no ``use_context``) is read with the old
     layout; a layout this code does not know fails naming the retrain command."""
     from models.bundle import Bundle

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from training.forecaster.pipeline import _val_summary
+from training.forecaster.trainer import _val_summary
 from training.forecaster.weights import post_sizes, post_weights, weighted_mse
 
 from models.forecaster.ranking import evaluate

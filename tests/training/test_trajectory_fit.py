@@ -18,8 +18,11 @@ def _matrix(n: int, seed: int = 0) -> np.ndarray:
     x = np.empty((n, k))
     for j, m in enumerate(METRIC_NAMES):
         s = METRIC_SIGNS[m]
-        if m.startswith("pct_") or m in ("politeness", "supportiveness",
-                                         "linguistic_accommodation"):
+        if m.startswith("pct_") or m in (
+            "politeness",
+            "supportiveness",
+            "linguistic_accommodation",
+        ):
             x[:, j] = np.clip(0.5 + 0.1 * s * latent + rng.normal(0, 0.05, n), -1, 1)
         else:
             z = (latent - latent.mean()) / latent.std()

@@ -38,13 +38,21 @@ from models.trajectory import (
     Trajectory,
     apply_transforms,
 )
-from models.tree import Node
-from streaming.dumps import DumpReport, find_dump_files
-from streaming.forest import iter_threads
+from redditdata.dumps import DumpReport, find_dump_files
+from redditdata.forest import iter_threads
+from redditdata.tree import Node
 from training.errors import TrainingError
 
-__all__ = ["PAPER_PC1_EVR", "MetricTable", "TrajectoryFit", "collect_metrics", "fit_pc1",
-           "heldout_mask", "plot_loadings", "train_trajectory"]
+__all__ = [
+    "PAPER_PC1_EVR",
+    "MetricTable",
+    "TrajectoryFit",
+    "collect_metrics",
+    "fit_pc1",
+    "heldout_mask",
+    "plot_loadings",
+    "train_trajectory",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +71,9 @@ class MetricTable:
     report: DumpReport = field(default_factory=DumpReport)
 
 
-def _batches(threads: Iterator[Any], min_replies: int, batch_comments: int
-             ) -> Iterator[tuple[list[Node], int]]:
+def _batches(
+    threads: Iterator[Any], min_replies: int, batch_comments: int
+) -> Iterator[tuple[list[Node], int]]:
     batch: list[Node] = []
     size = 0
     n_threads = 0
@@ -83,15 +92,23 @@ def _batches(threads: Iterator[Any], min_replies: int, batch_comments: int
         yield batch, n_threads
 
 
-def collect_metrics(data: str | Path, aux: AuxScorer, *, min_age_hours: float = 48,
-                    max_threads: int | None = None, min_replies: int = 1,
-                    batch_comments: int = 20_000, markers: Markers | None = None,
-                    on_batch: Callable[[int, int], None] | None = None) -> MetricTable:
+def collect_metrics(
+    data: str | Path,
+    aux: AuxScorer,
+    *,
+    min_age_hours: float = 48,
+    max_threads: int | None = None,
+    min_replies: int = 1,
+    batch_comments: int = 20_000,
+    markers: Markers | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> MetricTable:
     """Outcome metrics of the matured conversations of a dump directory."""
     report = DumpReport()
     computer = OutcomeComputer(aux, None, markers if markers is not None else load_markers(data))
-    threads = iter_threads(data, report, max_threads=max_threads,
-                           min_age_s=int(min_age_hours * 3600))
+    threads = iter_threads(
+        data, report, max_threads=max_threads, min_age_s=int(min_age_hours * 3600)
+    )
     xs: list[np.ndarray] = []
     posts: list[str] = []
     n_threads = n_comments = 0
@@ -108,14 +125,15 @@ def collect_metrics(data: str | Path, aux: AuxScorer, *, min_age_hours: float = 
         if on_batch is not None:
             on_batch(k, c)
     x = np.vstack(xs) if xs else np.zeros((0, len(METRIC_NAMES)))
-    return MetricTable(x=x, posts=posts, n_threads=n_threads, n_comments=n_comments,
-                       report=report)
+    return MetricTable(x=x, posts=posts, n_threads=n_threads, n_comments=n_comments, report=report)
 
 
 def heldout_mask(posts: list[str], frac: float) -> np.ndarray:
     """``True`` for conversations of held-out posts (stable hash of the post id)."""
+
     def bucket(p: str) -> float:
         return int(hashlib.sha1(p.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+
     return np.fromiter((bucket(p) < frac for p in posts), dtype=bool, count=len(posts))
 
 
@@ -152,29 +170,41 @@ def fit_pc1(x: np.ndarray, x_heldout: np.ndarray | None = None) -> TrajectoryFit
     std = np.where(std > 1e-12, std, 1.0)
     z = (t - mean) / std
     _, s, vt = np.linalg.svd(z, full_matrices=False)
-    var = s ** 2
+    var = s**2
     evr = (var / var.sum()).tolist() if var.sum() > 0 else [0.0] * len(s)
     pc1 = vt[0].copy()
     signs = np.array([METRIC_SIGNS[m] for m in METRIC_NAMES], dtype=np.float64)
     if float(pc1 @ signs) < 0:
         pc1 = -pc1
-    traj = Trajectory(version="unsaved", features=METRIC_NAMES, transforms=transforms,
-                      mean=mean, std=std, loadings=pc1, explained_variance_ratio=evr[0])
+    traj = Trajectory(
+        version="unsaved",
+        features=METRIC_NAMES,
+        transforms=transforms,
+        mean=mean,
+        std=std,
+        loadings=pc1,
+        explained_variance_ratio=evr[0],
+    )
     held = None
     if x_heldout is not None and len(x_heldout) >= 2:
         zh = traj.standardise(x_heldout)
         zh = zh - zh.mean(axis=0)
-        total = float((zh ** 2).sum())
+        total = float((zh**2).sum())
         held = float(((zh @ pc1) ** 2).sum() / total) if total > 0 else None
     disagreeing = [m for m, v in zip(METRIC_NAMES, pc1) if v * METRIC_SIGNS[m] < -1e-9]
     raw_std = x.std(axis=0)
     zr = (x - x.mean(axis=0)) / np.where(raw_std > 1e-12, raw_std, 1.0)
     sr = np.linalg.svd(zr, compute_uv=False) ** 2
     raw_evr = float(sr[0] / sr.sum()) if sr.sum() > 0 else 0.0
-    return TrajectoryFit(trajectory=traj, explained_variance_ratio=[float(v) for v in evr[:5]],
-                         heldout_explained_variance=held, n_train=int(x.shape[0]),
-                         n_heldout=0 if x_heldout is None else int(x_heldout.shape[0]),
-                         disagreeing=disagreeing, untransformed_pc1_evr=raw_evr)
+    return TrajectoryFit(
+        trajectory=traj,
+        explained_variance_ratio=[float(v) for v in evr[:5]],
+        heldout_explained_variance=held,
+        n_train=int(x.shape[0]),
+        n_heldout=0 if x_heldout is None else int(x_heldout.shape[0]),
+        disagreeing=disagreeing,
+        untransformed_pc1_evr=raw_evr,
+    )
 
 
 def plot_loadings(loadings: dict[str, float], evr: float, path: Path) -> Path:
@@ -199,19 +229,35 @@ def plot_loadings(loadings: dict[str, float], evr: float, path: Path) -> Path:
     return path
 
 
-def train_trajectory(data: str | Path, registry: Registry, aux: AuxScorer, *,
-                     min_age_hours: float = 48, max_threads: int | None = None,
-                     min_replies: int = 1, heldout_frac: float = 0.2,
-                     report_dir: Path | None = None,
-                     on_batch: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def train_trajectory(
+    data: str | Path,
+    registry: Registry,
+    aux: AuxScorer,
+    *,
+    min_age_hours: float = 48,
+    max_threads: int | None = None,
+    min_replies: int = 1,
+    heldout_frac: float = 0.2,
+    report_dir: Path | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """Collect metrics, fit, write the ``trajectory`` bundle and the report; return the
     report dict (also saved as ``report.json``)."""
     markers = load_markers(data)
-    table = collect_metrics(data, aux, min_age_hours=min_age_hours, max_threads=max_threads,
-                            min_replies=min_replies, markers=markers, on_batch=on_batch)
+    table = collect_metrics(
+        data,
+        aux,
+        min_age_hours=min_age_hours,
+        max_threads=max_threads,
+        min_replies=min_replies,
+        markers=markers,
+        on_batch=on_batch,
+    )
     if table.x.shape[0] == 0:
-        raise TrainingError(f"no conversation in {data} is at least {min_age_hours} h old "
-                            f"with ≥{min_replies} replies")
+        raise TrainingError(
+            f"no conversation in {data} is at least {min_age_hours} h old "
+            f"with ≥{min_replies} replies"
+        )
     held = heldout_mask(table.posts, heldout_frac)
     if held.all() or (~held).sum() < 3:
         held = np.zeros(len(table.posts), dtype=bool)
@@ -230,24 +276,47 @@ def train_trajectory(data: str | Path, registry: Registry, aux: AuxScorer, *,
         "n_comments": table.n_comments,
         "loadings_against_expected_sign": fit.disagreeing,
     }
-    params = {"min_age_hours": min_age_hours, "max_threads": max_threads,
-              "min_replies": min_replies, "heldout_frac": heldout_frac,
-              "aux_version": str(aux.version), "markers": markers.source}
-    with BundleWriter(registry, BUNDLE_NAME, features=list(METRIC_NAMES), params=params,
-                      metrics=metrics, training_data_hash=data_hash) as w:
+    params = {
+        "min_age_hours": min_age_hours,
+        "max_threads": max_threads,
+        "min_replies": min_replies,
+        "heldout_frac": heldout_frac,
+        "aux_version": str(aux.version),
+        "markers": markers.source,
+    }
+    with BundleWriter(
+        registry,
+        BUNDLE_NAME,
+        features=list(METRIC_NAMES),
+        params=params,
+        metrics=metrics,
+        training_data_hash=data_hash,
+    ) as w:
         w.save_json(TRAJECTORY_FILE, fit.trajectory.to_json())
         w.save_json(MARKERS_FILE, markers.to_json())
     version = w.version
-    report: dict[str, Any] = {"bundle": BUNDLE_NAME, "version": version,
-                              "registry": str(registry.root), **metrics,
-                              "loadings": fit.loadings(), "params": params,
-                              "dump_report": {"accepted": dict(table.report.accepted),
-                                              "rejected": dict(table.report.rejected)}}
+    report: dict[str, Any] = {
+        "bundle": BUNDLE_NAME,
+        "version": version,
+        "registry": str(registry.root),
+        **metrics,
+        "loadings": fit.loadings(),
+        "params": params,
+        "dump_report": {
+            "accepted": dict(table.report.accepted),
+            "rejected": dict(table.report.rejected),
+        },
+    }
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
         (report_dir / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-        report["plot"] = str(plot_loadings(fit.loadings(), fit.pc1_evr,
-                                           report_dir / "loadings.png"))
-    logger.info("trajectory %s: PC1 explains %.1f%% (held-out %.1f%%)", version,
-                100 * fit.pc1_evr, 100 * (fit.heldout_explained_variance or float("nan")))
+        report["plot"] = str(
+            plot_loadings(fit.loadings(), fit.pc1_evr, report_dir / "loadings.png")
+        )
+    logger.info(
+        "trajectory %s: PC1 explains %.1f%% (held-out %.1f%%)",
+        version,
+        100 * fit.pc1_evr,
+        100 * (fit.heldout_explained_variance or float("nan")),
+    )
     return report

@@ -16,31 +16,50 @@ __all__ = ["write_aux_bundle"]
 logger = logging.getLogger(__name__)
 
 
-def write_aux_bundle(registry: Registry, featurizer: Featurizer, weights: np.ndarray,
-                     bias: np.ndarray, calibrator: Calibrator, *,
-                     thresholds: Mapping[str, float], metrics: Mapping[str, Any] | None = None,
-                     params: Mapping[str, Any] | None = None, training_data_hash: str = "",
-                     make_current: bool = True) -> Bundle:
+def write_aux_bundle(
+    registry: Registry,
+    featurizer: Featurizer,
+    weights: np.ndarray,
+    bias: np.ndarray,
+    calibrator: Calibrator,
+    *,
+    thresholds: Mapping[str, float],
+    metrics: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    training_data_hash: str = "",
+    make_current: bool = True,
+) -> Bundle:
     """Write one ``aux`` bundle (heads in :data:`AUX_HEADS` order) and return it loaded."""
     if featurizer.idf is None:
         raise ValueError("featurizer has no idf")
-    p: dict[str, Any] = {"heads": list(AUX_HEADS), "thresholds": dict(thresholds),
-                         "dense_features": list(DENSE_FEATURES),
-                         "featurizer": {k: v for k, v in featurizer.spec.to_json().items()
-                                        if k != "vocab"},
-                         "vocab_size": featurizer.n_words}
+    p: dict[str, Any] = {
+        "heads": list(AUX_HEADS),
+        "thresholds": dict(thresholds),
+        "dense_features": list(DENSE_FEATURES),
+        "featurizer": {k: v for k, v in featurizer.spec.to_json().items() if k != "vocab"},
+        "vocab_size": featurizer.n_words,
+    }
     p.update(params or {})
-    with BundleWriter(registry, AUX_BUNDLE, labels=list(AUX_HEADS),
-                      features=["words", "chars", *DENSE_FEATURES], params=p,
-                      metrics=dict(metrics or {}), training_data_hash=training_data_hash,
-                      make_current=make_current) as w:
+    with BundleWriter(
+        registry,
+        AUX_BUNDLE,
+        labels=list(AUX_HEADS),
+        features=["words", "chars", *DENSE_FEATURES],
+        params=p,
+        metrics=dict(metrics or {}),
+        training_data_hash=training_data_hash,
+        make_current=make_current,
+    ) as w:
         w.save_json("featurizer.json", featurizer.spec.to_json())
         w.save_json("calibration.json", calibrator.to_json())
-        w.save_tensors("weights.safetensors", {
-            "weights": np.asarray(weights, dtype=np.float32),
-            "bias": np.asarray(bias, dtype=np.float32),
-            "idf": np.asarray(featurizer.idf, dtype=np.float32),
-        })
+        w.save_tensors(
+            "weights.safetensors",
+            {
+                "weights": np.asarray(weights, dtype=np.float32),
+                "bias": np.asarray(bias, dtype=np.float32),
+                "idf": np.asarray(featurizer.idf, dtype=np.float32),
+            },
+        )
         version = w.version
     logger.info("aux bundle %s written to %s", version, registry.root)
     return registry.get(AUX_BUNDLE, version)

@@ -88,14 +88,14 @@ def group_split(keys: Sequence[str], val: float = 0.1, test: float = 0.1) -> np.
     return np.where(u < test, 2, np.where(u < test + val, 1, 0))
 
 
-def _by_split(texts: Sequence[str], y: np.ndarray, split: np.ndarray, source: str,
-              limit: int | None) -> dict[str, Labelled]:
+def _by_split(
+    texts: Sequence[str], y: np.ndarray, split: np.ndarray, source: str, limit: int | None
+) -> dict[str, Labelled]:
     out = {}
     for i, name in enumerate(SPLITS):
         idx = [int(j) for j in np.flatnonzero(split == i)]
         # shuffle deterministically so a `limit` keeps both classes
-        idx = [idx[k] for k in np.argsort([_bucket(texts[j], "order") for j in idx],
-                                          kind="stable")]
+        idx = [idx[k] for k in np.argsort([_bucket(texts[j], "order") for j in idx], kind="stable")]
         lab = Labelled([texts[j] for j in idx], np.asarray(y, dtype=np.float64)[idx], source)
         out[name] = lab.head(limit)
     return out
@@ -119,7 +119,7 @@ def load_toxichat(aux: Path, limit: int | None = None) -> dict[str, Labelled]:
                 for turn in json.loads(line).get("reddit_thread", []):
                     t = str(turn.get("text", "")).strip()
                     if t.startswith("Title:"):
-                        t = t[len("Title:"):].strip()
+                        t = t[len("Title:") :].strip()
                     if t in _DROP or t in seen:
                         continue
                     seen.add(t)
@@ -135,8 +135,9 @@ def load_ruddit(aux: Path, limit: int | None = None) -> dict[str, Labelled]:
     df["txt"] = _clean(df["txt"])
     df = df[~df["txt"].isin(_DROP)].drop_duplicates("txt")
     split = group_split(df["post_id"].astype(str).tolist())
-    return _by_split(df["txt"].tolist(), df["offensiveness_score"].to_numpy(), split, "ruddit",
-                     limit)
+    return _by_split(
+        df["txt"].tolist(), df["offensiveness_score"].to_numpy(), split, "ruddit", limit
+    )
 
 
 _MENTION = re.compile(r"(^|\s)(RT\s+)?@\w+:?")
@@ -153,12 +154,14 @@ def load_davidson(aux: Path, limit: int | None = None) -> dict[str, Labelled]:
 
 def load_wiki_toxic(aux: Path, limit: int | None = None) -> dict[str, Labelled]:
     """Wikipedia talk comments with crowd toxic labels (the bias test set's real comments)."""
-    df = pd.read_csv(_need(aux / "toxicity" / "wiki_bias_testset"
-                           / "toxicity_nonfuzzed_testset.csv"))
+    df = pd.read_csv(
+        _need(aux / "toxicity" / "wiki_bias_testset" / "toxicity_nonfuzzed_testset.csv")
+    )
     texts = [t.replace("NEWLINE_TOKEN", "\n").strip() for t in _clean(df["comment"])]
     split = group_split([str(r) for r in df["rev_id"]])
-    return _by_split(texts, df["toxic"].astype(bool).to_numpy().astype(float), split,
-                     "wiki_toxic", limit)
+    return _by_split(
+        texts, df["toxic"].astype(bool).to_numpy().astype(float), split, "wiki_toxic", limit
+    )
 
 
 def load_perspective(aux: Path, limit: int | None = None) -> dict[str, Labelled]:
@@ -167,22 +170,29 @@ def load_perspective(aux: Path, limit: int | None = None) -> dict[str, Labelled]
     ``train`` (50%) fits the calibrator, ``val`` is empty, ``test`` (50%) is held out; duplicate
     comments (the sample repeats some under different ids) are merged first.
     """
-    df = pd.read_csv(_need(aux / "toxicity" / "perspective_2k"
-                           / "perspective_wikipedia_2k_score_sample_20180829.csv"))
+    df = pd.read_csv(
+        _need(
+            aux
+            / "toxicity"
+            / "perspective_2k"
+            / "perspective_wikipedia_2k_score_sample_20180829.csv"
+        )
+    )
     df["text"] = [t.replace("NEWLINE_TOKEN", "\n").strip() for t in _clean(df["comment_text"])]
     # the sample repeats some comments under different ids: one row per text (mean score)
     df = df.groupby("text", sort=True, as_index=False)["TOXICITY@6"].mean()
     split = group_split(df["text"].tolist(), val=0.0, test=0.5)
-    return _by_split(df["text"].tolist(), df["TOXICITY@6"].to_numpy(), split, "perspective",
-                     limit)
+    return _by_split(df["text"].tolist(), df["TOXICITY@6"].to_numpy(), split, "perspective", limit)
 
 
 # -- politeness / supportiveness -----------------------------------------------------------
 def load_politeness(aux: Path, limit: int | None = None) -> dict[str, Labelled]:
     """Stanford Politeness Corpus requests; ``y`` = the normalized (z-scored) rating divided by
     its largest magnitude over the corpus, so 0 stays the average request and ``y`` ∈ [-1, 1]."""
-    frames = [pd.read_csv(_need(aux / "politeness" / f))
-              for f in ("wikipedia.annotated.csv", "stack-exchange.annotated.csv")]
+    frames = [
+        pd.read_csv(_need(aux / "politeness" / f))
+        for f in ("wikipedia.annotated.csv", "stack-exchange.annotated.csv")
+    ]
     df = pd.concat(frames, ignore_index=True)
     s = df["Normalized Score"].to_numpy(dtype=float)
     y = s / np.abs(s).max()
@@ -197,8 +207,13 @@ def load_goemotions(aux: Path, limit: int | None = None) -> dict[str, Labelled]:
     neg = {names.index(e) for e in UNSUPPORTIVE_EMOTIONS}
     out = {}
     for split, f in zip(SPLITS, ("train.tsv", "dev.tsv", "test.tsv"), strict=True):
-        df = pd.read_csv(_need(aux / "support" / "goemotions" / f), sep="\t", header=None,
-                         names=["text", "labels", "id"], quoting=3)
+        df = pd.read_csv(
+            _need(aux / "support" / "goemotions" / f),
+            sep="\t",
+            header=None,
+            names=["text", "labels", "id"],
+            quoting=3,
+        )
         ys = []
         for lab in df["labels"].astype(str):
             ids = {int(x) for x in lab.split(",") if x.strip().isdigit()}
@@ -209,9 +224,22 @@ def load_goemotions(aux: Path, limit: int | None = None) -> dict[str, Labelled]:
 
 
 #: GoEmotions labels with no hostile reading; comments carrying only these are benign.
-BENIGN_EMOTIONS = ("admiration", "amusement", "approval", "caring", "curiosity", "excitement",
-                   "gratitude", "joy", "love", "optimism", "relief", "realization", "surprise",
-                   "neutral")
+BENIGN_EMOTIONS = (
+    "admiration",
+    "amusement",
+    "approval",
+    "caring",
+    "curiosity",
+    "excitement",
+    "gratitude",
+    "joy",
+    "love",
+    "optimism",
+    "relief",
+    "realization",
+    "surprise",
+    "neutral",
+)
 
 
 def load_goemotions_benign(aux: Path, limit: int | None = None) -> dict[str, Labelled]:
@@ -221,18 +249,28 @@ def load_goemotions_benign(aux: Path, limit: int | None = None) -> dict[str, Lab
     benign = {names.index(e) for e in BENIGN_EMOTIONS}
     out = {}
     for split, f in zip(SPLITS, ("train.tsv", "dev.tsv", "test.tsv"), strict=True):
-        df = pd.read_csv(_need(aux / "support" / "goemotions" / f), sep="\t", header=None,
-                         names=["text", "labels", "id"], quoting=3)
-        keep = [{int(x) for x in str(lab).split(",") if x.strip().isdigit()} <= benign
-                and not _PROFANE.search(str(t))
-                for lab, t in zip(df["labels"], df["text"], strict=True)]
+        df = pd.read_csv(
+            _need(aux / "support" / "goemotions" / f),
+            sep="\t",
+            header=None,
+            names=["text", "labels", "id"],
+            quoting=3,
+        )
+        keep = [
+            {int(x) for x in str(lab).split(",") if x.strip().isdigit()} <= benign
+            and not _PROFANE.search(str(t))
+            for lab, t in zip(df["labels"], df["text"], strict=True)
+        ]
         texts = [t for t, k in zip(_clean(df["text"]), keep, strict=True) if k]
         out[split] = Labelled(texts, np.zeros(len(texts)), "goemotions_benign").head(limit)
     return out
 
 
-_PROFANE = re.compile(r"fuck|shit|bitch|cunt|dick|puss|fag|nigg|retard|whore|slut|ass\b|"
-                      r"idiot|stupid|moron|dumb", re.IGNORECASE)
+_PROFANE = re.compile(
+    r"fuck|shit|bitch|cunt|dick|puss|fag|nigg|retard|whore|slut|ass\b|"
+    r"idiot|stupid|moron|dumb",
+    re.IGNORECASE,
+)
 
 
 # -- advice / information sharing ---------------------------------------------------------
@@ -244,8 +282,11 @@ def load_advice(aux: Path, limit: int | None = None) -> dict[str, Labelled]:
         texts: list[str] = []
         ys: list[float] = []
         for sub in ("askparents", "needadvice"):
-            df = pd.read_csv(_need(aux / "advice" / "advice_emnlp2020" / f"{sub}_{suffix}.tsv"),
-                             sep="\t", quoting=3)
+            df = pd.read_csv(
+                _need(aux / "advice" / "advice_emnlp2020" / f"{sub}_{suffix}.tsv"),
+                sep="\t",
+                quoting=3,
+            )
             parts = df["ID"].astype(str).str.rsplit("-", n=1)
             df["cid"] = parts.str[0]
             df["sent"] = pd.to_numeric(parts.str[1], errors="coerce").fillna(0)
@@ -255,8 +296,9 @@ def load_advice(aux: Path, limit: int | None = None) -> dict[str, Labelled]:
                 texts.append(text)
                 ys.append(float(g["Majority_label"].max() > 0))
         order = np.argsort([_bucket(t, "order") for t in texts], kind="stable")
-        out[split] = Labelled([texts[i] for i in order], np.asarray(ys)[order],
-                              "advice").head(limit)
+        out[split] = Labelled([texts[i] for i in order], np.asarray(ys)[order], "advice").head(
+            limit
+        )
     return out
 
 
@@ -277,8 +319,9 @@ def load_eli5(aux: Path, min_score: int = 3, limit: int | None = None) -> dict[s
     return _by_split(texts, np.ones(len(texts)), group_split(keys), "eli5", limit)
 
 
-def load_college_replies(data: Path, n: int = 6000, limit: int | None = None
-                         ) -> dict[str, Labelled]:
+def load_college_replies(
+    data: Path, n: int = 6000, limit: int | None = None
+) -> dict[str, Labelled]:
     """Replies (depth ≥ 1) under reddit-college posts with no ``?`` in title or text, read from
     the start of the dump: a noisy "other Reddit replies" negative set for information sharing."""
     subs = _need(data / "reddit-college" / "submissions.jsonl.gz")
@@ -295,8 +338,12 @@ def load_college_replies(data: Path, n: int = 6000, limit: int | None = None
         for line in fh:
             r = json.loads(line)
             body = str(r.get("body", "")).strip()
-            if (r.get("depth", 0) >= 1 and r.get("link_id") not in question
-                    and body not in _DROP and r.get("author") != "AutoModerator"):
+            if (
+                r.get("depth", 0) >= 1
+                and r.get("link_id") not in question
+                and body not in _DROP
+                and r.get("author") != "AutoModerator"
+            ):
                 texts.append(body)
                 keys.append(str(r.get("link_id")))
                 if len(texts) >= n:
@@ -308,8 +355,12 @@ def load_college_replies(data: Path, n: int = 6000, limit: int | None = None
 QUESTION_SUBREDDITS = ("AskAcademia", "CollegeAdvice")
 
 
-def load_college_answers(data: Path, n: int = 6000, limit: int | None = None,
-                         subreddits: Sequence[str] = QUESTION_SUBREDDITS) -> dict[str, Labelled]:
+def load_college_answers(
+    data: Path,
+    n: int = 6000,
+    limit: int | None = None,
+    subreddits: Sequence[str] = QUESTION_SUBREDDITS,
+) -> dict[str, Labelled]:
     """The paper's information-sharing positives (A.1) within reddit-college: top-level replies
     with score > 2 to posts that contain a question, in question-focused subreddits; ``y`` = 1."""
     subs = _need(data / "reddit-college" / "submissions.jsonl.gz")
@@ -319,8 +370,10 @@ def load_college_answers(data: Path, n: int = 6000, limit: int | None = None,
     with gzip.open(subs, "rt", encoding="utf-8") as fh:
         for line in fh:
             r = json.loads(line)
-            if (r.get("subreddit") in wanted
-                    and "?" in f"{r.get('title', '')} {r.get('selftext', '')}"):
+            if (
+                r.get("subreddit") in wanted
+                and "?" in f"{r.get('title', '')} {r.get('selftext', '')}"
+            ):
                 question.add(str(r.get("name")))
     texts: list[str] = []
     keys: list[str] = []
@@ -331,9 +384,13 @@ def load_college_answers(data: Path, n: int = 6000, limit: int | None = None,
                 continue
             r = json.loads(line)
             body = str(r.get("body", "")).strip()
-            if (r.get("depth", 0) == 0 and r.get("link_id") in question
-                    and int(r.get("score") or 0) > 2 and body not in _DROP
-                    and r.get("author") != "AutoModerator"):
+            if (
+                r.get("depth", 0) == 0
+                and r.get("link_id") in question
+                and int(r.get("score") or 0) > 2
+                and body not in _DROP
+                and r.get("author") != "AutoModerator"
+            ):
                 texts.append(body)
                 keys.append(str(r.get("link_id")))
                 if len(texts) >= n:
@@ -344,6 +401,11 @@ def load_college_answers(data: Path, n: int = 6000, limit: int | None = None,
 def aux_data_files(data: Path) -> list[Path]:
     """Every file the aux training reads (for the bundle's training-data hash)."""
     aux = data / "aux"
-    files = [p for p in sorted(aux.rglob("*")) if p.is_file() and p.suffix in
-             (".csv", ".tsv", ".jsonl", ".gz", ".txt") and "lexicons" not in p.parts]
+    files = [
+        p
+        for p in sorted(aux.rglob("*"))
+        if p.is_file()
+        and p.suffix in (".csv", ".tsv", ".jsonl", ".gz", ".txt")
+        and "lexicons" not in p.parts
+    ]
     return files

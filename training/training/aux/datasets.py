@@ -66,8 +66,10 @@ class HeadData:
             self.parts.setdefault(split, []).append((lab, weight))
 
     def sources(self, split: str) -> np.ndarray:
-        return np.asarray([lab.source for lab, _ in self.parts.get(split, [])
-                           for _ in range(len(lab))], dtype=object)
+        return np.asarray(
+            [lab.source for lab, _ in self.parts.get(split, []) for _ in range(len(lab))],
+            dtype=object,
+        )
 
     def arrays(self, split: str) -> tuple[list[str], np.ndarray, np.ndarray]:
         texts: list[str] = []
@@ -116,9 +118,14 @@ def load_aux_data(data: Path, limit: int | None = None, college_negatives: int =
     co = load_college_replies(data, n=college_negatives, limit=limit)
     ca = load_college_answers(data, n=college_negatives, limit=limit)
     persp_texts = set(pz["train"].texts) | set(pz["test"].texts)
-    wk = {s: Labelled([t for t in lab.texts if t not in persp_texts],
-                      lab.y[[t not in persp_texts for t in lab.texts]], lab.source)
-          for s, lab in wk.items()}
+    wk = {
+        s: Labelled(
+            [t for t in lab.texts if t not in persp_texts],
+            lab.y[[t not in persp_texts for t in lab.texts]],
+            lab.source,
+        )
+        for s, lab in wk.items()
+    }
     heads = {h: HeadData() for h in ("toxicity", "politeness", "supportiveness", "advice", "info")}
     for s in ("train", "val"):
         heads["toxicity"].add(s, tc[s])
@@ -126,8 +133,13 @@ def load_aux_data(data: Path, limit: int | None = None, college_negatives: int =
         # Davidson is 83% offensive tweets: re-weight to a balanced, small share
         for cls, w in ((1.0, DAVIDSON_POS_WEIGHT), (0.0, DAVIDSON_NEG_WEIGHT)):
             m = dv[s].y == cls
-            heads["toxicity"].add(s, Labelled([t for t, k in zip(dv[s].texts, m, strict=True)
-                                               if k], dv[s].y[m], "davidson"), w)
+            heads["toxicity"].add(
+                s,
+                Labelled(
+                    [t for t, k in zip(dv[s].texts, m, strict=True) if k], dv[s].y[m], "davidson"
+                ),
+                w,
+            )
         heads["toxicity"].add(s, gb[s].head(BENIGN_CAP[s]), 0.5)
         heads["toxicity"].add(s, wk[s])
         heads["politeness"].add(s, po[s])
@@ -141,21 +153,44 @@ def load_aux_data(data: Path, limit: int | None = None, college_negatives: int =
     n_adv_neg = len(ad["train"]) // 2
     heads["advice"].add("train", _neg(ge["train"], n_adv_neg))
     evals = {
-        "toxicity": {"toxichat_test": tc["test"], "davidson_test": dv["test"],
-                     "goemotions_benign_test": gb["test"],
-                     "wiki_toxic_test": wk["test"], "ruddit_test": rd["test"]},
+        "toxicity": {
+            "toxichat_test": tc["test"],
+            "davidson_test": dv["test"],
+            "goemotions_benign_test": gb["test"],
+            "wiki_toxic_test": wk["test"],
+            "ruddit_test": rd["test"],
+        },
         "politeness": {"test": po["test"]},
-        "supportiveness": {"goemotions_test": ge["test"],
-                           "ruddit_test": Labelled(rd["test"].texts, -rd["test"].y, "ruddit")},
-        "advice": {"test": ad["test"],
-                   # the paper's heuristic framing: every advice-subreddit reply is positive,
-                   # replies from other subreddits negative, at the paper's 21% positive rate
-                   "paper_like_test": _concat([
-                       Labelled(ad["test"].texts, np.ones(len(ad["test"])), "advice"),
-                       _neg(ge["test"], round(len(ad["test"]) * 299_006 / 79_430))], "advice")},
-        "info": {"test": _concat([el["test"], ca["test"], _neg(ge["test"]), _neg(tc["test"]),
-                                  _neg(rd["test"]), _neg(co["test"])], "info"),
-                 "college_test": _concat([ca["test"], _neg(co["test"])], "info")},
+        "supportiveness": {
+            "goemotions_test": ge["test"],
+            "ruddit_test": Labelled(rd["test"].texts, -rd["test"].y, "ruddit"),
+        },
+        "advice": {
+            "test": ad["test"],
+            # the paper's heuristic framing: every advice-subreddit reply is positive,
+            # replies from other subreddits negative, at the paper's 21% positive rate
+            "paper_like_test": _concat(
+                [
+                    Labelled(ad["test"].texts, np.ones(len(ad["test"])), "advice"),
+                    _neg(ge["test"], round(len(ad["test"]) * 299_006 / 79_430)),
+                ],
+                "advice",
+            ),
+        },
+        "info": {
+            "test": _concat(
+                [
+                    el["test"],
+                    ca["test"],
+                    _neg(ge["test"]),
+                    _neg(tc["test"]),
+                    _neg(rd["test"]),
+                    _neg(co["test"]),
+                ],
+                "info",
+            ),
+            "college_test": _concat([ca["test"], _neg(co["test"])], "info"),
+        },
     }
     for h, hd in heads.items():
         logger.info("%s: %s", h, {s: len(hd.arrays(s)[0]) for s in SPLITS})

@@ -50,24 +50,36 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
 def _binary(y: np.ndarray, p: np.ndarray, thr: float) -> dict[str, Any]:
     pred = (p >= thr).astype(int)
     yy = y.astype(int)
-    return {"threshold": thr, "f1": _r(f1_score(yy, pred, zero_division=0)),
-            "precision": _r(precision_score(yy, pred, zero_division=0)),
-            "recall": _r(recall_score(yy, pred, zero_division=0))}
+    return {
+        "threshold": thr,
+        "f1": _r(f1_score(yy, pred, zero_division=0)),
+        "precision": _r(precision_score(yy, pred, zero_division=0)),
+        "recall": _r(recall_score(yy, pred, zero_division=0)),
+    }
 
 
 def _classifier(scores: np.ndarray, lab: Labelled, thr: float) -> dict[str, Any]:
     y = (lab.y > 0.5).astype(int)
-    return {"n": len(y), "positive_rate": _r(y.mean()) if len(y) else None,
-            "auc": _auc(y, scores), **_binary(y, scores, thr),
-            "f1_at_0.5": _binary(y, scores, 0.5)["f1"]}
+    return {
+        "n": len(y),
+        "positive_rate": _r(y.mean()) if len(y) else None,
+        "auc": _auc(y, scores),
+        **_binary(y, scores, thr),
+        "f1_at_0.5": _binary(y, scores, 0.5)["f1"],
+    }
 
 
 def _agreement(p: np.ndarray, y: np.ndarray, thr: float) -> dict[str, Any]:
     a, b = (y >= thr).astype(int), (p >= thr).astype(int)
     kappa = cohen_kappa_score(a, b) if len(set(a)) > 1 or len(set(b)) > 1 else 1.0
-    return {"perspective_rate": _r(a.mean()), "model_rate": _r(b.mean()),
-            "accuracy": _r((a == b).mean()), "kappa": _r(kappa),
-            "auc": _auc(a, p), **_binary(a, p, thr)}
+    return {
+        "perspective_rate": _r(a.mean()),
+        "model_rate": _r(b.mean()),
+        "accuracy": _r((a == b).mean()),
+        "kappa": _r(kappa),
+        "auc": _auc(a, p),
+        **_binary(a, p, thr),
+    }
 
 
 def _ece(p: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
@@ -96,22 +108,30 @@ def evaluate_aux(model: AuxModels, data: AuxData) -> dict[str, Any]:
     gb = ev["goemotions_benign_test"]
     p = sc(gb, "toxicity")
     tox["goemotions_benign_test"] = {
-        "n": len(gb), "rate_at_0.5": _r((p >= th["toxic"]).mean()) if len(gb) else None,
+        "n": len(gb),
+        "rate_at_0.5": _r((p >= th["toxic"]).mean()) if len(gb) else None,
         "rate_at_0.8": _r((p >= th["extremely_toxic"]).mean()) if len(gb) else None,
-        "note": "false-positive rate on benign Reddit comments (lower is better)"}
+        "note": "false-positive rate on benign Reddit comments (lower is better)",
+    }
     rd = ev["ruddit_test"]
     p = sc(rd, "toxicity")
-    tox["ruddit_test"] = {"n": len(rd), "pearson_r": _pearson(p, rd.y),
-                          "auc_offensive": _auc((rd.y > RUDDIT_TOXIC_ABOVE).astype(int), p)}
+    tox["ruddit_test"] = {
+        "n": len(rd),
+        "pearson_r": _pearson(p, rd.y),
+        "auc_offensive": _auc((rd.y > RUDDIT_TOXIC_ABOVE).astype(int), p),
+    }
     pz = data.perspective["test"]
     p = sc(pz, "toxicity")
     tox["perspective_heldout"] = {
-        "n": len(pz), "pearson_r": _pearson(p, pz.y),
+        "n": len(pz),
+        "pearson_r": _pearson(p, pz.y),
         "spearman": _r(spearmanr(p, pz.y)[0]) if len(pz) > 2 else 0.0,
         "mae": _r(np.abs(p - pz.y).mean()) if len(pz) else None,
         "calibration_error": _ece(p, pz.y) if len(pz) else None,
-        "mean_score": {"model": _r(p.mean()) if len(pz) else None,
-                       "perspective": _r(pz.y.mean()) if len(pz) else None},
+        "mean_score": {
+            "model": _r(p.mean()) if len(pz) else None,
+            "perspective": _r(pz.y.mean()) if len(pz) else None,
+        },
         "at_0.5": _agreement(p, pz.y, th["toxic"]),
         "at_0.8": _agreement(p, pz.y, th["extremely_toxic"]),
         "note": "Wikipedia comments; Perspective TOXICITY@6 as the reference",
@@ -119,34 +139,49 @@ def evaluate_aux(model: AuxModels, data: AuxData) -> dict[str, Any]:
     out["toxicity"] = {"heldout": tox, "paper": PAPER["toxicity"]}
 
     po = data.evals["politeness"]["test"]
-    out["politeness"] = {"heldout": {"test": {"n": len(po),
-                                              "pearson_r": _pearson(sc(po, "politeness"), po.y)}},
-                         "paper": PAPER["politeness"], "comparable": False,
-                         "note": "Stanford Politeness only (Wang & Jurgens data unavailable); "
-                                 "paper combined both datasets"}
+    out["politeness"] = {
+        "heldout": {"test": {"n": len(po), "pearson_r": _pearson(sc(po, "politeness"), po.y)}},
+        "paper": PAPER["politeness"],
+        "comparable": False,
+        "note": "Stanford Politeness only (Wang & Jurgens data unavailable); "
+        "paper combined both datasets",
+    }
     su = data.evals["supportiveness"]
     out["supportiveness"] = {
-        "heldout": {k: {"n": len(v), "pearson_r": _pearson(sc(v, "supportiveness"), v.y)}
-                    for k, v in su.items()},
-        "paper": PAPER["supportiveness"], "comparable": False,
+        "heldout": {
+            k: {"n": len(v), "pearson_r": _pearson(sc(v, "supportiveness"), v.y)}
+            for k, v in su.items()
+        },
+        "paper": PAPER["supportiveness"],
+        "comparable": False,
         "note": "substitute targets: GoEmotions supportive-minus-unsupportive emotions and "
-                "Ruddit -offensiveness; the paper's r is on Wang & Jurgens ratings"}
+        "Ruddit -offensiveness; the paper's r is on Wang & Jurgens ratings",
+    }
     ad = data.evals["advice"]["test"]
     adp = data.evals["advice"]["paper_like_test"]
-    out["advice"] = {"heldout": {"test": _classifier(sc(ad, "advice"), ad, th["advice"]),
-                                 "paper_like_test": _classifier(sc(adp, "advice"), adp,
-                                                                th["advice"])},
-                     "paper": PAPER["advice"], "comparable": False,
-                     "note": "test: Advice-EMNLP2020 gold replies (any advice sentence = "
-                             "advice); paper_like_test: all advice-subreddit test replies vs "
-                             "GoEmotions replies at the paper's 21% positive rate"}
+    out["advice"] = {
+        "heldout": {
+            "test": _classifier(sc(ad, "advice"), ad, th["advice"]),
+            "paper_like_test": _classifier(sc(adp, "advice"), adp, th["advice"]),
+        },
+        "paper": PAPER["advice"],
+        "comparable": False,
+        "note": "test: Advice-EMNLP2020 gold replies (any advice sentence = "
+        "advice); paper_like_test: all advice-subreddit test replies vs "
+        "GoEmotions replies at the paper's 21% positive rate",
+    }
     inf = data.evals["info"]["test"]
     inc = data.evals["info"]["college_test"]
-    out["info"] = {"heldout": {"test": _classifier(sc(inf, "info"), inf, th["info"]),
-                               "college_test": _classifier(sc(inc, "info"), inc, th["info"])},
-                   "paper": PAPER["info"], "comparable": False,
-                   "note": "test: answers score>2 to questions (ELI5, r/AskAcademia, "
-                           "r/CollegeAdvice) vs other Reddit replies (GoEmotions, ToxiChat, Ruddit, "
-                           "reddit-college non-question threads); college_test: the reddit-college "
-                           "part only"}
+    out["info"] = {
+        "heldout": {
+            "test": _classifier(sc(inf, "info"), inf, th["info"]),
+            "college_test": _classifier(sc(inc, "info"), inc, th["info"]),
+        },
+        "paper": PAPER["info"],
+        "comparable": False,
+        "note": "test: answers score>2 to questions (ELI5, r/AskAcademia, "
+        "r/CollegeAdvice) vs other Reddit replies (GoEmotions, ToxiChat, Ruddit, "
+        "reddit-college non-question threads); college_test: the reddit-college "
+        "part only",
+    }
     return out

@@ -30,8 +30,15 @@ from training.errors import TrainingError
 from models.aux import AUX_HEADS, HEAD_KINDS, Calibrator, Featurizer, FeaturizerSpec
 from models.aux.features import clean_text, tokenize
 
-__all__ = ["AuxConfig", "FeatureCache", "TrainedAux", "build_vocab", "fit_calibrator",
-           "fit_idf", "train_aux"]
+__all__ = [
+    "AuxConfig",
+    "FeatureCache",
+    "TrainedAux",
+    "build_vocab",
+    "fit_calibrator",
+    "fit_idf",
+    "train_aux",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +77,9 @@ class TrainedAux:
     validation: dict[str, Any] = field(default_factory=dict)
 
 
-def build_vocab(texts: Sequence[str], min_df: int, max_size: int, max_chars: int) -> tuple[str, ...]:
+def build_vocab(
+    texts: Sequence[str], min_df: int, max_size: int, max_chars: int
+) -> tuple[str, ...]:
     """Word unigrams + bigrams with document frequency ≥ ``min_df`` (most frequent first)."""
     df: Counter[str] = Counter()
     for t in texts:
@@ -85,7 +94,7 @@ def fit_idf(featurizer: Featurizer, texts: Sequence[str], chunk: int = 4096) -> 
     """Smoothed idf ``log((1 + n) / (1 + df)) + 1`` over ``texts`` for every sparse column."""
     df = np.zeros(featurizer.n_sparse, dtype=np.float64)
     for s in range(0, len(texts), chunk):
-        x = featurizer.presence(texts[s: s + chunk])
+        x = featurizer.presence(texts[s : s + chunk])
         df += np.bincount(x.indices, minlength=featurizer.n_sparse)
     return (np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0).astype(np.float32)
 
@@ -93,17 +102,25 @@ def fit_idf(featurizer: Featurizer, texts: Sequence[str], chunk: int = 4096) -> 
 class FeatureCache:
     """Featurises each distinct text once; ``rows(texts)`` gathers their matrix rows."""
 
-    def __init__(self, featurizer: Featurizer, texts: Sequence[str], chunk: int = 4096,
-                 progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        featurizer: Featurizer,
+        texts: Sequence[str],
+        chunk: int = 4096,
+        progress: Progress | None = None,
+    ) -> None:
         uniq = list(dict.fromkeys(texts))
         self.index = {t: i for i, t in enumerate(uniq)}
         blocks = []
         for s in range(0, len(uniq), chunk):
-            blocks.append(featurizer.transform(uniq[s: s + chunk]))
+            blocks.append(featurizer.transform(uniq[s : s + chunk]))
             if progress:
                 progress(f"features {min(s + chunk, len(uniq))}/{len(uniq)}")
-        self.x: sp.csr_matrix = (sp.vstack(blocks, format="csr") if blocks else
-                                 sp.csr_matrix((0, featurizer.n_features), dtype=np.float32))
+        self.x: sp.csr_matrix = (
+            sp.vstack(blocks, format="csr")
+            if blocks
+            else sp.csr_matrix((0, featurizer.n_features), dtype=np.float32)
+        )
 
     def rows(self, texts: Sequence[str]) -> sp.csr_matrix:
         return self.x[[self.index[t] for t in texts]]
@@ -128,8 +145,9 @@ def _score(kind: str, y: np.ndarray, z: np.ndarray, sources: np.ndarray | None =
     return one(y, z) or 0.0
 
 
-def _fit_linear(kind: str, x: sp.csr_matrix, y: np.ndarray, w: np.ndarray,
-                reg: float) -> tuple[np.ndarray, float]:
+def _fit_linear(
+    kind: str, x: sp.csr_matrix, y: np.ndarray, w: np.ndarray, reg: float
+) -> tuple[np.ndarray, float]:
     if kind == "regression":
         m = Ridge(alpha=reg, solver="sparse_cg", max_iter=2000, tol=1e-5)
         m.fit(x, y, sample_weight=w)
@@ -146,9 +164,12 @@ def _quantile_map(zt: np.ndarray, yt: np.ndarray, knots: int = 101) -> Calibrato
     return Calibrator("quantile", x=tuple(map(float, x)), y=tuple(map(float, y[idx])))
 
 
-def fit_calibrator(z: np.ndarray, y: np.ndarray, kind: str = "auto",
-                   thresholds: Sequence[float] = CALIBRATION_THRESHOLDS
-                   ) -> tuple[Calibrator, dict[str, Any]]:
+def fit_calibrator(
+    z: np.ndarray,
+    y: np.ndarray,
+    kind: str = "auto",
+    thresholds: Sequence[float] = CALIBRATION_THRESHOLDS,
+) -> tuple[Calibrator, dict[str, Any]]:
     """Monotone map from raw logits ``z`` to reference scores ``y`` in [0, 1].
 
     ``kind``: ``isotonic`` (E[y | z], minimises squared error), ``quantile`` (matches the
@@ -159,13 +180,15 @@ def fit_calibrator(z: np.ndarray, y: np.ndarray, kind: str = "auto",
 
     def iso(zt: np.ndarray, yt: np.ndarray) -> Calibrator:
         m = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(zt, yt)
-        return Calibrator("isotonic", x=tuple(map(float, m.X_thresholds_)),
-                          y=tuple(map(float, m.y_thresholds_)))
+        return Calibrator(
+            "isotonic", x=tuple(map(float, m.X_thresholds_)), y=tuple(map(float, m.y_thresholds_))
+        )
 
     def platt(zt: np.ndarray, yt: np.ndarray) -> Calibrator:
         def loss(ab: np.ndarray) -> float:
             p = np.clip(1 / (1 + np.exp(-(ab[0] * zt + ab[1]))), 1e-7, 1 - 1e-7)
             return float(-np.mean(yt * np.log(p) + (1 - yt) * np.log(1 - p)))
+
         r = minimize(loss, np.array([1.0, 0.0]), method="Nelder-Mead")
         return Calibrator("platt", a=float(r.x[0]), b=float(r.x[1]))
 
@@ -176,34 +199,48 @@ def fit_calibrator(z: np.ndarray, y: np.ndarray, kind: str = "auto",
             pred = np.zeros_like(y, dtype=np.float64)
             for tr, te in KFold(5, shuffle=True, random_state=0).split(z):
                 pred[te] = f(z[tr], y[tr])(z[te])
-            kappas = [cohen_kappa_score(y >= t, pred >= t) if (y >= t).any() else 0.0
-                      for t in thresholds]
-            cv[name] = {"mse": round(float(np.mean((pred - y) ** 2)), 5),
-                        "kappa": round(float(np.mean(kappas)), 4),
-                        **{f"kappa_at_{t}": round(float(k), 4)
-                           for t, k in zip(thresholds, kappas, strict=True)}}
+            kappas = [
+                cohen_kappa_score(y >= t, pred >= t) if (y >= t).any() else 0.0 for t in thresholds
+            ]
+            cv[name] = {
+                "mse": round(float(np.mean((pred - y) ** 2)), 5),
+                "kappa": round(float(np.mean(kappas)), 4),
+                **{
+                    f"kappa_at_{t}": round(float(k), 4)
+                    for t, k in zip(thresholds, kappas, strict=True)
+                },
+            }
     if kind == "auto":
-        kind = (max(cv, key=lambda k: (cv[k]["kappa"], -cv[k]["mse"])) if cv else "platt")
+        kind = max(cv, key=lambda k: (cv[k]["kappa"], -cv[k]["mse"])) if cv else "platt"
     if kind not in fitters:
         raise TrainingError(f"unknown calibration {kind!r}")
     return fitters[kind](z, y), {"chosen": kind, "cv": cv, "n": len(y)}
 
 
-def train_aux(data: AuxData, cfg: AuxConfig = AuxConfig(),
-              progress: Progress | None = None) -> TrainedAux:
+def train_aux(
+    data: AuxData, cfg: AuxConfig = AuxConfig(), progress: Progress | None = None
+) -> TrainedAux:
     say = progress or (lambda _msg: None)
     train_texts = data.all_train_texts()
     say(f"vocabulary over {len(set(train_texts))} training texts")
-    vocab = build_vocab(list(dict.fromkeys(train_texts)), cfg.vocab_min_df, cfg.vocab_max,
-                        cfg.max_chars)
-    spec = FeaturizerSpec(vocab=vocab, char_bits=cfg.char_bits, char_ngrams=cfg.char_ngrams,
-                          max_chars=cfg.max_chars, word_weight=cfg.word_weight,
-                          char_weight=cfg.char_weight, repeat_window=cfg.repeat_window)
+    vocab = build_vocab(
+        list(dict.fromkeys(train_texts)), cfg.vocab_min_df, cfg.vocab_max, cfg.max_chars
+    )
+    spec = FeaturizerSpec(
+        vocab=vocab,
+        char_bits=cfg.char_bits,
+        char_ngrams=cfg.char_ngrams,
+        max_chars=cfg.max_chars,
+        word_weight=cfg.word_weight,
+        char_weight=cfg.char_weight,
+        repeat_window=cfg.repeat_window,
+    )
     uniq_train = list(dict.fromkeys(train_texts))
     idf = fit_idf(Featurizer(spec), uniq_train, cfg.chunk)
     feat = Featurizer(spec, idf=idf)
-    all_texts = [t for hd in data.heads.values() for s in ("train", "val")
-                 for t in hd.arrays(s)[0]] + data.perspective["train"].texts
+    all_texts = [
+        t for hd in data.heads.values() for s in ("train", "val") for t in hd.arrays(s)[0]
+    ] + data.perspective["train"].texts
     cache = FeatureCache(feat, all_texts, cfg.chunk, say)
     weights = np.zeros((feat.n_features, len(AUX_HEADS)), dtype=np.float32)
     bias = np.zeros(len(AUX_HEADS), dtype=np.float32)
@@ -232,10 +269,13 @@ def train_aux(data: AuxData, cfg: AuxConfig = AuxConfig(),
         weights[:, j] = best[2]
         bias[j] = best[3]
         chosen[head] = best[1]
-        validation[head] = {"metric": ("pearson_r" if kind == "regression" else "auc")
-                            + " (macro over sources)",
-                            "by_reg": scores, "chosen_reg": best[1], "n_train": len(tx),
-                            "n_val": len(vx)}
+        validation[head] = {
+            "metric": ("pearson_r" if kind == "regression" else "auc") + " (macro over sources)",
+            "by_reg": scores,
+            "chosen_reg": best[1],
+            "n_train": len(tx),
+            "n_val": len(vx),
+        }
         logger.info("%s: chose reg=%s (val %s)", head, best[1], scores)
     pz = data.perspective["train"]
     jt = AUX_HEADS.index("toxicity")
@@ -243,14 +283,14 @@ def train_aux(data: AuxData, cfg: AuxConfig = AuxConfig(),
     calibrator, cal_info = fit_calibrator(np.asarray(z, np.float64), pz.y, cfg.calibration)
     hd = data.heads["toxicity"]
     vx, _, _ = hd.arrays("val")
-    benign = [t for t, src in zip(vx, hd.sources("val"), strict=True)
-              if src == "goemotions_benign"]
+    benign = [t for t, src in zip(vx, hd.sources("val"), strict=True) if src == "goemotions_benign"]
     if benign:
         zb = np.asarray(cache.rows(benign) @ weights[:, jt] + bias[jt], np.float64)
         zc = np.asarray(z, np.float64)
         cal_info["benign_val_flag_rate_at_0.5"] = {
             k: round(float((fit_calibrator(zc, pz.y, k)[0](zb) >= 0.5).mean()), 4)
-            for k in ("isotonic", "quantile", "platt")}
+            for k in ("isotonic", "quantile", "platt")
+        }
     validation["toxicity"]["calibration"] = cal_info
     params = {"config": {k: v for k, v in asdict(cfg).items()}, "chosen_reg": chosen}
     return TrainedAux(feat, weights, bias, calibrator, params=params, validation=validation)

@@ -35,25 +35,48 @@ logger = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("aux", help="train the auxiliary metric models (bundle 'aux')",
-                              description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=None, help="data directory (default: PROSOCIAL_DATA_DIR "
-                   "or ../shared/data)")
-    p.add_argument("--registry", default=None, help="model registry (default: "
-                   "PROSOCIAL_REGISTRY_DIR or var/registry)")
+    p = subparsers.add_parser(
+        "aux",
+        help="train the auxiliary metric models (bundle 'aux')",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--data",
+        default=None,
+        help="data directory (default: PROSOCIAL_DATA_DIR or ../shared/data)",
+    )
+    p.add_argument(
+        "--registry",
+        default=None,
+        help="model registry (default: PROSOCIAL_REGISTRY_DIR or var/registry)",
+    )
     p.add_argument("--eval", action="store_true", help="print every held-out figure")
-    p.add_argument("--no-train", action="store_true",
-                   help="do not train; evaluate the registry's current aux bundle")
+    p.add_argument(
+        "--no-train",
+        action="store_true",
+        help="do not train; evaluate the registry's current aux bundle",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p.add_argument("--limit", type=int, default=None,
-                   help="cap every dataset split at N items (quick runs and tests)")
-    p.add_argument("--char-bits", type=int, default=AuxConfig.char_bits,
-                   help="log2 of the hashed char n-gram buckets")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="cap every dataset split at N items (quick runs and tests)",
+    )
+    p.add_argument(
+        "--char-bits",
+        type=int,
+        default=AuxConfig.char_bits,
+        help="log2 of the hashed char n-gram buckets",
+    )
     p.add_argument("--vocab-min-df", type=int, default=AuxConfig.vocab_min_df)
-    p.add_argument("--calibration", default=AuxConfig.calibration,
-                   choices=("isotonic", "quantile", "platt", "auto"),
-                   help="toxicity calibration onto Perspective scores (default: %(default)s)")
+    p.add_argument(
+        "--calibration",
+        default=AuxConfig.calibration,
+        choices=("isotonic", "quantile", "platt", "auto"),
+        help="toxicity calibration onto Perspective scores (default: %(default)s)",
+    )
     p.set_defaults(func=run)
 
 
@@ -63,20 +86,40 @@ def _summary(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     ph = tox["perspective_heldout"]
     rows.append(("toxicity", "ToxiChat test AUC", str(tox["toxichat_test"]["auc"])))
     rows.append(("toxicity", "Ruddit test Pearson r", str(tox["ruddit_test"]["pearson_r"])))
-    rows.append(("toxicity", "Perspective held-out r / calib. err",
-                 f"{ph['pearson_r']} / {ph['calibration_error']}"))
+    rows.append(
+        (
+            "toxicity",
+            "Perspective held-out r / calib. err",
+            f"{ph['pearson_r']} / {ph['calibration_error']}",
+        )
+    )
     for t in ("0.5", "0.8"):
         a = ph[f"at_{t}"]
-        rows.append(("toxicity", f"vs Perspective @{t}: acc / kappa / rate (P)",
-                     f"{a['accuracy']} / {a['kappa']} / {a['model_rate']} ({a['perspective_rate']})"))
+        rows.append(
+            (
+                "toxicity",
+                f"vs Perspective @{t}: acc / kappa / rate (P)",
+                f"{a['accuracy']} / {a['kappa']} / {a['model_rate']} ({a['perspective_rate']})",
+            )
+        )
     for head in ("politeness", "supportiveness"):
         for k, v in result[head]["heldout"].items():
-            rows.append((head, f"{k} Pearson r (paper {result[head]['paper']['pearson_r']})",
-                         str(v["pearson_r"])))
+            rows.append(
+                (
+                    head,
+                    f"{k} Pearson r (paper {result[head]['paper']['pearson_r']})",
+                    str(v["pearson_r"]),
+                )
+            )
     for head in ("advice", "info"):
         for k, v in result[head]["heldout"].items():
-            rows.append((head, f"{k} F1@{v['threshold']} (paper {result[head]['paper']['f1']})",
-                         f"{v['f1']} (P {v['precision']} R {v['recall']} AUC {v['auc']})"))
+            rows.append(
+                (
+                    head,
+                    f"{k} F1@{v['threshold']} (paper {result[head]['paper']['f1']})",
+                    f"{v['f1']} (P {v['precision']} R {v['recall']} AUC {v['auc']})",
+                )
+            )
     return rows
 
 
@@ -100,21 +143,34 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             status.update("evaluating the current aux bundle")
             result = evaluate_aux(model, data)
         else:
-            cfg = AuxConfig(char_bits=args.char_bits, vocab_min_df=args.vocab_min_df,
-                            calibration=args.calibration)
+            cfg = AuxConfig(
+                char_bits=args.char_bits,
+                vocab_min_df=args.vocab_min_df,
+                calibration=args.calibration,
+            )
             trained = train_aux(data, cfg, progress=status.update)
-            model = AuxModels(trained.featurizer, trained.weights, trained.bias,
-                              trained.calibrator, heads=AUX_HEADS, version="training")
+            model = AuxModels(
+                trained.featurizer,
+                trained.weights,
+                trained.bias,
+                trained.calibrator,
+                heads=AUX_HEADS,
+                version="training",
+            )
             status.update("held-out evaluation")
             result = evaluate_aux(model, data)
             status.update("writing bundle")
             bundle = write_aux_bundle(
-                registry, trained.featurizer, trained.weights, trained.bias, trained.calibrator,
+                registry,
+                trained.featurizer,
+                trained.weights,
+                trained.bias,
+                trained.calibrator,
                 thresholds=model.thresholds,
                 metrics={k: v for k, v in result.items() if k != "version"},
-                params={**trained.params, "validation": trained.validation,
-                        "limit": args.limit},
-                training_data_hash=hash_files(aux_data_files(data_dir)))
+                params={**trained.params, "validation": trained.validation, "limit": args.limit},
+                training_data_hash=hash_files(aux_data_files(data_dir)),
+            )
             result["version"] = bundle.version
     result["registry"] = str(registry.root)
     result["seconds"] = round(time.perf_counter() - t0, 1)

@@ -19,8 +19,9 @@ TEACHER_SEED0 = 100
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("empathy", help="fine-tune the empathy-direction classifier",
-                              description=__doc__)
+    p = subparsers.add_parser(
+        "empathy", help="fine-tune the empathy-direction classifier", description=__doc__
+    )
     p.add_argument("--data", default=None, help="data directory (holds iempathize/dataset.csv)")
     p.add_argument("--registry", default=None, help="model registry directory")
     p.add_argument("--report-dir", default=None, help="default var/reports/empathy")
@@ -32,27 +33,53 @@ def register(subparsers: Any) -> None:
     p.add_argument("--patience", type=int, default=None)
     p.add_argument("--label-smoothing", type=float, default=None)
     p.add_argument("--threads", type=int, default=2, help="torch threads per training process")
-    p.add_argument("--jobs", type=int, default=1,
-                   help="train seeds in N processes (use --threads 1 on a busy machine)")
-    p.add_argument("--base-model", default=None,
-                   help="encoder directory (default MiniLM; e.g. an empathy-dapt output)")
-    p.add_argument("--distill-teachers", type=int, default=0,
-                   help="ensemble distillation: train N teacher seeds (100..) first and "
-                        "distil their averaged train-split probabilities into every seed")
-    p.add_argument("--distill-alpha", type=float, default=None,
-                   help="weight of the hard labels in the student loss (default 0.5)")
-    p.add_argument("--distill-temperature", type=float, default=1.0,
-                   help="soften the teachers' probabilities with this temperature")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="train seeds in N processes (use --threads 1 on a busy machine)",
+    )
+    p.add_argument(
+        "--base-model",
+        default=None,
+        help="encoder directory (default MiniLM; e.g. an empathy-dapt output)",
+    )
+    p.add_argument(
+        "--distill-teachers",
+        type=int,
+        default=0,
+        help="ensemble distillation: train N teacher seeds (100..) first and "
+        "distil their averaged train-split probabilities into every seed",
+    )
+    p.add_argument(
+        "--distill-alpha",
+        type=float,
+        default=None,
+        help="weight of the hard labels in the student loss (default 0.5)",
+    )
+    p.add_argument(
+        "--distill-temperature",
+        type=float,
+        default=1.0,
+        help="soften the teachers' probabilities with this temperature",
+    )
     p.add_argument("--dropout", type=float, default=None)
     p.add_argument("--weight-decay", type=float, default=None)
-    p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
-                   help="bfloat16 autocast: auto = only where the CPU runs it natively "
-                        "(emulated bf16 is ~5x slower than fp32)")
+    p.add_argument(
+        "--bf16",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="bfloat16 autocast: auto = only where the CPU runs it natively "
+        "(emulated bf16 is ~5x slower than fp32)",
+    )
     p.add_argument("--no-bf16", action="store_true", help="train in fp32 (= --bf16 off)")
     p.add_argument("--no-baselines", action="store_true")
     p.add_argument("--max-train", type=int, default=None, help="use only N train sentences")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: 300 train / 200 eval sentences, 1 epoch, max_len 32, 1 seed")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 300 train / 200 eval sentences, 1 epoch, max_len 32, 1 seed",
+    )
     p.add_argument("--no-bundle", action="store_true", help="do not write a bundle")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
@@ -64,7 +91,7 @@ def use_bf16(args: argparse.Namespace) -> bool:
         return False
     if args.bf16 == "on":
         return True
-    from models.threads import native_bf16
+    from models.cpu import native_bf16
 
     return native_bf16()
 
@@ -94,8 +121,17 @@ def run(args: argparse.Namespace) -> int:
         seeds = seeds[:1]
     elif args.max_train:
         data = head(data, args.max_train, max(len(data.valid), 1))
-    for name in ("epochs", "lr", "batch_size", "max_len", "patience", "label_smoothing",
-                 "distill_alpha", "dropout", "weight_decay"):
+    for name in (
+        "epochs",
+        "lr",
+        "batch_size",
+        "max_len",
+        "patience",
+        "label_smoothing",
+        "distill_alpha",
+        "dropout",
+        "weight_decay",
+    ):
         val = getattr(args, name)
         if val is not None:
             setattr(targs, name, val)
@@ -106,25 +142,47 @@ def run(args: argparse.Namespace) -> int:
     report_dir = Path(args.report_dir) if args.report_dir else var_dir() / "reports" / "empathy"
     lex = data_dir / "aux" / "lexicons"
     with console.status("training empathy classifier ...") as status:
+
         def progress(msg: str) -> None:
             status.update(msg)
             console.log(msg)
 
-        res = run_protocol(data, targs, seeds, registry=registry, report_dir=report_dir,
-                           lexicon_dir=lex if lex.exists() else None,
-                           baselines=not args.no_baselines, progress=progress,
-                           jobs=args.jobs, teachers=teachers,
-                           distill_temperature=args.distill_temperature)
+        res = run_protocol(
+            data,
+            targs,
+            seeds,
+            registry=registry,
+            report_dir=report_dir,
+            lexicon_dir=lex if lex.exists() else None,
+            baselines=not args.no_baselines,
+            progress=progress,
+            jobs=args.jobs,
+            teachers=teachers,
+            distill_temperature=args.distill_temperature,
+        )
     s = res.summary
     if args.json:
-        keys = ("minilm", "ensemble", "baselines", "bundle", "bundle_seed", "bundle_test",
-                "train_seconds", "train_wall_seconds", "seeds", "n", "teachers")
+        keys = (
+            "minilm",
+            "ensemble",
+            "baselines",
+            "bundle",
+            "bundle_seed",
+            "bundle_test",
+            "train_seconds",
+            "train_wall_seconds",
+            "seeds",
+            "n",
+            "teachers",
+        )
         out: dict[str, Any] = {k: s[k] for k in keys if k in s}
         out["report"] = str(res.report_dir / "report.md")
         sys.stdout.write(json.dumps(out) + "\n")
     else:
-        console.print(f"mean over seeds {seeds}: " + ", ".join(
-            f"{k} F1 {v['f1']:.2f}±{v['f1_sd']:.2f}" for k, v in s["minilm"].items()))
+        console.print(
+            f"mean over seeds {seeds}: "
+            + ", ".join(f"{k} F1 {v['f1']:.2f}±{v['f1_sd']:.2f}" for k, v in s["minilm"].items())
+        )
         if res.bundle is not None:
             console.print(f"bundle empathy@{res.bundle.version} -> {res.bundle.path}")
         console.print(f"report: {res.report_dir / 'report.md'}")

@@ -18,30 +18,48 @@ __all__ = ["register", "run"]
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("empathy-dapt", help="domain-adaptive MLM pre-training of MiniLM",
-                              description=__doc__)
-    p.add_argument("--data", default=None,
-                   help="data directory (holds reddit-college/comments.jsonl.gz)")
+    p = subparsers.add_parser(
+        "empathy-dapt", help="domain-adaptive MLM pre-training of MiniLM", description=__doc__
+    )
+    p.add_argument(
+        "--data", default=None, help="data directory (holds reddit-college/comments.jsonl.gz)"
+    )
     p.add_argument("--out", default=None, help="output encoder directory")
     p.add_argument("--steps", type=int, default=None, help="optimizer steps")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None, help="encoder learning rate")
-    p.add_argument("--head-warmup", type=int, default=None,
-                   help="first N steps train the (untrained) MLM head only")
+    p.add_argument(
+        "--head-warmup",
+        type=int,
+        default=None,
+        help="first N steps train the (untrained) MLM head only",
+    )
     p.add_argument("--max-len", type=int, default=None, help="tokens per sentence")
     p.add_argument("--comments", type=int, default=None, help="comments sampled")
     p.add_argument("--sentences", type=int, default=None, help="sentences kept")
-    p.add_argument("--task-repeat", type=int, default=0,
-                   help="also train on the iEmpathize *train* split texts (no labels; "
-                        "validation/test never seen), repeated N times (task-adaptive)")
-    p.add_argument("--max-minutes", type=float, default=None,
-                   help="stop the training loop after this many minutes")
+    p.add_argument(
+        "--task-repeat",
+        type=int,
+        default=0,
+        help="also train on the iEmpathize *train* split texts (no labels; "
+        "validation/test never seen), repeated N times (task-adaptive)",
+    )
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop the training loop after this many minutes",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch threads")
     p.add_argument("--base-model", default=None, help="encoder directory (default MiniLM)")
-    p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
-                   help="bfloat16 autocast: auto = only where the CPU runs it natively "
-                        "(emulated bf16 is ~5x slower than fp32)")
+    p.add_argument(
+        "--bf16",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="bfloat16 autocast: auto = only where the CPU runs it natively "
+        "(emulated bf16 is ~5x slower than fp32)",
+    )
     p.add_argument("--no-bf16", action="store_true", help="train in fp32 (= --bf16 off)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
@@ -57,42 +75,62 @@ def run(args: argparse.Namespace) -> int:
     from training.errors import TrainingError
 
     console = Console(stderr=True)
-    dargs = DaptArgs(seed=args.seed, threads=args.threads, bf16=use_bf16(args),
-                     base_model=args.base_model, max_minutes=args.max_minutes)
-    for name, attr in (("steps", "steps"), ("batch_size", "batch_size"), ("lr", "lr"),
-                       ("head_warmup", "head_warmup"), ("max_len", "max_len"),
-                       ("comments", "n_comments"), ("sentences", "n_sentences")):
+    dargs = DaptArgs(
+        seed=args.seed,
+        threads=args.threads,
+        bf16=use_bf16(args),
+        base_model=args.base_model,
+        max_minutes=args.max_minutes,
+    )
+    for name, attr in (
+        ("steps", "steps"),
+        ("batch_size", "batch_size"),
+        ("lr", "lr"),
+        ("head_warmup", "head_warmup"),
+        ("max_len", "max_len"),
+        ("comments", "n_comments"),
+        ("sentences", "n_sentences"),
+    ):
         val = getattr(args, name)
         if val is not None:
             setattr(dargs, attr, val)
     out = Path(args.out) if args.out else var_dir() / "dapt" / "minilm-reddit"
     try:
-        sents, digest = load_sentences(comments_path(resolve_data_dir(args.data)),
-                                       n_comments=dargs.n_comments,
-                                       n_sentences=dargs.n_sentences,
-                                       min_words=dargs.min_words, seed=dargs.seed)
+        sents, digest = load_sentences(
+            comments_path(resolve_data_dir(args.data)),
+            n_comments=dargs.n_comments,
+            n_sentences=dargs.n_sentences,
+            min_words=dargs.min_words,
+            seed=dargs.seed,
+        )
         extra: list[str] = []
         if args.task_repeat > 0:
             split = split_dataset(dataset_path(resolve_data_dir(args.data)))
             extra = list(split.train.texts) * args.task_repeat
         with console.status("domain-adaptive pre-training ...") as status:
+
             def progress(msg: str) -> None:
                 status.update(msg)
                 console.log(msg)
 
-            res = run_dapt(sents, dargs, out, corpus_hash=digest, extra=extra,
-                           progress=progress)
+            res = run_dapt(sents, dargs, out, corpus_hash=digest, extra=extra, progress=progress)
     except TrainingError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
-    summary = {"out": str(res.out_dir), "steps": res.steps, "seconds": round(res.seconds, 1),
-               "sentences": res.n_sentences,
-               "heldout_loss_before": round(res.heldout_loss_before, 4),
-               "heldout_loss_after": round(res.heldout_loss_after, 4)}
+    summary = {
+        "out": str(res.out_dir),
+        "steps": res.steps,
+        "seconds": round(res.seconds, 1),
+        "sentences": res.n_sentences,
+        "heldout_loss_before": round(res.heldout_loss_before, 4),
+        "heldout_loss_after": round(res.heldout_loss_after, 4),
+    }
     if args.json:
         sys.stdout.write(json.dumps(summary) + "\n")
     else:
-        console.print(f"encoder -> {res.out_dir} (held-out MLM loss "
-                      f"{res.heldout_loss_before:.3f} -> {res.heldout_loss_after:.3f}); "
-                      f"fine-tune with: prosocial-train empathy --base-model {res.out_dir}")
+        console.print(
+            f"encoder -> {res.out_dir} (held-out MLM loss "
+            f"{res.heldout_loss_before:.3f} -> {res.heldout_loss_after:.3f}); "
+            f"fine-tune with: prosocial-train empathy --base-model {res.out_dir}"
+        )
     return 0

@@ -17,8 +17,9 @@ __all__ = ["evaluate_bundle", "register", "run"]
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("eval-empathy", help="re-evaluate the empathy bundle on test",
-                              description=__doc__)
+    p = subparsers.add_parser(
+        "eval-empathy", help="re-evaluate the empathy bundle on test", description=__doc__
+    )
     p.add_argument("--model", default=None, help="bundle directory (default: registry current)")
     p.add_argument("--registry", default=None, help="model registry directory")
     p.add_argument("--data", default=None, help="data directory (holds iempathize/dataset.csv)")
@@ -38,8 +39,14 @@ def evaluate_bundle(bundle: Any, data_dir: Any, fast: bool = False) -> dict[str,
     probs = clf.head_probs(data.test.texts)
     decisions = {k: Decision(**v) for k, v in bundle.params.get("decisions", {}).items()}
     scores = evaluate(probs, data.test.labels, decisions)
-    return {"multi": scores["multi"], "seek": scores["seek"], "provide": scores["provide"],
-            "n_test": len(data.test), "seed": seed, "model": bundle.version}
+    return {
+        "multi": scores["multi"],
+        "seek": scores["seek"],
+        "provide": scores["provide"],
+        "n_test": len(data.test),
+        "seed": seed,
+        "model": bundle.version,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,8 +59,11 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True)
     try:
-        bundle = (Bundle.open(args.model) if args.model
-                  else Registry(resolve_registry_dir(args.registry)).current("empathy"))
+        bundle = (
+            Bundle.open(args.model)
+            if args.model
+            else Registry(resolve_registry_dir(args.registry)).current("empathy")
+        )
         out = evaluate_bundle(bundle, resolve_data_dir(args.data), fast=args.fast)
     except (ModelsError, TrainingError) as exc:
         console.print(f"[red]error:[/red] {exc}")

@@ -18,17 +18,29 @@ __all__ = ["register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = subparsers.add_parser("eval-forecaster", help="evaluate a forecaster bundle on a dump",
-                              description=__doc__)
-    p.add_argument("--model", help="bundle version in the registry or a bundle directory "
-                                   "(default: the registry's current forecaster)")
+    p = subparsers.add_parser(
+        "eval-forecaster", help="evaluate a forecaster bundle on a dump", description=__doc__
+    )
+    p.add_argument(
+        "--model",
+        help="bundle version in the registry or a bundle directory "
+        "(default: the registry's current forecaster)",
+    )
     p.add_argument("--data", help="dump directory (or the data dir holding reddit-college/)")
     p.add_argument("--registry", help="model registry directory")
     p.add_argument("--max-threads", type=int, default=None, help="stop after N threads")
-    p.add_argument("--min-age-hours", type=float, default=48.0,
-                   help="matured threads: scraped at least this long after posting (default 48)")
-    p.add_argument("--target", choices=("trajectory", "structural"), default=None,
-                   help="outcome to score against (default: the one the bundle was trained on)")
+    p.add_argument(
+        "--min-age-hours",
+        type=float,
+        default=48.0,
+        help="matured threads: scraped at least this long after posting (default 48)",
+    )
+    p.add_argument(
+        "--target",
+        choices=("trajectory", "structural"),
+        default=None,
+        help="outcome to score against (default: the one the bundle was trained on)",
+    )
     p.add_argument("--n-boot", type=int, default=0, help="bootstrap resamples for CIs (text)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p.set_defaults(func=run)
@@ -54,11 +66,17 @@ def run(args: argparse.Namespace) -> int:
     registry = Registry(resolve_registry_dir(args.registry))
     try:
         bundle = _open(registry, args.model)
-        target = args.target or ("structural" if str(bundle.params.get("target", "")
-                                                       ).startswith("structural") else "trajectory")
+        target = args.target or (
+            "structural"
+            if str(bundle.params.get("target", "")).startswith("structural")
+            else "trajectory"
+        )
         aux = None
-        if bundle.params.get("metrics_need_aux") and bundle.params.get("aux_version") and \
-                str(bundle.params["aux_version"]) in registry.versions("aux"):
+        if (
+            bundle.params.get("metrics_need_aux")
+            and bundle.params.get("aux_version")
+            and str(bundle.params["aux_version"]) in registry.versions("aux")
+        ):
             from models.aux import AuxModels
 
             aux = AuxModels.from_bundle(registry.get("aux", str(bundle.params["aux_version"])))
@@ -66,8 +84,9 @@ def run(args: argparse.Namespace) -> int:
             from training.forecaster.targets import load_aux_for_trajectory
 
             aux = load_aux_for_trajectory(registry)
-        target_fn = structural_target if target == "structural" else trajectory_target(
-            registry, aux)[0]
+        target_fn = (
+            structural_target if target == "structural" else trajectory_target(registry, aux)[0]
+        )
         empathy = None
         if bundle.params.get("use_empathy"):
             from models.empathy import EmpathyClassifier  # type: ignore[attr-defined]
@@ -78,9 +97,12 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"[red]{exc}[/red]")
         return 2
     with err.status("eval-forecaster: reading matured threads") as status:
-        ex = build_examples(resolve_data_dir(args.data), target_fn,
-                            min_age_s=int(args.min_age_hours * 3600),
-                            max_threads=args.max_threads)
+        ex = build_examples(
+            resolve_data_dir(args.data),
+            target_fn,
+            min_age_s=int(args.min_age_hours * 3600),
+            max_threads=args.max_threads,
+        )
         if len(ex) == 0:
             err.print("[red]no matured threads with TLCs in that dump[/red]")
             return 1
@@ -99,7 +121,12 @@ def run(args: argparse.Namespace) -> int:
     con.print(f"forecaster@{bundle.version} on {out['n_tlc']:,} TLCs / {out['n_posts']:,} posts")
     rows = {"main": out} | out["baselines"]
     for k, r in rows.items():
-        con.print(f"  {k:14s} " + "  ".join(
-            f"{m} {r[m]:.3f}" for m in ("r2", "pairwise_acc", "pairwise_acc_time_matched",
-                                        "ndcg5", "spearman") if r.get(m) is not None))
+        con.print(
+            f"  {k:14s} "
+            + "  ".join(
+                f"{m} {r[m]:.3f}"
+                for m in ("r2", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5", "spearman")
+                if r.get(m) is not None
+            )
+        )
     return 0

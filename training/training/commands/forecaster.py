@@ -18,26 +18,49 @@ __all__ = ["register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = subparsers.add_parser("forecaster", help="train the trajectory forecaster",
-                              description=__doc__)
+    p = subparsers.add_parser(
+        "forecaster", help="train the trajectory forecaster", description=__doc__
+    )
     p.add_argument("--data", help="dump directory (or the data dir holding reddit-college/)")
     p.add_argument("--registry", help="model registry directory")
     p.add_argument("--max-threads", type=int, default=None, help="stop after N threads")
-    p.add_argument("--min-age-hours", type=float, default=48.0,
-                   help="only threads scraped at least this long after posting (default 48)")
-    p.add_argument("--target", choices=("trajectory", "structural"), default="trajectory",
-                   help="trajectory bundle (default) or a crude provisional structural target")
+    p.add_argument(
+        "--min-age-hours",
+        type=float,
+        default=48.0,
+        help="only threads scraped at least this long after posting (default 48)",
+    )
+    p.add_argument(
+        "--target",
+        choices=("trajectory", "structural"),
+        default="trajectory",
+        help="trajectory bundle (default) or a crude provisional structural target",
+    )
     p.add_argument("--no-empathy", action="store_true", help="do not use the empathy bundle")
     p.add_argument("--no-time-split", action="store_true", help="skip the time-ordered variant")
-    p.add_argument("--minilm", type=int, default=0, metavar="N",
-                   help="also train the MiniLM comparison model on up to N training TLCs")
+    p.add_argument(
+        "--minilm",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also train the MiniLM comparison model on up to N training TLCs",
+    )
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples (default 200)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="threads for XGBoost / torch (default: $PROSOCIAL_TRAIN_THREADS or 2)")
-    p.add_argument("--weight-schemes", default="none,sqrt,cap25",
-                   help=("the main model's candidate per-TLC training weightings, comma-separated "
-                         "(none, sqrt, capC); chosen on the balanced validation objective "
-                         "(default %(default)s)"))
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for XGBoost / torch (default: $PROSOCIAL_TRAIN_THREADS or 2)",
+    )
+    p.add_argument(
+        "--weight-schemes",
+        default="none,sqrt,cap25",
+        help=(
+            "the main model's candidate per-TLC training weightings, comma-separated "
+            "(none, sqrt, capC); chosen on the balanced validation objective "
+            "(default %(default)s)"
+        ),
+    )
     p.add_argument("--lda-iterations", type=int, default=200)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
@@ -46,9 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from streaming.dumps import find_dump_files
+    from redditdata.dumps import find_dump_files
     from training.forecaster.dataset import structural_target
-    from training.forecaster.run import ForecasterJob, run_job
+    from training.forecaster.job import ForecasterJob, run_job
     from training.forecaster.targets import trajectory_target
     from training.forecaster.weights import DEFAULT_SCHEMES, post_weights
 
@@ -79,8 +102,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.target == "trajectory":
             target_fn, versions = trajectory_target(registry, aux)
-            target_name = "prosocial trajectory (" + ", ".join(
-                f"{k}@{v}" for k, v in sorted(versions.items())) + ")"
+            target_name = (
+                "prosocial trajectory ("
+                + ", ".join(f"{k}@{v}" for k, v in sorted(versions.items()))
+                + ")"
+            )
         else:
             target_fn, target_name = structural_target, "structural (provisional, not final)"
     except BundleMissingError as exc:
@@ -91,13 +117,23 @@ def run(args: argparse.Namespace) -> int:
         from models.empathy import EmpathyClassifier  # type: ignore[attr-defined]
 
         empathy = EmpathyClassifier.from_registry(registry, fast=True)
-    job = ForecasterJob(dump_dir=dump_dir, data_root=data_root, registry=registry,
-                        target_fn=target_fn, target_name=target_name,
-                        report_dir=var_dir() / "reports" / "forecaster", aux=aux,
-                        empathy_model=empathy, max_threads=args.max_threads,
-                        min_age_s=int(args.min_age_hours * 3600), n_boot=args.n_boot,
-                        time_split=not args.no_time_split, lda_iterations=args.lda_iterations,
-                        minilm=args.minilm, weight_schemes=schemes or DEFAULT_SCHEMES)
+    job = ForecasterJob(
+        dump_dir=dump_dir,
+        data_root=data_root,
+        registry=registry,
+        target_fn=target_fn,
+        target_name=target_name,
+        report_dir=var_dir() / "reports" / "forecaster",
+        aux=aux,
+        empathy_model=empathy,
+        max_threads=args.max_threads,
+        min_age_s=int(args.min_age_hours * 3600),
+        n_boot=args.n_boot,
+        time_split=not args.no_time_split,
+        lda_iterations=args.lda_iterations,
+        minilm=args.minilm,
+        weight_schemes=schemes or DEFAULT_SCHEMES,
+    )
     with err.status("training forecaster") as status:
         summary = run_job(job, lambda s: status.update(f"forecaster: {s}"))
     if args.json:
@@ -109,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
     for k in ("mean", "ridge", "gbm", "main", "chronological", "reddit_order"):
         r = summary["by_post"].get(k)
         if r:
-            out.print(f"  {k:14s} R² {r['r2']:+.3f}  pairwise {r['pairwise_acc']:.3f}  "
-                      f"time-matched {r['pairwise_acc_time_matched']:.3f}  ndcg5 {r['ndcg5']:.3f}")
+            out.print(
+                f"  {k:14s} R² {r['r2']:+.3f}  pairwise {r['pairwise_acc']:.3f}  "
+                f"time-matched {r['pairwise_acc_time_matched']:.3f}  ndcg5 {r['ndcg5']:.3f}"
+            )
     return 0

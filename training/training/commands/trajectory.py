@@ -19,17 +19,27 @@ __all__ = ["register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = subparsers.add_parser("trajectory", help="fit the prosocial trajectory (PCA) bundle",
-                              description=__doc__)
+    p = subparsers.add_parser(
+        "trajectory", help="fit the prosocial trajectory (PCA) bundle", description=__doc__
+    )
     p.add_argument("--data", help="dump directory (or the data dir holding reddit-college/)")
     p.add_argument("--registry", help="model registry directory")
-    p.add_argument("--min-age-hours", type=float, default=48.0,
-                   help="only threads scraped at least this long after posting (default 48)")
+    p.add_argument(
+        "--min-age-hours",
+        type=float,
+        default=48.0,
+        help="only threads scraped at least this long after posting (default 48)",
+    )
     p.add_argument("--max-threads", type=int, default=None, help="stop after N threads")
-    p.add_argument("--min-replies", type=int, default=1,
-                   help="only conversations with at least this many replies (default 1)")
-    p.add_argument("--heldout-frac", type=float, default=0.2,
-                   help="share of posts held out (default 0.2)")
+    p.add_argument(
+        "--min-replies",
+        type=int,
+        default=1,
+        help="only conversations with at least this many replies (default 1)",
+    )
+    p.add_argument(
+        "--heldout-frac", type=float, default=0.2, help="share of posts held out (default 0.2)"
+    )
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.set_defaults(func=run)
 
@@ -47,24 +57,35 @@ def run(args: argparse.Namespace) -> int:
     except BundleMissingError as exc:
         err.print(f"[red]{exc}[/red]")
         return 2
-    with Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"),
-                  TextColumn("{task.completed} threads"), TimeElapsedColumn(),
-                  console=err, transient=True) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        TextColumn("{task.completed} threads"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
         task = progress.add_task("outcome metrics", total=args.max_threads)
         comments = [0]
 
         def on_batch(threads: int, n: int) -> None:
             comments[0] += n
-            progress.update(task, advance=threads,
-                            description=f"outcome metrics ({comments[0]:,} comments)")
+            progress.update(
+                task, advance=threads, description=f"outcome metrics ({comments[0]:,} comments)"
+            )
 
         try:
-            report = train_trajectory(data, registry, aux, min_age_hours=args.min_age_hours,
-                                      max_threads=args.max_threads,
-                                      min_replies=args.min_replies,
-                                      heldout_frac=args.heldout_frac,
-                                      report_dir=var_dir() / "reports" / "trajectory",
-                                      on_batch=on_batch)
+            report = train_trajectory(
+                data,
+                registry,
+                aux,
+                min_age_hours=args.min_age_hours,
+                max_threads=args.max_threads,
+                min_replies=args.min_replies,
+                heldout_frac=args.heldout_frac,
+                report_dir=var_dir() / "reports" / "trajectory",
+                on_batch=on_batch,
+            )
         except (TrainingError, StreamingError) as exc:
             err.print(f"[red]error:[/red] {exc}")
             return 1
@@ -74,14 +95,18 @@ def run(args: argparse.Namespace) -> int:
     out = Console()
     out.print(f"trajectory bundle [bold]{report['version']}[/bold] in {report['registry']}")
     held = report["heldout_explained_variance"]
-    out.print(f"PC1 explains {report['explained_variance_ratio']:.1%} of the variance "
-              f"(held-out posts: {'n/a' if held is None else f'{held:.1%}'}; "
-              f"paper: {PAPER_PC1_EVR:.1%}) over {report['n_train_conversations']:,} "
-              f"conversations")
+    out.print(
+        f"PC1 explains {report['explained_variance_ratio']:.1%} of the variance "
+        f"(held-out posts: {'n/a' if held is None else f'{held:.1%}'}; "
+        f"paper: {PAPER_PC1_EVR:.1%}) over {report['n_train_conversations']:,} "
+        f"conversations"
+    )
     for name, v in report["loadings"].items():
         out.print(f"  {name:26s} {v:+.3f}")
     if report["loadings_against_expected_sign"]:
-        out.print("against the expected sign: " + ", ".join(report["loadings_against_expected_sign"]))
+        out.print(
+            "against the expected sign: " + ", ".join(report["loadings_against_expected_sign"])
+        )
     if "plot" in report:
         out.print(f"plot: {report['plot']}")
     return 0

@@ -31,8 +31,18 @@ __all__ = ["Lexicon", "lexicon_features", "load_lexicon", "run_baselines"]
 
 logger = logging.getLogger(__name__)
 
-_EMOTIONS = ("anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust",
-             "positive", "negative")
+_EMOTIONS = (
+    "anger",
+    "anticipation",
+    "disgust",
+    "fear",
+    "joy",
+    "sadness",
+    "surprise",
+    "trust",
+    "positive",
+    "negative",
+)
 _TOKEN = re.compile(r"[a-z']+")
 Lexicon = dict[str, set[str]]
 
@@ -45,8 +55,9 @@ def load_lexicon(lexicon_dir: Path) -> Lexicon:
             parts = line.strip().split("\t")
             if len(parts) == 3 and parts[2] == "1" and parts[1] in _EMOTIONS:
                 lex[parts[1]].add(parts[0])
-    with open(lexicon_dir / "subjclueslen1-HLTEMNLP05.tff", encoding="utf-8",
-              errors="replace") as fh:
+    with open(
+        lexicon_dir / "subjclueslen1-HLTEMNLP05.tff", encoding="utf-8", errors="replace"
+    ) as fh:
         for line in fh:
             kv = dict(p.split("=", 1) for p in line.split() if "=" in p)
             if kv.get("type") in ("strongsubj", "weaksubj") and "word1" in kv:
@@ -68,8 +79,14 @@ def lexicon_features(texts: list[str], lex: Lexicon) -> np.ndarray:
     return out
 
 
-def _fit_select(make: Callable[[float], Any], grid: tuple[float, ...], xtr: Any, ytr: np.ndarray,
-                xva: Any, yva: np.ndarray) -> tuple[Any, float]:
+def _fit_select(
+    make: Callable[[float], Any],
+    grid: tuple[float, ...],
+    xtr: Any,
+    ytr: np.ndarray,
+    xva: Any,
+    yva: np.ndarray,
+) -> tuple[Any, float]:
     best: tuple[float, Any, float] = (-1.0, None, 0.0)
     for c in grid:
         clf = make(c).fit(xtr, ytr)
@@ -86,8 +103,7 @@ def run_baselines(data: EmpathyData, lexicon_dir: Path | None) -> dict[str, dict
     xtr = vec.fit_transform(data.train.texts)
     xva, xte = vec.transform(data.valid.texts), vec.transform(data.test.texts)
     makers: dict[str, Callable[[float], Any]] = {
-        "tfidf-logreg": lambda c: LogisticRegression(C=c, max_iter=2000,
-                                                     class_weight="balanced"),
+        "tfidf-logreg": lambda c: LogisticRegression(C=c, max_iter=2000, class_weight="balanced"),
         "tfidf-svm": lambda c: LinearSVC(C=c, class_weight="balanced"),
     }
     feats = {"tfidf-logreg": (xtr, xva, xte), "tfidf-svm": (xtr, xva, xte)}
@@ -97,8 +113,9 @@ def run_baselines(data: EmpathyData, lexicon_dir: Path | None) -> dict[str, dict
         ltr = sc.fit_transform(lexicon_features(data.train.texts, lex))
         lva = sc.transform(lexicon_features(data.valid.texts, lex))
         lte = sc.transform(lexicon_features(data.test.texts, lex))
-        makers["lexicon"] = lambda c: LogisticRegression(C=c, max_iter=2000,
-                                                         class_weight="balanced")
+        makers["lexicon"] = lambda c: LogisticRegression(
+            C=c, max_iter=2000, class_weight="balanced"
+        )
         feats["lexicon"] = (ltr, lva, lte)
     else:
         logger.warning("lexicon baseline skipped: no lexicons under %s", lexicon_dir)

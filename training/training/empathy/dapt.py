@@ -31,8 +31,15 @@ import torch.nn.functional as F
 from training.empathy.trainer import default_base_model
 from training.errors import TrainingError
 
-__all__ = ["DaptArgs", "DaptError", "DaptResult", "comments_path", "load_sentences",
-           "mask_tokens", "run_dapt"]
+__all__ = [
+    "DaptArgs",
+    "DaptError",
+    "DaptResult",
+    "comments_path",
+    "load_sentences",
+    "mask_tokens",
+    "run_dapt",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +94,15 @@ def comments_path(data_dir: Path) -> Path:
     return Path(data_dir) / "reddit-college" / "comments.jsonl.gz"
 
 
-def load_sentences(path: Path, *, n_comments: int, n_sentences: int, min_words: int,
-                   seed: int, max_scan: int | None = None) -> tuple[list[str], str]:
+def load_sentences(
+    path: Path,
+    *,
+    n_comments: int,
+    n_sentences: int,
+    min_words: int,
+    seed: int,
+    max_scan: int | None = None,
+) -> tuple[list[str], str]:
     """Sentences from a seeded random sample of comment bodies; returns them and a hash.
 
     ``max_scan`` reads only the first N lines of the corpus (small slices for tests)."""
@@ -110,21 +124,28 @@ def load_sentences(path: Path, *, n_comments: int, n_sentences: int, min_words: 
     pick = rng.permutation(len(bodies))[:n_comments]
     sents: list[str] = []
     for i in pick:
-        sents.extend(s for s in split_sentences(bodies[int(i)])
-                     if len(s.split()) >= min_words)
+        sents.extend(s for s in split_sentences(bodies[int(i)]) if len(s.split()) >= min_words)
     if not sents:
         raise DaptError(f"no sentences with >= {min_words} words in {path}")
     order = rng.permutation(len(sents))[:n_sentences]
     out = [sents[int(i)] for i in order]
     digest = hashlib.sha256("\n".join(out).encode("utf-8")).hexdigest()
-    logger.info("DAPT corpus: %d comments of %d -> %d sentences kept", len(pick), len(bodies),
-                len(out))
+    logger.info(
+        "DAPT corpus: %d comments of %d -> %d sentences kept", len(pick), len(bodies), len(out)
+    )
     return out, digest
 
 
-def mask_tokens(ids: torch.Tensor, attn: torch.Tensor, *, mask_id: int, vocab_size: int,
-                special: torch.Tensor, prob: float, gen: torch.Generator
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+def mask_tokens(
+    ids: torch.Tensor,
+    attn: torch.Tensor,
+    *,
+    mask_id: int,
+    vocab_size: int,
+    special: torch.Tensor,
+    prob: float,
+    gen: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """BERT masking (80% [MASK], 10% random, 10% kept) of ``prob`` of the real tokens.
 
     Returns the corrupted ids and a boolean tensor of the positions to predict (at least one per
@@ -144,8 +165,14 @@ def mask_tokens(ids: torch.Tensor, attn: torch.Tensor, *, mask_id: int, vocab_si
     return out, pick
 
 
-def _mlm_loss(model: Any, x: torch.Tensor, m: torch.Tensor, target: torch.Tensor,
-              pick: torch.Tensor, bf16: bool) -> torch.Tensor:
+def _mlm_loss(
+    model: Any,
+    x: torch.Tensor,
+    m: torch.Tensor,
+    target: torch.Tensor,
+    pick: torch.Tensor,
+    bf16: bool,
+) -> torch.Tensor:
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         hidden = model.bert(input_ids=x, attention_mask=m).last_hidden_state
         logits = model.cls(hidden[pick])
@@ -157,8 +184,8 @@ def _pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torc
     x = torch.full((len(rows), n), pad_id, dtype=torch.long)
     m = torch.zeros((len(rows), n), dtype=torch.long)
     for i, r in enumerate(rows):
-        x[i, :len(r)] = torch.tensor(r, dtype=torch.long)
-        m[i, :len(r)] = 1
+        x[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+        m[i, : len(r)] = 1
     return x, m
 
 
@@ -169,10 +196,18 @@ class _Masker:
         self.prob = prob
         self.special = torch.tensor(sorted(set(tok.all_special_ids)), dtype=torch.long)
 
-    def __call__(self, x: torch.Tensor, m: torch.Tensor, gen: torch.Generator
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        return mask_tokens(x, m, mask_id=self.mask_id, vocab_size=self.vocab_size,
-                           special=self.special, prob=self.prob, gen=gen)
+    def __call__(
+        self, x: torch.Tensor, m: torch.Tensor, gen: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return mask_tokens(
+            x,
+            m,
+            mask_id=self.mask_id,
+            vocab_size=self.vocab_size,
+            special=self.special,
+            prob=self.prob,
+            gen=gen,
+        )
 
 
 @torch.no_grad()
@@ -186,9 +221,15 @@ def _heldout_loss(model: Any, batches: list[tuple[torch.Tensor, ...]], bf16: boo
     return tot / max(n, 1)
 
 
-def run_dapt(sentences: Sequence[str], args: DaptArgs, out_dir: Path, *, corpus_hash: str = "",
-             extra: Sequence[str] = (),
-             progress: Callable[[str], None] | None = None) -> DaptResult:
+def run_dapt(
+    sentences: Sequence[str],
+    args: DaptArgs,
+    out_dir: Path,
+    *,
+    corpus_hash: str = "",
+    extra: Sequence[str] = (),
+    progress: Callable[[str], None] | None = None,
+) -> DaptResult:
     """Continue MLM training on ``sentences``; write the encoder + tokenizer to ``out_dir``.
 
     The first ``args.n_heldout`` sentences are held out for the MLM loss; ``extra`` sentences
@@ -213,26 +254,33 @@ def run_dapt(sentences: Sequence[str], args: DaptArgs, out_dir: Path, *, corpus_
         raise DaptError("MLM decoder is not tied to the word embeddings")
     masker = _Masker(tok, int(model.config.vocab_size), a.mlm_prob)
     ids = list(tok(list(sentences), truncation=True, max_length=a.max_len)["input_ids"])
-    held_ids, train_ids = ids[:a.n_heldout], ids[a.n_heldout:]
+    held_ids, train_ids = ids[: a.n_heldout], ids[a.n_heldout :]
     if extra:
         train_ids += list(tok(list(extra), truncation=True, max_length=a.max_len)["input_ids"])
     held_gen = torch.Generator().manual_seed(10_000 + a.seed)
     held: list[tuple[torch.Tensor, ...]] = []
     for s in range(0, len(held_ids), a.batch_size):
-        x, m = _pad(held_ids[s:s + a.batch_size], tok.pad_token_id)
+        x, m = _pad(held_ids[s : s + a.batch_size], tok.pad_token_id)
         xm, pick = masker(x, m, held_gen)
         held.append((xm, m, x, pick))
     before = _heldout_loss(model, held, a.bf16)
-    say(f"DAPT: {len(train_ids)} train / {len(held_ids)} held-out sentences; "
-        f"held-out MLM loss before {before:.3f}")
+    say(
+        f"DAPT: {len(train_ids)} train / {len(held_ids)} held-out sentences; "
+        f"held-out MLM loss before {before:.3f}"
+    )
     emb.requires_grad_(not a.freeze_word_embeddings)
-    head_params = [p for n, p in model.named_parameters()
-                   if n.startswith("cls.") and p.requires_grad and p is not emb]
-    enc_params = [p for n, p in model.named_parameters()
-                  if n.startswith("bert.") and p.requires_grad]
-    opt = torch.optim.AdamW([{"params": enc_params, "lr": a.lr},
-                             {"params": head_params, "lr": a.head_lr}],
-                            weight_decay=a.weight_decay)
+    head_params = [
+        p
+        for n, p in model.named_parameters()
+        if n.startswith("cls.") and p.requires_grad and p is not emb
+    ]
+    enc_params = [
+        p for n, p in model.named_parameters() if n.startswith("bert.") and p.requires_grad
+    ]
+    opt = torch.optim.AdamW(
+        [{"params": enc_params, "lr": a.lr}, {"params": head_params, "lr": a.head_lr}],
+        weight_decay=a.weight_decay,
+    )
     warm = max(1, int(a.warmup * a.steps))
     head_warm = min(a.head_warmup, a.steps)
 
@@ -259,7 +307,7 @@ def run_dapt(sentences: Sequence[str], args: DaptArgs, out_dir: Path, *, corpus_
             p.requires_grad_(step > head_warm)
         if pos + a.batch_size > len(order):
             order, pos = rng.permutation(len(train_ids)), 0
-        rows = [train_ids[int(i)] for i in order[pos:pos + a.batch_size]]
+        rows = [train_ids[int(i)] for i in order[pos : pos + a.batch_size]]
         pos += a.batch_size
         x, m = _pad(rows, tok.pad_token_id)
         xm, pick = masker(x, m, gen)
@@ -274,12 +322,13 @@ def run_dapt(sentences: Sequence[str], args: DaptArgs, out_dir: Path, *, corpus_
         elapsed = time.perf_counter() - t0
         over = a.max_minutes is not None and elapsed > 60 * a.max_minutes
         if step % a.log_every == 0 or step == a.steps or over:
-            rec = {"step": step, "loss": round(run_loss / run_n, 4),
-                   "seconds": round(elapsed, 1)}
+            rec = {"step": step, "loss": round(run_loss / run_n, 4), "seconds": round(elapsed, 1)}
             history.append(rec)
             eta = elapsed / step * (a.steps - step)
-            say(f"DAPT step {step}/{a.steps} loss {rec['loss']:.4f} "
-                f"{step * a.batch_size / elapsed:.0f} seq/s eta {eta / 60:.1f} min")
+            say(
+                f"DAPT step {step}/{a.steps} loss {rec['loss']:.4f} "
+                f"{step * a.batch_size / elapsed:.0f} seq/s eta {eta / 60:.1f} min"
+            )
             run_loss, run_n = 0.0, 0
             model.train()
         if over:
@@ -292,13 +341,25 @@ def run_dapt(sentences: Sequence[str], args: DaptArgs, out_dir: Path, *, corpus_
     out_dir.mkdir(parents=True, exist_ok=True)
     model.bert.save_pretrained(str(out_dir))
     tok.save_pretrained(str(out_dir))
-    meta = {"base_model": base, "args": a.to_dict(), "steps_done": step,
-            "seconds": round(seconds, 1), "n_sentences": len(sentences),
-            "n_extra": len(extra),
-            "corpus_sha256": corpus_hash, "heldout_loss_before": round(before, 4),
-            "heldout_loss_after": round(after, 4), "history": history}
+    meta = {
+        "base_model": base,
+        "args": a.to_dict(),
+        "steps_done": step,
+        "seconds": round(seconds, 1),
+        "n_sentences": len(sentences),
+        "n_extra": len(extra),
+        "corpus_sha256": corpus_hash,
+        "heldout_loss_before": round(before, 4),
+        "heldout_loss_after": round(after, 4),
+        "history": history,
+    }
     (out_dir / "dapt.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    return DaptResult(out_dir=out_dir, steps=step, seconds=seconds,
-                      heldout_loss_before=before, heldout_loss_after=after,
-                      n_sentences=len(sentences), history=history)
-
+    return DaptResult(
+        out_dir=out_dir,
+        steps=step,
+        seconds=seconds,
+        heldout_loss_before=before,
+        heldout_loss_after=after,
+        n_sentences=len(sentences),
+        history=history,
+    )

@@ -96,8 +96,11 @@ def load_dataset(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray]:
     return texts, np.asarray(labels, dtype=np.int64)
 
 
-def split_dataset(path: str | os.PathLike[str], seed: int = SPLIT_SEED,
-                  fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)) -> EmpathyData:
+def split_dataset(
+    path: str | os.PathLike[str],
+    seed: int = SPLIT_SEED,
+    fractions: tuple[float, float, float] = (0.6, 0.2, 0.2),
+) -> EmpathyData:
     """Stratified random train/valid/test split of the CSV with a fixed seed."""
     texts, labels = load_dataset(path)
     rng = np.random.default_rng(seed)
@@ -108,15 +111,20 @@ def split_dataset(path: str | os.PathLike[str], seed: int = SPLIT_SEED,
         n_tr = round(fractions[0] * len(idx))
         n_va = round(fractions[1] * len(idx))
         parts[0].extend(idx[:n_tr])
-        parts[1].extend(idx[n_tr:n_tr + n_va])
-        parts[2].extend(idx[n_tr + n_va:])
+        parts[1].extend(idx[n_tr : n_tr + n_va])
+        parts[2].extend(idx[n_tr + n_va :])
     splits = []
     for p in parts:
         order = np.asarray(p, dtype=np.int64)
         rng.shuffle(order)
         splits.append(Split([texts[i] for i in order], labels[order]))
-    return EmpathyData(train=splits[0], valid=splits[1], test=splits[2], seed=seed,
-                       data_hash=hash_files([Path(path)]))
+    return EmpathyData(
+        train=splits[0],
+        valid=splits[1],
+        test=splits[2],
+        seed=seed,
+        data_hash=hash_files([Path(path)]),
+    )
 
 
 def binary_labels(labels: np.ndarray, setting: str) -> np.ndarray:

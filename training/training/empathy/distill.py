@@ -46,29 +46,43 @@ def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
     return (e / e.sum(-1, keepdims=True)).astype(np.float32)
 
 
-def train_teacher(data: EmpathyData, args: Args, seed: int,
-                  progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def train_teacher(
+    data: EmpathyData, args: Args, seed: int, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
     """Fine-tune one teacher; return its probabilities on train / valid / test."""
     a = dataclasses.replace(args, seed=int(seed))
     res = Trainer(a, data, progress=progress).train()
-    return {"seed": int(seed), "best_epoch": res.best_epoch, "seconds": round(res.seconds, 1),
-            "ptrain": predict_probs(res.model, res.tokenizer, data.train.texts, a.max_len),
-            "pv": predict_probs(res.model, res.tokenizer, data.valid.texts, a.max_len),
-            "pt": predict_probs(res.model, res.tokenizer, data.test.texts, a.max_len)}
+    return {
+        "seed": int(seed),
+        "best_epoch": res.best_epoch,
+        "seconds": round(res.seconds, 1),
+        "ptrain": predict_probs(res.model, res.tokenizer, data.train.texts, a.max_len),
+        "pv": predict_probs(res.model, res.tokenizer, data.valid.texts, a.max_len),
+        "pt": predict_probs(res.model, res.tokenizer, data.test.texts, a.max_len),
+    }
 
 
 def _worker_init() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 def _mean(probs: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.mean([p[k] for p in probs], 0).astype(np.float32) for k in probs[0]}
 
 
-def train_teachers(data: EmpathyData, args: Args, seeds: Sequence[int], *,
-                   temperature: float = 1.0, jobs: int = 1,
-                   progress: Callable[[str], None] | None = None) -> Teachers:
+def train_teachers(
+    data: EmpathyData,
+    args: Args,
+    seeds: Sequence[int],
+    *,
+    temperature: float = 1.0,
+    jobs: int = 1,
+    progress: Callable[[str], None] | None = None,
+) -> Teachers:
     """Train the teachers (``jobs`` processes) and average their train-split probabilities."""
     say = progress or (lambda m: logger.info("%s", m))
     if not seeds:
@@ -76,22 +90,36 @@ def train_teachers(data: EmpathyData, args: Args, seeds: Sequence[int], *,
     t0 = time.perf_counter()
     if jobs > 1 and len(seeds) > 1:
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(jobs, len(seeds)), mp_context=ctx,
-                                 initializer=_worker_init) as pool:
-            outs = [f.result() for f in
-                    [pool.submit(train_teacher, data, args, int(s)) for s in seeds]]
+        with ProcessPoolExecutor(
+            max_workers=min(jobs, len(seeds)), mp_context=ctx, initializer=_worker_init
+        ) as pool:
+            outs = [
+                f.result() for f in [pool.submit(train_teacher, data, args, int(s)) for s in seeds]
+            ]
     else:
         outs = [train_teacher(data, args, int(s), progress=say) for s in seeds]
     pv, pt = _mean([o["pv"] for o in outs]), _mean([o["pt"] for o in outs])
     dec = tune_decisions(pv, data.valid.labels)
-    runs = [{"seed": o["seed"], "best_epoch": o["best_epoch"], "seconds": o["seconds"],
-             "valid": evaluate(o["pv"], data.valid.labels,
-                               tune_decisions(o["pv"], data.valid.labels))} for o in outs]
-    summary = {"seeds": [int(s) for s in seeds], "temperature": temperature, "runs": runs,
-               "ensemble_valid": evaluate(pv, data.valid.labels, dec),
-               "ensemble_test": evaluate(pt, data.test.labels, dec),
-               "seconds": round(sum(o["seconds"] for o in outs), 1),
-               "wall_seconds": round(time.perf_counter() - t0, 1)}
+    runs = [
+        {
+            "seed": o["seed"],
+            "best_epoch": o["best_epoch"],
+            "seconds": o["seconds"],
+            "valid": evaluate(
+                o["pv"], data.valid.labels, tune_decisions(o["pv"], data.valid.labels)
+            ),
+        }
+        for o in outs
+    ]
+    summary = {
+        "seeds": [int(s) for s in seeds],
+        "temperature": temperature,
+        "runs": runs,
+        "ensemble_valid": evaluate(pv, data.valid.labels, dec),
+        "ensemble_test": evaluate(pt, data.test.labels, dec),
+        "seconds": round(sum(o["seconds"] for o in outs), 1),
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+    }
     ens = summary["ensemble_valid"]
     say("teachers: ensemble valid F1 " + " ".join(f"{s}={ens[s]['f1']:.2f}" for s in SETTINGS))
     soft = {k: soften(v, temperature) for k, v in _mean([o["ptrain"] for o in outs]).items()}

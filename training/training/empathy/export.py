@@ -27,20 +27,37 @@ logger = logging.getLogger(__name__)
 INFER_MAX_LEN = 128
 
 
-def write_bundle(registry: Registry, model: Any, tokenizer: Any, *,
-                 decisions: Mapping[str, Decision], params: Mapping[str, Any],
-                 metrics: Mapping[str, Any], data_hash: str, make_current: bool = True
-                 ) -> Bundle:
+def write_bundle(
+    registry: Registry,
+    model: Any,
+    tokenizer: Any,
+    *,
+    decisions: Mapping[str, Decision],
+    params: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    data_hash: str,
+    make_current: bool = True,
+) -> Bundle:
     """Save ``model`` + ``tokenizer`` into ``registry`` and return the loaded bundle."""
     state = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
     enc_cfg = model.encoder.config.to_dict()
-    with BundleWriter(registry, BUNDLE_NAME, labels=list(LABELS), features=["text"],
-                      params={"heads": dict(HEADS), "max_len": INFER_MAX_LEN,
-                              "pooling": "mean", "batch_size": 64,
-                              "decisions": {k: d.to_dict() for k, d in decisions.items()},
-                              **dict(params)},
-                      metrics=dict(metrics), training_data_hash=data_hash,
-                      make_current=make_current) as w:
+    with BundleWriter(
+        registry,
+        BUNDLE_NAME,
+        labels=list(LABELS),
+        features=["text"],
+        params={
+            "heads": dict(HEADS),
+            "max_len": INFER_MAX_LEN,
+            "pooling": "mean",
+            "batch_size": 64,
+            "decisions": {k: d.to_dict() for k, d in decisions.items()},
+            **dict(params),
+        },
+        metrics=dict(metrics),
+        training_data_hash=data_hash,
+        make_current=make_current,
+    ) as w:
         w.save_tensors("model.safetensors", state)
         w.save_json("encoder/config.json", enc_cfg)
         with tempfile.TemporaryDirectory() as tmp:

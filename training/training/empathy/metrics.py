@@ -14,8 +14,16 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-__all__ = ["SETTINGS", "Decision", "confusion", "decide", "evaluate", "macro_f1", "prf",
-           "tune_decisions"]
+__all__ = [
+    "SETTINGS",
+    "Decision",
+    "confusion",
+    "decide",
+    "evaluate",
+    "macro_f1",
+    "prf",
+    "tune_decisions",
+]
 
 SETTINGS: tuple[str, ...] = ("multi", "seek", "provide")
 _POS = {"seek": 1, "provide": 2}
@@ -23,10 +31,12 @@ _POS = {"seek": 1, "provide": 2}
 
 def prf(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """Macro precision / recall / F1 in percent."""
-    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="macro",
-                                                 zero_division=0)
-    return {"p": round(100 * float(p), 2), "r": round(100 * float(r), 2),
-            "f1": round(100 * float(f), 2)}
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
+    return {
+        "p": round(100 * float(p), 2),
+        "r": round(100 * float(r), 2),
+        "f1": round(100 * float(f), 2),
+    }
 
 
 @dataclass
@@ -46,8 +56,7 @@ def _binary_score(probs: Mapping[str, np.ndarray], setting: str, blend: float) -
     return blend * own + (1.0 - blend) * probs["multi"][:, _POS[setting]]
 
 
-def decide(probs: Mapping[str, np.ndarray], setting: str, d: Decision | None = None
-           ) -> np.ndarray:
+def decide(probs: Mapping[str, np.ndarray], setting: str, d: Decision | None = None) -> np.ndarray:
     """Predicted labels of a setting (multi: 0/1/2; binary: 0/1)."""
     d = d or Decision()
     if setting == "multi":
@@ -69,8 +78,7 @@ def _gold(labels: np.ndarray, setting: str) -> np.ndarray:
     return labels if setting == "multi" else (labels == _POS[setting]).astype(np.int64)
 
 
-def tune_decisions(probs: Mapping[str, np.ndarray], labels: np.ndarray
-                   ) -> dict[str, Decision]:
+def tune_decisions(probs: Mapping[str, np.ndarray], labels: np.ndarray) -> dict[str, Decision]:
     """Pick each setting's decision rule on *validation* probabilities (macro F1)."""
     out: dict[str, Decision] = {}
     grid = np.round(np.arange(-1.0, 1.01, 0.1), 2)
@@ -97,15 +105,22 @@ def tune_decisions(probs: Mapping[str, np.ndarray], labels: np.ndarray
     return out
 
 
-def evaluate(probs: Mapping[str, np.ndarray], labels: np.ndarray,
-             decisions: Mapping[str, Decision] | None = None) -> dict[str, dict[str, float]]:
+def evaluate(
+    probs: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    decisions: Mapping[str, Decision] | None = None,
+) -> dict[str, dict[str, float]]:
     """Macro P/R/F1 (percent) for every setting."""
     decisions = decisions or {}
     return {s: prf(_gold(labels, s), decide(probs, s, decisions.get(s))) for s in SETTINGS}
 
 
-def confusion(probs: Mapping[str, np.ndarray], labels: np.ndarray, setting: str = "multi",
-              decision: Decision | None = None) -> np.ndarray:
+def confusion(
+    probs: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    setting: str = "multi",
+    decision: Decision | None = None,
+) -> np.ndarray:
     y = _gold(labels, setting)
     n = 3 if setting == "multi" else 2
     return confusion_matrix(y, decide(probs, setting, decision), labels=list(range(n)))

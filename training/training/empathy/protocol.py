@@ -50,13 +50,21 @@ def _mean_valid(scores: dict[str, dict[str, float]]) -> float:
 
 
 def _worker_init() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
-def train_seed(data: EmpathyData, args: Args, seed: int, out_dir: Path,
-               progress: Callable[[str], None] | None = None,
-               soft_targets: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
+def train_seed(
+    data: EmpathyData,
+    args: Args,
+    seed: int,
+    out_dir: Path,
+    progress: Callable[[str], None] | None = None,
+    soft_targets: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, Any]:
     """Fine-tune one seed; save its weights to ``out_dir``; return its figures and probs."""
     a = dataclasses.replace(args, seed=int(seed))
     res = Trainer(a, data, soft_targets=soft_targets, progress=progress).train()
@@ -65,14 +73,21 @@ def train_seed(data: EmpathyData, args: Args, seed: int, out_dir: Path,
     dec = tune_decisions(pv, data.valid.labels)
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = out_dir / f"seed{seed}.safetensors"
-    save_file({k: v.detach().float().contiguous() for k, v in res.model.state_dict().items()},
-              str(weights))
-    run = {"seed": seed, "best_epoch": res.best_epoch, "seconds": round(res.seconds, 1),
-           "examples_per_s": round(res.examples_seen / max(res.seconds, 1e-9), 1),
-           "valid": evaluate(pv, data.valid.labels, dec),
-           "test": evaluate(pt, data.test.labels, dec),
-           "test_untuned": evaluate(pt, data.test.labels),
-           "decisions": {k: d.to_dict() for k, d in dec.items()}, "history": res.history}
+    save_file(
+        {k: v.detach().float().contiguous() for k, v in res.model.state_dict().items()},
+        str(weights),
+    )
+    run = {
+        "seed": seed,
+        "best_epoch": res.best_epoch,
+        "seconds": round(res.seconds, 1),
+        "examples_per_s": round(res.examples_seen / max(res.seconds, 1e-9), 1),
+        "valid": evaluate(pv, data.valid.labels, dec),
+        "test": evaluate(pt, data.test.labels, dec),
+        "test_untuned": evaluate(pt, data.test.labels),
+        "decisions": {k: d.to_dict() for k, d in dec.items()},
+        "history": res.history,
+    }
     return {"run": run, "pv": pv, "pt": pt, "weights": str(weights)}
 
 
@@ -97,21 +112,33 @@ def _base_model_name(base: str | None) -> str:
     return str(base)
 
 
-def run_protocol(data: EmpathyData, args: Args, seeds: Sequence[int], *,
-                 registry: Registry | None, report_dir: Path,
-                 lexicon_dir: Path | None = None, baselines: bool = True,
-                 progress: Callable[[str], None] | None = None, jobs: int = 1,
-                 teachers: Sequence[int] = (), distill_temperature: float = 1.0
-                 ) -> ProtocolResult:
+def run_protocol(
+    data: EmpathyData,
+    args: Args,
+    seeds: Sequence[int],
+    *,
+    registry: Registry | None,
+    report_dir: Path,
+    lexicon_dir: Path | None = None,
+    baselines: bool = True,
+    progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
+    teachers: Sequence[int] = (),
+    distill_temperature: float = 1.0,
+) -> ProtocolResult:
     """``jobs`` > 1 trains seeds in that many processes (``args.threads`` threads each).
 
     With ``teachers`` (seeds disjoint from ``seeds``), every seed is a student distilled from the
     averaged train-split probabilities of those teachers (:mod:`training.empathy.distill`)."""
     say = progress or (lambda m: logger.info("%s", m))
     t0 = time.perf_counter()
-    summary: dict[str, Any] = {"split_seed": data.seed, "seeds": list(seeds),
-                               "n": [len(data.train), len(data.valid), len(data.test)],
-                               "args": args.to_dict(), "data_hash": data.data_hash}
+    summary: dict[str, Any] = {
+        "split_seed": data.seed,
+        "seeds": list(seeds),
+        "n": [len(data.train), len(data.valid), len(data.test)],
+        "args": args.to_dict(),
+        "data_hash": data.data_hash,
+    }
     if baselines:
         say("baselines (TF-IDF + linear, lexicon) ...")
         tb = time.perf_counter()
@@ -120,8 +147,9 @@ def run_protocol(data: EmpathyData, args: Args, seeds: Sequence[int], *,
     soft = None
     if teachers:
         say(f"distillation: training teachers {list(teachers)} ...")
-        tch = train_teachers(data, args, teachers, temperature=distill_temperature, jobs=jobs,
-                             progress=say)
+        tch = train_teachers(
+            data, args, teachers, temperature=distill_temperature, jobs=jobs, progress=say
+        )
         soft, summary["teachers"] = tch.soft_targets, tch.summary
     runs: list[dict[str, Any]] = []
     test_probs: list[dict[str, np.ndarray]] = []
@@ -132,27 +160,38 @@ def run_protocol(data: EmpathyData, args: Args, seeds: Sequence[int], *,
     with tempfile.TemporaryDirectory(prefix="empathy-seeds-") as tmp:
         if jobs > 1 and len(seeds) > 1:
             ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=min(jobs, len(seeds)), mp_context=ctx,
-                                     initializer=_worker_init) as pool:
-                futs = [pool.submit(train_seed, data, args, int(s), Path(tmp), None, soft)
-                        for s in seeds]
+            with ProcessPoolExecutor(
+                max_workers=min(jobs, len(seeds)), mp_context=ctx, initializer=_worker_init
+            ) as pool:
+                futs = [
+                    pool.submit(train_seed, data, args, int(s), Path(tmp), None, soft)
+                    for s in seeds
+                ]
                 outs = [f.result() for f in futs]
         else:
-            outs = [train_seed(data, args, int(s), Path(tmp), progress=say, soft_targets=soft)
-                    for s in seeds]
+            outs = [
+                train_seed(data, args, int(s), Path(tmp), progress=say, soft_targets=soft)
+                for s in seeds
+            ]
         for o in outs:
             run = o["run"]
             runs.append(run)
             valid_probs.append(o["pv"])
             test_probs.append(o["pt"])
             train_seconds += run["seconds"]
-            say(f"seed {run['seed']}: test {run['test']} (best epoch {run['best_epoch']}, "
-                f"{run['seconds']:.0f} s)")
+            say(
+                f"seed {run['seed']}: test {run['test']} (best epoch {run['best_epoch']}, "
+                f"{run['seconds']:.0f} s)"
+            )
             score = _mean_valid(run["valid"])
             if best is None or score > best[0]:
                 dec = {k: Decision(**v) for k, v in run["decisions"].items()}
-                best = (score, o["weights"], int(run["seed"]),
-                        {"dec": dec, "pt": o["pt"], "run": run})
+                best = (
+                    score,
+                    o["weights"],
+                    int(run["seed"]),
+                    {"dec": dec, "pt": o["pt"], "run": run},
+                )
         assert best is not None
         model, tokenizer = _load_model(args, best[1])
     summary["train_wall_seconds"] = round(time.perf_counter() - tw, 1)
@@ -168,21 +207,32 @@ def run_protocol(data: EmpathyData, args: Args, seeds: Sequence[int], *,
     summary["bundle_seed"] = bseed
     summary["bundle_test"] = extra["run"]["test"]
     cms = {s: confusion(extra["pt"], data.test.labels, s, extra["dec"][s]) for s in SETTINGS}
-    plot_confusion(cms, report_dir / "confusion.png",
-                   f"iEmpathize test split, MiniLM seed {bseed}")
+    plot_confusion(cms, report_dir / "confusion.png", f"iEmpathize test split, MiniLM seed {bseed}")
     summary["confusion"] = {s: cm.tolist() for s, cm in cms.items()}
     bundle = None
     if registry is not None:
         bundle = write_bundle(
-            registry, model, tokenizer, decisions=extra["dec"],
-            params={"split_seed": data.seed, "train_seed": bseed, "train_max_len": args.max_len,
-                    "base_model": _base_model_name(args.base_model),
-                    "distill_teachers": [int(t) for t in teachers],
-                    "args": dataclasses.replace(args, seed=bseed).to_dict()},
-            metrics={"test": extra["run"]["test"], "valid": extra["run"]["valid"],
-                     "protocol_mean": summary["minilm"], "seeds": list(seeds),
-                     "n_test": len(data.test)},
-            data_hash=data.data_hash)
+            registry,
+            model,
+            tokenizer,
+            decisions=extra["dec"],
+            params={
+                "split_seed": data.seed,
+                "train_seed": bseed,
+                "train_max_len": args.max_len,
+                "base_model": _base_model_name(args.base_model),
+                "distill_teachers": [int(t) for t in teachers],
+                "args": dataclasses.replace(args, seed=bseed).to_dict(),
+            },
+            metrics={
+                "test": extra["run"]["test"],
+                "valid": extra["run"]["valid"],
+                "protocol_mean": summary["minilm"],
+                "seeds": list(seeds),
+                "n_test": len(data.test),
+            },
+            data_hash=data.data_hash,
+        )
         summary["bundle"] = bundle.version
     summary["total_seconds"] = round(time.perf_counter() - t0, 1)
     md = write_report(report_dir, summary)
@@ -192,8 +242,13 @@ def run_protocol(data: EmpathyData, args: Args, seeds: Sequence[int], *,
 
 def head(data: EmpathyData, n_train: int, n_eval: int) -> EmpathyData:
     """A small slice of the split (for ``--quick`` runs and tests)."""
+
     def cut(s: Split, n: int) -> Split:
         return s.head(n)
 
-    return dataclasses.replace(data, train=cut(data.train, n_train),
-                               valid=cut(data.valid, n_eval), test=cut(data.test, n_eval))
+    return dataclasses.replace(
+        data,
+        train=cut(data.train, n_train),
+        valid=cut(data.valid, n_eval),
+        test=cut(data.test, n_eval),
+    )

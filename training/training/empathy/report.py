@@ -18,17 +18,25 @@ logger = logging.getLogger(__name__)
 
 #: Hosseini & Caragea (AAAI 2021): Table 5 (BERT-base) and Table 6 (best: CSN pre-training).
 PAPER: dict[str, dict[str, dict[str, float]]] = {
-    "BERT-base (Table 5)": {"seek": {"p": 78.37, "r": 73.40, "f1": 76.37},
-                            "provide": {"p": 86.87, "r": 83.37, "f1": 84.49},
-                            "multi": {"p": 75.88, "r": 73.42, "f1": 74.42}},
-    "BERT + CSN pre-training (Table 6)": {"seek": {"p": 80.78, "r": 73.74, "f1": 78.94},
-                                          "provide": {"p": 87.71, "r": 83.37, "f1": 85.88}},
-    "SVM TF-IDF (Table 5)": {"seek": {"p": 76.02, "r": 55.28, "f1": 53.90},
-                             "provide": {"p": 87.92, "r": 75.32, "f1": 79.28},
-                             "multi": {"p": 75.23, "r": 57.22, "f1": 58.72}},
-    "Lexical-based (Table 5)": {"seek": {"p": 63.85, "r": 53.51, "f1": 51.57},
-                                "provide": {"p": 73.58, "r": 58.66, "f1": 59.66},
-                                "multi": {"p": 60.46, "r": 47.24, "f1": 48.30}},
+    "BERT-base (Table 5)": {
+        "seek": {"p": 78.37, "r": 73.40, "f1": 76.37},
+        "provide": {"p": 86.87, "r": 83.37, "f1": 84.49},
+        "multi": {"p": 75.88, "r": 73.42, "f1": 74.42},
+    },
+    "BERT + CSN pre-training (Table 6)": {
+        "seek": {"p": 80.78, "r": 73.74, "f1": 78.94},
+        "provide": {"p": 87.71, "r": 83.37, "f1": 85.88},
+    },
+    "SVM TF-IDF (Table 5)": {
+        "seek": {"p": 76.02, "r": 55.28, "f1": 53.90},
+        "provide": {"p": 87.92, "r": 75.32, "f1": 79.28},
+        "multi": {"p": 75.23, "r": 57.22, "f1": 58.72},
+    },
+    "Lexical-based (Table 5)": {
+        "seek": {"p": 63.85, "r": 53.51, "f1": 51.57},
+        "provide": {"p": 73.58, "r": 58.66, "f1": 59.66},
+        "multi": {"p": 60.46, "r": 47.24, "f1": 48.30},
+    },
 }
 
 
@@ -51,8 +59,11 @@ def plot_confusion(cms: Mapping[str, np.ndarray], path: Path, title: str) -> Pat
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = {"multi": ["none", "seeking", "providing"], "seek": ["rest", "seeking"],
-             "provide": ["rest", "providing"]}
+    names = {
+        "multi": ["none", "seeking", "providing"],
+        "seek": ["rest", "seeking"],
+        "provide": ["rest", "providing"],
+    }
     fig, axes = plt.subplots(1, len(cms), figsize=(4.2 * len(cms), 4))
     axes = np.atleast_1d(axes)
     for ax, (setting, cm) in zip(axes, cms.items()):
@@ -65,8 +76,14 @@ def plot_confusion(cms: Mapping[str, np.ndarray], path: Path, title: str) -> Pat
         ax.set_title(setting)
         for i in range(cm.shape[0]):
             for j in range(cm.shape[1]):
-                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center",
-                        color="white" if cm[i, j] > cm.max() / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(int(cm[i, j])),
+                    ha="center",
+                    va="center",
+                    color="white" if cm[i, j] > cm.max() / 2 else "black",
+                )
     fig.suptitle(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,32 +107,59 @@ def _row(name: str, res: Mapping[str, Mapping[str, Any]], sd: bool = False) -> s
 def write_report(report_dir: Path, summary: Mapping[str, Any]) -> Path:
     """``report.json`` + ``report.md`` (the PNG is written by the caller)."""
     report_dir.mkdir(parents=True, exist_ok=True)
-    (report_dir / "report.json").write_text(json.dumps(summary, indent=2, default=str),
-                                            encoding="utf-8")
-    head = ("| model | seek P | seek R | seek F1 | provide P | provide R | provide F1 | "
-            "multi P | multi R | multi F1 |\n|---|" + "---|" * 9)
-    lines = ["# Empathy direction on iEmpathize (test split, macro P/R/F1 %)", "",
-             (f"Split: stratified random 60/20/20, seed {summary.get('split_seed')}; "
-              f"n_train/valid/test = {summary.get('n')}. Seeds: {summary.get('seeds')}."), "",
-             head,
-             _row(f"MiniLM multi-head, mean ± sd over {len(summary.get('seeds', []))} seeds",
-                  summary["minilm"], sd=True)]
+    (report_dir / "report.json").write_text(
+        json.dumps(summary, indent=2, default=str), encoding="utf-8"
+    )
+    head = (
+        "| model | seek P | seek R | seek F1 | provide P | provide R | provide F1 | "
+        "multi P | multi R | multi F1 |\n|---|" + "---|" * 9
+    )
+    lines = [
+        "# Empathy direction on iEmpathize (test split, macro P/R/F1 %)",
+        "",
+        (
+            f"Split: stratified random 60/20/20, seed {summary.get('split_seed')}; "
+            f"n_train/valid/test = {summary.get('n')}. Seeds: {summary.get('seeds')}."
+        ),
+        "",
+        head,
+        _row(
+            f"MiniLM multi-head, mean ± sd over {len(summary.get('seeds', []))} seeds",
+            summary["minilm"],
+            sd=True,
+        ),
+    ]
     if "minilm_untuned" in summary:
-        lines.append(_row("MiniLM, plain argmax (no validation-tuned decision rule)",
-                          summary["minilm_untuned"], sd=True))
+        lines.append(
+            _row(
+                "MiniLM, plain argmax (no validation-tuned decision rule)",
+                summary["minilm_untuned"],
+                sd=True,
+            )
+        )
     if "ensemble" in summary:
         lines.append(_row("MiniLM ensemble of the seeds (prob. average)", summary["ensemble"]))
     for name, res in summary.get("baselines", {}).items():
         lines.append(_row(f"baseline: {name}", res))
     for name, res in PAPER.items():
         lines.append(_row(f"paper: {name}", res))
-    lines += ["", (f"Bundle: `{summary.get('bundle')}` (seed {summary.get('bundle_seed')}, "
-                   f"best on validation); test: {json.dumps(summary.get('bundle_test'))}"),
-              "", (f"Training time: {summary.get('train_seconds')} s summed over seeds, "
-                   f"{summary.get('train_wall_seconds')} s wall; whole command "
-                   f"{summary.get('total_seconds')} s; "
-                   f"args: `{json.dumps(summary.get('args'))}`"), "",
-              "![confusion](confusion.png)", ""]
+    lines += [
+        "",
+        (
+            f"Bundle: `{summary.get('bundle')}` (seed {summary.get('bundle_seed')}, "
+            f"best on validation); test: {json.dumps(summary.get('bundle_test'))}"
+        ),
+        "",
+        (
+            f"Training time: {summary.get('train_seconds')} s summed over seeds, "
+            f"{summary.get('train_wall_seconds')} s wall; whole command "
+            f"{summary.get('total_seconds')} s; "
+            f"args: `{json.dumps(summary.get('args'))}`"
+        ),
+        "",
+        "![confusion](confusion.png)",
+        "",
+    ]
     md = report_dir / "report.md"
     md.write_text("\n".join(lines), encoding="utf-8")
     return md

@@ -60,7 +60,8 @@ class Args:
     freeze_word_embeddings: bool = True  # cheaper steps; the vocabulary matrix is 11.7M params
     distill_alpha: float = 0.5  # weight of hard labels when soft targets are given
     loss_weights: dict[str, float] = field(
-        default_factory=lambda: {"multi": 1.0, "seek": 1.0, "provide": 1.0})
+        default_factory=lambda: {"multi": 1.0, "seek": 1.0, "provide": 1.0}
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,16 +77,15 @@ class TrainResult:
     examples_seen: int
 
 
-def _batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator
-             ) -> list[np.ndarray]:
+def _batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Length-bucketed batches in random order (sorted within chunks of 50 batches)."""
     idx = rng.permutation(len(lengths))
     chunk = batch_size * 50
     out: list[np.ndarray] = []
     for s in range(0, len(idx), chunk):
-        part = idx[s:s + chunk]
+        part = idx[s : s + chunk]
         part = part[np.argsort([lengths[i] for i in part], kind="stable")]
-        out.extend(part[j:j + batch_size] for j in range(0, len(part), batch_size))
+        out.extend(part[j : j + batch_size] for j in range(0, len(part), batch_size))
     rng.shuffle(out)  # type: ignore[arg-type]
     return out
 
@@ -100,22 +100,29 @@ def _pad(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch
     arr = torch.full((len(ids), n), pad_id, dtype=torch.long)
     mask = torch.zeros((len(ids), n), dtype=torch.long)
     for i, x in enumerate(ids):
-        arr[i, :len(x)] = torch.tensor(x, dtype=torch.long)
-        mask[i, :len(x)] = 1
+        arr[i, : len(x)] = torch.tensor(x, dtype=torch.long)
+        mask[i, : len(x)] = 1
     return arr, mask
 
 
 @torch.no_grad()
-def predict_probs(model: EmpathyNet, tokenizer: Any, texts: Sequence[str], max_len: int,
-                  batch_size: int = 128, bf16: bool = False) -> dict[str, np.ndarray]:
+def predict_probs(
+    model: EmpathyNet,
+    tokenizer: Any,
+    texts: Sequence[str],
+    max_len: int,
+    batch_size: int = 128,
+    bf16: bool = False,
+) -> dict[str, np.ndarray]:
     """Softmax probabilities of every head, in input order."""
     model.eval()
     ids = _encode(tokenizer, texts, max_len)
     order = np.argsort([len(x) for x in ids], kind="stable")
-    out: dict[str, np.ndarray] = {k: np.zeros((len(ids), n), dtype=np.float32)
-                                  for k, n in HEADS.items() if k in model.heads}
+    out: dict[str, np.ndarray] = {
+        k: np.zeros((len(ids), n), dtype=np.float32) for k, n in HEADS.items() if k in model.heads
+    }
     for s in range(0, len(order), batch_size):
-        sel = order[s:s + batch_size]
+        sel = order[s : s + batch_size]
         x, m = _pad([ids[i] for i in sel], tokenizer.pad_token_id)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             logits = model(x, m)
@@ -127,9 +134,14 @@ def predict_probs(model: EmpathyNet, tokenizer: Any, texts: Sequence[str], max_l
 class Trainer:
     """Fine-tunes :class:`EmpathyNet` on ``data.train`` with early stopping on ``data.valid``."""
 
-    def __init__(self, args: Args, data: EmpathyData, *,
-                 soft_targets: Mapping[str, np.ndarray] | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        args: Args,
+        data: EmpathyData,
+        *,
+        soft_targets: Mapping[str, np.ndarray] | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
         self.args = args
         self.data = data
         self.soft_targets = soft_targets
@@ -154,12 +166,16 @@ class Trainer:
         train: Split = self.data.train
         ids = _encode(tok, train.texts, a.max_len)
         targets = {s: torch.tensor(binary_labels(train.labels, s)) for s in SETTINGS}
-        soft = ({k: torch.tensor(v, dtype=torch.float32) for k, v in self.soft_targets.items()}
-                if self.soft_targets is not None else None)
+        soft = (
+            {k: torch.tensor(v, dtype=torch.float32) for k, v in self.soft_targets.items()}
+            if self.soft_targets is not None
+            else None
+        )
         if a.freeze_word_embeddings:
             model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
-        enc_params = [p for n, p in model.named_parameters()
-                      if n.startswith("encoder.") and p.requires_grad]
+        enc_params = [
+            p for n, p in model.named_parameters() if n.startswith("encoder.") and p.requires_grad
+        ]
         head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
         groups = [{"params": enc_params, "lr": a.lr}, {"params": head_params, "lr": a.head_lr}]
         try:
@@ -209,13 +225,21 @@ class Trainer:
             elapsed = time.perf_counter() - t0
             f1s = {s: scores[s]["f1"] for s in SETTINGS}
             detail = " ".join(f"{s}={v:.2f}" for s, v in f1s.items())
-            history.append({"epoch": epoch + 1, "loss": run_loss / steps_per_epoch,
-                            "valid": scores, "valid_mean_f1": round(score, 2),
-                            "seconds": round(elapsed, 1)})
-            self.progress(f"seed {a.seed} epoch {epoch + 1}/{a.epochs} loss "
-                          f"{run_loss / steps_per_epoch:.4f} valid mean F1 {score:.2f} "
-                          f"({detail}) "
-                          f"{seen / elapsed:.0f} ex/s")
+            history.append(
+                {
+                    "epoch": epoch + 1,
+                    "loss": run_loss / steps_per_epoch,
+                    "valid": scores,
+                    "valid_mean_f1": round(score, 2),
+                    "seconds": round(elapsed, 1),
+                }
+            )
+            self.progress(
+                f"seed {a.seed} epoch {epoch + 1}/{a.epochs} loss "
+                f"{run_loss / steps_per_epoch:.4f} valid mean F1 {score:.2f} "
+                f"({detail}) "
+                f"{seen / elapsed:.0f} ex/s"
+            )
             if score > best_score:
                 best_score, best_epoch, bad_epochs = score, epoch + 1, 0
                 best_state = copy.deepcopy(model.state_dict())
@@ -226,5 +250,11 @@ class Trainer:
         if best_state is not None:
             model.load_state_dict(best_state)
         model.eval()
-        return TrainResult(model=model, tokenizer=tok, best_epoch=best_epoch, history=history,
-                           seconds=time.perf_counter() - t0, examples_seen=seen)
+        return TrainResult(
+            model=model,
+            tokenizer=tok,
+            best_epoch=best_epoch,
+            history=history,
+            seconds=time.perf_counter() - t0,
+            examples_seen=seen,
+        )

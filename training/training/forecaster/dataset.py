@@ -16,12 +16,20 @@ from pathlib import Path
 import numpy as np
 
 from models.forecaster.context import TlcContext
-from models.tree import Node, Post, Thread, iter_replies
-from streaming.forest import iter_threads
+from redditdata.forest import iter_threads
+from redditdata.tree import Node, Post, Thread, iter_replies
 from training.forecaster.history import author_history, dump_tlcs, prune_to_horizon
 
-__all__ = ["DEFAULT_MIN_AGE_S", "Examples", "Split", "TargetFn", "build_examples",
-           "split_by_post", "split_by_time", "structural_target"]
+__all__ = [
+    "DEFAULT_MIN_AGE_S",
+    "Examples",
+    "Split",
+    "TargetFn",
+    "build_examples",
+    "split_by_post",
+    "split_by_time",
+    "structural_target",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +50,12 @@ def structural_target(thread: Thread) -> dict[str, float]:
         replies = list(iter_replies(t))
         depth = max((r.depth - t.depth for r in replies), default=0)
         people = {r.author for r in replies if r.author and r.author != "[deleted]"}
-        out[t.name] = (math.log1p(len(replies)) + math.log1p(len(t.children))
-                       + math.log1p(depth) + math.log1p(len(people)))
+        out[t.name] = (
+            math.log1p(len(replies))
+            + math.log1p(len(t.children))
+            + math.log1p(depth)
+            + math.log1p(len(people))
+        )
     return out
 
 
@@ -64,10 +76,13 @@ class Examples:
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(y, size, score, created_utc, post group ids) as numpy arrays."""
         ids = {p: i for i, p in enumerate(self.posts)}
-        return (np.asarray(self.y, dtype=np.float64), np.asarray(self.size),
-                np.asarray(self.score, dtype=np.float64),
-                np.asarray([t.created_utc for t in self.tlcs], dtype=np.float64),
-                np.asarray([ids[p] for p in self.post_of]))
+        return (
+            np.asarray(self.y, dtype=np.float64),
+            np.asarray(self.size),
+            np.asarray(self.score, dtype=np.float64),
+            np.asarray([t.created_utc for t in self.tlcs], dtype=np.float64),
+            np.asarray([ids[p] for p in self.post_of]),
+        )
 
     def subset(self, idx: np.ndarray) -> Examples:
         out = Examples()
@@ -93,15 +108,27 @@ class Examples:
 
 
 def _light(n: Node) -> Node:
-    return Node(name=n.name, parent=n.parent, author=n.author, body=n.body, score=n.score,
-                created_utc=n.created_utc, depth=n.depth)
+    return Node(
+        name=n.name,
+        parent=n.parent,
+        author=n.author,
+        body=n.body,
+        score=n.score,
+        created_utc=n.created_utc,
+        depth=n.depth,
+    )
 
 
-def build_examples(data_dir: str | Path, target_fn: TargetFn, *,
-                   min_age_s: int = DEFAULT_MIN_AGE_S, max_threads: int | None = None,
-                   progress: Callable[[int], None] | None = None,
-                   skip_deleted: bool = True,
-                   history_horizon_s: int | None = DEFAULT_MIN_AGE_S) -> Examples:
+def build_examples(
+    data_dir: str | Path,
+    target_fn: TargetFn,
+    *,
+    min_age_s: int = DEFAULT_MIN_AGE_S,
+    max_threads: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    skip_deleted: bool = True,
+    history_horizon_s: int | None = DEFAULT_MIN_AGE_S,
+) -> Examples:
     """Rows for every TLC of every matured thread (threads with ≥1 TLC) in a dump dir.
 
     ``skip_deleted`` drops TLCs whose body is ``[deleted]``/``[removed]`` at scrape time: their
@@ -141,11 +168,15 @@ def build_examples(data_dir: str | Path, target_fn: TargetFn, *,
     return ex
 
 
-def _horizon_targets(thread: Thread, targets: dict[str, float], target_fn: TargetFn,
-                     horizon_s: int) -> dict[str, float]:
+def _horizon_targets(
+    thread: Thread, targets: dict[str, float], target_fn: TargetFn, horizon_s: int
+) -> dict[str, float]:
     """Each TLC's outcome on its replies within ``horizon_s`` (what the back-fill stores)."""
-    pruned = {t.name: p for t in thread.tlcs
-              if t.name in targets and (p := prune_to_horizon(t, horizon_s)) is not None}
+    pruned = {
+        t.name: p
+        for t in thread.tlcs
+        if t.name in targets and (p := prune_to_horizon(t, horizon_s)) is not None
+    }
     out = {k: v for k, v in targets.items() if k not in pruned}
     if pruned:
         out |= target_fn(Thread(post=thread.post, tlcs=list(pruned.values())))
@@ -168,8 +199,7 @@ def _assign(ex: Examples, order: list[str], frac: tuple[float, float], kind: str
     return Split(np.flatnonzero(s == 0), np.flatnonzero(s == 1), np.flatnonzero(s == 2), kind)
 
 
-def split_by_post(ex: Examples, seed: int = 13, frac: tuple[float, float] = (0.7, 0.15)
-                  ) -> Split:
+def split_by_post(ex: Examples, seed: int = 13, frac: tuple[float, float] = (0.7, 0.15)) -> Split:
     """Random split of posts (all TLCs of a post on one side): train / val / test."""
     order = list(ex.posts)
     rng = np.random.default_rng(seed)

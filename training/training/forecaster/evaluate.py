@@ -14,13 +14,22 @@ from training.forecaster.dataset import Examples
 __all__ = ["ORDER_KEYS", "eval_json", "predict_examples"]
 
 #: Keys an order-only reference (no values) can have.
-ORDER_KEYS = ("spearman", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5",
-              "pairwise_acc_post_macro")
+ORDER_KEYS = (
+    "spearman",
+    "pairwise_acc",
+    "pairwise_acc_time_matched",
+    "ndcg5",
+    "pairwise_acc_post_macro",
+)
 _ALL_KEYS = ("mse", "r2") + ORDER_KEYS
 
 
-def predict_examples(fc: Forecaster, ex: Examples, empathy: Sequence[Any] | None = None,
-                     progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+def predict_examples(
+    fc: Forecaster,
+    ex: Examples,
+    empathy: Sequence[Any] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for post, idx in ex.by_post():
         emp = [empathy[i] for i in idx] if empathy is not None else None
@@ -34,8 +43,9 @@ def predict_examples(fc: Forecaster, ex: Examples, empathy: Sequence[Any] | None
 
 
 def _clean(d: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
-    return {k: (None if d[k] is None or not np.isfinite(d[k]) else round(float(d[k]), 6))
-            for k in keys}
+    return {
+        k: (None if d[k] is None or not np.isfinite(d[k]) else round(float(d[k]), 6)) for k in keys
+    }
 
 
 def eval_json(ex: Examples, preds: dict[str, np.ndarray], n_boot: int = 0) -> dict[str, Any]:

@@ -12,17 +12,33 @@ from scipy import sparse
 from models.forecaster.linear import NGRAM_TOKEN_PATTERN, NgramRidge
 from training.forecaster.weights import train_threads
 
-__all__ = ["MAIN_XGB_PARAMS", "PAPER_XGB_PARAMS", "fit_ngram_ridge", "fit_xgb",
-           "oof_text_scores", "post_relative"]
+__all__ = [
+    "MAIN_XGB_PARAMS",
+    "PAPER_XGB_PARAMS",
+    "fit_ngram_ridge",
+    "fit_xgb",
+    "oof_text_scores",
+    "post_relative",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Appendix C, Table 6 (5000 rounds, early stopping after 50 on the validation set).
 PAPER_XGB_PARAMS: dict[str, Any] = {
-    "booster": "gbtree", "eta": 0.05, "gamma": 1.0, "max_depth": 4, "min_child_weight": 1.0,
-    "subsample": 0.8, "colsample_bytree": 0.8, "lambda": 3.0, "alpha": 1.0,
-    "num_parallel_tree": 1, "objective": "reg:squarederror", "tree_method": "hist",
-    "eval_metric": "rmse", "seed": 42,
+    "booster": "gbtree",
+    "eta": 0.05,
+    "gamma": 1.0,
+    "max_depth": 4,
+    "min_child_weight": 1.0,
+    "subsample": 0.8,
+    "colsample_bytree": 0.8,
+    "lambda": 3.0,
+    "alpha": 1.0,
+    "num_parallel_tree": 1,
+    "objective": "reg:squarederror",
+    "tree_method": "hist",
+    "eval_metric": "rmse",
+    "seed": 42,
 }
 #: The main model's: the paper's with deeper trees (chosen on the validation split of the full
 #: reddit-college run: depth 6 / min child weight 5 beat depth 4 and depth 8 on R²).
@@ -34,16 +50,26 @@ PAPER_XGB_EARLY_STOP = 50
 def _vocab(texts: Sequence[str], min_df: int, max_features: int) -> tuple[list[str], np.ndarray]:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=min_df, max_features=max_features,
-                          sublinear_tf=True, token_pattern=NGRAM_TOKEN_PATTERN)
+    vec = TfidfVectorizer(
+        ngram_range=(1, 2),
+        min_df=min_df,
+        max_features=max_features,
+        sublinear_tf=True,
+        token_pattern=NGRAM_TOKEN_PATTERN,
+    )
     vec.fit(texts)
     return list(vec.get_feature_names_out()), np.asarray(vec.idf_, dtype=np.float64)
 
 
-def fit_ngram_ridge(texts: Sequence[str], y: np.ndarray, dense: np.ndarray | None = None,
-                    val: tuple[Sequence[str], np.ndarray, np.ndarray | None] | None = None,
-                    alphas: Sequence[float] = (1.0, 3.0, 10.0, 30.0), min_df: int = 3,
-                    max_features: int = 50_000) -> tuple[NgramRidge, dict[str, float]]:
+def fit_ngram_ridge(
+    texts: Sequence[str],
+    y: np.ndarray,
+    dense: np.ndarray | None = None,
+    val: tuple[Sequence[str], np.ndarray, np.ndarray | None] | None = None,
+    alphas: Sequence[float] = (1.0, 3.0, 10.0, 30.0),
+    min_df: int = 3,
+    max_features: int = 50_000,
+) -> tuple[NgramRidge, dict[str, float]]:
     """Ridge on TF-IDF uni+bigrams (+ standardised dense features); α picked on ``val``."""
     from sklearn.linear_model import Ridge
 
@@ -51,8 +77,9 @@ def fit_ngram_ridge(texts: Sequence[str], y: np.ndarray, dense: np.ndarray | Non
     d = 0 if dense is None else dense.shape[1]
     mean = None if dense is None else dense.mean(axis=0).astype(np.float64)
     std = None if dense is None else (dense.std(axis=0) + 1e-6).astype(np.float64)
-    shell = NgramRidge(vocab, idf, np.zeros(len(vocab)), 0.0,
-                       None if dense is None else np.zeros(d), mean, std)
+    shell = NgramRidge(
+        vocab, idf, np.zeros(len(vocab)), 0.0, None if dense is None else np.zeros(d), mean, std
+    )
 
     def design(tx: Sequence[str], dn: np.ndarray | None) -> sparse.csr_matrix:
         m = shell.tfidf(tx)
@@ -72,8 +99,15 @@ def fit_ngram_ridge(texts: Sequence[str], y: np.ndarray, dense: np.ndarray | Non
             best = min(best, (mse, a))
     r = Ridge(alpha=best[1]).fit(xtr, y)
     coef = np.asarray(r.coef_, dtype=np.float64)
-    model = NgramRidge(vocab, idf, coef[: len(vocab)], float(r.intercept_),
-                       None if dense is None else coef[len(vocab):], mean, std)
+    model = NgramRidge(
+        vocab,
+        idf,
+        coef[: len(vocab)],
+        float(r.intercept_),
+        None if dense is None else coef[len(vocab) :],
+        mean,
+        std,
+    )
     scores["alpha"] = best[1]
     return model, scores
 
@@ -85,8 +119,14 @@ def post_relative(y: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return y - (sums / np.bincount(inv))[inv]
 
 
-def oof_text_scores(texts: Sequence[str], y: np.ndarray, groups: np.ndarray, alpha: float,
-                    folds: int = 5, seed: int = 3) -> np.ndarray:
+def oof_text_scores(
+    texts: Sequence[str],
+    y: np.ndarray,
+    groups: np.ndarray,
+    alpha: float,
+    folds: int = 5,
+    seed: int = 3,
+) -> np.ndarray:
     """Out-of-fold predictions of a text-only n-gram ridge (folds by post), for stacking."""
     rng = np.random.default_rng(seed)
     uniq = np.unique(groups)
@@ -100,11 +140,19 @@ def oof_text_scores(texts: Sequence[str], y: np.ndarray, groups: np.ndarray, alp
     return out
 
 
-def fit_xgb(xtr: np.ndarray, ytr: np.ndarray, xva: np.ndarray, yva: np.ndarray,
-            names: Sequence[str], params: dict[str, Any] | None = None,
-            rounds: int = PAPER_XGB_ROUNDS, early_stop: int = PAPER_XGB_EARLY_STOP,
-            nthread: int | None = None, wtr: np.ndarray | None = None,
-            wva: np.ndarray | None = None) -> Any:
+def fit_xgb(
+    xtr: np.ndarray,
+    ytr: np.ndarray,
+    xva: np.ndarray,
+    yva: np.ndarray,
+    names: Sequence[str],
+    params: dict[str, Any] | None = None,
+    rounds: int = PAPER_XGB_ROUNDS,
+    early_stop: int = PAPER_XGB_EARLY_STOP,
+    nthread: int | None = None,
+    wtr: np.ndarray | None = None,
+    wva: np.ndarray | None = None,
+) -> Any:
     """XGBoost early-stopped on the validation RMSE; ``wtr`` / ``wva``: per-row weights of the
     training loss / of the validation RMSE (:mod:`training.forecaster.weights`).
     ``nthread``: default :func:`~training.forecaster.weights.train_threads`."""
@@ -112,12 +160,16 @@ def fit_xgb(xtr: np.ndarray, ytr: np.ndarray, xva: np.ndarray, yva: np.ndarray,
 
     p = dict(PAPER_XGB_PARAMS if params is None else params)
     p["nthread"] = train_threads() if nthread is None else nthread
-    dtr = xgb.DMatrix(xtr, label=ytr, weight=wtr, feature_names=list(names),
-                      nthread=p["nthread"])
-    dva = xgb.DMatrix(xva, label=yva, weight=wva, feature_names=list(names),
-                      nthread=p["nthread"])
-    bst = xgb.train(p, dtr, num_boost_round=rounds, evals=[(dva, "val")],
-                    early_stopping_rounds=early_stop, verbose_eval=False)
+    dtr = xgb.DMatrix(xtr, label=ytr, weight=wtr, feature_names=list(names), nthread=p["nthread"])
+    dva = xgb.DMatrix(xva, label=yva, weight=wva, feature_names=list(names), nthread=p["nthread"])
+    bst = xgb.train(
+        p,
+        dtr,
+        num_boost_round=rounds,
+        evals=[(dva, "val")],
+        early_stopping_rounds=early_stop,
+        verbose_eval=False,
+    )
     best = int(bst.best_iteration)
     logger.info("xgboost: best iteration %d, val rmse %.4f", best, bst.best_score)
     sliced = bst[: best + 1]  # keep only the trees up to the early-stopping point

@@ -19,8 +19,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from models.forecaster.context import TlcContext, author_key
-from models.tree import Node
-from streaming.dumps import DumpReport, find_dump_files, iter_json_lines
+from redditdata.dumps import DumpReport, find_dump_files, iter_json_lines
+from redditdata.tree import Node
 
 __all__ = ["TlcRef", "author_history", "dump_tlcs", "prune_to_horizon"]
 
@@ -60,21 +60,28 @@ def _read_tlcs(path: str, _mtime_ns: int, _size: int) -> tuple[TlcRef, ...]:
             created = int(float(obj.get("created_utc")))  # type: ignore[arg-type]
         except (TypeError, ValueError):
             continue
-        out.append(TlcRef(str(name), str(link), str(obj.get("subreddit") or ""),
-                          obj.get("author"), created))
+        out.append(
+            TlcRef(
+                str(name), str(link), str(obj.get("subreddit") or ""), obj.get("author"), created
+            )
+        )
     return tuple(out)
 
 
-def author_history(tlcs: Iterable[TlcRef], outcomes: dict[str, float], horizon_s: int
-                   ) -> dict[str, TlcContext]:
+def author_history(
+    tlcs: Iterable[TlcRef], outcomes: dict[str, float], horizon_s: int
+) -> dict[str, TlcContext]:
     """:class:`TlcContext` of every TLC with a known author, keyed by TLC fullname.
 
     ``outcomes``: TLC fullname → outcome at the horizon (TLCs without one do not count as
     matured outcomes). TLCs are processed in ``(created_utc, name)`` order; a TLC sees only
     TLCs before it in that order and outcomes that matured at or before its creation."""
     refs = sorted({t.name: t for t in tlcs}.values(), key=lambda t: (t.created_utc, t.name))
-    matured = sorted((t.created_utc + horizon_s, t.name, author_key(t.author), outcomes[t.name])
-                     for t in refs if t.name in outcomes and author_key(t.author) is not None)
+    matured = sorted(
+        (t.created_utc + horizon_s, t.name, author_key(t.author), outcomes[t.name])
+        for t in refs
+        if t.name in outcomes and author_key(t.author) is not None
+    )
     n_all: dict[str, int] = defaultdict(int)
     n_sub: dict[tuple[str, str], int] = defaultdict(int)
     n_post: dict[tuple[str, str], int] = defaultdict(int)
@@ -93,13 +100,16 @@ def author_history(tlcs: Iterable[TlcRef], outcomes: dict[str, float], horizon_s
         if a is None:
             continue
         sub = t.subreddit.lower()
-        out[t.name] = TlcContext(n_all[a], n_sub[(a, sub)], n_post[(a, t.post)], n_out[a],
-                                 s_out[a])
+        out[t.name] = TlcContext(n_all[a], n_sub[(a, sub)], n_post[(a, t.post)], n_out[a], s_out[a])
         n_all[a] += 1
         n_sub[(a, sub)] += 1
         n_post[(a, t.post)] += 1
-    logger.info("author history: %d TLCs, %d authors, %d matured outcomes", len(out), len(n_all),
-                len(matured))
+    logger.info(
+        "author history: %d TLCs, %d authors, %d matured outcomes",
+        len(out),
+        len(n_all),
+        len(matured),
+    )
     return out
 
 
@@ -109,8 +119,15 @@ def prune_to_horizon(tlc: Node, horizon_s: int) -> Node | None:
     until = tlc.created_utc + horizon_s
 
     def shell(n: Node) -> Node:
-        return Node(name=n.name, parent=n.parent, author=n.author, body=n.body, score=n.score,
-                    created_utc=n.created_utc, depth=n.depth)
+        return Node(
+            name=n.name,
+            parent=n.parent,
+            author=n.author,
+            body=n.body,
+            score=n.score,
+            created_utc=n.created_utc,
+            depth=n.depth,
+        )
 
     cut = False
     root = shell(tlc)

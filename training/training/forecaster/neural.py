@@ -18,7 +18,7 @@ import numpy as np
 from models.forecaster.encoder import MiniLMEncoder
 from models.forecaster.ranking import evaluate
 from training.forecaster.dataset import Examples, Split
-from training.forecaster.pipeline import Trained
+from training.forecaster.trainer import Trained
 from training.forecaster.weights import VAL_SCHEME, post_weights, train_threads
 
 __all__ = ["train_minilm"]
@@ -26,19 +26,32 @@ __all__ = ["train_minilm"]
 logger = logging.getLogger(__name__)
 
 
-def train_minilm(ex: Examples, split: Split, tr: Trained, max_train: int = 30_000,
-                 max_val: int = 8_000, n_boot: int = 200, epochs: int = 30, seed: int = 42
-                 ) -> tuple[dict[str, Any], np.ndarray, dict[str, Any]]:
+def train_minilm(
+    ex: Examples,
+    split: Split,
+    tr: Trained,
+    max_train: int = 30_000,
+    max_val: int = 8_000,
+    n_boot: int = 200,
+    epochs: int = 30,
+    seed: int = 42,
+) -> tuple[dict[str, Any], np.ndarray, dict[str, Any]]:
     import torch
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     y, _, _, created, groups = ex.arrays()
     assert tr.x is not None
-    tri = split.train if len(split.train) <= max_train else np.sort(
-        rng.choice(split.train, max_train, replace=False))
-    vai = split.val if len(split.val) <= max_val else np.sort(
-        rng.choice(split.val, max_val, replace=False))
+    tri = (
+        split.train
+        if len(split.train) <= max_train
+        else np.sort(rng.choice(split.train, max_train, replace=False))
+    )
+    vai = (
+        split.val
+        if len(split.val) <= max_val
+        else np.sort(rng.choice(split.val, max_val, replace=False))
+    )
     te = split.test
     # the main model's training weighting and the balanced validation objective (per-TLC
     # weights from the post's TLC count in the whole train / validation side)
@@ -66,10 +79,14 @@ def train_minilm(ex: Examples, split: Split, tr: Trained, max_train: int = 30_00
         p = np.asarray([pidx[ex.post_of[i]] for i in idx])
         s = np.asarray([sidx.get(ex.posts[ex.post_of[i]].subreddit.lower(), 0) for i in idx])
         f = np.clip((x[idx] - mu) / sd, -5, 5)
-        return (torch.from_numpy(pe[p]), torch.from_numpy(tlc_emb[idx]),
-                torch.from_numpy(f.astype(np.float32)), torch.from_numpy(s),
-                torch.from_numpy(((y[idx] - ymu) / ysd).astype(np.float32)),
-                torch.from_numpy(w[idx].astype(np.float32)))
+        return (
+            torch.from_numpy(pe[p]),
+            torch.from_numpy(tlc_emb[idx]),
+            torch.from_numpy(f.astype(np.float32)),
+            torch.from_numpy(s),
+            torch.from_numpy(((y[idx] - ymu) / ysd).astype(np.float32)),
+            torch.from_numpy(w[idx].astype(np.float32)),
+        )
 
     class Net(torch.nn.Module):
         def __init__(self, d_feat: int, n_sub: int) -> None:
@@ -96,7 +113,7 @@ def train_minilm(ex: Examples, split: Split, tr: Trained, max_train: int = 30_00
         net.train()
         perm = torch.randperm(len(tri))
         for s in range(0, len(tri), bs):
-            b = perm[s:s + bs]
+            b = perm[s : s + bs]
             loss = wmse(net(*(t[b] for t in trt[:4])), trt[4][b], trt[5][b])
             opt.zero_grad()
             loss.backward()
@@ -114,9 +131,15 @@ def train_minilm(ex: Examples, split: Split, tr: Trained, max_train: int = 30_00
     with torch.no_grad():
         pred = net(*tet[:4]).numpy() * ysd + ymu
     res = evaluate(y[te], pred, groups[te], created[te], n_boot=n_boot, seed=1)
-    info = {"n_train": len(tri), "n_val": len(vai), "best_epoch": best[2],
-            "encode_seconds": round(enc_s, 1), "total_seconds": round(time.time() - t0, 1),
-            "encoder": "all-MiniLM-L6-v2 int8 (frozen), max_length 128",
-            "training_weights": scheme, "val_objective": f"{VAL_SCHEME}-weighted MSE",
-            "threads": train_threads()}
+    info = {
+        "n_train": len(tri),
+        "n_val": len(vai),
+        "best_epoch": best[2],
+        "encode_seconds": round(enc_s, 1),
+        "total_seconds": round(time.time() - t0, 1),
+        "encoder": "all-MiniLM-L6-v2 int8 (frozen), max_length 128",
+        "training_weights": scheme,
+        "val_objective": f"{VAL_SCHEME}-weighted MSE",
+        "threads": train_threads(),
+    }
     return res, pred.astype(np.float64), info

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from models.bundle import Registry
-from models.tree import Thread
+from redditdata.tree import Thread
 from training.forecaster.dataset import TargetFn
 
 __all__ = ["load_aux_for_trajectory", "trajectory_target"]
@@ -26,8 +26,11 @@ def load_aux_for_trajectory(registry: Registry) -> Any:
         try:
             return AuxModels.from_bundle(registry.get("aux", str(want)))
         except BundleError:
-            logger.warning("aux %s (fitted with trajectory %s) not in the registry; using current",
-                           want, traj.version)
+            logger.warning(
+                "aux %s (fitted with trajectory %s) not in the registry; using current",
+                want,
+                traj.version,
+            )
     return AuxModels.from_registry(registry)
 
 
@@ -41,7 +44,8 @@ def trajectory_target(registry: Registry, aux: Any = None) -> tuple[TargetFn, di
     oc = OutcomeComputer(aux, Trajectory.from_registry(registry))
 
     def fn(thread: Thread) -> dict[str, float]:
-        return {o.tlc: float(o.trajectory) for o in oc.compute(thread.tlcs)
-                if o.trajectory is not None}
+        return {
+            o.tlc: float(o.trajectory) for o in oc.compute(thread.tlcs) if o.trajectory is not None
+        }
 
     return fn, dict(oc.versions)

@@ -20,8 +20,14 @@ __all__ = ["fit_topics"]
 logger = logging.getLogger(__name__)
 
 
-def fit_topics(texts: Sequence[str], k: int = 20, iterations: int = 200, min_cf: int = 5,
-               seed: int = 7, max_docs: int | None = 60_000) -> TopicModel:
+def fit_topics(
+    texts: Sequence[str],
+    k: int = 20,
+    iterations: int = 200,
+    min_cf: int = 5,
+    seed: int = 7,
+    max_docs: int | None = 60_000,
+) -> TopicModel:
     import tomotopy as tp
 
     rng = np.random.default_rng(seed)

@@ -21,8 +21,14 @@ import os
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["DEFAULT_SCHEMES", "VAL_SCHEME", "post_sizes", "post_weights", "train_threads",
-           "weighted_mse"]
+__all__ = [
+    "DEFAULT_SCHEMES",
+    "VAL_SCHEME",
+    "post_sizes",
+    "post_weights",
+    "train_threads",
+    "weighted_mse",
+]
 
 #: Training weightings the main model chooses from (on the validation objective).
 DEFAULT_SCHEMES = ("none", "sqrt", "cap25")

@@ -3,6 +3,7 @@
 Revision ID: 0001
 Revises:
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -22,7 +23,8 @@ def upgrade() -> None:
         sa.Column("author", sa.String(64)),
         sa.Column("score", sa.Integer, nullable=False),
         sa.Column("created_utc", sa.BigInteger, nullable=False),
-        sa.Column("retrieved_on", sa.BigInteger))
+        sa.Column("retrieved_on", sa.BigInteger),
+    )
     op.create_table(
         "tlcs",
         sa.Column("name", sa.String(16), primary_key=True),
@@ -34,7 +36,8 @@ def upgrade() -> None:
         sa.Column("created_utc", sa.BigInteger, nullable=False, index=True),
         sa.Column("ingest_ms", sa.BigInteger),
         sa.Column("stored_ms", sa.BigInteger, nullable=False),
-        sa.Column("status", sa.String(8), nullable=False, index=True))
+        sa.Column("status", sa.String(8), nullable=False, index=True),
+    )
     op.create_table(
         "scores",
         sa.Column("tlc_name", sa.String(16), primary_key=True),
@@ -52,7 +55,8 @@ def upgrade() -> None:
         sa.Column("forecaster_version", sa.String(64)),
         sa.Column("config_hash", sa.String(16), nullable=False),
         sa.Column("ingest_ms", sa.BigInteger),
-        sa.Column("scored_ms", sa.BigInteger, nullable=False))
+        sa.Column("scored_ms", sa.BigInteger, nullable=False),
+    )
     op.create_table(
         "suggestions",
         sa.Column("post_name", sa.String(16), primary_key=True),
@@ -63,7 +67,8 @@ def upgrade() -> None:
         sa.Column("diff", sa.JSON, nullable=False),
         sa.Column("forecaster_version", sa.String(64)),
         sa.Column("latency_s", sa.Float),
-        sa.Column("made_ms", sa.BigInteger, nullable=False))
+        sa.Column("made_ms", sa.BigInteger, nullable=False),
+    )
     op.create_table(
         "outcomes",
         sa.Column("tlc_name", sa.String(16), primary_key=True),
@@ -74,7 +79,8 @@ def upgrade() -> None:
         sa.Column("metrics", sa.JSON, nullable=False),
         sa.Column("n_replies", sa.Integer, nullable=False),
         sa.Column("versions", sa.JSON, nullable=False),
-        sa.Column("computed_ms", sa.BigInteger, nullable=False))
+        sa.Column("computed_ms", sa.BigInteger, nullable=False),
+    )
     op.create_table(
         "evaluations",
         sa.Column("subreddit", sa.String(32), primary_key=True),
@@ -83,7 +89,8 @@ def upgrade() -> None:
         sa.Column("n_tlcs", sa.Integer, nullable=False),
         sa.Column("n_posts", sa.Integer, nullable=False),
         sa.Column("figures", sa.JSON, nullable=False),
-        sa.Column("computed_ms", sa.BigInteger, nullable=False))
+        sa.Column("computed_ms", sa.BigInteger, nullable=False),
+    )
     op.create_table(
         "dead_letters",
         sa.Column("id", sa.String(80), primary_key=True),
@@ -94,10 +101,10 @@ def upgrade() -> None:
         sa.Column("key", sa.String(256)),
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("raw", sa.Text, nullable=False),
-        sa.Column("at_ms", sa.BigInteger, nullable=False))
+        sa.Column("at_ms", sa.BigInteger, nullable=False),
+    )
 
 
 def downgrade() -> None:
-    for t in ("dead_letters", "evaluations", "outcomes", "suggestions", "scores", "tlcs",
-              "posts"):
+    for t in ("dead_letters", "evaluations", "outcomes", "suggestions", "scores", "tlcs", "posts"):
         op.drop_table(t)

@@ -4,6 +4,7 @@ post (``streaming.stages.history``) from the index alone, however big the thread
 Revision ID: 0003
 Revises: 0002
 """
+
 from alembic import op
 
 revision = "0003"

@@ -1,7 +1,7 @@
 """Conversation trees: a post, its top-level comments (TLCs) and each TLC's reply tree.
 
 These are plain, dependency-free containers that the outcome metrics read. They are built by
-``streaming.forest`` (from dumps or the stream) and by ``bot`` (from the Reddit API).
+``redditdata.forest`` (from dumps or the stream) and by ``bot`` (from the Reddit API).
 """
 
 from __future__ import annotations

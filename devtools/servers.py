@@ -62,8 +62,13 @@ class TansuBroker:
     """``tansu broker`` on a free loopback port; ``storage`` = ``memory://tansu/`` or ``s3://…``
     (then ``s3_endpoint`` names the moto server)."""
 
-    def __init__(self, storage: str = "memory://tansu/", port: int | None = None,
-                 s3_endpoint: str | None = None, log: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        storage: str = "memory://tansu/",
+        port: int | None = None,
+        s3_endpoint: str | None = None,
+        log: str | Path | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.storage = storage
         self.s3_endpoint = s3_endpoint
@@ -81,14 +86,30 @@ class TansuBroker:
         url = f"tcp://127.0.0.1:{self.port}"
         env = dict(os.environ)
         if self.s3_endpoint:
-            env.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
-                       AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1",
-                       AWS_ENDPOINT=self.s3_endpoint, AWS_ALLOW_HTTP="true")
+            env.update(
+                AWS_ACCESS_KEY_ID="test",
+                AWS_SECRET_ACCESS_KEY="test",
+                AWS_DEFAULT_REGION="us-east-1",
+                AWS_REGION="us-east-1",
+                AWS_ENDPOINT=self.s3_endpoint,
+                AWS_ALLOW_HTTP="true",
+            )
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen([binary, "broker", "--listener-url", url,
-                                      "--advertised-listener-url", url,
-                                      "--storage-engine", self.storage],
-                                     env=env, stdout=out, stderr=out)
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                self.storage,
+            ],
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
         wait_port(self.port)
         time.sleep(0.3)
         return self
@@ -117,16 +138,23 @@ class TansuBroker:
 def moto_server(bucket: str = "tansu") -> Iterator[str]:
     """A moto S3 server on loopback with ``bucket`` created; yields its endpoint URL."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_port(port)
         endpoint = f"http://127.0.0.1:{port}"
         import boto3
 
-        boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test",
-                     aws_secret_access_key="test", region_name="us-east-1"
-                     ).create_bucket(Bucket=bucket)
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            region_name="us-east-1",
+        ).create_bucket(Bucket=bucket)
         yield endpoint
     finally:
         proc.terminate()
@@ -162,16 +190,33 @@ class PostgresServer:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, *args: str) -> None:
-        subprocess.run([*self._as, *args], check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE)
+        subprocess.run(
+            [*self._as, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
 
     def start(self) -> PostgresServer:
-        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
-                  "--auth=trust", "-E", "UTF8")
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l",
-                  str(self.tmp / "log"), "-w", "-o",
-                  f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 "
-                  "-c fsync=off -c synchronous_commit=off -c max_connections=100", "start")
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+        )
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.tmp / "log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c max_connections=100",
+            "start",
+        )
         return self
 
     def stop(self) -> None:

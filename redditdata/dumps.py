@@ -23,8 +23,8 @@ from typing import IO, Any, Literal
 
 from pydantic import ValidationError
 
-from streaming.errors import DumpError
-from streaming.events import Comment, Submission, parse_event
+from redditdata.errors import DumpError
+from redditdata.events import Comment, Submission, parse_event
 
 __all__ = [
     "BadRecord",
@@ -72,10 +72,16 @@ class DumpReport:
         return sum(self.rejected.values())
 
     def as_dict(self) -> dict[str, Any]:
-        return {"accepted": dict(self.accepted), "rejected": dict(self.rejected),
-                "samples": [b.__dict__ if hasattr(b, "__dict__") else
-                            {"source": b.source, "line": b.line, "reason": b.reason}
-                            for b in self.samples[:10]]}
+        return {
+            "accepted": dict(self.accepted),
+            "rejected": dict(self.rejected),
+            "samples": [
+                b.__dict__
+                if hasattr(b, "__dict__")
+                else {"source": b.source, "line": b.line, "reason": b.reason}
+                for b in self.samples[:10]
+            ],
+        }
 
 
 class _ZstdRaw(io.RawIOBase):
@@ -141,15 +147,17 @@ def open_text(path: str | os.PathLike[str]) -> IO[str]:
         if suffix == ".xz":
             return io.TextIOWrapper(lzma.open(p, "rb"), encoding="utf-8", errors="replace")
         if suffix == ".zst":
-            return io.TextIOWrapper(io.BufferedReader(_ZstdRaw(open(p, "rb"))),
-                                    encoding="utf-8", errors="replace")
+            return io.TextIOWrapper(
+                io.BufferedReader(_ZstdRaw(open(p, "rb"))), encoding="utf-8", errors="replace"
+            )
         return open(p, encoding="utf-8", errors="replace")
     except OSError as exc:
         raise DumpError(f"cannot open dump {p}: {exc}") from exc
 
 
-def iter_json_lines(path: str | os.PathLike[str], report: DumpReport | None = None
-                    ) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_json_lines(
+    path: str | os.PathLike[str], report: DumpReport | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, object)`` for each JSON-object line; bad lines go to ``report``."""
     source = str(path)
     with open_text(path) as fh:
@@ -164,14 +172,16 @@ def iter_json_lines(path: str | os.PathLike[str], report: DumpReport | None = No
                 continue
             if not isinstance(obj, dict):
                 if report is not None:
-                    report.reject(BadRecord(source, lineno,
-                                            f"not_object: {type(obj).__name__}", line[:2000]))
+                    report.reject(
+                        BadRecord(source, lineno, f"not_object: {type(obj).__name__}", line[:2000])
+                    )
                 continue
             yield lineno, obj
 
 
-def _lines_until_damage(fh: IO[str], source: str, report: DumpReport | None
-                        ) -> Iterator[tuple[int, str]]:
+def _lines_until_damage(
+    fh: IO[str], source: str, report: DumpReport | None
+) -> Iterator[tuple[int, str]]:
     """Numbered lines; a truncated or corrupt compressed stream ends the file with one
     ``damaged_stream`` rejection instead of an exception (what was readable is kept)."""
     lineno = 0
@@ -182,8 +192,9 @@ def _lines_until_damage(fh: IO[str], source: str, report: DumpReport | None
         if isinstance(exc, UnicodeError):
             raise
         if report is not None:
-            report.reject(BadRecord(source, lineno + 1,
-                                    f"damaged_stream: {type(exc).__name__}: {exc}", ""))
+            report.reject(
+                BadRecord(source, lineno + 1, f"damaged_stream: {type(exc).__name__}: {exc}", "")
+            )
         logger.warning("%s: stream ends after line %d: %s", source, lineno, exc)
 
 
@@ -198,8 +209,9 @@ def rejection_reason(exc: Exception) -> str:
     return f"invalid_record: {exc}"
 
 
-def iter_events(path: str | os.PathLike[str], kind: Kind, report: DumpReport | None = None
-                ) -> Iterator[Submission | Comment]:
+def iter_events(
+    path: str | os.PathLike[str], kind: Kind, report: DumpReport | None = None
+) -> Iterator[Submission | Comment]:
     """Validated events of one dump file; invalid records are reported with their reason."""
     report = report if report is not None else DumpReport()
     source = str(path)

@@ -1,6 +1,6 @@
 """Rebuilding each post's comment forest (and so each TLC's reply tree) from events.
 
-:func:`build_thread` turns one post's comments into a :class:`models.tree.Thread`, reporting
+:func:`build_thread` turns one post's comments into a :class:`redditdata.tree.Thread`, reporting
 duplicates, orphans (parent missing), cycles and comments of another post by reason.
 :func:`iter_threads` streams the threads of a dump directory: when the comments file is grouped
 by post (as reddit-college is) it holds one post's comments at a time; otherwise it groups in
@@ -15,9 +15,9 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 
-from models.tree import Node, Post, Thread
-from streaming.dumps import BadRecord, DumpReport, find_dump_files, iter_events
-from streaming.events import Comment, Submission
+from redditdata.dumps import BadRecord, DumpReport, find_dump_files, iter_events
+from redditdata.events import Comment, Submission
+from redditdata.tree import Node, Post, Thread
 
 __all__ = ["build_thread", "iter_threads", "load_posts", "node_from_event", "post_from_event"]
 
@@ -27,24 +27,39 @@ _SNIFF = 20_000
 
 
 def post_from_event(s: Submission) -> Post:
-    return Post(name=s.name, subreddit=s.subreddit, title=s.title, selftext=s.selftext,
-                author=s.author, score=s.score, created_utc=s.created_utc,
-                retrieved_on=s.retrieved_on)
+    return Post(
+        name=s.name,
+        subreddit=s.subreddit,
+        title=s.title,
+        selftext=s.selftext,
+        author=s.author,
+        score=s.score,
+        created_utc=s.created_utc,
+        retrieved_on=s.retrieved_on,
+    )
 
 
 def node_from_event(c: Comment) -> Node:
-    return Node(name=c.name, parent=c.parent_id, author=c.author, body=c.body, score=c.score,
-                created_utc=c.created_utc)
+    return Node(
+        name=c.name,
+        parent=c.parent_id,
+        author=c.author,
+        body=c.body,
+        score=c.score,
+        created_utc=c.created_utc,
+    )
 
 
 def _bad(report: DumpReport | None, c: Comment, reason: str) -> None:
     if report is not None:
-        report.reject(BadRecord("forest", 0, f"{reason}: {c.name} in {c.link_id}",
-                                c.model_dump_json()[:2000]))
+        report.reject(
+            BadRecord("forest", 0, f"{reason}: {c.name} in {c.link_id}", c.model_dump_json()[:2000])
+        )
 
 
-def build_thread(post: Post, comments: Iterable[Comment], report: DumpReport | None = None
-                 ) -> Thread:
+def build_thread(
+    post: Post, comments: Iterable[Comment], report: DumpReport | None = None
+) -> Thread:
     """Assemble a post's forest. Bad comments are reported, never raised."""
     nodes: dict[str, Node] = {}
     for c in comments:
@@ -87,15 +102,19 @@ def build_thread(post: Post, comments: Iterable[Comment], report: DumpReport | N
                 seen.add(parent.name)
                 cur = parent
             if report is not None:
-                report.reject(BadRecord("forest", 0, f"{reason}: {n.name} in {post.name}",
-                                        n.body[:200]))
+                report.reject(
+                    BadRecord("forest", 0, f"{reason}: {n.name} in {post.name}", n.body[:200])
+                )
     if report is not None:
         report.accepted["threads"] += 1
     return thread
 
 
-def load_posts(path: str | os.PathLike[str], report: DumpReport,
-               keep: Callable[[Submission], bool] | None = None) -> dict[str, Post]:
+def load_posts(
+    path: str | os.PathLike[str],
+    report: DumpReport,
+    keep: Callable[[Submission], bool] | None = None,
+) -> dict[str, Post]:
     posts: dict[str, Post] = {}
     for s in iter_events(path, "submission", report):
         assert isinstance(s, Submission)
@@ -108,9 +127,15 @@ def load_posts(path: str | os.PathLike[str], report: DumpReport,
     return posts
 
 
-def iter_threads(directory: str | os.PathLike[str], report: DumpReport | None = None, *,
-                 subreddits: Iterable[str] | None = None, max_threads: int | None = None,
-                 min_age_s: int | None = None, grouped: bool | None = None) -> Iterator[Thread]:
+def iter_threads(
+    directory: str | os.PathLike[str],
+    report: DumpReport | None = None,
+    *,
+    subreddits: Iterable[str] | None = None,
+    max_threads: int | None = None,
+    min_age_s: int | None = None,
+    grouped: bool | None = None,
+) -> Iterator[Thread]:
     """Threads of a dump directory, in file order of their first comment.
 
     ``min_age_s`` keeps only posts scraped at least that long after posting (mature outcomes).
@@ -125,13 +150,13 @@ def iter_threads(directory: str | os.PathLike[str], report: DumpReport | None = 
         if subs is not None and s.subreddit.lower() not in subs:
             return False
         return min_age_s is None or (
-            s.retrieved_on is not None and s.retrieved_on - s.created_utc >= min_age_s)
+            s.retrieved_on is not None and s.retrieved_on - s.created_utc >= min_age_s
+        )
 
     posts = load_posts(files.submissions, report, keep) if files.submissions else {}
     if files.comments is None:
         return
-    events = (c for c in iter_events(files.comments, "comment", report)
-              if isinstance(c, Comment))
+    events = (c for c in iter_events(files.comments, "comment", report) if isinstance(c, Comment))
     if grouped is None:
         head = list(itertools.islice(events, _SNIFF))
         grouped = _looks_grouped(head)

@@ -29,9 +29,15 @@ class Scored:
 
 
 def suggested_order(items: Sequence[Scored]) -> list[Scored]:
-    return sorted(items, key=lambda s: (-s.forecast,
-                                        -(s.lower if s.lower is not None else s.forecast),
-                                        s.created_utc, s.name))
+    return sorted(
+        items,
+        key=lambda s: (
+            -s.forecast,
+            -(s.lower if s.lower is not None else s.forecast),
+            s.created_utc,
+            s.name,
+        ),
+    )
 
 
 def reddit_order(items: Sequence[Scored]) -> list[Scored]:
@@ -49,17 +55,35 @@ def build_suggestion(items: Sequence[Scored]) -> tuple[list[dict[str, Any]], lis
     order: list[dict[str, Any]] = []
     for i, s in enumerate(sug):
         nxt = sug[i + 1] if i + 1 < len(sug) else None
-        separated = (nxt is not None and s.lower is not None and nxt.upper is not None
-                     and s.lower > nxt.upper)
+        separated = (
+            nxt is not None
+            and s.lower is not None
+            and nxt.upper is not None
+            and s.lower > nxt.upper
+        )
         why = list(s.reasons)[:3]
         if s.empathy_label:
             why = [f"empathy: {s.empathy_label}", *why]
-        order.append({"tlc": s.name, "rank": i + 1, "reddit_rank": red[s.name],
-                      "forecast": round(s.forecast, 4),
-                      "lower": None if s.lower is None else round(s.lower, 4),
-                      "upper": None if s.upper is None else round(s.upper, 4),
-                      "separated_from_next": separated, "reasons": why})
-    diff = [{"tlc": o["tlc"], "from": o["reddit_rank"], "to": o["rank"],
-             "move": o["reddit_rank"] - o["rank"]}
-            for o in order if o["reddit_rank"] != o["rank"]]
+        order.append(
+            {
+                "tlc": s.name,
+                "rank": i + 1,
+                "reddit_rank": red[s.name],
+                "forecast": round(s.forecast, 4),
+                "lower": None if s.lower is None else round(s.lower, 4),
+                "upper": None if s.upper is None else round(s.upper, 4),
+                "separated_from_next": separated,
+                "reasons": why,
+            }
+        )
+    diff = [
+        {
+            "tlc": o["tlc"],
+            "from": o["reddit_rank"],
+            "to": o["rank"],
+            "move": o["reddit_rank"] - o["rank"],
+        }
+        for o in order
+        if o["reddit_rank"] != o["rank"]
+    ]
     return order, diff

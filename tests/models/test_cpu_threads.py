@@ -1,4 +1,4 @@
-"""Torch threading defaults (models.threads) — checked in a fresh interpreter, because the
+"""Torch threading defaults (models.cpu) — checked in a fresh interpreter, because the
 OpenMP wait policy only matters before torch is imported."""
 
 from __future__ import annotations
@@ -10,16 +10,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-PROBE = ("import os, sys; from models.threads import configure_torch_threads; "
-         "configure_torch_threads(1); import torch; "
-         "print(os.environ.get('OMP_WAIT_POLICY'), torch.get_num_threads())")
+PROBE = (
+    "import os, sys; from models.cpu import configure_torch_threads; "
+    "configure_torch_threads(1); import torch; "
+    "print(os.environ.get('OMP_WAIT_POLICY'), torch.get_num_threads())"
+)
 
 
 def _run(env_extra: dict[str, str]) -> str:
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     env.update(env_extra, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True,
-                          text=True, check=True).stdout.split()
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
 
 
 def test_passive_wait_policy_is_the_default_before_torch_loads():

@@ -1,9 +1,9 @@
-"""Back-fill: fetch a whole thread from the Reddit API as a :class:`models.tree.Thread`.
+"""Back-fill: fetch a whole thread from the Reddit API as a :class:`redditdata.tree.Thread`.
 
 At the horizon the stream service asks for the thread under a scored TLC. The fetcher loads
 the post, expands every "load more comments" / "continue this thread" stub with
 ``replace_more`` within a request budget, and rebuilds the forest from ``parent_id`` with
-:func:`streaming.forest.build_thread`. Deleted and removed comments stay in the tree (their
+:func:`redditdata.forest.build_thread`. Deleted and removed comments stay in the tree (their
 replies hang off them; ``Node.is_deleted`` tells the metrics); a removed or deleted post, a
 locked or archived thread is reported in :class:`FetchReport`. Transient failures are retried
 without losing progress: a stub whose request failed stays in the forest and is fetched again.
@@ -23,9 +23,9 @@ from bot.backoff import Backoff, is_transient
 from bot.convert import author_name, to_comment
 from bot.errors import FetchError, RetriesExhausted
 from bot.ratelimit import RateBudget
-from models.tree import Post, Thread
-from streaming.dumps import DumpReport
-from streaming.forest import build_thread
+from redditdata.dumps import DumpReport
+from redditdata.forest import build_thread
+from redditdata.tree import Post, Thread
 
 __all__ = ["FetchReport", "RedditThreadFetcher", "ThreadFetcher"]
 
@@ -57,9 +57,16 @@ class FetchReport:
 class RedditThreadFetcher:
     """Fetch threads with praw within ``request_budget`` requests per thread."""
 
-    def __init__(self, reddit: Any, *, request_budget: int = 400,
-                 budget: RateBudget | None = None, backoff: Backoff | None = None,
-                 clock: Callable[[], float] = time.time, max_attempts: int = 8) -> None:
+    def __init__(
+        self,
+        reddit: Any,
+        *,
+        request_budget: int = 400,
+        budget: RateBudget | None = None,
+        backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.time,
+        max_attempts: int = 8,
+    ) -> None:
         self.reddit = reddit
         self.request_budget = request_budget
         self.budget = budget
@@ -99,8 +106,9 @@ class RedditThreadFetcher:
                 break
             except Exception as exc:
                 if not is_transient(exc) or attempt + 1 == self.max_attempts:
-                    raise FetchError(f"{post_fullname}: expanding comments failed: "
-                                     f"{type(exc).__name__}") from exc
+                    raise FetchError(
+                        f"{post_fullname}: expanding comments failed: {type(exc).__name__}"
+                    ) from exc
                 self.backoff.failures += 1
                 self.sleep_for(attempt, exc)
             finally:
@@ -110,8 +118,13 @@ class RedditThreadFetcher:
         if skipped:
             report.complete = False
             report.skipped_more = sum(int(getattr(m, "count", 0) or 0) for m in skipped)
-            logger.warning("%s: request budget %d reached, %d stubs (%d comments) left",
-                           post_fullname, self.request_budget, len(skipped), report.skipped_more)
+            logger.warning(
+                "%s: request budget %d reached, %d stubs (%d comments) left",
+                post_fullname,
+                self.request_budget,
+                len(skipped),
+                report.skipped_more,
+            )
         thread = self._to_thread(submission, forest.list(), report)
         report.comments = thread.n_comments
         self.last_report = report
@@ -131,11 +144,16 @@ class RedditThreadFetcher:
         report.post_removed = selftext == "[removed]" or bool(data.get("removed_by_category"))
         report.post_deleted = selftext == "[deleted]" or data.get("author") is None
         sub = data.get("subreddit")
-        post = Post(name=f"t3_{data['id']}",
-                    subreddit=getattr(sub, "display_name", str(sub)),
-                    title=data.get("title") or "", selftext=selftext,
-                    author=author_name(data.get("author")), score=int(data.get("score") or 0),
-                    created_utc=int(data.get("created_utc") or 0), retrieved_on=now)
+        post = Post(
+            name=f"t3_{data['id']}",
+            subreddit=getattr(sub, "display_name", str(sub)),
+            title=data.get("title") or "",
+            selftext=selftext,
+            author=author_name(data.get("author")),
+            score=int(data.get("score") or 0),
+            created_utc=int(data.get("created_utc") or 0),
+            retrieved_on=now,
+        )
         events = []
         for c in comments:
             cdata = vars(c)

@@ -1,0 +1,1 @@
+"""Development and test infrastructure (local PostgreSQL, tansu, moto); never imported by the service."""
