@@ -1,8 +1,9 @@
 """Where data and trained models live.
 
-Precedence: explicit argument > environment (``PROSOCIAL_DATA_DIR``, ``PROSOCIAL_REGISTRY_DIR``)
-> defaults (``../shared/data`` beside the checkout when it exists; ``var/registry`` in the
-checkout, which is git-ignored).
+Precedence: explicit argument > environment (``PROSOCIAL_DATA_DIR``, ``PROSOCIAL_REGISTRY_DIR``,
+``PROSOCIAL_CACHE_DIR``) > defaults (``../shared/data`` beside the checkout when it exists;
+``var/registry`` in the checkout, which is git-ignored; ``var/cache`` beside it for
+machine-local caches).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 from pathlib import Path
 
 __all__ = [
+    "default_cache_dir",
     "default_data_dir",
     "default_registry_dir",
     "project_root",
@@ -28,6 +30,15 @@ def project_root() -> Path:
 def var_dir() -> Path:
     """Git-ignored directory for generated state (registry, caches, reports)."""
     return Path(os.environ.get("PROSOCIAL_VAR_DIR", project_root() / "var"))
+
+
+def default_cache_dir() -> Path:
+    """Machine-local caches derived from bundles (exported graphs, fast-path choices):
+    ``PROSOCIAL_CACHE_DIR``, else ``var/cache`` beside the default registry."""
+    env = os.environ.get("PROSOCIAL_CACHE_DIR")
+    if env:
+        return Path(env)
+    return var_dir() / "cache"
 
 
 def default_data_dir() -> Path:

@@ -26,8 +26,10 @@ def registry_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _offline_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _offline_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     # Nothing may download weights or data at run time.
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # Machine-local caches (ONNX graphs, fast-path choices) stay out of the checkout's var/.
+    monkeypatch.setenv("PROSOCIAL_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -196,7 +196,7 @@ class EmpathyClassifier:
             margin = 0.0
         elif mode == "onnx-int8":
             try:
-                fast_model = OrtEmpathyNet.from_torch(model)
+                fast_model = OrtEmpathyNet.for_bundle(bundle, model)
             except Exception as exc:  # noqa: BLE001 - any export/runtime failure: torch int8
                 logger.warning("onnxruntime empathy path unavailable (%s); using torch int8", exc)
                 mode = "int8"
