@@ -8,11 +8,12 @@ than half of its sentences seek empathy, providing likewise, else none) and it c
 of seeking and providing sentences. Sequences are bounded to ``max_len`` tokens and batched by
 length. Inputs never raise: a comment with no usable sentence is ``none``.
 
-CPU fast path (``fast=True``): ``mode="auto"`` runs the network in bfloat16 when the CPU has
-native bf16 support (oneDNN; AVX512-BF16/AMX), else int8 on ONNX Runtime (``onnx-int8``,
-:mod:`models.empathy.onnx`) when it is installed, else dynamic int8 quantisation of the
-encoder's linear layers (``torch.ao``, ``int8``). Both int8 paths re-check near-tie sentences
-with the fp32 model (``recheck_margin``).
+CPU fast path (``fast=True``): ``mode="auto"`` measures the candidates once per machine and
+bundle (:mod:`models.empathy.fastpath`): bfloat16 where the CPU has native bf16 support
+(oneDNN; AVX512-BF16/AMX), int8 on ONNX Runtime (``onnx-int8``, :mod:`models.empathy.onnx`)
+when it is installed, dynamic int8 quantisation of the encoder's linear layers (``torch.ao``,
+``int8``) and fp32. Both int8 paths re-check near-tie sentences with the fp32 model
+(``recheck_margin``).
 On iEmpathize test, bf16 keeps 99.9-100% of the fp32 labels; plain int8 only ~92-95%.
 """
 
@@ -28,8 +29,7 @@ from typing import Any
 import numpy as np
 
 from models.bundle import Bundle, Registry
-from models.cpu import native_bf16
-from models.empathy.onnx import OrtEmpathyNet, onnxruntime_available
+from models.empathy.onnx import OrtEmpathyNet
 from models.empathy.splitter import split_sentences
 from models.errors import BundleError
 
@@ -150,12 +150,19 @@ class EmpathyClassifier:
         recheck_margin: float | None = None,
     ) -> EmpathyClassifier:
         """Load a bundle; ``fast`` selects the CPU fast path ``mode``: ``"bf16"``,
-        ``"onnx-int8"``, ``"int8"`` or ``"auto"`` (bf16 when the CPU supports it natively, else
-        onnx-int8 when onnxruntime is installed, else int8).
+        ``"onnx-int8"``, ``"int8"``, ``"fp32"`` or ``"auto"`` (the mode measured fastest on
+        this machine among those that agree with fp32: :mod:`models.empathy.fastpath`).
 
         ``recheck_margin`` (both int8 modes; default: the bundle's ``params.recheck_margin``,
         else 0.05) re-scores near-tie sentences with the fp32 model.
         """
+        if fast and mode == "auto":
+            from models.empathy.fastpath import choose_fast_path
+
+            return choose_fast_path(  # type: ignore[return-value]
+                bundle,
+                lambda m: cls.from_bundle(bundle, fast=True, mode=m, recheck_margin=recheck_margin),
+            )
         import torch
         from safetensors.torch import load_file
         from tokenizers import Tokenizer
@@ -185,8 +192,6 @@ class EmpathyClassifier:
             if recheck_margin is not None
             else params.get("recheck_margin", _RECHECK_MARGIN)
         )
-        if fast and mode == "auto":
-            mode = "bf16" if native_bf16() else "onnx-int8" if onnxruntime_available() else "int8"
         if not fast:
             mode = "fp32"
         if mode not in _MODES:

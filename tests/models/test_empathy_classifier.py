@@ -196,3 +196,28 @@ def test_non_string_items_do_not_raise(fast: EmpathyClassifier) -> None:
 def test_missing_bundle_names_the_training_command(tmp_path: Path) -> None:
     with pytest.raises(BundleMissingError, match="prosocial-train empathy"):
         EmpathyClassifier.from_registry(Registry(tmp_path))
+
+
+def test_auto_mode_is_measured_once_then_reused(
+    tiny: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import json
+
+    from models.empathy import fastpath
+
+    monkeypatch.setenv("PROSOCIAL_CACHE_DIR", str(tmp_path))
+    clf = EmpathyClassifier.from_bundle(tiny["bundle"], fast=True, mode="auto")
+    (entry,) = json.loads((tmp_path / "empathy-fastpath.json").read_text()).values()
+    assert clf.mode == entry["mode"] in fastpath.candidate_modes()
+    measured = {m for m, f in entry["figures"].items() if "sentences_per_s" in f}
+    assert {"fp32", "int8"} <= measured
+    assert entry["figures"]["fp32"]["agreement_fp32"] == 1.0
+    if "onnx-int8" in measured:  # its graph was cached while calibrating
+        assert any((tmp_path / "empathy-onnx").iterdir())
+
+    def no_calibration(*_a: Any, **_k: Any) -> Any:
+        raise AssertionError("a cached choice must not be measured again")
+
+    monkeypatch.setattr(fastpath, "calibrate", no_calibration)
+    again = EmpathyClassifier.from_bundle(tiny["bundle"], fast=True, mode="auto")
+    assert again.mode == clf.mode
