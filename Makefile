@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup system-deps test test-fast demo bench lint typecheck clean
+.PHONY: setup system-deps test test-fast demo train-full bench lint typecheck clean
 
 setup: $(STAMP)
 
@@ -41,6 +41,14 @@ test-fast: setup
 
 demo: setup
 	$(BIN)/prosocial demo
+
+# The full-quality models (the published protocols) into the registry; a first `make demo`
+# trains demo-quality ones and reuses whatever is current.
+train-full: setup
+	$(BIN)/prosocial-train aux
+	$(BIN)/prosocial-train trajectory
+	$(BIN)/prosocial-train empathy
+	$(BIN)/prosocial-train forecaster
 
 bench: setup
 	@for f in bench/*.py; do n=$$(basename $$f .py); [ "$$n" = common ] && continue; \

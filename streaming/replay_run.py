@@ -51,16 +51,16 @@ def replay_and_report(
     stop = StopFlag().install()
     total = len(index.submissions) + index.n_comments
     if progress:
-        from rich.console import Console
-        from rich.progress import Progress
+        from streaming.progress import StepBar
 
-        with Progress(console=Console(stderr=True), transient=False) as bar:
-            task = bar.add_task("replay", total=total)
+        with StepBar() as bar:
+            task = bar.add("replay", total=total)
 
             def tick(st: RunStats) -> None:
-                bar.update(task, completed=st.published)
+                bar.update(task, done=st.published)
 
             stats = run_embedded(p, stop, drain=drain, progress=tick)
+            bar.finish(task)
     else:
         stats = run_embedded(p, stop, drain=drain)
     extra = {

@@ -7,26 +7,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from streaming.demo_train import DEMO_TRAIN_ARGS, TRAIN_ORDER
+
 __all__ = ["DEMO_TRAIN_ARGS", "TRAIN_ORDER", "register", "run"]
 
 logger = logging.getLogger(__name__)
-
-#: Bundles in the order they are trained (outcomes before the forecaster that predicts them).
-TRAIN_ORDER = ("aux", "trajectory", "empathy", "forecaster")
-#: Lighter settings for the demo's first-run training (the full protocols are the
-#: ``prosocial-train`` defaults; see README "Models").
-DEMO_TRAIN_ARGS: dict[str, tuple[str, ...]] = {
-    "empathy": ("--seeds", "1", "--epochs", "3", "--no-baselines"),
-    "forecaster": ("--max-threads", "3000", "--no-time-split", "--n-boot", "50", "--no-empathy"),
-}
 
 #: The default demo month covers these subreddits (all but the two largest) so that it runs in
 #: minutes on a 2-core CPU; ``--subreddits all`` replays the whole month.
@@ -45,63 +35,28 @@ def register(sub: Any) -> None:
         "subreddits, ~6.8k TLCs in Oct 2021; 'all' = 37.6k TLCs)",
     )
     p.add_argument("--no-train", action="store_true", help="never train missing bundles")
+    p.add_argument(
+        "--train-jobs",
+        type=int,
+        default=2,
+        help="training steps run side by side when their inputs are ready (default 2)",
+    )
     p.add_argument("--report", default=None, help="default var/reports/demo.md")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--registry", dest="registry_dir")
     p.set_defaults(func=run)
 
 
-def _trainer() -> list[str] | None:
-    """How to invoke ``prosocial-train`` (never imported here: a subprocess)."""
-    exe = shutil.which("prosocial-train")
-    if exe:
-        return [exe]
-    import importlib.util
-
-    if importlib.util.find_spec("training") is not None:
-        return [sys.executable, "-m", "training.cli"]
-    return None
-
-
-def _train_missing(registry: Path, data: Path, err: Any) -> dict[str, str]:
-    from models.bundle import TRAIN_HINTS, Registry
-    from models.errors import ModelsError
-
-    reg = Registry(registry)
-    failed: dict[str, str] = {}
-    trainer = _trainer()
-    for name in TRAIN_ORDER:
-        try:
-            reg.current(name)
-            err.print(f"[green]✓[/] bundle {name}: reusing {registry / name}")
-            continue
-        except ModelsError:
-            pass
-        if trainer is None:
-            failed[name] = f"training package not installed (run: {TRAIN_HINTS.get(name)})"
-            continue
-        hint = TRAIN_HINTS.get(name, f"prosocial-train {name}").split()
-        cmd = (
-            trainer
-            + [a.replace("DIR", str(data)) for a in hint[1:]]
-            + list(DEMO_TRAIN_ARGS.get(name, ()))
-        )
-        err.print(f"[yellow]…[/] training bundle {name}: {' '.join(cmd)} (first run: slow)")
-        env = dict(os.environ, PROSOCIAL_REGISTRY_DIR=str(registry), PROSOCIAL_DATA_DIR=str(data))
-        t0 = time.monotonic()
-        proc = subprocess.run(cmd, env=env, stdout=sys.stderr, stderr=sys.stderr, check=False)
-        if proc.returncode != 0:
-            failed[name] = f"`{' '.join(cmd)}` failed with exit code {proc.returncode}"
-            err.print(f"[red]✗[/] {failed[name]}")
-        else:
-            err.print(f"[green]✓[/] bundle {name} trained in {time.monotonic() - t0:.0f}s")
-    return failed
-
-
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
+    from streaming.demo_train import (
+        TrainOutcome,
+        demo_quality_bundles,
+        profile_markdown,
+        train_missing,
+    )
     from streaming.replay_run import replay_and_report
 
     err = Console(stderr=True)
@@ -112,9 +67,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     registry = resolve_registry_dir(args.registry_dir)
     registry.mkdir(parents=True, exist_ok=True)
-    train_failed = {} if args.no_train else _train_missing(registry, data, err)
     work = var_dir() / "demo"
     work.mkdir(parents=True, exist_ok=True)
+    trained = TrainOutcome()
+    if not args.no_train:
+        trained = train_missing(registry, data, err, work, parallel=args.train_jobs)
+    train_failed = trained.failed
+    t_train = time.monotonic()
     db = work / "demo.db"
     for f in work.glob("demo.db*"):
         f.unlink()
@@ -140,7 +99,16 @@ def run(args: argparse.Namespace) -> int:
     )
     rep["demo_wall_s"] = round(time.monotonic() - t0, 1)
     rep["training_failures"] = train_failed
+    rep["demo_steps_s"] = {
+        **{f"train {k}": v for k, v in trained.seconds.items()},
+        "training (wall)": round(t_train - t0, 1),
+        "replay + report": round(time.monotonic() - t_train, 1),
+    }
+    demo_models = demo_quality_bundles(registry, work)
+    rep["demo_quality_models"] = demo_models
+    md += profile_markdown(demo_models)
     md += f"\nTotal demo wall time (training/reuse + replay + report): {rep['demo_wall_s']} s\n"
+    md += "".join(f"- {k}: {v} s\n" for k, v in rep["demo_steps_s"].items())
     if train_failed:
         md += "\nTraining failures:\n" + "".join(f"- {k}: {v}\n" for k, v in train_failed.items())
     report.write_text(md)

@@ -22,6 +22,7 @@ from models.aux import AUX_HEADS, AuxModels
 from models.bundle import Registry, hash_files
 from models.errors import ModelsError
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
+from streaming.progress import report_progress
 from training.aux.bundle import write_aux_bundle
 from training.aux.data import aux_data_files
 from training.aux.datasets import load_aux_data
@@ -148,7 +149,12 @@ def _run(args: argparse.Namespace, console: Console) -> int:
                 vocab_min_df=args.vocab_min_df,
                 calibration=args.calibration,
             )
-            trained = train_aux(data, cfg, progress=status.update)
+
+            def progress(msg: str) -> None:
+                status.update(msg)
+                report_progress(f"aux: {msg}")
+
+            trained = train_aux(data, cfg, progress=progress)
             model = AuxModels(
                 trained.featurizer,
                 trained.weights,

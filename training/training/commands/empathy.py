@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
     from models.bundle import Registry
     from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
+    from streaming.progress import report_progress
     from training.empathy.data import dataset_path, split_dataset
     from training.empathy.protocol import head, run_protocol
     from training.empathy.trainer import Args
@@ -146,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         def progress(msg: str) -> None:
             status.update(msg)
             console.log(msg)
+            report_progress(f"empathy: {msg}")
 
         res = run_protocol(
             data,

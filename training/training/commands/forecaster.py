@@ -13,6 +13,7 @@ from rich.console import Console
 from models.bundle import Registry
 from models.errors import BundleMissingError
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
+from streaming.progress import report_progress
 
 __all__ = ["register", "run"]
 
@@ -135,7 +136,12 @@ def run(args: argparse.Namespace) -> int:
         weight_schemes=schemes or DEFAULT_SCHEMES,
     )
     with err.status("training forecaster") as status:
-        summary = run_job(job, lambda s: status.update(f"forecaster: {s}"))
+
+        def progress(msg: str) -> None:
+            status.update(f"forecaster: {msg}")
+            report_progress(f"forecaster: {msg}")
+
+        summary = run_job(job, progress)
     if args.json:
         sys.stdout.write(json.dumps(summary, default=float) + "\n")
         return 0

@@ -13,6 +13,7 @@ from models.bundle import Registry
 from models.errors import BundleMissingError
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
 from streaming.errors import StreamingError
+from streaming.progress import report_progress
 from training.errors import TrainingError
 
 __all__ = ["register", "run"]
@@ -73,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
             progress.update(
                 task, advance=threads, description=f"outcome metrics ({comments[0]:,} comments)"
             )
+            done = progress.tasks[0].completed
+            report_progress(f"trajectory: {int(done):,} threads", done, args.max_threads)
 
         try:
             report = train_trajectory(

@@ -1,0 +1,127 @@
+"""The demo's first-run training: order by inputs, two steps side by side, failures, profile.
+
+The ``prosocial-train`` processes are replaced by a small script that writes a real bundle
+through :class:`models.bundle.BundleWriter` and reports progress like the real commands; the
+real trainers run in ``tests/training``."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from models.bundle import BundleWriter, Registry
+from streaming import demo_train
+
+FAKE_TRAINER = r"""
+import json, os, sys, time
+from pathlib import Path
+from models.bundle import BundleWriter, Registry
+from streaming.progress import report_progress
+
+name = sys.argv[1]
+log = Path(os.environ["ORDER_LOG"])
+with open(log, "a") as fh:
+    fh.write(json.dumps({"start": name, "t": time.time(), "argv": sys.argv[2:]}) + "\n")
+report_progress(f"{name}: working", 1, 2)
+time.sleep(float(os.environ.get("STEP_S", "0.3")))
+if name == os.environ.get("FAIL"):
+    print("boom: cannot train", name)
+    sys.exit(3)
+with BundleWriter(Registry(os.environ["PROSOCIAL_REGISTRY_DIR"]), name) as w:
+    w.save_json("x.json", {"name": name})
+with open(log, "a") as fh:
+    fh.write(json.dumps({"end": name, "t": time.time()}) + "\n")
+"""
+
+
+@pytest.fixture()
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    script = tmp_path / "fake_trainer.py"
+    script.write_text(FAKE_TRAINER)
+    monkeypatch.setattr(demo_train, "_trainer", lambda: [sys.executable, str(script)])
+    monkeypatch.setenv("ORDER_LOG", str(tmp_path / "order.jsonl"))
+    monkeypatch.setenv("PYTHONPATH", ":".join(p for p in sys.path if p))
+    return tmp_path / "order.jsonl"
+
+
+def _events(log: Path) -> list[dict]:
+    return [json.loads(x) for x in log.read_text().splitlines()]
+
+
+def _console() -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    return Console(file=out, force_terminal=False, width=200), out
+
+
+def test_steps_run_when_their_inputs_exist_two_at_a_time(fake: Path, tmp_path: Path) -> None:
+    reg, work = tmp_path / "registry", tmp_path / "work"
+    console, out = _console()
+    res = demo_train.train_missing(reg, tmp_path / "data", console, work, poll_s=0.05)
+    assert res.failed == {}
+    assert set(res.trained) == set(demo_train.TRAIN_ORDER)
+    ev = _events(fake)
+    t = {(k, e[k]): e["t"] for e in ev for k in ("start", "end") if k in e}
+    # trajectory after aux, forecaster after trajectory; empathy beside the aux chain
+    assert t[("start", "trajectory")] >= t[("end", "aux")]
+    assert t[("start", "forecaster")] >= t[("end", "trajectory")]
+    assert t[("start", "empathy")] < t[("end", "aux")]
+    argv = {e["start"]: e["argv"] for e in ev if "start" in e}
+    assert argv["empathy"][-2:] == ["--threads", "1"]  # one core while overlapped
+    assert "--no-empathy" in argv["forecaster"]
+    text = out.getvalue()
+    assert "✓ train aux 100%" in text and "✓ train forecaster 100%" in text
+    # the demo profile is recorded and labels exactly the bundles that are current
+    demo = demo_train.demo_quality_bundles(reg, work)
+    assert demo == res.trained
+    md = demo_train.profile_markdown(demo)
+    assert "demo quality" in md and demo_train.FULL_TRAIN_COMMAND in md
+    timings = json.loads((work / "timings.json").read_text())
+    assert set(timings) == set(demo_train.TRAIN_ORDER)
+    # a fully trained bundle made current later is not labelled demo-quality
+    with BundleWriter(Registry(reg), "empathy") as w:
+        w.save_json("x.json", {"full": True})
+    assert "empathy" not in demo_train.demo_quality_bundles(reg, work)
+    # a warm run reuses every bundle and trains nothing
+    fake.unlink()
+    again = demo_train.train_missing(reg, tmp_path / "data", console, work, poll_s=0.05)
+    assert again.trained == {} and not fake.exists()
+
+
+def test_a_failed_step_skips_what_needs_it_and_shows_its_log(
+    fake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAIL", "aux")
+    console, out = _console()
+    res = demo_train.train_missing(
+        tmp_path / "registry", tmp_path / "data", console, tmp_path / "work", poll_s=0.05
+    )
+    assert "exit code 3" in res.failed["aux"]
+    assert res.failed["trajectory"] == "not trained: aux failed"
+    assert res.failed["forecaster"] == "not trained: aux, trajectory failed"
+    assert set(res.trained) == {"empathy"}
+    assert "boom: cannot train aux" in out.getvalue()
+    assert (tmp_path / "work" / "logs" / "train-aux.log").exists()
+
+
+def test_serial_mode_never_overlaps(fake: Path, tmp_path: Path) -> None:
+    console, _ = _console()
+    res = demo_train.train_missing(
+        tmp_path / "registry",
+        tmp_path / "data",
+        console,
+        tmp_path / "work",
+        parallel=1,
+        poll_s=0.05,
+    )
+    assert res.failed == {}
+    ev = _events(fake)
+    order = [(k, e[k]) for e in ev for k in ("start", "end") if k in e]
+    for i in range(0, len(order), 2):  # start, end, start, end, ...
+        assert order[i][0] == "start" and order[i + 1] == ("end", order[i][1])
+    argv = {e["start"]: e["argv"] for e in ev if "start" in e}
+    assert "--threads" not in argv["empathy"]
