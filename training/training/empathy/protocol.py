@@ -27,7 +27,7 @@ from models.bundle import Bundle, Registry
 from models.empathy.network import HEADS, EmpathyNet
 from training.empathy.baselines import run_baselines
 from training.empathy.data import EmpathyData, Split
-from training.empathy.distill import train_teachers
+from training.empathy.distill import Teachers, train_teachers
 from training.empathy.export import write_bundle
 from training.empathy.metrics import SETTINGS, Decision, confusion, evaluate, tune_decisions
 from training.empathy.report import plot_confusion, summarise, write_report
@@ -125,11 +125,15 @@ def run_protocol(
     jobs: int = 1,
     teachers: Sequence[int] = (),
     distill_temperature: float = 1.0,
+    distilled_from: Teachers | None = None,
+    make_current: bool = True,
 ) -> ProtocolResult:
     """``jobs`` > 1 trains seeds in that many processes (``args.threads`` threads each).
 
     With ``teachers`` (seeds disjoint from ``seeds``), every seed is a student distilled from the
-    averaged train-split probabilities of those teachers (:mod:`training.empathy.distill`)."""
+    averaged train-split probabilities of those teachers (:mod:`training.empathy.distill`);
+    ``distilled_from`` gives teachers trained beforehand (e.g. the MPNet teacher,
+    :mod:`training.empathy.teacher`). ``make_current`` points the registry at the bundle."""
     say = progress or (lambda m: logger.info("%s", m))
     t0 = time.perf_counter()
     summary: dict[str, Any] = {
@@ -145,7 +149,9 @@ def run_protocol(
         summary["baselines"] = run_baselines(data, lexicon_dir)
         summary["baseline_seconds"] = round(time.perf_counter() - tb, 1)
     soft = None
-    if teachers:
+    if distilled_from is not None:
+        soft, summary["teachers"] = distilled_from.soft_targets, distilled_from.summary
+    elif teachers:
         say(f"distillation: training teachers {list(teachers)} ...")
         tch = train_teachers(
             data, args, teachers, temperature=distill_temperature, jobs=jobs, progress=say
@@ -222,6 +228,9 @@ def run_protocol(
                 "train_max_len": args.max_len,
                 "base_model": _base_model_name(args.base_model),
                 "distill_teachers": [int(t) for t in teachers],
+                "distill_teacher_model": distilled_from.summary.get("model")
+                if distilled_from is not None
+                else None,
                 "args": dataclasses.replace(args, seed=bseed).to_dict(),
             },
             metrics={
@@ -232,6 +241,7 @@ def run_protocol(
                 "n_test": len(data.test),
             },
             data_hash=data.data_hash,
+            make_current=make_current,
         )
         summary["bundle"] = bundle.version
     summary["total_seconds"] = round(time.perf_counter() - t0, 1)

