@@ -26,6 +26,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from rich.progress import TaskID
+
 __all__ = ["PROGRESS_FILE_ENV", "StepBar", "format_seconds", "read_progress", "report_progress"]
 
 #: Names the file a child process writes its progress to (set by the parent).
@@ -197,7 +199,7 @@ class StepBar:
 
     def _render(self, st: _Step, now: float) -> None:
         self._progress.update(
-            st.task,
+            TaskID(st.task),
             completed=int(st.fraction(now) * _SCALE),
             elapsed=format_seconds(now - st.started),
             eta=format_seconds(st.eta(now)),
