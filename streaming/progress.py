@@ -92,6 +92,12 @@ class _Step:
             return min((now - self.started) / self.expected_s, 0.99)
         return 0.0
 
+    def eta_text(self, now: float) -> str:
+        eta = self.eta(now)
+        if eta is None and self.expected_s and self.finished is None:
+            return f"? (past the expected {format_seconds(self.expected_s)})"
+        return format_seconds(eta)
+
     def eta(self, now: float) -> float | None:
         if self.finished is not None:
             return 0.0
@@ -202,7 +208,7 @@ class StepBar:
             TaskID(st.task),
             completed=int(st.fraction(now) * _SCALE),
             elapsed=format_seconds(now - st.started),
-            eta=format_seconds(st.eta(now)),
+            eta=st.eta_text(now),
             what=self._what(st),
         )
 
@@ -217,8 +223,7 @@ class StepBar:
         pct = round(100 * st.fraction(now))
         self.console.print(
             f"{mark} {st.name} {pct:>3d}% · {format_seconds(now - st.started)} elapsed"
-            f" · ETA {format_seconds(st.eta(now))}"
-            + (f" · {self._what(st)}" if self._what(st) else ""),
+            f" · ETA {st.eta_text(now)}" + (f" · {self._what(st)}" if self._what(st) else ""),
             markup=False,
             highlight=False,
         )
