@@ -141,6 +141,6 @@ def run(args: argparse.Namespace) -> int:
         lines.append(_row(f"student {name} (mean over seeds)", st["protocol_mean"]))
     for name, res in out["paper"].items():
         lines.append(_row(f"paper: {name}", res))
-    Console().print("\n".join(lines), markup=False)
+    sys.stdout.write("\n".join(lines) + "\n")
     console.print(f"summary: {report_dir / 'distill.json'}")
     return 0
