@@ -278,10 +278,15 @@ def choose_fast_path(
     path = Path(cache_dir if cache_dir is not None else default_cache_dir()) / CACHE_FILE
     hit = _read_cache(path).get(key)
     if isinstance(hit, Mapping) and hit.get("mode") in cands:
+        figs = hit.get("figures")
         logger.info(
             "empathy fast path %s (calibrated on this machine: %s)",
             hit["mode"],
-            {m: f.get("sentences_per_s", f.get("error")) for m, f in hit["figures"].items()},
+            {
+                m: f.get("sentences_per_s", f.get("error"))
+                for m, f in (figs.items() if isinstance(figs, Mapping) else ())
+                if isinstance(f, Mapping)
+            },
         )
         return build(str(hit["mode"]))
     cal, winner = calibrate(build, cands, timer=timer, key=key, **calibrate_args)
