@@ -1,7 +1,7 @@
 """The models the stages use, loaded from the registry — or reported missing, never faked.
 
 The stages only see the small protocols below, so tests inject tiny models through the
-constructors (DESIGN.md §8) and serving loads the real bundles with :func:`load_models`.
+constructors and serving loads the real bundles with :func:`load_models`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The bus interface every backend implements (DESIGN.md §2).
+"""The bus interface every backend implements (docs/architecture.md, "Events and topics").
 
 Producers call :meth:`Bus.publish` with a topic, a string key (a Reddit fullname, or the
 ``link_id`` for comments) and bytes (JSON). Consumers poll :class:`Message` batches for a

@@ -1,5 +1,5 @@
 """Tiny, deterministic stand-ins for the model bundles, injected through constructors in
-tests where the real bundles are not the point (DESIGN.md §8). They are never used by the
+tests where the real bundles are not the point. They are never used by the
 service itself."""
 
 from __future__ import annotations
