@@ -1,4 +1,4 @@
-"""The Kafka backend (kafka-python; DESIGN.md §2).
+"""The Kafka backend (kafka-python; docs/architecture.md, "What runs where").
 
 * Producer: ``acks=all``, keys UTF-8 (Kafka's murmur2 partitioner keeps a key on one
   partition, so a post's comments — keyed by ``link_id`` — share a partition), bounded
@@ -20,15 +20,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from streaming.bus.base import Bus, Message
-from streaming.errors import StreamingError
+from streaming.errors import BusError
 
-__all__ = ["BusError", "KafkaBus"]
+__all__ = ["KafkaBus"]
 
 logger = logging.getLogger(__name__)
-
-
-class BusError(StreamingError):
-    """The broker cannot be reached or refused an operation."""
 
 
 class KafkaBus(Bus):
