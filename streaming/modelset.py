@@ -7,19 +7,29 @@ constructors and serving loads the real bundles with :func:`load_models`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from models.forecaster.context import TlcContext
 from redditdata.tree import Node, Post
+
+if TYPE_CHECKING:
+    from models.aux import AuxModels
+    from models.bundle import Registry
+    from models.trajectory import Trajectory
 
 __all__ = [
     "MODEL_NAMES",
     "EmpathyModel",
+    "EmpathyResult",
+    "ForecastGroup",
     "ForecastModel",
+    "ForecastResult",
     "ModelSet",
     "OutcomeModel",
+    "OutcomeResult",
     "load_models",
 ]
 
@@ -29,25 +39,80 @@ logger = logging.getLogger(__name__)
 MODEL_NAMES = ("empathy", "forecaster", "aux", "trajectory")
 
 
-class EmpathyModel(Protocol):
-    version: str
+class EmpathyResult(Protocol):
+    """One comment's empathy direction (:class:`models.empathy.CommentEmpathy`)."""
 
-    def predict_comments(self, texts: Sequence[str]) -> list[Any]:
-        """One result per text with ``.label``, ``.to_dict()``."""
+    @property
+    def label(self) -> str: ...
+    @property
+    def share_seeking(self) -> float: ...
+    @property
+    def share_providing(self) -> float: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class EmpathyModel(Protocol):
+    """What the scorer calls (:class:`models.empathy.EmpathyClassifier`)."""
+
+    @property
+    def version(self) -> str: ...
+
+    def predict_comments(self, texts: Sequence[str]) -> Sequence[EmpathyResult]:
+        """One result per text, in order."""
         ...
+
+
+class ForecastResult(Protocol):
+    """One TLC's forecast (:class:`models.forecaster.Forecast`)."""
+
+    @property
+    def value(self) -> float: ...
+    @property
+    def lower(self) -> float: ...
+    @property
+    def upper(self) -> float: ...
+    @property
+    def reasons(self) -> Sequence[tuple[str, float]]: ...
+
+
+#: One post's share of a scoring batch: the post, its TLCs, each TLC's count of earlier TLCs
+#: on the post (or None) and each TLC's author context (or None: a first-time author).
+ForecastGroup = tuple[
+    Post, Sequence[Node], Sequence[int] | None, Sequence[TlcContext | None] | None
+]
 
 
 class ForecastModel(Protocol):
-    version: str
+    """What the scorer calls (:class:`models.forecaster.Forecaster`)."""
 
-    def predict(self, post: Post, tlcs: list[Node], empathy: Any = None) -> list[Any]:
-        """One forecast per TLC with ``.value, .lower, .upper, .reasons``."""
+    @property
+    def version(self) -> str: ...
+    @property
+    def use_context(self) -> bool:
+        """Whether forecasts use the author/post context (the scorer then asks storage)."""
+        ...
+
+    def predict_many(
+        self, groups: Sequence[ForecastGroup], empathy: Sequence[EmpathyResult] | None = None
+    ) -> Sequence[ForecastResult]:
+        """One forecast per TLC of every group, in the groups' order (one batch call)."""
         ...
 
 
+class OutcomeResult(Protocol):
+    """One TLC's measured outcome (:class:`models.outcomes.Outcome`)."""
+
+    @property
+    def trajectory(self) -> float | None: ...
+    @property
+    def metrics(self) -> Mapping[str, float]: ...
+
+
 class OutcomeModel(Protocol):
-    def compute(self, tlcs: list[Node]) -> list[Any]:
-        """One outcome per TLC with ``.trajectory``, ``.metrics``, ``.to_dict()``."""
+    """What the back-fill calls (:class:`models.outcomes.OutcomeComputer`)."""
+
+    def compute(self, tlcs: Sequence[Node]) -> Sequence[OutcomeResult]:
+        """One outcome per TLC, in order."""
         ...
 
 
@@ -62,8 +127,8 @@ class ModelSet:
 
     def versions(self) -> dict[str, str | None]:
         out: dict[str, str | None] = {
-            "empathy": getattr(self.empathy, "version", None) if self.empathy else None,
-            "forecaster": getattr(self.forecaster, "version", None) if self.forecaster else None,
+            "empathy": None if self.empathy is None else self.empathy.version,
+            "forecaster": None if self.forecaster is None else self.forecaster.version,
         }
         out.update(self.outcome_versions)
         return out
@@ -84,14 +149,14 @@ def load_models(
 
     registry = Registry(resolve_registry_dir(registry_dir))
     ms = ModelSet()
-    aux: Any = None
-    traj: Any = None
+    aux: AuxModels | None = None
+    traj: Trajectory | None = None
     if "aux" in need or "trajectory" in need or "forecaster" in need:
         try:
             from models.aux import AuxModels
 
             aux = _pinned_aux(registry, AuxModels)
-            ms.outcome_versions["aux"] = str(getattr(aux, "version", "?"))
+            ms.outcome_versions["aux"] = aux.version
         except ImportError as exc:
             ms.missing["aux"] = f"models.aux not installed ({exc})"
         except ModelsError as exc:
@@ -121,7 +186,7 @@ def load_models(
             from models.trajectory import Trajectory
 
             traj = Trajectory.from_registry(registry)
-            ms.outcome_versions["trajectory"] = str(getattr(traj, "version", "?"))
+            ms.outcome_versions["trajectory"] = traj.version
         except ImportError as exc:
             ms.missing["trajectory"] = f"models.trajectory not installed ({exc})"
         except ModelsError as exc:
@@ -130,8 +195,9 @@ def load_models(
             try:
                 from models.outcomes import OutcomeComputer
 
-                ms.outcomes = OutcomeComputer(aux, traj)
-                ms.outcome_versions.update(getattr(ms.outcomes, "versions", {}) or {})
+                outcomes = OutcomeComputer(aux, traj)
+                ms.outcomes = outcomes
+                ms.outcome_versions.update(outcomes.versions)
             except ImportError as exc:
                 ms.missing["outcomes"] = f"models.outcomes not installed ({exc})"
     if "aux" not in need and "trajectory" not in need:
@@ -142,7 +208,7 @@ def load_models(
     return ms
 
 
-def _pinned_aux(registry: Any, aux_cls: Any) -> Any:
+def _pinned_aux(registry: Registry, aux_cls: type[AuxModels]) -> AuxModels:
     """The aux bundle the current trajectory was fitted on, when the registry still has it.
 
     Outcomes (trajectory) and forecaster features must use the same aux models the trajectory

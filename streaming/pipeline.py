@@ -21,7 +21,6 @@ from streaming.bus.base import Bus
 from streaming.clock import Clock
 from streaming.modelset import ModelSet
 from streaming.ops import StageMetrics
-from streaming.replay import ThreadFetcher
 from streaming.settings import Settings
 from streaming.stages import (
     BackfillStage,
@@ -34,6 +33,7 @@ from streaming.stages import (
     Stage,
     StageRunner,
     SuggesterStage,
+    ThreadFetcher,
     dead_letter_policy,
 )
 from streaming.storage import SessionFactory
@@ -61,14 +61,14 @@ class Pipeline:
     skipped: dict[str, str] = field(default_factory=dict)
 
     def health(self) -> dict[str, Any]:
-        stages = {
-            n: {
-                **s.health(),
-                "lag": getattr(self.runners.get(n), "lag", None),
-                "last_batch_at": getattr(self.runners.get(n), "last_batch_at", None),
+        stages: dict[str, dict[str, Any]] = {}
+        for name, stage in self.stages.items():
+            runner = self.runners.get(name)
+            stages[name] = {
+                **stage.health(),
+                "lag": None if runner is None else runner.lag,
+                "last_batch_at": None if runner is None else runner.last_batch_at,
             }
-            for n, s in self.stages.items()
-        }
         return {
             "ok": True,
             "stages": stages,

@@ -27,7 +27,7 @@ from streaming.ops import OpsServer, StageMetrics
 from streaming.pipeline import ALL_TOPICS, ORDER, Pipeline, build_pipeline
 from streaming.replay import ReplayIndex, parse_time
 from streaming.settings import Settings
-from streaming.stages import ReplaySource
+from streaming.stages import ReplaySource, Source, ThreadFetcher
 from streaming.storage import open_database
 
 __all__ = [
@@ -92,8 +92,8 @@ def assemble(
     index: ReplayIndex | None = None,
     metrics: StageMetrics | None = None,
     clock: Clock | None = None,
-    source: Any = None,
-    fetcher: Any = None,
+    source: Source | None = None,
+    fetcher: ThreadFetcher | None = None,
 ) -> Pipeline:
     """Open the real collaborators named by ``settings`` and build the pipeline.
 

@@ -45,6 +45,10 @@ class Bus(ABC):
     def commit(self, group_id: str, messages: Sequence[Message]) -> None:
         """Commit offsets past ``messages`` for ``group_id`` (after the idempotent write)."""
 
+    @abstractmethod
+    def lag(self, group_id: str, topics: Sequence[str]) -> int:
+        """Records on ``topics`` not yet committed by ``group_id`` (the consumer lag)."""
+
     def ensure_topics(self, topics: Sequence[str], partitions: int = 1) -> None:
         """Create topics if missing (no-op for backends that create on first use)."""
 

@@ -248,16 +248,21 @@ class KafkaBus(Bus):
             )
 
     def lag(self, group_id: str, topics: Sequence[str]) -> int:
+        from kafka.errors import KafkaError
+
         c = self._consumers.get(group_id)
         if c is None:
             return 0
         # Local figures only (high-water marks from fetch responses, offsets this member
         # committed): no broker round-trip, so it never stalls a rebalance.
         total = 0
-        for tp in c.assignment():
-            hw = c.highwater(tp)
-            if hw is not None:
-                total += max(0, hw - self._done.get((group_id, tp.topic, tp.partition), 0))
+        try:
+            for tp in c.assignment():
+                hw = c.highwater(tp)
+                if hw is not None:
+                    total += max(0, hw - self._done.get((group_id, tp.topic, tp.partition), 0))
+        except KafkaError as exc:
+            raise BusError(f"lag of group {group_id} unavailable: {exc}") from exc
         return total
 
     def close(self) -> None:

@@ -1,5 +1,7 @@
 """The back-fill: at ``created_utc + horizon`` compute a scored TLC's outcome from its thread
-as then known and store it beside the forecast (docs/architecture.md, "Stages and their contracts").
+as then known and store it beside the forecast.
+
+Its contract: docs/architecture.md, "Stages and their contracts".
 
 Consumes ``prosocial.scores`` and schedules one job per TLC on the :class:`ClockScheduler`.
 Due jobs are grouped by post: the thread is fetched once (``ThreadFetcher``: the dump in
@@ -13,24 +15,32 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
 from redditdata.events import TOPIC_OUTCOMES, TOPIC_SCORES
+from redditdata.tree import Thread
 from streaming.bus.base import Bus, Message
 from streaming.clock import Clock
 from streaming.modelset import OutcomeModel
 from streaming.ops import StageMetrics
-from streaming.replay import ThreadFetcher
 from streaming.scheduler import ClockScheduler
 from streaming.stages.base import DeadLetters, Stage, now_ms
 from streaming.stages.scorer import jsonable
 from streaming.storage import OutcomeRow, ScoreRow, SessionFactory, upsert
 
-__all__ = ["BackfillStage"]
+__all__ = ["BackfillStage", "ThreadFetcher"]
 
 logger = logging.getLogger(__name__)
+
+
+class ThreadFetcher(Protocol):
+    """Where the back-fill gets a thread as known at ``as_of`` (``None`` when it is gone):
+    the dump in replay (:class:`streaming.replay.ReplayIndex`), the Reddit API live
+    (:class:`bot.source.ApiThreadFetcher`)."""
+
+    def thread(self, post_name: str, as_of: float) -> Thread | None: ...
 
 
 def _noop(*_: Any) -> None:
@@ -131,8 +141,7 @@ class BackfillStage(Stage):
                 continue
             outs = self.outcomes.compute(tlcs)
             for t, o in zip(tlcs, outs):
-                metrics = getattr(o, "metrics", None)
-                traj = getattr(o, "trajectory", None)
+                traj = o.trajectory
                 rows.append(
                     {
                         "tlc_name": t.name,
@@ -140,7 +149,7 @@ class BackfillStage(Stage):
                         "subreddit": thread.post.subreddit,
                         "as_of_utc": int(as_of),
                         "trajectory": None if traj is None else float(traj),
-                        "metrics": jsonable(metrics if metrics is not None else o.to_dict()),
+                        "metrics": jsonable(o.metrics),
                         "n_replies": t.size() - 1,
                         "versions": dict(self.versions),
                         "computed_ms": now_ms(),
