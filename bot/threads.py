@@ -1,6 +1,8 @@
 """Back-fill: fetch a whole thread from the Reddit API as a :class:`redditdata.tree.Thread`.
 
-At the horizon the stream service asks for the thread under a scored TLC. The fetcher loads
+At the horizon the stream service asks for the thread under a scored TLC (through
+:class:`bot.source.ApiThreadFetcher`, the back-fill's
+:class:`~streaming.stages.backfill.ThreadFetcher`). The fetcher loads
 the post, expands every "load more comments" / "continue this thread" stub with
 ``replace_more`` within a request budget, and rebuilds the forest from ``parent_id`` with
 :func:`redditdata.forest.build_thread`. Deleted and removed comments stay in the tree (their
@@ -15,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import prawcore
 
@@ -27,15 +29,9 @@ from redditdata.dumps import DumpReport
 from redditdata.forest import build_thread
 from redditdata.tree import Post, Thread
 
-__all__ = ["FetchReport", "RedditThreadFetcher", "ThreadFetcher"]
+__all__ = ["FetchReport", "RedditThreadFetcher"]
 
 logger = logging.getLogger(__name__)
-
-
-class ThreadFetcher(Protocol):
-    """What the back-fill stage consumes."""
-
-    def fetch(self, post_fullname: str) -> Thread: ...
 
 
 @dataclass
