@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from models.bundle import Registry
     from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
     from training.empathy.data import dataset_path, split_dataset
-    from training.empathy.protocol import head, run_protocol
+    from training.empathy.job import head, run_protocol
     from training.empathy.trainer import Args
     from training.errors import TrainingError
 

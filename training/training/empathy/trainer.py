@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from models.empathy.inference import run_heads
 from models.empathy.network import HEADS, EmpathyNet
 from training.empathy.data import EmpathyData, Split, binary_labels
 from training.empathy.metrics import SETTINGS, evaluate
@@ -105,7 +106,6 @@ def _pad(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch
     return arr, mask
 
 
-@torch.no_grad()
 def predict_probs(
     model: EmpathyNet,
     tokenizer: Any,
@@ -114,20 +114,22 @@ def predict_probs(
     batch_size: int = 128,
     bf16: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Softmax probabilities of every head, in input order."""
+    """Softmax probabilities of every head, in input order, through the serving code's batched
+    inference (:func:`models.empathy.inference.run_heads`)."""
     model.eval()
     ids = _encode(tokenizer, texts, max_len)
-    order = np.argsort([len(x) for x in ids], kind="stable")
     out: dict[str, np.ndarray] = {
         k: np.zeros((len(ids), n), dtype=np.float32) for k, n in HEADS.items() if k in model.heads
     }
-    for s in range(0, len(order), batch_size):
-        sel = order[s : s + batch_size]
-        x, m = _pad([ids[i] for i in sel], tokenizer.pad_token_id)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = model(x, m)
-        for k, v in logits.items():
-            out[k][sel] = torch.softmax(v.float(), -1).numpy()
+    if ids:
+        run_heads(
+            model,
+            ids,
+            out,
+            batch_size=batch_size,
+            pad_id=tokenizer.pad_token_id,
+            bf16_autocast=bf16,
+        )
     return out
 
 
