@@ -1,62 +1,26 @@
-"""Fixtures for the bot tests: praw-cassette replay with vcrpy, an in-memory bus."""
+"""Fixtures for the bot tests: praw-cassette replay with vcrpy, the in-memory bus, a dev world.
+
+Helpers the tests call directly live in :mod:`tests.bot.support`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from streaming.bus.base import Bus, Message
-
-PLACEHOLDERS = {
-    "<TEST_SUBREDDIT>": "prosocialtest",
-    "<USERNAME>": "prosocial_bot",
-    "<PASSWORD>": "pw",
-    "<CLIENT_ID>": "cid",
-    "<CLIENT_SECRET>": "secret",
-}
-
-
-class MemoryBus(Bus):
-    """A minimal in-memory bus (one partition per topic) for tests."""
-
-    def __init__(self) -> None:
-        self.topics: dict[str, list[Message]] = defaultdict(list)
-        self.offsets: dict[tuple[str, str], int] = defaultdict(int)
-        self.flushes = 0
-
-    def publish(self, topic: str, key: str | None, value: bytes) -> None:
-        log = self.topics[topic]
-        log.append(Message(topic, 0, len(log), key, value))
-
-    def flush(self, timeout_s: float | None = None) -> None:
-        self.flushes += 1
-
-    def poll(
-        self, group_id: str, topics: Sequence[str], max_records: int = 500, timeout_s: float = 1.0
-    ) -> list[Message]:
-        out: list[Message] = []
-        for t in topics:
-            start = self.offsets[(group_id, t)]
-            out.extend(self.topics[t][start : start + max_records - len(out)])
-        return out
-
-    def commit(self, group_id: str, messages: Sequence[Message]) -> None:
-        for m in messages:
-            self.offsets[(group_id, m.topic)] = max(self.offsets[(group_id, m.topic)], m.offset + 1)
-
-    def values(self, topic: str) -> list[dict[str, Any]]:
-        return [json.loads(m.value) for m in self.topics[topic]]
+from streaming.bus.embedded import EmbeddedBus
+from tests.bot.support import PLACEHOLDERS
 
 
 @pytest.fixture()
-def memory_bus() -> MemoryBus:
-    return MemoryBus()
+def memory_bus() -> EmbeddedBus:
+    """The embedded bus with one partition per topic (records in publication order)."""
+    return EmbeddedBus(partitions=1)
 
 
 @pytest.fixture(scope="session")
@@ -65,13 +29,6 @@ def cassette_dir(data_dir: Path) -> Path:
     if not d.exists():
         pytest.fail(f"{d} missing")
     return d
-
-
-def load_cassette(cassette_dir: Path, name: str) -> dict[str, Any]:
-    text = (cassette_dir / f"{name}.json").read_text()
-    for k, v in PLACEHOLDERS.items():
-        text = text.replace(k, v)
-    return json.loads(text)
 
 
 @pytest.fixture()
@@ -175,21 +132,3 @@ def dev_world(college_slice: Any) -> Any:
     world = RedditWorld(posts, comments, start=start, late_fraction=0.0)
     world.advance(max(float(c["created_utc"]) for c in comments) - start + 1)
     return world
-
-
-def dev_reddit(url: str, budget: Any = None, timeout_cap: float | None = 0.5) -> Any:
-    from bot.reddit import ClientSettings, make_reddit
-
-    settings = ClientSettings(
-        oauth_url=url,
-        reddit_url=url,
-        timeout_cap=timeout_cap,
-        user_agent="python:prosocial-tests:v0.1",
-        extra={
-            "client_id": "t",
-            "client_secret": "t",
-            "username": "prosocial_bot",
-            "password": "t",
-        },
-    )
-    return make_reddit(settings, budget)

@@ -12,7 +12,7 @@ from bot.errors import RetriesExhausted
 from bot.reddit import ClientSettings, make_async_reddit
 from bot.seen import SeenStore
 from redditdata.events import TOPIC_COMMENTS
-from tests.bot.conftest import load_cassette
+from tests.bot.support import load_cassette
 
 
 def test_async_comment_stream_publishes_each_recorded_comment_once(
@@ -62,6 +62,6 @@ def test_async_comment_stream_publishes_each_recorded_comment_once(
 
     with replay(name):
         ingest = asyncio.run(main())
-    names = [json.loads(m.value)["name"] for m in memory_bus.topics[TOPIC_COMMENTS]]
+    names = [json.loads(m.value)["name"] for m in memory_bus.messages(TOPIC_COMMENTS)]
     assert len(names) == len(set(names)) and set(names) == humans
     assert ingest.stats.skipped_bots == len(recorded) - len(humans)

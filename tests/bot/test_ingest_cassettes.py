@@ -10,12 +10,12 @@ from bot.errors import RetriesExhausted
 from bot.ingest import RedditIngest
 from bot.seen import SeenStore
 from redditdata.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
-from tests.bot.conftest import load_cassette
+from tests.bot.support import load_cassette
 
 
 def _recorded_items(cassette_dir, name: str) -> list[dict]:
     """Every listing item the cassette's responses contain, in response order."""
-    out = []
+    out: list[dict] = []
     for it in load_cassette(cassette_dir, name)["interactions"]:
         body = it["response"]["body"]["string"]
         if not body.startswith('{"kind": "Listing"') and '"Listing"' not in body[:40]:
@@ -43,7 +43,7 @@ def test_comment_stream_publishes_each_recorded_comment_once_keyed_by_link_id(
     )
     with replay(name), pytest.raises(RetriesExhausted):  # the cassette runs out
         ingest.run(idle_s=0, max_rounds=100)
-    msgs = memory_bus.topics[TOPIC_COMMENTS]
+    msgs = memory_bus.messages(TOPIC_COMMENTS)
     names = [json.loads(m.value)["name"] for m in msgs]
     assert len(names) == len(set(names))
     assert set(names) == set(humans)
@@ -76,7 +76,7 @@ def test_submission_stream_publishes_posts_keyed_by_fullname(
     )
     with replay(name), pytest.raises(RetriesExhausted):
         ingest.run(idle_s=0, max_rounds=10)
-    msgs = memory_bus.topics[TOPIC_SUBMISSIONS]
+    msgs = memory_bus.messages(TOPIC_SUBMISSIONS)
     assert {m.key for m in msgs} == unique
     assert all(json.loads(m.value)["name"] == m.key for m in msgs)
 
@@ -97,7 +97,7 @@ def test_restart_with_the_same_store_does_not_reemit(
     )
     with replay(name), pytest.raises(RetriesExhausted):
         first.run(idle_s=0, max_rounds=10)
-    n = len(memory_bus.topics[TOPIC_COMMENTS])
+    n = len(memory_bus.messages(TOPIC_COMMENTS))
     assert n > 0
     second = RedditIngest(
         praw_reddit,
@@ -110,5 +110,5 @@ def test_restart_with_the_same_store_does_not_reemit(
     )
     with replay(name), pytest.raises(RetriesExhausted):
         second.run(idle_s=0, max_rounds=10)
-    assert len(memory_bus.topics[TOPIC_COMMENTS]) == n
+    assert len(memory_bus.messages(TOPIC_COMMENTS)) == n
     assert second.stats.duplicates >= n

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from streaming.bus.base import Message
 from streaming.bus.embedded import EmbeddedBus, partition_for
 
 
-def _drain(bus: EmbeddedBus, group: str, topics: list[str]) -> list:
-    out = []
+def _drain(bus: EmbeddedBus, group: str, topics: list[str]) -> list[Message]:
+    out: list[Message] = []
     while True:
         got = bus.poll(group, topics, 100, timeout_s=0)
         if not got:
