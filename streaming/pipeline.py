@@ -61,14 +61,14 @@ class Pipeline:
     skipped: dict[str, str] = field(default_factory=dict)
 
     def health(self) -> dict[str, Any]:
-        stages: dict[str, dict[str, Any]] = {}
-        for name, stage in self.stages.items():
-            runner = self.runners.get(name)
-            stages[name] = {
-                **stage.health(),
-                "lag": None if runner is None else runner.lag,
-                "last_batch_at": None if runner is None else runner.last_batch_at,
+        stages = {
+            n: {
+                **s.health(),
+                "lag": getattr(self.runners.get(n), "lag", None),
+                "last_batch_at": getattr(self.runners.get(n), "last_batch_at", None),
             }
+            for n, s in self.stages.items()
+        }
         return {
             "ok": True,
             "stages": stages,

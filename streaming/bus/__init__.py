@@ -1,6 +1,5 @@
 """The message bus: one interface, an embedded in-process backend and a Kafka backend."""
 
 from streaming.bus.base import Bus, Message
-from streaming.errors import BusError
 
-__all__ = ["Bus", "BusError", "Message"]
+__all__ = ["Bus", "Message"]

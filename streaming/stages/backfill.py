@@ -141,7 +141,8 @@ class BackfillStage(Stage):
                 continue
             outs = self.outcomes.compute(tlcs)
             for t, o in zip(tlcs, outs):
-                traj = o.trajectory
+                metrics = getattr(o, "metrics", None)
+                traj = getattr(o, "trajectory", None)
                 rows.append(
                     {
                         "tlc_name": t.name,
@@ -149,7 +150,7 @@ class BackfillStage(Stage):
                         "subreddit": thread.post.subreddit,
                         "as_of_utc": int(as_of),
                         "trajectory": None if traj is None else float(traj),
-                        "metrics": jsonable(o.metrics),
+                        "metrics": jsonable(metrics if metrics is not None else o.to_dict()),
                         "n_replies": t.size() - 1,
                         "versions": dict(self.versions),
                         "computed_ms": now_ms(),
