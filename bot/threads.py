@@ -1,8 +1,6 @@
 """Back-fill: fetch a whole thread from the Reddit API as a :class:`redditdata.tree.Thread`.
 
-At the horizon the stream service asks for the thread under a scored TLC (through
-:class:`bot.source.ApiThreadFetcher`, the back-fill's
-:class:`~streaming.stages.backfill.ThreadFetcher`). The fetcher loads
+At the horizon the stream service asks for the thread under a scored TLC. The fetcher loads
 the post, expands every "load more comments" / "continue this thread" stub with
 ``replace_more`` within a request budget, and rebuilds the forest from ``parent_id`` with
 :func:`redditdata.forest.build_thread`. Deleted and removed comments stay in the tree (their
@@ -17,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import prawcore
 
@@ -29,9 +27,15 @@ from redditdata.dumps import DumpReport
 from redditdata.forest import build_thread
 from redditdata.tree import Post, Thread
 
-__all__ = ["FetchReport", "RedditThreadFetcher"]
+__all__ = ["FetchReport", "RedditThreadFetcher", "ThreadFetcher"]
 
 logger = logging.getLogger(__name__)
+
+
+class ThreadFetcher(Protocol):
+    """What the back-fill stage consumes."""
+
+    def fetch(self, post_fullname: str) -> Thread: ...
 
 
 @dataclass

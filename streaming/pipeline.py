@@ -21,6 +21,7 @@ from streaming.bus.base import Bus
 from streaming.clock import Clock
 from streaming.modelset import ModelSet
 from streaming.ops import StageMetrics
+from streaming.replay import ThreadFetcher
 from streaming.settings import Settings
 from streaming.stages import (
     BackfillStage,
@@ -33,7 +34,6 @@ from streaming.stages import (
     Stage,
     StageRunner,
     SuggesterStage,
-    ThreadFetcher,
     dead_letter_policy,
 )
 from streaming.storage import SessionFactory

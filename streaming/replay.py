@@ -3,8 +3,7 @@
 :class:`ReplayIndex` loads the posts created in ``[since, until)`` (optionally some
 subreddits) and all their comments. :meth:`ReplayIndex.events` yields submissions and comments
 interleaved by ``created_utc`` (a post before its comments on equal times) — the order they
-happened. :meth:`ReplayIndex.thread` is the back-fill's
-:class:`~streaming.stages.backfill.ThreadFetcher` for replay: the
+happened. :meth:`ReplayIndex.thread` is the back-fill's :class:`ThreadFetcher` for replay: the
 post's forest restricted to comments created at or before ``as_of``.
 
 Rule (documented): a comment is replayed iff its post was created in the window, whenever the
@@ -18,15 +17,22 @@ import os
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from redditdata.dumps import DumpReport, find_dump_files, iter_events
 from redditdata.events import Comment, Submission
 from redditdata.forest import build_thread, post_from_event
 from redditdata.tree import Thread
 
-__all__ = ["ReplayIndex", "parse_time"]
+__all__ = ["ReplayIndex", "ThreadFetcher", "parse_time"]
 
 logger = logging.getLogger(__name__)
+
+
+class ThreadFetcher(Protocol):
+    """Where the back-fill gets a thread: the dump in replay, the Reddit API live (bot)."""
+
+    def thread(self, post_name: str, as_of: float) -> Thread | None: ...
 
 
 def parse_time(s: str | float | None) -> int | None:

@@ -3,7 +3,7 @@
 Their contracts: docs/architecture.md, "Stages and their contracts".
 """
 
-from streaming.stages.backfill import BackfillStage, ThreadFetcher
+from streaming.stages.backfill import BackfillStage
 from streaming.stages.base import (
     DeadLetters,
     ErrorPolicy,
@@ -29,7 +29,6 @@ __all__ = [
     "Stage",
     "StageRunner",
     "SuggesterStage",
-    "ThreadFetcher",
     "crash_policy",
     "dead_letter_policy",
 ]

@@ -15,32 +15,24 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select
 
 from redditdata.events import TOPIC_OUTCOMES, TOPIC_SCORES
-from redditdata.tree import Thread
 from streaming.bus.base import Bus, Message
 from streaming.clock import Clock
 from streaming.modelset import OutcomeModel
 from streaming.ops import StageMetrics
+from streaming.replay import ThreadFetcher
 from streaming.scheduler import ClockScheduler
 from streaming.stages.base import DeadLetters, Stage, now_ms
 from streaming.stages.scorer import jsonable
 from streaming.storage import OutcomeRow, ScoreRow, SessionFactory, upsert
 
-__all__ = ["BackfillStage", "ThreadFetcher"]
+__all__ = ["BackfillStage"]
 
 logger = logging.getLogger(__name__)
-
-
-class ThreadFetcher(Protocol):
-    """Where the back-fill gets a thread as known at ``as_of`` (``None`` when it is gone):
-    the dump in replay (:class:`streaming.replay.ReplayIndex`), the Reddit API live
-    (:class:`bot.source.ApiThreadFetcher`)."""
-
-    def thread(self, post_name: str, as_of: float) -> Thread | None: ...
 
 
 def _noop(*_: Any) -> None:
