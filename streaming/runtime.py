@@ -25,9 +25,9 @@ from streaming.clock import Clock, EventClock, WallClock
 from streaming.modelset import ModelSet, load_models
 from streaming.ops import OpsServer, StageMetrics
 from streaming.pipeline import ALL_TOPICS, ORDER, Pipeline, build_pipeline
-from streaming.replay import ReplayIndex, ThreadFetcher, parse_time
+from streaming.replay import ReplayIndex, parse_time
 from streaming.settings import Settings
-from streaming.stages import ReplaySource, Source
+from streaming.stages import ReplaySource
 from streaming.storage import open_database
 
 __all__ = [
@@ -92,8 +92,8 @@ def assemble(
     index: ReplayIndex | None = None,
     metrics: StageMetrics | None = None,
     clock: Clock | None = None,
-    source: Source | None = None,
-    fetcher: ThreadFetcher | None = None,
+    source: Any = None,
+    fetcher: Any = None,
 ) -> Pipeline:
     """Open the real collaborators named by ``settings`` and build the pipeline.
 

@@ -28,7 +28,7 @@ from redditdata.events import TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_SUBMISSIONS, C
 from redditdata.tree import Node, Post
 from streaming.bus.base import Bus, Message
 from streaming.clock import Clock
-from streaming.modelset import EmpathyResult, ForecastGroup, ForecastResult, ModelSet
+from streaming.modelset import ModelSet
 from streaming.ops import StageMetrics
 from streaming.stages.base import DeadLetters, Stage, now_ms
 from streaming.stages.decode import Rejected, clean_text, decode
@@ -166,7 +166,7 @@ class ScorerStage(Stage):
             if todo:
                 ctx = (
                     author_contexts(s, todo, self.horizon_s)
-                    if self.models.forecaster is not None and self.models.forecaster.use_context
+                    if getattr(self.models.forecaster, "use_context", False)
                     else None
                 )
                 rows = self._predict(todo, prior_tlc_counts(s, todo), ctx)
@@ -193,16 +193,16 @@ class ScorerStage(Stage):
         prior: dict[str, int] | None = None,
         contexts: dict[str, TlcContext] | None = None,
     ) -> list[dict[str, Any]]:
-        models = self.models
-        empathy: Sequence[EmpathyResult] | None = None
-        if models.empathy is not None:
-            empathy = models.empathy.predict_comments([t.body for t, _ in todo])
+        ms = self.models
+        emp: list[Any] = [None] * len(todo)
+        if ms.empathy is not None:
+            emp = list(ms.empathy.predict_comments([t.body for t, _ in todo]))
         by_post: dict[str, list[int]] = defaultdict(list)
         for i, (t, _) in enumerate(todo):
             by_post[t.post_name].append(i)
-        forecasts: list[ForecastResult | None] = [None] * len(todo)
-        if models.forecaster is not None:
-            groups: list[ForecastGroup] = []
+        fc: list[Any] = [None] * len(todo)
+        if ms.forecaster is not None:
+            groups = []
             order: list[int] = []
             for idxs in by_post.values():
                 p = todo[idxs[0]][1]
@@ -236,16 +236,17 @@ class ScorerStage(Stage):
                 groups.append((post, nodes, n_prior, ctx))
                 order += idxs
             # one forecaster call for the whole batch, however many posts it spans
-            preds = models.forecaster.predict_many(
-                groups, None if empathy is None else [empathy[i] for i in order]
+            preds = ms.forecaster.predict_many(
+                groups, [emp[i] for i in order] if ms.empathy is not None else None
             )
-            for i, forecast in zip(order, preds):
-                forecasts[i] = forecast
-        versions = models.versions()
+            for i, f in zip(order, preds):
+                fc[i] = f
+        ev = getattr(ms.empathy, "version", None) if ms.empathy else None
+        fv = getattr(ms.forecaster, "version", None) if ms.forecaster else None
         scored = now_ms()
         rows = []
         for i, (t, _) in enumerate(todo):
-            f, e = forecasts[i], None if empathy is None else empathy[i]
+            f, e = fc[i], emp[i]
             rows.append(
                 {
                     "tlc_name": t.name,
@@ -254,13 +255,13 @@ class ScorerStage(Stage):
                     "created_utc": t.created_utc,
                     "due_utc": t.created_utc + self.horizon_s,
                     "forecast": None if f is None else float(f.value),
-                    "lower": None if f is None else float(f.lower),
-                    "upper": None if f is None else float(f.upper),
-                    "reasons": [] if f is None else jsonable(list(f.reasons)),
+                    "lower": None if f is None or f.lower is None else float(f.lower),
+                    "upper": None if f is None or f.upper is None else float(f.upper),
+                    "reasons": [] if f is None else jsonable(list(f.reasons or [])),
                     "empathy": None if e is None else jsonable(e),
-                    "empathy_label": None if e is None else e.label,
-                    "empathy_version": versions["empathy"],
-                    "forecaster_version": versions["forecaster"],
+                    "empathy_label": None if e is None else str(getattr(e, "label", None)),
+                    "empathy_version": ev,
+                    "forecaster_version": fv,
                     "config_hash": self.config_hash,
                     "ingest_ms": t.ingest_ms,
                     "scored_ms": scored,
