@@ -149,7 +149,7 @@ def load_models(
     from models.paths import resolve_registry_dir
 
     registry = Registry(resolve_registry_dir(registry_dir))
-    ms = ModelSet()
+    loaded = ModelSet()
     aux: AuxModels | None = None
     traj: Trajectory | None = None
     if "aux" in need or "trajectory" in need or "forecaster" in need:
@@ -157,56 +157,56 @@ def load_models(
             from models.aux import AuxModels
 
             aux = _pinned_aux(registry, AuxModels)
-            ms.outcome_versions["aux"] = aux.version
+            loaded.outcome_versions["aux"] = aux.version
         except ImportError as exc:
-            ms.missing["aux"] = f"models.aux not installed ({exc})"
+            loaded.missing["aux"] = f"models.aux not installed ({exc})"
         except ModelsError as exc:
-            ms.missing["aux"] = _why(exc)
+            loaded.missing["aux"] = _why(exc)
     if "empathy" in need:
         try:
             from models.empathy import EmpathyClassifier
 
-            ms.empathy = EmpathyClassifier.from_registry(registry, fast=fast)
+            loaded.empathy = EmpathyClassifier.from_registry(registry, fast=fast)
         except ImportError as exc:
-            ms.missing["empathy"] = f"models.empathy not installed ({exc})"
+            loaded.missing["empathy"] = f"models.empathy not installed ({exc})"
         except ModelsError as exc:
-            ms.missing["empathy"] = _why(exc)
+            loaded.missing["empathy"] = _why(exc)
     if "forecaster" in need:
         try:
             from models.forecaster import Forecaster
 
-            ms.forecaster = Forecaster.from_registry(
-                registry, fast=fast, aux=aux, empathy=ms.empathy
+            loaded.forecaster = Forecaster.from_registry(
+                registry, fast=fast, aux=aux, empathy=loaded.empathy
             )
         except ImportError as exc:
-            ms.missing["forecaster"] = f"models.forecaster not installed ({exc})"
+            loaded.missing["forecaster"] = f"models.forecaster not installed ({exc})"
         except (ModelsError, ValueError) as exc:
-            ms.missing["forecaster"] = _why(exc)
+            loaded.missing["forecaster"] = _why(exc)
     if "aux" in need or "trajectory" in need:
         try:
             from models.trajectory import Trajectory
 
             traj = Trajectory.from_registry(registry)
-            ms.outcome_versions["trajectory"] = traj.version
+            loaded.outcome_versions["trajectory"] = traj.version
         except ImportError as exc:
-            ms.missing["trajectory"] = f"models.trajectory not installed ({exc})"
+            loaded.missing["trajectory"] = f"models.trajectory not installed ({exc})"
         except ModelsError as exc:
-            ms.missing["trajectory"] = _why(exc)
+            loaded.missing["trajectory"] = _why(exc)
         if aux is not None and traj is not None:
             try:
                 from models.outcomes import OutcomeComputer
 
                 outcomes = OutcomeComputer(aux, traj)
-                ms.outcomes = outcomes
-                ms.outcome_versions.update(outcomes.versions)
+                loaded.outcomes = outcomes
+                loaded.outcome_versions.update(outcomes.versions)
             except ImportError as exc:
-                ms.missing["outcomes"] = f"models.outcomes not installed ({exc})"
+                loaded.missing["outcomes"] = f"models.outcomes not installed ({exc})"
     if "aux" not in need and "trajectory" not in need:
-        ms.missing.pop("aux", None)
-        ms.outcome_versions.pop("aux", None)
-    for name, why in ms.missing.items():
+        loaded.missing.pop("aux", None)
+        loaded.outcome_versions.pop("aux", None)
+    for name, why in loaded.missing.items():
         logger.warning("model %s unavailable: %s", name, why)
-    return ms
+    return loaded
 
 
 def _pinned_aux(registry: Registry, aux_cls: type[AuxModels]) -> AuxModels:

@@ -54,18 +54,18 @@ def run_heads(
     """
     import torch
 
-    if rows is None:
-        rows = np.arange(len(ids))
-    order = rows[np.argsort([len(ids[i]) for i in rows], kind="stable")]
+    rows = np.arange(len(ids)) if rows is None else np.asarray(rows)
+    lengths = np.array([len(x) for x in ids])
+    order = rows[np.argsort(lengths[rows], kind="stable")]
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             sel = order[start : start + batch_size]
-            width = _round_up(max(1, max(len(ids[i]) for i in sel)), WIDTH_STEP)
+            width = _round_up(max(1, int(lengths[sel].max())), WIDTH_STEP)
             n_rows = next((r for r in ROW_STEPS if r >= len(sel)), len(sel))
             x = torch.full((n_rows, width), pad_id, dtype=torch.long)
             mask = torch.zeros((n_rows, width), dtype=torch.long)
             mask[len(sel) :, 0] = 1  # padding rows: one attended position, output dropped
-            for row, i in enumerate(sel):
+            for row, i in enumerate(sel.tolist()):
                 x[row, : len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
                 mask[row, : len(ids[i])] = 1
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_autocast):
