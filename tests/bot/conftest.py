@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from streaming.bus.embedded import EmbeddedBus
-from tests.bot.support import PLACEHOLDERS
+from tests.bot.support import cassette_settings, cassette_text
 
 
 @pytest.fixture()
@@ -41,9 +41,7 @@ def replay(cassette_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str
     class Persister:
         @staticmethod
         def load_cassette(cassette_path: str, serializer: Any) -> Any:
-            text = (cassette_dir / f"{Path(cassette_path).name}.json").read_text()
-            for k, v in PLACEHOLDERS.items():
-                text = text.replace(k, v)
+            text = cassette_text(cassette_dir, Path(cassette_path).name)
             return deserialize(text, serializer)
 
         @staticmethod
@@ -81,19 +79,10 @@ def replay(cassette_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str
 def praw_reddit() -> Iterator[Any]:
     """A real praw client configured like praw's own test-suite (script app)."""
     from bot.ratelimit import RateBudget
-    from bot.reddit import ClientSettings, make_reddit
+    from bot.reddit import make_reddit
 
     budget = RateBudget()
-    settings = ClientSettings(
-        user_agent="prosocial-tests",
-        extra={
-            "client_id": "cid",
-            "client_secret": "secret",
-            "username": "prosocial_bot",
-            "password": "pw",
-        },
-    )
-    reddit = make_reddit(settings, budget)
+    reddit = make_reddit(cassette_settings(), budget)
     reddit.test_budget = budget
     yield reddit
 

@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PLACEHOLDERS", "dev_reddit", "load_cassette"]
+from bot.reddit import ClientSettings
+
+__all__ = ["PLACEHOLDERS", "cassette_settings", "cassette_text", "dev_reddit", "load_cassette"]
 
 #: What praw's test-suite cassettes hold in place of real credentials and names.
 PLACEHOLDERS = {
@@ -19,11 +21,29 @@ PLACEHOLDERS = {
 }
 
 
-def load_cassette(cassette_dir: Path, name: str) -> dict[str, Any]:
+def cassette_text(cassette_dir: Path, name: str) -> str:
+    """A recorded cassette's JSON text with the placeholders filled in."""
     text = (cassette_dir / f"{name}.json").read_text()
     for k, v in PLACEHOLDERS.items():
         text = text.replace(k, v)
-    return json.loads(text)
+    return text
+
+
+def load_cassette(cassette_dir: Path, name: str) -> dict[str, Any]:
+    return json.loads(cassette_text(cassette_dir, name))
+
+
+def cassette_settings() -> ClientSettings:
+    """Client settings matching the cassettes' recorded credentials (a script app)."""
+    return ClientSettings(
+        user_agent="prosocial-tests",
+        extra={
+            "client_id": PLACEHOLDERS["<CLIENT_ID>"],
+            "client_secret": PLACEHOLDERS["<CLIENT_SECRET>"],
+            "username": PLACEHOLDERS["<USERNAME>"],
+            "password": PLACEHOLDERS["<PASSWORD>"],
+        },
+    )
 
 
 def dev_reddit(url: str, budget: Any = None, timeout_cap: float | None = 0.5) -> Any:
