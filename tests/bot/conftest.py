@@ -1,7 +1,4 @@
-"""Fixtures for the bot tests: praw-cassette replay with vcrpy, the in-memory bus, a dev world.
-
-Helpers the tests call directly live in :mod:`tests.bot.support`.
-"""
+"""Fixtures for the bot tests: praw-cassette replay with vcrpy, the embedded in-memory bus."""
 
 from __future__ import annotations
 
@@ -14,7 +11,14 @@ from typing import Any
 import pytest
 
 from streaming.bus.embedded import EmbeddedBus
-from tests.bot.support import cassette_settings, cassette_text
+
+PLACEHOLDERS = {
+    "<TEST_SUBREDDIT>": "prosocialtest",
+    "<USERNAME>": "prosocial_bot",
+    "<PASSWORD>": "pw",
+    "<CLIENT_ID>": "cid",
+    "<CLIENT_SECRET>": "secret",
+}
 
 
 @pytest.fixture()
@@ -31,6 +35,13 @@ def cassette_dir(data_dir: Path) -> Path:
     return d
 
 
+def load_cassette(cassette_dir: Path, name: str) -> dict[str, Any]:
+    text = (cassette_dir / f"{name}.json").read_text()
+    for k, v in PLACEHOLDERS.items():
+        text = text.replace(k, v)
+    return json.loads(text)
+
+
 @pytest.fixture()
 def replay(cassette_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Any]:
     """``with replay("TestX.test_y"):`` replays that cassette to the real praw client."""
@@ -41,7 +52,9 @@ def replay(cassette_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str
     class Persister:
         @staticmethod
         def load_cassette(cassette_path: str, serializer: Any) -> Any:
-            text = cassette_text(cassette_dir, Path(cassette_path).name)
+            text = (cassette_dir / f"{Path(cassette_path).name}.json").read_text()
+            for k, v in PLACEHOLDERS.items():
+                text = text.replace(k, v)
             return deserialize(text, serializer)
 
         @staticmethod
@@ -79,10 +92,19 @@ def replay(cassette_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str
 def praw_reddit() -> Iterator[Any]:
     """A real praw client configured like praw's own test-suite (script app)."""
     from bot.ratelimit import RateBudget
-    from bot.reddit import make_reddit
+    from bot.reddit import ClientSettings, make_reddit
 
     budget = RateBudget()
-    reddit = make_reddit(cassette_settings(), budget)
+    settings = ClientSettings(
+        user_agent="prosocial-tests",
+        extra={
+            "client_id": "cid",
+            "client_secret": "secret",
+            "username": "prosocial_bot",
+            "password": "pw",
+        },
+    )
+    reddit = make_reddit(settings, budget)
     reddit.test_budget = budget
     yield reddit
 
@@ -121,3 +143,21 @@ def dev_world(college_slice: Any) -> Any:
     world = RedditWorld(posts, comments, start=start, late_fraction=0.0)
     world.advance(max(float(c["created_utc"]) for c in comments) - start + 1)
     return world
+
+
+def dev_reddit(url: str, budget: Any = None, timeout_cap: float | None = 0.5) -> Any:
+    from bot.reddit import ClientSettings, make_reddit
+
+    settings = ClientSettings(
+        oauth_url=url,
+        reddit_url=url,
+        timeout_cap=timeout_cap,
+        user_agent="python:prosocial-tests:v0.1",
+        extra={
+            "client_id": "t",
+            "client_secret": "t",
+            "username": "prosocial_bot",
+            "password": "t",
+        },
+    )
+    return make_reddit(settings, budget)

@@ -9,10 +9,10 @@ import pytest
 
 from bot.aingest import AsyncRedditIngest
 from bot.errors import RetriesExhausted
-from bot.reddit import make_async_reddit
+from bot.reddit import ClientSettings, make_async_reddit
 from bot.seen import SeenStore
 from redditdata.events import TOPIC_COMMENTS
-from tests.bot.support import cassette_settings, load_cassette
+from tests.bot.conftest import load_cassette
 
 
 def test_async_comment_stream_publishes_each_recorded_comment_once(
@@ -31,7 +31,17 @@ def test_async_comment_stream_publishes_each_recorded_comment_once(
     monkeypatch.setattr("asyncpraw.models.util.asyncio.sleep", no_sleep)
 
     async def main() -> AsyncRedditIngest:
-        reddit = make_async_reddit(cassette_settings())
+        reddit = make_async_reddit(
+            ClientSettings(
+                user_agent="prosocial-tests",
+                extra={
+                    "client_id": "cid",
+                    "client_secret": "secret",
+                    "username": "prosocial_bot",
+                    "password": "pw",
+                },
+            )
+        )
         ingest = AsyncRedditIngest(
             reddit,
             memory_bus,

@@ -14,7 +14,7 @@ from streaming.cli import main
 from streaming.clock import WallClock
 from streaming.ops import StageMetrics
 from streaming.stages.ingest import IngestStage
-from tests.bot.support import dev_reddit
+from tests.bot.conftest import dev_reddit
 
 
 def test_check_reports_permissions_and_config_without_echoing_secrets(

@@ -10,7 +10,7 @@ from bot.errors import RetriesExhausted
 from bot.ingest import RedditIngest
 from bot.seen import SeenStore
 from redditdata.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
-from tests.bot.support import load_cassette
+from tests.bot.conftest import load_cassette
 
 
 def _recorded_items(cassette_dir, name: str) -> list[dict]:
