@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from training.aux.bundle import write_aux_bundle
+from training.aux.bundle import write_trained_aux
 from training.aux.data import DataMissingError, group_split, load_advice, load_perspective
 from training.aux.datasets import AuxData, load_aux_data
 from training.aux.fit import AuxConfig, TrainedAux, fit_calibrator, train_aux
@@ -34,15 +34,7 @@ def tiny_trained(tiny_data: AuxData) -> TrainedAux:
 def tiny_registry(tiny_trained: TrainedAux, tmp_path_factory: pytest.TempPathFactory) -> Registry:
     reg = Registry(tmp_path_factory.mktemp("auxreg"))
     t = tiny_trained
-    write_aux_bundle(
-        reg,
-        t.featurizer,
-        t.weights,
-        t.bias,
-        t.calibrator,
-        thresholds={"advice": 0.7, "info": 0.7, "toxic": 0.5, "extremely_toxic": 0.8},
-        params=t.params,
-    )
+    write_trained_aux(reg, t)
     return reg
 
 
