@@ -169,9 +169,8 @@ def test_validation_score_is_macro_averaged_over_sources() -> None:
     one_class = np.array(["pos"] * 4 + ["neg"] * 4, dtype=object)
     y2 = np.array([1, 1, 1, 1, 0, 0, 0, 0], dtype=float)
     z2 = np.array([0.9, 0.8, 0.7, 0.6, 0.1, 0.2, 0.3, 0.65])
-    assert validation_score("logistic", y2, z2, one_class) == pytest.approx(
-        15 / 16
-    )  # pooled fallback
+    pooled = validation_score("logistic", y2, z2, one_class)  # no source has both classes
+    assert pooled == pytest.approx(15 / 16)
 
 
 def test_cli_trains_a_current_bundle_with_its_heldout_figures(

@@ -7,7 +7,7 @@ paper's figure (``paper``) where the paper gives one. Figures on substitute data
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -180,33 +180,45 @@ def _supportiveness(score: Score, data: AuxData) -> dict[str, Any]:
 
 
 def _advice(score: Score, data: AuxData, th: Mapping[str, float]) -> dict[str, Any]:
-    ad = data.evals["advice"]["test"]
-    adp = data.evals["advice"]["paper_like_test"]
-    return {
-        "heldout": {
-            "test": _classifier(score(ad, "advice"), ad, th["advice"]),
-            "paper_like_test": _classifier(score(adp, "advice"), adp, th["advice"]),
-        },
-        "paper": PAPER["advice"],
-        "comparable": False,
-        "note": "test: Advice-EMNLP2020 gold replies (any advice sentence = "
+    return _binary_head(
+        score,
+        data,
+        th,
+        "advice",
+        ("test", "paper_like_test"),
+        "test: Advice-EMNLP2020 gold replies (any advice sentence = "
         "advice); paper_like_test: all advice-subreddit test replies vs "
         "GoEmotions replies at the paper's 21% positive rate",
-    }
+    )
 
 
 def _info(score: Score, data: AuxData, th: Mapping[str, float]) -> dict[str, Any]:
-    inf = data.evals["info"]["test"]
-    inc = data.evals["info"]["college_test"]
-    return {
-        "heldout": {
-            "test": _classifier(score(inf, "info"), inf, th["info"]),
-            "college_test": _classifier(score(inc, "info"), inc, th["info"]),
-        },
-        "paper": PAPER["info"],
-        "comparable": False,
-        "note": "test: answers score>2 to questions (ELI5, r/AskAcademia, "
+    return _binary_head(
+        score,
+        data,
+        th,
+        "info",
+        ("test", "college_test"),
+        "test: answers score>2 to questions (ELI5, r/AskAcademia, "
         "r/CollegeAdvice) vs other Reddit replies (GoEmotions, ToxiChat, Ruddit, "
         "reddit-college non-question threads); college_test: the reddit-college "
         "part only",
+    )
+
+
+def _binary_head(
+    score: Score,
+    data: AuxData,
+    th: Mapping[str, float],
+    head: str,
+    sets: Sequence[str],
+    note: str,
+) -> dict[str, Any]:
+    """A classifier head's figures on each held-out set, at its serving threshold."""
+    evals = data.evals[head]
+    return {
+        "heldout": {n: _classifier(score(evals[n], head), evals[n], th[head]) for n in sets},
+        "paper": PAPER[head],
+        "comparable": False,
+        "note": note,
     }
