@@ -251,8 +251,8 @@ class EmpathyClassifier:
         """3-class probabilities shifted by the validation-tuned class bias (renormalised)."""
         logp = np.log(np.clip(p, 1e-9, 1.0)) + self.bias
         logp -= logp.max(1, keepdims=True)
-        q = np.exp(logp)
-        return q / q.sum(1, keepdims=True)
+        unnormalised = np.exp(logp)
+        return unnormalised / unnormalised.sum(1, keepdims=True)
 
     def predict_sentences(self, sentences: Sequence[str]) -> list[SentencePrediction]:
         """One prediction per input sentence; empty or non-text input is ``none``."""
