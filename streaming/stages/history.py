@@ -3,8 +3,8 @@ context inputs, computed by the database.
 
 Both functions answer for a whole scorer batch in one SQL statement: the batch's TLCs are a
 ``VALUES`` table, and each answer is a correlated ``COUNT`` / ``SUM`` over an index range
-(``tlcs(post_name, created_utc, name)``, ``tlcs(author, created_utc)``). Nothing but the
-answers crosses into Python, so the cost per TLC stays flat however long an author's history or a post's thread
+(``tlcs(post_name, created_utc, name)``, ``tlcs(author, created_utc)``). Nothing but the answers crosses into
+Python, so the cost per TLC stays flat however long an author's history or a post's thread
 grows (the first version loaded every earlier TLC of each author and post into memory on
 every batch).
 
@@ -16,6 +16,7 @@ earlier when its name sorts first.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -28,8 +29,7 @@ from sqlalchemy import (
     select,
     values,
 )
-from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.expression import CTE, ColumnElement, ScalarSelect
+from sqlalchemy.orm import aliased
 
 from models.forecaster.context import TlcContext, author_key
 from streaming.storage import OutcomeRow, PostRow, TlcRow
@@ -40,9 +40,9 @@ __all__ = ["author_contexts", "prior_tlc_counts"]
 CHUNK = 500
 
 
-def _batch(rows: Sequence[tuple[str, str | None, str, str, int]]) -> CTE:
-    """The batch as a ``VALUES`` table ``batch(name, author, sub, post, created)`` (a CTE:
-    SQLite has no column aliases on a ``VALUES`` subquery)."""
+def _batch(rows: Sequence[tuple[str, str | None, str, str, int]]) -> Any:
+    """The batch as a ``VALUES`` table ``q(name, author, sub, post, created)`` (a CTE: SQLite
+    has no column aliases on a ``VALUES`` subquery)."""
     return (
         values(
             column("name", String),
@@ -50,54 +50,48 @@ def _batch(rows: Sequence[tuple[str, str | None, str, str, int]]) -> CTE:
             column("sub", String),
             column("post", String),
             column("created", BigInteger),
-            name="batch",
+            name="q",
         )
         .data(list(rows))
-        .cte("batch")
+        .cte("q")
     )
 
 
-def _before(earlier: type[TlcRow], batch: CTE) -> ColumnElement[bool]:
-    """``earlier`` was created before the batch TLC (ties broken by fullname)."""
-    return or_(
-        earlier.created_utc < batch.c.created,
-        and_(earlier.created_utc == batch.c.created, earlier.name < batch.c.name),
-    )
+def _before(h: Any, q: Any) -> Any:
+    return or_(h.created_utc < q.c.created, and_(h.created_utc == q.c.created, h.name < q.c.name))
 
 
-def _author_count(batch: CTE, same: str | None = None) -> ScalarSelect[int]:
+def _author_count(q: Any, same: str | None = None) -> Any:
     """Count of the author's stored TLCs before each batch TLC; ``same``: only those in the
     same subreddit (``"sub"``) or on the same post (``"post"``)."""
-    earlier = aliased(TlcRow)
-    cond = [earlier.author == batch.c.author, _before(earlier, batch)]
+    h = aliased(TlcRow)
+    cond = [h.author == q.c.author, _before(h, q)]
     if same == "sub":
-        cond.append(func.lower(earlier.subreddit) == batch.c.sub)
+        cond.append(func.lower(h.subreddit) == q.c.sub)
     elif same == "post":
-        cond.append(earlier.post_name == batch.c.post)
-    return select(func.count()).select_from(earlier).where(*cond).scalar_subquery()
+        cond.append(h.post_name == q.c.post)
+    return select(func.count()).select_from(h).where(*cond).scalar_subquery()
 
 
-def prior_tlc_counts(s: Session, todo: Sequence[tuple[TlcRow, PostRow]]) -> dict[str, int]:
+def prior_tlc_counts(s: Any, todo: Sequence[tuple[TlcRow, PostRow]]) -> dict[str, int]:
     """For each TLC, how many stored TLCs of its post come before it (a forecaster feature),
     over every stored TLC of the post, not just this batch."""
     out: dict[str, int] = {}
     for i in range(0, len(todo), CHUNK):
-        batch = _batch(
-            [(t.name, "", "", t.post_name, t.created_utc) for t, _ in todo[i : i + CHUNK]]
-        )
-        earlier = aliased(TlcRow)
+        q = _batch([(t.name, "", "", t.post_name, t.created_utc) for t, _ in todo[i : i + CHUNK]])
+        h = aliased(TlcRow)
         n = (
             select(func.count())
-            .select_from(earlier)
-            .where(earlier.post_name == batch.c.post, _before(earlier, batch))
+            .select_from(h)
+            .where(h.post_name == q.c.post, _before(h, q))
             .scalar_subquery()
         )
-        out |= {name: int(c) for name, c in s.execute(select(batch.c.name, n))}
+        out |= {name: int(c) for name, c in s.execute(select(q.c.name, n))}
     return out
 
 
 def author_contexts(
-    s: Session, todo: Sequence[tuple[TlcRow, PostRow]], horizon_s: int
+    s: Any, todo: Sequence[tuple[TlcRow, PostRow]], horizon_s: int
 ) -> dict[str, TlcContext]:
     """Each TLC's author history (:class:`TlcContext`): the author's stored TLCs before it
     (anywhere / in the subreddit / on the post) and the back-filled trajectories of those
@@ -110,27 +104,27 @@ def author_contexts(
     ]
     out: dict[str, TlcContext] = {}
     for i in range(0, len(named), CHUNK):
-        batch = _batch(named[i : i + CHUNK])
-        earlier, outcome = aliased(TlcRow), aliased(OutcomeRow)
+        q = _batch(named[i : i + CHUNK])
+        h, o = aliased(TlcRow), aliased(OutcomeRow)
         matured = (
-            select(earlier)
-            .join(outcome, outcome.tlc_name == earlier.name)
+            select(h)
+            .join(o, o.tlc_name == h.name)
             .where(
-                earlier.author == batch.c.author,
-                _before(earlier, batch),
-                earlier.created_utc + literal(int(horizon_s)) <= batch.c.created,
-                outcome.trajectory.is_not(None),
+                h.author == q.c.author,
+                _before(h, q),
+                h.created_utc + literal(int(horizon_s)) <= q.c.created,
+                o.trajectory.is_not(None),
             )
         )
         n_out = matured.with_only_columns(func.count()).scalar_subquery()
         sum_out = matured.with_only_columns(
-            func.coalesce(func.sum(outcome.trajectory), 0.0)
+            func.coalesce(func.sum(o.trajectory), 0.0)
         ).scalar_subquery()
         stmt = select(
-            batch.c.name,
-            _author_count(batch),
-            _author_count(batch, "sub"),
-            _author_count(batch, "post"),
+            q.c.name,
+            _author_count(q),
+            _author_count(q, "sub"),
+            _author_count(q, "post"),
             n_out,
             sum_out,
         )
