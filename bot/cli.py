@@ -105,10 +105,21 @@ def register(sub: Any) -> None:
     q = bsub.add_parser("devserver", help="serve real threads as a local Reddit API")
     q.add_argument("--data", help="reddit-college directory (default: data dir)")
     q.add_argument("--subreddits", default="GradSchool,College")
-    q.add_argument("--day", default="2021-11-11")
-    q.add_argument("--port", type=int, default=8765)
+    q.add_argument("--day", default="2021-11-11", help="first simulated day (UTC)")
+    q.add_argument("--days", type=float, default=1, help="simulated days to serve")
+    q.add_argument("--port", type=int, default=8765, help="0 = any free port (printed)")
     q.add_argument("--speed", type=float, default=60, help="simulated seconds per second")
     q.add_argument("--fault-rate", type=float, default=0.0)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--outage-at", type=float, help="hours after the start when the API goes down")
+    q.add_argument("--outage-hours", type=float, default=2.0)
+    q.add_argument(
+        "--wiki",
+        action="append",
+        default=[],
+        metavar="SUB=FILE",
+        help="seed r/SUB/wiki/prosocial with this YAML file (repeatable)",
+    )
     q.set_defaults(func=run_devserver)
 
 
@@ -315,17 +326,25 @@ def run_devserver(args: argparse.Namespace) -> int:
 
     data = Path(args.data) if args.data else resolve_data_dir(None) / "reddit-college"
     start = datetime.fromisoformat(args.day).replace(tzinfo=UTC).timestamp()
-    world = load_world(data, args.subreddits.split(","), start, start + 86400)
+    world = load_world(data, args.subreddits.split(","), start, start + args.days * 86400)
+    faults = FaultPlan(rate=args.fault_rate, seed=args.seed)
+    if args.outage_at is not None:
+        at = start + args.outage_at * 3600
+        faults.outages.append((at, at + args.outage_hours * 3600))
     stop = StopFlag().install()
-    with DevRedditServer(world, FaultPlan(rate=args.fault_rate), port=args.port) as srv:
+    with DevRedditServer(world, faults, port=args.port) as srv:
+        for spec in args.wiki:
+            sub, _, file = spec.partition("=")
+            srv.api.set_wiki(sub, "prosocial", Path(file).read_text(), "mod_alice")
+        world.run_at(args.speed)
+        print(json.dumps({"url": srv.url, **world.clock_info()}), flush=True)
         print(
             f"dev Reddit API at {srv.url} (set PROSOCIAL_REDDIT_OAUTH_URL and "
             f"PROSOCIAL_REDDIT_URL to it); Ctrl-C to stop",
             file=sys.stderr,
         )
         while not stop():
-            threading.Event().wait(1.0)
-            world.advance(args.speed)
+            threading.Event().wait(0.5)
     return 0
 
 
