@@ -1,7 +1,8 @@
-"""``prosocial bot ...``: the moderator-facing bot (check, ingest, digest, approvals, dev tools).
+"""``prosocial bot ...``: one-shot admin commands (check, digest, approvals) and the dev server.
 
-Everything that writes to Reddit is dry-run unless ``--send`` is given; subreddit settings
-(``dry_run`` for actions) come from each subreddit's wiki page.
+The live service is ``prosocial live``; these commands use praw for a single run. Everything
+that writes to Reddit is dry-run unless ``--send`` is given; subreddit settings (``dry_run`` for
+actions) come from each subreddit's wiki page.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ __all__ = [
     "run_check",
     "run_devserver",
     "run_digest",
-    "run_ingest",
-    "run_simulate",
 ]
 
 logger = logging.getLogger(__name__)
@@ -44,7 +43,7 @@ def _out(args: argparse.Namespace, obj: dict[str, Any], lines: list[str]) -> Non
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("bot", help="the Reddit bot: check, ingest, digest, approvals, dev tools")
+    p = sub.add_parser("bot", help="one-shot bot commands (check, digest, approvals), dev server")
     bsub = p.add_subparsers(dest="bot_command", required=True)
 
     def common(q: argparse.ArgumentParser, send: bool = False) -> None:
@@ -63,17 +62,6 @@ def register(sub: Any) -> None:
     q = bsub.add_parser("check", help="credentials, moderator permissions, wiki configs")
     common(q)
     q.set_defaults(func=run_check)
-    q = bsub.add_parser("ingest", help="stream new posts/comments to the bus (with sweeps)")
-    common(q)
-    q.add_argument("--sweep-every", type=float, default=600, help="seconds between sweeps")
-    q.add_argument(
-        "--poll-every",
-        type=float,
-        default=10,
-        help="seconds between stream rounds (2 kinds x >=1 request each)",
-    )
-    q.add_argument("--skip-authors", default="", help="extra bot accounts to skip")
-    q.set_defaults(func=run_ingest)
     q = bsub.add_parser("digest", help="send due modmail digests (and the wiki page)")
     common(q, send=True)
     q.add_argument("--force", action="store_true", help="ignore the digest schedule")
@@ -81,27 +69,6 @@ def register(sub: Any) -> None:
     q = bsub.add_parser("approvals", help="read !approve replies, run approved actions")
     common(q, send=True)
     q.set_defaults(func=run_approvals)
-    q = bsub.add_parser(
-        "backfill",
-        help="run the back-fill stage with threads fetched "
-        "from the Reddit API at each TLC's horizon",
-    )
-    common(q)
-    q.add_argument(
-        "--request-budget",
-        type=int,
-        default=400,
-        help="API requests allowed per thread fetch (replace_more)",
-    )
-    q.set_defaults(func=run_backfill)
-    q = bsub.add_parser("simulate", help="a simulated day against the dev server (figures)")
-    q.add_argument("--data", help="reddit-college directory (default: data dir)")
-    q.add_argument("--subreddits", default="GradSchool,CollegeRant,AskAcademia,College")
-    q.add_argument("--day", default="2021-11-11")
-    q.add_argument("--hours", type=float, default=24)
-    q.add_argument("--fault-rate", type=float, default=0.1)
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(func=run_simulate)
     q = bsub.add_parser("devserver", help="serve real threads as a local Reddit API")
     q.add_argument("--data", help="reddit-college directory (default: data dir)")
     q.add_argument("--subreddits", default="GradSchool,College")
@@ -182,36 +149,6 @@ def run_check(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def run_ingest(args: argparse.Namespace) -> int:
-    from bot.ingest import RedditIngest
-    from bot.permissions import check_permissions
-    from bot.ratelimit import RateBudget
-    from bot.seen import SeenStore
-    from streaming.runtime import StopFlag, make_bus
-    from streaming.settings import load_settings
-
-    budget = RateBudget()
-    reddit = _reddit(args, budget)
-    for r in check_permissions(reddit, _subs(args.subreddits)):
-        if not r.ok:
-            print(f"warning: {r.explain()}", file=sys.stderr)
-    bus = make_bus(load_settings(args.config))
-    stop = StopFlag().install()
-    ingest = RedditIngest(
-        reddit,
-        bus,
-        SeenStore(_state(args, "seen.sqlite")),
-        _subs(args.subreddits),
-        sweep_every_s=args.sweep_every,
-        bots=[b for b in args.skip_authors.split(",") if b],
-        budget=budget,
-    )
-    stats = ingest.run(stop=stop, idle_s=args.poll_every)
-    bus.close()
-    _out(args, stats.as_dict(), [f"{k}: {v}" for k, v in stats.as_dict().items()])
-    return 0
-
-
 def _usable(reddit: Any, me: str, subs: list[str], need: str) -> list[str]:
     """The subreddits where the bot moderates with ``need`` (says what is missing)."""
     from bot.permissions import check_permissions
@@ -282,7 +219,7 @@ def run_approvals(args: argparse.Namespace) -> int:
 
     service = ApprovalService(delivery.store, may_approve, delivery.clock)
     reader = ModmailCommandReader(reddit, service, me, send=args.send)
-    executor = ActionExecutor(reddit, delivery.store)
+    executor = ActionExecutor(reddit, delivery.store, bot_username=me)
     out = {}
     for s in subs:
         decided = reader.poll(s)
@@ -290,29 +227,6 @@ def run_approvals(args: argparse.Namespace) -> int:
         done = executor.run_approved(s, dry_run=dry)
         out[s] = {"decisions": decided, "actions": [(p.action, p.target, o) for p, o in done]}
     _out(args, out, [f"r/{s}: {v}" for s, v in out.items()])
-    return 0
-
-
-def run_simulate(args: argparse.Namespace) -> int:
-    import tempfile
-
-    from bot.devserver.simday import run_simulated_day
-    from models.paths import resolve_data_dir
-    from streaming.bus.embedded import EmbeddedBus
-
-    data = Path(args.data) if args.data else resolve_data_dir(None) / "reddit-college"
-    with tempfile.TemporaryDirectory() as d:
-        fig = run_simulated_day(
-            data,
-            [s.strip() for s in args.subreddits.split(",")],
-            args.day,
-            EmbeddedBus(),
-            hours=args.hours,
-            fault_rate=args.fault_rate,
-            workdir=d,
-        )
-    fig.pop("mod_actions", None)
-    _out(args, fig, [f"{k}: {v}" for k, v in fig.items()])
     return 0
 
 
@@ -345,27 +259,4 @@ def run_devserver(args: argparse.Namespace) -> int:
         )
         while not stop():
             threading.Event().wait(0.5)
-    return 0
-
-
-def run_backfill(args: argparse.Namespace) -> int:
-    """The live back-fill: the stream's back-fill stage over :class:`ApiThreadFetcher`."""
-    from bot.source import ApiThreadFetcher
-    from bot.threads import RedditThreadFetcher
-    from streaming.runtime import StopFlag, assemble, run_stage, start_ops
-    from streaming.settings import load_settings
-
-    settings = load_settings(args.config, stages=("backfill",))
-    fetcher = ApiThreadFetcher(
-        RedditThreadFetcher(_reddit(args), request_budget=args.request_budget)
-    )
-    p = assemble(settings, fetcher=fetcher)
-    ops = start_ops(p)
-    stop = StopFlag().install()
-    try:
-        run_stage(p, "backfill", stop)
-    finally:
-        p.bus.close()
-        if ops is not None:
-            ops.stop()
     return 0
