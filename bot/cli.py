@@ -78,6 +78,9 @@ def register(sub: Any) -> None:
     q.add_argument("--speed", type=float, default=60, help="simulated seconds per second")
     q.add_argument("--fault-rate", type=float, default=0.0)
     q.add_argument("--seed", type=int, default=0)
+    q.add_argument(
+        "--paused", action="store_true", help="hold the clock until POST /dev/clock/start"
+    )
     q.add_argument("--outage-at", type=float, help="hours after the start when the API goes down")
     q.add_argument("--outage-hours", type=float, default=2.0)
     q.add_argument(
@@ -250,7 +253,9 @@ def run_devserver(args: argparse.Namespace) -> int:
         for spec in args.wiki:
             sub, _, file = spec.partition("=")
             srv.api.set_wiki(sub, "prosocial", Path(file).read_text(), "mod_alice")
-        world.run_at(args.speed)
+        srv.speed = args.speed
+        if not args.paused:
+            world.run_at(args.speed)
         print(json.dumps({"url": srv.url, **world.clock_info()}), flush=True)
         print(
             f"dev Reddit API at {srv.url} (set PROSOCIAL_REDDIT_OAUTH_URL and "

@@ -20,7 +20,7 @@ import json
 import logging
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,41 +48,86 @@ class SystemClock:
 
 
 class SimulatedClock:
-    """``now = base + (time.time() - wall0) * speed``."""
+    """``now = base + (time.time() - wall0) * speed``.
 
-    def __init__(self, base: float, wall0: float, speed: float) -> None:
-        if speed <= 0:
-            raise ValueError("a simulated clock needs a positive speed")
+    A dev server may hold its clock until a test starts it (speed 0): the clock then asks
+    ``refresh()`` (at most every 0.2 s) until the server's time runs, and stands still.
+    """
+
+    def __init__(
+        self,
+        base: float,
+        wall0: float,
+        speed: float,
+        refresh: Callable[[], dict[str, Any] | None] | None = None,
+    ) -> None:
         self.base = base
         self.wall0 = wall0
         self.speed = speed
+        self._refresh = refresh
+        self._asked = 0.0
+        if speed <= 0 and refresh is None:
+            raise ValueError("a paused simulated clock needs a way to see it start")
+
+    def _sync(self) -> None:
+        if self.speed > 0 or self._refresh is None or time.monotonic() - self._asked < 0.2:
+            return
+        self._asked = time.monotonic()
+        info = self._refresh()
+        if info and info.get("speed"):
+            self.base, self.wall0 = float(info["base"]), float(info["wall0"])
+            self.speed = float(info["speed"])
+            logger.info("the dev server's clock runs (speed %.0fx)", self.speed)
+
+    @property
+    def rate(self) -> float:
+        """Simulated seconds per wall second (1 while paused: nothing to scale yet)."""
+        self._sync()
+        return self.speed or 1.0
 
     def now(self) -> float:
+        self._sync()
+        if self.speed <= 0:
+            return self.base
         return self.base + (time.time() - self.wall0) * self.speed
 
     def observe(self, event_utc: float) -> None:
         return None
 
     def sleep(self, seconds: float) -> None:
-        time.sleep(max(0.0, seconds) / self.speed)
+        time.sleep(self.wall_s(seconds))
 
     def wall_s(self, seconds: float) -> float:
-        return seconds / self.speed
+        if self.speed <= 0:
+            self._sync()
+            if self.speed <= 0:
+                return 0.2
+        return max(0.0, seconds) / self.speed
+
+
+def _dev_clock(reddit_url: str, timeout_s: float) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(reddit_url.rstrip("/") + "/dev/clock", timeout=timeout_s) as r:
+            info = json.loads(r.read())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and "base" in info else None
 
 
 def follow_server(reddit_url: str | None, timeout_s: float = 5.0) -> SimulatedClock | None:
     """The dev server's clock when ``reddit_url`` is a loopback dev server, else ``None``."""
     if not reddit_url or urlsplit(reddit_url).hostname not in _LOOPBACK:
         return None
-    try:
-        with urllib.request.urlopen(reddit_url.rstrip("/") + "/dev/clock", timeout=timeout_s) as r:
-            info = json.loads(r.read())
-    except (OSError, ValueError):
-        return None
-    if not info.get("speed"):
+    info = _dev_clock(reddit_url, timeout_s)
+    if info is None:
         return None
     logger.info("following the dev server's clock (speed %.0fx)", info["speed"])
-    return SimulatedClock(float(info["base"]), float(info["wall0"]), float(info["speed"]))
+    return SimulatedClock(
+        float(info["base"]),
+        float(info["wall0"]),
+        float(info["speed"]),
+        refresh=lambda: _dev_clock(reddit_url, timeout_s),
+    )
 
 
 class _TimeModule:
@@ -95,10 +140,10 @@ class _TimeModule:
         self._clock.sleep(seconds)
 
     def monotonic(self) -> float:
-        return time.monotonic() * self._clock.speed
+        return time.monotonic() * self._clock.rate
 
     def monotonic_ns(self) -> int:
-        return int(time.monotonic_ns() * self._clock.speed)
+        return int(time.monotonic_ns() * self._clock.rate)
 
     def time(self) -> float:
         return self._clock.now()

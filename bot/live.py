@@ -60,6 +60,7 @@ class LiveService:
         client: ClientSettings | None = None,
         clock: SystemClock | SimulatedClock | None = None,
     ) -> None:
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run
         self.options = options
         self.client = client or ClientSettings.from_env()
         self.clock = clock or follow_server(self.client.reddit_url) or SystemClock()

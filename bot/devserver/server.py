@@ -9,7 +9,7 @@ not performed), a late answer (performed, then a 504 after the client gave up: a
 would do it twice) and a truncated body (GET only, so no side effect is ever half-done); during
 an outage window every request answers 503. A token belongs to the user who asked for it
 (password grant), so moderator rules apply per user. ``GET /dev/clock`` (no token) tells a
-client how the simulated clock runs.
+client how the simulated clock runs; ``POST /dev/clock/start`` starts a paused one.
 """
 
 from __future__ import annotations
@@ -79,6 +79,11 @@ class _Handler(BaseHTTPRequestHandler):
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         form = self._form() if method == "POST" else {}
         if url.path.rstrip("/") == "/dev/clock":
+            self._send(200, srv.world.clock_info())
+            return
+        if url.path.rstrip("/") == "/dev/clock/start" and method == "POST":
+            if not srv.world.speed:
+                srv.world.run_at(srv.speed)
             self._send(200, srv.world.clock_info())
             return
         if url.path.rstrip("/") == "/dev/state":
@@ -163,6 +168,7 @@ class DevRedditServer:
         self.faults = faults or FaultPlan()
         self.api = RedditApi(world, tree_limit=tree_limit, max_depth=max_depth)
         self.tokens: dict[str, str] = {}  # token -> user
+        self.speed = 0.0  # the speed POST /dev/clock/start sets the world running at
         self.tokens_issued = 0
         self.log: list[tuple[float, str, str, str | None]] = []
         self._lock = threading.Lock()
@@ -205,7 +211,11 @@ class DevRedditServer:
                         "subreddit": c.subreddit,
                         "subject": c.subject,
                         "messages": [
-                            {"author": m["author"]["name"], "body": m["bodyMarkdown"]}
+                            {
+                                "author": m["author"]["name"],
+                                "body": m["bodyMarkdown"],
+                                "date": m["date"],
+                            }
                             for m in c.messages
                         ],
                     }
@@ -222,6 +232,7 @@ class DevRedditServer:
                 "requests": w.requests,
                 "requests_by_window": {str(k): v for k, v in w.requests_by_window.items()},
                 "faults": dict(self.faults.injected),
+                "late_posts": sum(1 for _, m, _, f in self.log if f == "late" and m == "POST"),
                 "log_size": len(self.log),
             }
 
