@@ -24,7 +24,7 @@ from typing import Any
 import prawcore
 
 from bot.approvals import ApprovalStore, Proposal
-from bot.backoff import Backoff
+from bot.backoff import Backoff, is_transient
 from bot.errors import RetriesExhausted
 from bot.markdown import quote
 from bot.permissions import check_permissions
@@ -90,6 +90,7 @@ class ActionExecutor:
     # -- actions ------------------------------------------------------------------------
     def _find_own(self, post: Any) -> Any | None:
         """The bot's highlights comment on ``post`` (after a crash between post and record)."""
+        post = self.reddit.submission(post.id)  # a fresh one: comments sorted by new
         post.comment_sort = "new"
         for c in self.backoff.call(lambda: list(post.comments), f"comments {post.id}"):
             author = getattr(getattr(c, "author", None), "name", None)
@@ -116,7 +117,14 @@ class ActionExecutor:
         comment = self.reddit.comment(known) if known else self._find_own(post)
         if comment is None:
             self.store.set_highlights(p.target, "posting")
-            comment = self.backoff.call(lambda: post.reply(body=text), f"reply {p.target}")
+            try:
+                comment = post.reply(body=text)  # not blindly retried: it may have been posted
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                comment = self._find_own(post)
+                if comment is None:
+                    raise RetriesExhausted(f"reply to {p.target}: {type(exc).__name__}") from exc
         else:
             self.backoff.call(lambda: comment.edit(body=text), f"edit {comment.id}")
         self.store.set_highlights(p.target, comment.id)

@@ -93,7 +93,7 @@ def register(sub: Any) -> None:
     q.set_defaults(func=run_devserver)
 
 
-def _reddit(args: argparse.Namespace, budget: Any = None) -> Any:
+def _reddit(args: argparse.Namespace, budget: Any = None, retries: bool = True) -> Any:
     from bot.reddit import ClientSettings, make_reddit
 
     settings = ClientSettings.from_env()
@@ -104,7 +104,7 @@ def _reddit(args: argparse.Namespace, budget: Any = None) -> Any:
             oauth_url=settings.oauth_url,
             reddit_url=settings.reddit_url,
         )
-    return make_reddit(settings, budget)
+    return make_reddit(settings, budget, retries=retries)
 
 
 def _state(args: argparse.Namespace, name: str) -> str:
@@ -170,7 +170,7 @@ def _delivery_parts(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     from bot.config import ConfigLoader, ConfigStore
     from bot.delivery import ModeratorDelivery
 
-    reddit = _reddit(args)
+    reddit = _reddit(args, retries=False)  # writes: retried only after checking
     me = reddit.user.me().name
     store = ApprovalStore(_state(args, "approvals.sqlite"))
     delivery = ModeratorDelivery(reddit, store, me, send=args.send)

@@ -143,7 +143,7 @@ class LiveService:
 
         subs = list(self.options.subreddits)
         self.loop = EventLoopThread()
-        reddit = make_reddit(self.client, self.budget)  # jobs
+        reddit = make_reddit(self.client, self.budget, retries=False)  # jobs: they write
         fetch_reddit = make_reddit(self.client, self.budget)  # back-fills (main thread)
 
         async def areddit() -> Any:

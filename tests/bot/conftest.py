@@ -177,7 +177,9 @@ def dev_world(college_slice: Any) -> Any:
     return world
 
 
-def dev_reddit(url: str, budget: Any = None, timeout_cap: float | None = 0.5) -> Any:
+def dev_reddit(
+    url: str, budget: Any = None, timeout_cap: float | None = 0.5, retries: bool = True
+) -> Any:
     from bot.reddit import ClientSettings, make_reddit
 
     settings = ClientSettings(
@@ -192,4 +194,4 @@ def dev_reddit(url: str, budget: Any = None, timeout_cap: float | None = 0.5) ->
             "password": "t",
         },
     )
-    return make_reddit(settings, budget)
+    return make_reddit(settings, budget, retries=retries)
