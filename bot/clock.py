@@ -46,6 +46,9 @@ class SystemClock:
     def wall_s(self, seconds: float) -> float:
         return seconds
 
+    def wait_running(self, stop: Callable[[], bool] = lambda: False) -> None:
+        return None
+
 
 class SimulatedClock:
     """``now = base + (time.time() - wall0) * speed``.
@@ -78,6 +81,12 @@ class SimulatedClock:
             self.base, self.wall0 = float(info["base"]), float(info["wall0"])
             self.speed = float(info["speed"])
             logger.info("the dev server's clock runs (speed %.0fx)", self.speed)
+
+    def wait_running(self, stop: Callable[[], bool] = lambda: False) -> None:
+        """Block until the server's clock runs (or ``stop()``)."""
+        while self.speed <= 0 and not stop():
+            time.sleep(0.2)
+            self._sync()
 
     @property
     def rate(self) -> float:

@@ -60,7 +60,8 @@ class LiveService:
         client: ClientSettings | None = None,
         clock: SystemClock | SimulatedClock | None = None,
     ) -> None:
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run
+        # a line per run, and one per run skipped because the previous one still runs
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
         self.options = options
         self.client = client or ClientSettings.from_env()
         self.clock = clock or follow_server(self.client.reddit_url) or SystemClock()
@@ -241,7 +242,6 @@ class LiveService:
             can_act=lambda s: s in perms and "posts" not in perms[s].missing and perms[s].moderator,
         )
         self.jobs = JobScheduler(self.clock)
-        self.live_jobs.register(self.jobs, every_s=self.options.jobs_every_s)
 
     # -- running ------------------------------------------------------------------------
     def run(self, ops_port: int | None = None) -> int:
@@ -254,15 +254,17 @@ class LiveService:
             ops = None
             if ops_port is not None:
                 ops = OpsServer(p.metrics, self.health, host="0.0.0.0", port=ops_port).start()
-            ingest = threading.Thread(target=self._ingest, name="ingest", daemon=True)
-            ingest.start()
-            self.jobs.start()
             logger.info(
                 "live: r/%s as u/%s (%s clock)",
                 "+".join(self.options.subreddits),
                 self.me,
                 type(self.clock).__name__,
             )
+            self.clock.wait_running(self.stopped)  # a dev server may hold its clock
+            ingest = threading.Thread(target=self._ingest, name="ingest", daemon=True)
+            ingest.start()
+            self.live_jobs.register(self.jobs, every_s=self.options.jobs_every_s)
+            self.jobs.start()
             try:
                 while not self.stopped():
                     moved = sum(p.runners[n].step(timeout_s=0) for n in ORDER if n in p.runners)
