@@ -1,7 +1,8 @@
 """The live service's scheduled work, run inside the process by APScheduler.
 
 :class:`LiveJobs` holds the moderator-facing jobs (each subreddit's wiki config, digests,
-seeker alerts, approvals and approved actions); :class:`JobScheduler` runs named jobs at
+seeker alerts, approvals and approved actions, Reddit's current order of active posts);
+:class:`JobScheduler` runs named jobs at
 intervals of the service's clock on a ``BackgroundScheduler`` with one worker,
 ``max_instances=1`` and ``coalesce=True``, so a job never overlaps itself and a run missed while
 the process was busy is run once, not repeatedly. Other features add their own jobs with
@@ -26,6 +27,7 @@ from bot.alerts import SeekerAlerts
 from bot.config import ConfigLoader, ConfigResult
 from bot.delivery import ModeratorDelivery
 from bot.modmail_commands import ModmailCommandReader
+from bot.reddit_order import RedditOrderRefresh
 from bot.suggestions import SuggestionSource
 
 __all__ = ["JobScheduler", "LiveJobs"]
@@ -91,7 +93,9 @@ class LiveJobs:
         executor: ActionExecutor,
         *,
         can_act: Callable[[str], bool],
+        order_refresh: RedditOrderRefresh | None = None,
     ) -> None:
+        self.order_refresh = order_refresh
         self.subreddits = list(subreddits)
         self.loader = loader
         self.delivery = delivery
@@ -129,8 +133,14 @@ class LiveJobs:
             dry = cfg.dry_run or not self.delivery.send or not self.can_act(sub)
             self.executor.run_approved(sub, dry_run=dry, expire_hours=cfg.actions.expire_hours)
 
+    def refresh_orders(self) -> None:
+        if self.order_refresh is not None:
+            for sub in self.subreddits:
+                self.order_refresh.run(sub)
+
     def register(self, sched: JobScheduler, *, every_s: float = 600) -> None:
         sched.add("config", 3 * every_s, self.refresh_configs)
         sched.add("digests", every_s, self.digests)
         sched.add("alerts", every_s, self.seeker_alerts)
         sched.add("approvals", every_s / 2, self.approvals)
+        sched.add("reddit-order", 3 * every_s, self.refresh_orders)

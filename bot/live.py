@@ -9,6 +9,10 @@ One process, on the embedded bus + SQLite by default (Kafka + PostgreSQL by conf
 * :class:`bot.jobs.JobScheduler` runs the moderator jobs (wiki configs, digests, seeker alerts,
   approvals and approved actions) on the service clock.
 
+With ``stages`` narrowed (Kafka + PostgreSQL, one process per stage), a ``live`` process runs
+only its stages: with ``ingest`` the reader and the moderator jobs, with ``backfill`` the API
+back-fill; the other stages run as ``prosocial run --stage NAME``.
+
 The clock is wall time against Reddit and the dev server's simulated time against it
 (:func:`bot.clock.follow_server`). SIGTERM/SIGINT: the reader finishes its round (published,
 flushed, marked seen), the stages commit, a running job finishes, the bus closes. State lives
@@ -96,7 +100,8 @@ class LiveService:
         now = self.clock.now()
         age = None if self.last_poll is None else now - self.last_poll
         problems = []
-        if age is None or age > self.options.stuck_after_s:
+        reading = self.pipeline.ingest is not None
+        if reading and (age is None or age > self.options.stuck_after_s):
             problems.append(f"no successful Reddit poll for {age if age is not None else '∞'}s")
         try:
             from sqlalchemy import text
@@ -136,6 +141,7 @@ class LiveService:
         from bot.jobs import JobScheduler, LiveJobs
         from bot.modmail_commands import ModmailCommandReader
         from bot.permissions import check_permissions
+        from bot.reddit_order import OrderStore, RedditOrderRefresh
         from bot.seen import SeenStore
         from bot.source import ApiThreadFetcher, live_events
         from bot.stored_suggestions import StoredSuggestionSource
@@ -229,17 +235,27 @@ class LiveService:
             has_reply=self.seen.has_reply,
             backoff=self.backoff,
         )
+        orders = OrderStore(str(self.state / "orders.sqlite"))
+        refresh = RedditOrderRefresh(
+            reddit,
+            orders,
+            self.pipeline.sessions,
+            clock=self.clock.now,
+            budget=self.budget,
+            backoff=self.backoff,
+        )
         self.live_jobs = LiveJobs(
             subs,
             loader,
             delivery,
-            StoredSuggestionSource(self.pipeline.sessions),
+            StoredSuggestionSource(self.pipeline.sessions, orders=orders),
             alerts,
             ModmailCommandReader(reddit, service, me, send=self.options.send, backoff=self.backoff),
             ActionExecutor(
                 reddit, store, bot_username=me, clock=self.clock.now, backoff=self.backoff
             ),
             can_act=lambda s: s in perms and "posts" not in perms[s].missing and perms[s].moderator,
+            order_refresh=refresh,
         )
         self.jobs = JobScheduler(self.clock)
 
@@ -262,20 +278,22 @@ class LiveService:
             )
             self.clock.wait_running(self.stopped)  # a dev server may hold its clock
             ingest = threading.Thread(target=self._ingest, name="ingest", daemon=True)
-            ingest.start()
-            self.live_jobs.register(self.jobs, every_s=self.options.jobs_every_s)
-            self.jobs.start()
+            if p.ingest is not None:  # the reader, and the jobs: in one process only
+                ingest.start()
+                self.live_jobs.register(self.jobs, every_s=self.options.jobs_every_s)
+                self.jobs.start()
             try:
                 while not self.stopped():
                     moved = sum(p.runners[n].step(timeout_s=0) for n in ORDER if n in p.runners)
                     if not moved:
                         self._stop.wait(0.05)
-                    if not ingest.is_alive() and not self.stopped():
+                    if p.ingest is not None and not ingest.is_alive() and not self.stopped():
                         logger.error("the ingest thread died; stopping")
                         self.stop()
             finally:
                 self.stop()
-                ingest.join(timeout=60)
+                if ingest.is_alive():
+                    ingest.join(timeout=60)
                 self.jobs.shutdown()
                 for _ in range(100):  # commit what the last round published
                     if not sum(p.runners[n].step(timeout_s=0) for n in ORDER if n in p.runners):
