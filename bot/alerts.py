@@ -107,12 +107,20 @@ class SeekerAlerts:
             texts.append(body)
         return any(self.judge(texts, config.thresholds.supportive_min))
 
-    def run(self, subreddit: str, config: SubredditConfig, now: float) -> int:
-        """Alert every seeker due now; returns how many alerts were sent."""
+    def run(
+        self,
+        subreddit: str,
+        config: SubredditConfig,
+        now: float,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> int:
+        """Alert every seeker due now (until ``stop()``); returns how many alerts were sent."""
         if not (config.enabled and config.channels.alerts):
             return 0
         sent = 0
         for t in self.seekers(subreddit, config, now):
+            if stop():
+                break
             key = f"alert:{t.name}"
             done = self.delivery.store.delivery(key)
             if t.name in self.answered or (done is not None and done[0] == "sent"):

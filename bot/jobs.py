@@ -94,8 +94,10 @@ class LiveJobs:
         *,
         can_act: Callable[[str], bool],
         order_refresh: RedditOrderRefresh | None = None,
+        stop: Callable[[], bool] = lambda: False,
     ) -> None:
         self.order_refresh = order_refresh
+        self.stop = stop
         self.subreddits = list(subreddits)
         self.loader = loader
         self.delivery = delivery
@@ -115,8 +117,12 @@ class LiveJobs:
         for sub in self.subreddits:
             self.configs[sub] = self.loader.load(sub)
 
+    def _subs(self) -> list[str]:
+        """The subreddits, until a stop is requested (a job ends between subreddits)."""
+        return [s for s in self.subreddits if not self.stop()]
+
     def digests(self) -> None:
-        for sub in self.subreddits:
+        for sub in self._subs():
             cfg = self.config(sub).config
             if cfg.enabled:
                 self.delivery.deliver_digest(sub, cfg, self.source)
@@ -124,10 +130,12 @@ class LiveJobs:
     def seeker_alerts(self) -> None:
         now = self.delivery.clock()
         for sub in self.subreddits:
-            self.alerts.run(sub, self.config(sub).config, now)
+            if self.stop():
+                return
+            self.alerts.run(sub, self.config(sub).config, now, stop=self.stop)
 
     def approvals(self) -> None:
-        for sub in self.subreddits:
+        for sub in self._subs():
             cfg = self.config(sub).config
             self.reader.poll(sub)
             dry = cfg.dry_run or not self.delivery.send or not self.can_act(sub)
@@ -135,7 +143,7 @@ class LiveJobs:
 
     def refresh_orders(self) -> None:
         if self.order_refresh is not None:
-            for sub in self.subreddits:
+            for sub in self._subs():
                 self.order_refresh.run(sub)
 
     def register(self, sched: JobScheduler, *, every_s: float = 600) -> None:

@@ -111,8 +111,12 @@ class LiveService:
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             problems.append(f"database unreachable: {type(exc).__name__}")
         try:
-            lag_fn = getattr(self.pipeline.bus, "lag", None)
-            lag = lag_fn("prosocial-scorer", ("reddit.submissions", "reddit.comments"))
+            lag_fn: Any = getattr(self.pipeline.bus, "lag", None)
+            lag = (
+                lag_fn("prosocial-scorer", ("reddit.submissions", "reddit.comments"))
+                if lag_fn is not None
+                else None
+            )
         except Exception as exc:  # noqa: BLE001
             lag = None
             problems.append(f"bus unreachable: {type(exc).__name__}")
@@ -256,6 +260,7 @@ class LiveService:
             ),
             can_act=lambda s: s in perms and "posts" not in perms[s].missing and perms[s].moderator,
             order_refresh=refresh,
+            stop=self.stopped,
         )
         self.jobs = JobScheduler(self.clock)
 
@@ -293,14 +298,14 @@ class LiveService:
             finally:
                 self.stop()
                 if ingest.is_alive():
-                    ingest.join(timeout=60)
+                    ingest.join(timeout=30)
                 self.jobs.shutdown()
                 for _ in range(100):  # commit what the last round published
                     if not sum(p.runners[n].step(timeout_s=0) for n in ORDER if n in p.runners):
                         break
                 p.dead.flush()
                 p.bus.close()
-                self.loop.run(self.areddit.close())
+                self.loop.run(self.areddit.close(), timeout_s=10)
                 self.loop.close()
                 self.seen.close()
                 if ops is not None:

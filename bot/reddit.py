@@ -179,7 +179,8 @@ def make_reddit(
                 "or as praw_<name> environment variables)"
             )
     if not retries:  # prawcore offers no public switch; its session keeps the strategy class
-        reddit._core._retry_strategy_class = _no_retry
+        core: Any = reddit._core
+        core._retry_strategy_class = _no_retry
     logger.info(
         "reddit client ready (site=%s, oauth_url=%s)",
         settings.site or "DEFAULT",

@@ -63,4 +63,8 @@ def run(args: argparse.Namespace) -> int:
         settings, LiveOptions(settings.subreddits, state_dir=state, send=not args.dry_run)
     )
     install_signals(service.stop)
+    import faulthandler
+    import signal
+
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: where is it?
     return service.run(ops_port=settings.metrics_port)

@@ -195,3 +195,18 @@ def dev_reddit(
         },
     )
     return make_reddit(settings, budget, retries=retries)
+
+
+@pytest.fixture(scope="session")
+def live_registry(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every bundle the live service loads, trained small (``PROSOCIAL_LIVE_REGISTRY``: reuse
+    one built before)."""
+    import os
+
+    prebuilt = os.environ.get("PROSOCIAL_LIVE_REGISTRY")
+    if prebuilt:
+        return Path(prebuilt)
+    from tests.live_registry import build_live_registry
+
+    root = tmp_path_factory.mktemp("live-registry")
+    return build_live_registry(data_dir, root / "registry", root / "work")

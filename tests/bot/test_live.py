@@ -45,17 +45,6 @@ actions: {highlights: true, suggested_sort: true, expire_hours: 24}
 MARK = re.compile(r"\[\]\(#prosocial:([^)]+)\)")
 
 
-@pytest.fixture(scope="module")
-def live_registry(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    prebuilt = os.environ.get("PROSOCIAL_LIVE_REGISTRY")
-    if prebuilt:
-        return Path(prebuilt)
-    from tests.live_registry import build_live_registry
-
-    root = tmp_path_factory.mktemp("live-registry")
-    return build_live_registry(data_dir, root / "registry", root / "work")
-
-
 def _get(url: str, path: str) -> Any:
     with urllib.request.urlopen(url + path, timeout=30) as r:
         return json.loads(r.read())
@@ -255,7 +244,13 @@ def test_live_three_days_faults_outage_and_kill(
         rss.append(_peak_rss_kb(live.pid))
         _pages_private(url)
         live.send_signal(signal.SIGTERM)
-        assert live.wait(timeout=120) == 0, log.read_text()[-3000:]
+        try:
+            code = live.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            live.send_signal(signal.SIGUSR1)  # the live command dumps its threads' stacks
+            time.sleep(2)
+            raise AssertionError("no clean stop:\n" + log.read_text()[-6000:]) from None
+        assert code == 0, log.read_text()[-3000:]
         assert "stopped cleanly" in log.read_text()
         state = _get(url, "/dev/state")
         clock = _get(url, "/dev/clock")
