@@ -31,13 +31,20 @@ logger = logging.getLogger(__name__)
 Judge = Callable[[Sequence[str], float], list[bool]]
 
 
-def model_judge(models: Any) -> Judge:
-    """A judge over the service's loaded models (empathy and, when loaded, aux)."""
+def model_judge(models: Any, lock: Any = None) -> Judge:
+    """A judge over the service's loaded models (empathy and, when loaded, aux); ``lock``
+    (a ``threading.Lock``) is held while they run."""
     aux = getattr(getattr(models, "outcomes", None), "aux", None)
 
     def judge(texts: Sequence[str], supportive_min: float) -> list[bool]:
         if not texts:
             return []
+        if lock is not None:
+            with lock:
+                return _judge(texts, supportive_min)
+        return _judge(texts, supportive_min)
+
+    def _judge(texts: Sequence[str], supportive_min: float) -> list[bool]:
         out = [False] * len(texts)
         if models.empathy is not None:
             for i, e in enumerate(models.empathy.predict_comments(list(texts))):

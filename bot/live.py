@@ -15,7 +15,9 @@ back-fill; the other stages run as ``prosocial run --stage NAME``.
 
 The clock is wall time against Reddit and the dev server's simulated time against it
 (:func:`bot.clock.follow_server`). SIGTERM/SIGINT: the reader finishes its round (published,
-flushed, marked seen), the stages commit, a running job finishes, the bus closes. State lives
+flushed, marked seen), the stages finish their batch, a running job ends between subreddits, the
+bus closes; what was published but not yet consumed is consumed after the restart (offsets are
+committed only after each stage's idempotent write). State lives
 under ``state_dir`` (seen items, approvals and deliveries, configs, the embedded log), so a
 restart resumes without re-sending anything.
 """
@@ -80,6 +82,9 @@ class LiveService:
         self.last_poll: float | None = None
         self.rounds = 0
         self._stop = threading.Event()
+        #: the stages (main thread) and the jobs (the alerts' judge) share the loaded models;
+        #: inference libraries are not made to be entered from two threads at once
+        self.models_lock = threading.Lock()
 
     # -- stop ---------------------------------------------------------------------------
     def stop(self, *_: Any) -> None:
@@ -202,6 +207,9 @@ class LiveService:
             on_round=self._on_round,
         )
         self.pipeline = assemble(self.settings, clock=self.clock, source=source, fetcher=fetcher)
+        backfill = self.pipeline.stages.get("backfill")
+        if backfill is not None:  # threads fetched per main-loop round: keep rounds short
+            backfill.max_per_tick = 10  # type: ignore[attr-defined]
         holder["bus"] = self.pipeline.bus
         for k, v in self.pipeline.skipped.items():
             logger.warning("not running %s: %s", k, v)
@@ -234,7 +242,7 @@ class LiveService:
             reddit,
             delivery,
             self.pipeline.sessions,
-            model_judge(self.pipeline.models),
+            model_judge(self.pipeline.models, lock=self.models_lock),
             bots=bots,
             has_reply=self.seen.has_reply,
             backoff=self.backoff,
@@ -289,7 +297,8 @@ class LiveService:
                 self.jobs.start()
             try:
                 while not self.stopped():
-                    moved = sum(p.runners[n].step(timeout_s=0) for n in ORDER if n in p.runners)
+                    with self.models_lock:
+                        moved = sum(p.runners[n].step(timeout_s=0) for n in ORDER if n in p.runners)
                     if not moved:
                         self._stop.wait(0.05)
                     if p.ingest is not None and not ingest.is_alive() and not self.stopped():
@@ -300,9 +309,6 @@ class LiveService:
                 if ingest.is_alive():
                     ingest.join(timeout=30)
                 self.jobs.shutdown()
-                for _ in range(100):  # commit what the last round published
-                    if not sum(p.runners[n].step(timeout_s=0) for n in ORDER if n in p.runners):
-                        break
                 p.dead.flush()
                 p.bus.close()
                 self.loop.run(self.areddit.close(), timeout_s=10)
