@@ -65,7 +65,7 @@ def test_teacher_is_distilled_into_two_students(
     data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from training.empathy.data import dataset_path, split_dataset
-    from training.empathy.protocol import head
+    from training.empathy.job import head
     from training.empathy.students import distil_students
     from training.empathy.teacher import mpnet_dir, teacher_args
     from training.empathy.trainer import Args

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from streaming.progress import report_progress
     from training.commands.empathy import use_bf16
     from training.empathy.data import dataset_path, split_dataset
-    from training.empathy.protocol import head
+    from training.empathy.job import head
     from training.empathy.students import distil_students
     from training.empathy.teacher import teacher_args
     from training.empathy.trainer import Args

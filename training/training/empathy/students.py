@@ -3,7 +3,7 @@
 :func:`distil_students` fine-tunes the teacher (:mod:`training.empathy.teacher`, the paper's
 protocol: fixed split, early stopping on validation, decisions tuned on validation) once, takes
 its train-split probabilities as soft targets (:func:`training.empathy.distill.train_teachers`)
-and runs the ordinary protocol (:func:`training.empathy.protocol.run_protocol`) for each student
+and runs the ordinary protocol (:func:`training.empathy.job.run_protocol`) for each student
 with them. A student with fewer layers starts from MiniLM-L6 with ``layers`` of its six layers
 kept, evenly spaced and including the first and the last (:func:`minilm_student_dir`, built
 once in the cache directory); it is an ordinary BERT bundle, so serving loads it unchanged.
@@ -26,8 +26,8 @@ from typing import Any
 from models.bundle import Registry
 from training.empathy.data import EmpathyData
 from training.empathy.distill import train_teachers
+from training.empathy.job import run_protocol
 from training.empathy.metrics import SETTINGS
-from training.empathy.protocol import run_protocol
 from training.empathy.report import PAPER
 from training.empathy.teacher import TeacherTrainer
 from training.empathy.trainer import Args, default_base_model
