@@ -64,9 +64,9 @@ __all__ = [
     "collect_metrics",
     "fit_pc1",
     "fit_safe",
-    "safe_report",
     "heldout_mask",
     "plot_loadings",
+    "safe_report",
     "train_trajectory",
 ]
 
@@ -311,7 +311,7 @@ def safe_report(
             for j, m in enumerate(SAFE_METRIC_NAMES)
         },
         "weights": {f: float(w) for f, w in zip(safe.features, safe.loadings)},
-        "n": int(len(s)),
+        "n": len(s),
     }
 
 
