@@ -4,8 +4,9 @@ Consumes ``prosocial.outcomes``. Every ``every`` outcomes (and at drain) it take
 subreddit and overall (``*``), the newest ``window`` TLCs that have both a forecast and an
 outcome, and stores one row per model version plus the reference orders:
 
-* ``<forecaster version>``: MSE, R², Spearman (all TLCs), and within posts: pairwise
-  accuracy, NDCG@10, mean Spearman;
+* ``<forecaster version>``: MSE, R² (all TLCs), and within posts: pairwise accuracy (all
+  pairs, time-matched pairs, per-post macro), NDCG@5, mean Spearman
+  (:mod:`models.forecaster.evaluation`, the same figures training reports);
 * ``reddit_order`` (score, older first) and ``chronological`` (oldest first): the same
   within-post figures for the order Reddit shows and for time order;
 * ``mean_baseline``: MSE / R² of predicting the window's mean outcome.
@@ -20,12 +21,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 
+from models.forecaster.evaluation import METRIC_KEYS, ORDER_KEYS, evaluate
 from redditdata.events import TOPIC_OUTCOMES
 from streaming.bus.base import Message
 from streaming.clock import Clock
-from streaming.evaluation import mean_within_spearman, mse, ndcg, pairwise_accuracy, r2, spearman
 from streaming.ops import StageMetrics
 from streaming.stages.base import DeadLetters, Stage, now_ms
 from streaming.storage import EvaluationRow, OutcomeRow, ScoreRow, SessionFactory, TlcRow, upsert
@@ -49,57 +51,39 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def evaluate_rows(
-    rows: Sequence[tuple[str, str, int, int, float, float]],
+    rows: Sequence[tuple[str, str, int, int, float | None, float]],
 ) -> dict[str, dict[str, Any]]:
     """``rows`` = (tlc, post, created_utc, reddit_score, forecast, outcome) → figures by model
-    name (``model``, ``reddit_order``, ``chronological``, ``mean_baseline``)."""
+    name (``model``, ``reddit_order``, ``chronological``, ``mean_baseline``), computed by
+    :mod:`models.forecaster.evaluation` exactly as training reports them."""
     if not rows:
         return {}
-    true = [r[5] for r in rows]
-    posts: dict[str, list[tuple[str, str, int, int, float, float]]] = defaultdict(list)
-    for r in rows:
-        posts[r[1]].append(r)
-    groups = [g for g in posts.values() if len(g) >= 2]
-    with_fc = [r for r in rows if r[4] is not None]
-    model_groups = [[r for r in g if r[4] is not None] for g in groups]
-    model_g = [[(r[4], r[5]) for r in g] for g in model_groups if len(g) >= 2]
-    # reference orders as keys (higher = shown earlier)
-    reddit_g = [[(float(r[3]) - r[2] * 1e-10, r[5]) for r in g] for g in groups]
-    chrono_g = [[(-float(r[2]), r[5]) for r in g] for g in groups]
-    mean = sum(true) / len(true)
-    n_posts = len(groups)
+    post_ids = {p: i for i, p in enumerate(dict.fromkeys(r[1] for r in rows))}
+    y = np.asarray([r[5] for r in rows], dtype=np.float64)
+    groups = np.asarray([post_ids[r[1]] for r in rows])
+    created = np.asarray([r[2] for r in rows], dtype=np.float64)
+    score = np.asarray([r[3] for r in rows], dtype=np.float64)
+    n_posts = int(np.sum(np.bincount(groups) >= 2))
 
-    def ranks(gs: list[list[tuple[float, float]]]) -> dict[str, Any]:
-        return {
-            "pairwise_accuracy": pairwise_accuracy(gs),
-            "ndcg@10": ndcg(gs, 10),
-            "spearman_within_post": mean_within_spearman(gs),
-            "n_posts": n_posts,
-        }
+    def figs(pred: np.ndarray, keep: np.ndarray, keys: Sequence[str]) -> dict[str, Any]:
+        r = evaluate(y[keep], pred[keep], groups[keep], created[keep])
+        ok = np.bincount(groups[keep]) >= 2
+        return _clean({"n": int(keep.sum()), **{k: r[k] for k in keys}, "n_posts": int(ok.sum())})
 
+    every = np.ones(len(rows), dtype=bool)
     out: dict[str, dict[str, Any]] = {}
-    if with_fc:
-        pred, ftrue = [r[4] for r in with_fc], [r[5] for r in with_fc]
-        out["model"] = _clean(
-            {
-                "n": len(with_fc),
-                "mse": mse(pred, ftrue),
-                "r2": r2(pred, ftrue),
-                "spearman": spearman(pred, ftrue),
-                **ranks(model_g),
-                "n_posts": len(model_g),
-            }
-        )
+    has_fc = np.asarray([r[4] is not None for r in rows])
+    if has_fc.any():
+        pred = np.asarray([np.nan if r[4] is None else r[4] for r in rows], dtype=np.float64)
+        out["model"] = figs(pred, has_fc, METRIC_KEYS)
+    mean = np.full(len(rows), float(y.mean()))
+    base = figs(mean, every, ("mse", "r2"))
+    base.pop("n_posts", None)
     return out | {
-        "reddit_order": _clean({"n": len(rows), **ranks(reddit_g)}),
-        "chronological": _clean({"n": len(rows), **ranks(chrono_g)}),
-        "mean_baseline": _clean(
-            {
-                "n": len(rows),
-                "mse": mse([mean] * len(true), true),
-                "r2": r2([mean] * len(true), true),
-            }
-        ),
+        # reference orders as keys (higher = shown earlier); Reddit ties: older first
+        "reddit_order": figs(score - created * 1e-10, every, ORDER_KEYS) | {"n_posts": n_posts},
+        "chronological": figs(-created, every, ORDER_KEYS),
+        "mean_baseline": base,
     }
 
 

@@ -7,7 +7,7 @@ import pytest
 from training.forecaster.trainer import _val_summary
 from training.forecaster.weights import post_sizes, post_weights, weighted_mse
 
-from models.forecaster.ranking import evaluate
+from models.forecaster.evaluation import evaluate
 
 
 @pytest.fixture()

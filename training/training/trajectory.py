@@ -264,9 +264,41 @@ def _sign_constrained_pc1(z: np.ndarray, signs: np.ndarray, iters: int = 500) ->
     return best
 
 
-def fit_safe(x_safe: np.ndarray) -> SafeOutcome:
+def _toxic_neutral(z: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
+    """``w`` with the two toxic counts weighted ``-λ/√2`` each, ``λ ≥ 0`` the smallest that
+    leaves the index uncorrelated (or negatively correlated) with the log toxic count, then
+    renormalised; returns (weights, λ)."""
+    tox = [SAFE_METRIC_NAMES.index(m) for m in ("toxic_count", "extremely_toxic_count")]
+    col = z[:, tox[0]]
+
+    def with_lam(lam: float) -> np.ndarray:
+        v = w.copy()
+        v[tox] = -lam / np.sqrt(2.0)
+        return v
+
+    def corr(lam: float) -> float:
+        s = z @ with_lam(lam)
+        return float(np.corrcoef(s, col)[0, 1]) if np.std(s) > 0 and np.std(col) > 0 else 0.0
+
+    if corr(0.0) <= 0:
+        return w, 0.0
+    lo, hi = 0.0, 1.0
+    while corr(hi) > 0 and hi < 1e3:
+        lo, hi = hi, hi * 2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if corr(mid) > 0 else (lo, mid)
+    v = with_lam(hi)
+    return v / np.linalg.norm(v), hi
+
+
+def fit_safe(x_safe: np.ndarray, toxic_neutral: bool = True) -> tuple[SafeOutcome, float]:
     """The moderator-safe outcome: standardised (transformed) civil metrics weighted by their
-    sign-constrained first principal component."""
+    sign-constrained first principal component; with ``toxic_neutral`` the toxic counts then
+    get the smallest negative weight that leaves the outcome uncorrelated with the log toxic
+    count on the fitting conversations (big conversations draw civil and toxic replies
+    alike: without it a conversation that draws toxic replies still ranks higher on
+    average). Returns (outcome, that weight λ)."""
     if x_safe.shape[0] < 3:
         raise TrainingError(f"need at least 3 conversations, got {x_safe.shape[0]}")
     if not np.all(np.isfinite(x_safe)):
@@ -277,9 +309,13 @@ def fit_safe(x_safe: np.ndarray) -> SafeOutcome:
     std = t.std(axis=0)
     std = np.where(std > 1e-12, std, 1.0)
     signs = np.array([SAFE_METRIC_SIGNS[m] for m in SAFE_METRIC_NAMES], dtype=np.float64)
-    w = _sign_constrained_pc1((t - mean) / std, signs)
+    z = (t - mean) / std
+    w = _sign_constrained_pc1(z, signs)
     w = np.where(np.abs(w) < 1e-12, 0.0, w)
-    return SafeOutcome(SAFE_METRIC_NAMES, transforms, mean, std, w)
+    lam = 0.0
+    if toxic_neutral:
+        w, lam = _toxic_neutral(z, w)
+    return SafeOutcome(SAFE_METRIC_NAMES, transforms, mean, std, w), lam
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -370,9 +406,16 @@ def train_trajectory(
     if held.all() or (~held).sum() < 3:
         held = np.zeros(len(table.posts), dtype=bool)
     fit = fit_pc1(table.x[~held], table.x[held] if held.any() else None)
-    safe = fit_safe(table.safe[~held])
+    safe, lam = fit_safe(table.safe[~held])
+    plain, _ = fit_safe(table.safe[~held], toxic_neutral=False)
     ev = held if held.any() else ~held
     safe_fig = safe_report(safe, fit.trajectory, table.x[ev], table.safe[ev])
+    safe_fig["toxic_weight_lambda"] = lam
+    safe_fig["without_toxic_penalty"] = {
+        k: v
+        for k, v in safe_report(plain, fit.trajectory, table.x[ev], table.safe[ev]).items()
+        if k != "corr_with_metric" and k != "corr_with_civil_metric"
+    }
     files = find_dump_files(data)
     data_hash = hash_files([p for p in (files.submissions, files.comments) if p is not None])
     metrics = {
