@@ -2,7 +2,9 @@
 
 Consumes ``prosocial.outcomes``. Every ``every`` outcomes (and at drain) it takes, per
 subreddit and overall (``*``), the newest ``window`` TLCs that have both a forecast and an
-outcome, and stores one row per model version plus the reference orders:
+outcome (the target outcome: ``safe`` unless the forecaster forecasts the trajectory), and
+stores one row per model version and checkpoint (the forecast at creation and each
+re-forecast, ``forecaster:<version>@+<delay>s``) plus the reference orders:
 
 * ``<forecaster version>``: MSE, R² (all TLCs), and within posts: pairwise accuracy (all
   pairs, time-matched pairs, per-post macro), NDCG@5, mean Spearman
@@ -30,7 +32,15 @@ from streaming.bus.base import Message
 from streaming.clock import Clock
 from streaming.ops import StageMetrics
 from streaming.stages.base import DeadLetters, Stage, now_ms
-from streaming.storage import EvaluationRow, OutcomeRow, ScoreRow, SessionFactory, TlcRow, upsert
+from streaming.storage import (
+    CheckpointScoreRow,
+    EvaluationRow,
+    OutcomeRow,
+    ScoreRow,
+    SessionFactory,
+    TlcRow,
+    upsert,
+)
 
 __all__ = ["EvaluatorStage", "evaluate_rows"]
 
@@ -100,6 +110,7 @@ class EvaluatorStage(Stage):
         *,
         window: int = 2000,
         every: int = 500,
+        target: str = "safe",
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -107,6 +118,8 @@ class EvaluatorStage(Stage):
         self.dead = dead
         self.window = window
         self.every = every
+        #: the outcome forecasts are scored against ("safe" or "trajectory")
+        self.target = target
         self._since = 0
         self._subs: set[str] = set()
         self.latest: dict[tuple[str, str], dict[str, Any]] = {}
@@ -126,51 +139,71 @@ class EvaluatorStage(Stage):
     def drain(self) -> None:
         self.evaluate(all_subreddits=True)
 
+    def _rows(self, s: Any, sub: str, delay: int) -> dict[str, list[Any]]:
+        """The window's (tlc, post, created, reddit score, forecast, outcome) rows by forecaster
+        version, for the forecast at creation (``delay`` 0) or a checkpoint re-forecast."""
+        outcome = OutcomeRow.safe if self.target == "safe" else OutcomeRow.trajectory
+        src: Any = ScoreRow if delay == 0 else CheckpointScoreRow
+        q = (
+            select(
+                src.tlc_name,
+                src.post_name,
+                src.created_utc,
+                TlcRow.score,
+                src.forecast,
+                outcome,
+                src.forecaster_version,
+            )
+            .join(OutcomeRow, OutcomeRow.tlc_name == src.tlc_name)
+            .join(TlcRow, TlcRow.name == src.tlc_name)
+            .where(outcome.is_not(None))
+            .order_by(src.created_utc.desc())
+            .limit(self.window)
+        )
+        if delay:
+            q = q.where(CheckpointScoreRow.checkpoint_s == delay)
+        if sub != "*":
+            q = q.where(src.subreddit == sub)
+        by_version: dict[str, list[Any]] = defaultdict(list)
+        for r in s.execute(q):
+            by_version[r[6] or "none"].append(tuple(r[:6]))
+        return by_version
+
     def evaluate(self, all_subreddits: bool = False) -> list[dict[str, Any]]:
+        """One row per subreddit (and ``*``) and model: the forecast at creation
+        (``forecaster:<version>``), each checkpoint's re-forecast
+        (``forecaster:<version>@+<delay>s``), and the references, against the target
+        outcome (``safe`` by default, else the trajectory)."""
         with self.sessions() as s:
             if all_subreddits:
                 self._subs |= set(s.scalars(select(OutcomeRow.subreddit).distinct()))
             subs = sorted(self._subs)
+            delays = [0, *sorted(s.scalars(select(CheckpointScoreRow.checkpoint_s).distinct()))]
             out_rows: list[dict[str, Any]] = []
             for sub in [*subs, "*"]:
-                q = (
-                    select(
-                        ScoreRow.tlc_name,
-                        ScoreRow.post_name,
-                        ScoreRow.created_utc,
-                        TlcRow.score,
-                        ScoreRow.forecast,
-                        OutcomeRow.trajectory,
-                        ScoreRow.forecaster_version,
-                    )
-                    .join(OutcomeRow, OutcomeRow.tlc_name == ScoreRow.tlc_name)
-                    .join(TlcRow, TlcRow.name == ScoreRow.tlc_name)
-                    .where(OutcomeRow.trajectory.is_not(None))
-                    .order_by(ScoreRow.created_utc.desc())
-                    .limit(self.window)
-                )
-                if sub != "*":
-                    q = q.where(ScoreRow.subreddit == sub)
-                by_version: dict[str, list[Any]] = defaultdict(list)
-                for r in s.execute(q):
-                    by_version[r[6] or "none"].append(tuple(r[:6]))
-                for version, rows in by_version.items():
-                    window_end = max(r[2] for r in rows)
-                    for model, figs in evaluate_rows(rows).items():
-                        name = f"forecaster:{version}" if model == "model" else model
-                        if version != "none" and len(by_version) > 1 and model != "model":
-                            name = f"{model}@{version}"
-                        row = {
-                            "subreddit": sub,
-                            "model": name,
-                            "window_end_utc": window_end,
-                            "n_tlcs": len(rows),
-                            "n_posts": int(figs.get("n_posts") or 0),
-                            "figures": figs,
-                            "computed_ms": now_ms(),
-                        }
-                        out_rows.append(row)
-                        self.latest[(sub, name)] = row
+                for delay in delays:
+                    by_version = self._rows(s, sub, delay)
+                    for version, rows in by_version.items():
+                        window_end = max(r[2] for r in rows)
+                        for model, figs in evaluate_rows(rows).items():
+                            if delay and model != "model":
+                                continue  # the references are the same at every checkpoint
+                            name = f"forecaster:{version}" if model == "model" else model
+                            if delay:
+                                name += f"@+{delay}s"
+                            if version != "none" and len(by_version) > 1 and model != "model":
+                                name = f"{model}@{version}"
+                            row = {
+                                "subreddit": sub,
+                                "model": name,
+                                "window_end_utc": window_end,
+                                "n_tlcs": len(rows),
+                                "n_posts": int(figs.get("n_posts") or 0),
+                                "figures": figs | {"checkpoint": delay, "target": self.target},
+                                "computed_ms": now_ms(),
+                            }
+                            out_rows.append(row)
+                            self.latest[(sub, name)] = row
             upsert(
                 s, EvaluationRow, out_rows, update=["n_tlcs", "n_posts", "figures", "computed_ms"]
             )
