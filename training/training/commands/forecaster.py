@@ -58,6 +58,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         action="store_true",
         help="never keep per-subreddit offsets (default: kept where validation says they help)",
     )
+    p.add_argument("--no-ablations", action="store_true", help="skip the ablation models")
+    p.add_argument(
+        "--text-relative",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="the relative n-gram text score: decided on validation (auto), always, never",
+    )
     p.add_argument(
         "--cache-dir",
         default=None,
@@ -160,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
         max_threads=args.max_threads,
         time_split=not args.no_time_split,
         minilm=args.minilm,
+        ablations=not args.no_ablations,
+        text_relative={"auto": None, "on": True, "off": False}[args.text_relative],
     )
     with err.status("training forecaster") as status:
         job = ForecasterJob(

@@ -73,6 +73,17 @@ class Examples:
     #: checkpoint delay (s) -> one feature row per TLC (``CHECKPOINT_FEATURES``) built from
     #: the conversation as visible at that delay (empty when not computed)
     at: dict[int, np.ndarray] = field(default_factory=dict)
+    #: each TLC's outcome at the history horizon (what author history averages) and the
+    #: scope ``context`` was counted with, so another scope can be counted without a rebuild
+    horizon: dict[str, float] = field(default_factory=dict)
+    history_scope: str | None = None
+
+    def recount_history(self, data_dir: str | Path, horizon_s: int, scope: str) -> None:
+        """Recount ``context`` with another history scope (from the stored horizon
+        outcomes; no thread is re-read)."""
+        hist = author_history(dump_tlcs(data_dir), self.horizon, horizon_s, scope=scope)
+        self.context = [hist.get(t.name) for t in self.tlcs]
+        self.history_scope = scope
 
     def __len__(self) -> int:
         return len(self.tlcs)
@@ -187,10 +198,8 @@ def build_examples(
         if progress is not None:
             progress(n)
     if history_horizon_s is not None:
-        hist = author_history(
-            dump_tlcs(data_dir), at_horizon, history_horizon_s, scope=history_scope
-        )
-        ex.context = [hist.get(t.name) for t in ex.tlcs]
+        ex.horizon = at_horizon
+        ex.recount_history(data_dir, history_horizon_s, history_scope)
     width = len(featurizer.names) if featurizer is not None else 0
     ex.at = {
         d: (np.vstack(rows) if rows else np.zeros((0, width), dtype=np.float32))

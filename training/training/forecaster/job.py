@@ -20,8 +20,10 @@ from models.forecaster.model import make_metric_fn
 from models.forecaster.text import TextFeaturizer, load_mpqa
 from models.trajectory import Trajectory
 from redditdata.dumps import find_dump_files
+from training.errors import TrainingError
 from training.forecaster.bundle import write_bundle
 from training.forecaster.dataset import (
+    DEFAULT_MIN_AGE_S,
     Examples,
     Split,
     TargetFn,
@@ -40,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 MPQA_REL = "aux/lexicons/subjclueslen1-HLTEMNLP05.tff"
 #: bump when what a cached examples file holds changes
-EXAMPLES_LAYOUT = 1
+EXAMPLES_LAYOUT = 2
 SUMMARY_KEYS = (
     "mse",
     "r2",
@@ -107,6 +109,11 @@ class ForecasterJob:
                 self.say(f"reading cached examples {path.name}")
                 with open(path, "rb") as fh:
                     self.ex: Examples = pickle.load(fh)
+                if self.ex.history_scope != a.history_scope:
+                    if not self.ex.horizon:
+                        raise TrainingError(f"{path.name} predates stored horizon outcomes")
+                    self.say(f"recounting author history ({a.history_scope})")
+                    self.ex.recount_history(self.dump_dir, DEFAULT_MIN_AGE_S, a.history_scope)
                 return self.ex
         self.say("reading matured threads and computing targets")
         self.ex = build_examples(
@@ -119,8 +126,6 @@ class ForecasterJob:
             featurizer=self.featurizer,
         )
         if len(self.ex.posts) < 20:
-            from training.errors import TrainingError
-
             raise TrainingError(
                 f"only {len(self.ex.posts)} matured posts with TLCs in {self.dump_dir}"
             )
