@@ -53,6 +53,7 @@ __all__ = [
     "featurize",
     "reference_scores",
     "train_models",
+    "validation_summary",
 ]
 
 logger = logging.getLogger(__name__)
@@ -299,7 +300,7 @@ class ForecasterTrainer:
             self.say(f"fitting main model (training weights: {scheme})")
             b = self._fit(xm, main_names, post_weights(groups[tr], scheme))
             fits[scheme] = b
-            cands[scheme] = _val_summary(
+            cands[scheme] = validation_summary(
                 y[va], _xpred(b, xm, main_names, va), groups[va], created[va], self.wva
             ) | {"best_iteration": b.best_iteration}
         scheme = min(cands, key=lambda k: cands[k]["mse_balanced"])
@@ -311,7 +312,7 @@ class ForecasterTrainer:
             assert self.text_rel_ridge is not None
             self.say(f"fitting main model + relative text score (training weights: {scheme})")
             b = self._fit(xm_rel, rel_names, self.wtr)
-            v = _val_summary(
+            v = validation_summary(
                 y[va], _xpred(b, xm_rel, rel_names, va), groups[va], created[va], self.wva
             ) | {"best_iteration": b.best_iteration}
             kept = v["mse_balanced"] < cands[scheme]["mse_balanced"]
@@ -363,7 +364,7 @@ class ForecasterTrainer:
             b = self._fit(xc, names, self.wtr)
             pv = _xpred(b, xc, names, va)
             cp = Checkpoint(d, b, names, self._conformal_q(pv))
-            cp.val = _val_summary(self.y[va], pv, self.groups[va], self.created[va], self.wva)
+            cp.val = validation_summary(self.y[va], pv, self.groups[va], self.created[va], self.wva)
             cp.test_pred = _xpred(b, xc, names, te)
             cp.val_pred = pv
             self.checkpoints[d] = cp
@@ -534,7 +535,7 @@ def train_models(
     ).train()
 
 
-def _val_summary(
+def validation_summary(
     y: np.ndarray, pred: np.ndarray, groups: np.ndarray, times: np.ndarray, w: np.ndarray
 ) -> dict[str, float]:
     """Validation figures of a candidate: the balanced (``w``-weighted) MSE / R² that decide,
