@@ -35,9 +35,8 @@ class SeeingForecaster:
     version = "seeing-1"
     use_context = False
     use_empathy = False
-    checkpoints = {900: None, 3600: None}
-
     def __init__(self) -> None:
+        self.checkpoints: dict[int, None] = {900: None, 3600: None}
         self.seen: dict[tuple[str, int], list[str]] = {}
 
     def predict_many(
