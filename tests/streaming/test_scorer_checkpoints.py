@@ -22,7 +22,7 @@ from streaming.stages.base import DeadLetters
 from streaming.stages.scorer import ScorerStage
 from streaming.stages.suggester import SuggesterStage
 from streaming.storage import CheckpointScoreRow, ReplyRow, open_database
-from tests.streaming.tiny import _Fc
+from tests.streaming.tiny import TinyForecast
 
 T0 = 1_600_000_000
 _OFFSETS = itertools.count()
@@ -42,7 +42,7 @@ class SeeingForecaster:
 
     def predict_many(
         self, groups: Any, empathy: Any = None, *, checkpoint: int = 0, timelines: Any = None
-    ) -> list[_Fc]:
+    ) -> list[TinyForecast]:
         out = []
         for _post, tlcs, *_ in groups:
             for t in tlcs:
@@ -50,7 +50,7 @@ class SeeingForecaster:
                 names = [r.name for r in iter_replies(vis)]
                 self.seen[(t.name, checkpoint)] = names
                 v = float(len(names)) - t.created_utc * 1e-9
-                out.append(_Fc(v, v - 0.1, v + 0.1, [("replies so far", 1.0)]))
+                out.append(TinyForecast(v, v - 0.1, v + 0.1, [("replies so far", 1.0)]))
         return out
 
 
