@@ -35,6 +35,7 @@ class SeeingForecaster:
     version = "seeing-1"
     use_context = False
     use_empathy = False
+
     def __init__(self) -> None:
         self.checkpoints: dict[int, None] = {900: None, 3600: None}
         self.seen: dict[tuple[str, int], list[str]] = {}

@@ -7,12 +7,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from models.bundle import Bundle, Registry
 from models.errors import BundleError, BundleMissingError
 from models.paths import resolve_data_dir, resolve_registry_dir
+
+if TYPE_CHECKING:
+    from redditdata.tree import Thread
+    from training.forecaster.dataset import TargetFn
 
 __all__ = ["register", "run"]
 
@@ -149,23 +154,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _target_fn(fc: object, registry: Registry, aux: object, target: str) -> object:
+def _target_fn(fc: Any, registry: Registry, aux: Any, target: str) -> TargetFn:
     """The outcome as the bundle measures it (its own trajectory copy, sharing the checkpoint
     featurizer's memory of reply texts), else from the registry's trajectory bundle."""
     from models.errors import BundleError
     from training.forecaster.targets import outcome_target
 
-    oc = fc.featurizer.outcomes  # type: ignore[attr-defined]
+    oc = fc.featurizer.outcomes
     if oc.trajectory is None or (target == "safe" and oc.trajectory.safe is None):
         return outcome_target(registry, aux, target)[0]
     if oc.aux is None:
         raise BundleError("measuring outcomes needs the aux models")
 
-    def fn(thread: object) -> dict[str, float]:
+    def fn(thread: Thread) -> dict[str, float]:
         return {
-            o.tlc: float(v)
-            for o in oc.compute(thread.tlcs)  # type: ignore[attr-defined]
-            if (v := o.value(target)) is not None
+            o.tlc: float(v) for o in oc.compute(thread.tlcs) if (v := o.value(target)) is not None
         }
 
     return fn

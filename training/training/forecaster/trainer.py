@@ -70,8 +70,8 @@ class Checkpoint:
     names: list[str]
     conformal_q: float
     val: dict[str, float] = field(default_factory=dict)
-    val_pred: np.ndarray | None = None
-    test_pred: np.ndarray | None = None
+    val_pred: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    test_pred: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass
