@@ -54,7 +54,15 @@ TRAIN_NEEDS: dict[str, tuple[str, ...]] = {
 DEMO_TRAIN_ARGS: dict[str, tuple[str, ...]] = {
     "aux": ("--limit", "20000"),
     "empathy": ("--seeds", "1", "--epochs", "2", "--patience", "1", "--no-baselines"),
-    "forecaster": ("--max-threads", "3000", "--no-time-split", "--n-boot", "50", "--no-empathy"),
+    "forecaster": (
+        "--max-threads",
+        "3000",
+        "--no-time-split",
+        "--n-boot",
+        "50",
+        "--no-empathy",
+        "--no-ablations",  # the three checkpoint models cost what the ablations did
+    ),
 }
 #: Extra arguments when a step runs beside another one (one core each).
 OVERLAP_ARGS: dict[str, tuple[str, ...]] = {"empathy": ("--threads", "1")}
