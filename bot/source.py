@@ -20,6 +20,7 @@ from bot.ingest import RedditIngest
 from bot.threads import RedditThreadFetcher
 from redditdata.events import Comment, Submission
 from redditdata.tree import Thread
+from streaming.transient import TransientError, is_transient
 
 __all__ = ["ApiThreadFetcher", "RedditSource"]
 
@@ -67,5 +68,7 @@ class ApiThreadFetcher:
         try:
             return self.fetcher.fetch(post_name)
         except FetchError as exc:
+            if is_transient(exc):  # 5xx / timeouts past the retries: not "gone", retry later
+                raise TransientError(f"back-fill fetch of {post_name}: {exc}") from exc
             logger.warning("back-fill of %s failed: %s", post_name, exc)
             return None
