@@ -170,7 +170,9 @@ def _running(*services: Service) -> Iterator[None]:
             s.stop()
 
 
-def _result(name: str, events: int, fig: dict[str, int], rec: float, **notes: Any) -> dict[str, Any]:
+def _result(
+    name: str, events: int, fig: dict[str, int], rec: float, **notes: Any
+) -> dict[str, Any]:
     return {"name": name, "events": events, **fig, "recovered_s": round(rec, 2), **notes}
 
 
@@ -215,7 +217,9 @@ def broker_restart(env: Env, down_s: float = 5.0) -> dict[str, Any]:
                 alive = svc.proc is not None and svc.proc.poll() is None
         finally:
             broker.stop()
-    return _result("broker_killed_and_restarted", env.world.events, fig, rec, service_survived=alive)
+    return _result(
+        "broker_killed_and_restarted", env.world.events, fig, rec, service_survived=alive
+    )
 
 
 def kill9_stage(env: Env, stage: str) -> dict[str, Any]:
