@@ -226,7 +226,9 @@ def run_embedded(
 def serve_embedded(p: Pipeline, stop: Callable[[], bool], *, chunk: int = 256) -> RunStats:
     """The embedded service: run the source out, then keep serving timers and late records
     until ``stop()``; when nothing moves it waits ``poll_timeout_s`` (no busy loop)."""
-    stats = run_embedded(p, stop, chunk=chunk, drain=False)
+    stats = run_embedded(p, stop, chunk=chunk, drain=False) if p.ingest is not None else RunStats()
+    for r in p.runners.values():
+        r.stop = stop
     idle = max(0.05, p.settings.poll_timeout_s)
     while not stop():
         moved = sum(r.step(timeout_s=0) for r in p.runners.values())

@@ -301,8 +301,8 @@ class StageRunner:
         self.lag: int | None = None
         self._lag_at = 0.0
         self.lag_every_s = 5.0
-        #: the transient failure the runner is backing off from (None = healthy)
-        self.failing: str | None = None
+        #: transient failures the runner is backing off from, by activity (poll/batch/timers)
+        self._failing: dict[str, str] = {}
         self.transient_errors = 0
         self.timer_error: str | None = None
         self._timer_attempt = 0
@@ -313,6 +313,11 @@ class StageRunner:
             register(stage.group_id, stage.topics)
 
     # -- health ----------------------------------------------------------------------------
+    @property
+    def failing(self) -> str | None:
+        """Why the runner is backing off (None = healthy)."""
+        return "; ".join(f"{k}: {v}" for k, v in self._failing.items()) or None
+
     def health(self) -> dict[str, Any]:
         return {
             "ok": self.failing is None,
@@ -325,7 +330,7 @@ class StageRunner:
 
     def _note_transient(self, what: str, exc: BaseException, attempt: int) -> float:
         self.transient_errors += 1
-        self.failing = f"{what}: {type(exc).__name__}: {str(exc)[:300]}"
+        self._failing[what] = f"{type(exc).__name__}: {str(exc)[:300]}"
         self.metrics.transient_errors.labels(stage=self.stage.name).inc()
         self.metrics.healthy.labels(stage=self.stage.name).set(0)
         delay = self.backoff.delay(attempt)
@@ -340,11 +345,12 @@ class StageRunner:
         )
         return delay
 
-    def _healthy(self) -> None:
-        if self.failing is not None:
-            logger.info("%s: recovered (%s)", self.stage.name, self.failing)
-        self.failing = None
-        self.metrics.healthy.labels(stage=self.stage.name).set(1)
+    def _healthy(self, *what: str) -> None:
+        for w in what:
+            if w in self._failing:
+                logger.info("%s: %s recovered (%s)", self.stage.name, w, self._failing.pop(w))
+        if not self._failing:
+            self.metrics.healthy.labels(stage=self.stage.name).set(1)
 
     def _wait(self, delay: float) -> None:
         end = time.monotonic() + delay
@@ -374,6 +380,8 @@ class StageRunner:
             except Abandoned:
                 pass
             return 0
+        if "poll" in self._failing:
+            self._healthy("poll")
         try:
             if msgs:
                 self._batch(msgs)
@@ -402,7 +410,7 @@ class StageRunner:
                     raise
                 attempt += 1
                 self._wait(self._note_transient("batch", exc, attempt))
-        self._healthy()
+        self._healthy("poll", "batch")
         self.bus.commit(st.group_id, msgs)
         self.metrics.batch_seconds.labels(stage=st.name).observe(time.perf_counter() - t0)
         self.last_batch_at = time.time()
@@ -458,7 +466,7 @@ class StageRunner:
         if self._timer_attempt:
             self._timer_attempt = 0
             self.timer_error = None
-            self._healthy()
+            self._healthy("timers")
 
     def _measure_lag(self, busy: bool) -> None:
         since = time.monotonic() - self._lag_at
