@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["Clock", "EventClock", "WallClock"]
+__all__ = ["MAX_AHEAD_S", "Clock", "EventClock", "WallClock"]
 
 
 class Clock(Protocol):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from redditdata.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS, Comment, Submission
 from streaming.bus.base import Bus, Message, RecordTooLarge
-from streaming.clock import Clock
+from streaming.clock import MAX_AHEAD_S, Clock
 from streaming.ops import StageMetrics
 from streaming.transient import retry_transient
 
@@ -88,6 +88,7 @@ class IngestStage:
         self.exhausted = False
         self._t0_event: float | None = None
         self._t0_wall = 0.0
+        self._stop: Callable[[], bool] = lambda: False
 
     def pump(self, max_events: int = 500) -> int:
         """Publish up to ``max_events`` (pacing by ``speed``); 0 when the source is done."""
@@ -95,7 +96,8 @@ class IngestStage:
             self._it = iter(self.source)
         n = 0
         for ev in self._it:
-            if self.speed > 0:
+            # a far-future time (rejected downstream) must not stall a paced replay
+            if self.speed > 0 and ev.created_utc <= time.time() + MAX_AHEAD_S:
                 if self._t0_event is None:
                     self._t0_event, self._t0_wall = ev.created_utc, time.monotonic()
                 due = self._t0_wall + (ev.created_utc - self._t0_event) / self.speed
@@ -109,7 +111,8 @@ class IngestStage:
             except RecordTooLarge as exc:
                 self._too_large(Message(topic, -1, -1, key, value), exc)
             n += 1
-            if n >= max_events:
+            # a paced pump also ends on a stop request (the event taken is published first)
+            if n >= max_events or (self.speed > 0 and self._stop()):
                 break
         else:
             self.exhausted = True
@@ -128,6 +131,7 @@ class IngestStage:
         self.dead.send(self.name, msg, str(exc), ident=f"ingest:{msg.key}:{digest[:32]}")
 
     def run(self, stop: Callable[[], bool] = lambda: False) -> int:
+        self._stop = stop
         while not stop() and not self.exhausted:
             self.pump()
         return self.published
