@@ -6,7 +6,7 @@ models injected, the world's dump as the ingest source and back-fill fetcher.
                                      [--hostile] [--batch N] [--speed X]
 
 Exits like ``prosocial run``: 0 after SIGTERM, 1 when a stage thread died. ``--fail-stage``
-makes that stage's loop raise after its first step (a bug outside the error policy);
+makes that stage's loop raise after its first batch (a bug outside the error policy);
 ``--hostile`` appends a 2 MB comment and one dated 2090 to the source.
 """
 
@@ -97,13 +97,14 @@ def main(argv: list[str]) -> int:
         if a.fail_stage and s.stages == (a.fail_stage,):
             r = p.runners[a.fail_stage]
             step = r.step
-            calls = [0]
+            handled = [0]
 
             def failing(timeout_s: float | None = None) -> int:
-                calls[0] += 1
-                if calls[0] > 1:
+                if handled[0]:  # mid-stream: after its first batch
                     raise RuntimeError(f"chaos: the {a.fail_stage} loop fails")
-                return step(timeout_s)
+                n = step(timeout_s)
+                handled[0] += n
+                return n
 
             r.step = failing  # type: ignore[method-assign]
         return p
