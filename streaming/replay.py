@@ -23,10 +23,15 @@ from redditdata.dumps import DumpReport, find_dump_files, iter_events
 from redditdata.events import Comment, Submission
 from redditdata.forest import build_thread, post_from_event
 from redditdata.tree import Thread
+from streaming.transient import TransientError
 
-__all__ = ["ReplayIndex", "ThreadFetcher", "parse_time"]
+__all__ = ["FetchDeferred", "ReplayIndex", "ThreadFetcher", "parse_time"]
 
 logger = logging.getLogger(__name__)
+
+
+class FetchDeferred(TransientError):
+    """A thread fetcher cannot reach its source now; the back-fill tries again later."""
 
 
 class ThreadFetcher(Protocol):

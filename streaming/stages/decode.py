@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from redditdata.dumps import rejection_reason
 from redditdata.events import Comment, Submission, parse_event
 from streaming.bus.base import Message
+from streaming.errors import StreamingError
 
 __all__ = ["MAX_FUTURE_S", "Rejected", "clean_text", "decode"]
 
@@ -23,7 +24,7 @@ __all__ = ["MAX_FUTURE_S", "Rejected", "clean_text", "decode"]
 MAX_FUTURE_S = 24 * 3600
 
 
-class Rejected(Exception):
+class Rejected(StreamingError):
     """A record that cannot be used; ``str(exc)`` is ``"<reason>: <detail>"``."""
 
 
