@@ -282,7 +282,9 @@ class LiveService:
             p = self.pipeline
             ops = None
             if ops_port is not None:
-                ops = OpsServer(p.metrics, self.health, host="0.0.0.0", port=ops_port).start()
+                ops = OpsServer(
+                    p.metrics, self.health, host=p.settings.metrics_host, port=ops_port
+                ).start()
             logger.info(
                 "live: r/%s as u/%s (%s clock)",
                 "+".join(self.options.subreddits),
@@ -295,6 +297,8 @@ class LiveService:
                 ingest.start()
                 self.live_jobs.register(self.jobs, every_s=self.options.jobs_every_s)
                 self.jobs.start()
+            for r in p.runners.values():  # a stop abandons a batch waiting out an outage
+                r.stop = self.stopped
             try:
                 while not self.stopped():
                     with self.models_lock:

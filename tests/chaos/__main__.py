@@ -42,6 +42,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "chaos.json")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    for noisy in ("apscheduler", "alembic", "kafka"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     only = {s for s in a.only.split(",") if s}
 
     def want(name: str) -> bool:
