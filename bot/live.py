@@ -104,7 +104,7 @@ class LiveService:
         h = self.pipeline.health()
         now = self.clock.now()
         age = None if self.last_poll is None else now - self.last_poll
-        problems = []
+        problems = list(h.get("problems", []))  # stages backing off, database, lag
         reading = self.pipeline.ingest is not None
         if reading and (age is None or age > self.options.stuck_after_s):
             problems.append(f"no successful Reddit poll for {age if age is not None else '∞'}s")
