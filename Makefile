@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup system-deps test test-fast demo train-full bench lint typecheck clean
+.PHONY: setup system-deps test test-fast demo train-full bench chaos lint typecheck clean
 
 setup: $(STAMP)
 
@@ -61,6 +61,12 @@ train-full: setup
 bench: setup
 	@for f in bench/*.py; do n=$$(basename $$f .py); [ "$$n" = common ] && continue; \
 	  echo "== bench $$n"; $(BIN)/python $$f || exit 1; done
+
+# fault injection on the real components (tansu, PostgreSQL, SQLite, service processes):
+# every scenario must lose, duplicate and wrongly dead-letter nothing
+chaos: setup system-deps
+	mkdir -p bench/results
+	$(BIN)/python -m tests.chaos
 
 bench-%: setup
 	$(BIN)/python bench/$*.py

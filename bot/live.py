@@ -104,7 +104,7 @@ class LiveService:
         h = self.pipeline.health()
         now = self.clock.now()
         age = None if self.last_poll is None else now - self.last_poll
-        problems = []
+        problems = list(h.get("problems", []))  # stages backing off, database, lag
         reading = self.pipeline.ingest is not None
         if reading and (age is None or age > self.options.stuck_after_s):
             problems.append(f"no successful Reddit poll for {age if age is not None else '∞'}s")
@@ -282,7 +282,9 @@ class LiveService:
             p = self.pipeline
             ops = None
             if ops_port is not None:
-                ops = OpsServer(p.metrics, self.health, host="0.0.0.0", port=ops_port).start()
+                ops = OpsServer(
+                    p.metrics, self.health, host=p.settings.metrics_host, port=ops_port
+                ).start()
             logger.info(
                 "live: r/%s as u/%s (%s clock)",
                 "+".join(self.options.subreddits),
@@ -295,6 +297,8 @@ class LiveService:
                 ingest.start()
                 self.live_jobs.register(self.jobs, every_s=self.options.jobs_every_s)
                 self.jobs.start()
+            for r in p.runners.values():  # a stop abandons a batch waiting out an outage
+                r.stop = self.stopped
             try:
                 while not self.stopped():
                     with self.models_lock:

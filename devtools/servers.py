@@ -252,6 +252,28 @@ class PostgresServer:
         )
         return self
 
+    def halt(self) -> None:
+        """Stop the server but keep its data (an outage; :meth:`resume` brings it back). A fast
+        shutdown: clients are disconnected, committed work is kept (this test cluster runs
+        with ``synchronous_commit=off``, so an immediate stop would lose acknowledged commits
+        — a property of the test server, not of a production one)."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+
+    def resume(self) -> None:
+        """Start the halted server again on the same port and data."""
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.tmp / "log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c max_connections=100",
+            "start",
+        )
+
     def stop(self) -> None:
         try:
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")

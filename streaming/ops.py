@@ -36,6 +36,15 @@ class StageMetrics:
             "prosocial_dead_letters", "records dead-lettered", ["stage", "reason"], registry=r
         )
         self.lag = Gauge("prosocial_consumer_lag", "uncommitted records", ["stage"], registry=r)
+        self.transient_errors = Counter(
+            "prosocial_transient_errors",
+            "dependency failures retried with back-off",
+            ["stage"],
+            registry=r,
+        )
+        self.healthy = Gauge(
+            "prosocial_stage_healthy", "1 unless the stage is backing off", ["stage"], registry=r
+        )
         self.latency = Histogram(
             "prosocial_latency_seconds",
             "ingest → stored suggestion latency",

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import text
+
 from redditdata.events import (
     TOPIC_COMMENTS,
     TOPIC_DEADLETTER,
@@ -37,8 +39,9 @@ from streaming.stages import (
     dead_letter_policy,
 )
 from streaming.storage import SessionFactory
+from streaming.transient import Backoff
 
-__all__ = ["ALL_TOPICS", "Pipeline", "build_pipeline"]
+__all__ = ["ALL_TOPICS", "Pipeline", "build_pipeline", "database_reachable"]
 
 ALL_TOPICS = (TOPIC_SUBMISSIONS, TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_OUTCOMES, TOPIC_DEADLETTER)
 
@@ -61,21 +64,42 @@ class Pipeline:
     skipped: dict[str, str] = field(default_factory=dict)
 
     def health(self) -> dict[str, Any]:
-        stages = {
-            n: {
-                **s.health(),
-                "lag": getattr(self.runners.get(n), "lag", None),
-                "last_batch_at": getattr(self.runners.get(n), "last_batch_at", None),
-            }
-            for n, s in self.stages.items()
-        }
+        """Healthy = every stage out of back-off, within ``health_max_lag``, the database
+        reachable (and, in all-stages mode, every stage thread alive)."""
+        max_lag = self.settings.health_max_lag
+        stages: dict[str, Any] = {}
+        problems: list[str] = []
+        for n, st in self.stages.items():
+            r = self.runners.get(n)
+            h = {**st.health(), **(r.health() if r is not None else {})}
+            if r is not None and r.failing:
+                problems.append(f"{n}: {r.failing}")
+            if max_lag is not None and (h.get("lag") or 0) > max_lag:
+                h["ok"] = False
+                problems.append(f"{n}: lag {h['lag']} > {max_lag}")
+            stages[n] = h
+        db = database_reachable(self.sessions)
+        if db is not None:
+            problems.append(f"database: {db}")
         return {
-            "ok": True,
+            "ok": not problems,
+            "problems": problems,
+            "database": "ok" if db is None else db,
             "stages": stages,
             "skipped": self.skipped,
             "models": self.models.versions(),
             "missing_models": self.models.missing,
         }
+
+
+def database_reachable(sessions: SessionFactory) -> str | None:
+    """``None`` when ``SELECT 1`` works, else why not."""
+    try:
+        with sessions() as s:
+            s.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable now"
+        return f"{type(exc).__name__}: {str(exc)[:200]}"
+    return None
 
 
 def build_pipeline(
@@ -100,7 +124,9 @@ def build_pipeline(
         if source is None:
             p.skipped["ingest"] = "no source configured (set replay_data, or the bot's source)"
         else:
-            p.ingest = IngestStage(source, bus, clock, metrics, speed=settings.replay_speed)
+            p.ingest = IngestStage(
+                source, bus, clock, metrics, speed=settings.replay_speed, dead=dead
+            )
     if "scorer" in want:
         p.stages["scorer"] = ScorerStage(
             bus,
@@ -168,5 +194,6 @@ def build_pipeline(
                 dead,
                 batch_size=settings.batch_size,
                 poll_timeout_s=settings.poll_timeout_s,
+                backoff=Backoff(settings.retry_base_s, settings.retry_cap_s),
             )
     return p

@@ -3,9 +3,13 @@
 :func:`assemble` does the I/O :func:`streaming.pipeline.build_pipeline` must not: open the
 bus and database (migrating it), load the model bundles, build the replay index.
 :func:`run_embedded` drives every stage in one thread (ingest pumps a bounded batch, then each
-stage consumes until idle: bounded in-flight work). :func:`run_stage` is the loop of one stage
-in its own process. Both stop cleanly on SIGTERM/SIGINT: the current batch is finished and
-committed, the producer flushed.
+stage consumes until idle: bounded in-flight work); :func:`serve_embedded` keeps serving timers
+after a finite source ends, blocking in poll (no busy loop). :func:`run_stage` is the loop of
+one stage in its own process; :class:`StageThreads` runs every stage in one process on Kafka,
+each with its own pipeline (own producer and consumer) — a stage thread that dies stops the
+others and the process exits non-zero, so the supervisor restarts it. All stop on
+SIGTERM/SIGINT: the current batch is finished and committed, or (while it waits out a
+transient failure) abandoned uncommitted; the producer is flushed.
 """
 
 from __future__ import annotations
@@ -32,12 +36,14 @@ from streaming.storage import open_database
 
 __all__ = [
     "RunStats",
+    "StageThreads",
     "StopFlag",
     "assemble",
     "make_bus",
     "make_clock",
     "run_embedded",
     "run_stage",
+    "serve_embedded",
     "start_ops",
 ]
 
@@ -58,6 +64,10 @@ class StopFlag:
     def __call__(self) -> bool:
         return self._ev.is_set()
 
+    def wait(self, timeout_s: float) -> bool:
+        """Sleep up to ``timeout_s`` unless a stop arrives; whether one did."""
+        return self._ev.wait(timeout_s)
+
     def install(self) -> StopFlag:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.set)
@@ -73,9 +83,18 @@ def make_bus(settings: Settings) -> Bus:
             settings.kafka_bootstrap,
             session_timeout_ms=settings.session_timeout_ms,
             max_poll_interval_ms=settings.max_poll_interval_ms,
+            replication_factor=settings.replication_factor,
+            min_insync_replicas=settings.min_insync_replicas,
+            idempotent=settings.idempotent_producer,
+            max_record_bytes=settings.max_record_bytes,
         )
     else:
-        bus = EmbeddedBus(settings.partitions, settings.embedded_log)
+        bus = EmbeddedBus(
+            settings.partitions,
+            settings.embedded_log,
+            compact=settings.embedded_compact,
+            max_record_bytes=settings.max_record_bytes,
+        )
     bus.ensure_topics(ALL_TOPICS, settings.partitions)
     return bus
 
@@ -172,6 +191,8 @@ def run_embedded(
     clock moves past the last horizon so pending quiet periods and back-fills complete."""
     stats = RunStats()
     t0 = time.perf_counter()
+    for r in p.runners.values():
+        r.stop = stop
     if p.ingest is not None:
         while not stop() and not p.ingest.exhausted:
             stats.published += p.ingest.pump(chunk)
@@ -202,6 +223,24 @@ def run_embedded(
     return stats
 
 
+def serve_embedded(p: Pipeline, stop: Callable[[], bool], *, chunk: int = 256) -> RunStats:
+    """The embedded service: run the source out, then keep serving timers and late records
+    until ``stop()``; when nothing moves it waits ``poll_timeout_s`` (no busy loop)."""
+    stats = run_embedded(p, stop, chunk=chunk, drain=False) if p.ingest is not None else RunStats()
+    for r in p.runners.values():
+        r.stop = stop
+    idle = max(0.05, p.settings.poll_timeout_s)
+    while not stop():
+        moved = sum(r.step(timeout_s=0) for r in p.runners.values())
+        if not moved:
+            wait = getattr(stop, "wait", None)
+            if wait is not None:
+                wait(idle)
+            else:
+                time.sleep(idle)
+    return stats
+
+
 def run_stage(p: Pipeline, name: str, stop: Callable[[], bool]) -> None:
     """One stage's loop (its own process): poll → handle → commit until ``stop()``."""
     if name == "ingest":
@@ -213,12 +252,96 @@ def run_stage(p: Pipeline, name: str, stop: Callable[[], bool]) -> None:
     runner = p.runners.get(name)
     if runner is None:
         raise SystemExit(f"stage {name} not available: {p.skipped.get(name, 'not configured')}")
+    runner.stop = stop
     while not stop():
         runner.step()
     p.bus.flush()
 
 
-def start_ops(p: Pipeline) -> OpsServer | None:
+class StageThreads:
+    """Every stage in one process, each in its own thread with its own pipeline (its own bus
+    clients: a Kafka producer/consumer is never shared between threads).
+
+    :meth:`run` returns the process's exit status: 0 after a requested stop, 1 when a stage
+    thread died (the others are stopped first, so the supervisor restarts a clean process).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        stop: StopFlag,
+        *,
+        build: Callable[[Settings, StageMetrics], Pipeline] | None = None,
+        metrics: StageMetrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.stop = stop
+        self.metrics = metrics or StageMetrics()
+        make = build or (lambda s, m: assemble(s, metrics=m))
+        self.pipelines: dict[str, Pipeline] = {}
+        self.skipped: dict[str, str] = {}
+        for name in settings.stages:
+            p = make(settings.model_copy(update={"stages": (name,)}), self.metrics)
+            if (name == "ingest" and p.ingest is None) or (
+                name != "ingest" and name not in p.runners
+            ):
+                self.skipped[name] = p.skipped.get(name, "not available")
+                p.bus.close()
+                continue
+            self.pipelines[name] = p
+        self.failed: dict[str, BaseException] = {}
+        self.threads: dict[str, threading.Thread] = {}
+
+    def _body(self, name: str) -> None:
+        try:
+            run_stage(self.pipelines[name], name, self.stop)
+        except BaseException as exc:
+            self.failed[name] = exc
+            logger.critical(
+                "stage thread %s died: %s; stopping the process", name, exc, exc_info=exc
+            )
+            self.stop.set()
+
+    def health(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"ok": True, "problems": [], "stages": {}, "skipped": self.skipped}
+        for name, p in self.pipelines.items():
+            h = p.health()
+            t = self.threads.get(name)
+            alive = t is not None and t.is_alive()
+            out["stages"][name] = {**h["stages"].get(name, {}), "thread_alive": alive}
+            out["problems"] += h["problems"]
+            if not alive:
+                out["problems"].append(f"{name}: thread not running")
+            out.setdefault("models", {}).update(h.get("models", {}))
+            out["database"] = h.get("database")
+        out["ok"] = not out["problems"]
+        return out
+
+    def run(self) -> int:
+        for name in self.pipelines:
+            t = threading.Thread(target=self._body, args=(name,), name=f"stage-{name}")
+            self.threads[name] = t
+            t.start()
+        while any(t.is_alive() for t in self.threads.values()):
+            for t in self.threads.values():
+                t.join(timeout=0.5)
+            if self.failed:
+                self.stop.set()
+        for p in self.pipelines.values():
+            try:
+                p.bus.close()
+            except Exception:
+                logger.warning("closing a stage's bus failed", exc_info=True)
+        return 1 if self.failed else 0
+
+
+def start_ops(p: Pipeline, health: Callable[[], dict[str, Any]] | None = None) -> OpsServer | None:
+    """``/healthz`` and ``/metrics`` on ``metrics_host:metrics_port`` (loopback by default)."""
     if p.settings.metrics_port is None:
         return None
-    return OpsServer(p.metrics, p.health, host="0.0.0.0", port=p.settings.metrics_port).start()
+    return OpsServer(
+        p.metrics,
+        health or p.health,
+        host=p.settings.metrics_host,
+        port=p.settings.metrics_port,
+    ).start()

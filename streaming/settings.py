@@ -55,6 +55,18 @@ class Settings(BaseSettings):
     #: also the rebalance timeout: a rebalance waits this long for members to rejoin, so keep
     #: it above the slowest batch but short enough for fast take-over after a crash
     max_poll_interval_ms: int = 120_000
+    #: topic replication (a real cluster: 3) and the replicas an ``acks=all`` write needs (2)
+    replication_factor: int = 1
+    min_insync_replicas: int | None = None
+    #: Kafka's idempotent producer (off: tansu cannot re-init it after a broker restart)
+    idempotent_producer: bool = False
+    #: the largest record (key + value bytes); bigger ones are dead-lettered by reference
+    max_record_bytes: int = 1_000_000
+    #: drop records every consumer group has committed from the embedded log (bounded memory)
+    embedded_compact: bool = True
+    # transient failures (database, broker, Reddit): bounded exponential back-off
+    retry_base_s: float = 0.5
+    retry_cap_s: float = 30.0
     # stages
     stages: Annotated[tuple[str, ...], NoDecode] = STAGES
     clock: Literal["wall", "event"] = "wall"
@@ -82,6 +94,10 @@ class Settings(BaseSettings):
     subreddits: Annotated[tuple[str, ...], NoDecode] = ()
     # ops
     metrics_port: int | None = None
+    #: the address /healthz and /metrics bind (loopback unless configured)
+    metrics_host: str = "127.0.0.1"
+    #: /healthz answers 503 when a stage's uncommitted backlog exceeds this (None: reported only)
+    health_max_lag: int | None = None
     log_json: bool = False
 
     @field_validator("stages", mode="before")

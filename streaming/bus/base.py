@@ -11,7 +11,28 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Bus", "Message"]
+from streaming.errors import StreamingError
+
+__all__ = ["DEFAULT_MAX_RECORD_BYTES", "Bus", "Message", "RecordTooLarge", "check_size"]
+
+#: the largest record (key + value) a bus accepts: Kafka's default ``message.max.bytes`` less
+#: the record overhead
+DEFAULT_MAX_RECORD_BYTES = 1_000_000
+
+
+class RecordTooLarge(StreamingError):
+    """A record exceeds the bus's size limit: a bad record, never retried."""
+
+    def __init__(self, topic: str, key: str | None, size: int, limit: int) -> None:
+        super().__init__(f"record_too_large: {size} bytes on {topic} (limit {limit})")
+        self.topic, self.key, self.size, self.limit = topic, key, size, limit
+
+
+def check_size(topic: str, key: str | None, value: bytes, limit: int) -> None:
+    """Raise :class:`RecordTooLarge` when ``key`` + ``value`` exceed ``limit`` bytes."""
+    size = len(value) + (len(key.encode()) if key else 0)
+    if size > limit:
+        raise RecordTooLarge(topic, key, size, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +47,9 @@ class Message:
 
 class Bus(ABC):
     """A topic-partitioned log with consumer groups."""
+
+    #: records larger than this (key + value bytes) raise :class:`RecordTooLarge`
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
 
     @abstractmethod
     def publish(self, topic: str, key: str | None, value: bytes) -> None:

@@ -4,6 +4,11 @@ Same semantics as the Kafka backend: topics split into partitions, a record's pa
 stable hash of its key (so a post's comments share one), offsets grow per partition, and each
 consumer group has committed offsets. With ``path`` set, the log and the committed offsets are
 kept in a SQLite file, so a restarted process resumes after its last commit.
+
+With ``compact`` (the service's setting), records every consumer group of their topic has
+committed are dropped from memory and from the file, and a topic no group reads keeps only its
+last ``retain_unread`` records: memory stays bounded however long the service runs. A group
+that first polls a topic later starts at the oldest record still kept (Kafka's retention).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from streaming.bus.base import Bus, Message
+from streaming.bus.base import DEFAULT_MAX_RECORD_BYTES, Bus, Message, check_size
 
 __all__ = ["EmbeddedBus", "partition_for"]
 
@@ -38,9 +43,24 @@ CREATE TABLE IF NOT EXISTS offsets (grp TEXT, topic TEXT, part INTEGER, off INTE
 class EmbeddedBus(Bus):
     """A thread-safe in-memory log; optionally persisted to SQLite at ``path``."""
 
-    def __init__(self, partitions: int = 4, path: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        partitions: int = 4,
+        path: str | Path | None = None,
+        *,
+        compact: bool = False,
+        retain_unread: int = 10_000,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    ) -> None:
         self.partitions = partitions
+        self.compact = compact
+        self.retain_unread = retain_unread
+        self.max_record_bytes = max_record_bytes
         self._logs: dict[str, list[list[Message]]] = {}
+        #: offset of the first record kept in memory, per (topic, partition)
+        self._base: dict[tuple[str, int], int] = {}
+        #: consumer groups known to read each topic (compaction waits for all of them)
+        self._readers: dict[str, set[str]] = {}
         self._committed: dict[tuple[str, str, int], int] = {}
         self._position: dict[tuple[str, str, int], int] = {}
         self._cond = threading.Condition()
@@ -60,9 +80,18 @@ class EmbeddedBus(Bus):
             "SELECT topic, part, off, key, value, ts FROM log ORDER BY topic, part, off"
         ):
             parts = self._topic(topic, max(self.partitions, part + 1))
+            if not parts[part]:
+                self._base[(topic, part)] = off
             parts[part].append(Message(topic, part, off, key, bytes(value), ts))
         for grp, topic, part, off in self._db.execute("SELECT grp, topic, part, off FROM offsets"):
             self._committed[(grp, topic, part)] = off
+            self._readers.setdefault(topic, set()).add(grp)
+            parts = self._topic(topic, max(self.partitions, part + 1))
+            if not parts[part]:  # everything committed was compacted away
+                self._base[(topic, part)] = max(self._base.get((topic, part), 0), off)
+
+    def _end(self, topic: str, part: int, log: list[Message]) -> int:
+        return self._base.get((topic, part), 0) + len(log)
 
     def _topic(self, topic: str, partitions: int | None = None) -> list[list[Message]]:
         parts = self._logs.get(topic)
@@ -77,6 +106,13 @@ class EmbeddedBus(Bus):
             for t in topics:
                 self._topic(t, max(partitions, self.partitions))
 
+    def register_group(self, group_id: str, topics: Sequence[str]) -> None:
+        """Declare that ``group_id`` reads ``topics`` (compaction keeps what it has not
+        committed, even before its first poll)."""
+        with self._cond:
+            for t in topics:
+                self._readers.setdefault(t, set()).add(group_id)
+
     def partitions_for(self, topic: str) -> int:
         with self._cond:
             return len(self._topic(topic))
@@ -84,11 +120,13 @@ class EmbeddedBus(Bus):
     def publish(self, topic: str, key: str | None, value: bytes) -> None:
         if not isinstance(value, (bytes, bytearray)):
             raise TypeError("value must be bytes")
+        check_size(topic, key, value, self.max_record_bytes)
         with self._cond:
             parts = self._topic(topic)
             self._rr += 1
             p = partition_for(key, len(parts), self._rr)
-            msg = Message(topic, p, len(parts[p]), key, bytes(value), int(time.time() * 1000))
+            off = self._end(topic, p, parts[p])
+            msg = Message(topic, p, off, key, bytes(value), int(time.time() * 1000))
             parts[p].append(msg)
             if self._db is not None:
                 self._pending.append(msg)
@@ -112,14 +150,17 @@ class EmbeddedBus(Bus):
         # Fair across partitions: take a slice from each in turn.
         cursors = []
         for t in topics:
+            self._readers.setdefault(t, set()).add(group_id)
             for p, log in enumerate(self._topic(t)):
                 k = (group_id, t, p)
-                pos = self._position.get(k, self._committed.get(k, 0))
-                if pos < len(log):
-                    cursors.append((k, log, pos))
+                base = self._base.get((t, p), 0)
+                pos = max(base, self._position.get(k, self._committed.get(k, 0)))
+                if pos < base + len(log):
+                    cursors.append((k, log, pos, base))
         share = max(1, max_records // max(1, len(cursors)))
-        for k, log, pos in cursors:
-            take = log[pos : pos + min(share, max_records - len(out))]
+        for k, log, pos, base in cursors:
+            i = pos - base
+            take = log[i : i + min(share, max_records - len(out))]
             if not take:
                 continue
             out.extend(take)
@@ -158,6 +199,36 @@ class EmbeddedBus(Bus):
                     [(*k, self._committed[k]) for k in upto],
                 )
                 self._db.commit()
+            if self.compact:
+                self._compact({(t, p) for _, t, p in upto})
+
+    def _compact(self, parts: set[tuple[str, int]]) -> None:
+        """Drop records every reader of their topic has committed (caller holds the lock)."""
+        dropped: list[tuple[str, int, int]] = []
+        for t, p in parts:
+            readers = self._readers.get(t, set())
+            if not readers:
+                continue
+            upto = min(self._committed.get((g, t, p), 0) for g in readers)
+            dropped += self._drop_before(t, p, upto)
+        for t, logs in self._logs.items():  # topics no group reads: keep the newest records
+            if self._readers.get(t):
+                continue
+            for p, log in enumerate(logs):
+                if len(log) > 2 * self.retain_unread:
+                    dropped += self._drop_before(t, p, self._end(t, p, log) - self.retain_unread)
+        if dropped and self._db is not None:
+            self._db.executemany("DELETE FROM log WHERE topic=? AND part=? AND off<?", dropped)
+            self._db.commit()
+
+    def _drop_before(self, t: str, p: int, upto: int) -> list[tuple[str, int, int]]:
+        base = self._base.get((t, p), 0)
+        n = upto - base
+        if n <= 0:
+            return []
+        del self._logs[t][p][:n]
+        self._base[(t, p)] = upto
+        return [(t, p, upto)]
 
     def rewind(self, group_id: str) -> None:
         """Forget uncommitted positions (what a restart or rebalance does)."""
@@ -169,17 +240,22 @@ class EmbeddedBus(Bus):
         """Records not yet committed by ``group_id`` on ``topics``."""
         with self._cond:
             return sum(
-                len(log) - self._committed.get((group_id, t, p), 0)
+                max(0, self._end(t, p, log) - self._committed.get((group_id, t, p), 0))
                 for t in topics
                 for p, log in enumerate(self._topic(t))
             )
 
     def end_offsets(self, topic: str) -> list[int]:
         with self._cond:
-            return [len(log) for log in self._topic(topic)]
+            return [self._end(topic, p, log) for p, log in enumerate(self._topic(topic))]
+
+    def retained(self) -> int:
+        """Records held in memory (bounded when ``compact`` is on)."""
+        with self._cond:
+            return sum(len(log) for logs in self._logs.values() for log in logs)
 
     def messages(self, topic: str) -> list[Message]:
-        """Every record of a topic (for tests and reports)."""
+        """Every record of a topic still kept (for tests and reports)."""
         with self._cond:
             return [m for log in self._topic(topic) for m in log]
 

@@ -9,17 +9,27 @@
   rebalance listener forgets revoked partitions so a commit never names a partition this member
   no longer owns; a commit that loses a race with a rebalance is logged and the records are
   re-delivered to the new owner (harmless: writes are idempotent).
-* Topics are created if missing (:meth:`ensure_topics`).
+* Topics are created if missing (:meth:`ensure_topics`) with ``replication_factor`` and,
+  when set, ``min.insync.replicas`` (with ``acks=all`` a write then needs that many replicas).
+* ``idempotent=True`` turns on the idempotent producer (no duplicates or reordering on
+  retry, up to 5 requests in flight); without it one request is in flight per connection, so
+  a retried batch cannot overtake the next one. tansu (the test broker) fails the idempotent
+  producer's ``InitProducerId`` after a restart, so it stays off there (``docs/reliability.md``).
+* Records larger than ``max_record_bytes`` raise :class:`~streaming.bus.base.RecordTooLarge`
+  before they reach the producer (a bad record, not a broker failure).
+* One instance serves one thread: in one process each stage opens its own bus (its own
+  producer and consumer); a lock makes concurrent misuse safe rather than lossy.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from streaming.bus.base import Bus, Message
+from streaming.bus.base import DEFAULT_MAX_RECORD_BYTES, Bus, Message, check_size
 from streaming.errors import BusError
 
 __all__ = ["KafkaBus"]
@@ -39,10 +49,18 @@ class KafkaBus(Bus):
         max_block_ms: int = 60_000,
         auto_offset_reset: str = "earliest",
         send_attempts: int = 5,
+        replication_factor: int = 1,
+        min_insync_replicas: int | None = None,
+        idempotent: bool = False,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         **extra: Any,
     ) -> None:
         self.bootstrap = bootstrap
         self.client_id = client_id
+        self.replication_factor = replication_factor
+        self.min_insync_replicas = min_insync_replicas
+        self.max_record_bytes = max_record_bytes
+        self._lock = threading.RLock()
         self._consumer_cfg = dict(
             bootstrap_servers=bootstrap,
             client_id=client_id,
@@ -53,7 +71,7 @@ class KafkaBus(Bus):
             max_poll_interval_ms=max_poll_interval_ms,
             **extra,
         )
-        # No idempotent producer: the design is at-least-once + idempotent writes, and after
+        # Idempotence is opt-in: the design is at-least-once + idempotent writes, and after
         # a broker restart tansu answered the idempotent producer's InitProducerId with an
         # unknown error, a fatal state in which kafka-python drops every queued record.
         self._producer_cfg = {
@@ -63,7 +81,9 @@ class KafkaBus(Bus):
             "linger_ms": 5,
             "max_block_ms": max_block_ms,
             "retries": 10,
-            "enable_idempotence": False,
+            "enable_idempotence": idempotent,
+            "max_in_flight_requests_per_connection": 5 if idempotent else 1,
+            "max_request_size": max_record_bytes + 4096,
             "key_serializer": lambda k: None if k is None else k.encode(),
         }
         self._producer: Any = None
@@ -88,8 +108,11 @@ class KafkaBus(Bus):
 
     def publish(self, topic: str, key: str | None, value: bytes) -> None:
         value = bytes(value)
-        self._sent.append((topic, key, value, self._prod().send(topic, key=key, value=value)))
-        if len(self._sent) >= self.max_pending:
+        check_size(topic, key, value, self.max_record_bytes)
+        with self._lock:
+            self._sent.append((topic, key, value, self._prod().send(topic, key=key, value=value)))
+            full = len(self._sent) >= self.max_pending
+        if full:
             self.flush()
 
     def flush(self, timeout_s: float | None = None) -> None:
@@ -97,6 +120,10 @@ class KafkaBus(Bus):
         the producer failed to deliver are re-sent on a fresh producer (at-least-once), up to
         ``send_attempts`` times; then :class:`BusError` — the caller must not commit its
         input offsets (a stage exits without committing, and its input is re-delivered)."""
+        with self._lock:
+            self._flush(timeout_s)
+
+    def _flush(self, timeout_s: float | None) -> None:
         from kafka.errors import KafkaError
 
         for attempt in range(1, self.send_attempts + 1):
@@ -159,8 +186,18 @@ class KafkaBus(Bus):
                 time.sleep(0.5)
         try:
             existing = set(admin.list_topics())
+            configs = (
+                {"min.insync.replicas": str(self.min_insync_replicas)}
+                if self.min_insync_replicas
+                else None
+            )
             new = [
-                NewTopic(t, num_partitions=partitions, replication_factor=1)
+                NewTopic(
+                    t,
+                    num_partitions=partitions,
+                    replication_factor=self.replication_factor,
+                    topic_configs=configs,
+                )
                 for t in topics
                 if t not in existing
             ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import threading
 from typing import Any
 
 from streaming.commands.replay import add_common
@@ -38,8 +37,15 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from streaming.ops import JsonLogFormatter
-    from streaming.runtime import StopFlag, assemble, run_embedded, run_stage, start_ops
+    from streaming.ops import JsonLogFormatter, OpsServer
+    from streaming.runtime import (
+        StageThreads,
+        StopFlag,
+        assemble,
+        run_stage,
+        serve_embedded,
+        start_ops,
+    )
     from streaming.settings import load_settings
 
     overrides: dict[str, Any] = {
@@ -58,6 +64,31 @@ def run(args: argparse.Namespace) -> int:
     from models.cpu import configure_torch_threads
 
     configure_torch_threads(settings.torch_threads)
+    stop = StopFlag()
+    if not args.check and not args.stage and settings.bus == "kafka":
+        # all stages in one process: each stage thread owns its pipeline and bus clients
+        threads = StageThreads(settings, stop)
+        for k, v in threads.skipped.items():
+            logger.warning("not running %s: %s", k, v)
+        ops = None
+        if settings.metrics_port is not None:
+            ops = OpsServer(
+                threads.metrics,
+                threads.health,
+                host=settings.metrics_host,
+                port=settings.metrics_port,
+            ).start()
+        stop.install()
+        try:
+            rc = threads.run()
+        finally:
+            if ops is not None:
+                ops.stop()
+        if rc:
+            logger.critical("a stage thread died: exiting %d for the supervisor to restart", rc)
+        else:
+            logger.info("stopped cleanly")
+        return rc
     p = assemble(settings)
     for k, v in p.skipped.items():
         logger.warning("not running %s: %s", k, v)
@@ -67,27 +98,12 @@ def run(args: argparse.Namespace) -> int:
         p.bus.close()
         return 0
     ops = start_ops(p)
-    stop = StopFlag().install()
+    stop.install()
     try:
         if args.stage:
             run_stage(p, args.stage, stop)
-        elif settings.bus == "embedded":
-            run_embedded(p, stop, drain=False)
-            while not stop():  # a finite source is done: keep serving timers
-                run_embedded(p, stop, drain=False)
         else:
-            names = [n for n in ("ingest", *p.runners) if n != "ingest" or p.ingest]
-            threads = [
-                threading.Thread(target=run_stage, args=(p, n, stop), name=n, daemon=True)
-                for n in names
-            ]
-            for t in threads:
-                t.start()
-            while not stop() and any(t.is_alive() for t in threads):
-                stop_wait = threading.Event()
-                stop_wait.wait(0.5)
-            for t in threads:
-                t.join(timeout=30)
+            serve_embedded(p, stop)
     finally:
         p.bus.close()
         if ops is not None:

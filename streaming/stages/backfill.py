@@ -117,6 +117,15 @@ class BackfillStage(Stage):
             self._run(due)
 
     def _run(self, due: list[tuple[str, Any, tuple[Any, ...]]]) -> None:
+        try:
+            self._run_due(due)
+        except Exception:
+            # transient (or a failed write): keep every job of this tick for the retry
+            for _, _, args in due:
+                self.scheduler.schedule(args[0], args[2], _noop, *args)
+            raise
+
+    def _run_due(self, due: list[tuple[str, Any, tuple[Any, ...]]]) -> None:
         # The thread "as then known": at the TLC's due time, even when the clock (event time in
         # replay) has already moved past it.
         by_post: dict[tuple[str, int], list[str]] = defaultdict(list)
@@ -124,45 +133,56 @@ class BackfillStage(Stage):
             by_post[(post, int(at))].append(tlc)
         rows: list[dict[str, Any]] = []
         for (post, as_of), names in by_post.items():
-            try:
-                thread = self.fetcher.thread(post, as_of)
-            except FetchDeferred as exc:
-                retry = self.clock.now() + self.retry_s
-                for tlc in names:
-                    self.scheduler.schedule(tlc, retry, _noop, tlc, post, as_of)
-                self.deferred += len(names)
-                logger.warning("backfill: %s deferred (%s)", post, exc)
-                continue
-            if thread is None:
-                self.gone += len(names)
-                logger.warning(
-                    "backfill: thread %s unavailable; %d outcomes skipped", post, len(names)
-                )
-                continue
-            wanted = set(names)
-            tlcs = [t for t in thread.tlcs if t.name in wanted]
-            self.gone += len(wanted) - len(tlcs)
-            if not tlcs:
-                continue
-            outs = self.outcomes.compute(tlcs)
-            for t, o in zip(tlcs, outs):
-                metrics = getattr(o, "metrics", None)
-                traj = getattr(o, "trajectory", None)
-                safe = getattr(o, "safe", None)
-                rows.append(
-                    {
-                        "tlc_name": t.name,
-                        "post_name": post,
-                        "subreddit": thread.post.subreddit,
-                        "as_of_utc": int(as_of),
-                        "trajectory": None if traj is None else float(traj),
-                        "safe": None if safe is None else float(safe),
-                        "metrics": jsonable(metrics if metrics is not None else o.to_dict()),
-                        "n_replies": t.size() - 1,
-                        "versions": dict(self.versions),
-                        "computed_ms": now_ms(),
-                    }
-                )
+            self.run_job(
+                f"{post}@{as_of}", self._outcomes, post, as_of, names, rows, detail={"tlcs": names}
+            )
+        self._store(rows)
+
+    def _outcomes(
+        self, post: str, as_of: int, names: list[str], rows: list[dict[str, Any]]
+    ) -> None:
+        """Outcomes of ``names`` (TLCs of ``post``) appended to ``rows``. A fetcher that cannot
+        reach its source now raises ``FetchDeferred``: these jobs are re-scheduled ``retry_s``
+        later and the other posts go on; ``None`` means the thread is gone."""
+        try:
+            thread = self.fetcher.thread(post, as_of)
+        except FetchDeferred as exc:
+            retry = self.clock.now() + self.retry_s
+            for tlc in names:
+                self.scheduler.schedule(tlc, retry, _noop, tlc, post, as_of)
+            self.deferred += len(names)
+            logger.warning("backfill: %s deferred (%s)", post, exc)
+            return
+        if thread is None:
+            self.gone += len(names)
+            logger.warning("backfill: thread %s unavailable; %d outcomes skipped", post, len(names))
+            return
+        wanted = set(names)
+        tlcs = [t for t in thread.tlcs if t.name in wanted]
+        self.gone += len(wanted) - len(tlcs)
+        if not tlcs:
+            return
+        outs = self.outcomes.compute(tlcs)
+        for t, o in zip(tlcs, outs):
+            metrics = getattr(o, "metrics", None)
+            traj = getattr(o, "trajectory", None)
+            safe = getattr(o, "safe", None)
+            rows.append(
+                {
+                    "tlc_name": t.name,
+                    "post_name": post,
+                    "subreddit": thread.post.subreddit,
+                    "as_of_utc": int(as_of),
+                    "trajectory": None if traj is None else float(traj),
+                    "safe": None if safe is None else float(safe),
+                    "metrics": jsonable(metrics if metrics is not None else o.to_dict()),
+                    "n_replies": t.size() - 1,
+                    "versions": dict(self.versions),
+                    "computed_ms": now_ms(),
+                }
+            )
+
+    def _store(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
         with self.sessions() as s:

@@ -2,19 +2,27 @@
 
 A stage's :meth:`Stage.handle` gets a batch of messages and makes idempotent writes; the
 :class:`StageRunner` commits the batch's offsets only after ``handle`` returns
-(at-least-once). Records a stage cannot use go to ``prosocial.deadletter`` (and the
-``dead_letters`` table) with the reason, through :class:`DeadLetters`.
+(at-least-once). Failures are split in two (``docs/reliability.md``):
 
-The error policy is an injected callback ``(stage, message, exc) -> None`` called for a
-message whose handling raised. :func:`dead_letter_policy` (default) logs topic/partition/offset
-and dead-letters it, so one poisoned record never stops the service; :func:`crash_policy`
-re-raises (the process exits without committing; a supervisor restarts it and the batch is
-re-delivered).
+* **transient** (:func:`streaming.transient.is_transient`: database, broker, Reddit 5xx or
+  timeouts): nothing is dead-lettered or committed; the batch is retried with bounded
+  exponential back-off while the runner reports itself unhealthy. A stop request during the
+  back-off abandons the batch uncommitted (it is re-delivered after the restart).
+* **bad records**: the batch is retried one record at a time and the injected error policy
+  ``(stage, message, exc) -> None`` decides for each failing record. :func:`dead_letter_policy`
+  (default) sends it to ``prosocial.deadletter`` (and the ``dead_letters`` table) with the
+  reason, then the batch is committed; :func:`crash_policy` re-raises (the process exits
+  without committing; a supervisor restarts it and the batch is re-delivered).
+
+Timer work (:meth:`Stage.tick`) gets the same split: a stage runs each job through
+:meth:`Stage.run_job`, so one bad job is handed to the error policy and the others go on; a
+transient failure skips the tick and retries it after a back-off, never a crash loop.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import time
@@ -24,16 +32,20 @@ from typing import Any
 
 from redditdata.events import TOPIC_DEADLETTER
 from streaming.bus.base import Bus, Message
+from streaming.errors import StreamingError
 from streaming.ops import StageMetrics
 from streaming.storage import DeadLetterRow, SessionFactory, upsert
+from streaming.transient import Backoff, is_transient
 
 __all__ = [
+    "Abandoned",
     "DeadLetters",
     "ErrorPolicy",
     "Stage",
     "StageRunner",
     "crash_policy",
     "dead_letter_policy",
+    "job_message",
     "now_ms",
 ]
 
@@ -42,24 +54,49 @@ logger = logging.getLogger(__name__)
 ErrorPolicy = Callable[["Stage", Message, BaseException], None]
 
 _RAW_LIMIT = 4000
+#: originals up to this size travel inline in the dead-letter envelope (base64 grows them by
+#: 4/3, so the envelope stays under a 1 MB broker limit); bigger ones go by reference
+INLINE_LIMIT = 512 * 1024
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class Abandoned(StreamingError):
+    """A stop was requested while a batch waited to be retried: it is not committed."""
+
+
+def job_message(stage: str, ident: str, detail: dict[str, Any] | None = None) -> Message:
+    """The stand-in message of a timer job (topic ``timer.<stage>``, key = the job id)."""
+    body = json.dumps({"job": ident, **(detail or {})}, default=str).encode()
+    return Message(f"timer.{stage}", -1, -1, ident, body)
+
+
 class DeadLetters:
     """Publishes a rejected record to the dead-letter topic and stores it (idempotently).
 
-    Rows are buffered and written in one transaction by :meth:`flush`, which the runner calls
-    before committing the batch's offsets (so a crash re-delivers, never loses, them).
+    Dead letters are buffered and published/stored by :meth:`flush`, which the runner calls
+    before committing the batch's offsets (so a crash re-delivers, never loses, them);
+    :meth:`discard` drops them when the batch is retried after a transient failure. A record
+    bigger than ``inline_limit`` is kept by reference (topic, partition, offset, key, size,
+    sha256), never inline.
     """
 
-    def __init__(self, bus: Bus, sessions: SessionFactory, metrics: StageMetrics) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        sessions: SessionFactory,
+        metrics: StageMetrics,
+        *,
+        inline_limit: int = INLINE_LIMIT,
+    ) -> None:
         self.bus = bus
         self.sessions = sessions
         self.metrics = metrics
+        self.inline_limit = inline_limit
         self._rows: list[dict[str, Any]] = []
+        self._envelopes: list[tuple[str | None, bytes]] = []
 
     def send(self, stage: str, msg: Message, reason: str, ident: str | None = None) -> None:
         """Dead-letter ``msg``; ``ident`` (default stage:topic:partition:offset) dedups."""
@@ -77,21 +114,29 @@ class DeadLetters:
             },
         )
         self.metrics.dead_letters.labels(stage=stage, reason=kind).inc()
-        try:
-            raw_text = msg.value.decode("utf-8")
-        except UnicodeDecodeError:
-            raw_text = "base64:" + base64.b64encode(msg.value[:_RAW_LIMIT]).decode()
-        payload = {
+        size = len(msg.value)
+        digest = hashlib.sha256(msg.value).hexdigest()
+        inline = size <= self.inline_limit
+        key = msg.key if msg.key is None else msg.key[:256]
+        payload: dict[str, Any] = {
             "stage": stage,
             "topic": msg.topic,
             "partition": msg.partition,
             "offset": msg.offset,
-            "key": msg.key,
+            "key": key,
             "error": reason[:2000],
-            "original_b64": base64.b64encode(msg.value[:1_000_000]).decode(),
+            "size": size,
+            "sha256": digest,
         }
-        self.bus.publish(TOPIC_DEADLETTER, msg.key, json.dumps(payload).encode())
-        key = msg.key if msg.key is None else msg.key[:256]
+        if inline:
+            payload["original_b64"] = base64.b64encode(msg.value).decode()
+            try:
+                raw_text = msg.value.decode("utf-8")
+            except UnicodeDecodeError:
+                raw_text = "base64:" + base64.b64encode(msg.value[:_RAW_LIMIT]).decode()
+        else:
+            raw_text = f"by reference: {size} bytes, sha256 {digest}"
+        self._envelopes.append((key, json.dumps(payload).encode()))
         self._rows.append(
             {
                 "id": (ident or f"{stage}:{msg.topic}:{msg.partition}:{msg.offset}")[:80],
@@ -102,21 +147,33 @@ class DeadLetters:
                 "key": key,
                 "reason": reason[:2000],
                 "raw": raw_text[:_RAW_LIMIT].replace("\x00", "\\0"),
+                "value": msg.value if inline else None,
+                "size": size,
+                "sha256": digest,
                 "at_ms": now_ms(),
             }
         )
-        if len(self._rows) >= 1000:
-            self.flush()
+
+    @property
+    def pending(self) -> int:
+        return len(self._rows)
+
+    def discard(self) -> None:
+        """Forget buffered dead letters (their batch will be handled again)."""
+        self._rows.clear()
+        self._envelopes.clear()
 
     def flush(self) -> None:
-        """Store the buffered dead letters (one transaction, idempotent)."""
+        """Publish and store the buffered dead letters (one transaction, idempotent)."""
         if not self._rows:
             return
-        rows, self._rows = self._rows, []
+        for key, env in self._envelopes:
+            self.bus.publish(TOPIC_DEADLETTER, key, env)
         with self.sessions() as s:
-            for i in range(0, len(rows), 500):
-                upsert(s, DeadLetterRow, rows[i : i + 500])
+            for i in range(0, len(self._rows), 500):
+                upsert(s, DeadLetterRow, self._rows[i : i + 500])
             s.commit()
+        self.discard()
 
 
 class Stage(ABC):
@@ -124,6 +181,8 @@ class Stage(ABC):
 
     name: str = "stage"
     topics: tuple[str, ...] = ()
+    #: set by the :class:`StageRunner`: what happens to a timer job that fails for good
+    on_job_error: Callable[[Stage, Message, BaseException], None] | None = None
 
     @property
     def group_id(self) -> str:
@@ -146,6 +205,28 @@ class Stage(ABC):
     def health(self) -> dict[str, Any]:
         return {}
 
+    def run_job(
+        self,
+        ident: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        detail: dict[str, Any] | None = None,
+    ) -> bool:
+        """Run one timer job. A transient failure propagates (the runner backs off and the
+        caller keeps the job); any other failure goes to the error policy and returns False
+        (the caller drops the job: no crash loop on it)."""
+        try:
+            fn(*args)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            handler = self.on_job_error
+            if handler is None:
+                raise
+            handler(self, job_message(self.name, ident, detail), exc)
+            return False
+        return True
+
 
 def dead_letter_policy(dead: DeadLetters) -> ErrorPolicy:
     def policy(stage: Stage, msg: Message, exc: BaseException) -> None:
@@ -164,7 +245,8 @@ def dead_letter_policy(dead: DeadLetters) -> ErrorPolicy:
                 "offset": msg.offset,
             },
         )
-        dead.send(stage.name, msg, f"stage_error: {type(exc).__name__}: {exc}")
+        ident = f"{stage.name}:job:{msg.key}" if msg.offset < 0 and msg.key else None
+        dead.send(stage.name, msg, f"stage_error: {type(exc).__name__}: {exc}", ident=ident)
 
     return policy
 
@@ -187,7 +269,7 @@ def crash_policy(stage: Stage, msg: Message, exc: BaseException) -> None:
 
 
 class StageRunner:
-    """Poll → handle → commit, with the error policy and metrics."""
+    """Poll → handle → commit, with the transient/bad-record split, back-off and metrics."""
 
     def __init__(
         self,
@@ -199,6 +281,9 @@ class StageRunner:
         *,
         batch_size: int = 256,
         poll_timeout_s: float = 0.5,
+        backoff: Backoff | None = None,
+        transient: Callable[[BaseException], bool] = is_transient,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.stage = stage
         self.dead = dead
@@ -207,55 +292,193 @@ class StageRunner:
         self.on_error = on_error
         self.batch_size = batch_size
         self.poll_timeout_s = poll_timeout_s
+        self.backoff = backoff or Backoff()
+        self.transient = transient
+        self.sleep = sleep
+        #: a stop request (the process's :class:`~streaming.runtime.StopFlag`)
+        self.stop: Callable[[], bool] = lambda: False
         self.last_batch_at: float | None = None
         self.lag: int | None = None
         self._lag_at = 0.0
         self.lag_every_s = 5.0
+        #: transient failures the runner is backing off from, by activity (poll/batch/timers)
+        self._failing: dict[str, str] = {}
+        self.transient_errors = 0
+        self.timer_error: str | None = None
+        self._timer_attempt = 0
+        self._timer_next = 0.0
+        stage.on_job_error = on_error
+        register = getattr(bus, "register_group", None)  # the embedded log's compaction
+        if register is not None:
+            register(stage.group_id, stage.topics)
 
-    def step(self, timeout_s: float | None = None) -> int:
-        """One poll; returns the number of records handled."""
-        st = self.stage
-        msgs = self.bus.poll(
-            st.group_id,
-            st.topics,
-            self.batch_size,
-            self.poll_timeout_s if timeout_s is None else timeout_s,
+    # -- health ----------------------------------------------------------------------------
+    @property
+    def failing(self) -> str | None:
+        """Why the runner is backing off (None = healthy)."""
+        return "; ".join(f"{k}: {v}" for k, v in self._failing.items()) or None
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "ok": self.failing is None,
+            "failing": self.failing,
+            "transient_errors": self.transient_errors,
+            "timer_error": self.timer_error,
+            "lag": self.lag,
+            "last_batch_at": self.last_batch_at,
+        }
+
+    def _note_transient(self, what: str, exc: BaseException, attempt: int) -> float:
+        self.transient_errors += 1
+        self._failing[what] = f"{type(exc).__name__}: {str(exc)[:300]}"
+        self.metrics.transient_errors.labels(stage=self.stage.name).inc()
+        self.metrics.healthy.labels(stage=self.stage.name).set(0)
+        delay = self.backoff.delay(attempt)
+        logger.warning(
+            "%s: transient failure in %s (attempt %d; retrying in %.1fs): %s",
+            self.stage.name,
+            what,
+            attempt,
+            delay,
+            exc,
+            extra={"stage": self.stage.name, "reason": "transient"},
         )
-        if msgs:
-            t0 = time.perf_counter()
-            self.metrics.events_in.labels(stage=st.name).inc(len(msgs))
+        return delay
+
+    def _healthy(self, *what: str) -> None:
+        for w in what:
+            if w in self._failing:
+                logger.info("%s: %s recovered (%s)", self.stage.name, w, self._failing.pop(w))
+        if not self._failing:
+            self.metrics.healthy.labels(stage=self.stage.name).set(1)
+
+    def _wait(self, delay: float) -> None:
+        end = time.monotonic() + delay
+        while not self.stop():
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            self.sleep(min(0.25, left))
+        raise Abandoned(f"{self.stage.name}: stop requested during back-off")
+
+    # -- the loop --------------------------------------------------------------------------
+    def step(self, timeout_s: float | None = None) -> int:
+        """One poll; returns the number of records handled (0 after an abandoned batch)."""
+        st = self.stage
+        try:
+            msgs = self.bus.poll(
+                st.group_id,
+                st.topics,
+                self.batch_size,
+                self.poll_timeout_s if timeout_s is None else timeout_s,
+            )
+        except Exception as exc:
+            if not self.transient(exc):
+                raise
             try:
-                st.handle(msgs)
-            except Exception as batch_exc:  # noqa: BLE001 - isolate the bad record
-                logger.warning(
-                    "%s: batch of %d failed (%s); retrying one by one",
-                    st.name,
-                    len(msgs),
-                    batch_exc,
-                )
-                for m in msgs:
-                    try:
-                        st.handle([m])
-                    except Exception as exc:  # noqa: BLE001 - the error policy decides
-                        self.on_error(st, m, exc)
+                self._wait(self._note_transient("poll", exc, 1))
+            except Abandoned:
+                pass
+            return 0
+        if "poll" in self._failing:
+            self._healthy("poll")
+        try:
+            if msgs:
+                self._batch(msgs)
+            self._timers()
+        except Abandoned as exc:
+            self.dead.discard()
+            logger.warning("%s; the batch is left uncommitted", exc)
+            return 0
+        self._measure_lag(bool(msgs))
+        return len(msgs)
+
+    def _batch(self, msgs: list[Message]) -> None:
+        st = self.stage
+        t0 = time.perf_counter()
+        self.metrics.events_in.labels(stage=st.name).inc(len(msgs))
+        attempt = 0
+        while True:
+            try:
+                self._handle(msgs)
+                self.dead.flush()
+                self.bus.flush()
+                break
+            except Exception as exc:
+                self.dead.discard()
+                if not self.transient(exc):
+                    raise
+                attempt += 1
+                self._wait(self._note_transient("batch", exc, attempt))
+        self._healthy("poll", "batch")
+        self.bus.commit(st.group_id, msgs)
+        self.metrics.batch_seconds.labels(stage=st.name).observe(time.perf_counter() - t0)
+        self.last_batch_at = time.time()
+        self.metrics.last_batch.labels(stage=st.name).set(self.last_batch_at)
+
+    def _handle(self, msgs: list[Message]) -> None:
+        st = self.stage
+        try:
+            st.handle(msgs)
+            return
+        except Exception as batch_exc:
+            if self.transient(batch_exc):
+                raise
+            logger.warning(
+                "%s: batch of %d failed (%s); retrying one by one", st.name, len(msgs), batch_exc
+            )
+        self.dead.discard()
+        for m in msgs:
+            try:
+                st.handle([m])
+            except Exception as exc:
+                if self.transient(exc):
+                    raise
+                self.on_error(st, m, exc)
+
+    def _timers(self) -> None:
+        """The stage's timer work; failures back off instead of crash-looping."""
+        if time.monotonic() < self._timer_next:
+            return
+        try:
+            self.stage.tick()
             self.dead.flush()
             self.bus.flush()
-            self.bus.commit(st.group_id, msgs)
-            self.metrics.batch_seconds.labels(stage=st.name).observe(time.perf_counter() - t0)
-            self.last_batch_at = time.time()
-            self.metrics.last_batch.labels(stage=st.name).set(self.last_batch_at)
-        st.tick()
-        self.dead.flush()
-        self.bus.flush()
+        except Abandoned:
+            raise
+        except Exception as exc:
+            self.dead.discard()
+            self._timer_attempt += 1
+            if self.transient(exc):
+                delay = self._note_transient("timers", exc, self._timer_attempt)
+            else:
+                delay = self.backoff.delay(self._timer_attempt)
+                self.timer_error = f"{type(exc).__name__}: {str(exc)[:300]}"
+                logger.error(
+                    "%s: timer work failed (retrying in %.1fs)",
+                    self.stage.name,
+                    delay,
+                    exc_info=exc,
+                    extra={"stage": self.stage.name, "reason": "timer_error"},
+                )
+            self._timer_next = time.monotonic() + delay
+            return
+        if self._timer_attempt:
+            self._timer_attempt = 0
+            self.timer_error = None
+            self._healthy("timers")
+
+    def _measure_lag(self, busy: bool) -> None:
         since = time.monotonic() - self._lag_at
         # idle: measure now (cheap, local figures) so health never reports a stale backlog
-        if not msgs or since > self.lag_every_s:
-            self._lag_at = time.monotonic()
-            lag_fn = getattr(self.bus, "lag", None)
-            if lag_fn is not None:
-                try:
-                    self.lag = int(lag_fn(st.group_id, st.topics))
-                    self.metrics.lag.labels(stage=st.name).set(self.lag)
-                except Exception:
-                    logger.debug("lag unavailable for %s", st.name, exc_info=True)
-        return len(msgs)
+        if busy and since <= self.lag_every_s:
+            return
+        self._lag_at = time.monotonic()
+        lag_fn = getattr(self.bus, "lag", None)
+        if lag_fn is None:
+            return
+        try:
+            self.lag = int(lag_fn(self.stage.group_id, self.stage.topics))
+            self.metrics.lag.labels(stage=self.stage.name).set(self.lag)
+        except Exception:
+            logger.debug("lag unavailable for %s", self.stage.name, exc_info=True)

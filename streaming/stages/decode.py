@@ -1,13 +1,15 @@
 """Decoding bus records into events, with the reason when a record is unusable.
 
 Rules (documented, tested): invalid UTF-8 or JSON, a non-object, wrong types, missing ids,
-bodies over ``MAX_BODY_CHARS`` → dead letter with the reason. Unknown fields are ignored. NUL
+bodies over ``MAX_BODY_CHARS``, a ``created_utc`` more than ``MAX_FUTURE_S`` past the wall
+clock → dead letter with the reason. Unknown fields are ignored. NUL
 characters are removed from text (PostgreSQL cannot store them).
 """
 
 from __future__ import annotations
 
 import json
+import time
 
 from pydantic import ValidationError
 
@@ -16,7 +18,10 @@ from redditdata.events import Comment, Submission, parse_event
 from streaming.bus.base import Message
 from streaming.errors import StreamingError
 
-__all__ = ["Rejected", "clean_text", "decode"]
+__all__ = ["MAX_FUTURE_S", "Rejected", "clean_text", "decode"]
+
+#: an event dated further than this past the wall clock is rejected (``future_time``)
+MAX_FUTURE_S = 24 * 3600
 
 
 class Rejected(StreamingError):
@@ -47,4 +52,6 @@ def decode(msg: Message, kind: str) -> tuple[Submission | Comment, int | None]:
         ev = parse_event(obj, kind)
     except (ValidationError, ValueError, TypeError, RecursionError) as exc:
         raise Rejected(rejection_reason(exc)) from None
+    if ev.created_utc > time.time() + MAX_FUTURE_S:
+        raise Rejected(f"future_time: created_utc {ev.created_utc} is in the future")
     return ev, ingest_ms

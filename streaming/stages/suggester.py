@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,6 +54,7 @@ class SuggesterStage(Stage):
         *,
         quiet_period_s: int = 600,
         max_per_tick: int = 500,
+        latency_window: int = 10_000,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -62,7 +64,8 @@ class SuggesterStage(Stage):
         self.max_per_tick = max_per_tick
         self.dirty: dict[str, float] = {}
         self.made = 0
-        self.latencies: list[float] = []
+        #: the most recent suggestion latencies (bounded; the histogram keeps the rest)
+        self.latencies: deque[float] = deque(maxlen=latency_window)
 
     def handle(self, messages: Sequence[Message]) -> None:
         for m in messages:
@@ -82,12 +85,12 @@ class SuggesterStage(Stage):
         now = self.clock.now()
         due = [p for p, t in self.dirty.items() if t + self.quiet_period_s <= now]
         for p in due[: self.max_per_tick]:
-            self.suggest(p)
+            self.run_job(p, self.suggest, p)  # a transient failure keeps the post dirty
             self.dirty.pop(p, None)
 
     def drain(self) -> None:
         for p in list(self.dirty):
-            self.suggest(p)
+            self.run_job(p, self.suggest, p)
             self.dirty.pop(p, None)
 
     def recover(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Float, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -181,3 +181,10 @@ class DeadLetterRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     raw: Mapped[str] = mapped_column(Text)
     at_ms: Mapped[int] = mapped_column(BigInteger)
+    #: the original record when it was small enough to keep inline (else by reference:
+    #: topic, partition, offset, size, sha256)
+    value: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: when ``prosocial deadletters redrive`` re-published it (None = not yet)
+    redriven_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

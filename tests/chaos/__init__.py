@@ -1,0 +1,1 @@
+"""The fault-injection suite (``make chaos``): real tansu, PostgreSQL, SQLite and processes."""
