@@ -4,8 +4,9 @@ One process, on the embedded bus + SQLite by default (Kafka + PostgreSQL by conf
 
 * a thread runs the ingest stage over :func:`bot.source.live_events` (the asyncpraw reader on
   the process's event loop, :class:`bot.aio.EventLoopThread`);
-* the main thread runs the consuming stages (scorer, suggester, back-fill through the API at
-  each TLC's horizon, evaluator) until idle, then waits briefly;
+* the main thread runs the consuming stages (scorer, suggester, evaluator) until idle, then
+  waits briefly; the back-fill (threads fetched through the API at each TLC's horizon) has a
+  thread of its own, so slow fetches never hold up scoring;
 * :class:`bot.jobs.JobScheduler` runs the moderator jobs (wiki configs, digests, seeker alerts,
   approvals and approved actions) on the service clock.
 
@@ -291,6 +292,10 @@ class LiveService:
             )
             self.clock.wait_running(self.stopped)  # a dev server may hold its clock
             ingest = threading.Thread(target=self._ingest, name="ingest", daemon=True)
+            backfill = threading.Thread(target=self._backfill, name="backfill", daemon=True)
+            if "backfill" in p.runners:
+                backfill.start()
+            main = [n for n in ORDER if n in p.runners and n != "backfill"]
             if p.ingest is not None:  # the reader, and the jobs: in one process only
                 ingest.start()
                 self.live_jobs.register(self.jobs, every_s=self.options.jobs_every_s)
@@ -298,7 +303,7 @@ class LiveService:
             try:
                 while not self.stopped():
                     with self.models_lock:
-                        moved = sum(p.runners[n].step(timeout_s=0) for n in ORDER if n in p.runners)
+                        moved = sum(p.runners[n].step(timeout_s=0) for n in main)
                     if not moved:
                         self._stop.wait(0.05)
                     if p.ingest is not None and not ingest.is_alive() and not self.stopped():
@@ -306,8 +311,9 @@ class LiveService:
                         self.stop()
             finally:
                 self.stop()
-                if ingest.is_alive():
-                    ingest.join(timeout=30)
+                for t in (ingest, backfill):
+                    if t.is_alive():
+                        t.join(timeout=30)
                 self.jobs.shutdown()
                 p.dead.flush()
                 p.bus.close()
@@ -318,6 +324,15 @@ class LiveService:
                     ops.stop()
         logger.info("stopped cleanly")
         return 0
+
+    def _backfill(self) -> None:
+        runner = self.pipeline.runners["backfill"]
+        while not self.stopped():
+            try:
+                runner.step(timeout_s=0.2)
+            except Exception:
+                logger.exception("back-fill step failed")
+                self.nap(60)
 
     def _ingest(self) -> None:
         try:
