@@ -126,8 +126,11 @@ class LiveService:
         except Exception as exc:  # noqa: BLE001
             lag = None
             problems.append(f"bus unreachable: {type(exc).__name__}")
+        backfill = self.pipeline.stages.get("backfill")
+        nxt = backfill.scheduler.next_run_utc() if backfill is not None else None  # type: ignore[attr-defined]
         h.update(
             ok=not problems,
+            backfill_behind_s=None if nxt is None else max(0.0, now - nxt),
             problems=problems,
             last_poll_age_s=age,
             ingest_lag=lag,
@@ -256,6 +259,7 @@ class LiveService:
             clock=self.clock.now,
             budget=self.budget,
             backoff=self.backoff,
+            max_posts=5,
         )
         self.live_jobs = LiveJobs(
             subs,

@@ -288,9 +288,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _catch_up(port: int, live: subprocess.Popen[bytes], limit_s: float = 300) -> float:
-    """Wait until the scorer has consumed everything ingested (the simulated clock runs many
-    times faster than a live deployment's; the service may trail it). Returns the wall wait."""
+def _catch_up(port: int, live: subprocess.Popen[bytes], limit_s: float = 420) -> float:
+    """Wait until the scorer has consumed everything ingested and the back-fill is within 15
+    minutes of its schedule (the simulated clock runs many times faster than a live
+    deployment's, so the service may trail it). Returns the wall wait."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < limit_s and live.poll() is None:
         try:
@@ -300,7 +301,7 @@ def _catch_up(port: int, live: subprocess.Popen[bytes], limit_s: float = 300) ->
             h = json.loads(e.read())
         except OSError:
             h = {}
-        if h.get("ingest_lag") == 0:
+        if h.get("ingest_lag") == 0 and (h.get("backfill_behind_s") or 0) < 900:
             break
         time.sleep(1)
     return round(time.monotonic() - t0, 1)
