@@ -4,7 +4,7 @@ Like AutoModerator and ContextMod, the bot reads ``/r/{sub}/wiki/{page}`` (defau
 ``prosocial``), parses YAML and validates it against :class:`SubredditConfig`. A missing page
 means the defaults (dry-run). An empty, unparsable or invalid page never replaces the last good
 configuration: the loader keeps it and reports why, once per wiki revision, so the moderators
-are told instead of the bot silently running on nothing (ContextMod #151).
+are told instead of the bot silently running on nothing (a failure ContextMod users reported).
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """The back-fill: at ``created_utc + horizon`` compute a scored TLC's outcome from its thread
-as then known and store it beside the forecast (DESIGN.md §3, §6).
+as then known and store it beside the forecast.
+
+Its contract: docs/architecture.md, "Stages and their contracts".
 
 Consumes ``prosocial.scores`` and schedules one job per TLC on the :class:`ClockScheduler`.
 Due jobs are grouped by post: the thread is fetched once (``ThreadFetcher``: the dump in
