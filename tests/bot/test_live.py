@@ -392,7 +392,7 @@ def _check(
     )
     assert set(tlcs) <= set(scored), "stored TLCs left unscored"
     bus = sqlite3.connect(tmp / "state" / "bus.sqlite")
-    published = Counter()
+    published: Counter[str] = Counter()
     for (value,) in bus.execute("SELECT value FROM log WHERE topic='reddit.comments'"):
         v = json.loads(value)
         if v["parent_id"] == v["link_id"]:
@@ -431,7 +431,7 @@ def _check(
     fig["backfills_with_later_replies_cut"] = later
     assert later >= 3  # there were later replies to cut (rare after 48 h in this data)
     # modmail: each delivery key in exactly one conversation, though POSTs were answered late
-    keys = Counter()
+    keys: Counter[str] = Counter()
     sent_at: dict[str, float] = {}
     for conv in state["modmail"]:
         m = MARK.search(conv["messages"][0]["body"])
