@@ -265,7 +265,11 @@ class LiveService:
             subs,
             loader,
             delivery,
-            StoredSuggestionSource(self.pipeline.sessions, orders=orders),
+            StoredSuggestionSource(
+                self.pipeline.sessions,
+                has_supportive_reply=lambda t: t in alerts.answered,
+                orders=orders,
+            ),
             alerts,
             ModmailCommandReader(reddit, service, me, send=self.options.send, backoff=self.backoff),
             ActionExecutor(
