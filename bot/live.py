@@ -83,9 +83,6 @@ class LiveService:
         self.last_poll: float | None = None
         self.rounds = 0
         self._stop = threading.Event()
-        #: the stages (main thread) and the jobs (the alerts' judge) share the loaded models;
-        #: inference libraries are not made to be entered from two threads at once
-        self.models_lock = threading.Lock()
 
     # -- stop ---------------------------------------------------------------------------
     def stop(self, *_: Any) -> None:
@@ -246,7 +243,7 @@ class LiveService:
             reddit,
             delivery,
             self.pipeline.sessions,
-            model_judge(self.pipeline.models, lock=self.models_lock),
+            model_judge(self.pipeline.models),
             bots=bots,
             has_reply=self.seen.has_reply,
             backoff=self.backoff,
@@ -310,8 +307,7 @@ class LiveService:
                 self.jobs.start()
             try:
                 while not self.stopped():
-                    with self.models_lock:
-                        moved = sum(p.runners[n].step(timeout_s=0) for n in main)
+                    moved = sum(p.runners[n].step(timeout_s=0) for n in main)
                     if not moved:
                         self._stop.wait(0.05)
                     if p.ingest is not None and not ingest.is_alive() and not self.stopped():
