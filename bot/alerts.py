@@ -39,7 +39,7 @@ def model_judge(models: Any, lock: Any = None) -> Judge:
     def judge(texts: Sequence[str], supportive_min: float) -> list[bool]:
         if not texts:
             return []
-        if lock is not None:
+        if lock is not None:  # when the caller's models must not run in two threads at once
             with lock:
                 return _judge(texts, supportive_min)
         return _judge(texts, supportive_min)
@@ -68,7 +68,9 @@ class SeekerAlerts:
         bots: Iterable[str],
         has_reply: Callable[[str], bool],
         backoff: Backoff | None = None,
+        max_checks: int = 10,
     ) -> None:
+        self.max_checks = max_checks  # seekers whose replies are read per run and subreddit
         self.reddit = reddit
         self.delivery = delivery
         self.sessions = sessions
@@ -124,15 +126,16 @@ class SeekerAlerts:
         """Alert every seeker due now (until ``stop()``); returns how many alerts were sent."""
         if not (config.enabled and config.channels.alerts):
             return 0
-        sent = 0
+        sent = checked = 0
         for t in self.seekers(subreddit, config, now):
-            if stop():
+            if stop() or checked >= self.max_checks:
                 break
             key = f"alert:{t.name}"
             done = self.delivery.store.delivery(key)
             if t.name in self.answered or (done is not None and done[0] == "sent"):
                 continue
             try:
+                checked += 1
                 if done is None and self.supported(t, config):
                     self.answered.add(t.name)
                     continue

@@ -3,8 +3,8 @@
 :class:`LiveJobs` holds the moderator-facing jobs (each subreddit's wiki config, digests,
 seeker alerts, approvals and approved actions, Reddit's current order of active posts);
 :class:`JobScheduler` runs named jobs at
-intervals of the service's clock on a ``BackgroundScheduler`` with one worker,
-``max_instances=1`` and ``coalesce=True``, so a job never overlaps itself and a run missed while
+intervals of the service's clock on a ``BackgroundScheduler`` (a few workers)
+with ``max_instances=1`` and ``coalesce=True``, so a job never overlaps itself and a run missed while
 the process was busy is run once, not repeatedly. Other features add their own jobs with
 :meth:`JobScheduler.add` (e.g. a deletion re-check). A job that raises is logged and runs again
 at its next time; it never stops the scheduler.
@@ -42,7 +42,7 @@ class JobScheduler:
         self.clock = clock
         self.sched = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": ThreadPoolExecutor(1)},
+            executors={"default": ThreadPoolExecutor(4)},  # a slow job never holds up another
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
         )
         self.runs: dict[str, int] = {}

@@ -4,8 +4,9 @@ One process, on the embedded bus + SQLite by default (Kafka + PostgreSQL by conf
 
 * a thread runs the ingest stage over :func:`bot.source.live_events` (the asyncpraw reader on
   the process's event loop, :class:`bot.aio.EventLoopThread`);
-* the main thread runs the consuming stages (scorer, suggester, back-fill through the API at
-  each TLC's horizon, evaluator) until idle, then waits briefly;
+* the main thread runs the consuming stages (scorer, suggester, evaluator) until idle, then
+  waits briefly; the back-fill (threads fetched through the API at each TLC's horizon) has a
+  thread of its own, so slow fetches never hold up scoring;
 * :class:`bot.jobs.JobScheduler` runs the moderator jobs (wiki configs, digests, seeker alerts,
   approvals and approved actions) on the service clock.
 
@@ -82,9 +83,6 @@ class LiveService:
         self.last_poll: float | None = None
         self.rounds = 0
         self._stop = threading.Event()
-        #: the stages (main thread) and the jobs (the alerts' judge) share the loaded models;
-        #: inference libraries are not made to be entered from two threads at once
-        self.models_lock = threading.Lock()
 
     # -- stop ---------------------------------------------------------------------------
     def stop(self, *_: Any) -> None:
@@ -125,8 +123,11 @@ class LiveService:
         except Exception as exc:  # noqa: BLE001
             lag = None
             problems.append(f"bus unreachable: {type(exc).__name__}")
+        backfill = self.pipeline.stages.get("backfill")
+        nxt = backfill.scheduler.next_run_utc() if backfill is not None else None  # type: ignore[attr-defined]
         h.update(
             ok=not problems,
+            backfill_behind_s=None if nxt is None else max(0.0, now - nxt),
             problems=problems,
             last_poll_age_s=age,
             ingest_lag=lag,
@@ -242,7 +243,7 @@ class LiveService:
             reddit,
             delivery,
             self.pipeline.sessions,
-            model_judge(self.pipeline.models, lock=self.models_lock),
+            model_judge(self.pipeline.models),
             bots=bots,
             has_reply=self.seen.has_reply,
             backoff=self.backoff,
@@ -255,12 +256,17 @@ class LiveService:
             clock=self.clock.now,
             budget=self.budget,
             backoff=self.backoff,
+            max_posts=5,
         )
         self.live_jobs = LiveJobs(
             subs,
             loader,
             delivery,
-            StoredSuggestionSource(self.pipeline.sessions, orders=orders),
+            StoredSuggestionSource(
+                self.pipeline.sessions,
+                has_supportive_reply=lambda t: t in alerts.answered,
+                orders=orders,
+            ),
             alerts,
             ModmailCommandReader(reddit, service, me, send=self.options.send, backoff=self.backoff),
             ActionExecutor(
@@ -293,6 +299,10 @@ class LiveService:
             )
             self.clock.wait_running(self.stopped)  # a dev server may hold its clock
             ingest = threading.Thread(target=self._ingest, name="ingest", daemon=True)
+            backfill = threading.Thread(target=self._backfill, name="backfill", daemon=True)
+            if "backfill" in p.runners:
+                backfill.start()
+            main = [n for n in ORDER if n in p.runners and n != "backfill"]
             if p.ingest is not None:  # the reader, and the jobs: in one process only
                 ingest.start()
                 self.live_jobs.register(self.jobs, every_s=self.options.jobs_every_s)
@@ -301,8 +311,7 @@ class LiveService:
                 r.stop = self.stopped
             try:
                 while not self.stopped():
-                    with self.models_lock:
-                        moved = sum(p.runners[n].step(timeout_s=0) for n in ORDER if n in p.runners)
+                    moved = sum(p.runners[n].step(timeout_s=0) for n in main)
                     if not moved:
                         self._stop.wait(0.05)
                     if p.ingest is not None and not ingest.is_alive() and not self.stopped():
@@ -310,8 +319,9 @@ class LiveService:
                         self.stop()
             finally:
                 self.stop()
-                if ingest.is_alive():
-                    ingest.join(timeout=30)
+                for t in (ingest, backfill):
+                    if t.is_alive():
+                        t.join(timeout=30)
                 self.jobs.shutdown()
                 p.dead.flush()
                 p.bus.close()
@@ -322,6 +332,15 @@ class LiveService:
                     ops.stop()
         logger.info("stopped cleanly")
         return 0
+
+    def _backfill(self) -> None:
+        runner = self.pipeline.runners["backfill"]
+        while not self.stopped():
+            try:
+                runner.step(timeout_s=0.2)
+            except Exception:
+                logger.exception("back-fill step failed")
+                self.nap(60)
 
     def _ingest(self) -> None:
         try:

@@ -72,6 +72,8 @@ def build_live_registry(data_dir: Path, root: Path, work: Path) -> Path:
     shutil.copytree(emp, root, dirs_exist_ok=True)
     subj = load_mpqa(str(data_dir / MPQA_REL))
     ex = build_examples(data_dir / "reddit-college", structural_target, max_threads=30)
-    tr = train_models(ex, split_by_post(ex), subj=subj, n_boot=10, lda_iterations=20)
+    tr = train_models(  # one checkpoint model (+1 h) keeps it cheap, as the forecaster tests do
+        ex, split_by_post(ex), subj=subj, n_boot=10, lda_iterations=20, checkpoints=(3600,)
+    )
     write_bundle(tr, reg, subj=subj, metrics={}, params={"target": "structural"}, data_hash="test")
     return root
