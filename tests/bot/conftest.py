@@ -145,7 +145,9 @@ def dev_world(college_slice: Any) -> Any:
     return world
 
 
-def dev_reddit(url: str, budget: Any = None, timeout_cap: float | None = 0.5) -> Any:
+def dev_reddit(
+    url: str, budget: Any = None, timeout_cap: float | None = 0.5, retries: bool = True
+) -> Any:
     from bot.reddit import ClientSettings, make_reddit
 
     settings = ClientSettings(
@@ -160,4 +162,19 @@ def dev_reddit(url: str, budget: Any = None, timeout_cap: float | None = 0.5) ->
             "password": "t",
         },
     )
-    return make_reddit(settings, budget)
+    return make_reddit(settings, budget, retries=retries)
+
+
+@pytest.fixture(scope="session")
+def live_registry(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every bundle the live service loads, trained small (``PROSOCIAL_LIVE_REGISTRY``: reuse
+    one built before)."""
+    import os
+
+    prebuilt = os.environ.get("PROSOCIAL_LIVE_REGISTRY")
+    if prebuilt:
+        return Path(prebuilt)
+    from tests.live_registry import build_live_registry
+
+    root = tmp_path_factory.mktemp("live-registry")
+    return build_live_registry(data_dir, root / "registry", root / "work")
