@@ -23,13 +23,14 @@ from redditdata.dumps import DumpReport, find_dump_files, iter_events
 from redditdata.events import Comment, Submission
 from redditdata.forest import build_thread, post_from_event
 from redditdata.tree import Thread
+from streaming.errors import StreamingError
 
 __all__ = ["FetchDeferred", "ReplayIndex", "ThreadFetcher", "parse_time"]
 
 logger = logging.getLogger(__name__)
 
 
-class FetchDeferred(Exception):
+class FetchDeferred(StreamingError):
     """A thread fetcher cannot reach its source now; the back-fill tries again later."""
 
 
