@@ -355,7 +355,7 @@ def _check(
     )
     assert set(tlcs) <= set(scored), "stored TLCs left unscored"
     bus = sqlite3.connect(tmp / "state" / "bus.sqlite")
-    published = Counter()
+    published: Counter[str] = Counter()
     for (value,) in bus.execute("SELECT value FROM log WHERE topic='reddit.comments'"):
         v = json.loads(value)
         if v["parent_id"] == v["link_id"]:
@@ -393,7 +393,7 @@ def _check(
     later = sum(1 for n in due if any(t > outcomes[n][0] for t in replies.get(n, [])))
     assert later > 20  # there were later replies to cut
     # modmail: each delivery key in exactly one conversation, though POSTs were answered late
-    keys = Counter()
+    keys: Counter[str] = Counter()
     sent_at: dict[str, float] = {}
     for conv in state["modmail"]:
         m = MARK.search(conv["messages"][0]["body"])
