@@ -85,14 +85,14 @@ def unpack_group(
 
 
 class EmpathyLike(Protocol):
-    """A comment's empathy direction as the features read it (read-only)."""
+    """What the features read of an empathy result (read-only)."""
 
     @property
     def share_seeking(self) -> float: ...
     @property
     def share_providing(self) -> float: ...
     @property
-    def label(self) -> str: ...
+    def label(self) -> Any: ...
 
 
 @dataclass
