@@ -23,14 +23,13 @@ from redditdata.dumps import DumpReport, find_dump_files, iter_events
 from redditdata.events import Comment, Submission
 from redditdata.forest import build_thread, post_from_event
 from redditdata.tree import Thread
-from streaming.errors import StreamingError
 
 __all__ = ["FetchDeferred", "ReplayIndex", "ThreadFetcher", "parse_time"]
 
 logger = logging.getLogger(__name__)
 
 
-class FetchDeferred(StreamingError):
+class FetchDeferred(Exception):
     """A thread fetcher cannot reach its source now; the back-fill tries again later."""
 
 
