@@ -32,6 +32,7 @@ __all__ = [
     "AsyncCountingRequestor",
     "ClientSettings",
     "CountingRequestor",
+    "Metering",
     "make_async_reddit",
     "make_reddit",
 ]
@@ -40,6 +41,24 @@ logger = logging.getLogger(__name__)
 
 USER_AGENT = "python:prosocial:v0.1 (moderation assistant)"
 _REQUIRED = ("client_id", "client_secret", "username", "password")
+
+
+@dataclass
+class Metering:
+    """What both requestors add to a Reddit exchange: a timeout cap and a report of every
+    response (or failure) to the :class:`RateBudget`."""
+
+    budget: RateBudget | None = None
+    timeout_cap: float | None = None
+
+    def timeout(self, timeout: float | None) -> float | None:
+        if self.timeout_cap is None:
+            return timeout
+        return min(timeout or self.timeout_cap, self.timeout_cap)
+
+    def record(self, status: int | None, headers: Mapping[str, str] | None) -> None:
+        if self.budget is not None:
+            self.budget.record(status, headers)
 
 
 class CountingRequestor(prawcore.Requestor):
@@ -53,20 +72,15 @@ class CountingRequestor(prawcore.Requestor):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.budget = budget
-        self.timeout_cap = timeout_cap
+        self.metering = Metering(budget, timeout_cap)
 
     def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
-        if self.timeout_cap is not None:
-            timeout = min(timeout or self.timeout_cap, self.timeout_cap)
         try:
-            response = super().request(*args, timeout=timeout, **kwargs)
+            response = super().request(*args, timeout=self.metering.timeout(timeout), **kwargs)
         except prawcore.RequestException:
-            if self.budget is not None:
-                self.budget.record(None, None)
+            self.metering.record(None, None)
             raise
-        if self.budget is not None:
-            self.budget.record(response.status_code, response.headers)
+        self.metering.record(response.status_code, response.headers)
         return response
 
 
@@ -81,23 +95,20 @@ class AsyncCountingRequestor(asyncprawcore.Requestor):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.budget = budget
-        self.timeout_cap = timeout_cap
+        self.metering = Metering(budget, timeout_cap)
 
     @asynccontextmanager
     async def request(
         self, *args: Any, timeout: float | None = None, **kwargs: Any
     ) -> AsyncIterator[Any]:
-        if self.timeout_cap is not None:
-            timeout = min(timeout or self.timeout_cap, self.timeout_cap)
         try:
-            async with super().request(*args, timeout=timeout, **kwargs) as response:
-                if self.budget is not None:
-                    self.budget.record(response.status, response.headers)
+            async with super().request(
+                *args, timeout=self.metering.timeout(timeout), **kwargs
+            ) as response:
+                self.metering.record(response.status, response.headers)
                 yield response
         except asyncprawcore.RequestException:
-            if self.budget is not None:
-                self.budget.record(None, None)
+            self.metering.record(None, None)
             raise
 
 

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import prawcore
 
@@ -28,15 +28,9 @@ from redditdata.dumps import DumpReport
 from redditdata.forest import build_thread
 from redditdata.tree import Post, Thread
 
-__all__ = ["FetchReport", "RedditThreadFetcher", "ThreadFetcher"]
+__all__ = ["FetchReport", "RedditThreadFetcher"]
 
 logger = logging.getLogger(__name__)
-
-
-class ThreadFetcher(Protocol):
-    """What the back-fill stage consumes."""
-
-    def fetch(self, post_fullname: str, as_of: float | None = None) -> Thread: ...
 
 
 @dataclass
@@ -76,16 +70,16 @@ class RedditThreadFetcher:
         self.max_attempts = max_attempts
         self.last_report: FetchReport | None = None
 
-    def fetch(self, post_fullname: str, as_of: float | None = None) -> Thread:
-        return self.fetch_with_report(post_fullname, as_of)[0]
+    def fetch(self, post_name: str, as_of: float | None = None) -> Thread:
+        return self.fetch_with_report(post_name, as_of)[0]
 
     def _requests(self) -> int:
         return self.budget.requests if self.budget is not None else 0
 
     def fetch_with_report(
-        self, post_fullname: str, as_of: float | None = None
+        self, post_name: str, as_of: float | None = None
     ) -> tuple[Thread, FetchReport]:
-        post_id = post_fullname.removeprefix("t3_")
+        post_id = post_name.removeprefix("t3_")
         report = FetchReport(post=f"t3_{post_id}")
         start = self._requests()
         submission = self.reddit.submission(id=post_id)
@@ -95,11 +89,11 @@ class RedditThreadFetcher:
             return submission.comments
 
         try:
-            forest = self.backoff.call(load, f"fetch {post_fullname}")
+            forest = self.backoff.call(load, f"fetch {post_name}")
         except (prawcore.NotFound, prawcore.Forbidden, prawcore.Redirect) as exc:
-            raise FetchError(f"{post_fullname}: {type(exc).__name__}") from exc
+            raise FetchError(f"{post_name}: {type(exc).__name__}") from exc
         except RetriesExhausted as exc:
-            raise FetchError(f"{post_fullname}: {exc}", transient=True) from exc
+            raise FetchError(f"{post_name}: {exc}", transient=True) from exc
         replaced = self._requests() - start if self.budget is not None else 1
         skipped: list[Any] = []
         for attempt in range(self.max_attempts):
@@ -110,7 +104,7 @@ class RedditThreadFetcher:
             except Exception as exc:
                 if not is_transient(exc) or attempt + 1 == self.max_attempts:
                     raise FetchError(
-                        f"{post_fullname}: expanding comments failed: {type(exc).__name__}",
+                        f"{post_name}: expanding comments failed: {type(exc).__name__}",
                         transient=is_transient(exc),
                     ) from exc
                 self.backoff.failures += 1
@@ -124,7 +118,7 @@ class RedditThreadFetcher:
             report.skipped_more = sum(int(getattr(m, "count", 0) or 0) for m in skipped)
             logger.warning(
                 "%s: request budget %d reached, %d stubs (%d comments) left",
-                post_fullname,
+                post_name,
                 self.request_budget,
                 len(skipped),
                 report.skipped_more,

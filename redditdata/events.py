@@ -43,13 +43,13 @@ _MIN_UTC = 1_104_537_600  # 2005-01-01, before Reddit existed
 _MAX_UTC = 4_102_444_800  # 2100-01-01
 
 
-def _check_id(v: Any) -> str:
+def _check_id(v: object) -> str:
     if not isinstance(v, str) or not _ID36.match(v):
         raise ValueError(f"not a base-36 Reddit id: {v!r}")
     return v
 
 
-def _check_utc(v: Any) -> int:
+def _check_utc(v: object) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, float, str)):
         raise ValueError(f"created_utc must be a number, got {type(v).__name__}")  # noqa: TRY004 (pydantic wants ValueError)
     try:
@@ -74,24 +74,24 @@ class _Base(BaseModel):
 
     @field_validator("id", mode="before")
     @classmethod
-    def _id(cls, v: Any) -> str:
+    def _id(cls, v: object) -> str:
         return _check_id(v)
 
     @field_validator("created_utc", mode="before")
     @classmethod
-    def _utc(cls, v: Any) -> int:
+    def _utc(cls, v: object) -> int:
         return _check_utc(v)
 
     @field_validator("subreddit", mode="before")
     @classmethod
-    def _sub(cls, v: Any) -> str:
+    def _sub(cls, v: object) -> str:
         if not isinstance(v, str) or not re.match(r"^[A-Za-z0-9_]{2,21}$", v):
             raise ValueError(f"not a subreddit name: {v!r}")
         return v
 
     @field_validator("score", mode="before")
     @classmethod
-    def _score(cls, v: Any) -> int:
+    def _score(cls, v: object) -> int:
         if v is None:
             return 0
         if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -113,7 +113,7 @@ class Submission(_Base):
 
     @field_validator("selftext", mode="before")
     @classmethod
-    def _selftext(cls, v: Any) -> str:
+    def _selftext(cls, v: object) -> object:
         return "" if v is None else v
 
     @model_validator(mode="after")
@@ -137,7 +137,7 @@ class Comment(_Base):
 
     @field_validator("parent_id", "link_id", mode="before")
     @classmethod
-    def _fullnames(cls, v: Any) -> str:
+    def _fullnames(cls, v: object) -> str:
         if not isinstance(v, str) or not re.match(r"^t[13]_[0-9a-z]{1,13}$", v):
             raise ValueError(f"not a t1_/t3_ fullname: {v!r}")
         return v

@@ -97,7 +97,6 @@ class ForecastModel(Protocol):
         self,
         groups: Sequence[ForecastGroup],
         empathy: Sequence[EmpathyResult] | None = None,
-        n_reasons: int = 3,
         *,
         checkpoint: int = 0,
         timelines: Sequence[PostTimeline] | None = None,

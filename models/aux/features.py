@@ -50,7 +50,7 @@ _C1 = np.uint32(0x85EBCA6B)
 _C2 = np.uint32(0xC2B2AE35)
 
 
-def clean_text(x: Any, max_chars: int) -> str:
+def clean_text(x: object, max_chars: int) -> str:
     """Coerce anything to a bounded ``str`` (no NULs, no lone surrogates)."""
     if x is None:
         return ""
@@ -213,7 +213,7 @@ class Featurizer:
         keys >>= np.uint32(32 - self.spec.char_bits)
         return _pattern(keys.astype(np.int32), counts, 1 << self.spec.char_bits)
 
-    def _parts(self, texts: Sequence[Any]) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
+    def _parts(self, texts: Sequence[object]) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
         raw = [clean_text(t, self.spec.max_chars) for t in texts]
         n = len(raw)
         dense = np.zeros((n, len(DENSE_FEATURES)), dtype=np.float32)
@@ -240,7 +240,7 @@ class Featurizer:
         return self.idf if self.idf is not None else np.ones(self.n_sparse, dtype=np.float32)
 
     # -- public ---------------------------------------------------------------------------
-    def transform(self, texts: Sequence[Any]) -> sp.csr_matrix:
+    def transform(self, texts: Sequence[object]) -> sp.csr_matrix:
         """The full feature matrix (sparse + dense columns, duplicates summed), as fitted on.
 
         An occurrence of a term carries ``weight * idf[col] / norm`` with ``norm`` the row's
@@ -262,7 +262,7 @@ class Featurizer:
             blocks.append(x)
         return sp.hstack([*blocks, sp.csr_matrix(dense)], format="csr", dtype=np.float32)
 
-    def presence(self, texts: Sequence[Any]) -> sp.csr_matrix:
+    def presence(self, texts: Sequence[object]) -> sp.csr_matrix:
         """Binary term-presence matrix of the sparse block (for document frequencies)."""
         words, chars, _ = self._parts(texts)
         x = sp.hstack([words, chars], format="csr", dtype=np.float32)
@@ -284,7 +284,7 @@ class Featurizer:
 
     def linear(
         self,
-        texts: Sequence[Any],
+        texts: Sequence[object],
         tables: tuple[np.ndarray, np.ndarray, np.ndarray],
         bias: np.ndarray,
     ) -> np.ndarray:

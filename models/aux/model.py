@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
@@ -119,7 +118,7 @@ class AuxModels:
         return cls.from_bundle(bundle)
 
     # -- scoring --------------------------------------------------------------------------
-    def logits(self, texts: Sequence[Any]) -> np.ndarray:
+    def logits(self, texts: Sequence[object]) -> np.ndarray:
         """Raw linear outputs, shape ``(len(texts), len(heads))`` in :attr:`heads` order."""
         if isinstance(texts, (str, bytes)):
             texts = [texts]
@@ -130,7 +129,7 @@ class AuxModels:
             out[s : s + len(chunk)] = self.featurizer.linear(chunk, self._tables, self._bias)
         return np.nan_to_num(out, nan=0.0, posinf=50.0, neginf=-50.0)
 
-    def score(self, texts: Sequence[Any]) -> dict[str, np.ndarray]:
+    def score(self, texts: Sequence[object]) -> dict[str, np.ndarray]:
         """Each head → float64 array of ``len(texts)`` (a bare string counts as one text)."""
         z = self.logits(texts).astype(np.float64)
         out: dict[str, np.ndarray] = {}

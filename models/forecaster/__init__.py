@@ -1,5 +1,5 @@
 """Trajectory forecaster (inference): forecast a TLC's prosocial trajectory from its post,
-text and context; rank a post's TLCs; score rankings (DESIGN.md §4–6)."""
+text and context; rank a post's TLCs; score rankings."""
 
 from models.forecaster.evaluation import (
     METRIC_KEYS,

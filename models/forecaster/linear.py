@@ -65,7 +65,7 @@ class NgramRidge:
     def text_terms(self, texts: Sequence[str] | sparse.csr_matrix) -> np.ndarray:
         """Σ tfidf·coef per text, straight on the CSR arrays (no sparse products); ``texts``
         may be :meth:`counts` of them."""
-        m = texts if sparse.issparse(texts) else self.counts(texts)  # type: ignore[arg-type]
+        m = sparse.csr_matrix(texts) if sparse.issparse(texts) else self.counts(texts)
         out = np.zeros(m.shape[0])
         if m.nnz == 0:
             return out

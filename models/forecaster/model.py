@@ -140,7 +140,9 @@ class Forecaster:
             use_context=self.use_context,
         )
         if self.features.names != list(p["feature_names"]):
-            raise ValueError(
+            from models.errors import BundleError
+
+            raise BundleError(
                 f"forecaster bundle {bundle.version} has a feature layout this code "
                 f"does not know; retrain it with `{RETRAIN_COMMAND}`"
             )

@@ -1,4 +1,5 @@
-"""The evaluator: rolling forecast quality per subreddit and model (DESIGN.md §6).
+"""The evaluator: rolling forecast quality per subreddit and model (docs/architecture.md,
+"Stages and their contracts").
 
 Consumes ``prosocial.outcomes``. Every ``every`` outcomes (and at drain) it takes, per
 subreddit and overall (``*``), the newest ``window`` TLCs that have both a forecast and an

@@ -16,7 +16,6 @@ earlier when its name sorts first.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -29,7 +28,8 @@ from sqlalchemy import (
     select,
     values,
 )
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.expression import CTE, ColumnElement, ScalarSelect
 
 from models.forecaster.context import TlcContext, author_key
 from streaming.storage import OutcomeRow, PostRow, TlcRow
@@ -40,9 +40,9 @@ __all__ = ["author_contexts", "prior_tlc_counts"]
 CHUNK = 500
 
 
-def _batch(rows: Sequence[tuple[str, str | None, str, str, int]]) -> Any:
-    """The batch as a ``VALUES`` table ``q(name, author, sub, post, created)`` (a CTE: SQLite
-    has no column aliases on a ``VALUES`` subquery)."""
+def _batch(rows: Sequence[tuple[str, str | None, str, str, int]]) -> CTE:
+    """The batch as a ``VALUES`` table ``batch(name, author, sub, post, created)`` (a CTE:
+    SQLite has no column aliases on a ``VALUES`` subquery)."""
     return (
         values(
             column("name", String),
@@ -50,48 +50,54 @@ def _batch(rows: Sequence[tuple[str, str | None, str, str, int]]) -> Any:
             column("sub", String),
             column("post", String),
             column("created", BigInteger),
-            name="q",
+            name="batch",
         )
         .data(list(rows))
-        .cte("q")
+        .cte("batch")
     )
 
 
-def _before(h: Any, q: Any) -> Any:
-    return or_(h.created_utc < q.c.created, and_(h.created_utc == q.c.created, h.name < q.c.name))
+def _before(earlier: type[TlcRow], batch: CTE) -> ColumnElement[bool]:
+    """``earlier`` was created before the batch TLC (ties broken by fullname)."""
+    return or_(
+        earlier.created_utc < batch.c.created,
+        and_(earlier.created_utc == batch.c.created, earlier.name < batch.c.name),
+    )
 
 
-def _author_count(q: Any, same: str | None = None) -> Any:
+def _author_count(batch: CTE, same: str | None = None) -> ScalarSelect[int]:
     """Count of the author's stored TLCs before each batch TLC; ``same``: only those in the
     same subreddit (``"sub"``) or on the same post (``"post"``)."""
-    h = aliased(TlcRow)
-    cond = [h.author == q.c.author, _before(h, q)]
+    earlier = aliased(TlcRow)
+    cond = [earlier.author == batch.c.author, _before(earlier, batch)]
     if same == "sub":
-        cond.append(func.lower(h.subreddit) == q.c.sub)
+        cond.append(func.lower(earlier.subreddit) == batch.c.sub)
     elif same == "post":
-        cond.append(h.post_name == q.c.post)
-    return select(func.count()).select_from(h).where(*cond).scalar_subquery()
+        cond.append(earlier.post_name == batch.c.post)
+    return select(func.count()).select_from(earlier).where(*cond).scalar_subquery()
 
 
-def prior_tlc_counts(s: Any, todo: Sequence[tuple[TlcRow, PostRow]]) -> dict[str, int]:
+def prior_tlc_counts(s: Session, todo: Sequence[tuple[TlcRow, PostRow]]) -> dict[str, int]:
     """For each TLC, how many stored TLCs of its post come before it (a forecaster feature),
     over every stored TLC of the post, not just this batch."""
     out: dict[str, int] = {}
     for i in range(0, len(todo), CHUNK):
-        q = _batch([(t.name, "", "", t.post_name, t.created_utc) for t, _ in todo[i : i + CHUNK]])
-        h = aliased(TlcRow)
+        batch = _batch(
+            [(t.name, "", "", t.post_name, t.created_utc) for t, _ in todo[i : i + CHUNK]]
+        )
+        earlier = aliased(TlcRow)
         n = (
             select(func.count())
-            .select_from(h)
-            .where(h.post_name == q.c.post, _before(h, q))
+            .select_from(earlier)
+            .where(earlier.post_name == batch.c.post, _before(earlier, batch))
             .scalar_subquery()
         )
-        out |= {name: int(c) for name, c in s.execute(select(q.c.name, n))}
+        out |= {name: int(c) for name, c in s.execute(select(batch.c.name, n))}
     return out
 
 
 def author_contexts(
-    s: Any,
+    s: Session,
     todo: Sequence[tuple[TlcRow, PostRow]],
     horizon_s: int,
     scope: str = "subreddit",
@@ -112,28 +118,28 @@ def author_contexts(
     ]
     out: dict[str, TlcContext] = {}
     for i in range(0, len(named), CHUNK):
-        q = _batch(named[i : i + CHUNK])
-        h, o = aliased(TlcRow), aliased(OutcomeRow)
+        batch = _batch(named[i : i + CHUNK])
+        earlier, outcome = aliased(TlcRow), aliased(OutcomeRow)
         matured = (
-            select(h)
-            .join(o, o.tlc_name == h.name)
+            select(earlier)
+            .join(outcome, outcome.tlc_name == earlier.name)
             .where(
-                h.author == q.c.author,
-                _before(h, q),
-                h.created_utc + literal(int(horizon_s)) <= q.c.created,
-                o.trajectory.is_not(None),
-                *([func.lower(h.subreddit) == q.c.sub] if same else []),
+                earlier.author == batch.c.author,
+                _before(earlier, batch),
+                earlier.created_utc + literal(int(horizon_s)) <= batch.c.created,
+                outcome.trajectory.is_not(None),
+                *([func.lower(earlier.subreddit) == batch.c.sub] if same else []),
             )
         )
         n_out = matured.with_only_columns(func.count()).scalar_subquery()
         sum_out = matured.with_only_columns(
-            func.coalesce(func.sum(o.trajectory), 0.0)
+            func.coalesce(func.sum(outcome.trajectory), 0.0)
         ).scalar_subquery()
         stmt = select(
-            q.c.name,
-            _author_count(q, same),
-            _author_count(q, "sub"),
-            _author_count(q, "post"),
+            batch.c.name,
+            _author_count(batch, same),
+            _author_count(batch, "sub"),
+            _author_count(batch, "post"),
             n_out,
             sum_out,
         )

@@ -1,4 +1,5 @@
-"""Fixtures for the bot tests: praw-cassette replay with vcrpy, the embedded in-memory bus."""
+"""Fixtures of the bot tests: praw-cassette replay with vcrpy, a real-data dev world, the live
+registry. Helpers the tests call directly are in :mod:`tests.bot.support`."""
 
 from __future__ import annotations
 
@@ -10,21 +11,7 @@ from typing import Any
 
 import pytest
 
-from streaming.bus.embedded import EmbeddedBus
-
-PLACEHOLDERS = {
-    "<TEST_SUBREDDIT>": "prosocialtest",
-    "<USERNAME>": "prosocial_bot",
-    "<PASSWORD>": "pw",
-    "<CLIENT_ID>": "cid",
-    "<CLIENT_SECRET>": "secret",
-}
-
-
-@pytest.fixture()
-def memory_bus() -> EmbeddedBus:
-    """The embedded bus with one partition per topic (records in publication order)."""
-    return EmbeddedBus(partitions=1)
+from tests.bot.support import cassette_settings, cassette_text
 
 
 @pytest.fixture(scope="session")
@@ -33,13 +20,6 @@ def cassette_dir(data_dir: Path) -> Path:
     if not d.exists():
         pytest.fail(f"{d} missing")
     return d
-
-
-def load_cassette(cassette_dir: Path, name: str) -> dict[str, Any]:
-    text = (cassette_dir / f"{name}.json").read_text()
-    for k, v in PLACEHOLDERS.items():
-        text = text.replace(k, v)
-    return json.loads(text)
 
 
 @pytest.fixture()
@@ -52,10 +32,7 @@ def replay(cassette_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str
     class Persister:
         @staticmethod
         def load_cassette(cassette_path: str, serializer: Any) -> Any:
-            text = (cassette_dir / f"{Path(cassette_path).name}.json").read_text()
-            for k, v in PLACEHOLDERS.items():
-                text = text.replace(k, v)
-            return deserialize(text, serializer)
+            return deserialize(cassette_text(cassette_dir, Path(cassette_path).name), serializer)
 
         @staticmethod
         def save_cassette(cassette_path: str, cassette_dict: Any, serializer: Any) -> None:
@@ -92,19 +69,10 @@ def replay(cassette_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str
 def praw_reddit() -> Iterator[Any]:
     """A real praw client configured like praw's own test-suite (script app)."""
     from bot.ratelimit import RateBudget
-    from bot.reddit import ClientSettings, make_reddit
+    from bot.reddit import make_reddit
 
     budget = RateBudget()
-    settings = ClientSettings(
-        user_agent="prosocial-tests",
-        extra={
-            "client_id": "cid",
-            "client_secret": "secret",
-            "username": "prosocial_bot",
-            "password": "pw",
-        },
-    )
-    reddit = make_reddit(settings, budget)
+    reddit = make_reddit(cassette_settings(), budget)
     reddit.test_budget = budget
     yield reddit
 
@@ -143,26 +111,6 @@ def dev_world(college_slice: Any) -> Any:
     world = RedditWorld(posts, comments, start=start, late_fraction=0.0)
     world.advance(max(float(c["created_utc"]) for c in comments) - start + 1)
     return world
-
-
-def dev_reddit(
-    url: str, budget: Any = None, timeout_cap: float | None = 0.5, retries: bool = True
-) -> Any:
-    from bot.reddit import ClientSettings, make_reddit
-
-    settings = ClientSettings(
-        oauth_url=url,
-        reddit_url=url,
-        timeout_cap=timeout_cap,
-        user_agent="python:prosocial-tests:v0.1",
-        extra={
-            "client_id": "t",
-            "client_secret": "t",
-            "username": "prosocial_bot",
-            "password": "t",
-        },
-    )
-    return make_reddit(settings, budget, retries=retries)
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,9 @@ import pytest
 
 from bot.aingest import AsyncRedditIngest
 from bot.errors import RetriesExhausted
-from bot.reddit import ClientSettings, make_async_reddit
+from bot.reddit import make_async_reddit
 from bot.seen import SeenStore
-from tests.bot.conftest import load_cassette
+from tests.bot.support import cassette_settings, load_cassette
 
 
 def test_async_comment_stream_publishes_each_recorded_comment_once(
@@ -32,17 +32,7 @@ def test_async_comment_stream_publishes_each_recorded_comment_once(
     taken: list = []
 
     async def main() -> AsyncRedditIngest:
-        reddit = make_async_reddit(
-            ClientSettings(
-                user_agent="prosocial-tests",
-                extra={
-                    "client_id": "cid",
-                    "client_secret": "secret",
-                    "username": "prosocial_bot",
-                    "password": "pw",
-                },
-            )
-        )
+        reddit = make_async_reddit(cassette_settings())
         ingest = AsyncRedditIngest(
             reddit,
             SeenStore(),

@@ -6,7 +6,7 @@ import json
 
 from bot.threads import RedditThreadFetcher
 from redditdata.tree import walk
-from tests.bot.conftest import load_cassette
+from tests.bot.support import load_cassette
 
 
 def _recorded_comment_names(cassette_dir, name: str) -> set[str]:

@@ -11,7 +11,7 @@ from bot.permissions import check_permissions
 from bot.ratelimit import RateBudget
 from bot.threads import RedditThreadFetcher
 from redditdata.tree import walk
-from tests.bot.conftest import dev_reddit
+from tests.bot.support import dev_reddit
 
 
 def test_listing_cursors_follow_reddit_semantics(dev_world):

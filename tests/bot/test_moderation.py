@@ -16,7 +16,7 @@ from bot.config import SubredditConfig
 from bot.delivery import ModeratorDelivery, marker
 from bot.devserver import DevRedditServer
 from bot.suggestions import PostSuggestion, StaticSuggestionSource
-from tests.bot.conftest import dev_reddit
+from tests.bot.support import dev_reddit
 
 BOT = "prosocial_bot"
 

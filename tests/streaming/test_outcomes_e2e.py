@@ -161,30 +161,8 @@ def test_outcomes_cli_names_the_training_command_when_bundles_are_missing(
 ) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    rc = prosocial(
-        [
-            "outcomes",
-            "--data",
-            str(eval_slice),
-            "--out",
-            str(tmp_path / "o.jsonl"),
-            "--registry",
-            str(empty),
-        ]
-    )
-    assert rc == 2
-    assert "prosocial-train aux" in capsys.readouterr().err
-    # aux present, trajectory missing
-    rc = prosocial(
-        [
-            "outcomes",
-            "--data",
-            str(eval_slice),
-            "--out",
-            str(tmp_path / "o.jsonl"),
-            "--registry",
-            str(tiny_aux_registry),
-        ]
-    )
-    assert rc == 2
-    assert "prosocial-train trajectory" in capsys.readouterr().err
+    argv = ["outcomes", "--data", str(eval_slice), "--out", str(tmp_path / "o.jsonl")]
+    # aux missing, then aux present and trajectory missing
+    for registry, hint in ((empty, "aux"), (tiny_aux_registry, "trajectory")):
+        assert prosocial([*argv, "--registry", str(registry)]) == 2
+        assert f"prosocial-train {hint}" in capsys.readouterr().err

@@ -131,7 +131,9 @@ class _CtxForecaster:
     def __init__(self) -> None:
         self.groups: list[tuple[Any, ...]] = []
 
-    def predict_many(self, groups: Any, empathy: Any = None) -> list[Any]:
+    def predict_many(
+        self, groups: Any, empathy: Any = None, *, checkpoint: int = 0, timelines: Any = None
+    ) -> list[Any]:
         self.groups += [tuple(g) for g in groups]
         return [TinyForecast(0.0, -1.0, 1.0, []) for g in groups for _ in g[1]]
 

@@ -85,8 +85,14 @@ class TinyForecaster:
         return out
 
     def predict_many(
-        self, groups: Sequence[tuple[Any, ...]], empathy: Any = None
+        self,
+        groups: Sequence[tuple[Any, ...]],
+        empathy: Any = None,
+        *,
+        checkpoint: int = 0,
+        timelines: Any = None,
     ) -> list[TinyForecast]:
+        """The same forecast at every checkpoint (the tiny model sees only the TLC)."""
         out: list[TinyForecast] = []
         for post, tlcs, n_prior, *_context in groups:
             out += self.predict(post, tlcs, n_prior=n_prior)

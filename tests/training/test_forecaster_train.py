@@ -251,6 +251,7 @@ def test_bundle_without_context_keeps_its_layout_and_unknown_layouts_name_the_re
     """A bundle trained before context features (no ``use_context``) is read with the old
     layout; a layout this code does not know fails naming the retrain command."""
     from models.bundle import Bundle
+    from models.errors import BundleError
 
     _, _, reg, _ = trained
     b = reg.current("forecaster")
@@ -261,7 +262,7 @@ def test_bundle_without_context_keeps_its_layout_and_unknown_layouts_name_the_re
     fc = Forecaster(Bundle(b.path, cfg))
     assert not fc.use_context and fc.features.names == p["feature_names"]
     p["feature_names"] = [*p["feature_names"], "something_new"]
-    with pytest.raises(ValueError, match=RETRAIN_COMMAND):
+    with pytest.raises(BundleError, match=RETRAIN_COMMAND):
         Forecaster(Bundle(b.path, cfg))
 
 

@@ -13,9 +13,10 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -322,6 +323,43 @@ def load_eli5(aux: Path, min_score: int = 3, limit: int | None = None) -> dict[s
     return _by_split(texts, np.ones(len(texts)), group_split(keys), "eli5", limit)
 
 
+def _question_posts(submissions: Path, subreddits: set[str] | None = None) -> set[str]:
+    """Fullnames of the posts with a ``?`` in title or text (in ``subreddits``, if given)."""
+    question: set[str] = set()
+    with gzip.open(submissions, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if subreddits is not None and r.get("subreddit") not in subreddits:
+                continue
+            if "?" in f"{r.get('title', '')} {r.get('selftext', '')}":
+                question.add(str(r.get("name")))
+    return question
+
+
+def _college_comments(
+    comments: Path,
+    keep: Callable[[dict[str, Any]], bool],
+    n: int,
+    marks: tuple[str, ...] = (),
+) -> tuple[list[str], list[str]]:
+    """Up to ``n`` bodies of human comments that ``keep`` accepts, with their post fullnames
+    (the split groups); ``marks`` skips lines containing none of them before parsing."""
+    texts: list[str] = []
+    keys: list[str] = []
+    with gzip.open(comments, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if marks and not any(m in line for m in marks):
+                continue
+            r = json.loads(line)
+            body = str(r.get("body", "")).strip()
+            if body not in _DROP and r.get("author") != "AutoModerator" and keep(r):
+                texts.append(body)
+                keys.append(str(r.get("link_id")))
+                if len(texts) >= n:
+                    break
+    return texts, keys
+
+
 def load_college_replies(
     data: Path, n: int = 6000, limit: int | None = None
 ) -> dict[str, Labelled]:
@@ -329,28 +367,10 @@ def load_college_replies(
     the start of the dump: a noisy "other Reddit replies" negative set for information sharing."""
     subs = _need(data / "reddit-college" / "submissions.jsonl.gz")
     comments = _need(data / "reddit-college" / "comments.jsonl.gz")
-    question: set[str] = set()
-    with gzip.open(subs, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            if "?" in f"{r.get('title', '')} {r.get('selftext', '')}":
-                question.add(str(r.get("name")))
-    texts: list[str] = []
-    keys: list[str] = []
-    with gzip.open(comments, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            body = str(r.get("body", "")).strip()
-            if (
-                r.get("depth", 0) >= 1
-                and r.get("link_id") not in question
-                and body not in _DROP
-                and r.get("author") != "AutoModerator"
-            ):
-                texts.append(body)
-                keys.append(str(r.get("link_id")))
-                if len(texts) >= n:
-                    break
+    question = _question_posts(subs)
+    texts, keys = _college_comments(
+        comments, lambda r: r.get("depth", 0) >= 1 and r.get("link_id") not in question, n
+    )
     return _by_split(texts, np.zeros(len(texts)), group_split(keys), "college", limit)
 
 
@@ -369,35 +389,15 @@ def load_college_answers(
     subs = _need(data / "reddit-college" / "submissions.jsonl.gz")
     comments = _need(data / "reddit-college" / "comments.jsonl.gz")
     wanted = set(subreddits)
-    question: set[str] = set()
-    with gzip.open(subs, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            if (
-                r.get("subreddit") in wanted
-                and "?" in f"{r.get('title', '')} {r.get('selftext', '')}"
-            ):
-                question.add(str(r.get("name")))
-    texts: list[str] = []
-    keys: list[str] = []
-    marks = tuple(f'"subreddit": "{x}"' for x in wanted)
-    with gzip.open(comments, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            if not any(m in line for m in marks):
-                continue
-            r = json.loads(line)
-            body = str(r.get("body", "")).strip()
-            if (
-                r.get("depth", 0) == 0
-                and r.get("link_id") in question
-                and int(r.get("score") or 0) > 2
-                and body not in _DROP
-                and r.get("author") != "AutoModerator"
-            ):
-                texts.append(body)
-                keys.append(str(r.get("link_id")))
-                if len(texts) >= n:
-                    break
+    question = _question_posts(subs, wanted)
+    texts, keys = _college_comments(
+        comments,
+        lambda r: (
+            r.get("depth", 0) == 0 and r.get("link_id") in question and int(r.get("score") or 0) > 2
+        ),
+        n,
+        marks=tuple(f'"subreddit": "{x}"' for x in wanted),
+    )
     return _by_split(texts, np.ones(len(texts)), group_split(keys), "college_answers", limit)
 
 

@@ -107,72 +107,116 @@ def _neg(lab: Labelled, n: int | None = None) -> Labelled:
     return Labelled(lab.texts, np.zeros(len(lab)), lab.source)
 
 
+Splits = dict[str, Labelled]
+
+
+@dataclass
+class _Sources:
+    """Every labelled source the heads train and are evaluated on, by split."""
+
+    toxichat: Splits
+    ruddit: Splits
+    davidson: Splits
+    wiki_toxic: Splits
+    perspective: Splits
+    politeness: Splits
+    goemotions: Splits
+    goemotions_benign: Splits
+    advice: Splits
+    eli5: Splits
+    college_replies: Splits
+    college_answers: Splits
+
+
 def load_aux_data(data: Path, limit: int | None = None, college_negatives: int = 6000) -> AuxData:
     """Load every dataset and assemble the per-head splits (``limit`` caps each split)."""
+    src = _load_sources(data, limit, college_negatives)
+    heads = _training_heads(src)
+    for h, hd in heads.items():
+        logger.info("%s: %s", h, {s: len(hd.arrays(s)[0]) for s in SPLITS})
+    return AuxData(heads=heads, evals=_evaluation_sets(src), perspective=src.perspective)
+
+
+def _load_sources(data: Path, limit: int | None, college_negatives: int) -> _Sources:
     aux = data / "aux"
-    tc, rd, dv = load_toxichat(aux, limit), load_ruddit(aux, limit), load_davidson(aux, limit)
-    wk, pz = load_wiki_toxic(aux, limit), load_perspective(aux, limit)
-    po, ge = load_politeness(aux, limit), load_goemotions(aux, limit)
-    gb = load_goemotions_benign(aux, limit)
-    ad, el = load_advice(aux, limit), load_eli5(aux, limit=limit)
-    co = load_college_replies(data, n=college_negatives, limit=limit)
-    ca = load_college_answers(data, n=college_negatives, limit=limit)
-    persp_texts = set(pz["train"].texts) | set(pz["test"].texts)
-    wk = {
+    perspective = load_perspective(aux, limit)
+    # Wikipedia comments that Perspective scored are held out for calibration: not trained on
+    in_perspective = set(perspective["train"].texts) | set(perspective["test"].texts)
+    wiki_toxic = {
         s: Labelled(
-            [t for t in lab.texts if t not in persp_texts],
-            lab.y[[t not in persp_texts for t in lab.texts]],
+            [t for t in lab.texts if t not in in_perspective],
+            lab.y[[t not in in_perspective for t in lab.texts]],
             lab.source,
         )
-        for s, lab in wk.items()
+        for s, lab in load_wiki_toxic(aux, limit).items()
     }
+    return _Sources(
+        toxichat=load_toxichat(aux, limit),
+        ruddit=load_ruddit(aux, limit),
+        davidson=load_davidson(aux, limit),
+        wiki_toxic=wiki_toxic,
+        perspective=perspective,
+        politeness=load_politeness(aux, limit),
+        goemotions=load_goemotions(aux, limit),
+        goemotions_benign=load_goemotions_benign(aux, limit),
+        advice=load_advice(aux, limit),
+        eli5=load_eli5(aux, limit=limit),
+        college_replies=load_college_replies(data, n=college_negatives, limit=limit),
+        college_answers=load_college_answers(data, n=college_negatives, limit=limit),
+    )
+
+
+def _training_heads(src: _Sources) -> dict[str, HeadData]:
+    """The train and validation data of each head, with the sources' weights."""
     heads = {h: HeadData() for h in ("toxicity", "politeness", "supportiveness", "advice", "info")}
     for s in ("train", "val"):
-        heads["toxicity"].add(s, tc[s])
-        heads["toxicity"].add(s, _binary(rd[s], RUDDIT_TOXIC_ABOVE))
+        toxicity = heads["toxicity"]
+        toxicity.add(s, src.toxichat[s])
+        toxicity.add(s, _binary(src.ruddit[s], RUDDIT_TOXIC_ABOVE))
         # Davidson is 83% offensive tweets: re-weight to a balanced, small share
+        davidson = src.davidson[s]
         for cls, w in ((1.0, DAVIDSON_POS_WEIGHT), (0.0, DAVIDSON_NEG_WEIGHT)):
-            m = dv[s].y == cls
-            heads["toxicity"].add(
-                s,
-                Labelled(
-                    [t for t, k in zip(dv[s].texts, m, strict=True) if k], dv[s].y[m], "davidson"
-                ),
-                w,
-            )
-        heads["toxicity"].add(s, gb[s].head(BENIGN_CAP[s]), 0.5)
-        heads["toxicity"].add(s, wk[s])
-        heads["politeness"].add(s, po[s])
-        heads["supportiveness"].add(s, ge[s])
-        heads["supportiveness"].add(s, Labelled(rd[s].texts, -rd[s].y, "ruddit"))
-        heads["advice"].add(s, ad[s])
-        heads["info"].add(s, el[s])
-        heads["info"].add(s, ca[s])
-        for neg in (ge[s], tc[s], rd[s], co[s]):
-            heads["info"].add(s, _neg(neg))
-    n_adv_neg = len(ad["train"]) // 2
-    heads["advice"].add("train", _neg(ge["train"], n_adv_neg))
-    evals = {
+            m = davidson.y == cls
+            texts = [t for t, k in zip(davidson.texts, m, strict=True) if k]
+            toxicity.add(s, Labelled(texts, davidson.y[m], "davidson"), w)
+        toxicity.add(s, src.goemotions_benign[s].head(BENIGN_CAP[s]), 0.5)
+        toxicity.add(s, src.wiki_toxic[s])
+        heads["politeness"].add(s, src.politeness[s])
+        heads["supportiveness"].add(s, src.goemotions[s])
+        heads["supportiveness"].add(s, _negated(src.ruddit[s]))
+        heads["advice"].add(s, src.advice[s])
+        heads["info"].add(s, src.eli5[s])
+        heads["info"].add(s, src.college_answers[s])
+        for neg in (src.goemotions, src.toxichat, src.ruddit, src.college_replies):
+            heads["info"].add(s, _neg(neg[s]))
+    heads["advice"].add("train", _neg(src.goemotions["train"], len(src.advice["train"]) // 2))
+    return heads
+
+
+def _evaluation_sets(src: _Sources) -> dict[str, dict[str, Labelled]]:
+    """The held-out test sets of each head, by name."""
+    advice_test = src.advice["test"]
+    return {
         "toxicity": {
-            "toxichat_test": tc["test"],
-            "davidson_test": dv["test"],
-            "goemotions_benign_test": gb["test"],
-            "wiki_toxic_test": wk["test"],
-            "ruddit_test": rd["test"],
+            "toxichat_test": src.toxichat["test"],
+            "davidson_test": src.davidson["test"],
+            "goemotions_benign_test": src.goemotions_benign["test"],
+            "wiki_toxic_test": src.wiki_toxic["test"],
+            "ruddit_test": src.ruddit["test"],
         },
-        "politeness": {"test": po["test"]},
+        "politeness": {"test": src.politeness["test"]},
         "supportiveness": {
-            "goemotions_test": ge["test"],
-            "ruddit_test": Labelled(rd["test"].texts, -rd["test"].y, "ruddit"),
+            "goemotions_test": src.goemotions["test"],
+            "ruddit_test": _negated(src.ruddit["test"]),
         },
         "advice": {
-            "test": ad["test"],
+            "test": advice_test,
             # the paper's heuristic framing: every advice-subreddit reply is positive,
             # replies from other subreddits negative, at the paper's 21% positive rate
             "paper_like_test": _concat(
                 [
-                    Labelled(ad["test"].texts, np.ones(len(ad["test"])), "advice"),
-                    _neg(ge["test"], round(len(ad["test"]) * 299_006 / 79_430)),
+                    Labelled(advice_test.texts, np.ones(len(advice_test)), "advice"),
+                    _neg(src.goemotions["test"], round(len(advice_test) * 299_006 / 79_430)),
                 ],
                 "advice",
             ),
@@ -180,21 +224,30 @@ def load_aux_data(data: Path, limit: int | None = None, college_negatives: int =
         "info": {
             "test": _concat(
                 [
-                    el["test"],
-                    ca["test"],
-                    _neg(ge["test"]),
-                    _neg(tc["test"]),
-                    _neg(rd["test"]),
-                    _neg(co["test"]),
+                    src.eli5["test"],
+                    src.college_answers["test"],
+                    *(
+                        _neg(neg["test"])
+                        for neg in (
+                            src.goemotions,
+                            src.toxichat,
+                            src.ruddit,
+                            src.college_replies,
+                        )
+                    ),
                 ],
                 "info",
             ),
-            "college_test": _concat([ca["test"], _neg(co["test"])], "info"),
+            "college_test": _concat(
+                [src.college_answers["test"], _neg(src.college_replies["test"])], "info"
+            ),
         },
     }
-    for h, hd in heads.items():
-        logger.info("%s: %s", h, {s: len(hd.arrays(s)[0]) for s in SPLITS})
-    return AuxData(heads=heads, evals=evals, perspective=pz)
+
+
+def _negated(lab: Labelled) -> Labelled:
+    """Ruddit's offensiveness as a supportiveness target (its negation)."""
+    return Labelled(lab.texts, -lab.y, "ruddit")
 
 
 def _concat(labs: list[Labelled], source: str) -> Labelled:

@@ -7,7 +7,7 @@ paper's figure (``paper``) where the paper gives one. Figures on substitute data
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -110,8 +110,8 @@ def evaluate_aux(model: AuxModels, data: AuxData) -> dict[str, Any]:
         "toxicity": {"heldout": _toxicity(score, data, th), "paper": PAPER["toxicity"]},
         "politeness": _politeness(score, data),
         "supportiveness": _supportiveness(score, data),
-        "advice": _advice(score, data, th),
-        "info": _info(score, data, th),
+        "advice": _binary_head(score, data, th, "advice"),
+        "info": _binary_head(score, data, th, "info"),
     }
 
 
@@ -179,42 +179,31 @@ def _supportiveness(score: Score, data: AuxData) -> dict[str, Any]:
     }
 
 
-def _advice(score: Score, data: AuxData, th: Mapping[str, float]) -> dict[str, Any]:
-    return _binary_head(
-        score,
-        data,
-        th,
-        "advice",
+#: The classifier heads reported on several held-out sets: sets and what they are.
+_BINARY_HEADS: dict[str, tuple[tuple[str, ...], str]] = {
+    "advice": (
         ("test", "paper_like_test"),
-        "test: Advice-EMNLP2020 gold replies (any advice sentence = "
-        "advice); paper_like_test: all advice-subreddit test replies vs "
-        "GoEmotions replies at the paper's 21% positive rate",
-    )
-
-
-def _info(score: Score, data: AuxData, th: Mapping[str, float]) -> dict[str, Any]:
-    return _binary_head(
-        score,
-        data,
-        th,
-        "info",
+        (
+            "test: Advice-EMNLP2020 gold replies (any advice sentence = "
+            "advice); paper_like_test: all advice-subreddit test replies vs "
+            "GoEmotions replies at the paper's 21% positive rate"
+        ),
+    ),
+    "info": (
         ("test", "college_test"),
-        "test: answers score>2 to questions (ELI5, r/AskAcademia, "
-        "r/CollegeAdvice) vs other Reddit replies (GoEmotions, ToxiChat, Ruddit, "
-        "reddit-college non-question threads); college_test: the reddit-college "
-        "part only",
-    )
+        (
+            "test: answers score>2 to questions (ELI5, r/AskAcademia, "
+            "r/CollegeAdvice) vs other Reddit replies (GoEmotions, ToxiChat, Ruddit, "
+            "reddit-college non-question threads); college_test: the reddit-college "
+            "part only"
+        ),
+    ),
+}
 
 
-def _binary_head(
-    score: Score,
-    data: AuxData,
-    th: Mapping[str, float],
-    head: str,
-    sets: Sequence[str],
-    note: str,
-) -> dict[str, Any]:
-    """A classifier head's figures on each held-out set, at its serving threshold."""
+def _binary_head(score: Score, data: AuxData, th: Mapping[str, float], head: str) -> dict[str, Any]:
+    """A classifier head's figures on each of its held-out sets, at its serving threshold."""
+    sets, note = _BINARY_HEADS[head]
     evals = data.evals[head]
     return {
         "heldout": {n: _classifier(score(evals[n], head), evals[n], th[head]) for n in sets},

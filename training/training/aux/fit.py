@@ -24,7 +24,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import cohen_kappa_score, roc_auc_score
 from sklearn.model_selection import KFold
-from training.aux.datasets import AuxData
+from training.aux.datasets import AuxData, HeadData
 from training.errors import TrainingError
 
 from models.aux import AUX_HEADS, HEAD_KINDS, Calibrator, Featurizer, FeaturizerSpec
@@ -223,12 +223,33 @@ def fit_calibrator(
 def train_aux(
     data: AuxData, cfg: AuxConfig = AuxConfig(), progress: Progress | None = None
 ) -> TrainedAux:
+    """Fit the shared featuriser, one linear head per :data:`AUX_HEADS` entry (regularisation
+    chosen on validation), and the toxicity head's calibration against Perspective."""
     say = progress or (lambda _msg: None)
+    featurizer = _fit_featurizer(data, cfg, say)
+    every_text = [
+        t for hd in data.heads.values() for s in ("train", "val") for t in hd.arrays(s)[0]
+    ] + data.perspective["train"].texts
+    cache = FeatureCache(featurizer, every_text, cfg.chunk, say)
+    weights = np.zeros((featurizer.n_features, len(AUX_HEADS)), dtype=np.float32)
+    bias = np.zeros(len(AUX_HEADS), dtype=np.float32)
+    validation: dict[str, Any] = {}
+    chosen: dict[str, float] = {}
+    for j, head in enumerate(AUX_HEADS):
+        weights[:, j], bias[j], chosen[head], validation[head] = _fit_head(
+            head, data.heads[head], cache, cfg, say
+        )
+    calibrator, validation["toxicity"]["calibration"] = _calibrate(data, cache, weights, bias, cfg)
+    params = {"config": {k: v for k, v in asdict(cfg).items()}, "chosen_reg": chosen}
+    return TrainedAux(featurizer, weights, bias, calibrator, params=params, validation=validation)
+
+
+def _fit_featurizer(data: AuxData, cfg: AuxConfig, say: Progress) -> Featurizer:
+    """Vocabulary and idf over the distinct training texts of every head."""
     train_texts = data.all_train_texts()
     say(f"vocabulary over {len(set(train_texts))} training texts")
-    vocab = build_vocab(
-        list(dict.fromkeys(train_texts)), cfg.vocab_min_df, cfg.vocab_max, cfg.max_chars
-    )
+    distinct = list(dict.fromkeys(train_texts))
+    vocab = build_vocab(distinct, cfg.vocab_min_df, cfg.vocab_max, cfg.max_chars)
     spec = FeaturizerSpec(
         vocab=vocab,
         char_bits=cfg.char_bits,
@@ -238,66 +259,63 @@ def train_aux(
         char_weight=cfg.char_weight,
         repeat_window=cfg.repeat_window,
     )
-    uniq_train = list(dict.fromkeys(train_texts))
-    idf = fit_idf(Featurizer(spec), uniq_train, cfg.chunk)
-    feat = Featurizer(spec, idf=idf)
-    all_texts = [
-        t for hd in data.heads.values() for s in ("train", "val") for t in hd.arrays(s)[0]
-    ] + data.perspective["train"].texts
-    cache = FeatureCache(feat, all_texts, cfg.chunk, say)
-    weights = np.zeros((feat.n_features, len(AUX_HEADS)), dtype=np.float32)
-    bias = np.zeros(len(AUX_HEADS), dtype=np.float32)
-    validation: dict[str, Any] = {}
-    chosen: dict[str, float] = {}
-    for j, head in enumerate(AUX_HEADS):
-        kind = "regression" if HEAD_KINDS[head] == "regression" else "logistic"
-        hd = data.heads[head]
-        tx, ty, tw = hd.arrays("train")
-        vx, vy, _ = hd.arrays("val")
-        if not tx:
-            raise TrainingError(f"no training data for head {head}")
-        xtr = cache.rows(tx)
-        xva = cache.rows(vx) if vx else None
-        grid = cfg.alpha_grid if kind == "regression" else cfg.c_grid
-        best: tuple[float, float, np.ndarray, float] | None = None
-        scores = {}
-        for reg in grid:
-            say(f"{head}: fitting {kind} reg={reg}")
-            coef, icpt = _fit_linear(kind, xtr, ty, tw, reg)
-            s = (
-                validation_score(kind, vy, xva @ coef + icpt, hd.sources("val"))
-                if xva is not None
-                else 0.0
-            )
-            scores[str(reg)] = round(s, 4)
-            if best is None or s > best[0]:
-                best = (s, reg, coef, icpt)
-        assert best is not None
-        weights[:, j] = best[2]
-        bias[j] = best[3]
-        chosen[head] = best[1]
-        validation[head] = {
-            "metric": ("pearson_r" if kind == "regression" else "auc") + " (macro over sources)",
-            "by_reg": scores,
-            "chosen_reg": best[1],
-            "n_train": len(tx),
-            "n_val": len(vx),
-        }
-        logger.info("%s: chose reg=%s (val %s)", head, best[1], scores)
-    pz = data.perspective["train"]
-    jt = AUX_HEADS.index("toxicity")
-    z = cache.rows(pz.texts) @ weights[:, jt] + bias[jt]
-    calibrator, cal_info = fit_calibrator(np.asarray(z, np.float64), pz.y, cfg.calibration)
+    return Featurizer(spec, idf=fit_idf(Featurizer(spec), distinct, cfg.chunk))
+
+
+def _fit_head(
+    head: str, hd: HeadData, cache: FeatureCache, cfg: AuxConfig, say: Progress
+) -> tuple[np.ndarray, float, float, dict[str, Any]]:
+    """(coefficients, intercept, chosen regularisation, validation record) of one head."""
+    kind = "regression" if HEAD_KINDS[head] == "regression" else "logistic"
+    train_texts, train_y, train_w = hd.arrays("train")
+    val_texts, val_y, _ = hd.arrays("val")
+    if not train_texts:
+        raise TrainingError(f"no training data for head {head}")
+    x_train = cache.rows(train_texts)
+    x_val = cache.rows(val_texts) if val_texts else None
+    grid = cfg.alpha_grid if kind == "regression" else cfg.c_grid
+    best: tuple[float, float, np.ndarray, float] | None = None
+    scores = {}
+    for reg in grid:
+        say(f"{head}: fitting {kind} reg={reg}")
+        coef, intercept = _fit_linear(kind, x_train, train_y, train_w, reg)
+        score = (
+            validation_score(kind, val_y, x_val @ coef + intercept, hd.sources("val"))
+            if x_val is not None
+            else 0.0
+        )
+        scores[str(reg)] = round(score, 4)
+        if best is None or score > best[0]:
+            best = (score, reg, coef, intercept)
+    assert best is not None
+    logger.info("%s: chose reg=%s (val %s)", head, best[1], scores)
+    record = {
+        "metric": ("pearson_r" if kind == "regression" else "auc") + " (macro over sources)",
+        "by_reg": scores,
+        "chosen_reg": best[1],
+        "n_train": len(train_texts),
+        "n_val": len(val_texts),
+    }
+    return best[2], best[3], best[1], record
+
+
+def _calibrate(
+    data: AuxData, cache: FeatureCache, weights: np.ndarray, bias: np.ndarray, cfg: AuxConfig
+) -> tuple[Calibrator, dict[str, Any]]:
+    """The toxicity head calibrated on Perspective's training scores, and each method's flag
+    rate on benign Reddit validation comments (the false positives moderators would see)."""
+    perspective = data.perspective["train"]
+    tox = AUX_HEADS.index("toxicity")
+    z = np.asarray(cache.rows(perspective.texts) @ weights[:, tox] + bias[tox], np.float64)
+    calibrator, info = fit_calibrator(z, perspective.y, cfg.calibration)
     hd = data.heads["toxicity"]
-    vx, _, _ = hd.arrays("val")
-    benign = [t for t, src in zip(vx, hd.sources("val"), strict=True) if src == "goemotions_benign"]
+    val_texts, _, _ = hd.arrays("val")
+    sources = hd.sources("val")
+    benign = [t for t, src in zip(val_texts, sources, strict=True) if src == "goemotions_benign"]
     if benign:
-        zb = np.asarray(cache.rows(benign) @ weights[:, jt] + bias[jt], np.float64)
-        zc = np.asarray(z, np.float64)
-        cal_info["benign_val_flag_rate_at_0.5"] = {
-            k: round(float((fit_calibrator(zc, pz.y, k)[0](zb) >= 0.5).mean()), 4)
+        z_benign = np.asarray(cache.rows(benign) @ weights[:, tox] + bias[tox], np.float64)
+        info["benign_val_flag_rate_at_0.5"] = {
+            k: round(float((fit_calibrator(z, perspective.y, k)[0](z_benign) >= 0.5).mean()), 4)
             for k in ("isotonic", "quantile", "platt")
         }
-    validation["toxicity"]["calibration"] = cal_info
-    params = {"config": {k: v for k, v in asdict(cfg).items()}, "chosen_reg": chosen}
-    return TrainedAux(feat, weights, bias, calibrator, params=params, validation=validation)
+    return calibrator, info

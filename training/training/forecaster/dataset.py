@@ -35,7 +35,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: A thread counts as matured when scraped at least this long after posting (the service's
-#: default back-fill horizon, DESIGN.md §6).
+#: default back-fill horizon).
 DEFAULT_MIN_AGE_S = 48 * 3600
 
 TargetFn = Callable[[Thread], dict[str, float]]

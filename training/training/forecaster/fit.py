@@ -135,8 +135,8 @@ def oof_text_scores(
     out = np.zeros(len(texts))
     for k in range(folds):
         tr, te = np.flatnonzero(f != k), np.flatnonzero(f == k)
-        m, _ = fit_ngram_ridge([texts[i] for i in tr], y[tr], alphas=(alpha,))
-        out[te] = m.predict([texts[i] for i in te])
+        m, _ = fit_ngram_ridge([texts[i] for i in tr.tolist()], y[tr], alphas=(alpha,))
+        out[te] = m.predict([texts[i] for i in te.tolist()])
     return out
 
 

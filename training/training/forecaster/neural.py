@@ -107,7 +107,7 @@ def train_minilm(
     def wmse(pred: Any, target: Any, w: Any) -> Any:
         return (w * (pred - target) ** 2).sum() / w.sum()
 
-    best = (np.inf, None, 0)
+    best: tuple[float, dict[str, Any] | None, int] = (np.inf, None, 0)
     bs = 256
     for ep in range(epochs):
         net.train()
