@@ -109,6 +109,12 @@ def register(sub: Any) -> None:
     q.add_argument("--port", type=int, default=8765)
     q.add_argument("--speed", type=float, default=60, help="simulated seconds per second")
     q.add_argument("--fault-rate", type=float, default=0.0)
+    q.add_argument(
+        "--delete-rate",
+        type=float,
+        default=0.0,
+        help="share of items deleted or removed after they became visible (GET /dev/deletions)",
+    )
     q.set_defaults(func=run_devserver)
 
 
@@ -316,6 +322,10 @@ def run_devserver(args: argparse.Namespace) -> int:
     data = Path(args.data) if args.data else resolve_data_dir(None) / "reddit-college"
     start = datetime.fromisoformat(args.day).replace(tzinfo=UTC).timestamp()
     world = load_world(data, args.subreddits.split(","), start, start + 86400)
+    if args.delete_rate:
+        from bot.devserver.deletions import DeletionPlan
+
+        DeletionPlan(args.delete_rate).attach(world)
     stop = StopFlag().install()
     with DevRedditServer(world, FaultPlan(rate=args.fault_rate), port=args.port) as srv:
         print(

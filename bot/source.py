@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.errors import FetchError, RetriesExhausted
 from bot.ingest import RedditIngest
-from bot.threads import RedditThreadFetcher
+from bot.threads import FetchReport, RedditThreadFetcher
 from redditdata.events import Comment, Submission
 from redditdata.tree import Thread
 
@@ -59,13 +59,25 @@ class RedditSource:
 
 
 class ApiThreadFetcher:
-    def __init__(self, fetcher: RedditThreadFetcher) -> None:
+    """``observer(thread, report)`` sees every fetched thread with its
+    :class:`bot.threads.FetchReport` (deletion sync: :meth:`bot.deletions.DeletionSync
+    .observe_thread`)."""
+
+    def __init__(
+        self,
+        fetcher: RedditThreadFetcher,
+        observer: Callable[[Thread, FetchReport], Any] | None = None,
+    ) -> None:
         self.fetcher = fetcher
+        self.observer = observer
 
     def thread(self, post_name: str, as_of: float) -> Thread | None:
         """The thread as Reddit shows it now (the API cannot go back to ``as_of``)."""
         try:
-            return self.fetcher.fetch(post_name)
+            thread, report = self.fetcher.fetch_with_report(post_name)
         except FetchError as exc:
             logger.warning("back-fill of %s failed: %s", post_name, exc)
             return None
+        if self.observer is not None:
+            self.observer(thread, report)
+        return thread

@@ -22,6 +22,7 @@ import prawcore
 from bot.backoff import Backoff, is_transient
 from bot.convert import author_name, to_comment
 from bot.errors import FetchError, RetriesExhausted
+from bot.gone import classify
 from bot.ratelimit import RateBudget
 from redditdata.dumps import DumpReport
 from redditdata.forest import build_thread
@@ -52,6 +53,7 @@ class FetchReport:
     deleted_comments: int = 0
     removed_comments: int = 0
     rejected: list[str] = field(default_factory=list)
+    gone: dict[str, str] = field(default_factory=dict)  # fullname -> bot.gone.classify reason
 
 
 class RedditThreadFetcher:
@@ -144,6 +146,8 @@ class RedditThreadFetcher:
         report.post_removed = selftext == "[removed]" or bool(data.get("removed_by_category"))
         report.post_deleted = selftext == "[deleted]" or data.get("author") is None
         sub = data.get("subreddit")
+        if (post_gone := classify(data)) is not None:
+            report.gone[f"t3_{data['id']}"] = post_gone
         post = Post(
             name=f"t3_{data['id']}",
             subreddit=getattr(sub, "display_name", str(sub)),
@@ -162,6 +166,8 @@ class RedditThreadFetcher:
                 report.deleted_comments += 1
             elif body == "[removed]":
                 report.removed_comments += 1
+            if (gone := classify(cdata)) is not None and cdata.get("name"):
+                report.gone[str(cdata["name"])] = gone
             try:
                 events.append(to_comment(c))
             except ValueError as exc:

@@ -6,6 +6,8 @@ other path requires ``Authorization: bearer <token>``, carries ``X-Ratelimit-Use
 requests. :class:`FaultPlan` faults a share of the API requests: 429 (with rate-limit headers
 and ``Retry-After``), 500, a timeout (the answer comes after the client gave up, the request is
 not performed) and a truncated body (GET only, so no side effect is ever half-done).
+``GET /dev/deletions`` (no token, not counted) lists the deletions and removals applied so far
+(:class:`bot.devserver.deletions.DeletionPlan`).
 """
 
 from __future__ import annotations
@@ -82,6 +84,11 @@ class _Handler(BaseHTTPRequestHandler):
                 200,
                 {"access_token": token, "token_type": "bearer", "expires_in": 86400, "scope": "*"},
             )
+            return
+        if url.path.rstrip("/") == "/dev/deletions":  # test hook, not part of Reddit's API
+            plan = srv.world.deletions
+            with srv.world.lock:
+                self._send(200, {"deletions": list(plan.applied) if plan is not None else []})
             return
         auth = self.headers.get("Authorization", "")
         if not auth.lower().startswith("bearer ") or auth.split(" ", 1)[1] not in srv.tokens:

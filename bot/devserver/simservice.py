@@ -32,6 +32,7 @@ def stream_service(
     horizon_s: int,
     database_url: str,
     has_reply: Any,
+    observer: Any = None,
 ) -> tuple[Any, Any]:
     from bot.source import ApiThreadFetcher
     from bot.stored_suggestions import StoredSuggestionSource
@@ -50,7 +51,8 @@ def stream_service(
     fetcher = ApiThreadFetcher(
         RedditThreadFetcher(
             reddit, request_budget=60, budget=budget, backoff=backoff, clock=world.clock
-        )
+        ),
+        observer,
     )
     pipe = build_pipeline(
         settings, bus=bus, sessions=sessions, clock=_SimClock(world), models=models, fetcher=fetcher

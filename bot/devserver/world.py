@@ -16,7 +16,7 @@ import random
 import threading
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -250,6 +250,9 @@ class RedditWorld:
         self.requests_by_window: dict[int, int] = defaultdict(int)
         self.requests = 0
         self._ids = 0
+        #: called with the new time whenever the clock moves (deletions, ``--delete-rate``)
+        self.on_advance: list[Callable[[float], None]] = []
+        self.deletions: Any = None  # a bot.devserver.deletions.DeletionPlan, when attached
 
     def _add(self, item: Item, rng: random.Random, late: float, lag: float) -> None:
         if late and rng.random() < late:
@@ -265,6 +268,8 @@ class RedditWorld:
     def advance(self, seconds: float) -> None:
         with self.lock:
             self.now += max(0.0, float(seconds))
+            for hook in self.on_advance:
+                hook(self.now)
 
     def clock(self) -> float:
         return self.now

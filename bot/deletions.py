@@ -1,0 +1,254 @@
+"""Deletion sync: notice on Reddit when a stored post, TLC or reply was deleted or removed,
+and erase it (:class:`streaming.erasure.Eraser`).
+
+Two ways in:
+
+* :meth:`DeletionSync.run` — the scheduled re-check. Each stored item is looked up through
+  ``/api/info`` (100 fullnames per request, posts and comments mixed) every
+  ``every_s`` from ingestion until a check after its outcome time (``created + horizon``),
+  and once more ``every_s`` before its text expires (``created + horizon + retention``).
+* :meth:`DeletionSync.observe_thread` — what the fetches the service already makes show
+  (the back-fill's thread fetch; any other fetch can pass its items to :meth:`observe`).
+
+:func:`bot.gone.classify` reads one item as Reddit returns it; an item missing from
+``/api/info`` is gone (deleted). For an item of a deleted account every stored item of the
+author it had when stored is erased too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, false, or_, select
+
+from bot.backoff import Backoff
+from bot.errors import RetriesExhausted
+from bot.gone import classify
+from streaming.erasure import Eraser, erasables
+from streaming.storage import SessionFactory, upsert
+from streaming.storage.privacy_tables import ErasureRow, RecheckRow
+
+__all__ = ["INFO_BATCH", "DeletionSync", "SyncReport", "classify"]
+
+logger = logging.getLogger(__name__)
+
+#: fullnames per ``/api/info`` request (Reddit's maximum)
+INFO_BATCH = 100
+
+
+@dataclass
+class SyncReport:
+    checked: int = 0
+    requests: int = 0
+    erased: dict[str, int] = field(default_factory=dict)
+    failed_batches: int = 0
+
+    def add(self, reason: str, n: int = 1) -> None:
+        self.erased[reason] = self.erased.get(reason, 0) + n
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class DeletionSync:
+    """Re-checks stored items on Reddit and erases what is gone (see the module docstring)."""
+
+    def __init__(
+        self,
+        reddit: Any,
+        sessions: SessionFactory,
+        eraser: Eraser,
+        clock: Callable[[], float],
+        *,
+        horizon_s: int,
+        retention_s: int,
+        every_s: int = 3600,
+        backoff: Backoff | None = None,
+        max_items: int = 60_000,
+    ) -> None:
+        self.reddit = reddit
+        self.sessions = sessions
+        self.eraser = eraser
+        self.clock = clock
+        self.horizon_s = horizon_s
+        self.retention_s = retention_s
+        self.every_s = every_s
+        self.backoff = backoff or Backoff()
+        self.max_items = max_items
+        self.totals = SyncReport()
+
+    # -- what is due -------------------------------------------------------------------
+    def due(self, limit: int | None = None) -> list[str]:
+        """Stored, not yet erased fullnames due for a re-check now (oldest first)."""
+        now = int(self.clock())
+        out: list[tuple[int, str]] = []
+        with self.sessions() as s:
+            for e in erasables(primary_only=True):
+                idc, created = e.column(e.id_column), e.column(e.created_column)
+                outcome_at = created + self.horizon_s
+                final_at = outcome_at + self.retention_s - self.every_s
+                phase1 = (
+                    and_(
+                        created + self.every_s <= now,
+                        or_(
+                            RecheckRow.name.is_(None),
+                            and_(
+                                RecheckRow.checked_utc < outcome_at,
+                                RecheckRow.checked_utc + self.every_s <= now,
+                            ),
+                        ),
+                    )
+                    if e.recheck_until_outcome
+                    else false()
+                )
+                final = and_(
+                    final_at <= now, or_(RecheckRow.name.is_(None), RecheckRow.final.is_(False))
+                )
+                q = (
+                    select(created, idc)
+                    .outerjoin(ErasureRow, ErasureRow.name == idc)
+                    .outerjoin(RecheckRow, RecheckRow.name == idc)
+                    .where(and_(ErasureRow.name.is_(None), or_(phase1, final)))
+                    .order_by(created)
+                    .limit(limit or self.max_items)
+                )
+                out += [(int(c), str(n)) for c, n in s.execute(q).tuples()]
+        out.sort()
+        return [n for _, n in out[: limit or self.max_items]]
+
+    def pending(self) -> int:
+        return len(self.due())
+
+    # -- the scheduled job ------------------------------------------------------------
+    def run(self, limit: int | None = None) -> SyncReport:
+        """Re-check everything due now through ``/api/info`` in batches of 100."""
+        report = SyncReport()
+        names = self.due(limit)
+        for i in range(0, len(names), INFO_BATCH):
+            batch = names[i : i + INFO_BATCH]
+            try:
+                things = self.backoff.call(
+                    lambda b=batch: list(self.reddit.info(fullnames=b)), "re-check /api/info"
+                )
+            except RetriesExhausted as exc:
+                report.failed_batches += 1
+                logger.warning("re-check of %d items failed: %s", len(batch), exc)
+                continue
+            report.requests += 1
+            report.checked += len(batch)
+            seen = {str(vars(t).get("name") or t.fullname): t for t in things}
+            gone: dict[str, str] = {}
+            for name in batch:
+                thing = seen.get(name)
+                reason = "deleted" if thing is None else classify(thing)
+                if reason is not None:
+                    gone[name] = reason
+            self._apply(gone, "recheck", report)
+            self._mark_checked(batch)
+        self._accumulate(report)
+        if report.checked:
+            logger.info("re-check: %s", report.as_dict())
+        return report
+
+    # -- fetches the service already makes --------------------------------------------
+    def observe(self, things: Iterable[Any], via: str = "fetch") -> SyncReport:
+        """Erase what ``things`` (praw objects or API data mappings) show to be gone."""
+        report = SyncReport()
+        gone: dict[str, str] = {}
+        for t in things:
+            d = t if isinstance(t, Mapping) else vars(t)
+            reason = classify(d)
+            if reason is not None and d.get("name"):
+                gone[str(d["name"])] = reason
+        self._apply(gone, via, report)
+        self._accumulate(report)
+        return report
+
+    def observe_gone(self, gone: Mapping[str, str], via: str = "backfill") -> SyncReport:
+        """Erase items a fetch already classified (``FetchReport.gone``)."""
+        report = SyncReport()
+        self._apply(dict(gone), via, report)
+        self._accumulate(report)
+        return report
+
+    def observe_thread(self, thread: Any, report: Any = None) -> SyncReport:
+        """The back-fill's thread: items it shows deleted, removed or of a deleted account
+        (``report.gone`` from :class:`bot.threads.FetchReport` when given, else the text
+        markers of the thread itself)."""
+        gone = dict(getattr(report, "gone", None) or {})
+        if not gone and thread is not None:
+            from redditdata.tree import walk
+
+            post = thread.post
+            reason = classify({"selftext": post.selftext, "author": post.author})
+            if reason is not None:
+                gone[post.name] = reason
+            for tlc in thread.tlcs:
+                for node in walk(tlc):
+                    reason = classify({"body": node.body, "author": node.author})
+                    if reason is not None:
+                        gone[node.name] = reason
+        return self.observe_gone(gone, "backfill")
+
+    # -- internals --------------------------------------------------------------------
+    def _apply(self, gone: dict[str, str], via: str, report: SyncReport) -> None:
+        accounts = [n for n, r in gone.items() if r == "account_deleted"]
+        items = {n: r for n, r in gone.items() if r != "account_deleted"}
+        if items:
+            before = dict(self.eraser.erased_total)
+            self.eraser.erase(items, via)
+            for r, n in self.eraser.erased_total.items():
+                if n > before.get(r, 0):
+                    report.add(r, n - before.get(r, 0))
+        if accounts:
+            before = dict(self.eraser.erased_total)
+            self.eraser.erase_accounts(accounts, via)
+            for r, n in self.eraser.erased_total.items():
+                if n > before.get(r, 0):
+                    report.add(r, n - before.get(r, 0))
+
+    def _mark_checked(self, names: list[str]) -> None:
+        now = int(self.clock())
+        with self.sessions() as s:
+            known = {
+                r.name: r for r in s.scalars(select(RecheckRow).where(RecheckRow.name.in_(names)))
+            }
+            created = self._created(s, names)
+            rows = []
+            for n in names:
+                c = created.get(n)
+                final = c is not None and now >= c + self.horizon_s + self.retention_s - (
+                    self.every_s
+                )
+                prev = known.get(n)
+                rows.append(
+                    {
+                        "name": n,
+                        "checked_utc": now,
+                        "checks": (prev.checks if prev else 0) + 1,
+                        "final": bool(final or (prev.final if prev else False)),
+                    }
+                )
+            upsert(s, RecheckRow, rows, update=["checked_utc", "checks", "final"])
+            s.commit()
+
+    @staticmethod
+    def _created(s: Any, names: list[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for e in erasables(primary_only=True):
+            idc, created = e.column(e.id_column), e.column(e.created_column)
+            out.update(
+                {str(n): int(c) for n, c in s.execute(select(idc, created).where(idc.in_(names)))}
+            )
+        return out
+
+    def _accumulate(self, report: SyncReport) -> None:
+        t = self.totals
+        t.checked += report.checked
+        t.requests += report.requests
+        t.failed_batches += report.failed_batches
+        for r, n in report.erased.items():
+            t.add(r, n)
