@@ -141,7 +141,7 @@ def stored(db_url: str, small_index: ReplayIndex) -> tuple[Any, Submission, list
 
 
 def test_a_deleted_tlc_loses_text_and_author_everywhere_numbers_stay(stored) -> None:
-    sessions, post, tlcs = stored
+    sessions, _post, tlcs = stored
     eraser = Eraser(sessions, Clock(tlcs[0].created_utc + 600))
     gone, kept = tlcs[0], tlcs[1]
     assert gone.body[:30] in _texts(sessions)
