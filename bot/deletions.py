@@ -3,10 +3,9 @@ and erase it (:class:`streaming.erasure.Eraser`).
 
 Two ways in:
 
-* :meth:`DeletionSync.run` — the scheduled re-check. Each stored item is looked up through
-  ``/api/info`` (100 fullnames per request, posts and comments mixed) every
-  ``every_s`` from ingestion until a check after its outcome time (``created + horizon``),
-  and once more ``every_s`` before its text expires (``created + horizon + retention``).
+* :meth:`DeletionSync.run` — the scheduled re-check: what :class:`streaming.rechecks
+  .RecheckSchedule` says is due is looked up through ``/api/info`` (100 fullnames per
+  request, posts and comments mixed).
 * :meth:`DeletionSync.observe_thread` — what the fetches the service already makes show
   (the back-fill's thread fetch; any other fetch can pass its items to :meth:`observe`).
 
@@ -22,14 +21,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, false, or_, select
-
 from bot.backoff import Backoff
 from bot.errors import RetriesExhausted
 from bot.gone import classify
-from streaming.erasure import Eraser, erasables
-from streaming.storage import SessionFactory, upsert
-from streaming.storage.privacy_tables import ErasureRow, RecheckRow
+from streaming.erasure import Eraser
+from streaming.rechecks import RecheckSchedule
+from streaming.storage import SessionFactory
 
 __all__ = ["INFO_BATCH", "DeletionSync", "SyncReport", "classify"]
 
@@ -79,48 +76,14 @@ class DeletionSync:
         self.backoff = backoff or Backoff()
         self.max_items = max_items
         self.totals = SyncReport()
+        self.schedule = RecheckSchedule(
+            sessions, clock, horizon_s=horizon_s, retention_s=retention_s, every_s=every_s
+        )
 
     # -- what is due -------------------------------------------------------------------
     def due(self, limit: int | None = None) -> list[str]:
         """Stored, not yet erased fullnames due for a re-check now (oldest first)."""
-        now = int(self.clock())
-        out: list[tuple[int, str]] = []
-        with self.sessions() as s:
-            for e in erasables(primary_only=True):
-                idc, created = e.column(e.id_column), e.column(e.created_column)
-                outcome_at = created + self.horizon_s
-                final_at = outcome_at + self.retention_s - self.every_s
-                phase1 = (
-                    and_(
-                        created + self.every_s <= now,
-                        or_(
-                            RecheckRow.name.is_(None),
-                            and_(
-                                RecheckRow.checked_utc < outcome_at,
-                                RecheckRow.checked_utc + self.every_s <= now,
-                            ),
-                        ),
-                    )
-                    if e.recheck_until_outcome
-                    else false()
-                )
-                final = and_(
-                    final_at <= now, or_(RecheckRow.name.is_(None), RecheckRow.final.is_(False))
-                )
-                q = (
-                    select(created, idc)
-                    .outerjoin(ErasureRow, ErasureRow.name == idc)
-                    .outerjoin(RecheckRow, RecheckRow.name == idc)
-                    .where(and_(ErasureRow.name.is_(None), or_(phase1, final)))
-                    .order_by(created)
-                    .limit(limit or self.max_items)
-                )
-                out += [(int(c), str(n)) for c, n in s.execute(q).tuples()]
-        out.sort()
-        return [n for _, n in out[: limit or self.max_items]]
-
-    def pending(self) -> int:
-        return len(self.due())
+        return self.schedule.due(limit or self.max_items)
 
     # -- the scheduled job ------------------------------------------------------------
     def run(self, limit: int | None = None) -> SyncReport:
@@ -147,7 +110,7 @@ class DeletionSync:
                 if reason is not None:
                     gone[name] = reason
             self._apply(gone, "recheck", report)
-            self._mark_checked(batch)
+            self.schedule.mark_checked(batch)
         self._accumulate(report)
         if report.checked:
             logger.info("re-check: %s", report.as_dict())
@@ -209,41 +172,6 @@ class DeletionSync:
             for r, n in self.eraser.erased_total.items():
                 if n > before.get(r, 0):
                     report.add(r, n - before.get(r, 0))
-
-    def _mark_checked(self, names: list[str]) -> None:
-        now = int(self.clock())
-        with self.sessions() as s:
-            known = {
-                r.name: r for r in s.scalars(select(RecheckRow).where(RecheckRow.name.in_(names)))
-            }
-            created = self._created(s, names)
-            rows = []
-            for n in names:
-                c = created.get(n)
-                final = c is not None and now >= c + self.horizon_s + self.retention_s - (
-                    self.every_s
-                )
-                prev = known.get(n)
-                rows.append(
-                    {
-                        "name": n,
-                        "checked_utc": now,
-                        "checks": (prev.checks if prev else 0) + 1,
-                        "final": bool(final or (prev.final if prev else False)),
-                    }
-                )
-            upsert(s, RecheckRow, rows, update=["checked_utc", "checks", "final"])
-            s.commit()
-
-    @staticmethod
-    def _created(s: Any, names: list[str]) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for e in erasables(primary_only=True):
-            idc, created = e.column(e.id_column), e.column(e.created_column)
-            out.update(
-                {str(n): int(c) for n, c in s.execute(select(idc, created).where(idc.in_(names)))}
-            )
-        return out
 
     def _accumulate(self, report: SyncReport) -> None:
         t = self.totals

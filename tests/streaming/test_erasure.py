@@ -239,3 +239,22 @@ def test_a_new_table_is_one_registry_line() -> None:
         from streaming import erasure
 
         erasure._REGISTRY.remove(entry)
+
+
+def test_privacy_report_counts_stored_text_erasures_and_pending_rechecks(stored, db_url) -> None:
+    from streaming.cli import main
+    from streaming.privacy_report import privacy_report
+
+    sessions, _post, tlcs = stored
+    now = max(t.created_utc for t in tlcs) + 2 * 86400
+    Eraser(sessions, Clock(now - 3600)).erase({tlcs[0].name: "removed"}, via="recheck")
+    rep = privacy_report(
+        sessions, now, horizon_s=HORIZON, retention_s=30 * 86400, recheck_every_s=3600
+    )
+    assert rep["stored_with_text"]["tlc"]["total"] == 2
+    assert rep["stored_with_text"]["tlc"]["1-7d"] == 2
+    assert rep["stored_with_text"]["post"]["total"] == 1
+    assert rep["erased"]["tlc"] == {"removed": 1}
+    assert rep["deletions_last_day"] == {"removed": {"recheck": 1}}
+    assert rep["pending_rechecks"] == 3  # never checked since stored
+    assert main(["privacy", "report", "--database-url", db_url, "--now", str(now)]) == 0
