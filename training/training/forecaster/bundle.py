@@ -22,6 +22,7 @@ def write_bundle(
     params: dict[str, Any],
     data_hash: str,
     make_current: bool = True,
+    data_window: dict[str, Any] | None = None,
 ) -> str:
     fe = tr.extractor
     p = dict(params)
@@ -48,6 +49,7 @@ def write_bundle(
         params=p,
         metrics=metrics,
         training_data_hash=data_hash,
+        data_window=data_window,
         make_current=make_current,
     ) as w:
         w.save_tensors(

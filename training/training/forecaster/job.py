@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from models.bundle import Registry, hash_files
+from models.bundle import Registry, data_window, hash_files
 from models.forecaster.model import make_metric_fn
 from models.forecaster.text import TextFeaturizer, load_mpqa
 from redditdata.dumps import find_dump_files
@@ -133,6 +133,7 @@ def run_job(job: ForecasterJob, say: Callable[[str], None]) -> dict[str, Any]:
         params=params,
         data_hash=data_hash,
         make_current=job.make_current,
+        data_window=data_window(ex.arrays()[3], source=str(job.dump_dir)),
     )
     time_res = None
     if job.time_split:
