@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.backoff import Backoff
-from bot.deletions import INFO_BATCH, DeletionSync
+from bot.deletions import INFO_BATCH
 from bot.devserver.deletions import DeletionPlan
 from bot.devserver.faults import FaultPlan
 from bot.devserver.server import DevRedditServer
@@ -26,12 +26,13 @@ from bot.devserver.simtools import sim_sleep
 from bot.devserver.world import load_world
 from bot.errors import RetriesExhausted
 from bot.ingest import RedditIngest
+from bot.privacy_jobs import PrivacyJobs
 from bot.ratelimit import RateBudget
 from bot.reddit import ClientSettings, make_reddit
 from bot.seen import SeenStore
 from streaming.bus.embedded import EmbeddedBus
-from streaming.erasure import Eraser
-from streaming.retention import RetentionPurge
+from streaming.settings import load_settings
+from streaming.storage import open_database
 
 __all__ = ["PrivacyRun", "run_privacy_sim"]
 
@@ -94,28 +95,17 @@ def run_privacy_sim(
         )
         reddit = make_reddit(settings, budget)
         backoff = Backoff(sleep=world.advance, base_s=2, cap_s=120, max_tries=8)
-        from streaming.storage import open_database
-
         _, sessions = open_database(database_url)
-        eraser = Eraser(sessions, world.clock)
-        sync = DeletionSync(
-            reddit,
-            sessions,
-            eraser,
-            world.clock,
+        settings = load_settings(
+            database_url=database_url,
             horizon_s=horizon_s,
             retention_s=retention_s,
-            every_s=recheck_every_s,
-            backoff=backoff,
+            recheck_every_s=recheck_every_s,
         )
-        purge = RetentionPurge(
-            sessions,
-            eraser,
-            world.clock,
-            horizon_s=horizon_s,
-            retention_s=retention_s,
-            wall=lambda: world.now,
+        jobs = PrivacyJobs.build(
+            reddit, sessions, settings, clock=world.clock, backoff=backoff, wall=world.clock
         )
+        sync = jobs.sync
         pipe, _ = stream_service(
             models,
             bus,
@@ -126,7 +116,7 @@ def run_privacy_sim(
             horizon_s,
             database_url,
             lambda t: False,
-            observer=sync.observe_thread,
+            observer=jobs.observe_thread,
         )
         ingest = RedditIngest(
             reddit,
@@ -150,19 +140,20 @@ def run_privacy_sim(
             except RetriesExhausted as exc:
                 logger.warning("poll gave up: %s", exc)
             settle(pipe)
-            if world.now - last_job >= recheck_every_s:
+            if world.now - last_job >= jobs.recheck_poll_s:
                 last_job = world.now
                 info_before = _info_requests(srv)
-                r = sync.run()
+                r = jobs.recheck()
                 recheck_requests += _info_requests(srv) - info_before
-                p = purge.run()
-                rounds.append({"at": world.now, **r.as_dict(), "purged": p.purged})
+                p = jobs.purge_expired()
+                if r is not None and p is not None:
+                    rounds.append({"at": world.now, **r.as_dict(), "purged": p.purged})
             world.advance(poll_every_s)
         ingest.sweep()
         settle(pipe)
         final = sync.run()
         recheck_requests += final.requests
-        purge.run()
+        jobs.purge_expired()
         stored_tlcs = _stored(sessions, "tlc")
         checked = sum(r["checked"] for r in rounds) + final.checked
         figures = {
@@ -174,10 +165,11 @@ def run_privacy_sim(
             "recheck_every_s": recheck_every_s,
             "deletions_applied": dict(Counter(a["action"] for a in plan.applied)),
             "erased": dict(sync.totals.erased),
-            "erased_by_retention": dict(eraser.erased_total).get("retention", 0),
+            "erased_by_retention": dict(sync.eraser.erased_total).get("retention", 0),
             "stored_tlcs": stored_tlcs,
             "stored_posts": _stored(sessions, "post"),
             "recheck_rounds": len(rounds) + 1,
+            "recheck_job_every_s": jobs.recheck_poll_s,
             "recheck_items_checked": checked,
             "recheck_requests": recheck_requests,
             "recheck_requests_per_1000_checks": round(1000 * recheck_requests / max(1, checked), 2),
