@@ -147,7 +147,10 @@ def run_privacy_sim(
                 recheck_requests += _info_requests(srv) - info_before
                 p = jobs.purge_expired()
                 if r is not None and p is not None:
-                    rounds.append({"at": world.now, **r.as_dict(), "purged": p.purged})
+                    live = _with_text(sessions)
+                    rounds.append(
+                        {"at": world.now, **r.as_dict(), "purged": p.purged, "with_text": live}
+                    )
             world.advance(poll_every_s)
         ingest.sweep()
         settle(pipe)
@@ -173,6 +176,9 @@ def run_privacy_sim(
             "recheck_items_checked": checked,
             "recheck_requests": recheck_requests,
             "recheck_requests_per_1000_checks": round(1000 * recheck_requests / max(1, checked), 2),
+            "recheck_requests_per_hour_per_1000_items": _per_hour_per_1000(
+                rounds, jobs.recheck_poll_s
+            ),
             "server_requests": world.requests,
             "max_requests_per_10min": max(world.requests_by_window.values(), default=0),
             "info_batch": INFO_BATCH,
@@ -193,3 +199,32 @@ def _stored(sessions: Any, kind: str) -> int:
     table = TlcRow if kind == "tlc" else PostRow
     with sessions() as s:
         return int(s.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def _with_text(sessions: Any) -> int:
+    """Stored posts and TLCs not erased (what the re-checks cover)."""
+    from sqlalchemy import func, select
+
+    from streaming.erasure import erasables
+    from streaming.storage.privacy_tables import ErasureRow
+
+    n = 0
+    with sessions() as s:
+        for e in erasables(primary_only=True):
+            idc = e.column(e.id_column)
+            q = (
+                select(func.count())
+                .select_from(e.table)
+                .outerjoin(ErasureRow, ErasureRow.name == idc)
+                .where(ErasureRow.name.is_(None))
+            )
+            n += int(s.scalar(q) or 0)
+    return n
+
+
+def _per_hour_per_1000(rounds: list[dict[str, Any]], every_s: float) -> float:
+    """Re-check requests per hour per 1,000 stored items, over the second half of the run
+    (after the store has filled up)."""
+    half = rounds[len(rounds) // 2 :]
+    item_hours = sum(r["with_text"] for r in half) * every_s / 3600
+    return round(1000 * sum(r["requests"] for r in half) / max(1.0, item_hours), 2)
