@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 from bot.backoff import Backoff
@@ -93,9 +94,7 @@ class DeletionSync:
         for i in range(0, len(names), INFO_BATCH):
             batch = names[i : i + INFO_BATCH]
             try:
-                things = self.backoff.call(
-                    lambda b=batch: list(self.reddit.info(fullnames=b)), "re-check /api/info"
-                )
+                things = self.backoff.call(partial(self._info, batch), "re-check /api/info")
             except RetriesExhausted as exc:
                 report.failed_batches += 1
                 logger.warning("re-check of %d items failed: %s", len(batch), exc)
@@ -115,6 +114,9 @@ class DeletionSync:
         if report.checked:
             logger.info("re-check: %s", report.as_dict())
         return report
+
+    def _info(self, batch: list[str]) -> list[Any]:
+        return list(self.reddit.info(fullnames=batch))
 
     # -- fetches the service already makes --------------------------------------------
     def observe(self, things: Iterable[Any], via: str = "fetch") -> SyncReport:

@@ -5,6 +5,7 @@ reasons and Reddit's rank of every TLC), the post's title from ``posts``, and th
 empathy label is ``seeking``. Whether such a TLC has drawn a supportive reply is answered by
 ``has_supportive_reply`` (default: any reply the bot has seen, from its
 :class:`bot.seen.SeenStore` — the supportiveness of replies is only scored at the horizon).
+Posts and TLCs erased after a deletion (:mod:`streaming.erasure`) are left out.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import func, select
 
 from bot.suggestions import EmpathySeeker, PostSuggestion
+from streaming.erasure import MARKERS
 from streaming.storage import PostRow, ScoreRow, SessionFactory, SuggestionRow, TlcRow
 
 __all__ = ["StoredSuggestionSource"]
+
+_ERASED = frozenset(MARKERS.values())  # text of a deleted / removed / expired item
 
 
 class StoredSuggestionSource:
@@ -48,6 +52,8 @@ class StoredSuggestionSource:
                 .where(PostRow.created_utc >= since_utc)
             ).all()
             for sug, post in rows:
+                if post.title in _ERASED:  # deleted or removed on Reddit: nothing to suggest
+                    continue
                 order = sorted(sug.order, key=lambda o: o["rank"])
                 current = tuple(o["tlc"] for o in sorted(sug.order, key=lambda o: o["reddit_rank"]))
                 reasons = {
@@ -72,7 +78,7 @@ class StoredSuggestionSource:
                         t.created_utc,
                     )
                     for t in seeking
-                    if not self.has_supportive_reply(t.name)
+                    if t.body not in _ERASED and not self.has_supportive_reply(t.name)
                 )
                 out.append(
                     PostSuggestion(

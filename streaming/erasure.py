@@ -184,12 +184,11 @@ class Eraser:
             for chunk_rows in (records[i : i + _CHUNK] for i in range(0, len(records), _CHUNK)):
                 upsert(s, ErasureRow, chunk_rows)
             s.commit()
-        for r in records:
-            self.erased_total[r["reason"]] += 1
+        counts: dict[str, int] = defaultdict(int)
+        for rec in records:
+            counts[rec["reason"]] += 1
+            self.erased_total[rec["reason"]] += 1
         if records:
-            counts: dict[str, int] = defaultdict(int)
-            for r in records:
-                counts[r["reason"]] += 1
             logger.info("erased %d stored items via %s: %s", len(records), via, dict(counts))
         return len(records)
 

@@ -86,14 +86,14 @@ def run_privacy_sim(
         sim_sleep(world.advance),
     ):
         budget = RateBudget(world.clock)
-        settings = ClientSettings(
+        client = ClientSettings(
             oauth_url=srv.url,
             reddit_url=srv.url,
             timeout_cap=0.25,
             user_agent="python:prosocial-sim:v0.1 (by u/prosocial_bot)",
             extra={"client_id": "sim", "client_secret": "sim", "username": bot, "password": "sim"},
         )
-        reddit = make_reddit(settings, budget)
+        reddit = make_reddit(client, budget)
         backoff = Backoff(sleep=world.advance, base_s=2, cap_s=120, max_tries=8)
         _, sessions = open_database(database_url)
         settings = load_settings(
