@@ -22,6 +22,7 @@ __all__ = [
     "run_devserver",
     "run_digest",
     "run_ingest",
+    "run_privacy",
     "run_simulate",
 ]
 
@@ -94,6 +95,13 @@ def register(sub: Any) -> None:
         help="API requests allowed per thread fetch (replace_more)",
     )
     q.set_defaults(func=run_backfill)
+    q = bsub.add_parser(
+        "privacy",
+        help="deletion re-checks (/api/info) and the retention purge, on a loop (or --once)",
+    )
+    common(q)
+    q.add_argument("--once", action="store_true", help="run both jobs once and exit")
+    q.set_defaults(func=run_privacy)
     q = bsub.add_parser("simulate", help="a simulated day against the dev server (figures)")
     q.add_argument("--data", help="reddit-college directory (default: data dir)")
     q.add_argument("--subreddits", default="GradSchool,CollegeRant,AskAcademia,College")
@@ -341,16 +349,17 @@ def run_devserver(args: argparse.Namespace) -> int:
 
 def run_backfill(args: argparse.Namespace) -> int:
     """The live back-fill: the stream's back-fill stage over :class:`ApiThreadFetcher`."""
+    from bot.privacy_jobs import PrivacyJobs
     from bot.source import ApiThreadFetcher
     from bot.threads import RedditThreadFetcher
     from streaming.runtime import StopFlag, assemble, run_stage, start_ops
     from streaming.settings import load_settings
 
     settings = load_settings(args.config, stages=("backfill",))
-    fetcher = ApiThreadFetcher(
-        RedditThreadFetcher(_reddit(args), request_budget=args.request_budget)
-    )
+    reddit = _reddit(args)
+    fetcher = ApiThreadFetcher(RedditThreadFetcher(reddit, request_budget=args.request_budget))
     p = assemble(settings, fetcher=fetcher)
+    fetcher.observer = PrivacyJobs.build(reddit, p.sessions, settings).observe_thread
     ops = start_ops(p)
     stop = StopFlag().install()
     try:
@@ -359,4 +368,33 @@ def run_backfill(args: argparse.Namespace) -> int:
         p.bus.close()
         if ops is not None:
             ops.stop()
+    return 0
+
+
+def run_privacy(args: argparse.Namespace) -> int:
+    """Deletion re-checks and the retention purge (:class:`bot.privacy_jobs.PrivacyJobs`)."""
+    import threading
+    import time
+
+    from bot.privacy_jobs import PrivacyJobs
+    from streaming.runtime import StopFlag
+    from streaming.settings import load_settings
+    from streaming.storage import open_database
+
+    settings = load_settings(args.config)
+    _, sessions = open_database(settings.database_url)
+    jobs = PrivacyJobs.build(_reddit(args), sessions, settings).jobs()
+    last = dict.fromkeys((j.name for j in jobs), -1e18)
+    stop = StopFlag().install()
+    results: dict[str, Any] = {}
+    while not stop():
+        for job in jobs:
+            if time.monotonic() - last[job.name] >= job.every_s:
+                last[job.name] = time.monotonic()
+                r = job.run()
+                results[job.name] = r.as_dict() if r is not None else None
+        if args.once:
+            break
+        threading.Event().wait(5.0)
+    _out(args, results, [f"{k}: {v}" for k, v in results.items()])
     return 0
