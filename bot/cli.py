@@ -24,6 +24,7 @@ __all__ = [
     "run_ingest",
     "run_privacy",
     "run_simulate",
+    "run_simulate_privacy",
 ]
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,22 @@ def register(sub: Any) -> None:
     q.add_argument("--fault-rate", type=float, default=0.1)
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=run_simulate)
+    q = bsub.add_parser(
+        "simulate-privacy",
+        help="deletion sync and retention against the dev server (re-check cost figures)",
+    )
+    q.add_argument("--data", help="reddit-college directory (default: data dir)")
+    q.add_argument("--subreddits", default="GradSchool,CollegeRant,AskAcademia,College")
+    q.add_argument("--day", default="2021-11-11")
+    q.add_argument("--hours", type=float, default=24)
+    q.add_argument("--delete-rate", type=float, default=0.1)
+    q.add_argument("--fault-rate", type=float, default=0.0)
+    q.add_argument("--horizon", type=int, default=48 * 3600, help="seconds")
+    q.add_argument("--retention", type=int, default=30 * 86400, help="seconds")
+    q.add_argument("--recheck-every", type=int, default=3600, help="seconds")
+    q.add_argument("--config", help="service settings YAML (registry_dir)")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=run_simulate_privacy)
     q = bsub.add_parser("devserver", help="serve real threads as a local Reddit API")
     q.add_argument("--data", help="reddit-college directory (default: data dir)")
     q.add_argument("--subreddits", default="GradSchool,College")
@@ -397,4 +414,35 @@ def run_privacy(args: argparse.Namespace) -> int:
             break
         threading.Event().wait(5.0)
     _out(args, results, [f"{k}: {v}" for k, v in results.items()])
+    return 0
+
+
+def run_simulate_privacy(args: argparse.Namespace) -> int:
+    """:func:`bot.devserver.simprivacy.run_privacy_sim` with the registry's bundles (a missing
+    bundle leaves its stage out, as in the service; the figures say which)."""
+    import tempfile
+
+    from bot.devserver.simprivacy import run_privacy_sim
+    from models.paths import resolve_data_dir
+    from streaming.modelset import load_models
+    from streaming.settings import load_settings
+
+    data = Path(args.data) if args.data else resolve_data_dir(None) / "reddit-college"
+    with tempfile.TemporaryDirectory() as d:
+        run = run_privacy_sim(
+            data,
+            args.subreddits.split(","),
+            args.day,
+            load_models(load_settings(args.config).registry_dir),
+            f"sqlite:///{d}/service.db",
+            hours=args.hours,
+            delete_rate=args.delete_rate,
+            fault_rate=args.fault_rate,
+            horizon_s=args.horizon,
+            retention_s=args.retention,
+            recheck_every_s=args.recheck_every,
+            max_delay_s=12 * 3600,
+        )
+    fig = run.figures
+    _out(args, fig, [f"{k}: {v}" for k, v in fig.items()])
     return 0

@@ -130,7 +130,6 @@ def run_privacy_sim(
             backoff=backoff,
             budget=budget,
         )
-        info_before = 0
         recheck_requests = 0
         rounds: list[dict[str, Any]] = []
         last_job = world.now
