@@ -87,6 +87,7 @@ class RedditApi:
                 match = pattern.match(path)
                 if match:
                     with self.world.lock:
+                        self.world.apply_due()
                         return fn(*match.groups(), query=query, form=form)
         return _NOT_FOUND
 

@@ -68,7 +68,7 @@ class DeletionPlan:
         for author, seen in sorted(first_seen.items()):
             if self.rng.random() < self.account_rate:
                 heapq.heappush(self._heap, (self._when(seen), author, "account_deleted"))
-        world.on_advance.append(lambda now: self.apply(world, now))
+        world.due_hooks.append(lambda now: self.apply(world, now))
         world.deletions = self
         self.apply(world, world.now)
         return self

@@ -88,6 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path.rstrip("/") == "/dev/deletions":  # test hook, not part of Reddit's API
             plan = srv.world.deletions
             with srv.world.lock:
+                srv.world.apply_due()
                 self._send(200, {"deletions": list(plan.applied) if plan is not None else []})
             return
         auth = self.headers.get("Authorization", "")

@@ -250,8 +250,9 @@ class RedditWorld:
         self.requests_by_window: dict[int, int] = defaultdict(int)
         self.requests = 0
         self._ids = 0
-        #: called with the new time whenever the clock moves (deletions, ``--delete-rate``)
-        self.on_advance: list[Callable[[float], None]] = []
+        #: called with the time before every answer and when the clock is advanced by hand
+        #: (scheduled changes such as ``--delete-rate`` deletions): :meth:`apply_due`
+        self.due_hooks: list[Callable[[float], None]] = []
         self.deletions: Any = None  # a bot.devserver.deletions.DeletionPlan, when attached
 
     def _add(self, item: Item, rng: random.Random, late: float, lag: float) -> None:
@@ -268,7 +269,12 @@ class RedditWorld:
     def advance(self, seconds: float) -> None:
         with self.lock:
             self.now += max(0.0, float(seconds))
-            for hook in self.on_advance:
+            self.apply_due()
+
+    def apply_due(self) -> None:
+        """Apply the scheduled changes that are due at the current time."""
+        with self.lock:
+            for hook in self.due_hooks:
                 hook(self.now)
 
     def clock(self) -> float:
