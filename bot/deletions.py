@@ -125,6 +125,8 @@ class DeletionSync:
         gone: dict[str, str] = {}
         for t in things:
             d = t if isinstance(t, Mapping) else vars(t)
+            if "body" not in d and "selftext" not in d:
+                continue  # a "load more comments" stub, or an item not loaded
             reason = classify(d)
             if reason is not None and d.get("name"):
                 gone[str(d["name"])] = reason
