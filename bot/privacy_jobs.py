@@ -5,6 +5,7 @@ APScheduler, a cron-like loop, a simulated clock), plus the back-fill fetch obse
 >>> jobs = PrivacyJobs.build(reddit, sessions, settings, clock=time.time)
 >>> for job in jobs.jobs(): scheduler.add_job(job.run, "interval", seconds=job.every_s, id=job.name)
 >>> fetcher = ApiThreadFetcher(RedditThreadFetcher(reddit), observer=jobs.observe_thread)
+>>> refresh = RedditOrderRefresh(reddit, store, sessions, clock=…, observe=jobs.observe_items)
 """
 
 from __future__ import annotations
@@ -97,6 +98,13 @@ class PrivacyJobs:
             self.sync.observe_thread(thread, report)
         except Exception:
             logger.exception("deletion sync of a fetched thread failed")
+
+    def observe_items(self, things: list[Any]) -> None:
+        """Any other fetch's items (Reddit's order refresh): erase what they show gone."""
+        try:
+            self.sync.observe(things, via="order")
+        except Exception:
+            logger.exception("deletion sync of fetched items failed")
 
     def jobs(self) -> list[PeriodicJob]:
         return [

@@ -1,216 +1,24 @@
-"""Deletion sync, account deletion and retention against the dev server with ``--delete-rate``
-(real reddit-college threads, real praw over loopback, the stream service with tiny stand-in
-models), and no comment text in any log record of full simulated runs (captured at DEBUG)."""
+"""The dev server's deletions (``--delete-rate``) and ``prosocial bot privacy`` against it (real
+reddit-college threads, real praw over loopback). The whole service under deletions is
+``tests/bot/test_privacy_live.py``."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from bot.devserver.deletions import DeletionPlan
 from bot.devserver.server import DevRedditServer
-from bot.devserver.simday import run_simulated_day
-from bot.devserver.simprivacy import run_privacy_sim
-from bot.devserver.world import RedditWorld, load_world
-from streaming.bus.embedded import EmbeddedBus
+from bot.devserver.world import load_world
 from streaming.erasure import MARKERS
-from streaming.ops import JsonLogFormatter
-from streaming.storage import PostRow, ScoreRow, TlcRow
-from tests.streaming.tiny import tiny_models
+from streaming.storage import TlcRow
 
 SUBS = ["GradSchool", "College"]
 DAY = "2021-11-11"
 ERASED = set(MARKERS.values())
-
-
-class _Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-        self.fmt = JsonLogFormatter()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-        self.lines.append(self.fmt.format(record))
-
-
-@contextlib.contextmanager
-def capture_logs() -> Iterator[_Capture]:
-    root = logging.getLogger()
-    handler = _Capture()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield handler
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
-
-
-def _texts(world: RedditWorld) -> list[str]:
-    """Every post and comment text of the world long enough to be unmistakable."""
-    out = []
-    for item in world.items.values():
-        for key in ("body", "selftext", "title"):
-            t = str(item.data.get(key) or "").strip()
-            if len(t) >= 30 and t not in ERASED and item.data.get("author") != "AutoModerator":
-                out.append(t[:30])
-    return out
-
-
-def _leaks(world: RedditWorld, lines: list[str]) -> list[str]:
-    log = "\n".join(lines)
-    return [t for t in _texts(world) if t in log]
-
-
-@pytest.fixture(scope="module")
-def privacy_run(data_dir, tmp_path_factory) -> Iterator[tuple[Any, _Capture]]:
-    db = tmp_path_factory.mktemp("privacy") / "service.db"
-    with capture_logs() as logs:
-        run = run_privacy_sim(
-            data_dir / "reddit-college",
-            SUBS,
-            DAY,
-            tiny_models(),
-            f"sqlite:///{db}",
-            hours=12,
-            delete_rate=0.15,
-            account_rate=0.03,
-            horizon_s=3 * 3600,
-            retention_s=4 * 3600,
-            recheck_every_s=3600,
-        )
-    yield run, logs
-
-
-def _stored(run: Any) -> dict[str, Any]:
-    with run.sessions() as s:
-        rows: dict[str, Any] = {r.name: r for r in s.scalars(select(TlcRow))}
-        rows.update({r.name: r for r in s.scalars(select(PostRow))})
-        scores = {r.tlc_name: r for r in s.scalars(select(ScoreRow))}
-    return {"rows": rows, "scores": scores}
-
-
-def _erased(row: Any) -> bool:
-    texts = [row.body] if isinstance(row, TlcRow) else [row.title, row.selftext]
-    return row.author is None and all(t in ERASED for t in texts)
-
-
-@pytest.mark.slow
-def test_deleted_and_removed_items_lose_text_and_author_within_the_window(privacy_run) -> None:
-    run, _ = privacy_run
-    fig = run.figures
-    every, horizon, retention = fig["recheck_every_s"], fig["horizon_s"], fig["retention_s"]
-    assert fig["pipeline_skipped"] == {}
-    assert fig["deletions_applied"]["deleted"] > 20 and fig["deletions_applied"]["removed"] > 20
-    stored = _stored(run)
-    rows = stored["rows"]
-    window = 2 * every  # the next re-check after a deletion, on a job grid of ~every
-    checked = {"deleted": 0, "removed": 0, "account_deleted": 0}
-    for name, action in run.plan.names().items():
-        a = next(x for x in run.plan.applied if x["name"] == name)
-        row = rows.get(name)
-        if row is None or a["at"] + window > run.end:
-            continue
-        created = row.created_utc
-        if a["at"] > created + horizon + every and created + horizon + retention > run.end:
-            continue  # deleted after its outcome: caught by the final check / purge later
-        assert _erased(row), (name, action, a["at"] - created)
-        checked[action] += 1
-        score = stored["scores"].get(name)
-        if score is not None and score.empathy is not None:
-            assert "text" not in json.dumps(score.empathy)
-    # removals seen both as a moderator (text intact, removed flag) and as others ("[removed]")
-    assert checked["deleted"] > 10 and checked["removed"] > 10, checked
-    assert fig["erased"].get("removed", 0) > 10
-
-
-@pytest.mark.slow
-def test_account_deletion_erases_all_of_that_users_text(privacy_run) -> None:
-    run, _ = privacy_run
-    rows = _stored(run)["rows"]
-    accounts = {
-        a["author"]: a["at"]
-        for a in run.plan.applied
-        if a["action"] == "account_deleted" and a["at"] + 2 * 3600 <= run.end
-    }
-    assert accounts
-    hit = 0
-    for row in rows.values():
-        assert row.author not in accounts, row.name
-    for item in run.world.items.values():
-        row = rows.get(item.name)
-        if row is None:
-            continue
-        owner = next(
-            (a for a in accounts if any(i is item for i in run.plan._by_author.get(a, []))), None
-        )
-        if owner is not None:
-            assert _erased(row), item.name
-            hit += 1
-    assert hit > 0
-
-
-@pytest.mark.slow
-def test_text_is_purged_after_retention_and_figures_stay(privacy_run) -> None:
-    run, _ = privacy_run
-    fig = run.figures
-    stored = _stored(run)
-    cutoff = run.end - fig["horizon_s"] - fig["retention_s"]
-    old = [r for r in stored["rows"].values() if r.created_utc <= cutoff]
-    new = [r for r in stored["rows"].values() if r.created_utc > cutoff + 3600]
-    assert len(old) > 50 and all(_erased(r) for r in old)
-    assert any(not _erased(r) for r in new)  # within retention, text is kept
-    kept_scores = [s for n, s in stored["scores"].items() if n in {r.name for r in old}]
-    assert kept_scores and all(s.forecast is not None for s in kept_scores)
-    assert fig["erased_by_retention"] > 50
-
-
-@pytest.mark.slow
-def test_recheck_cost_is_one_request_per_100_items(privacy_run) -> None:
-    fig = privacy_run[0].figures
-    assert fig["recheck_requests"] >= fig["recheck_items_checked"] / 100
-    assert fig["recheck_requests"] <= fig["recheck_items_checked"] / 100 + fig["recheck_rounds"]
-    assert fig["max_requests_per_10min"] <= 600
-
-
-@pytest.mark.slow
-def test_no_comment_text_in_any_log_record_of_the_privacy_run(privacy_run) -> None:
-    run, logs = privacy_run
-    assert len(logs.lines) > 1000  # debug records of praw, the bot and the service
-    assert _leaks(run.world, logs.lines) == []
-
-
-@pytest.mark.slow
-def test_no_comment_text_in_any_log_record_of_a_full_simulated_day(data_dir, tmp_path) -> None:
-    """Ingest, scoring, suggestions, back-fill, digests (which quote comments in modmail and
-    the wiki), approvals and actions, with faults, logged at DEBUG."""
-    with capture_logs() as logs:
-        fig = run_simulated_day(
-            data_dir / "reddit-college",
-            SUBS,
-            DAY,
-            EmbeddedBus(),
-            hours=8,
-            workdir=tmp_path,
-            models=tiny_models(),
-            database_url=f"sqlite:///{tmp_path}/service.db",
-            restart_at_h=None,
-        )
-    assert fig["digests"] > 0 and fig["wiki_pages_written"] > 0
-    start = datetime.fromisoformat(DAY).replace(tzinfo=UTC).timestamp()
-    world = load_world(data_dir / "reddit-college", SUBS, start, start + 8 * 3600)
-    assert len(logs.lines) > 1000
-    assert _leaks(world, logs.lines) == []
 
 
 def test_devserver_exposes_the_deletions_it_applied(data_dir) -> None:
