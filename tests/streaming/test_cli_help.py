@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 
 import pytest
@@ -12,26 +13,19 @@ from streaming.clikit import plain_text
 
 MARKUP = re.compile(r"``|:(?:mod|class|func|meth|attr):`")
 
+
+def _paths(parser: argparse.ArgumentParser, prefix: list[str]) -> list[list[str]]:
+    """Every command path of a parser: [], [sub], [sub, subsub], … from its subparsers."""
+    out = [prefix]
+    for action in parser._actions:  # argparse exposes sub-commands only through its actions
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                out += _paths(sub, [*prefix, name])
+    return out
+
+
 COMMANDS = [
-    (serving_parser, []),
-    *[(serving_parser, [c]) for c in ("bot", "demo", "empathy", "outcomes", "replay", "run")],
-    *[
-        (serving_parser, ["bot", c])
-        for c in ("check", "ingest", "digest", "approvals", "backfill", "simulate", "devserver")
-    ],
-    (training_parser, []),
-    *[
-        (training_parser, [c])
-        for c in (
-            "aux",
-            "empathy",
-            "empathy-dapt",
-            "eval-empathy",
-            "eval-forecaster",
-            "forecaster",
-            "trajectory",
-        )
-    ],
+    (build, argv) for build in (serving_parser, training_parser) for argv in _paths(build(), [])
 ]
 
 
