@@ -25,6 +25,7 @@ from typing import Any
 from bot.backoff import Backoff
 from bot.errors import RetriesExhausted
 from bot.gone import classify
+from bot.ratelimit import RateBudget
 from streaming.erasure import Eraser
 from streaming.rechecks import RecheckSchedule
 from streaming.storage import SessionFactory
@@ -66,6 +67,8 @@ class DeletionSync:
         every_s: int = 3600,
         backoff: Backoff | None = None,
         max_items: int = 60_000,
+        budget: RateBudget | None = None,
+        max_requests: int = 50,
     ) -> None:
         self.reddit = reddit
         self.sessions = sessions
@@ -76,6 +79,10 @@ class DeletionSync:
         self.every_s = every_s
         self.backoff = backoff or Backoff()
         self.max_items = max_items
+        #: a run stops when the shared rate budget needs a pause (what is left stays due)
+        self.budget = budget
+        #: at most this many ``/api/info`` requests per run (5,000 items)
+        self.max_requests = max_requests
         self.totals = SyncReport()
         self.schedule = RecheckSchedule(
             sessions, clock, horizon_s=horizon_s, retention_s=retention_s, every_s=every_s
@@ -90,8 +97,11 @@ class DeletionSync:
     def run(self, limit: int | None = None) -> SyncReport:
         """Re-check everything due now through ``/api/info`` in batches of 100."""
         report = SyncReport()
-        names = self.due(limit)
+        names = self.due(limit or self.max_requests * INFO_BATCH)
         for i in range(0, len(names), INFO_BATCH):
+            if self.budget is not None and self.budget.pause_needed() > 0:
+                logger.info("rate budget low: re-check of %d items postponed", len(names) - i)
+                break
             batch = names[i : i + INFO_BATCH]
             try:
                 things = self.backoff.call(partial(self._info, batch), "re-check /api/info")

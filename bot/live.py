@@ -219,6 +219,7 @@ class LiveService:
             clock=self.clock.now,
             backoff=self.backoff,
             wall=self.clock.now,
+            budget=self.budget,
         )
         fetcher.observer = self.privacy.observe_thread
         backfill = self.pipeline.stages.get("backfill")

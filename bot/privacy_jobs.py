@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.backoff import Backoff
 from bot.deletions import DeletionSync, SyncReport
+from bot.ratelimit import RateBudget
 from streaming.erasure import Eraser
 from streaming.retention import PurgeReport, RetentionPurge
 from streaming.settings import Settings
@@ -56,6 +57,7 @@ class PrivacyJobs:
         clock: Callable[[], float] = time.time,
         backoff: Backoff | None = None,
         wall: Callable[[], float] = time.time,
+        budget: RateBudget | None = None,
     ) -> PrivacyJobs:
         eraser = Eraser(sessions, clock)
         sync = DeletionSync(
@@ -67,6 +69,7 @@ class PrivacyJobs:
             retention_s=settings.retention_s,
             every_s=settings.recheck_every_s,
             backoff=backoff,
+            budget=budget,
         )
         purge = RetentionPurge(
             sessions,
