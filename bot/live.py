@@ -134,7 +134,10 @@ class LiveService:
             ingest_lag=lag,
             reader_rounds=self.rounds,
             requests=self.budget.requests,
-            jobs={"runs": self.jobs.runs, "failures": self.jobs.failures},
+            jobs={
+                "runs": {**self.jobs.runs, **self.privacy_sched.runs},
+                "failures": {**self.jobs.failures, **self.privacy_sched.failures},
+            },
         )
         return h
 
@@ -213,7 +216,7 @@ class LiveService:
         # deletion sync and retention: the back-fill's fetches, Reddit's order refreshes and
         # the scheduled /api/info re-checks erase what was deleted or removed on Reddit
         self.privacy = PrivacyJobs.build(
-            reddit,
+            make_reddit(self.client, self.budget),  # its own client: its own worker thread
             self.pipeline.sessions,
             self.settings,
             clock=self.clock.now,
@@ -287,6 +290,8 @@ class LiveService:
             stop=self.stopped,
         )
         self.jobs = JobScheduler(self.clock)
+        #: the privacy jobs on their own worker: a long digest round never delays a re-check
+        self.privacy_sched = JobScheduler(self.clock)
 
     # -- running ------------------------------------------------------------------------
     def run(self, ops_port: int | None = None) -> int:
@@ -310,9 +315,10 @@ class LiveService:
             if p.ingest is not None:  # the reader, and the jobs: in one process only
                 ingest.start()
                 self.live_jobs.register(self.jobs, every_s=self.options.jobs_every_s)
-                for job in self.privacy.jobs():
-                    self.jobs.add(job.name, job.every_s, job.run)
                 self.jobs.start()
+                for job in self.privacy.jobs():
+                    self.privacy_sched.add(job.name, job.every_s, job.run)
+                self.privacy_sched.start()
             try:
                 while not self.stopped():
                     with self.models_lock:
@@ -327,6 +333,7 @@ class LiveService:
                 if ingest.is_alive():
                     ingest.join(timeout=30)
                 self.jobs.shutdown()
+                self.privacy_sched.shutdown()
                 p.dead.flush()
                 p.bus.close()
                 self.loop.run(self.areddit.close(), timeout_s=10)
