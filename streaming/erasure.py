@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, or_, select, update
 
 from streaming.storage import DeadLetterRow, PostRow, ScoreRow, SessionFactory, TlcRow, upsert
 from streaming.storage.privacy_tables import ErasureRow
@@ -65,7 +65,7 @@ class Erasable:
     final check before retention ends, for tables filled at back-fill time).
     """
 
-    table: type[Base]
+    table: Any  # a mapped class or a ``sqlalchemy.Table``
     id_column: str
     text_columns: tuple[str, ...] = ()
     author_columns: tuple[str, ...] = ()
@@ -75,6 +75,8 @@ class Erasable:
     recheck_until_outcome: bool = True
 
     def column(self, name: str) -> Any:
+        if isinstance(self.table, Table):
+            return self.table.c[name]
         return getattr(self.table, name)
 
 
@@ -85,6 +87,26 @@ _REGISTRY: list[Erasable] = [
 ]
 
 
+#: tables other features add, covered as soon as they exist in the schema (by table name):
+#: replies stored at ingestion (re-checked like TLCs) and the reply trees the back-fill keeps
+#: for export (stored at the outcome time: only the final check before expiry)
+_BY_NAME: dict[str, dict[str, Any]] = {
+    "replies": {
+        "id_column": "name",
+        "text_columns": ("body",),
+        "author_columns": ("author",),
+        "kind": "reply",
+    },
+    "outcome_replies": {
+        "id_column": "name",
+        "text_columns": ("body",),
+        "author_columns": ("author",),
+        "kind": "reply",
+        "recheck_until_outcome": False,
+    },
+}
+
+
 def register(entry: Erasable) -> None:
     """Add a table that stores text (idempotent)."""
     if entry not in _REGISTRY:
@@ -92,7 +114,9 @@ def register(entry: Erasable) -> None:
 
 
 def erasables(primary_only: bool = False) -> list[Erasable]:
-    return [e for e in _REGISTRY if e.kind is not None or not primary_only]
+    tables = Base.metadata.tables
+    named = [Erasable(tables[n], **spec) for n, spec in _BY_NAME.items() if n in tables]
+    return [e for e in [*_REGISTRY, *named] if e.kind is not None or not primary_only]
 
 
 def scrub_text(value: Any) -> Any:

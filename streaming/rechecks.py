@@ -72,7 +72,8 @@ class RecheckSchedule:
                 )
                 out += [(int(c), str(n)) for c, n in s.execute(q).tuples()]
         out.sort()
-        return [n for _, n in out[:limit]]
+        names = list(dict.fromkeys(n for _, n in out))  # a TLC can sit in two tables
+        return names[:limit]
 
     def mark_checked(self, names: list[str]) -> None:
         now = int(self.clock())

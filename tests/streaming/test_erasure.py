@@ -258,3 +258,51 @@ def test_privacy_report_counts_stored_text_erasures_and_pending_rechecks(stored,
     assert rep["deletions_last_day"] == {"removed": {"recheck": 1}}
     assert rep["pending_rechecks"] == 3  # never checked since stored
     assert main(["privacy", "report", "--database-url", db_url, "--now", str(now)]) == 0
+
+
+def test_a_plain_table_registered_by_name_is_erased_and_expires(stored) -> None:
+    """Tables other features add (stored replies) are covered through a ``Table`` too."""
+    import sqlalchemy as sa
+
+    from streaming import erasure
+
+    sessions, _post, tlcs = stored
+    md = sa.MetaData()
+    replies = sa.Table(
+        "test_replies",
+        md,
+        sa.Column("name", sa.String(16), primary_key=True),
+        sa.Column("author", sa.String(64), nullable=True),
+        sa.Column("body", sa.Text, nullable=True),
+        sa.Column("created_utc", sa.BigInteger),
+    )
+    with sessions() as s:
+        md.create_all(s.get_bind())
+        s.execute(
+            replies.insert(),
+            [
+                {"name": "t1_r1", "author": tlcs[1].author, "body": tlcs[2].body, "created_utc": 1},
+                {"name": "t1_r2", "author": "other", "body": "kept " * 10, "created_utc": 2},
+            ],
+        )
+        s.commit()
+    entry = Erasable(replies, "name", ("body",), ("author",), kind="reply")
+    register(entry)
+    try:
+        eraser = Eraser(sessions, Clock(tlcs[0].created_utc + 600))
+        assert eraser.erase_accounts([tlcs[1].name], via="recheck") >= 2
+        with sessions() as s:
+            rows = {r.name: r for r in s.execute(sa.select(replies))}
+            assert rows["t1_r1"].author is None and rows["t1_r1"].body == "[deleted]"
+            assert rows["t1_r2"].author == "other"
+            assert s.get(ErasureRow, "t1_r1").kind == "reply"
+        clock = Clock(10**10)
+        purge = RetentionPurge(
+            sessions, Eraser(sessions, clock), clock, horizon_s=1, retention_s=1, wall=clock
+        )
+        assert purge.run().purged.get("reply") == 1
+    finally:
+        erasure._REGISTRY.remove(entry)
+        with sessions() as s:
+            md.drop_all(s.get_bind())
+            s.commit()
