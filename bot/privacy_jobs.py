@@ -43,8 +43,8 @@ class PrivacyJobs:
     sync: DeletionSync
     purge: RetentionPurge
     #: how often the re-check job looks for due items (each item is due every
-    #: ``recheck_every_s``; a shorter period spreads the requests over the hour)
-    recheck_poll_s: float = 600.0
+    #: ``recheck_every_s``; half of it bounds the delay of a due check and batches fuller)
+    recheck_poll_s: float = 1800.0
     purge_every_s: float = 3600.0
 
     @classmethod
@@ -79,7 +79,7 @@ class PrivacyJobs:
             retention_s=settings.retention_s,
             wall=wall,
         )
-        return cls(sync, purge, recheck_poll_s=min(600.0, settings.recheck_every_s))
+        return cls(sync, purge, recheck_poll_s=settings.recheck_every_s / 2)
 
     def recheck(self) -> SyncReport | None:
         try:
