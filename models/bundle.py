@@ -26,7 +26,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -201,7 +201,7 @@ class Registry:
         logger.info("registry %s: %s CURRENT -> %s", self.root, name, version)
 
 
-def data_window(created_utc: Sequence[float], source: str = "") -> dict[str, Any]:
+def data_window(created_utc: Iterable[float], source: str = "") -> dict[str, Any]:
     """A bundle's ``data_window``: the creation times of the Reddit items trained on."""
     times = [float(t) for t in created_utc]
     return {
