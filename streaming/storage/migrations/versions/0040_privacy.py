@@ -2,14 +2,14 @@
 ``rechecks`` (when each stored item was last looked up on Reddit).
 
 Revision ID: 0040
-Revises: 0003
+Revises: 0020
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0040"
-down_revision = "0003"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
