@@ -55,7 +55,9 @@ def privacy_report(
                     cond = and_(cond, col > now_i - hi * DAY)
                 ages[label] = int(s.scalar(select(func.count()).where(cond)) or 0)
             ages["total"] = int(s.scalar(select(func.count()).select_from(kept)) or 0)
-            stored[str(e.kind)] = ages
+            kind_ages = stored.setdefault(str(e.kind), dict.fromkeys(ages, 0))
+            for k, v in ages.items():  # several tables can hold one kind (replies)
+                kind_ages[k] += v
             cutoff = now_i + DAY - horizon_s - retention_s
             expiring += int(s.scalar(select(func.count()).where(col <= cutoff)) or 0)
             q = (
@@ -63,7 +65,7 @@ def privacy_report(
                 .where(ErasureRow.kind == e.kind)
                 .group_by(ErasureRow.reason)
             )
-            erased[str(e.kind)] = {r: int(n) for r, n in s.execute(q).tuples()}
+            erased.setdefault(str(e.kind), {r: int(n) for r, n in s.execute(q).tuples()})
         recent = select(ErasureRow.reason, ErasureRow.via, func.count()).where(
             and_(ErasureRow.reason != "retention", ErasureRow.erased_utc > now_i - DAY)
         )

@@ -73,7 +73,7 @@ class RetentionPurge:
                     .where(and_(ErasureRow.name.is_(None), e.column(e.created_column) <= cutoff))
                     .limit(limit or self.batch)
                 )
-                out[str(e.kind)] = list(s.scalars(q))
+                out.setdefault(str(e.kind), []).extend(s.scalars(q))
         return out
 
     def run(self) -> PurgeReport:
