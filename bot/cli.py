@@ -22,6 +22,7 @@ __all__ = [
     "run_check",
     "run_devserver",
     "run_digest",
+    "run_privacy",
 ]
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,13 @@ def register(sub: Any) -> None:
     q = bsub.add_parser("approvals", help="read !approve replies, run approved actions")
     common(q, send=True)
     q.set_defaults(func=run_approvals)
+    q = bsub.add_parser(
+        "privacy",
+        help="deletion re-checks (/api/info) and the retention purge, on a loop (or --once)",
+    )
+    common(q)
+    q.add_argument("--once", action="store_true", help="run both jobs once and exit")
+    q.set_defaults(func=run_privacy)
     q = bsub.add_parser("devserver", help="serve real threads as a local Reddit API")
     q.add_argument("--data", help="reddit-college directory (default: data dir)")
     q.add_argument("--subreddits", default="GradSchool,College")
@@ -78,6 +86,12 @@ def register(sub: Any) -> None:
     q.add_argument("--speed", type=float, default=60, help="simulated seconds per second")
     q.add_argument("--fault-rate", type=float, default=0.0)
     q.add_argument("--seed", type=int, default=0)
+    q.add_argument(
+        "--delete-rate",
+        type=float,
+        default=0.0,
+        help="share of items deleted or removed after they became visible (GET /dev/deletions)",
+    )
     q.add_argument(
         "--paused", action="store_true", help="hold the clock until POST /dev/clock/start"
     )
@@ -244,6 +258,10 @@ def run_devserver(args: argparse.Namespace) -> int:
     data = Path(args.data) if args.data else resolve_data_dir(None) / "reddit-college"
     start = datetime.fromisoformat(args.day).replace(tzinfo=UTC).timestamp()
     world = load_world(data, args.subreddits.split(","), start, start + args.days * 86400)
+    if args.delete_rate:
+        from bot.devserver.deletions import DeletionPlan
+
+        DeletionPlan(args.delete_rate, seed=args.seed).attach(world)
     faults = FaultPlan(rate=args.fault_rate, seed=args.seed)
     if args.outage_at is not None:
         at = start + args.outage_at * 3600
@@ -264,4 +282,34 @@ def run_devserver(args: argparse.Namespace) -> int:
         )
         while not stop():
             threading.Event().wait(0.5)
+    return 0
+
+
+def run_privacy(args: argparse.Namespace) -> int:
+    """Deletion re-checks and the retention purge (:class:`bot.privacy_jobs.PrivacyJobs`), for
+    deployments that run them outside ``prosocial live``."""
+    import threading
+    import time
+
+    from bot.privacy_jobs import PrivacyJobs
+    from streaming.runtime import StopFlag
+    from streaming.settings import load_settings
+    from streaming.storage import open_database
+
+    settings = load_settings(args.config)
+    _, sessions = open_database(settings.database_url)
+    jobs = PrivacyJobs.build(_reddit(args), sessions, settings).jobs()
+    last = dict.fromkeys((j.name for j in jobs), -1e18)
+    stop = StopFlag().install()
+    results: dict[str, Any] = {}
+    while not stop():
+        for job in jobs:
+            if time.monotonic() - last[job.name] >= job.every_s:
+                last[job.name] = time.monotonic()
+                r = job.run()
+                results[job.name] = r.as_dict() if r is not None else None
+        if args.once:
+            break
+        threading.Event().wait(5.0)
+    _out(args, results, [f"{k}: {v}" for k, v in results.items()])
     return 0

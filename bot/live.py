@@ -8,7 +8,9 @@ One process, on the embedded bus + SQLite by default (Kafka + PostgreSQL by conf
   waits briefly; the back-fill (threads fetched through the API at each TLC's horizon) has a
   thread of its own, so slow fetches never hold up scoring;
 * :class:`bot.jobs.JobScheduler` runs the moderator jobs (wiki configs, digests, seeker alerts,
-  approvals and approved actions) on the service clock.
+  approvals and approved actions) and the privacy jobs (deletion re-checks through
+  ``/api/info``, the retention purge: :class:`bot.privacy_jobs.PrivacyJobs`) on the service
+  clock; the back-fill's and the order refresh's fetches feed deletion sync too.
 
 With ``stages`` narrowed (Kafka + PostgreSQL, one process per stage), a ``live`` process runs
 only its stages: with ``ingest`` the reader and the moderator jobs, with ``backfill`` the API
@@ -133,7 +135,10 @@ class LiveService:
             ingest_lag=lag,
             reader_rounds=self.rounds,
             requests=self.budget.requests,
-            jobs={"runs": self.jobs.runs, "failures": self.jobs.failures},
+            jobs={
+                "runs": {**self.jobs.runs, **self.privacy_sched.runs},
+                "failures": {**self.jobs.failures, **self.privacy_sched.failures},
+            },
         )
         return h
 
@@ -151,6 +156,7 @@ class LiveService:
         from bot.jobs import JobScheduler, LiveJobs
         from bot.modmail_commands import ModmailCommandReader
         from bot.permissions import check_permissions
+        from bot.privacy_jobs import PrivacyJobs
         from bot.reddit_order import OrderStore, RedditOrderRefresh
         from bot.seen import SeenStore
         from bot.source import ApiThreadFetcher, live_events
@@ -208,6 +214,18 @@ class LiveService:
             on_round=self._on_round,
         )
         self.pipeline = assemble(self.settings, clock=self.clock, source=source, fetcher=fetcher)
+        # deletion sync and retention: the back-fill's fetches, Reddit's order refreshes and
+        # the scheduled /api/info re-checks erase what was deleted or removed on Reddit
+        self.privacy = PrivacyJobs.build(
+            make_reddit(self.client, self.budget),  # its own client: its own worker thread
+            self.pipeline.sessions,
+            self.settings,
+            clock=self.clock.now,
+            backoff=self.backoff,
+            wall=self.clock.now,
+            budget=self.budget,
+        )
+        fetcher.observer = self.privacy.observe_thread
         backfill = self.pipeline.stages.get("backfill")
         if backfill is not None:  # threads fetched per main-loop round: keep rounds short
             backfill.max_per_tick = 10  # type: ignore[attr-defined]
@@ -257,6 +275,7 @@ class LiveService:
             budget=self.budget,
             backoff=self.backoff,
             max_posts=5,
+            observe=self.privacy.observe_items,
         )
         self.live_jobs = LiveJobs(
             subs,
@@ -277,6 +296,8 @@ class LiveService:
             stop=self.stopped,
         )
         self.jobs = JobScheduler(self.clock)
+        #: the privacy jobs on their own worker: a long digest round never delays a re-check
+        self.privacy_sched = JobScheduler(self.clock)
 
     # -- running ------------------------------------------------------------------------
     def run(self, ops_port: int | None = None) -> int:
@@ -307,6 +328,9 @@ class LiveService:
                 ingest.start()
                 self.live_jobs.register(self.jobs, every_s=self.options.jobs_every_s)
                 self.jobs.start()
+                for job in self.privacy.jobs():
+                    self.privacy_sched.add(job.name, job.every_s, job.run)
+                self.privacy_sched.start()
             for r in p.runners.values():  # a stop abandons a batch waiting out an outage
                 r.stop = self.stopped
             try:
@@ -323,6 +347,7 @@ class LiveService:
                     if t.is_alive():
                         t.join(timeout=30)
                 self.jobs.shutdown()
+                self.privacy_sched.shutdown()
                 p.dead.flush()
                 p.bus.close()
                 self.loop.run(self.areddit.close(), timeout_s=10)

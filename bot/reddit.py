@@ -26,6 +26,7 @@ import prawcore
 
 from bot.errors import CredentialsError
 from bot.ratelimit import RateBudget
+from streaming.logsafety import install_log_safety
 
 __all__ = [
     "USER_AGENT",
@@ -171,6 +172,7 @@ def make_reddit(
     import praw
 
     settings = settings or ClientSettings.from_env()
+    install_log_safety()
     try:
         reddit = praw.Reddit(
             settings.site,
@@ -207,6 +209,7 @@ def make_async_reddit(
     import asyncpraw
 
     settings = settings or ClientSettings.from_env()
+    install_log_safety()
     try:
         reddit = asyncpraw.Reddit(
             settings.site,

@@ -71,6 +71,7 @@ class RedditOrderRefresh:
         backoff: Backoff | None = None,
         active_s: float = 24 * 3600,
         max_posts: int = 20,
+        observe: Callable[[list[Any]], Any] | None = None,
     ) -> None:
         self.reddit = reddit
         self.store = store
@@ -80,6 +81,8 @@ class RedditOrderRefresh:
         self.backoff = backoff or Backoff()
         self.active_s = active_s
         self.max_posts = max_posts
+        #: sees every item read (deletion sync: what Reddit shows deleted or removed)
+        self.observe = observe
 
     def active_posts(self, subreddit: str) -> list[str]:
         since = self.clock() - self.active_s
@@ -99,6 +102,8 @@ class RedditOrderRefresh:
         sub = self.reddit.submission(post.removeprefix("t3_"))
         sub.comment_sort = "confidence"
         forest = self.backoff.call(lambda: list(sub.comments), f"order of {post}")
+        if self.observe is not None:
+            self.observe([sub, *forest])
         order, gone = [], []
         for c in forest:
             name = getattr(c, "fullname", None)

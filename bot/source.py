@@ -19,7 +19,7 @@ from typing import Any
 
 from bot.aingest import AsyncRedditIngest
 from bot.errors import FetchError, RetriesExhausted
-from bot.threads import RedditThreadFetcher
+from bot.threads import FetchReport, RedditThreadFetcher
 from redditdata.events import Comment, Submission
 from redditdata.tree import Thread
 from streaming.replay import FetchDeferred
@@ -63,14 +63,23 @@ def live_events(
 
 
 class ApiThreadFetcher:
-    def __init__(self, fetcher: RedditThreadFetcher) -> None:
+    """``observer(thread, report)`` sees every fetched thread with its
+    :class:`bot.threads.FetchReport` (deletion sync: :meth:`bot.deletions.DeletionSync
+    .observe_thread`)."""
+
+    def __init__(
+        self,
+        fetcher: RedditThreadFetcher,
+        observer: Callable[[Thread, FetchReport], Any] | None = None,
+    ) -> None:
         self.fetcher = fetcher
+        self.observer = observer
 
     def thread(self, post_name: str, as_of: float) -> Thread | None:
         """The thread with the replies created by ``as_of`` (Reddit cannot go back in time:
         later replies are cut, scores are today's)."""
         try:
-            return self.fetcher.fetch(post_name, as_of=as_of)
+            thread, report = self.fetcher.fetch_with_report(post_name, as_of)
         except RetriesExhausted as exc:
             raise FetchDeferred(f"{post_name}: {exc}") from exc
         except FetchError as exc:
@@ -78,3 +87,6 @@ class ApiThreadFetcher:
                 raise FetchDeferred(str(exc)) from exc
             logger.warning("back-fill of %s failed: %s", post_name, exc)
             return None
+        if self.observer is not None:
+            self.observer(thread, report)
+        return thread

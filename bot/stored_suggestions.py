@@ -4,7 +4,7 @@ Reads each post's newest :class:`streaming.storage.SuggestionRow` (the suggested
 reasons and Reddit's rank of every TLC), the post's title from ``posts``, and the TLCs whose
 empathy label is ``seeking``. With an :class:`bot.reddit_order.OrderStore`, Reddit's order is
 the one last read from Reddit, and TLCs found removed, deleted or locked there (or stored with
-a removed/deleted body) are never suggested or listed. Whether a seeker has drawn a supportive
+a removed/deleted/erased body, :mod:`streaming.erasure`) are never suggested or listed. Whether a seeker has drawn a supportive
 reply is answered by ``has_supportive_reply`` (the live service alerts through
 :class:`bot.alerts.SeekerAlerts`, which asks Reddit and the models).
 """
@@ -17,9 +17,13 @@ from sqlalchemy import func, select
 
 from bot.reddit_order import GONE_BODIES, OrderStore
 from bot.suggestions import EmpathySeeker, PostSuggestion
+from streaming.erasure import MARKERS
 from streaming.storage import PostRow, ScoreRow, SessionFactory, SuggestionRow, TlcRow
 
 __all__ = ["StoredSuggestionSource"]
+
+#: text of an item gone on Reddit, or erased here (deleted, removed, expired)
+_ERASED = tuple(sorted(set(GONE_BODIES) | set(MARKERS.values())))
 
 
 class StoredSuggestionSource:
@@ -53,10 +57,12 @@ class StoredSuggestionSource:
                 .where(PostRow.created_utc >= since_utc)
             ).all()
             for sug, post in rows:
+                if post.title in _ERASED:  # the post is gone: nothing to suggest
+                    continue
                 gone = set(
                     s.execute(
                         select(TlcRow.name).where(
-                            TlcRow.post_name == post.name, TlcRow.body.in_(GONE_BODIES)
+                            TlcRow.post_name == post.name, TlcRow.body.in_(_ERASED)
                         )
                     ).scalars()
                 )

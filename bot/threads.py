@@ -23,6 +23,7 @@ import prawcore
 from bot.backoff import Backoff, is_transient
 from bot.convert import author_name, to_comment
 from bot.errors import FetchError, RetriesExhausted
+from bot.gone import classify
 from bot.ratelimit import RateBudget
 from redditdata.dumps import DumpReport
 from redditdata.forest import build_thread
@@ -47,6 +48,7 @@ class FetchReport:
     deleted_comments: int = 0
     removed_comments: int = 0
     rejected: list[str] = field(default_factory=list)
+    gone: dict[str, str] = field(default_factory=dict)  # fullname -> bot.gone.classify reason
 
 
 class RedditThreadFetcher:
@@ -144,6 +146,8 @@ class RedditThreadFetcher:
         report.post_removed = selftext == "[removed]" or bool(data.get("removed_by_category"))
         report.post_deleted = selftext == "[deleted]" or data.get("author") is None
         sub = data.get("subreddit")
+        if (post_gone := classify(data)) is not None:
+            report.gone[f"t3_{data['id']}"] = post_gone
         post = Post(
             name=f"t3_{data['id']}",
             subreddit=getattr(sub, "display_name", str(sub)),
@@ -157,6 +161,8 @@ class RedditThreadFetcher:
         events = []
         for c in comments:
             cdata = vars(c)
+            if (gone := classify(cdata)) is not None and cdata.get("name"):
+                report.gone[str(cdata["name"])] = gone  # later comments too: stored replies
             if as_of is not None and float(cdata.get("created_utc") or 0) > as_of:
                 continue
             body = cdata.get("body")

@@ -26,7 +26,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -34,7 +34,15 @@ from typing import Any, Self
 
 from models.errors import BundleError, BundleMissingError
 
-__all__ = ["TRAIN_HINTS", "Bundle", "BundleWriter", "Registry", "hash_files", "sha256_file"]
+__all__ = [
+    "TRAIN_HINTS",
+    "Bundle",
+    "BundleWriter",
+    "Registry",
+    "data_window",
+    "hash_files",
+    "sha256_file",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +201,17 @@ class Registry:
         logger.info("registry %s: %s CURRENT -> %s", self.root, name, version)
 
 
+def data_window(created_utc: Iterable[float], source: str = "") -> dict[str, Any]:
+    """A bundle's ``data_window``: the creation times of the Reddit items trained on."""
+    times = [float(t) for t in created_utc]
+    return {
+        "from_utc": int(min(times)) if times else None,
+        "until_utc": int(max(times)) if times else None,
+        "items": len(times),
+        "source": source,
+    }
+
+
 def _new_version() -> str:
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + os.urandom(3).hex()
 
@@ -208,6 +227,9 @@ class BundleWriter:
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     training_data_hash: str = ""
+    #: the creation-time window of the Reddit items trained on (``from_utc``, ``until_utc``,
+    #: ``items``): what a deletion or retention request would concern
+    data_window: dict[str, Any] | None = None
     make_current: bool = True
     version: str = field(default_factory=_new_version)
     _tmp: Path | None = field(default=None, init=False, repr=False)
@@ -282,6 +304,7 @@ class BundleWriter:
             "labels": list(self.labels),
             "features": list(self.features),
             "training_data_hash": self.training_data_hash,
+            "data_window": self.data_window,
             "metrics": self.metrics,
             "params": self.params,
             "files": files,

@@ -65,4 +65,7 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = No
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    from streaming.logsafety import install_log_safety
+
+    install_log_safety()
     return int(args.func(args) or 0)

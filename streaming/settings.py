@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     replay_since: str | None = None
     replay_until: str | None = None
     subreddits: Annotated[tuple[str, ...], NoDecode] = ()
+    # privacy: stored text expires ``retention_s`` after the outcome time; stored items are
+    # re-checked on Reddit every ``recheck_every_s`` until then, and once before expiry
+    retention_s: int = 30 * 86400
+    recheck_every_s: int = 3600
     # ops
     metrics_port: int | None = None
     #: the address /healthz and /metrics bind (loopback unless configured)

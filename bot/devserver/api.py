@@ -90,6 +90,7 @@ class RedditApi(ModeratorApi):
                 match = pattern.match(path)
                 if match:
                     with self.world.lock:
+                        self.world.apply_due()
                         self.user = user or self.world.bot_username
                         return fn(*match.groups(), query=query, form=form)
         return _NOT_FOUND

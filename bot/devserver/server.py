@@ -10,6 +10,8 @@ would do it twice) and a truncated body (GET only, so no side effect is ever hal
 an outage window every request answers 503. A token belongs to the user who asked for it
 (password grant), so moderator rules apply per user. ``GET /dev/clock`` (no token) tells a
 client how the simulated clock runs; ``POST /dev/clock/start`` starts a paused one.
+``GET /dev/deletions`` (no token, not counted) lists the deletions and removals applied so far
+(:class:`bot.devserver.deletions.DeletionPlan`).
 """
 
 from __future__ import annotations
@@ -100,6 +102,12 @@ class _Handler(BaseHTTPRequestHandler):
                 200,
                 {"access_token": token, "token_type": "bearer", "expires_in": 86400, "scope": "*"},
             )
+            return
+        if url.path.rstrip("/") == "/dev/deletions":  # test hook, not part of Reddit's API
+            plan = srv.world.deletions
+            with srv.world.lock:
+                srv.world.apply_due()
+                self._send(200, {"deletions": list(plan.applied) if plan is not None else []})
             return
         auth = self.headers.get("Authorization", "")
         user = srv.tokens.get(auth.split(" ", 1)[1]) if " " in auth else None

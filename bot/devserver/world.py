@@ -17,7 +17,7 @@ import threading
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,6 +255,10 @@ class RedditWorld:
         self.requests_by_window: dict[int, int] = defaultdict(int)
         self.requests = 0
         self._ids = 0
+        #: called with the time before every answer and when the clock is advanced by hand
+        #: (scheduled changes such as ``--delete-rate`` deletions): :meth:`apply_due`
+        self.due_hooks: list[Callable[[float], None]] = []
+        self.deletions: Any = None  # a bot.devserver.deletions.DeletionPlan, when attached
 
     def add_comment(self, parent: Item, author: str, body: str) -> Item:
         """A comment posted now through the API (by the bot, or a test's user)."""
@@ -325,6 +329,13 @@ class RedditWorld:
     def advance(self, seconds: float) -> None:
         with self.lock:
             self._base += max(0.0, float(seconds))
+            self.apply_due()
+
+    def apply_due(self) -> None:
+        """Apply the scheduled changes that are due at the current time."""
+        with self.lock:
+            for hook in self.due_hooks:
+                hook(self.now)
 
     def clock(self) -> float:
         return self.now

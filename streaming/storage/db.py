@@ -16,6 +16,8 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from streaming.logsafety import install_log_safety
+
 __all__ = ["SessionFactory", "make_engine", "migrate", "open_database"]
 
 logger = logging.getLogger(__name__)
@@ -26,6 +28,7 @@ _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def make_engine(url: str) -> Engine:
+    install_log_safety()  # SQL parameters (stored text) never reach the logs
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     if url.startswith("sqlite:///"):

@@ -13,7 +13,7 @@ from training.forecaster.evaluate import eval_json, predict_examples
 from training.forecaster.job import MPQA_REL
 from training.forecaster.trainer import train_models
 
-from models.bundle import Registry
+from models.bundle import Registry, data_window
 from models.forecaster.context import CONTEXT_FEATURES, TlcContext
 from models.forecaster.model import RETRAIN_COMMAND, Forecast, Forecaster
 from models.forecaster.text import load_mpqa
@@ -49,7 +49,13 @@ def trained(slice_examples, data_dir: Path, tmp_path_factory):
     )
     reg = Registry(tmp_path_factory.mktemp("registry"))
     version = write_bundle(
-        tr, reg, subj=subj, metrics={}, params={"target": "structural"}, data_hash="test"
+        tr,
+        reg,
+        subj=subj,
+        metrics={},
+        params={"target": "structural"},
+        data_hash="test",
+        data_window=data_window(slice_examples.arrays()[3], source="slice"),
     )
     return tr, split, reg, version
 
@@ -90,6 +96,14 @@ def test_bundle_round_trip_reproduces_training_predictions(trained, slice_exampl
         np.testing.assert_allclose(preds[k], tr.preds[k], rtol=1e-4, atol=1e-4)
     files = {p.suffix for p in reg.current("forecaster").path.iterdir()}
     assert files <= {".json", ".safetensors"}
+    window = json.loads((reg.current("forecaster").path / "config.json").read_text())["data_window"]
+    created = [t.created_utc for t in slice_examples.tlcs]
+    assert window == {
+        "from_utc": min(created),
+        "until_utc": max(created),
+        "items": len(created),
+        "source": "slice",
+    }
 
 
 def test_predict_gives_intervals_and_reasons(trained, slice_examples):

@@ -24,6 +24,7 @@ def write_bundle(
     data_hash: str,
     make_current: bool = True,
     trajectory: Trajectory | None = None,
+    data_window: dict[str, Any] | None = None,
 ) -> str:
     """Write ``tr`` as a ``forecaster`` bundle; ``trajectory``: the trajectory (and safe
     outcome) the checkpoint features were measured with, stored in the bundle so serving
@@ -59,6 +60,7 @@ def write_bundle(
         params=p,
         metrics=metrics,
         training_data_hash=data_hash,
+        data_window=data_window,
         make_current=make_current,
     ) as w:
         w.save_tensors(

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from models.bundle import Registry, hash_files
+from models.bundle import Registry, data_window, hash_files
 from models.forecaster.checkpoint import CheckpointFeaturizer
 from models.forecaster.model import make_metric_fn
 from models.forecaster.text import TextFeaturizer, load_mpqa
@@ -205,6 +205,7 @@ class ForecasterJob:
             params=params,
             data_hash=data_hash,
             make_current=a.make_current,
+            data_window=data_window(self.ex.arrays()[3], source=str(self.dump_dir)),
             trajectory=self.trajectory,
         )
         return self.version
