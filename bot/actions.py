@@ -53,23 +53,32 @@ class ActionExecutor:
         else:  # pragma: no cover - the store refuses unknown actions
             raise ValueError(p.action)
 
+    def execute(self, p: Proposal, dry_run: bool) -> str | None:
+        """Claim and execute (or, under dry-run, log) one approved proposal; ``None`` when it
+        is not approved (any more): someone else took it, or it was never approved."""
+        if not self.store.claim(p.id):
+            return None
+        if dry_run:
+            outcome = "ok"
+            logger.info(
+                "[dry-run] would %s %s (approved by u/%s)", p.action, p.target, p.decided_by
+            )
+        else:
+            try:
+                self._perform(p)
+                outcome = "ok"
+                logger.info("%s %s done (approved by u/%s)", p.action, p.target, p.decided_by)
+            except (prawcore.PrawcoreException, RetriesExhausted) as exc:
+                outcome = f"error: {type(exc).__name__}"
+                logger.warning("%s %s failed: %s", p.action, p.target, exc)
+        self.store.record_execution(p, self.clock(), dry_run, outcome)
+        return outcome
+
     def run_approved(self, subreddit: str, dry_run: bool) -> list[tuple[Proposal, str]]:
         """Execute (or, under dry-run, log) every approved proposal of ``subreddit``."""
         done: list[tuple[Proposal, str]] = []
         for p in self.store.with_status(subreddit, "approved"):
-            if dry_run:
-                outcome = "ok"
-                logger.info(
-                    "[dry-run] would %s %s (approved by u/%s)", p.action, p.target, p.decided_by
-                )
-            else:
-                try:
-                    self._perform(p)
-                    outcome = "ok"
-                    logger.info("%s %s done (approved by u/%s)", p.action, p.target, p.decided_by)
-                except (prawcore.PrawcoreException, RetriesExhausted) as exc:
-                    outcome = f"error: {type(exc).__name__}"
-                    logger.warning("%s %s failed: %s", p.action, p.target, exc)
-            self.store.record_execution(p, self.clock(), dry_run, outcome)
-            done.append((p, outcome))
+            outcome = self.execute(p, dry_run)
+            if outcome is not None:
+                done.append((p, outcome))
         return done
