@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     # ops
     metrics_port: int | None = None
     log_json: bool = False
+    # the moderators' dashboard reads its own mapping (``bot.dashboard.settings``)
+    dashboard: dict[str, Any] | None = None
 
     @field_validator("stages", mode="before")
     @classmethod
