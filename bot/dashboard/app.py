@@ -544,7 +544,9 @@ def _quality(deps: _Deps, request: Request, s: Session) -> tuple[str, dict[str, 
             if any(f.get(metric) is not None for _, f in series[m])
         }
         if lines:
-            charts.append(line_chart(lines, title=metric.replace("_", " ")))
+            floor = -1.0 if metric == "r2" else None
+            title = metric.replace("_", " ") + (" (drawn from −1 up)" if floor else "")
+            charts.append(line_chart(lines, title=title, floor=floor))
     latest = [(m, series[m][-1][0], series[m][-1][1]) for m in order]
     return "quality.html", {
         "title": f"r/{sub} — forecast quality",

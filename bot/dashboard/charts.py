@@ -22,9 +22,16 @@ def line_chart(
     title: str,
     width: int = 640,
     height: int = 260,
+    floor: float | None = None,
 ) -> str:
-    """An ``<svg>`` (scales with its container through ``viewBox``)."""
-    pts = [(x, y) for s in series.values() for x, y in s if y is not None]
+    """An ``<svg>`` (scales with its container through ``viewBox``); values below ``floor``
+    are drawn at ``floor`` (their hover text keeps the real value)."""
+    pts = [
+        (x, y if floor is None else max(floor, y))
+        for s in series.values()
+        for x, y in s
+        if y is not None
+    ]
     esc = html.escape
     if not pts:
         return (
@@ -40,7 +47,8 @@ def line_chart(
         y0, y1 = y0 - 0.5, y1 + 0.5
     pad = (y1 - y0) * 0.08
     y0, y1 = y0 - pad, y1 + pad
-    if x1 - x0 < 1e-9:
+    single = x1 - x0 < 1e-9
+    if single:
         x0, x1 = x0 - 3600, x1 + 3600
     pw, ph = width - left - right, height - top - bottom
 
@@ -63,8 +71,7 @@ def line_chart(
         out.append(
             f'<text x="{left - 6}" y="{yy + 4:.1f}" class="tick" text-anchor="end">{yv:.2f}</text>'
         )
-    for i in range(4):
-        xv = x0 + (x1 - x0) * i / 3
+    for xv in [(x0 + x1) / 2] if single else [x0 + (x1 - x0) * i / 3 for i in range(4)]:
         out.append(
             f'<text x="{sx(xv):.1f}" y="{height - bottom + 18}" class="tick" '
             f'text-anchor="middle">{_fmt_day(xv)}</text>'
@@ -77,7 +84,9 @@ def line_chart(
     for k, (name, s) in enumerate(series.items()):
         color = PALETTE[k % len(PALETTE)]
         dash = "" if k == 0 else ' stroke-dasharray="6 3"' if k % 2 else ""
-        xy = [(sx(x), sy(y), x, y) for x, y in s if y is not None]
+        xy = [
+            (sx(x), sy(y if floor is None else max(floor, y)), x, y) for x, y in s if y is not None
+        ]
         if len(xy) > 1:
             d = " ".join(
                 f"{'M' if i == 0 else 'L'}{a:.1f},{b:.1f}" for i, (a, b, _, _) in enumerate(xy)

@@ -177,7 +177,7 @@ def start_dashboard_env(data_dir: Path, workdir: Path) -> Iterator[DashboardEnv]
     state.mkdir(exist_ok=True)
     store = ApprovalStore(state / "approvals.sqlite")
     loader = ConfigLoader(reddit, ConfigStore(state / "config.sqlite"))
-    delivery = ModeratorDelivery(reddit, store, bot, send=True, clock=time.time)
+    delivery = ModeratorDelivery(reddit, store, bot, send=True, clock=world.clock)
     source = StoredSuggestionSource(sessions)
     conversations: dict[str, str] = {}
     for sub in (A, B):
@@ -199,12 +199,12 @@ def start_dashboard_env(data_dir: Path, workdir: Path) -> Iterator[DashboardEnv]
         send=True,
         moderator_cache_s=0,
     )
-    executor = ActionExecutor(reddit, store)
+    executor = ActionExecutor(reddit, store, clock=world.clock)
 
     def execute(p: Any) -> str | None:
         return executor.execute(p, dry_run=loader.load(p.subreddit).config.dry_run)
 
-    decider = Decider(store, ApproverCheck(reddit, loader), time.time, execute=execute)
+    decider = Decider(store, ApproverCheck(reddit, loader), world.clock, execute=execute)
     oauth = RedditOAuth(
         "dash-app",
         "dash-secret",
@@ -216,6 +216,7 @@ def start_dashboard_env(data_dir: Path, workdir: Path) -> Iterator[DashboardEnv]
         settings,
         sessions,
         oauth=oauth,
+        clock=world.clock,
         secret="test-secret-" + str(port),
         approvals=ApprovalDesk(store, decider),
         ops=lambda: {"last_poll": "n/a in this test", "requests_this_window": world.requests},
