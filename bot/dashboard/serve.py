@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         demo_user=args.demo_login,
         send=True if args.send else None,
     )
-    service = load_settings(args.config)
+    service = load_settings(args.config, database_url=args.database_url)
     bot_reddit = None
     if args.site or args.with_bot:
         from bot.reddit import ClientSettings, make_reddit

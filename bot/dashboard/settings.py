@@ -71,10 +71,12 @@ class DashboardSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _one_login(self) -> DashboardSettings:
-        if self.demo_user and self.client_id:
+        if self.demo_user and (self.client_id or self.client_secret):
             raise ValueError(
                 "demo_user (local demo login) and client_id (Reddit login) cannot both be set"
             )
+        if self.demo_user and self.host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the demo login serves loopback only (host 127.0.0.1)")
         if not self.demo_user and not (self.client_id and self.client_secret):
             raise ValueError(
                 "no login configured: set client_id and client_secret of a Reddit web app "

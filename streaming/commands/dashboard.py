@@ -15,6 +15,7 @@ __all__ = ["register"]
 def register(sub: Any) -> None:
     p = sub.add_parser("dashboard", help="the moderators' web dashboard (Reddit login)")
     p.add_argument("--config", help="service settings YAML (database; a 'dashboard:' mapping)")
+    p.add_argument("--database-url", default=None, help="the service database (else config/env)")
     p.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default 8080)")
     p.add_argument("--state-dir", default=None, help="the bot's state directory (approvals)")
