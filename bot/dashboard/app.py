@@ -65,6 +65,7 @@ class _Deps:
     ops: Callable[[], dict[str, Any]] | None
     has_supportive_reply: Callable[[str], bool]
     env: Environment
+    wall: Callable[[], float] = time.time
     watched: tuple[float, dict[str, str]] = (0.0, {})
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -138,8 +139,11 @@ def create_app(
     approvals: ApprovalDesk | None = None,
     ops: Callable[[], dict[str, Any]] | None = None,
     has_supportive_reply: Callable[[str], bool] | None = None,
+    wall: Callable[[], float] = time.time,
 ) -> Starlette:
-    """The app; ``secret`` signs cookies (default: ``settings.session_secret``)."""
+    """The app; ``secret`` signs cookies (default: ``settings.session_secret``). ``clock`` is
+    the service's time (event time in a replay), ``wall`` the time of the processing stamps
+    (``*_ms`` columns) that the health page compares with."""
     if settings.demo_user is None and oauth is None:
         raise LoginError("Reddit login is configured but no OAuth client was given")
     if settings.demo_user is not None and oauth is not None:
@@ -169,6 +173,7 @@ def create_app(
         ops,
         has_supportive_reply or (lambda _tlc: False),
         env,
+        wall,
     )
     from importlib.resources import files
 
@@ -592,8 +597,9 @@ def _audit_rows(deps: _Deps, sub: str) -> list[dict[str, Any]]:
                 "at": a["executed_at"],
                 "event": event,
                 "p": props.get(a["proposal_id"]),
-                "who": a["approved_by"],
-                "detail": a["outcome"],
+                "who": "prosocial",
+                "detail": f"approved by u/{a['approved_by']}"
+                + ("" if a["outcome"] == "ok" else f"; {a['outcome']}"),
             }
         )
     rows.sort(key=lambda r: (-(r["at"] or 0), -(r["p"].id if r["p"] else 0)))
@@ -622,7 +628,7 @@ def _health(deps: _Deps, request: Request, s: Session) -> tuple[str, dict[str, A
         "tab": "health",
         "h": h,
         "ops": deps.ops() if deps.ops is not None else None,
-        "ms": lambda v: None if v is None else v / 1000,
+        "since": lambda ms: _ago(deps.wall(), None if ms is None else ms / 1000),
     }
 
 

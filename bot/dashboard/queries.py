@@ -137,6 +137,18 @@ class TlcView:
     n_replies: int | None = None
     outcome_as_of: int | None = None
 
+    def parts(self, head_chars: int = 600) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """The sentences (text, empathy label) shown at once and those behind "more"."""
+        sents = self.sentences or [(self.body, "")]
+        head: list[tuple[str, str]] = []
+        n = 0
+        for i, (text, label) in enumerate(sents):
+            if head and n + len(text) > head_chars:
+                return head, sents[i:]
+            head.append((text, label))
+            n += len(text)
+        return head, []
+
 
 @dataclass
 class PostView:

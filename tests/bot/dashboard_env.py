@@ -111,6 +111,8 @@ def fill_database(data_dir: Path, db_url: str) -> Any:
     models = tiny_models()
     models.empathy = SentenceEmpathy()
     p = assemble(settings, models=models, index=index, clock=EventClock())
+    # one malformed record, as Reddit sometimes sends: the health page counts it by reason
+    p.bus.publish("reddit.comments", "t3_zzzzzz", b'{"kind": "comment", "id": 42}')
     run_embedded(p)
     return index, p.sessions
 

@@ -179,7 +179,10 @@ def test_queue_and_post_show_forecasts_reasons_and_sentences(
     assert "reddit_order" in legend and "chronological" in legend
     assert "tiny-forecaster-1" in page.inner_text("body")
     page.goto(env.url + "/health")
-    assert "Dead letters" in page.inner_text("body")
+    health = page.inner_text("main")
+    assert "requests this window" in health
+    dead = page.locator("table").last.inner_text()  # the malformed record, by stage and reason
+    assert "scorer" in dead and "None." not in dead, dead
     _shot(page, "health-desktop")
     page.context.close()
 
