@@ -67,6 +67,7 @@ class _Deps:
     env: Environment
     wall: Callable[[], float] = time.time
     watched: tuple[float, dict[str, str]] = (0.0, {})
+    summaries: queries.SummaryCache = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -477,7 +478,13 @@ def _queue(deps: _Deps, request: Request, s: Session) -> tuple[str, dict[str, An
         page = 1
     with deps.db() as db:
         items, total = queries.queue(
-            db, sub, min_distance=min_d, has_seekers=has_seekers, limit=50, offset=(page - 1) * 50
+            db,
+            sub,
+            min_distance=min_d,
+            has_seekers=has_seekers,
+            limit=50,
+            offset=(page - 1) * 50,
+            cache=deps.summaries,
         )
     return "queue.html", {
         "title": f"r/{sub} — queue",
@@ -551,7 +558,12 @@ def _quality(deps: _Deps, request: Request, s: Session) -> tuple[str, dict[str, 
         if lines:
             floor = -1.0 if metric == "r2" else None
             title = metric.replace("_", " ") + (" (drawn from −1 up)" if floor else "")
-            charts.append(line_chart(lines, title=title, floor=floor))
+            charts.append(  # a wide one for screens, a narrow one for phones (CSS picks)
+                line_chart(lines, title=title, floor=floor, css_class="chart wide")
+                + line_chart(
+                    lines, title=title, floor=floor, width=360, height=220, css_class="chart narrow"
+                )
+            )
     latest = [(m, series[m][-1][0], series[m][-1][1]) for m in order]
     return "quality.html", {
         "title": f"r/{sub} — forecast quality",
@@ -672,7 +684,7 @@ def _decide(deps: _Deps) -> Callable[[Request], Awaitable[Response]]:
 def _api_queue(deps: _Deps, request: Request, s: Session) -> Any:
     sub = _require_sub(deps, s, request.path_params["sub"])
     with deps.db() as db:
-        items, total = queries.queue(db, sub, limit=200)
+        items, total = queries.queue(db, sub, limit=200, cache=deps.summaries)
     return {"subreddit": sub, "total": total, "posts": [vars(i) for i in items]}
 
 

@@ -23,6 +23,7 @@ def line_chart(
     width: int = 640,
     height: int = 260,
     floor: float | None = None,
+    css_class: str = "chart",
 ) -> str:
     """An ``<svg>`` (scales with its container through ``viewBox``); values below ``floor``
     are drawn at ``floor`` (their hover text keeps the real value)."""
@@ -35,11 +36,13 @@ def line_chart(
     esc = html.escape
     if not pts:
         return (
-            f'<svg class="chart" viewBox="0 0 {width} 60" role="img" aria-label="{esc(title)}">'
+            f'<svg class="{css_class}" viewBox="0 0 {width} 60" role="img" '
+            f'aria-label="{esc(title)}">'
             f'<text x="10" y="35" class="empty">{esc(title)}: no evaluations yet</text></svg>'
         )
     left, right, top, bottom = 52, 12, 28, 34
-    legend_h = 18 * ((len(series) + 2) // 3)
+    cols = 3 if width >= 500 else 1
+    legend_h = 18 * ((len(series) + cols - 1) // cols)
     h = height + legend_h
     x0, x1 = min(p[0] for p in pts), max(p[0] for p in pts)
     y0, y1 = min(p[1] for p in pts), max(p[1] for p in pts)
@@ -59,7 +62,7 @@ def line_chart(
         return top + (1 - (y - y0) / (y1 - y0)) * ph
 
     out = [
-        f'<svg class="chart" viewBox="0 0 {width} {h}" role="img" aria-label="{esc(title)}">',
+        f'<svg class="{css_class}" viewBox="0 0 {width} {h}" role="img" aria-label="{esc(title)}">',
         f'<text x="{left}" y="18" class="title">{esc(title)}</text>',
     ]
     for i in range(5):
@@ -97,8 +100,8 @@ def line_chart(
                 f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="{color}">'
                 f"<title>{esc(name)} {_fmt_day(x)}: {y:.3f}</title></circle>"
             )
-        lx = left + (k % 3) * (pw / 3)
-        ly = height + 4 + 18 * (k // 3)
+        lx = left + (k % cols) * (pw / cols)
+        ly = height + 4 + 18 * (k // cols)
         out.append(
             f'<rect x="{lx:.1f}" y="{ly}" width="12" height="4" fill="{color}"/>'
             f'<text x="{lx + 16:.1f}" y="{ly + 6}" class="legend">{esc(name[:34])}</text>'

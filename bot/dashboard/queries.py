@@ -68,6 +68,37 @@ class QueueItem:
     top: str | None  # the suggested first TLC
 
 
+#: (post, revision, made_ms) → (distance, number of TLCs, suggested first TLC); a stored
+#: suggestion revision never changes (idempotent insert), so the figures derived from its order
+#: are computed once per process instead of decoding every order on every page load
+SummaryCache = dict[tuple[str, int, int], tuple[float, int, str | None]]
+_CACHE_MAX = 200_000
+
+
+def _summaries(
+    s: Session, keys: list[tuple[str, int, int]], cache: SummaryCache
+) -> dict[tuple[str, int, int], tuple[float, int, str | None]]:
+    missing = [k for k in keys if k not in cache]
+    for i in range(0, len(missing), 500):
+        chunk = missing[i : i + 500]
+        wanted = {(k[0], k[1]): k for k in chunk}
+        for post, rev, order in s.execute(
+            select(SuggestionRow.post_name, SuggestionRow.revision, SuggestionRow.order).where(
+                SuggestionRow.post_name.in_([k[0] for k in chunk])
+            )
+        ):
+            key = wanted.get((post, rev))
+            if key is None:
+                continue
+            by_rank = sorted(order, key=lambda o: o["rank"])
+            reddit = [o["tlc"] for o in sorted(order, key=lambda o: o["reddit_rank"])]
+            dist = rank_distance(reddit, [o["tlc"] for o in by_rank])
+            cache[key] = (dist, len(order), by_rank[0]["tlc"] if by_rank else None)
+    if len(cache) > _CACHE_MAX:
+        cache.clear()  # rare: a long-running process over a huge history starts afresh
+    return {k: cache[k] for k in keys if k in cache}
+
+
 def queue(
     s: Session,
     sub: str,
@@ -76,13 +107,16 @@ def queue(
     has_seekers: bool = False,
     limit: int = 50,
     offset: int = 0,
+    cache: SummaryCache | None = None,
 ) -> tuple[list[QueueItem], int]:
     """Posts with a suggestion, newest first, filtered; ``(page, total after filters)``."""
+    cache = {} if cache is None else cache
     latest = _latest(sub)
     rows = s.execute(
         select(
             SuggestionRow.post_name,
-            SuggestionRow.order,
+            SuggestionRow.revision,
+            SuggestionRow.made_ms,
             SuggestionRow.as_of_utc,
             PostRow.title,
             PostRow.created_utc,
@@ -104,17 +138,26 @@ def queue(
         .tuples()
         .all()
     )
+    filtered = min_distance > 0 or has_seekers
+    if has_seekers:
+        rows = [r for r in rows if seeking.get(r[0])]
+    if not filtered or not min_distance:
+        total = len(rows)
+        rows = rows[offset : offset + limit]  # only the page's orders are needed
+    keys = [(r[0], r[1], r[2]) for r in rows]
+    summary = _summaries(s, keys, cache)
     items: list[QueueItem] = []
-    for post, order, as_of, title, created in rows:
-        by_rank = sorted(order, key=lambda o: o["rank"])
-        reddit = [o["tlc"] for o in sorted(order, key=lambda o: o["reddit_rank"])]
-        dist = rank_distance(reddit, [o["tlc"] for o in by_rank])
-        n_seek = int(seeking.get(post, 0))
-        if dist < min_distance or (has_seekers and not n_seek):
+    for post, rev, made, as_of, title, created in rows:
+        dist, n, top = summary.get((post, rev, made), (0.0, 0, None))
+        if dist < min_distance:
             continue
-        top = by_rank[0]["tlc"] if by_rank else None
-        items.append(QueueItem(post, title, created, len(order), dist, n_seek, as_of, top))
-    return items[offset : offset + limit], len(items)
+        items.append(
+            QueueItem(post, title, created, n, dist, int(seeking.get(post, 0)), as_of, top)
+        )
+    if min_distance:
+        total = len(items)
+        items = items[offset : offset + limit]
+    return items, total
 
 
 @dataclass
