@@ -333,9 +333,16 @@ def _login_page(deps: _Deps) -> Callable[[Request], Awaitable[Response]]:
         s = await run_in_threadpool(_session, deps, request)
         if s is not None:
             return RedirectResponse(nxt, status_code=303)
-        ctx = {"request": request, "session": None, "demo": deps.settings.demo_user is not None}
-        ctx |= {"next": nxt, "error": request.query_params.get("error"), "subs": {}, "flash": []}
-        ctx |= {"demo_user": deps.settings.demo_user}
+        ctx: dict[str, Any] = {
+            "request": request,
+            "session": None,
+            "demo": deps.settings.demo_user is not None,
+            "demo_user": deps.settings.demo_user,
+            "next": nxt,
+            "error": request.query_params.get("error"),
+            "subs": {},
+            "flash": [],
+        }
         response = _render(deps, "login.html", ctx)
         if deps.settings.demo_user is not None:  # the demo form posts a signed state back
             state, cookie = deps.sessions.new_state()

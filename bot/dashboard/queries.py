@@ -328,7 +328,7 @@ def quality(s: Session, sub: str) -> dict[str, Any]:
             .group_by(ScoreRow.forecaster_version, ScoreRow.empathy_version)
         )
     ]
-    versions.sort(key=lambda v: -(v["last_scored_ms"] or 0))
+    versions.sort(key=lambda v: -int(v["last_scored_ms"] or 0))
     return {"series": dict(series), "versions": versions}
 
 
