@@ -292,6 +292,48 @@ def explain(sessions: Any, sub: str) -> dict[str, list[str]]:
     return out
 
 
+def query_baselines(sessions: Any, sub: str, n: int) -> dict[str, Any]:
+    """In-process query times of the queue and seekers pages: as served (indexes of migration
+    0050 + the summary cache), without the cache, and without the indexes either."""
+    from bot.dashboard import queries
+
+    def timed(fn: Any) -> dict[str, float]:
+        fn()
+        ts = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            ts.append((time.perf_counter() - t0) * 1000)
+        ts.sort()
+        return {"p50_ms": round(statistics.median(ts), 1), "p95_ms": round(ts[-1 - n // 20], 1)}
+
+    out: dict[str, Any] = {}
+    cache: dict[Any, Any] = {}
+    with sessions() as s:
+        out["queue_as_served"] = timed(lambda: queries.queue(s, sub, min_distance=0.3, cache=cache))
+        out["queue_no_cache"] = timed(lambda: queries.queue(s, sub, min_distance=0.3))
+        out["seekers_indexed"] = timed(lambda: queries.seekers(s, sub))
+        idx = {
+            "ix_suggestions_sub_post_rev": "suggestions (subreddit, post_name, revision)",
+            "ix_scores_sub_label_created": "scores (subreddit, empathy_label, created_utc)",
+        }
+        for name in idx:
+            s.execute(text(f"DROP INDEX {name}"))
+        s.commit()
+        try:
+            out["queue_no_cache_no_0050_indexes"] = timed(
+                lambda: queries.queue(s, sub, min_distance=0.3)
+            )
+            out["seekers_no_0050_indexes"] = timed(lambda: queries.seekers(s, sub))
+        finally:
+            for name, cols in idx.items():
+                s.execute(text(f"CREATE INDEX {name} ON {cols}"))
+            s.commit()
+    for k, v in out.items():
+        print(f"  query {k}: p50 {v['p50_ms']} ms, p95 {v['p95_ms']} ms")
+    return out
+
+
 def measure(
     base: str, cookie: str, paths: dict[str, str], n: int, warmup: int = 3
 ) -> dict[str, Any]:
@@ -397,7 +439,8 @@ def main() -> int:
         "api_queue": f"/api/r/{sub}/queue",
     }
     try:
-        # the first filtered queue load after a start computes every order's summary once
+        # the first filtered queue load right after the start (the app's warm-up thread
+        # computes every order's summary once, in parallel with this request)
         cold = f"/r/{args.subreddit}?min_distance=0.01"
         cold_ms = measure(base, cookie, {"queue_first_load": cold}, 1, warmup=0)
         cold_ms = cold_ms["queue_first_load"]["p95_ms"]
@@ -405,6 +448,7 @@ def main() -> int:
     finally:
         server.should_exit = True
         th.join(timeout=10)
+    baselines = query_baselines(sessions, sub, max(10, args.requests // 2))
     result = {
         "subreddit": sub,
         "tlcs": len(tlcs),
@@ -416,6 +460,7 @@ def main() -> int:
         "p95_ms_worst_page": max(p["p95_ms"] for p in pages.values()),
         "first_filtered_queue_load_ms": cold_ms,
         "query_plans": plans,
+        "query_baselines": baselines,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "note": "server and client in one process (uvicorn thread + http.client); loopback",
     }

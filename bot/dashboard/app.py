@@ -10,9 +10,11 @@ subreddit and the service watches it; every POST needs the session's CSRF token.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -198,7 +200,14 @@ def create_app(
         Route("/api/r/{sub}/proposals", _api(deps, _api_proposals)),
         Mount("/static", app=static, name="static"),
     ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        threading.Thread(target=_warm, args=(deps,), daemon=True, name="dashboard-warm").start()
+        yield
+
     app = Starlette(
+        lifespan=lifespan,
         routes=routes,
         exception_handlers={HTTPException: _http_error(deps)},
         middleware=[Middleware(_SecurityHeaders)],
@@ -206,6 +215,17 @@ def create_app(
 
     app.state.deps = deps
     return app
+
+
+def _warm(deps: _Deps) -> None:
+    """Fill the queue's summary cache at start, so that the first filtered load is fast."""
+    try:
+        for sub in _watched(deps).values():
+            with deps.db() as db:
+                queries.queue(db, sub, min_distance=1e-9, limit=1, cache=deps.summaries)
+        logger.info("queue summaries ready (%d suggestion revisions)", len(deps.summaries))
+    except Exception:  # a warm-up only: the pages compute what is missing
+        logger.exception("queue warm-up failed")
 
 
 # -- sessions and access ---------------------------------------------------------------------
