@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 from bot.devserver.world import RedditWorld
 
-__all__ = ["SCOPES", "OAuthApp", "OAuthProvider", "RawResponse"]
+__all__ = ["DEV_APP", "SCOPES", "OAuthApp", "OAuthProvider", "RawResponse"]
 
 SCOPES = ("identity", "mysubreddits", "read", "modposts", "modmail", "wikiread", "wikiedit")
 CODE_TTL_S = 600
@@ -38,6 +38,11 @@ class OAuthApp:
     client_id: str
     secret: str
     redirect_uri: str
+
+
+#: registered on every dev server: the dashboard on its default address logs in with it
+#: (``PROSOCIAL_DASHBOARD_CLIENT_ID=prosocial-dashboard-dev``, ``…_CLIENT_SECRET=dev-secret``)
+DEV_APP = OAuthApp("prosocial-dashboard-dev", "dev-secret", "http://127.0.0.1:8080/auth/callback")
 
 
 @dataclass
@@ -59,6 +64,9 @@ class OAuthProvider:
     codes: dict[str, _Grant] = field(default_factory=dict)
     tokens: dict[str, _Grant] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.apps.setdefault(DEV_APP.client_id, DEV_APP)
 
     def register_app(self, client_id: str, secret: str, redirect_uri: str) -> OAuthApp:
         app = OAuthApp(client_id, secret, redirect_uri)

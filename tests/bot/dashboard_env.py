@@ -91,14 +91,14 @@ class DashboardEnv:
     app: Any
 
 
-def fill_database(data_dir: Path, db_url: str) -> Any:
+def fill_database(data_dir: Path, db_url: str, *, until: str = UNTIL) -> Any:
     from streaming.clock import EventClock
     from streaming.replay import ReplayIndex, parse_time
     from streaming.runtime import assemble, run_embedded
     from streaming.settings import load_settings
 
     index = ReplayIndex(
-        data_dir / "reddit-college", since=parse_time(SINCE), until=parse_time(UNTIL)
+        data_dir / "reddit-college", since=parse_time(SINCE), until=parse_time(until)
     )
     settings = load_settings(
         database_url=db_url,
