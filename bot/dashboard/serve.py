@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import secrets
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -83,15 +84,21 @@ def run(args: argparse.Namespace) -> int:
 
     from streaming.settings import load_settings, read_yaml
 
+    from bot.dashboard.errors import DashboardConfigError
+
     section = (read_yaml(args.config).get("dashboard") or {}) if args.config else {}
-    settings = load_dashboard_settings(
-        section,
-        host=args.host,
-        port=args.port,
-        state_dir=args.state_dir,
-        demo_user=args.demo_login,
-        send=True if args.send else None,
-    )
+    try:
+        settings = load_dashboard_settings(
+            section,
+            host=args.host,
+            port=args.port,
+            state_dir=args.state_dir,
+            demo_user=args.demo_login,
+            send=True if args.send else None,
+        )
+    except DashboardConfigError as exc:
+        print(f"prosocial dashboard: {exc}", file=sys.stderr)
+        return 2
     service = load_settings(args.config, database_url=args.database_url)
     bot_reddit = None
     if args.site or args.with_bot:
