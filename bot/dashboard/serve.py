@@ -82,9 +82,8 @@ def build_app(
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from streaming.settings import load_settings, read_yaml
-
     from bot.dashboard.errors import DashboardConfigError
+    from streaming.settings import load_settings, read_yaml
 
     section = (read_yaml(args.config).get("dashboard") or {}) if args.config else {}
     try:
