@@ -26,7 +26,6 @@ import random
 import re
 import statistics
 import sys
-import threading
 import time
 import urllib.parse
 from collections import defaultdict
@@ -375,10 +374,9 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "dashboard.json"))
     ap.add_argument("--reuse", action="store_true", help="keep a database filled before")
     args = ap.parse_args()
-    import uvicorn
-
     from bot.approvals import ApprovalStore
     from bot.dashboard import ApprovalDesk, create_app, load_dashboard_settings
+    from bot.dashboard.serve import DashboardServer
 
     db = Path(args.db)
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -411,11 +409,7 @@ def main() -> int:
         secret="bench-" * 6,
         approvals=ApprovalDesk(ApprovalStore(state / "approvals.sqlite")),
     )
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=server.run, daemon=True)
-    th.start()
-    while not server.started:
-        time.sleep(0.05)
+    server = DashboardServer(app, "127.0.0.1", port).start()
     base = f"http://127.0.0.1:{port}"
     store = app.state.deps.sessions
     _, cookie_value = store.create("bench_mod", None, [], demo=True)
@@ -446,8 +440,7 @@ def main() -> int:
         cold_ms = cold_ms["queue_first_load"]["p95_ms"]
         pages = measure(base, cookie, paths, args.requests)
     finally:
-        server.should_exit = True
-        th.join(timeout=10)
+        server.stop()
     baselines = query_baselines(sessions, sub, max(10, args.requests // 2))
     result = {
         "subreddit": sub,

@@ -6,6 +6,7 @@ import argparse
 import logging
 import secrets
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from bot.dashboard.app import ApprovalDesk, create_app
 from bot.dashboard.oauth import RedditOAuth
 from bot.dashboard.settings import DashboardSettings, load_dashboard_settings
 
-__all__ = ["build_app", "run"]
+__all__ = ["DashboardServer", "build_app", "run"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,33 @@ def build_app(
         approvals=_approvals(settings, bot_reddit),
         has_supportive_reply=has_reply,
     )
+
+
+class DashboardServer:
+    """The dashboard under uvicorn in a daemon thread of another process (``prosocial live``):
+    ``start()`` returns once it listens, ``stop()`` lets open requests finish."""
+
+    def __init__(self, app: Any, host: str, port: int) -> None:
+        import uvicorn
+
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True, name="dashboard")
+
+    def start(self, timeout_s: float = 30.0) -> DashboardServer:
+        self.thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the dashboard did not start (port in use?)")
+            time.sleep(0.05)
+        logger.info("dashboard on http://%s:%d/", self.server.config.host, self.server.config.port)
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=timeout_s)
 
 
 def run(args: argparse.Namespace) -> int:

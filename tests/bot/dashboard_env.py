@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,13 +128,12 @@ actions:
 
 def start_dashboard_env(data_dir: Path, workdir: Path) -> Iterator[DashboardEnv]:
     """Yield a running environment (dev server + dashboard); stop both afterwards."""
-    import uvicorn
-
     from bot.actions import ActionExecutor
     from bot.approval_service import ApproverCheck, Decider
     from bot.approvals import ApprovalStore
     from bot.config import ConfigLoader, ConfigStore
     from bot.dashboard import ApprovalDesk, RedditOAuth, create_app, load_dashboard_settings
+    from bot.dashboard.serve import DashboardServer
     from bot.delivery import ModeratorDelivery
     from bot.devserver import DevRedditServer
     from bot.devserver.world import RedditWorld
@@ -223,19 +220,11 @@ def start_dashboard_env(data_dir: Path, workdir: Path) -> Iterator[DashboardEnv]
         approvals=ApprovalDesk(store, decider),
         ops=lambda: {"last_poll": "n/a in this test", "requests_this_window": world.requests},
     )
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True, name="dashboard")
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started:
-        if time.time() > deadline or not thread.is_alive():
-            raise RuntimeError("the dashboard did not start")
-        time.sleep(0.05)
+    server = DashboardServer(app, "127.0.0.1", port).start()
     try:
         yield DashboardEnv(
             f"http://127.0.0.1:{port}", srv, world, store, sessions, conversations, reddit, app
         )
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        server.stop()
         srv.stop()

@@ -96,6 +96,10 @@ def test_logged_out_every_page_redirects_to_login(env: DashboardEnv, browser: An
         page.goto(env.url + path)
         assert page.url.startswith(env.url + "/login?next="), (path, page.url)
     _shot(page, "login-desktop")
+    phone = browser.new_context(viewport=VIEWPORTS["phone"]).new_page()
+    phone.goto(env.url + "/login")
+    _shot(phone, "login-phone")
+    phone.context.close()
     # a POST without a session goes to the login page too, and decides nothing
     req = urllib.request.Request(
         env.url + f"/r/{A}/proposals/1/approve", data=b"csrf=x", method="POST"
@@ -137,6 +141,7 @@ def test_moderator_of_a_sees_a_only_and_b_is_403(env: DashboardEnv, browser: Any
         "/r/SomethingElse",
     ):
         assert _status(page, env.url + path) == 403, path
+    _shot(page, "forbidden-desktop")
     # posting a decision on r/B's proposal (with a valid CSRF token) is refused too
     page.goto(env.url + f"/r/{A}")
     csrf = page.locator("form[action='/logout'] input[name=csrf]").get_attribute("value")

@@ -212,9 +212,8 @@ def test_devserver_oauth_follows_reddits_rules(dev_world):
 
 # -- the demo login, end to end over HTTP ---------------------------------------------------------
 def test_demo_login_serves_the_stored_subreddits(tmp_path: Path):
-    import uvicorn
-
     from bot.dashboard import create_app
+    from bot.dashboard.serve import DashboardServer
     from streaming.storage import PostRow, open_database
     from tests.bot.dashboard_env import free_port
 
@@ -235,11 +234,7 @@ def test_demo_login_serves_the_stored_subreddits(tmp_path: Path):
     port = free_port()
     settings = load_dashboard_settings(demo_user="demo_mod", port=port)
     app = create_app(settings, db, oauth=None, secret="x" * 32)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    while not server.started:
-        time.sleep(0.05)
+    server = DashboardServer(app, "127.0.0.1", port).start()
     try:
         base = f"http://127.0.0.1:{port}"
         jar = http.cookiejar.CookieJar()
@@ -267,5 +262,4 @@ def test_demo_login_serves_the_stored_subreddits(tmp_path: Path):
             opener.open(base + "/auth/start")
         assert e.value.code == 404  # no Reddit login on a demo server
     finally:
-        server.should_exit = True
-        t.join(timeout=10)
+        server.stop()
