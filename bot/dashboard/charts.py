@@ -65,6 +65,7 @@ def line_chart(
         f'<svg class="{css_class}" viewBox="0 0 {width} {h}" role="img" aria-label="{esc(title)}">',
         f'<text x="{left}" y="18" class="title">{esc(title)}</text>',
     ]
+    digits = 2 if y1 - y0 >= 0.08 else 3
     for i in range(5):
         yv = y0 + (y1 - y0) * i / 4
         yy = sy(yv)
@@ -72,7 +73,7 @@ def line_chart(
             f'<line x1="{left}" x2="{width - right}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>'
         )
         out.append(
-            f'<text x="{left - 6}" y="{yy + 4:.1f}" class="tick" text-anchor="end">{yv:.2f}</text>'
+            f'<text x="{left - 6}" y="{yy + 4:.1f}" class="tick" text-anchor="end">{yv:.{digits}f}</text>'
         )
     for xv in [(x0 + x1) / 2] if single else [x0 + (x1 - x0) * i / 3 for i in range(4)]:
         out.append(
