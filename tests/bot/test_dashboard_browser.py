@@ -282,3 +282,27 @@ def test_pages_at_phone_width(env: DashboardEnv, browser: Any) -> None:
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= VIEWPORTS["phone"]["width"] + 1, (name, width)
     page.context.close()
+
+
+def test_moderator_list_is_reread_from_reddit(env: DashboardEnv, browser: Any) -> None:
+    page = _login(browser, env, "mod_alice")
+    assert _status(page, env.url + f"/r/{A}") == 200
+    mods = env.world.moderators[A.lower()]
+    perms = mods.pop("mod_alice")  # removed as a moderator of r/A on Reddit
+    try:
+        assert _status(page, env.url + f"/r/{A}") == 403  # cache of 0 s in this environment
+        assert _status(page, env.url + f"/api/r/{A}/queue") == 403
+    finally:
+        mods["mod_alice"] = perms
+    assert _status(page, env.url + f"/r/{A}") == 200
+    # logging out ends the session on the server: the old cookie is worth nothing
+    cookies = page.context.cookies()
+    page.click("form[action='/logout'] button")
+    assert page.url.startswith(env.url + "/login")
+    other = browser.new_context()
+    other.add_cookies(cookies)
+    p2 = other.new_page()
+    p2.goto(env.url + f"/r/{A}")
+    assert p2.url.startswith(env.url + "/login")
+    other.close()
+    page.context.close()
