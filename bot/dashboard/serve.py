@@ -8,6 +8,7 @@ import secrets
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +16,41 @@ from bot.dashboard.app import ApprovalDesk, create_app
 from bot.dashboard.oauth import RedditOAuth
 from bot.dashboard.settings import DashboardSettings, load_dashboard_settings
 
-__all__ = ["DashboardServer", "build_app", "run"]
+__all__ = ["DashboardServer", "approval_desk", "build_app", "oauth_client", "run", "session_secret"]
 
 logger = logging.getLogger(__name__)
 
 
-def _approvals(settings: DashboardSettings, bot_reddit: Any | None) -> ApprovalDesk | None:
-    """The bot's approval store and, with the bot's Reddit client, a decider that checks the
-    moderator's permission as the modmail path does and executes an approval at once."""
+def approval_desk(
+    store: Any,
+    *,
+    may_approve: Callable[[str, str], bool] | None = None,
+    executor: Any = None,
+    loader: Any = None,
+    clock: Callable[[], float] = time.time,
+    send: bool = False,
+    can_act: Callable[[str], bool] = lambda _sub: True,
+) -> ApprovalDesk:
+    """The approval store and, given the bot's permission check, executor and config loader,
+    the :class:`bot.approval_service.Decider` that decides and executes an approval at once
+    (performed on Reddit only with ``send``, ``dry_run: false`` in the subreddit's wiki config,
+    and the bot able to act there)."""
+    from bot.approval_service import Decider
+
+    if may_approve is None or executor is None or loader is None:
+        return ApprovalDesk(store)
+
+    def execute(p: Any) -> str | None:
+        dry = loader.load(p.subreddit).config.dry_run or not send or not can_act(p.subreddit)
+        return executor.execute(p, dry_run=dry)
+
+    return ApprovalDesk(store, Decider(store, may_approve, clock, execute=execute))
+
+
+def _approvals(settings: DashboardSettings, bot_reddit: Any | None) -> ApprovalDesk:
+    """The bot's approval store (``state_dir``); deciding needs the bot's Reddit client."""
     from bot.actions import ActionExecutor
-    from bot.approval_service import ApproverCheck, Decider
+    from bot.approval_service import ApproverCheck
     from bot.approvals import ApprovalStore
     from bot.config import ConfigLoader, ConfigStore
 
@@ -34,14 +60,34 @@ def _approvals(settings: DashboardSettings, bot_reddit: Any | None) -> ApprovalD
     if bot_reddit is None:
         return ApprovalDesk(store)
     loader = ConfigLoader(bot_reddit, ConfigStore(state / "config.sqlite"))
-    executor = ActionExecutor(bot_reddit, store)
+    return approval_desk(
+        store,
+        may_approve=ApproverCheck(bot_reddit, loader),
+        executor=ActionExecutor(bot_reddit, store),
+        loader=loader,
+        send=settings.send,
+    )
 
-    def execute(p: Any) -> str | None:
-        dry = loader.load(p.subreddit).config.dry_run or not settings.send
-        return executor.execute(p, dry_run=dry)
 
-    decider = Decider(store, ApproverCheck(bot_reddit, loader), time.time, execute=execute)
-    return ApprovalDesk(store, decider)
+def oauth_client(settings: DashboardSettings) -> RedditOAuth | None:
+    if not (settings.client_id and settings.client_secret):
+        return None
+    return RedditOAuth(
+        settings.client_id,
+        settings.client_secret.get_secret_value(),
+        settings.callback_url,
+        reddit_url=settings.reddit_url,
+        oauth_url=settings.oauth_url,
+        user_agent=settings.user_agent,
+    )
+
+
+def session_secret(settings: DashboardSettings) -> str:
+    secret = settings.session_secret.get_secret_value() if settings.session_secret else None
+    if not secret:
+        logger.warning("no session_secret: a random one is used, logins end when this stops")
+        secret = secrets.token_urlsafe(32)
+    return secret
 
 
 def build_app(
@@ -50,20 +96,6 @@ def build_app(
     from streaming.storage import open_database
 
     _, sessions = open_database(database_url)
-    oauth = None
-    if settings.client_id and settings.client_secret:
-        oauth = RedditOAuth(
-            settings.client_id,
-            settings.client_secret.get_secret_value(),
-            settings.callback_url,
-            reddit_url=settings.reddit_url,
-            oauth_url=settings.oauth_url,
-            user_agent=settings.user_agent,
-        )
-    secret = settings.session_secret.get_secret_value() if settings.session_secret else None
-    if not secret:
-        logger.warning("no session_secret: a random one is used, logins end when this stops")
-        secret = secrets.token_urlsafe(32)
     seen = Path(settings.state_dir) / "seen.sqlite"
     has_reply = None
     if seen.exists():
@@ -73,8 +105,8 @@ def build_app(
     return create_app(
         settings,
         sessions,
-        oauth=oauth,
-        secret=secret,
+        oauth=oauth_client(settings),
+        secret=session_secret(settings),
         approvals=_approvals(settings, bot_reddit),
         has_supportive_reply=has_reply,
     )

@@ -129,11 +129,11 @@ actions:
 def start_dashboard_env(data_dir: Path, workdir: Path) -> Iterator[DashboardEnv]:
     """Yield a running environment (dev server + dashboard); stop both afterwards."""
     from bot.actions import ActionExecutor
-    from bot.approval_service import ApproverCheck, Decider
+    from bot.approval_service import ApproverCheck
     from bot.approvals import ApprovalStore
     from bot.config import ConfigLoader, ConfigStore
-    from bot.dashboard import ApprovalDesk, RedditOAuth, create_app, load_dashboard_settings
-    from bot.dashboard.serve import DashboardServer
+    from bot.dashboard import RedditOAuth, create_app, load_dashboard_settings
+    from bot.dashboard.serve import DashboardServer, approval_desk
     from bot.delivery import ModeratorDelivery
     from bot.devserver import DevRedditServer
     from bot.devserver.world import RedditWorld
@@ -198,12 +198,14 @@ def start_dashboard_env(data_dir: Path, workdir: Path) -> Iterator[DashboardEnv]
         send=True,
         moderator_cache_s=0,
     )
-    executor = ActionExecutor(reddit, store, clock=world.clock)
-
-    def execute(p: Any) -> str | None:
-        return executor.execute(p, dry_run=loader.load(p.subreddit).config.dry_run)
-
-    decider = Decider(store, ApproverCheck(reddit, loader), world.clock, execute=execute)
+    desk = approval_desk(
+        store,
+        may_approve=ApproverCheck(reddit, loader),
+        executor=ActionExecutor(reddit, store, clock=world.clock),
+        loader=loader,
+        clock=world.clock,
+        send=True,
+    )
     oauth = RedditOAuth(
         "dash-app",
         "dash-secret",
@@ -217,7 +219,7 @@ def start_dashboard_env(data_dir: Path, workdir: Path) -> Iterator[DashboardEnv]
         oauth=oauth,
         clock=world.clock,
         secret="test-secret-" + str(port),
-        approvals=ApprovalDesk(store, decider),
+        approvals=desk,
         ops=lambda: {"last_poll": "n/a in this test", "requests_this_window": world.requests},
     )
     server = DashboardServer(app, "127.0.0.1", port).start()
