@@ -10,7 +10,8 @@ a full scan shows. The app runs under uvicorn on loopback (demo login, no Reddit
 page is fetched ``--requests`` times after warm-up over HTTP with a keep-alive connection.
 
 Writes ``bench/results/dashboard.json``. Run: ``python bench/dashboard.py [--tlcs 10000]
-[--requests 40] [--subreddit GradSchool] [--db FILE]``.
+[--requests 40] [--subreddit GradSchool] [--db FILE | --postgres]`` (``--postgres``: a
+temporary PostgreSQL server from the Debian binaries).
 """
 
 from __future__ import annotations
@@ -284,10 +285,14 @@ def explain(sessions: Any, sub: str) -> dict[str, list[str]]:
     }
     out = {}
     with sessions() as s:
+        sqlite = s.get_bind().dialect.name == "sqlite"
         post = s.scalar(text("SELECT post_name FROM scores LIMIT 1"))
+        if not sqlite:
+            s.execute(text("ANALYZE"))
         for name, q in plans.items():
-            rows = s.execute(text("EXPLAIN QUERY PLAN " + q), {"s": sub, "p": post}).all()
-            out[name] = [str(r[-1]) for r in rows]
+            explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+            rows = s.execute(text(explain + q), {"s": sub, "p": post}).all()
+            out[name] = [str(r[-1]).strip() for r in rows]
     return out
 
 
@@ -373,7 +378,19 @@ def main() -> int:
     ap.add_argument("--db", default=str(ROOT / "var" / "bench" / "dashboard.db"))
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "dashboard.json"))
     ap.add_argument("--reuse", action="store_true", help="keep a database filled before")
+    ap.add_argument(
+        "--postgres", action="store_true", help="on a temporary PostgreSQL server instead"
+    )
     args = ap.parse_args()
+    if args.postgres:
+        from devtools.servers import PostgresServer
+
+        with PostgresServer() as pg:
+            return run(args, pg.url)
+    return run(args, f"sqlite:///{args.db}")
+
+
+def run(args: argparse.Namespace, db_url: str) -> int:
     from bot.approvals import ApprovalStore
     from bot.dashboard import ApprovalDesk, create_app, load_dashboard_settings
     from bot.dashboard.serve import DashboardServer
@@ -383,14 +400,14 @@ def main() -> int:
     state = db.parent / "dashboard-bot"
     t0 = time.perf_counter()
     posts, tlcs = read_subreddit(resolve_data_dir(args.data), args.subreddit, args.tlcs)
-    if args.reuse and db.exists():
-        _, sessions = open_database(f"sqlite:///{db}")
+    if args.reuse and db.exists() and db_url.startswith("sqlite"):
+        _, sessions = open_database(db_url)
     else:
         for f in db.parent.glob(db.name + "*"):
             f.unlink()
         if (state / "approvals.sqlite").exists():
             (state / "approvals.sqlite").unlink()
-        sessions = fill(f"sqlite:///{db}", posts, tlcs, args.subreddit)
+        sessions = fill(db_url, posts, tlcs, args.subreddit)
         fill_proposals(state, args.subreddit, tlcs)
     print(f"{len(tlcs)} TLCs of {len(posts)} posts ready in {time.perf_counter() - t0:.0f} s")
     plans = explain(sessions, args.subreddit)
@@ -454,6 +471,7 @@ def main() -> int:
         "first_filtered_queue_load_ms": cold_ms,
         "query_plans": plans,
         "query_baselines": baselines,
+        "database": db_url.split(":", 1)[0],
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "note": "server and client in one process (uvicorn thread + http.client); loopback",
     }
