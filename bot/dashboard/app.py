@@ -32,7 +32,7 @@ from starlette.staticfiles import StaticFiles
 from bot.dashboard import queries
 from bot.dashboard.auth import COOKIE, STATE_COOKIE, Session, SessionStore
 from bot.dashboard.charts import line_chart
-from bot.dashboard.errors import LoginError
+from bot.dashboard.errors import DashboardConfigError, LoginError
 from bot.dashboard.oauth import OAuthClient
 from bot.dashboard.settings import DashboardSettings
 from streaming.storage import SessionFactory
@@ -70,7 +70,6 @@ class _Deps:
     wall: Callable[[], float] = time.time
     watched: tuple[float, dict[str, str]] = (0.0, {})
     summaries: queries.SummaryCache = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _SecurityHeaders:
@@ -148,12 +147,12 @@ def create_app(
     the service's time (event time in a replay), ``wall`` the time of the processing stamps
     (``*_ms`` columns) that the health page compares with."""
     if settings.demo_user is None and oauth is None:
-        raise LoginError("Reddit login is configured but no OAuth client was given")
+        raise DashboardConfigError("Reddit login is configured but no OAuth client was given")
     if settings.demo_user is not None and oauth is not None:
-        raise LoginError("the demo login cannot run together with Reddit login")
+        raise DashboardConfigError("the demo login cannot run together with Reddit login")
     key = secret or (settings.session_secret.get_secret_value() if settings.session_secret else "")
     if not key:
-        raise LoginError("no session secret")
+        raise DashboardConfigError("no session secret")
     env = Environment(
         loader=PackageLoader("bot.dashboard", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -363,11 +362,11 @@ def _login_page(deps: _Deps) -> Callable[[Request], Awaitable[Response]]:
             "subs": {},
             "flash": [],
         }
-        response = _render(deps, "login.html", ctx)
-        if deps.settings.demo_user is not None:  # the demo form posts a signed state back
-            state, cookie = deps.sessions.new_state()
-            response = _render(deps, "login.html", ctx | {"state": state})
-            _set_state(deps, response, cookie)
+        if deps.settings.demo_user is None:
+            return _render(deps, "login.html", ctx)
+        state, cookie = deps.sessions.new_state()  # the demo form posts a signed state back
+        response = _render(deps, "login.html", ctx | {"state": state})
+        _set_state(deps, response, cookie)
         return response
 
     return endpoint
@@ -404,7 +403,14 @@ def _auth_start(deps: _Deps) -> Callable[[Request], Awaitable[Response]]:
         nxt = _safe_next(request.query_params.get("next"))
         response = RedirectResponse(deps.oauth.authorize_url(state), status_code=303)
         _set_state(deps, response, cookie)
-        response.set_cookie("prosocial_next", nxt, max_age=600, httponly=True, samesite="lax")
+        response.set_cookie(
+            "prosocial_next",
+            nxt,
+            max_age=600,
+            httponly=True,
+            samesite="lax",
+            secure=deps.settings.secure_cookies,
+        )
         return response
 
     return endpoint

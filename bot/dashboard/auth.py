@@ -92,6 +92,8 @@ class SessionStore:
             demo,
         )
         with self._lock:
+            for old in [k for k, v in self._sessions.items() if now - v.created > self.max_age_s]:
+                del self._sessions[old]  # expired ones go when a new one comes
             self._sessions[s.sid] = s
         return s, self._signer.dumps({"sid": s.sid, "u": user})
 
