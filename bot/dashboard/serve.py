@@ -16,7 +16,15 @@ from bot.dashboard.app import ApprovalDesk, create_app
 from bot.dashboard.oauth import RedditOAuth
 from bot.dashboard.settings import DashboardSettings, load_dashboard_settings
 
-__all__ = ["DashboardServer", "approval_desk", "build_app", "oauth_client", "run", "session_secret"]
+__all__ = [
+    "DashboardServer",
+    "approval_desk",
+    "build_app",
+    "oauth_client",
+    "run",
+    "serve_beside",
+    "session_secret",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +96,45 @@ def session_secret(settings: DashboardSettings) -> str:
         logger.warning("no session_secret: a random one is used, logins end when this stops")
         secret = secrets.token_urlsafe(32)
     return secret
+
+
+def serve_beside(
+    settings: DashboardSettings,
+    sessions: Any,
+    *,
+    store: Any,
+    may_approve: Callable[[str, str], bool] | None = None,
+    executor: Any = None,
+    loader: Any = None,
+    clock: Callable[[], float] = time.time,
+    can_act: Callable[[str], bool] = lambda _sub: True,
+    ops: Callable[[], dict[str, Any]] | None = None,
+    has_supportive_reply: Callable[[str], bool] | None = None,
+) -> DashboardServer:
+    """Start the dashboard in a thread of a process that already runs the service and the bot
+    (``prosocial live``), over its database sessions, approval store and Reddit collaborators;
+    ``settings.send`` decides whether approvals act on Reddit."""
+    app = create_app(
+        settings,
+        sessions,
+        oauth=oauth_client(settings),
+        clock=clock,
+        secret=session_secret(settings),
+        approvals=approval_desk(
+            store,
+            may_approve=may_approve,
+            executor=executor,
+            loader=loader,
+            clock=clock,
+            send=settings.send,
+            can_act=can_act,
+        ),
+        ops=ops,
+        has_supportive_reply=has_supportive_reply,
+    )
+    if settings.demo_user:
+        logger.warning("DEMO LOGIN on: anyone reaching this server is u/%s", settings.demo_user)
+    return DashboardServer(app, settings.host, settings.port).start()
 
 
 def build_app(
