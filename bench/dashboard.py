@@ -255,8 +255,9 @@ def fill_proposals(state: Path, sub: str, tlcs: list[dict]) -> None:
 
     state.mkdir(parents=True, exist_ok=True)
     store = ApprovalStore(state / "approvals.sqlite")
-    for i, t in enumerate(tlcs[:300]):
-        p = store.propose(sub, "sticky_comment", t["name"], {"post": t["link_id"]}, 1e9 + i)
+    first = {t["link_id"]: t["name"] for t in reversed(tlcs)}  # one proposal per post
+    for i, (post, tlc) in enumerate(list(first.items())[:300]):
+        p = store.propose(sub, "highlights", post, {"tlcs": tlc}, 1e9 + i)
         if i % 3 == 0:
             store.record_decision(p.id, "approved", "mod_bench", "dashboard", 1e9 + i + 60)
         elif i % 3 == 1:

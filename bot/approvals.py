@@ -1,6 +1,7 @@
 """Approval of actions on Reddit: a service of its own, whatever the channel.
 
-The bot only *proposes* actions (sticky a comment, set a post's suggested sort). A moderator
+The bot only *proposes* actions (post or update its own "conversation highlights" comment on
+a post, remove it, set a post's suggested sort); a proposal left undecided expires. A moderator
 approves or rejects a proposal by its number; today the channel is a modmail reply command
 (:mod:`bot.modmail_commands`), later a dashboard can call the same :class:`ApprovalService`.
 Every proposal, decision and execution is kept in SQLite with who approved it.
@@ -23,8 +24,10 @@ from bot.approval_service import Decider
 
 __all__ = ["ACTIONS", "ApprovalService", "ApprovalStore", "Proposal", "parse_commands"]
 
-ACTIONS = ("sticky_comment", "suggested_sort")
-Status = Literal["proposed", "approved", "rejected", "executing", "executed", "dry_run", "failed"]
+ACTIONS = ("highlights", "remove_highlights", "suggested_sort")
+Status = Literal[
+    "proposed", "approved", "rejected", "executing", "executed", "dry_run", "failed", "expired"
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS proposals (
@@ -44,6 +47,8 @@ CREATE TABLE IF NOT EXISTS decisions (
 CREATE TABLE IF NOT EXISTS handled_messages (message_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS digests (subreddit TEXT NOT NULL, conversation TEXT,
     sent_at REAL NOT NULL, posts INTEGER NOT NULL, dry_run INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS deliveries (key TEXT PRIMARY KEY, subreddit TEXT NOT NULL,
+    status TEXT NOT NULL, conversation TEXT, begun_at REAL NOT NULL, sent_at REAL);
 """
 _COMMAND = re.compile(r"^\s*!(approve|reject|status)\b([\s,#0-9]*)$", re.IGNORECASE | re.MULTILINE)
 
@@ -183,6 +188,66 @@ class ApprovalStore:
             )
         return cur.rowcount == 1
 
+    # -- deliveries: recorded before sending, so nothing is sent twice ---------------------
+    def delivery(self, key: str) -> tuple[str, str | None] | None:
+        """``(status, conversation)`` of a delivery key: ``sending`` or ``sent``."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT status, conversation FROM deliveries WHERE key=?", (key,)
+            ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def begin_delivery(self, key: str, subreddit: str, now: float) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO deliveries (key, subreddit, status, begun_at) "
+                "VALUES (?,?, 'sending', ?)",
+                (key, subreddit.lower(), now),
+            )
+
+    def finish_delivery(self, key: str, conversation: str | None, now: float) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE deliveries SET status='sent', conversation=?, sent_at=? WHERE key=?",
+                (conversation, now, key),
+            )
+
+    def deliveries(self, prefix: str = "") -> list[dict[str, Any]]:
+        with self._lock:
+            cur = self._db.execute(
+                "SELECT * FROM deliveries WHERE key LIKE ? ORDER BY begun_at", (prefix + "%",)
+            )
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def ensure_highlights_table(self) -> None:
+        with self._lock:
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS highlights (post TEXT PRIMARY KEY, comment TEXT)"
+            )
+
+    def highlights_comment(self, post: str) -> str | None:
+        """The id of the bot's highlights comment on ``post`` (None: none, or not known)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT comment FROM highlights WHERE post=?", (post,)
+            ).fetchone()
+        return None if row is None or row[0] in (None, "posting") else str(row[0])
+
+    def set_highlights(self, post: str, comment: str | None) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO highlights VALUES (?,?)", (post, comment))
+
+    def expire(self, subreddit: str, created_before: float, now: float) -> int:
+        """Proposals of ``subreddit`` still open from before ``created_before`` expire."""
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE proposals SET status='expired', decided_at=? WHERE subreddit=? AND "
+                "status IN ('proposed', 'approved') AND created_at < ?",
+                (now, subreddit.lower(), created_before),
+            )
+        return cur.rowcount
+
     def record_digest(
         self, subreddit: str, conversation: str | None, now: float, posts: int, dry_run: bool
     ) -> None:
@@ -242,6 +307,13 @@ class ApprovalStore:
                 "UPDATE proposals SET status='executing' WHERE id=? AND status='approved'", (pid,)
             )
         return cur.rowcount == 1
+
+    def unclaim(self, pid: int) -> None:
+        """Give a claimed proposal back (not performed: it is tried again later)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE proposals SET status='approved' WHERE id=? AND status='executing'", (pid,)
+            )
 
     def proposals(self, subreddit: str, target_in: tuple[str, ...] = ()) -> list[Proposal]:
         """Every proposal of ``subreddit`` (newest first), or those on the given targets."""

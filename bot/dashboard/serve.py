@@ -68,10 +68,11 @@ def _approvals(settings: DashboardSettings, bot_reddit: Any | None) -> ApprovalD
     if bot_reddit is None:
         return ApprovalDesk(store)
     loader = ConfigLoader(bot_reddit, ConfigStore(state / "config.sqlite"))
+    me = bot_reddit.user.me().name
     return approval_desk(
         store,
         may_approve=ApproverCheck(bot_reddit, loader),
-        executor=ActionExecutor(bot_reddit, store),
+        executor=ActionExecutor(bot_reddit, store, bot_username=me),
         loader=loader,
         send=settings.send,
     )

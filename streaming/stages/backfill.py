@@ -1,10 +1,14 @@
 """The back-fill: at ``created_utc + horizon`` compute a scored TLC's outcome from its thread
-as then known and store it beside the forecast (DESIGN.md §3, §6).
+as then known and store it beside the forecast.
+
+Its contract: docs/architecture.md, "Stages and their contracts".
 
 Consumes ``prosocial.scores`` and schedules one job per TLC on the :class:`ClockScheduler`.
 Due jobs are grouped by post: the thread is fetched once (``ThreadFetcher``: the dump in
 replay, the Reddit API live), outcomes are computed for the due TLCs, upserted, and published
-on ``prosocial.outcomes``. Jobs are rebuilt from storage on start (scores without outcomes).
+on ``prosocial.outcomes``. A fetcher that cannot reach its source now (``FetchDeferred``) has
+the post's jobs tried again ``retry_s`` later, with the same horizon. Jobs are rebuilt from
+storage on start (scores without outcomes).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from streaming.bus.base import Bus, Message
 from streaming.clock import Clock
 from streaming.modelset import OutcomeModel
 from streaming.ops import StageMetrics
-from streaming.replay import ThreadFetcher
+from streaming.replay import FetchDeferred, ThreadFetcher
 from streaming.scheduler import ClockScheduler
 from streaming.stages.base import DeadLetters, Stage, now_ms
 from streaming.stages.scorer import jsonable
@@ -54,7 +58,10 @@ class BackfillStage(Stage):
         horizon_s: int,
         versions: dict[str, str] | None = None,
         max_per_tick: int = 2000,
+        retry_s: int = 600,
     ) -> None:
+        self.retry_s = retry_s
+        self.deferred = 0
         self.bus = bus
         self.sessions = sessions
         self.clock = clock
@@ -117,7 +124,15 @@ class BackfillStage(Stage):
             by_post[(post, int(at))].append(tlc)
         rows: list[dict[str, Any]] = []
         for (post, as_of), names in by_post.items():
-            thread = self.fetcher.thread(post, as_of)
+            try:
+                thread = self.fetcher.thread(post, as_of)
+            except FetchDeferred as exc:
+                retry = self.clock.now() + self.retry_s
+                for tlc in names:
+                    self.scheduler.schedule(tlc, retry, _noop, tlc, post, as_of)
+                self.deferred += len(names)
+                logger.warning("backfill: %s deferred (%s)", post, exc)
+                continue
             if thread is None:
                 self.gone += len(names)
                 logger.warning(

@@ -122,7 +122,7 @@ thresholds:
   min_tlcs: 3
   max_posts: 5
 actions:
-  sticky_comment: true
+  highlights: true
 """
 
 
@@ -201,7 +201,7 @@ def start_dashboard_env(data_dir: Path, workdir: Path) -> Iterator[DashboardEnv]
     desk = approval_desk(
         store,
         may_approve=ApproverCheck(reddit, loader),
-        executor=ActionExecutor(reddit, store, clock=world.clock),
+        executor=ActionExecutor(reddit, store, bot_username=bot, clock=world.clock),
         loader=loader,
         clock=world.clock,
         send=True,

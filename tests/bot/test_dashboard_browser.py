@@ -72,6 +72,11 @@ def _status(page: Any, url: str) -> int:
     return int(resp.status)
 
 
+def _post(p: Any) -> str:
+    """The post a proposal is about (its target, or the post of a comment target)."""
+    return str(p.target if p.target.startswith("t3_") else p.params["post"])
+
+
 def _a_post_with_proposal(env: DashboardEnv, sub: str) -> Any:
     props = [p for p in env.store.proposals(sub) if p.status == "proposed"]
     assert props, f"no open proposal in r/{sub}"
@@ -81,7 +86,7 @@ def _a_post_with_proposal(env: DashboardEnv, sub: str) -> Any:
 def test_logged_out_every_page_redirects_to_login(env: DashboardEnv, browser: Any) -> None:
     ctx = browser.new_context()
     page = ctx.new_page()
-    post = _a_post_with_proposal(env, A).params["post"]
+    post = _post(_a_post_with_proposal(env, A))
     for path in (
         "/",
         f"/r/{A}",
@@ -126,7 +131,7 @@ def test_moderator_of_a_sees_a_only_and_b_is_403(env: DashboardEnv, browser: Any
     assert dists and min(dists) >= 0.3
     # r/B: pages, a post, a proposal, the API — all 403, whatever the URL says
     b_prop = _a_post_with_proposal(env, B)
-    b_post = b_prop.params["post"][3:]
+    b_post = _post(b_prop)[3:]
     for path in (
         f"/r/{B}",
         f"/r/{B.lower()}",
@@ -160,7 +165,7 @@ def test_queue_and_post_show_forecasts_reasons_and_sentences(
 ) -> None:
     page = _login(browser, env, "mod_alice")
     prop = _a_post_with_proposal(env, A)
-    post = prop.params["post"]
+    post = _post(prop)
     page.goto(env.url + f"/r/{A}/comments/{post[3:]}")
     assert page.locator("section.suggested-order article.tlc").count() >= 3
     first = page.locator("article.tlc").first
@@ -172,6 +177,7 @@ def test_queue_and_post_show_forecasts_reasons_and_sentences(
     assert page.locator(".sent-seeking, .sent-providing").count() > 0  # per-sentence empathy
     assert page.locator("span.outcome").count() > 0  # back-filled outcomes
     assert page.locator(f"#proposal-{prop.id} button.approve").count() == 1
+    assert "highlights" in page.inner_text(f"#proposal-{prop.id}")
     _shot(page, "post-desktop")
     for name in ("seekers", "quality", "audit"):
         page.goto(env.url + f"/r/{A}/{name}")
@@ -218,7 +224,7 @@ def test_forged_form_without_csrf_is_refused(env: DashboardEnv, browser: Any) ->
 def test_moderator_without_posts_permission_cannot_approve(env: DashboardEnv, browser: Any) -> None:
     page = _login(browser, env, "mod_wiki")
     prop = _a_post_with_proposal(env, A)
-    page.goto(env.url + f"/r/{A}/comments/{prop.params['post'][3:]}")
+    page.goto(env.url + f"/r/{A}/comments/{_post(prop)[3:]}")
     page.click(f"#proposal-{prop.id} button.approve")
     assert "may not approve" in page.inner_text("p.flash")
     assert env.store.get(prop.id).status == "proposed"
@@ -234,15 +240,18 @@ def test_approving_in_the_browser_executes_once_and_modmail_sees_it_decided(
     page = _login(browser, env, "mod_alice")
     prop = _a_post_with_proposal(env, A)
     before = len(env.world.mod_actions)
-    page.goto(env.url + f"/r/{A}/comments/{prop.params['post'][3:]}")
+    page.goto(env.url + f"/r/{A}/comments/{_post(prop)[3:]}")
     page.click(f"#proposal-{prop.id} button.approve")
     flash = page.inner_text("p.flash")
     assert "approved by u/mod_alice" in flash and "executed (ok)" in flash
     assert "executed" in page.inner_text(f"#proposal-{prop.id}").lower()
-    # performed once on the dev server, by the bot, on the proposal's target
+    # performed once on the dev server, by the bot: its own highlights comment on the post,
+    # distinguished and stickied
     acts = env.world.mod_actions[before:]
-    assert [(a["action"], a["id"]) for a in acts] == [("distinguish", prop.target)]
-    assert env.world.items[prop.target].data["stickied"] is True
+    assert [(a["action"], a["by"]) for a in acts] == [("distinguish", "prosocial_bot")]
+    mine = env.world.items[acts[0]["id"]].data
+    assert mine["author"] == "prosocial_bot" and mine["link_id"] == prop.target
+    assert mine["stickied"] is True and "highlights" in mine["body"].lower()
     # a second click (resubmitted form) changes nothing
     csrf = page.locator("form[action='/logout'] input[name=csrf]").get_attribute("value")
     page.request.post(env.url + f"/r/{A}/proposals/{prop.id}/approve", form={"csrf": csrf})
@@ -269,7 +278,7 @@ def test_pages_at_phone_width(env: DashboardEnv, browser: Any) -> None:
     prop = env.store.proposals(A)[-1]
     pages = {
         "queue": f"/r/{A}",
-        "post": f"/r/{A}/comments/{prop.params['post'][3:]}",
+        "post": f"/r/{A}/comments/{_post(prop)[3:]}",
         "seekers": f"/r/{A}/seekers",
         "quality": f"/r/{A}/quality",
         "audit": f"/r/{A}/audit",

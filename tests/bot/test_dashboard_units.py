@@ -88,7 +88,7 @@ def test_first_decision_wins_across_channels_and_processes(tmp_path: Path):
 
 def test_decider_checks_subreddit_and_permission_before_recording():
     store = ApprovalStore()
-    p = store.propose("GradSchool", "sticky_comment", "t1_x", {"post": "t3_p"}, 1.0)
+    p = store.propose("GradSchool", "highlights", "t3_p", {"tlcs": "t1_x"}, 1.0)
     d = Decider(store, lambda sub, user: user == "mod_alice", lambda: 2.0)
     assert (
         "no such proposal in r/College"
