@@ -144,8 +144,9 @@ def create_app(
     wall: Callable[[], float] = time.time,
 ) -> Starlette:
     """The app; ``secret`` signs cookies (default: ``settings.session_secret``). ``clock`` is
-    the service's time (event time in a replay), ``wall`` the time of the processing stamps
-    (``*_ms`` columns) that the health page compares with."""
+    the service's time (ages of posts and comments; event time in a replay, the dev server's
+    simulated time against it), ``wall`` real time (sessions, the moderator-list cache and the
+    processing stamps, ``*_ms`` columns, that the health page compares with)."""
     if settings.demo_user is None and oauth is None:
         raise DashboardConfigError("Reddit login is configured but no OAuth client was given")
     if settings.demo_user is not None and oauth is not None:
@@ -165,9 +166,9 @@ def create_app(
         db,
         oauth,
         clock,
-        SessionStore(
+        SessionStore(  # sessions and the moderator-list cache live in wall time
             key,
-            clock,
+            wall,
             max_age_s=settings.session_max_age_s,
             moderator_cache_s=settings.moderator_cache_s,
         ),
@@ -245,7 +246,7 @@ def _require(deps: _Deps, request: Request) -> Session:
 def _watched(deps: _Deps) -> dict[str, str]:
     """lower-case name → name as stored, for the subreddits the service watches."""
     at, cached = deps.watched
-    if deps.clock() - at < 60 and cached:
+    if deps.wall() - at < 60 and cached:
         return cached
     with deps.db() as s:
         stored = queries.watched_subreddits(s)
@@ -256,7 +257,7 @@ def _watched(deps: _Deps) -> dict[str, str]:
             for k in deps.settings.subreddits
             if k.lower() in names or not stored
         }
-    deps.watched = (deps.clock(), names)
+    deps.watched = (deps.wall(), names)
     return names
 
 

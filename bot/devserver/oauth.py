@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 import secrets
 import threading
 import time
@@ -40,9 +41,11 @@ class OAuthApp:
     redirect_uri: str
 
 
-#: registered on every dev server: the dashboard on its default address logs in with it
-#: (``PROSOCIAL_DASHBOARD_CLIENT_ID=prosocial-dashboard-dev``, ``…_CLIENT_SECRET=dev-secret``)
+#: registered on every dev server: a dashboard on loopback logs in with it
+#: (``PROSOCIAL_DASHBOARD_CLIENT_ID=prosocial-dashboard-dev``, ``…_CLIENT_SECRET=dev-secret``);
+#: unlike a real app (exact redirect URI) it takes ``/auth/callback`` on any loopback port
 DEV_APP = OAuthApp("prosocial-dashboard-dev", "dev-secret", "http://127.0.0.1:8080/auth/callback")
+_DEV_REDIRECT = re.compile(r"^http://127\.0\.0\.1:\d{1,5}/auth/callback$")
 
 
 @dataclass
@@ -124,7 +127,8 @@ class OAuthProvider:
         app = self.apps.get(params.get("client_id", ""))
         if app is None:
             return None, "invalid client id"
-        if params.get("redirect_uri") != app.redirect_uri:
+        uri = params.get("redirect_uri", "")
+        if uri != app.redirect_uri and not (app is DEV_APP and _DEV_REDIRECT.match(uri)):
             return None, "invalid redirect_uri parameter"
         if params.get("response_type", "code") != "code":
             return None, "invalid response_type parameter"
@@ -162,15 +166,16 @@ class OAuthProvider:
         if app is None:
             return _page(400, f"<h1>Bad request</h1><p>{html.escape(error or '')}</p>")
         state = form["state"]
+        uri = form["redirect_uri"]  # checked against the app's registration above
         if form.get("authorize") != "Allow" or form.get("user") not in self.users():
-            return _redirect(app.redirect_uri, {"state": state, "error": "access_denied"})
+            return _redirect(uri, {"state": state, "error": "access_denied"})
         code = secrets.token_urlsafe(16)
         scopes = tuple(form.get("scope", "").replace(",", " ").split())
         with self.lock:
             self.codes[code] = _Grant(
-                form["user"], scopes, app.client_id, app.redirect_uri, time.time() + CODE_TTL_S
+                form["user"], scopes, app.client_id, uri, time.time() + CODE_TTL_S
             )
-        return _redirect(app.redirect_uri, {"state": state, "code": code})
+        return _redirect(uri, {"state": state, "code": code})
 
     def _exchange(self, form: dict[str, str], auth: str) -> RawResponse:
         try:

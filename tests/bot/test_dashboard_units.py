@@ -205,6 +205,17 @@ def test_devserver_oauth_follows_reddits_rules(dev_world):
         assert json.loads(_http(srv.url + "/api/v1/me", headers=bearer)[1])["name"] == "mod_alice"
         mine = json.loads(_http(srv.url + "/subreddits/mine/moderator", headers=bearer)[1])
         assert [c["data"]["display_name"] for c in mine["data"]["children"]] == [sub]
+        # the dev app takes /auth/callback on any loopback port, and nothing else
+        dev = q | {"client_id": "prosocial-dashboard-dev"}
+        for uri, ok in (
+            ("http://127.0.0.1:9123/auth/callback", 200),
+            ("http://evil.example:9123/auth/callback", 400),
+            ("http://127.0.0.1:9123/elsewhere", 400),
+        ):
+            page = (
+                srv.url + "/api/v1/authorize?" + urllib.parse.urlencode(dev | {"redirect_uri": uri})
+            )
+            assert _http(page)[0] == ok, uri
         # a user token with these scopes reaches nothing else
         assert _http(srv.url + f"/r/{sub}/about/moderators", headers=bearer)[0] == 403
         assert _http(srv.url + "/api/distinguish", {"id": "t1_x", "how": "yes"}, bearer)[0] == 403
