@@ -329,7 +329,7 @@ class LiveService:
 
         reddit = make_reddit(self.client, self.budget, retries=False)
         loader = ConfigLoader(reddit, ConfigStore(str(self.state / "config.sqlite")))
-        perms = self.perms
+        perms = {k.lower(): v for k, v in self.perms.items()}  # proposals keep lower case
 
         def ops() -> dict[str, Any]:
             snap = self.budget.snapshot()
@@ -353,7 +353,11 @@ class LiveService:
             ),
             loader=loader,
             clock=self.clock.now,
-            can_act=lambda s: s in perms and "posts" not in perms[s].missing and perms[s].moderator,
+            can_act=lambda s: (
+                s.lower() in perms
+                and "posts" not in perms[s.lower()].missing
+                and perms[s.lower()].moderator
+            ),
             ops=ops,
             has_supportive_reply=self.seen.has_reply,
         )

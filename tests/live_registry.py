@@ -21,7 +21,7 @@ def build_live_registry(data_dir: Path, root: Path, work: Path) -> Path:
     from training.aux.fit import AuxConfig, train_aux
     from training.cli import main as prosocial_train
     from training.empathy.data import dataset_path, split_dataset
-    from training.empathy.protocol import head, run_protocol
+    from training.empathy.job import head, run_protocol
     from training.empathy.trainer import Args
     from training.forecaster.bundle import write_bundle
     from training.forecaster.dataset import build_examples, split_by_post, structural_target
