@@ -674,7 +674,7 @@ def _health(deps: _Deps, request: Request, s: Session) -> tuple[str, dict[str, A
         "tab": "health",
         "h": h,
         "ops": deps.ops() if deps.ops is not None else None,
-        "since": lambda ms: _ago(deps.wall(), None if ms is None else ms / 1000),
+        "since": lambda ms: "never" if not ms else f"{_ago(deps.wall(), ms / 1000)} ago",
     }
 
 
