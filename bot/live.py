@@ -246,6 +246,7 @@ class LiveService:
             backoff=self.backoff,
         )
         orders = OrderStore(str(self.state / "orders.sqlite"))
+        self.orders = orders
         refresh = RedditOrderRefresh(
             reddit,
             orders,
@@ -360,6 +361,7 @@ class LiveService:
             ),
             ops=ops,
             has_supportive_reply=self.seen.has_reply,
+            orders=self.orders,
         )
 
     def _ingest(self) -> None:

@@ -68,6 +68,7 @@ class _Deps:
     has_supportive_reply: Callable[[str], bool]
     env: Environment
     wall: Callable[[], float] = time.time
+    orders: queries.OrderLookup | None = None
     watched: tuple[float, dict[str, str]] = (0.0, {})
     summaries: queries.SummaryCache = field(default_factory=dict)
 
@@ -142,11 +143,14 @@ def create_app(
     ops: Callable[[], dict[str, Any]] | None = None,
     has_supportive_reply: Callable[[str], bool] | None = None,
     wall: Callable[[], float] = time.time,
+    orders: queries.OrderLookup | None = None,
 ) -> Starlette:
     """The app; ``secret`` signs cookies (default: ``settings.session_secret``). ``clock`` is
     the service's time (ages of posts and comments; event time in a replay, the dev server's
     simulated time against it), ``wall`` real time (sessions, the moderator-list cache and the
-    processing stamps, ``*_ms`` columns, that the health page compares with)."""
+    processing stamps, ``*_ms`` columns, that the health page compares with). ``orders`` gives
+    Reddit's current order of a post's TLCs as last read (:class:`bot.reddit_order.OrderStore`);
+    without it Reddit's order is the one stored with the suggestion (score at ingest)."""
     if settings.demo_user is None and oauth is None:
         raise DashboardConfigError("Reddit login is configured but no OAuth client was given")
     if settings.demo_user is not None and oauth is not None:
@@ -177,6 +181,7 @@ def create_app(
         has_supportive_reply or (lambda _tlc: False),
         env,
         wall,
+        orders,
     )
     from importlib.resources import files
 
@@ -222,7 +227,9 @@ def _warm(deps: _Deps) -> None:
     try:
         for sub in _watched(deps).values():
             with deps.db() as db:
-                queries.queue(db, sub, min_distance=1e-9, limit=1, cache=deps.summaries)
+                queries.queue(
+                    db, sub, min_distance=1e-9, limit=1, cache=deps.summaries, orders=deps.orders
+                )
         logger.info("queue summaries ready (%d suggestion revisions)", len(deps.summaries))
     except Exception:  # a warm-up only: the pages compute what is missing
         logger.exception("queue warm-up failed")
@@ -519,6 +526,7 @@ def _queue(deps: _Deps, request: Request, s: Session) -> tuple[str, dict[str, An
             limit=50,
             offset=(page - 1) * 50,
             cache=deps.summaries,
+            orders=deps.orders,
         )
     return "queue.html", {
         "title": f"r/{sub} — queue",
@@ -542,7 +550,7 @@ def _post_of(deps: _Deps, s: Session, sub: str, post_id: str) -> queries.PostVie
         _require_sub(deps, s, actual)  # the post's own subreddit, whatever the URL says
         if actual.lower() != sub.lower():
             raise HTTPException(404, "No such post in this subreddit.")
-        view = queries.post_view(db, name)
+        view = queries.post_view(db, name, deps.orders)
     assert view is not None
     return view
 
@@ -718,7 +726,7 @@ def _decide(deps: _Deps) -> Callable[[Request], Awaitable[Response]]:
 def _api_queue(deps: _Deps, request: Request, s: Session) -> Any:
     sub = _require_sub(deps, s, request.path_params["sub"])
     with deps.db() as db:
-        items, total = queries.queue(db, sub, limit=200, cache=deps.summaries)
+        items, total = queries.queue(db, sub, limit=200, cache=deps.summaries, orders=deps.orders)
     return {"subreddit": sub, "total": total, "posts": [vars(i) for i in items]}
 
 

@@ -8,12 +8,14 @@ seekers by age) and the tables' own indexes.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.reddit_order import GONE_BODIES, Fresh, current_orders
 from bot.suggestions import rank_distance
 from streaming.storage import (
     DeadLetterRow,
@@ -68,17 +70,29 @@ class QueueItem:
     top: str | None  # the suggested first TLC
 
 
-#: (post, revision, made_ms) → (distance, number of TLCs, suggested first TLC); a stored
-#: suggestion revision never changes (idempotent insert), so the figures derived from its order
-#: are computed once per process instead of decoding every order on every page load
-SummaryCache = dict[tuple[str, int, int], tuple[float, int, str | None]]
+#: (post, revision, made_ms, when Reddit's order was read) → (distance, number of TLCs,
+#: suggested first TLC); a stored suggestion revision never changes (idempotent insert), so the
+#: figures derived from it and one reading of Reddit's order are computed once per process
+#: instead of decoding every order on every page load
+SummaryCache = dict[tuple[str, int, int, float], tuple[float, int, str | None]]
+#: post → Reddit's current order as last read (:class:`bot.reddit_order.OrderStore.get`)
+OrderLookup = Callable[[str], Fresh | None]
 _CACHE_MAX = 200_000
 
 
 def _summaries(
-    s: Session, keys: list[tuple[str, int, int]], cache: SummaryCache
+    s: Session,
+    keys: list[tuple[str, int, int]],
+    cache: SummaryCache,
+    orders: OrderLookup | None = None,
 ) -> dict[tuple[str, int, int], tuple[float, int, str | None]]:
-    missing = [k for k in keys if k not in cache]
+    fresh = {k[0]: orders(k[0]) for k in keys} if orders is not None else {}
+
+    def full(k: tuple[str, int, int]) -> tuple[str, int, int, float]:
+        f = fresh.get(k[0])
+        return (*k, f[2] if f is not None else 0.0)
+
+    missing = [k for k in keys if full(k) not in cache]
     for i in range(0, len(missing), 500):
         chunk = missing[i : i + 500]
         wanted = {(k[0], k[1]): k for k in chunk}
@@ -90,13 +104,12 @@ def _summaries(
             key = wanted.get((post, rev))
             if key is None:
                 continue
-            by_rank = sorted(order, key=lambda o: o["rank"])
-            reddit = [o["tlc"] for o in sorted(order, key=lambda o: o["reddit_rank"])]
-            dist = rank_distance(reddit, [o["tlc"] for o in by_rank])
-            cache[key] = (dist, len(order), by_rank[0]["tlc"] if by_rank else None)
+            kept, reddit = current_orders(order, fresh.get(post))
+            dist = rank_distance(reddit, [o["tlc"] for o in kept])
+            cache[full(key)] = (dist, len(kept), kept[0]["tlc"] if kept else None)
     if len(cache) > _CACHE_MAX:
         cache.clear()  # rare: a long-running process over a huge history starts afresh
-    return {k: cache[k] for k in keys if k in cache}
+    return {k: cache[full(k)] for k in keys if full(k) in cache}
 
 
 def queue(
@@ -108,6 +121,7 @@ def queue(
     limit: int = 50,
     offset: int = 0,
     cache: SummaryCache | None = None,
+    orders: OrderLookup | None = None,
 ) -> tuple[list[QueueItem], int]:
     """Posts with a suggestion, newest first, filtered; ``(page, total after filters)``."""
     cache = {} if cache is None else cache
@@ -145,7 +159,7 @@ def queue(
         total = len(rows)
         rows = rows[offset : offset + limit]  # only the page's orders are needed
     keys = [(r[0], r[1], r[2]) for r in rows]
-    summary = _summaries(s, keys, cache)
+    summary = _summaries(s, keys, cache, orders)
     items: list[QueueItem] = []
     for post, rev, made, as_of, title, created in rows:
         dist, n, top = summary.get((post, rev, made), (0.0, 0, None))
@@ -219,7 +233,9 @@ def post_subreddit(s: Session, post: str) -> str | None:
     return s.scalar(select(PostRow.subreddit).where(PostRow.name == post))
 
 
-def post_view(s: Session, post: str) -> PostView | None:
+def post_view(s: Session, post: str, orders: OrderLookup | None = None) -> PostView | None:
+    """The post, its newest suggestion without TLCs gone from Reddit, Reddit's current order
+    (as last read, else by score at ingest), scores, empathy sentences and outcomes."""
     p = s.get(PostRow, post)
     if p is None:
         return None
@@ -244,11 +260,14 @@ def post_view(s: Session, post: str) -> PostView | None:
         return view
     names = [o["tlc"] for o in sug.order]
     tlcs = {t.name: t for t in s.scalars(select(TlcRow).where(TlcRow.name.in_(names)))}
+    gone = {n for n, t in tlcs.items() if t.body in GONE_BODIES}
+    kept, reddit = current_orders(sug.order, orders(post) if orders else None, gone)
+    reddit_rank = {t: i + 1 for i, t in enumerate(reddit)}
     scores = {x.tlc_name: x for x in s.scalars(select(ScoreRow).where(ScoreRow.post_name == post))}
     outs = {
         o.tlc_name: o for o in s.scalars(select(OutcomeRow).where(OutcomeRow.post_name == post))
     }
-    for o in sorted(sug.order, key=lambda o: o["rank"]):
+    for rank, o in enumerate(kept, 1):
         t, sc, out = tlcs.get(o["tlc"]), scores.get(o["tlc"]), outs.get(o["tlc"])
         emp = (sc.empathy if sc else None) or {}
         sentences = [
@@ -263,8 +282,8 @@ def post_view(s: Session, post: str) -> PostView | None:
                 t.body if t else "",
                 t.created_utc if t else 0,
                 t.score if t else 0,
-                int(o["rank"]),
-                int(o["reddit_rank"]),
+                rank,
+                reddit_rank[o["tlc"]],
                 o.get("forecast"),
                 o.get("lower"),
                 o.get("upper"),

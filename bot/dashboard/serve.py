@@ -111,6 +111,7 @@ def serve_beside(
     can_act: Callable[[str], bool] = lambda _sub: True,
     ops: Callable[[], dict[str, Any]] | None = None,
     has_supportive_reply: Callable[[str], bool] | None = None,
+    orders: Any = None,
 ) -> DashboardServer:
     """Start the dashboard in a thread of a process that already runs the service and the bot
     (``prosocial live``), over its database sessions, approval store and Reddit collaborators;
@@ -132,6 +133,7 @@ def serve_beside(
         ),
         ops=ops,
         has_supportive_reply=has_supportive_reply,
+        orders=orders.get if orders is not None else None,
     )
     if settings.demo_user:
         logger.warning("DEMO LOGIN on: anyone reaching this server is u/%s", settings.demo_user)
@@ -144,12 +146,16 @@ def build_app(
     from streaming.storage import open_database
 
     _, sessions = open_database(database_url)
-    seen = Path(settings.state_dir) / "seen.sqlite"
-    has_reply = None
-    if seen.exists():
+    state = Path(settings.state_dir)
+    has_reply = orders = None
+    if (state / "seen.sqlite").exists():
         from bot.seen import SeenStore
 
-        has_reply = SeenStore(str(seen)).has_reply
+        has_reply = SeenStore(str(state / "seen.sqlite")).has_reply
+    if (state / "orders.sqlite").exists():
+        from bot.reddit_order import OrderStore
+
+        orders = OrderStore(str(state / "orders.sqlite")).get
     return create_app(
         settings,
         sessions,
@@ -157,6 +163,7 @@ def build_app(
         secret=session_secret(settings),
         approvals=_approvals(settings, bot_reddit),
         has_supportive_reply=has_reply,
+        orders=orders,
     )
 
 

@@ -82,3 +82,17 @@ def test_page_queries_agree_with_the_stored_rows(data_dir: Path, db_url: str) ->
         assert q["versions"][0]["forecaster"] == "tiny-forecaster-1"
         h = queries.health(s, now=2e9)
         assert h["pending_tlcs"] == 0 and h["dead_letters"]
+        # Reddit's order as last read from Reddit (live service), one TLC gone there
+        from bot.reddit_order import OrderStore
+
+        orders = OrderStore()
+        read = [t.name for t in view.reddit][::-1]
+        orders.save(big.post, read[1:], [read[0]], 123.0)
+        fresh_view = queries.post_view(s, big.post, orders.get)
+        assert fresh_view is not None
+        assert [t.name for t in fresh_view.reddit] == read[1:]
+        assert read[0] not in {t.name for t in fresh_view.suggested}
+        fresh_items, _ = queries.queue(s, A, limit=1000, cache=cache, orders=orders.get)
+        fresh_big = next(i for i in fresh_items if i.post == big.post)
+        assert fresh_big.n_tlcs == big.n_tlcs - 1
+        assert fresh_big.distance == pytest.approx(fresh_view.distance)
