@@ -113,6 +113,8 @@ def build_pipeline(
             config_hash=settings.config_hash(),
             missing_post_grace_s=settings.missing_post_grace_s,
             missing_post_wall_s=settings.missing_post_wall_s,
+            checkpoints=settings.checkpoints,
+            history_scope=settings.history_scope,
         )
         if models.empathy is None and models.forecaster is None:
             p.skipped["scoring"] = "scorer stores posts/TLCs but cannot score: " + "; ".join(
@@ -147,7 +149,13 @@ def build_pipeline(
             )
     if "evaluator" in want:
         p.stages["evaluator"] = EvaluatorStage(
-            sessions, clock, metrics, dead, window=settings.eval_window, every=settings.eval_every
+            sessions,
+            clock,
+            metrics,
+            dead,
+            window=settings.eval_window,
+            every=settings.eval_every,
+            target=str(getattr(models.forecaster, "target", "trajectory")),
         )
     policy = on_error or dead_letter_policy(dead)
     for name in ORDER:

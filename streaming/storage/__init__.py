@@ -3,10 +3,12 @@
 from streaming.storage.db import SessionFactory, make_engine, migrate, open_database
 from streaming.storage.tables import (
     Base,
+    CheckpointScoreRow,
     DeadLetterRow,
     EvaluationRow,
     OutcomeRow,
     PostRow,
+    ReplyRow,
     ScoreRow,
     SuggestionRow,
     TlcRow,
@@ -15,10 +17,12 @@ from streaming.storage.upsert import upsert
 
 __all__ = [
     "Base",
+    "CheckpointScoreRow",
     "DeadLetterRow",
     "EvaluationRow",
     "OutcomeRow",
     "PostRow",
+    "ReplyRow",
     "ScoreRow",
     "SessionFactory",
     "SuggestionRow",
