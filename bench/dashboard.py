@@ -228,9 +228,9 @@ def fill(db_url: str, posts: list[dict], tlcs: list[dict], sub: str) -> Any:
             end = t0 + (t1 - t0) * (k + 1) // 60
             for model in ("forecaster:bench-forecaster", "reddit_order", "chronological"):
                 figs = {
-                    "pairwise_accuracy": 0.5 + rnd.random() * 0.2,
-                    "ndcg@10": 0.6 + rnd.random() * 0.2,
-                    "spearman_within_post": rnd.random() * 0.4,
+                    "pairwise_acc": 0.5 + rnd.random() * 0.2,
+                    "ndcg5": 0.6 + rnd.random() * 0.2,
+                    "spearman": rnd.random() * 0.4,
                 }
                 if model.startswith("forecaster"):
                     figs |= {"r2": rnd.random() * 0.2, "mse": 1 + rnd.random()}

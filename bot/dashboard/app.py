@@ -591,29 +591,33 @@ def _quality(deps: _Deps, request: Request, s: Session) -> tuple[str, dict[str, 
     series = q["series"]
     order = sorted(series, key=lambda m: (not m.startswith("forecaster:"), m))
     charts = []
-    for metric in queries.QUALITY_METRICS:
+    for label, keys in queries.QUALITY_METRICS:
         lines = {
-            m: [(float(t), f.get(metric)) for t, f in series[m]]
+            m: [(float(t), queries.figure(f, keys)) for t, f in series[m]]
             for m in order
-            if any(f.get(metric) is not None for _, f in series[m])
+            if any(queries.figure(f, keys) is not None for _, f in series[m])
         }
         if lines:
-            floor = -1.0 if metric == "r2" else None
-            title = metric.replace("_", " ") + (" (drawn from −1 up)" if floor else "")
+            floor = -1.0 if keys == ("r2",) else None
+            title = label + (" (drawn from −1 up)" if floor else "")
             charts.append(  # a wide one for screens, a narrow one for phones (CSS picks)
                 line_chart(lines, title=title, floor=floor, css_class="chart wide")
                 + line_chart(
                     lines, title=title, floor=floor, width=360, height=220, css_class="chart narrow"
                 )
             )
-    latest = [(m, series[m][-1][0], series[m][-1][1]) for m in order]
+    columns = (("TLCs", ("n_tlcs",)), *queries.QUALITY_METRICS, ("MSE", ("mse",)))
+    latest = [
+        (m, series[m][-1][0], [queries.figure(series[m][-1][1], keys) for _, keys in columns])
+        for m in order
+    ]
     return "quality.html", {
         "title": f"r/{sub} — forecast quality",
         "sub": sub,
         "tab": "quality",
         "charts": charts,
         "latest": latest,
-        "metrics": ("n_tlcs", *queries.QUALITY_METRICS, "mse"),
+        "metrics": [label for label, _ in columns],
         "versions": q["versions"],
     }
 

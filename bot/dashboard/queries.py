@@ -33,6 +33,7 @@ __all__ = [
     "QueueItem",
     "Seeker",
     "TlcView",
+    "figure",
     "health",
     "post_view",
     "quality",
@@ -41,7 +42,23 @@ __all__ = [
     "watched_subreddits",
 ]
 
-QUALITY_METRICS = ("pairwise_accuracy", "ndcg@10", "spearman_within_post", "r2")
+#: (label, the evaluator's keys for it, newest name first) of the figures the quality page plots
+QUALITY_METRICS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("pairwise accuracy", ("pairwise_acc", "pairwise_accuracy")),
+    ("pairwise accuracy, time-matched pairs", ("pairwise_acc_time_matched",)),
+    ("NDCG", ("ndcg5", "ndcg@10")),
+    ("Spearman within posts", ("spearman", "spearman_within_post")),
+    ("R²", ("r2",)),
+)
+
+
+def figure(figures: dict[str, Any], keys: tuple[str, ...]) -> float | None:
+    """The first of ``keys`` that ``figures`` holds a number for."""
+    for k in keys:
+        v = figures.get(k)
+        if isinstance(v, (int, float)):
+            return float(v)
+    return None
 
 
 def watched_subreddits(s: Session) -> list[str]:

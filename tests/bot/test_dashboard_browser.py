@@ -185,9 +185,11 @@ def test_queue_and_post_show_forecasts_reasons_and_sentences(
         _shot(page, f"{name}-desktop")
     page.goto(env.url + f"/r/{A}/quality")
     # one point (or line) per model and window: forecaster, Reddit's order, chronological
-    assert page.locator("svg.chart").first.locator("circle").count() >= 3
+    # the first chart (pairwise accuracy): a point per window for the forecaster and both orders
+    assert page.locator("svg.chart.wide").first.locator("circle").count() >= 3
     legend = page.inner_text("div.charts")
-    assert "reddit_order" in legend and "chronological" in legend
+    assert "forecaster:" in legend, legend
+    assert "reddit_order" in legend and "chronological" in legend, legend
     assert "tiny-forecaster-1" in page.inner_text("body")
     page.goto(env.url + "/health")
     health = page.inner_text("main")
