@@ -21,16 +21,20 @@ $(STAMP): pyproject.toml training/pyproject.toml
 	$(BIN)/pip install -q -e '.[test]' -e ./training
 	touch $(STAMP)
 
-# PostgreSQL for the integration suites (Debian package; needs root).
+# PostgreSQL for the integration suites, Chromium for the dashboard's browser tests (Debian
+# packages; need root). Playwright drives the system chromium: no browser build is downloaded.
 system-deps: $(SYSSTAMP)
 
 $(SYSSTAMP):
 	mkdir -p var
 	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  pkgs=""; \
+	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || pkgs="$$pkgs postgresql"; \
+	  [ -x /usr/bin/chromium ] || pkgs="$$pkgs chromium"; \
+	  if [ -n "$$pkgs" ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs >/dev/null; \
 	  fi; \
-	else echo "system-deps: not root or no apt-get; postgres suites will report the missing server"; fi
+	else echo "system-deps: not root or no apt-get; postgres and browser suites will report what is missing"; fi
 	touch $(SYSSTAMP)
 
 # The MPNet teacher's weights (~400 MB) are a test- and training-time extra, not in `setup`,

@@ -154,6 +154,37 @@ class ActionExecutor:
         else:  # pragma: no cover - the store refuses unknown actions
             raise ValueError(p.action)
 
+    def execute(self, p: Proposal, dry_run: bool) -> str | None:
+        """Claim and execute (or, under dry-run, log) one approved proposal. ``None`` when it
+        is not approved (any more: someone else took it), or when Reddit could not be reached:
+        then it stays approved and is tried again on the next run."""
+        if not self.store.claim(p.id):
+            return None
+        if dry_run:
+            outcome = "ok"
+            logger.info(
+                "[dry-run] would %s %s (approved by u/%s)", p.action, p.target, p.decided_by
+            )
+        else:
+            try:
+                why = self.recheck(p)
+                if why is not None:
+                    outcome = f"refused: {why}"
+                    logger.warning("%s %s not performed: %s", p.action, p.target, why)
+                else:
+                    self._perform(p)
+                    outcome = "ok"
+                    logger.info("%s %s done (approved by u/%s)", p.action, p.target, p.decided_by)
+            except RetriesExhausted as exc:
+                logger.warning("%s %s postponed: %s", p.action, p.target, exc)
+                self.store.unclaim(p.id)
+                return None
+            except (prawcore.PrawcoreException, ValueError) as exc:
+                outcome = f"error: {type(exc).__name__}: {exc}"[:200]
+                logger.warning("%s %s failed: %s", p.action, p.target, exc)
+        self.store.record_execution(p, self.clock(), dry_run, outcome)
+        return outcome
+
     def run_approved(
         self, subreddit: str, dry_run: bool, expire_hours: float = 24.0
     ) -> list[tuple[Proposal, str]]:
@@ -164,29 +195,7 @@ class ActionExecutor:
             logger.info("r/%s: %d proposals expired", subreddit, expired)
         done: list[tuple[Proposal, str]] = []
         for p in self.store.with_status(subreddit, "approved"):
-            if dry_run:
-                outcome = "ok"
-                logger.info(
-                    "[dry-run] would %s %s (approved by u/%s)", p.action, p.target, p.decided_by
-                )
-            else:
-                try:
-                    why = self.recheck(p)
-                    if why is not None:
-                        outcome = f"refused: {why}"
-                        logger.warning("%s %s not performed: %s", p.action, p.target, why)
-                    else:
-                        self._perform(p)
-                        outcome = "ok"
-                        logger.info(
-                            "%s %s done (approved by u/%s)", p.action, p.target, p.decided_by
-                        )
-                except RetriesExhausted as exc:
-                    logger.warning("%s %s postponed: %s", p.action, p.target, exc)
-                    continue  # stays approved: tried again on the next run
-                except (prawcore.PrawcoreException, ValueError) as exc:
-                    outcome = f"error: {type(exc).__name__}: {exc}"[:200]
-                    logger.warning("%s %s failed: %s", p.action, p.target, exc)
-            self.store.record_execution(p, self.clock(), dry_run, outcome)
-            done.append((p, outcome))
+            outcome = self.execute(p, dry_run)
+            if outcome is not None:
+                done.append((p, outcome))
         return done

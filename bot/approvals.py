@@ -20,10 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from bot.approval_service import Decider
+
 __all__ = ["ACTIONS", "ApprovalService", "ApprovalStore", "Proposal", "parse_commands"]
 
 ACTIONS = ("highlights", "remove_highlights", "suggested_sort")
-Status = Literal["proposed", "approved", "rejected", "executed", "dry_run", "failed", "expired"]
+Status = Literal[
+    "proposed", "approved", "rejected", "executing", "executed", "dry_run", "failed", "expired"
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS proposals (
@@ -37,6 +41,9 @@ CREATE TABLE IF NOT EXISTS action_log (
     action TEXT NOT NULL, target TEXT NOT NULL, params TEXT NOT NULL, approved_by TEXT NOT NULL,
     approved_at REAL NOT NULL, executed_at REAL NOT NULL, dry_run INTEGER NOT NULL,
     outcome TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS decisions (
+    proposal_id INTEGER PRIMARY KEY, status TEXT NOT NULL, moderator TEXT NOT NULL,
+    channel TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS handled_messages (message_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS digests (subreddit TEXT NOT NULL, conversation TEXT,
     sent_at REAL NOT NULL, posts INTEGER NOT NULL, dry_run INTEGER NOT NULL);
@@ -258,6 +265,76 @@ class ApprovalStore:
         with self._lock:
             return [tuple(r) for r in self._db.execute(q + " ORDER BY sent_at", args)]
 
+    # -- decisions (first one wins, whatever the channel) and execution claims -----------
+    def record_decision(self, pid: int, status: str, by: str, channel: str, now: float) -> bool:
+        """Record the first decision on ``pid`` and move it out of ``proposed``, atomically."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self._db.execute(
+                    "INSERT OR IGNORE INTO decisions VALUES (?,?,?,?,?)",
+                    (pid, status, by, channel, now),
+                )
+                ok = cur.rowcount == 1
+                if ok:
+                    cur = self._db.execute(
+                        "UPDATE proposals SET status=?, decided_by=?, decided_at=? "
+                        "WHERE id=? AND status='proposed'",
+                        (status, by, now, pid),
+                    )
+                    ok = cur.rowcount == 1
+                self._db.execute("COMMIT" if ok else "ROLLBACK")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return ok
+
+    def decision(self, pid: int) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT proposal_id, status, moderator, channel, at FROM decisions "
+                "WHERE proposal_id=?",
+                (pid,),
+            ).fetchone()
+        if row is None:
+            return None
+        return dict(zip(("proposal_id", "status", "moderator", "channel", "at"), row))
+
+    def claim(self, pid: int) -> bool:
+        """Take an approved proposal for execution; only one caller ever gets it."""
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE proposals SET status='executing' WHERE id=? AND status='approved'", (pid,)
+            )
+        return cur.rowcount == 1
+
+    def unclaim(self, pid: int) -> None:
+        """Give a claimed proposal back (not performed: it is tried again later)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE proposals SET status='approved' WHERE id=? AND status='executing'", (pid,)
+            )
+
+    def proposals(self, subreddit: str, target_in: tuple[str, ...] = ()) -> list[Proposal]:
+        """Every proposal of ``subreddit`` (newest first), or those on the given targets."""
+        q, args = "SELECT * FROM proposals WHERE subreddit=?", [subreddit.lower()]
+        if target_in:
+            q += f" AND target IN ({','.join('?' * len(target_in))})"
+            args += list(target_in)
+        with self._lock:
+            rows = self._db.execute(q + " ORDER BY id DESC", args).fetchall()
+        return [self._row(r) for r in rows]
+
+    def decisions_of(self, subreddit: str) -> list[dict[str, Any]]:
+        with self._lock:
+            cur = self._db.execute(
+                "SELECT d.proposal_id, d.status, d.moderator, d.channel, d.at FROM decisions d "
+                "JOIN proposals p ON p.id = d.proposal_id WHERE p.subreddit=? ORDER BY d.at",
+                (subreddit.lower(),),
+            )
+            cols = ("proposal_id", "status", "moderator", "channel", "at")
+            return [dict(zip(cols, r)) for r in cur.fetchall()]
+
 
 class ApprovalService:
     """Decisions on proposals; ``may_approve(subreddit, user)`` says who can decide."""
@@ -279,14 +356,9 @@ class ApprovalService:
         return self._decide(subreddit, pid, moderator, "rejected")
 
     def _decide(self, subreddit: str, pid: int, moderator: str, status: Status) -> str:
-        p = self.store.get(pid)
-        if p is None or p.subreddit != subreddit.lower():
-            return f"#{pid}: no such proposal in r/{subreddit}"
-        if not self.may_approve(subreddit, moderator):
-            return f"#{pid}: u/{moderator} may not approve actions here"
-        if not self.store.decide(pid, status, moderator, self.clock()):
-            return f"#{pid}: already {p.status}"
-        return f"#{pid} {p.action} {p.target}: {status} by u/{moderator}"
+        verdict: Any = "approve" if status == "approved" else "reject"
+        decider = Decider(self.store, self.may_approve, self.clock)
+        return decider.decide(subreddit, pid, moderator, verdict, "modmail").message
 
     def handle_text(self, subreddit: str, author: str, text: str) -> list[str]:
         """Apply every command in a message; one reply line per proposal touched."""

@@ -220,20 +220,15 @@ def run_digest(args: argparse.Namespace) -> int:
 
 def run_approvals(args: argparse.Namespace) -> int:
     from bot.actions import ActionExecutor
+    from bot.approval_service import ApproverCheck
     from bot.approvals import ApprovalService
     from bot.modmail_commands import ModmailCommandReader
-    from bot.permissions import check_permissions
 
     reddit, me, delivery, loader = _delivery_parts(args)
     subs = _usable(reddit, me, _subs(args.subreddits), "mail")
     can_act = set(_usable(reddit, me, subs, "posts")) if subs else set()
 
-    def may_approve(sub: str, user: str) -> bool:
-        cfg = loader.load(sub).config
-        if cfg.approvers:
-            return user.lower() in {a.lower() for a in cfg.approvers}
-        return check_permissions(reddit, [sub], needed=("posts",), username=user)[0].ok
-
+    may_approve = ApproverCheck(reddit, loader)  # the dashboard checks the same
     service = ApprovalService(delivery.store, may_approve, delivery.clock)
     reader = ModmailCommandReader(reddit, service, me, send=args.send)
     executor = ActionExecutor(reddit, delivery.store, bot_username=me)

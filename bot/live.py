@@ -58,6 +58,8 @@ class LiveOptions:
     request_budget: int = 100  # API requests per back-fill thread fetch
     stuck_after_s: float = 900.0  # clock seconds without a successful poll: not ready
     extra_bots: Sequence[str] = field(default_factory=tuple)
+    #: serve the moderators' dashboard in this process (:mod:`bot.dashboard`) when set
+    dashboard: Any = None
 
 
 class LiveService:
@@ -150,6 +152,7 @@ class LiveService:
     def _build(self) -> None:
         from bot.actions import ActionExecutor
         from bot.alerts import SeekerAlerts, model_judge
+        from bot.approval_service import ApproverCheck
         from bot.approvals import ApprovalService, ApprovalStore
         from bot.config import ConfigLoader, ConfigStore
         from bot.delivery import ModeratorDelivery
@@ -248,14 +251,9 @@ class LiveService:
             for r in check_permissions(reddit, subs, username=me, backoff=self.backoff)
         }
 
-        def may_approve(sub: str, user: str) -> bool:
-            cfg = loader.load(sub).config
-            if cfg.approvers:
-                return user.lower() in {a.lower() for a in cfg.approvers}
-            r = check_permissions(reddit, [sub], ("posts",), user, self.backoff)[0]
-            return r.ok
-
+        may_approve = ApproverCheck(reddit, loader, backoff=self.backoff)  # as the dashboard
         service = ApprovalService(store, may_approve, self.clock.now)
+        self.store, self.perms = store, perms
         self.delivery = delivery
         alerts = SeekerAlerts(
             reddit,
@@ -267,6 +265,7 @@ class LiveService:
             backoff=self.backoff,
         )
         orders = OrderStore(str(self.state / "orders.sqlite"))
+        self.orders = orders
         refresh = RedditOrderRefresh(
             reddit,
             orders,
@@ -318,6 +317,7 @@ class LiveService:
                 self.me,
                 type(self.clock).__name__,
             )
+            dashboard = self._dashboard() if self.options.dashboard is not None else None
             self.clock.wait_running(self.stopped)  # a dev server may hold its clock
             ingest = threading.Thread(target=self._ingest, name="ingest", daemon=True)
             backfill = threading.Thread(target=self._backfill, name="backfill", daemon=True)
@@ -355,6 +355,8 @@ class LiveService:
                 self.seen.close()
                 if ops is not None:
                     ops.stop()
+                if dashboard is not None:
+                    dashboard.stop()
         logger.info("stopped cleanly")
         return 0
 
@@ -366,6 +368,49 @@ class LiveService:
             except Exception:
                 logger.exception("back-fill step failed")
                 self.nap(60)
+
+    def _dashboard(self) -> Any:
+        """The dashboard in this process, with its own Reddit client (its request threads)."""
+        from bot.actions import ActionExecutor
+        from bot.approval_service import ApproverCheck
+        from bot.config import ConfigLoader, ConfigStore
+        from bot.dashboard.serve import serve_beside
+
+        reddit = make_reddit(self.client, self.budget, retries=False)
+        loader = ConfigLoader(reddit, ConfigStore(str(self.state / "config.sqlite")))
+        perms = {k.lower(): v for k, v in self.perms.items()}  # proposals keep lower case
+
+        def ops() -> dict[str, Any]:
+            snap = self.budget.snapshot()
+            age = None if self.last_poll is None else self.clock.now() - self.last_poll
+            return {
+                "last_poll": "never" if age is None else f"{age:.0f} s ago (service clock)",
+                "reader_rounds": self.rounds,
+                "requests_in_10_min_window": self.budget.in_window(),
+                "reddit_remaining": snap.remaining,
+                "max_requests_in_a_window": snap.max_in_window,
+                "throttled_429": snap.throttled,
+            }
+
+        return serve_beside(
+            self.options.dashboard,
+            self.pipeline.sessions,
+            store=self.store,
+            may_approve=ApproverCheck(reddit, loader, backoff=self.backoff),
+            executor=ActionExecutor(
+                reddit, self.store, bot_username=self.me, clock=self.clock.now, backoff=self.backoff
+            ),
+            loader=loader,
+            clock=self.clock.now,
+            can_act=lambda s: (
+                s.lower() in perms
+                and "posts" not in perms[s.lower()].missing
+                and perms[s.lower()].moderator
+            ),
+            ops=ops,
+            has_supportive_reply=self.seen.has_reply,
+            orders=self.orders,
+        )
 
     def _ingest(self) -> None:
         try:

@@ -14,7 +14,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,29 @@ from bot.errors import RetriesExhausted
 from bot.ratelimit import RateBudget
 from streaming.storage import SessionFactory, SuggestionRow
 
-__all__ = ["GONE_BODIES", "OrderStore", "RedditOrderRefresh"]
+__all__ = ["GONE_BODIES", "OrderStore", "RedditOrderRefresh", "current_orders"]
 
 logger = logging.getLogger(__name__)
 
 GONE_BODIES = ("[removed]", "[deleted]")
+
+
+Fresh = tuple[list[str], set[str], float]  # Reddit's order, gone TLCs, when read
+
+
+def current_orders(
+    order: list[dict[str, Any]], fresh: Fresh | None, gone: Collection[str] = ()
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """A stored suggestion's entries without gone TLCs (by suggested rank) and Reddit's current
+    order of them: as last read from Reddit, then the rest as stored (score at ingest)."""
+    drop = set(gone) | (fresh[1] if fresh is not None else set())
+    kept = [o for o in sorted(order, key=lambda o: o["rank"]) if o["tlc"] not in drop]
+    known = {o["tlc"] for o in kept}
+    by_reddit = [o["tlc"] for o in sorted(kept, key=lambda o: o["reddit_rank"])]
+    if fresh is not None:
+        read = [t for t in fresh[0] if t in known]
+        by_reddit = read + [t for t in by_reddit if t not in set(read)]
+    return kept, by_reddit
 
 
 class OrderStore:

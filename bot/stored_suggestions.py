@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import func, select
 
-from bot.reddit_order import GONE_BODIES, OrderStore
+from bot.reddit_order import GONE_BODIES, OrderStore, current_orders
 from bot.suggestions import EmpathySeeker, PostSuggestion
 from streaming.erasure import MARKERS
 from streaming.storage import PostRow, ScoreRow, SessionFactory, SuggestionRow, TlcRow
@@ -69,14 +69,7 @@ class StoredSuggestionSource:
                 fresh = self.orders.get(post.name) if self.orders is not None else None
                 if fresh is not None:
                     gone |= fresh[1]
-                order = [
-                    o for o in sorted(sug.order, key=lambda o: o["rank"]) if o["tlc"] not in gone
-                ]
-                known = {o["tlc"] for o in order}
-                by_reddit = [o["tlc"] for o in sorted(order, key=lambda o: o["reddit_rank"])]
-                if fresh is not None:  # Reddit's order as last read, then the rest as stored
-                    read = [t for t in fresh[0] if t in known]
-                    by_reddit = read + [t for t in by_reddit if t not in set(read)]
+                order, by_reddit = current_orders(sug.order, fresh, gone)
                 current = tuple(by_reddit)
                 reasons = {
                     o["tlc"]: "; ".join(str(r) for r in o.get("reasons") or []) for o in order

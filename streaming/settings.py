@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     #: /healthz answers 503 when a stage's uncommitted backlog exceeds this (None: reported only)
     health_max_lag: int | None = None
     log_json: bool = False
+    # the moderators' dashboard reads its own mapping (``bot.dashboard.settings``)
+    dashboard: dict[str, Any] | None = None
 
     @field_validator("stages", mode="before")
     @classmethod

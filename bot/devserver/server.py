@@ -1,6 +1,7 @@
 """The dev server: a threaded HTTP server on loopback in front of :class:`RedditApi`.
 
-``/api/v1/access_token`` hands out bearer tokens (any client id / password is accepted); every
+``/api/v1/access_token`` hands out bearer tokens (any client id / password is accepted; the
+authorization-code flow of web apps is :mod:`bot.devserver.oauth`); every
 other path requires ``Authorization: bearer <token>``, carries ``X-Ratelimit-Used / -Remaining /
 -Reset`` for the current 10-minute window of the simulated clock and answers 429 past 600
 requests. :class:`FaultPlan` faults a share of the API requests: 429 (with rate-limit headers
@@ -25,6 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from bot.devserver.api import RedditApi
 from bot.devserver.faults import FaultPlan
+from bot.devserver.oauth import OAuthProvider
 from bot.devserver.world import RedditWorld
 
 __all__ = ["DevRedditServer"]
@@ -64,6 +66,18 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass
 
+    def _send_raw(self, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
     def _form(self) -> dict[str, str]:
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n).decode() if n else ""
@@ -93,6 +107,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if srv.faults.in_outage(srv.world.now):
             self._send(503, {"message": "Service Unavailable", "error": 503})
+            return
+        raw = srv.oauth.handle(method, url.path, query, form, self.headers)
+        if raw is not None:  # the authorization-code flow and user tokens (oauth.py)
+            self._send_raw(*raw)
             return
         if url.path.rstrip("/") == "/api/v1/access_token":
             srv.tokens_issued += 1
@@ -175,6 +193,7 @@ class DevRedditServer:
         self.world = world
         self.faults = faults or FaultPlan()
         self.api = RedditApi(world, tree_limit=tree_limit, max_depth=max_depth)
+        self.oauth = OAuthProvider(world)
         self.tokens: dict[str, str] = {}  # token -> user
         self.speed = 0.0  # the speed POST /dev/clock/start sets the world running at
         self.tokens_issued = 0

@@ -118,4 +118,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(md + "\n")
         err.print(f"report written to {report}")
+    exe = "prosocial" if shutil.which("prosocial") else sys.argv[0]
+    sys.stderr.write(  # plain text, never wrapped: the one command to copy
+        "\nServe the moderators' dashboard over this demo's database (local DEMO login, no "
+        "Reddit, loopback only), then open http://127.0.0.1:8080/ :\n"
+        f"  {exe} dashboard --database-url sqlite:///{db} --state-dir {work / 'bot'} "
+        "--demo-login demo_mod\n"
+    )
     return 0

@@ -35,6 +35,13 @@ def register(sub: Any) -> None:
         action="store_true",
         help="write nothing to Reddit (messages and actions are logged only)",
     )
+    p.add_argument(
+        "--dashboard-port",
+        type=int,
+        default=None,
+        help="serve the moderators' dashboard on this port (also on when the config has a "
+        "'dashboard:' mapping or PROSOCIAL_DASHBOARD_CLIENT_ID is set)",
+    )
     add_common(p)
     p.set_defaults(func=run)
 
@@ -59,8 +66,28 @@ def run(args: argparse.Namespace) -> int:
     if not settings.subreddits:
         raise SystemExit("no subreddits: pass --subreddits A,B (or set them in the config)")
     state = args.state_dir or os.environ.get("PROSOCIAL_STATE_DIR") or "var/live"
+    dashboard = None
+    if (
+        args.dashboard_port is not None
+        or settings.dashboard is not None
+        or os.environ.get("PROSOCIAL_DASHBOARD_CLIENT_ID")
+    ):
+        from bot.dashboard import DashboardConfigError, load_dashboard_settings
+
+        try:
+            dashboard = load_dashboard_settings(
+                settings.dashboard or {},
+                port=args.dashboard_port,
+                state_dir=state,
+                send=not args.dry_run,
+            )
+        except DashboardConfigError as exc:
+            raise SystemExit(f"dashboard: {exc}") from None
     service = LiveService(
-        settings, LiveOptions(settings.subreddits, state_dir=state, send=not args.dry_run)
+        settings,
+        LiveOptions(
+            settings.subreddits, state_dir=state, send=not args.dry_run, dashboard=dashboard
+        ),
     )
     install_signals(service.stop)
     import faulthandler

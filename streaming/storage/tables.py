@@ -69,6 +69,10 @@ class ScoreRow(Base):
     """Forecast + empathy for one TLC, with provenance (bundle versions, config hash)."""
 
     __tablename__ = "scores"
+    #: a subreddit's empathy seekers by age (the dashboard; migration 0050)
+    __table_args__ = (
+        Index("ix_scores_sub_label_created", "subreddit", "empathy_label", "created_utc"),
+    )
     tlc_name: Mapped[str] = mapped_column(String(16), primary_key=True)
     post_name: Mapped[str] = mapped_column(String(16), index=True)
     subreddit: Mapped[str] = mapped_column(String(32), index=True)
@@ -127,6 +131,8 @@ class SuggestionRow(Base):
     """A post's suggested TLC order at one revision (= number of scored TLCs it covers)."""
 
     __tablename__ = "suggestions"
+    #: the newest revision of each post of a subreddit (the dashboard; migration 0050)
+    __table_args__ = (Index("ix_suggestions_sub_post_rev", "subreddit", "post_name", "revision"),)
     post_name: Mapped[str] = mapped_column(String(16), primary_key=True)
     revision: Mapped[int] = mapped_column(Integer, primary_key=True)
     subreddit: Mapped[str] = mapped_column(String(32), index=True)
