@@ -3,13 +3,13 @@
 (``scores(subreddit, empathy_label, created_utc)``).
 
 Revision ID: 0050
-Revises: 0020
+Revises: 0040
 """
 
 from alembic import op
 
 revision = "0050"
-down_revision = "0020"
+down_revision = "0040"
 branch_labels = None
 depends_on = None
 

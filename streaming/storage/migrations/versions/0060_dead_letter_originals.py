@@ -2,14 +2,14 @@
 reference) and when it was re-driven, for ``prosocial deadletters``.
 
 Revision ID: 0060
-Revises: 0020
+Revises: 0050
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0060"
-down_revision = "0020"
+down_revision = "0050"
 branch_labels = None
 depends_on = None
 
