@@ -144,6 +144,9 @@ def build_pipeline(
                 dead,
                 horizon_s=settings.horizon_s,
                 versions=models.outcome_versions,
+                retention_s=int(settings.reply_retention_days * 86400)
+                if settings.reply_retention_days > 0
+                else None,
             )
     if "evaluator" in want:
         p.stages["evaluator"] = EvaluatorStage(

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     quiet_period_s: int = 600
     missing_post_grace_s: int = 6 * 3600
     missing_post_wall_s: float = 120.0
+    #: how long the back-fill keeps the reply trees it measured (for export / retraining);
+    #: 0 keeps them forever
+    reply_retention_days: float = 180.0
     eval_window: int = 2000
     eval_every: int = 500
     fast_models: bool = True
