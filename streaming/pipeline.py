@@ -36,6 +36,7 @@ from streaming.stages import (
     SuggesterStage,
     dead_letter_policy,
 )
+from streaming.stages.shadow import ModelReloader
 from streaming.storage import SessionFactory
 
 __all__ = ["ALL_TOPICS", "Pipeline", "build_pipeline"]
@@ -89,6 +90,7 @@ def build_pipeline(
     source: Source | None = None,
     fetcher: ThreadFetcher | None = None,
     on_error: ErrorPolicy | None = None,
+    reloader: ModelReloader | None = None,
 ) -> Pipeline:
     metrics = metrics or StageMetrics()
     dead = DeadLetters(bus, sessions, metrics)
@@ -113,6 +115,7 @@ def build_pipeline(
             config_hash=settings.config_hash(),
             missing_post_grace_s=settings.missing_post_grace_s,
             missing_post_wall_s=settings.missing_post_wall_s,
+            reloader=reloader,
         )
         if models.empathy is None and models.forecaster is None:
             p.skipped["scoring"] = "scorer stores posts/TLCs but cannot score: " + "; ".join(

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     eval_window: int = 2000
     eval_every: int = 500
     fast_models: bool = True
+    #: seconds between checks of the registry's CURRENT / CHALLENGER forecaster (hot reload
+    #: and shadow scoring at a batch boundary); 0 disables both
+    model_check_s: float = 5.0
     torch_threads: int = 2
     # replay source (ingest stage)
     replay_data: str | None = None
