@@ -19,6 +19,7 @@ from redditdata.events import (
 )
 from streaming.bus.base import Bus
 from streaming.clock import Clock
+from streaming.drift import DriftMonitor
 from streaming.modelset import ModelSet
 from streaming.ops import StageMetrics
 from streaming.replay import ThreadFetcher
@@ -153,7 +154,20 @@ def build_pipeline(
             )
     if "evaluator" in want:
         p.stages["evaluator"] = EvaluatorStage(
-            sessions, clock, metrics, dead, window=settings.eval_window, every=settings.eval_every
+            sessions,
+            clock,
+            metrics,
+            dead,
+            window=settings.eval_window,
+            every=settings.eval_every,
+            drift=DriftMonitor(
+                metrics.registry,
+                metric=settings.drift_metric,
+                history=settings.drift_history,
+                margin=settings.drift_margin,
+            )
+            if settings.drift_history > 0
+            else None,
         )
     policy = on_error or dead_letter_policy(dead)
     for name in ORDER:

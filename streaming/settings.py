@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     reply_retention_days: float = 180.0
     eval_window: int = 2000
     eval_every: int = 500
+    #: drift: a subreddit's rolling forecaster ``drift_metric`` more than ``drift_margin``
+    #: below the mean of its previous ``drift_history`` evaluations (0 disables)
+    drift_metric: str = "pairwise_accuracy"
+    drift_history: int = 10
+    drift_margin: float = 0.05
     fast_models: bool = True
     #: seconds between checks of the registry's CURRENT / CHALLENGER forecaster (hot reload
     #: and shadow scoring at a batch boundary); 0 disables both

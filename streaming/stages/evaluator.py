@@ -9,6 +9,9 @@ outcome, and stores one row per model version plus the reference orders:
 * ``reddit_order`` (score, older first) and ``chronological`` (oldest first): the same
   within-post figures for the order Reddit shows and for time order;
 * ``mean_baseline``: MSE / R² of predicting the window's mean outcome.
+
+With a :class:`~streaming.drift.DriftMonitor` each subreddit's forecaster figures are also
+checked against the subreddit's own history (``drift`` in the stored figures, gauges, logs).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from sqlalchemy import select
 from redditdata.events import TOPIC_OUTCOMES
 from streaming.bus.base import Message
 from streaming.clock import Clock
+from streaming.drift import DriftMonitor
 from streaming.evaluation import mean_within_spearman, mse, ndcg, pairwise_accuracy, r2, spearman
 from streaming.ops import StageMetrics
 from streaming.stages.base import DeadLetters, Stage, now_ms
@@ -116,6 +120,7 @@ class EvaluatorStage(Stage):
         *,
         window: int = 2000,
         every: int = 500,
+        drift: DriftMonitor | None = None,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -123,6 +128,7 @@ class EvaluatorStage(Stage):
         self.dead = dead
         self.window = window
         self.every = every
+        self.drift = drift
         self._since = 0
         self._subs: set[str] = set()
         self.latest: dict[tuple[str, str], dict[str, Any]] = {}
@@ -170,10 +176,21 @@ class EvaluatorStage(Stage):
                 by_version: dict[str, list[Any]] = defaultdict(list)
                 for r in s.execute(q):
                     by_version[r[6] or "none"].append(tuple(r[:6]))
+                # drift follows the forecaster serving now: the newest version in the window
+                newest = max(by_version, key=lambda v: max(r[2] for r in by_version[v]), default="")
                 for version, rows in by_version.items():
                     window_end = max(r[2] for r in rows)
                     for model, figs in evaluate_rows(rows).items():
                         name = f"forecaster:{version}" if model == "model" else model
+                        if (
+                            model == "model"
+                            and self.drift is not None
+                            and sub != "*"
+                            and version == newest
+                        ):
+                            verdict = self.drift.observe(sub, figs)
+                            if verdict is not None:
+                                figs = {**figs, "drift": verdict}
                         if version != "none" and len(by_version) > 1 and model != "model":
                             name = f"{model}@{version}"
                         row = {

@@ -190,3 +190,69 @@ def test_gate_refuses_a_worse_challenger_and_records_force(
     assert rc == 0 and reg.current_version("forecaster") == "anti"
     last = audit_log(reg, "forecaster")[-1]
     assert last.force and last.by == "carol" and last.info["gate"]["promote"] is False
+
+
+def test_drift_flags_a_subreddit_whose_forecast_quality_falls_below_its_history(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The evaluator over real storage: r/good keeps its quality, r/bad's forecasts turn
+    anti-correlated after eight good windows."""
+    from streaming.drift import DriftMonitor
+    from streaming.ops import StageMetrics
+    from streaming.stages.base import DeadLetters
+    from streaming.stages.evaluator import EvaluatorStage
+    from streaming.storage import EvaluationRow, OutcomeRow, open_database, upsert
+
+    _, sessions = open_database(f"sqlite:///{tmp_path / 'e.db'}")
+    metrics = StageMetrics()
+    drift = DriftMonitor(metrics.registry, history=4, margin=0.1)
+    ev = EvaluatorStage(
+        sessions, EventClock(), metrics, DeadLetters(None, sessions, metrics), window=40,
+        every=1, drift=drift,
+    )  # fmt: skip
+    t = 1_633_000_000
+    with caplog.at_level("WARNING", logger="streaming.drift"):
+        for step in range(12):
+            rows: dict[type, list[dict[str, Any]]] = {TlcRow: [], ScoreRow: [], OutcomeRow: []}
+            for sub in ("good", "bad"):
+                for k in range(40):  # 8 posts of 5 TLCs per window
+                    name, post = f"t1_{sub}{step}x{k}", f"t3_{sub}{step}x{k // 5}"
+                    y = float((k * 7) % 5)
+                    f = -y if (sub == "bad" and step >= 8) else y + 0.1 * ((k * 3) % 2)
+                    t += 60
+                    rows[TlcRow].append(
+                        {"name": name, "post_name": post, "subreddit": sub, "author": None,
+                         "body": "x", "score": 1, "created_utc": t, "stored_ms": 0,
+                         "status": "scored"}
+                    )  # fmt: skip
+                    rows[ScoreRow].append(
+                        {"tlc_name": name, "post_name": post, "subreddit": sub,
+                         "created_utc": t, "due_utc": t, "forecast": f, "reasons": [],
+                         "forecaster_version": "v1", "config_hash": "h", "scored_ms": 0}
+                    )  # fmt: skip
+                    rows[OutcomeRow].append(
+                        {"tlc_name": name, "post_name": post, "subreddit": sub, "as_of_utc": t,
+                         "trajectory": y, "metrics": {}, "computed_ms": 0}
+                    )  # fmt: skip
+            with sessions() as s:
+                for table, rs in rows.items():
+                    upsert(s, table, rs)
+                s.commit()
+            ev._subs |= {"good", "bad"}
+            ev.evaluate()
+    assert drift.drifting == {"bad"}
+    assert any("drift: r/bad " in r.getMessage() for r in caplog.records)
+    assert not any("r/good" in r.getMessage() for r in caplog.records)
+    get = metrics.registry.get_sample_value
+    assert get("prosocial_forecast_drift", {"subreddit": "bad"}) == 1.0
+    assert get("prosocial_forecast_drift", {"subreddit": "good"}) == 0.0
+    with sessions() as s:
+        bad = [
+            r.figures["drift"]["drift"]
+            for r in s.scalars(
+                select(EvaluationRow)
+                .where(EvaluationRow.subreddit == "bad", EvaluationRow.model == "forecaster:v1")
+                .order_by(EvaluationRow.window_end_utc)
+            )
+        ]
+    assert bad[:8] == [False] * 8 and bad[8] is True

@@ -13,6 +13,7 @@ from rich.console import Console
 from models.bundle import Registry
 from models.errors import BundleMissingError
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
+from training.fromdb import add_from_db_args, run_from_db
 
 __all__ = ["register", "run"]
 
@@ -63,10 +64,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("--lda-iterations", type=int, default=200)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument(
+        "--candidate", action="store_true", help="register the bundle without making it current"
+    )
+    add_from_db_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "from_db", None):
+        return run_from_db(args, _train, "forecaster")
+    return _train(args)
+
+
+def _train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from redditdata.dumps import find_dump_files
@@ -133,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         lda_iterations=args.lda_iterations,
         minilm=args.minilm,
         weight_schemes=schemes or DEFAULT_SCHEMES,
+        make_current=not getattr(args, "candidate", False),
     )
     with err.status("training forecaster") as status:
         summary = run_job(job, lambda s: status.update(f"forecaster: {s}"))
