@@ -6,6 +6,9 @@ approves or rejects a proposal by its number; today the channel is a modmail rep
 Every proposal, decision and execution is kept in SQLite with who approved it.
 
 Commands (one per line, case-insensitive): ``!approve 3 5``, ``!reject 4``, ``!status``.
+A proposal left unanswered for ``max_age_s`` expires (:meth:`ApprovalService.expire`). Each
+answer (approved, rejected, expired) is handed to ``on_decision`` — the service stores it as a
+training label (:class:`streaming.feedback.FeedbackRecorder`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from typing import Any, Literal
 __all__ = ["ACTIONS", "ApprovalService", "ApprovalStore", "Proposal", "parse_commands"]
 
 ACTIONS = ("sticky_comment", "suggested_sort")
-Status = Literal["proposed", "approved", "rejected", "executed", "dry_run", "failed"]
+Status = Literal["proposed", "approved", "rejected", "expired", "executed", "dry_run", "failed"]
+#: called with (proposal, decision, moderator or None, time) on approve / reject / expire
+OnDecision = Callable[["Proposal", str, "str | None", float], None]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS proposals (
@@ -137,6 +142,20 @@ class ApprovalStore:
             )
         return cur.rowcount == 1
 
+    def expire(self, before: float, now: float) -> list[Proposal]:
+        """Mark proposals still unanswered since before ``before`` as expired."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM proposals WHERE status='proposed' AND created_at < ? ORDER BY id",
+                (before,),
+            ).fetchall()
+            self._db.execute(
+                "UPDATE proposals SET status='expired', decided_at=? WHERE status='proposed' "
+                "AND created_at < ?",
+                (now, before),
+            )
+        return [self._row(r) for r in rows]
+
     def record_execution(self, p: Proposal, now: float, dry_run: bool, outcome: str) -> None:
         status = "dry_run" if dry_run else ("executed" if outcome == "ok" else "failed")
         with self._lock:
@@ -204,10 +223,12 @@ class ApprovalService:
         store: ApprovalStore,
         may_approve: Callable[[str, str], bool],
         clock: Callable[[], float],
+        on_decision: OnDecision | None = None,
     ) -> None:
         self.store = store
         self.may_approve = may_approve
         self.clock = clock
+        self.on_decision = on_decision
 
     def approve(self, subreddit: str, pid: int, moderator: str) -> str:
         return self._decide(subreddit, pid, moderator, "approved")
@@ -221,9 +242,21 @@ class ApprovalService:
             return f"#{pid}: no such proposal in r/{subreddit}"
         if not self.may_approve(subreddit, moderator):
             return f"#{pid}: u/{moderator} may not approve actions here"
-        if not self.store.decide(pid, status, moderator, self.clock()):
+        now = self.clock()
+        if not self.store.decide(pid, status, moderator, now):
             return f"#{pid}: already {p.status}"
+        if self.on_decision is not None:
+            self.on_decision(p, status, moderator, now)
         return f"#{pid} {p.action} {p.target}: {status} by u/{moderator}"
+
+    def expire(self, max_age_s: float) -> list[Proposal]:
+        """Expire proposals unanswered for ``max_age_s``; each is reported to ``on_decision``."""
+        now = self.clock()
+        gone = self.store.expire(now - max_age_s, now)
+        if self.on_decision is not None:
+            for p in gone:
+                self.on_decision(p, "expired", None, now)
+        return gone
 
     def handle_text(self, subreddit: str, author: str, text: str) -> list[str]:
         """Apply every command in a message; one reply line per proposal touched."""

@@ -80,6 +80,12 @@ def register(sub: Any) -> None:
     q.set_defaults(func=run_digest)
     q = bsub.add_parser("approvals", help="read !approve replies, run approved actions")
     common(q, send=True)
+    q.add_argument(
+        "--expire-hours",
+        type=float,
+        default=72.0,
+        help="proposals unanswered this long expire (kept as feedback labels; default 72)",
+    )
     q.set_defaults(func=run_approvals)
     q = bsub.add_parser(
         "backfill",
@@ -269,7 +275,14 @@ def run_approvals(args: argparse.Namespace) -> int:
             return user.lower() in {a.lower() for a in cfg.approvers}
         return check_permissions(reddit, [sub], needed=("posts",), username=user)[0].ok
 
-    service = ApprovalService(delivery.store, may_approve, delivery.clock)
+    from streaming.settings import load_settings
+    from streaming.storage import open_database
+
+    _, sessions = open_database(load_settings(args.config).database_url)
+    service = ApprovalService(
+        delivery.store, may_approve, delivery.clock, on_decision=feedback_hook(sessions)
+    )
+    service.expire(args.expire_hours * 3600)
     reader = ModmailCommandReader(reddit, service, me, send=args.send)
     executor = ActionExecutor(reddit, delivery.store)
     out = {}
@@ -280,6 +293,28 @@ def run_approvals(args: argparse.Namespace) -> int:
         out[s] = {"decisions": decided, "actions": [(p.action, p.target, o) for p, o in done]}
     _out(args, out, [f"r/{s}: {v}" for s, v in out.items()])
     return 0
+
+
+def feedback_hook(sessions: Any) -> Any:
+    """``on_decision`` for :class:`bot.approvals.ApprovalService`: store the answer as a label."""
+    from streaming.feedback import FeedbackRecorder
+
+    recorder = FeedbackRecorder(sessions)
+
+    def hook(p: Any, decision: str, moderator: str | None, now: float) -> None:
+        recorder.record(
+            subreddit=p.subreddit,
+            proposal_id=p.id,
+            action=p.action,
+            target=p.target,
+            params=p.params,
+            decision=decision,
+            moderator=moderator,
+            proposed_utc=p.created_at,
+            decided_utc=now,
+        )
+
+    return hook
 
 
 def run_simulate(args: argparse.Namespace) -> int:
