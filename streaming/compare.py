@@ -95,7 +95,7 @@ def _rows(
             q = q.where(ScoreRow.created_utc >= since)
         if until is not None:
             q = q.where(ScoreRow.created_utc < until)
-        rows = [tuple(r) for r in s.execute(q)]
+        rows: list[tuple[Any, ...]] = [tuple(r) for r in s.execute(q)]
     subs = {x.lower() for x in subreddits}
     if subs:
         rows = [r for r in rows if r[0].lower() in subs]

@@ -11,7 +11,7 @@ Files written to ``out``:
 * ``submissions.jsonl.gz`` — posts; ``retrieved_on`` is the latest horizon their TLCs were
   measured at, so readers' maturity filter (``retrieved_on − created_utc``) keeps them;
 * ``comments.jsonl.gz`` — TLCs and replies grouped by post (the streaming reader's order),
-  ``retrieved_on`` = the horizon the tree was seen at; an erased text is ``[deleted]``;
+  ``retrieved_on`` = the horizon the tree was seen at; an erased body is ``[deleted]``;
 * ``outcomes.jsonl.gz`` — the stored outcomes (trajectory, metrics, bundle versions);
 * ``feedback.jsonl.gz`` — moderators' answers to proposals on those posts;
 * ``export.json`` — the window, the counts and what was left out.
@@ -198,23 +198,22 @@ def export_dump(
             fh.write(json.dumps(rec) + "\n")
     with gzip.open(out / "comments.jsonl.gz", "wt", encoding="utf-8") as fh:
         for p in kept:
-            rows = sorted(by_post[p.name], key=lambda r: (r["created_utc"], r["name"]))
-            for r in rows:
+            for c in sorted(by_post[p.name], key=lambda d: (d["created_utc"], d["name"])):
                 rec = {
-                    "id": _id(r["name"]),
-                    "name": r["name"],
-                    "parent_id": r["parent"],
+                    "id": _id(c["name"]),
+                    "name": c["name"],
+                    "parent_id": c["parent"],
                     "link_id": p.name,
-                    "subreddit": r["subreddit"],
-                    "author": r["author"] if r["author"] is not None else DELETED,
-                    "body": r["body"] if r["body"] is not None else DELETED,
-                    "score": r["score"],
-                    "created_utc": r["created_utc"],
-                    "retrieved_on": r["as_of_utc"],
+                    "subreddit": c["subreddit"],
+                    "author": c["author"],
+                    "body": c["body"] if c["body"] is not None else DELETED,
+                    "score": c["score"],
+                    "created_utc": c["created_utc"],
+                    "retrieved_on": c["as_of_utc"],
                 }
                 fh.write(json.dumps(rec) + "\n")
                 summary.comments += 1
-                summary.tlcs += r["depth"] == 0
+                summary.tlcs += c["depth"] == 0
     by_tlc = {o.tlc_name: o for o in outcomes}
     with gzip.open(out / "outcomes.jsonl.gz", "wt", encoding="utf-8") as fh:
         for name in sorted(plain):

@@ -50,9 +50,9 @@ class FeedbackRecorder:
                 .where(SuggestionRow.post_name == post)
                 .order_by(SuggestionRow.revision.desc())
             )
-            made = [r for r in s.scalars(q)]
+            made = list(s.scalars(q))
             before = [r for r in made if r.made_ms <= proposed_utc * 1000]
-            sug = (before or made or [None])[0]
+            sug: SuggestionRow | None = (before or made)[0] if made else None
             row = {
                 "id": f"{subreddit.lower()}:{proposal_id}",
                 "subreddit": subreddit,

@@ -222,7 +222,7 @@ class ScorerStage(Stage):
         """Score rows for ``todo``; ``forecaster`` / ``empathy`` (results) override the
         champion's (shadow scoring)."""
         ms = self.models
-        fm = forecaster if forecaster is not None else ms.forecaster
+        fm: Any = forecaster if forecaster is not None else ms.forecaster
         emp: list[Any] = [None] * len(todo)
         if empathy is not None:
             emp = empathy
