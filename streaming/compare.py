@@ -117,15 +117,35 @@ def compare_models(
     n_boot: int = 200,
     seed: int = 0,
     match_s: float = 600.0,
+    trained_on: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The comparison report: ``{"champion", "challenger", "window", "by_subreddit": {sub:
-    {"n_tlcs", "n_posts", "champion": figures, "challenger": figures, "paired": {...}}}}``."""
+    {"n_tlcs", "n_posts", "champion": figures, "challenger": figures, "paired": {...}}}}``.
+
+    ``trained_on`` (the challenger's training window, from the registry's audit log) sets
+    ``overlap`` when the compared posts may include ones the challenger trained on."""
     with warnings.catch_warnings():
         # bootstrap draws of a metric undefined on a small subreddit are all NaN
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _compare(
+        report = _compare(
             sessions, model, challenger, champion, since, until, subreddits, n_boot, seed, match_s
         )
+    report["challenger_trained_on"] = trained_on
+    report["overlap"] = _overlaps(trained_on, since, until)
+    return report
+
+
+def _overlaps(trained_on: dict[str, Any] | None, since: int | None, until: int | None) -> bool:
+    """Whether [since, until) of TLC times may hold posts of the training window [a, b) of
+    post times (a TLC is never older than its post)."""
+    if not trained_on:
+        return False
+    a, b = trained_on.get("since"), trained_on.get("until")
+    if b is None:
+        return True
+    lo = -float("inf") if since is None else since
+    hi = float("inf") if until is None else until
+    return lo < b and (a is None or hi > a)
 
 
 def _compare(

@@ -8,7 +8,8 @@ Reads a comparison report (:func:`streaming.compare.compare_models`). A challeng
 * **overall** (``*``) it is better on ``primary``: the paired difference exceeds ``min_gain``
   (and, with ``require_significant``, its CI lies above 0).
 
-Thresholds come from :class:`GateThresholds` (command-line options of ``promote``).
+A comparison whose window overlaps the challenger's training window (``overlap``) is no
+evidence: refused. Thresholds come from :class:`GateThresholds` (options of ``promote``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ def decide(report: dict[str, Any], th: GateThresholds | None = None) -> GateDeci
     ok = True
     subs = report.get("by_subreddit", {})
     overall = subs.get("*")
+    if report.get("overlap"):
+        return GateDecision(
+            False,
+            ["the compared window overlaps the challenger's training window"],
+            asdict(th),
+            [],
+        )
     if overall is None:
         return GateDecision(False, ["no TLC scored by both with an outcome"], asdict(th), [])
     for sub, r in subs.items():

@@ -170,6 +170,7 @@ def _judge(
         until=parse_time(until),
         subreddits=cfg.subreddits,
         n_boot=cfg.n_boot,
+        trained_on=_trained_on(Registry(cfg.registry), challenger),
     )
     engine.dispose()
     th = cfg.gate or GateThresholds()

@@ -172,6 +172,7 @@ def run_shadow(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace, challenger: str) -> dict[str, Any]:
+    from models.registry import audit_log
     from streaming.compare import compare_models
     from streaming.replay import parse_time
     from streaming.settings import load_settings
@@ -179,6 +180,10 @@ def _compare(args: argparse.Namespace, challenger: str) -> dict[str, Any]:
 
     settings = load_settings(args.config, database_url=args.database_url)
     _, sessions = open_database(settings.database_url)
+    trained_on = None
+    for e in audit_log(_registry(args), args.name):
+        if e.action == "candidate" and e.version == challenger:
+            trained_on = dict((e.info or {}).get("trained_on") or {}) or None
     return compare_models(
         sessions,
         challenger=challenger,
@@ -187,6 +192,7 @@ def _compare(args: argparse.Namespace, challenger: str) -> dict[str, Any]:
         until=parse_time(args.until),
         subreddits=[s.strip() for s in args.subreddits.split(",") if s.strip()],
         n_boot=args.n_boot,
+        trained_on=trained_on,
     )
 
 

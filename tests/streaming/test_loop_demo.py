@@ -1,6 +1,6 @@
-"""The retraining loop on a small real slice: replay days 1–2 with a champion, train a challenger
-from the database, shadow it on days 3–4, compare, promote or refuse; a challenger trained on
-shuffled outcomes is refused."""
+"""The retraining loop on a small real slice (r/GradSchool): replay 1–4 Oct 2021 with a champion,
+train a challenger from the database, shadow it on 5–8 Oct, compare, promote or refuse; a
+challenger trained on shuffled outcomes is refused."""
 
 from __future__ import annotations
 
@@ -17,11 +17,12 @@ from models.bundle import Registry
 from models.registry import audit_log, challenger_version
 from streaming.loop import LoopConfig, run_loop
 
-pytestmark = pytest.mark.slow
+# three forecaster trainings and three replays: minutes on a 2-core CPU
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2700)]
 
-SUBS = ("College",)
-LIGHT = ("--max-threads", "400", "--no-time-split", "--n-boot", "20", "--no-empathy",
-         "--lda-iterations", "50", "--weight-schemes", "none")  # fmt: skip
+SUBS = ("GradSchool",)
+LIGHT = ("--max-threads", "150", "--no-time-split", "--n-boot", "10", "--no-empathy",
+         "--lda-iterations", "20", "--weight-schemes", "none")  # fmt: skip
 
 
 def _train(argv: list[str]) -> None:
@@ -58,8 +59,8 @@ def test_loop_promotes_or_refuses_on_evidence_and_refuses_shuffled(
         data=data_dir,
         registry=reg_dir,
         work=tmp_path / "work",
-        month1=("2021-10-01", "2021-10-03"),
-        month2=("2021-10-03", "2021-10-05"),
+        month1=("2021-10-01", "2021-10-05"),
+        month2=("2021-10-05", "2021-10-09"),
         subreddits=SUBS,
         trainer=[sys.executable, "-m", "training.cli"],
         train_args=LIGHT,

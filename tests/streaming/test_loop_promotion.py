@@ -256,3 +256,16 @@ def test_drift_flags_a_subreddit_whose_forecast_quality_falls_below_its_history(
             )
         ]
     assert bad[:8] == [False] * 8 and bad[8] is True
+
+
+def test_a_comparison_on_the_challengers_training_window_is_no_evidence() -> None:
+    from streaming.compare import _overlaps
+
+    month1 = {"since": 100, "until": 200}
+    assert _overlaps(month1, 150, 300) and _overlaps(month1, None, None)
+    assert not _overlaps(month1, 200, 300) and not _overlaps(None, 0, 1)
+    good = {"paired": {"diff": {"pairwise_acc": 0.1}, "ci": {"pairwise_acc": [0.05, 0.15]}}}
+    report = {"by_subreddit": {"*": good}, "overlap": False}
+    assert decide(report).promote
+    refused = decide({**report, "overlap": True})
+    assert not refused.promote and "overlaps" in refused.reasons[0]
