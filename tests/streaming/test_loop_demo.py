@@ -80,7 +80,7 @@ def test_loop_promotes_or_refuses_on_evidence_and_refuses_shuffled(
     assert overall["n_tlcs"] > 100
     for fig in ("r2", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5"):
         assert fig in overall["champion"] and fig in overall["challenger"]["ci"]
-    assert "College" in rep["compare"]["by_subreddit"]
+    assert SUBS[0] in rep["compare"]["by_subreddit"]
     sc = rep["challenger"]["shadow_cost"]
     assert sc["tlcs"] >= overall["n_tlcs"] and sc["tlcs_per_s"] > 0
     # promotion follows the gate, both ways, and is in the audit log
