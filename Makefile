@@ -54,7 +54,7 @@ lint: setup
 	$(BIN)/ruff format --check bot streaming models redditdata devtools training/training tests bench
 
 typecheck: setup
-	$(BIN)/mypy bot streaming models redditdata devtools training/training
+	$(BIN)/mypy bot streaming models redditdata devtools training/training tests bench
 
 clean:
 	rm -rf $(VENV) var/.system-deps .pytest_cache

@@ -367,6 +367,10 @@ def models_alone(args: argparse.Namespace, index: Any, n: int) -> dict[str, Any]
     ms = load_models(args.registry, fast=True, need=("empathy", "forecaster"))
     if ms.empathy is None or ms.forecaster is None:
         return {"missing_models": ms.missing}
+    from models.forecaster import Forecaster
+
+    forecaster = ms.forecaster
+    assert isinstance(forecaster, Forecaster)  # this bench times the real model's two paths
     by_post: dict[str, list[Any]] = defaultdict(list)
     k = 0
     for ev in index.events():
@@ -375,7 +379,7 @@ def models_alone(args: argparse.Namespace, index: Any, n: int) -> dict[str, Any]
             k += 1
     first = next(iter(by_post))  # warm-up call (lazy initialisation), not timed
     warm_emp = ms.empathy.predict_comments([c.body for c in by_post[first]])
-    ms.forecaster.predict(
+    forecaster.predict(
         post_from_event(index.submissions[first]),
         [node_from_event(c) for c in by_post[first]],
         warm_emp,
@@ -395,23 +399,21 @@ def models_alone(args: argparse.Namespace, index: Any, n: int) -> dict[str, Any]
     posts = {p: post_from_event(index.submissions[p]) for p in by_post}
 
     def cold() -> None:  # the forecaster's post cache starts empty for both ways
-        ms.forecaster.features.clear_post_cache()
+        forecaster.features.clear_post_cache()
 
     cold()
     t0 = time.perf_counter()
     for post, cs in by_post.items():
-        ms.forecaster.predict(
-            posts[post], [node_from_event(c) for c in cs], [emp[c.name] for c in cs]
-        )
+        forecaster.predict(posts[post], [node_from_event(c) for c in cs], [emp[c.name] for c in cs])
     t_per_post = time.perf_counter() - t0
     cold()
     t0 = time.perf_counter()
     for i in range(0, len(flat), 128):
-        groups: dict[str, tuple[Any, list[Any], None]] = {}
+        groups: dict[str, tuple[Any, list[Any], None, None]] = {}
         for post, c in flat[i : i + 128]:
-            groups.setdefault(post, (posts[post], [], None))[1].append(node_from_event(c))
-        order = [c for _, nodes, _ in groups.values() for c in nodes]
-        ms.forecaster.predict_many(list(groups.values()), [emp[c.name] for c in order])
+            groups.setdefault(post, (posts[post], [], None, None))[1].append(node_from_event(c))
+        order = [c for _, nodes, _, _ in groups.values() for c in nodes]
+        forecaster.predict_many(list(groups.values()), [emp[c.name] for c in order])
     t_batch = time.perf_counter() - t0
     return {
         "tlcs": k,

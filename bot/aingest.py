@@ -1,9 +1,14 @@
-"""Live ingest with asyncpraw: one process, one event loop, many subreddits.
+"""The live reader (asyncpraw): one event loop follows many subreddits.
 
-The same design as :mod:`bot.ingest` (multireddit streams with ``pause_after=0``, dedupe by
-fullname through :class:`bot.ingest_core.IngestCore`, reconciliation sweeps of ``/new`` and
-``/comments``), written for ``asyncpraw``. A 429 inside a stream ends that stream's generator
-so the reader can ``await`` the announced reset before starting it again.
+One multireddit stream per kind (``r/a+b+c/new`` and ``r/a+b+c/comments``) follows new items
+with ``pause_after=0`` so a round ends as soon as Reddit has nothing new. Streams drop and replay
+items (praw #1043, #1804): every item goes through :class:`bot.ingest_core.IngestCore` (dedupe
+by fullname, persisted), and every ``sweep_every_s`` a sweep pages each subreddit's ``/new`` and
+``/comments`` back to its last watermark minus ``sweep_lookback_s``; whatever the stream missed
+is taken then and counted as a gap. Transient errors back off; a 429 inside a stream ends that
+stream's generator so the reader can ``await`` the announced reset before starting it again;
+sweeps wait while the shared rate budget is low. :func:`bot.source.live_events` turns rounds
+of this reader into the live source of events.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 from bot.backoff import Backoff, retry_after_s
 from bot.errors import RetriesExhausted
 from bot.ingest_core import DEFAULT_BOTS, KINDS, IngestCore, IngestStats
-from streaming.bus.base import Bus
+from bot.ratelimit import RateBudget
 
 __all__ = ["AsyncRedditIngest"]
 
@@ -34,7 +39,6 @@ class AsyncRedditIngest:
     def __init__(
         self,
         reddit: Any,
-        bus: Bus | None,
         seen: Any,
         subreddits: Sequence[str],
         *,
@@ -47,13 +51,20 @@ class AsyncRedditIngest:
         max_sweep_pages: int = 10,
         max_consecutive_errors: int = 8,
         backoff: Backoff | None = None,
+        budget: RateBudget | None = None,
+        max_sweep_wait_s: float = 120,
     ) -> None:
         if not subreddits:
             raise ValueError("no subreddits to ingest")
+        unknown = set(kinds) - set(KINDS)
+        if unknown:
+            raise ValueError(f"unknown kinds {sorted(unknown)}")
+        self.budget = budget
+        self.max_sweep_wait_s = max_sweep_wait_s
         self.reddit = reddit
         self.subreddits = list(subreddits)
         self.kinds = list(kinds)
-        self.core = IngestCore(bus, seen, bots=bots, clock=clock)
+        self.core = IngestCore(seen, bots=bots, clock=clock)
         self.clock = clock
         self.asleep = asleep
         self.sweep_every_s = sweep_every_s
@@ -95,15 +106,12 @@ class AsyncRedditIngest:
                     self.core.accept(item, kind, "stream")
             except _Throttled as exc:
                 self._streams.pop(kind, None)
-                self.core.commit()
                 logger.warning("429 on the %s stream: waiting %.0fs", kind, exc.wait)
                 await self.asleep(exc.wait)
                 continue
             except RetriesExhausted:
-                self._streams.pop(kind, None)
-                self.core.commit()
+                self._streams.pop(kind, None)  # a dead generator: start afresh next round
                 raise
-            self.core.commit()
         if self.sweep_every_s is not None:
             now = self.clock()
             if self._last_sweep is None or now - self._last_sweep >= self.sweep_every_s:
@@ -116,6 +124,12 @@ class AsyncRedditIngest:
         found = {k: 0 for k in self.kinds}
         for name in self.subreddits:
             for kind in self.kinds:
+                pause = self.budget.pause_needed() if self.budget is not None else 0.0
+                if pause > self.max_sweep_wait_s:
+                    logger.info("rate budget low: sweep of r/%s %s deferred", name, kind)
+                    continue
+                if pause > 0:
+                    await self.asleep(pause)
                 try:
                     found[kind] += await self._sweep_one(name, kind, now)
                 except RetriesExhausted as exc:

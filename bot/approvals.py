@@ -1,14 +1,15 @@
 """Approval of actions on Reddit: a service of its own, whatever the channel.
 
-The bot only *proposes* actions (sticky a comment, set a post's suggested sort). A moderator
+The bot only *proposes* actions (post or update its own "conversation highlights" comment on
+a post, remove it, set a post's suggested sort); a proposal left undecided expires. A moderator
 approves or rejects a proposal by its number; today the channel is a modmail reply command
 (:mod:`bot.modmail_commands`), later a dashboard can call the same :class:`ApprovalService`.
 Every proposal, decision and execution is kept in SQLite with who approved it.
 
 Commands (one per line, case-insensitive): ``!approve 3 5``, ``!reject 4``, ``!status``.
-A proposal left unanswered for ``max_age_s`` expires (:meth:`ApprovalService.expire`). Each
-answer (approved, rejected, expired) is handed to ``on_decision`` — the service stores it as a
-training label (:class:`streaming.feedback.FeedbackRecorder`).
+Every answer to a proposal (approved, rejected, expired) is handed to the store's
+``on_decision`` — the service keeps it as a training label
+(:class:`streaming.feedback.FeedbackRecorder`).
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ from typing import Any, Literal
 
 __all__ = ["ACTIONS", "ApprovalService", "ApprovalStore", "Proposal", "parse_commands"]
 
-ACTIONS = ("sticky_comment", "suggested_sort")
-Status = Literal["proposed", "approved", "rejected", "expired", "executed", "dry_run", "failed"]
-#: called with (proposal, decision, moderator or None, time) on approve / reject / expire
+ACTIONS = ("highlights", "remove_highlights", "suggested_sort")
+Status = Literal["proposed", "approved", "rejected", "executed", "dry_run", "failed", "expired"]
+
+#: called with (proposal, decision, moderator or None, time) when a proposal is approved,
+#: rejected or expires
 OnDecision = Callable[["Proposal", str, "str | None", float], None]
+_ANSWERS = ("approved", "rejected", "expired")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS proposals (
@@ -44,6 +48,8 @@ CREATE TABLE IF NOT EXISTS action_log (
 CREATE TABLE IF NOT EXISTS handled_messages (message_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS digests (subreddit TEXT NOT NULL, conversation TEXT,
     sent_at REAL NOT NULL, posts INTEGER NOT NULL, dry_run INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS deliveries (key TEXT PRIMARY KEY, subreddit TEXT NOT NULL,
+    status TEXT NOT NULL, conversation TEXT, begun_at REAL NOT NULL, sent_at REAL);
 """
 _COMMAND = re.compile(r"^\s*!(approve|reject|status)\b([\s,#0-9]*)$", re.IGNORECASE | re.MULTILINE)
 
@@ -71,10 +77,13 @@ def parse_commands(text: str) -> list[tuple[str, list[int]]]:
 
 
 class ApprovalStore:
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(
+        self, path: str | Path = ":memory:", on_decision: OnDecision | None = None
+    ) -> None:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self.on_decision = on_decision
 
     def _row(self, row: Any) -> Proposal:
         return Proposal(
@@ -140,21 +149,11 @@ class ApprovalStore:
                 f"status IN ({','.join('?' * len(only_from))})",
                 (status, by, now, pid, *only_from),
             )
+        if cur.rowcount == 1 and self.on_decision is not None and status in _ANSWERS:
+            p = self.get(pid)
+            if p is not None:
+                self.on_decision(p, status, by, now)
         return cur.rowcount == 1
-
-    def expire(self, before: float, now: float) -> list[Proposal]:
-        """Mark proposals still unanswered since before ``before`` as expired."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM proposals WHERE status='proposed' AND created_at < ? ORDER BY id",
-                (before,),
-            ).fetchall()
-            self._db.execute(
-                "UPDATE proposals SET status='expired', decided_at=? WHERE status='proposed' "
-                "AND created_at < ?",
-                (now, before),
-            )
-        return [self._row(r) for r in rows]
 
     def record_execution(self, p: Proposal, now: float, dry_run: bool, outcome: str) -> None:
         status = "dry_run" if dry_run else ("executed" if outcome == "ok" else "failed")
@@ -197,6 +196,76 @@ class ApprovalStore:
             )
         return cur.rowcount == 1
 
+    # -- deliveries: recorded before sending, so nothing is sent twice ---------------------
+    def delivery(self, key: str) -> tuple[str, str | None] | None:
+        """``(status, conversation)`` of a delivery key: ``sending`` or ``sent``."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT status, conversation FROM deliveries WHERE key=?", (key,)
+            ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def begin_delivery(self, key: str, subreddit: str, now: float) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO deliveries (key, subreddit, status, begun_at) "
+                "VALUES (?,?, 'sending', ?)",
+                (key, subreddit.lower(), now),
+            )
+
+    def finish_delivery(self, key: str, conversation: str | None, now: float) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE deliveries SET status='sent', conversation=?, sent_at=? WHERE key=?",
+                (conversation, now, key),
+            )
+
+    def deliveries(self, prefix: str = "") -> list[dict[str, Any]]:
+        with self._lock:
+            cur = self._db.execute(
+                "SELECT * FROM deliveries WHERE key LIKE ? ORDER BY begun_at", (prefix + "%",)
+            )
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def ensure_highlights_table(self) -> None:
+        with self._lock:
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS highlights (post TEXT PRIMARY KEY, comment TEXT)"
+            )
+
+    def highlights_comment(self, post: str) -> str | None:
+        """The id of the bot's highlights comment on ``post`` (None: none, or not known)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT comment FROM highlights WHERE post=?", (post,)
+            ).fetchone()
+        return None if row is None or row[0] in (None, "posting") else str(row[0])
+
+    def set_highlights(self, post: str, comment: str | None) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO highlights VALUES (?,?)", (post, comment))
+
+    def expire(self, subreddit: str, created_before: float, now: float) -> int:
+        """Proposals of ``subreddit`` still open from before ``created_before`` expire."""
+        with self._lock:
+            gone = self._db.execute(
+                "SELECT * FROM proposals WHERE subreddit=? AND status IN ('proposed', 'approved') "
+                "AND created_at < ? ORDER BY id",
+                (subreddit.lower(), created_before),
+            ).fetchall()
+            cur = self._db.execute(
+                "UPDATE proposals SET status='expired', decided_at=? WHERE subreddit=? AND "
+                "status IN ('proposed', 'approved') AND created_at < ?",
+                (now, subreddit.lower(), created_before),
+            )
+        if self.on_decision is not None:
+            # an approved proposal that expires unexecuted keeps its moderator's answer
+            for p in (self._row(row) for row in gone):
+                if p.status == "proposed":
+                    self.on_decision(p, "expired", None, now)
+        return cur.rowcount
+
     def record_digest(
         self, subreddit: str, conversation: str | None, now: float, posts: int, dry_run: bool
     ) -> None:
@@ -223,12 +292,10 @@ class ApprovalService:
         store: ApprovalStore,
         may_approve: Callable[[str, str], bool],
         clock: Callable[[], float],
-        on_decision: OnDecision | None = None,
     ) -> None:
         self.store = store
         self.may_approve = may_approve
         self.clock = clock
-        self.on_decision = on_decision
 
     def approve(self, subreddit: str, pid: int, moderator: str) -> str:
         return self._decide(subreddit, pid, moderator, "approved")
@@ -242,21 +309,9 @@ class ApprovalService:
             return f"#{pid}: no such proposal in r/{subreddit}"
         if not self.may_approve(subreddit, moderator):
             return f"#{pid}: u/{moderator} may not approve actions here"
-        now = self.clock()
-        if not self.store.decide(pid, status, moderator, now):
+        if not self.store.decide(pid, status, moderator, self.clock()):
             return f"#{pid}: already {p.status}"
-        if self.on_decision is not None:
-            self.on_decision(p, status, moderator, now)
         return f"#{pid} {p.action} {p.target}: {status} by u/{moderator}"
-
-    def expire(self, max_age_s: float) -> list[Proposal]:
-        """Expire proposals unanswered for ``max_age_s``; each is reported to ``on_decision``."""
-        now = self.clock()
-        gone = self.store.expire(now - max_age_s, now)
-        if self.on_decision is not None:
-            for p in gone:
-                self.on_decision(p, "expired", None, now)
-        return gone
 
     def handle_text(self, subreddit: str, author: str, text: str) -> list[str]:
         """Apply every command in a message; one reply line per proposal touched."""

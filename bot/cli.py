@@ -1,7 +1,8 @@
-"""``prosocial bot ...``: the moderator-facing bot (check, ingest, digest, approvals, dev tools).
+"""``prosocial bot ...``: one-shot admin commands (check, digest, approvals) and the dev server.
 
-Everything that writes to Reddit is dry-run unless ``--send`` is given; subreddit settings
-(``dry_run`` for actions) come from each subreddit's wiki page.
+The live service is ``prosocial live``; these commands use praw for a single run. Everything
+that writes to Reddit is dry-run unless ``--send`` is given; subreddit settings (``dry_run`` for
+actions) come from each subreddit's wiki page.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ __all__ = [
     "run_check",
     "run_devserver",
     "run_digest",
-    "run_ingest",
-    "run_simulate",
 ]
 
 logger = logging.getLogger(__name__)
@@ -44,7 +43,7 @@ def _out(args: argparse.Namespace, obj: dict[str, Any], lines: list[str]) -> Non
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("bot", help="the Reddit bot: check, ingest, digest, approvals, dev tools")
+    p = sub.add_parser("bot", help="one-shot bot commands (check, digest, approvals), dev server")
     bsub = p.add_subparsers(dest="bot_command", required=True)
 
     def common(q: argparse.ArgumentParser, send: bool = False) -> None:
@@ -63,62 +62,38 @@ def register(sub: Any) -> None:
     q = bsub.add_parser("check", help="credentials, moderator permissions, wiki configs")
     common(q)
     q.set_defaults(func=run_check)
-    q = bsub.add_parser("ingest", help="stream new posts/comments to the bus (with sweeps)")
-    common(q)
-    q.add_argument("--sweep-every", type=float, default=600, help="seconds between sweeps")
-    q.add_argument(
-        "--poll-every",
-        type=float,
-        default=10,
-        help="seconds between stream rounds (2 kinds x >=1 request each)",
-    )
-    q.add_argument("--skip-authors", default="", help="extra bot accounts to skip")
-    q.set_defaults(func=run_ingest)
     q = bsub.add_parser("digest", help="send due modmail digests (and the wiki page)")
     common(q, send=True)
     q.add_argument("--force", action="store_true", help="ignore the digest schedule")
     q.set_defaults(func=run_digest)
     q = bsub.add_parser("approvals", help="read !approve replies, run approved actions")
     common(q, send=True)
-    q.add_argument(
-        "--expire-hours",
-        type=float,
-        default=72.0,
-        help="proposals unanswered this long expire (kept as feedback labels; default 72)",
-    )
     q.set_defaults(func=run_approvals)
-    q = bsub.add_parser(
-        "backfill",
-        help="run the back-fill stage with threads fetched "
-        "from the Reddit API at each TLC's horizon",
-    )
-    common(q)
-    q.add_argument(
-        "--request-budget",
-        type=int,
-        default=400,
-        help="API requests allowed per thread fetch (replace_more)",
-    )
-    q.set_defaults(func=run_backfill)
-    q = bsub.add_parser("simulate", help="a simulated day against the dev server (figures)")
-    q.add_argument("--data", help="reddit-college directory (default: data dir)")
-    q.add_argument("--subreddits", default="GradSchool,CollegeRant,AskAcademia,College")
-    q.add_argument("--day", default="2021-11-11")
-    q.add_argument("--hours", type=float, default=24)
-    q.add_argument("--fault-rate", type=float, default=0.1)
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(func=run_simulate)
     q = bsub.add_parser("devserver", help="serve real threads as a local Reddit API")
     q.add_argument("--data", help="reddit-college directory (default: data dir)")
     q.add_argument("--subreddits", default="GradSchool,College")
-    q.add_argument("--day", default="2021-11-11")
-    q.add_argument("--port", type=int, default=8765)
+    q.add_argument("--day", default="2021-11-11", help="first simulated day (UTC)")
+    q.add_argument("--days", type=float, default=1, help="simulated days to serve")
+    q.add_argument("--port", type=int, default=8765, help="0 = any free port (printed)")
     q.add_argument("--speed", type=float, default=60, help="simulated seconds per second")
     q.add_argument("--fault-rate", type=float, default=0.0)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument(
+        "--paused", action="store_true", help="hold the clock until POST /dev/clock/start"
+    )
+    q.add_argument("--outage-at", type=float, help="hours after the start when the API goes down")
+    q.add_argument("--outage-hours", type=float, default=2.0)
+    q.add_argument(
+        "--wiki",
+        action="append",
+        default=[],
+        metavar="SUB=FILE",
+        help="seed r/SUB/wiki/prosocial with this YAML file (repeatable)",
+    )
     q.set_defaults(func=run_devserver)
 
 
-def _reddit(args: argparse.Namespace, budget: Any = None) -> Any:
+def _reddit(args: argparse.Namespace, budget: Any = None, retries: bool = True) -> Any:
     from bot.reddit import ClientSettings, make_reddit
 
     settings = ClientSettings.from_env()
@@ -129,7 +104,7 @@ def _reddit(args: argparse.Namespace, budget: Any = None) -> Any:
             oauth_url=settings.oauth_url,
             reddit_url=settings.reddit_url,
         )
-    return make_reddit(settings, budget)
+    return make_reddit(settings, budget, retries=retries)
 
 
 def _state(args: argparse.Namespace, name: str) -> str:
@@ -177,36 +152,6 @@ def run_check(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def run_ingest(args: argparse.Namespace) -> int:
-    from bot.ingest import RedditIngest
-    from bot.permissions import check_permissions
-    from bot.ratelimit import RateBudget
-    from bot.seen import SeenStore
-    from streaming.runtime import StopFlag, make_bus
-    from streaming.settings import load_settings
-
-    budget = RateBudget()
-    reddit = _reddit(args, budget)
-    for r in check_permissions(reddit, _subs(args.subreddits)):
-        if not r.ok:
-            print(f"warning: {r.explain()}", file=sys.stderr)
-    bus = make_bus(load_settings(args.config))
-    stop = StopFlag().install()
-    ingest = RedditIngest(
-        reddit,
-        bus,
-        SeenStore(_state(args, "seen.sqlite")),
-        _subs(args.subreddits),
-        sweep_every_s=args.sweep_every,
-        bots=[b for b in args.skip_authors.split(",") if b],
-        budget=budget,
-    )
-    stats = ingest.run(stop=stop, idle_s=args.poll_every)
-    bus.close()
-    _out(args, stats.as_dict(), [f"{k}: {v}" for k, v in stats.as_dict().items()])
-    return 0
-
-
 def _usable(reddit: Any, me: str, subs: list[str], need: str) -> list[str]:
     """The subreddits where the bot moderates with ``need`` (says what is missing)."""
     from bot.permissions import check_permissions
@@ -225,14 +170,23 @@ def _delivery_parts(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     from bot.config import ConfigLoader, ConfigStore
     from bot.delivery import ModeratorDelivery
 
-    reddit = _reddit(args)
+    reddit = _reddit(args, retries=False)  # writes: retried only after checking
     me = reddit.user.me().name
-    store = ApprovalStore(_state(args, "approvals.sqlite"))
+    store = ApprovalStore(_state(args, "approvals.sqlite"), on_decision=_feedback(args))
     delivery = ModeratorDelivery(reddit, store, me, send=args.send)
     loader = ConfigLoader(
         reddit, ConfigStore(_state(args, "config.sqlite")), notify=delivery.notify
     )
     return reddit, me, delivery, loader
+
+
+def _feedback(args: argparse.Namespace) -> Any:
+    from streaming.feedback import FeedbackRecorder
+    from streaming.settings import load_settings
+    from streaming.storage import open_database
+
+    _, sessions = open_database(load_settings(args.config).database_url)
+    return FeedbackRecorder(sessions).on_decision
 
 
 def run_digest(args: argparse.Namespace) -> int:
@@ -275,16 +229,9 @@ def run_approvals(args: argparse.Namespace) -> int:
             return user.lower() in {a.lower() for a in cfg.approvers}
         return check_permissions(reddit, [sub], needed=("posts",), username=user)[0].ok
 
-    from streaming.settings import load_settings
-    from streaming.storage import open_database
-
-    _, sessions = open_database(load_settings(args.config).database_url)
-    service = ApprovalService(
-        delivery.store, may_approve, delivery.clock, on_decision=feedback_hook(sessions)
-    )
-    service.expire(args.expire_hours * 3600)
+    service = ApprovalService(delivery.store, may_approve, delivery.clock)
     reader = ModmailCommandReader(reddit, service, me, send=args.send)
-    executor = ActionExecutor(reddit, delivery.store)
+    executor = ActionExecutor(reddit, delivery.store, bot_username=me)
     out = {}
     for s in subs:
         decided = reader.poll(s)
@@ -292,51 +239,6 @@ def run_approvals(args: argparse.Namespace) -> int:
         done = executor.run_approved(s, dry_run=dry)
         out[s] = {"decisions": decided, "actions": [(p.action, p.target, o) for p, o in done]}
     _out(args, out, [f"r/{s}: {v}" for s, v in out.items()])
-    return 0
-
-
-def feedback_hook(sessions: Any) -> Any:
-    """``on_decision`` for :class:`bot.approvals.ApprovalService`: store the answer as a label."""
-    from streaming.feedback import FeedbackRecorder
-
-    recorder = FeedbackRecorder(sessions)
-
-    def hook(p: Any, decision: str, moderator: str | None, now: float) -> None:
-        recorder.record(
-            subreddit=p.subreddit,
-            proposal_id=p.id,
-            action=p.action,
-            target=p.target,
-            params=p.params,
-            decision=decision,
-            moderator=moderator,
-            proposed_utc=p.created_at,
-            decided_utc=now,
-        )
-
-    return hook
-
-
-def run_simulate(args: argparse.Namespace) -> int:
-    import tempfile
-
-    from bot.devserver.simday import run_simulated_day
-    from models.paths import resolve_data_dir
-    from streaming.bus.embedded import EmbeddedBus
-
-    data = Path(args.data) if args.data else resolve_data_dir(None) / "reddit-college"
-    with tempfile.TemporaryDirectory() as d:
-        fig = run_simulated_day(
-            data,
-            [s.strip() for s in args.subreddits.split(",")],
-            args.day,
-            EmbeddedBus(),
-            hours=args.hours,
-            fault_rate=args.fault_rate,
-            workdir=d,
-        )
-    fig.pop("mod_actions", None)
-    _out(args, fig, [f"{k}: {v}" for k, v in fig.items()])
     return 0
 
 
@@ -350,38 +252,25 @@ def run_devserver(args: argparse.Namespace) -> int:
 
     data = Path(args.data) if args.data else resolve_data_dir(None) / "reddit-college"
     start = datetime.fromisoformat(args.day).replace(tzinfo=UTC).timestamp()
-    world = load_world(data, args.subreddits.split(","), start, start + 86400)
+    world = load_world(data, args.subreddits.split(","), start, start + args.days * 86400)
+    faults = FaultPlan(rate=args.fault_rate, seed=args.seed)
+    if args.outage_at is not None:
+        at = start + args.outage_at * 3600
+        faults.outages.append((at, at + args.outage_hours * 3600))
     stop = StopFlag().install()
-    with DevRedditServer(world, FaultPlan(rate=args.fault_rate), port=args.port) as srv:
+    with DevRedditServer(world, faults, port=args.port) as srv:
+        for spec in args.wiki:
+            sub, _, file = spec.partition("=")
+            srv.api.set_wiki(sub, "prosocial", Path(file).read_text(), "mod_alice")
+        srv.speed = args.speed
+        if not args.paused:
+            world.run_at(args.speed)
+        print(json.dumps({"url": srv.url, **world.clock_info()}), flush=True)
         print(
             f"dev Reddit API at {srv.url} (set PROSOCIAL_REDDIT_OAUTH_URL and "
             f"PROSOCIAL_REDDIT_URL to it); Ctrl-C to stop",
             file=sys.stderr,
         )
         while not stop():
-            threading.Event().wait(1.0)
-            world.advance(args.speed)
-    return 0
-
-
-def run_backfill(args: argparse.Namespace) -> int:
-    """The live back-fill: the stream's back-fill stage over :class:`ApiThreadFetcher`."""
-    from bot.source import ApiThreadFetcher
-    from bot.threads import RedditThreadFetcher
-    from streaming.runtime import StopFlag, assemble, run_stage, start_ops
-    from streaming.settings import load_settings
-
-    settings = load_settings(args.config, stages=("backfill",))
-    fetcher = ApiThreadFetcher(
-        RedditThreadFetcher(_reddit(args), request_budget=args.request_budget)
-    )
-    p = assemble(settings, fetcher=fetcher)
-    ops = start_ops(p)
-    stop = StopFlag().install()
-    try:
-        run_stage(p, "backfill", stop)
-    finally:
-        p.bus.close()
-        if ops is not None:
-            ops.stop()
+            threading.Event().wait(0.5)
     return 0

@@ -4,7 +4,7 @@ Like AutoModerator and ContextMod, the bot reads ``/r/{sub}/wiki/{page}`` (defau
 ``prosocial``), parses YAML and validates it against :class:`SubredditConfig`. A missing page
 means the defaults (dry-run). An empty, unparsable or invalid page never replaces the last good
 configuration: the loader keeps it and reports why, once per wiki revision, so the moderators
-are told instead of the bot silently running on nothing (ContextMod #151).
+are told instead of the bot silently running on nothing (a failure ContextMod users reported).
 """
 
 from __future__ import annotations
@@ -61,18 +61,25 @@ class Thresholds(_Strict):
     min_tlcs: int = Field(default=3, ge=2, le=500)
     max_posts: int = Field(default=10, ge=1, le=50)
     empathy_unanswered_hours: float = Field(default=2.0, ge=0, le=168)
+    #: a reply counts as supportive when the empathy model says "providing" or the aux
+    #: supportiveness score (-1..1) reaches this
+    supportive_min: float = Field(default=0.3, ge=-1, le=1)
 
 
 class Channels(_Strict):
     modmail: bool = True
+    alerts: bool = True  # a modmail per seeker left unanswered empathy_unanswered_hours
     wiki: bool = False
     wiki_page: str = Field(default="prosocial/suggestions", pattern=r"^[a-z0-9_/-]{1,100}$")
 
 
 class Actions(_Strict):
-    sticky_comment: bool = False
+    #: propose the bot's own distinguished, stickied "conversation highlights" comment
+    highlights: bool = False
     suggested_sort: bool = False
     sort: Literal["confidence", "top", "new", "controversial", "old", "qa"] = "confidence"
+    #: an undecided proposal expires after this many hours
+    expire_hours: float = Field(default=24.0, ge=1, le=24 * 14)
 
 
 class SubredditConfig(_Strict):
@@ -108,7 +115,8 @@ channels:
   wiki: true
   wiki_page: prosocial/suggestions
 actions:
-  sticky_comment: true     # may be proposed; each one needs a moderator's approval
+  highlights: true         # the bot's own stickied "conversation highlights" comment
+  expire_hours: 24         # undecided proposals expire
   suggested_sort: false
 approvers: []              # empty = any moderator with the posts permission
 """

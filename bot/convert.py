@@ -6,11 +6,23 @@ praw object would fire an extra API request.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from redditdata.events import Comment, Submission
 
-__all__ = ["author_name", "raw_fields", "to_comment", "to_submission"]
+if TYPE_CHECKING:
+    import asyncpraw.models
+    import praw.models
+
+__all__ = ["RedditObject", "author_name", "raw_fields", "to_comment", "to_submission"]
+
+#: What the converters accept: a praw or asyncpraw submission or comment, or the raw ``data``
+#: dict of an API listing item.
+RedditObject: TypeAlias = (
+    "praw.models.Submission | praw.models.Comment | asyncpraw.models.Submission"
+    " | asyncpraw.models.Comment | Mapping[str, Any]"
+)
 
 _KEEP = (
     "id",
@@ -31,7 +43,8 @@ _KEEP = (
 )
 
 
-def author_name(value: Any) -> str | None:
+def author_name(value: object) -> str | None:
+    """A praw ``Redditor`` (or an author string) as the author's name; ``None`` if deleted."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -39,7 +52,7 @@ def author_name(value: Any) -> str | None:
     return str(getattr(value, "name", value))
 
 
-def raw_fields(obj: Any) -> dict[str, Any]:
+def raw_fields(obj: RedditObject) -> dict[str, Any]:
     """The schema fields of a praw object, or of a raw API ``data`` dict."""
     data = obj if isinstance(obj, dict) else vars(obj)
     out: dict[str, Any] = {}
@@ -55,14 +68,14 @@ def raw_fields(obj: Any) -> dict[str, Any]:
     return out
 
 
-def to_submission(obj: Any, retrieved_on: int | None = None) -> Submission:
+def to_submission(obj: RedditObject, retrieved_on: int | None = None) -> Submission:
     record = raw_fields(obj)
     if retrieved_on is not None:
         record["retrieved_on"] = retrieved_on
     return Submission.model_validate(record)
 
 
-def to_comment(obj: Any, retrieved_on: int | None = None) -> Comment:
+def to_comment(obj: RedditObject, retrieved_on: int | None = None) -> Comment:
     record = raw_fields(obj)
     record.pop("depth", None)
     if retrieved_on is not None:

@@ -1,9 +1,20 @@
-"""Delivery to moderators: modmail digests, the suggestions wiki page, notices.
+"""Delivery to moderators: modmail digests, alerts and notices, the suggestions wiki page.
 
 ``send=False`` (the default of the CLI) writes nothing to Reddit: messages are rendered and
-logged only. The digest goes to the subreddit's modmail as a conversation with the bot account
-(a moderator), i.e. an internal mod discussion; its id is kept so replies to it can carry
+logged only. A message goes to the subreddit's modmail as a conversation with the bot account
+(a moderator), i.e. an internal mod discussion; a digest's id is kept so replies to it can carry
 approval commands.
+
+**Exactly once.** Every message has a delivery key (``digest:<sub>:<slot>``,
+``alert:<tlc>``, …) recorded as *sending* before the POST and as *sent* after it; the key is
+also written into the message as an invisible marker. A POST that failed or timed out (Reddit
+may have performed it anyway) is never blindly retried: the bot first looks for the marker in
+the subreddit's recent mod conversations, and sends again only when it is not there. A restart
+finds unfinished keys the same way.
+
+**Private pages.** Every wiki page the bot writes is made moderator-only and unlisted (page
+settings ``permlevel=2``, ``listed=False``) and verified *before* the content is written; when
+that cannot be done the bot refuses to write and tells the moderators why.
 """
 
 from __future__ import annotations
@@ -14,15 +25,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import prawcore
+
 from bot.approvals import ApprovalStore
-from bot.backoff import Backoff
+from bot.backoff import Backoff, is_transient
 from bot.config import SubredditConfig
 from bot.digest import Digest, build_digest
+from bot.errors import RetriesExhausted
 from bot.suggestions import SuggestionSource
 
-__all__ = ["DeliveryResult", "ModeratorDelivery"]
+__all__ = ["DeliveryResult", "ModeratorDelivery", "marker"]
 
 logger = logging.getLogger(__name__)
+
+_PRIVATE = {"permlevel": 2, "listed": False}
+
+
+def marker(key: str) -> str:
+    """The invisible Markdown marker carrying a delivery key."""
+    return f"[](#prosocial:{key})"
 
 
 @dataclass
@@ -44,6 +65,7 @@ class ModeratorDelivery:
         send: bool = False,
         clock: Callable[[], float] = time.time,
         backoff: Backoff | None = None,
+        max_attempts: int = 4,
     ) -> None:
         self.reddit = reddit
         self.store = store
@@ -51,45 +73,138 @@ class ModeratorDelivery:
         self.send = send
         self.clock = clock
         self.backoff = backoff or Backoff()
+        self.max_attempts = max_attempts
 
     # -- scheduling ---------------------------------------------------------------------
+    @staticmethod
+    def digest_slot(config: SubredditConfig, now: float) -> int:
+        """The digest period ``now`` falls in (periods start at ``hour_utc``, if set)."""
+        period = config.digest.every_hours * 3600
+        offset = (config.digest.hour_utc or 0) * 3600
+        return int((now - offset) // period)
+
+    def digest_key(self, subreddit: str, config: SubredditConfig, now: float) -> str:
+        return f"digest:{subreddit.lower()}:{self.digest_slot(config, now)}"
+
     def digest_due(self, subreddit: str, config: SubredditConfig) -> bool:
         if not config.enabled or not (config.channels.modmail or config.channels.wiki):
             return False
-        now = self.clock()
-        sent = self.store.digests(subreddit)
-        if not sent:
-            if config.digest.hour_utc is None:
-                return True
-            return time.gmtime(now).tm_hour >= config.digest.hour_utc
-        return now - sent[-1][2] >= config.digest.every_hours * 3600 - 60
+        done = self.store.delivery(self.digest_key(subreddit, config, self.clock()))
+        return done is None or done[0] != "sent"
 
-    # -- channels -----------------------------------------------------------------------
-    def notify(self, subreddit: str, subject: str, body: str) -> str | None:
-        """A modmail to the subreddit's moderators (returns the conversation id)."""
+    # -- modmail, exactly once ----------------------------------------------------------
+    def find_sent(self, subreddit: str, key: str) -> str | None:
+        """The id of a recent mod conversation of ``subreddit`` carrying ``key``'s marker."""
+        from praw.const import API_PATH
+
+        mark = marker(key)
+
+        def recent() -> Any:
+            return self.reddit.get(
+                API_PATH["modmail_conversations"],
+                params={"entity": subreddit, "state": "mod", "limit": 100, "sort": "recent"},
+            )
+
+        listing = self.backoff.call(recent, f"modmail of r/{subreddit}")
+        for conv in getattr(listing, "conversations", None) or []:
+            get = conv.get if isinstance(conv, dict) else lambda k, c=conv: getattr(c, k, None)
+            for msg in get("messages") or []:
+                body = getattr(msg, "body_markdown", None) or ""
+                if mark in body:
+                    return str(get("id"))
+        return None
+
+    def send_once(self, key: str, subreddit: str, subject: str, body: str) -> str | None:
+        """Send a modmail for ``key`` unless it was sent; returns its conversation id (None
+        under dry-run, or when Reddit cannot be reached now: a later call finishes it)."""
         if not self.send:
             logger.info("[dry-run] modmail to r/%s: %s", subreddit, subject)
             return None
+        done = self.store.delivery(key)
+        if done is not None and done[0] == "sent":
+            return done[1]
+        try:
+            if done is not None:  # begun before: a crash, or an answer that never came
+                found = self.find_sent(subreddit, key)
+                if found is not None:
+                    self.store.finish_delivery(key, found, self.clock())
+                    return found
+            else:
+                self.store.begin_delivery(key, subreddit, self.clock())
+            text = f"{body}\n\n{marker(key)}"
+            for attempt in range(self.max_attempts):
+                try:
+                    conv = self.reddit.subreddit(subreddit).modmail.create(
+                        subject=subject[:100],
+                        body=text,
+                        recipient=self.bot_username,
+                        author_hidden=False,
+                    )
+                    self.store.finish_delivery(key, str(conv.id), self.clock())
+                    return str(conv.id)
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    logger.warning("modmail %s: %s; checking whether it arrived", key, exc)
+                    found = self.find_sent(subreddit, key)
+                    if found is not None:
+                        self.store.finish_delivery(key, found, self.clock())
+                        return found
+                    self.backoff.sleep(self.backoff.delay(attempt, exc))
+        except RetriesExhausted as exc:
+            logger.warning("modmail %s postponed: %s", key, exc)
+        return None
 
-        def create() -> Any:
-            return self.reddit.subreddit(subreddit).modmail.create(
-                subject=subject[:100], body=body, recipient=self.bot_username, author_hidden=False
-            )
+    def notify(self, subreddit: str, subject: str, body: str, key: str | None = None) -> str | None:
+        """A modmail to the subreddit's moderators (returns the conversation id)."""
+        key = key or f"notice:{subreddit.lower()}:{abs(hash((subject, body))) % 10**12}"
+        return self.send_once(key, subreddit, subject, body)
 
-        conv = self.backoff.call(create, f"modmail r/{subreddit}")
-        return str(conv.id)
+    # -- wiki pages: private or not at all ---------------------------------------------
+    def make_private(self, subreddit: str, page: str) -> str | None:
+        """Make ``page`` moderator-only and unlisted; ``None`` when verified, else why not."""
+        wiki = self.reddit.subreddit(subreddit).wiki[page]
+        try:
+            settings = self.backoff.call(lambda: wiki.mod.settings(), f"wiki settings {page}")
+            if settings.get("permlevel") != 2 or settings.get("listed"):
+                self.backoff.call(lambda: wiki.mod.update(**_PRIVATE), f"wiki settings {page}")
+                settings = self.backoff.call(lambda: wiki.mod.settings(), f"wiki settings {page}")
+        except prawcore.Forbidden:
+            return "the bot may not change the page's settings (it needs the wiki permission)"
+        except (prawcore.PrawcoreException, RetriesExhausted) as exc:
+            return f"the page's settings could not be set ({type(exc).__name__})"
+        if settings.get("permlevel") != 2 or settings.get("listed"):
+            return f"Reddit kept the page readable by others (settings now {settings})"
+        return None
 
     def write_wiki(self, subreddit: str, page: str, content: str) -> bool:
         if not self.send:
             logger.info("[dry-run] wiki r/%s/%s (%d chars)", subreddit, page, len(content))
             return False
+        why = self.make_private(subreddit, page)
+        if why is not None:
+            logger.warning("not writing r/%s/wiki/%s: %s", subreddit, page, why)
+            self.notify(
+                subreddit,
+                "prosocial: suggestions page not written",
+                f"The bot did not write /r/{subreddit}/wiki/{page}: {why}. The page lists users "
+                "who seek empathy, so it is written only when it is moderator-only and "
+                "unlisted. Give the bot the wiki permission, or turn `channels.wiki` off.",
+                key=f"wiki-refused:{subreddit.lower()}:{page}",
+            )
+            return False
         wiki = self.reddit.subreddit(subreddit).wiki[page]
-        self.backoff.call(
-            lambda: wiki.edit(content=content, reason="prosocial suggestions"),
-            f"wiki r/{subreddit}/{page}",
-        )
+        try:
+            self.backoff.call(
+                lambda: wiki.edit(content=content, reason="prosocial suggestions"),
+                f"wiki r/{subreddit}/{page}",
+            )
+        except RetriesExhausted as exc:
+            logger.warning("wiki r/%s/%s not written now: %s", subreddit, page, exc)
+            return False
         return True
 
+    # -- the digest ---------------------------------------------------------------------
     def deliver_digest(
         self,
         subreddit: str,
@@ -101,6 +216,8 @@ class ModeratorDelivery:
         if not force and not self.digest_due(subreddit, config):
             return DeliveryResult(subreddit, None)
         now = self.clock()
+        key = self.digest_key(subreddit, config, now)
+        begun = self.store.delivery(key)
         since = int(now - config.horizon_hours * 3600)
 
         def propose(action: str, target: str, params: dict[str, str]) -> Any:
@@ -108,14 +225,27 @@ class ModeratorDelivery:
 
         digest = build_digest(subreddit, source.suggestions(subreddit, since), config, now, propose)
         result = DeliveryResult(subreddit, digest)
-        if digest.empty:
+        if not self.send:
+            logger.info("[dry-run] digest r/%s: %s", subreddit, digest.subject)
+            self.store.begin_delivery(key, subreddit, now)
+            self.store.finish_delivery(key, None, now)
+            self.store.record_digest(subreddit, None, now, len(digest.posts), True)
+            return result
+        if digest.empty and begun is None:
+            self.store.begin_delivery(key, subreddit, now)
+            self.store.finish_delivery(key, None, now)
             self.store.record_digest(subreddit, None, now, 0, not self.send)
             return result
-        if config.channels.modmail:
-            result.conversation = self.notify(subreddit, digest.subject, digest.body)
-            result.sent = self.send
         if config.channels.wiki:
             result.wiki_written = self.write_wiki(subreddit, config.channels.wiki_page, digest.body)
+        if config.channels.modmail:
+            result.conversation = self.send_once(key, subreddit, digest.subject, digest.body)
+            result.sent = result.conversation is not None
+            if not result.sent and self.send:
+                return result  # not sent now (Reddit unreachable): the next run finishes it
+        else:
+            self.store.begin_delivery(key, subreddit, now)
+            self.store.finish_delivery(key, None, now)
         self.store.record_digest(
             subreddit, result.conversation, now, len(digest.posts), not self.send
         )

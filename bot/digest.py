@@ -2,6 +2,8 @@
 
 Pure rendering (no I/O): :func:`build_digest` selects and formats; proposals for actions the
 subreddit allows are created through the ``propose`` callback so they carry approval numbers.
+Everything users wrote (titles, excerpts, names, reasons) is quoted with
+:func:`bot.markdown.escape`, so it cannot spoof links or formatting.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import UTC, datetime
 
 from bot.approvals import Proposal
 from bot.config import SubredditConfig
+from bot.markdown import escape, quote
 from bot.suggestions import EmpathySeeker, PostSuggestion
 
 __all__ = ["MAX_MODMAIL_CHARS", "Digest", "build_digest"]
@@ -71,7 +74,7 @@ def build_digest(
         lines += ["### Posts whose suggested order differs most from the current one", ""]
     for i, s in enumerate(posts, 1):
         lines.append(
-            f"{i}. [{s.title[:120]}]({_link(s.permalink)}) — order distance "
+            f"{i}. [{quote(s.title, 120)}]({_link(s.permalink)}) — order distance "
             f"{s.distance:.2f}, {len(s.current_order)} top-level comments"
         )
         for rank, tlc in enumerate(s.suggested_order[:3], 1):
@@ -79,13 +82,17 @@ def build_digest(
             why = s.reasons.get(tlc, "")
             lines.append(
                 f"    - suggested #{rank} (now #{cur}): [{tlc}]({_tlc_link(s, tlc)})"
-                + (f" — {why}" if why else "")
+                + (f" — {escape(why)}" if why else "")
             )
         if propose is not None and s.suggested_order:
-            if config.actions.sticky_comment:
-                p = propose("sticky_comment", s.suggested_order[0], {"post": s.post})
+            if config.actions.highlights:
+                top = ",".join(s.suggested_order[:3])
+                p = propose("highlights", s.post, {"tlcs": top})
                 proposals.append(p)
-                lines.append(f"    - proposal **#{p.id}**: sticky {s.suggested_order[0]}")
+                lines.append(
+                    f'    - proposal **#{p.id}**: the bot\'s stickied "conversation highlights" '
+                    f"comment linking the top {min(3, len(s.suggested_order))} suggested comments"
+                )
             if config.actions.suggested_sort:
                 p = propose("suggested_sort", s.post, {"sort": config.actions.sort})
                 proposals.append(p)
@@ -95,8 +102,8 @@ def build_digest(
         for e in seekers:
             age_h = (now - e.created_utc) / 3600
             lines.append(
-                f"- [{e.tlc}]({_link(e.permalink)}) by u/{e.author or '[deleted]'}, "
-                f'{age_h:.0f} h ago: "{e.excerpt[:140]}"'
+                f"- [{e.tlc}]({_link(e.permalink)}) by u/{escape(e.author or '[deleted]')}, "
+                f"{age_h:.0f} h ago: {quote(e.excerpt)}"
             )
     if proposals:
         lines += [

@@ -38,4 +38,8 @@ class RetriesExhausted(BotError):
 
 
 class FetchError(BotError):
-    """A thread could not be fetched (not found, forbidden, ...)."""
+    """A thread could not be fetched (not found, forbidden, or Reddit unreachable)."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient  # worth trying again later (outage, rate limit)

@@ -1,11 +1,12 @@
-"""What every ingest reader shares: bot skipping, dedupe by fullname, publishing, counting.
+"""What the live reader does with each item: bot skipping, dedupe by fullname, counting.
 
-The readers (:mod:`bot.ingest` for praw, :mod:`bot.aingest` for asyncpraw) hand each praw
-object to :meth:`IngestCore.accept`; the core converts it to a :mod:`redditdata.events` record,
-drops bot accounts and anything already seen, and publishes to the bus with the DESIGN §2 keys
-(post fullname for submissions, ``link_id`` for comments). :meth:`IngestCore.commit` flushes
-the bus and only then marks the batch as seen, so a crash re-emits at most the unflushed batch
-(at-least-once, the stream's writes are idempotent) and a restart never re-emits the rest.
+The reader (:mod:`bot.aingest`) hands each asyncpraw object to :meth:`IngestCore.accept`; the
+core converts it to a :mod:`redditdata.events` record, drops bot accounts and anything already
+seen and keeps the event for the live source (:func:`bot.source.live_events`), which yields it
+to the ingest stage (the one place that encodes events for the bus). :meth:`IngestCore.commit`
+marks the batch as seen; the source calls it only after the bus has flushed the batch, so a
+crash re-emits at most that batch (at-least-once; the stream's writes are idempotent) and a
+restart never re-emits the rest.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from pydantic import ValidationError
 from bot.backoff import is_transient
 from bot.convert import author_name, to_comment, to_submission
 from bot.errors import RetriesExhausted
-from redditdata.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS, Comment, Event, Submission
-from streaming.bus.base import Bus
+from redditdata.events import Comment, Event, Submission
 
 __all__ = ["DEFAULT_BOTS", "KINDS", "IngestCore", "IngestStats"]
 
@@ -50,27 +50,24 @@ class IngestStats:
 
 
 class IngestCore:
-    """Convert, filter, dedupe, publish."""
+    """Convert, filter, dedupe."""
 
     def __init__(
         self,
-        bus: Bus | None,
         seen: Any,
         *,
         bots: Iterable[str] = DEFAULT_BOTS,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.bus = bus
         self.seen = seen
         self.bots = {b.lower() for b in bots} | set(DEFAULT_BOTS)
         self.clock = clock
         self.stats = IngestStats()
         self._pending: dict[str, tuple[str, str, int, str, str | None]] = {}
-        self.defer_commit = False  # a Source commits once its consumer took the batch
-        self.emitted: list[Event] = []  # kept only without a bus (Source mode)
+        self.emitted: list[Event] = []  # taken by the live source
 
     def accept(self, obj: Any, kind: str, via: str) -> Event | None:
-        """Publish ``obj`` unless it is a bot's, already seen or invalid; return the event."""
+        """Keep ``obj`` unless it is a bot's, already seen or invalid; return the event."""
         data = vars(obj) if not isinstance(obj, dict) else obj
         fullname = data.get("name") or (
             ("t3_" if kind == "submissions" else "t1_") + str(data.get("id"))
@@ -98,13 +95,7 @@ class IngestCore:
             self.stats.invalid += 1
             logger.warning("invalid %s %s: %s", kind, fullname, str(exc).splitlines()[0])
             return None
-        if self.bus is None:
-            self.emitted.append(event)
-        else:
-            if isinstance(event, Submission):
-                self.bus.publish(TOPIC_SUBMISSIONS, event.name, event.model_dump_json().encode())
-            else:
-                self.bus.publish(TOPIC_COMMENTS, event.link_id, event.model_dump_json().encode())
+        self.emitted.append(event)
         self._pending[fullname] = (
             kind,
             event.subreddit,
@@ -154,7 +145,7 @@ class IngestCore:
     def absorb_sweep_page(
         self, items: list[Any], kind: str, newest: int, floor: float
     ) -> tuple[int, int, str | None]:
-        """Accept one page of a ``/new`` reconciliation sweep and commit it.
+        """Accept one page of a ``/new`` reconciliation sweep.
 
         Returns ``(newest created_utc seen, items filled, the page's `after` cursor)``; the
         cursor is ``None`` when the sweep should stop (page older than ``floor``, short page,
@@ -167,18 +158,20 @@ class IngestCore:
             oldest = created if oldest is None else min(oldest, created)
             if self.accept(item, kind, "sweep") is not None:
                 filled += 1
-        self.commit()
         after = vars(items[-1]).get("name") if items else None
         if oldest is not None and oldest < floor or len(items) < 100 or not after:
             after = None
         return newest, filled, after
 
-    def commit(self, force: bool = False) -> int:
-        """Flush the bus, then persist the batch as seen. Returns the batch size."""
-        if not self._pending or (self.defer_commit and not force):
+    def take(self) -> list[Event]:
+        """The events accepted since the last call."""
+        out, self.emitted = self.emitted, []
+        return out
+
+    def commit(self) -> int:
+        """Persist the batch as seen (after the bus flushed it). Returns the batch size."""
+        if not self._pending:
             return 0
-        if self.bus is not None:
-            self.bus.flush()
         self.seen.add_many([(f, *row) for f, row in self._pending.items()], self.clock())
         n = len(self._pending)
         self._pending.clear()

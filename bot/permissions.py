@@ -10,12 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import prawcore
 
 from bot.backoff import Backoff
 from bot.errors import RetriesExhausted
+
+if TYPE_CHECKING:
+    import praw
+    import praw.models
 
 __all__ = ["NEEDED", "PermissionReport", "check_permissions"]
 
@@ -53,7 +57,7 @@ class PermissionReport:
 
 
 def check_permissions(
-    reddit: Any,
+    reddit: praw.Reddit,
     subreddits: Iterable[str],
     needed: Sequence[str] = NEEDED,
     username: str | None = None,
@@ -68,7 +72,7 @@ def check_permissions(
     out = []
     for sub in subreddits:
 
-        def moderators(sub: str = sub) -> list[Any]:
+        def moderators(sub: str = sub) -> list[praw.models.Redditor]:
             return list(reddit.subreddit(sub).moderator(redditor=username))
 
         try:

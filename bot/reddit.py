@@ -7,7 +7,9 @@ the missing settings, not their values.
 
 Every client gets a counting requestor that records each HTTP exchange in a shared
 :class:`bot.ratelimit.RateBudget` and can cap the per-request timeout below praw's integer
-``timeout`` setting.
+``timeout`` setting. ``retries=False`` turns off prawcore's own retries of 5xx answers and
+transport errors, which would repeat a POST that Reddit performed but answered too late: a
+client that writes retries at a higher level, where it can first check what happened.
 """
 
 from __future__ import annotations
@@ -143,11 +145,16 @@ def _missing_credentials(config: Any) -> list[str]:
     return missing
 
 
+def _no_retry() -> Any:
+    return prawcore.sessions.FiniteRetryStrategy(retries=0)
+
+
 def make_reddit(
     settings: ClientSettings | None = None,
     budget: RateBudget | None = None,
     *,
     require_user: bool = True,
+    retries: bool = True,
 ) -> Any:
     """A ``praw.Reddit`` for the bot account (script app, password grant)."""
     import praw
@@ -171,6 +178,9 @@ def make_reddit(
                 "missing Reddit settings: " + ", ".join(missing) + " (set them in praw.ini "
                 "or as praw_<name> environment variables)"
             )
+    if not retries:  # prawcore offers no public switch; its session keeps the strategy class
+        core: Any = reddit._core
+        core._retry_strategy_class = _no_retry
     logger.info(
         "reddit client ready (site=%s, oauth_url=%s)",
         settings.site or "DEFAULT",

@@ -89,11 +89,11 @@ class SeenStore:
         return row is not None
 
     def count(self, via: str | None = None) -> int:
-        q, args = "SELECT COUNT(*) FROM seen", tuple[str, ...]()
+        sql, args = "SELECT COUNT(*) FROM seen", tuple[str, ...]()
         if via is not None:
-            q, args = q + " WHERE via=?", (via,)
+            sql, args = sql + " WHERE via=?", (via,)
         with self._lock:
-            return int(self._db.execute(q, args).fetchone()[0])
+            return int(self._db.execute(sql, args).fetchone()[0])
 
     def watermark(self, subreddit: str, kind: str) -> int | None:
         with self._lock:

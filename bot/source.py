@@ -1,61 +1,65 @@
-"""Adapters that plug the bot into the stream service.
+"""Adapters that plug live Reddit into the stream service.
 
-* :class:`RedditSource` — the live :class:`streaming.stages.ingest.Source`: iterating it polls
-  Reddit through a :class:`bot.ingest.RedditIngest` (constructed with ``bus=None``) and yields
-  new, deduplicated events; the ingest stage publishes them. A batch is marked as seen only
-  after the consumer has taken all of it (so a crash re-emits at most one batch).
-* :class:`ApiThreadFetcher` — the stream's back-fill ``ThreadFetcher`` (``thread(post, as_of)``)
-  over :class:`bot.threads.RedditThreadFetcher`; ``None`` when the thread is gone.
+* :func:`live_events` — the live :class:`streaming.stages.ingest.Source`: a generator of events
+  (like praw's ``stream`` helpers) that runs rounds of the reader (:class:`bot.aingest
+  .AsyncRedditIngest`) and yields what each round found; the ingest stage encodes and
+  publishes them. A round's items are marked as seen only after ``flush`` (the bus) returned,
+  so a crash re-emits at most one round and never loses one.
+* :class:`ApiThreadFetcher` — the stream's back-fill ``ThreadFetcher`` over
+  :class:`bot.threads.RedditThreadFetcher`: the thread as Reddit shows it, cut at the horizon
+  (only replies created by ``as_of`` count); ``None`` when the thread is gone;
+  :class:`streaming.replay.FetchDeferred` while Reddit cannot be reached.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
+from bot.aingest import AsyncRedditIngest
 from bot.errors import FetchError, RetriesExhausted
-from bot.ingest import RedditIngest
 from bot.threads import RedditThreadFetcher
 from redditdata.events import Comment, Submission
 from redditdata.tree import Thread
+from streaming.replay import FetchDeferred
 
-__all__ = ["ApiThreadFetcher", "RedditSource"]
+__all__ = ["ApiThreadFetcher", "live_events"]
 
 logger = logging.getLogger(__name__)
 
 
-class RedditSource:
-    def __init__(
-        self,
-        ingest: RedditIngest,
-        *,
-        idle_s: float = 5.0,
-        stop: Callable[[], bool] = lambda: False,
-        sleep: Callable[[float], Any] = time.sleep,
-    ) -> None:
-        if ingest.core.bus is not None:
-            raise ValueError(
-                "RedditSource needs an ingest built with bus=None (the ingest stage publishes)"
-            )
-        self.ingest = ingest
-        ingest.core.defer_commit = True
-        self.idle_s = idle_s
-        self.stop = stop
-        self.sleep = sleep
+def live_events(
+    reader: AsyncRedditIngest,
+    *,
+    run: Callable[[Coroutine[Any, Any, Any]], Any],
+    flush: Callable[[], Any],
+    sleep: Callable[[float], Any],
+    stop: Callable[[], bool] = lambda: False,
+    idle_s: float = 60.0,
+    on_round: Callable[[int], Any] | None = None,
+) -> Iterator[Submission | Comment]:
+    """Yield the events of each reader round until ``stop()``.
 
-    def __iter__(self) -> Iterator[Submission | Comment]:
-        while not self.stop():
-            try:
-                self.ingest.poll_once()
-            except RetriesExhausted as exc:
-                logger.warning("reddit poll gave up: %s", exc)
-            events = self.ingest.drain_events()
-            yield from events
-            self.ingest.core.commit(force=True)  # the consumer has taken the whole batch
-            if not events:
-                self.sleep(self.idle_s)
+    ``run`` runs one of the reader's coroutines (on the process's event loop), ``flush`` makes
+    what was published durable, ``sleep`` waits ``idle_s`` (in the clock's seconds) after a
+    round that found nothing; ``on_round(n)`` is told each successful round's size.
+    """
+    while not stop():
+        ok = True
+        try:
+            run(reader.poll_once())
+        except RetriesExhausted as exc:
+            ok = False
+            logger.warning("reddit poll gave up: %s", exc)
+        events = reader.core.take()
+        yield from events
+        flush()
+        reader.core.commit()  # the ingest stage has published and flushed the whole round
+        if ok and on_round is not None:
+            on_round(len(events))
+        if not events and not stop():
+            sleep(idle_s)
 
 
 class ApiThreadFetcher:
@@ -63,9 +67,14 @@ class ApiThreadFetcher:
         self.fetcher = fetcher
 
     def thread(self, post_name: str, as_of: float) -> Thread | None:
-        """The thread as Reddit shows it now (the API cannot go back to ``as_of``)."""
+        """The thread with the replies created by ``as_of`` (Reddit cannot go back in time:
+        later replies are cut, scores are today's)."""
         try:
-            return self.fetcher.fetch(post_name)
+            return self.fetcher.fetch(post_name, as_of=as_of)
+        except RetriesExhausted as exc:
+            raise FetchDeferred(f"{post_name}: {exc}") from exc
         except FetchError as exc:
+            if exc.transient:
+                raise FetchDeferred(str(exc)) from exc
             logger.warning("back-fill of %s failed: %s", post_name, exc)
             return None

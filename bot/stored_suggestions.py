@@ -2,9 +2,11 @@
 
 Reads each post's newest :class:`streaming.storage.SuggestionRow` (the suggested order with
 reasons and Reddit's rank of every TLC), the post's title from ``posts``, and the TLCs whose
-empathy label is ``seeking``. Whether such a TLC has drawn a supportive reply is answered by
-``has_supportive_reply`` (default: any reply the bot has seen, from its
-:class:`bot.seen.SeenStore` — the supportiveness of replies is only scored at the horizon).
+empathy label is ``seeking``. With an :class:`bot.reddit_order.OrderStore`, Reddit's order is
+the one last read from Reddit, and TLCs found removed, deleted or locked there (or stored with
+a removed/deleted body) are never suggested or listed. Whether a seeker has drawn a supportive
+reply is answered by ``has_supportive_reply`` (the live service alerts through
+:class:`bot.alerts.SeekerAlerts`, which asks Reddit and the models).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import func, select
 
+from bot.reddit_order import GONE_BODIES, OrderStore
 from bot.suggestions import EmpathySeeker, PostSuggestion
 from streaming.storage import PostRow, ScoreRow, SessionFactory, SuggestionRow, TlcRow
 
@@ -24,9 +27,11 @@ class StoredSuggestionSource:
         self,
         sessions: SessionFactory,
         has_supportive_reply: Callable[[str], bool] = lambda _: False,
+        orders: OrderStore | None = None,
     ) -> None:
         self.sessions = sessions
         self.has_supportive_reply = has_supportive_reply
+        self.orders = orders
 
     def suggestions(self, subreddit: str, since_utc: int) -> Sequence[PostSuggestion]:
         out: list[PostSuggestion] = []
@@ -48,8 +53,25 @@ class StoredSuggestionSource:
                 .where(PostRow.created_utc >= since_utc)
             ).all()
             for sug, post in rows:
-                order = sorted(sug.order, key=lambda o: o["rank"])
-                current = tuple(o["tlc"] for o in sorted(sug.order, key=lambda o: o["reddit_rank"]))
+                gone = set(
+                    s.execute(
+                        select(TlcRow.name).where(
+                            TlcRow.post_name == post.name, TlcRow.body.in_(GONE_BODIES)
+                        )
+                    ).scalars()
+                )
+                fresh = self.orders.get(post.name) if self.orders is not None else None
+                if fresh is not None:
+                    gone |= fresh[1]
+                order = [
+                    o for o in sorted(sug.order, key=lambda o: o["rank"]) if o["tlc"] not in gone
+                ]
+                known = {o["tlc"] for o in order}
+                by_reddit = [o["tlc"] for o in sorted(order, key=lambda o: o["reddit_rank"])]
+                if fresh is not None:  # Reddit's order as last read, then the rest as stored
+                    read = [t for t in fresh[0] if t in known]
+                    by_reddit = read + [t for t in by_reddit if t not in set(read)]
+                current = tuple(by_reddit)
                 reasons = {
                     o["tlc"]: "; ".join(str(r) for r in o.get("reasons") or []) for o in order
                 }
@@ -72,7 +94,7 @@ class StoredSuggestionSource:
                         t.created_utc,
                     )
                     for t in seeking
-                    if not self.has_supportive_reply(t.name)
+                    if t.name not in gone and not self.has_supportive_reply(t.name)
                 )
                 out.append(
                     PostSuggestion(

@@ -1,6 +1,6 @@
 """What delivery consumes from the stream service: per-post suggestions.
 
-The stream service (its suggester, DESIGN §5) implements :class:`SuggestionSource`; the bot
+The stream service (its suggester) implements :class:`SuggestionSource`; the bot
 only reads these frozen dataclasses, so it stays independent of the storage behind them.
 """
 

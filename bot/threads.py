@@ -3,7 +3,8 @@
 At the horizon the stream service asks for the thread under a scored TLC. The fetcher loads
 the post, expands every "load more comments" / "continue this thread" stub with
 ``replace_more`` within a request budget, and rebuilds the forest from ``parent_id`` with
-:func:`redditdata.forest.build_thread`. Deleted and removed comments stay in the tree (their
+:func:`redditdata.forest.build_thread`; with ``as_of`` only comments created by then are kept
+(the outcome at a horizon must not count later replies). Deleted and removed comments stay in the tree (their
 replies hang off them; ``Node.is_deleted`` tells the metrics); a removed or deleted post, a
 locked or archived thread is reported in :class:`FetchReport`. Transient failures are retried
 without losing progress: a stub whose request failed stays in the forest and is fetched again.
@@ -35,7 +36,7 @@ logger = logging.getLogger(__name__)
 class ThreadFetcher(Protocol):
     """What the back-fill stage consumes."""
 
-    def fetch(self, post_fullname: str) -> Thread: ...
+    def fetch(self, post_fullname: str, as_of: float | None = None) -> Thread: ...
 
 
 @dataclass
@@ -75,13 +76,15 @@ class RedditThreadFetcher:
         self.max_attempts = max_attempts
         self.last_report: FetchReport | None = None
 
-    def fetch(self, post_fullname: str) -> Thread:
-        return self.fetch_with_report(post_fullname)[0]
+    def fetch(self, post_fullname: str, as_of: float | None = None) -> Thread:
+        return self.fetch_with_report(post_fullname, as_of)[0]
 
     def _requests(self) -> int:
         return self.budget.requests if self.budget is not None else 0
 
-    def fetch_with_report(self, post_fullname: str) -> tuple[Thread, FetchReport]:
+    def fetch_with_report(
+        self, post_fullname: str, as_of: float | None = None
+    ) -> tuple[Thread, FetchReport]:
         post_id = post_fullname.removeprefix("t3_")
         report = FetchReport(post=f"t3_{post_id}")
         start = self._requests()
@@ -96,7 +99,7 @@ class RedditThreadFetcher:
         except (prawcore.NotFound, prawcore.Forbidden, prawcore.Redirect) as exc:
             raise FetchError(f"{post_fullname}: {type(exc).__name__}") from exc
         except RetriesExhausted as exc:
-            raise FetchError(f"{post_fullname}: {exc}") from exc
+            raise FetchError(f"{post_fullname}: {exc}", transient=True) from exc
         replaced = self._requests() - start if self.budget is not None else 1
         skipped: list[Any] = []
         for attempt in range(self.max_attempts):
@@ -107,7 +110,8 @@ class RedditThreadFetcher:
             except Exception as exc:
                 if not is_transient(exc) or attempt + 1 == self.max_attempts:
                     raise FetchError(
-                        f"{post_fullname}: expanding comments failed: {type(exc).__name__}"
+                        f"{post_fullname}: expanding comments failed: {type(exc).__name__}",
+                        transient=is_transient(exc),
                     ) from exc
                 self.backoff.failures += 1
                 self.sleep_for(attempt, exc)
@@ -125,7 +129,7 @@ class RedditThreadFetcher:
                 len(skipped),
                 report.skipped_more,
             )
-        thread = self._to_thread(submission, forest.list(), report)
+        thread = self._to_thread(submission, forest.list(), report, as_of)
         report.comments = thread.n_comments
         self.last_report = report
         return thread, report
@@ -135,7 +139,9 @@ class RedditThreadFetcher:
         logger.warning("back-fill retry in %.1fs after %s", wait, type(exc).__name__)
         self.backoff.sleep(wait)
 
-    def _to_thread(self, submission: Any, comments: list[Any], report: FetchReport) -> Thread:
+    def _to_thread(
+        self, submission: Any, comments: list[Any], report: FetchReport, as_of: float | None
+    ) -> Thread:
         data = vars(submission)
         now = int(self.clock())
         report.locked = bool(data.get("locked"))
@@ -157,6 +163,8 @@ class RedditThreadFetcher:
         events = []
         for c in comments:
             cdata = vars(c)
+            if as_of is not None and float(cdata.get("created_utc") or 0) > as_of:
+                continue
             body = cdata.get("body")
             if body == "[deleted]":
                 report.deleted_comments += 1

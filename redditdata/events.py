@@ -1,4 +1,6 @@
-"""The event schema shared by dumps, the Reddit API and the stream (DESIGN.md §2).
+"""The event schema shared by dumps, the Reddit API and the stream.
+
+The contract: docs/architecture.md, "Events and topics".
 
 Field names follow Pushshift / the Reddit API. Unknown fields are ignored (kept out of the
 typed model); wrong types, missing ids and inconsistent fullnames are validation errors.

@@ -156,7 +156,9 @@ def iter_threads(
     posts = load_posts(files.submissions, report, keep) if files.submissions else {}
     if files.comments is None:
         return
-    events = (c for c in iter_events(files.comments, "comment", report) if isinstance(c, Comment))
+    events: Iterator[Comment] = (
+        c for c in iter_events(files.comments, "comment", report) if isinstance(c, Comment)
+    )
     if grouped is None:
         head = list(itertools.islice(events, _SNIFF))
         grouped = _looks_grouped(head)
@@ -190,9 +192,9 @@ def iter_threads(
                 by_post[c.link_id].append(c)
             elif subs is None and min_age_s is None:
                 _bad(report, c, "missing_post")
-        for link_id, group in by_post.items():
+        for link_id, comments in by_post.items():
             done.add(link_id)
-            yield build_thread(posts[link_id], group, report)
+            yield build_thread(posts[link_id], comments, report)
             emitted += 1
             if max_threads is not None and emitted >= max_threads:
                 return

@@ -7,18 +7,47 @@ import argparse
 import importlib
 import logging
 import pkgutil
+import re
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-__all__ = ["build_command_parser", "run_command"]
+__all__ = ["CommandParser", "build_command_parser", "plain_text", "run_command"]
+
+_ROLE = re.compile(r":(?:mod|class|func|meth|attr|data|exc|obj):`~?([^`]+)`")
+_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def plain_text(text: str | None) -> str | None:
+    """``text`` without reStructuredText markup (roles and double back-quotes), for ``--help``."""
+    if text is None:
+        return None
+    return _LITERAL.sub(r"\1", _ROLE.sub(r"\1", text))
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An argument parser whose description and option help are shown as plain text.
+
+    Command modules pass their docstrings as descriptions; this parser (and every sub-parser
+    it creates) strips the reStructuredText markup those docstrings carry.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        if isinstance(kwargs.get("description"), str):
+            kwargs["description"] = plain_text(str(kwargs["description"]))
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def add_argument(self, *args: object, **kwargs: object) -> argparse.Action:  # type: ignore[override]
+        if isinstance(kwargs.get("help"), str):
+            kwargs["help"] = plain_text(str(kwargs["help"]))
+        return super().add_argument(*args, **kwargs)  # type: ignore[arg-type]
 
 
 def build_command_parser(
     pkg: ModuleType, prog: str, description: str | None
 ) -> argparse.ArgumentParser:
     """A parser with ``-v/--verbose`` and one sub-command per registering module of ``pkg``."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = CommandParser(prog=prog, description=description)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", required=True)
     for mod in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):

@@ -1,4 +1,4 @@
-"""Injected clocks (DESIGN.md §3): wall time live, event time in replay."""
+"""Injected clocks (docs/architecture.md, "Time"): wall time live, event time in replay."""
 
 from __future__ import annotations
 

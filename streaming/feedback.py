@@ -4,7 +4,8 @@ Every terminal answer to a proposal made from a suggestion — ``approved``, ``r
 ``expired`` unanswered — is stored with the suggestion it answered (the post's newest
 suggested order made before the proposal: its revision and forecaster version) and the TLC
 it concerned (a sticky's target). ``prosocial export`` writes them beside the outcomes.
-Whatever channel decides (modmail today, a dashboard later) calls :meth:`record`.
+Whatever channel decides (modmail today, a dashboard later) goes through the approval store,
+whose ``on_decision`` hook is :meth:`FeedbackRecorder.on_decision`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,21 @@ DECISIONS = ("approved", "rejected", "expired")
 class FeedbackRecorder:
     def __init__(self, sessions: SessionFactory) -> None:
         self.sessions = sessions
+
+    def on_decision(self, p: Any, decision: str, moderator: str | None, now: float) -> None:
+        """The approval store's hook: ``p`` is a proposal (``subreddit``, ``id``, ``action``,
+        ``target``, ``params``, ``created_at``)."""
+        self.record(
+            subreddit=p.subreddit,
+            proposal_id=p.id,
+            action=p.action,
+            target=p.target,
+            params=p.params,
+            decision=decision,
+            moderator=moderator,
+            proposed_utc=p.created_at,
+            decided_utc=now,
+        )
 
     def record(
         self,

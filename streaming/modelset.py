@@ -1,25 +1,35 @@
 """The models the stages use, loaded from the registry — or reported missing, never faked.
 
 The stages only see the small protocols below, so tests inject tiny models through the
-constructors (DESIGN.md §8) and serving loads the real bundles with :func:`load_models`.
+constructors and serving loads the real bundles with :func:`load_models`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from models.forecaster.context import TlcContext
 from redditdata.tree import Node, Post
+
+if TYPE_CHECKING:
+    from models.aux import AuxModels
+    from models.bundle import Registry
+    from models.trajectory import Trajectory
 
 __all__ = [
     "MODEL_NAMES",
     "EmpathyModel",
+    "EmpathyResult",
+    "ForecastGroup",
     "ForecastModel",
+    "ForecastResult",
     "ModelSet",
     "OutcomeModel",
+    "OutcomeResult",
     "load_models",
 ]
 
@@ -29,25 +39,81 @@ logger = logging.getLogger(__name__)
 MODEL_NAMES = ("empathy", "forecaster", "aux", "trajectory")
 
 
-class EmpathyModel(Protocol):
-    version: str
+class EmpathyResult(Protocol):
+    """One comment's empathy direction (:class:`models.empathy.CommentEmpathy`)."""
 
-    def predict_comments(self, texts: Sequence[str]) -> list[Any]:
-        """One result per text with ``.label``, ``.to_dict()``."""
+    @property
+    def label(self) -> str: ...
+    @property
+    def share_seeking(self) -> float: ...
+    @property
+    def share_providing(self) -> float: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class EmpathyModel(Protocol):
+    """What the scorer calls (:class:`models.empathy.EmpathyClassifier`)."""
+
+    @property
+    def version(self) -> str: ...
+
+    def predict_comments(self, texts: Sequence[str]) -> Sequence[EmpathyResult]:
+        """One result per text, in order."""
         ...
+
+
+class ForecastResult(Protocol):
+    """One TLC's forecast (:class:`models.forecaster.Forecast`)."""
+
+    @property
+    def value(self) -> float: ...
+    @property
+    def lower(self) -> float: ...
+    @property
+    def upper(self) -> float: ...
+    @property
+    def reasons(self) -> Sequence[tuple[str, float]]: ...
+
+
+#: One post's share of a scoring batch: the post, its TLCs, each TLC's count of earlier TLCs
+#: on the post (or None) and each TLC's author context (or None: a first-time author).
+ForecastGroup = tuple[
+    Post, Sequence[Node], Sequence[int] | None, Sequence[TlcContext | None] | None
+]
 
 
 class ForecastModel(Protocol):
-    version: str
+    """What the scorer calls (:class:`models.forecaster.Forecaster`)."""
 
-    def predict(self, post: Post, tlcs: list[Node], empathy: Any = None) -> list[Any]:
-        """One forecast per TLC with ``.value, .lower, .upper, .reasons``."""
+    @property
+    def version(self) -> str: ...
+    @property
+    def use_context(self) -> bool:
+        """Whether forecasts use the author/post context (the scorer then asks storage)."""
+        ...
+
+    def predict_many(
+        self, groups: Sequence[ForecastGroup], empathy: Sequence[EmpathyResult] | None = None
+    ) -> Sequence[ForecastResult]:
+        """One forecast per TLC of every group, in the groups' order (one batch call)."""
         ...
 
 
+class OutcomeResult(Protocol):
+    """One TLC's measured outcome (:class:`models.outcomes.Outcome`)."""
+
+    @property
+    def trajectory(self) -> float | None: ...
+    @property
+    def metrics(self) -> Mapping[str, float]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+
 class OutcomeModel(Protocol):
-    def compute(self, tlcs: list[Node]) -> list[Any]:
-        """One outcome per TLC with ``.trajectory``, ``.metrics``, ``.to_dict()``."""
+    """What the back-fill calls (:class:`models.outcomes.OutcomeComputer`)."""
+
+    def compute(self, tlcs: Sequence[Node]) -> Sequence[OutcomeResult]:
+        """One outcome per TLC, in order."""
         ...
 
 
@@ -62,8 +128,8 @@ class ModelSet:
 
     def versions(self) -> dict[str, str | None]:
         out: dict[str, str | None] = {
-            "empathy": getattr(self.empathy, "version", None) if self.empathy else None,
-            "forecaster": getattr(self.forecaster, "version", None) if self.forecaster else None,
+            "empathy": None if self.empathy is None else self.empathy.version,
+            "forecaster": None if self.forecaster is None else self.forecaster.version,
         }
         out.update(self.outcome_versions)
         return out
@@ -83,66 +149,67 @@ def load_models(
     from models.paths import resolve_registry_dir
 
     registry = Registry(resolve_registry_dir(registry_dir))
-    ms = ModelSet()
-    aux: Any = None
-    traj: Any = None
+    loaded = ModelSet()
+    aux: AuxModels | None = None
+    traj: Trajectory | None = None
     if "aux" in need or "trajectory" in need or "forecaster" in need:
         try:
             from models.aux import AuxModels
 
             aux = _pinned_aux(registry, AuxModels)
-            ms.outcome_versions["aux"] = str(getattr(aux, "version", "?"))
+            loaded.outcome_versions["aux"] = aux.version
         except ImportError as exc:
-            ms.missing["aux"] = f"models.aux not installed ({exc})"
+            loaded.missing["aux"] = f"models.aux not installed ({exc})"
         except ModelsError as exc:
-            ms.missing["aux"] = _why(exc)
+            loaded.missing["aux"] = _why(exc)
     if "empathy" in need:
         try:
             from models.empathy import EmpathyClassifier
 
-            ms.empathy = EmpathyClassifier.from_registry(registry, fast=fast)
+            loaded.empathy = EmpathyClassifier.from_registry(registry, fast=fast)
         except ImportError as exc:
-            ms.missing["empathy"] = f"models.empathy not installed ({exc})"
+            loaded.missing["empathy"] = f"models.empathy not installed ({exc})"
         except ModelsError as exc:
-            ms.missing["empathy"] = _why(exc)
+            loaded.missing["empathy"] = _why(exc)
     if "forecaster" in need:
         try:
             from models.forecaster import Forecaster
 
-            ms.forecaster = Forecaster.from_registry(
-                registry, fast=fast, aux=aux, empathy=ms.empathy
+            loaded.forecaster = Forecaster.from_registry(
+                registry, fast=fast, aux=aux, empathy=loaded.empathy
             )
         except ImportError as exc:
-            ms.missing["forecaster"] = f"models.forecaster not installed ({exc})"
+            loaded.missing["forecaster"] = f"models.forecaster not installed ({exc})"
         except (ModelsError, ValueError) as exc:
-            ms.missing["forecaster"] = _why(exc)
+            loaded.missing["forecaster"] = _why(exc)
     if "aux" in need or "trajectory" in need:
         try:
             from models.trajectory import Trajectory
 
             traj = Trajectory.from_registry(registry)
-            ms.outcome_versions["trajectory"] = str(getattr(traj, "version", "?"))
+            loaded.outcome_versions["trajectory"] = traj.version
         except ImportError as exc:
-            ms.missing["trajectory"] = f"models.trajectory not installed ({exc})"
+            loaded.missing["trajectory"] = f"models.trajectory not installed ({exc})"
         except ModelsError as exc:
-            ms.missing["trajectory"] = _why(exc)
+            loaded.missing["trajectory"] = _why(exc)
         if aux is not None and traj is not None:
             try:
                 from models.outcomes import OutcomeComputer
 
-                ms.outcomes = OutcomeComputer(aux, traj)
-                ms.outcome_versions.update(getattr(ms.outcomes, "versions", {}) or {})
+                outcomes = OutcomeComputer(aux, traj)
+                loaded.outcomes = outcomes
+                loaded.outcome_versions.update(outcomes.versions)
             except ImportError as exc:
-                ms.missing["outcomes"] = f"models.outcomes not installed ({exc})"
+                loaded.missing["outcomes"] = f"models.outcomes not installed ({exc})"
     if "aux" not in need and "trajectory" not in need:
-        ms.missing.pop("aux", None)
-        ms.outcome_versions.pop("aux", None)
-    for name, why in ms.missing.items():
+        loaded.missing.pop("aux", None)
+        loaded.outcome_versions.pop("aux", None)
+    for name, why in loaded.missing.items():
         logger.warning("model %s unavailable: %s", name, why)
-    return ms
+    return loaded
 
 
-def _pinned_aux(registry: Any, aux_cls: Any) -> Any:
+def _pinned_aux(registry: Registry, aux_cls: type[AuxModels]) -> AuxModels:
     """The aux bundle the current trajectory was fitted on, when the registry still has it.
 
     Outcomes (trajectory) and forecaster features must use the same aux models the trajectory

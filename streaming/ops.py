@@ -1,4 +1,4 @@
-"""Operations: Prometheus metrics, ``/healthz`` and structured logs (DESIGN.md §2).
+"""Operations: Prometheus metrics, ``/healthz`` and structured logs (``deploy/README.md``).
 
 :class:`StageMetrics` holds one process's counters (a private ``CollectorRegistry``, so tests
 and several pipelines in one process do not collide). :class:`OpsServer` serves

@@ -1,4 +1,4 @@
-"""Orders of a post's TLCs (DESIGN.md §5): suggested, Reddit's current order, chronological.
+"""Orders of a post's TLCs: suggested, Reddit's current order, chronological.
 
 * suggested: forecast trajectory, highest first; ties broken by the higher lower bound, then
   the older TLC. Each entry says whether its interval is *separated* from the next one

@@ -24,9 +24,13 @@ from redditdata.events import Comment, Submission
 from redditdata.forest import build_thread, post_from_event
 from redditdata.tree import Thread
 
-__all__ = ["ReplayIndex", "ThreadFetcher", "parse_time"]
+__all__ = ["FetchDeferred", "ReplayIndex", "ThreadFetcher", "parse_time"]
 
 logger = logging.getLogger(__name__)
+
+
+class FetchDeferred(Exception):
+    """A thread fetcher cannot reach its source now; the back-fill tries again later."""
 
 
 class ThreadFetcher(Protocol):

@@ -1,4 +1,4 @@
-"""APScheduler on the injected clock (DESIGN.md §3).
+"""APScheduler on the injected clock (docs/architecture.md, "Time").
 
 :class:`ClockScheduler` keeps jobs in an APScheduler ``MemoryJobStore`` with ``DateTrigger``s
 but decides what is due from the injected :class:`~streaming.clock.Clock`, not the wall: in

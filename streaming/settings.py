@@ -1,4 +1,4 @@
-"""The service settings: one frozen object (DESIGN.md §8).
+"""The service settings: one frozen object (docs/architecture.md, "Conventions").
 
 Precedence: explicit arguments > environment (``PROSOCIAL_…``, e.g. ``PROSOCIAL_BUS=kafka``,
 ``PROSOCIAL_DATABASE_URL=postgresql://…``) > YAML config file > defaults.

@@ -15,22 +15,14 @@ __all__ = ["eval_slice", "tiny_aux_registry", "train_slice"]
 @pytest.fixture(scope="session")
 def tiny_aux_registry(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A registry holding a current ``aux`` bundle trained on 150 items per dataset split."""
-    from training.aux.bundle import write_aux_bundle
+    from training.aux.bundle import write_trained_aux
     from training.aux.datasets import load_aux_data
     from training.aux.fit import AuxConfig, train_aux
 
     cfg = AuxConfig(vocab_min_df=2, char_bits=12, c_grid=(4.0,), alpha_grid=(1.0,), chunk=512)
     t = train_aux(load_aux_data(data_dir, limit=150, college_negatives=2000), cfg)
     root = tmp_path_factory.mktemp("e2e-registry")
-    write_aux_bundle(
-        Registry(root),
-        t.featurizer,
-        t.weights,
-        t.bias,
-        t.calibrator,
-        thresholds={"advice": 0.7, "info": 0.7, "toxic": 0.5, "extremely_toxic": 0.8},
-        params=t.params,
-    )
+    write_trained_aux(Registry(root), t)
     return root
 
 

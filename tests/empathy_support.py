@@ -17,7 +17,7 @@ def tiny_empathy(factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, A
     """Train (once per session; cached under the session's base temp dir) and return
     ``{"registry": Path, "bundle": Bundle, "summary": dict, "data": EmpathyData}``."""
     from training.empathy.data import dataset_path, split_dataset
-    from training.empathy.protocol import head, run_protocol
+    from training.empathy.job import head, run_protocol
     from training.empathy.trainer import Args
 
     from models.bundle import Registry

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from bot.devserver.modapi import ModeratorApi
 from bot.devserver.world import Item, ModmailConv, RedditWorld
 
 __all__ = ["RedditApi", "Response"]
@@ -43,7 +44,7 @@ def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime(t))
 
 
-class RedditApi:
+class RedditApi(ModeratorApi):
     def __init__(
         self,
         world: RedditWorld,
@@ -56,7 +57,9 @@ class RedditApi:
         self.max_depth = max_depth
         self.tree_limit = tree_limit
         self.more_chunk = more_chunk
+        self.user = world.bot_username  # who sends the request being handled
         self.routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
+            *self.moderator_routes(),
             ("GET", re.compile(r"^/api/v1/me/?$"), self.me),
             ("GET", re.compile(r"^/r/([^/]+)/(new|comments)/?$"), self.sub_listing),
             ("GET", re.compile(r"^/r/([^/]+)/about/moderators/?$"), self.moderators),
@@ -72,29 +75,30 @@ class RedditApi:
             ("POST", re.compile(r"^/api/mod/conversations/?$"), self.modmail_create),
             ("GET", re.compile(r"^/api/mod/conversations/([0-9a-z]+)/?$"), self.modmail_get),
             ("POST", re.compile(r"^/api/mod/conversations/([0-9a-z]+)/?$"), self.modmail_reply),
-            (
-                "POST",
-                re.compile(r"^/api/(distinguish|set_suggested_sort|set_subreddit_sticky)/?$"),
-                self.mod_action,
-            ),
         ]
 
     def handle(
-        self, method: str, path: str, query: dict[str, str], form: dict[str, str]
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        form: dict[str, str],
+        user: str | None = None,
     ) -> Response:
         for m, pattern, fn in self.routes:
             if m == method:
                 match = pattern.match(path)
                 if match:
                     with self.world.lock:
+                        self.user = user or self.world.bot_username
                         return fn(*match.groups(), query=query, form=form)
         return _NOT_FOUND
 
     # -- users & listings ---------------------------------------------------------------
     def me(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
         return 200, {
-            "name": self.world.bot_username,
-            "id": "bot0001",
+            "name": self.user,
+            "id": "u" + format(abs(hash(self.user)) % 10**8, "x"),
             "is_mod": True,
             "created_utc": 1.6e9,
             "link_karma": 1,
@@ -257,6 +261,8 @@ class RedditApi:
         doc = self.world.wiki.get((sub.lower(), page))
         if doc is None:
             return 404, {"reason": "PAGE_NOT_FOUND", "message": "Not Found"}
+        if self.page_settings(sub, page)["permlevel"] == 2 and not self.is_mod(sub):
+            return 403, {"reason": "MAY_NOT_VIEW", "message": "Forbidden", "error": 403}
         return 200, {
             "kind": "wikipage",
             "data": {
@@ -280,7 +286,10 @@ class RedditApi:
     def wiki_edit(self, sub: str, *, query: dict[str, str], form: dict[str, str]) -> Response:
         if sub.lower() not in self.world.subreddits:
             return _NOT_FOUND
-        self.set_wiki(sub, form.get("page", ""), form.get("content", ""), self.world.bot_username)
+        page = form.get("page", "")
+        if not self.is_mod(sub, "wiki"):
+            return 403, {"reason": "MAY_NOT_REVISE", "message": "Forbidden", "error": 403}
+        self.set_wiki(sub, page, form.get("content", ""), self.user)
         return 200, {}
 
     def set_wiki(self, sub: str, page: str, content: str, by: str) -> None:
@@ -352,13 +361,15 @@ class RedditApi:
         sub = form.get("srName", "")
         if sub.lower() not in self.world.subreddits:
             return 400, {"json": {"errors": [["SUBREDDIT_NOEXIST", "unknown", "srName"]]}}
+        if not self.is_mod(sub, "mail"):
+            return 403, {"message": "Forbidden", "error": 403}
         conv = ModmailConv(
             self.world.new_id("c"),
             self.world.subreddits[sub.lower()],
             form.get("subject", ""),
             form.get("to", ""),
         )
-        conv.messages.append(self._message(self.world.bot_username, form.get("body", ""), True))
+        conv.messages.append(self._message(self.user, form.get("body", ""), True))
         self.world.modmail[conv.id] = conv
         return 201, self._conv_json(conv)
 
@@ -366,16 +377,18 @@ class RedditApi:
         conv = self.world.modmail.get(cid)
         if conv is None:
             return _NOT_FOUND
+        if not self.is_mod(conv.subreddit, "mail"):
+            return 403, {"message": "Forbidden", "error": 403}
         return 200, {**self._conv_json(conv), "user": {}}
 
     def modmail_reply(self, cid: str, *, query: dict[str, str], form: dict[str, str]) -> Response:
         conv = self.world.modmail.get(cid)
         if conv is None:
             return _NOT_FOUND
+        if not self.is_mod(conv.subreddit, "mail"):
+            return 403, {"message": "Forbidden", "error": 403}
         conv.messages.append(
-            self._message(
-                self.world.bot_username, form.get("body", ""), form.get("isInternal") == "True"
-            )
+            self._message(self.user, form.get("body", ""), form.get("isInternal") == "True")
         )
         return 201, {**self._conv_json(conv), "participantSubreddit": {}, "user": {}}
 
@@ -383,23 +396,3 @@ class RedditApi:
         """Test / dev hook: a moderator answers in a conversation."""
         with self.world.lock:
             self.world.modmail[cid].messages.append(self._message(author, body, True))
-
-    # -- moderator actions --------------------------------------------------------------
-    def mod_action(self, action: str, *, query: dict[str, str], form: dict[str, str]) -> Response:
-        target = self.world.items.get(form.get("id", ""))
-        if target is None:
-            return 200, {"json": {"errors": [["NO_THING_ID", "no thing", "id"]]}}
-        sub = target.data["subreddit"].lower()
-        perms = self.world.moderators.get(sub, {}).get(self.world.bot_username, [])
-        if not ({"all", "posts"} & set(perms)):
-            return 403, {"message": "Forbidden", "error": 403}
-        self.world.mod_actions.append(
-            {"action": action, "id": target.name, "form": dict(form), "at": self.world.now}
-        )
-        if action == "distinguish":
-            target.data["distinguished"] = "moderator"
-            target.data["stickied"] = form.get("sticky") == "True"
-            return 200, {"json": {"errors": [], "data": {"things": [_thing(target)]}}}
-        if action == "set_suggested_sort":
-            target.data["suggested_sort"] = form.get("sort")
-        return 200, {"json": {"errors": []}}

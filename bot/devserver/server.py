@@ -5,7 +5,11 @@ other path requires ``Authorization: bearer <token>``, carries ``X-Ratelimit-Use
 -Reset`` for the current 10-minute window of the simulated clock and answers 429 past 600
 requests. :class:`FaultPlan` faults a share of the API requests: 429 (with rate-limit headers
 and ``Retry-After``), 500, a timeout (the answer comes after the client gave up, the request is
-not performed) and a truncated body (GET only, so no side effect is ever half-done).
+not performed), a late answer (performed, then a 504 after the client gave up: a retried POST
+would do it twice) and a truncated body (GET only, so no side effect is ever half-done); during
+an outage window every request answers 503. A token belongs to the user who asked for it
+(password grant), so moderator rules apply per user. ``GET /dev/clock`` (no token) tells a
+client how the simulated clock runs; ``POST /dev/clock/start`` starts a paused one.
 """
 
 from __future__ import annotations
@@ -74,17 +78,32 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         form = self._form() if method == "POST" else {}
+        if url.path.rstrip("/") == "/dev/clock":
+            self._send(200, srv.world.clock_info())
+            return
+        if url.path.rstrip("/") == "/dev/clock/start" and method == "POST":
+            if not srv.world.speed:
+                srv.world.run_at(srv.speed)
+            self._send(200, srv.world.clock_info())
+            return
+        if url.path.rstrip("/") == "/dev/state":
+            self._send(200, srv.state())
+            return
+        if srv.faults.in_outage(srv.world.now):
+            self._send(503, {"message": "Service Unavailable", "error": 503})
+            return
         if url.path.rstrip("/") == "/api/v1/access_token":
             srv.tokens_issued += 1
             token = f"devtoken-{srv.tokens_issued}"
-            srv.tokens.add(token)
+            srv.tokens[token] = form.get("username") or "anonymous"
             self._send(
                 200,
                 {"access_token": token, "token_type": "bearer", "expires_in": 86400, "scope": "*"},
             )
             return
         auth = self.headers.get("Authorization", "")
-        if not auth.lower().startswith("bearer ") or auth.split(" ", 1)[1] not in srv.tokens:
+        user = srv.tokens.get(auth.split(" ", 1)[1]) if " " in auth else None
+        if not auth.lower().startswith("bearer ") or user is None:
             self._send(401, {"message": "Unauthorized", "error": 401})
             return
         headers, over = srv.count_request()
@@ -113,10 +132,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(504, {"message": "Gateway Timeout", "error": 504}, headers)
             return
         try:
-            status, payload = srv.api.handle(method, url.path, query, form)
+            status, payload = srv.api.handle(method, url.path, query, form, user)
         except Exception:  # a dev tool: never kill the serving thread
             logger.exception("devserver handler failed for %s %s", method, url.path)
             status, payload = 500, {"message": "Internal Server Error", "error": 500}
+        if fault == "late":  # performed, but the answer is lost
+            threading.Event().wait(srv.faults.timeout_delay_s)
+            self._send(504, {"message": "Gateway Timeout", "error": 504}, headers)
+            return
         self._send(status, payload, headers, truncate=fault == "truncated")
 
 
@@ -144,7 +167,8 @@ class DevRedditServer:
         self.world = world
         self.faults = faults or FaultPlan()
         self.api = RedditApi(world, tree_limit=tree_limit, max_depth=max_depth)
-        self.tokens: set[str] = set()
+        self.tokens: dict[str, str] = {}  # token -> user
+        self.speed = 0.0  # the speed POST /dev/clock/start sets the world running at
         self.tokens_issued = 0
         self.log: list[tuple[float, str, str, str | None]] = []
         self._lock = threading.Lock()
@@ -174,6 +198,43 @@ class DevRedditServer:
             },
             used > LIMIT,
         )
+
+    def state(self) -> dict[str, Any]:
+        """Everything the bot did to this Reddit, for tests and dev inspection."""
+        w = self.world
+        with w.lock:
+            return {
+                "now": w.now,
+                "modmail": [
+                    {
+                        "id": c.id,
+                        "subreddit": c.subreddit,
+                        "subject": c.subject,
+                        "messages": [
+                            {
+                                "author": m["author"]["name"],
+                                "body": m["bodyMarkdown"],
+                                "date": m["date"],
+                            }
+                            for m in c.messages
+                        ],
+                    }
+                    for c in w.modmail.values()
+                ],
+                "wiki": {f"{s}/{p}": d for (s, p), d in w.wiki.items()},
+                "wiki_settings": {f"{s}/{p}": d for (s, p), d in w.wiki_settings.items()},
+                "mod_actions": list(w.mod_actions),
+                "bot_comments": [
+                    dict(i.data)
+                    for i in w.items.values()
+                    if i.kind == "t1" and i.data.get("author") == w.bot_username
+                ],
+                "requests": w.requests,
+                "requests_by_window": {str(k): v for k, v in w.requests_by_window.items()},
+                "faults": dict(self.faults.injected),
+                "late_posts": sum(1 for _, m, _, f in self.log if f == "late" and m == "POST"),
+                "log_size": len(self.log),
+            }
 
     def record(self, method: str, path: str, fault: str | None) -> None:
         with self._lock:

@@ -14,6 +14,7 @@ import gzip
 import json
 import random
 import threading
+import time
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable
@@ -203,7 +204,10 @@ class RedditWorld:
     ) -> None:
         rng = random.Random(seed)
         self.lock = threading.RLock()
-        self.now = float(start)
+        self.start = float(start)
+        self._base = float(start)
+        self._speed = 0.0
+        self._wall0 = 0.0
         self.bot_username = bot_username
         self.items: dict[str, Item] = {}
         self.by_sub: dict[str, dict[str, list[Item]]] = defaultdict(lambda: {"t3": [], "t1": []})
@@ -245,11 +249,37 @@ class RedditWorld:
             else {s: {bot_username: ["all"], "mod_alice": ["all"]} for s in self.subreddits}
         )
         self.wiki: dict[tuple[str, str], dict[str, Any]] = {}
+        self.wiki_settings: dict[tuple[str, str], dict[str, Any]] = {}
         self.modmail: dict[str, ModmailConv] = {}
         self.mod_actions: list[dict[str, Any]] = []
         self.requests_by_window: dict[int, int] = defaultdict(int)
         self.requests = 0
         self._ids = 0
+
+    def add_comment(self, parent: Item, author: str, body: str) -> Item:
+        """A comment posted now through the API (by the bot, or a test's user)."""
+        with self.lock:
+            link = parent.name if parent.kind == "t3" else parent.data["link_id"]
+            cid = self.new_id("zz")
+            now = self.now
+            r = {
+                "id": cid,
+                "name": "t1_" + cid,
+                "subreddit": parent.data["subreddit"],
+                "author": author,
+                "parent_id": parent.name,
+                "link_id": link,
+                "score": 1,
+                "body": body,
+                "created_utc": int(now),
+            }
+            item = Item("t1", _comment_data(r), float(int(now)))
+            self.items[item.name] = item
+            sub = item.data["subreddit"].lower()
+            key = lambda i: (i.created, i.name)
+            bisect.insort(self.by_sub[sub]["t1"], item, key=key)
+            bisect.insort(self.comments_by_post[link], item, key=key)
+            return item
 
     def _add(self, item: Item, rng: random.Random, late: float, lag: float) -> None:
         if late and rng.random() < late:
@@ -262,9 +292,39 @@ class RedditWorld:
             self.comments_by_post[item.data["link_id"]].append(item)
 
     # -- clock --------------------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        """Simulated time: advanced by hand, or running at ``speed`` after :meth:`run_at`."""
+        if not self._speed:
+            return self._base
+        return self._base + (time.time() - self._wall0) * self._speed
+
+    def run_at(self, speed: float, wall0: float | None = None) -> None:
+        """Let simulated time run by itself: ``speed`` simulated seconds per wall second."""
+        with self.lock:
+            self._base = self.now
+            self._wall0 = time.time() if wall0 is None else wall0
+            self._speed = float(speed)
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    def clock_info(self) -> dict[str, float]:
+        """What a client needs to follow the simulated clock: ``now = base + (wall - wall0)
+        * speed``."""
+        with self.lock:
+            return {
+                "now": self.now,
+                "speed": self._speed,
+                "base": self._base,
+                "wall0": self._wall0,
+                "start": self.start,
+            }
+
     def advance(self, seconds: float) -> None:
         with self.lock:
-            self.now += max(0.0, float(seconds))
+            self._base += max(0.0, float(seconds))
 
     def clock(self) -> float:
         return self.now

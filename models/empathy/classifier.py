@@ -29,6 +29,7 @@ import numpy as np
 
 from models.bundle import Bundle, Registry
 from models.cpu import native_bf16
+from models.empathy.inference import run_heads
 from models.empathy.onnx import OrtEmpathyNet, onnxruntime_available
 from models.empathy.splitter import split_sentences
 from models.errors import BundleError
@@ -79,14 +80,6 @@ class CommentEmpathy:
             "share_seeking": self.share_seeking,
             "share_providing": self.share_providing,
         }
-
-
-_WIDTH_STEP = 8
-_ROW_STEPS = (1, 2, 4, 8, 16, 32, 48, 64, 96, 128, 192, 256)
-
-
-def _round_up(n: int, step: int) -> int:
-    return -(-n // step) * step
 
 
 def _majority(labels: Sequence[str]) -> str:
@@ -244,46 +237,22 @@ class EmpathyClassifier:
         texts = [s[:_MAX_SENTENCE_CHARS] if isinstance(s, str) else "" for s in sentences]
         enc = self.tokenizer.encode_batch(texts)
         ids = [e.ids for e in enc]
-        self._run(self.model, ids, np.arange(n), out)
+        run_heads(self.model, ids, out, batch_size=self.batch_size)
         self.last_rechecked = 0
         if self.fallback is not None and self.recheck_margin > 0:
             top = np.sort(self._adjusted(out["multi"]), axis=1)
             near = np.flatnonzero(top[:, -1] - top[:, -2] < self.recheck_margin)
             if len(near):
-                self._run(self.fallback, ids, near, out)
+                run_heads(self.fallback, ids, out, rows=near, batch_size=self.batch_size)
             self.last_rechecked = len(near)
         return out
-
-    def _run(
-        self, model: Any, ids: list[list[int]], rows: np.ndarray, out: dict[str, np.ndarray]
-    ) -> None:
-        import torch
-
-        order = rows[np.argsort([len(ids[i]) for i in rows], kind="stable")]
-        with torch.inference_mode():
-            for s in range(0, len(order), self.batch_size):
-                sel = order[s : s + self.batch_size]
-                # Shapes are rounded up (width to a multiple of _WIDTH_STEP, rows to one of
-                # _ROW_STEPS): the CPU kernels cache one compiled primitive per input shape,
-                # and unbounded shapes grew a scorer's memory by ~100 MB per 1,000 TLCs.
-                width = _round_up(max(1, max(len(ids[i]) for i in sel)), _WIDTH_STEP)
-                n_rows = next((r for r in _ROW_STEPS if r >= len(sel)), len(sel))
-                x = torch.zeros((n_rows, width), dtype=torch.long)
-                m = torch.zeros((n_rows, width), dtype=torch.long)
-                m[len(sel) :, 0] = 1  # padding rows: one attended position, output dropped
-                for row, i in enumerate(sel):
-                    x[row, : len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
-                    m[row, : len(ids[i])] = 1
-                logits = model(x, m)
-                for k, v in logits.items():
-                    out[k][sel] = torch.softmax(v[: len(sel)].float(), -1).numpy()
 
     def _adjusted(self, p: np.ndarray) -> np.ndarray:
         """3-class probabilities shifted by the validation-tuned class bias (renormalised)."""
         logp = np.log(np.clip(p, 1e-9, 1.0)) + self.bias
         logp -= logp.max(1, keepdims=True)
-        q = np.exp(logp)
-        return q / q.sum(1, keepdims=True)
+        unnormalised = np.exp(logp)
+        return unnormalised / unnormalised.sum(1, keepdims=True)
 
     def predict_sentences(self, sentences: Sequence[str]) -> list[SentencePrediction]:
         """One prediction per input sentence; empty or non-text input is ``none``."""

@@ -1,4 +1,4 @@
-"""Prosocial outcome metrics of a TLC's reply tree (paper Table 1, DESIGN.md §4).
+"""Prosocial outcome metrics of a TLC's reply tree (paper Table 1).
 
 Names, order and signs: :mod:`models.metrics.names`. Each metric's reference definition:
 :mod:`models.metrics.conversation` (built from :mod:`.structure`, :mod:`.lexical`,

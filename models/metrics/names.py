@@ -1,4 +1,4 @@
-"""The outcome metrics' names, order, signs and trajectory transforms (DESIGN.md §4).
+"""The outcome metrics' names, order, signs and trajectory transforms.
 
 ``METRIC_NAMES`` fixes the column order of every metric matrix (outcome rows, the trajectory
 bundle's ``features``). ``METRIC_SIGNS`` says how each metric *should* load on the prosocial

@@ -1,4 +1,4 @@
-"""The bus interface every backend implements (DESIGN.md §2).
+"""The bus interface every backend implements (docs/architecture.md, "Events and topics").
 
 Producers call :meth:`Bus.publish` with a topic, a string key (a Reddit fullname, or the
 ``link_id`` for comments) and bytes (JSON). Consumers poll :class:`Message` batches for a
@@ -44,6 +44,10 @@ class Bus(ABC):
     @abstractmethod
     def commit(self, group_id: str, messages: Sequence[Message]) -> None:
         """Commit offsets past ``messages`` for ``group_id`` (after the idempotent write)."""
+
+    @abstractmethod
+    def lag(self, group_id: str, topics: Sequence[str]) -> int:
+        """Records on ``topics`` not yet committed by ``group_id`` (the consumer lag)."""
 
     def ensure_topics(self, topics: Sequence[str], partitions: int = 1) -> None:
         """Create topics if missing (no-op for backends that create on first use)."""

@@ -1,4 +1,4 @@
-"""The embedded, in-process bus (the zero-setup default; DESIGN.md §2).
+"""The embedded, in-process bus (the zero-setup default; docs/architecture.md, "What runs where").
 
 Same semantics as the Kafka backend: topics split into partitions, a record's partition is a
 stable hash of its key (so a post's comments share one), offsets grow per partition, and each

@@ -1,4 +1,4 @@
-"""The Kafka backend (kafka-python; DESIGN.md §2).
+"""The Kafka backend (kafka-python; docs/architecture.md, "What runs where").
 
 * Producer: ``acks=all``, keys UTF-8 (Kafka's murmur2 partitioner keeps a key on one
   partition, so a post's comments — keyed by ``link_id`` — share a partition), bounded
@@ -20,15 +20,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from streaming.bus.base import Bus, Message
-from streaming.errors import StreamingError
+from streaming.errors import BusError
 
-__all__ = ["BusError", "KafkaBus"]
+__all__ = ["KafkaBus"]
 
 logger = logging.getLogger(__name__)
-
-
-class BusError(StreamingError):
-    """The broker cannot be reached or refused an operation."""
 
 
 class KafkaBus(Bus):
@@ -252,16 +248,21 @@ class KafkaBus(Bus):
             )
 
     def lag(self, group_id: str, topics: Sequence[str]) -> int:
+        from kafka.errors import KafkaError
+
         c = self._consumers.get(group_id)
         if c is None:
             return 0
         # Local figures only (high-water marks from fetch responses, offsets this member
         # committed): no broker round-trip, so it never stalls a rebalance.
         total = 0
-        for tp in c.assignment():
-            hw = c.highwater(tp)
-            if hw is not None:
-                total += max(0, hw - self._done.get((group_id, tp.topic, tp.partition), 0))
+        try:
+            for tp in c.assignment():
+                hw = c.highwater(tp)
+                if hw is not None:
+                    total += max(0, hw - self._done.get((group_id, tp.topic, tp.partition), 0))
+        except KafkaError as exc:
+            raise BusError(f"lag of group {group_id} unavailable: {exc}") from exc
         return total
 
     def close(self) -> None:

@@ -1,7 +1,8 @@
 """``prosocial bot ...`` — registered here so the one ``prosocial`` CLI finds it.
 
-The command line is the composition root: this is the only place ``streaming`` reaches into
-``bot``, lazily, at parser construction (``bot`` itself only imports ``streaming``/``models``).
+The command line is the composition root: here and in :mod:`streaming.commands.live` (lazily,
+at run time) ``streaming`` reaches into ``bot``; ``bot`` itself only imports
+``streaming``/``models``.
 """
 
 from __future__ import annotations

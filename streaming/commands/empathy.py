@@ -13,7 +13,10 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from models.empathy import EmpathyClassifier
 
 __all__ = ["register", "run"]
 
@@ -87,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _emit(clf: Any, texts: list[str], as_json: bool) -> None:
+def _emit(clf: EmpathyClassifier, texts: list[str], as_json: bool) -> None:
     results = clf.predict_comments(texts)
     if as_json:
         for r in results:

@@ -24,7 +24,7 @@ from models.outcomes import OutcomeComputer
 from models.paths import resolve_data_dir, resolve_registry_dir
 from redditdata.dumps import DumpReport
 from redditdata.forest import iter_threads
-from redditdata.tree import Node
+from redditdata.tree import Node, Thread
 from streaming.errors import StreamingError
 from streaming.outcome_files import existing_tlcs, infer_format, open_sink
 
@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _batches(
-    threads: Iterator[Any], done: set[str], limit: int | None, batch_comments: int
+    threads: Iterator[Thread], done: set[str], limit: int | None, batch_comments: int
 ) -> Iterator[tuple[list[Node], int, int]]:
     """(TLC batch, threads consumed, TLCs skipped) groups."""
     batch: list[Node] = []

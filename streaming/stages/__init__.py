@@ -1,4 +1,7 @@
-"""Pipeline stages: ingest, scorer, suggester, back-fill, evaluator (DESIGN.md §2–§6)."""
+"""Pipeline stages: ingest, scorer, suggester, back-fill, evaluator.
+
+Their contracts: docs/architecture.md, "Stages and their contracts".
+"""
 
 from streaming.stages.backfill import BackfillStage
 from streaming.stages.base import (

@@ -1,10 +1,14 @@
 """The back-fill: at ``created_utc + horizon`` compute a scored TLC's outcome from its thread
-as then known and store it beside the forecast (DESIGN.md §3, §6).
+as then known and store it beside the forecast.
+
+Its contract: docs/architecture.md, "Stages and their contracts".
 
 Consumes ``prosocial.scores`` and schedules one job per TLC on the :class:`ClockScheduler`.
 Due jobs are grouped by post: the thread is fetched once (``ThreadFetcher``: the dump in
 replay, the Reddit API live), outcomes are computed for the due TLCs, upserted, and published
-on ``prosocial.outcomes``. Jobs are rebuilt from storage on start (scores without outcomes).
+on ``prosocial.outcomes``. A fetcher that cannot reach its source now (``FetchDeferred``) has
+the post's jobs tried again ``retry_s`` later, with the same horizon. Jobs are rebuilt from
+storage on start (scores without outcomes).
 
 Beside each outcome the back-fill stores the reply tree it measured (ids, parents, authors,
 created times, bodies and scores as seen at the horizon; :class:`OutcomeReplyRow`) so that
@@ -28,7 +32,7 @@ from streaming.bus.base import Bus, Message
 from streaming.clock import Clock
 from streaming.modelset import OutcomeModel
 from streaming.ops import StageMetrics
-from streaming.replay import ThreadFetcher
+from streaming.replay import FetchDeferred, ThreadFetcher
 from streaming.scheduler import ClockScheduler
 from streaming.stages.base import DeadLetters, Stage, now_ms
 from streaming.stages.scorer import jsonable
@@ -60,9 +64,12 @@ class BackfillStage(Stage):
         horizon_s: int,
         versions: dict[str, str] | None = None,
         max_per_tick: int = 2000,
+        retry_s: int = 600,
         retention_s: int | None = None,
         prune_every_s: int = 24 * 3600,
     ) -> None:
+        self.retry_s = retry_s
+        self.deferred = 0
         self.bus = bus
         self.sessions = sessions
         self.clock = clock
@@ -127,9 +134,10 @@ class BackfillStage(Stage):
             return 0
         self._last_prune = now
         with self.sessions() as s:
-            n = s.execute(
+            res: Any = s.execute(
                 delete(OutcomeReplyRow).where(OutcomeReplyRow.as_of_utc < now - self.retention_s)
-            ).rowcount
+            )
+            n = res.rowcount
             s.commit()
         if n:
             logger.info("backfill: %d stored replies past retention deleted", n)
@@ -151,7 +159,15 @@ class BackfillStage(Stage):
         rows: list[dict[str, Any]] = []
         replies: list[dict[str, Any]] = []
         for (post, as_of), names in by_post.items():
-            thread = self.fetcher.thread(post, as_of)
+            try:
+                thread = self.fetcher.thread(post, as_of)
+            except FetchDeferred as exc:
+                retry = self.clock.now() + self.retry_s
+                for tlc in names:
+                    self.scheduler.schedule(tlc, retry, _noop, tlc, post, as_of)
+                self.deferred += len(names)
+                logger.warning("backfill: %s deferred (%s)", post, exc)
+                continue
             if thread is None:
                 self.gone += len(names)
                 logger.warning(

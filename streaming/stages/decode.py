@@ -14,11 +14,12 @@ from pydantic import ValidationError
 from redditdata.dumps import rejection_reason
 from redditdata.events import Comment, Submission, parse_event
 from streaming.bus.base import Message
+from streaming.errors import StreamingError
 
 __all__ = ["Rejected", "clean_text", "decode"]
 
 
-class Rejected(Exception):
+class Rejected(StreamingError):
     """A record that cannot be used; ``str(exc)`` is ``"<reason>: <detail>"``."""
 
 

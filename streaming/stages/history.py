@@ -40,7 +40,7 @@ __all__ = ["author_contexts", "prior_tlc_counts"]
 CHUNK = 500
 
 
-def _batch(rows: Sequence[tuple[str, str, str, str, int]]) -> Any:
+def _batch(rows: Sequence[tuple[str, str | None, str, str, int]]) -> Any:
     """The batch as a ``VALUES`` table ``q(name, author, sub, post, created)`` (a CTE: SQLite
     has no column aliases on a ``VALUES`` subquery)."""
     return (

@@ -1,4 +1,6 @@
-"""The ingest stage: a :class:`Source` of Reddit events → the bus (DESIGN.md §2).
+"""The ingest stage: a :class:`Source` of Reddit events → the bus.
+
+Its contract: docs/architecture.md, "Stages and their contracts".
 
 Submissions go to ``reddit.submissions`` keyed by post fullname; comments to
 ``reddit.comments`` keyed by ``link_id`` (a post's comments share a partition). The ingest

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from streaming.modelset import ForecastModel, ModelSet
 from streaming.storage import ShadowScoreRow, upsert
@@ -54,7 +54,7 @@ def load_forecaster(registry_dir: str | Path, *, fast: bool = True) -> Loader:
             if want not in aux_cache:
                 aux_cache[want] = AuxModels.from_bundle(registry.get("aux", want))
             aux = aux_cache[want]
-        return Forecaster(bundle, fast=fast, aux=aux, empathy=models.empathy)
+        return cast("ForecastModel", Forecaster(bundle, fast=fast, aux=aux, empathy=models.empathy))
 
     return load
 

@@ -1,5 +1,5 @@
 """The suggester: a post's TLCs reranked by forecast, with reasons and the diff against
-Reddit's current order (DESIGN.md §5).
+Reddit's current order (docs/architecture.md, "Stages and their contracts").
 
 Consumes ``prosocial.scores``. A post becomes *dirty* when one of its TLCs is scored; once no
 new score has arrived for ``quiet_period_s`` (on the injected clock) a new suggestion revision

@@ -1,4 +1,6 @@
-"""The service's tables as SQLAlchemy 2 typed models (DESIGN.md §2, §5, §6).
+"""The service's tables as SQLAlchemy 2 typed models.
+
+See docs/architecture.md, "Storage and idempotent upserts".
 
 Every table is keyed by a Reddit fullname (or fullname + revision / window) so that writes are
 idempotent upserts (:mod:`streaming.storage.upsert`).

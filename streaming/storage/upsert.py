@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from streaming.storage.tables import Base
@@ -26,7 +27,7 @@ def upsert(
     """
     if not rows:
         return 0
-    table = model.__table__
+    table = cast(Table, model.__table__)
     keys = [c.name for c in table.primary_key.columns]
     seen: set[tuple[Any, ...]] = set()
     uniq = []

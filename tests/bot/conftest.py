@@ -1,17 +1,16 @@
-"""Fixtures for the bot tests: praw-cassette replay with vcrpy, an in-memory bus."""
+"""Fixtures for the bot tests: praw-cassette replay with vcrpy, the embedded in-memory bus."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from streaming.bus.base import Bus, Message
+from streaming.bus.embedded import EmbeddedBus
 
 PLACEHOLDERS = {
     "<TEST_SUBREDDIT>": "prosocialtest",
@@ -22,41 +21,10 @@ PLACEHOLDERS = {
 }
 
 
-class MemoryBus(Bus):
-    """A minimal in-memory bus (one partition per topic) for tests."""
-
-    def __init__(self) -> None:
-        self.topics: dict[str, list[Message]] = defaultdict(list)
-        self.offsets: dict[tuple[str, str], int] = defaultdict(int)
-        self.flushes = 0
-
-    def publish(self, topic: str, key: str | None, value: bytes) -> None:
-        log = self.topics[topic]
-        log.append(Message(topic, 0, len(log), key, value))
-
-    def flush(self, timeout_s: float | None = None) -> None:
-        self.flushes += 1
-
-    def poll(
-        self, group_id: str, topics: Sequence[str], max_records: int = 500, timeout_s: float = 1.0
-    ) -> list[Message]:
-        out: list[Message] = []
-        for t in topics:
-            start = self.offsets[(group_id, t)]
-            out.extend(self.topics[t][start : start + max_records - len(out)])
-        return out
-
-    def commit(self, group_id: str, messages: Sequence[Message]) -> None:
-        for m in messages:
-            self.offsets[(group_id, m.topic)] = max(self.offsets[(group_id, m.topic)], m.offset + 1)
-
-    def values(self, topic: str) -> list[dict[str, Any]]:
-        return [json.loads(m.value) for m in self.topics[topic]]
-
-
 @pytest.fixture()
-def memory_bus() -> MemoryBus:
-    return MemoryBus()
+def memory_bus() -> EmbeddedBus:
+    """The embedded bus with one partition per topic (records in publication order)."""
+    return EmbeddedBus(partitions=1)
 
 
 @pytest.fixture(scope="session")
@@ -177,7 +145,9 @@ def dev_world(college_slice: Any) -> Any:
     return world
 
 
-def dev_reddit(url: str, budget: Any = None, timeout_cap: float | None = 0.5) -> Any:
+def dev_reddit(
+    url: str, budget: Any = None, timeout_cap: float | None = 0.5, retries: bool = True
+) -> Any:
     from bot.reddit import ClientSettings, make_reddit
 
     settings = ClientSettings(
@@ -192,4 +162,19 @@ def dev_reddit(url: str, budget: Any = None, timeout_cap: float | None = 0.5) ->
             "password": "t",
         },
     )
-    return make_reddit(settings, budget)
+    return make_reddit(settings, budget, retries=retries)
+
+
+@pytest.fixture(scope="session")
+def live_registry(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every bundle the live service loads, trained small (``PROSOCIAL_LIVE_REGISTRY``: reuse
+    one built before)."""
+    import os
+
+    prebuilt = os.environ.get("PROSOCIAL_LIVE_REGISTRY")
+    if prebuilt:
+        return Path(prebuilt)
+    from tests.live_registry import build_live_registry
+
+    root = tmp_path_factory.mktemp("live-registry")
+    return build_live_registry(data_dir, root / "registry", root / "work")

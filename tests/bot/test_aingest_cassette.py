@@ -11,12 +11,11 @@ from bot.aingest import AsyncRedditIngest
 from bot.errors import RetriesExhausted
 from bot.reddit import ClientSettings, make_async_reddit
 from bot.seen import SeenStore
-from redditdata.events import TOPIC_COMMENTS
 from tests.bot.conftest import load_cassette
 
 
 def test_async_comment_stream_publishes_each_recorded_comment_once(
-    replay, memory_bus, cassette_dir, monkeypatch
+    replay, cassette_dir, monkeypatch
 ):
     name = "TestSubredditStreams.test_comments"
     recorded = {}
@@ -29,6 +28,8 @@ def test_async_comment_stream_publishes_each_recorded_comment_once(
         return None
 
     monkeypatch.setattr("asyncpraw.models.util.asyncio.sleep", no_sleep)
+
+    taken: list = []
 
     async def main() -> AsyncRedditIngest:
         reddit = make_async_reddit(
@@ -44,7 +45,6 @@ def test_async_comment_stream_publishes_each_recorded_comment_once(
         )
         ingest = AsyncRedditIngest(
             reddit,
-            memory_bus,
             SeenStore(),
             ["all"],
             kinds=["comments"],
@@ -55,13 +55,17 @@ def test_async_comment_stream_publishes_each_recorded_comment_once(
         try:
             with pytest.raises(RetriesExhausted):
                 for _ in range(100):
-                    await ingest.poll_once()
+                    try:
+                        await ingest.poll_once()
+                    finally:
+                        taken.extend(ingest.core.take())
+                        ingest.core.commit()
         finally:
             await reddit.close()
         return ingest
 
     with replay(name):
         ingest = asyncio.run(main())
-    names = [json.loads(m.value)["name"] for m in memory_bus.topics[TOPIC_COMMENTS]]
+    names = [e.name for e in taken]
     assert len(names) == len(set(names)) and set(names) == humans
     assert ingest.stats.skipped_bots == len(recorded) - len(humans)

@@ -1,20 +1,21 @@
-"""``prosocial bot check`` against the dev server, the Source adapter with the ingest stage."""
+"""``prosocial bot check`` against the dev server; the live source with the ingest stage."""
 
 from __future__ import annotations
 
 import json
 
+from bot.aingest import AsyncRedditIngest
+from bot.aio import EventLoopThread
 from bot.devserver import DevRedditServer
-from bot.ingest import RedditIngest
+from bot.reddit import ClientSettings, make_async_reddit
 from bot.seen import SeenStore
-from bot.source import RedditSource
+from bot.source import live_events
 from redditdata.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
 from streaming.bus.embedded import EmbeddedBus
 from streaming.cli import main
 from streaming.clock import WallClock
 from streaming.ops import StageMetrics
 from streaming.stages.ingest import IngestStage
-from tests.bot.conftest import dev_reddit
 
 
 def test_check_reports_permissions_and_config_without_echoing_secrets(
@@ -70,21 +71,49 @@ def test_missing_credentials_are_named_not_shown(monkeypatch, capsys, tmp_path):
     assert rc == 2 and "client_id" in rep["error"]
 
 
-def test_reddit_source_feeds_the_stream_ingest_stage(dev_world, tmp_path):
+def test_live_events_feed_the_stream_ingest_stage(dev_world, tmp_path):
+    """The asyncpraw reader's rounds, yielded by the live source, published by the ingest
+    stage (the one encoder, stamping the ingest time), marked seen only after the flush."""
     bus = EmbeddedBus()
+    loop = EventLoopThread()
+    flushed: list[int] = []
     with DevRedditServer(dev_world) as srv:
-        reddit = dev_reddit(srv.url)
+        settings = ClientSettings(
+            oauth_url=srv.url,
+            reddit_url=srv.url,
+            extra={"client_id": "x", "client_secret": "x", "username": "b", "password": "x"},
+        )
+
+        async def client():
+            return make_async_reddit(settings)
+
+        reddit = loop.run(client())
         subs = list(dev_world.subreddits.values())
         store = tmp_path / "seen.sqlite"
-        ingest = RedditIngest(reddit, None, SeenStore(store), subs, sweep_every_s=None)
+        reader = AsyncRedditIngest(reddit, SeenStore(store), subs, sweep_every_s=None)
         rounds = iter(range(2))
-        source = RedditSource(ingest, stop=lambda: next(rounds, None) is None, sleep=lambda s: None)
+
+        def flush() -> None:
+            bus.flush()
+            flushed.append(len(bus.messages(TOPIC_COMMENTS)))
+
+        source = live_events(
+            reader,
+            run=loop.run,
+            flush=flush,
+            sleep=lambda s: None,
+            stop=lambda: next(rounds, None) is None,
+        )
         stage = IngestStage(source, bus, WallClock(), StageMetrics())
         stage.run()
+        loop.run(reddit.close())
+    loop.close()
     subs_msgs = bus.messages(TOPIC_SUBMISSIONS)
     com_msgs = bus.messages(TOPIC_COMMENTS)
-    assert subs_msgs and com_msgs
-    names = [json.loads(m.value)["name"] for m in subs_msgs + com_msgs]
+    assert subs_msgs and com_msgs and flushed
+    values = [json.loads(m.value) for m in subs_msgs + com_msgs]
+    names = [v["name"] for v in values]
     assert len(names) == len(set(names))
-    assert all(n in SeenStore(store) for n in names)  # marked only once taken
+    assert all(v["_ingest_ms"] > 0 for v in values)
+    assert all(n in SeenStore(store) for n in names)  # marked only once flushed
     assert all(m.key == json.loads(m.value)["link_id"] for m in com_msgs)

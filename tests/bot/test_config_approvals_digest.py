@@ -16,7 +16,7 @@ from bot.suggestions import EmpathySeeker, PostSuggestion, rank_distance
 
 def test_example_config_is_valid_and_not_the_defaults():
     cfg = parse_config(EXAMPLE_YAML)
-    assert cfg.actions.sticky_comment and cfg.channels.wiki and cfg.digest.hour_utc == 14
+    assert cfg.actions.highlights and cfg.channels.wiki and cfg.digest.hour_utc == 14
     assert cfg != SubredditConfig() and cfg.dry_run
 
 
@@ -52,8 +52,8 @@ def test_commands_are_parsed_line_by_line():
 
 def test_approval_needs_an_approver_and_happens_once():
     store = ApprovalStore()
-    a = store.propose("GradSchool", "sticky_comment", "t1_x", {}, 1.0)
-    assert store.propose("gradschool", "sticky_comment", "t1_x", {}, 2.0).id == a.id
+    a = store.propose("GradSchool", "highlights", "t3_x", {}, 1.0)
+    assert store.propose("gradschool", "highlights", "t3_x", {}, 2.0).id == a.id
     svc = ApprovalService(store, lambda sub, u: u == "mod_alice", lambda: 5.0)
     assert "may not approve" in svc.approve("GradSchool", a.id, "random_user")
     assert "approved by u/mod_alice" in svc.approve("GradSchool", a.id, "mod_alice")

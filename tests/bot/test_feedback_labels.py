@@ -10,9 +10,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.approvals import ApprovalService, ApprovalStore
-from bot.cli import feedback_hook
 from streaming.clock import EventClock
 from streaming.export import export_dump
+from streaming.feedback import FeedbackRecorder
 from streaming.replay import ReplayIndex, parse_time
 from streaming.runtime import assemble, run_embedded
 from streaming.settings import load_settings
@@ -39,20 +39,19 @@ def test_answers_to_proposals_become_exported_labels(data_dir: Path, tmp_path: P
             newest[r.post_name] = r
     a, b, c = list(newest.values())[:3]
     now = [a.made_ms / 1000 + 10]
-    store = ApprovalStore(":memory:")
-    service = ApprovalService(
-        store, lambda sub, user: True, lambda: now[0], feedback_hook(p.sessions)
-    )
-    top = a.order[0]["tlc"]
-    p1 = store.propose("GradSchool", "sticky_comment", top, {"post": a.post_name}, now[0])
+    store = ApprovalStore(":memory:", on_decision=FeedbackRecorder(p.sessions).on_decision)
+    service = ApprovalService(store, lambda sub, user: True, lambda: now[0])
+    top = [o["tlc"] for o in a.order[:2]]
+    p1 = store.propose("GradSchool", "highlights", a.post_name, {"tlcs": top}, now[0])
     p2 = store.propose("GradSchool", "suggested_sort", b.post_name, {"sort": "top"}, now[0])
-    p3 = store.propose("GradSchool", "suggested_sort", c.post_name, {"sort": "top"}, now[0])
+    store.propose("GradSchool", "suggested_sort", c.post_name, {"sort": "top"}, now[0])
     now[0] += 3600
     assert "approved" in service.approve("GradSchool", p1.id, "mod_alice")
     assert "rejected" in service.reject("GradSchool", p2.id, "mod_bob")
     now[0] += 72 * 3600
-    assert [x.id for x in service.expire(72 * 3600)] == [p3.id]
-    assert service.expire(72 * 3600) == []  # expired once
+    # p3 unanswered, p1 approved but not executed: both expire, p1 keeps its answer as label
+    assert store.expire("GradSchool", now[0] - 24 * 3600, now[0]) == 2
+    assert store.expire("GradSchool", now[0] - 24 * 3600, now[0]) == 0
     with p.sessions() as ses:
         rows = {r.post_name: r for r in ses.scalars(select(ModeratorFeedbackRow))}
     assert {k: r.decision for k, r in rows.items()} == {
@@ -61,7 +60,7 @@ def test_answers_to_proposals_become_exported_labels(data_dir: Path, tmp_path: P
         c.post_name: "expired",
     }
     ra = rows[a.post_name]
-    assert (ra.tlc_name, ra.moderator, ra.action) == (top, "mod_alice", "sticky_comment")
+    assert (ra.params["tlcs"], ra.moderator, ra.action) == (top, "mod_alice", "highlights")
     assert ra.suggestion_revision == a.revision and ra.forecaster_version == "tiny-forecaster-1"
     assert rows[c.post_name].moderator is None and rows[b.post_name].tlc_name is None
     out = export_dump(p.sessions, tmp_path / "dump")

@@ -17,7 +17,7 @@ PROBE = (
 )
 
 
-def _run(env_extra: dict[str, str]) -> str:
+def _run(env_extra: dict[str, str]) -> list[str]:
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     env.update(env_extra, PYTHONPATH=str(ROOT))
     return subprocess.run(

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from streaming.bus.base import Message
 from streaming.bus.embedded import EmbeddedBus, partition_for
 
 
-def _drain(bus: EmbeddedBus, group: str, topics: list[str]) -> list:
-    out = []
+def _drain(bus: EmbeddedBus, group: str, topics: list[str]) -> list[Message]:
+    out: list[Message] = []
     while True:
         got = bus.poll(group, topics, 100, timeout_s=0)
         if not got:
@@ -22,6 +23,7 @@ def test_same_key_lands_on_one_partition_in_publish_order() -> None:
     assert len(msgs) == 50
     by_key: dict[str, set[int]] = {}
     for m in msgs:
+        assert m.key is not None
         by_key.setdefault(m.key, set()).add(m.partition)
         assert m.partition == partition_for(m.key, 4)
     assert all(len(p) == 1 for p in by_key.values())

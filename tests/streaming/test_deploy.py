@@ -36,18 +36,33 @@ def test_example_config_only_uses_real_settings_and_loads() -> None:
     Settings(**data)  # every value has the right type
 
 
-def test_docker_compose_stage_commands_and_env_exist() -> None:
+def _check_reddit_env(env: dict[str, Any]) -> None:
+    assert {k for k in env if k.startswith("praw_")} <= {
+        "praw_client_id",
+        "praw_client_secret",
+        "praw_username",
+        "praw_password",
+    }
+    _check_env({k: v for k, v in env.items() if not k.startswith("praw_")})
+
+
+def test_docker_compose_runs_the_live_process_with_credentials_from_a_file() -> None:
     doc = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
-    stages = {n: s for n, s in doc["services"].items() if "command" in s}
-    assert set(stages) == set(STAGES)
-    for name, svc in stages.items():
-        _check_prosocial_args(svc["command"])
-        assert svc["command"][-1] == name
-        _check_env(svc["environment"])
-    assert {"kafka", "postgres"} <= set(doc["services"])
+    live = doc["services"]["live"]
+    _check_prosocial_args(live["command"])
+    assert live["command"][0] == "live"
+    _check_env(live["environment"])
+    assert live["env_file"] == ["reddit.env"] and "healthz" in " ".join(live["healthcheck"]["test"])
+    example = dict(
+        line.split("=", 1)
+        for line in (DEPLOY / "reddit.env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    _check_reddit_env(example)
+    assert set(read_yaml(DEPLOY / "live.example.yaml")) <= FIELDS
 
 
-def test_kubernetes_deployments_run_existing_stages() -> None:
+def test_kubernetes_runs_every_stage_without_a_crash_looping_one() -> None:
     docs = [d for d in yaml.safe_load_all((DEPLOY / "k8s" / "prosocial.yaml").read_text()) if d]
     deps = [d for d in docs if d["kind"] == "Deployment"]
     assert {d["metadata"]["labels"]["stage"] for d in deps} == set(STAGES)
@@ -55,13 +70,22 @@ def test_kubernetes_deployments_run_existing_stages() -> None:
         c = d["spec"]["template"]["spec"]["containers"][0]
         _check_prosocial_args(c["args"])
         assert c["readinessProbe"]["httpGet"]["path"] == "/healthz"
+        stage = d["metadata"]["labels"]["stage"]
+        if stage in ("ingest", "backfill"):  # they need Reddit: the live command, narrowed
+            assert c["args"][0] == "live"
+            assert {"name": "PROSOCIAL_STAGES", "value": stage} in c["env"]
+            assert {"secretRef": {"name": "prosocial-reddit"}} in c["envFrom"]
+        else:
+            assert c["args"][:1] == ["run"] and c["args"][-1] == stage
     cm = next(d for d in docs if d["kind"] == "ConfigMap")
     assert set(yaml.safe_load(cm["data"]["config.yaml"])) <= FIELDS
-    secret = next(d for d in docs if d["kind"] == "Secret")
-    _check_env(secret["stringData"])
+    for secret in (d for d in docs if d["kind"] == "Secret"):
+        _check_reddit_env(secret["stringData"])
 
 
-@pytest.mark.parametrize("unit", ["prosocial@.service", "prosocial.service"])
+@pytest.mark.parametrize(
+    "unit", ["prosocial@.service", "prosocial.service", "prosocial-live@.service"]
+)
 def test_systemd_units_exec_real_commands(unit: str) -> None:
     cp = configparser.ConfigParser(interpolation=None, strict=False)
     cp.read(DEPLOY / "systemd" / unit)

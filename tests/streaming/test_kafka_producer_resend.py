@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from streaming.bus.kafka import BusError, KafkaBus
+from streaming.bus.kafka import KafkaBus
+from streaming.errors import BusError
 
 
 class _Future:

@@ -4,6 +4,7 @@ storage), scorer processes killed with SIGKILL, SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from devtools.servers import TansuBroker, moto_server, tansu_binary
-from redditdata.events import TOPIC_SCORES
+from devtools.servers import TansuBroker, moto_server, port_open, tansu_binary
+from redditdata.events import TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_SUBMISSIONS
 from streaming.bus.kafka import KafkaBus
 from streaming.pipeline import ALL_TOPICS
 from streaming.replay import ReplayIndex, parse_time
@@ -71,6 +72,26 @@ def _wait(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
             return
         time.sleep(0.5)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+_ASSIGNED = re.compile(r"partitions (assigned|revoked) \[(.*)\]")
+_PARTITION = re.compile(r"topic='([^']+)', partition=(\d+)")
+
+
+def _held(log: Path) -> set[tuple[str, int]]:
+    """The partitions a scorer holds now: its last assignment, unless revoked since."""
+    held: set[tuple[str, int]] = set()
+    for what, parts in _ASSIGNED.findall(log.read_text()):
+        found = {(t, int(n)) for t, n in _PARTITION.findall(parts)}
+        held = held | found if what == "assigned" else held - found
+    return held
+
+
+def _balanced(logs: list[Path], topics: tuple[str, ...], partitions: int) -> bool:
+    """Every partition of ``topics`` is held by exactly one scorer, and each holds some."""
+    held = [_held(log) for log in logs]
+    every = {(t, n) for t in topics for n in range(partitions)}
+    return all(held) and sum(len(h) for h in held) == len(every) and set().union(*held) == every
 
 
 def _tlcs(index: ReplayIndex) -> set[str]:
@@ -131,14 +152,10 @@ def test_two_scorers_in_one_group_survivor_takes_over(
         procs = [_scorer(broker.bootstrap, db_url, lg) for lg in logs]
         try:
             _wait(
-                lambda: (
-                    all("partitions assigned [TopicPartition" in lg.read_text() for lg in logs)
-                    and all(lg.read_text().count("partitions assigned") >= 1 for lg in logs)
-                ),
+                lambda: _balanced(logs, (TOPIC_SUBMISSIONS, TOPIC_COMMENTS), 4),
                 90,
-                "both scorers hold partitions",
+                "the two scorers split every partition between them",
             )
-            time.sleep(3)  # let the rebalance settle
             events = list(small_index.events())
             _publish(broker.bootstrap, events[: len(events) // 3])
             _wait(lambda: _count(sessions) > 0, 120, "first scores")
@@ -175,7 +192,7 @@ def test_broker_restart_with_s3_storage_loses_nothing(
             at_stop = _count(sessions)
             # the rest of the first half must come back from the broker's S3 storage
             assert at_stop < len(first_half), "inconclusive: all consumed before the restart"
-            time.sleep(2)
+            _wait(lambda: not port_open(broker.port), 30, "the broker's port released")
             broker.start()  # same port, same S3 bucket
             _publish(broker.bootstrap, events[half:])
             _wait(lambda: _count(sessions) >= len(want), 300, "everything scored after restart")

@@ -25,7 +25,7 @@ from streaming.runtime import assemble, run_embedded
 from streaming.settings import load_settings
 from streaming.stages.shadow import ModelReloader
 from streaming.storage import ScoreRow, ShadowScoreRow, TlcRow
-from tests.streaming.tiny import TinyForecaster, _Fc, tiny_models
+from tests.streaming.tiny import TinyForecast, TinyForecaster, tiny_models
 
 HORIZON = 48 * 3600
 
@@ -38,7 +38,7 @@ class Versioned(TinyForecaster):
 
     def predict(self, post, tlcs, empathy=None, *, n_prior=None):  # type: ignore[no-untyped-def]
         return [
-            _Fc(f.value + self.shift, f.lower, f.upper, f.reasons)
+            TinyForecast(f.value + self.shift, f.lower, f.upper, f.reasons)
             for f in super().predict(post, tlcs, n_prior=n_prior)
         ]
 
@@ -58,7 +58,7 @@ class Peeking(TinyForecaster):
             node = next(x for x in th.tlcs if x.name == t.name)
             reps = list(iter_replies(node))
             v = math.log1p(len(reps)) + 0.1 * max((r.depth for r in reps), default=0)
-            out.append(_Fc(self.sign * v, 0.0, 0.0, []))
+            out.append(TinyForecast(self.sign * v, 0.0, 0.0, []))
         return out
 
 

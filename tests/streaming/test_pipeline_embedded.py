@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from redditdata.tree import iter_replies
+from redditdata.tree import Thread, iter_replies
 from streaming.clock import EventClock
 from streaming.replay import ReplayIndex
 from streaming.runtime import assemble, run_embedded
@@ -73,6 +73,7 @@ def test_replay_scores_every_tlc_once_suggests_backfills_and_evaluates(
         assert set(outs) == tlc_names
         for c in [c for cs in small_index.comments.values() for c in cs if c.is_tlc][:300]:
             thread = small_index.thread(c.link_id, c.created_utc + HORIZON)
+            assert thread is not None
             node = next(t for t in thread.tlcs if t.name == c.name)
             assert outs[c.name].n_replies == len(list(iter_replies(node)))
             assert outs[c.name].as_of_utc >= c.created_utc + HORIZON
@@ -85,7 +86,7 @@ def test_replay_scores_every_tlc_once_suggests_backfills_and_evaluates(
                     iter_replies(
                         next(
                             t
-                            for t in small_index.thread(o.post_name, 4e9).tlcs
+                            for t in _thread(small_index, o.post_name).tlcs
                             if t.name == o.tlc_name
                         )
                     )
@@ -130,3 +131,10 @@ def test_without_bundles_the_service_stores_but_never_invents_scores(
     with p.sessions() as s:
         assert s.scalar(select(func.count()).select_from(ScoreRow)) == 0
         assert s.scalar(select(func.count()).select_from(TlcRow)) == small_index.n_tlcs
+
+
+def _thread(index: ReplayIndex, post_name: str) -> Thread:
+    """The whole thread of a replayed post (every comment the dump has)."""
+    thread = index.thread(post_name, 4e9)
+    assert thread is not None
+    return thread

@@ -20,6 +20,7 @@ from streaming.stages.base import DeadLetters
 from streaming.stages.history import author_contexts
 from streaming.stages.scorer import ScorerStage
 from streaming.storage import OutcomeRow, PostRow, TlcRow, open_database, upsert
+from tests.streaming.tiny import TinyForecast
 
 H = 48 * 3600
 
@@ -126,10 +127,8 @@ class _CtxForecaster:
         self.groups: list[tuple[Any, ...]] = []
 
     def predict_many(self, groups: Any, empathy: Any = None) -> list[Any]:
-        from tests.streaming.tiny import _Fc
-
         self.groups += [tuple(g) for g in groups]
-        return [_Fc(0.0, -1.0, 1.0, []) for g in groups for _ in g[1]]
+        return [TinyForecast(0.0, -1.0, 1.0, []) for g in groups for _ in g[1]]
 
 
 def _msg(topic: str, key: str, value: dict[str, Any]) -> Any:

@@ -42,11 +42,11 @@ def test_upserts_are_idempotent_and_update_only_named_columns(db_url: str) -> No
         upsert(s, PostRow, [_post("t3_a", 9)])  # do nothing on conflict
         s.commit()
         assert s.scalar(select(func.count()).select_from(PostRow)) == 2
-        assert s.get(PostRow, "t3_a").score == 1
+        assert s.get_one(PostRow, "t3_a").score == 1
         upsert(s, PostRow, [_post("t3_a", 9)], update=["score"])
         s.commit()
         s.expire_all()
-        assert s.get(PostRow, "t3_a").score == 9
+        assert s.get_one(PostRow, "t3_a").score == 9
 
 
 def test_score_rows_keep_provenance_json(db_url: str) -> None:
@@ -72,7 +72,8 @@ def test_score_rows_keep_provenance_json(db_url: str) -> None:
     with sessions() as s:
         upsert(s, ScoreRow, [row, row])
         s.commit()
-        got = s.get(ScoreRow, "t1_x")
+        got = s.get_one(ScoreRow, "t1_x")
+        assert got.empathy is not None
         assert got.empathy["probs"] == [0.8, 0.1, 0.1]
         assert (got.empathy_version, got.forecaster_version, got.config_hash) == ("e1", "f1", "abc")
 

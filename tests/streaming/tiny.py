@@ -1,5 +1,5 @@
 """Tiny, deterministic stand-ins for the model bundles, injected through constructors in
-tests where the real bundles are not the point (DESIGN.md §8). They are never used by the
+tests where the real bundles are not the point. They are never used by the
 service itself."""
 
 from __future__ import annotations
@@ -10,14 +10,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redditdata.tree import Node, Post, iter_replies
+from streaming.modelset import ModelSet
 
-__all__ = ["TinyEmpathy", "TinyForecaster", "TinyOutcomes", "tiny_models"]
+__all__ = [
+    "TinyEmpathy",
+    "TinyEmpathyResult",
+    "TinyForecast",
+    "TinyForecaster",
+    "TinyOutcome",
+    "TinyOutcomes",
+    "tiny_models",
+]
 
 
 @dataclass
-class _Emp:
+class TinyEmpathyResult:
     label: str
     probs: list[float]
+    share_seeking: float = 0.0
+    share_providing: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "probs": self.probs}
@@ -29,37 +40,38 @@ class TinyEmpathy:
     def __init__(self) -> None:
         self.calls = 0
 
-    def predict_comments(self, texts: Sequence[str]) -> list[_Emp]:
+    def predict_comments(self, texts: Sequence[str]) -> list[TinyEmpathyResult]:
         self.calls += 1
         out = []
         for t in texts:
             low = t.lower()
             if "?" in t:
-                out.append(_Emp("seeking", [0.2, 0.7, 0.1]))
+                out.append(TinyEmpathyResult("seeking", [0.2, 0.7, 0.1], share_seeking=1.0))
             elif any(w in low for w in ("thank", "sorry", "hope", "you can", "good luck")):
-                out.append(_Emp("providing", [0.2, 0.1, 0.7]))
+                out.append(TinyEmpathyResult("providing", [0.2, 0.1, 0.7], share_providing=1.0))
             else:
-                out.append(_Emp("none", [0.8, 0.1, 0.1]))
+                out.append(TinyEmpathyResult("none", [0.8, 0.1, 0.1]))
         return out
 
 
 @dataclass
-class _Fc:
+class TinyForecast:
     value: float
     lower: float
     upper: float
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[tuple[str, float]] = field(default_factory=list)
 
 
 class TinyForecaster:
     version = "tiny-forecaster-1"
+    use_context = False
 
     def __init__(self) -> None:
         self.n_prior_seen: list[list[int] | None] = []
 
     def predict(
         self, post: Post, tlcs: list[Node], empathy: Any = None, *, n_prior: Any = None
-    ) -> list[_Fc]:
+    ) -> list[TinyForecast]:
         self.n_prior_seen.append(None if n_prior is None else list(n_prior))
         out = []
         for t in tlcs:
@@ -67,18 +79,22 @@ class TinyForecaster:
                 0.3 * math.log1p(len(t.body.split()))
                 - 0.002 * (t.created_utc - post.created_utc) / 60
             )
-            out.append(_Fc(v, v - 0.5, v + 0.5, [f"length {len(t.body.split())} words"]))
+            out.append(
+                TinyForecast(v, v - 0.5, v + 0.5, [(f"length {len(t.body.split())} words", v)])
+            )
         return out
 
-    def predict_many(self, groups: Sequence[tuple[Any, ...]], empathy: Any = None) -> list[_Fc]:
-        out: list[_Fc] = []
+    def predict_many(
+        self, groups: Sequence[tuple[Any, ...]], empathy: Any = None
+    ) -> list[TinyForecast]:
+        out: list[TinyForecast] = []
         for post, tlcs, n_prior, *_context in groups:
             out += self.predict(post, tlcs, n_prior=n_prior)
         return out
 
 
 @dataclass
-class _Out:
+class TinyOutcome:
     trajectory: float
     metrics: dict[str, float]
 
@@ -87,13 +103,13 @@ class _Out:
 
 
 class TinyOutcomes:
-    def compute(self, tlcs: list[Node]) -> list[_Out]:
+    def compute(self, tlcs: Sequence[Node]) -> list[TinyOutcome]:
         out = []
         for t in tlcs:
             replies = list(iter_replies(t))
             depth = max((r.depth for r in replies), default=0)
             out.append(
-                _Out(
+                TinyOutcome(
                     math.log1p(len(replies)) + 0.1 * depth,
                     {
                         "subsequent_comments": len(replies),
@@ -105,8 +121,7 @@ class TinyOutcomes:
         return out
 
 
-def tiny_models() -> Any:
-    from streaming.modelset import ModelSet
+def tiny_models() -> ModelSet:
 
     return ModelSet(
         empathy=TinyEmpathy(),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from training.aux.bundle import write_aux_bundle
+from training.aux.bundle import write_trained_aux
 from training.aux.data import DataMissingError, group_split, load_advice, load_perspective
 from training.aux.datasets import AuxData, load_aux_data
 from training.aux.fit import AuxConfig, TrainedAux, fit_calibrator, train_aux
@@ -34,15 +34,7 @@ def tiny_trained(tiny_data: AuxData) -> TrainedAux:
 def tiny_registry(tiny_trained: TrainedAux, tmp_path_factory: pytest.TempPathFactory) -> Registry:
     reg = Registry(tmp_path_factory.mktemp("auxreg"))
     t = tiny_trained
-    write_aux_bundle(
-        reg,
-        t.featurizer,
-        t.weights,
-        t.bias,
-        t.calibrator,
-        thresholds={"advice": 0.7, "info": 0.7, "toxic": 0.5, "extremely_toxic": 0.8},
-        params=t.params,
-    )
+    write_trained_aux(reg, t)
     return reg
 
 
@@ -168,16 +160,17 @@ def test_splits_are_grouped_and_disjoint(data_dir: Path) -> None:
 
 
 def test_validation_score_is_macro_averaged_over_sources() -> None:
-    from training.aux.fit import _score
+    from training.aux.fit import validation_score
 
     y = np.array([0, 1, 0, 1, 0, 0, 1, 1], dtype=float)
     z = np.array([0.1, 0.9, 0.2, 0.8, 0.9, 0.8, 0.1, 0.2])  # source a perfect, b inverted
     src = np.array(["a"] * 4 + ["b"] * 4, dtype=object)
-    assert _score("logistic", y, z, src) == pytest.approx(0.5)
+    assert validation_score("logistic", y, z, src) == pytest.approx(0.5)
     one_class = np.array(["pos"] * 4 + ["neg"] * 4, dtype=object)
     y2 = np.array([1, 1, 1, 1, 0, 0, 0, 0], dtype=float)
     z2 = np.array([0.9, 0.8, 0.7, 0.6, 0.1, 0.2, 0.3, 0.65])
-    assert _score("logistic", y2, z2, one_class) == pytest.approx(15 / 16)  # pooled fallback
+    pooled = validation_score("logistic", y2, z2, one_class)  # no source has both classes
+    assert pooled == pytest.approx(15 / 16)
 
 
 def test_cli_trains_a_current_bundle_with_its_heldout_figures(

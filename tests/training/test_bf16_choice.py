@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 import pytest
-from training.commands import empathy as empathy_cmd
+import training.commands.empathy as empathy_cmd
 
 from models import cpu
 

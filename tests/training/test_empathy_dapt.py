@@ -72,7 +72,7 @@ def test_dapt_trains_the_encoder_and_fine_tune_starts_from_it(
     from safetensors.torch import load_file
     from training.empathy.dapt import DaptArgs, comments_path, load_sentences, run_dapt
     from training.empathy.data import dataset_path, split_dataset
-    from training.empathy.protocol import head, run_protocol
+    from training.empathy.job import head, run_protocol
     from training.empathy.trainer import Args, default_base_model
 
     from models.bundle import Registry

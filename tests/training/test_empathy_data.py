@@ -9,6 +9,7 @@ import pytest
 from sklearn.metrics import f1_score
 from training.empathy.baselines import lexicon_features, load_lexicon, run_baselines
 from training.empathy.data import binary_labels, dataset_path, load_dataset, split_dataset
+from training.empathy.job import head
 from training.empathy.metrics import (
     Decision,
     decide,
@@ -17,7 +18,6 @@ from training.empathy.metrics import (
     prf,
     tune_decisions,
 )
-from training.empathy.protocol import head
 from training.empathy.report import summarise
 
 

@@ -7,11 +7,19 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from training.aux.fit import TrainedAux
 
-from models.aux import AUX_BUNDLE, AUX_HEADS, DENSE_FEATURES, Calibrator, Featurizer
+from models.aux import (
+    AUX_BUNDLE,
+    AUX_HEADS,
+    DEFAULT_THRESHOLDS,
+    DENSE_FEATURES,
+    Calibrator,
+    Featurizer,
+)
 from models.bundle import Bundle, BundleWriter, Registry
 
-__all__ = ["write_aux_bundle"]
+__all__ = ["write_aux_bundle", "write_trained_aux"]
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +31,7 @@ def write_aux_bundle(
     bias: np.ndarray,
     calibrator: Calibrator,
     *,
-    thresholds: Mapping[str, float],
+    thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS,
     metrics: Mapping[str, Any] | None = None,
     params: Mapping[str, Any] | None = None,
     training_data_hash: str = "",
@@ -63,3 +71,25 @@ def write_aux_bundle(
         version = w.version
     logger.info("aux bundle %s written to %s", version, registry.root)
     return registry.get(AUX_BUNDLE, version)
+
+
+def write_trained_aux(
+    registry: Registry,
+    trained: TrainedAux,
+    *,
+    metrics: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    training_data_hash: str = "",
+) -> Bundle:
+    """Write what :func:`training.aux.fit.train_aux` returned as the current ``aux`` bundle
+    (the serving thresholds: :data:`models.aux.DEFAULT_THRESHOLDS`)."""
+    return write_aux_bundle(
+        registry,
+        trained.featurizer,
+        trained.weights,
+        trained.bias,
+        trained.calibrator,
+        metrics=metrics,
+        params={**trained.params, **(params or {})},
+        training_data_hash=training_data_hash,
+    )

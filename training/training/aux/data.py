@@ -200,23 +200,34 @@ def load_politeness(aux: Path, limit: int | None = None) -> dict[str, Labelled]:
     return _by_split(_clean(df["Request"]), y, split, "politeness", limit)
 
 
+def _goemotions(aux: Path) -> tuple[list[str], dict[str, pd.DataFrame]]:
+    """GoEmotions' label names and its ``text`` / ``labels`` table per split."""
+    root = aux / "support" / "goemotions"
+    names = Path(_need(root / "labels.txt")).read_text().split()
+    tables = {
+        split: pd.read_csv(
+            _need(root / f), sep="\t", header=None, names=["text", "labels", "id"], quoting=3
+        )
+        for split, f in zip(SPLITS, ("train.tsv", "dev.tsv", "test.tsv"), strict=True)
+    }
+    return names, tables
+
+
+def _emotion_ids(labels: object) -> set[int]:
+    """A GoEmotions ``labels`` cell (``"3,17"``) as label indices."""
+    return {int(x) for x in str(labels).split(",") if x.strip().isdigit()}
+
+
 def load_goemotions(aux: Path, limit: int | None = None) -> dict[str, Labelled]:
     """GoEmotions comments; ``y`` = (#supportive − #unsupportive labels) / #either, 0 if none."""
-    names = Path(_need(aux / "support" / "goemotions" / "labels.txt")).read_text().split()
+    names, tables = _goemotions(aux)
     pos = {names.index(e) for e in SUPPORTIVE_EMOTIONS}
     neg = {names.index(e) for e in UNSUPPORTIVE_EMOTIONS}
     out = {}
-    for split, f in zip(SPLITS, ("train.tsv", "dev.tsv", "test.tsv"), strict=True):
-        df = pd.read_csv(
-            _need(aux / "support" / "goemotions" / f),
-            sep="\t",
-            header=None,
-            names=["text", "labels", "id"],
-            quoting=3,
-        )
+    for split, df in tables.items():
         ys = []
-        for lab in df["labels"].astype(str):
-            ids = {int(x) for x in lab.split(",") if x.strip().isdigit()}
+        for lab in df["labels"]:
+            ids = _emotion_ids(lab)
             p, n = len(ids & pos), len(ids & neg)
             ys.append((p - n) / (p + n) if p + n else 0.0)
         out[split] = Labelled(_clean(df["text"]), np.asarray(ys), "goemotions").head(limit)
@@ -245,20 +256,12 @@ BENIGN_EMOTIONS = (
 def load_goemotions_benign(aux: Path, limit: int | None = None) -> dict[str, Labelled]:
     """GoEmotions comments whose every label is in :data:`BENIGN_EMOTIONS` and that contain no
     profanity-looking token; ``y`` = 0 (non-toxic short Reddit comments for the toxicity head)."""
-    names = Path(_need(aux / "support" / "goemotions" / "labels.txt")).read_text().split()
+    names, tables = _goemotions(aux)
     benign = {names.index(e) for e in BENIGN_EMOTIONS}
     out = {}
-    for split, f in zip(SPLITS, ("train.tsv", "dev.tsv", "test.tsv"), strict=True):
-        df = pd.read_csv(
-            _need(aux / "support" / "goemotions" / f),
-            sep="\t",
-            header=None,
-            names=["text", "labels", "id"],
-            quoting=3,
-        )
+    for split, df in tables.items():
         keep = [
-            {int(x) for x in str(lab).split(",") if x.strip().isdigit()} <= benign
-            and not _PROFANE.search(str(t))
+            _emotion_ids(lab) <= benign and not _PROFANE.search(str(t))
             for lab, t in zip(df["labels"], df["text"], strict=True)
         ]
         texts = [t for t, k in zip(_clean(df["text"]), keep, strict=True) if k]

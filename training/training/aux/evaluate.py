@@ -7,6 +7,7 @@ paper's figure (``paper``) where the paper gives one. Figures on substitute data
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -93,20 +94,34 @@ def _ece(p: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
     return _r(err)
 
 
+#: ``score(labelled, head)``: the model's scores of one head for a labelled set.
+Score = Callable[[Labelled, str], np.ndarray]
+
+
 def evaluate_aux(model: AuxModels, data: AuxData) -> dict[str, Any]:
     """One JSON-able dict: per head, held-out figures and the paper's."""
-    th = model.thresholds
-    out: dict[str, Any] = {"version": model.version}
 
-    def sc(lab: Labelled, head: str) -> np.ndarray:
+    def score(lab: Labelled, head: str) -> np.ndarray:
         return model.score(lab.texts)[head] if len(lab) else np.zeros(0)
 
+    th = model.thresholds
+    return {
+        "version": model.version,
+        "toxicity": {"heldout": _toxicity(score, data, th), "paper": PAPER["toxicity"]},
+        "politeness": _politeness(score, data),
+        "supportiveness": _supportiveness(score, data),
+        "advice": _advice(score, data, th),
+        "info": _info(score, data, th),
+    }
+
+
+def _toxicity(score: Score, data: AuxData, th: Mapping[str, float]) -> dict[str, Any]:
     tox: dict[str, Any] = {}
     ev = data.evals["toxicity"]
     for name in ("toxichat_test", "davidson_test", "wiki_toxic_test"):
-        tox[name] = _classifier(sc(ev[name], "toxicity"), ev[name], th["toxic"])
+        tox[name] = _classifier(score(ev[name], "toxicity"), ev[name], th["toxic"])
     gb = ev["goemotions_benign_test"]
-    p = sc(gb, "toxicity")
+    p = score(gb, "toxicity")
     tox["goemotions_benign_test"] = {
         "n": len(gb),
         "rate_at_0.5": _r((p >= th["toxic"]).mean()) if len(gb) else None,
@@ -114,14 +129,14 @@ def evaluate_aux(model: AuxModels, data: AuxData) -> dict[str, Any]:
         "note": "false-positive rate on benign Reddit comments (lower is better)",
     }
     rd = ev["ruddit_test"]
-    p = sc(rd, "toxicity")
+    p = score(rd, "toxicity")
     tox["ruddit_test"] = {
         "n": len(rd),
         "pearson_r": _pearson(p, rd.y),
         "auc_offensive": _auc((rd.y > RUDDIT_TOXIC_ABOVE).astype(int), p),
     }
     pz = data.perspective["test"]
-    p = sc(pz, "toxicity")
+    p = score(pz, "toxicity")
     tox["perspective_heldout"] = {
         "n": len(pz),
         "pearson_r": _pearson(p, pz.y),
@@ -136,20 +151,25 @@ def evaluate_aux(model: AuxModels, data: AuxData) -> dict[str, Any]:
         "at_0.8": _agreement(p, pz.y, th["extremely_toxic"]),
         "note": "Wikipedia comments; Perspective TOXICITY@6 as the reference",
     }
-    out["toxicity"] = {"heldout": tox, "paper": PAPER["toxicity"]}
+    return tox
 
+
+def _politeness(score: Score, data: AuxData) -> dict[str, Any]:
     po = data.evals["politeness"]["test"]
-    out["politeness"] = {
-        "heldout": {"test": {"n": len(po), "pearson_r": _pearson(sc(po, "politeness"), po.y)}},
+    return {
+        "heldout": {"test": {"n": len(po), "pearson_r": _pearson(score(po, "politeness"), po.y)}},
         "paper": PAPER["politeness"],
         "comparable": False,
         "note": "Stanford Politeness only (Wang & Jurgens data unavailable); "
         "paper combined both datasets",
     }
+
+
+def _supportiveness(score: Score, data: AuxData) -> dict[str, Any]:
     su = data.evals["supportiveness"]
-    out["supportiveness"] = {
+    return {
         "heldout": {
-            k: {"n": len(v), "pearson_r": _pearson(sc(v, "supportiveness"), v.y)}
+            k: {"n": len(v), "pearson_r": _pearson(score(v, "supportiveness"), v.y)}
             for k, v in su.items()
         },
         "paper": PAPER["supportiveness"],
@@ -157,31 +177,48 @@ def evaluate_aux(model: AuxModels, data: AuxData) -> dict[str, Any]:
         "note": "substitute targets: GoEmotions supportive-minus-unsupportive emotions and "
         "Ruddit -offensiveness; the paper's r is on Wang & Jurgens ratings",
     }
-    ad = data.evals["advice"]["test"]
-    adp = data.evals["advice"]["paper_like_test"]
-    out["advice"] = {
-        "heldout": {
-            "test": _classifier(sc(ad, "advice"), ad, th["advice"]),
-            "paper_like_test": _classifier(sc(adp, "advice"), adp, th["advice"]),
-        },
-        "paper": PAPER["advice"],
-        "comparable": False,
-        "note": "test: Advice-EMNLP2020 gold replies (any advice sentence = "
+
+
+def _advice(score: Score, data: AuxData, th: Mapping[str, float]) -> dict[str, Any]:
+    return _binary_head(
+        score,
+        data,
+        th,
+        "advice",
+        ("test", "paper_like_test"),
+        "test: Advice-EMNLP2020 gold replies (any advice sentence = "
         "advice); paper_like_test: all advice-subreddit test replies vs "
         "GoEmotions replies at the paper's 21% positive rate",
-    }
-    inf = data.evals["info"]["test"]
-    inc = data.evals["info"]["college_test"]
-    out["info"] = {
-        "heldout": {
-            "test": _classifier(sc(inf, "info"), inf, th["info"]),
-            "college_test": _classifier(sc(inc, "info"), inc, th["info"]),
-        },
-        "paper": PAPER["info"],
-        "comparable": False,
-        "note": "test: answers score>2 to questions (ELI5, r/AskAcademia, "
+    )
+
+
+def _info(score: Score, data: AuxData, th: Mapping[str, float]) -> dict[str, Any]:
+    return _binary_head(
+        score,
+        data,
+        th,
+        "info",
+        ("test", "college_test"),
+        "test: answers score>2 to questions (ELI5, r/AskAcademia, "
         "r/CollegeAdvice) vs other Reddit replies (GoEmotions, ToxiChat, Ruddit, "
         "reddit-college non-question threads); college_test: the reddit-college "
         "part only",
+    )
+
+
+def _binary_head(
+    score: Score,
+    data: AuxData,
+    th: Mapping[str, float],
+    head: str,
+    sets: Sequence[str],
+    note: str,
+) -> dict[str, Any]:
+    """A classifier head's figures on each held-out set, at its serving threshold."""
+    evals = data.evals[head]
+    return {
+        "heldout": {n: _classifier(score(evals[n], head), evals[n], th[head]) for n in sets},
+        "paper": PAPER[head],
+        "comparable": False,
+        "note": note,
     }
-    return out

@@ -38,6 +38,7 @@ __all__ = [
     "fit_calibrator",
     "fit_idf",
     "train_aux",
+    "validation_score",
 ]
 
 logger = logging.getLogger(__name__)
@@ -126,7 +127,9 @@ class FeatureCache:
         return self.x[[self.index[t] for t in texts]]
 
 
-def _score(kind: str, y: np.ndarray, z: np.ndarray, sources: np.ndarray | None = None) -> float:
+def validation_score(
+    kind: str, y: np.ndarray, z: np.ndarray, sources: np.ndarray | None = None
+) -> float:
     """Validation score: AUC (logistic) or Pearson r (regression), macro-averaged over the
     sources where it is defined (so a large source cannot drown the others), else pooled."""
 
@@ -261,7 +264,11 @@ def train_aux(
         for reg in grid:
             say(f"{head}: fitting {kind} reg={reg}")
             coef, icpt = _fit_linear(kind, xtr, ty, tw, reg)
-            s = _score(kind, vy, xva @ coef + icpt, hd.sources("val")) if xva is not None else 0.0
+            s = (
+                validation_score(kind, vy, xva @ coef + icpt, hd.sources("val"))
+                if xva is not None
+                else 0.0
+            )
             scores[str(reg)] = round(s, 4)
             if best is None or s > best[0]:
                 best = (s, reg, coef, icpt)

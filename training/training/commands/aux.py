@@ -22,7 +22,7 @@ from models.aux import AUX_HEADS, AuxModels
 from models.bundle import Registry, hash_files
 from models.errors import ModelsError
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
-from training.aux.bundle import write_aux_bundle
+from training.aux.bundle import write_trained_aux
 from training.aux.data import aux_data_files
 from training.aux.datasets import load_aux_data
 from training.aux.evaluate import evaluate_aux
@@ -160,15 +160,11 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             status.update("held-out evaluation")
             result = evaluate_aux(model, data)
             status.update("writing bundle")
-            bundle = write_aux_bundle(
+            bundle = write_trained_aux(
                 registry,
-                trained.featurizer,
-                trained.weights,
-                trained.bias,
-                trained.calibrator,
-                thresholds=model.thresholds,
+                trained,
                 metrics={k: v for k, v in result.items() if k != "version"},
-                params={**trained.params, "validation": trained.validation, "limit": args.limit},
+                params={"validation": trained.validation, "limit": args.limit},
                 training_data_hash=hash_files(aux_data_files(data_dir)),
             )
             result["version"] = bundle.version

@@ -65,14 +65,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--dropout", type=float, default=None)
     p.add_argument("--weight-decay", type=float, default=None)
-    p.add_argument(
-        "--bf16",
-        choices=("auto", "on", "off"),
-        default="auto",
-        help="bfloat16 autocast: auto = only where the CPU runs it natively "
-        "(emulated bf16 is ~5x slower than fp32)",
-    )
-    p.add_argument("--no-bf16", action="store_true", help="train in fp32 (= --bf16 off)")
+    add_bf16_options(p)
     p.add_argument("--no-baselines", action="store_true")
     p.add_argument("--max-train", type=int, default=None, help="use only N train sentences")
     p.add_argument(
@@ -83,6 +76,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-bundle", action="store_true", help="do not write a bundle")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
+
+
+def add_bf16_options(p: argparse.ArgumentParser) -> None:
+    """``--bf16 auto|on|off`` and ``--no-bf16``, read back by :func:`use_bf16`."""
+    p.add_argument(
+        "--bf16",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="bfloat16 autocast: auto = only where the CPU runs it natively "
+        "(emulated bf16 is ~5x slower than fp32)",
+    )
+    p.add_argument("--no-bf16", action="store_true", help="train in fp32 (= --bf16 off)")
 
 
 def use_bf16(args: argparse.Namespace) -> bool:
@@ -102,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     from models.bundle import Registry
     from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
     from training.empathy.data import dataset_path, split_dataset
-    from training.empathy.protocol import head, run_protocol
+    from training.empathy.job import head, run_protocol
     from training.empathy.trainer import Args
     from training.errors import TrainingError
 

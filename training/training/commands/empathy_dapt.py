@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from training.commands.empathy import add_bf16_options, use_bf16
+
 __all__ = ["register", "run"]
 
 
@@ -53,14 +55,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch threads")
     p.add_argument("--base-model", default=None, help="encoder directory (default MiniLM)")
-    p.add_argument(
-        "--bf16",
-        choices=("auto", "on", "off"),
-        default="auto",
-        help="bfloat16 autocast: auto = only where the CPU runs it natively "
-        "(emulated bf16 is ~5x slower than fp32)",
-    )
-    p.add_argument("--no-bf16", action="store_true", help="train in fp32 (= --bf16 off)")
+    add_bf16_options(p)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
 
@@ -69,7 +64,6 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from models.paths import resolve_data_dir, var_dir
-    from training.commands.empathy import use_bf16
     from training.empathy.dapt import DaptArgs, comments_path, load_sentences, run_dapt
     from training.empathy.data import dataset_path, split_dataset
     from training.errors import TrainingError

@@ -35,6 +35,7 @@ __all__ = [
     "DaptArgs",
     "DaptError",
     "DaptResult",
+    "DaptTrainer",
     "comments_path",
     "load_sentences",
     "mask_tokens",
@@ -235,131 +236,178 @@ def run_dapt(
     The first ``args.n_heldout`` sentences are held out for the MLM loss; ``extra`` sentences
     (e.g. the task's *train* split texts, task-adaptive pre-training) join the training pool
     only."""
-    from transformers import AutoTokenizer, BertForMaskedLM
-
-    say = progress or (lambda msg: logger.info("%s", msg))
-    a = args
-    if len(sentences) <= a.n_heldout:
-        raise DaptError(f"need more than {a.n_heldout} sentences, got {len(sentences)}")
-    torch.manual_seed(a.seed)
-    torch.set_num_threads(max(1, a.threads))
-    gen = torch.Generator().manual_seed(a.seed)
-    rng = np.random.default_rng(a.seed)
-    base = a.base_model or default_base_model()
-    tok = AutoTokenizer.from_pretrained(base)
-    model = BertForMaskedLM.from_pretrained(base)
-    model.tie_weights()
-    emb = model.bert.embeddings.word_embeddings.weight
-    if model.cls.predictions.decoder.weight is not emb:
-        raise DaptError("MLM decoder is not tied to the word embeddings")
-    masker = _Masker(tok, int(model.config.vocab_size), a.mlm_prob)
-    ids = list(tok(list(sentences), truncation=True, max_length=a.max_len)["input_ids"])
-    held_ids, train_ids = ids[: a.n_heldout], ids[a.n_heldout :]
-    if extra:
-        train_ids += list(tok(list(extra), truncation=True, max_length=a.max_len)["input_ids"])
-    held_gen = torch.Generator().manual_seed(10_000 + a.seed)
-    held: list[tuple[torch.Tensor, ...]] = []
-    for s in range(0, len(held_ids), a.batch_size):
-        x, m = _pad(held_ids[s : s + a.batch_size], tok.pad_token_id)
-        xm, pick = masker(x, m, held_gen)
-        held.append((xm, m, x, pick))
-    before = _heldout_loss(model, held, a.bf16)
-    say(
-        f"DAPT: {len(train_ids)} train / {len(held_ids)} held-out sentences; "
+    trainer = DaptTrainer(args, progress=progress)
+    trainer.prepare(sentences, extra)
+    before = trainer.heldout_loss()
+    trainer.say(
+        f"DAPT: {len(trainer.train_ids)} train / {trainer.n_heldout} held-out sentences; "
         f"held-out MLM loss before {before:.3f}"
     )
-    emb.requires_grad_(not a.freeze_word_embeddings)
-    head_params = [
-        p
-        for n, p in model.named_parameters()
-        if n.startswith("cls.") and p.requires_grad and p is not emb
-    ]
-    enc_params = [
-        p for n, p in model.named_parameters() if n.startswith("bert.") and p.requires_grad
-    ]
-    opt = torch.optim.AdamW(
-        [{"params": enc_params, "lr": a.lr}, {"params": head_params, "lr": a.head_lr}],
-        weight_decay=a.weight_decay,
-    )
-    warm = max(1, int(a.warmup * a.steps))
-    head_warm = min(a.head_warmup, a.steps)
-
-    def enc_lambda(step: int) -> float:
-        if step < head_warm:
-            return 0.0
-        s = step - head_warm
-        span = max(1, a.steps - head_warm)
-        if s < warm:
-            return (s + 1) / warm
-        return max(0.0, (span - s) / max(1, span - warm))
-
-    def head_lambda(step: int) -> float:
-        return max(0.0, (a.steps - step) / a.steps) if step >= head_warm else 1.0
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, [enc_lambda, head_lambda])
-    history: list[dict[str, Any]] = []
-    order = rng.permutation(len(train_ids))
-    pos, run_loss, run_n, step = 0, 0.0, 0, 0
-    t0 = time.perf_counter()
-    model.train()
-    for step in range(1, a.steps + 1):
-        for p in enc_params:
-            p.requires_grad_(step > head_warm)
-        if pos + a.batch_size > len(order):
-            order, pos = rng.permutation(len(train_ids)), 0
-        rows = [train_ids[int(i)] for i in order[pos : pos + a.batch_size]]
-        pos += a.batch_size
-        x, m = _pad(rows, tok.pad_token_id)
-        xm, pick = masker(x, m, gen)
-        loss = _mlm_loss(model, xm, m, x, pick, a.bf16)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
-        opt.step()
-        sched.step()
-        run_loss += float(loss.detach())
-        run_n += 1
-        elapsed = time.perf_counter() - t0
-        over = a.max_minutes is not None and elapsed > 60 * a.max_minutes
-        if step % a.log_every == 0 or step == a.steps or over:
-            rec = {"step": step, "loss": round(run_loss / run_n, 4), "seconds": round(elapsed, 1)}
-            history.append(rec)
-            eta = elapsed / step * (a.steps - step)
-            say(
-                f"DAPT step {step}/{a.steps} loss {rec['loss']:.4f} "
-                f"{step * a.batch_size / elapsed:.0f} seq/s eta {eta / 60:.1f} min"
-            )
-            run_loss, run_n = 0.0, 0
-            model.train()
-        if over:
-            say(f"DAPT: time limit of {a.max_minutes} min reached at step {step}")
-            break
-    seconds = time.perf_counter() - t0
-    after = _heldout_loss(model, held, a.bf16)
-    say(f"DAPT: held-out MLM loss {before:.3f} -> {after:.3f} in {seconds / 60:.1f} min")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.bert.save_pretrained(str(out_dir))
-    tok.save_pretrained(str(out_dir))
-    meta = {
-        "base_model": base,
-        "args": a.to_dict(),
-        "steps_done": step,
-        "seconds": round(seconds, 1),
-        "n_sentences": len(sentences),
-        "n_extra": len(extra),
-        "corpus_sha256": corpus_hash,
-        "heldout_loss_before": round(before, 4),
-        "heldout_loss_after": round(after, 4),
-        "history": history,
-    }
-    (out_dir / "dapt.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    return DaptResult(
-        out_dir=out_dir,
-        steps=step,
+    steps, seconds = trainer.train()
+    after = trainer.heldout_loss()
+    trainer.say(f"DAPT: held-out MLM loss {before:.3f} -> {after:.3f} in {seconds / 60:.1f} min")
+    result = DaptResult(
+        out_dir=Path(out_dir),
+        steps=steps,
         seconds=seconds,
         heldout_loss_before=before,
         heldout_loss_after=after,
         n_sentences=len(sentences),
-        history=history,
+        history=trainer.history,
     )
+    trainer.save(result, n_extra=len(extra), corpus_hash=corpus_hash)
+    return result
+
+
+class DaptTrainer:
+    """The DAPT steps of :func:`run_dapt`: :meth:`prepare` (model, tokenizer, held-out
+    batches), :meth:`train` (head warm-up, then encoder and head), :meth:`heldout_loss`,
+    :meth:`save`."""
+
+    def __init__(self, args: DaptArgs, progress: Callable[[str], None] | None = None) -> None:
+        from transformers import AutoTokenizer, BertForMaskedLM
+
+        self.args = args
+        self.say = progress or (lambda msg: logger.info("%s", msg))
+        torch.manual_seed(args.seed)
+        torch.set_num_threads(max(1, args.threads))
+        self.gen = torch.Generator().manual_seed(args.seed)
+        self.rng = np.random.default_rng(args.seed)
+        self.base = args.base_model or default_base_model()
+        self.tokenizer = AutoTokenizer.from_pretrained(self.base)
+        self.model = BertForMaskedLM.from_pretrained(self.base)
+        self.model.tie_weights()
+        self.embeddings = self.model.bert.embeddings.word_embeddings.weight
+        if self.model.cls.predictions.decoder.weight is not self.embeddings:
+            raise DaptError("MLM decoder is not tied to the word embeddings")
+        self.masker = _Masker(self.tokenizer, int(self.model.config.vocab_size), args.mlm_prob)
+        self.train_ids: list[list[int]] = []
+        self.held: list[tuple[torch.Tensor, ...]] = []
+        self.n_heldout = 0
+        self.history: list[dict[str, Any]] = []
+
+    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+        enc = self.tokenizer(list(texts), truncation=True, max_length=self.args.max_len)
+        return list(enc["input_ids"])
+
+    def prepare(self, sentences: Sequence[str], extra: Sequence[str] = ()) -> None:
+        """Tokenise; hold out the first ``n_heldout`` sentences, masked once (fixed seed)."""
+        a = self.args
+        if len(sentences) <= a.n_heldout:
+            raise DaptError(f"need more than {a.n_heldout} sentences, got {len(sentences)}")
+        ids = self._encode(sentences)
+        held_ids, self.train_ids = ids[: a.n_heldout], ids[a.n_heldout :]
+        self.n_heldout = len(held_ids)
+        if extra:
+            self.train_ids += self._encode(extra)
+        held_gen = torch.Generator().manual_seed(10_000 + a.seed)
+        self.held = []
+        for s in range(0, len(held_ids), a.batch_size):
+            x, m = _pad(held_ids[s : s + a.batch_size], self.tokenizer.pad_token_id)
+            masked, pick = self.masker(x, m, held_gen)
+            self.held.append((masked, m, x, pick))
+
+    def heldout_loss(self) -> float:
+        return _heldout_loss(self.model, self.held, self.args.bf16)
+
+    def _optimizer(self) -> tuple[torch.optim.Optimizer, Any, list[torch.nn.Parameter]]:
+        """AdamW over encoder and head, and the schedule: the head alone for ``head_warmup``
+        steps, then linear warm-up and decay for the encoder, linear decay for the head."""
+        a = self.args
+        self.embeddings.requires_grad_(not a.freeze_word_embeddings)
+        named = list(self.model.named_parameters())
+        head_params = [
+            p
+            for n, p in named
+            if n.startswith("cls.") and p.requires_grad and p is not self.embeddings
+        ]
+        encoder_params = [p for n, p in named if n.startswith("bert.") and p.requires_grad]
+        optimizer = torch.optim.AdamW(
+            [{"params": encoder_params, "lr": a.lr}, {"params": head_params, "lr": a.head_lr}],
+            weight_decay=a.weight_decay,
+        )
+        warm = max(1, int(a.warmup * a.steps))
+        head_warm = min(a.head_warmup, a.steps)
+
+        def encoder_factor(step: int) -> float:
+            if step < head_warm:
+                return 0.0
+            s = step - head_warm
+            span = max(1, a.steps - head_warm)
+            if s < warm:
+                return (s + 1) / warm
+            return max(0.0, (span - s) / max(1, span - warm))
+
+        def head_factor(step: int) -> float:
+            return max(0.0, (a.steps - step) / a.steps) if step >= head_warm else 1.0
+
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, [encoder_factor, head_factor])
+        return optimizer, schedule, encoder_params
+
+    def train(self) -> tuple[int, float]:
+        """The training loop; returns (steps done, seconds). Stops early at ``max_minutes``."""
+        a = self.args
+        optimizer, schedule, encoder_params = self._optimizer()
+        head_warm = min(a.head_warmup, a.steps)
+        order = self.rng.permutation(len(self.train_ids))
+        pos, run_loss, run_n, step = 0, 0.0, 0, 0
+        t0 = time.perf_counter()
+        self.model.train()
+        for step in range(1, a.steps + 1):
+            for p in encoder_params:
+                p.requires_grad_(step > head_warm)
+            if pos + a.batch_size > len(order):
+                order, pos = self.rng.permutation(len(self.train_ids)), 0
+            rows = [self.train_ids[int(i)] for i in order[pos : pos + a.batch_size]]
+            pos += a.batch_size
+            x, m = _pad(rows, self.tokenizer.pad_token_id)
+            masked, pick = self.masker(x, m, self.gen)
+            loss = _mlm_loss(self.model, masked, m, x, pick, a.bf16)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            trainable = [p for p in self.model.parameters() if p.requires_grad]
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            optimizer.step()
+            schedule.step()
+            run_loss += float(loss.detach())
+            run_n += 1
+            elapsed = time.perf_counter() - t0
+            over = a.max_minutes is not None and elapsed > 60 * a.max_minutes
+            if step % a.log_every == 0 or step == a.steps or over:
+                self._log(step, run_loss / run_n, elapsed)
+                run_loss, run_n = 0.0, 0
+                self.model.train()
+            if over:
+                self.say(f"DAPT: time limit of {a.max_minutes} min reached at step {step}")
+                break
+        return step, time.perf_counter() - t0
+
+    def _log(self, step: int, loss: float, elapsed: float) -> None:
+        a = self.args
+        rec = {"step": step, "loss": round(loss, 4), "seconds": round(elapsed, 1)}
+        self.history.append(rec)
+        eta = elapsed / step * (a.steps - step)
+        self.say(
+            f"DAPT step {step}/{a.steps} loss {rec['loss']:.4f} "
+            f"{step * a.batch_size / elapsed:.0f} seq/s eta {eta / 60:.1f} min"
+        )
+
+    def save(self, result: DaptResult, *, n_extra: int, corpus_hash: str) -> None:
+        """The encoder, tokenizer and ``dapt.json`` (arguments, losses, history)."""
+        out_dir = result.out_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.model.bert.save_pretrained(str(out_dir))
+        self.tokenizer.save_pretrained(str(out_dir))
+        meta = {
+            "base_model": self.base,
+            "args": self.args.to_dict(),
+            "steps_done": result.steps,
+            "seconds": round(result.seconds, 1),
+            "n_sentences": result.n_sentences,
+            "n_extra": n_extra,
+            "corpus_sha256": corpus_hash,
+            "heldout_loss_before": round(result.heldout_loss_before, 4),
+            "heldout_loss_after": round(result.heldout_loss_after, 4),
+            "history": result.history,
+        }
+        (out_dir / "dapt.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")

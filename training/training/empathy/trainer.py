@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from models.empathy.inference import run_heads
 from models.empathy.network import HEADS, EmpathyNet
 from training.empathy.data import EmpathyData, Split, binary_labels
 from training.empathy.metrics import SETTINGS, evaluate
@@ -105,7 +106,6 @@ def _pad(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch
     return arr, mask
 
 
-@torch.no_grad()
 def predict_probs(
     model: EmpathyNet,
     tokenizer: Any,
@@ -114,20 +114,22 @@ def predict_probs(
     batch_size: int = 128,
     bf16: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Softmax probabilities of every head, in input order."""
+    """Softmax probabilities of every head, in input order, through the serving code's batched
+    inference (:func:`models.empathy.inference.run_heads`)."""
     model.eval()
     ids = _encode(tokenizer, texts, max_len)
-    order = np.argsort([len(x) for x in ids], kind="stable")
     out: dict[str, np.ndarray] = {
         k: np.zeros((len(ids), n), dtype=np.float32) for k, n in HEADS.items() if k in model.heads
     }
-    for s in range(0, len(order), batch_size):
-        sel = order[s : s + batch_size]
-        x, m = _pad([ids[i] for i in sel], tokenizer.pad_token_id)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = model(x, m)
-        for k, v in logits.items():
-            out[k][sel] = torch.softmax(v.float(), -1).numpy()
+    if ids:
+        run_heads(
+            model,
+            ids,
+            out,
+            batch_size=batch_size,
+            pad_id=tokenizer.pad_token_id,
+            bf16_autocast=bf16,
+        )
     return out
 
 
@@ -157,6 +159,59 @@ class Trainer:
         model.encoder = encoder
         return model, tokenizer
 
+    def _optimizer(
+        self, model: EmpathyNet, total_steps: int
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+        """AdamW (encoder and heads at their own rates) with linear warm-up and decay."""
+        a = self.args
+        if a.freeze_word_embeddings:
+            model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+        named = list(model.named_parameters())
+        encoder_params = [p for n, p in named if n.startswith("encoder.") and p.requires_grad]
+        head_params = [p for n, p in named if not n.startswith("encoder.")]
+        groups = [
+            {"params": encoder_params, "lr": a.lr},
+            {"params": head_params, "lr": a.head_lr},
+        ]
+        try:
+            optimizer = torch.optim.AdamW(groups, weight_decay=a.weight_decay, fused=True)
+        except (RuntimeError, TypeError):
+            optimizer = torch.optim.AdamW(groups, weight_decay=a.weight_decay, foreach=True)
+        warm = max(1, int(a.warmup * total_steps))
+
+        def factor(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            return max(0.0, (total_steps - step) / max(1, total_steps - warm))
+
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+    def _loss(
+        self,
+        logits: Mapping[str, torch.Tensor],
+        rows: np.ndarray,
+        targets: Mapping[str, torch.Tensor],
+        soft: Mapping[str, torch.Tensor] | None,
+    ) -> torch.Tensor:
+        """Weighted sum over heads of cross-entropy, blended with the teachers' soft labels
+        (distillation) where given."""
+        a = self.args
+        loss = torch.zeros(())
+        for head, values in logits.items():
+            values = values.float()
+            hard = F.cross_entropy(values, targets[head][rows], label_smoothing=a.label_smoothing)
+            if soft is not None and head in soft:
+                kd = -(soft[head][rows] * F.log_softmax(values, -1)).sum(-1).mean()
+                hard = a.distill_alpha * hard + (1 - a.distill_alpha) * kd
+            loss = loss + a.loss_weights.get(head, 1.0) * hard
+        return loss
+
+    def _validate(self, model: EmpathyNet, tokenizer: Any) -> tuple[float, dict[str, Any]]:
+        """Mean F1 of the three settings on validation, and every figure."""
+        probs = predict_probs(model, tokenizer, self.data.valid.texts, self.args.max_len)
+        scores = evaluate(probs, self.data.valid.labels)
+        return float(np.mean([scores[s]["f1"] for s in SETTINGS])), scores
+
     def train(self) -> TrainResult:
         a = self.args
         torch.manual_seed(a.seed)
@@ -171,27 +226,8 @@ class Trainer:
             if self.soft_targets is not None
             else None
         )
-        if a.freeze_word_embeddings:
-            model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
-        enc_params = [
-            p for n, p in model.named_parameters() if n.startswith("encoder.") and p.requires_grad
-        ]
-        head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
-        groups = [{"params": enc_params, "lr": a.lr}, {"params": head_params, "lr": a.head_lr}]
-        try:
-            opt = torch.optim.AdamW(groups, weight_decay=a.weight_decay, fused=True)
-        except (RuntimeError, TypeError):
-            opt = torch.optim.AdamW(groups, weight_decay=a.weight_decay, foreach=True)
         steps_per_epoch = math.ceil(len(ids) / a.batch_size)
-        total = steps_per_epoch * a.epochs
-        warm = max(1, int(a.warmup * total))
-
-        def lr_lambda(step: int) -> float:
-            if step < warm:
-                return (step + 1) / warm
-            return max(0.0, (total - step) / max(1, total - warm))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
+        optimizer, schedule = self._optimizer(model, steps_per_epoch * a.epochs)
         history: list[dict[str, Any]] = []
         best_score, best_epoch, best_state = -1.0, -1, None
         bad_epochs, seen = 0, 0
@@ -200,31 +236,20 @@ class Trainer:
         for epoch in range(a.epochs):
             model.train()
             run_loss = 0.0
-            for b in _batches(lengths, a.batch_size, rng):
-                x, m = _pad([ids[i] for i in b], tok.pad_token_id)
+            for rows in _batches(lengths, a.batch_size, rng):
+                x, m = _pad([ids[i] for i in rows], tok.pad_token_id)
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
                     logits = model(x, m)
-                loss = torch.zeros(())
-                for k, v in logits.items():
-                    v = v.float()
-                    hard = F.cross_entropy(v, targets[k][b], label_smoothing=a.label_smoothing)
-                    if soft is not None and k in soft:
-                        kd = -(soft[k][b] * F.log_softmax(v, -1)).sum(-1).mean()
-                        hard = a.distill_alpha * hard + (1 - a.distill_alpha) * kd
-                    loss = loss + a.loss_weights.get(k, 1.0) * hard
-                opt.zero_grad(set_to_none=True)
+                loss = self._loss(logits, rows, targets, soft)
+                optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-                sched.step()
+                optimizer.step()
+                schedule.step()
                 run_loss += float(loss.detach())
-                seen += len(b)
-            probs = predict_probs(model, tok, self.data.valid.texts, a.max_len, bf16=False)
-            scores = evaluate(probs, self.data.valid.labels)
-            score = float(np.mean([scores[s]["f1"] for s in SETTINGS]))
+                seen += len(rows)
+            score, scores = self._validate(model, tok)
             elapsed = time.perf_counter() - t0
-            f1s = {s: scores[s]["f1"] for s in SETTINGS}
-            detail = " ".join(f"{s}={v:.2f}" for s, v in f1s.items())
             history.append(
                 {
                     "epoch": epoch + 1,
@@ -234,11 +259,11 @@ class Trainer:
                     "seconds": round(elapsed, 1),
                 }
             )
+            detail = " ".join(f"{s}={scores[s]['f1']:.2f}" for s in SETTINGS)
             self.progress(
                 f"seed {a.seed} epoch {epoch + 1}/{a.epochs} loss "
                 f"{run_loss / steps_per_epoch:.4f} valid mean F1 {score:.2f} "
-                f"({detail}) "
-                f"{seen / elapsed:.0f} ex/s"
+                f"({detail}) {seen / elapsed:.0f} ex/s"
             )
             if score > best_score:
                 best_score, best_epoch, bad_epochs = score, epoch + 1, 0

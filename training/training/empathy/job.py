@@ -1,4 +1,5 @@
-"""The paper's protocol end to end: split, baselines, fine-tune per seed, report, bundle.
+"""The empathy training job: the paper's protocol end to end (split, baselines, fine-tune per
+seed, report, bundle).
 
 For every training seed the same fixed 60/20/20 split is used; the model with early stopping on
 validation is scored on test with decision rules tuned on validation. Figures are the mean ± sd
@@ -26,9 +27,9 @@ from safetensors.torch import save_file
 from models.bundle import Bundle, Registry
 from models.empathy.network import HEADS, EmpathyNet
 from training.empathy.baselines import run_baselines
+from training.empathy.bundle import write_bundle
 from training.empathy.data import EmpathyData, Split
 from training.empathy.distill import train_teachers
-from training.empathy.export import write_bundle
 from training.empathy.metrics import SETTINGS, Decision, confusion, evaluate, tune_decisions
 from training.empathy.report import plot_confusion, summarise, write_report
 from training.empathy.trainer import Args, Trainer, default_base_model, predict_probs

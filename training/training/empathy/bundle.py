@@ -1,4 +1,6 @@
-"""Writing a trained empathy network as an ``empathy`` bundle (DESIGN.md §4).
+"""Writing a trained empathy network as an ``empathy`` bundle.
+
+Bundles: docs/architecture.md, "Model bundles and the registry".
 
 Layout: ``model.safetensors`` (the :class:`models.empathy.network.EmpathyNet` state dict),
 ``encoder/config.json`` (BERT config), ``tokenizer/`` (``tokenizer.json`` + vocab + configs);

@@ -1,0 +1,216 @@
+"""The dev server's moderator-facing API, enforcing Reddit's rules for who may do what.
+
+* Only a moderator (with the ``posts`` or ``all`` permission) may distinguish, sticky, remove or
+  set a post's suggested sort; a moderator may distinguish only their *own* comments, and
+  ``sticky`` applies to top-level comments only (Reddit ignores it on replies).
+* Anyone may comment; only the author may edit or delete a comment.
+* Wiki page settings (``permlevel``, ``listed``) are set by moderators with ``wiki``; a page
+  with ``permlevel`` 2 is readable and editable by moderators only.
+* Modmail is read and written by moderators with ``mail``; conversations are listed newest
+  first like ``GET /api/mod/conversations``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.devserver.world import Item, RedditWorld
+
+__all__ = ["ModeratorApi"]
+
+Response = tuple[int, Any]
+_FORBIDDEN: Response = (403, {"message": "Forbidden", "error": 403})
+
+
+def _errors(code: str, msg: str, field: str = "id") -> Response:
+    return 200, {"json": {"errors": [[code, msg, field]]}}
+
+
+class ModeratorApi:
+    """Mixed into :class:`bot.devserver.api.RedditApi` (uses its ``world`` and ``user``)."""
+
+    world: RedditWorld
+    user: str
+
+    def moderator_routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., Response]]]:
+        return [
+            ("GET", re.compile(r"^/r/([^/]+)/wiki/settings/(.+?)/?$"), self.wiki_settings_get),
+            ("POST", re.compile(r"^/r/([^/]+)/wiki/settings/(.+?)/?$"), self.wiki_settings_set),
+            ("GET", re.compile(r"^/api/mod/conversations/?$"), self.modmail_list),
+            ("POST", re.compile(r"^/api/comment/?$"), self.comment),
+            ("POST", re.compile(r"^/api/editusertext/?$"), self.edit),
+            ("POST", re.compile(r"^/api/del/?$"), self.delete),
+            ("POST", re.compile(r"^/api/remove/?$"), self.remove),
+            ("POST", re.compile(r"^/api/distinguish/?$"), self.distinguish),
+            ("POST", re.compile(r"^/api/set_suggested_sort/?$"), self.suggested_sort),
+            ("POST", re.compile(r"^/api/set_subreddit_sticky/?$"), self.post_sticky),
+        ]
+
+    # -- who is who ---------------------------------------------------------------------
+    def is_mod(self, sub: str, perm: str | None = None, user: str | None = None) -> bool:
+        perms = self.world.moderators.get(sub.lower(), {}).get(user or self.user)
+        if perms is None:
+            return False
+        return perm is None or "all" in perms or perm in perms
+
+    def page_settings(self, sub: str, page: str) -> dict[str, Any]:
+        return self.world.wiki_settings.get(
+            (sub.lower(), page), {"permlevel": 0, "listed": True, "editors": []}
+        )
+
+    # -- wiki settings ------------------------------------------------------------------
+    def _settings_json(self, sub: str, page: str) -> dict[str, Any]:
+        return {"kind": "wikipagesettings", "data": dict(self.page_settings(sub, page))}
+
+    def wiki_settings_get(
+        self, sub: str, page: str, *, query: dict[str, str], form: dict[str, str]
+    ) -> Response:
+        if not self.is_mod(sub, "wiki"):
+            return _FORBIDDEN
+        return 200, self._settings_json(sub, page)
+
+    def wiki_settings_set(
+        self, sub: str, page: str, *, query: dict[str, str], form: dict[str, str]
+    ) -> Response:
+        if not self.is_mod(sub, "wiki"):
+            return _FORBIDDEN
+        try:
+            level = int(form.get("permlevel", "0"))
+        except ValueError:
+            return 400, {"message": "Bad Request", "error": 400}
+        self.world.wiki_settings[(sub.lower(), page)] = {
+            "permlevel": level if level in (0, 1, 2) else 0,
+            "listed": form.get("listed", "True").lower() in ("true", "on", "1"),
+            "editors": [],
+        }
+        return 200, self._settings_json(sub, page)
+
+    # -- modmail ------------------------------------------------------------------------
+    def modmail_list(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
+        subs = [s for s in query.get("entity", "").split(",") if s] or list(self.world.subreddits)
+        if not all(self.is_mod(s, "mail") for s in subs):
+            return _FORBIDDEN
+        wanted = {s.lower() for s in subs}
+        convs = [c for c in self.world.modmail.values() if c.subreddit.lower() in wanted]
+        convs.sort(key=lambda c: c.id, reverse=True)  # ids grow: newest first
+        after = query.get("after")
+        if after:
+            ids = [c.id for c in convs]
+            convs = convs[ids.index(after) + 1 :] if after in ids else []
+        convs = convs[: int(query.get("limit", 25) or 25)]
+        out: dict[str, Any] = {"conversations": {}, "messages": {}, "conversationIds": []}
+        for c in convs:
+            full = self._conv_json(c)  # type: ignore[attr-defined]
+            out["conversations"][c.id] = full["conversation"]
+            out["messages"].update(full["messages"])
+            out["conversationIds"].append(c.id)
+        out["viewerId"] = "t2_" + self.user.lower()[:8]
+        return 200, out
+
+    # -- comments -----------------------------------------------------------------------
+    def _things(self, *items: Item) -> Response:
+        return 200, {
+            "json": {
+                "errors": [],
+                "data": {"things": [{"kind": i.kind, "data": dict(i.data)} for i in items]},
+            }
+        }
+
+    def comment(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
+        parent = self.world.items.get(form.get("thing_id", ""))
+        if parent is None or parent.visible_at > self.world.now:
+            return _errors("NO_THING_ID", "that thing does not exist", "parent")
+        if parent.data.get("locked") or parent.data.get("removed"):
+            return _errors("THREAD_LOCKED", "that thread is locked", "parent")
+        item = self.world.add_comment(parent, self.user, form.get("text", ""))
+        return self._things(item)
+
+    def edit(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
+        item = self.world.items.get(form.get("thing_id", ""))
+        if item is None:
+            return _errors("NO_THING_ID", "that thing does not exist")
+        if item.data.get("author") != self.user:
+            return _FORBIDDEN
+        item.data["body"] = form.get("text", "")
+        item.data["edited"] = self.world.now
+        return self._things(item)
+
+    def delete(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
+        item = self.world.items.get(form.get("id", ""))
+        if item is None:
+            return 200, {}
+        if item.data.get("author") != self.user:
+            return _FORBIDDEN
+        item.data.update(author="[deleted]", body="[deleted]", stickied=False)
+        return 200, {}
+
+    # -- moderator actions --------------------------------------------------------------
+    def _target(self, form: dict[str, str]) -> Item | None:
+        return self.world.items.get(form.get("id", ""))
+
+    def _log(self, action: str, target: Item, form: dict[str, str]) -> None:
+        self.world.mod_actions.append(
+            {
+                "action": action,
+                "id": target.name,
+                "by": self.user,
+                "form": dict(form),
+                "at": self.world.now,
+            }
+        )
+
+    def remove(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
+        target = self._target(form)
+        if target is None:
+            return _errors("NO_THING_ID", "no thing")
+        if not self.is_mod(target.data["subreddit"], "posts"):
+            return _FORBIDDEN
+        self._log("remove", target, form)
+        target.data["removed"] = True
+        target.data["body" if target.kind == "t1" else "selftext"] = "[removed]"
+        return 200, {}
+
+    def distinguish(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
+        target = self._target(form)
+        if target is None:
+            return _errors("NO_THING_ID", "no thing")
+        if not self.is_mod(target.data["subreddit"], "posts"):
+            return _FORBIDDEN
+        if target.data.get("author") != self.user:
+            # a moderator distinguishes (and so stickies) only their own comments
+            return _FORBIDDEN
+        self._log("distinguish", target, form)
+        how = form.get("how", "yes")
+        target.data["distinguished"] = None if how == "no" else "moderator"
+        top_level = target.kind == "t1" and target.data["parent_id"] == target.data["link_id"]
+        if top_level and how != "no" and form.get("sticky") == "True":
+            for other in self.world.comments_by_post.get(target.data["link_id"], []):
+                other.data["stickied"] = False  # one sticky comment per post
+            target.data["stickied"] = True
+        elif how == "no":
+            target.data["stickied"] = False
+        return self._things(target)
+
+    def suggested_sort(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
+        target = self._target(form)
+        if target is None or target.kind != "t3":
+            return _errors("NO_THING_ID", "no such post")
+        if not self.is_mod(target.data["subreddit"], "posts"):
+            return _FORBIDDEN
+        self._log("set_suggested_sort", target, form)
+        sort = form.get("sort") or None
+        target.data["suggested_sort"] = None if sort == "blank" else sort
+        return 200, {"json": {"errors": []}}
+
+    def post_sticky(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
+        target = self._target(form)
+        if target is None or target.kind != "t3":
+            return _errors("NO_THING_ID", "no such post")
+        if not self.is_mod(target.data["subreddit"], "posts"):
+            return _FORBIDDEN
+        self._log("set_subreddit_sticky", target, form)
+        target.data["stickied"] = form.get("state") == "True"
+        return 200, {"json": {"errors": []}}

@@ -1,0 +1,341 @@
+"""``prosocial live``: the whole moderation assistant in one process.
+
+One process, on the embedded bus + SQLite by default (Kafka + PostgreSQL by configuration):
+
+* a thread runs the ingest stage over :func:`bot.source.live_events` (the asyncpraw reader on
+  the process's event loop, :class:`bot.aio.EventLoopThread`);
+* the main thread runs the consuming stages (scorer, suggester, back-fill through the API at
+  each TLC's horizon, evaluator) until idle, then waits briefly;
+* :class:`bot.jobs.JobScheduler` runs the moderator jobs (wiki configs, digests, seeker alerts,
+  approvals and approved actions) on the service clock.
+
+With ``stages`` narrowed (Kafka + PostgreSQL, one process per stage), a ``live`` process runs
+only its stages: with ``ingest`` the reader and the moderator jobs, with ``backfill`` the API
+back-fill; the other stages run as ``prosocial run --stage NAME``.
+
+The clock is wall time against Reddit and the dev server's simulated time against it
+(:func:`bot.clock.follow_server`). SIGTERM/SIGINT: the reader finishes its round (published,
+flushed, marked seen), the stages finish their batch, a running job ends between subreddits, the
+bus closes; what was published but not yet consumed is consumed after the restart (offsets are
+committed only after each stage's idempotent write). State lives
+under ``state_dir`` (seen items, approvals and deliveries, configs, the embedded log), so a
+restart resumes without re-sending anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.aingest import AsyncRedditIngest
+from bot.aio import EventLoopThread
+from bot.backoff import Backoff
+from bot.clock import SimulatedClock, SystemClock, follow_server, reddit_time
+from bot.ratelimit import RateBudget
+from bot.reddit import ClientSettings, make_async_reddit, make_reddit
+from streaming.settings import Settings
+
+__all__ = ["LiveOptions", "LiveService", "install_signals"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LiveOptions:
+    subreddits: Sequence[str]
+    state_dir: str = "var/live"
+    send: bool = True
+    idle_s: float = 60.0  # clock seconds between reader rounds that found nothing
+    sweep_every_s: float = 600.0
+    jobs_every_s: float = 600.0
+    request_budget: int = 100  # API requests per back-fill thread fetch
+    stuck_after_s: float = 900.0  # clock seconds without a successful poll: not ready
+    extra_bots: Sequence[str] = field(default_factory=tuple)
+
+
+class LiveService:
+    def __init__(
+        self,
+        settings: Settings,
+        options: LiveOptions,
+        *,
+        client: ClientSettings | None = None,
+        clock: SystemClock | SimulatedClock | None = None,
+    ) -> None:
+        # a line per run, and one per run skipped because the previous one still runs
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
+        self.options = options
+        self.client = client or ClientSettings.from_env()
+        self.clock = clock or follow_server(self.client.reddit_url) or SystemClock()
+        state = Path(options.state_dir)
+        state.mkdir(parents=True, exist_ok=True)
+        self.state = state
+        if settings.bus == "embedded" and not settings.embedded_log:
+            settings = settings.model_copy(update={"embedded_log": str(state / "bus.sqlite")})
+        self.settings = settings
+        self.budget = RateBudget(self.clock.now)
+        self.backoff = Backoff(sleep=self.clock.sleep, base_s=2, cap_s=300, max_tries=6)
+        self.last_poll: float | None = None
+        self.rounds = 0
+        self._stop = threading.Event()
+        #: the stages (main thread) and the jobs (the alerts' judge) share the loaded models;
+        #: inference libraries are not made to be entered from two threads at once
+        self.models_lock = threading.Lock()
+
+    # -- stop ---------------------------------------------------------------------------
+    def stop(self, *_: Any) -> None:
+        if not self._stop.is_set():
+            logger.info("stop requested: finishing the current round")
+        self._stop.set()
+
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def nap(self, seconds: float) -> None:
+        """Sleep ``seconds`` of the service clock, waking early on stop."""
+        self._stop.wait(self.clock.wall_s(seconds))
+
+    # -- health -------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        h = self.pipeline.health()
+        now = self.clock.now()
+        age = None if self.last_poll is None else now - self.last_poll
+        problems = []
+        reading = self.pipeline.ingest is not None
+        if reading and (age is None or age > self.options.stuck_after_s):
+            problems.append(f"no successful Reddit poll for {age if age is not None else '∞'}s")
+        try:
+            from sqlalchemy import text
+
+            with self.pipeline.sessions() as s:
+                s.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            problems.append(f"database unreachable: {type(exc).__name__}")
+        try:
+            lag_fn: Any = getattr(self.pipeline.bus, "lag", None)
+            lag = (
+                lag_fn("prosocial-scorer", ("reddit.submissions", "reddit.comments"))
+                if lag_fn is not None
+                else None
+            )
+        except Exception as exc:  # noqa: BLE001
+            lag = None
+            problems.append(f"bus unreachable: {type(exc).__name__}")
+        h.update(
+            ok=not problems,
+            problems=problems,
+            last_poll_age_s=age,
+            ingest_lag=lag,
+            reader_rounds=self.rounds,
+            requests=self.budget.requests,
+            jobs={"runs": self.jobs.runs, "failures": self.jobs.failures},
+        )
+        return h
+
+    # -- assembling ---------------------------------------------------------------------
+    def _on_round(self, n: int) -> None:
+        self.rounds += 1
+        self.last_poll = self.clock.now()
+
+    def _build(self) -> None:
+        from bot.actions import ActionExecutor
+        from bot.alerts import SeekerAlerts, model_judge
+        from bot.approvals import ApprovalService, ApprovalStore
+        from bot.config import ConfigLoader, ConfigStore
+        from bot.delivery import ModeratorDelivery
+        from bot.jobs import JobScheduler, LiveJobs
+        from bot.modmail_commands import ModmailCommandReader
+        from bot.permissions import check_permissions
+        from bot.reddit_order import OrderStore, RedditOrderRefresh
+        from bot.seen import SeenStore
+        from bot.source import ApiThreadFetcher, live_events
+        from bot.stored_suggestions import StoredSuggestionSource
+        from bot.threads import RedditThreadFetcher
+        from streaming.runtime import assemble
+
+        subs = list(self.options.subreddits)
+        self.loop = EventLoopThread()
+        reddit = make_reddit(self.client, self.budget, retries=False)  # jobs: they write
+        fetch_reddit = make_reddit(self.client, self.budget)  # back-fills (main thread)
+
+        async def areddit() -> Any:
+            return make_async_reddit(self.client, self.budget)
+
+        self.areddit = self.loop.run(areddit())
+        me = self.backoff.call(lambda: reddit.user.me(), "who am I").name
+        self.me = me
+        bots = [me, *self.options.extra_bots]
+        self.seen = SeenStore(self.state / "seen.sqlite")
+
+        async def asleep(s: float) -> None:
+            import asyncio
+
+            await asyncio.sleep(self.clock.wall_s(s))
+
+        self.reader = AsyncRedditIngest(
+            self.areddit,
+            self.seen,
+            subs,
+            bots=bots,
+            clock=self.clock.now,
+            asleep=asleep,
+            sweep_every_s=self.options.sweep_every_s,
+            backoff=self.backoff,
+            budget=self.budget,
+        )
+        fetcher = ApiThreadFetcher(
+            RedditThreadFetcher(
+                fetch_reddit,
+                request_budget=self.options.request_budget,
+                budget=self.budget,
+                backoff=self.backoff,
+                clock=self.clock.now,
+            )
+        )
+        holder: dict[str, Any] = {}
+        source = live_events(
+            self.reader,
+            run=self.loop.run,
+            flush=lambda: holder["bus"].flush(),
+            sleep=self.nap,
+            stop=self.stopped,
+            idle_s=self.options.idle_s,
+            on_round=self._on_round,
+        )
+        self.pipeline = assemble(self.settings, clock=self.clock, source=source, fetcher=fetcher)
+        backfill = self.pipeline.stages.get("backfill")
+        if backfill is not None:  # threads fetched per main-loop round: keep rounds short
+            backfill.max_per_tick = 10  # type: ignore[attr-defined]
+        holder["bus"] = self.pipeline.bus
+        for k, v in self.pipeline.skipped.items():
+            logger.warning("not running %s: %s", k, v)
+
+        from streaming.feedback import FeedbackRecorder
+
+        store = ApprovalStore(
+            str(self.state / "approvals.sqlite"),
+            on_decision=FeedbackRecorder(self.pipeline.sessions).on_decision,
+        )
+        delivery = ModeratorDelivery(
+            reddit, store, me, send=self.options.send, clock=self.clock.now, backoff=self.backoff
+        )
+        loader = ConfigLoader(
+            reddit,
+            ConfigStore(str(self.state / "config.sqlite")),
+            notify=delivery.notify,
+            backoff=self.backoff,
+        )
+        perms = {
+            r.subreddit: r
+            for r in check_permissions(reddit, subs, username=me, backoff=self.backoff)
+        }
+
+        def may_approve(sub: str, user: str) -> bool:
+            cfg = loader.load(sub).config
+            if cfg.approvers:
+                return user.lower() in {a.lower() for a in cfg.approvers}
+            r = check_permissions(reddit, [sub], ("posts",), user, self.backoff)[0]
+            return r.ok
+
+        service = ApprovalService(store, may_approve, self.clock.now)
+        self.delivery = delivery
+        alerts = SeekerAlerts(
+            reddit,
+            delivery,
+            self.pipeline.sessions,
+            model_judge(self.pipeline.models, lock=self.models_lock),
+            bots=bots,
+            has_reply=self.seen.has_reply,
+            backoff=self.backoff,
+        )
+        orders = OrderStore(str(self.state / "orders.sqlite"))
+        refresh = RedditOrderRefresh(
+            reddit,
+            orders,
+            self.pipeline.sessions,
+            clock=self.clock.now,
+            budget=self.budget,
+            backoff=self.backoff,
+        )
+        self.live_jobs = LiveJobs(
+            subs,
+            loader,
+            delivery,
+            StoredSuggestionSource(self.pipeline.sessions, orders=orders),
+            alerts,
+            ModmailCommandReader(reddit, service, me, send=self.options.send, backoff=self.backoff),
+            ActionExecutor(
+                reddit, store, bot_username=me, clock=self.clock.now, backoff=self.backoff
+            ),
+            can_act=lambda s: s in perms and "posts" not in perms[s].missing and perms[s].moderator,
+            order_refresh=refresh,
+            stop=self.stopped,
+        )
+        self.jobs = JobScheduler(self.clock)
+
+    # -- running ------------------------------------------------------------------------
+    def run(self, ops_port: int | None = None) -> int:
+        from streaming.ops import OpsServer
+        from streaming.pipeline import ORDER
+
+        with reddit_time(self.clock):
+            self._build()
+            p = self.pipeline
+            ops = None
+            if ops_port is not None:
+                ops = OpsServer(p.metrics, self.health, host="0.0.0.0", port=ops_port).start()
+            logger.info(
+                "live: r/%s as u/%s (%s clock)",
+                "+".join(self.options.subreddits),
+                self.me,
+                type(self.clock).__name__,
+            )
+            self.clock.wait_running(self.stopped)  # a dev server may hold its clock
+            ingest = threading.Thread(target=self._ingest, name="ingest", daemon=True)
+            if p.ingest is not None:  # the reader, and the jobs: in one process only
+                ingest.start()
+                self.live_jobs.register(self.jobs, every_s=self.options.jobs_every_s)
+                self.jobs.start()
+            try:
+                while not self.stopped():
+                    with self.models_lock:
+                        moved = sum(p.runners[n].step(timeout_s=0) for n in ORDER if n in p.runners)
+                    if not moved:
+                        self._stop.wait(0.05)
+                    if p.ingest is not None and not ingest.is_alive() and not self.stopped():
+                        logger.error("the ingest thread died; stopping")
+                        self.stop()
+            finally:
+                self.stop()
+                if ingest.is_alive():
+                    ingest.join(timeout=30)
+                self.jobs.shutdown()
+                p.dead.flush()
+                p.bus.close()
+                self.loop.run(self.areddit.close(), timeout_s=10)
+                self.loop.close()
+                self.seen.close()
+                if ops is not None:
+                    ops.stop()
+        logger.info("stopped cleanly")
+        return 0
+
+    def _ingest(self) -> None:
+        try:
+            assert self.pipeline.ingest is not None
+            self.pipeline.ingest.run(self.stopped)
+        except Exception:
+            logger.exception("ingest failed")
+            raise
+
+
+def install_signals(stop: Callable[..., Any]) -> None:
+    import signal
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)

@@ -1,0 +1,130 @@
+"""Reddit's current order of a post's top-level comments, kept fresh for active suggestions.
+
+The TLC score seen at ingest soon stops being Reddit's order. For each post whose suggestion is
+still active (made within ``active_s``), :class:`RedditOrderRefresh` reads the post's comments
+in Reddit's default "best" order (``sort=confidence``, one request per post, only while the rate
+budget has room) and records that order and which TLCs are gone (removed, deleted or locked) in
+an :class:`OrderStore`. :class:`bot.stored_suggestions.StoredSuggestionSource` shows moderators
+the distance to that order and never suggests a gone TLC.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import prawcore
+from sqlalchemy import func, select
+
+from bot.backoff import Backoff
+from bot.errors import RetriesExhausted
+from bot.ratelimit import RateBudget
+from streaming.storage import SessionFactory, SuggestionRow
+
+__all__ = ["GONE_BODIES", "OrderStore", "RedditOrderRefresh"]
+
+logger = logging.getLogger(__name__)
+
+GONE_BODIES = ("[removed]", "[deleted]")
+
+
+class OrderStore:
+    """``post → (Reddit's TLC order, gone TLCs, when read)``, in SQLite."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS orders (post TEXT PRIMARY KEY, tlcs TEXT NOT NULL, "
+            "gone TEXT NOT NULL, at REAL NOT NULL)"
+        )
+        self._lock = threading.Lock()
+
+    def save(self, post: str, order: list[str], gone: list[str], at: float) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO orders VALUES (?,?,?,?)",
+                (post, json.dumps(order), json.dumps(gone), at),
+            )
+
+    def get(self, post: str) -> tuple[list[str], set[str], float] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT tlcs, gone, at FROM orders WHERE post=?", (post,)
+            ).fetchone()
+        return None if row is None else (json.loads(row[0]), set(json.loads(row[1])), row[2])
+
+
+class RedditOrderRefresh:
+    def __init__(
+        self,
+        reddit: Any,
+        store: OrderStore,
+        sessions: SessionFactory,
+        *,
+        clock: Callable[[], float],
+        budget: RateBudget | None = None,
+        backoff: Backoff | None = None,
+        active_s: float = 24 * 3600,
+        max_posts: int = 20,
+    ) -> None:
+        self.reddit = reddit
+        self.store = store
+        self.sessions = sessions
+        self.clock = clock
+        self.budget = budget
+        self.backoff = backoff or Backoff()
+        self.active_s = active_s
+        self.max_posts = max_posts
+
+    def active_posts(self, subreddit: str) -> list[str]:
+        since = self.clock() - self.active_s
+        with self.sessions() as s:
+            rows = s.execute(
+                select(SuggestionRow.post_name, func.max(SuggestionRow.as_of_utc).label("at"))
+                .where(func.lower(SuggestionRow.subreddit) == subreddit.lower())
+                .group_by(SuggestionRow.post_name)
+                .having(func.max(SuggestionRow.as_of_utc) >= since)
+                .order_by(func.max(SuggestionRow.as_of_utc).desc())
+                .limit(self.max_posts)
+            ).all()
+        return [r[0] for r in rows]
+
+    def refresh(self, post: str) -> tuple[list[str], list[str]]:
+        """Reddit's order of the post's TLCs (best first) and the gone ones."""
+        sub = self.reddit.submission(post.removeprefix("t3_"))
+        sub.comment_sort = "confidence"
+        forest = self.backoff.call(lambda: list(sub.comments), f"order of {post}")
+        order, gone = [], []
+        for c in forest:
+            name = getattr(c, "fullname", None)
+            if name is None or not name.startswith("t1_") or not hasattr(c, "body"):
+                continue  # a "load more comments" stub
+            if c.body in GONE_BODIES or getattr(c, "locked", False) or c.author is None:
+                gone.append(name)
+            else:
+                order.append(name)
+        return order, gone
+
+    def run(self, subreddit: str) -> int:
+        """Refresh the active posts of ``subreddit`` while the budget has room."""
+        done = 0
+        for post in self.active_posts(subreddit):
+            if self.budget is not None and self.budget.pause_needed() > 0:
+                logger.info("rate budget low: Reddit's order refresh of r/%s paused", subreddit)
+                break
+            try:
+                order, gone = self.refresh(post)
+            except RetriesExhausted as exc:
+                logger.warning("order refresh of r/%s postponed: %s", subreddit, exc)
+                break
+            except prawcore.PrawcoreException as exc:  # the post is gone or hidden
+                logger.info("order of %s not readable: %s", post, type(exc).__name__)
+                continue
+            self.store.save(post, order, gone, self.clock())
+            done += 1
+        return done

