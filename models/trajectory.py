@@ -11,6 +11,13 @@ A ``trajectory`` bundle (written by ``prosocial-train trajectory``) holds
 ``signed_log1p`` for the community score, identity for bounded means and shares), standardises
 with the training mean / std and projects on the first principal component, whose sign was
 fixed in training so that prosocial metrics load positively. Higher = more prosocial.
+
+The same bundle may hold ``safe.json`` (same layout, over
+:data:`models.metrics.names.SAFE_METRIC_NAMES`): the *moderator-safe outcome*
+(:class:`SafeOutcome`) the service ranks by. Its columns are measured on the civil tree (toxic
+replies cut off with their subtrees) and every weight has its expected sign (checked on load),
+so adding a toxic reply to a conversation, or removing a polite or supportive one, never
+raises it. PC1 itself is kept for comparison with the paper.
 """
 
 from __future__ import annotations
@@ -23,12 +30,25 @@ import numpy as np
 from models.bundle import Bundle, Registry
 from models.errors import BundleError
 from models.metrics.accommodation import Markers
-from models.metrics.names import METRIC_NAMES
+from models.metrics.names import METRIC_NAMES, SAFE_METRIC_NAMES, SAFE_METRIC_SIGNS
 
-__all__ = ["BUNDLE_NAME", "MARKERS_FILE", "TRAJECTORY_FILE", "Trajectory", "apply_transforms"]
+__all__ = [
+    "BUNDLE_NAME",
+    "MARKERS_FILE",
+    "OUTCOMES",
+    "SAFE_FILE",
+    "TRAJECTORY_FILE",
+    "SafeOutcome",
+    "Trajectory",
+    "apply_transforms",
+]
 
 BUNDLE_NAME = "trajectory"
 TRAJECTORY_FILE = "trajectory.json"
+SAFE_FILE = "safe.json"
+#: The outcomes a forecaster can be trained on / evaluated against (``--target``); the first
+#: is the default: the moderator-safe outcome.
+OUTCOMES = ("safe", "trajectory")
 MARKERS_FILE = "markers.json"
 _TRANSFORMS = ("identity", "log1p", "signed_log1p")
 
@@ -62,6 +82,8 @@ class Trajectory:
     markers: Markers | None = None
     #: Version of the aux bundle whose scores the trajectory was fitted on (if recorded).
     aux_version: str | None = None
+    #: The moderator-safe outcome fitted with it (``safe.json``; None in older bundles).
+    safe: SafeOutcome | None = None
 
     def __post_init__(self) -> None:
         k = len(self.features)
@@ -98,6 +120,11 @@ class Trajectory:
                 explained_variance_ratio=bundle.metrics.get("explained_variance_ratio"),
                 markers=markers,
                 aux_version=bundle.params.get("aux_version"),
+                safe=(
+                    SafeOutcome.from_json(bundle.read_json(SAFE_FILE))
+                    if (bundle.path / SAFE_FILE).exists()
+                    else None
+                ),
             )
         except KeyError as exc:
             raise BundleError(f"{bundle.path}/{TRAJECTORY_FILE} lacks {exc}") from exc
@@ -139,3 +166,59 @@ class Trajectory:
     def transform(self, metrics: np.ndarray | Sequence[Mapping[str, float]]) -> np.ndarray:
         """Trajectory value per conversation (PC1 score; NaN where a metric is NaN)."""
         return self.standardise(metrics) @ self.loadings
+
+
+@dataclass(frozen=True)
+class SafeOutcome:
+    """The moderator-safe outcome: a sign-constrained linear index of the civil metrics."""
+
+    features: tuple[str, ...]
+    transforms: tuple[str, ...]
+    mean: np.ndarray
+    std: np.ndarray
+    loadings: np.ndarray
+
+    def __post_init__(self) -> None:
+        k = len(self.features)
+        unknown = set(self.features) - set(SAFE_METRIC_NAMES)
+        if unknown:
+            raise BundleError(f"safe outcome uses unknown metrics {sorted(unknown)}")
+        for name, arr in (("mean", self.mean), ("std", self.std), ("loadings", self.loadings)):
+            if np.asarray(arr).shape != (k,):
+                raise BundleError(f"safe outcome {name} has shape {np.asarray(arr).shape}")
+        if len(self.transforms) != k or any(t not in _TRANSFORMS for t in self.transforms):
+            raise BundleError(f"safe outcome transforms invalid: {self.transforms}")
+        if not np.all(np.isfinite(self.std)) or np.any(np.asarray(self.std) <= 0):
+            raise BundleError("safe outcome std must be finite and positive")
+        against = [f for f, w in zip(self.features, self.loadings) if w * SAFE_METRIC_SIGNS[f] < 0]
+        if against:
+            raise BundleError(f"safe outcome loads against the expected sign on {against}")
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Sequence[float] | Sequence[str]]) -> SafeOutcome:
+        try:
+            return cls(
+                features=tuple(str(f) for f in d["features"]),
+                transforms=tuple(str(t) for t in d["transforms"]),
+                mean=np.asarray(d["mean"], dtype=np.float64),
+                std=np.asarray(d["std"], dtype=np.float64),
+                loadings=np.asarray(d["loadings"], dtype=np.float64),
+            )
+        except KeyError as exc:
+            raise BundleError(f"safe outcome lacks {exc}") from exc
+
+    def to_json(self) -> dict[str, list[float] | list[str]]:
+        return {
+            "features": list(self.features),
+            "transforms": list(self.transforms),
+            "mean": [float(v) for v in self.mean],
+            "std": [float(v) for v in self.std],
+            "loadings": [float(v) for v in self.loadings],
+        }
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Outcome per row of a matrix in :data:`SAFE_METRIC_NAMES` order."""
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        cols = [SAFE_METRIC_NAMES.index(f) for f in self.features]
+        z = (apply_transforms(x[:, cols], self.transforms) - self.mean) / self.std
+        return z @ self.loadings

@@ -4,7 +4,7 @@ The champion's forecasts are the stored scores (:class:`ScoreRow`), the challeng
 shadow scores (:class:`ShadowScoreRow`); only TLCs that both scored and that have an outcome
 count, so both are judged on exactly the same conversations. Figures per subreddit and overall
 (``*``) are those of the forecaster evaluation (R², pairwise accuracy, time-matched pairwise
-accuracy, NDCG@5, per-post Spearman; :mod:`models.forecaster.ranking`) with percentile
+accuracy, NDCG@5, per-post Spearman; :mod:`models.forecaster.evaluation`) with percentile
 bootstrap CIs over posts, plus the *paired* bootstrap of challenger − champion (the same
 resampled posts for both), which is what the promotion gate reads.
 """
@@ -15,23 +15,18 @@ import logging
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import fields
 from typing import Any
 
 import numpy as np
 from sqlalchemy import select
 
-from models.forecaster.ranking import METRIC_KEYS, PostStats, post_stats, summarize
+from models.forecaster.evaluation import METRIC_KEYS, PostStats, figures, post_stats, summarize
 from streaming.stages.shadow import shadow_key
 from streaming.storage import OutcomeRow, ScoreRow, SessionFactory, ShadowScoreRow
 
 __all__ = ["compare_models", "paired_difference"]
 
 logger = logging.getLogger(__name__)
-
-
-def _take(s: PostStats, idx: np.ndarray) -> PostStats:
-    return PostStats(**{f.name: getattr(s, f.name)[idx] for f in fields(PostStats)})
 
 
 def paired_difference(
@@ -46,8 +41,8 @@ def paired_difference(
         m = len(champion.n)
         draws: dict[str, list[float]] = defaultdict(list)
         for _ in range(n_boot):
-            idx = rng.integers(0, m, m)
-            da, db = summarize(_take(champion, idx)), summarize(_take(challenger, idx))
+            w = np.bincount(rng.integers(0, m, m), minlength=m).astype(np.float64)
+            da, db = figures(champion, w), figures(challenger, w)
             for k in METRIC_KEYS:
                 draws[k].append(db[k] - da[k])
         out["ci"] = {
@@ -70,7 +65,9 @@ def _rows(
     since: int | None,
     until: int | None,
     subreddits: Sequence[str],
+    target: str = "trajectory",
 ) -> tuple[list[tuple[Any, ...]], str | None]:
+    outcome = OutcomeRow.safe if target == "safe" else OutcomeRow.trajectory
     with sessions() as s:
         q = (
             select(
@@ -79,7 +76,7 @@ def _rows(
                 ScoreRow.created_utc,
                 ScoreRow.forecast,
                 ShadowScoreRow.forecast,
-                OutcomeRow.trajectory,
+                outcome,
                 ScoreRow.forecaster_version,
             )
             .join(ShadowScoreRow, ShadowScoreRow.tlc_name == ScoreRow.tlc_name)
@@ -88,7 +85,7 @@ def _rows(
                 ShadowScoreRow.challenger == shadow_key(model, challenger),
                 ScoreRow.forecast.is_not(None),
                 ShadowScoreRow.forecast.is_not(None),
-                OutcomeRow.trajectory.is_not(None),
+                outcome.is_not(None),
             )
         )
         if since is not None:
@@ -118,18 +115,31 @@ def compare_models(
     seed: int = 0,
     match_s: float = 600.0,
     trained_on: dict[str, Any] | None = None,
+    target: str = "trajectory",
 ) -> dict[str, Any]:
     """The comparison report: ``{"champion", "challenger", "window", "by_subreddit": {sub:
     {"n_tlcs", "n_posts", "champion": figures, "challenger": figures, "paired": {...}}}}``.
 
     ``trained_on`` (the challenger's training window, from the registry's audit log) sets
-    ``overlap`` when the compared posts may include ones the challenger trained on."""
+    ``overlap`` when the compared posts may include ones the challenger trained on; ``target``
+    is the outcome both forecast (``trajectory`` or ``safe``)."""
     with warnings.catch_warnings():
         # bootstrap draws of a metric undefined on a small subreddit are all NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         report = _compare(
-            sessions, model, challenger, champion, since, until, subreddits, n_boot, seed, match_s
+            sessions,
+            model,
+            challenger,
+            champion,
+            since,
+            until,
+            subreddits,
+            n_boot,
+            seed,
+            match_s,
+            target,
         )
+    report["target"] = target
     report["challenger_trained_on"] = trained_on
     report["overlap"] = _overlaps(trained_on, since, until)
     return report
@@ -159,8 +169,9 @@ def _compare(
     n_boot: int,
     seed: int,
     match_s: float,
+    target: str,
 ) -> dict[str, Any]:
-    rows, champion = _rows(sessions, model, challenger, champion, since, until, subreddits)
+    rows, champion = _rows(sessions, model, challenger, champion, since, until, subreddits, target)
     by_sub: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for r in rows:
         by_sub[r[0]].append(r)

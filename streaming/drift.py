@@ -27,7 +27,7 @@ class DriftMonitor:
         self,
         registry: CollectorRegistry,
         *,
-        metric: str = "pairwise_accuracy",
+        metric: str = "pairwise_acc",
         history: int = 10,
         margin: float = 0.05,
         min_history: int = 3,

@@ -171,6 +171,11 @@ def _judge(
         subreddits=cfg.subreddits,
         n_boot=cfg.n_boot,
         trained_on=_trained_on(Registry(cfg.registry), challenger),
+        target=str(
+            Registry(cfg.registry)
+            .get("forecaster", challenger, verify=False)
+            .params.get("target", "trajectory")
+        ),
     )
     engine.dispose()
     th = cfg.gate or GateThresholds()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from models.forecaster.checkpoint import PostTimeline
 from models.forecaster.context import TlcContext
 from redditdata.tree import Node, Post
 
@@ -93,9 +94,17 @@ class ForecastModel(Protocol):
         ...
 
     def predict_many(
-        self, groups: Sequence[ForecastGroup], empathy: Sequence[EmpathyResult] | None = None
+        self,
+        groups: Sequence[ForecastGroup],
+        empathy: Sequence[EmpathyResult] | None = None,
+        n_reasons: int = 3,
+        *,
+        checkpoint: int = 0,
+        timelines: Sequence[PostTimeline] | None = None,
     ) -> Sequence[ForecastResult]:
-        """One forecast per TLC of every group, in the groups' order (one batch call)."""
+        """One forecast per TLC of every group, in the groups' order (one batch call);
+        ``checkpoint``: re-forecast that many seconds after each TLC was posted, from its
+        replies as they stood then (:mod:`models.forecaster.checkpoint`)."""
         ...
 
 

@@ -117,6 +117,8 @@ def build_pipeline(
             missing_post_grace_s=settings.missing_post_grace_s,
             missing_post_wall_s=settings.missing_post_wall_s,
             reloader=reloader,
+            checkpoints=settings.checkpoints,
+            history_scope=settings.history_scope,
         )
         if models.empathy is None and models.forecaster is None:
             p.skipped["scoring"] = "scorer stores posts/TLCs but cannot score: " + "; ".join(
@@ -168,6 +170,7 @@ def build_pipeline(
             )
             if settings.drift_history > 0
             else None,
+            target=str(getattr(models.forecaster, "target", "trajectory")),
         )
     policy = on_error or dead_letter_policy(dead)
     for name in ORDER:

@@ -165,23 +165,25 @@ def render_markdown(rep: dict[str, Any], title: str = "prosocial demo") -> str:
             "## Forecast quality against back-filled outcomes (all subreddits)",
             "",
             (
-                "| order / model | TLCs | posts | MSE | R² | Spearman | pairwise acc. | "
-                "NDCG@10 | within-post Spearman |"
+                "| order / model | TLCs | posts | MSE | R² | pairwise acc. | time-matched "
+                "pairwise | post-macro pairwise | NDCG@5 | within-post Spearman |"
             ),
-            "|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for m, f in ev.items():
             lines.append(
                 f"| {m} | {f.get('window_tlcs')} | {f.get('posts')} | "
-                f"{_f(f.get('mse'))} | {_f(f.get('r2'))} | {_f(f.get('spearman'))} | "
-                f"{_f(f.get('pairwise_accuracy'))} | {_f(f.get('ndcg@10'))} | "
-                f"{_f(f.get('spearman_within_post'))} |"
+                f"{_f(f.get('mse'))} | {_f(f.get('r2'))} | {_f(f.get('pairwise_acc'))} | "
+                f"{_f(f.get('pairwise_acc_time_matched'))} | "
+                f"{_f(f.get('pairwise_acc_post_macro'))} | {_f(f.get('ndcg5'))} | "
+                f"{_f(f.get('spearman'))} |"
             )
         lines += [
             "",
             (
-                "Pairwise accuracy and NDCG are within posts (posts with ≥ 2 scored "
-                "TLCs); `reddit_order` = score as scraped, then older first; "
+                "Figures from the same evaluation module as the training reports. Pairwise "
+                "accuracy and NDCG are within posts (posts with ≥ 2 scored TLCs; "
+                "time-matched: TLCs posted ≤ 10 min apart); `reddit_order` = score as scraped, then older first; "
                 "`chronological` = oldest first; the evaluation window is the newest "
                 "TLCs with both a forecast and an outcome."
             ),

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     batch_size: int = 256
     poll_timeout_s: float = 0.5
     horizon_s: int = 48 * 3600
+    #: where an author's history (a forecaster input) is counted: "subreddit" (the TLC's own
+    #: subreddit only) or "all" (every watched subreddit: an explicit opt-in that profiles
+    #: users across communities; say so to your users)
+    history_scope: Literal["subreddit", "all"] = "subreddit"
+    #: re-forecast delays (seconds after a TLC was posted); [] = score once, at creation
+    checkpoints: list[int] = [900, 3600, 10800]
     quiet_period_s: int = 600
     missing_post_grace_s: int = 6 * 3600
     missing_post_wall_s: float = 120.0
@@ -71,7 +77,7 @@ class Settings(BaseSettings):
     eval_every: int = 500
     #: drift: a subreddit's rolling forecaster ``drift_metric`` more than ``drift_margin``
     #: below the mean of its previous ``drift_history`` evaluations (0 disables)
-    drift_metric: str = "pairwise_accuracy"
+    drift_metric: str = "pairwise_acc"
     drift_history: int = 10
     drift_margin: float = 0.05
     fast_models: bool = True
@@ -119,7 +125,7 @@ class Settings(BaseSettings):
 
     def config_hash(self) -> str:
         """A short hash of the settings that change what a score means (provenance)."""
-        keys = ("horizon_s", "fast_models")
+        keys = ("horizon_s", "fast_models", "history_scope", "checkpoints")
         blob = json.dumps({k: getattr(self, k) for k in keys}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 

@@ -85,9 +85,14 @@ def unpack_group(
 
 
 class EmpathyLike(Protocol):
-    share_seeking: float
-    share_providing: float
-    label: Any
+    """What the features read of an empathy result (read-only)."""
+
+    @property
+    def share_seeking(self) -> float: ...
+    @property
+    def share_providing(self) -> float: ...
+    @property
+    def label(self) -> Any: ...
 
 
 @dataclass

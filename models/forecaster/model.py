@@ -9,8 +9,14 @@ Bundle ``forecaster`` (written by ``prosocial-train forecaster``):
   ``text_rel_ridge.safetensors`` (the same on the outcome relative to the post's mean);
   ``ridge.safetensors``: the paper's ridge baseline (n-grams + features);
 * ``main.json`` (main model) and ``gbm.json`` (paper's XGBoost baseline): XGBoost JSON models;
-* ``config.json`` params: feature layout, subreddits, metric names, empathy use, context
-  use (``use_context``: OP answering, TLC rate, author history — absent in bundles trained
+* ``checkpoint_<delay>.json``: one XGBoost model per re-forecast delay (seconds after the
+  TLC was posted), reading the main model's inputs + the conversation as visible then
+  (:mod:`models.forecaster.checkpoint`); ``trajectory.json`` / ``safe.json`` /
+  ``markers.json``: how that conversation is measured (copied from the trajectory bundle the
+  forecaster was trained with);
+* ``config.json`` params: target (``safe`` or ``trajectory``), checkpoints and their
+  feature layout / interval, per-subreddit offsets kept by calibration, feature layout,
+  subreddits, metric names, empathy use, context use (``use_context``: OP answering, TLC rate, author history — absent in bundles trained
   before it, which load with the old layout), mean baseline, conformal residual quantile.
 """
 
@@ -25,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from models.bundle import Bundle, Registry
+from models.forecaster.checkpoint import CheckpointFeaturizer, PostTimeline
 from models.forecaster.context import TlcContext
 from models.forecaster.features import (
     EmpathyLike,
@@ -80,6 +87,10 @@ def reason_group(name: str) -> str:
         return "post author answering"
     if name == "tlc_rate_per_hour":
         return "rate of earlier TLCs"
+    if name.startswith("cp_post_"):
+        return "the post's other TLCs so far"
+    if name.startswith("cp_"):
+        return "replies so far"
     return name
 
 
@@ -152,12 +163,26 @@ class Forecaster:
         self.mean_value = float(p["mean_value"])
         self.q = float(p["conformal_q"])
         self.empathy = empathy
-        groups = [reason_group(n) for n in self.main_names]
-        self._group_names: list[str] = list(dict.fromkeys(groups))
-        #: feature column -> reason group, as a 0/1 matrix (contributions @ it = group sums)
-        self._group_matrix = np.zeros((len(groups), len(self._group_names)), dtype=np.float32)
-        for c, g in enumerate(groups):
-            self._group_matrix[c, self._group_names.index(g)] = 1.0
+        self.aux = aux
+        #: the outcome the bundle forecasts ("safe" or "trajectory"; older bundles: trajectory)
+        self.target = str(p.get("target", "trajectory"))
+        #: re-forecast delay (s) -> (model, its feature names, conformal half-width)
+        self.checkpoints: dict[int, tuple[Any, list[str], float]] = {}
+        for key, spec in dict(p.get("checkpoint_models", {})).items():
+            b = xgb.Booster(model_file=str(bundle.file(f"checkpoint_{int(key)}.json")))
+            b.set_param({"nthread": 1})
+            self.checkpoints[int(key)] = (
+                b,
+                list(spec["feature_names"]),
+                float(spec["conformal_q"]),
+            )
+        self.offsets: dict[int, dict[str, float]] = {
+            int(k): dict(v) for k, v in dict(p.get("subreddit_offsets", {})).items()
+        }
+        self._featurizer: CheckpointFeaturizer | None = None
+        self._reason_groups = {0: _group_matrix(self.main_names)} | {
+            d: _group_matrix(names) for d, (_, names, _) in self.checkpoints.items()
+        }
 
     @classmethod
     def from_registry(
@@ -185,6 +210,76 @@ class Forecaster:
                 else AuxModels.from_registry(reg)
             )
         return cls(bundle, fast=fast, aux=aux, empathy=empathy)
+
+    # -- checkpoints -----------------------------------------------------------------------
+    @property
+    def featurizer(self) -> CheckpointFeaturizer:
+        """How the bundle measures a conversation at a checkpoint (its own trajectory /
+        safe outcome copies, the aux models it was trained with)."""
+        if self._featurizer is None:
+            from models.outcomes import OutcomeComputer
+            from models.trajectory import TRAJECTORY_FILE, Trajectory
+
+            traj = (
+                Trajectory.from_bundle(self.bundle)
+                if (self.bundle.path / TRAJECTORY_FILE).exists()
+                else None
+            )
+            self._featurizer = CheckpointFeaturizer(OutcomeComputer(self.aux, traj, memo=True))
+        return self._featurizer
+
+    def checkpoint_features(
+        self,
+        groups: Sequence[Group],
+        delay: int,
+        timelines: Sequence[PostTimeline] | None = None,
+    ) -> np.ndarray:
+        """Checkpoint feature rows of the groups' TLCs ``delay`` s after each was posted. The
+        TLCs carry their replies as known (anything later than the checkpoint is ignored);
+        ``timelines``: each group's post timeline (default: from the group's TLCs)."""
+        rows = []
+        for k, g in enumerate(groups):
+            post, tlcs = g[0], g[1]
+            tl = timelines[k] if timelines is not None else PostTimeline.of(list(tlcs))
+            rows += [(post, t, tl, int(delay)) for t in tlcs]
+        fz = self.featurizer
+        try:
+            return fz.features(rows)
+        finally:
+            if fz.outcomes.memo is not None:
+                fz.outcomes.memo.clear()
+
+    def _with_checkpoint(
+        self, xm: np.ndarray, delay: int, xc: np.ndarray | None, groups: Sequence[Group]
+    ) -> tuple[Any, np.ndarray, list[str], float]:
+        if delay == 0:
+            return self.main, xm, self.main_names, self.q
+        model, names, q = self.checkpoints[self.model_for(delay)]
+        if xc is None:
+            xc = self.checkpoint_features(groups, delay)
+        return model, np.concatenate([xm, xc], axis=1), names, q
+
+    def model_for(self, delay: int) -> int:
+        """The checkpoint model that re-forecasts at ``delay`` s: its own, else the one of the
+        latest trained delay before it (else the earliest); 0 = the model at creation."""
+        if delay <= 0 or not self.checkpoints:
+            if delay > 0:
+                raise ValueError(
+                    f"forecaster {self.version} has no checkpoint models; retrain it with "
+                    f"`{RETRAIN_COMMAND}`"
+                )
+            return 0
+        if delay in self.checkpoints:
+            return delay
+        earlier = [d for d in self.checkpoints if d <= delay]
+        return max(earlier) if earlier else min(self.checkpoints)
+
+    def _offset(self, delay: int, groups: Sequence[Group], pred: np.ndarray) -> np.ndarray:
+        off = self.offsets.get(self.model_for(delay) if delay else 0)
+        if not off:
+            return pred
+        subs = [g[0].subreddit.lower() for g in groups for _ in g[1]]
+        return pred + np.asarray([off.get(s, 0.0) for s in subs], dtype=pred.dtype)
 
     # -- features --------------------------------------------------------------------------
     def _empathy(
@@ -247,34 +342,50 @@ class Forecaster:
         groups: Sequence[Group],
         empathy: Sequence[EmpathyLike] | None = None,
         n_reasons: int = 3,
+        *,
+        checkpoint: int = 0,
+        timelines: Sequence[PostTimeline] | None = None,
     ) -> list[Forecast]:
         """Forecasts for the TLCs of several posts in one batch: ``groups`` of
         ``(post, tlcs, n_prior or None)`` or ``(post, tlcs, n_prior or None, contexts or
         None)`` (see :meth:`predict`); one forecast per TLC, in the groups' order. One
         feature pass and one XGBoost call for the whole batch, which is what a stream scorer
-        wants (its batches mix many posts)."""
-        groups = [unpack_group(g) for g in groups if len(g[1])]
+        wants (its batches mix many posts).
+
+        ``checkpoint``: re-forecast ``checkpoint`` seconds after each TLC was posted, from its
+        replies as they stood then (the TLC nodes carry their replies as known; later ones
+        are ignored) and the post's ``timelines`` (default: from the groups' TLCs)."""
+        keep = [k for k, g in enumerate(groups) if len(g[1])]
+        groups = [unpack_group(groups[k]) for k in keep]
         if not groups:
             return []
         import xgboost as xgb
 
         _, xm = self.design_many(groups, empathy)
-        dm = xgb.DMatrix(xm, feature_names=self.main_names, nthread=1)
-        pred = self.main.predict(dm)
+        xc = (
+            self.checkpoint_features(
+                groups, checkpoint, [timelines[k] for k in keep] if timelines else None
+            )
+            if checkpoint
+            else None
+        )
+        model, xm, names, q = self._with_checkpoint(xm, checkpoint, xc, groups)
+        dm = xgb.DMatrix(xm, feature_names=names, nthread=1)
+        pred = self._offset(checkpoint, groups, model.predict(dm))
         # Reasons: exact TreeSHAP costs ~2 ms per TLC with the depth-6 main model (half of
         # the forecaster's time); the fast path uses Saabas path attributions (~100x faster;
         # same top reason for 91% of 1,280 real TLCs, same top-3 set for 60%).
-        contrib = self.main.predict(dm, pred_contribs=True, approx_contribs=self.fast)[
+        contrib = model.predict(dm, pred_contribs=True, approx_contribs=self.fast)[
             :, :-1
         ]  # last column = bias
-        gsum = contrib @ self._group_matrix
+        uniq, matrix = self._reason_groups[self.model_for(checkpoint)]
+        gsum = contrib @ matrix
         top = np.argsort(-np.abs(gsum), axis=1)[:, :n_reasons]
-        uniq = self._group_names
         return [
             Forecast(
                 float(v),
-                float(v - self.q),
-                float(v + self.q),
+                float(v - q),
+                float(v + q),
                 [(uniq[j], float(gsum[i, j])) for j in top[i]],
             )
             for i, v in enumerate(pred)
@@ -286,21 +397,51 @@ class Forecaster:
         tlcs: Sequence[Node],
         empathy: Sequence[EmpathyLike] | None = None,
         context: Sequence[TlcContext | None] | None = None,
+        at: dict[int, np.ndarray] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Point forecasts of the main model and every stored baseline (for evaluation)."""
+        """Point forecasts of the main model and every stored baseline (for evaluation);
+        ``at``: checkpoint delay -> the TLCs' checkpoint feature rows, adding one forecast
+        ``checkpoint_<delay>`` per delay."""
         import xgboost as xgb
 
         x, xm = self.design(post, tlcs, empathy, context=context)
+        group = [(post, tlcs, None)]
+        extra = {}
+        for d, xc in (at or {}).items():
+            model, xcm, names, _ = self._with_checkpoint(xm, d, xc, group)  # type: ignore[arg-type]
+            extra[f"checkpoint_{d}"] = self._offset(
+                d,
+                group,
+                model.predict(xgb.DMatrix(xcm, feature_names=names)),  # type: ignore[arg-type]
+            )
         base = x[:, : len(self.gbm.feature_names or [])]
         bodies = [t.body for t in tlcs]
-        return {
-            "main": self.main.predict(xgb.DMatrix(xm, feature_names=self.main_names)),
-            "mean": np.full(len(tlcs), self.mean_value),
-            "ridge": self.ridge.predict(
-                bodies,
-                x[:, : self.ridge.coef_dense.shape[0]]
-                if self.ridge.coef_dense is not None
-                else None,
-            ),
-            "gbm": self.gbm.predict(xgb.DMatrix(base, feature_names=self.gbm.feature_names)),
-        }
+        return (
+            {
+                "main": self._offset(
+                    0,
+                    group,
+                    self.main.predict(xgb.DMatrix(xm, feature_names=self.main_names)),  # type: ignore[arg-type]
+                ),
+                "mean": np.full(len(tlcs), self.mean_value),
+                "ridge": self.ridge.predict(
+                    bodies,
+                    x[:, : self.ridge.coef_dense.shape[0]]
+                    if self.ridge.coef_dense is not None
+                    else None,
+                ),
+                "gbm": self.gbm.predict(xgb.DMatrix(base, feature_names=self.gbm.feature_names)),
+            }
+            | extra
+        )
+
+
+def _group_matrix(names: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """Reason groups of feature columns and the 0/1 column -> group matrix (contributions @
+    it = group sums)."""
+    groups = [reason_group(n) for n in names]
+    uniq = list(dict.fromkeys(groups))
+    m = np.zeros((len(groups), len(uniq)), dtype=np.float32)
+    for c, g in enumerate(groups):
+        m[c, uniq.index(g)] = 1.0
+    return uniq, m

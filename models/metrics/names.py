@@ -20,6 +20,9 @@ __all__ = [
     "METRIC_NAMES",
     "METRIC_SIGNS",
     "METRIC_TRANSFORMS",
+    "SAFE_METRIC_NAMES",
+    "SAFE_METRIC_SIGNS",
+    "SAFE_METRIC_TRANSFORMS",
     "TEXT_METRIC_NAMES",
     "Transform",
 ]
@@ -97,3 +100,52 @@ TEXT_METRIC_NAMES: tuple[str, ...] = (
     "extremely_toxic_count",
     "toxicity",
 )
+
+#: Columns of the moderator-safe outcome (:mod:`models.outcomes`): every metric is measured on
+#: the *civil tree* (the TLC's replies with each toxic reply and its subtree cut off), except
+#: the four toxicity metrics, measured on the whole tree. Politeness and supportiveness are
+#: summed, not averaged, and the community score counts only positive reply scores, so that
+#: removing a polite or supportive reply can never raise a column that loads positively.
+#: Linguistic accommodation is left out: it is a ratio over exchanges that adding or
+#: removing any reply can move either way, so no sign can be guaranteed for it.
+SAFE_METRIC_NAMES: tuple[str, ...] = (
+    "civil_information_sharing",
+    "civil_link_replies",
+    "civil_educational_links",
+    "civil_gratitude",
+    "civil_politeness_sum",
+    "civil_positive_score",
+    "civil_supportiveness_sum",
+    "civil_comments",
+    "civil_direct_replies",
+    "civil_depth",
+    "civil_sustained_partners",
+    "civil_sustained_conversation",
+    "civil_compliments",
+    "civil_laughter",
+    "civil_personal_disclosure",
+    "civil_donations",
+    "civil_mentorship",
+    "pct_non_toxic",
+    "pct_non_extremely_toxic",
+    "toxic_count",
+    "extremely_toxic_count",
+)
+
+#: Sign every safe-outcome weight must have (checked when a bundle loads): ``-1`` for the
+#: toxic counts, ``+1`` for everything else (a weight may also be 0).
+SAFE_METRIC_SIGNS: dict[str, int] = {
+    name: (-1 if name in ("toxic_count", "extremely_toxic_count") else 1)
+    for name in SAFE_METRIC_NAMES
+}
+
+SAFE_METRIC_TRANSFORMS: dict[str, Transform] = {
+    name: (
+        "identity"
+        if name in ("pct_non_toxic", "pct_non_extremely_toxic")
+        else "signed_log1p"
+        if name in ("civil_politeness_sum", "civil_supportiveness_sum")
+        else "log1p"
+    )
+    for name in SAFE_METRIC_NAMES
+}

@@ -25,7 +25,15 @@ TRAIN_ORDER = ("aux", "trajectory", "empathy", "forecaster")
 #: ``prosocial-train`` defaults; see README "Models").
 DEMO_TRAIN_ARGS: dict[str, tuple[str, ...]] = {
     "empathy": ("--seeds", "1", "--epochs", "3", "--no-baselines"),
-    "forecaster": ("--max-threads", "3000", "--no-time-split", "--n-boot", "50", "--no-empathy"),
+    "forecaster": (
+        "--max-threads",
+        "3000",
+        "--no-time-split",
+        "--n-boot",
+        "50",
+        "--no-empathy",
+        "--no-ablations",  # the three checkpoint models cost what the ablations did
+    ),
 }
 
 #: The default demo month covers these subreddits (all but the two largest) so that it runs in

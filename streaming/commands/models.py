@@ -33,6 +33,12 @@ def _add_window(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subreddits", default="", help="comma-separated (default: all)")
     p.add_argument("--champion", help="champion version (default: the one that scored most)")
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples over posts")
+    p.add_argument(
+        "--target",
+        choices=("trajectory", "safe"),
+        default=None,
+        help="the outcome compared on (default: the challenger bundle's target)",
+    )
 
 
 def _add_gate(p: argparse.ArgumentParser) -> None:
@@ -180,8 +186,12 @@ def _compare(args: argparse.Namespace, challenger: str) -> dict[str, Any]:
 
     settings = load_settings(args.config, database_url=args.database_url)
     _, sessions = open_database(settings.database_url)
+    reg = _registry(args)
     trained_on = None
-    for e in audit_log(_registry(args), args.name):
+    target = getattr(args, "target", None) or str(
+        reg.get(args.name, challenger, verify=False).params.get("target", "trajectory")
+    )
+    for e in audit_log(reg, args.name):
         if e.action == "candidate" and e.version == challenger:
             trained_on = dict((e.info or {}).get("trained_on") or {}) or None
     return compare_models(
@@ -193,6 +203,7 @@ def _compare(args: argparse.Namespace, challenger: str) -> dict[str, Any]:
         subreddits=[s.strip() for s in args.subreddits.split(",") if s.strip()],
         n_boot=args.n_boot,
         trained_on=trained_on,
+        target=target,
     )
 
 

@@ -183,6 +183,7 @@ class BackfillStage(Stage):
             for t, o in zip(tlcs, outs):
                 metrics = getattr(o, "metrics", None)
                 traj = getattr(o, "trajectory", None)
+                safe = getattr(o, "safe", None)
                 rows.append(
                     {
                         "tlc_name": t.name,
@@ -190,6 +191,7 @@ class BackfillStage(Stage):
                         "subreddit": thread.post.subreddit,
                         "as_of_utc": int(as_of),
                         "trajectory": None if traj is None else float(traj),
+                        "safe": None if safe is None else float(safe),
                         "metrics": jsonable(metrics if metrics is not None else o.to_dict()),
                         "n_replies": t.size() - 1,
                         "versions": dict(self.versions),
@@ -213,6 +215,7 @@ class BackfillStage(Stage):
                 update=[
                     "as_of_utc",
                     "trajectory",
+                    "safe",
                     "metrics",
                     "n_replies",
                     "versions",
@@ -231,6 +234,7 @@ class BackfillStage(Stage):
                         "subreddit": r["subreddit"],
                         "as_of_utc": r["as_of_utc"],
                         "trajectory": r["trajectory"],
+                        "safe": r["safe"],
                     }
                 ).encode(),
             )

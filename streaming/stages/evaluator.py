@@ -2,16 +2,16 @@
 
 Consumes ``prosocial.outcomes``. Every ``every`` outcomes (and at drain) it takes, per
 subreddit and overall (``*``), the newest ``window`` TLCs that have both a forecast and an
-outcome, and stores one row per model version plus the reference orders:
+outcome (the target outcome: ``safe`` unless the forecaster forecasts the trajectory), and
+stores one row per model version and checkpoint (the forecast at creation and each
+re-forecast, ``forecaster:<version>@+<delay>s``) plus the reference orders:
 
-* ``<forecaster version>``: MSE, R², Spearman (all TLCs), and within posts: pairwise
-  accuracy, NDCG@10, mean Spearman;
+* ``<forecaster version>``: MSE, R² (all TLCs), and within posts: pairwise accuracy (all
+  pairs, time-matched pairs, per-post macro), NDCG@5, mean Spearman
+  (:mod:`models.forecaster.evaluation`, the same figures training reports);
 * ``reddit_order`` (score, older first) and ``chronological`` (oldest first): the same
   within-post figures for the order Reddit shows and for time order;
 * ``mean_baseline``: MSE / R² of predicting the window's mean outcome.
-
-With a :class:`~streaming.drift.DriftMonitor` each subreddit's forecaster figures are also
-checked against the subreddit's own history (``drift`` in the stored figures, gauges, logs).
 """
 
 from __future__ import annotations
@@ -23,16 +23,25 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 
+from models.forecaster.evaluation import METRIC_KEYS, ORDER_KEYS, evaluate
 from redditdata.events import TOPIC_OUTCOMES
 from streaming.bus.base import Message
 from streaming.clock import Clock
 from streaming.drift import DriftMonitor
-from streaming.evaluation import mean_within_spearman, mse, ndcg, pairwise_accuracy, r2, spearman
 from streaming.ops import StageMetrics
 from streaming.stages.base import DeadLetters, Stage, now_ms
-from streaming.storage import EvaluationRow, OutcomeRow, ScoreRow, SessionFactory, TlcRow, upsert
+from streaming.storage import (
+    CheckpointScoreRow,
+    EvaluationRow,
+    OutcomeRow,
+    ScoreRow,
+    SessionFactory,
+    TlcRow,
+    upsert,
+)
 
 __all__ = ["EvaluatorStage", "evaluate_rows"]
 
@@ -53,57 +62,39 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def evaluate_rows(
-    rows: Sequence[tuple[str, str, int, int, float, float]],
+    rows: Sequence[tuple[str, str, int, int, float | None, float]],
 ) -> dict[str, dict[str, Any]]:
     """``rows`` = (tlc, post, created_utc, reddit_score, forecast, outcome) → figures by model
-    name (``model``, ``reddit_order``, ``chronological``, ``mean_baseline``)."""
+    name (``model``, ``reddit_order``, ``chronological``, ``mean_baseline``), computed by
+    :mod:`models.forecaster.evaluation` exactly as training reports them."""
     if not rows:
         return {}
-    true = [r[5] for r in rows]
-    posts: dict[str, list[tuple[str, str, int, int, float, float]]] = defaultdict(list)
-    for r in rows:
-        posts[r[1]].append(r)
-    groups = [g for g in posts.values() if len(g) >= 2]
-    with_fc = [r for r in rows if r[4] is not None]
-    model_groups = [[r for r in g if r[4] is not None] for g in groups]
-    model_g = [[(r[4], r[5]) for r in g] for g in model_groups if len(g) >= 2]
-    # reference orders as keys (higher = shown earlier)
-    reddit_g = [[(float(r[3]) - r[2] * 1e-10, r[5]) for r in g] for g in groups]
-    chrono_g = [[(-float(r[2]), r[5]) for r in g] for g in groups]
-    mean = sum(true) / len(true)
-    n_posts = len(groups)
+    post_ids = {p: i for i, p in enumerate(dict.fromkeys(r[1] for r in rows))}
+    y = np.asarray([r[5] for r in rows], dtype=np.float64)
+    groups = np.asarray([post_ids[r[1]] for r in rows])
+    created = np.asarray([r[2] for r in rows], dtype=np.float64)
+    score = np.asarray([r[3] for r in rows], dtype=np.float64)
+    n_posts = int(np.sum(np.bincount(groups) >= 2))
 
-    def ranks(gs: list[list[tuple[float, float]]]) -> dict[str, Any]:
-        return {
-            "pairwise_accuracy": pairwise_accuracy(gs),
-            "ndcg@10": ndcg(gs, 10),
-            "spearman_within_post": mean_within_spearman(gs),
-            "n_posts": n_posts,
-        }
+    def figs(pred: np.ndarray, keep: np.ndarray, keys: Sequence[str]) -> dict[str, Any]:
+        r = evaluate(y[keep], pred[keep], groups[keep], created[keep])
+        ok = np.bincount(groups[keep]) >= 2
+        return _clean({"n": int(keep.sum()), **{k: r[k] for k in keys}, "n_posts": int(ok.sum())})
 
+    every = np.ones(len(rows), dtype=bool)
     out: dict[str, dict[str, Any]] = {}
-    if with_fc:
-        pred, ftrue = [r[4] for r in with_fc], [r[5] for r in with_fc]
-        out["model"] = _clean(
-            {
-                "n": len(with_fc),
-                "mse": mse(pred, ftrue),
-                "r2": r2(pred, ftrue),
-                "spearman": spearman(pred, ftrue),
-                **ranks(model_g),
-                "n_posts": len(model_g),
-            }
-        )
+    has_fc = np.asarray([r[4] is not None for r in rows])
+    if has_fc.any():
+        pred = np.asarray([np.nan if r[4] is None else r[4] for r in rows], dtype=np.float64)
+        out["model"] = figs(pred, has_fc, METRIC_KEYS)
+    mean = np.full(len(rows), float(y.mean()))
+    base = figs(mean, every, ("mse", "r2"))
+    base.pop("n_posts", None)
     return out | {
-        "reddit_order": _clean({"n": len(rows), **ranks(reddit_g)}),
-        "chronological": _clean({"n": len(rows), **ranks(chrono_g)}),
-        "mean_baseline": _clean(
-            {
-                "n": len(rows),
-                "mse": mse([mean] * len(true), true),
-                "r2": r2([mean] * len(true), true),
-            }
-        ),
+        # reference orders as keys (higher = shown earlier); Reddit ties: older first
+        "reddit_order": figs(score - created * 1e-10, every, ORDER_KEYS) | {"n_posts": n_posts},
+        "chronological": figs(-created, every, ORDER_KEYS),
+        "mean_baseline": base,
     }
 
 
@@ -120,6 +111,7 @@ class EvaluatorStage(Stage):
         *,
         window: int = 2000,
         every: int = 500,
+        target: str = "safe",
         drift: DriftMonitor | None = None,
     ) -> None:
         self.sessions = sessions
@@ -128,6 +120,8 @@ class EvaluatorStage(Stage):
         self.dead = dead
         self.window = window
         self.every = every
+        #: the outcome forecasts are scored against ("safe" or "trajectory")
+        self.target = target
         self.drift = drift
         self._since = 0
         self._subs: set[str] = set()
@@ -148,62 +142,84 @@ class EvaluatorStage(Stage):
     def drain(self) -> None:
         self.evaluate(all_subreddits=True)
 
+    def _rows(self, s: Any, sub: str, delay: int) -> dict[str, list[Any]]:
+        """The window's (tlc, post, created, reddit score, forecast, outcome) rows by forecaster
+        version, for the forecast at creation (``delay`` 0) or a checkpoint re-forecast."""
+        outcome = OutcomeRow.safe if self.target == "safe" else OutcomeRow.trajectory
+        src: Any = ScoreRow if delay == 0 else CheckpointScoreRow
+        q = (
+            select(
+                src.tlc_name,
+                src.post_name,
+                src.created_utc,
+                TlcRow.score,
+                src.forecast,
+                outcome,
+                src.forecaster_version,
+            )
+            .join(OutcomeRow, OutcomeRow.tlc_name == src.tlc_name)
+            .join(TlcRow, TlcRow.name == src.tlc_name)
+            .where(outcome.is_not(None))
+            .order_by(src.created_utc.desc())
+            .limit(self.window)
+        )
+        if delay:
+            q = q.where(CheckpointScoreRow.checkpoint_s == delay)
+        if sub != "*":
+            q = q.where(src.subreddit == sub)
+        by_version: dict[str, list[Any]] = defaultdict(list)
+        for r in s.execute(q):
+            by_version[r[6] or "none"].append(tuple(r[:6]))
+        return by_version
+
     def evaluate(self, all_subreddits: bool = False) -> list[dict[str, Any]]:
+        """One row per subreddit (and ``*``) and model: the forecast at creation
+        (``forecaster:<version>``), each checkpoint's re-forecast
+        (``forecaster:<version>@+<delay>s``), and the references, against the target
+        outcome (``safe`` by default, else the trajectory)."""
         with self.sessions() as s:
             if all_subreddits:
                 self._subs |= set(s.scalars(select(OutcomeRow.subreddit).distinct()))
             subs = sorted(self._subs)
+            delays = [0, *sorted(s.scalars(select(CheckpointScoreRow.checkpoint_s).distinct()))]
             out_rows: list[dict[str, Any]] = []
             for sub in [*subs, "*"]:
-                q = (
-                    select(
-                        ScoreRow.tlc_name,
-                        ScoreRow.post_name,
-                        ScoreRow.created_utc,
-                        TlcRow.score,
-                        ScoreRow.forecast,
-                        OutcomeRow.trajectory,
-                        ScoreRow.forecaster_version,
+                for delay in delays:
+                    by_version = self._rows(s, sub, delay)
+                    # drift follows the forecaster serving now: the newest version in the window
+                    newest = max(
+                        by_version, key=lambda v: max(r[2] for r in by_version[v]), default=""
                     )
-                    .join(OutcomeRow, OutcomeRow.tlc_name == ScoreRow.tlc_name)
-                    .join(TlcRow, TlcRow.name == ScoreRow.tlc_name)
-                    .where(OutcomeRow.trajectory.is_not(None))
-                    .order_by(ScoreRow.created_utc.desc())
-                    .limit(self.window)
-                )
-                if sub != "*":
-                    q = q.where(ScoreRow.subreddit == sub)
-                by_version: dict[str, list[Any]] = defaultdict(list)
-                for r in s.execute(q):
-                    by_version[r[6] or "none"].append(tuple(r[:6]))
-                # drift follows the forecaster serving now: the newest version in the window
-                newest = max(by_version, key=lambda v: max(r[2] for r in by_version[v]), default="")
-                for version, rows in by_version.items():
-                    window_end = max(r[2] for r in rows)
-                    for model, figs in evaluate_rows(rows).items():
-                        name = f"forecaster:{version}" if model == "model" else model
-                        if (
-                            model == "model"
-                            and self.drift is not None
-                            and sub != "*"
-                            and version == newest
-                        ):
-                            verdict = self.drift.observe(sub, figs)
-                            if verdict is not None:
-                                figs = {**figs, "drift": verdict}
-                        if version != "none" and len(by_version) > 1 and model != "model":
-                            name = f"{model}@{version}"
-                        row = {
-                            "subreddit": sub,
-                            "model": name,
-                            "window_end_utc": window_end,
-                            "n_tlcs": len(rows),
-                            "n_posts": int(figs.get("n_posts") or 0),
-                            "figures": figs,
-                            "computed_ms": now_ms(),
-                        }
-                        out_rows.append(row)
-                        self.latest[(sub, name)] = row
+                    for version, rows in by_version.items():
+                        window_end = max(r[2] for r in rows)
+                        for model, figs in evaluate_rows(rows).items():
+                            if delay and model != "model":
+                                continue  # the references are the same at every checkpoint
+                            name = f"forecaster:{version}" if model == "model" else model
+                            if delay:
+                                name += f"@+{delay}s"
+                            elif (
+                                model == "model"
+                                and self.drift is not None
+                                and sub != "*"
+                                and version == newest
+                            ):
+                                verdict = self.drift.observe(sub, figs)
+                                if verdict is not None:
+                                    figs = {**figs, "drift": verdict}
+                            if version != "none" and len(by_version) > 1 and model != "model":
+                                name = f"{model}@{version}"
+                            row = {
+                                "subreddit": sub,
+                                "model": name,
+                                "window_end_utc": window_end,
+                                "n_tlcs": len(rows),
+                                "n_posts": int(figs.get("n_posts") or 0),
+                                "figures": figs | {"checkpoint": delay, "target": self.target},
+                                "computed_ms": now_ms(),
+                            }
+                            out_rows.append(row)
+                            self.latest[(sub, name)] = row
             upsert(
                 s, EvaluationRow, out_rows, update=["n_tlcs", "n_posts", "figures", "computed_ms"]
             )

@@ -91,12 +91,20 @@ def prior_tlc_counts(s: Any, todo: Sequence[tuple[TlcRow, PostRow]]) -> dict[str
 
 
 def author_contexts(
-    s: Any, todo: Sequence[tuple[TlcRow, PostRow]], horizon_s: int
+    s: Any,
+    todo: Sequence[tuple[TlcRow, PostRow]],
+    horizon_s: int,
+    scope: str = "subreddit",
 ) -> dict[str, TlcContext]:
     """Each TLC's author history (:class:`TlcContext`): the author's stored TLCs before it
     (anywhere / in the subreddit / on the post) and the back-filled trajectories of those
     created ≥ ``horizon_s`` before it. TLCs of deleted or unknown authors get none (= a
-    first-time author)."""
+    first-time author). ``scope="subreddit"`` (default) counts only the TLC's own subreddit
+    ("anywhere" then means the same subreddit, and so do the matured outcomes); ``"all"``
+    counts every stored subreddit — an explicit per-deployment opt-in (``history_scope``)."""
+    if scope not in ("subreddit", "all"):
+        raise ValueError(f"history scope must be 'subreddit' or 'all', got {scope!r}")
+    same = "sub" if scope == "subreddit" else None
     named = [
         (t.name, t.author, t.subreddit.lower(), t.post_name, t.created_utc)
         for t, _ in todo
@@ -114,6 +122,7 @@ def author_contexts(
                 _before(h, q),
                 h.created_utc + literal(int(horizon_s)) <= q.c.created,
                 o.trajectory.is_not(None),
+                *([func.lower(h.subreddit) == q.c.sub] if same else []),
             )
         )
         n_out = matured.with_only_columns(func.count()).scalar_subquery()
@@ -122,7 +131,7 @@ def author_contexts(
         ).scalar_subquery()
         stmt = select(
             q.c.name,
-            _author_count(q),
+            _author_count(q, same),
             _author_count(q, "sub"),
             _author_count(q, "post"),
             n_out,

@@ -1,15 +1,19 @@
-"""The scorer: stores posts and TLCs, scores each TLC once (empathy + forecast, batched).
+"""The scorer: stores posts, TLCs and replies, scores each TLC at creation (empathy + forecast,
+batched) and re-forecasts it at checkpoints (:mod:`streaming.stages.checkpoints`).
 
 Consumes ``reddit.submissions`` and ``reddit.comments``. A TLC is stored ``pending``; it is
 scored as soon as its post is in storage (in the same batch, or when the post arrives later).
 A TLC whose post has not arrived ``missing_post_grace_s`` of event time after the TLC *and*
 ``missing_post_wall_s`` of wall time after it was stored is dead-lettered (``missing_post``);
 both clocks are needed because a consumer reads partitions unevenly (its event clock can run
-ahead of one topic). If the post turns up after all, the TLC is still scored. Replies (non-TLCs) are not scored (the back-fill reads them
-from the thread). With a :class:`~streaming.stages.shadow.ModelReloader` the champion
+ahead of one topic). If the post turns up after all, the TLC is still scored. Replies
+(non-TLCs) are stored, not scored: a checkpoint re-forecast reads the replies stored by then
+(on its timer, once the event clock passes a TLC's checkpoint; one ``checkpoint_scores`` row
+per TLC, checkpoint and forecaster version, published on ``prosocial.scores`` with its
+``checkpoint``). With a :class:`~streaming.stages.shadow.ModelReloader` the champion
 forecaster follows the registry's ``CURRENT`` (checked between batches) and a challenger is
-scored in shadow beside it (:class:`~streaming.stages.shadow.ShadowScorer`). Scores are upserted ``ON CONFLICT DO NOTHING`` — a re-delivered TLC is never
-scored twice — and every score of the batch is (re)published on ``prosocial.scores``, so a crash
+scored in shadow beside it (:class:`~streaming.stages.shadow.ShadowScorer`). Scores are
+upserted ``ON CONFLICT DO NOTHING`` — a re-delivered TLC is never scored twice — and every score of the batch is (re)published on ``prosocial.scores``, so a crash
 between the database commit and the offset commit loses nothing downstream.
 """
 
@@ -33,10 +37,19 @@ from streaming.clock import Clock
 from streaming.modelset import ModelSet
 from streaming.ops import StageMetrics
 from streaming.stages.base import DeadLetters, Stage, now_ms
+from streaming.stages.checkpoints import CheckpointScheduler
 from streaming.stages.decode import Rejected, clean_text, decode
 from streaming.stages.history import author_contexts, prior_tlc_counts
 from streaming.stages.shadow import ModelReloader, ShadowScorer
-from streaming.storage import PostRow, ScoreRow, SessionFactory, TlcRow, upsert
+from streaming.storage import (
+    CheckpointScoreRow,
+    PostRow,
+    ReplyRow,
+    ScoreRow,
+    SessionFactory,
+    TlcRow,
+    upsert,
+)
 
 __all__ = ["ScorerStage", "jsonable"]
 
@@ -84,6 +97,8 @@ class ScorerStage(Stage):
         missing_post_wall_s: float = 120.0,
         sweep_every_s: float = 5.0,
         reloader: ModelReloader | None = None,
+        checkpoints: Sequence[int] = (),
+        history_scope: str = "subreddit",
     ) -> None:
         self.bus = bus
         self.sessions = sessions
@@ -97,11 +112,20 @@ class ScorerStage(Stage):
         self.wall_grace_ms = int(missing_post_wall_s * 1000)
         self.sweep_every_s = sweep_every_s
         self._last_sweep = 0.0
-        self.ignored_replies = 0
+        self.stored_replies = 0
         self.can_score = models.empathy is not None or models.forecaster is not None
         self.reloader = reloader
         self.shadow = ShadowScorer()
         self._last_empathy: list[Any] = []
+        self.history_scope = history_scope
+        #: re-forecasts at the configured delays (none when the bundle has no checkpoint models)
+        self.reforecast = CheckpointScheduler(
+            models.forecaster,
+            checkpoints if getattr(models.forecaster, "checkpoints", None) else (),
+            horizon_s=horizon_s,
+            config_hash=config_hash,
+            history_scope=history_scope,
+        )
 
     # -- batch ---------------------------------------------------------------------------
     def handle(self, messages: Sequence[Message]) -> None:
@@ -109,6 +133,7 @@ class ScorerStage(Stage):
             self.can_score = self.models.empathy is not None or self.models.forecaster is not None
         posts: dict[str, dict[str, Any]] = {}
         tlcs: dict[str, dict[str, Any]] = {}
+        replies: dict[str, dict[str, Any]] = {}
         for m in messages:
             kind = "submission" if m.topic == TOPIC_SUBMISSIONS else "comment"
             try:
@@ -130,7 +155,19 @@ class ScorerStage(Stage):
                 }
             elif isinstance(ev, Comment):
                 if not ev.is_tlc:
-                    self.ignored_replies += 1
+                    replies.setdefault(
+                        ev.name,
+                        {
+                            "name": ev.name,
+                            "post_name": ev.link_id,
+                            "parent_name": ev.parent_id,
+                            "subreddit": ev.subreddit,
+                            "author": clean_text(ev.author)[:64] or None,
+                            "body": clean_text(ev.body),
+                            "created_utc": ev.created_utc,
+                            "stored_ms": now_ms(),
+                        },
+                    )
                     continue
                 tlcs.setdefault(
                     ev.name,
@@ -150,7 +187,9 @@ class ScorerStage(Stage):
         with self.sessions() as s:
             upsert(s, PostRow, list(posts.values()), update=["score"])
             upsert(s, TlcRow, list(tlcs.values()))
+            upsert(s, ReplyRow, list(replies.values()))
             s.commit()
+        self.stored_replies += len(replies)
         self.metrics.events_out.labels(stage=self.name).inc(len(posts))
         if self.can_score:
             self._score(set(tlcs), set(posts))
@@ -175,7 +214,7 @@ class ScorerStage(Stage):
             if todo:
                 challenger = self.reloader.challenger if self.reloader is not None else None
                 ctx = (
-                    author_contexts(s, todo, self.horizon_s)
+                    author_contexts(s, todo, self.horizon_s, self.history_scope)
                     if any(
                         getattr(m, "use_context", False)
                         for m in (self.models.forecaster, challenger)
@@ -307,9 +346,29 @@ class ScorerStage(Stage):
             return
         self._last_sweep = time.monotonic()
         self.sweep_missing_posts()
+        self.run_checkpoints()
 
     def drain(self) -> None:
         self.sweep_missing_posts()
+        while self.run_checkpoints():
+            pass
+
+    def run_checkpoints(self) -> int:
+        """Re-forecast the TLCs whose checkpoints the event clock has passed; publishes each
+        new row (with its ``checkpoint``) on ``prosocial.scores``. Returns how many."""
+        if not self.reforecast.delays:
+            return 0
+        with self.sessions() as s:
+            rows = self.reforecast.run(s, self.clock.now())
+            s.commit()
+        for r in rows:
+            self.bus.publish(
+                TOPIC_SCORES,
+                r["tlc_name"],
+                json.dumps(checkpoint_payload(r), default=str).encode(),
+            )
+        self.metrics.events_out.labels(stage=self.name).inc(len(rows))
+        return len(rows)
 
     def sweep_missing_posts(self) -> int:
         """Dead-letter pending TLCs whose post is still unknown after the grace period."""
@@ -358,6 +417,8 @@ class ScorerStage(Stage):
             "missing_models": dict(self.models.missing),
             "forecaster": getattr(self.models.forecaster, "version", None),
             **(self.shadow.health() if self.reloader is not None else {}),
+            "checkpoints": list(self.reforecast.delays),
+            "reforecasts": self.reforecast.made,
         }
 
 
@@ -371,8 +432,29 @@ def score_payload(r: ScoreRow) -> dict[str, Any]:
         "forecast": None
         if r.forecast is None
         else {"value": r.forecast, "lower": r.lower, "upper": r.upper, "reasons": r.reasons},
+        "checkpoint": 0,
         "empathy": r.empathy,
         "versions": {"empathy": r.empathy_version, "forecaster": r.forecaster_version},
         "config_hash": r.config_hash,
         "ingest_ms": r.ingest_ms,
+    }
+
+
+def checkpoint_payload(r: dict[str, Any] | CheckpointScoreRow) -> dict[str, Any]:
+    """The ``prosocial.scores`` message of a checkpoint re-forecast."""
+    g = r.get if isinstance(r, dict) else (lambda k: getattr(r, k))
+    return {
+        "tlc": g("tlc_name"),
+        "post": g("post_name"),
+        "subreddit": g("subreddit"),
+        "created_utc": g("created_utc"),
+        "checkpoint": g("checkpoint_s"),
+        "forecast": {
+            "value": g("forecast"),
+            "lower": g("lower"),
+            "upper": g("upper"),
+            "reasons": g("reasons"),
+        },
+        "versions": {"forecaster": g("forecaster_version")},
+        "config_hash": g("config_hash"),
     }

@@ -1,9 +1,12 @@
 """The suggester: a post's TLCs reranked by forecast, with reasons and the diff against
 Reddit's current order (docs/architecture.md, "Stages and their contracts").
 
-Consumes ``prosocial.scores``. A post becomes *dirty* when one of its TLCs is scored; once no
-new score has arrived for ``quiet_period_s`` (on the injected clock) a new suggestion revision
-is stored (revision = number of scored TLCs it covers, so re-delivery rewrites the same row).
+Consumes ``prosocial.scores``. A post becomes *dirty* when one of its TLCs is scored or
+re-forecast at a checkpoint; once no new score has arrived for ``quiet_period_s`` (on the
+injected clock) a new suggestion revision is stored, ranking each TLC by its *latest* forecast
+(the re-forecast at its latest checkpoint by the same forecaster version, else the forecast at
+creation). Revision = number of forecasts it covers (creation + checkpoints), so re-delivery
+rewrites the same row.
 Dirty posts are rebuilt from storage on start (:meth:`recover`), so committing score offsets
 before the quiet period ends loses nothing.
 """
@@ -23,7 +26,14 @@ from streaming.clock import Clock
 from streaming.ops import StageMetrics
 from streaming.orders import Scored, build_suggestion
 from streaming.stages.base import DeadLetters, Stage, now_ms
-from streaming.storage import ScoreRow, SessionFactory, SuggestionRow, TlcRow, upsert
+from streaming.storage import (
+    CheckpointScoreRow,
+    ScoreRow,
+    SessionFactory,
+    SuggestionRow,
+    TlcRow,
+    upsert,
+)
 
 __all__ = ["SuggesterStage"]
 
@@ -60,6 +70,7 @@ class SuggesterStage(Stage):
                 d = json.loads(m.value)
                 post, created = str(d["post"]), float(d["created_utc"])
                 has_forecast = d.get("forecast") is not None
+                created += float(d.get("checkpoint") or 0)  # a re-forecast's own moment
             except (ValueError, KeyError, TypeError) as exc:
                 self.dead.send(self.name, m, f"bad_score: {exc}")
                 continue
@@ -92,15 +103,22 @@ class SuggesterStage(Stage):
                 .group_by(ScoreRow.post_name)
                 .subquery()
             )
+            c = (
+                select(CheckpointScoreRow.post_name, func.count().label("k"))
+                .group_by(CheckpointScoreRow.post_name)
+                .subquery()
+            )
             r = (
                 select(SuggestionRow.post_name, func.max(SuggestionRow.revision).label("rev"))
                 .group_by(SuggestionRow.post_name)
                 .subquery()
             )
+            total = n.c.n + func.coalesce(c.c.k, 0)
             q = (
                 select(n.c.post_name, n.c.t)
+                .outerjoin(c, c.c.post_name == n.c.post_name)
                 .outerjoin(r, r.c.post_name == n.c.post_name)
-                .where((r.c.rev.is_(None)) | (r.c.rev < n.c.n))
+                .where((r.c.rev.is_(None)) | (r.c.rev < total))
             )
             for post, t in s.execute(q):
                 self.dirty[post] = float(t)
@@ -120,26 +138,35 @@ class SuggesterStage(Stage):
             )
             if not rows:
                 return None
-            items = [
-                Scored(
-                    name=r.tlc_name,
-                    created_utc=r.created_utc,
-                    score=score,
-                    forecast=float(r.forecast or 0.0),
-                    lower=r.lower,
-                    upper=r.upper,
-                    reasons=[_reason_text(x) for x in (r.reasons or [])],
-                    empathy_label=r.empathy_label,
+            latest = _latest_checkpoints(s, post)
+            items = []
+            for r, score in rows:
+                cp = latest.get((r.tlc_name, r.forecaster_version))
+                src: Any = cp if cp is not None else r
+                items.append(
+                    Scored(
+                        name=r.tlc_name,
+                        created_utc=r.created_utc,
+                        score=score,
+                        forecast=float(src.forecast or 0.0),
+                        lower=src.lower,
+                        upper=src.upper,
+                        reasons=[_reason_text(x) for x in (src.reasons or [])],
+                        empathy_label=r.empathy_label,
+                    )
                 )
-                for r, score in rows
-            ]
+            n_cp = s.scalar(
+                select(func.count())
+                .select_from(CheckpointScoreRow)
+                .where(CheckpointScoreRow.post_name == post)
+            )
             order, diff = build_suggestion(items)
             newest_ingest = max((r.ingest_ms or 0) for r, _ in rows)
             made = now_ms()
             latency = (made - newest_ingest) / 1000 if newest_ingest else None
             row = {
                 "post_name": post,
-                "revision": len(items),
+                "revision": len(items) + int(n_cp or 0),
                 "subreddit": rows[0][0].subreddit,
                 "as_of_utc": int(self.clock.now()),
                 "order": order,
@@ -159,6 +186,16 @@ class SuggesterStage(Stage):
 
     def health(self) -> dict[str, Any]:
         return {"dirty_posts": len(self.dirty), "suggestions": self.made}
+
+
+def _latest_checkpoints(s: Any, post: str) -> dict[tuple[str, str | None], CheckpointScoreRow]:
+    """Each (TLC, forecaster version)'s re-forecast at its latest checkpoint."""
+    out: dict[tuple[str, str | None], CheckpointScoreRow] = {}
+    for c in s.scalars(select(CheckpointScoreRow).where(CheckpointScoreRow.post_name == post)):
+        k = (c.tlc_name, c.forecaster_version)
+        if k not in out or c.checkpoint_s > out[k].checkpoint_s:
+            out[k] = c
+    return out
 
 
 def _reason_text(x: Any) -> str:

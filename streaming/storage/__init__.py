@@ -3,12 +3,14 @@
 from streaming.storage.db import SessionFactory, make_engine, migrate, open_database
 from streaming.storage.tables import (
     Base,
+    CheckpointScoreRow,
     DeadLetterRow,
     EvaluationRow,
     ModeratorFeedbackRow,
     OutcomeReplyRow,
     OutcomeRow,
     PostRow,
+    ReplyRow,
     ScoreRow,
     ShadowScoreRow,
     SuggestionRow,
@@ -18,12 +20,14 @@ from streaming.storage.upsert import upsert
 
 __all__ = [
     "Base",
+    "CheckpointScoreRow",
     "DeadLetterRow",
     "EvaluationRow",
     "ModeratorFeedbackRow",
     "OutcomeReplyRow",
     "OutcomeRow",
     "PostRow",
+    "ReplyRow",
     "ScoreRow",
     "SessionFactory",
     "ShadowScoreRow",

@@ -15,12 +15,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base",
+    "CheckpointScoreRow",
     "DeadLetterRow",
     "EvaluationRow",
     "ModeratorFeedbackRow",
     "OutcomeReplyRow",
     "OutcomeRow",
     "PostRow",
+    "ReplyRow",
     "ScoreRow",
     "ShadowScoreRow",
     "SuggestionRow",
@@ -88,6 +90,42 @@ class ScoreRow(Base):
     scored_ms: Mapped[int] = mapped_column(BigInteger)
 
 
+class ReplyRow(Base):
+    """A reply (any comment below a TLC) as ingested: what a checkpoint re-forecast reads
+    (migration 0020). Its TLC is found by following ``parent_name`` up the post's tree."""
+
+    __tablename__ = "replies"
+    __table_args__ = (Index("ix_replies_post_created", "post_name", "created_utc"),)
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    post_name: Mapped[str] = mapped_column(String(16))
+    parent_name: Mapped[str] = mapped_column(String(16))
+    subreddit: Mapped[str] = mapped_column(String(32))
+    author: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_utc: Mapped[int] = mapped_column(BigInteger)
+    stored_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CheckpointScoreRow(Base):
+    """A TLC re-forecast ``checkpoint_s`` seconds after it was posted, from the conversation
+    as it stood then (one row per TLC, checkpoint and forecaster version; migration 0020).
+    The forecast at creation stays in ``scores``."""
+
+    __tablename__ = "checkpoint_scores"
+    tlc_name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    checkpoint_s: Mapped[int] = mapped_column(Integer, primary_key=True)
+    forecaster_version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    post_name: Mapped[str] = mapped_column(String(16), index=True)
+    subreddit: Mapped[str] = mapped_column(String(32), index=True)
+    created_utc: Mapped[int] = mapped_column(BigInteger)
+    forecast: Mapped[float] = mapped_column(Float)
+    lower: Mapped[float | None] = mapped_column(Float, nullable=True)
+    upper: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    config_hash: Mapped[str] = mapped_column(String(16))
+    scored_ms: Mapped[int] = mapped_column(BigInteger)
+
+
 class SuggestionRow(Base):
     """A post's suggested TLC order at one revision (= number of scored TLCs it covers)."""
 
@@ -112,6 +150,8 @@ class OutcomeRow(Base):
     subreddit: Mapped[str] = mapped_column(String(32), index=True)
     as_of_utc: Mapped[int] = mapped_column(BigInteger)
     trajectory: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: the moderator-safe outcome (migration 0020; None before it or without its bundle)
+    safe: Mapped[float | None] = mapped_column(Float, nullable=True)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
     n_replies: Mapped[int] = mapped_column(Integer, default=0)
     versions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

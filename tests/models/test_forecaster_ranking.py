@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from models.forecaster.ranking import evaluate, ndcg_at_k
+from models.forecaster.evaluation import evaluate, ndcg_at_k
 
 
 @pytest.fixture()

@@ -208,7 +208,7 @@ def test_drift_flags_a_subreddit_whose_forecast_quality_falls_below_its_history(
     drift = DriftMonitor(metrics.registry, history=4, margin=0.1)
     ev = EvaluatorStage(
         sessions, EventClock(), metrics, DeadLetters(None, sessions, metrics), window=40,
-        every=1, drift=drift,
+        every=1, drift=drift, target="trajectory",
     )  # fmt: skip
     t = 1_633_000_000
     with caplog.at_level("WARNING", logger="streaming.drift"):

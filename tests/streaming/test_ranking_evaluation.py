@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from streaming.evaluation import mse, ndcg, pairwise_accuracy, r2
+from models.forecaster.evaluation import evaluate
 from streaming.orders import Scored, build_suggestion, chronological_order, reddit_order
 from streaming.stages.evaluator import evaluate_rows
 
@@ -45,16 +46,19 @@ def test_overlapping_intervals_are_not_separated() -> None:
 
 
 def test_rank_figures_on_hand_worked_examples() -> None:
-    perfect = [[(3.0, 3.0), (2.0, 2.0), (1.0, 1.0)]]
-    reversed_ = [[(1.0, 3.0), (2.0, 2.0), (3.0, 1.0)]]
-    assert pairwise_accuracy(perfect) == 1.0
-    assert pairwise_accuracy(reversed_) == 0.0
-    assert pairwise_accuracy([[(1.0, 1.0), (1.0, 2.0)]]) == 0.5  # key tie = half
-    assert ndcg(perfect) == pytest.approx(1.0)
+    y = np.array([3.0, 2.0, 1.0])
+    g = np.zeros(3, dtype=int)
+    t = np.array([0.0, 1.0, 2.0])
+    perfect = evaluate(y, np.array([3.0, 2.0, 1.0]), g, t)
+    reversed_ = evaluate(y, np.array([1.0, 2.0, 3.0]), g, t)
+    assert perfect["pairwise_acc"] == 1.0 and reversed_["pairwise_acc"] == 0.0
+    tie = evaluate(np.array([1.0, 2.0]), np.array([1.0, 1.0]), g[:2], t[:2])
+    assert tie["pairwise_acc"] == 0.5  # forecast tie = half
+    assert perfect["ndcg5"] == pytest.approx(1.0)
     # gains (y - min) shown: 0, 1, 2 → DCG = 0/1 + 1/log2(3) + 2/log2(4); IDCG = 2 + 1/log2(3)
-    assert ndcg(reversed_) == pytest.approx((1 / math.log2(3) + 1) / (2 + 1 / math.log2(3)))
-    assert mse([1, 2], [1, 4]) == 2.0
-    assert r2([1, 2, 3], [1, 2, 3]) == 1.0
+    assert reversed_["ndcg5"] == pytest.approx((1 / math.log2(3) + 1) / (2 + 1 / math.log2(3)))
+    assert perfect["r2"] == 1.0
+    assert evaluate(y, np.array([3.0, 2.0, 3.0]), g, t)["mse"] == pytest.approx(4 / 3)
 
 
 def test_evaluate_rows_scores_reference_orders_with_the_same_code() -> None:
@@ -62,7 +66,9 @@ def test_evaluate_rows_scores_reference_orders_with_the_same_code() -> None:
     # chronological order is right; Reddit's order (a: 9 points first) is exactly reversed.
     rows = [("a", "p", 30, 9, 0.0, 1.0), ("b", "p", 20, 5, 0.0, 2.0), ("c", "p", 10, 1, 0.0, 3.0)]
     figs = evaluate_rows(rows)
-    assert figs["reddit_order"]["pairwise_accuracy"] == 0.0
-    assert figs["chronological"]["pairwise_accuracy"] == 1.0
-    assert figs["model"]["pairwise_accuracy"] == 0.5  # all forecasts tie
+    assert figs["reddit_order"]["pairwise_acc"] == 0.0
+    assert figs["chronological"]["pairwise_acc"] == 1.0
+    assert figs["model"]["pairwise_acc"] == 0.5  # all forecasts tie
+    assert figs["model"]["spearman"] == 0.0  # a constant forecast: no rank information
+    assert "r2" not in figs["chronological"]
     assert figs["mean_baseline"]["r2"] == 0.0

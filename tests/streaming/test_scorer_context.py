@@ -102,11 +102,16 @@ def test_storage_contexts_equal_the_training_history(db_url: str, real_refs) -> 
     outcomes = {r.name: float(i % 7) - 2.0 for i, r in enumerate(refs) if i % 3}
     _, sessions = open_database(db_url)
     _store(sessions, refs, outcomes)
-    want = author_history(refs, outcomes, H)
-    with sessions() as s:
-        rows = list(s.execute(_joined().where(TlcRow.name.in_([r.name for r in refs]))).tuples())
-        got = author_contexts(s, rows, H)
-    assert got == {k: want[k] for k in got} and set(got) == set(want)
+    by_scope = {}
+    for scope in ("subreddit", "all"):
+        want = author_history(refs, outcomes, H, scope=scope)
+        with sessions() as s:
+            q = _joined().where(TlcRow.name.in_([r.name for r in refs]))
+            got = author_contexts(s, list(s.execute(q).tuples()), H, scope=scope)
+        assert got == {k: want[k] for k in got} and set(got) == set(want)
+        by_scope[scope] = got
+    # these authors post in several subreddits: the default scope really is narrower
+    assert any(by_scope["subreddit"][k].prior_tlcs < by_scope["all"][k].prior_tlcs for k in got)
     assert any(c.n_outcomes > 0 for c in got.values())
     assert any(c.prior_tlcs_post > 0 for c in got.values())
 

@@ -28,7 +28,7 @@ def test_counts_and_outcomes_come_only_from_earlier_matured_tlcs() -> None:
         _ref("t1_x", "bob", 10),
     ]
     out = {"t1_a": 2.0, "t1_b": 4.0, "t1_c": 8.0, "t1_x": 100.0}
-    h = author_history(refs, out, H)
+    h = author_history(refs, out, H, scope="all")
     assert h["t1_a"] == TlcContext()
     assert h["t1_b"] == TlcContext(1, 0, 0, 0, 0.0)
     # at H+50 only a's outcome has matured (b matures at H+100)
@@ -36,6 +36,22 @@ def test_counts_and_outcomes_come_only_from_earlier_matured_tlcs() -> None:
     assert h["t1_d"] == TlcContext(3, 2, 2, 2, 6.0)
     assert h["t1_d"].mean_outcome == pytest.approx(3.0)
     assert h["t1_x"] == TlcContext()  # another author's history is not mixed in
+
+
+def test_by_default_history_counts_only_the_same_subreddit() -> None:
+    refs = [
+        _ref("t1_a", "ann", 0),
+        _ref("t1_b", "ann", 100, post="t3_q", sub="GradSchool"),
+        _ref("t1_c", "ann", H + 150),
+        _ref("t1_d", "ann", H + 200, post="t3_r", sub="GradSchool"),
+    ]
+    out = {"t1_a": 2.0, "t1_b": 4.0, "t1_c": 8.0}
+    h = author_history(refs, out, H)
+    assert h["t1_b"] == TlcContext()  # r/College is not visible from r/GradSchool
+    assert h["t1_c"] == TlcContext(1, 1, 1, 1, 2.0)  # only r/College's TLC and outcome
+    assert h["t1_d"] == TlcContext(1, 1, 0, 1, 4.0)
+    with pytest.raises(ValueError):
+        author_history(refs, out, H, scope="everywhere")
 
 
 def test_a_future_tlc_changes_no_earlier_context() -> None:
@@ -91,16 +107,17 @@ def test_real_slice_contexts_match_a_brute_force_count(real_slice, data_dir: Pat
     ex = real_slice
     assert len(ex.context) == len(ex)
     refs = dump_tlcs(data_dir / "reddit-college")
-    by_author: dict[str, list[TlcRef]] = {}
+    by_author: dict[tuple[str, str], list[TlcRef]] = {}
     for r in refs:
         if r.author and r.author != "[deleted]":
-            by_author.setdefault(r.author.lower(), []).append(r)
+            by_author.setdefault((r.author.lower(), r.subreddit.lower()), []).append(r)
     checked = 0
-    for t, c in zip(ex.tlcs, ex.context):
+    for t, post, c in zip(ex.tlcs, ex.post_of, ex.context):
         if c is None:
             assert t.author in (None, "", "[deleted]")
             continue
-        mine = by_author[t.author.lower()]  # type: ignore[union-attr]
+        # the default scope: the author's earlier TLCs in this subreddit only
+        mine = by_author[(t.author.lower(), ex.posts[post].subreddit.lower())]  # type: ignore[union-attr]
         assert c.prior_tlcs == sum((r.created_utc, r.name) < (t.created_utc, t.name) for r in mine)
         checked += c.prior_tlcs > 0
     assert checked > 10  # the slice has authors with earlier TLCs

@@ -21,16 +21,32 @@ from models.forecaster.text import load_mpqa
 pytestmark = pytest.mark.slow
 
 
+CHECKPOINTS = (900, 3600)
+
+
 @pytest.fixture(scope="module")
 def slice_examples(data_dir: Path):
-    return build_examples(data_dir / "reddit-college", structural_target, max_threads=30)
+    from models.forecaster.checkpoint import CheckpointFeaturizer
+    from models.outcomes import OutcomeComputer
+
+    fz = CheckpointFeaturizer(OutcomeComputer(None, None, memo=True))
+    return build_examples(
+        data_dir / "reddit-college",
+        structural_target,
+        max_threads=30,
+        checkpoints=CHECKPOINTS,
+        featurizer=fz,
+    )
 
 
 @pytest.fixture(scope="module")
 def trained(slice_examples, data_dir: Path, tmp_path_factory):
     subj = load_mpqa(str(data_dir / MPQA_REL))
     split = split_by_post(slice_examples)
-    tr = train_models(slice_examples, split, subj=subj, n_boot=10, lda_iterations=20)
+    # one checkpoint model (+1 h) keeps the fixture cheap; the examples carry both delays
+    tr = train_models(
+        slice_examples, split, subj=subj, n_boot=10, lda_iterations=20, checkpoints=(3600,)
+    )
     reg = Registry(tmp_path_factory.mktemp("registry"))
     version = write_bundle(
         tr, reg, subj=subj, metrics={}, params={"target": "structural"}, data_hash="test"
@@ -52,6 +68,7 @@ def test_bundle_with_the_relative_text_score_round_trips(slice_examples, data_di
         ablations=False,
         weight_schemes=("sqrt",),
         text_relative=True,
+        checkpoints=(),
     )
     assert tr.main_names[-2:] == ["tlc_wording_ngram_score", TEXT_REL_SCORE]
     assert tr.info["main_weights"] == "sqrt" and tr.text_rel_ridge is not None
@@ -151,7 +168,13 @@ def test_eval_json_has_the_issue_shape(trained, slice_examples):
         "pairwise_acc_post_macro",
         "baselines",
     }
-    assert set(out) == keys
+    assert set(out) == keys | {"target", "by_checkpoint"}
+    # every delay the examples carry (900 s is re-forecast by the +1 h model)
+    assert list(out["by_checkpoint"]) == ["0", "900", "3600"]
+    for block in out["by_checkpoint"].values():
+        assert set(block) == keys
+        assert set(block["baselines"]) == {"mean", "chronological", "reddit_order"}
+    assert out["by_checkpoint"]["0"]["r2"] == out["r2"]
     assert set(out["baselines"]) == {"mean", "ridge", "gbm", "reddit_order", "chronological"}
     assert set(out["baselines"]["gbm"]) == keys - {"n_tlc", "n_posts", "baselines"}
     assert "r2" not in out["baselines"]["chronological"]
@@ -240,3 +263,33 @@ def test_bundle_without_context_keeps_its_layout_and_unknown_layouts_name_the_re
     p["feature_names"] = [*p["feature_names"], "something_new"]
     with pytest.raises(ValueError, match=RETRAIN_COMMAND):
         Forecaster(Bundle(b.path, cfg))
+
+
+def test_checkpoint_models_round_trip_and_see_the_conversation_so_far(trained, slice_examples):
+    tr, split, reg, _ = trained
+    assert sorted(tr.checkpoints) == [3600]
+    fc = Forecaster.from_registry(reg)
+    assert sorted(fc.checkpoints) == [3600]
+    preds = predict_examples(fc, slice_examples.subset(split.test))
+    np.testing.assert_allclose(
+        preds["checkpoint_3600"], tr.checkpoints[3600].test_pred, rtol=1e-4, atol=1e-4
+    )
+    # a checkpoint forecast knows the replies so far: it beats the forecast at creation
+    by_cp = tr.by_checkpoint
+    assert by_cp["3600"]["main"]["r2"] > by_cp["0"]["main"]["r2"]
+    assert fc.model_for(7200) == 3600 and fc.model_for(900) == 3600 and fc.model_for(0) == 0
+
+
+def test_predict_many_at_a_checkpoint_reads_the_replies_as_they_stood(trained, data_dir):
+    from redditdata.forest import iter_threads
+
+    fc = Forecaster.from_registry(trained[2])
+    thread = next(
+        t for t in iter_threads(data_dir / "reddit-college", max_threads=40) if len(t.tlcs) >= 3
+    )
+    group = [(thread.post, thread.tlcs, None)]
+    at_creation = fc.predict_many(group)
+    later = fc.predict_many(group, checkpoint=3600)
+    assert len(later) == len(thread.tlcs)
+    assert [f.value for f in later] != [f.value for f in at_creation]
+    assert any(r[0] == "replies so far" for f in later for r in f.reasons)

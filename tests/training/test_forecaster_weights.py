@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from training.forecaster.trainer import _val_summary
+from training.forecaster.trainer import validation_summary
 from training.forecaster.weights import post_sizes, post_weights, weighted_mse
 
-from models.forecaster.ranking import evaluate
+from models.forecaster.evaluation import evaluate
 
 
 @pytest.fixture()
@@ -54,7 +54,7 @@ def test_balanced_validation_is_not_decided_by_one_post(groups):
     times = np.arange(len(groups), dtype=float) * 3600
     w = post_weights(groups, "sqrt")
     assert weighted_mse(y, pred, np.ones(len(y))) < weighted_mse(y, pred, w)
-    v = _val_summary(y, pred, groups, times, w)
+    v = validation_summary(y, pred, groups, times, w)
     assert v["r2"] > v["r2_balanced"]
     r = evaluate(y, pred, groups, times)
     assert r["pairwise_acc"] > 0.9  # all-pairs: dominated by the big post

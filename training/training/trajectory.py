@@ -10,8 +10,13 @@ Appendix B) over the outcome metrics of matured training conversations.
   training mean / std (a constant metric gets std 1 and so loading 0), and PC1 is taken from
   the SVD of the standardised matrix. Its sign is fixed so that ``Σ sign_m · loading_m > 0``
   with the expected signs of ``METRIC_SIGNS`` (prosocial +, toxic counts −).
+* The moderator-safe outcome (``safe.json``, :class:`models.trajectory.SafeOutcome`) is
+  fitted on the same conversations' civil metrics (:data:`SAFE_METRIC_NAMES`): their
+  sign-constrained first principal component (:func:`fit_safe`: the unit vector of largest
+  variance whose every weight has its expected sign or is 0, by projected power iteration),
+  with the correlations the README quotes (with PC1, with conversation size, with each metric).
 * The bundle ``trajectory`` holds ``trajectory.json`` (features, transforms, mean, std,
-  loadings) and ``markers.json`` (the function-word markers accommodation was computed with); the report (JSON + loadings bar plot) goes to ``var/reports/trajectory/``.
+  loadings), ``safe.json`` and ``markers.json`` (the function-word markers accommodation was computed with); the report (JSON + loadings bar plot) goes to ``var/reports/trajectory/``.
 """
 
 from __future__ import annotations
@@ -29,12 +34,21 @@ import numpy as np
 from models.bundle import BundleWriter, Registry, hash_files
 from models.metrics.accommodation import Markers, load_markers
 from models.metrics.aux import AuxScorer
-from models.metrics.names import METRIC_NAMES, METRIC_SIGNS, METRIC_TRANSFORMS
+from models.metrics.names import (
+    METRIC_NAMES,
+    METRIC_SIGNS,
+    METRIC_TRANSFORMS,
+    SAFE_METRIC_NAMES,
+    SAFE_METRIC_SIGNS,
+    SAFE_METRIC_TRANSFORMS,
+)
 from models.outcomes import OutcomeComputer
 from models.trajectory import (
     BUNDLE_NAME,
     MARKERS_FILE,
+    SAFE_FILE,
     TRAJECTORY_FILE,
+    SafeOutcome,
     Trajectory,
     apply_transforms,
 )
@@ -49,8 +63,10 @@ __all__ = [
     "TrajectoryFit",
     "collect_metrics",
     "fit_pc1",
+    "fit_safe",
     "heldout_mask",
     "plot_loadings",
+    "safe_report",
     "train_trajectory",
 ]
 
@@ -66,6 +82,8 @@ class MetricTable:
 
     x: np.ndarray
     posts: list[str]
+    #: the civil metrics of the same conversations (SAFE_METRIC_NAMES order)
+    safe: np.ndarray = field(default_factory=lambda: np.zeros((0, len(SAFE_METRIC_NAMES))))
     n_threads: int = 0
     n_comments: int = 0
     report: DumpReport = field(default_factory=DumpReport)
@@ -105,11 +123,14 @@ def collect_metrics(
 ) -> MetricTable:
     """Outcome metrics of the matured conversations of a dump directory."""
     report = DumpReport()
-    computer = OutcomeComputer(aux, None, markers if markers is not None else load_markers(data))
+    computer = OutcomeComputer(
+        aux, None, markers if markers is not None else load_markers(data), memo=True
+    )
     threads = iter_threads(
         data, report, max_threads=max_threads, min_age_s=int(min_age_hours * 3600)
     )
     xs: list[np.ndarray] = []
+    ss: list[np.ndarray] = []
     posts: list[str] = []
     n_threads = n_comments = 0
     for tlcs, k in _batches(threads, min_replies, batch_comments):
@@ -117,6 +138,9 @@ def collect_metrics(
         if tlcs:
             x, n_rep = computer.metric_matrix(tlcs)
             xs.append(x)
+            ss.append(computer.safe_matrix(tlcs, x))
+            assert computer.memo is not None
+            computer.memo.clear()
             posts.extend(t.parent for t in tlcs)
             c = int(n_rep.sum()) + len(tlcs)
             n_comments += c
@@ -125,7 +149,10 @@ def collect_metrics(
         if on_batch is not None:
             on_batch(k, c)
     x = np.vstack(xs) if xs else np.zeros((0, len(METRIC_NAMES)))
-    return MetricTable(x=x, posts=posts, n_threads=n_threads, n_comments=n_comments, report=report)
+    safe = np.vstack(ss) if ss else np.zeros((0, len(SAFE_METRIC_NAMES)))
+    return MetricTable(
+        x=x, posts=posts, safe=safe, n_threads=n_threads, n_comments=n_comments, report=report
+    )
 
 
 def heldout_mask(posts: list[str], frac: float) -> np.ndarray:
@@ -207,6 +234,123 @@ def fit_pc1(x: np.ndarray, x_heldout: np.ndarray | None = None) -> TrajectoryFit
     )
 
 
+def _sign_constrained_pc1(z: np.ndarray, signs: np.ndarray, iters: int = 500) -> np.ndarray:
+    """Unit vector ``w`` maximising the variance of ``z @ w`` subject to ``signs * w >= 0``
+    (projected power iteration from the clipped PC1 and from ``signs``; the better one)."""
+    cov = z.T @ z / max(len(z) - 1, 1)
+    pc1 = np.linalg.svd(z, full_matrices=False)[2][0]
+    if float(pc1 @ signs) < 0:
+        pc1 = -pc1
+    best, best_var = signs / np.linalg.norm(signs), -1.0
+    for start in (pc1, signs.astype(np.float64)):
+        w = np.where(signs * start > 0, start, 0.0)
+        if not np.any(w):
+            w = signs.astype(np.float64)
+        w = w / np.linalg.norm(w)
+        for _ in range(iters):
+            v = cov @ w
+            v = np.where(signs * v > 0, v, 0.0)
+            norm = np.linalg.norm(v)
+            if norm == 0:
+                break
+            v = v / norm
+            if np.allclose(v, w, atol=1e-10):
+                w = v
+                break
+            w = v
+        var = float(w @ cov @ w)
+        if var > best_var:
+            best, best_var = w, var
+    return best
+
+
+def _toxic_neutral(z: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
+    """``w`` with the two toxic counts weighted ``-λ/√2`` each, ``λ ≥ 0`` the smallest that
+    leaves the index uncorrelated (or negatively correlated) with the log toxic count, then
+    renormalised; returns (weights, λ)."""
+    tox = [SAFE_METRIC_NAMES.index(m) for m in ("toxic_count", "extremely_toxic_count")]
+    col = z[:, tox[0]]
+
+    def with_lam(lam: float) -> np.ndarray:
+        v = w.copy()
+        v[tox] = -lam / np.sqrt(2.0)
+        return v
+
+    def corr(lam: float) -> float:
+        s = z @ with_lam(lam)
+        return float(np.corrcoef(s, col)[0, 1]) if np.std(s) > 0 and np.std(col) > 0 else 0.0
+
+    if corr(0.0) <= 0:
+        return w, 0.0
+    lo, hi = 0.0, 1.0
+    while corr(hi) > 0 and hi < 1e3:
+        lo, hi = hi, hi * 2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if corr(mid) > 0 else (lo, mid)
+    v = with_lam(hi)
+    return v / np.linalg.norm(v), hi
+
+
+def fit_safe(x_safe: np.ndarray, toxic_neutral: bool = True) -> tuple[SafeOutcome, float]:
+    """The moderator-safe outcome: standardised (transformed) civil metrics weighted by their
+    sign-constrained first principal component; with ``toxic_neutral`` the toxic counts then
+    get the smallest negative weight that leaves the outcome uncorrelated with the log toxic
+    count on the fitting conversations (big conversations draw civil and toxic replies
+    alike: without it a conversation that draws toxic replies still ranks higher on
+    average). Returns (outcome, that weight λ)."""
+    if x_safe.shape[0] < 3:
+        raise TrainingError(f"need at least 3 conversations, got {x_safe.shape[0]}")
+    if not np.all(np.isfinite(x_safe)):
+        raise TrainingError("civil metric matrix has NaN/inf values (are the aux models missing?)")
+    transforms = tuple(SAFE_METRIC_TRANSFORMS[m] for m in SAFE_METRIC_NAMES)
+    t = apply_transforms(x_safe, transforms)
+    mean = t.mean(axis=0)
+    std = t.std(axis=0)
+    std = np.where(std > 1e-12, std, 1.0)
+    signs = np.array([SAFE_METRIC_SIGNS[m] for m in SAFE_METRIC_NAMES], dtype=np.float64)
+    z = (t - mean) / std
+    w = _sign_constrained_pc1(z, signs)
+    w = np.where(np.abs(w) < 1e-12, 0.0, w)
+    lam = 0.0
+    if toxic_neutral:
+        w, lam = _toxic_neutral(z, w)
+    return SafeOutcome(SAFE_METRIC_NAMES, transforms, mean, std, w), lam
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
+    if len(a) < 3 or np.std(a) == 0 or np.std(b) == 0:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def safe_report(
+    safe: SafeOutcome, trajectory: Trajectory, x: np.ndarray, x_safe: np.ndarray
+) -> dict[str, Any]:
+    """How the safe outcome relates to PC1, to conversation size and to every metric (on the
+    given conversations, e.g. the held-out ones)."""
+    s = safe.transform(x_safe)
+    pc1 = trajectory.transform(x)
+    col = {m: x[:, j] for j, m in enumerate(METRIC_NAMES)}
+    return {
+        "corr_with_pc1": _corr(s, pc1),
+        "corr_with_log_size": _corr(s, np.log1p(col["subsequent_comments"])),
+        "pc1_corr_with_log_size": _corr(pc1, np.log1p(col["subsequent_comments"])),
+        "corr_with_log_toxic_count": _corr(s, np.log1p(col["toxic_count"])),
+        "pc1_corr_with_log_toxic_count": _corr(pc1, np.log1p(col["toxic_count"])),
+        "corr_with_metric": {
+            m: _corr(s, apply_transforms(col[m][:, None], (METRIC_TRANSFORMS[m],))[:, 0])
+            for m in METRIC_NAMES
+        },
+        "corr_with_civil_metric": {
+            m: _corr(s, apply_transforms(x_safe[:, j : j + 1], (SAFE_METRIC_TRANSFORMS[m],))[:, 0])
+            for j, m in enumerate(SAFE_METRIC_NAMES)
+        },
+        "weights": {f: float(w) for f, w in zip(safe.features, safe.loadings)},
+        "n": len(s),
+    }
+
+
 def plot_loadings(loadings: dict[str, float], evr: float, path: Path) -> Path:
     """Horizontal bar plot of PC1 loadings (prosocial blue, antisocial red)."""
     import matplotlib
@@ -264,6 +408,16 @@ def train_trajectory(
     if held.all() or (~held).sum() < 3:
         held = np.zeros(len(table.posts), dtype=bool)
     fit = fit_pc1(table.x[~held], table.x[held] if held.any() else None)
+    safe, lam = fit_safe(table.safe[~held])
+    plain, _ = fit_safe(table.safe[~held], toxic_neutral=False)
+    ev = held if held.any() else ~held
+    safe_fig = safe_report(safe, fit.trajectory, table.x[ev], table.safe[ev])
+    safe_fig["toxic_weight_lambda"] = lam
+    safe_fig["without_toxic_penalty"] = {
+        k: v
+        for k, v in safe_report(plain, fit.trajectory, table.x[ev], table.safe[ev]).items()
+        if k != "corr_with_metric" and k != "corr_with_civil_metric"
+    }
     files = find_dump_files(data)
     data_hash = hash_files([p for p in (files.submissions, files.comments) if p is not None])
     metrics = {
@@ -277,6 +431,7 @@ def train_trajectory(
         "n_threads": table.n_threads,
         "n_comments": table.n_comments,
         "loadings_against_expected_sign": fit.disagreeing,
+        "safe_outcome": safe_fig,
     }
     params = {
         "min_age_hours": min_age_hours,
@@ -296,6 +451,7 @@ def train_trajectory(
         make_current=make_current,
     ) as w:
         w.save_json(TRAJECTORY_FILE, fit.trajectory.to_json())
+        w.save_json(SAFE_FILE, safe.to_json())
         w.save_json(MARKERS_FILE, markers.to_json())
     version = w.version
     report: dict[str, Any] = {

@@ -7,12 +7,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from models.bundle import Bundle, Registry
 from models.errors import BundleError, BundleMissingError
 from models.paths import resolve_data_dir, resolve_registry_dir
+
+if TYPE_CHECKING:
+    from redditdata.tree import Thread
+    from training.forecaster.dataset import TargetFn
 
 __all__ = ["register", "run"]
 
@@ -37,9 +42,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument(
         "--target",
-        choices=("trajectory", "structural"),
+        choices=("safe", "trajectory", "structural"),
         default=None,
         help="outcome to score against (default: the one the bundle was trained on)",
+    )
+    p.add_argument(
+        "--checkpoints",
+        default=None,
+        help="re-forecast delays to evaluate, seconds, comma-separated (default: the bundle's; "
+        "a delay without its own model uses the latest trained delay before it)",
     )
     p.add_argument("--n-boot", type=int, default=0, help="bootstrap resamples for CIs (text)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
@@ -57,19 +68,19 @@ def _open(registry: Registry, model: str | None) -> Bundle:
 
 
 def run(args: argparse.Namespace) -> int:
+    from models.forecaster.checkpoint import parse_checkpoints
     from models.forecaster.model import Forecaster
     from training.forecaster.dataset import build_examples, structural_target
     from training.forecaster.evaluate import eval_json, predict_examples
-    from training.forecaster.targets import trajectory_target
+    from training.forecaster.targets import load_aux_for_trajectory
 
     err = Console(stderr=True)
     registry = Registry(resolve_registry_dir(args.registry))
     try:
         bundle = _open(registry, args.model)
+        trained_on = str(bundle.params.get("target", "trajectory"))
         target = args.target or (
-            "structural"
-            if str(bundle.params.get("target", "")).startswith("structural")
-            else "trajectory"
+            "structural" if trained_on.startswith("structural") else trained_on
         )
         aux = None
         if (
@@ -80,20 +91,25 @@ def run(args: argparse.Namespace) -> int:
             from models.aux import AuxModels
 
             aux = AuxModels.from_bundle(registry.get("aux", str(bundle.params["aux_version"])))
-        elif target == "trajectory" or bundle.params.get("metrics_need_aux"):
-            from training.forecaster.targets import load_aux_for_trajectory
-
+        elif target != "structural" or bundle.params.get("metrics_need_aux"):
             aux = load_aux_for_trajectory(registry)
-        target_fn = (
-            structural_target if target == "structural" else trajectory_target(registry, aux)[0]
-        )
         empathy = None
         if bundle.params.get("use_empathy"):
             from models.empathy import EmpathyClassifier  # type: ignore[attr-defined]
 
             empathy = EmpathyClassifier.from_registry(registry, fast=True)
         fc = Forecaster(bundle, aux=aux, empathy=empathy)
-    except (BundleMissingError, BundleError) as exc:
+        checkpoints = (
+            parse_checkpoints(args.checkpoints)
+            if args.checkpoints is not None
+            else tuple(sorted(fc.checkpoints))
+        )
+        if checkpoints:
+            fc.model_for(checkpoints[0])  # no checkpoint models: say so now
+        target_fn = (
+            structural_target if target == "structural" else _target_fn(fc, registry, aux, target)
+        )
+    except (BundleMissingError, BundleError, ValueError) as exc:
         err.print(f"[red]{exc}[/red]")
         return 2
     with err.status("eval-forecaster: reading matured threads") as status:
@@ -102,6 +118,9 @@ def run(args: argparse.Namespace) -> int:
             target_fn,
             min_age_s=int(args.min_age_hours * 3600),
             max_threads=args.max_threads,
+            history_scope=str(bundle.params.get("history_scope", "all")),
+            checkpoints=checkpoints,
+            featurizer=fc.featurizer if checkpoints else None,
         )
         if len(ex) == 0:
             err.print("[red]no matured threads with TLCs in that dump[/red]")
@@ -113,20 +132,43 @@ def run(args: argparse.Namespace) -> int:
             status.update(f"eval-forecaster: forecasting {done[0]:,}/{len(ex):,} TLCs")
 
         preds = predict_examples(fc, ex, progress=tick)
-        out = eval_json(ex, preds, n_boot=0)
+        out = eval_json(ex, preds, n_boot=args.n_boot, target=target)
     if args.json:
         sys.stdout.write(json.dumps(out) + "\n")
         return 0
     con = Console()
     con.print(f"forecaster@{bundle.version} on {out['n_tlc']:,} TLCs / {out['n_posts']:,} posts")
-    rows = {"main": out} | out["baselines"]
-    for k, r in rows.items():
-        con.print(
-            f"  {k:14s} "
-            + "  ".join(
-                f"{m} {r[m]:.3f}"
-                for m in ("r2", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5", "spearman")
-                if r.get(m) is not None
+    con.print(f"target: {out['target']}")
+    for c, block in out["by_checkpoint"].items():
+        con.print(f"checkpoint +{int(c) // 60} min:")
+        rows = {"main": block} | block["baselines"]
+        for k, r in rows.items():
+            con.print(
+                f"  {k:14s} "
+                + "  ".join(
+                    f"{m} {r[m]:.3f}"
+                    for m in ("r2", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5")
+                    if r.get(m) is not None
+                )
             )
-        )
     return 0
+
+
+def _target_fn(fc: Any, registry: Registry, aux: Any, target: str) -> TargetFn:
+    """The outcome as the bundle measures it (its own trajectory copy, sharing the checkpoint
+    featurizer's memory of reply texts), else from the registry's trajectory bundle."""
+    from models.errors import BundleError
+    from training.forecaster.targets import outcome_target
+
+    oc = fc.featurizer.outcomes
+    if oc.trajectory is None or (target == "safe" and oc.trajectory.safe is None):
+        return outcome_target(registry, aux, target)[0]
+    if oc.aux is None:
+        raise BundleError("measuring outcomes needs the aux models")
+
+    def fn(thread: Thread) -> dict[str, float]:
+        return {
+            o.tlc: float(v) for o in oc.compute(thread.tlcs) if (v := o.value(target)) is not None
+        }
+
+    return fn

@@ -1,5 +1,5 @@
-"""``prosocial-train forecaster``: train the trajectory forecaster + baselines, write the
-bundle and a report (var/reports/forecaster)."""
+"""``prosocial-train forecaster``: train the forecaster (at creation and at each re-forecast
+checkpoint) + baselines, write the bundle and a report (var/reports/forecaster)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rich.console import Console
 
 from models.bundle import Registry
 from models.errors import BundleMissingError
+from models.forecaster.checkpoint import DEFAULT_CHECKPOINTS
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
 from training.fromdb import add_from_db_args, run_from_db
 
@@ -33,9 +34,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument(
         "--target",
-        choices=("trajectory", "structural"),
-        default="trajectory",
-        help="trajectory bundle (default) or a crude provisional structural target",
+        choices=("safe", "trajectory", "structural"),
+        default="safe",
+        help=(
+            "outcome to forecast: the moderator-safe outcome (default), the paper's trajectory "
+            "(PC1), or a crude provisional structural target (tests)"
+        ),
+    )
+    p.add_argument(
+        "--checkpoints",
+        default=",".join(str(d) for d in DEFAULT_CHECKPOINTS),
+        help="re-forecast delays in seconds after a TLC is posted (default %(default)s; "
+        "'' = at creation only)",
+    )
+    p.add_argument(
+        "--history-scope",
+        choices=("subreddit", "all"),
+        default="subreddit",
+        help="count an author's history in the TLC's subreddit only (default) or across every "
+        "subreddit of the data (an explicit opt-in: profiles users across communities)",
+    )
+    p.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="never keep per-subreddit offsets (default: kept where validation says they help)",
+    )
+    p.add_argument("--no-ablations", action="store_true", help="skip the ablation models")
+    p.add_argument(
+        "--text-relative",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="the relative n-gram text score: decided on validation (auto), always, never",
+    )
+    p.add_argument(
+        "--cache-dir",
+        default=None,
+        help="cache the featurized examples here (reused while dump, target and options match)",
     )
     p.add_argument("--no-empathy", action="store_true", help="do not use the empathy bundle")
     p.add_argument("--no-time-split", action="store_true", help="skip the time-ordered variant")
@@ -80,10 +114,13 @@ def run(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from models.forecaster.checkpoint import CheckpointFeaturizer, parse_checkpoints
     from redditdata.dumps import find_dump_files
+    from training.errors import TrainingError
     from training.forecaster.dataset import structural_target
-    from training.forecaster.job import ForecasterJob, run_job
-    from training.forecaster.targets import trajectory_target
+    from training.forecaster.job import ForecasterJob
+    from training.forecaster.targets import load_aux_for_trajectory, outcome_target
+    from training.forecaster.trainer import ForecasterArgs
     from training.forecaster.weights import DEFAULT_SCHEMES, post_weights
 
     err = Console(stderr=True)
@@ -93,34 +130,35 @@ def _train(args: argparse.Namespace) -> int:
     try:
         for sc in schemes:
             post_weights([0], sc)
+        checkpoints = parse_checkpoints(args.checkpoints)
     except ValueError as exc:
-        err.print(f"[red]--weight-schemes: {exc}[/red]")
+        err.print(f"[red]{exc}[/red]")
         return 2
     registry = Registry(resolve_registry_dir(args.registry))
     data = resolve_data_dir(args.data)
     files = find_dump_files(data)
     dump_dir = Path((files.comments or files.submissions).parent)  # type: ignore[union-attr]
     data_root = data if (data / "aux").is_dir() else dump_dir.parent
-    aux = None
+    aux = featurizer = trajectory = None
     try:
-        from training.forecaster.targets import load_aux_for_trajectory
-
         aux = load_aux_for_trajectory(registry)
     except BundleMissingError as exc:
-        if args.target == "trajectory":
+        if args.target != "structural":
             err.print(f"[red]{exc}[/red]")
             return 2
     try:
-        if args.target == "trajectory":
-            target_fn, versions = trajectory_target(registry, aux)
+        if args.target != "structural":
+            target_fn, versions, computer = outcome_target(registry, aux, args.target)
+            trajectory = computer.trajectory
+            featurizer = CheckpointFeaturizer(computer)
+            what = "moderator-safe outcome" if args.target == "safe" else "prosocial trajectory"
             target_name = (
-                "prosocial trajectory ("
-                + ", ".join(f"{k}@{v}" for k, v in sorted(versions.items()))
-                + ")"
+                f"{what} (" + ", ".join(f"{k}@{v}" for k, v in sorted(versions.items())) + ")"
             )
         else:
             target_fn, target_name = structural_target, "structural (provisional, not final)"
-    except BundleMissingError as exc:
+            checkpoints = ()
+    except (BundleMissingError, TrainingError) as exc:
         err.print(f"[red]{exc}[/red]")
         return 2
     empathy = None
@@ -128,37 +166,54 @@ def _train(args: argparse.Namespace) -> int:
         from models.empathy import EmpathyClassifier  # type: ignore[attr-defined]
 
         empathy = EmpathyClassifier.from_registry(registry, fast=True)
-    job = ForecasterJob(
-        dump_dir=dump_dir,
-        data_root=data_root,
-        registry=registry,
-        target_fn=target_fn,
-        target_name=target_name,
-        report_dir=var_dir() / "reports" / "forecaster",
-        aux=aux,
-        empathy_model=empathy,
-        max_threads=args.max_threads,
-        min_age_s=int(args.min_age_hours * 3600),
+    fargs = ForecasterArgs(
+        target=args.target,
+        checkpoints=checkpoints,
         n_boot=args.n_boot,
-        time_split=not args.no_time_split,
         lda_iterations=args.lda_iterations,
-        minilm=args.minilm,
         weight_schemes=schemes or DEFAULT_SCHEMES,
+        history_scope=args.history_scope,
+        calibrate=not args.no_calibration,
+        min_age_s=int(args.min_age_hours * 3600),
+        max_threads=args.max_threads,
+        time_split=not args.no_time_split,
+        minilm=args.minilm,
+        ablations=not args.no_ablations,
+        text_relative={"auto": None, "on": True, "off": False}[args.text_relative],
         make_current=not getattr(args, "candidate", False),
     )
     with err.status("training forecaster") as status:
-        summary = run_job(job, lambda s: status.update(f"forecaster: {s}"))
+        job = ForecasterJob(
+            fargs,
+            dump_dir=dump_dir,
+            data_root=data_root,
+            registry=registry,
+            target_fn=target_fn,
+            target_name=target_name,
+            report_dir=var_dir() / "reports" / "forecaster",
+            aux=aux,
+            empathy_model=empathy,
+            featurizer=featurizer,
+            trajectory=trajectory,
+            cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+            say=lambda s: status.update(f"forecaster: {s}"),
+        )
+        summary = job.run()
     if args.json:
         sys.stdout.write(json.dumps(summary, default=float) + "\n")
         return 0
     out = Console()
     out.print(f"forecaster bundle [bold]{summary['version']}[/bold] in {summary['registry']}")
     out.print(f"report: {summary['report']}")
-    for k in ("mean", "ridge", "gbm", "main", "chronological", "reddit_order"):
-        r = summary["by_post"].get(k)
-        if r:
-            out.print(
-                f"  {k:14s} R² {r['r2']:+.3f}  pairwise {r['pairwise_acc']:.3f}  "
-                f"time-matched {r['pairwise_acc_time_matched']:.3f}  ndcg5 {r['ndcg5']:.3f}"
-            )
+    for c, rows in summary["by_checkpoint"].items():
+        out.print(f"checkpoint +{int(c) // 60} min:")
+        for k in ("mean", "main", "chronological", "reddit_order"):
+            r = rows.get(k)
+            if r:
+                # orders are not forecasts: no R² (leave the cell empty)
+                r2 = "" if k in ("chronological", "reddit_order") else f"{r['r2']:+.3f}"
+                out.print(
+                    f"  {k:14s} R² {r2:>6s}  pairwise {r['pairwise_acc']:.3f}  "
+                    f"time-matched {r['pairwise_acc_time_matched']:.3f}  ndcg5 {r['ndcg5']:.3f}"
+                )
     return 0

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from models.bundle import BundleWriter, Registry
+from models.trajectory import MARKERS_FILE, SAFE_FILE, TRAJECTORY_FILE, Trajectory
 from training.forecaster.trainer import Trained
 
 __all__ = ["write_bundle"]
@@ -22,7 +23,11 @@ def write_bundle(
     params: dict[str, Any],
     data_hash: str,
     make_current: bool = True,
+    trajectory: Trajectory | None = None,
 ) -> str:
+    """Write ``tr`` as a ``forecaster`` bundle; ``trajectory``: the trajectory (and safe
+    outcome) the checkpoint features were measured with, stored in the bundle so serving
+    measures conversations exactly as training did."""
     fe = tr.extractor
     p = dict(params)
     p |= {
@@ -39,11 +44,17 @@ def write_bundle(
             + (" + relative n-gram text score)" if tr.text_rel_ridge is not None else ")")
         ),
         "n_topics": tr.topics.k,
+        "checkpoints": sorted(tr.checkpoints),
+        "checkpoint_models": {
+            str(d): {"feature_names": cp.names, "conformal_q": cp.conformal_q}
+            for d, cp in tr.checkpoints.items()
+        },
+        "subreddit_offsets": {str(d): off for d, off in tr.offsets.items()},
     }
     with BundleWriter(
         registry,
         "forecaster",
-        labels=["trajectory"],
+        labels=[str(params.get("target", "trajectory"))],
         features=tr.main_names,
         params=p,
         metrics=metrics,
@@ -63,5 +74,13 @@ def write_bundle(
             w.save_tensors("text_rel_ridge.safetensors", tr.text_rel_ridge.tensors())
         tr.main.save_model(os.fspath(w.dir / "main.json"))
         tr.gbm.save_model(os.fspath(w.dir / "gbm.json"))
+        for d, cp in tr.checkpoints.items():
+            cp.model.save_model(os.fspath(w.dir / f"checkpoint_{d}.json"))
+        if trajectory is not None:
+            w.save_json(TRAJECTORY_FILE, trajectory.to_json())
+            if trajectory.markers is not None:
+                w.save_json(MARKERS_FILE, trajectory.markers.to_json())
+            if trajectory.safe is not None:
+                w.save_json(SAFE_FILE, trajectory.safe.to_json())
         version = w.version
     return version

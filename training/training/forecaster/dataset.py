@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from models.forecaster.checkpoint import CheckpointFeaturizer, PostTimeline
 from models.forecaster.context import TlcContext
 from redditdata.forest import iter_threads
 from redditdata.tree import Node, Post, Thread, iter_replies
@@ -69,6 +70,20 @@ class Examples:
     score: list[int] = field(default_factory=list)  # TLC score at scrape time (leaky)
     #: the author's history before each TLC (None: unknown author / not computed)
     context: list[TlcContext | None] = field(default_factory=list)
+    #: checkpoint delay (s) -> one feature row per TLC (``CHECKPOINT_FEATURES``) built from
+    #: the conversation as visible at that delay (empty when not computed)
+    at: dict[int, np.ndarray] = field(default_factory=dict)
+    #: each TLC's outcome at the history horizon (what author history averages) and the
+    #: scope ``context`` was counted with, so another scope can be counted without a rebuild
+    horizon: dict[str, float] = field(default_factory=dict)
+    history_scope: str | None = None
+
+    def recount_history(self, data_dir: str | Path, horizon_s: int, scope: str) -> None:
+        """Recount ``context`` with another history scope (from the stored horizon
+        outcomes; no thread is re-read)."""
+        hist = author_history(dump_tlcs(data_dir), self.horizon, horizon_s, scope=scope)
+        self.context = [hist.get(t.name) for t in self.tlcs]
+        self.history_scope = scope
 
     def __len__(self) -> int:
         return len(self.tlcs)
@@ -97,6 +112,8 @@ class Examples:
             out.score.append(self.score[i])
             if self.context:
                 out.context.append(self.context[i])
+        ids = np.asarray(idx, dtype=np.int64)
+        out.at = {d: x[ids] for d, x in self.at.items()}
         return out
 
     def by_post(self) -> Iterator[tuple[Post, list[int]]]:
@@ -128,6 +145,9 @@ def build_examples(
     progress: Callable[[int], None] | None = None,
     skip_deleted: bool = True,
     history_horizon_s: int | None = DEFAULT_MIN_AGE_S,
+    history_scope: str = "subreddit",
+    checkpoints: Sequence[int] = (),
+    featurizer: CheckpointFeaturizer | None = None,
 ) -> Examples:
     """Rows for every TLC of every matured thread (threads with ≥1 TLC) in a dump dir.
 
@@ -135,25 +155,41 @@ def build_examples(
     text is gone, and a TLC being scored at posting time is never deleted yet.
     ``history_horizon_s``: also compute each TLC's author history (``Examples.context``) over
     every TLC of the dump, with earlier outcomes measured at — and matured after — this
-    horizon (:mod:`training.forecaster.history`); ``None`` skips it.
+    horizon (:mod:`training.forecaster.history`); ``None`` skips it. ``history_scope``:
+    ``"subreddit"`` (default: an author's history counts only the same subreddit) or
+    ``"all"`` (every subreddit of the dump: an explicit opt-in).
+    ``checkpoints`` (with a ``featurizer``): also each TLC's feature row at each delay,
+    built from the thread as visible then (``Examples.at``); when the featurizer's outcome
+    computer remembers texts, that memory is per thread.
     """
+    if checkpoints and featurizer is None:
+        raise ValueError("checkpoints need a CheckpointFeaturizer")
     ex = Examples()
+    rows_at: dict[int, list[np.ndarray]] = {int(d): [] for d in checkpoints}
     at_horizon: dict[str, float] = {}
     n = 0
     for thread in iter_threads(data_dir, min_age_s=min_age_s, max_threads=max_threads):
         if not thread.tlcs:
             continue
+        if featurizer is not None and featurizer.outcomes.memo is not None:
+            featurizer.outcomes.memo.clear()  # texts rarely repeat across threads
         targets = target_fn(thread)
-        kept = False
+        kept_tlcs: list[Node] = []
         for t in thread.tlcs:
             if t.name not in targets or (skip_deleted and t.body in _GONE):
                 continue
-            kept = True
+            kept_tlcs.append(t)
             ex.tlcs.append(_light(t))
             ex.post_of.append(thread.post.name)
             ex.y.append(float(targets[t.name]))
             ex.size.append(t.size() - 1)
             ex.score.append(t.score)
+        kept = bool(kept_tlcs)
+        if kept and rows_at:
+            assert featurizer is not None
+            timeline = PostTimeline.of(thread.tlcs)
+            for d, rows in rows_at.items():
+                rows.append(featurizer.features([(thread.post, t, timeline, d) for t in kept_tlcs]))
         if kept:
             ex.posts[thread.post.name] = thread.post
             if history_horizon_s is not None:
@@ -162,8 +198,13 @@ def build_examples(
         if progress is not None:
             progress(n)
     if history_horizon_s is not None:
-        hist = author_history(dump_tlcs(data_dir), at_horizon, history_horizon_s)
-        ex.context = [hist.get(t.name) for t in ex.tlcs]
+        ex.horizon = at_horizon
+        ex.recount_history(data_dir, history_horizon_s, history_scope)
+    width = len(featurizer.names) if featurizer is not None else 0
+    ex.at = {
+        d: (np.vstack(rows) if rows else np.zeros((0, width), dtype=np.float32))
+        for d, rows in rows_at.items()
+    }
     logger.info("forecaster dataset: %d TLCs in %d posts", len(ex), len(ex.posts))
     return ex
 

@@ -22,7 +22,7 @@ from models.forecaster.context import TlcContext, author_key
 from redditdata.dumps import DumpReport, find_dump_files, iter_json_lines
 from redditdata.tree import Node
 
-__all__ = ["TlcRef", "author_history", "dump_tlcs", "prune_to_horizon"]
+__all__ = ["HISTORY_SCOPES", "TlcRef", "author_history", "dump_tlcs", "prune_to_horizon"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,19 +68,41 @@ def _read_tlcs(path: str, _mtime_ns: int, _size: int) -> tuple[TlcRef, ...]:
     return tuple(out)
 
 
+#: Where an author's history is counted: ``"subreddit"`` (the default: only the subreddit
+#: the TLC is in, no profiling across communities) or ``"all"`` (every subreddit of the data:
+#: an explicit per-deployment opt-in).
+HISTORY_SCOPES = ("subreddit", "all")
+
+
 def author_history(
-    tlcs: Iterable[TlcRef], outcomes: dict[str, float], horizon_s: int
+    tlcs: Iterable[TlcRef],
+    outcomes: dict[str, float],
+    horizon_s: int,
+    scope: str = "subreddit",
 ) -> dict[str, TlcContext]:
     """:class:`TlcContext` of every TLC with a known author, keyed by TLC fullname.
+
+    ``scope="subreddit"`` (default): the author's earlier TLCs and matured outcomes are
+    counted in the TLC's own subreddit only (``prior_tlcs`` then equals ``prior_tlcs_sub``);
+    ``"all"`` counts them across every subreddit of the data.
 
     ``outcomes``: TLC fullname → outcome at the horizon (TLCs without one do not count as
     matured outcomes). TLCs are processed in ``(created_utc, name)`` order; a TLC sees only
     TLCs before it in that order and outcomes that matured at or before its creation."""
+    if scope not in HISTORY_SCOPES:
+        raise ValueError(f"history scope must be one of {HISTORY_SCOPES}, got {scope!r}")
     refs = sorted({t.name: t for t in tlcs}.values(), key=lambda t: (t.created_utc, t.name))
+
+    def key(t: TlcRef) -> str | None:
+        a = author_key(t.author)
+        if a is None or scope == "all":
+            return a
+        return f"{a}\x00{t.subreddit.lower()}"  # one history per (author, subreddit)
+
     matured = sorted(
-        (t.created_utc + horizon_s, t.name, author_key(t.author), outcomes[t.name])
+        (t.created_utc + horizon_s, t.name, key(t), outcomes[t.name])
         for t in refs
-        if t.name in outcomes and author_key(t.author) is not None
+        if t.name in outcomes and key(t) is not None
     )
     n_all: dict[str, int] = defaultdict(int)
     n_sub: dict[tuple[str, str], int] = defaultdict(int)
@@ -96,7 +118,7 @@ def author_history(
             n_out[a] += 1
             s_out[a] += v
             j += 1
-        a = author_key(t.author)
+        a = key(t)
         if a is None:
             continue
         sub = t.subreddit.lower()

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from models.forecaster.encoder import MiniLMEncoder
-from models.forecaster.ranking import evaluate
+from models.forecaster.evaluation import evaluate
 from training.forecaster.dataset import Examples, Split
 from training.forecaster.trainer import Trained
 from training.forecaster.weights import VAL_SCHEME, post_weights, train_threads

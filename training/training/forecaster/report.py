@@ -77,7 +77,7 @@ def by_subreddit(
     models: tuple[str, ...] = ("main", "main_no_time", "gbm", "chronological"),
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Test figures per subreddit (no bootstrap): subreddit → model → metric."""
-    from models.forecaster.ranking import evaluate
+    from models.forecaster.evaluation import evaluate
 
     out: dict[str, dict[str, dict[str, float]]] = {}
     for s in sorted(set(subs.tolist()), key=str.lower):

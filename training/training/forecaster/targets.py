@@ -1,4 +1,5 @@
-"""Target functions: the real prosocial trajectory (aux + trajectory bundles)."""
+"""Target functions: the moderator-safe outcome or the paper's trajectory (aux + trajectory
+bundles)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from models.bundle import Registry
 from redditdata.tree import Thread
 from training.forecaster.dataset import TargetFn
 
-__all__ = ["load_aux_for_trajectory", "trajectory_target"]
+__all__ = ["load_aux_for_trajectory", "outcome_target", "trajectory_target"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,18 +35,41 @@ def load_aux_for_trajectory(registry: Registry) -> Any:
     return AuxModels.from_registry(registry)
 
 
-def trajectory_target(registry: Registry, aux: Any = None) -> tuple[TargetFn, dict[str, str]]:
-    """``target_fn`` from the registry's ``aux`` + ``trajectory`` bundles and their versions
-    (raises ``BundleMissingError`` naming the training command when one is missing)."""
+def outcome_target(
+    registry: Registry, aux: Any = None, target: str = "safe", *, memo: bool = True
+) -> tuple[TargetFn, dict[str, str], Any]:
+    """``(target_fn, versions, outcome computer)`` from the registry's ``aux`` +
+    ``trajectory`` bundles; ``target``: ``"safe"`` (the moderator-safe outcome) or
+    ``"trajectory"`` (PC1). The computer (``memo``: remembers per-text values) is what
+    checkpoint features should be measured with. Raises ``BundleMissingError`` naming the
+    training command when a bundle is missing, :class:`TrainingError` when the trajectory
+    bundle predates the safe outcome."""
     from models.outcomes import OutcomeComputer
-    from models.trajectory import Trajectory
+    from models.trajectory import OUTCOMES, Trajectory
+    from training.errors import TrainingError
 
+    if target not in OUTCOMES:
+        raise ValueError(f"target must be one of {OUTCOMES}, got {target!r}")
     aux = aux if aux is not None else load_aux_for_trajectory(registry)
-    oc = OutcomeComputer(aux, Trajectory.from_registry(registry))
+    traj = Trajectory.from_registry(registry)
+    if target == "safe" and traj.safe is None:
+        raise TrainingError(
+            f"trajectory {traj.version} has no safe outcome: re-run prosocial-train trajectory"
+        )
+    oc = OutcomeComputer(aux, traj, memo=memo)
 
     def fn(thread: Thread) -> dict[str, float]:
-        return {
-            o.tlc: float(o.trajectory) for o in oc.compute(thread.tlcs) if o.trajectory is not None
-        }
+        out = {}
+        for o in oc.compute(thread.tlcs):
+            v = o.value(target)
+            if v is not None:
+                out[o.tlc] = float(v)
+        return out
 
-    return fn, dict(oc.versions)
+    return fn, dict(oc.versions), oc
+
+
+def trajectory_target(registry: Registry, aux: Any = None) -> tuple[TargetFn, dict[str, str]]:
+    """The paper's trajectory as ``target_fn`` (see :func:`outcome_target`)."""
+    fn, versions, _ = outcome_target(registry, aux, "trajectory", memo=False)
+    return fn, versions

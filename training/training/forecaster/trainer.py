@@ -12,14 +12,17 @@ column; without empathy.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from models.forecaster.checkpoint import CHECKPOINT_FEATURES, DEFAULT_CHECKPOINTS, checkpoint_key
 from models.forecaster.context import AUTHOR_FEATURES, CONTEXT_FEATURES
+from models.forecaster.evaluation import evaluate, paired_margins
 from models.forecaster.features import (
     EMPATHY_FEATURES,
     ORDER_FEATURES,
@@ -30,7 +33,6 @@ from models.forecaster.features import (
 from models.forecaster.lda import TopicModel
 from models.forecaster.linear import NgramRidge
 from models.forecaster.model import TEXT_REL_SCORE, TEXT_SCORE
-from models.forecaster.ranking import evaluate
 from models.forecaster.text import TextFeaturizer
 from training.forecaster.dataset import Examples, Split
 from training.forecaster.fit import (
@@ -43,11 +45,33 @@ from training.forecaster.fit import (
 from training.forecaster.topics import fit_topics
 from training.forecaster.weights import DEFAULT_SCHEMES, VAL_SCHEME, post_weights, weighted_mse
 
-__all__ = ["Trained", "featurize", "reference_scores", "train_models"]
+__all__ = [
+    "Checkpoint",
+    "ForecasterArgs",
+    "ForecasterTrainer",
+    "Trained",
+    "featurize",
+    "reference_scores",
+    "train_models",
+    "validation_summary",
+]
 
 logger = logging.getLogger(__name__)
 
 EmpathyFn = Callable[[Sequence[str]], Sequence[EmpathyLike]]
+
+
+@dataclass
+class Checkpoint:
+    """The model re-forecasting a TLC ``delay`` seconds after it was posted."""
+
+    delay: int
+    model: Any
+    names: list[str]
+    conformal_q: float
+    val: dict[str, float] = field(default_factory=dict)
+    val_pred: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    test_pred: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass
@@ -67,6 +91,11 @@ class Trained:
     info: dict[str, Any] = field(default_factory=dict)
     x: np.ndarray | None = None  # feature matrix of every example (for the MiniLM model)
     text_rel_ridge: NgramRidge | None = None  # when the main model reads TEXT_REL_SCORE
+    checkpoints: dict[int, Checkpoint] = field(default_factory=dict)
+    #: test figures per checkpoint key ("0" = at creation): main and the references
+    by_checkpoint: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: per-subreddit offsets kept by calibration, per checkpoint delay (0 = at creation)
+    offsets: dict[int, dict[str, float]] = field(default_factory=dict)
 
 
 def featurize(
@@ -107,6 +136,376 @@ def reference_scores(ex: Examples, idx: np.ndarray) -> dict[str, np.ndarray]:
     return {"chronological": -created[idx], "reddit_order": score[idx], "oracle": y[idx]}
 
 
+@dataclass
+class ForecasterArgs:
+    """Everything that decides how the forecaster is trained (SetFit-style Args).
+
+    ``target``: the outcome (``"safe"``: the moderator-safe outcome, the default; or
+    ``"trajectory"``: the paper's PC1). ``checkpoints``: re-forecast delays in seconds, one
+    model each (besides the model at creation). ``weight_schemes``: the main model's
+    candidate training weightings (:mod:`training.forecaster.weights`; the lowest balanced
+    validation MSE wins, and the checkpoint models use it). ``text_relative``: whether the
+    main model also reads the out-of-fold score of an n-gram ridge on the outcome relative to
+    the post's mean (``None``: decided on validation). ``history_scope``: author history
+    counted in the TLC's subreddit only (``"subreddit"``) or across every subreddit
+    (``"all"``, an explicit opt-in). ``calibrate``: measure per-subreddit offsets on
+    validation posts and keep them only where they lower the validation MSE."""
+
+    target: str = "safe"
+    checkpoints: tuple[int, ...] = DEFAULT_CHECKPOINTS
+    n_boot: int = 200
+    lda_iterations: int = 200
+    coverage: float = 0.9
+    ablations: bool = True
+    weight_schemes: tuple[str, ...] = DEFAULT_SCHEMES
+    text_relative: bool | None = None
+    history_scope: str = "subreddit"
+    calibrate: bool = True
+    min_age_s: int = 48 * 3600
+    max_threads: int | None = None
+    time_split: bool = True
+    minilm: int = 0  # max training TLCs for the MiniLM comparison (0 = skip)
+    make_current: bool = True
+
+
+class ForecasterTrainer:
+    """Fits every forecaster model on ``split.train`` (early stopping / α on ``split.val``)
+    and evaluates on ``split.test``, one named step at a time (:meth:`train` runs them).
+
+    ``text_featurizer``: a TextFeaturizer stand-in (e.g. a
+    :class:`training.forecaster.memo.MemoText` shared by several runs); default built from
+    ``subj``."""
+
+    def __init__(
+        self,
+        args: ForecasterArgs,
+        ex: Examples,
+        split: Split,
+        *,
+        subj: tuple[list[str], list[str]],
+        metric_names: Sequence[str] = (),
+        metric_fn: MetricFn | None = None,
+        empathy: Sequence[EmpathyLike] | None = None,
+        text_featurizer: Any = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.args = args
+        self.ex = ex
+        self.split = split
+        self.subj = subj
+        self.metric_names = metric_names
+        self.metric_fn = metric_fn
+        self.empathy = empathy
+        self.text_featurizer = text_featurizer
+        self.say = progress or (lambda s: logger.info("%s", s))
+        self.y, _, _, self.created, self.groups = ex.arrays()
+        self.bodies = [t.body for t in ex.tlcs]
+        self.info: dict[str, Any] = {}
+        self.preds: dict[str, np.ndarray] = {}
+
+    # -- steps -------------------------------------------------------------------------------
+    def fit_topics(self) -> TopicModel:
+        """LDA over the training posts' and TLCs' text."""
+        ex, tr = self.ex, self.split.train
+        self.say("fitting LDA on training text")
+        self.train_posts = list(dict.fromkeys(ex.post_of[i] for i in tr))
+        texts = [f"{ex.posts[p].title}\n{ex.posts[p].selftext}" for p in self.train_posts]
+        self.topics = fit_topics(
+            texts + [self.bodies[i] for i in tr], iterations=self.args.lda_iterations
+        )
+        return self.topics
+
+    def featurize(self) -> np.ndarray:
+        """The §5.2 + context feature matrix of every example."""
+        ex = self.ex
+        subs = sorted({ex.posts[p].subreddit for p in self.train_posts}, key=str.lower)
+        text = (
+            self.text_featurizer if self.text_featurizer is not None else TextFeaturizer(*self.subj)
+        )
+        self.extractor = FeatureExtractor(
+            self.topics,
+            text,
+            subs,
+            self.metric_names,
+            self.metric_fn,
+            use_empathy=self.empathy is not None,
+            use_context=bool(ex.context),
+        )
+        self.say(f"extracting features for {len(ex)} TLCs")
+        self.x = featurize(ex, self.extractor, self.empathy)
+        return self.x
+
+    def _txt(self, idx: np.ndarray) -> list[str]:
+        return [self.bodies[i] for i in idx]
+
+    def fit_ridges(self) -> None:
+        """The paper's n-gram ridge baseline and the text-only ridge whose out-of-fold score
+        the main model reads."""
+        tr, va, te = self.split.train, self.split.val, self.split.test
+        y, xb = self.y, self.x[:, : self.extractor.n_base]
+        self.say("fitting n-gram ridge (paper's linear baseline)")
+        self.ridge, self.info["ridge"] = fit_ngram_ridge(
+            self._txt(tr), y[tr], xb[tr], val=(self._txt(va), y[va], xb[va]), alphas=ALPHAS
+        )
+        self.say("fitting text-only n-gram ridge + out-of-fold scores")
+        self.text_ridge, tinfo = fit_ngram_ridge(
+            self._txt(tr), y[tr], val=(self._txt(va), y[va], None), alphas=ALPHAS
+        )
+        self.info["text_ridge"] = tinfo
+        ts = np.zeros(len(self.ex))
+        ts[tr] = oof_text_scores(self._txt(tr), y[tr], self.groups[tr], alpha=float(tinfo["alpha"]))
+        rest = np.concatenate([va, te])
+        ts[rest] = self.text_ridge.predict(self._txt(rest))
+        self.text_scores = ts
+
+    def fit_gbm(self) -> Any:
+        """XGBoost on the §5.2 features with the paper's hyper-parameters."""
+        tr, va = self.split.train, self.split.val
+        nb = self.extractor.n_base
+        self.say("fitting XGBoost (paper hyper-parameters)")
+        self.gbm = fit_xgb(
+            self.x[tr, :nb], self.y[tr], self.x[va, :nb], self.y[va], self.extractor.names[:nb]
+        )
+        return self.gbm
+
+    def fit_main(self) -> Any:
+        """The main model: one fit per candidate training weighting (and with / without the
+        relative text score), chosen on the balanced validation MSE."""
+        tr, va, te = self.split.train, self.split.val, self.split.test
+        y, groups, created = self.y, self.groups, self.created
+        main_names = list(self.extractor.names) + [TEXT_SCORE]
+        xm = np.concatenate([self.x, self.text_scores[:, None].astype(np.float32)], axis=1)
+        self.text_rel_ridge: NgramRidge | None = None
+        want_rel = self.args.text_relative
+        if want_rel is not False:
+            self.say("fitting relative text ridge (outcome − post mean) + out-of-fold scores")
+            yrel = post_relative(y, groups)  # validation rows: only to pick α
+            self.text_rel_ridge, rinfo = fit_ngram_ridge(
+                self._txt(tr), yrel[tr], val=(self._txt(va), yrel[va], None), alphas=ALPHAS
+            )
+            tsr = np.zeros(len(self.ex))
+            tsr[tr] = oof_text_scores(
+                self._txt(tr), yrel[tr], groups[tr], alpha=float(rinfo["alpha"])
+            )
+            rest = np.concatenate([va, te])
+            tsr[rest] = self.text_rel_ridge.predict(self._txt(rest))
+            rel_names = [*main_names, TEXT_REL_SCORE]
+            xm_rel = np.concatenate([xm, tsr[:, None].astype(np.float32)], axis=1)
+            if want_rel:  # fixed by the caller: every candidate reads it
+                main_names, xm = rel_names, xm_rel
+        self.wva = post_weights(groups[va], VAL_SCHEME)
+        cands: dict[str, dict[str, float]] = {}
+        fits: dict[str, Any] = {}
+        for scheme in self.args.weight_schemes:
+            self.say(f"fitting main model (training weights: {scheme})")
+            b = self._fit(xm, main_names, post_weights(groups[tr], scheme))
+            fits[scheme] = b
+            cands[scheme] = validation_summary(
+                y[va], _xpred(b, xm, main_names, va), groups[va], created[va], self.wva
+            ) | {"best_iteration": b.best_iteration}
+        scheme = min(cands, key=lambda k: cands[k]["mse_balanced"])
+        main = fits[scheme]
+        self.wtr = post_weights(groups[tr], scheme)
+        logger.info("main model: training weights %s chosen on validation %s", scheme, cands)
+        rel_val: dict[str, Any] | None = None
+        if want_rel is None:  # keep the relative text score only if validation says so
+            assert self.text_rel_ridge is not None
+            self.say(f"fitting main model + relative text score (training weights: {scheme})")
+            b = self._fit(xm_rel, rel_names, self.wtr)
+            v = validation_summary(
+                y[va], _xpred(b, xm_rel, rel_names, va), groups[va], created[va], self.wva
+            ) | {"best_iteration": b.best_iteration}
+            kept = v["mse_balanced"] < cands[scheme]["mse_balanced"]
+            rel_val = {"with": v, "without": cands[scheme], "alpha": rinfo["alpha"], "kept": kept}
+            logger.info("relative text score on validation: %s", rel_val)
+            if kept:
+                main, main_names, xm = b, rel_names, xm_rel
+            else:
+                self.text_rel_ridge = None
+        self.main, self.main_names, self.xm = main, main_names, xm
+        self.info |= {
+            "main_weights": scheme,
+            "val_objective": f"{VAL_SCHEME}-weighted MSE",
+            "main_weight_candidates_val": cands,
+            "text_relative": TEXT_REL_SCORE in main_names,
+            "text_relative_val": rel_val,
+        }
+        return main
+
+    def _fit(self, xm: np.ndarray, names: Sequence[str], wtr: np.ndarray) -> Any:
+        tr, va = self.split.train, self.split.val
+        return fit_xgb(
+            xm[tr],
+            self.y[tr],
+            xm[va],
+            self.y[va],
+            list(names),
+            params=MAIN_XGB_PARAMS,
+            wtr=wtr,
+            wva=self.wva,
+        )
+
+    def _conformal_q(self, pred_val: np.ndarray) -> float:
+        va = self.split.val
+        res = np.abs(self.y[va] - pred_val)
+        return float(np.quantile(res, min(1.0, self.args.coverage * (1 + 1 / len(va)))))
+
+    def fit_checkpoints(self) -> dict[int, Checkpoint]:
+        """One model per re-forecast delay: the main model's inputs + the conversation as
+        visible at the delay (:mod:`models.forecaster.checkpoint`), same weighting."""
+        self.checkpoints: dict[int, Checkpoint] = {}
+        va, te = self.split.val, self.split.test
+        for d in self.args.checkpoints:
+            if d not in self.ex.at:
+                continue
+            names = [*self.main_names, *CHECKPOINT_FEATURES]
+            xc = np.concatenate([self.xm, self.ex.at[d]], axis=1)
+            self.say(f"fitting checkpoint model +{d}s")
+            b = self._fit(xc, names, self.wtr)
+            pv = _xpred(b, xc, names, va)
+            cp = Checkpoint(d, b, names, self._conformal_q(pv))
+            cp.val = validation_summary(self.y[va], pv, self.groups[va], self.created[va], self.wva)
+            cp.test_pred = _xpred(b, xc, names, te)
+            cp.val_pred = pv
+            self.checkpoints[d] = cp
+        return self.checkpoints
+
+    def calibrate(self) -> dict[str, Any]:
+        """Per-subreddit offsets (mean validation residual per subreddit), measured by 2-fold
+        over validation posts at every checkpoint; kept only when they lower the validation
+        MSE on the held-out fold of both folds' average."""
+        va = self.split.val
+        subs = np.asarray([self.ex.posts[self.ex.post_of[i]].subreddit.lower() for i in va])
+        fold = np.asarray([hash_fold(self.ex.post_of[i]) for i in va])
+        preds = {0: _xpred(self.main, self.xm, self.main_names, va)} | {
+            d: cp.val_pred for d, cp in self.checkpoints.items()
+        }
+        out: dict[str, Any] = {}
+        for d, p in preds.items():
+            r = self.y[va] - p
+            before = after = 0.0
+            for k in (0, 1):
+                fit, ev = fold == k, fold != k
+                off = {s: float(r[fit & (subs == s)].mean()) for s in set(subs[fit])}
+                adj = np.asarray([off.get(s, 0.0) for s in subs[ev]])
+                before += float(np.mean(r[ev] ** 2))
+                after += float(np.mean((r[ev] - adj) ** 2))
+            out[checkpoint_key(d)] = {
+                "val_mse": before / 2,
+                "val_mse_with_offsets": after / 2,
+                "kept": after < before,
+            }
+        self.offsets: dict[int, dict[str, float]] = {}
+        for d, p in preds.items():
+            if out[checkpoint_key(d)]["kept"] and self.args.calibrate:
+                r = self.y[va] - p
+                self.offsets[d] = {s: float(r[subs == s].mean()) for s in set(subs)}
+        self.info["calibration"] = out
+        return out
+
+    def predict_test(self) -> dict[str, np.ndarray]:
+        """Test predictions of every model (and the order-only references)."""
+        tr, va, te = self.split.train, self.split.val, self.split.test
+        nb = self.extractor.n_base
+        self.mean_value = float(self.y[tr].mean())
+        main_val = _xpred(self.main, self.xm, self.main_names, va)
+        self.conformal_q = self._conformal_q(main_val)
+        self.preds = {
+            "main": self._offset(0, te, _xpred(self.main, self.xm, self.main_names, te)),
+            "mean": np.full(len(te), self.mean_value),
+            "ridge": self.ridge.predict(self._txt(te), self.x[te, :nb]),
+            "gbm": _xpred(self.gbm, self.x[:, :nb], self.extractor.names[:nb], te),
+            "text_ridge": self.text_scores[te],
+        }
+        for d, cp in self.checkpoints.items():
+            cp.test_pred = self._offset(d, te, cp.test_pred)
+        self.info |= {
+            "gbm_best_iteration": int(self.gbm.best_iteration),
+            "main_best_iteration": int(self.main.best_iteration),
+            "n_train": len(tr),
+            "n_val": len(va),
+            "n_test": len(te),
+            "coverage_test": float(
+                np.mean(np.abs(self.y[te] - self.preds["main"]) <= self.conformal_q)
+            ),
+            "checkpoints_val": {checkpoint_key(d): cp.val for d, cp in self.checkpoints.items()},
+        }
+        return self.preds
+
+    def _offset(self, d: int, idx: np.ndarray, pred: np.ndarray) -> np.ndarray:
+        off = getattr(self, "offsets", {}).get(d)
+        if not off:
+            return pred
+        subs = [self.ex.posts[self.ex.post_of[i]].subreddit.lower() for i in idx]
+        return pred + np.asarray([off.get(s, 0.0) for s in subs])
+
+    def run_ablations(self) -> None:
+        """The main model without the order features, the author history, all context, or
+        empathy (same weighting)."""
+        drops: dict[str, tuple[str, ...]] = {"main_no_time": ORDER_FEATURES}
+        if self.extractor.use_context:
+            drops |= {"main_no_author": AUTHOR_FEATURES, "main_no_context": CONTEXT_FEATURES}
+        if self.empathy is not None:
+            drops["main_no_empathy"] = EMPATHY_FEATURES
+        for key, drop in drops.items():
+            keep = [i for i, n in enumerate(self.main_names) if n not in drop]
+            self.say(f"ablation: {key}")
+            nm = [self.main_names[i] for i in keep]
+            b = self._fit(self.xm[:, keep], nm, self.wtr)
+            self.preds[key] = _xpred(b, self.xm[:, keep], nm, self.split.test)
+
+    def evaluate(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """Test figures with bootstrap CIs over posts: every model at creation, and per
+        checkpoint the checkpoint model beside the same references."""
+        te = self.split.test
+        y, g, t = self.y[te], self.groups[te], self.created[te]
+        self.preds |= reference_scores(self.ex, te)
+        self.say("evaluating with bootstrap over posts")
+        n_boot = self.args.n_boot
+        results = {k: evaluate(y, v, g, t, n_boot=n_boot, seed=1) for k, v in self.preds.items()}
+        # bootstrap of the main model's margin over each baseline (paired: same resampled posts)
+        results["_margins"] = paired_margins(y, self.preds, g, t, n_boot, ORDERS)
+        by_cp: dict[str, dict[str, Any]] = {"0": {k: results[k] for k in CHECKPOINT_ROWS}}
+        for d, cp in self.checkpoints.items():
+            row = {"main": evaluate(y, cp.test_pred, g, t, n_boot=n_boot, seed=1)}
+            row |= {k: results[k] for k in CHECKPOINT_ROWS if k != "main"}
+            by_cp[checkpoint_key(d)] = row
+        return results, by_cp
+
+    def train(self) -> Trained:
+        self.fit_topics()
+        self.featurize()
+        self.fit_ridges()
+        self.fit_gbm()
+        self.fit_main()
+        self.fit_checkpoints()
+        self.calibrate()
+        self.predict_test()
+        if self.args.ablations:
+            self.run_ablations()
+        results, by_cp = self.evaluate()
+        return Trained(
+            self.topics,
+            self.extractor,
+            self.text_ridge,
+            self.ridge,
+            self.gbm,
+            self.main,
+            self.main_names,
+            self.mean_value,
+            self.conformal_q,
+            self.extractor.n_base,
+            self.preds,
+            results,
+            self.info,
+            x=self.xm,
+            text_rel_ridge=self.text_rel_ridge,
+            checkpoints=self.checkpoints,
+            by_checkpoint=by_cp,
+            offsets=getattr(self, "offsets", {}),
+        )
+
+
 def train_models(
     ex: Examples,
     split: Split,
@@ -115,210 +514,28 @@ def train_models(
     metric_names: Sequence[str] = (),
     metric_fn: MetricFn | None = None,
     empathy: Sequence[EmpathyLike] | None = None,
-    n_boot: int = 200,
-    lda_iterations: int = 200,
-    coverage: float = 0.9,
-    ablations: bool = True,
     progress: Callable[[str], None] | None = None,
     text_featurizer: Any = None,
-    weight_schemes: Sequence[str] = DEFAULT_SCHEMES,
-    text_relative: bool | None = None,
+    args: ForecasterArgs | None = None,
+    **overrides: Any,
 ) -> Trained:
-    """Fit every model on ``split.train`` (early stopping / α on ``split.val``), evaluate on
-    ``split.test``. ``text_featurizer``: a TextFeaturizer stand-in (e.g. a
-    :class:`training.forecaster.memo.MemoText` shared by several runs); default built from
-    ``subj``. ``weight_schemes``: the main model's candidate training weightings
-    (:mod:`training.forecaster.weights`); the one with the lowest balanced validation MSE
-    is kept (and used by the ablations). ``text_relative``: whether the main model also
-    reads the out-of-fold score of an n-gram ridge on the outcome relative to the post's mean
-    (``None``: one more fit with it, kept only if it lowers the balanced validation MSE)."""
-    say = progress or (lambda s: logger.info("%s", s))
-    y, _, _, created, groups = ex.arrays()
-    tr, va, te = split.train, split.val, split.test
-    bodies = [t.body for t in ex.tlcs]
-    say("fitting LDA on training text")
-    train_posts = list(dict.fromkeys(ex.post_of[i] for i in tr))
-    lda_texts = [f"{ex.posts[p].title}\n{ex.posts[p].selftext}" for p in train_posts] + [
-        bodies[i] for i in tr
-    ]
-    topics = fit_topics(lda_texts, iterations=lda_iterations)
-    subs = sorted({ex.posts[p].subreddit for p in train_posts}, key=str.lower)
-    text = text_featurizer if text_featurizer is not None else TextFeaturizer(*subj)
-    fe = FeatureExtractor(
-        topics,
-        text,
-        subs,
-        metric_names,
-        metric_fn,
-        use_empathy=empathy is not None,
-        use_context=bool(ex.context),
-    )
-    say(f"extracting features for {len(ex)} TLCs")
-    x = featurize(ex, fe, empathy)
-    n_base = fe.n_base  # the paper's §5.2 features: the baselines' inputs
-    xb = x[:, :n_base]
-    names = fe.names
-
-    say("fitting n-gram ridge (paper's linear baseline)")
-    alphas = (3.0, 10.0, 30.0, 100.0)  # 30 was the top of the old grid on reddit-college
-    txt = lambda idx: [bodies[i] for i in idx]
-    ridge, ridge_info = fit_ngram_ridge(
-        txt(tr), y[tr], xb[tr], val=(txt(va), y[va], xb[va]), alphas=alphas
-    )
-    say("fitting text-only n-gram ridge + out-of-fold scores")
-    text_ridge, tinfo = fit_ngram_ridge(txt(tr), y[tr], val=(txt(va), y[va], None), alphas=alphas)
-    ts = np.zeros(len(ex))
-    ts[tr] = oof_text_scores(txt(tr), y[tr], groups[tr], alpha=float(tinfo["alpha"]))
-    rest = np.concatenate([va, te])
-    ts[rest] = text_ridge.predict(txt(rest))
-
-    say("fitting XGBoost (paper hyper-parameters)")
-    gbm = fit_xgb(xb[tr], y[tr], xb[va], y[va], names[:n_base])
-    main_names = list(names) + [TEXT_SCORE]
-    xm = np.concatenate([x, ts[:, None].astype(np.float32)], axis=1)
-    text_rel_ridge: NgramRidge | None = None
-    if text_relative is not False:
-        say("fitting relative text ridge (outcome − post mean) + out-of-fold scores")
-        yrel = post_relative(y, groups)  # validation rows: only to pick α
-        text_rel_ridge, rinfo = fit_ngram_ridge(
-            txt(tr), yrel[tr], val=(txt(va), yrel[va], None), alphas=alphas
-        )
-        tsr = np.zeros(len(ex))
-        tsr[tr] = oof_text_scores(txt(tr), yrel[tr], groups[tr], alpha=float(rinfo["alpha"]))
-        tsr[rest] = text_rel_ridge.predict(txt(rest))
-        rel_names = [*main_names, TEXT_REL_SCORE]
-        xm_rel = np.concatenate([xm, tsr[:, None].astype(np.float32)], axis=1)
-        if text_relative:  # fixed by the caller: every candidate reads it
-            main_names, xm = rel_names, xm_rel
-    import xgboost as xgb
-
-    def xpred(b: Any, m: np.ndarray, nm: Sequence[str], idx: np.ndarray) -> np.ndarray:
-        return b.predict(xgb.DMatrix(m[idx], feature_names=list(nm)))
-
-    # main model: one fit per training weighting, early-stopped and compared on the balanced
-    # validation objective (VAL_SCHEME weights), so no single huge post decides either
-    wva = post_weights(groups[va], VAL_SCHEME)
-    cands: dict[str, dict[str, float]] = {}
-    fits: dict[str, Any] = {}
-    for scheme in weight_schemes:
-        say(f"fitting main model (training weights: {scheme})")
-        b = fit_xgb(
-            xm[tr],
-            y[tr],
-            xm[va],
-            y[va],
-            main_names,
-            params=MAIN_XGB_PARAMS,
-            wtr=post_weights(groups[tr], scheme),
-            wva=wva,
-        )
-        fits[scheme] = b
-        cands[scheme] = _val_summary(
-            y[va], xpred(b, xm, main_names, va), groups[va], created[va], wva
-        ) | {"best_iteration": b.best_iteration}
-    scheme = min(cands, key=lambda k: cands[k]["mse_balanced"])
-    main = fits[scheme]
-    wtr = post_weights(groups[tr], scheme)
-    logger.info("main model: training weights %s chosen on validation %s", scheme, cands)
-    rel_val: dict[str, Any] | None = None
-    if text_relative is None:  # keep the relative text score only if validation says so
-        assert text_rel_ridge is not None
-        say(f"fitting main model + relative text score (training weights: {scheme})")
-        b = fit_xgb(
-            xm_rel[tr],
-            y[tr],
-            xm_rel[va],
-            y[va],
-            rel_names,
-            params=MAIN_XGB_PARAMS,
-            wtr=wtr,
-            wva=wva,
-        )
-        v = _val_summary(y[va], xpred(b, xm_rel, rel_names, va), groups[va], created[va], wva) | {
-            "best_iteration": b.best_iteration
-        }
-        kept = v["mse_balanced"] < cands[scheme]["mse_balanced"]
-        rel_val = {"with": v, "without": cands[scheme], "alpha": rinfo["alpha"], "kept": kept}
-        logger.info("relative text score on validation: %s", rel_val)
-        if kept:
-            main, main_names, xm = b, rel_names, xm_rel
-        else:
-            text_rel_ridge = None
-
-    mean_value = float(y[tr].mean())
-    res_val = np.abs(y[va] - xpred(main, xm, main_names, va))
-    q = float(np.quantile(res_val, min(1.0, coverage * (1 + 1 / len(va)))))
-    preds = {
-        "main": xpred(main, xm, main_names, te),
-        "mean": np.full(len(te), mean_value),
-        "ridge": ridge.predict(txt(te), xb[te]),
-        "gbm": xpred(gbm, xb, names[:n_base], te),
-        "text_ridge": ts[te],
-    }
-    info: dict[str, Any] = {
-        "ridge": ridge_info,
-        "text_ridge": tinfo,
-        "gbm_best_iteration": int(gbm.best_iteration),
-        "main_best_iteration": int(main.best_iteration),
-        "main_weights": scheme,
-        "val_objective": f"{VAL_SCHEME}-weighted MSE",
-        "main_weight_candidates_val": cands,
-        "text_relative": TEXT_REL_SCORE in main_names,
-        "text_relative_val": rel_val,
-        "n_train": len(tr),
-        "n_val": len(va),
-        "n_test": len(te),
-        "coverage_test": float(np.mean(np.abs(y[te] - preds["main"]) <= q)),
-    }
-    if ablations:
-        drops: dict[str, tuple[str, ...]] = {"main_no_time": ORDER_FEATURES}
-        if fe.use_context:
-            drops |= {"main_no_author": AUTHOR_FEATURES, "main_no_context": CONTEXT_FEATURES}
-        if empathy is not None:
-            drops["main_no_empathy"] = EMPATHY_FEATURES
-        for key, drop in drops.items():
-            keep = [i for i, n in enumerate(main_names) if n not in drop]
-            say(f"ablation: {key}")
-            nm = [main_names[i] for i in keep]
-            b = fit_xgb(
-                xm[tr][:, keep],
-                y[tr],
-                xm[va][:, keep],
-                y[va],
-                nm,
-                params=MAIN_XGB_PARAMS,
-                wtr=wtr,
-                wva=wva,
-            )
-            preds[key] = xpred(b, xm[:, keep], nm, te)
-    preds |= reference_scores(ex, te)
-    say("evaluating with bootstrap over posts")
-    results = {
-        k: evaluate(y[te], v, groups[te], created[te], n_boot=n_boot, seed=1)
-        for k, v in preds.items()
-    }
-    # bootstrap of the main model's margin over each baseline (paired: same resampled posts)
-    results["_margins"] = _paired_margins(y[te], preds, groups[te], created[te], n_boot)
-    return Trained(
-        topics,
-        fe,
-        text_ridge,
-        ridge,
-        gbm,
-        main,
-        main_names,
-        mean_value,
-        q,
-        n_base,
-        preds,
-        results,
-        info,
-        x=xm,
-        text_rel_ridge=text_rel_ridge,
-    )
+    """:class:`ForecasterTrainer` with ``args`` (default :class:`ForecasterArgs`; keyword
+    ``overrides`` replace single fields, e.g. ``n_boot=10``)."""
+    a = replace(args or ForecasterArgs(), **overrides)
+    return ForecasterTrainer(
+        a,
+        ex,
+        split,
+        subj=subj,
+        metric_names=metric_names,
+        metric_fn=metric_fn,
+        empathy=empathy,
+        text_featurizer=text_featurizer,
+        progress=progress,
+    ).train()
 
 
-def _val_summary(
+def validation_summary(
     y: np.ndarray, pred: np.ndarray, groups: np.ndarray, times: np.ndarray, w: np.ndarray
 ) -> dict[str, float]:
     """Validation figures of a candidate: the balanced (``w``-weighted) MSE / R² that decide,
@@ -337,32 +554,17 @@ def _val_summary(
 
 #: rankings that are orders, not forecasts (no MSE / R²)
 ORDERS = ("chronological", "reddit_order")
+#: the rows reported per checkpoint (``eval-forecaster --json`` ``by_checkpoint``)
+CHECKPOINT_ROWS = ("main", "mean", "chronological", "reddit_order")
+ALPHAS = (3.0, 10.0, 30.0, 100.0)  # 30 was the top of the old grid on reddit-college
 
 
-def _paired_margins(
-    y: np.ndarray, preds: dict[str, np.ndarray], groups: np.ndarray, times: np.ndarray, n_boot: int
-) -> dict[str, Any]:
-    from models.forecaster.ranking import _summ, post_stats
+def hash_fold(post: str) -> int:
+    """A stable 0/1 fold of a post (calibration's 2-fold over validation posts)."""
+    return int(hashlib.sha1(post.encode()).hexdigest()[:8], 16) & 1
 
-    stats = {k: post_stats(y, v, groups, times) for k, v in preds.items()}
-    m = len(stats["main"].n)
-    rng = np.random.default_rng(5)
-    ws = [np.bincount(rng.integers(0, m, m), minlength=m).astype(np.float64) for _ in range(n_boot)]
-    out: dict[str, Any] = {}
-    for k in preds:
-        if k in ("main", "oracle"):
-            continue
-        d: dict[str, list[float]] = {}
-        # orders (chronological, reddit_order) are not forecasts: no R² margin
-        metrics = (
-            "pairwise_acc",
-            "pairwise_acc_time_matched",
-            "ndcg5",
-            "spearman",
-            "pairwise_acc_post_macro",
-        )
-        for metric in metrics if k in ORDERS else ("r2", *metrics):
-            diffs = [(_summ(stats["main"], w)[metric] - _summ(stats[k], w)[metric]) for w in ws]
-            d[metric] = [float(np.nanquantile(diffs, 0.025)), float(np.nanquantile(diffs, 0.975))]
-        out[k] = d
-    return out
+
+def _xpred(b: Any, m: np.ndarray, names: Sequence[str], idx: np.ndarray) -> np.ndarray:
+    import xgboost as xgb
+
+    return b.predict(xgb.DMatrix(m[idx], feature_names=list(names)))

@@ -3,14 +3,14 @@
 proposals (``moderator_feedback``).
 
 Revision ID: 0030
-Revises: 0003
+Revises: 0020
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0030"
-down_revision = "0003"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

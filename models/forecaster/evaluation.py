@@ -1,4 +1,9 @@
-"""Ranking a post's TLCs by forecast and scoring the order (paper §6, adapted; DESIGN.md §6).
+"""Forecast quality: the one module that scores forecasts and orders of a post's TLCs.
+
+Used by training reports, ``prosocial-train eval-forecaster`` and the service's evaluator
+stage alike, so live figures and training figures mean the same thing. Reference orders
+(chronological, Reddit's) are scored by the same code as forecasts, as keys where higher =
+shown first (``-created_utc``, the score).
 
 All figures are computed per post and then aggregated, so a bootstrap over posts (the unit of
 the split) is a cheap re-weighting of per-post sums:
@@ -25,7 +30,17 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-__all__ = ["METRIC_KEYS", "PostStats", "evaluate", "ndcg_at_k", "post_stats", "summarize"]
+__all__ = [
+    "METRIC_KEYS",
+    "ORDER_KEYS",
+    "PostStats",
+    "evaluate",
+    "figures",
+    "ndcg_at_k",
+    "paired_margins",
+    "post_stats",
+    "summarize",
+]
 
 METRIC_KEYS = (
     "mse",
@@ -36,6 +51,8 @@ METRIC_KEYS = (
     "ndcg5",
     "pairwise_acc_post_macro",
 )
+#: The figures an order (no values, e.g. chronological) has: everything but MSE / R².
+ORDER_KEYS = tuple(k for k in METRIC_KEYS if k not in ("mse", "r2"))
 
 
 def ndcg_at_k(y: np.ndarray, pred: np.ndarray, k: int = 5) -> float:
@@ -116,7 +133,11 @@ def post_stats(
     return PostStats(ndcg=ndcg, rho=rho, **cols)
 
 
-def _summ(s: PostStats, w: np.ndarray) -> dict[str, float]:
+def figures(s: PostStats, w: np.ndarray | None = None) -> dict[str, float]:
+    """Every figure of :data:`METRIC_KEYS` from per-post statistics, each post weighted by
+    ``w`` (default 1: a bootstrap resample is a vector of integer weights)."""
+    if w is None:
+        w = np.ones(len(s.n))
     n = (w * s.n).sum()
     sy, sy2, sse = (w * s.sum_y).sum(), (w * s.sum_y2).sum(), (w * s.sse).sum()
     sst = sy2 - sy * sy / max(n, 1)
@@ -146,14 +167,14 @@ def _summ(s: PostStats, w: np.ndarray) -> dict[str, float]:
 def summarize(s: PostStats, n_boot: int = 0, seed: int = 0, alpha: float = 0.05) -> dict[str, Any]:
     """Point estimates; with ``n_boot`` > 0 also ``ci`` = {metric: [lo, hi]} (percentile
     bootstrap over posts)."""
-    out: dict[str, Any] = _summ(s, np.ones(len(s.n)))
+    out: dict[str, Any] = figures(s)
     out["n_pairs"] = int(s.pair_n.sum())
     out["n_pairs_time_matched"] = int(s.tm_n.sum())
     if n_boot > 0:
         rng = np.random.default_rng(seed)
         m = len(s.n)
         draws = [
-            _summ(s, np.bincount(rng.integers(0, m, m), minlength=m).astype(np.float64))
+            figures(s, np.bincount(rng.integers(0, m, m), minlength=m).astype(np.float64))
             for _ in range(n_boot)
         ]
         out["ci"] = {
@@ -176,3 +197,39 @@ def evaluate(
     match_s: float = 600.0,
 ) -> dict[str, Any]:
     return summarize(post_stats(y, pred, groups, times, match_s), n_boot=n_boot, seed=seed)
+
+
+def paired_margins(
+    y: np.ndarray,
+    preds: dict[str, np.ndarray],
+    groups: np.ndarray,
+    times: np.ndarray,
+    n_boot: int,
+    orders: tuple[str, ...] = ("chronological", "reddit_order"),
+    reference: str = "main",
+    seed: int = 5,
+) -> dict[str, Any]:
+    """95% bootstrap intervals (over posts, paired: the same resampled posts) of
+    ``reference``'s margin over every other prediction in ``preds``; ``orders`` get no R²
+    / MSE margin (they are not forecasts)."""
+    stats = {k: post_stats(y, v, groups, times) for k, v in preds.items()}
+    m = len(stats[reference].n)
+    rng = np.random.default_rng(seed)
+    ws = [np.bincount(rng.integers(0, m, m), minlength=m).astype(np.float64) for _ in range(n_boot)]
+    base = [figures(stats[reference], w) for w in ws]
+    out: dict[str, Any] = {}
+    for k in preds:
+        if k in (reference, "oracle"):
+            continue
+        other = [figures(stats[k], w) for w in ws]
+        keys = [x for x in METRIC_KEYS if x != "mse"]
+        d: dict[str, list[float]] = {}
+        for metric in (x for x in keys if not (k in orders and x == "r2")):
+            diffs = [b[metric] - o[metric] for b, o in zip(base, other)]
+            if n_boot:
+                d[metric] = [
+                    float(np.nanquantile(diffs, 0.025)),
+                    float(np.nanquantile(diffs, 0.975)),
+                ]
+        out[k] = d
+    return out

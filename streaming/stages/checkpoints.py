@@ -1,0 +1,216 @@
+"""Re-forecasting stored TLCs at checkpoints (the scorer's timer work).
+
+A TLC scored at creation is forecast again ``delay`` seconds after it was posted, for every
+configured delay, once the event clock has passed that moment. The conversation is rebuilt
+from storage (the post's TLCs and the replies stored so far, :class:`~streaming.storage.ReplyRow`)
+and handed to the forecaster, which cuts everything posted after the checkpoint itself
+(:func:`models.forecaster.checkpoint.visible_at`): a replay that has already stored later
+replies cannot leak them. Each re-forecast is one new row (TLC, checkpoint, forecaster
+version) in ``checkpoint_scores``; the forecast at creation stays in ``scores``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, exists, select
+
+from models.forecaster.checkpoint import PostTimeline
+from redditdata.tree import Node, Post
+from streaming.stages.history import author_contexts, prior_tlc_counts
+from streaming.storage import CheckpointScoreRow, PostRow, ReplyRow, ScoreRow, TlcRow, upsert
+
+__all__ = ["CheckpointScheduler", "StoredEmpathy", "build_post_tree"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoredEmpathy:
+    """An empathy result as the scorer stored it (what the forecaster's features read)."""
+
+    share_seeking: float
+    share_providing: float
+    label: str
+
+    @classmethod
+    def of(cls, d: dict[str, Any] | None) -> StoredEmpathy:
+        d = d or {}
+        return cls(
+            float(d.get("share_seeking") or 0.0),
+            float(d.get("share_providing") or 0.0),
+            str(d.get("label") or "none"),
+        )
+
+
+def build_post_tree(
+    post: PostRow, tlcs: Sequence[TlcRow], replies: Sequence[ReplyRow]
+) -> list[Node]:
+    """The post's TLC nodes with the stored replies attached under their parents (replies
+    whose parent is not stored are left out)."""
+    nodes: dict[str, Node] = {}
+    roots = []
+    for t in sorted(tlcs, key=lambda t: (t.created_utc, t.name)):
+        n = Node(t.name, post.name, t.author, t.body, t.score, t.created_utc)
+        nodes[t.name] = n
+        roots.append(n)
+    pending = sorted(replies, key=lambda r: (r.created_utc, r.name))
+    while pending:  # a parent may be stored after its child (same second): repeat
+        left = []
+        for r in pending:
+            parent = nodes.get(r.parent_name)
+            if parent is None:
+                left.append(r)
+                continue
+            n = Node(
+                r.name, r.parent_name, r.author, r.body, 0, r.created_utc, depth=parent.depth + 1
+            )
+            parent.children.append(n)
+            nodes[r.name] = n
+        if len(left) == len(pending):
+            break
+        pending = left
+    return roots
+
+
+class CheckpointScheduler:
+    """Finds TLCs due for a re-forecast and makes them (one forecaster batch per delay)."""
+
+    def __init__(
+        self,
+        forecaster: Any,
+        delays: Sequence[int],
+        *,
+        horizon_s: int,
+        config_hash: str,
+        history_scope: str = "subreddit",
+        max_per_tick: int = 500,
+    ) -> None:
+        self.forecaster = forecaster
+        self.delays = tuple(sorted(int(d) for d in delays if int(d) > 0))
+        self.horizon_s = horizon_s
+        self.config_hash = config_hash
+        self.history_scope = history_scope
+        self.max_per_tick = max_per_tick
+        self.made = 0
+
+    @property
+    def version(self) -> str:
+        return str(getattr(self.forecaster, "version", "none"))
+
+    def due(self, s: Any, now: float, delay: int) -> list[tuple[TlcRow, PostRow, ScoreRow]]:
+        """Scored TLCs whose ``delay`` checkpoint has passed and has no row yet."""
+        done = exists().where(
+            and_(
+                CheckpointScoreRow.tlc_name == TlcRow.name,
+                CheckpointScoreRow.checkpoint_s == delay,
+                CheckpointScoreRow.forecaster_version == self.version,
+            )
+        )
+        q = (
+            select(TlcRow, PostRow, ScoreRow)
+            .join(PostRow, PostRow.name == TlcRow.post_name)
+            .join(ScoreRow, ScoreRow.tlc_name == TlcRow.name)
+            .where(
+                TlcRow.status == "scored",
+                ScoreRow.forecast.is_not(None),
+                TlcRow.created_utc + delay <= int(now),
+                ~done,
+            )
+            .order_by(TlcRow.created_utc)
+            .limit(self.max_per_tick)
+        )
+        return list(s.execute(q).tuples())
+
+    def run(self, s: Any, now: float) -> list[dict[str, Any]]:
+        """Re-forecast every due (TLC, delay) (up to ``max_per_tick`` per delay); returns the
+        stored rows (the caller commits and publishes)."""
+        if self.forecaster is None or not self.delays:
+            return []
+        rows: list[dict[str, Any]] = []
+        for delay in self.delays:
+            todo = self.due(s, now, delay)
+            if todo:
+                rows += self._forecast(s, todo, delay)
+        if rows:
+            upsert(s, CheckpointScoreRow, rows)
+            self.made += len(rows)
+        return rows
+
+    def _forecast(
+        self, s: Any, todo: list[tuple[TlcRow, PostRow, ScoreRow]], delay: int
+    ) -> list[dict[str, Any]]:
+        pairs = [(t, p) for t, p, _ in todo]
+        prior = prior_tlc_counts(s, pairs)
+        ctx = (
+            author_contexts(s, pairs, self.horizon_s, self.history_scope)
+            if getattr(self.forecaster, "use_context", False)
+            else {}
+        )
+        by_post: dict[str, list[int]] = defaultdict(list)
+        for i, (t, _, _) in enumerate(todo):
+            by_post[t.post_name].append(i)
+        groups: list[Any] = []
+        timelines: list[PostTimeline] = []
+        order: list[int] = []
+        empathy: list[StoredEmpathy] = []
+        for post_name, idxs in by_post.items():
+            prow = todo[idxs[0]][1]
+            stored = s.scalars(select(TlcRow).where(TlcRow.post_name == post_name)).all()
+            replies = s.scalars(select(ReplyRow).where(ReplyRow.post_name == post_name)).all()
+            roots = {n.name: n for n in build_post_tree(prow, stored, replies)}
+            post = Post(
+                name=prow.name,
+                subreddit=prow.subreddit,
+                title=prow.title,
+                selftext=prow.selftext,
+                author=prow.author,
+                score=prow.score,
+                created_utc=prow.created_utc,
+                retrieved_on=prow.retrieved_on,
+            )
+            tlcs = [roots[todo[i][0].name] for i in idxs]
+            groups.append(
+                (
+                    post,
+                    tlcs,
+                    [prior.get(todo[i][0].name, 0) for i in idxs],
+                    [ctx.get(todo[i][0].name) for i in idxs],
+                )
+            )
+            timelines.append(PostTimeline.of(list(roots.values())))
+            empathy += [StoredEmpathy.of(todo[i][2].empathy) for i in idxs]
+            order += idxs
+        use_emp = bool(getattr(self.forecaster, "use_empathy", False))
+        preds = self.forecaster.predict_many(
+            groups, empathy if use_emp else None, checkpoint=delay, timelines=timelines
+        )
+        from streaming.stages.base import now_ms
+        from streaming.stages.scorer import jsonable
+
+        made = now_ms()
+        out = []
+        for i, f in zip(order, preds):
+            t = todo[i][0]
+            out.append(
+                {
+                    "tlc_name": t.name,
+                    "checkpoint_s": delay,
+                    "forecaster_version": self.version,
+                    "post_name": t.post_name,
+                    "subreddit": t.subreddit,
+                    "created_utc": t.created_utc,
+                    "forecast": float(f.value),
+                    "lower": None if f.lower is None else float(f.lower),
+                    "upper": None if f.upper is None else float(f.upper),
+                    "reasons": jsonable(list(f.reasons or [])),
+                    "config_hash": self.config_hash,
+                    "scored_ms": made,
+                }
+            )
+        logger.debug("re-forecast %d TLCs at +%ds", len(out), delay)
+        return out

@@ -1,0 +1,148 @@
+"""The scorer re-forecasts each TLC once per checkpoint, from the replies stored by then; the
+suggester ranks by each TLC's latest forecast."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from models.forecaster.checkpoint import visible_at
+from redditdata.events import TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_SUBMISSIONS
+from redditdata.tree import iter_replies
+from streaming.bus.base import Message
+from streaming.bus.embedded import EmbeddedBus
+from streaming.clock import EventClock
+from streaming.modelset import ModelSet
+from streaming.ops import StageMetrics
+from streaming.stages.base import DeadLetters
+from streaming.stages.scorer import ScorerStage
+from streaming.stages.suggester import SuggesterStage
+from streaming.storage import CheckpointScoreRow, ReplyRow, open_database
+from tests.streaming.tiny import TinyForecast
+
+T0 = 1_600_000_000
+_OFFSETS = itertools.count()
+
+
+class SeeingForecaster:
+    """Forecast = number of replies visible at the checkpoint (0 at creation); records the
+    reply names it was shown per (TLC, checkpoint)."""
+
+    version = "seeing-1"
+    use_context = False
+    use_empathy = False
+
+    def __init__(self) -> None:
+        self.checkpoints: dict[int, None] = {900: None, 3600: None}
+        self.seen: dict[tuple[str, int], list[str]] = {}
+
+    def predict_many(
+        self, groups: Any, empathy: Any = None, *, checkpoint: int = 0, timelines: Any = None
+    ) -> list[TinyForecast]:
+        out = []
+        for _post, tlcs, *_ in groups:
+            for t in tlcs:
+                vis = visible_at(t, t.created_utc + checkpoint) if checkpoint else t
+                names = [r.name for r in iter_replies(vis)]
+                self.seen[(t.name, checkpoint)] = names
+                v = float(len(names)) - t.created_utc * 1e-9
+                out.append(TinyForecast(v, v - 0.1, v + 0.1, [("replies so far", 1.0)]))
+        return out
+
+
+def _msg(topic: str, value: dict[str, Any]) -> Message:
+    return Message(
+        topic, 0, next(_OFFSETS), value.get("link_id", value["name"]), json.dumps(value).encode()
+    )
+
+
+def _comment(name: str, parent: str, at: int, author: str = "u") -> dict[str, Any]:
+    return {
+        "id": name[3:],
+        "name": name,
+        "parent_id": parent,
+        "link_id": "t3_p",
+        "subreddit": "College",
+        "author": author,
+        "body": f"comment {name}",
+        "score": 1,
+        "created_utc": T0 + at,
+    }
+
+
+def test_checkpoint_reforecasts_read_replies_so_far_and_rerank(tmp_path: Path) -> None:
+    _, sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    bus = EmbeddedBus()
+    fc = SeeingForecaster()
+    metrics = StageMetrics()
+    dead = DeadLetters(bus, sessions, metrics)
+    clock = EventClock()
+    scorer = ScorerStage(
+        bus,
+        sessions,
+        clock,
+        ModelSet(forecaster=fc),
+        metrics,
+        dead,
+        horizon_s=48 * 3600,
+        config_hash="t",
+        checkpoints=(900, 3600),
+    )
+    post = {
+        "id": "p",
+        "name": "t3_p",
+        "subreddit": "College",
+        "title": "hi",
+        "selftext": "",
+        "author": "op",
+        "score": 1,
+        "created_utc": T0,
+        "retrieved_on": None,
+    }
+    scorer.handle(
+        [
+            _msg(TOPIC_SUBMISSIONS, post),
+            _msg(TOPIC_COMMENTS, _comment("t1_a", "t3_p", 10)),
+            _msg(TOPIC_COMMENTS, _comment("t1_b", "t3_p", 20)),
+            _msg(TOPIC_COMMENTS, _comment("t1_b1", "t1_b", 300)),
+            _msg(TOPIC_COMMENTS, _comment("t1_b2", "t1_b1", 400)),
+        ]
+    )
+    assert scorer.run_checkpoints() == 0  # the event clock has not reached +15 min
+    # replies arriving later, one of them after a's +15 min checkpoint
+    scorer.handle(
+        [
+            _msg(TOPIC_COMMENTS, _comment("t1_a1", "t1_a", 800)),
+            _msg(TOPIC_COMMENTS, _comment("t1_a2", "t1_a", 1000)),
+            _msg(TOPIC_COMMENTS, _comment("t1_a3", "t1_a1", 2000)),
+            _msg(TOPIC_COMMENTS, _comment("t1_x", "t3_other", 2500)),  # another post
+        ]
+    )
+    with sessions() as s:
+        assert len(s.scalars(select(ReplyRow)).all()) == 6
+    assert scorer.run_checkpoints() == 2  # both TLCs' +15 min, once
+    assert scorer.run_checkpoints() == 0  # never twice
+    assert fc.seen[("t1_a", 900)] == ["t1_a1"]  # t1_a2 (+1000 s) is after the checkpoint
+    assert fc.seen[("t1_b", 900)] == ["t1_b1", "t1_b2"]
+    sugg = SuggesterStage(sessions, clock, metrics, dead)
+    row = sugg.suggest("t3_p")
+    assert row is not None and row["revision"] == 2 + 2
+    assert [o["tlc"] for o in row["order"]] == ["t1_b", "t1_a"]  # b's 2 replies beat a's 1
+    clock.observe(T0 + 3700)
+    assert scorer.run_checkpoints() == 2
+    assert sorted(fc.seen[("t1_a", 3600)]) == ["t1_a1", "t1_a2", "t1_a3"]
+    with sessions() as s:
+        rows = s.scalars(select(CheckpointScoreRow)).all()
+        assert {(r.tlc_name, r.checkpoint_s, r.forecaster_version) for r in rows} == {
+            (t, d, "seeing-1") for t in ("t1_a", "t1_b") for d in (900, 3600)
+        }
+    published = [json.loads(m.value) for m in bus.messages(TOPIC_SCORES)]
+    assert sorted(p["checkpoint"] for p in published if p["checkpoint"]) == [900] * 2 + [3600] * 2
+    # at +1 h a has 3 replies to b's 2: each TLC ranked by its latest forecast
+    row = sugg.suggest("t3_p")
+    assert row is not None and row["revision"] == 2 + 4
+    assert [o["tlc"] for o in row["order"]] == ["t1_a", "t1_b"]
