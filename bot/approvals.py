@@ -7,6 +7,9 @@ approves or rejects a proposal by its number; today the channel is a modmail rep
 Every proposal, decision and execution is kept in SQLite with who approved it.
 
 Commands (one per line, case-insensitive): ``!approve 3 5``, ``!reject 4``, ``!status``.
+Every answer to a proposal (approved, rejected, expired) is handed to the store's
+``on_decision`` — the service keeps it as a training label
+(:class:`streaming.feedback.FeedbackRecorder`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,11 @@ ACTIONS = ("highlights", "remove_highlights", "suggested_sort")
 Status = Literal[
     "proposed", "approved", "rejected", "executing", "executed", "dry_run", "failed", "expired"
 ]
+
+#: called with (proposal, decision, moderator or None, time) when a proposal is approved,
+#: rejected or expires
+OnDecision = Callable[["Proposal", str, "str | None", float], None]
+_ANSWERS = ("approved", "rejected", "expired")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS proposals (
@@ -76,10 +84,13 @@ def parse_commands(text: str) -> list[tuple[str, list[int]]]:
 
 
 class ApprovalStore:
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(
+        self, path: str | Path = ":memory:", on_decision: OnDecision | None = None
+    ) -> None:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self.on_decision = on_decision
 
     def _row(self, row: Any) -> Proposal:
         return Proposal(
@@ -145,6 +156,10 @@ class ApprovalStore:
                 f"status IN ({','.join('?' * len(only_from))})",
                 (status, by, now, pid, *only_from),
             )
+        if cur.rowcount == 1 and self.on_decision is not None and status in _ANSWERS:
+            p = self.get(pid)
+            if p is not None:
+                self.on_decision(p, status, by, now)
         return cur.rowcount == 1
 
     def record_execution(self, p: Proposal, now: float, dry_run: bool, outcome: str) -> None:
@@ -241,11 +256,21 @@ class ApprovalStore:
     def expire(self, subreddit: str, created_before: float, now: float) -> int:
         """Proposals of ``subreddit`` still open from before ``created_before`` expire."""
         with self._lock:
+            gone = self._db.execute(
+                "SELECT * FROM proposals WHERE subreddit=? AND status IN ('proposed', 'approved') "
+                "AND created_at < ? ORDER BY id",
+                (subreddit.lower(), created_before),
+            ).fetchall()
             cur = self._db.execute(
                 "UPDATE proposals SET status='expired', decided_at=? WHERE subreddit=? AND "
                 "status IN ('proposed', 'approved') AND created_at < ?",
                 (now, subreddit.lower(), created_before),
             )
+        if self.on_decision is not None:
+            # an approved proposal that expires unexecuted keeps its moderator's answer
+            for p in (self._row(row) for row in gone):
+                if p.status == "proposed":
+                    self.on_decision(p, "expired", None, now)
         return cur.rowcount
 
     def record_digest(

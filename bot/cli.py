@@ -186,12 +186,21 @@ def _delivery_parts(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
 
     reddit = _reddit(args, retries=False)  # writes: retried only after checking
     me = reddit.user.me().name
-    store = ApprovalStore(_state(args, "approvals.sqlite"))
+    store = ApprovalStore(_state(args, "approvals.sqlite"), on_decision=_feedback(args))
     delivery = ModeratorDelivery(reddit, store, me, send=args.send)
     loader = ConfigLoader(
         reddit, ConfigStore(_state(args, "config.sqlite")), notify=delivery.notify
     )
     return reddit, me, delivery, loader
+
+
+def _feedback(args: argparse.Namespace) -> Any:
+    from streaming.feedback import FeedbackRecorder
+    from streaming.settings import load_settings
+    from streaming.storage import open_database
+
+    _, sessions = open_database(load_settings(args.config).database_url)
+    return FeedbackRecorder(sessions).on_decision
 
 
 def run_digest(args: argparse.Namespace) -> int:

@@ -236,7 +236,12 @@ class LiveService:
         for k, v in self.pipeline.skipped.items():
             logger.warning("not running %s: %s", k, v)
 
-        store = ApprovalStore(str(self.state / "approvals.sqlite"))
+        from streaming.feedback import FeedbackRecorder
+
+        store = ApprovalStore(
+            str(self.state / "approvals.sqlite"),
+            on_decision=FeedbackRecorder(self.pipeline.sessions).on_decision,
+        )
         delivery = ModeratorDelivery(
             reddit, store, me, send=self.options.send, clock=self.clock.now, backoff=self.backoff
         )

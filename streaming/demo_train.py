@@ -36,6 +36,7 @@ __all__ = [
     "demo_quality_bundles",
     "profile_markdown",
     "train_missing",
+    "trainer_command",
 ]
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class TrainOutcome:
     trained: dict[str, str] = field(default_factory=dict)  # name -> version
 
 
-def _trainer() -> list[str] | None:
+def trainer_command() -> list[str] | None:
     """How to invoke ``prosocial-train`` (never imported here: a subprocess)."""
     exe = shutil.which("prosocial-train")
     if exe:
@@ -157,7 +158,7 @@ def train_missing(
             todo.append(name)
     if not todo:
         return out
-    trainer = _trainer()
+    trainer = trainer_command()
     if trainer is None:
         for name in todo:
             out.failed[name] = f"training package not installed (run: {TRAIN_HINTS.get(name)})"

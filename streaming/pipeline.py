@@ -21,6 +21,7 @@ from redditdata.events import (
 )
 from streaming.bus.base import Bus
 from streaming.clock import Clock
+from streaming.drift import DriftMonitor
 from streaming.modelset import ModelSet
 from streaming.ops import StageMetrics
 from streaming.replay import ThreadFetcher
@@ -38,6 +39,7 @@ from streaming.stages import (
     SuggesterStage,
     dead_letter_policy,
 )
+from streaming.stages.shadow import ModelReloader
 from streaming.storage import SessionFactory
 from streaming.transient import Backoff
 
@@ -113,6 +115,7 @@ def build_pipeline(
     source: Source | None = None,
     fetcher: ThreadFetcher | None = None,
     on_error: ErrorPolicy | None = None,
+    reloader: ModelReloader | None = None,
 ) -> Pipeline:
     metrics = metrics or StageMetrics()
     dead = DeadLetters(bus, sessions, metrics)
@@ -139,6 +142,7 @@ def build_pipeline(
             config_hash=settings.config_hash(),
             missing_post_grace_s=settings.missing_post_grace_s,
             missing_post_wall_s=settings.missing_post_wall_s,
+            reloader=reloader,
             checkpoints=settings.checkpoints,
             history_scope=settings.history_scope,
         )
@@ -172,6 +176,9 @@ def build_pipeline(
                 dead,
                 horizon_s=settings.horizon_s,
                 versions=models.outcome_versions,
+                retention_s=int(settings.reply_retention_days * 86400)
+                if settings.reply_retention_days > 0
+                else None,
             )
     if "evaluator" in want:
         p.stages["evaluator"] = EvaluatorStage(
@@ -181,6 +188,14 @@ def build_pipeline(
             dead,
             window=settings.eval_window,
             every=settings.eval_every,
+            drift=DriftMonitor(
+                metrics.registry,
+                metric=settings.drift_metric,
+                history=settings.drift_history,
+                margin=settings.drift_margin,
+            )
+            if settings.drift_history > 0
+            else None,
             target=str(getattr(models.forecaster, "target", "trajectory")),
         )
     policy = on_error or dead_letter_policy(dead)

@@ -113,11 +113,14 @@ def assemble(
     clock: Clock | None = None,
     source: Any = None,
     fetcher: Any = None,
+    reloader: Any = None,
 ) -> Pipeline:
     """Open the real collaborators named by ``settings`` and build the pipeline.
 
     ``source`` (an ingest ``Source``) and ``fetcher`` (a back-fill ``ThreadFetcher``) override
-    the replay ones: the bot's composition root passes live Reddit here.
+    the replay ones: the bot's composition root passes live Reddit here. Models loaded from
+    the registry here follow its ``CURRENT`` forecaster and shadow its ``CHALLENGER``
+    (``model_check_s``); injected models do so only with an injected ``reloader``.
     """
     if settings.data_dir and "PROSOCIAL_DATA_DIR" not in os.environ:
         os.environ["PROSOCIAL_DATA_DIR"] = settings.data_dir  # lexicons the models read
@@ -136,6 +139,16 @@ def assemble(
 
             configure_torch_threads(settings.torch_threads)
         models = load_models(settings.registry_dir, fast=settings.fast_models, need=names)
+        if reloader is None and "scorer" in need and settings.model_check_s > 0:
+            from models.paths import resolve_registry_dir
+            from streaming.stages.shadow import ModelReloader, load_forecaster
+
+            reg = resolve_registry_dir(settings.registry_dir)
+            reloader = ModelReloader(
+                reg,
+                load_forecaster(reg, fast=settings.fast_models),
+                check_every_s=settings.model_check_s,
+            )
     if index is None and settings.replay_data and need & {"ingest", "backfill"}:
         index = ReplayIndex(
             settings.replay_data,
@@ -154,6 +167,7 @@ def assemble(
         metrics=metrics,
         source=source,
         fetcher=fetcher if fetcher is not None else index,
+        reloader=reloader,
     )
     for st in p.stages.values():
         st.recover()

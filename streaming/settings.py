@@ -82,9 +82,20 @@ class Settings(BaseSettings):
     quiet_period_s: int = 600
     missing_post_grace_s: int = 6 * 3600
     missing_post_wall_s: float = 120.0
+    #: how long the back-fill keeps the reply trees it measured (for export / retraining);
+    #: 0 keeps them forever
+    reply_retention_days: float = 180.0
     eval_window: int = 2000
     eval_every: int = 500
+    #: drift: a subreddit's rolling forecaster ``drift_metric`` more than ``drift_margin``
+    #: below the mean of its previous ``drift_history`` evaluations (0 disables)
+    drift_metric: str = "pairwise_acc"
+    drift_history: int = 10
+    drift_margin: float = 0.05
     fast_models: bool = True
+    #: seconds between checks of the registry's CURRENT / CHALLENGER forecaster (hot reload
+    #: and shadow scoring at a batch boundary); 0 disables both
+    model_check_s: float = 5.0
     torch_threads: int = 2
     # replay source (ingest stage)
     replay_data: str | None = None

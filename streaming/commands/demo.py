@@ -7,12 +7,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from streaming.demo_train import DEMO_TRAIN_ARGS, TRAIN_ORDER
+from streaming.demo_train import DEMO_TRAIN_ARGS, TRAIN_ORDER, trainer_command
 
 __all__ = ["DEMO_TRAIN_ARGS", "TRAIN_ORDER", "register", "run"]
 
@@ -21,6 +22,9 @@ logger = logging.getLogger(__name__)
 #: The default demo month covers these subreddits (all but the two largest) so that it runs in
 #: minutes on a 2-core CPU; ``--subreddits all`` replays the whole month.
 DEMO_SUBREDDITS = ("GradSchool", "AskAcademia", "CollegeRant", "Emory", "CollegeMajors")
+#: ``--loop`` replays two months (and month 2 twice), so it defaults to two subreddits
+#: (~3.1k TLCs in Oct 2021, ~4.0k in Nov).
+LOOP_SUBREDDITS = ("AskAcademia", "CollegeRant")
 
 
 def register(sub: Any) -> None:
@@ -30,9 +34,25 @@ def register(sub: Any) -> None:
     p.add_argument("--until", default="2021-11-01")
     p.add_argument(
         "--subreddits",
-        default=",".join(DEMO_SUBREDDITS),
+        default=None,
         help="comma-separated subreddits, or 'all' (default: the five smaller "
-        "subreddits, ~6.8k TLCs in Oct 2021; 'all' = 37.6k TLCs)",
+        "subreddits, ~6.8k TLCs in Oct 2021; 'all' = 37.6k TLCs; with --loop: "
+        + ",".join(LOOP_SUBREDDITS)
+        + ")",
+    )
+    p.add_argument(
+        "--loop",
+        action="store_true",
+        help="the retraining loop: month 1 = --since..--until with the champion, train a "
+        "challenger from the database, shadow it on month 2 = --until..--loop-until, compare, "
+        "promote or refuse (on a copy of the registry); JSON report var/reports/demo-loop.json",
+    )
+    p.add_argument("--loop-until", default="2021-12-01", help="end of month 2 (--loop)")
+    p.add_argument(
+        "--loop-n-boot", type=int, default=200, help="bootstrap resamples in compare (--loop)"
+    )
+    p.add_argument(
+        "--no-worse", action="store_true", help="--loop without the shuffled-outcomes challenger"
     )
     p.add_argument("--no-train", action="store_true", help="never train missing bundles")
     p.add_argument(
@@ -73,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_train:
         trained = train_missing(registry, data, err, work, parallel=args.train_jobs)
     train_failed = trained.failed
+    if args.loop:
+        return _run_loop(args, data, registry, err, t0)
+    if args.subreddits is None:
+        args.subreddits = ",".join(DEMO_SUBREDDITS)
     t_train = time.monotonic()
     db = work / "demo.db"
     for f in work.glob("demo.db*"):
@@ -126,3 +150,79 @@ def run(args: argparse.Namespace) -> int:
         "--demo-login demo_mod\n"
     )
     return 0
+
+
+def _run_loop(args: argparse.Namespace, data: Path, registry: Path, err: Any, t0: float) -> int:
+    from models.cpu import configure_torch_threads
+    from models.paths import var_dir
+    from streaming.loop import LoopConfig, LoopError, run_loop, write_report
+
+    trainer = trainer_command()
+    if trainer is None:
+        err.print("[red]--loop needs the training package (prosocial-train)")
+        return 2
+    work = var_dir() / "demo-loop"
+    copy = work / "registry"
+    if copy.exists():
+        shutil.rmtree(copy)
+    shutil.copytree(registry, copy)
+    subs = args.subreddits or ",".join(LOOP_SUBREDDITS)
+    configure_torch_threads(2)
+    cfg = LoopConfig(
+        data=data,
+        registry=copy,
+        work=work,
+        month1=(args.since, args.until),
+        month2=(args.until, args.loop_until),
+        subreddits=[x.strip() for x in subs.split(",") if x.strip()],
+        trainer=trainer,
+        train_args=DEMO_TRAIN_ARGS["forecaster"],
+        n_boot=args.loop_n_boot,
+        worse_seed=None if args.no_worse else 1,
+    )
+    err.print(
+        f"retraining loop on a copy of the registry ({copy}): month 1 {args.since} → "
+        f"{args.until}, month 2 {args.until} → {args.loop_until}, r/{', r/'.join(cfg.subreddits)}"
+    )
+    try:
+        rep = run_loop(cfg)
+    except LoopError as exc:
+        err.print(f"[red]loop failed: {exc}")
+        return 1
+    rep["demo_wall_s"] = round(time.monotonic() - t0, 1)
+    path = Path(args.report) if args.report else var_dir() / "reports" / "demo-loop.json"
+    write_report(rep, path)
+    if args.json:
+        sys.stdout.write(path.read_text() + "\n")
+    else:
+        sys.stdout.write(_loop_summary(rep) + "\n")
+        err.print(f"report written to {path}")
+    return 0
+
+
+def _loop_summary(rep: dict[str, Any]) -> str:
+    def line(who: str, compare: dict[str, Any], decision: dict[str, Any]) -> list[str]:
+        out = [f"{who}: {compare['challenger']} vs champion {compare['champion']}"]
+        for sub, r in compare["by_subreddit"].items():
+            d, ci = r["paired"]["diff"], r["paired"].get("ci", {})
+            pa = ci.get("pairwise_acc", [float("nan")] * 2)
+            out.append(
+                f"  {sub:12s} n={r['n_tlcs']:5d}  pairwise {r['champion']['pairwise_acc']:.3f} → "
+                f"{r['challenger']['pairwise_acc']:.3f} ({d['pairwise_acc']:+.3f}, CI "
+                f"{pa[0]:+.3f}..{pa[1]:+.3f})  R² {r['champion']['r2']:+.3f} → "
+                f"{r['challenger']['r2']:+.3f}"
+            )
+        verdict = "PROMOTED" if decision.get("promoted") else "refused"
+        out.append(f"  decision: {verdict} — " + "; ".join(decision["reasons"]))
+        return out
+
+    lines = line("challenger", rep["compare"], rep["decision"])
+    if "worse_challenger" in rep:
+        w = rep["worse_challenger"]
+        lines += line("worse (shuffled outcomes)", w["compare"], w["decision"])
+    sc = rep["challenger"]["shadow_cost"]
+    lines.append(
+        f"shadow: {sc['tlcs']} TLCs at {sc['tlcs_per_s']} TLCs/s "
+        f"({sc['share_of_scorer_time']} of the scorer's time); loop {rep['loop_wall_s']} s"
+    )
+    return "\n".join(lines)

@@ -9,6 +9,11 @@ replay, the Reddit API live), outcomes are computed for the due TLCs, upserted, 
 on ``prosocial.outcomes``. A fetcher that cannot reach its source now (``FetchDeferred``) has
 the post's jobs tried again ``retry_s`` later, with the same horizon. Jobs are rebuilt from
 storage on start (scores without outcomes).
+
+Beside each outcome the back-fill stores the reply tree it measured (ids, parents, authors,
+created times, bodies and scores as seen at the horizon; :class:`OutcomeReplyRow`) so that
+``prosocial export`` can write the service's own data as a dump for retraining. Trees older
+than ``retention_s`` (event time) are deleted; the outcomes stay.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from redditdata.events import TOPIC_OUTCOMES, TOPIC_SCORES
+from redditdata.tree import Node, walk
 from streaming.bus.base import Bus, Message
 from streaming.clock import Clock
 from streaming.modelset import OutcomeModel
@@ -30,7 +36,7 @@ from streaming.replay import FetchDeferred, ThreadFetcher
 from streaming.scheduler import ClockScheduler
 from streaming.stages.base import DeadLetters, Stage, now_ms
 from streaming.stages.scorer import jsonable
-from streaming.storage import OutcomeRow, ScoreRow, SessionFactory, upsert
+from streaming.storage import OutcomeReplyRow, OutcomeRow, ScoreRow, SessionFactory, upsert
 
 __all__ = ["BackfillStage"]
 
@@ -59,6 +65,8 @@ class BackfillStage(Stage):
         versions: dict[str, str] | None = None,
         max_per_tick: int = 2000,
         retry_s: int = 600,
+        retention_s: int | None = None,
+        prune_every_s: int = 24 * 3600,
     ) -> None:
         self.retry_s = retry_s
         self.deferred = 0
@@ -72,6 +80,9 @@ class BackfillStage(Stage):
         self.horizon_s = horizon_s
         self.versions = versions or {}
         self.max_per_tick = max_per_tick
+        self.retention_s = retention_s
+        self.prune_every_s = prune_every_s
+        self._last_prune: int | None = None
         self.scheduler = ClockScheduler(clock)
         self.done = 0
         self.gone = 0
@@ -108,6 +119,29 @@ class BackfillStage(Stage):
         due = self.scheduler.due(self.max_per_tick)
         if due:
             self._run(due)
+        self.prune()
+
+    def prune(self, force: bool = False) -> int:
+        """Delete stored reply trees measured more than ``retention_s`` ago (event time)."""
+        if self.retention_s is None:
+            return 0
+        now = int(self.clock.now())
+        if (
+            not force
+            and self._last_prune is not None
+            and now - self._last_prune < self.prune_every_s
+        ):
+            return 0
+        self._last_prune = now
+        with self.sessions() as s:
+            res: Any = s.execute(
+                delete(OutcomeReplyRow).where(OutcomeReplyRow.as_of_utc < now - self.retention_s)
+            )
+            n = res.rowcount
+            s.commit()
+        if n:
+            logger.info("backfill: %d stored replies past retention deleted", n)
+        return int(n or 0)
 
     def drain(self) -> None:
         while True:
@@ -132,16 +166,30 @@ class BackfillStage(Stage):
         for _, _, (tlc, post, at) in due:
             by_post[(post, int(at))].append(tlc)
         rows: list[dict[str, Any]] = []
+        replies: list[dict[str, Any]] = []
         for (post, as_of), names in by_post.items():
             self.run_job(
-                f"{post}@{as_of}", self._outcomes, post, as_of, names, rows, detail={"tlcs": names}
+                f"{post}@{as_of}",
+                self._outcomes,
+                post,
+                as_of,
+                names,
+                rows,
+                replies,
+                detail={"tlcs": names},
             )
-        self._store(rows)
+        self._store(rows, replies)
 
     def _outcomes(
-        self, post: str, as_of: int, names: list[str], rows: list[dict[str, Any]]
+        self,
+        post: str,
+        as_of: int,
+        names: list[str],
+        rows: list[dict[str, Any]],
+        replies: list[dict[str, Any]],
     ) -> None:
-        """Outcomes of ``names`` (TLCs of ``post``) appended to ``rows``. A fetcher that cannot
+        """Outcomes of ``names`` (TLCs of ``post``) appended to ``rows``, their reply trees to
+        ``replies``. A fetcher that cannot
         reach its source now raises ``FetchDeferred``: these jobs are re-scheduled ``retry_s``
         later and the other posts go on; ``None`` means the thread is gone."""
         try:
@@ -181,11 +229,18 @@ class BackfillStage(Stage):
                     "computed_ms": now_ms(),
                 }
             )
+            replies += tree_rows(t, post, thread.post.subreddit, int(as_of))
 
-    def _store(self, rows: list[dict[str, Any]]) -> None:
+    def _store(self, rows: list[dict[str, Any]], replies: list[dict[str, Any]]) -> None:
         if not rows:
             return
         with self.sessions() as s:
+            upsert(
+                s,
+                OutcomeReplyRow,
+                replies,
+                update=["parent", "depth", "author", "body", "score", "as_of_utc"],
+            )
             upsert(
                 s,
                 OutcomeRow,
@@ -221,3 +276,24 @@ class BackfillStage(Stage):
 
     def health(self) -> dict[str, Any]:
         return {"scheduled": len(self.scheduler), "backfilled": self.done}
+
+
+def tree_rows(tlc: Node, post: str, subreddit: str, as_of: int) -> list[dict[str, Any]]:
+    """The reply tree under ``tlc`` (itself included, depth 0) as :class:`OutcomeReplyRow`
+    values."""
+    return [
+        {
+            "name": n.name,
+            "tlc_name": tlc.name,
+            "post_name": post,
+            "subreddit": subreddit,
+            "parent": n.parent,
+            "depth": n.depth - tlc.depth,
+            "author": n.author,
+            "body": n.body,
+            "score": int(n.score),
+            "created_utc": int(n.created_utc),
+            "as_of_utc": as_of,
+        }
+        for n in walk(tlc)
+    ]

@@ -31,6 +31,7 @@ from models.forecaster.evaluation import METRIC_KEYS, ORDER_KEYS, evaluate
 from redditdata.events import TOPIC_OUTCOMES
 from streaming.bus.base import Message
 from streaming.clock import Clock
+from streaming.drift import DriftMonitor
 from streaming.ops import StageMetrics
 from streaming.stages.base import DeadLetters, Stage, now_ms
 from streaming.storage import (
@@ -112,6 +113,7 @@ class EvaluatorStage(Stage):
         window: int = 2000,
         every: int = 500,
         target: str = "safe",
+        drift: DriftMonitor | None = None,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -121,6 +123,7 @@ class EvaluatorStage(Stage):
         self.every = every
         #: the outcome forecasts are scored against ("safe" or "trajectory")
         self.target = target
+        self.drift = drift
         self._since = 0
         self._subs: set[str] = set()
         self.latest: dict[tuple[str, str], dict[str, Any]] = {}
@@ -184,6 +187,10 @@ class EvaluatorStage(Stage):
             for sub in [*subs, "*"]:
                 for delay in delays:
                     by_version = self._rows(s, sub, delay)
+                    # drift follows the forecaster serving now: the newest version in the window
+                    newest = max(
+                        by_version, key=lambda v: max(r[2] for r in by_version[v]), default=""
+                    )
                     for version, rows in by_version.items():
                         window_end = max(r[2] for r in rows)
                         for model, figs in evaluate_rows(rows).items():
@@ -192,6 +199,15 @@ class EvaluatorStage(Stage):
                             name = f"forecaster:{version}" if model == "model" else model
                             if delay:
                                 name += f"@+{delay}s"
+                            elif (
+                                model == "model"
+                                and self.drift is not None
+                                and sub != "*"
+                                and version == newest
+                            ):
+                                verdict = self.drift.observe(sub, figs)
+                                if verdict is not None:
+                                    figs = {**figs, "drift": verdict}
                             if version != "none" and len(by_version) > 1 and model != "model":
                                 name = f"{model}@{version}"
                             row = {

@@ -10,8 +10,10 @@ ahead of one topic). If the post turns up after all, the TLC is still scored. Re
 (non-TLCs) are stored, not scored: a checkpoint re-forecast reads the replies stored by then
 (on its timer, once the event clock passes a TLC's checkpoint; one ``checkpoint_scores`` row
 per TLC, checkpoint and forecaster version, published on ``prosocial.scores`` with its
-``checkpoint``). Scores are upserted ``ON CONFLICT DO NOTHING`` — a re-delivered TLC is never
-scored twice — and every score of the batch is (re)published on ``prosocial.scores``, so a crash
+``checkpoint``). With a :class:`~streaming.stages.shadow.ModelReloader` the champion
+forecaster follows the registry's ``CURRENT`` (checked between batches) and a challenger is
+scored in shadow beside it (:class:`~streaming.stages.shadow.ShadowScorer`). Scores are
+upserted ``ON CONFLICT DO NOTHING`` — a re-delivered TLC is never scored twice — and every score of the batch is (re)published on ``prosocial.scores``, so a crash
 between the database commit and the offset commit loses nothing downstream.
 """
 
@@ -38,6 +40,7 @@ from streaming.stages.base import DeadLetters, Stage, now_ms
 from streaming.stages.checkpoints import CheckpointScheduler
 from streaming.stages.decode import Rejected, clean_text, decode
 from streaming.stages.history import author_contexts, prior_tlc_counts
+from streaming.stages.shadow import ModelReloader, ShadowScorer
 from streaming.storage import (
     CheckpointScoreRow,
     PostRow,
@@ -93,6 +96,7 @@ class ScorerStage(Stage):
         missing_post_grace_s: int = 6 * 3600,
         missing_post_wall_s: float = 120.0,
         sweep_every_s: float = 5.0,
+        reloader: ModelReloader | None = None,
         checkpoints: Sequence[int] = (),
         history_scope: str = "subreddit",
     ) -> None:
@@ -110,6 +114,9 @@ class ScorerStage(Stage):
         self._last_sweep = 0.0
         self.stored_replies = 0
         self.can_score = models.empathy is not None or models.forecaster is not None
+        self.reloader = reloader
+        self.shadow = ShadowScorer()
+        self._last_empathy: list[Any] = []
         self.history_scope = history_scope
         #: re-forecasts at the configured delays (none when the bundle has no checkpoint models)
         self.reforecast = CheckpointScheduler(
@@ -122,6 +129,8 @@ class ScorerStage(Stage):
 
     # -- batch ---------------------------------------------------------------------------
     def handle(self, messages: Sequence[Message]) -> None:
+        if self.reloader is not None and self.reloader.refresh(self.models):
+            self.can_score = self.models.empathy is not None or self.models.forecaster is not None
         posts: dict[str, dict[str, Any]] = {}
         tlcs: dict[str, dict[str, Any]] = {}
         replies: dict[str, dict[str, Any]] = {}
@@ -203,13 +212,27 @@ class ScorerStage(Stage):
                     if r[0].name not in seen
                 ]
             if todo:
+                challenger = self.reloader.challenger if self.reloader is not None else None
                 ctx = (
                     author_contexts(s, todo, self.horizon_s, self.history_scope)
-                    if getattr(self.models.forecaster, "use_context", False)
+                    if any(
+                        getattr(m, "use_context", False)
+                        for m in (self.models.forecaster, challenger)
+                    )
                     else None
                 )
-                rows = self._predict(todo, prior_tlc_counts(s, todo), ctx)
+                prior = prior_tlc_counts(s, todo)
+                rows = self._predict(todo, prior, ctx)
                 upsert(s, ScoreRow, rows)
+                if challenger is not None:
+                    emp = self._last_empathy
+                    self.shadow.score(
+                        s,
+                        challenger,
+                        lambda forecaster: self._predict(
+                            todo, prior, ctx, forecaster=forecaster, empathy=emp
+                        ),
+                    )
                 s.execute(
                     update(TlcRow)
                     .where(TlcRow.name.in_([r["tlc_name"] for r in rows]))
@@ -231,16 +254,25 @@ class ScorerStage(Stage):
         todo: list[tuple[TlcRow, PostRow]],
         prior: dict[str, int] | None = None,
         contexts: dict[str, TlcContext] | None = None,
+        *,
+        forecaster: Any = None,
+        empathy: list[Any] | None = None,
     ) -> list[dict[str, Any]]:
+        """Score rows for ``todo``; ``forecaster`` / ``empathy`` (results) override the
+        champion's (shadow scoring)."""
         ms = self.models
+        fm: Any = forecaster if forecaster is not None else ms.forecaster
         emp: list[Any] = [None] * len(todo)
-        if ms.empathy is not None:
+        if empathy is not None:
+            emp = empathy
+        elif ms.empathy is not None:
             emp = list(ms.empathy.predict_comments([t.body for t, _ in todo]))
+        self._last_empathy = emp
         by_post: dict[str, list[int]] = defaultdict(list)
         for i, (t, _) in enumerate(todo):
             by_post[t.post_name].append(i)
         fc: list[Any] = [None] * len(todo)
-        if ms.forecaster is not None:
+        if fm is not None:
             groups = []
             order: list[int] = []
             for idxs in by_post.values():
@@ -275,13 +307,13 @@ class ScorerStage(Stage):
                 groups.append((post, nodes, n_prior, ctx))
                 order += idxs
             # one forecaster call for the whole batch, however many posts it spans
-            preds = ms.forecaster.predict_many(
+            preds = fm.predict_many(
                 groups, [emp[i] for i in order] if ms.empathy is not None else None
             )
             for i, f in zip(order, preds):
                 fc[i] = f
         ev = getattr(ms.empathy, "version", None) if ms.empathy else None
-        fv = getattr(ms.forecaster, "version", None) if ms.forecaster else None
+        fv = getattr(fm, "version", None) if fm else None
         scored = now_ms()
         rows = []
         for i, (t, _) in enumerate(todo):
@@ -383,6 +415,8 @@ class ScorerStage(Stage):
         return {
             "can_score": self.can_score,
             "missing_models": dict(self.models.missing),
+            "forecaster": getattr(self.models.forecaster, "version", None),
+            **(self.shadow.health() if self.reloader is not None else {}),
             "checkpoints": list(self.reforecast.delays),
             "reforecasts": self.reforecast.made,
         }

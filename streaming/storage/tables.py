@@ -18,10 +18,13 @@ __all__ = [
     "CheckpointScoreRow",
     "DeadLetterRow",
     "EvaluationRow",
+    "ModeratorFeedbackRow",
+    "OutcomeReplyRow",
     "OutcomeRow",
     "PostRow",
     "ReplyRow",
     "ScoreRow",
+    "ShadowScoreRow",
     "SuggestionRow",
     "TlcRow",
 ]
@@ -159,6 +162,72 @@ class OutcomeRow(Base):
     n_replies: Mapped[int] = mapped_column(Integer, default=0)
     versions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     computed_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class OutcomeReplyRow(Base):
+    """One comment of the reply tree a back-filled outcome was measured on, as seen at the
+    horizon (``as_of_utc``); the TLC itself is the row with ``depth`` 0.
+
+    Kept for ``retention`` (``reply_retention_days``) so that ``prosocial export`` can write
+    the service's own data as a dump; ``author`` / ``body`` are nullable so that a deleted
+    comment's text can be erased while the tree's shape stays.
+    """
+
+    __tablename__ = "outcome_replies"
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    tlc_name: Mapped[str] = mapped_column(String(16), index=True)
+    post_name: Mapped[str] = mapped_column(String(16), index=True)
+    subreddit: Mapped[str] = mapped_column(String(32))
+    parent: Mapped[str] = mapped_column(String(16))
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    author: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    score: Mapped[int] = mapped_column(Integer, default=0)
+    created_utc: Mapped[int] = mapped_column(BigInteger)
+    as_of_utc: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class ShadowScoreRow(Base):
+    """A challenger's score of a TLC, kept apart from the champion's :class:`ScoreRow` (same
+    provenance fields); ``challenger`` is ``<model>@<version>``."""
+
+    __tablename__ = "shadow_scores"
+    tlc_name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    challenger: Mapped[str] = mapped_column(String(80), primary_key=True)
+    post_name: Mapped[str] = mapped_column(String(16), index=True)
+    subreddit: Mapped[str] = mapped_column(String(32), index=True)
+    created_utc: Mapped[int] = mapped_column(BigInteger)
+    due_utc: Mapped[int] = mapped_column(BigInteger)
+    forecast: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lower: Mapped[float | None] = mapped_column(Float, nullable=True)
+    upper: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    empathy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    empathy_label: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    empathy_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    forecaster_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    config_hash: Mapped[str] = mapped_column(String(16))
+    ingest_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    scored_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ModeratorFeedbackRow(Base):
+    """A moderator's answer to a proposal made from a suggestion (approved, rejected, or
+    expired unanswered), with the suggestion it answered: a label for later training."""
+
+    __tablename__ = "moderator_feedback"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    subreddit: Mapped[str] = mapped_column(String(32), index=True)
+    post_name: Mapped[str] = mapped_column(String(16), index=True)
+    tlc_name: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    decision: Mapped[str] = mapped_column(String(16))
+    moderator: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    proposed_utc: Mapped[int] = mapped_column(BigInteger)
+    decided_utc: Mapped[int] = mapped_column(BigInteger)
+    suggestion_revision: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    forecaster_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class EvaluationRow(Base):

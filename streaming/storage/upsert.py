@@ -12,6 +12,8 @@ from streaming.storage.tables import Base
 
 __all__ = ["upsert"]
 
+_MAX_PARAMS = 30_000
+
 
 def upsert(
     session: Session,
@@ -41,12 +43,15 @@ def upsert(
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     else:  # pragma: no cover
         raise NotImplementedError(f"upsert on {dialect}")
-    stmt = insert(table).values(uniq)
-    if update:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=keys, set_={c: stmt.excluded[c] for c in update}
-        )
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-    session.execute(stmt)
+    # one statement per chunk: SQLite and PostgreSQL bound the parameters of one statement
+    per = max(1, _MAX_PARAMS // max(1, len(uniq[0])))
+    for i in range(0, len(uniq), per):
+        stmt = insert(table).values(uniq[i : i + per])
+        if update:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=keys, set_={c: stmt.excluded[c] for c in update}
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        session.execute(stmt)
     return len(uniq)

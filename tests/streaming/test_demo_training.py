@@ -43,7 +43,7 @@ with open(log, "a") as fh:
 def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     script = tmp_path / "fake_trainer.py"
     script.write_text(FAKE_TRAINER)
-    monkeypatch.setattr(demo_train, "_trainer", lambda: [sys.executable, str(script)])
+    monkeypatch.setattr(demo_train, "trainer_command", lambda: [sys.executable, str(script)])
     monkeypatch.setenv("ORDER_LOG", str(tmp_path / "order.jsonl"))
     monkeypatch.setenv("PYTHONPATH", ":".join(p for p in sys.path if p))
     return tmp_path / "order.jsonl"

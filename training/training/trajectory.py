@@ -384,9 +384,11 @@ def train_trajectory(
     heldout_frac: float = 0.2,
     report_dir: Path | None = None,
     on_batch: Callable[[int, int], None] | None = None,
+    make_current: bool = True,
 ) -> dict[str, Any]:
     """Collect metrics, fit, write the ``trajectory`` bundle and the report; return the
-    report dict (also saved as ``report.json``)."""
+    report dict (also saved as ``report.json``). ``make_current=False`` registers a
+    candidate."""
     markers = load_markers(data)
     table = collect_metrics(
         data,
@@ -446,6 +448,7 @@ def train_trajectory(
         params=params,
         metrics=metrics,
         training_data_hash=data_hash,
+        make_current=make_current,
     ) as w:
         w.save_json(TRAJECTORY_FILE, fit.trajectory.to_json())
         w.save_json(SAFE_FILE, safe.to_json())

@@ -15,6 +15,7 @@ from models.errors import BundleMissingError
 from models.forecaster.checkpoint import DEFAULT_CHECKPOINTS
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
 from streaming.progress import report_progress
+from training.fromdb import add_from_db_args, run_from_db
 
 __all__ = ["register", "run"]
 
@@ -98,10 +99,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("--lda-iterations", type=int, default=200)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument(
+        "--candidate", action="store_true", help="register the bundle without making it current"
+    )
+    add_from_db_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "from_db", None):
+        return run_from_db(args, _train, "forecaster")
+    return _train(args)
+
+
+def _train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from models.forecaster.checkpoint import CheckpointFeaturizer, parse_checkpoints
@@ -170,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
         minilm=args.minilm,
         ablations=not args.no_ablations,
         text_relative={"auto": None, "on": True, "off": False}[args.text_relative],
+        make_current=not getattr(args, "candidate", False),
     )
     with err.status("training forecaster") as status:
 

@@ -15,6 +15,7 @@ from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
 from streaming.errors import StreamingError
 from streaming.progress import report_progress
 from training.errors import TrainingError
+from training.fromdb import add_from_db_args, run_from_db
 
 __all__ = ["register", "run"]
 
@@ -42,10 +43,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--heldout-frac", type=float, default=0.2, help="share of posts held out (default 0.2)"
     )
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.add_argument(
+        "--candidate", action="store_true", help="register the bundle without making it current"
+    )
+    add_from_db_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "from_db", None):
+        return run_from_db(args, _train, "trajectory")
+    return _train(args)
+
+
+def _train(args: argparse.Namespace) -> int:
     from training.trajectory import PAPER_PC1_EVR, train_trajectory
 
     err = Console(stderr=True)
@@ -88,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
                 heldout_frac=args.heldout_frac,
                 report_dir=var_dir() / "reports" / "trajectory",
                 on_batch=on_batch,
+                make_current=not getattr(args, "candidate", False),
             )
         except (TrainingError, StreamingError) as exc:
             err.print(f"[red]error:[/red] {exc}")
