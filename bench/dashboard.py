@@ -226,18 +226,18 @@ def fill(db_url: str, posts: list[dict], tlcs: list[dict], sub: str) -> Any:
         evals = []
         for k in range(60):
             end = t0 + (t1 - t0) * (k + 1) // 60
-            for model in ("forecaster:bench-forecaster", "reddit_order", "chronological"):
+            for model_name in ("forecaster:bench-forecaster", "reddit_order", "chronological"):
                 figs = {
                     "pairwise_acc": 0.5 + rnd.random() * 0.2,
                     "ndcg5": 0.6 + rnd.random() * 0.2,
                     "spearman": rnd.random() * 0.4,
                 }
-                if model.startswith("forecaster"):
+                if model_name.startswith("forecaster"):
                     figs |= {"r2": rnd.random() * 0.2, "mse": 1 + rnd.random()}
                 evals.append(
                     {
                         "subreddit": sub,
-                        "model": model,
+                        "model": model_name,
                         "window_end_utc": end,
                         "n_tlcs": 2000,
                         "n_posts": 200,
@@ -343,7 +343,7 @@ def measure(
     base: str, cookie: str, paths: dict[str, str], n: int, warmup: int = 3
 ) -> dict[str, Any]:
     u = urllib.parse.urlsplit(base)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port, timeout=60)
     out: dict[str, Any] = {}
     for name, path in paths.items():
         times = []

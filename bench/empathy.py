@@ -114,8 +114,9 @@ def main() -> int:
     from models.empathy.onnx import onnxruntime_available
     from models.paths import default_cache_dir
 
-    calib = json.loads((default_cache_dir() / CACHE_FILE).read_text())
-    result["fast_auto"]["calibration"] = next(iter(calib.values()), {}).get("figures")
+    calib: dict[str, dict[str, object]] = json.loads((default_cache_dir() / CACHE_FILE).read_text())
+    first: dict[str, object] = next(iter(calib.values()), {})
+    result["fast_auto"]["calibration"] = first.get("figures")
     result["flag_rule_mode"] = (
         "bf16" if native_bf16() else "onnx-int8" if onnxruntime_available() else "int8"
     )

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.bot.conftest import dev_reddit
+from tests.bot.support import dev_reddit
 from tests.streaming.tiny import TinyEmpathy, tiny_models
 
 __all__ = ["A", "B", "DashboardEnv", "SentenceEmpathy", "start_dashboard_env"]
@@ -49,7 +49,7 @@ class SentenceEmpathy(TinyEmpathy):
 
     version = "tiny-empathy-sentences-1"
 
-    def predict_comments(self, texts: Sequence[str]) -> list[_SentEmp]:
+    def predict_comments(self, texts: Sequence[str]) -> list[_SentEmp]:  # type: ignore[override]  # the real classifier's per-sentence shape
         out = []
         for t in texts:
             parts = [p for p in _SENT.split(t.strip()) if p] or [t]
@@ -107,7 +107,7 @@ def fill_database(data_dir: Path, db_url: str, *, until: str = UNTIL) -> Any:
         eval_every=150,
     )
     models = tiny_models()
-    models.empathy = SentenceEmpathy()
+    models.empathy = SentenceEmpathy()  # type: ignore[assignment]  # per-sentence results
     p = assemble(settings, models=models, index=index, clock=EventClock())
     # one malformed record, as Reddit sometimes sends: the health page counts it by reason
     p.bus.publish("reddit.comments", "t3_zzzzzz", b'{"kind": "comment", "id": 42}')

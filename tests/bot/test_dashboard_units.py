@@ -12,7 +12,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -65,7 +65,7 @@ def test_first_decision_wins_across_channels_and_processes(tmp_path: Path):
     def worker(i: int) -> None:
         store = ApprovalStore(path)  # its own connection, as another process would have
         channel = "dashboard" if i % 2 else "modmail"
-        verdict = "approve" if i % 3 else "reject"
+        verdict: Literal["approve", "reject"] = "approve" if i % 3 else "reject"
         d = Decider(store, lambda sub, user: True, time.time, execute=execute)
         results.append(d.decide("GradSchool", p.id, f"mod{i}", verdict, channel))
 
@@ -269,8 +269,8 @@ def test_demo_login_serves_the_stored_subreddits(tmp_path: Path):
         html = r.read().decode()
         assert "r/GradSchool" in html and "DEMO LOGIN" in html
         assert r.headers["Content-Security-Policy"].startswith("default-src 'self'")
-        with pytest.raises(urllib.error.HTTPError) as e:
+        with pytest.raises(urllib.error.HTTPError) as refused:
             opener.open(base + "/auth/start")
-        assert e.value.code == 404  # no Reddit login on a demo server
+        assert refused.value.code == 404  # no Reddit login on a demo server
     finally:
         server.stop()

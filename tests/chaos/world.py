@@ -148,7 +148,7 @@ def audit(
                 valid_dl += 1
     side = 0
     if bus is not None and hasattr(bus, "messages"):
-        envs = Counter()
+        envs: Counter[tuple[Any, ...]] = Counter()
         for m in bus.messages(TOPIC_DEADLETTER):
             e = json.loads(m.value)
             if e.get("offset", -1) >= 0:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import func, select
@@ -63,7 +63,9 @@ def _pipeline(
         retry_cap_s=0.05,
         **kw,
     )
-    p = build_pipeline(settings, bus=bus, sessions=flaky, clock=EventClock(), models=models)
+    p = build_pipeline(
+        settings, bus=bus, sessions=cast(Any, flaky), clock=EventClock(), models=models
+    )
     return p, flaky, bus
 
 
@@ -132,7 +134,7 @@ def test_bad_timer_job_is_dead_lettered_and_the_others_go_on(
     p, flaky, bus = _pipeline(tmp_path, models, quiet_period_s=0)
     for ev in _events(small_index, 400):
         bus.publish(*encode_event(ev))
-    sug = p.stages["suggester"]
+    sug = cast(Any, p.stages["suggester"])
     real = sug.suggest
     bad: list[str] = []
 
@@ -167,10 +169,10 @@ def test_transient_timer_failure_keeps_the_job(
     sug.backoff = Backoff(base_s=0.0, cap_s=0.0)
     flaky.down = True
     sug.step(timeout_s=0)
-    assert sug.health()["ok"] is False and p.stages["suggester"].dirty
+    assert sug.health()["ok"] is False and cast(Any, p.stages["suggester"]).dirty
     flaky.down = False
     sug.step(timeout_s=0)
-    assert sug.health()["ok"] and not p.stages["suggester"].dirty
+    assert sug.health()["ok"] and not cast(Any, p.stages["suggester"]).dirty
     with flaky.sessions() as s:
         assert s.scalar(select(func.count()).select_from(DeadLetterRow)) == 0
 
@@ -197,13 +199,15 @@ def test_oversized_record_is_dead_lettered_by_reference_and_the_clock_ignores_20
         source=ReplaySource(lambda: source),
     )
     run_embedded(p)
-    assert clock.now() < time.time()  # 2090 never reached the clock
+    now = clock.now()
+    assert now is not None and now < time.time()  # 2090 never reached the clock
     with sessions() as s:
         dl = {d.id: d for d in s.scalars(select(DeadLetterRow))}
         scored = set(s.scalars(select(ScoreRow.tlc_name)))
     # under the bus limit but over the body rule: the scorer rejects it, kept by reference
     near_dl = next(d for d in dl.values() if d.reason.startswith("invalid_field"))
-    assert near_dl.stage == "scorer" and near_dl.value is None and near_dl.size > 900_000
+    assert near_dl.stage == "scorer" and near_dl.value is None
+    assert near_dl.size is not None and near_dl.size > 900_000
     big = next(d for d in dl.values() if d.stage == "ingest")
     assert big.reason.startswith("record_too_large") and big.value is None
     assert big.size and big.size > 2_000_000 and big.sha256 and len(big.raw) < 200

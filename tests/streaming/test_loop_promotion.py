@@ -8,7 +8,7 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import func, select
@@ -189,7 +189,8 @@ def test_gate_refuses_a_worse_challenger_and_records_force(
     rc, out = _cli([*base, "--force", "--by", "carol", "--reason", "drill"])
     assert rc == 0 and reg.current_version("forecaster") == "anti"
     last = audit_log(reg, "forecaster")[-1]
-    assert last.force and last.by == "carol" and last.info["gate"]["promote"] is False
+    assert last.force and last.by == "carol" and last.info is not None
+    assert last.info["gate"]["promote"] is False
 
 
 def test_drift_flags_a_subreddit_whose_forecast_quality_falls_below_its_history(
@@ -207,7 +208,7 @@ def test_drift_flags_a_subreddit_whose_forecast_quality_falls_below_its_history(
     metrics = StageMetrics()
     drift = DriftMonitor(metrics.registry, history=4, margin=0.1)
     ev = EvaluatorStage(
-        sessions, EventClock(), metrics, DeadLetters(None, sessions, metrics), window=40,
+        sessions, EventClock(), metrics, DeadLetters(cast(Any, None), sessions, metrics), window=40,
         every=1, drift=drift, target="trajectory",
     )  # fmt: skip
     t = 1_633_000_000
