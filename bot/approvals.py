@@ -312,6 +312,10 @@ class ApprovalStore:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+        if ok and self.on_decision is not None and status in _ANSWERS:
+            p = self.get(pid)
+            if p is not None:  # the answer becomes a training label (any channel)
+                self.on_decision(p, status, by, now)
         return ok
 
     def decision(self, pid: int) -> dict[str, Any] | None:

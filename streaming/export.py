@@ -42,6 +42,7 @@ from streaming.storage import (
     PostRow,
     SessionFactory,
 )
+from streaming.storage.privacy_tables import ErasureRow
 
 __all__ = ["ExportSummary", "export_dump"]
 
@@ -167,6 +168,15 @@ def export_dump(
                 .where(ModeratorFeedbackRow.post_name.in_(chunk))
                 .order_by(ModeratorFeedbackRow.id)
             )
+        # erased on Reddit after (or while) the tree was stored: never exported with its text
+        reply_names = [r.name for rows in trees.values() for r in rows]
+        erased: set[str] = set()
+        for i in range(0, len(reply_names), 500):
+            erased |= set(
+                s.scalars(
+                    select(ErasureRow.name).where(ErasureRow.name.in_(reply_names[i : i + 500]))
+                )
+            )
     # a tree is complete only with its root (a pruned or partly erased tree is left out)
     trees = {k: v for k, v in trees.items() if any(r.depth == 0 for r in v)}
     donors = (
@@ -177,6 +187,10 @@ def export_dump(
         if shuffle_seed is not None
         else {k: [_plain(r) for r in v] for k, v in trees.items()}
     )
+    for rows in plain.values():
+        for d in rows:
+            if d["name"] in erased:
+                d["author"], d["body"] = None, "[removed]"
     by_post: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for rows in plain.values():
         by_post[rows[0]["post_name"]] += rows

@@ -288,6 +288,8 @@ class RedditApi(ModeratorApi):
         if sub.lower() not in self.world.subreddits:
             return _NOT_FOUND
         page = form.get("page", "")
+        if not page:  # Reddit names the page in the form; without one nothing is written
+            return 400, {"reason": "INVALID_PAGE_NAME", "message": "Bad Request", "error": 400}
         if not self.is_mod(sub, "wiki"):
             return 403, {"reason": "MAY_NOT_REVISE", "message": "Forbidden", "error": 403}
         self.set_wiki(sub, page, form.get("content", ""), self.user)

@@ -410,6 +410,8 @@ class Forecaster:
         group = [(post, tlcs, None)]
         extra = {}
         for d, xc in (at or {}).items():
+            if d > 0 and not self.checkpoints:  # a bundle trained without checkpoint models
+                continue
             model, xcm, names, _ = self._with_checkpoint(xm, d, xc, group)  # type: ignore[arg-type]
             extra[f"checkpoint_{d}"] = self._offset(
                 d,

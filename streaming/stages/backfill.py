@@ -37,6 +37,7 @@ from streaming.scheduler import ClockScheduler
 from streaming.stages.base import DeadLetters, Stage, now_ms
 from streaming.stages.scorer import jsonable
 from streaming.storage import OutcomeReplyRow, OutcomeRow, ScoreRow, SessionFactory, upsert
+from streaming.storage.privacy_tables import ErasureRow
 
 __all__ = ["BackfillStage"]
 
@@ -235,6 +236,7 @@ class BackfillStage(Stage):
         if not rows:
             return
         with self.sessions() as s:
+            _keep_erased(s, replies)
             upsert(
                 s,
                 OutcomeReplyRow,
@@ -276,6 +278,21 @@ class BackfillStage(Stage):
 
     def health(self) -> dict[str, Any]:
         return {"scheduled": len(self.scheduler), "backfilled": self.done}
+
+
+def _keep_erased(session: Any, replies: list[dict[str, Any]]) -> None:
+    """Blank the text and author of replies already erased (deleted or removed on Reddit): a
+    moderator's fetch still sees a removed comment's text, which must not come back."""
+    names = [r["name"] for r in replies]
+    erased: set[str] = set()
+    for i in range(0, len(names), 500):
+        erased |= set(
+            session.scalars(select(ErasureRow.name).where(ErasureRow.name.in_(names[i : i + 500])))
+        )
+    for r in replies:
+        if r["name"] in erased:
+            r["author"] = None
+            r["body"] = None
 
 
 def tree_rows(tlc: Node, post: str, subreddit: str, as_of: int) -> list[dict[str, Any]]:

@@ -51,7 +51,7 @@ class Env:
     pg: PostgresServer
     #: seconds the paced ingest spreads the world over (faults land mid-stream)
     stream_s: float = 15.0
-    timeout_s: float = 240.0
+    timeout_s: float = 480.0  # a generous bound on a loaded machine; a clean run returns early
     _n: int = 0
 
     def fresh_db(self) -> str:
