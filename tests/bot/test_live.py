@@ -151,6 +151,9 @@ def test_live_three_days_faults_outage_and_kill(
         "PROSOCIAL_DATA_DIR": str(data_dir),
         "PROSOCIAL_REGISTRY_DIR": str(live_registry),
         "PROSOCIAL_DATABASE_URL": f"sqlite:///{tmp_path}/service.db",
+        # keep every bus record, so the check below can count each TLC's publications
+        # (compaction itself is covered by the reliability suites)
+        "PROSOCIAL_EMBEDDED_COMPACT": "false",
         "praw_client_id": "live",
         "praw_client_secret": "live",
         "praw_username": "prosocial_bot",
