@@ -3,7 +3,7 @@
 Measured on a 2-core machine shared with a broker, a database and other stages: torch's
 OpenMP workers spin while they wait, so two torch threads competing with any other busy
 process collapsed from ~300 to ~16 TLCs/s; with ``OMP_WAIT_POLICY=PASSIVE`` the same load kept
-~96 TLCs/s (``bench/stream.py``, closing note of the stream issue). The policy is read once,
+~96 TLCs/s (measured with ``bench/stream.py``; see docs/architecture.md). The policy is read once,
 when torch loads its OpenMP runtime, so it must be in the environment before ``import torch``.
 """
 

@@ -211,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
             send=True if args.send else None,
         )
     except DashboardConfigError as exc:
-        print(f"prosocial dashboard: {exc}", file=sys.stderr)
+        sys.stderr.write(f"prosocial dashboard: {exc}\n")
         return 2
     service = load_settings(args.config, database_url=args.database_url)
     bot_reddit = None

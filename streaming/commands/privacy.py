@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from typing import Any
 
@@ -46,7 +47,7 @@ def run_report(args: argparse.Namespace) -> int:
         retention_s=settings.retention_s,
         recheck_every_s=settings.recheck_every_s,
     )
-    print(json.dumps(report) if args.json else "\n".join(format_report(report)))
+    sys.stdout.write((json.dumps(report) if args.json else "\n".join(format_report(report))) + "\n")
     return 0
 
 
@@ -68,5 +69,5 @@ def run_purge(args: argparse.Namespace) -> int:
         retention_s=settings.retention_s,
     )
     report = purge.run().as_dict()
-    print(json.dumps(report) if args.json else f"purged: {report}")
+    sys.stdout.write((json.dumps(report) if args.json else f"purged: {report}") + "\n")
     return 0
