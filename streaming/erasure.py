@@ -18,9 +18,16 @@ from typing import Any, Literal
 
 from sqlalchemy import Table, and_, or_, select, update
 
-from streaming.storage import DeadLetterRow, PostRow, ScoreRow, SessionFactory, TlcRow, upsert
+from streaming.storage import (
+    DeadLetterRow,
+    PostRow,
+    ReplyRow,
+    ScoreRow,
+    SessionFactory,
+    TlcRow,
+    upsert,
+)
 from streaming.storage.privacy_tables import ErasureRow
-from streaming.storage.tables import Base
 
 __all__ = [
     "MARKERS",
@@ -61,8 +68,6 @@ class Erasable:
     primary rows are re-checked on Reddit, expire under retention and are recorded in
     ``erasures``; a secondary table (``kind=None``) is only cleaned along with them.
     ``json_columns`` lose every ``"text"`` key (empathy keeps labels and probabilities).
-    ``recheck_until_outcome``: re-check from ingestion until the outcome time (else only the
-    final check before retention ends, for tables filled at back-fill time).
     """
 
     table: Any  # a mapped class or a ``sqlalchemy.Table``
@@ -72,7 +77,6 @@ class Erasable:
     json_columns: tuple[str, ...] = ()
     kind: str | None = None
     created_column: str = "created_utc"
-    recheck_until_outcome: bool = True
 
     def column(self, name: str) -> Any:
         if isinstance(self.table, Table):
@@ -84,27 +88,8 @@ _REGISTRY: list[Erasable] = [
     Erasable(PostRow, "name", ("title", "selftext"), ("author",), kind="post"),
     Erasable(TlcRow, "name", ("body",), ("author",), kind="tlc"),
     Erasable(ScoreRow, "tlc_name", json_columns=("empathy",)),
+    Erasable(ReplyRow, "name", ("body",), ("author",), kind="reply"),
 ]
-
-
-#: tables other features add, covered as soon as they exist in the schema (by table name):
-#: replies stored at ingestion (re-checked like TLCs) and the reply trees the back-fill keeps
-#: for export (stored at the outcome time: only the final check before expiry)
-_BY_NAME: dict[str, dict[str, Any]] = {
-    "replies": {
-        "id_column": "name",
-        "text_columns": ("body",),
-        "author_columns": ("author",),
-        "kind": "reply",
-    },
-    "outcome_replies": {
-        "id_column": "name",
-        "text_columns": ("body",),
-        "author_columns": ("author",),
-        "kind": "reply",
-        "recheck_until_outcome": False,
-    },
-}
 
 
 def register(entry: Erasable) -> None:
@@ -114,9 +99,7 @@ def register(entry: Erasable) -> None:
 
 
 def erasables(primary_only: bool = False) -> list[Erasable]:
-    tables = Base.metadata.tables
-    named = [Erasable(tables[n], **spec) for n, spec in _BY_NAME.items() if n in tables]
-    return [e for e in [*_REGISTRY, *named] if e.kind is not None or not primary_only]
+    return [e for e in _REGISTRY if e.kind is not None or not primary_only]
 
 
 def scrub_text(value: Any) -> Any:

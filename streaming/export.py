@@ -2,7 +2,8 @@
 
 The dump holds what the back-fill measured: every post created in ``[since, until)`` (optionally
 some subreddits) that has at least one stored reply tree, and for each of its back-filled TLCs
-the reply tree as seen at the horizon (:class:`~streaming.storage.OutcomeReplyRow`). Every
+the reply tree as seen at the horizon (the back-filled rows of
+:class:`~streaming.storage.ReplyRow`). Every
 training and evaluation command reads such a directory; the outcome a reader computes from the
 exported tree is the one the back-fill stored (the TLC's subtree is exactly what it measured).
 
@@ -37,9 +38,9 @@ from sqlalchemy import select
 
 from streaming.storage import (
     ModeratorFeedbackRow,
-    OutcomeReplyRow,
     OutcomeRow,
     PostRow,
+    ReplyRow,
     SessionFactory,
 )
 from streaming.storage.privacy_tables import ErasureRow
@@ -80,7 +81,7 @@ def _donors(names: Sequence[str], seed: int) -> dict[str, str]:
 
 
 def _shuffled(
-    trees: dict[str, list[OutcomeReplyRow]], donors: dict[str, str]
+    trees: dict[str, list[ReplyRow]], donors: dict[str, str]
 ) -> dict[str, list[dict[str, Any]]]:
     """Each TLC keeps its own row (depth 0) and gets another TLC's replies, re-parented and
     shifted in time so that they start as long after it as they did after their own TLC."""
@@ -97,7 +98,7 @@ def _shuffled(
             d.update(
                 tlc_name=name,
                 post_name=root.post_name,
-                parent=name if r.parent == donor else r.parent,
+                parent_name=name if r.parent_name == donor else r.parent_name,
                 created_utc=r.created_utc + shift,
                 as_of_utc=root.as_of_utc,
             )
@@ -106,7 +107,7 @@ def _shuffled(
     return out
 
 
-def _plain(r: OutcomeReplyRow) -> dict[str, Any]:
+def _plain(r: ReplyRow) -> dict[str, Any]:
     return {
         c: getattr(r, c)
         for c in (
@@ -114,7 +115,7 @@ def _plain(r: OutcomeReplyRow) -> dict[str, Any]:
             "tlc_name",
             "post_name",
             "subreddit",
-            "parent",
+            "parent_name",
             "depth",
             "author",
             "body",
@@ -147,17 +148,17 @@ def export_dump(
             q = q.where(PostRow.created_utc < until)
         posts = [p for p in s.scalars(q) if not subs or p.subreddit.lower() in subs]
         names = [p.name for p in posts]
-        trees: dict[str, list[OutcomeReplyRow]] = defaultdict(list)
+        trees: dict[str, list[ReplyRow]] = defaultdict(list)
         outcomes: list[OutcomeRow] = []
         feedback: list[ModeratorFeedbackRow] = []
         for i in range(0, len(names), 500):
             chunk = names[i : i + 500]
             for r in s.scalars(
-                select(OutcomeReplyRow)
-                .where(OutcomeReplyRow.post_name.in_(chunk))
-                .order_by(OutcomeReplyRow.created_utc, OutcomeReplyRow.name)
+                select(ReplyRow)
+                .where(ReplyRow.post_name.in_(chunk), ReplyRow.as_of_utc.is_not(None))
+                .order_by(ReplyRow.created_utc, ReplyRow.name)
             ):
-                trees[r.tlc_name].append(r)
+                trees[str(r.tlc_name)].append(r)
             outcomes += s.scalars(
                 select(OutcomeRow)
                 .where(OutcomeRow.post_name.in_(chunk))
@@ -216,7 +217,7 @@ def export_dump(
                 rec = {
                     "id": _id(c["name"]),
                     "name": c["name"],
-                    "parent_id": c["parent"],
+                    "parent_id": c["parent_name"],
                     "link_id": p.name,
                     "subreddit": c["subreddit"],
                     "author": c["author"],

@@ -9,9 +9,8 @@ Erased items are never re-checked. The bot does the looking up (``bot.deletions`
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import and_, or_, select
 
 from streaming.erasure import erasables
 from streaming.storage import SessionFactory, upsert
@@ -45,19 +44,15 @@ class RecheckSchedule:
                 idc, created = e.column(e.id_column), e.column(e.created_column)
                 outcome_at = created + self.horizon_s
                 final_at = outcome_at + self.retention_s - self.every_s
-                phase1: Any = (
-                    and_(
-                        created + self.every_s <= now,
-                        or_(
-                            RecheckRow.name.is_(None),
-                            and_(
-                                RecheckRow.checked_utc < outcome_at,
-                                RecheckRow.checked_utc + self.every_s <= now,
-                            ),
+                phase1 = and_(
+                    created + self.every_s <= now,
+                    or_(
+                        RecheckRow.name.is_(None),
+                        and_(
+                            RecheckRow.checked_utc < outcome_at,
+                            RecheckRow.checked_utc + self.every_s <= now,
                         ),
-                    )
-                    if e.recheck_until_outcome
-                    else false()
+                    ),
                 )
                 final = and_(
                     final_at <= now, or_(RecheckRow.name.is_(None), RecheckRow.final.is_(False))

@@ -11,9 +11,10 @@ the post's jobs tried again ``retry_s`` later, with the same horizon. Jobs are r
 storage on start (scores without outcomes).
 
 Beside each outcome the back-fill stores the reply tree it measured (ids, parents, authors,
-created times, bodies and scores as seen at the horizon; :class:`OutcomeReplyRow`) so that
-``prosocial export`` can write the service's own data as a dump for retraining. Trees older
-than ``retention_s`` (event time) are deleted; the outcomes stay.
+created times, bodies and scores as seen at the horizon) in ``replies``
+(:class:`~streaming.storage.ReplyRow`, beside the replies stored at ingestion) so that
+``prosocial export`` can write the service's own data as a dump for retraining. Trees measured
+more than ``retention_s`` ago (event time) are deleted; the outcomes stay.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from streaming.replay import FetchDeferred, ThreadFetcher
 from streaming.scheduler import ClockScheduler
 from streaming.stages.base import DeadLetters, Stage, now_ms
 from streaming.stages.scorer import jsonable
-from streaming.storage import OutcomeReplyRow, OutcomeRow, ScoreRow, SessionFactory, upsert
+from streaming.storage import OutcomeRow, ReplyRow, ScoreRow, SessionFactory, upsert
 from streaming.storage.privacy_tables import ErasureRow
 
 __all__ = ["BackfillStage"]
@@ -136,7 +137,7 @@ class BackfillStage(Stage):
         self._last_prune = now
         with self.sessions() as s:
             res: Any = s.execute(
-                delete(OutcomeReplyRow).where(OutcomeReplyRow.as_of_utc < now - self.retention_s)
+                delete(ReplyRow).where(ReplyRow.as_of_utc < now - self.retention_s)
             )
             n = res.rowcount
             s.commit()
@@ -239,9 +240,9 @@ class BackfillStage(Stage):
             _keep_erased(s, replies)
             upsert(
                 s,
-                OutcomeReplyRow,
+                ReplyRow,
                 replies,
-                update=["parent", "depth", "author", "body", "score", "as_of_utc"],
+                update=["parent_name", "tlc_name", "depth", "author", "body", "score", "as_of_utc"],
             )
             upsert(
                 s,
@@ -296,15 +297,15 @@ def _keep_erased(session: Any, replies: list[dict[str, Any]]) -> None:
 
 
 def tree_rows(tlc: Node, post: str, subreddit: str, as_of: int) -> list[dict[str, Any]]:
-    """The reply tree under ``tlc`` (itself included, depth 0) as :class:`OutcomeReplyRow`
-    values."""
+    """The reply tree under ``tlc`` (itself included, depth 0) as :class:`ReplyRow` values
+    seen at ``as_of``."""
     return [
         {
             "name": n.name,
             "tlc_name": tlc.name,
             "post_name": post,
             "subreddit": subreddit,
-            "parent": n.parent,
+            "parent_name": n.parent,
             "depth": n.depth - tlc.depth,
             "author": n.author,
             "body": n.body,

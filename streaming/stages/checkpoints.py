@@ -66,8 +66,9 @@ def build_post_tree(
             if parent is None:
                 left.append(r)
                 continue
+            body = "[deleted]" if r.body is None else r.body  # erased at the back-fill
             n = Node(
-                r.name, r.parent_name, r.author, r.body, 0, r.created_utc, depth=parent.depth + 1
+                r.name, r.parent_name, r.author, body, 0, r.created_utc, depth=parent.depth + 1
             )
             parent.children.append(n)
             nodes[r.name] = n
@@ -161,7 +162,11 @@ class CheckpointScheduler:
         for post_name, idxs in by_post.items():
             prow = todo[idxs[0]][1]
             stored = s.scalars(select(TlcRow).where(TlcRow.post_name == post_name)).all()
-            replies = s.scalars(select(ReplyRow).where(ReplyRow.post_name == post_name)).all()
+            replies = s.scalars(
+                select(ReplyRow).where(
+                    ReplyRow.post_name == post_name, ReplyRow.parent_name != post_name
+                )
+            ).all()
             roots = {n.name: n for n in build_post_tree(prow, stored, replies)}
             post = Post(
                 name=prow.name,

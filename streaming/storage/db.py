@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from streaming.logsafety import install_log_safety
 
-__all__ = ["SessionFactory", "make_engine", "migrate", "open_database"]
+__all__ = ["MIGRATIONS", "SessionFactory", "make_engine", "migrate", "open_database"]
 
 logger = logging.getLogger(__name__)
 
 SessionFactory = sessionmaker[Session]
 
-_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def make_engine(url: str) -> Engine:
@@ -55,7 +55,7 @@ def migrate(engine: Engine) -> None:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     with _sqlite_file_lock(engine), engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Serialise concurrent migrators (several stage processes starting together).

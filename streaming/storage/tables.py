@@ -19,7 +19,6 @@ __all__ = [
     "DeadLetterRow",
     "EvaluationRow",
     "ModeratorFeedbackRow",
-    "OutcomeReplyRow",
     "OutcomeRow",
     "PostRow",
     "ReplyRow",
@@ -95,8 +94,16 @@ class ScoreRow(Base):
 
 
 class ReplyRow(Base):
-    """A reply (any comment below a TLC) as ingested: what a checkpoint re-forecast reads
-    (migration 0020). Its TLC is found by following ``parent_name`` up the post's tree."""
+    """A comment of a post's reply tree, one row per comment whoever stored it first.
+
+    The scorer stores every reply (any comment below a TLC) as ingested (``stored_ms``): what a
+    checkpoint re-forecast reads, its TLC found by following ``parent_name`` up the tree. At
+    the horizon the back-fill stores the tree each outcome was measured on (``tlc_name``,
+    ``depth``, ``score`` and the text as seen at ``as_of_utc``; the TLC itself is the row with
+    ``depth`` 0) so that ``prosocial export`` can write the service's own data as a dump; those
+    rows are kept for ``reply_retention_days``. ``author`` / ``body`` are nullable so that an
+    erased comment's text can go while the tree's shape stays.
+    """
 
     __tablename__ = "replies"
     __table_args__ = (Index("ix_replies_post_created", "post_name", "created_utc"),)
@@ -105,9 +112,15 @@ class ReplyRow(Base):
     parent_name: Mapped[str] = mapped_column(String(16))
     subreddit: Mapped[str] = mapped_column(String(32))
     author: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_utc: Mapped[int] = mapped_column(BigInteger)
-    stored_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: when the scorer stored it (None: known only from the back-fill)
+    stored_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: the back-fill's view at the horizon (None until then; migration 0070)
+    tlc_name: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    depth: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    as_of_utc: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
 
 
 class CheckpointScoreRow(Base):
@@ -162,29 +175,6 @@ class OutcomeRow(Base):
     n_replies: Mapped[int] = mapped_column(Integer, default=0)
     versions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     computed_ms: Mapped[int] = mapped_column(BigInteger)
-
-
-class OutcomeReplyRow(Base):
-    """One comment of the reply tree a back-filled outcome was measured on, as seen at the
-    horizon (``as_of_utc``); the TLC itself is the row with ``depth`` 0.
-
-    Kept for ``retention`` (``reply_retention_days``) so that ``prosocial export`` can write
-    the service's own data as a dump; ``author`` / ``body`` are nullable so that a deleted
-    comment's text can be erased while the tree's shape stays.
-    """
-
-    __tablename__ = "outcome_replies"
-    name: Mapped[str] = mapped_column(String(16), primary_key=True)
-    tlc_name: Mapped[str] = mapped_column(String(16), index=True)
-    post_name: Mapped[str] = mapped_column(String(16), index=True)
-    subreddit: Mapped[str] = mapped_column(String(32))
-    parent: Mapped[str] = mapped_column(String(16))
-    depth: Mapped[int] = mapped_column(Integer, default=0)
-    author: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    body: Mapped[str | None] = mapped_column(Text, nullable=True)
-    score: Mapped[int] = mapped_column(Integer, default=0)
-    created_utc: Mapped[int] = mapped_column(BigInteger)
-    as_of_utc: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
 class ShadowScoreRow(Base):

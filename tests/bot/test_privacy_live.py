@@ -176,13 +176,8 @@ def _rows(db: Path) -> dict[str, dict[str, Any]]:
     for table, text in (("posts", ("title", "selftext")), ("tlcs", ("body",))):
         for r in con.execute(f"SELECT * FROM {table}"):
             out[r["name"]] = {"texts": [r[c] for c in text], **dict(r)}
-    for table in ("replies", "outcome_replies"):
-        try:
-            rows = list(con.execute(f"SELECT * FROM {table}"))
-        except sqlite3.OperationalError:
-            continue
-        for r in rows:
-            out.setdefault(r["name"], {"texts": [r["body"]], **dict(r)})
+    for r in con.execute("SELECT * FROM replies"):
+        out.setdefault(r["name"], {"texts": [r["body"]], **dict(r)})
     con.close()
     return out
 

@@ -16,7 +16,7 @@ from streaming.clock import EventClock
 from streaming.replay import ReplayIndex
 from streaming.runtime import assemble, run_embedded
 from streaming.settings import load_settings
-from streaming.storage import OutcomeReplyRow, OutcomeRow
+from streaming.storage import OutcomeRow, ReplyRow
 from tests.streaming.tiny import TinyOutcomes
 
 HORIZON = 48 * 3600
@@ -42,13 +42,11 @@ def test_export_round_trip_gives_the_stored_outcomes(
     p = _replay(small_index, db_url, models)
     with p.sessions() as s:
         stored = {o.tlc_name: o for o in s.scalars(select(OutcomeRow))}
-        roots = s.scalar(
-            select(func.count()).select_from(OutcomeReplyRow).where(OutcomeReplyRow.depth == 0)
-        )
+        roots = s.scalar(select(func.count()).select_from(ReplyRow).where(ReplyRow.depth == 0))
         with_text = s.scalar(
             select(func.count())
-            .select_from(OutcomeReplyRow)
-            .where(OutcomeReplyRow.depth > 0, OutcomeReplyRow.body.is_not(None))
+            .select_from(ReplyRow)
+            .where(ReplyRow.depth > 0, ReplyRow.body.is_not(None))
         )
     assert len(stored) > 200 and roots == len(stored) and with_text > 0
     out = tmp_path / "dump"
@@ -110,12 +108,13 @@ def test_reply_trees_past_retention_are_deleted_outcomes_kept(
     p = _replay(small_index, f"sqlite:///{tmp_path / 'r.db'}", models, reply_retention_days=30)
     bf = p.stages["backfill"]
     with p.sessions() as s:
-        before = s.scalar(select(func.count()).select_from(OutcomeReplyRow))
-        newest = s.scalar(select(func.max(OutcomeReplyRow.as_of_utc)))
+        backfilled = ReplyRow.as_of_utc.is_not(None)
+        before = s.scalar(select(func.count()).select_from(ReplyRow).where(backfilled))
+        newest = s.scalar(select(func.max(ReplyRow.as_of_utc)))
     assert before > 0
     assert bf.prune(force=True) == 0  # nothing older than 30 days yet
     p.clock.advance_to(newest + 30 * 86400 + 1)
     assert bf.prune(force=True) == before
     with p.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(OutcomeReplyRow)) == 0
+        assert s.scalar(select(func.count()).select_from(ReplyRow).where(backfilled)) == 0
         assert s.scalar(select(func.count()).select_from(OutcomeRow)) > 0

@@ -95,3 +95,71 @@ def test_stage_processes_starting_together_migrate_a_fresh_database_once(db_url:
     assert [p.returncode for p in procs] == [0] * 4, "\n".join(errors)
     engine, _ = open_database(db_url)
     assert "posts" in set(inspect(engine).get_table_names())
+
+
+def _alembic(db_url: str, action: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from streaming.storage import make_engine
+    from streaming.storage.db import MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with make_engine(db_url).begin() as conn:
+        cfg.attributes["connection"] = conn
+        getattr(command, action)(cfg, revision)
+
+
+def test_migration_0070_moves_the_backfilled_trees_into_replies_and_back(db_url: str) -> None:
+    """Ingested replies and the back-fill's trees become one table (one row per comment);
+    the downgrade splits them again."""
+    import sqlalchemy as sa
+
+    from streaming.storage import ReplyRow, make_engine
+
+    _alembic(db_url, "upgrade", "0030")
+    ingested = {"post_name": "t3_p", "subreddit": "College", "stored_ms": 5}
+    horizon = {"post_name": "t3_p", "subreddit": "College", "tlc_name": "t1_t", "as_of_utc": 99}
+    with make_engine(db_url).begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO replies (name, post_name, parent_name, subreddit, author, body,"
+                " created_utc, stored_ms) VALUES"
+                " ('t1_a', :post_name, 't1_t', :subreddit, 'u', 'early text', 10, :stored_ms),"
+                " ('t1_b', :post_name, 't1_a', :subreddit, 'v', 'only ingested', 11, :stored_ms)"
+            ),
+            ingested,
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO outcome_replies (name, tlc_name, post_name, subreddit, parent, depth,"
+                " author, body, score, created_utc, as_of_utc) VALUES"
+                " ('t1_t', :tlc_name, :post_name, :subreddit, 't3_p', 0, 'w', 'tlc', 7, 9,"
+                " :as_of_utc),"
+                " ('t1_a', :tlc_name, :post_name, :subreddit, 't1_t', 1, 'u', 'edited', 3, 10,"
+                " :as_of_utc)"
+            ),
+            horizon,
+        )
+    _alembic(db_url, "upgrade", "head")
+    engine = make_engine(db_url)
+    assert "outcome_replies" not in set(inspect(engine).get_table_names())
+    with engine.connect() as conn:
+        rows = {r.name: r for r in conn.execute(select(ReplyRow.__table__))}
+    assert set(rows) == {"t1_t", "t1_a", "t1_b"}
+    assert (rows["t1_a"].stored_ms, rows["t1_a"].body, rows["t1_a"].depth) == (5, "edited", 1)
+    assert (rows["t1_t"].stored_ms, rows["t1_t"].parent_name, rows["t1_t"].score) == (
+        None,
+        "t3_p",
+        7,
+    )
+    assert (rows["t1_b"].as_of_utc, rows["t1_b"].body) == (None, "only ingested")
+
+    _alembic(db_url, "downgrade", "0030")
+    with make_engine(db_url).connect() as conn:
+        replies = {r.name: r for r in conn.execute(sa.text("SELECT * FROM replies"))}
+        trees = {r.name: r for r in conn.execute(sa.text("SELECT * FROM outcome_replies"))}
+    assert set(replies) == {"t1_a", "t1_b"} and set(trees) == {"t1_t", "t1_a"}
+    assert trees["t1_a"].parent == "t1_t" and trees["t1_t"].score == 7
+    _alembic(db_url, "upgrade", "head")
