@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import field_validator
@@ -17,7 +18,14 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 
 from streaming.errors import StreamingError
 
-__all__ = ["STAGES", "Settings", "SettingsError", "load_settings", "read_yaml"]
+__all__ = [
+    "STAGES",
+    "LayeredSettings",
+    "Settings",
+    "SettingsError",
+    "load_settings",
+    "read_yaml",
+]
 
 #: Stage names accepted by ``prosocial run --stage``.
 STAGES = ("ingest", "scorer", "suggester", "backfill", "evaluator")
@@ -27,7 +35,9 @@ class SettingsError(StreamingError):
     """The configuration file or a setting is invalid."""
 
 
-class _YamlSource(PydanticBaseSettingsSource):
+class _FileSource(PydanticBaseSettingsSource):
+    """The config file's mapping, below arguments and the environment."""
+
     def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
         super().__init__(settings_cls)
         self._data = data
@@ -39,7 +49,36 @@ class _YamlSource(PydanticBaseSettingsSource):
         return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
 
 
-class Settings(BaseSettings):
+#: the file mapping of the settings object being built (one per thread / task)
+_FILE_DATA: ContextVar[dict[str, Any] | None] = ContextVar("settings_file_data", default=None)
+
+
+class LayeredSettings(BaseSettings):
+    """Settings whose precedence is arguments > environment (``model_config``'s
+    ``env_prefix``) > a config file's mapping > defaults: the one implementation of it."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _FileSource(settings_cls, _FILE_DATA.get() or {}))
+
+    @classmethod
+    def layered(cls, file_data: dict[str, Any] | None, overrides: dict[str, Any]) -> Self:
+        """Build from ``overrides`` (non-None values) > environment > ``file_data``."""
+        token = _FILE_DATA.set(dict(file_data or {}))
+        try:
+            return cls(**{k: v for k, v in overrides.items() if v is not None})
+        finally:
+            _FILE_DATA.reset(token)
+
+
+class Settings(LayeredSettings):
     model_config = SettingsConfigDict(env_prefix="PROSOCIAL_", frozen=True, extra="forbid")
 
     # where things are
@@ -134,35 +173,11 @@ class Settings(BaseSettings):
             v = [s.strip() for s in v.split(",") if s.strip()]
         return tuple(v)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _YamlSource(settings_cls, _YAML_DATA.get({})))
-
     def config_hash(self) -> str:
         """A short hash of the settings that change what a score means (provenance)."""
         keys = ("horizon_s", "fast_models", "history_scope", "checkpoints")
         blob = json.dumps({k: getattr(self, k) for k in keys}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-class _YamlHolder:
-    """Hands the YAML mapping to the settings source for one construction (thread-local use)."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, Any] | None = None
-
-    def get(self, default: dict[str, Any]) -> dict[str, Any]:
-        return self.data if self.data is not None else default
-
-
-_YAML_DATA = _YamlHolder()
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -180,10 +195,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
     """Build the settings: ``overrides`` (non-None) > env > ``config`` YAML > defaults."""
-    _YAML_DATA.data = read_yaml(config) if config else {}
+    file_data = read_yaml(config) if config else {}
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return Settings.layered(file_data, overrides)
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc
-    finally:
-        _YAML_DATA.data = None

@@ -11,29 +11,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from bot.dashboard.errors import DashboardConfigError
+from streaming.settings import LayeredSettings
 
 __all__ = ["DashboardSettings", "load_dashboard_settings"]
 
 
-class _Mapping(PydanticBaseSettingsSource):
-    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
-        super().__init__(settings_cls)
-        self._data = data
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self._data.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
-
-
-_FILE: dict[str, Any] = {}
-
-
-class DashboardSettings(BaseSettings):
+class DashboardSettings(LayeredSettings):
     model_config = SettingsConfigDict(
         env_prefix="PROSOCIAL_DASHBOARD_", frozen=True, extra="forbid"
     )
@@ -92,29 +78,14 @@ class DashboardSettings(BaseSettings):
     def secure_cookies(self) -> bool:
         return self.callback_url.startswith("https://")
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _Mapping(settings_cls, dict(_FILE)))
-
 
 def load_dashboard_settings(
     file_section: dict[str, Any] | None = None, **overrides: Any
 ) -> DashboardSettings:
     """``overrides`` (non-None) > environment > ``file_section`` > defaults."""
-    _FILE.clear()
-    _FILE.update(file_section or {})
     try:
-        return DashboardSettings(**{k: v for k, v in overrides.items() if v is not None})
+        return DashboardSettings.layered(file_section, overrides)
     except ValidationError as exc:
         raise DashboardConfigError(
             "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         ) from exc
-    finally:
-        _FILE.clear()
