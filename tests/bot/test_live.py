@@ -14,7 +14,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +24,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+from tests.bot.dashboard_env import free_port
+from tests.bot.support import LiveHarness, dev_reddit, get_json
 
 pytestmark = pytest.mark.slow
 
@@ -46,17 +48,6 @@ actions: {highlights: true, suggested_sort: true, expire_hours: 24}
 MARK = re.compile(r"\[\]\(#prosocial:([^)]+)\)")
 
 
-def _get(url: str, path: str) -> Any:
-    with urllib.request.urlopen(url + path, timeout=30) as r:
-        return json.loads(r.read())
-
-
-def _post(url: str, path: str) -> Any:
-    req = urllib.request.Request(url + path, data=b"", method="POST")
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read())
-
-
 def _peak_rss_kb(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -67,27 +58,8 @@ def _peak_rss_kb(pid: int) -> int:
     return 0
 
 
-def _wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"process exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        if log.exists() and text in log.read_text(errors="replace"):
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{text!r} not seen in {log} after {timeout_s}s")
-
-
 def _client(url: str, user: str) -> Any:
-    from bot.reddit import ClientSettings, make_reddit
-
-    return make_reddit(
-        ClientSettings(
-            oauth_url=url,
-            reddit_url=url,
-            extra={"client_id": "t", "client_secret": "t", "username": user, "password": "t"},
-        )
-    )
+    return dev_reddit(url, timeout_cap=None, username=user)
 
 
 def _retry(fn: Any, tries: int = 20) -> Any:
@@ -144,98 +116,46 @@ def _subtree_times(comments: list[dict[str, Any]]) -> dict[str, list[int]]:
 def test_live_three_days_faults_outage_and_kill(
     live_registry: Path, data_dir: Path, tmp_path: Path
 ) -> None:
-    repo = Path(__file__).resolve().parents[2]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(repo), str(repo / "training")]),
-        "PROSOCIAL_DATA_DIR": str(data_dir),
-        "PROSOCIAL_REGISTRY_DIR": str(live_registry),
-        "PROSOCIAL_DATABASE_URL": f"sqlite:///{tmp_path}/service.db",
-        # keep every bus record, so the check below can count each TLC's publications
-        # (compaction itself is covered by the reliability suites)
-        "PROSOCIAL_EMBEDDED_COMPACT": "false",
-        "praw_client_id": "live",
-        "praw_client_secret": "live",
-        "praw_username": "prosocial_bot",
-        "praw_password": "live",
-    }
     wiki = tmp_path / "wiki.yaml"
     wiki.write_text(WIKI)
     config = tmp_path / "live.yaml"
     config.write_text("horizon_s: 172800\nquiet_period_s: 600\ntorch_threads: 1\n")
-    cli = [sys.executable, "-m", "streaming.cli"]
-    metrics_port = _free_port()
-    ds_log = (tmp_path / "devserver.err").open("wb")
-    ds = subprocess.Popen(
-        [
-            *cli,
-            "bot",
-            "devserver",
-            "--subreddits",
-            ",".join(SUBS),
-            "--day",
-            DAY,
-            "--days",
-            str(DAYS),
-            "--port",
-            "0",
-            "--speed",
-            str(SPEED),
-            "--fault-rate",
-            "0.1",
-            "--seed",
-            "3",
-            "--outage-at",
-            str(OUTAGE_AT_H),
-            "--outage-hours",
-            "2",
-            "--paused",
-            *[a for s in SUBS for a in ("--wiki", f"{s}={wiki}")],
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=ds_log,
-    )
-    procs: list[subprocess.Popen[bytes]] = [ds]
+    metrics_port = free_port()
     rss: list[int] = []
-    try:
-        assert ds.stdout is not None
-        info = json.loads(ds.stdout.readline())
+    # keep every bus record, so the check below can count each TLC's publications
+    # (compaction itself is covered by the reliability suites)
+    with LiveHarness(
+        tmp_path,
+        data_dir=data_dir,
+        registry=live_registry,
+        database_url=f"sqlite:///{tmp_path}/service.db",
+        env={"PROSOCIAL_EMBEDDED_COMPACT": "false"},
+    ) as run:
+        info = run.devserver(
+            SUBS,
+            *("--day", DAY, "--days", str(DAYS), "--speed", str(SPEED)),
+            *("--fault-rate", "0.1", "--seed", "3"),
+            *("--outage-at", str(OUTAGE_AT_H), "--outage-hours", "2", "--paused"),
+            *[a for s in SUBS for a in ("--wiki", f"{s}={wiki}")],
+        )
         url, start = info["url"], info["start"]
         end = start + DAYS * 86400
-        env |= {"PROSOCIAL_REDDIT_URL": url, "PROSOCIAL_REDDIT_OAUTH_URL": url}
 
         def start_live(n: int) -> tuple[subprocess.Popen[bytes], Path]:
-            log = tmp_path / f"live{n}.err"
-            p = subprocess.Popen(
-                [
-                    *cli,
-                    "-v",
-                    "live",
-                    "--subreddits",
-                    ",".join(SUBS),
-                    "--config",
-                    str(config),
-                    "--state-dir",
-                    str(tmp_path / "state"),
-                    "--metrics-port",
-                    str(metrics_port),
-                ],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=log.open("wb"),
+            return run.live(
+                SUBS,
+                *("--config", str(config), "--state-dir", str(tmp_path / "state")),
+                *("--metrics-port", str(metrics_port)),
+                log=f"live{n}.err",
             )
-            procs.append(p)
-            _wait_for(log, "live: r/", p, 600)
-            return p, log
 
         live, log = start_live(1)
-        _post(url, "/dev/clock/start")
+        run.start_clock()
         killed = approved = False
         approvals: dict[int, str] = {}
         mod = _client(url, "mod_alice")
         while True:
-            now = _get(url, "/dev/clock")["now"]
+            now = run.dev("/dev/clock")["now"]
             rss.append(_peak_rss_kb(live.pid))
             if not killed and now >= start + KILL_AT_H * 3600:
                 live.send_signal(signal.SIGKILL)
@@ -259,15 +179,9 @@ def test_live_three_days_faults_outage_and_kill(
             live.send_signal(signal.SIGUSR1)  # the live command dumps its threads' stacks
             time.sleep(2)
         stop_log = log.read_text()
-        state = _get(url, "/dev/state")
-        clock = _get(url, "/dev/clock")
+        state = run.dev("/dev/state")
+        clock = run.dev("/dev/clock")
         (tmp_path / "devserver-state.json").write_text(json.dumps(state))
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        ds_log.close()
     fig: dict[str, Any] = {
         "peak_rss_mb": round(max(rss) / 1024, 1),
         "speed": SPEED,
@@ -282,14 +196,6 @@ def test_live_three_days_faults_outage_and_kill(
             Path(out).write_text(json.dumps(fig, indent=1, default=str))
     print(json.dumps(fig, default=str))
     assert code == 0 and "stopped cleanly" in stop_log, "no clean stop:\n" + stop_log[-6000:]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _catch_up(
@@ -308,7 +214,7 @@ def _catch_up(
         except OSError:
             h = {}
         behind = h.get("backfill_behind_s")
-        now = _get(url, "/dev/clock")["now"]
+        now = get_json(url + "/dev/clock")["now"]
         if h.get("ingest_lag") == 0 and (behind is None or now - behind > until):
             break
         time.sleep(1)
@@ -319,7 +225,7 @@ def _pages_private(url: str) -> None:
     """Every page the bot wrote: readable by a moderator, not by anyone else."""
     import prawcore
 
-    state = _get(url, "/dev/state")
+    state = get_json(url + "/dev/state")
     pages = [p for p, d in state["wiki"].items() if d["by"] == "prosocial_bot"]
     assert pages, "the bot wrote no wiki page"
     eve, alice = _client(url, "random_user"), _client(url, "mod_alice")
@@ -340,7 +246,7 @@ def _pages_private(url: str) -> None:
 
 def _approve_first_proposals(url: str, mod: Any, approvals: dict[int, str]) -> bool:
     """Approve the proposals of the first digest that has any (as moderator mod_alice)."""
-    for conv in _get(url, "/dev/state")["modmail"]:
+    for conv in get_json(url + "/dev/state")["modmail"]:
         body = conv["messages"][0]["body"]
         post = None
         for line in body.splitlines():

@@ -14,15 +14,14 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.devserver.world import load_world
+from tests.bot.support import CLI, LiveHarness
 
 pytestmark = pytest.mark.slow
 
@@ -36,122 +35,41 @@ EVERY_S = 3600
 ERASED = {"[deleted]", "[removed]", "[expired]"}
 
 
-def _get(url: str, path: str) -> Any:
-    with urllib.request.urlopen(url + path, timeout=30) as r:
-        return json.loads(r.read())
-
-
-def _post(url: str, path: str) -> Any:
-    req = urllib.request.Request(url + path, data=b"", method="POST")
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read())
-
-
-def _wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"process exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        if log.exists() and text in log.read_text(errors="replace"):
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{text!r} not seen in {log} after {timeout_s}s")
-
-
 @pytest.fixture(scope="module")
 def live_run(live_registry: Path, data_dir: Path, tmp_path_factory: Any) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("privacy-live")
-    repo = Path(__file__).resolve().parents[2]
     db = tmp / "service.db"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(repo), str(repo / "training")]),
-        "PROSOCIAL_DATA_DIR": str(data_dir),
-        "PROSOCIAL_REGISTRY_DIR": str(live_registry),
-        "PROSOCIAL_DATABASE_URL": f"sqlite:///{db}",
-        "praw_client_id": "live",
-        "praw_client_secret": "live",
-        "praw_username": "prosocial_bot",
-        "praw_password": "live",
-    }
     config = tmp / "live.yaml"
     config.write_text(
         f"horizon_s: {HORIZON_S}\nretention_s: {RETENTION_S}\nrecheck_every_s: {EVERY_S}\n"
         "quiet_period_s: 600\ntorch_threads: 1\n"
     )
-    cli = [sys.executable, "-m", "streaming.cli"]
-    ds_log = (tmp / "devserver.err").open("wb")
-    ds = subprocess.Popen(
-        [
-            *cli,
-            "bot",
-            "devserver",
-            "--subreddits",
-            ",".join(SUBS),
-            "--day",
-            DAY,
-            "--days",
-            str(HOURS / 24 + 0.5),
-            "--port",
-            "0",
-            "--speed",
-            str(SPEED),
-            "--fault-rate",
-            "0.05",
-            "--seed",
-            "5",
-            "--delete-rate",
-            "0.15",
-            "--paused",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=ds_log,
-    )
-    procs = [ds]
-    log = tmp / "live.err"
-    try:
-        assert ds.stdout is not None
-        info = json.loads(ds.stdout.readline())
-        url, start = info["url"], info["start"]
-        env |= {"PROSOCIAL_REDDIT_URL": url, "PROSOCIAL_REDDIT_OAUTH_URL": url}
-        live = subprocess.Popen(
-            [
-                *cli,
-                "-vv",
-                "live",
-                "--subreddits",
-                ",".join(SUBS),
-                "--config",
-                str(config),
-                "--state-dir",
-                str(tmp / "state"),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log.open("wb"),
+    with LiveHarness(
+        tmp, data_dir=data_dir, registry=live_registry, database_url=f"sqlite:///{db}"
+    ) as run:
+        start = run.devserver(
+            SUBS,
+            *("--day", DAY, "--days", str(HOURS / 24 + 0.5), "--speed", str(SPEED)),
+            *("--fault-rate", "0.05", "--seed", "5", "--delete-rate", "0.15", "--paused"),
+        )["start"]
+        live, log = run.live(
+            SUBS,
+            *("--config", str(config), "--state-dir", str(tmp / "state")),
+            verbose="-vv",
         )
-        procs.append(live)
-        _wait_for(log, "live: r/", live, 600)
-        _post(url, "/dev/clock/start")
+        run.start_clock()
         end = start + HOURS * 3600
-        while _get(url, "/dev/clock")["now"] < end:
+        while run.dev("/dev/clock")["now"] < end:
             assert live.poll() is None, log.read_text()[-3000:]
             time.sleep(1.0)
-        deletions = _get(url, "/dev/deletions")["deletions"]
+        deletions = run.dev("/dev/deletions")["deletions"]
         live.send_signal(signal.SIGTERM)
         code = live.wait(timeout=120)
-        stop_at = _get(url, "/dev/clock")["now"]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        ds_log.close()
+        stop_at = run.dev("/dev/clock")["now"]
     out = tmp / "export"
     exported = subprocess.run(
-        [*cli, "export", "--database-url", f"sqlite:///{db}", "--out", str(out)],
-        env=env,
+        [*CLI, "export", "--database-url", f"sqlite:///{db}", "--out", str(out)],
+        env=run.env,
         capture_output=True,
         check=False,
     )
