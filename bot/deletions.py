@@ -17,8 +17,8 @@ author it had when stored is erased too.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import KW_ONLY, asdict, dataclass, field
 from functools import partial
 from typing import Any
 
@@ -28,7 +28,6 @@ from bot.gone import classify
 from bot.ratelimit import RateBudget
 from streaming.erasure import Eraser
 from streaming.rechecks import RecheckSchedule
-from streaming.storage import SessionFactory
 
 __all__ = ["INFO_BATCH", "DeletionSync", "SyncReport", "classify"]
 
@@ -52,41 +51,21 @@ class SyncReport:
         return asdict(self)
 
 
+@dataclass(eq=False)
 class DeletionSync:
     """Re-checks stored items on Reddit and erases what is gone (see the module docstring)."""
 
-    def __init__(
-        self,
-        reddit: Any,
-        sessions: SessionFactory,
-        eraser: Eraser,
-        clock: Callable[[], float],
-        *,
-        horizon_s: int,
-        retention_s: int,
-        every_s: int = 3600,
-        backoff: Backoff | None = None,
-        max_items: int = 60_000,
-        budget: RateBudget | None = None,
-        max_requests: int = 50,
-    ) -> None:
-        self.reddit = reddit
-        self.sessions = sessions
-        self.eraser = eraser
-        self.clock = clock
-        self.horizon_s = horizon_s
-        self.retention_s = retention_s
-        self.every_s = every_s
-        self.backoff = backoff or Backoff()
-        self.max_items = max_items
-        #: a run stops when the shared rate budget needs a pause (what is left stays due)
-        self.budget = budget
-        #: at most this many ``/api/info`` requests per run (5,000 items)
-        self.max_requests = max_requests
-        self.totals = SyncReport()
-        self.schedule = RecheckSchedule(
-            sessions, clock, horizon_s=horizon_s, retention_s=retention_s, every_s=every_s
-        )
+    reddit: Any
+    eraser: Eraser
+    schedule: RecheckSchedule
+    _: KW_ONLY
+    backoff: Backoff = field(default_factory=Backoff)
+    max_items: int = 60_000
+    #: a run stops when the shared rate budget needs a pause (what is left stays due)
+    budget: RateBudget | None = None
+    #: at most this many ``/api/info`` requests per run (5,000 items)
+    max_requests: int = 50
+    totals: SyncReport = field(default_factory=SyncReport, init=False)
 
     # -- what is due -------------------------------------------------------------------
     def due(self, limit: int | None = None) -> list[str]:

@@ -20,6 +20,7 @@ from bot.backoff import Backoff
 from bot.deletions import DeletionSync, SyncReport
 from bot.ratelimit import RateBudget
 from streaming.erasure import Eraser
+from streaming.rechecks import RecheckSchedule
 from streaming.retention import PurgeReport, RetentionPurge
 from streaming.settings import Settings
 from streaming.storage import SessionFactory
@@ -60,17 +61,14 @@ class PrivacyJobs:
         budget: RateBudget | None = None,
     ) -> PrivacyJobs:
         eraser = Eraser(sessions, clock)
-        sync = DeletionSync(
-            reddit,
+        schedule = RecheckSchedule(
             sessions,
-            eraser,
             clock,
             horizon_s=settings.horizon_s,
             retention_s=settings.retention_s,
             every_s=settings.recheck_every_s,
-            backoff=backoff,
-            budget=budget,
         )
+        sync = DeletionSync(reddit, eraser, schedule, backoff=backoff or Backoff(), budget=budget)
         purge = RetentionPurge(
             sessions,
             eraser,

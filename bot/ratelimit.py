@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 
 __all__ = ["REQUESTS_PER_WINDOW", "WINDOW_S", "RateBudget", "RateSnapshot"]
 
@@ -32,28 +32,22 @@ class RateSnapshot:
     throttled: int  # 429 responses seen
 
 
+@dataclass(eq=False)
 class RateBudget:
     """Counts requests per sliding window and tracks the server's ``X-Ratelimit-*`` view."""
 
-    def __init__(
-        self,
-        clock: Callable[[], float] = time.time,
-        *,
-        window_s: int = WINDOW_S,
-        limit: int = REQUESTS_PER_WINDOW,
-        reserve: int = 20,
-    ) -> None:
-        self._clock = clock
-        self.window_s = window_s
-        self.limit = limit
-        self.reserve = reserve
-        self._times: deque[float] = deque()
-        self._lock = threading.Lock()
-        self.requests = 0
-        self.max_in_window = 0
-        self.throttled = 0
-        self.remaining: float | None = None
-        self.reset_at: float | None = None
+    clock: Callable[[], float] = time.time
+    _: KW_ONLY
+    window_s: int = WINDOW_S
+    limit: int = REQUESTS_PER_WINDOW
+    reserve: int = 20
+    requests: int = field(default=0, init=False)
+    max_in_window: int = field(default=0, init=False)
+    throttled: int = field(default=0, init=False)
+    remaining: float | None = field(default=None, init=False)
+    reset_at: float | None = field(default=None, init=False)
+    _times: deque[float] = field(default_factory=deque, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __deepcopy__(self, memo: dict[int, object]) -> RateBudget:
         return self  # shared by design (praw deep-copies request data holding the client)
@@ -64,7 +58,7 @@ class RateBudget:
 
     def record(self, status: int | None, headers: Mapping[str, str] | None) -> None:
         """Account one HTTP exchange (``status`` None for a transport error)."""
-        now = self._clock()
+        now = self.clock()
         with self._lock:
             self.requests += 1
             self._times.append(now)
@@ -86,12 +80,12 @@ class RateBudget:
 
     def in_window(self) -> int:
         with self._lock:
-            self._trim(self._clock())
+            self._trim(self.clock())
             return len(self._times)
 
     def pause_needed(self) -> float:
         """Seconds to wait before the next optional request (0 when there is room)."""
-        now = self._clock()
+        now = self.clock()
         with self._lock:
             self._trim(now)
             if (
@@ -106,7 +100,7 @@ class RateBudget:
         return 0.0
 
     def snapshot(self) -> RateSnapshot:
-        now = self._clock()
+        now = self.clock()
         reset = None if self.reset_at is None else max(0.0, self.reset_at - now)
         return RateSnapshot(
             self.requests, self.max_in_window, self.remaining, reset, self.throttled

@@ -15,6 +15,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Collection
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,30 +78,19 @@ class OrderStore:
         return None if row is None else (json.loads(row[0]), set(json.loads(row[1])), row[2])
 
 
+@dataclass(eq=False)
 class RedditOrderRefresh:
-    def __init__(
-        self,
-        reddit: Any,
-        store: OrderStore,
-        sessions: SessionFactory,
-        *,
-        clock: Callable[[], float],
-        budget: RateBudget | None = None,
-        backoff: Backoff | None = None,
-        active_s: float = 24 * 3600,
-        max_posts: int = 20,
-        observe: Callable[[list[Any]], Any] | None = None,
-    ) -> None:
-        self.reddit = reddit
-        self.store = store
-        self.sessions = sessions
-        self.clock = clock
-        self.budget = budget
-        self.backoff = backoff or Backoff()
-        self.active_s = active_s
-        self.max_posts = max_posts
-        #: sees every item read (deletion sync: what Reddit shows deleted or removed)
-        self.observe = observe
+    reddit: Any
+    store: OrderStore
+    sessions: SessionFactory
+    _: KW_ONLY
+    clock: Callable[[], float]
+    budget: RateBudget | None = None
+    backoff: Backoff = field(default_factory=Backoff)
+    active_s: float = 24 * 3600
+    max_posts: int = 20
+    #: sees every item read (deletion sync: what Reddit shows deleted or removed)
+    observe: Callable[[list[Any]], Any] | None = None
 
     def active_posts(self, subreddit: str) -> list[str]:
         since = self.clock() - self.active_s

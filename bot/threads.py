@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import prawcore
@@ -51,26 +51,18 @@ class FetchReport:
     gone: dict[str, str] = field(default_factory=dict)  # fullname -> bot.gone.classify reason
 
 
+@dataclass(eq=False)
 class RedditThreadFetcher:
     """Fetch threads with praw within ``request_budget`` requests per thread."""
 
-    def __init__(
-        self,
-        reddit: Any,
-        *,
-        request_budget: int = 400,
-        budget: RateBudget | None = None,
-        backoff: Backoff | None = None,
-        clock: Callable[[], float] = time.time,
-        max_attempts: int = 8,
-    ) -> None:
-        self.reddit = reddit
-        self.request_budget = request_budget
-        self.budget = budget
-        self.backoff = backoff or Backoff()
-        self.clock = clock
-        self.max_attempts = max_attempts
-        self.last_report: FetchReport | None = None
+    reddit: Any
+    _: KW_ONLY
+    request_budget: int = 400
+    budget: RateBudget | None = None
+    backoff: Backoff = field(default_factory=Backoff)
+    clock: Callable[[], float] = time.time
+    max_attempts: int = 8
+    last_report: FetchReport | None = field(default=None, init=False)
 
     def fetch(self, post_name: str, as_of: float | None = None) -> Thread:
         return self.fetch_with_report(post_name, as_of)[0]

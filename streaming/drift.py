@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge
@@ -22,22 +23,18 @@ __all__ = ["DriftMonitor"]
 logger = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class DriftMonitor:
-    def __init__(
-        self,
-        registry: CollectorRegistry,
-        *,
-        metric: str = "pairwise_acc",
-        history: int = 10,
-        margin: float = 0.05,
-        min_history: int = 3,
-    ) -> None:
-        self.metric = metric
-        self.history = history
-        self.margin = margin
-        self.min_history = min_history
-        self._past: dict[str, deque[float]] = {}
-        self.drifting: set[str] = set()
+    registry: InitVar[CollectorRegistry]
+    _: KW_ONLY
+    metric: str = "pairwise_acc"
+    history: int = 10
+    margin: float = 0.05
+    min_history: int = 3
+    drifting: set[str] = field(default_factory=set, init=False)
+    _past: dict[str, deque[float]] = field(default_factory=dict, init=False)
+
+    def __post_init__(self, registry: CollectorRegistry) -> None:
         self.quality = Gauge(
             "prosocial_forecast_quality",
             "newest rolling forecast quality",

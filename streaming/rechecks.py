@@ -9,6 +9,7 @@ Erased items are never re-checked. The bot does the looking up (``bot.deletions`
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 
 from sqlalchemy import and_, or_, select
 
@@ -19,21 +20,14 @@ from streaming.storage.privacy_tables import ErasureRow, RecheckRow
 __all__ = ["RecheckSchedule"]
 
 
+@dataclass(eq=False)
 class RecheckSchedule:
-    def __init__(
-        self,
-        sessions: SessionFactory,
-        clock: Callable[[], float],
-        *,
-        horizon_s: int,
-        retention_s: int,
-        every_s: int = 3600,
-    ) -> None:
-        self.sessions = sessions
-        self.clock = clock
-        self.horizon_s = horizon_s
-        self.retention_s = retention_s
-        self.every_s = every_s
+    sessions: SessionFactory
+    clock: Callable[[], float]
+    _: KW_ONLY
+    horizon_s: int
+    retention_s: int
+    every_s: int = 3600
 
     def due(self, limit: int = 60_000) -> list[str]:
         """Stored, not yet erased fullnames due for a re-check now (oldest first)."""

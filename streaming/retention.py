@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, select, update
@@ -40,25 +40,16 @@ class PurgeReport:
         return asdict(self)
 
 
+@dataclass(eq=False)
 class RetentionPurge:
-    def __init__(
-        self,
-        sessions: SessionFactory,
-        eraser: Eraser,
-        clock: Callable[[], float],
-        *,
-        horizon_s: int,
-        retention_s: int,
-        wall: Callable[[], float] = time.time,
-        batch: int = 5000,
-    ) -> None:
-        self.sessions = sessions
-        self.eraser = eraser
-        self.clock = clock
-        self.horizon_s = horizon_s
-        self.retention_s = retention_s
-        self.wall = wall
-        self.batch = batch
+    sessions: SessionFactory
+    eraser: Eraser
+    clock: Callable[[], float]
+    _: KW_ONLY
+    horizon_s: int
+    retention_s: int
+    wall: Callable[[], float] = time.time
+    batch: int = 5000
 
     def expired(self, limit: int | None = None) -> dict[str, list[str]]:
         """Fullnames (by kind) whose text has expired and is still stored."""

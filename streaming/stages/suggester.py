@@ -17,6 +17,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -41,29 +42,23 @@ __all__ = ["SuggesterStage"]
 logger = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class SuggesterStage(Stage):
     name = "suggester"
     topics = (TOPIC_SCORES,)
 
-    def __init__(
-        self,
-        sessions: SessionFactory,
-        clock: Clock,
-        metrics: StageMetrics,
-        dead: DeadLetters,
-        *,
-        quiet_period_s: int = 600,
-        max_per_tick: int = 500,
-        latency_window: int = 10_000,
-    ) -> None:
-        self.sessions = sessions
-        self.clock = clock
-        self.metrics = metrics
-        self.dead = dead
-        self.quiet_period_s = quiet_period_s
-        self.max_per_tick = max_per_tick
-        self.dirty: dict[str, float] = {}
-        self.made = 0
+    sessions: SessionFactory
+    clock: Clock
+    metrics: StageMetrics
+    dead: DeadLetters
+    _: KW_ONLY
+    quiet_period_s: int = 600
+    max_per_tick: int = 500
+    latency_window: InitVar[int] = 10_000
+    dirty: dict[str, float] = field(default_factory=dict, init=False)
+    made: int = field(default=0, init=False)
+
+    def __post_init__(self, latency_window: int) -> None:
         #: the most recent suggestion latencies (bounded; the histogram keeps the rest)
         self.latencies: deque[float] = deque(maxlen=latency_window)
 
