@@ -93,6 +93,16 @@ class ForecastModel(Protocol):
         """Whether forecasts use the author/post context (the scorer then asks storage)."""
         ...
 
+    @property
+    def use_empathy(self) -> bool:
+        """Whether forecasts read each TLC's empathy result."""
+        ...
+
+    @property
+    def checkpoints(self) -> Mapping[int, Any]:
+        """The re-forecast delays the bundle has models for (empty: creation only)."""
+        ...
+
     def predict_many(
         self,
         groups: Sequence[ForecastGroup],
@@ -112,6 +122,8 @@ class OutcomeResult(Protocol):
 
     @property
     def trajectory(self) -> float | None: ...
+    @property
+    def safe(self) -> float | None: ...
     @property
     def metrics(self) -> Mapping[str, float]: ...
     def to_dict(self) -> dict[str, Any]: ...

@@ -23,6 +23,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -49,45 +50,34 @@ def _noop(*_: Any) -> None:
     return None
 
 
+@dataclass(eq=False)
 class BackfillStage(Stage):
     name = "backfill"
     topics = (TOPIC_SCORES,)
 
-    def __init__(
-        self,
-        bus: Bus,
-        sessions: SessionFactory,
-        clock: Clock,
-        outcomes: OutcomeModel,
-        fetcher: ThreadFetcher,
-        metrics: StageMetrics,
-        dead: DeadLetters,
-        *,
-        horizon_s: int,
-        versions: dict[str, str] | None = None,
-        max_per_tick: int = 2000,
-        retry_s: int = 600,
-        retention_s: int | None = None,
-        prune_every_s: int = 24 * 3600,
-    ) -> None:
-        self.retry_s = retry_s
-        self.deferred = 0
-        self.bus = bus
-        self.sessions = sessions
-        self.clock = clock
-        self.outcomes = outcomes
-        self.fetcher = fetcher
-        self.metrics = metrics
-        self.dead = dead
-        self.horizon_s = horizon_s
-        self.versions = versions or {}
-        self.max_per_tick = max_per_tick
-        self.retention_s = retention_s
-        self.prune_every_s = prune_every_s
-        self._last_prune: int | None = None
-        self.scheduler = ClockScheduler(clock)
-        self.done = 0
-        self.gone = 0
+    bus: Bus
+    sessions: SessionFactory
+    clock: Clock
+    outcomes: OutcomeModel
+    fetcher: ThreadFetcher
+    metrics: StageMetrics
+    dead: DeadLetters
+    _: KW_ONLY
+    horizon_s: int
+    #: the outcome bundles' versions, stored with each outcome
+    versions: dict[str, str] = field(default_factory=dict)
+    max_per_tick: int = 2000
+    retry_s: int = 600
+    #: how long measured reply trees are kept (None: forever)
+    retention_s: int | None = None
+    prune_every_s: int = 24 * 3600
+    done: int = field(default=0, init=False)
+    gone: int = field(default=0, init=False)
+    deferred: int = field(default=0, init=False)
+    _last_prune: int | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.scheduler = ClockScheduler(self.clock)
 
     def handle(self, messages: Sequence[Message]) -> None:
         for m in messages:
@@ -214,18 +204,15 @@ class BackfillStage(Stage):
             return
         outs = self.outcomes.compute(tlcs)
         for t, o in zip(tlcs, outs):
-            metrics = getattr(o, "metrics", None)
-            traj = getattr(o, "trajectory", None)
-            safe = getattr(o, "safe", None)
             rows.append(
                 {
                     "tlc_name": t.name,
                     "post_name": post,
                     "subreddit": thread.post.subreddit,
                     "as_of_utc": int(as_of),
-                    "trajectory": None if traj is None else float(traj),
-                    "safe": None if safe is None else float(safe),
-                    "metrics": jsonable(metrics if metrics is not None else o.to_dict()),
+                    "trajectory": None if o.trajectory is None else float(o.trajectory),
+                    "safe": None if o.safe is None else float(o.safe),
+                    "metrics": jsonable(o.metrics),
                     "n_replies": t.size() - 1,
                     "versions": dict(self.versions),
                     "computed_ms": now_ms(),

@@ -14,13 +14,15 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import Session
 
 from models.forecaster.checkpoint import PostTimeline
-from redditdata.tree import Node, Post
+from redditdata.tree import Node
+from streaming.modelset import ForecastGroup, ForecastModel
 from streaming.stages.history import author_contexts, prior_tlc_counts
 from streaming.storage import CheckpointScoreRow, PostRow, ReplyRow, ScoreRow, TlcRow, upsert
 
@@ -45,6 +47,9 @@ class StoredEmpathy:
             float(d.get("share_providing") or 0.0),
             str(d.get("label") or "none"),
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def build_post_tree(
@@ -78,32 +83,27 @@ def build_post_tree(
     return roots
 
 
+@dataclass(eq=False)
 class CheckpointScheduler:
     """Finds TLCs due for a re-forecast and makes them (one forecaster batch per delay)."""
 
-    def __init__(
-        self,
-        forecaster: Any,
-        delays: Sequence[int],
-        *,
-        horizon_s: int,
-        config_hash: str,
-        history_scope: str = "subreddit",
-        max_per_tick: int = 500,
-    ) -> None:
-        self.forecaster = forecaster
-        self.delays = tuple(sorted(int(d) for d in delays if int(d) > 0))
-        self.horizon_s = horizon_s
-        self.config_hash = config_hash
-        self.history_scope = history_scope
-        self.max_per_tick = max_per_tick
-        self.made = 0
+    forecaster: ForecastModel | None
+    delays: Sequence[int]
+    _: KW_ONLY
+    horizon_s: int
+    config_hash: str
+    history_scope: str = "subreddit"
+    max_per_tick: int = 500
+    made: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self.delays = tuple(sorted(int(d) for d in self.delays if int(d) > 0))
 
     @property
     def version(self) -> str:
-        return str(getattr(self.forecaster, "version", "none"))
+        return "none" if self.forecaster is None else str(self.forecaster.version)
 
-    def due(self, s: Any, now: float, delay: int) -> list[tuple[TlcRow, PostRow, ScoreRow]]:
+    def due(self, s: Session, now: float, delay: int) -> list[tuple[TlcRow, PostRow, ScoreRow]]:
         """Scored TLCs whose ``delay`` checkpoint has passed and has no row yet."""
         done = exists().where(
             and_(
@@ -127,35 +127,40 @@ class CheckpointScheduler:
         )
         return list(s.execute(q).tuples())
 
-    def run(self, s: Any, now: float) -> list[dict[str, Any]]:
+    def run(self, s: Session, now: float) -> list[dict[str, Any]]:
         """Re-forecast every due (TLC, delay) (up to ``max_per_tick`` per delay); returns the
         stored rows (the caller commits and publishes)."""
-        if self.forecaster is None or not self.delays:
+        forecaster = self.forecaster
+        if forecaster is None or not self.delays:
             return []
         rows: list[dict[str, Any]] = []
         for delay in self.delays:
             todo = self.due(s, now, delay)
             if todo:
-                rows += self._forecast(s, todo, delay)
+                rows += self._forecast(s, forecaster, todo, delay)
         if rows:
             upsert(s, CheckpointScoreRow, rows)
             self.made += len(rows)
         return rows
 
     def _forecast(
-        self, s: Any, todo: list[tuple[TlcRow, PostRow, ScoreRow]], delay: int
+        self,
+        s: Session,
+        forecaster: ForecastModel,
+        todo: list[tuple[TlcRow, PostRow, ScoreRow]],
+        delay: int,
     ) -> list[dict[str, Any]]:
         pairs = [(t, p) for t, p, _ in todo]
         prior = prior_tlc_counts(s, pairs)
         ctx = (
             author_contexts(s, pairs, self.horizon_s, self.history_scope)
-            if getattr(self.forecaster, "use_context", False)
+            if forecaster.use_context
             else {}
         )
         by_post: dict[str, list[int]] = defaultdict(list)
         for i, (t, _, _) in enumerate(todo):
             by_post[t.post_name].append(i)
-        groups: list[Any] = []
+        groups: list[ForecastGroup] = []
         timelines: list[PostTimeline] = []
         order: list[int] = []
         empathy: list[StoredEmpathy] = []
@@ -168,20 +173,10 @@ class CheckpointScheduler:
                 )
             ).all()
             roots = {n.name: n for n in build_post_tree(prow, stored, replies)}
-            post = Post(
-                name=prow.name,
-                subreddit=prow.subreddit,
-                title=prow.title,
-                selftext=prow.selftext,
-                author=prow.author,
-                score=prow.score,
-                created_utc=prow.created_utc,
-                retrieved_on=prow.retrieved_on,
-            )
             tlcs = [roots[todo[i][0].name] for i in idxs]
             groups.append(
                 (
-                    post,
+                    prow.event(),
                     tlcs,
                     [prior.get(todo[i][0].name, 0) for i in idxs],
                     [ctx.get(todo[i][0].name) for i in idxs],
@@ -190,9 +185,11 @@ class CheckpointScheduler:
             timelines.append(PostTimeline.of(list(roots.values())))
             empathy += [StoredEmpathy.of(todo[i][2].empathy) for i in idxs]
             order += idxs
-        use_emp = bool(getattr(self.forecaster, "use_empathy", False))
-        preds = self.forecaster.predict_many(
-            groups, empathy if use_emp else None, checkpoint=delay, timelines=timelines
+        preds = forecaster.predict_many(
+            groups,
+            empathy if forecaster.use_empathy else None,
+            checkpoint=delay,
+            timelines=timelines,
         )
         from streaming.stages.base import now_ms
         from streaming.stages.scorer import jsonable

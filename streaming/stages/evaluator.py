@@ -22,6 +22,7 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -99,34 +100,24 @@ def evaluate_rows(
     }
 
 
+@dataclass(eq=False)
 class EvaluatorStage(Stage):
     name = "evaluator"
     topics = (TOPIC_OUTCOMES,)
 
-    def __init__(
-        self,
-        sessions: SessionFactory,
-        clock: Clock,
-        metrics: StageMetrics,
-        dead: DeadLetters,
-        *,
-        window: int = 2000,
-        every: int = 500,
-        target: str = "safe",
-        drift: DriftMonitor | None = None,
-    ) -> None:
-        self.sessions = sessions
-        self.clock = clock
-        self.metrics = metrics
-        self.dead = dead
-        self.window = window
-        self.every = every
-        #: the outcome forecasts are scored against ("safe" or "trajectory")
-        self.target = target
-        self.drift = drift
-        self._since = 0
-        self._subs: set[str] = set()
-        self.latest: dict[tuple[str, str], dict[str, Any]] = {}
+    sessions: SessionFactory
+    clock: Clock
+    metrics: StageMetrics
+    dead: DeadLetters
+    _: KW_ONLY
+    window: int = 2000
+    every: int = 500
+    #: the outcome forecasts are scored against ("safe" or "trajectory")
+    target: str = "safe"
+    drift: DriftMonitor | None = None
+    latest: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict, init=False)
+    _since: int = field(default=0, init=False)
+    _subs: set[str] = field(default_factory=set, init=False)
 
     def handle(self, messages: Sequence[Message]) -> None:
         for m in messages:

@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import KW_ONLY, dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
@@ -64,33 +65,25 @@ def encode_event(ev: Submission | Comment, ingest_ms: int | None = None) -> tupl
     return TOPIC_COMMENTS, ev.link_id, value
 
 
+@dataclass(eq=False)
 class IngestStage:
     name = "ingest"
 
-    def __init__(
-        self,
-        source: Source,
-        bus: Bus,
-        clock: Clock,
-        metrics: StageMetrics,
-        *,
-        speed: float = 0.0,
-        sleep: Callable[[float], None] = time.sleep,
-        dead: DeadLetters | None = None,
-    ) -> None:
-        self.dead = dead
-        self.source = source
-        self.bus = bus
-        self.clock = clock
-        self.metrics = metrics
-        self.speed = speed
-        self.sleep = sleep
-        self._it: Iterator[Submission | Comment] | None = None
-        self.published = 0
-        self.exhausted = False
-        self._t0_event: float | None = None
-        self._t0_wall = 0.0
-        self._stop: Callable[[], bool] = lambda: False
+    source: Source
+    bus: Bus
+    clock: Clock
+    metrics: StageMetrics
+    _: KW_ONLY
+    speed: float = 0.0
+    sleep: Callable[[float], None] = time.sleep
+    dead: DeadLetters | None = None
+    published: int = field(default=0, init=False)
+    exhausted: bool = field(default=False, init=False)
+    _it: Iterator[Submission | Comment] | None = field(default=None, init=False)
+    _t0_event: float | None = field(default=None, init=False)
+    _t0_wall: float = field(default=0.0, init=False)
+    #: a paced :meth:`run`'s stop request
+    _stop: Callable[[], bool] | None = field(default=None, init=False)
 
     def pump(self, max_events: int = 500) -> int:
         """Publish up to ``max_events`` (pacing by ``speed``); 0 when the source is done."""
@@ -114,7 +107,7 @@ class IngestStage:
                 self._too_large(Message(topic, -1, -1, key, value), exc)
             n += 1
             # a paced pump also ends on a stop request (the event taken is published first)
-            if n >= max_events or (self.speed > 0 and self._stop()):
+            if n >= max_events or (self.speed > 0 and self._stop is not None and self._stop()):
                 break
         else:
             self.exhausted = True

@@ -25,16 +25,23 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any, cast
 
 from sqlalchemy import select, update
 
 from models.forecaster.context import TlcContext
 from redditdata.events import TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_SUBMISSIONS, Comment, Submission
-from redditdata.tree import Node, Post
+from redditdata.tree import Node
 from streaming.bus.base import Bus, Message
 from streaming.clock import Clock
-from streaming.modelset import ModelSet
+from streaming.modelset import (
+    EmpathyResult,
+    ForecastGroup,
+    ForecastModel,
+    ForecastResult,
+    ModelSet,
+)
 from streaming.ops import StageMetrics
 from streaming.stages.base import DeadLetters, Stage, now_ms
 from streaming.stages.checkpoints import CheckpointScheduler
@@ -78,53 +85,44 @@ def jsonable(x: Any) -> Any:
     return str(x)
 
 
+@dataclass(eq=False)
 class ScorerStage(Stage):
     name = "scorer"
     topics = (TOPIC_SUBMISSIONS, TOPIC_COMMENTS)
 
-    def __init__(
-        self,
-        bus: Bus,
-        sessions: SessionFactory,
-        clock: Clock,
-        models: ModelSet,
-        metrics: StageMetrics,
-        dead: DeadLetters,
-        *,
-        horizon_s: int,
-        config_hash: str,
-        missing_post_grace_s: int = 6 * 3600,
-        missing_post_wall_s: float = 120.0,
-        sweep_every_s: float = 5.0,
-        reloader: ModelReloader | None = None,
-        checkpoints: Sequence[int] = (),
-        history_scope: str = "subreddit",
-    ) -> None:
-        self.bus = bus
-        self.sessions = sessions
-        self.clock = clock
-        self.models = models
-        self.metrics = metrics
-        self.dead = dead
-        self.horizon_s = horizon_s
-        self.config_hash = config_hash
-        self.grace_s = missing_post_grace_s
-        self.wall_grace_ms = int(missing_post_wall_s * 1000)
-        self.sweep_every_s = sweep_every_s
-        self._last_sweep = 0.0
-        self.stored_replies = 0
-        self.can_score = models.empathy is not None or models.forecaster is not None
-        self.reloader = reloader
-        self.shadow = ShadowScorer()
-        self._last_empathy: list[Any] = []
-        self.history_scope = history_scope
+    bus: Bus
+    sessions: SessionFactory
+    clock: Clock
+    models: ModelSet
+    metrics: StageMetrics
+    dead: DeadLetters
+    _: KW_ONLY
+    horizon_s: int
+    config_hash: str
+    #: a TLC whose post is still unknown this long after it (event time, and this much wall
+    #: time after it was stored) is dead-lettered
+    missing_post_grace_s: int = 6 * 3600
+    missing_post_wall_s: float = 120.0
+    sweep_every_s: float = 5.0
+    reloader: ModelReloader | None = None
+    checkpoints: Sequence[int] = ()
+    history_scope: str = "subreddit"
+    stored_replies: int = field(default=0, init=False)
+    shadow: ShadowScorer = field(default_factory=ShadowScorer, init=False)
+    _last_sweep: float = field(default=0.0, init=False)
+    #: the champion's empathy results of the last batch (the challenger reuses them)
+    _last_empathy: list[EmpathyResult | None] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        forecaster = self.models.forecaster
+        self.can_score = self.models.empathy is not None or forecaster is not None
         #: re-forecasts at the configured delays (none when the bundle has no checkpoint models)
         self.reforecast = CheckpointScheduler(
-            models.forecaster,
-            checkpoints if getattr(models.forecaster, "checkpoints", None) else (),
-            horizon_s=horizon_s,
-            config_hash=config_hash,
-            history_scope=history_scope,
+            forecaster,
+            self.checkpoints if forecaster is not None and forecaster.checkpoints else (),
+            horizon_s=self.horizon_s,
+            config_hash=self.config_hash,
+            history_scope=self.history_scope,
         )
 
     # -- batch ---------------------------------------------------------------------------
@@ -216,7 +214,7 @@ class ScorerStage(Stage):
                 ctx = (
                     author_contexts(s, todo, self.horizon_s, self.history_scope)
                     if any(
-                        getattr(m, "use_context", False)
+                        m is not None and m.use_context
                         for m in (self.models.forecaster, challenger)
                     )
                     else None
@@ -225,12 +223,12 @@ class ScorerStage(Stage):
                 rows = self._predict(todo, prior, ctx)
                 upsert(s, ScoreRow, rows)
                 if challenger is not None:
-                    emp = self._last_empathy
+                    champion_empathy = self._last_empathy
                     self.shadow.score(
                         s,
                         challenger,
                         lambda forecaster: self._predict(
-                            todo, prior, ctx, forecaster=forecaster, empathy=emp
+                            todo, prior, ctx, forecaster=forecaster, empathy=champion_empathy
                         ),
                     )
                 s.execute(
@@ -255,48 +253,37 @@ class ScorerStage(Stage):
         prior: dict[str, int] | None = None,
         contexts: dict[str, TlcContext] | None = None,
         *,
-        forecaster: Any = None,
-        empathy: list[Any] | None = None,
+        forecaster: ForecastModel | None = None,
+        empathy: list[EmpathyResult | None] | None = None,
     ) -> list[dict[str, Any]]:
         """Score rows for ``todo``; ``forecaster`` / ``empathy`` (results) override the
         champion's (shadow scoring)."""
-        ms = self.models
-        fm: Any = forecaster if forecaster is not None else ms.forecaster
-        emp: list[Any] = [None] * len(todo)
-        if empathy is not None:
-            emp = empathy
-        elif ms.empathy is not None:
-            emp = list(ms.empathy.predict_comments([t.body for t, _ in todo]))
-        self._last_empathy = emp
-        by_post: dict[str, list[int]] = defaultdict(list)
-        for i, (t, _) in enumerate(todo):
-            by_post[t.post_name].append(i)
-        fc: list[Any] = [None] * len(todo)
-        if fm is not None:
-            groups = []
+        empathy_model = self.models.empathy
+        forecaster = forecaster if forecaster is not None else self.models.forecaster
+        if empathy is None:
+            empathy = [None] * len(todo)
+            if empathy_model is not None:
+                empathy = list(empathy_model.predict_comments([t.body for t, _ in todo]))
+        self._last_empathy = empathy
+        forecasts: list[ForecastResult | None] = [None] * len(todo)
+        if forecaster is not None:
+            by_post: dict[str, list[int]] = defaultdict(list)
+            for i, (t, _) in enumerate(todo):
+                by_post[t.post_name].append(i)
+            groups: list[ForecastGroup] = []
             order: list[int] = []
             for idxs in by_post.values():
-                p = todo[idxs[0]][1]
-                post = Post(
-                    name=p.name,
-                    subreddit=p.subreddit,
-                    title=p.title,
-                    selftext=p.selftext,
-                    author=p.author,
-                    score=p.score,
-                    created_utc=p.created_utc,
-                    retrieved_on=p.retrieved_on,
-                )
+                post = todo[idxs[0]][1]
                 nodes = [
                     Node(
-                        name=todo[i][0].name,
-                        parent=p.name,
-                        author=todo[i][0].author,
-                        body=todo[i][0].body,
-                        score=todo[i][0].score,
-                        created_utc=todo[i][0].created_utc,
+                        name=tlc.name,
+                        parent=post.name,
+                        author=tlc.author,
+                        body=tlc.body,
+                        score=tlc.score,
+                        created_utc=tlc.created_utc,
                     )
-                    for i in idxs
+                    for tlc in (todo[i][0] for i in idxs)
                 ]
                 n_prior = (
                     [prior.get(todo[i][0].name, 0) for i in idxs] if prior is not None else None
@@ -304,20 +291,23 @@ class ScorerStage(Stage):
                 ctx = (
                     [contexts.get(todo[i][0].name) for i in idxs] if contexts is not None else None
                 )
-                groups.append((post, nodes, n_prior, ctx))
+                groups.append((post.event(), nodes, n_prior, ctx))
                 order += idxs
             # one forecaster call for the whole batch, however many posts it spans
-            preds = fm.predict_many(
-                groups, [emp[i] for i in order] if ms.empathy is not None else None
+            # with an empathy model every TLC has its result
+            with_empathy = (
+                cast(list[EmpathyResult], [empathy[i] for i in order])
+                if empathy_model is not None
+                else None
             )
-            for i, f in zip(order, preds):
-                fc[i] = f
-        ev = getattr(ms.empathy, "version", None) if ms.empathy else None
-        fv = getattr(fm, "version", None) if fm else None
+            preds = forecaster.predict_many(groups, with_empathy)
+            for i, forecast in zip(order, preds):
+                forecasts[i] = forecast
+        empathy_version = None if empathy_model is None else empathy_model.version
+        forecaster_version = None if forecaster is None else forecaster.version
         scored = now_ms()
         rows = []
-        for i, (t, _) in enumerate(todo):
-            f, e = fc[i], emp[i]
+        for (t, _), f, e in zip(todo, forecasts, empathy):
             rows.append(
                 {
                     "tlc_name": t.name,
@@ -330,9 +320,9 @@ class ScorerStage(Stage):
                     "upper": None if f is None or f.upper is None else float(f.upper),
                     "reasons": [] if f is None else jsonable(list(f.reasons or [])),
                     "empathy": None if e is None else jsonable(e),
-                    "empathy_label": None if e is None else str(getattr(e, "label", None)),
-                    "empathy_version": ev,
-                    "forecaster_version": fv,
+                    "empathy_label": None if e is None else str(e.label),
+                    "empathy_version": empathy_version,
+                    "forecaster_version": forecaster_version,
                     "config_hash": self.config_hash,
                     "ingest_ms": t.ingest_ms,
                     "scored_ms": scored,
@@ -372,7 +362,8 @@ class ScorerStage(Stage):
 
     def sweep_missing_posts(self) -> int:
         """Dead-letter pending TLCs whose post is still unknown after the grace period."""
-        cutoff = self.clock.now() - self.grace_s
+        cutoff = self.clock.now() - self.missing_post_grace_s
+        stored_before_ms = now_ms() - int(self.missing_post_wall_s * 1000)
         with self.sessions() as s:
             q = (
                 select(TlcRow)
@@ -380,7 +371,7 @@ class ScorerStage(Stage):
                 .where(
                     TlcRow.status == "pending",
                     TlcRow.created_utc < cutoff,
-                    TlcRow.stored_ms < now_ms() - self.wall_grace_ms,
+                    TlcRow.stored_ms < stored_before_ms,
                     PostRow.name.is_(None),
                 )
                 .limit(5000)
@@ -401,7 +392,7 @@ class ScorerStage(Stage):
                 self.dead.send(
                     self.name,
                     m,
-                    f"missing_post: {t.post_name} not seen within {self.grace_s}s of {t.name}",
+                    f"missing_post: {t.post_name} not seen within {self.missing_post_grace_s}s of {t.name}",
                     ident=f"scorer:missing:{t.name}",
                 )
             s.execute(
@@ -415,7 +406,9 @@ class ScorerStage(Stage):
         return {
             "can_score": self.can_score,
             "missing_models": dict(self.models.missing),
-            "forecaster": getattr(self.models.forecaster, "version", None),
+            "forecaster": None
+            if self.models.forecaster is None
+            else self.models.forecaster.version,
             **(self.shadow.health() if self.reloader is not None else {}),
             "checkpoints": list(self.reforecast.delays),
             "reforecasts": self.reforecast.made,

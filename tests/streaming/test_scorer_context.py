@@ -129,8 +129,10 @@ class _CtxForecaster:
 
     version = "ctx-test"
     use_context = True
+    use_empathy = False
 
     def __init__(self) -> None:
+        self.checkpoints: dict[int, Any] = {}
         self.groups: list[tuple[Any, ...]] = []
 
     def predict_many(

@@ -65,8 +65,10 @@ class TinyForecast:
 class TinyForecaster:
     version = "tiny-forecaster-1"
     use_context = False
+    use_empathy = False
 
     def __init__(self) -> None:
+        self.checkpoints: dict[int, Any] = {}
         self.n_prior_seen: list[list[int] | None] = []
 
     def predict(
@@ -103,6 +105,7 @@ class TinyForecaster:
 class TinyOutcome:
     trajectory: float
     metrics: dict[str, float]
+    safe: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"trajectory": self.trajectory, "metrics": self.metrics}
