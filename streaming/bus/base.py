@@ -76,5 +76,9 @@ class Bus(ABC):
     def ensure_topics(self, topics: Sequence[str], partitions: int = 1) -> None:
         """Create topics if missing (no-op for backends that create on first use)."""
 
+    def register_group(self, group_id: str, topics: Sequence[str]) -> None:
+        """Declare that ``group_id`` reads ``topics`` before its first poll (a no-op for
+        backends whose retention does not depend on readers)."""
+
     def close(self) -> None:
         """Release connections; pending records are flushed first."""

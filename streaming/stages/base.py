@@ -28,6 +28,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from redditdata.events import TOPIC_DEADLETTER
@@ -73,6 +74,7 @@ def job_message(stage: str, ident: str, detail: dict[str, Any] | None = None) ->
     return Message(f"timer.{stage}", -1, -1, ident, body)
 
 
+@dataclass(eq=False)
 class DeadLetters:
     """Publishes a rejected record to the dead-letter topic and stores it (idempotently).
 
@@ -83,20 +85,13 @@ class DeadLetters:
     sha256), never inline.
     """
 
-    def __init__(
-        self,
-        bus: Bus,
-        sessions: SessionFactory,
-        metrics: StageMetrics,
-        *,
-        inline_limit: int = INLINE_LIMIT,
-    ) -> None:
-        self.bus = bus
-        self.sessions = sessions
-        self.metrics = metrics
-        self.inline_limit = inline_limit
-        self._rows: list[dict[str, Any]] = []
-        self._envelopes: list[tuple[str | None, bytes]] = []
+    bus: Bus
+    sessions: SessionFactory
+    metrics: StageMetrics
+    _: KW_ONLY
+    inline_limit: int = INLINE_LIMIT
+    _rows: list[dict[str, Any]] = field(default_factory=list, init=False)
+    _envelopes: list[tuple[str | None, bytes]] = field(default_factory=list, init=False)
 
     def send(self, stage: str, msg: Message, reason: str, ident: str | None = None) -> None:
         """Dead-letter ``msg``; ``ident`` (default stage:topic:partition:offset) dedups."""
@@ -268,49 +263,41 @@ def crash_policy(stage: Stage, msg: Message, exc: BaseException) -> None:
     raise exc
 
 
+def _never() -> bool:
+    return False
+
+
+@dataclass(eq=False)
 class StageRunner:
     """Poll → handle → commit, with the transient/bad-record split, back-off and metrics."""
 
-    def __init__(
-        self,
-        stage: Stage,
-        bus: Bus,
-        metrics: StageMetrics,
-        on_error: ErrorPolicy,
-        dead: DeadLetters,
-        *,
-        batch_size: int = 256,
-        poll_timeout_s: float = 0.5,
-        backoff: Backoff | None = None,
-        transient: Callable[[BaseException], bool] = is_transient,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.stage = stage
-        self.dead = dead
-        self.bus = bus
-        self.metrics = metrics
-        self.on_error = on_error
-        self.batch_size = batch_size
-        self.poll_timeout_s = poll_timeout_s
-        self.backoff = backoff or Backoff()
-        self.transient = transient
-        self.sleep = sleep
-        #: a stop request (the process's :class:`~streaming.runtime.StopFlag`)
-        self.stop: Callable[[], bool] = lambda: False
-        self.last_batch_at: float | None = None
-        self.lag: int | None = None
-        self._lag_at = 0.0
-        self.lag_every_s = 5.0
-        #: transient failures the runner is backing off from, by activity (poll/batch/timers)
-        self._failing: dict[str, str] = {}
-        self.transient_errors = 0
-        self.timer_error: str | None = None
-        self._timer_attempt = 0
-        self._timer_next = 0.0
-        stage.on_job_error = on_error
-        register = getattr(bus, "register_group", None)  # the embedded log's compaction
-        if register is not None:
-            register(stage.group_id, stage.topics)
+    stage: Stage
+    bus: Bus
+    metrics: StageMetrics
+    on_error: ErrorPolicy
+    dead: DeadLetters
+    _: KW_ONLY
+    batch_size: int = 256
+    poll_timeout_s: float = 0.5
+    backoff: Backoff = field(default_factory=Backoff)
+    transient: Callable[[BaseException], bool] = is_transient
+    sleep: Callable[[float], None] = time.sleep
+    #: a stop request (the process's :class:`~streaming.runtime.StopFlag`)
+    stop: Callable[[], bool] = field(default_factory=lambda: _never, init=False)
+    last_batch_at: float | None = field(default=None, init=False)
+    lag: int | None = field(default=None, init=False)
+    lag_every_s: float = field(default=5.0, init=False)
+    transient_errors: int = field(default=0, init=False)
+    timer_error: str | None = field(default=None, init=False)
+    #: transient failures the runner is backing off from, by activity (poll/batch/timers)
+    _failing: dict[str, str] = field(default_factory=dict, init=False)
+    _lag_at: float = field(default=0.0, init=False)
+    _timer_attempt: int = field(default=0, init=False)
+    _timer_next: float = field(default=0.0, init=False)
+
+    def __post_init__(self) -> None:
+        self.stage.on_job_error = self.on_error
+        self.bus.register_group(self.stage.group_id, self.stage.topics)
 
     # -- health ----------------------------------------------------------------------------
     @property
