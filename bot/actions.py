@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import prawcore
@@ -47,21 +48,16 @@ def highlights_text(post_permalink: str, tlcs: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
+@dataclass(eq=False)
 class ActionExecutor:
-    def __init__(
-        self,
-        reddit: Any,
-        store: ApprovalStore,
-        *,
-        bot_username: str,
-        clock: Callable[[], float] = time.time,
-        backoff: Backoff | None = None,
-    ) -> None:
-        self.reddit = reddit
-        self.store = store
-        self.bot_username = bot_username
-        self.clock = clock
-        self.backoff = backoff or Backoff()
+    reddit: Any
+    store: ApprovalStore
+    _: KW_ONLY
+    bot_username: str
+    clock: Callable[[], float] = time.time
+    backoff: Backoff = field(default_factory=Backoff)
+
+    def __post_init__(self) -> None:
         self.store.ensure_highlights_table()
 
     # -- checks -------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from typing import Any
 
 from bot.backoff import Backoff, retry_after_s
@@ -35,46 +36,34 @@ class _Throttled(Exception):
         self.wait = wait
 
 
+@dataclass(eq=False)
 class AsyncRedditIngest:
-    def __init__(
-        self,
-        reddit: Any,
-        seen: Any,
-        subreddits: Sequence[str],
-        *,
-        kinds: Sequence[str] = KINDS,
-        bots: Iterable[str] = DEFAULT_BOTS,
-        clock: Callable[[], float] = time.time,
-        asleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-        sweep_every_s: float | None = 600,
-        sweep_lookback_s: float = 3600,
-        max_sweep_pages: int = 10,
-        max_consecutive_errors: int = 8,
-        backoff: Backoff | None = None,
-        budget: RateBudget | None = None,
-        max_sweep_wait_s: float = 120,
-    ) -> None:
-        if not subreddits:
+    reddit: Any
+    seen: InitVar[Any]
+    subreddits: Sequence[str]
+    _: KW_ONLY
+    kinds: Sequence[str] = KINDS
+    bots: InitVar[Iterable[str]] = DEFAULT_BOTS
+    clock: Callable[[], float] = time.time
+    asleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+    sweep_every_s: float | None = 600
+    sweep_lookback_s: float = 3600
+    max_sweep_pages: int = 10
+    max_consecutive_errors: int = 8
+    backoff: Backoff = field(default_factory=Backoff)
+    budget: RateBudget | None = None
+    max_sweep_wait_s: float = 120
+    _streams: dict[str, AsyncIterator[Any]] = field(default_factory=dict, init=False)
+    _errors: int = field(default=0, init=False)
+    _last_sweep: float | None = field(default=None, init=False)
+
+    def __post_init__(self, seen: Any, bots: Iterable[str]) -> None:
+        if not self.subreddits:
             raise ValueError("no subreddits to ingest")
-        unknown = set(kinds) - set(KINDS)
+        unknown = set(self.kinds) - set(KINDS)
         if unknown:
             raise ValueError(f"unknown kinds {sorted(unknown)}")
-        self.budget = budget
-        self.max_sweep_wait_s = max_sweep_wait_s
-        self.reddit = reddit
-        self.subreddits = list(subreddits)
-        self.kinds = list(kinds)
-        self.core = IngestCore(seen, bots=bots, clock=clock)
-        self.clock = clock
-        self.asleep = asleep
-        self.sweep_every_s = sweep_every_s
-        self.sweep_lookback_s = sweep_lookback_s
-        self.max_sweep_pages = max_sweep_pages
-        self.max_consecutive_errors = max_consecutive_errors
-        self.backoff = backoff or Backoff()
-        self._streams: dict[str, AsyncIterator[Any]] = {}
-        self._errors = 0
-        self._last_sweep: float | None = None
+        self.core = IngestCore(seen, bots=bots, clock=self.clock)
 
     @property
     def stats(self) -> IngestStats:

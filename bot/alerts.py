@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import prawcore
@@ -57,28 +58,22 @@ def model_judge(models: Any, lock: Any = None) -> Judge:
     return judge
 
 
+@dataclass(eq=False)
 class SeekerAlerts:
-    def __init__(
-        self,
-        reddit: Any,
-        delivery: ModeratorDelivery,
-        sessions: SessionFactory,
-        judge: Judge,
-        *,
-        bots: Iterable[str],
-        has_reply: Callable[[str], bool],
-        backoff: Backoff | None = None,
-        max_checks: int = 10,
-    ) -> None:
-        self.max_checks = max_checks  # seekers whose replies are read per run and subreddit
-        self.reddit = reddit
-        self.delivery = delivery
-        self.sessions = sessions
-        self.judge = judge
-        self.bots = {b.lower() for b in bots} | {"automoderator"}
-        self.has_reply = has_reply
-        self.backoff = backoff or Backoff()
-        self.answered: set[str] = set()
+    reddit: Any
+    delivery: ModeratorDelivery
+    sessions: SessionFactory
+    judge: Judge
+    _: KW_ONLY
+    bots: Iterable[str]
+    has_reply: Callable[[str], bool]
+    backoff: Backoff = field(default_factory=Backoff)
+    #: seekers whose replies are read per run and subreddit
+    max_checks: int = 10
+    answered: set[str] = field(default_factory=set, init=False)
+
+    def __post_init__(self) -> None:
+        self.bots = {b.lower() for b in self.bots} | {"automoderator"}
 
     def seekers(self, subreddit: str, config: SubredditConfig, now: float) -> list[TlcRow]:
         wait = config.thresholds.empathy_unanswered_hours * 3600

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, Literal, Protocol
 
 import prawcore
@@ -77,21 +77,15 @@ class ApproverCheck:
         return reports[0].ok
 
 
+@dataclass(eq=False)
 class Decider:
     """``decide(subreddit, pid, moderator, verdict, channel)`` — first decision wins."""
 
-    def __init__(
-        self,
-        store: DecisionStore,
-        may_approve: Callable[[str, str], bool],
-        clock: Callable[[], float],
-        *,
-        execute: Callable[[Any], str | None] | None = None,
-    ) -> None:
-        self.store = store
-        self.may_approve = may_approve
-        self.clock = clock
-        self.execute = execute
+    store: DecisionStore
+    may_approve: Callable[[str, str], bool]
+    clock: Callable[[], float]
+    _: KW_ONLY
+    execute: Callable[[Any], str | None] | None = None
 
     def decide(
         self, subreddit: str, pid: int, moderator: str, verdict: Verdict, channel: str

@@ -365,18 +365,13 @@ class ApprovalStore:
             return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
+@dataclass(eq=False)
 class ApprovalService:
     """Decisions on proposals; ``may_approve(subreddit, user)`` says who can decide."""
 
-    def __init__(
-        self,
-        store: ApprovalStore,
-        may_approve: Callable[[str, str], bool],
-        clock: Callable[[], float],
-    ) -> None:
-        self.store = store
-        self.may_approve = may_approve
-        self.clock = clock
+    store: ApprovalStore
+    may_approve: Callable[[str, str], bool]
+    clock: Callable[[], float]
 
     def approve(self, subreddit: str, pid: int, moderator: str) -> str:
         return self._decide(subreddit, pid, moderator, "approved")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -79,34 +80,26 @@ class JobScheduler:
             self.sched.shutdown(wait=True)
 
 
+def _never() -> bool:
+    return False
+
+
+@dataclass(eq=False)
 class LiveJobs:
     """What the moderators see and decide, per subreddit."""
 
-    def __init__(
-        self,
-        subreddits: Sequence[str],
-        loader: ConfigLoader,
-        delivery: ModeratorDelivery,
-        source: SuggestionSource,
-        alerts: SeekerAlerts,
-        reader: ModmailCommandReader,
-        executor: ActionExecutor,
-        *,
-        can_act: Callable[[str], bool],
-        order_refresh: RedditOrderRefresh | None = None,
-        stop: Callable[[], bool] = lambda: False,
-    ) -> None:
-        self.order_refresh = order_refresh
-        self.stop = stop
-        self.subreddits = list(subreddits)
-        self.loader = loader
-        self.delivery = delivery
-        self.source = source
-        self.alerts = alerts
-        self.reader = reader
-        self.executor = executor
-        self.can_act = can_act
-        self.configs: dict[str, ConfigResult] = {}
+    subreddits: Sequence[str]
+    loader: ConfigLoader
+    delivery: ModeratorDelivery
+    source: SuggestionSource
+    alerts: SeekerAlerts
+    reader: ModmailCommandReader
+    executor: ActionExecutor
+    _: KW_ONLY
+    can_act: Callable[[str], bool]
+    order_refresh: RedditOrderRefresh | None = None
+    stop: Callable[[], bool] = _never
+    configs: dict[str, ConfigResult] = field(default_factory=dict, init=False)
 
     def config(self, sub: str) -> ConfigResult:
         if sub not in self.configs:

@@ -10,6 +10,7 @@ import base64
 import json
 import urllib.error
 import urllib.request
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -35,27 +36,22 @@ class OAuthClient(Protocol):
     def moderated(self, token: str) -> list[str]: ...
 
 
+@dataclass(eq=False)
 class RedditOAuth:
     """Talks to Reddit's ``reddit_url`` (authorize, access_token) and ``oauth_url`` (API)."""
 
-    def __init__(
-        self,
-        client_id: str,
-        client_secret: str,
-        redirect_uri: str,
-        *,
-        reddit_url: str = "https://www.reddit.com",
-        oauth_url: str = "https://oauth.reddit.com",
-        user_agent: str = "python:prosocial-dashboard:v0.1",
-        timeout_s: float = 10.0,
-    ) -> None:
-        self.client_id = client_id
-        self._secret = client_secret
-        self.redirect_uri = redirect_uri
-        self.reddit_url = reddit_url.rstrip("/")
-        self.oauth_url = oauth_url.rstrip("/")
-        self.user_agent = user_agent
-        self.timeout_s = timeout_s
+    client_id: str
+    client_secret: str = field(repr=False)
+    redirect_uri: str
+    _: KW_ONLY
+    reddit_url: str = "https://www.reddit.com"
+    oauth_url: str = "https://oauth.reddit.com"
+    user_agent: str = "python:prosocial-dashboard:v0.1"
+    timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        self.reddit_url = self.reddit_url.rstrip("/")
+        self.oauth_url = self.oauth_url.rstrip("/")
 
     def authorize_url(self, state: str) -> str:
         q = {
@@ -85,7 +81,7 @@ class RedditOAuth:
             {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri}
         ).encode()
         req = urllib.request.Request(f"{self.reddit_url}/api/v1/access_token", data=body)
-        basic = base64.b64encode(f"{self.client_id}:{self._secret}".encode()).decode()
+        basic = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
         req.add_header("Authorization", f"Basic {basic}")
         req.add_header("Content-Type", "application/x-www-form-urlencoded")
         try:
