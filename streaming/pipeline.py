@@ -132,12 +132,12 @@ def build_pipeline(
             )
     if "scorer" in want:
         p.stages["scorer"] = ScorerStage(
-            bus,
             sessions,
             clock,
-            models,
             metrics,
             dead,
+            bus,
+            models,
             horizon_s=settings.horizon_s,
             config_hash=settings.config_hash(),
             missing_post_grace_s=settings.missing_post_grace_s,
@@ -167,13 +167,13 @@ def build_pipeline(
             p.skipped["backfill"] = "no thread fetcher (replay data or the bot's API fetcher)"
         else:
             p.stages["backfill"] = BackfillStage(
-                bus,
                 sessions,
                 clock,
-                models.outcomes,
-                fetcher,
                 metrics,
                 dead,
+                bus,
+                models.outcomes,
+                fetcher,
                 horizon_s=settings.horizon_s,
                 versions=models.outcome_versions,
                 retention_s=int(settings.reply_retention_days * 86400)

@@ -5,6 +5,7 @@ Their contracts: docs/architecture.md, "Stages and their contracts".
 
 from streaming.stages.backfill import BackfillStage
 from streaming.stages.base import (
+    DatabaseStage,
     DeadLetters,
     ErrorPolicy,
     Stage,
@@ -19,6 +20,7 @@ from streaming.stages.suggester import SuggesterStage
 
 __all__ = [
     "BackfillStage",
+    "DatabaseStage",
     "DeadLetters",
     "ErrorPolicy",
     "EvaluatorStage",

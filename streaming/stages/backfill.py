@@ -31,14 +31,12 @@ from sqlalchemy import delete, select
 from redditdata.events import TOPIC_OUTCOMES, TOPIC_SCORES
 from redditdata.tree import Node, walk
 from streaming.bus.base import Bus, Message
-from streaming.clock import Clock
 from streaming.modelset import OutcomeModel
-from streaming.ops import StageMetrics
 from streaming.replay import FetchDeferred, ThreadFetcher
 from streaming.scheduler import ClockScheduler
-from streaming.stages.base import DeadLetters, Stage, now_ms
+from streaming.stages.base import DatabaseStage, now_ms
 from streaming.stages.scorer import jsonable
-from streaming.storage import OutcomeRow, ReplyRow, ScoreRow, SessionFactory, upsert
+from streaming.storage import OutcomeRow, ReplyRow, ScoreRow, upsert
 from streaming.storage.privacy_tables import ErasureRow
 
 __all__ = ["BackfillStage"]
@@ -51,17 +49,13 @@ def _noop(*_: Any) -> None:
 
 
 @dataclass(eq=False)
-class BackfillStage(Stage):
+class BackfillStage(DatabaseStage):
     name = "backfill"
     topics = (TOPIC_SCORES,)
 
     bus: Bus
-    sessions: SessionFactory
-    clock: Clock
     outcomes: OutcomeModel
     fetcher: ThreadFetcher
-    metrics: StageMetrics
-    dead: DeadLetters
     _: KW_ONLY
     horizon_s: int
     #: the outcome bundles' versions, stored with each outcome

@@ -33,6 +33,7 @@ from typing import Any
 
 from redditdata.events import TOPIC_DEADLETTER
 from streaming.bus.base import Bus, Message
+from streaming.clock import Clock
 from streaming.errors import StreamingError
 from streaming.ops import StageMetrics
 from streaming.storage import DeadLetterRow, SessionFactory, upsert
@@ -40,6 +41,7 @@ from streaming.transient import Backoff, is_transient
 
 __all__ = [
     "Abandoned",
+    "DatabaseStage",
     "DeadLetters",
     "ErrorPolicy",
     "Stage",
@@ -221,6 +223,17 @@ class Stage(ABC):
             handler(self, job_message(self.name, ident, detail), exc)
             return False
         return True
+
+
+@dataclass(eq=False)
+class DatabaseStage(Stage):
+    """A stage that reads and writes the database: the collaborators every such stage has
+    (its own come after them)."""
+
+    sessions: SessionFactory
+    clock: Clock
+    metrics: StageMetrics
+    dead: DeadLetters
 
 
 def dead_letter_policy(dead: DeadLetters) -> ErrorPolicy:

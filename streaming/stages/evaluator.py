@@ -31,16 +31,13 @@ from sqlalchemy import select
 from models.forecaster.evaluation import METRIC_KEYS, ORDER_KEYS, evaluate
 from redditdata.events import TOPIC_OUTCOMES
 from streaming.bus.base import Message
-from streaming.clock import Clock
 from streaming.drift import DriftMonitor
-from streaming.ops import StageMetrics
-from streaming.stages.base import DeadLetters, Stage, now_ms
+from streaming.stages.base import DatabaseStage, now_ms
 from streaming.storage import (
     CheckpointScoreRow,
     EvaluationRow,
     OutcomeRow,
     ScoreRow,
-    SessionFactory,
     TlcRow,
     upsert,
 )
@@ -101,14 +98,10 @@ def evaluate_rows(
 
 
 @dataclass(eq=False)
-class EvaluatorStage(Stage):
+class EvaluatorStage(DatabaseStage):
     name = "evaluator"
     topics = (TOPIC_OUTCOMES,)
 
-    sessions: SessionFactory
-    clock: Clock
-    metrics: StageMetrics
-    dead: DeadLetters
     _: KW_ONLY
     window: int = 2000
     every: int = 500

@@ -34,7 +34,6 @@ from models.forecaster.context import TlcContext
 from redditdata.events import TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_SUBMISSIONS, Comment, Submission
 from redditdata.tree import Node
 from streaming.bus.base import Bus, Message
-from streaming.clock import Clock
 from streaming.modelset import (
     EmpathyResult,
     ForecastGroup,
@@ -42,8 +41,7 @@ from streaming.modelset import (
     ForecastResult,
     ModelSet,
 )
-from streaming.ops import StageMetrics
-from streaming.stages.base import DeadLetters, Stage, now_ms
+from streaming.stages.base import DatabaseStage, now_ms
 from streaming.stages.checkpoints import CheckpointScheduler
 from streaming.stages.decode import Rejected, clean_text, decode
 from streaming.stages.history import author_contexts, prior_tlc_counts
@@ -53,7 +51,6 @@ from streaming.storage import (
     PostRow,
     ReplyRow,
     ScoreRow,
-    SessionFactory,
     TlcRow,
     upsert,
 )
@@ -86,16 +83,12 @@ def jsonable(x: Any) -> Any:
 
 
 @dataclass(eq=False)
-class ScorerStage(Stage):
+class ScorerStage(DatabaseStage):
     name = "scorer"
     topics = (TOPIC_SUBMISSIONS, TOPIC_COMMENTS)
 
     bus: Bus
-    sessions: SessionFactory
-    clock: Clock
     models: ModelSet
-    metrics: StageMetrics
-    dead: DeadLetters
     _: KW_ONLY
     horizon_s: int
     config_hash: str

@@ -24,14 +24,11 @@ from sqlalchemy import func, select
 
 from redditdata.events import TOPIC_SCORES
 from streaming.bus.base import Message
-from streaming.clock import Clock
-from streaming.ops import StageMetrics
 from streaming.orders import Scored, build_suggestion
-from streaming.stages.base import DeadLetters, Stage, now_ms
+from streaming.stages.base import DatabaseStage, now_ms
 from streaming.storage import (
     CheckpointScoreRow,
     ScoreRow,
-    SessionFactory,
     SuggestionRow,
     TlcRow,
     upsert,
@@ -43,14 +40,10 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
-class SuggesterStage(Stage):
+class SuggesterStage(DatabaseStage):
     name = "suggester"
     topics = (TOPIC_SCORES,)
 
-    sessions: SessionFactory
-    clock: Clock
-    metrics: StageMetrics
-    dead: DeadLetters
     _: KW_ONLY
     quiet_period_s: int = 600
     max_per_tick: int = 500

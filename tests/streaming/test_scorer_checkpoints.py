@@ -82,12 +82,12 @@ def test_checkpoint_reforecasts_read_replies_so_far_and_rerank(tmp_path: Path) -
     dead = DeadLetters(bus, sessions, metrics)
     clock = EventClock()
     scorer = ScorerStage(
-        bus,
         sessions,
         clock,
-        ModelSet(forecaster=fc),
         metrics,
         dead,
+        bus,
+        ModelSet(forecaster=fc),
         horizon_s=48 * 3600,
         config_hash="t",
         checkpoints=(900, 3600),

@@ -157,12 +157,12 @@ def test_scorer_passes_each_tlcs_context_to_the_forecaster(tmp_path: Path) -> No
     fc = _CtxForecaster()
     metrics = StageMetrics()
     stage = ScorerStage(
-        bus,
         sessions,
         EventClock(),
-        ModelSet(forecaster=fc),
         metrics,
         DeadLetters(bus, sessions, metrics),
+        bus,
+        ModelSet(forecaster=fc),
         horizon_s=H,
         config_hash="t",
     )
