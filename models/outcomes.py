@@ -204,24 +204,13 @@ class OutcomeComputer:
         replies = [n for n in iter_replies(tlc) if has_text(n.body)]
         toxic = {id(n) for n, t in zip(replies, self.is_toxic([n.body for n in replies])) if t}
 
-        def shell(n: Node) -> Node:
-            return Node(
-                name=n.name,
-                parent=n.parent,
-                author=n.author,
-                body=n.body,
-                score=n.score,
-                created_utc=n.created_utc,
-                depth=n.depth,
-            )
-
-        root = shell(tlc)
+        root = tlc.detached()
         stack = [(tlc, root)]
         while stack:  # iterative: reply chains can be deeper than the recursion limit
             src, dst = stack.pop()
             for c in src.children:
                 if id(c) not in toxic:
-                    k = shell(c)
+                    k = c.detached()
                     dst.children.append(k)
                     stack.append((c, k))
         return root

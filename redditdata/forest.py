@@ -14,19 +14,48 @@ import logging
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
 
 from redditdata.dumps import BadRecord, DumpReport, find_dump_files, iter_events
 from redditdata.events import Comment, Submission
 from redditdata.tree import Node, Post, Thread
 
-__all__ = ["build_thread", "iter_threads", "load_posts", "node_from_event", "post_from_event"]
+__all__ = [
+    "PostFields",
+    "build_thread",
+    "iter_threads",
+    "load_posts",
+    "node_from_event",
+    "post_from_event",
+]
 
 logger = logging.getLogger(__name__)
 
 _SNIFF = 20_000
 
 
-def post_from_event(s: Submission) -> Post:
+class PostFields(Protocol):
+    """What a post is made from: a submission event, or a post the service stored."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def subreddit(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def selftext(self) -> str: ...
+    @property
+    def author(self) -> str | None: ...
+    @property
+    def score(self) -> int: ...
+    @property
+    def created_utc(self) -> int: ...
+    @property
+    def retrieved_on(self) -> int | None: ...
+
+
+def post_from_event(s: PostFields) -> Post:
     return Post(
         name=s.name,
         subreddit=s.subreddit,

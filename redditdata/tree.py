@@ -29,6 +29,18 @@ class Node:
     def is_deleted(self) -> bool:
         return self.body in ("[deleted]", "[removed]") or self.author in (None, "[deleted]")
 
+    def detached(self) -> Node:
+        """A copy of this comment without its replies."""
+        return Node(
+            self.name,
+            self.parent,
+            self.author,
+            self.body,
+            self.score,
+            self.created_utc,
+            depth=self.depth,
+        )
+
     def size(self) -> int:
         """Number of comments in this subtree, this one included."""
         n = 0

@@ -21,6 +21,7 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
 
 from models.forecaster.checkpoint import PostTimeline
+from redditdata.forest import post_from_event
 from redditdata.tree import Node
 from streaming.modelset import ForecastGroup, ForecastModel
 from streaming.stages.history import author_contexts, prior_tlc_counts
@@ -176,7 +177,7 @@ class CheckpointScheduler:
             tlcs = [roots[todo[i][0].name] for i in idxs]
             groups.append(
                 (
-                    prow.event(),
+                    post_from_event(prow),
                     tlcs,
                     [prior.get(todo[i][0].name, 0) for i in idxs],
                     [ctx.get(todo[i][0].name) for i in idxs],

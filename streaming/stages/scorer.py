@@ -32,6 +32,7 @@ from sqlalchemy import select, update
 
 from models.forecaster.context import TlcContext
 from redditdata.events import TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_SUBMISSIONS, Comment, Submission
+from redditdata.forest import post_from_event
 from redditdata.tree import Node
 from streaming.bus.base import Bus, Message
 from streaming.modelset import (
@@ -284,7 +285,7 @@ class ScorerStage(DatabaseStage):
                 ctx = (
                     [contexts.get(todo[i][0].name) for i in idxs] if contexts is not None else None
                 )
-                groups.append((post.event(), nodes, n_prior, ctx))
+                groups.append((post_from_event(post), nodes, n_prior, ctx))
                 order += idxs
             # one forecaster call for the whole batch, however many posts it spans
             # with an empathy model every TLC has its result

@@ -13,8 +13,6 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, BigInteger, Float, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from redditdata.tree import Post
-
 __all__ = [
     "Base",
     "CheckpointScoreRow",
@@ -45,19 +43,6 @@ class PostRow(Base):
     score: Mapped[int] = mapped_column(Integer, default=0)
     created_utc: Mapped[int] = mapped_column(BigInteger)
     retrieved_on: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-
-    def event(self) -> Post:
-        """The stored post as the models read it."""
-        return Post(
-            name=self.name,
-            subreddit=self.subreddit,
-            title=self.title,
-            selftext=self.selftext,
-            author=self.author,
-            score=self.score,
-            created_utc=self.created_utc,
-            retrieved_on=self.retrieved_on,
-        )
 
 
 class TlcRow(Base):
