@@ -1,38 +1,9 @@
 """Storage: SQLAlchemy tables, Alembic migrations, idempotent upserts, queries."""
 
+from streaming.storage import tables
 from streaming.storage.db import SessionFactory, make_engine, migrate, open_database
-from streaming.storage.tables import (
-    Base,
-    CheckpointScoreRow,
-    DeadLetterRow,
-    EvaluationRow,
-    ModeratorFeedbackRow,
-    OutcomeRow,
-    PostRow,
-    ReplyRow,
-    ScoreRow,
-    ShadowScoreRow,
-    SuggestionRow,
-    TlcRow,
-)
+from streaming.storage.tables import *  # every table (tables.__all__)
 from streaming.storage.upsert import upsert
 
-__all__ = [
-    "Base",
-    "CheckpointScoreRow",
-    "DeadLetterRow",
-    "EvaluationRow",
-    "ModeratorFeedbackRow",
-    "OutcomeRow",
-    "PostRow",
-    "ReplyRow",
-    "ScoreRow",
-    "SessionFactory",
-    "ShadowScoreRow",
-    "SuggestionRow",
-    "TlcRow",
-    "make_engine",
-    "migrate",
-    "open_database",
-    "upsert",
-]
+__all__ = ["SessionFactory", "make_engine", "migrate", "open_database", "upsert"]
+__all__ += tables.__all__

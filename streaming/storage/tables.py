@@ -22,6 +22,7 @@ __all__ = [
     "OutcomeRow",
     "PostRow",
     "ReplyRow",
+    "ScoreColumns",
     "ScoreRow",
     "ShadowScoreRow",
     "SuggestionRow",
@@ -67,19 +68,13 @@ class TlcRow(Base):
     status: Mapped[str] = mapped_column(String(8), default="pending", index=True)
 
 
-class ScoreRow(Base):
-    """Forecast + empathy for one TLC, with provenance (bundle versions, config hash)."""
+class ScoreColumns:
+    """A TLC's score at creation after its key (the due time is each table's own: indexed in
+    ``scores``): forecast, empathy and provenance (bundle versions, config hash)."""
 
-    __tablename__ = "scores"
-    #: a subreddit's empathy seekers by age (the dashboard; migration 0050)
-    __table_args__ = (
-        Index("ix_scores_sub_label_created", "subreddit", "empathy_label", "created_utc"),
-    )
-    tlc_name: Mapped[str] = mapped_column(String(16), primary_key=True)
     post_name: Mapped[str] = mapped_column(String(16), index=True)
     subreddit: Mapped[str] = mapped_column(String(32), index=True)
     created_utc: Mapped[int] = mapped_column(BigInteger)
-    due_utc: Mapped[int] = mapped_column(BigInteger, index=True)
     forecast: Mapped[float | None] = mapped_column(Float, nullable=True)
     lower: Mapped[float | None] = mapped_column(Float, nullable=True)
     upper: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -91,6 +86,18 @@ class ScoreRow(Base):
     config_hash: Mapped[str] = mapped_column(String(16))
     ingest_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     scored_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ScoreRow(ScoreColumns, Base):
+    """Forecast + empathy for one TLC, with provenance (bundle versions, config hash)."""
+
+    __tablename__ = "scores"
+    #: a subreddit's empathy seekers by age (the dashboard; migration 0050)
+    __table_args__ = (
+        Index("ix_scores_sub_label_created", "subreddit", "empathy_label", "created_utc"),
+    )
+    tlc_name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    due_utc: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
 class ReplyRow(Base):
@@ -177,28 +184,14 @@ class OutcomeRow(Base):
     computed_ms: Mapped[int] = mapped_column(BigInteger)
 
 
-class ShadowScoreRow(Base):
+class ShadowScoreRow(ScoreColumns, Base):
     """A challenger's score of a TLC, kept apart from the champion's :class:`ScoreRow` (same
     provenance fields); ``challenger`` is ``<model>@<version>``."""
 
     __tablename__ = "shadow_scores"
     tlc_name: Mapped[str] = mapped_column(String(16), primary_key=True)
     challenger: Mapped[str] = mapped_column(String(80), primary_key=True)
-    post_name: Mapped[str] = mapped_column(String(16), index=True)
-    subreddit: Mapped[str] = mapped_column(String(32), index=True)
-    created_utc: Mapped[int] = mapped_column(BigInteger)
     due_utc: Mapped[int] = mapped_column(BigInteger)
-    forecast: Mapped[float | None] = mapped_column(Float, nullable=True)
-    lower: Mapped[float | None] = mapped_column(Float, nullable=True)
-    upper: Mapped[float | None] = mapped_column(Float, nullable=True)
-    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    empathy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    empathy_label: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    empathy_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    forecaster_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    config_hash: Mapped[str] = mapped_column(String(16))
-    ingest_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    scored_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class ModeratorFeedbackRow(Base):

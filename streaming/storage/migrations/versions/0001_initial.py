@@ -7,6 +7,8 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
+from streaming.storage.migrations.ddl import score_columns
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -41,21 +43,7 @@ def upgrade() -> None:
     op.create_table(
         "scores",
         sa.Column("tlc_name", sa.String(16), primary_key=True),
-        sa.Column("post_name", sa.String(16), nullable=False, index=True),
-        sa.Column("subreddit", sa.String(32), nullable=False, index=True),
-        sa.Column("created_utc", sa.BigInteger, nullable=False),
-        sa.Column("due_utc", sa.BigInteger, nullable=False, index=True),
-        sa.Column("forecast", sa.Float),
-        sa.Column("lower", sa.Float),
-        sa.Column("upper", sa.Float),
-        sa.Column("reasons", sa.JSON, nullable=False),
-        sa.Column("empathy", sa.JSON),
-        sa.Column("empathy_label", sa.String(16)),
-        sa.Column("empathy_version", sa.String(64)),
-        sa.Column("forecaster_version", sa.String(64)),
-        sa.Column("config_hash", sa.String(16), nullable=False),
-        sa.Column("ingest_ms", sa.BigInteger),
-        sa.Column("scored_ms", sa.BigInteger, nullable=False),
+        *score_columns(index_due=True),
     )
     op.create_table(
         "suggestions",

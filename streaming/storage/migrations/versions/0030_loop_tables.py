@@ -9,6 +9,8 @@ Revises: 0060
 import sqlalchemy as sa
 from alembic import op
 
+from streaming.storage.migrations.ddl import create_outcome_replies, score_columns
+
 revision = "0030"
 down_revision = "0060"
 branch_labels = None
@@ -16,39 +18,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "outcome_replies",
-        sa.Column("name", sa.String(16), primary_key=True),
-        sa.Column("tlc_name", sa.String(16), nullable=False, index=True),
-        sa.Column("post_name", sa.String(16), nullable=False, index=True),
-        sa.Column("subreddit", sa.String(32), nullable=False),
-        sa.Column("parent", sa.String(16), nullable=False),
-        sa.Column("depth", sa.Integer, nullable=False),
-        sa.Column("author", sa.String(64)),
-        sa.Column("body", sa.Text),
-        sa.Column("score", sa.Integer, nullable=False),
-        sa.Column("created_utc", sa.BigInteger, nullable=False),
-        sa.Column("as_of_utc", sa.BigInteger, nullable=False, index=True),
-    )
+    create_outcome_replies()
     op.create_table(
         "shadow_scores",
         sa.Column("tlc_name", sa.String(16), primary_key=True),
         sa.Column("challenger", sa.String(80), primary_key=True),
-        sa.Column("post_name", sa.String(16), nullable=False, index=True),
-        sa.Column("subreddit", sa.String(32), nullable=False, index=True),
-        sa.Column("created_utc", sa.BigInteger, nullable=False),
-        sa.Column("due_utc", sa.BigInteger, nullable=False),
-        sa.Column("forecast", sa.Float),
-        sa.Column("lower", sa.Float),
-        sa.Column("upper", sa.Float),
-        sa.Column("reasons", sa.JSON, nullable=False),
-        sa.Column("empathy", sa.JSON),
-        sa.Column("empathy_label", sa.String(16)),
-        sa.Column("empathy_version", sa.String(64)),
-        sa.Column("forecaster_version", sa.String(64)),
-        sa.Column("config_hash", sa.String(16), nullable=False),
-        sa.Column("ingest_ms", sa.BigInteger),
-        sa.Column("scored_ms", sa.BigInteger, nullable=False),
+        *score_columns(index_due=False),
     )
     op.create_table(
         "moderator_feedback",

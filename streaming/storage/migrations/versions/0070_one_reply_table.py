@@ -13,6 +13,8 @@ Revises: 0030
 import sqlalchemy as sa
 from alembic import op
 
+from streaming.storage.migrations.ddl import create_outcome_replies
+
 revision = "0070"
 down_revision = "0030"
 
@@ -42,20 +44,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.create_table(
-        "outcome_replies",
-        sa.Column("name", sa.String(16), primary_key=True),
-        sa.Column("tlc_name", sa.String(16), nullable=False, index=True),
-        sa.Column("post_name", sa.String(16), nullable=False, index=True),
-        sa.Column("subreddit", sa.String(32), nullable=False),
-        sa.Column("parent", sa.String(16), nullable=False),
-        sa.Column("depth", sa.Integer, nullable=False),
-        sa.Column("author", sa.String(64)),
-        sa.Column("body", sa.Text),
-        sa.Column("score", sa.Integer, nullable=False),
-        sa.Column("created_utc", sa.BigInteger, nullable=False),
-        sa.Column("as_of_utc", sa.BigInteger, nullable=False, index=True),
-    )
+    create_outcome_replies()
     op.execute(
         "INSERT INTO outcome_replies (name, tlc_name, post_name, subreddit, parent, depth,"
         " author, body, score, created_utc, as_of_utc)"
