@@ -161,6 +161,36 @@ def _no_retry() -> Any:
     return prawcore.sessions.FiniteRetryStrategy(retries=0)
 
 
+def _client(
+    package: Any,
+    requestor_class: type,
+    settings: ClientSettings | None,
+    budget: RateBudget | None,
+    require_user: bool,
+) -> Any:
+    """A ``package.Reddit`` (praw or asyncpraw) counting its requests against ``budget``."""
+    settings = settings or ClientSettings.from_env()
+    install_log_safety()
+    try:
+        reddit = package.Reddit(
+            settings.site,
+            requestor_class=requestor_class,
+            requestor_kwargs={"budget": budget, "timeout_cap": settings.timeout_cap},
+            **settings.praw_kwargs(),
+        )
+    except package.exceptions.MissingRequiredAttributeException as exc:
+        raise CredentialsError(
+            _first_line(exc) + " (set it in praw.ini or as a praw_<name> environment variable)"
+        ) from None
+    missing = _missing_credentials(reddit.config) if require_user else []
+    if missing:
+        raise CredentialsError(
+            "missing Reddit settings: " + ", ".join(missing) + " (set them in praw.ini "
+            "or as praw_<name> environment variables)"
+        )
+    return reddit
+
+
 def make_reddit(
     settings: ClientSettings | None = None,
     budget: RateBudget | None = None,
@@ -172,25 +202,7 @@ def make_reddit(
     import praw
 
     settings = settings or ClientSettings.from_env()
-    install_log_safety()
-    try:
-        reddit = praw.Reddit(
-            settings.site,
-            requestor_class=CountingRequestor,
-            requestor_kwargs={"budget": budget, "timeout_cap": settings.timeout_cap},
-            **settings.praw_kwargs(),
-        )
-    except praw.exceptions.MissingRequiredAttributeException as exc:
-        raise CredentialsError(
-            _first_line(exc) + " (set it in praw.ini or as a praw_<name> environment variable)"
-        ) from None
-    if require_user:
-        missing = _missing_credentials(reddit.config)
-        if missing:
-            raise CredentialsError(
-                "missing Reddit settings: " + ", ".join(missing) + " (set them in praw.ini "
-                "or as praw_<name> environment variables)"
-            )
+    reddit = _client(praw, CountingRequestor, settings, budget, require_user)
     if not retries:  # prawcore offers no public switch; its session keeps the strategy class
         core: Any = reddit._core
         core._retry_strategy_class = _no_retry
@@ -208,18 +220,4 @@ def make_async_reddit(
     """An ``asyncpraw.Reddit`` for one-process operation over many subreddits."""
     import asyncpraw
 
-    settings = settings or ClientSettings.from_env()
-    install_log_safety()
-    try:
-        reddit = asyncpraw.Reddit(
-            settings.site,
-            requestor_class=AsyncCountingRequestor,
-            requestor_kwargs={"budget": budget, "timeout_cap": settings.timeout_cap},
-            **settings.praw_kwargs(),
-        )
-    except asyncpraw.exceptions.MissingRequiredAttributeException as exc:
-        raise CredentialsError(_first_line(exc)) from None
-    missing = _missing_credentials(reddit.config)
-    if missing:
-        raise CredentialsError("missing Reddit settings: " + ", ".join(missing))
-    return reddit
+    return _client(asyncpraw, AsyncCountingRequestor, settings, budget, require_user=True)
