@@ -238,18 +238,7 @@ class PostgresServer:
             "-E",
             "UTF8",
         )
-        self._run(
-            str(self.bindir / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.tmp / "log"),
-            "-w",
-            "-o",
-            f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c max_connections=100",
-            "start",
-        )
+        self.resume()
         return self
 
     def halt(self) -> None:
@@ -276,7 +265,7 @@ class PostgresServer:
 
     def stop(self) -> None:
         try:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+            self.halt()
         except subprocess.CalledProcessError:
             pass
         shutil.rmtree(self.tmp, ignore_errors=True)

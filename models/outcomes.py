@@ -226,37 +226,18 @@ class OutcomeComputer:
         pos_score = np.asarray(
             [sum(max(int(r.score), 0) for r in iter_replies(t)) for t in civil], dtype=np.float64
         )
+        # each column is a civil-tree metric (civil_<metric>), one of these five, or a
+        # toxicity metric of the whole tree
         out = {
-            f"civil_{m}": col[m]
-            for m in (
-                "information_sharing",
-                "link_replies",
-                "educational_links",
-                "gratitude",
-                "sustained_partners",
-                "sustained_conversation",
-                "compliments",
-                "laughter",
-                "personal_disclosure",
-                "donations",
-                "mentorship",
-                "direct_replies",
-            )
-        }
-        out |= {
             "civil_politeness_sum": col["politeness"] * n_text,
             "civil_supportiveness_sum": col["supportiveness"] * n_text,
             "civil_positive_score": pos_score,
             "civil_comments": col["subsequent_comments"],
             "civil_depth": col["conversation_depth"],
         }
-        for m in (
-            "pct_non_toxic",
-            "pct_non_extremely_toxic",
-            "toxic_count",
-            "extremely_toxic_count",
-        ):
-            out[m] = full[:, METRIC_NAMES.index(m)]
+        for name in (n for n in SAFE_METRIC_NAMES if n not in out):
+            metric = name.removeprefix("civil_")
+            out[name] = col[metric] if metric != name else full[:, METRIC_NAMES.index(name)]
         if not len(tlcs):
             return np.zeros((0, len(SAFE_METRIC_NAMES)))
         return np.column_stack([out[m] for m in SAFE_METRIC_NAMES])

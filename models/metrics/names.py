@@ -80,24 +80,21 @@ METRIC_TRANSFORMS: dict[str, Transform] = {
     for name in METRIC_NAMES
 }
 
+#: Metrics of a conversation as a whole (its shape, its score, accommodation between repliers).
+_CONVERSATION_METRICS = {
+    "linguistic_accommodation",
+    "community_score",
+    "subsequent_comments",
+    "direct_replies",
+    "conversation_depth",
+    "sustained_partners",
+    "sustained_conversation",
+}
+
 #: Per-comment metrics (paper §5.2: every prosocial metric except accommodation that makes
 #: sense for one text) used as TLC-level forecaster features, plus the raw toxicity score.
 TEXT_METRIC_NAMES: tuple[str, ...] = (
-    "information_sharing",
-    "link_replies",
-    "educational_links",
-    "gratitude",
-    "politeness",
-    "supportiveness",
-    "compliments",
-    "laughter",
-    "personal_disclosure",
-    "donations",
-    "mentorship",
-    "pct_non_toxic",
-    "pct_non_extremely_toxic",
-    "toxic_count",
-    "extremely_toxic_count",
+    *(n for n in METRIC_NAMES if n not in _CONVERSATION_METRICS),
     "toxicity",
 )
 
