@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -38,6 +39,7 @@ __all__ = [
     "OUTCOMES",
     "SAFE_FILE",
     "TRAJECTORY_FILE",
+    "LinearIndex",
     "SafeOutcome",
     "Trajectory",
     "apply_transforms",
@@ -68,15 +70,64 @@ def apply_transforms(x: np.ndarray, transforms: Sequence[str]) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Trajectory:
-    """Standardiser + PC1 loadings; ``transform`` maps metrics to trajectory values."""
+class LinearIndex:
+    """Metrics transformed, standardised and projected on fixed loadings: what the trajectory
+    (PC1) and the moderator-safe outcome both are (one JSON layout, one validation)."""
 
-    version: str
+    #: how errors name it, and the metric names it may use
+    kind: ClassVar[str] = "index"
+    known: ClassVar[tuple[str, ...]] = ()
+
     features: tuple[str, ...]
     transforms: tuple[str, ...]
     mean: np.ndarray
     std: np.ndarray
     loadings: np.ndarray
+
+    def __post_init__(self) -> None:
+        k = len(self.features)
+        unknown = set(self.features) - set(self.known)
+        if unknown:
+            raise BundleError(f"{self.kind} uses unknown metrics {sorted(unknown)}")
+        for name, arr in (("mean", self.mean), ("std", self.std), ("loadings", self.loadings)):
+            if np.asarray(arr).shape != (k,):
+                raise BundleError(
+                    f"{self.kind} {name} has shape {np.asarray(arr).shape}, expected ({k},)"
+                )
+        if len(self.transforms) != k or any(t not in _TRANSFORMS for t in self.transforms):
+            raise BundleError(f"{self.kind} transforms invalid: {self.transforms}")
+        if not np.all(np.isfinite(self.std)) or np.any(np.asarray(self.std) <= 0):
+            raise BundleError(f"{self.kind} std must be finite and positive")
+
+    @staticmethod
+    def fields_of(d: Mapping[str, Sequence[float] | Sequence[str]]) -> dict[str, Any]:
+        """The constructor arguments stored in ``d`` (the :meth:`to_json` layout)."""
+        return {
+            "features": tuple(str(f) for f in d["features"]),
+            "transforms": tuple(str(t) for t in d["transforms"]),
+            "mean": np.asarray(d["mean"], dtype=np.float64),
+            "std": np.asarray(d["std"], dtype=np.float64),
+            "loadings": np.asarray(d["loadings"], dtype=np.float64),
+        }
+
+    def to_json(self) -> dict[str, list[float] | list[str]]:
+        return {
+            "features": list(self.features),
+            "transforms": list(self.transforms),
+            "mean": [float(v) for v in self.mean],
+            "std": [float(v) for v in self.std],
+            "loadings": [float(v) for v in self.loadings],
+        }
+
+
+@dataclass(frozen=True)
+class Trajectory(LinearIndex):
+    """Standardiser + PC1 loadings; ``transform`` maps metrics to trajectory values."""
+
+    kind: ClassVar[str] = "trajectory"
+    known: ClassVar[tuple[str, ...]] = METRIC_NAMES
+
+    version: str
     explained_variance_ratio: float | None = None
     #: The function-word markers accommodation was computed with when fitting (if stored).
     markers: Markers | None = None
@@ -84,21 +135,6 @@ class Trajectory:
     aux_version: str | None = None
     #: The moderator-safe outcome fitted with it (``safe.json``; None in older bundles).
     safe: SafeOutcome | None = None
-
-    def __post_init__(self) -> None:
-        k = len(self.features)
-        for name, arr in (("mean", self.mean), ("std", self.std), ("loadings", self.loadings)):
-            if np.asarray(arr).shape != (k,):
-                raise BundleError(
-                    f"trajectory {name} has shape {np.asarray(arr).shape}, expected ({k},)"
-                )
-        if len(self.transforms) != k or any(t not in _TRANSFORMS for t in self.transforms):
-            raise BundleError(f"trajectory transforms invalid: {self.transforms}")
-        unknown = set(self.features) - set(METRIC_NAMES)
-        if unknown:
-            raise BundleError(f"trajectory bundle uses unknown metrics {sorted(unknown)}")
-        if not np.all(np.isfinite(self.std)) or np.any(np.asarray(self.std) <= 0):
-            raise BundleError("trajectory std must be finite and positive")
 
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> Trajectory:
@@ -111,12 +147,8 @@ class Trajectory:
                 raise BundleError(f"{bundle.path}/{MARKERS_FILE}: {exc}") from exc
         try:
             return cls(
+                **cls.fields_of(d),
                 version=bundle.version,
-                features=tuple(d["features"]),
-                transforms=tuple(d["transforms"]),
-                mean=np.asarray(d["mean"], dtype=np.float64),
-                std=np.asarray(d["std"], dtype=np.float64),
-                loadings=np.asarray(d["loadings"], dtype=np.float64),
                 explained_variance_ratio=bundle.metrics.get("explained_variance_ratio"),
                 markers=markers,
                 aux_version=bundle.params.get("aux_version"),
@@ -133,15 +165,6 @@ class Trajectory:
     def from_registry(cls, registry: Registry) -> Trajectory:
         """The registry's current ``trajectory`` bundle (``BundleMissingError`` if none)."""
         return cls.from_bundle(registry.current(BUNDLE_NAME))
-
-    def to_json(self) -> dict[str, list[float] | list[str]]:
-        return {
-            "features": list(self.features),
-            "transforms": list(self.transforms),
-            "mean": [float(v) for v in self.mean],
-            "std": [float(v) for v in self.std],
-            "loadings": [float(v) for v in self.loadings],
-        }
 
     def matrix(self, metrics: np.ndarray | Sequence[Mapping[str, float]]) -> np.ndarray:
         """Metric matrix ``(n, k)`` in :attr:`features` order."""
@@ -169,27 +192,14 @@ class Trajectory:
 
 
 @dataclass(frozen=True)
-class SafeOutcome:
+class SafeOutcome(LinearIndex):
     """The moderator-safe outcome: a sign-constrained linear index of the civil metrics."""
 
-    features: tuple[str, ...]
-    transforms: tuple[str, ...]
-    mean: np.ndarray
-    std: np.ndarray
-    loadings: np.ndarray
+    kind: ClassVar[str] = "safe outcome"
+    known: ClassVar[tuple[str, ...]] = SAFE_METRIC_NAMES
 
     def __post_init__(self) -> None:
-        k = len(self.features)
-        unknown = set(self.features) - set(SAFE_METRIC_NAMES)
-        if unknown:
-            raise BundleError(f"safe outcome uses unknown metrics {sorted(unknown)}")
-        for name, arr in (("mean", self.mean), ("std", self.std), ("loadings", self.loadings)):
-            if np.asarray(arr).shape != (k,):
-                raise BundleError(f"safe outcome {name} has shape {np.asarray(arr).shape}")
-        if len(self.transforms) != k or any(t not in _TRANSFORMS for t in self.transforms):
-            raise BundleError(f"safe outcome transforms invalid: {self.transforms}")
-        if not np.all(np.isfinite(self.std)) or np.any(np.asarray(self.std) <= 0):
-            raise BundleError("safe outcome std must be finite and positive")
+        super().__post_init__()
         against = [f for f, w in zip(self.features, self.loadings) if w * SAFE_METRIC_SIGNS[f] < 0]
         if against:
             raise BundleError(f"safe outcome loads against the expected sign on {against}")
@@ -197,24 +207,9 @@ class SafeOutcome:
     @classmethod
     def from_json(cls, d: Mapping[str, Sequence[float] | Sequence[str]]) -> SafeOutcome:
         try:
-            return cls(
-                features=tuple(str(f) for f in d["features"]),
-                transforms=tuple(str(t) for t in d["transforms"]),
-                mean=np.asarray(d["mean"], dtype=np.float64),
-                std=np.asarray(d["std"], dtype=np.float64),
-                loadings=np.asarray(d["loadings"], dtype=np.float64),
-            )
+            return cls(**cls.fields_of(d))
         except KeyError as exc:
             raise BundleError(f"safe outcome lacks {exc}") from exc
-
-    def to_json(self) -> dict[str, list[float] | list[str]]:
-        return {
-            "features": list(self.features),
-            "transforms": list(self.transforms),
-            "mean": [float(v) for v in self.mean],
-            "std": [float(v) for v in self.std],
-            "loadings": [float(v) for v in self.loadings],
-        }
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         """Outcome per row of a matrix in :data:`SAFE_METRIC_NAMES` order."""

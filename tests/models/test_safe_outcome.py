@@ -71,12 +71,12 @@ def _random_safe(rng: np.random.Generator) -> SafeOutcome:
 def _computer(safe: SafeOutcome) -> OutcomeComputer:
     k = len(METRIC_NAMES)
     traj = Trajectory(
-        "t",
         METRIC_NAMES,
         ("identity",) * k,
         np.zeros(k),
         np.ones(k),
         np.ones(k) / k,
+        version="t",
         safe=safe,
     )
     return OutcomeComputer(FakeAux(), traj, Markers.builtin(), memo=True)
