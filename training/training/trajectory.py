@@ -184,18 +184,25 @@ class TrajectoryFit:
         return {f: float(v) for f, v in zip(self.trajectory.features, self.trajectory.loadings)}
 
 
-def fit_pc1(x: np.ndarray, x_heldout: np.ndarray | None = None) -> TrajectoryFit:
-    """Standardiser + sign-fixed PC1 of a metric matrix in ``METRIC_NAMES`` order."""
+def _standardised(
+    x: np.ndarray, transforms: tuple[str, ...], what: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(z, mean, std)`` of the transformed columns of ``x`` (a constant column keeps std 1)."""
     if x.shape[0] < 3:
         raise TrainingError(f"need at least 3 conversations to fit PCA, got {x.shape[0]}")
     if not np.all(np.isfinite(x)):
-        raise TrainingError("metric matrix has NaN/inf values (are the aux models missing?)")
-    transforms = tuple(METRIC_TRANSFORMS[m] for m in METRIC_NAMES)
+        raise TrainingError(f"{what} has NaN/inf values (are the aux models missing?)")
     t = apply_transforms(x, transforms)
     mean = t.mean(axis=0)
     std = t.std(axis=0)
     std = np.where(std > 1e-12, std, 1.0)
-    z = (t - mean) / std
+    return (t - mean) / std, mean, std
+
+
+def fit_pc1(x: np.ndarray, x_heldout: np.ndarray | None = None) -> TrajectoryFit:
+    """Standardiser + sign-fixed PC1 of a metric matrix in ``METRIC_NAMES`` order."""
+    transforms = tuple(METRIC_TRANSFORMS[m] for m in METRIC_NAMES)
+    z, mean, std = _standardised(x, transforms, "metric matrix")
     _, s, vt = np.linalg.svd(z, full_matrices=False)
     var = s**2
     evr = (var / var.sum()).tolist() if var.sum() > 0 else [0.0] * len(s)
@@ -299,17 +306,9 @@ def fit_safe(x_safe: np.ndarray, toxic_neutral: bool = True) -> tuple[SafeOutcom
     count on the fitting conversations (big conversations draw civil and toxic replies
     alike: without it a conversation that draws toxic replies still ranks higher on
     average). Returns (outcome, that weight λ)."""
-    if x_safe.shape[0] < 3:
-        raise TrainingError(f"need at least 3 conversations, got {x_safe.shape[0]}")
-    if not np.all(np.isfinite(x_safe)):
-        raise TrainingError("civil metric matrix has NaN/inf values (are the aux models missing?)")
     transforms = tuple(SAFE_METRIC_TRANSFORMS[m] for m in SAFE_METRIC_NAMES)
-    t = apply_transforms(x_safe, transforms)
-    mean = t.mean(axis=0)
-    std = t.std(axis=0)
-    std = np.where(std > 1e-12, std, 1.0)
+    z, mean, std = _standardised(x_safe, transforms, "civil metric matrix")
     signs = np.array([SAFE_METRIC_SIGNS[m] for m in SAFE_METRIC_NAMES], dtype=np.float64)
-    z = (t - mean) / std
     w = _sign_constrained_pc1(z, signs)
     w = np.where(np.abs(w) < 1e-12, 0.0, w)
     lam = 0.0
