@@ -62,8 +62,8 @@ class Metering:
             self.budget.record(status, headers)
 
 
-class CountingRequestor(prawcore.Requestor):
-    """A prawcore requestor that reports every exchange to a :class:`RateBudget`."""
+class _Metered:
+    """Requestor mixin: ``budget`` and ``timeout_cap`` become the requestor's metering."""
 
     def __init__(
         self,
@@ -74,6 +74,10 @@ class CountingRequestor(prawcore.Requestor):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.metering = Metering(budget, timeout_cap)
+
+
+class CountingRequestor(_Metered, prawcore.Requestor):
+    """A prawcore requestor that reports every exchange to a :class:`RateBudget`."""
 
     def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         try:
@@ -85,18 +89,8 @@ class CountingRequestor(prawcore.Requestor):
         return response
 
 
-class AsyncCountingRequestor(asyncprawcore.Requestor):
+class AsyncCountingRequestor(_Metered, asyncprawcore.Requestor):
     """The asyncprawcore counterpart of :class:`CountingRequestor`."""
-
-    def __init__(
-        self,
-        *args: Any,
-        budget: RateBudget | None = None,
-        timeout_cap: float | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.metering = Metering(budget, timeout_cap)
 
     @asynccontextmanager
     async def request(

@@ -227,17 +227,12 @@ class PostgresServer:
             [*self._as, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
 
+    def _pg(self, tool: str, *args: str) -> None:
+        """Run a PostgreSQL tool on this cluster's data directory."""
+        self._run(str(self.bindir / tool), "-D", str(self.data), *args)
+
     def start(self) -> Self:
-        self._run(
-            str(self.bindir / "initdb"),
-            "-D",
-            str(self.data),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-        )
+        self._pg("initdb", "-U", "postgres", "--auth=trust", "-E", "UTF8")
         self.resume()
         return self
 
@@ -246,22 +241,15 @@ class PostgresServer:
         shutdown: clients are disconnected, committed work is kept (this test cluster runs
         with ``synchronous_commit=off``, so an immediate stop would lose acknowledged commits
         — a property of the test server, not of a production one)."""
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+        self._pg("pg_ctl", "-m", "fast", "stop")
 
     def resume(self) -> None:
         """Start the halted server again on the same port and data."""
-        self._run(
-            str(self.bindir / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.tmp / "log"),
-            "-w",
-            "-o",
+        options = (
             f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c max_connections=100",
-            "start",
+            "-c fsync=off -c synchronous_commit=off -c max_connections=100"
         )
+        self._pg("pg_ctl", "-l", str(self.tmp / "log"), "-w", "-o", options, "start")
 
     def stop(self) -> None:
         try:
