@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from streaming.commands.replay import add_common
+from streaming.commands.options import add_common, service_settings
 
 __all__ = ["register", "run"]
 
@@ -34,15 +34,9 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from streaming.deadletters import dead_letter_dict, find_dead_letters, redrive
-    from streaming.settings import load_settings
     from streaming.storage import open_database
 
-    settings = load_settings(
-        args.config,
-        database_url=args.database_url,
-        bus=args.bus,
-        kafka_bootstrap=args.kafka_bootstrap,
-    )
+    settings = service_settings(args)
     _, sessions = open_database(settings.database_url)
     out = sys.stdout
     if args.action == "list":

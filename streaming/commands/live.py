@@ -14,7 +14,7 @@ import logging
 import os
 from typing import Any
 
-from streaming.commands.replay import add_common
+from streaming.commands.options import add_common, service_settings
 
 __all__ = ["register", "run"]
 
@@ -49,17 +49,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from bot.live import LiveOptions, LiveService, install_signals
     from streaming.ops import JsonLogFormatter
-    from streaming.settings import load_settings
 
-    settings = load_settings(
-        args.config,
-        database_url=args.database_url,
-        bus=args.bus,
-        kafka_bootstrap=args.kafka_bootstrap,
-        registry_dir=args.registry_dir,
-        metrics_port=args.metrics_port,
-        subreddits=args.subreddits,
-    )
+    settings = service_settings(args, metrics_port=args.metrics_port, subreddits=args.subreddits)
     if settings.log_json:
         for h in logging.getLogger().handlers:
             h.setFormatter(JsonLogFormatter())

@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from streaming.commands.options import add_common, service_overrides
+
 __all__ = ["parse_speed", "register", "run"]
 
 
@@ -22,14 +24,6 @@ def parse_speed(s: str) -> float:
     if v <= 0:
         raise argparse.ArgumentTypeError("speed must be > 0 (or max)")
     return v
-
-
-def add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="YAML config file (settings; args > env > file)")
-    p.add_argument("--database-url", dest="database_url", help="SQLAlchemy URL")
-    p.add_argument("--bus", choices=["embedded", "kafka"])
-    p.add_argument("--kafka-bootstrap", dest="kafka_bootstrap")
-    p.add_argument("--registry", dest="registry_dir", help="model registry directory")
 
 
 def register(sub: Any) -> None:
@@ -66,12 +60,7 @@ def run(args: argparse.Namespace) -> int:
         until=args.until,
         subreddits=args.subreddits,
         drain=not args.no_drain,
-        overrides={
-            "database_url": args.database_url,
-            "bus": args.bus,
-            "kafka_bootstrap": args.kafka_bootstrap,
-            "registry_dir": args.registry_dir,
-        },
+        overrides=service_overrides(args),
         report_path=args.report,
     )
     if args.json:

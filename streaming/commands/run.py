@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import Any
 
-from streaming.commands.replay import add_common
+from streaming.commands.options import add_common, service_settings
 
 __all__ = ["register", "run"]
 
@@ -46,18 +46,10 @@ def run(args: argparse.Namespace) -> int:
         serve_embedded,
         start_ops,
     )
-    from streaming.settings import load_settings
 
-    overrides: dict[str, Any] = {
-        "database_url": args.database_url,
-        "bus": args.bus,
-        "kafka_bootstrap": args.kafka_bootstrap,
-        "registry_dir": args.registry_dir,
-        "metrics_port": args.metrics_port,
-    }
-    if args.stage:
-        overrides["stages"] = (args.stage,)
-    settings = load_settings(args.config, **overrides)
+    settings = service_settings(
+        args, metrics_port=args.metrics_port, stages=(args.stage,) if args.stage else None
+    )
     if settings.log_json:
         for h in logging.getLogger().handlers:
             h.setFormatter(JsonLogFormatter())
