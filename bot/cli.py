@@ -110,15 +110,7 @@ def register(sub: Any) -> None:
 def _reddit(args: argparse.Namespace, budget: Any = None, retries: bool = True) -> Any:
     from bot.reddit import ClientSettings, make_reddit
 
-    settings = ClientSettings.from_env()
-    if args.site:
-        settings = ClientSettings(
-            site=args.site,
-            user_agent=settings.user_agent,
-            oauth_url=settings.oauth_url,
-            reddit_url=settings.reddit_url,
-        )
-    return make_reddit(settings, budget, retries=retries)
+    return make_reddit(ClientSettings.from_env(site=args.site), budget, retries=retries)
 
 
 def _state(args: argparse.Namespace, name: str) -> str:

@@ -119,10 +119,13 @@ class ClientSettings:
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)  # never shown
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ClientSettings:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, site: str | None = None
+    ) -> ClientSettings:
+        """The ``PROSOCIAL_REDDIT_*`` environment; ``site`` (a praw.ini section) wins over it."""
         env = os.environ if env is None else env
         return cls(
-            site=env.get("PROSOCIAL_REDDIT_SITE") or None,
+            site=site or env.get("PROSOCIAL_REDDIT_SITE") or None,
             user_agent=env.get("PROSOCIAL_REDDIT_USER_AGENT", USER_AGENT),
             oauth_url=env.get("PROSOCIAL_REDDIT_OAUTH_URL") or None,
             reddit_url=env.get("PROSOCIAL_REDDIT_URL") or None,

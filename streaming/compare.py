@@ -126,18 +126,42 @@ def compare_models(
     with warnings.catch_warnings():
         # bootstrap draws of a metric undefined on a small subreddit are all NaN
         warnings.simplefilter("ignore", RuntimeWarning)
-        report = _compare(
-            sessions,
+        rows, champion = _rows(
+            sessions, model, challenger, champion, since, until, subreddits, target
+        )
+        by_sub: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        for r in rows:
+            by_sub[r[0]].append(r)
+        report: dict[str, Any] = {
+            "model": model,
+            "champion": champion,
+            "challenger": challenger,
+            "window": {"since": since, "until": until, "subreddits": sorted(subreddits)},
+            "n_boot": n_boot,
+            "by_subreddit": {},
+        }
+        for sub, rs in [*sorted(by_sub.items()), ("*", rows)]:
+            if not rs:
+                continue
+            y = np.array([r[5] for r in rs], dtype=np.float64)
+            groups = np.array([r[1] for r in rs])
+            times = np.array([r[2] for r in rs], dtype=np.float64)
+            a = post_stats(y, np.array([r[3] for r in rs]), groups, times, match_s)
+            b = post_stats(y, np.array([r[4] for r in rs]), groups, times, match_s)
+            report["by_subreddit"][sub] = {
+                "n_tlcs": len(rs),
+                "n_posts": len(a.n),
+                "n_posts_with_pairs": int((a.pair_n > 0).sum()),
+                "champion": summarize(a, n_boot=n_boot, seed=seed),
+                "challenger": summarize(b, n_boot=n_boot, seed=seed),
+                "paired": paired_difference(a, b, n_boot, seed=seed),
+            }
+        logger.info(
+            "compare %s: champion %s vs challenger %s on %d TLCs",
             model,
-            challenger,
             champion,
-            since,
-            until,
-            subreddits,
-            n_boot,
-            seed,
-            match_s,
-            target,
+            challenger,
+            len(rows),
         )
     report["target"] = target
     report["challenger_trained_on"] = trained_on
@@ -156,54 +180,3 @@ def _overlaps(trained_on: dict[str, Any] | None, since: int | None, until: int |
     lo = -float("inf") if since is None else since
     hi = float("inf") if until is None else until
     return lo < b and (a is None or hi > a)
-
-
-def _compare(
-    sessions: SessionFactory,
-    model: str,
-    challenger: str,
-    champion: str | None,
-    since: int | None,
-    until: int | None,
-    subreddits: Sequence[str],
-    n_boot: int,
-    seed: int,
-    match_s: float,
-    target: str,
-) -> dict[str, Any]:
-    rows, champion = _rows(sessions, model, challenger, champion, since, until, subreddits, target)
-    by_sub: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for r in rows:
-        by_sub[r[0]].append(r)
-    report: dict[str, Any] = {
-        "model": model,
-        "champion": champion,
-        "challenger": challenger,
-        "window": {"since": since, "until": until, "subreddits": sorted(subreddits)},
-        "n_boot": n_boot,
-        "by_subreddit": {},
-    }
-    for sub, rs in [*sorted(by_sub.items()), ("*", rows)]:
-        if not rs:
-            continue
-        y = np.array([r[5] for r in rs], dtype=np.float64)
-        groups = np.array([r[1] for r in rs])
-        times = np.array([r[2] for r in rs], dtype=np.float64)
-        a = post_stats(y, np.array([r[3] for r in rs]), groups, times, match_s)
-        b = post_stats(y, np.array([r[4] for r in rs]), groups, times, match_s)
-        report["by_subreddit"][sub] = {
-            "n_tlcs": len(rs),
-            "n_posts": len(a.n),
-            "n_posts_with_pairs": int((a.pair_n > 0).sum()),
-            "champion": summarize(a, n_boot=n_boot, seed=seed),
-            "challenger": summarize(b, n_boot=n_boot, seed=seed),
-            "paired": paired_difference(a, b, n_boot, seed=seed),
-        }
-    logger.info(
-        "compare %s: champion %s vs challenger %s on %d TLCs",
-        model,
-        champion,
-        challenger,
-        len(rows),
-    )
-    return report

@@ -218,15 +218,7 @@ def run(args: argparse.Namespace) -> int:
     if args.site or args.with_bot:
         from bot.reddit import ClientSettings, make_reddit
 
-        cs = ClientSettings.from_env()
-        if args.site:
-            cs = ClientSettings(
-                site=args.site,
-                user_agent=cs.user_agent,
-                oauth_url=cs.oauth_url,
-                reddit_url=cs.reddit_url,
-            )
-        bot_reddit = make_reddit(cs)
+        bot_reddit = make_reddit(ClientSettings.from_env(site=args.site))
     app = build_app(settings, service.database_url, bot_reddit=bot_reddit)
     if settings.demo_user:
         logger.warning("DEMO LOGIN on: anyone reaching this server is u/%s", settings.demo_user)
