@@ -17,7 +17,7 @@ author it had when stored is erased too.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import KW_ONLY, asdict, dataclass, field
 from functools import partial
 from typing import Any
@@ -154,17 +154,17 @@ class DeletionSync:
         accounts = [n for n, r in gone.items() if r == "account_deleted"]
         items = {n: r for n, r in gone.items() if r != "account_deleted"}
         if items:
-            before = dict(self.eraser.erased_total)
-            self.eraser.erase(items, via)
-            for r, n in self.eraser.erased_total.items():
-                if n > before.get(r, 0):
-                    report.add(r, n - before.get(r, 0))
+            self._counted(report, lambda: self.eraser.erase(items, via))
         if accounts:
-            before = dict(self.eraser.erased_total)
-            self.eraser.erase_accounts(accounts, via)
-            for r, n in self.eraser.erased_total.items():
-                if n > before.get(r, 0):
-                    report.add(r, n - before.get(r, 0))
+            self._counted(report, lambda: self.eraser.erase_accounts(accounts, via))
+
+    def _counted(self, report: SyncReport, erase: Callable[[], object]) -> None:
+        """Run ``erase`` and add what it erased (by reason) to ``report``."""
+        before = dict(self.eraser.erased_total)
+        erase()
+        for r, n in self.eraser.erased_total.items():
+            if n > before.get(r, 0):
+                report.add(r, n - before.get(r, 0))
 
     def _accumulate(self, report: SyncReport) -> None:
         t = self.totals
