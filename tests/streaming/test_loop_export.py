@@ -14,40 +14,26 @@ from redditdata.forest import iter_threads
 from streaming.cli import main as prosocial
 from streaming.clock import EventClock
 from streaming.replay import ReplayIndex
-from streaming.runtime import assemble, run_embedded
-from streaming.settings import load_settings
+from streaming.stages import BackfillStage
 from streaming.storage import OutcomeRow, ReplyRow
+from tests.streaming.support import HORIZON, replay
 from tests.streaming.tiny import TinyOutcomes
-
-HORIZON = 48 * 3600
-
-
-def _replay(index: ReplayIndex, db_url: str, models, **kw):  # type: ignore[no-untyped-def]
-    s = load_settings(
-        database_url=db_url,
-        clock="event",
-        replay_data="-",
-        horizon_s=HORIZON,
-        quiet_period_s=600,
-        **kw,
-    )
-    p = assemble(s, models=models, index=index, clock=EventClock())
-    run_embedded(p)
-    return p
 
 
 def test_export_round_trip_gives_the_stored_outcomes(
     small_index: ReplayIndex, db_url: str, models, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    p = _replay(small_index, db_url, models)
+    p, _ = replay(small_index, db_url, models)
     with p.sessions() as s:
         stored = {o.tlc_name: o for o in s.scalars(select(OutcomeRow))}
-        roots = s.scalar(select(func.count()).select_from(ReplyRow).where(ReplyRow.depth == 0))
-        with_text = s.scalar(
+        roots = s.execute(
+            select(func.count()).select_from(ReplyRow).where(ReplyRow.depth == 0)
+        ).scalar_one()
+        with_text = s.execute(
             select(func.count())
             .select_from(ReplyRow)
             .where(ReplyRow.depth > 0, ReplyRow.body.is_not(None))
-        )
+        ).scalar_one()
     assert len(stored) > 200 and roots == len(stored) and with_text > 0
     out = tmp_path / "dump"
     subs = sorted({o.subreddit for o in stored.values()})[:3]
@@ -98,23 +84,25 @@ def test_export_round_trip_gives_the_stored_outcomes(
     same = sum(moved[k].trajectory == pytest.approx(o.trajectory) for k, o in stored.items())
     assert same < 0.8 * len(stored)
     assert sorted(m.trajectory for m in moved.values()) == pytest.approx(
-        sorted(o.trajectory for o in stored.values())
+        sorted(float(o.trajectory) for o in stored.values() if o.trajectory is not None)
     )
 
 
 def test_reply_trees_past_retention_are_deleted_outcomes_kept(
     small_index: ReplayIndex, tmp_path: Path, models
 ) -> None:  # type: ignore[no-untyped-def]
-    p = _replay(small_index, f"sqlite:///{tmp_path / 'r.db'}", models, reply_retention_days=30)
-    bf = p.stages["backfill"]
+    p, _ = replay(small_index, f"sqlite:///{tmp_path / 'r.db'}", models, reply_retention_days=30)
+    bf, clock = p.stages["backfill"], p.clock
+    assert isinstance(bf, BackfillStage) and isinstance(clock, EventClock)
     with p.sessions() as s:
         backfilled = ReplyRow.as_of_utc.is_not(None)
-        before = s.scalar(select(func.count()).select_from(ReplyRow).where(backfilled))
-        newest = s.scalar(select(func.max(ReplyRow.as_of_utc)))
-    assert before > 0
+        count = select(func.count()).select_from(ReplyRow).where(backfilled)
+        before = s.execute(count).scalar_one()
+        newest = s.execute(select(func.max(ReplyRow.as_of_utc))).scalar_one()
+    assert before > 0 and newest is not None
     assert bf.prune(force=True) == 0  # nothing older than 30 days yet
-    p.clock.advance_to(newest + 30 * 86400 + 1)
+    clock.advance_to(newest + 30 * 86400 + 1)
     assert bf.prune(force=True) == before
     with p.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(ReplyRow).where(backfilled)) == 0
-        assert s.scalar(select(func.count()).select_from(OutcomeRow)) > 0
+        assert s.execute(count).scalar_one() == 0
+        assert s.execute(select(func.count()).select_from(OutcomeRow)).scalar_one() > 0

@@ -5,34 +5,15 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from redditdata.tree import Thread, iter_replies
-from streaming.clock import EventClock
 from streaming.replay import ReplayIndex
-from streaming.runtime import assemble, run_embedded
-from streaming.settings import load_settings
 from streaming.storage import EvaluationRow, OutcomeRow, ScoreRow, SuggestionRow, TlcRow
-
-HORIZON = 48 * 3600
-
-
-def _run(index: ReplayIndex, db_url: str, models, **kw):  # type: ignore[no-untyped-def]
-    s = load_settings(
-        database_url=db_url,
-        clock="event",
-        replay_data="-",
-        horizon_s=HORIZON,
-        quiet_period_s=600,
-        eval_every=200,
-        **kw,
-    )
-    p = assemble(s, models=models, index=index, clock=EventClock())
-    stats = run_embedded(p)
-    return p, stats
+from tests.streaming.support import HORIZON, replay
 
 
 def test_replay_scores_every_tlc_once_suggests_backfills_and_evaluates(
     small_index: ReplayIndex, db_url: str, models
 ) -> None:  # type: ignore[no-untyped-def]
-    p, stats = _run(small_index, db_url, models)
+    p, stats = replay(small_index, db_url, models, eval_every=200)
     assert stats.published == len(small_index.submissions) + small_index.n_comments
     tlc_names = {c.name for cs in small_index.comments.values() for c in cs if c.is_tlc}
     with p.sessions() as s:
@@ -41,7 +22,7 @@ def test_replay_scores_every_tlc_once_suggests_backfills_and_evaluates(
         assert (
             s.scalar(select(func.count()).select_from(TlcRow).where(TlcRow.status != "scored")) == 0
         )
-        one = s.scalars(select(ScoreRow)).first()
+        one = s.scalars(select(ScoreRow).limit(1)).one()
         assert one.forecaster_version == "tiny-forecaster-1"
         assert one.empathy_version == "tiny-empathy-1"
         assert one.config_hash == p.settings.config_hash()
@@ -64,7 +45,7 @@ def test_replay_scores_every_tlc_once_suggests_backfills_and_evaluates(
             .all()
         )
         assert latest == n_by_post
-        sug = s.get(SuggestionRow, max(latest.items(), key=lambda kv: kv[1]))
+        sug = s.get_one(SuggestionRow, max(latest.items(), key=lambda kv: kv[1]))
         fc = [o["forecast"] for o in sug.order]
         assert fc == sorted(fc, reverse=True)
         assert sorted(o["reddit_rank"] for o in sug.order) == list(range(1, len(fc) + 1))
@@ -104,13 +85,13 @@ def test_replay_scores_every_tlc_once_suggests_backfills_and_evaluates(
 
 
 def test_replaying_twice_changes_nothing(small_index: ReplayIndex, db_url: str, models) -> None:  # type: ignore[no-untyped-def]
-    p, _ = _run(small_index, db_url, models)
+    p, _ = replay(small_index, db_url, models, eval_every=200)
     with p.sessions() as s:
         before = {
             t.__tablename__: s.scalar(select(func.count()).select_from(t))
             for t in (ScoreRow, OutcomeRow, SuggestionRow)
         }
-    p2, _ = _run(small_index, db_url, models)
+    p2, _ = replay(small_index, db_url, models, eval_every=200)
     with p2.sessions() as s:
         after = {
             t.__tablename__: s.scalar(select(func.count()).select_from(t))
@@ -126,7 +107,7 @@ def test_without_bundles_the_service_stores_but_never_invents_scores(
 
     empty = load_models(tmp_path / "empty-registry")
     assert set(empty.missing) >= {"empathy", "forecaster", "aux", "trajectory"}
-    p, _stats = _run(small_index, f"sqlite:///{tmp_path / 'db.sqlite'}", empty)
+    p, _stats = replay(small_index, f"sqlite:///{tmp_path / 'db.sqlite'}", empty, eval_every=200)
     assert "backfill" in p.skipped and "suggestions" in p.skipped
     with p.sessions() as s:
         assert s.scalar(select(func.count()).select_from(ScoreRow)) == 0

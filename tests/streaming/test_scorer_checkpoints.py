@@ -22,6 +22,7 @@ from streaming.stages.base import DeadLetters
 from streaming.stages.scorer import ScorerStage
 from streaming.stages.suggester import SuggesterStage
 from streaming.storage import CheckpointScoreRow, ReplyRow, open_database
+from tests.streaming.support import submission
 from tests.streaming.tiny import TinyForecast
 
 T0 = 1_600_000_000
@@ -92,17 +93,7 @@ def test_checkpoint_reforecasts_read_replies_so_far_and_rerank(tmp_path: Path) -
         config_hash="t",
         checkpoints=(900, 3600),
     )
-    post = {
-        "id": "p",
-        "name": "t3_p",
-        "subreddit": "College",
-        "title": "hi",
-        "selftext": "",
-        "author": "op",
-        "score": 1,
-        "created_utc": T0,
-        "retrieved_on": None,
-    }
+    post = submission(T0)
     scorer.handle(
         [
             _msg(TOPIC_SUBMISSIONS, post),

@@ -20,6 +20,7 @@ from streaming.stages.base import DeadLetters
 from streaming.stages.history import author_contexts
 from streaming.stages.scorer import ScorerStage
 from streaming.storage import OutcomeRow, PostRow, TlcRow, open_database, upsert
+from tests.streaming.support import submission
 from tests.streaming.tiny import TinyForecast
 
 H = 48 * 3600
@@ -167,17 +168,7 @@ def test_scorer_passes_each_tlcs_context_to_the_forecaster(tmp_path: Path) -> No
         config_hash="t",
     )
     t0 = 1_600_000_000
-    post = {
-        "id": "p",
-        "name": "t3_p",
-        "subreddit": "College",
-        "title": "hi",
-        "selftext": "",
-        "author": "op",
-        "score": 1,
-        "created_utc": t0,
-        "retrieved_on": None,
-    }
+    post = submission(t0)
 
     def tlc(i: int, author: str, t: int, link: str = "t3_p") -> dict[str, Any]:
         return {

@@ -1,0 +1,50 @@
+"""Helpers the streaming tests call (fixtures live in ``conftest.py``): a whole-pipeline replay
+and raw events as the bus carries them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streaming.clock import EventClock
+from streaming.modelset import ModelSet
+from streaming.pipeline import Pipeline
+from streaming.replay import ReplayIndex
+from streaming.runtime import RunStats, assemble, run_embedded
+from streaming.settings import load_settings
+
+__all__ = ["HORIZON", "replay", "submission"]
+
+#: the outcome horizon the replays use (the service's default, 48 h)
+HORIZON = 48 * 3600
+
+
+def replay(
+    index: ReplayIndex, db_url: str, models: ModelSet, **settings: Any
+) -> tuple[Pipeline, RunStats]:
+    """Replay ``index`` through every stage (embedded bus, event clock, 48 h horizon, 10 min
+    quiet period; ``settings`` override) to the end; the pipeline and its run figures."""
+    s = load_settings(
+        database_url=db_url,
+        clock="event",
+        replay_data="-",
+        horizon_s=HORIZON,
+        quiet_period_s=600,
+        **settings,
+    )
+    p = assemble(s, models=models, index=index, clock=EventClock())
+    return p, run_embedded(p)
+
+
+def submission(created_utc: int, name: str = "t3_p") -> dict[str, Any]:
+    """A post of r/College as the ingest stage publishes it."""
+    return {
+        "id": name.removeprefix("t3_"),
+        "name": name,
+        "subreddit": "College",
+        "title": "hi",
+        "selftext": "",
+        "author": "op",
+        "score": 1,
+        "created_utc": created_utc,
+        "retrieved_on": None,
+    }
