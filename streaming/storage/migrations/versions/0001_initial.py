@@ -1,8 +1,4 @@
-"""Initial schema: posts, tlcs, scores, suggestions, outcomes, evaluations, dead letters.
-
-Revision ID: 0001
-Revises:
-"""
+"""Initial schema: posts, tlcs, scores, suggestions, outcomes, evaluations, dead letters."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -11,8 +7,6 @@ from streaming.storage.migrations.ddl import score_columns
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,15 +1,9 @@
-"""Index tlcs(author, created_utc): the scorer reads each author's earlier TLCs.
-
-Revision ID: 0002
-Revises: 0001
-"""
+"""Index tlcs(author, created_utc): the scorer reads each author's earlier TLCs."""
 
 from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

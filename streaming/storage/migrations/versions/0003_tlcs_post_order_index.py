@@ -1,16 +1,11 @@
 """Index tlcs(post_name, created_utc, name): the scorer counts each TLC's earlier TLCs on its
 post (``streaming.stages.history``) from the index alone, however big the thread.
-
-Revision ID: 0003
-Revises: 0002
 """
 
 from alembic import op
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,6 @@
 """Re-forecasting at checkpoints: the replies seen so far (``replies``), one forecast row per
 (TLC, checkpoint, forecaster version) (``checkpoint_scores``), and the moderator-safe outcome
 beside the trajectory (``outcomes.safe``).
-
-Revision ID: 0020
-Revises: 0003
 """
 
 import sqlalchemy as sa
@@ -11,8 +8,6 @@ from alembic import op
 
 revision = "0020"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

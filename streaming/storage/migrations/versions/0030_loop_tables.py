@@ -1,9 +1,6 @@
 """The retraining loop's tables: the reply trees outcomes were measured on
 (``outcome_replies``), challenger scores (``shadow_scores``) and moderators' answers to
 proposals (``moderator_feedback``).
-
-Revision ID: 0030
-Revises: 0060
 """
 
 import sqlalchemy as sa
@@ -13,8 +10,6 @@ from streaming.storage.migrations.ddl import create_outcome_replies, score_colum
 
 revision = "0030"
 down_revision = "0060"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,8 +1,5 @@
 """Deletion sync and retention: ``erasures`` (what was erased, why, when; no text) and
 ``rechecks`` (when each stored item was last looked up on Reddit).
-
-Revision ID: 0040
-Revises: 0020
 """
 
 import sqlalchemy as sa
@@ -10,8 +7,6 @@ from alembic import op
 
 revision = "0040"
 down_revision = "0020"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

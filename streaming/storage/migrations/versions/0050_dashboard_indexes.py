@@ -1,17 +1,12 @@
 """Indexes for the dashboard's pages: the newest suggestion of each post of a subreddit
 (``suggestions(subreddit, post_name, revision)``) and a subreddit's empathy seekers by age
 (``scores(subreddit, empathy_label, created_utc)``).
-
-Revision ID: 0050
-Revises: 0040
 """
 
 from alembic import op
 
 revision = "0050"
 down_revision = "0040"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

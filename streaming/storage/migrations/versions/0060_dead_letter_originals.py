@@ -1,8 +1,5 @@
 """Dead letters keep the original record (inline when small, else size + sha256 as a
 reference) and when it was re-driven, for ``prosocial deadletters``.
-
-Revision ID: 0060
-Revises: 0050
 """
 
 import sqlalchemy as sa
@@ -10,8 +7,6 @@ from alembic import op
 
 revision = "0060"
 down_revision = "0050"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

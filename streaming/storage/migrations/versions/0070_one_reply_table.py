@@ -5,9 +5,6 @@
 ``as_of_utc``); ``body`` and ``stored_ms`` become nullable (an erased text, a comment known
 only from the back-fill). A comment in both tables keeps its ingestion time and takes the
 horizon's text and score. The downgrade splits them again.
-
-Revision ID: 0070
-Revises: 0030
 """
 
 import sqlalchemy as sa
