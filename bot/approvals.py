@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from bot.approval_service import Decider
+from bot.sqlite_store import SqliteStore
 
 __all__ = ["ACTIONS", "ApprovalService", "ApprovalStore", "Proposal", "parse_commands"]
 
@@ -83,13 +82,13 @@ def parse_commands(text: str) -> list[tuple[str, list[int]]]:
     ]
 
 
-class ApprovalStore:
+class ApprovalStore(SqliteStore):
+    schema = _SCHEMA
+
     def __init__(
         self, path: str | Path = ":memory:", on_decision: OnDecision | None = None
     ) -> None:
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+        super().__init__(path)
         self.on_decision = on_decision
 
     def _row(self, row: Any) -> Proposal:

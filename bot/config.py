@@ -12,11 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sqlite3
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import prawcore
@@ -25,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.backoff import Backoff
 from bot.errors import ConfigError, RetriesExhausted
+from bot.sqlite_store import SqliteStore
 
 __all__ = [
     "DEFAULT_PAGE",
@@ -152,17 +150,14 @@ class ConfigResult:
     revision: str | None = None
 
 
-class ConfigStore:
+class ConfigStore(SqliteStore):
     """The last good configuration per subreddit and which bad revisions were reported."""
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.executescript(
-            "CREATE TABLE IF NOT EXISTS good (subreddit TEXT PRIMARY KEY, config TEXT, rev TEXT);"
-            "CREATE TABLE IF NOT EXISTS reported (subreddit TEXT, rev TEXT, "
-            "PRIMARY KEY (subreddit, rev));"
-        )
-        self._lock = threading.Lock()
+    schema = (
+        "CREATE TABLE IF NOT EXISTS good (subreddit TEXT PRIMARY KEY, config TEXT, rev TEXT);"
+        "CREATE TABLE IF NOT EXISTS reported (subreddit TEXT, rev TEXT, "
+        "PRIMARY KEY (subreddit, rev));"
+    )
 
     def last_good(self, sub: str) -> SubredditConfig | None:
         with self._lock:

@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-import threading
 from collections.abc import Callable, Collection
 from dataclasses import KW_ONLY, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import prawcore
@@ -25,6 +22,7 @@ from sqlalchemy import func, select
 from bot.backoff import Backoff
 from bot.errors import RetriesExhausted
 from bot.ratelimit import RateBudget
+from bot.sqlite_store import SqliteStore
 from streaming.storage import SessionFactory, SuggestionRow
 
 __all__ = ["GONE_BODIES", "OrderStore", "RedditOrderRefresh", "current_orders"]
@@ -52,16 +50,13 @@ def current_orders(
     return kept, by_reddit
 
 
-class OrderStore:
+class OrderStore(SqliteStore):
     """``post → (Reddit's TLC order, gone TLCs, when read)``, in SQLite."""
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS orders (post TEXT PRIMARY KEY, tlcs TEXT NOT NULL, "
-            "gone TEXT NOT NULL, at REAL NOT NULL)"
-        )
-        self._lock = threading.Lock()
+    schema = (
+        "CREATE TABLE IF NOT EXISTS orders (post TEXT PRIMARY KEY, tlcs TEXT NOT NULL, "
+        "gone TEXT NOT NULL, at REAL NOT NULL)"
+    )
 
     def save(self, post: str, order: list[str], gone: list[str], at: float) -> None:
         with self._lock:

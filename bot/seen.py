@@ -7,9 +7,9 @@ how gaps are counted across restarts too.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from pathlib import Path
+
+from bot.sqlite_store import SqliteStore
 
 __all__ = ["SeenStore"]
 
@@ -33,17 +33,15 @@ CREATE TABLE IF NOT EXISTS watermark (
 """
 
 
-class SeenStore:
+class SeenStore(SqliteStore):
     """Dedupe by fullname, persisted. ``path=':memory:'`` for a throw-away store."""
 
+    schema = _SCHEMA
+
     def __init__(self, path: str | Path = ":memory:") -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        super().__init__(path)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
 
     def __contains__(self, fullname: object) -> bool:
         with self._lock:
