@@ -28,6 +28,7 @@ from training.aux.data import aux_data_files
 from training.aux.datasets import load_aux_data
 from training.aux.evaluate import evaluate_aux
 from training.aux.fit import AuxConfig, train_aux
+from training.commands.options import add_command
 from training.errors import TrainingError
 
 __all__ = ["register", "run"]
@@ -36,21 +37,12 @@ logger = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "aux",
         help="train the auxiliary metric models (bundle 'aux')",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument(
-        "--data",
-        default=None,
-        help="data directory (default: PROSOCIAL_DATA_DIR or ../shared/data)",
-    )
-    p.add_argument(
-        "--registry",
-        default=None,
-        help="model registry (default: PROSOCIAL_REGISTRY_DIR or var/registry)",
+        doc=__doc__,
+        data="data directory (holds the aux datasets)",
     )
     p.add_argument("--eval", action="store_true", help="print every held-out figure")
     p.add_argument(
@@ -58,7 +50,6 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="do not train; evaluate the registry's current aux bundle",
     )
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument(
         "--limit",
         type=int,

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from training.commands.options import IEMPATHIZE, add_command
+
 __all__ = ["TEACHER_SEED0", "register", "run"]
 
 #: Teacher seeds for ``--distill-teachers`` start here (disjoint from the student seeds 0..N-1).
@@ -19,11 +21,13 @@ TEACHER_SEED0 = 100
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "empathy", help="fine-tune the empathy-direction classifier", description=__doc__
+    p = add_command(
+        subparsers,
+        "empathy",
+        help="fine-tune the empathy-direction classifier",
+        doc=__doc__,
+        data=IEMPATHIZE,
     )
-    p.add_argument("--data", default=None, help="data directory (holds iempathize/dataset.csv)")
-    p.add_argument("--registry", default=None, help="model registry directory")
     p.add_argument("--report-dir", default=None, help="default var/reports/empathy")
     p.add_argument("--seeds", type=int, default=3, help="number of training seeds (0..N-1)")
     p.add_argument("--epochs", type=int, default=None)
@@ -74,7 +78,6 @@ def register(subparsers: Any) -> None:
         help="smoke run: 300 train / 200 eval sentences, 1 epoch, max_len 32, 1 seed",
     )
     p.add_argument("--no-bundle", action="store_true", help="do not write a bundle")
-    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
 
 

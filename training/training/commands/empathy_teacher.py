@@ -16,18 +16,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from training.commands.options import IEMPATHIZE, add_command
+
 __all__ = ["register", "run"]
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "empathy-teacher",
         help="MPNet teacher on iEmpathize, distilled into MiniLM students",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        doc=__doc__,
+        data=IEMPATHIZE,
     )
-    p.add_argument("--data", default=None, help="data directory (holds iempathize/dataset.csv)")
-    p.add_argument("--registry", default=None, help="model registry directory")
     p.add_argument("--report-dir", default=None, help="default var/reports/empathy-teacher")
     p.add_argument("--teacher-seeds", type=int, default=1, help="teacher seeds (ensemble)")
     p.add_argument("--teacher-epochs", type=int, default=None)
@@ -53,7 +54,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-train", type=int, default=None, help="use only N train sentences")
     p.add_argument("--max-eval", type=int, default=None, help="use only N valid/test sentences")
     p.add_argument("--no-bundle", action="store_true", help="do not write bundles")
-    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
 
 

@@ -13,18 +13,21 @@ import json
 import sys
 from typing import Any
 
+from training.commands.options import IEMPATHIZE, add_command
+
 __all__ = ["evaluate_bundle", "register", "run"]
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "eval-empathy", help="re-evaluate the empathy bundle on test", description=__doc__
+    p = add_command(
+        subparsers,
+        "eval-empathy",
+        help="re-evaluate the empathy bundle on test",
+        doc=__doc__,
+        data=IEMPATHIZE,
     )
     p.add_argument("--model", default=None, help="bundle directory (default: registry current)")
-    p.add_argument("--registry", default=None, help="model registry directory")
-    p.add_argument("--data", default=None, help="data directory (holds iempathize/dataset.csv)")
     p.add_argument("--fast", action="store_true", help="evaluate the int8 fast path")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 

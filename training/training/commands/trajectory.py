@@ -14,6 +14,7 @@ from models.errors import BundleMissingError
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
 from streaming.errors import StreamingError
 from streaming.progress import report_progress
+from training.commands.options import add_command
 from training.errors import TrainingError
 from training.fromdb import add_from_db_args, run_from_db
 
@@ -21,11 +22,9 @@ __all__ = ["register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = subparsers.add_parser(
-        "trajectory", help="fit the prosocial trajectory (PCA) bundle", description=__doc__
+    p = add_command(
+        subparsers, "trajectory", help="fit the prosocial trajectory (PCA) bundle", doc=__doc__
     )
-    p.add_argument("--data", help="dump directory (or the data dir holding reddit-college/)")
-    p.add_argument("--registry", help="model registry directory")
     p.add_argument(
         "--min-age-hours",
         type=float,
@@ -42,7 +41,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument(
         "--heldout-frac", type=float, default=0.2, help="share of posts held out (default 0.2)"
     )
-    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument(
         "--candidate", action="store_true", help="register the bundle without making it current"
     )
