@@ -69,7 +69,7 @@ def _rows(
 ) -> tuple[list[tuple[Any, ...]], str | None]:
     outcome = OutcomeRow.safe if target == "safe" else OutcomeRow.trajectory
     with sessions() as s:
-        q = (
+        query = (
             select(
                 ScoreRow.subreddit,
                 ScoreRow.post_name,
@@ -89,10 +89,10 @@ def _rows(
             )
         )
         if since is not None:
-            q = q.where(ScoreRow.created_utc >= since)
+            query = query.where(ScoreRow.created_utc >= since)
         if until is not None:
-            q = q.where(ScoreRow.created_utc < until)
-        rows: list[tuple[Any, ...]] = [tuple(r) for r in s.execute(q)]
+            query = query.where(ScoreRow.created_utc < until)
+        rows: list[tuple[Any, ...]] = [tuple(r) for r in s.execute(query)]
     subs = {x.lower() for x in subreddits}
     if subs:
         rows = [r for r in rows if r[0].lower() in subs]

@@ -34,21 +34,21 @@ def find_dead_letters(
     limit: int | None = 100,
 ) -> list[DeadLetterRow]:
     """Dead letters, newest first; ``reason`` matches the reason's prefix (its kind)."""
-    q = select(DeadLetterRow).order_by(DeadLetterRow.at_ms.desc(), DeadLetterRow.id)
+    query = select(DeadLetterRow).order_by(DeadLetterRow.at_ms.desc(), DeadLetterRow.id)
     if ids:
-        q = q.where(DeadLetterRow.id.in_(list(ids)))
+        query = query.where(DeadLetterRow.id.in_(list(ids)))
     if stage:
-        q = q.where(DeadLetterRow.stage == stage)
+        query = query.where(DeadLetterRow.stage == stage)
     if reason:
-        q = q.where(DeadLetterRow.reason.startswith(reason))
+        query = query.where(DeadLetterRow.reason.startswith(reason))
     if redriven is True:
-        q = q.where(DeadLetterRow.redriven_ms.is_not(None))
+        query = query.where(DeadLetterRow.redriven_ms.is_not(None))
     elif redriven is False:
-        q = q.where(DeadLetterRow.redriven_ms.is_(None))
+        query = query.where(DeadLetterRow.redriven_ms.is_(None))
     if limit:
-        q = q.limit(limit)
+        query = query.limit(limit)
     with sessions() as s:
-        return list(s.scalars(q))
+        return list(s.scalars(query))
 
 
 def dead_letter_dict(r: DeadLetterRow, *, raw: bool = False) -> dict[str, Any]:

@@ -152,8 +152,8 @@ class Eraser:
             for e in self.registry:
                 for col in e.author_columns:
                     for chunk in _chunks(names):
-                        q = select(e.column(col)).where(e.column(e.id_column).in_(chunk))
-                        out.update(a for a in s.scalars(q) if a)
+                        query = select(e.column(col)).where(e.column(e.id_column).in_(chunk))
+                        out.update(a for a in s.scalars(query) if a)
         return out - _NOT_ACCOUNTS
 
     # -- erasure -----------------------------------------------------------------------
@@ -219,8 +219,8 @@ class Eraser:
                     continue
                 for col in e.author_columns:
                     for chunk in _chunks(authors):
-                        q = select(e.column(e.id_column)).where(e.column(col).in_(chunk))
-                        names.update(s.scalars(q))
+                        query = select(e.column(e.id_column)).where(e.column(col).in_(chunk))
+                        names.update(s.scalars(query))
             conds = []
             for a in authors:
                 conds += [

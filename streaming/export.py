@@ -141,12 +141,12 @@ def export_dump(
     subs = {s.lower() for s in subreddits}
     summary = ExportSummary(str(out), since, until, sorted(subs), shuffle_seed=shuffle_seed)
     with sessions() as s:
-        q = select(PostRow).order_by(PostRow.created_utc, PostRow.name)
+        query = select(PostRow).order_by(PostRow.created_utc, PostRow.name)
         if since is not None:
-            q = q.where(PostRow.created_utc >= since)
+            query = query.where(PostRow.created_utc >= since)
         if until is not None:
-            q = q.where(PostRow.created_utc < until)
-        posts = [p for p in s.scalars(q) if not subs or p.subreddit.lower() in subs]
+            query = query.where(PostRow.created_utc < until)
+        posts = [p for p in s.scalars(query) if not subs or p.subreddit.lower() in subs]
         names = [p.name for p in posts]
         trees: dict[str, list[ReplyRow]] = defaultdict(list)
         outcomes: list[OutcomeRow] = []

@@ -61,12 +61,12 @@ class FeedbackRecorder:
         post = str(params.get("post") or (target if target.startswith("t3_") else ""))
         tlc = target if target.startswith("t1_") else None
         with self.sessions() as s:
-            q = (
+            query = (
                 select(SuggestionRow)
                 .where(SuggestionRow.post_name == post)
                 .order_by(SuggestionRow.revision.desc())
             )
-            made = list(s.scalars(q))
+            made = list(s.scalars(query))
             before = [r for r in made if r.made_ms <= proposed_utc * 1000]
             sug: SuggestionRow | None = (before or made)[0] if made else None
             row = {

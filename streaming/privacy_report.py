@@ -60,12 +60,12 @@ def privacy_report(
                 kind_ages[k] += v
             cutoff = now_i + DAY - horizon_s - retention_s
             expiring += int(s.scalar(select(func.count()).where(col <= cutoff)) or 0)
-            q = (
+            query = (
                 select(ErasureRow.reason, func.count())
                 .where(ErasureRow.kind == e.kind)
                 .group_by(ErasureRow.reason)
             )
-            erased.setdefault(str(e.kind), {r: int(n) for r, n in s.execute(q).tuples()})
+            erased.setdefault(str(e.kind), {r: int(n) for r, n in s.execute(query).tuples()})
         recent = select(ErasureRow.reason, ErasureRow.via, func.count()).where(
             and_(ErasureRow.reason != "retention", ErasureRow.erased_utc > now_i - DAY)
         )

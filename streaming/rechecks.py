@@ -51,7 +51,7 @@ class RecheckSchedule:
                 final = and_(
                     final_at <= now, or_(RecheckRow.name.is_(None), RecheckRow.final.is_(False))
                 )
-                q = (
+                query = (
                     select(created, idc)
                     .outerjoin(ErasureRow, ErasureRow.name == idc)
                     .outerjoin(RecheckRow, RecheckRow.name == idc)
@@ -59,7 +59,7 @@ class RecheckSchedule:
                     .order_by(created)
                     .limit(limit)
                 )
-                out += [(int(c), str(n)) for c, n in s.execute(q).tuples()]
+                out += [(int(c), str(n)) for c, n in s.execute(query).tuples()]
         out.sort()
         names = list(dict.fromkeys(n for _, n in out))  # a TLC can sit in two tables
         return names[:limit]
@@ -73,8 +73,8 @@ class RecheckSchedule:
             created: dict[str, int] = {}
             for e in erasables(primary_only=True):
                 idc, col = e.column(e.id_column), e.column(e.created_column)
-                q = select(idc, col).where(idc.in_(names))
-                created.update({str(n): int(c) for n, c in s.execute(q).tuples()})
+                query = select(idc, col).where(idc.in_(names))
+                created.update({str(n): int(c) for n, c in s.execute(query).tuples()})
             rows = []
             for n in names:
                 c = created.get(n)

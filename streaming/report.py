@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from streaming.pipeline import Pipeline
 from streaming.runtime import RunStats
 from streaming.storage import (
+    Base,
     DeadLetterRow,
     EvaluationRow,
     OutcomeRow,
@@ -24,8 +25,8 @@ from streaming.storage import (
 __all__ = ["collect_report", "render_markdown"]
 
 
-def _pct(xs: list[float], q: float) -> float | None:
-    return float(np.percentile(xs, q)) if xs else None
+def _pct(xs: list[float], quantile: float) -> float | None:
+    return float(np.percentile(xs, quantile)) if xs else None
 
 
 def collect_report(
@@ -33,7 +34,7 @@ def collect_report(
 ) -> dict[str, Any]:
     with p.sessions() as s:
 
-        def count(t: Any) -> int:
+        def count(t: type[Base]) -> int:
             return int(s.scalar(select(func.count()).select_from(t)) or 0)
 
         counts = {
@@ -51,16 +52,16 @@ def collect_report(
         posts_suggested = int(
             s.scalar(select(func.count(func.distinct(SuggestionRow.post_name)))) or 0
         )
-        lat = [x for x in s.scalars(select(SuggestionRow.latency_s)) if x is not None]
+        latencies = [x for x in s.scalars(select(SuggestionRow.latency_s)) if x is not None]
         reasons = dict(
             s.execute(select(DeadLetterRow.reason, func.count()).group_by(DeadLetterRow.reason))
             .tuples()
             .all()
         )
-        dl: dict[str, int] = {}
+        dead_letters: dict[str, int] = {}
         for r, n in reasons.items():
             k = r.split(":", 1)[0]
-            dl[k] = dl.get(k, 0) + int(n)
+            dead_letters[k] = dead_letters.get(k, 0) + int(n)
         latest = (
             s.execute(
                 select(SuggestionRow.post_name, func.max(SuggestionRow.revision)).group_by(
@@ -81,22 +82,22 @@ def collect_report(
             if e.model not in newest or e.window_end_utc > newest[e.model].window_end_utc:
                 newest[e.model] = e
     wall = stats.wall_s or math.nan
-    rep: dict[str, Any] = {
+    report: dict[str, Any] = {
         "wall_s": round(stats.wall_s, 2),
         "events_published": stats.published,
         "events_per_s": round(stats.published / wall, 1) if stats.published else None,
         "tlcs_scored": counts["scores"],
         "tlcs_scored_per_s": round(counts["scores"] / wall, 1) if counts["scores"] else None,
         "latency_ingest_to_suggestion_s": {
-            "p50": _pct(lat, 50),
-            "p99": _pct(lat, 99),
-            "n": len(lat),
+            "p50": _pct(latencies, 50),
+            "p99": _pct(latencies, 99),
+            "n": len(latencies),
         },
         "suggestions": counts["suggestions"],
         "posts_with_suggestions": posts_suggested,
         "posts_where_order_changes": moved,
         "counts": counts,
-        "dead_letters": dl,
+        "dead_letters": dead_letters,
         "models": p.models.versions(),
         "missing_models": dict(p.models.missing),
         "skipped": dict(p.skipped),
@@ -106,8 +107,8 @@ def collect_report(
         },
     }
     if extra:
-        rep.update(extra)
-    return rep
+        report.update(extra)
+    return report
 
 
 def _f(x: Any) -> str:
@@ -118,10 +119,10 @@ def _f(x: Any) -> str:
     return str(x)
 
 
-def render_markdown(rep: dict[str, Any], title: str = "prosocial demo") -> str:
+def render_markdown(report: dict[str, Any], title: str = "prosocial demo") -> str:
     lines = [f"# {title}", ""]
-    if rep.get("replay"):
-        r = rep["replay"]
+    if report.get("replay"):
+        r = report["replay"]
         lines += [
             (
                 f"Replay of `{r.get('data')}` {r.get('since')} → {r.get('until')}"
@@ -131,35 +132,37 @@ def render_markdown(rep: dict[str, Any], title: str = "prosocial demo") -> str:
             ),
             "",
         ]
-    if rep["missing_models"]:
+    if report["missing_models"]:
         lines += ["## Missing bundles (these parts did not run)", ""]
-        lines += [f"- **{k}**: {v}" for k, v in rep["missing_models"].items()]
-        lines += [f"- stage/feature `{k}`: {v}" for k, v in rep["skipped"].items()]
+        lines += [f"- **{k}**: {v}" for k, v in report["missing_models"].items()]
+        lines += [f"- stage/feature `{k}`: {v}" for k, v in report["skipped"].items()]
         lines.append("")
-    lat = rep["latency_ingest_to_suggestion_s"]
+    latencies = report["latency_ingest_to_suggestion_s"]
     lines += [
         "## Throughput and latency",
         "",
         "| figure | value |",
         "|---|---|",
-        f"| wall time (s) | {_f(rep['wall_s'])} |",
-        f"| events replayed | {rep['events_published']} |",
-        f"| events/s | {_f(rep['events_per_s'])} |",
-        f"| TLCs scored | {rep['tlcs_scored']} |",
-        f"| TLCs scored/s | {_f(rep['tlcs_scored_per_s'])} |",
-        f"| ingest → stored suggestion p50 (s) | {_f(lat['p50'])} |",
-        f"| ingest → stored suggestion p99 (s) | {_f(lat['p99'])} |",
-        f"| suggestions stored (revisions) | {rep['suggestions']} |",
-        f"| posts with a suggestion | {rep['posts_with_suggestions']} |",
+        f"| wall time (s) | {_f(report['wall_s'])} |",
+        f"| events replayed | {report['events_published']} |",
+        f"| events/s | {_f(report['events_per_s'])} |",
+        f"| TLCs scored | {report['tlcs_scored']} |",
+        f"| TLCs scored/s | {_f(report['tlcs_scored_per_s'])} |",
+        f"| ingest → stored suggestion p50 (s) | {_f(latencies['p50'])} |",
+        f"| ingest → stored suggestion p99 (s) | {_f(latencies['p99'])} |",
+        f"| suggestions stored (revisions) | {report['suggestions']} |",
+        f"| posts with a suggestion | {report['posts_with_suggestions']} |",
         (
             f"| posts whose suggested order differs from Reddit's | "
-            f"{rep['posts_where_order_changes']} |"
+            f"{report['posts_where_order_changes']} |"
         ),
-        f"| outcomes back-filled | {rep['counts']['outcomes']} |",
-        (f"| dead letters | {sum(rep['dead_letters'].values())} {rep['dead_letters'] or ''} |"),
+        f"| outcomes back-filled | {report['counts']['outcomes']} |",
+        (
+            f"| dead letters | {sum(report['dead_letters'].values())} {report['dead_letters'] or ''} |"
+        ),
         "",
     ]
-    ev = rep["evaluation"]
+    ev = report["evaluation"]
     if ev:
         lines += [
             "## Forecast quality against back-filled outcomes (all subreddits)",
@@ -199,5 +202,5 @@ def render_markdown(rep: dict[str, Any], title: str = "prosocial demo") -> str:
             ),
             "",
         ]
-    lines += ["## Models", ""] + [f"- {k}: `{v}`" for k, v in rep["models"].items()] + [""]
+    lines += ["## Models", ""] + [f"- {k}: `{v}`" for k, v in report["models"].items()] + [""]
     return "\n".join(lines)

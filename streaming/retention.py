@@ -58,13 +58,13 @@ class RetentionPurge:
         with self.sessions() as s:
             for e in erasables(primary_only=True):
                 idc = e.column(e.id_column)
-                q = (
+                query = (
                     select(idc)
                     .outerjoin(ErasureRow, ErasureRow.name == idc)
                     .where(and_(ErasureRow.name.is_(None), e.column(e.created_column) <= cutoff))
                     .limit(limit or self.batch)
                 )
-                out.setdefault(str(e.kind), []).extend(s.scalars(q))
+                out.setdefault(str(e.kind), []).extend(s.scalars(query))
         return out
 
     def run(self) -> PurgeReport:
@@ -87,10 +87,10 @@ class RetentionPurge:
     def _purge_dead_letters(self) -> int:
         cutoff_ms = int((self.wall() - self.retention_s) * 1000)
         with self.sessions() as s:
-            q = select(DeadLetterRow.id, DeadLetterRow.reason).where(
+            query = select(DeadLetterRow.id, DeadLetterRow.reason).where(
                 and_(DeadLetterRow.raw != "", DeadLetterRow.at_ms <= cutoff_ms)
             )
-            rows = list(s.execute(q).tuples())
+            rows = list(s.execute(query).tuples())
             for ident, reason in rows:
                 s.execute(
                     update(DeadLetterRow)

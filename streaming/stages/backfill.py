@@ -88,13 +88,13 @@ class BackfillStage(DatabaseStage):
 
     def recover(self) -> None:
         with self.sessions() as s:
-            q = (
+            query = (
                 select(ScoreRow.tlc_name, ScoreRow.post_name, ScoreRow.created_utc)
                 .outerjoin(OutcomeRow, OutcomeRow.tlc_name == ScoreRow.tlc_name)
                 .where(OutcomeRow.tlc_name.is_(None))
             )
             n = 0
-            for tlc, post, created in s.execute(q):
+            for tlc, post, created in s.execute(query):
                 due = created + self.horizon_s
                 self.scheduler.schedule(tlc, due, _noop, tlc, post, due)
                 n += 1

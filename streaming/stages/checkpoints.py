@@ -113,7 +113,7 @@ class CheckpointScheduler:
                 CheckpointScoreRow.forecaster_version == self.version,
             )
         )
-        q = (
+        query = (
             select(TlcRow, PostRow, ScoreRow)
             .join(PostRow, PostRow.name == TlcRow.post_name)
             .join(ScoreRow, ScoreRow.tlc_name == TlcRow.name)
@@ -126,7 +126,7 @@ class CheckpointScheduler:
             .order_by(TlcRow.created_utc)
             .limit(self.max_per_tick)
         )
-        return list(s.execute(q).tuples())
+        return list(s.execute(query).tuples())
 
     def run(self, s: Session, now: float) -> list[dict[str, Any]]:
         """Re-forecast every due (TLC, delay) (up to ``max_per_tick`` per delay); returns the

@@ -132,7 +132,7 @@ class EvaluatorStage(DatabaseStage):
         version, for the forecast at creation (``delay`` 0) or a checkpoint re-forecast."""
         outcome = OutcomeRow.safe if self.target == "safe" else OutcomeRow.trajectory
         src: Any = ScoreRow if delay == 0 else CheckpointScoreRow
-        q = (
+        query = (
             select(
                 src.tlc_name,
                 src.post_name,
@@ -149,11 +149,11 @@ class EvaluatorStage(DatabaseStage):
             .limit(self.window)
         )
         if delay:
-            q = q.where(CheckpointScoreRow.checkpoint_s == delay)
+            query = query.where(CheckpointScoreRow.checkpoint_s == delay)
         if sub != "*":
-            q = q.where(src.subreddit == sub)
+            query = query.where(src.subreddit == sub)
         by_version: dict[str, list[Any]] = defaultdict(list)
-        for r in s.execute(q):
+        for r in s.execute(query):
             by_version[r[6] or "none"].append(tuple(r[:6]))
         return by_version
 

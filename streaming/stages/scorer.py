@@ -188,19 +188,19 @@ class ScorerStage(DatabaseStage):
 
     def _score(self, tlc_names: set[str], post_names: set[str]) -> None:
         with self.sessions() as s:
-            q = (
+            query = (
                 select(TlcRow, PostRow)
                 .join(PostRow, PostRow.name == TlcRow.post_name)
                 .where(TlcRow.status.in_(("pending", "dead")))
             )
             todo: list[tuple[TlcRow, PostRow]] = []
             if tlc_names:
-                todo += list(s.execute(q.where(TlcRow.name.in_(tlc_names))).tuples())
+                todo += list(s.execute(query.where(TlcRow.name.in_(tlc_names))).tuples())
             if post_names:
                 seen = {t.name for t, _ in todo}
                 todo += [
                     r
-                    for r in s.execute(q.where(TlcRow.post_name.in_(post_names))).tuples()
+                    for r in s.execute(query.where(TlcRow.post_name.in_(post_names))).tuples()
                     if r[0].name not in seen
                 ]
             if todo:
@@ -359,7 +359,7 @@ class ScorerStage(DatabaseStage):
         cutoff = self.clock.now() - self.missing_post_grace_s
         stored_before_ms = now_ms() - int(self.missing_post_wall_s * 1000)
         with self.sessions() as s:
-            q = (
+            query = (
                 select(TlcRow)
                 .outerjoin(PostRow, PostRow.name == TlcRow.post_name)
                 .where(
@@ -370,7 +370,7 @@ class ScorerStage(DatabaseStage):
                 )
                 .limit(5000)
             )
-            lost = list(s.scalars(q))
+            lost = list(s.scalars(query))
             if not lost:
                 return 0
             for t in lost:

@@ -105,13 +105,13 @@ class SuggesterStage(DatabaseStage):
                 .subquery()
             )
             total = n.c.n + func.coalesce(c.c.k, 0)
-            q = (
+            query = (
                 select(n.c.post_name, n.c.t)
                 .outerjoin(c, c.c.post_name == n.c.post_name)
                 .outerjoin(r, r.c.post_name == n.c.post_name)
                 .where((r.c.rev.is_(None)) | (r.c.rev < total))
             )
-            for post, t in s.execute(q):
+            for post, t in s.execute(query):
                 self.dirty[post] = float(t)
         if self.dirty:
             logger.info("suggester: %d posts to (re)suggest after restart", len(self.dirty))
