@@ -26,6 +26,8 @@ from bot.backoff import Backoff
 from bot.errors import RetriesExhausted
 from bot.gone import classify
 from bot.ratelimit import RateBudget
+from bot.threads import FetchReport
+from redditdata.tree import Thread, walk
 from streaming.erasure import Eraser
 from streaming.rechecks import RecheckSchedule
 
@@ -130,14 +132,14 @@ class DeletionSync:
         self._accumulate(report)
         return report
 
-    def observe_thread(self, thread: Any, report: Any = None) -> SyncReport:
+    def observe_thread(
+        self, thread: Thread | None, report: FetchReport | None = None
+    ) -> SyncReport:
         """The back-fill's thread: items it shows deleted, removed or of a deleted account
         (``report.gone`` from :class:`bot.threads.FetchReport` when given, else the text
         markers of the thread itself)."""
-        gone = dict(getattr(report, "gone", None) or {})
+        gone = dict(report.gone) if report is not None else {}
         if not gone and thread is not None:
-            from redditdata.tree import walk
-
             post = thread.post
             reason = classify({"selftext": post.selftext, "author": post.author})
             if reason is not None:

@@ -118,11 +118,8 @@ class LiveService:
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             problems.append(f"database unreachable: {type(exc).__name__}")
         try:
-            lag_fn: Any = getattr(self.pipeline.bus, "lag", None)
-            lag = (
-                lag_fn("prosocial-scorer", ("reddit.submissions", "reddit.comments"))
-                if lag_fn is not None
-                else None
+            lag = self.pipeline.bus.lag(
+                "prosocial-scorer", ("reddit.submissions", "reddit.comments")
             )
         except Exception as exc:  # noqa: BLE001
             lag = None

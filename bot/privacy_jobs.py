@@ -19,6 +19,8 @@ from typing import Any
 from bot.backoff import Backoff
 from bot.deletions import DeletionSync, SyncReport
 from bot.ratelimit import RateBudget
+from bot.threads import FetchReport
+from redditdata.tree import Thread
 from streaming.erasure import Eraser
 from streaming.rechecks import RecheckSchedule
 from streaming.retention import PurgeReport, RetentionPurge
@@ -93,7 +95,7 @@ class PrivacyJobs:
             logger.exception("retention purge failed; retried at the next run")
             return None
 
-    def observe_thread(self, thread: Any, report: Any = None) -> None:
+    def observe_thread(self, thread: Thread, report: FetchReport | None = None) -> None:
         """The back-fill fetcher's observer: erase what the fetched thread shows gone."""
         try:
             self.sync.observe_thread(thread, report)

@@ -89,7 +89,7 @@ def _replay(cfg: LoopConfig, db: Path, since: str, until: str) -> dict[str, Any]
         "tlcs": index.n_tlcs,
         "wall_s": round(time.perf_counter() - t0, 1),
         "replay_s": round(stats.wall_s, 1),
-        "champion": getattr(p.models.forecaster, "version", None),
+        "champion": p.models.forecaster_version,
         "missing_models": dict(p.models.missing),
         "scorer_busy_s": round(busy or 0.0, 2),
         **(scorer.health() if scorer is not None else {}),

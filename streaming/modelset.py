@@ -146,6 +146,10 @@ class ModelSet:
     #: bundle name → why it is missing (with the command that trains it)
     missing: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def forecaster_version(self) -> str | None:
+        return None if self.forecaster is None else self.forecaster.version
+
     def versions(self) -> dict[str, str | None]:
         out: dict[str, str | None] = {
             "empathy": None if self.empathy is None else self.empathy.version,

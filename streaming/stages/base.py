@@ -474,11 +474,8 @@ class StageRunner:
         if busy and since <= self.lag_every_s:
             return
         self._lag_at = time.monotonic()
-        lag_fn = getattr(self.bus, "lag", None)
-        if lag_fn is None:
-            return
         try:
-            self.lag = int(lag_fn(self.stage.group_id, self.stage.topics))
+            self.lag = int(self.bus.lag(self.stage.group_id, self.stage.topics))
             self.metrics.lag.labels(stage=self.stage.name).set(self.lag)
         except Exception:
             logger.debug("lag unavailable for %s", self.stage.name, exc_info=True)

@@ -400,9 +400,7 @@ class ScorerStage(DatabaseStage):
         return {
             "can_score": self.can_score,
             "missing_models": dict(self.models.missing),
-            "forecaster": None
-            if self.models.forecaster is None
-            else self.models.forecaster.version,
+            "forecaster": self.models.forecaster_version,
             **(self.shadow.health() if self.reloader is not None else {}),
             "checkpoints": list(self.reforecast.delays),
             "reforecasts": self.reforecast.made,

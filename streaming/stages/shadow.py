@@ -101,7 +101,7 @@ class ModelReloader:
         self._last = now
         changed = False
         want = self.registry.current_version("forecaster")
-        have = getattr(models.forecaster, "version", None)
+        have = models.forecaster_version
         if want and want != have:
             if self.challenger is not None and self.challenger.version == want:
                 new: ForecastModel | None = self.challenger
@@ -114,9 +114,9 @@ class ModelReloader:
                 changed = True
                 logger.info("scorer: champion forecaster %s → %s (hot reload)", have, want)
         ch = challenger_version(self.registry, "forecaster") if self.shadow else None
-        if ch == getattr(models.forecaster, "version", None):
+        if ch == models.forecaster_version:
             ch = None
-        if ch != getattr(self.challenger, "version", None):
+        if ch != (None if self.challenger is None else self.challenger.version):
             self.challenger = self._try(ch, models) if ch else None
             logger.info("scorer: challenger forecaster %s", ch or "none")
             changed = True
