@@ -29,7 +29,7 @@ import json
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,6 +126,137 @@ def _plain(r: ReplyRow) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _Window:
+    """What the database holds for the exported posts."""
+
+    posts: list[PostRow]
+    trees: dict[str, list[ReplyRow]]  # TLC → its back-filled tree (root at depth 0)
+    outcomes: list[OutcomeRow]
+    feedback: list[ModeratorFeedbackRow]
+    erased: set[str]  # comments erased on Reddit after (or while) their tree was stored
+
+
+def _read_window(
+    sessions: SessionFactory, since: int | None, until: int | None, subs: set[str]
+) -> _Window:
+    with sessions() as s:
+        query = select(PostRow).order_by(PostRow.created_utc, PostRow.name)
+        if since is not None:
+            query = query.where(PostRow.created_utc >= since)
+        if until is not None:
+            query = query.where(PostRow.created_utc < until)
+        posts = [p for p in s.scalars(query) if not subs or p.subreddit.lower() in subs]
+        names = [p.name for p in posts]
+        window = _Window(posts, defaultdict(list), [], [], set())
+        for i in range(0, len(names), 500):
+            chunk = names[i : i + 500]
+            for r in s.scalars(
+                select(ReplyRow)
+                .where(ReplyRow.post_name.in_(chunk), ReplyRow.as_of_utc.is_not(None))
+                .order_by(ReplyRow.created_utc, ReplyRow.name)
+            ):
+                window.trees[str(r.tlc_name)].append(r)
+            window.outcomes += s.scalars(
+                select(OutcomeRow)
+                .where(OutcomeRow.post_name.in_(chunk))
+                .order_by(OutcomeRow.tlc_name)
+            )
+            window.feedback += s.scalars(
+                select(ModeratorFeedbackRow)
+                .where(ModeratorFeedbackRow.post_name.in_(chunk))
+                .order_by(ModeratorFeedbackRow.id)
+            )
+        reply_names = [r.name for rows in window.trees.values() for r in rows]
+        for i in range(0, len(reply_names), 500):
+            window.erased |= set(
+                s.scalars(
+                    select(ErasureRow.name).where(ErasureRow.name.in_(reply_names[i : i + 500]))
+                )
+            )
+    return window
+
+
+def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> int:
+    """Write ``records`` as gzipped JSON lines; how many."""
+    n = 0
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec) + "\n")
+            n += 1
+    return n
+
+
+def _submission(p: PostRow, retrieved_on: int) -> dict[str, Any]:
+    return {
+        "id": _id(p.name),
+        "name": p.name,
+        "subreddit": p.subreddit,
+        "title": p.title,
+        "selftext": p.selftext,
+        "author": p.author,
+        "score": p.score,
+        "created_utc": p.created_utc,
+        "retrieved_on": retrieved_on,
+    }
+
+
+def _comment(c: dict[str, Any], post: str) -> dict[str, Any]:
+    return {
+        "id": _id(c["name"]),
+        "name": c["name"],
+        "parent_id": c["parent_name"],
+        "link_id": post,
+        "subreddit": c["subreddit"],
+        "author": c["author"],
+        "body": c["body"] if c["body"] is not None else DELETED,
+        "score": c["score"],
+        "created_utc": c["created_utc"],
+        "retrieved_on": c["as_of_utc"],
+    }
+
+
+def _outcomes(
+    plain: dict[str, list[dict[str, Any]]],
+    outcomes: list[OutcomeRow],
+    donors: dict[str, str],
+    shuffled: bool,
+) -> Iterator[dict[str, Any]]:
+    """Each exported TLC's outcome; with a shuffle the donor's (the tree it now carries)."""
+    by_tlc = {o.tlc_name: o for o in outcomes}
+    for name in sorted(plain):
+        own, o = by_tlc.get(name), by_tlc.get(donors[name])
+        if own is None or o is None:
+            continue
+        yield {
+            "tlc": own.tlc_name,
+            "post": own.post_name,
+            "subreddit": own.subreddit,
+            "as_of_utc": own.as_of_utc,
+            "trajectory": o.trajectory,
+            "metrics": o.metrics,
+            "n_replies": o.n_replies,
+            "versions": o.versions,
+            "shuffled": shuffled,
+        }
+
+
+_FEEDBACK_COLUMNS = (
+    "id",
+    "subreddit",
+    "post_name",
+    "tlc_name",
+    "action",
+    "decision",
+    "moderator",
+    "proposed_utc",
+    "decided_utc",
+    "suggestion_revision",
+    "forecaster_version",
+    "params",
+)
+
+
 def export_dump(
     sessions: SessionFactory,
     out: str | Path,
@@ -140,46 +271,9 @@ def export_dump(
     out.mkdir(parents=True, exist_ok=True)
     subs = {s.lower() for s in subreddits}
     summary = ExportSummary(str(out), since, until, sorted(subs), shuffle_seed=shuffle_seed)
-    with sessions() as s:
-        query = select(PostRow).order_by(PostRow.created_utc, PostRow.name)
-        if since is not None:
-            query = query.where(PostRow.created_utc >= since)
-        if until is not None:
-            query = query.where(PostRow.created_utc < until)
-        posts = [p for p in s.scalars(query) if not subs or p.subreddit.lower() in subs]
-        names = [p.name for p in posts]
-        trees: dict[str, list[ReplyRow]] = defaultdict(list)
-        outcomes: list[OutcomeRow] = []
-        feedback: list[ModeratorFeedbackRow] = []
-        for i in range(0, len(names), 500):
-            chunk = names[i : i + 500]
-            for r in s.scalars(
-                select(ReplyRow)
-                .where(ReplyRow.post_name.in_(chunk), ReplyRow.as_of_utc.is_not(None))
-                .order_by(ReplyRow.created_utc, ReplyRow.name)
-            ):
-                trees[str(r.tlc_name)].append(r)
-            outcomes += s.scalars(
-                select(OutcomeRow)
-                .where(OutcomeRow.post_name.in_(chunk))
-                .order_by(OutcomeRow.tlc_name)
-            )
-            feedback += s.scalars(
-                select(ModeratorFeedbackRow)
-                .where(ModeratorFeedbackRow.post_name.in_(chunk))
-                .order_by(ModeratorFeedbackRow.id)
-            )
-        # erased on Reddit after (or while) the tree was stored: never exported with its text
-        reply_names = [r.name for rows in trees.values() for r in rows]
-        erased: set[str] = set()
-        for i in range(0, len(reply_names), 500):
-            erased |= set(
-                s.scalars(
-                    select(ErasureRow.name).where(ErasureRow.name.in_(reply_names[i : i + 500]))
-                )
-            )
+    window = _read_window(sessions, since, until, subs)
     # a tree is complete only with its root (a pruned or partly erased tree is left out)
-    trees = {k: v for k, v in trees.items() if any(r.depth == 0 for r in v)}
+    trees = {k: v for k, v in window.trees.items() if any(r.depth == 0 for r in v)}
     donors = (
         _donors(list(trees), shuffle_seed) if shuffle_seed is not None else {k: k for k in trees}
     )
@@ -188,89 +282,35 @@ def export_dump(
         if shuffle_seed is not None
         else {k: [_plain(r) for r in v] for k, v in trees.items()}
     )
-    for rows in plain.values():
-        for d in rows:
-            if d["name"] in erased:
-                d["author"], d["body"] = None, "[removed]"
     by_post: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for rows in plain.values():
+        for d in rows:
+            if d["name"] in window.erased:  # never exported with its text
+                d["author"], d["body"] = None, "[removed]"
         by_post[rows[0]["post_name"]] += rows
-    as_of = {p: max(r["as_of_utc"] for r in rows) for p, rows in by_post.items()}
-    kept = [p for p in posts if p.name in by_post]
-    with gzip.open(out / "submissions.jsonl.gz", "wt", encoding="utf-8") as fh:
-        for p in kept:
-            rec = {
-                "id": _id(p.name),
-                "name": p.name,
-                "subreddit": p.subreddit,
-                "title": p.title,
-                "selftext": p.selftext,
-                "author": p.author,
-                "score": p.score,
-                "created_utc": p.created_utc,
-                "retrieved_on": as_of[p.name],
-            }
-            fh.write(json.dumps(rec) + "\n")
-    with gzip.open(out / "comments.jsonl.gz", "wt", encoding="utf-8") as fh:
-        for p in kept:
-            for c in sorted(by_post[p.name], key=lambda d: (d["created_utc"], d["name"])):
-                rec = {
-                    "id": _id(c["name"]),
-                    "name": c["name"],
-                    "parent_id": c["parent_name"],
-                    "link_id": p.name,
-                    "subreddit": c["subreddit"],
-                    "author": c["author"],
-                    "body": c["body"] if c["body"] is not None else DELETED,
-                    "score": c["score"],
-                    "created_utc": c["created_utc"],
-                    "retrieved_on": c["as_of_utc"],
-                }
-                fh.write(json.dumps(rec) + "\n")
-                summary.comments += 1
-                summary.tlcs += c["depth"] == 0
-    by_tlc = {o.tlc_name: o for o in outcomes}
-    with gzip.open(out / "outcomes.jsonl.gz", "wt", encoding="utf-8") as fh:
-        for name in sorted(plain):
-            own, o = by_tlc.get(name), by_tlc.get(donors[name])
-            if own is None or o is None:
-                continue
-            # with a shuffle, the outcome is the donor's (the tree the TLC now carries)
-            rec = {
-                "tlc": own.tlc_name,
-                "post": own.post_name,
-                "subreddit": own.subreddit,
-                "as_of_utc": own.as_of_utc,
-                "trajectory": o.trajectory,
-                "metrics": o.metrics,
-                "n_replies": o.n_replies,
-                "versions": o.versions,
-                "shuffled": shuffle_seed is not None,
-            }
-            fh.write(json.dumps(rec) + "\n")
-            summary.outcomes += 1
-    with gzip.open(out / "feedback.jsonl.gz", "wt", encoding="utf-8") as fh:
-        for f in feedback:
-            rec = {
-                c: getattr(f, c)
-                for c in (
-                    "id",
-                    "subreddit",
-                    "post_name",
-                    "tlc_name",
-                    "action",
-                    "decision",
-                    "moderator",
-                    "proposed_utc",
-                    "decided_utc",
-                    "suggestion_revision",
-                    "forecaster_version",
-                    "params",
-                )
-            }
-            fh.write(json.dumps(rec) + "\n")
-            summary.feedback += 1
-    summary.posts = len(kept)
+    kept = [p for p in window.posts if p.name in by_post]
+    comments = [
+        c
+        for p in kept
+        for c in sorted(by_post[p.name], key=lambda d: (d["created_utc"], d["name"]))
+    ]
+    summary.posts = _write_jsonl(
+        out / "submissions.jsonl.gz",
+        (_submission(p, max(c["as_of_utc"] for c in by_post[p.name])) for p in kept),
+    )
+    summary.comments = _write_jsonl(
+        out / "comments.jsonl.gz",
+        (_comment(c, c["post_name"]) for c in comments),
+    )
+    summary.tlcs = sum(c["depth"] == 0 for c in comments)
+    summary.outcomes = _write_jsonl(
+        out / "outcomes.jsonl.gz",
+        _outcomes(plain, window.outcomes, donors, shuffle_seed is not None),
+    )
+    summary.feedback = _write_jsonl(
+        out / "feedback.jsonl.gz",
+        ({c: getattr(f, c) for c in _FEEDBACK_COLUMNS} for f in window.feedback),
+    )
     summary.files = {
         k: str(out / f"{k}.jsonl.gz") for k in ("submissions", "comments", "outcomes", "feedback")
     }
