@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.backoff import Backoff
 from bot.deletions import DeletionSync, SyncReport
@@ -31,6 +31,8 @@ __all__ = ["PeriodicJob", "PrivacyJobs"]
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class PeriodicJob:
@@ -39,6 +41,15 @@ class PeriodicJob:
     name: str
     every_s: float
     run: Callable[[], Any]
+
+
+def _logged(job: Callable[[], T], failed: str) -> T | None:
+    """``job()``, or None after logging ``failed`` (a privacy job never stops the service)."""
+    try:
+        return job()
+    except Exception:
+        logger.exception(failed)
+        return None
 
 
 @dataclass
@@ -82,32 +93,23 @@ class PrivacyJobs:
         return cls(sync, purge, recheck_poll_s=settings.recheck_every_s / 2)
 
     def recheck(self) -> SyncReport | None:
-        try:
-            return self.sync.run()
-        except Exception:
-            logger.exception("deletion re-check failed; retried at the next run")
-            return None
+        return _logged(self.sync.run, "deletion re-check failed; retried at the next run")
 
     def purge_expired(self) -> PurgeReport | None:
-        try:
-            return self.purge.run()
-        except Exception:
-            logger.exception("retention purge failed; retried at the next run")
-            return None
+        return _logged(self.purge.run, "retention purge failed; retried at the next run")
 
     def observe_thread(self, thread: Thread, report: FetchReport | None = None) -> None:
         """The back-fill fetcher's observer: erase what the fetched thread shows gone."""
-        try:
-            self.sync.observe_thread(thread, report)
-        except Exception:
-            logger.exception("deletion sync of a fetched thread failed")
+        _logged(
+            lambda: self.sync.observe_thread(thread, report),
+            "deletion sync of a fetched thread failed",
+        )
 
     def observe_items(self, things: list[Any]) -> None:
         """Any other fetch's items (Reddit's order refresh): erase what they show gone."""
-        try:
-            self.sync.observe(things, via="order")
-        except Exception:
-            logger.exception("deletion sync of fetched items failed")
+        _logged(
+            lambda: self.sync.observe(things, via="order"), "deletion sync of fetched items failed"
+        )
 
     def jobs(self) -> list[PeriodicJob]:
         return [
