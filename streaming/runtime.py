@@ -29,9 +29,10 @@ from streaming.clock import Clock, EventClock, WallClock
 from streaming.modelset import ModelSet, load_models
 from streaming.ops import OpsServer, StageMetrics
 from streaming.pipeline import ALL_TOPICS, ORDER, Pipeline, build_pipeline
-from streaming.replay import ReplayIndex, parse_time
+from streaming.replay import ReplayIndex, ThreadFetcher, parse_time
 from streaming.settings import Settings
-from streaming.stages import ReplaySource
+from streaming.stages import ReplaySource, Source
+from streaming.stages.shadow import ModelReloader
 from streaming.storage import open_database
 
 __all__ = [
@@ -111,9 +112,9 @@ def assemble(
     index: ReplayIndex | None = None,
     metrics: StageMetrics | None = None,
     clock: Clock | None = None,
-    source: Any = None,
-    fetcher: Any = None,
-    reloader: Any = None,
+    source: Source | None = None,
+    fetcher: ThreadFetcher | None = None,
+    reloader: ModelReloader | None = None,
 ) -> Pipeline:
     """Open the real collaborators named by ``settings`` and build the pipeline.
 
@@ -141,7 +142,7 @@ def assemble(
         models = load_models(settings.registry_dir, fast=settings.fast_models, need=names)
         if reloader is None and "scorer" in need and settings.model_check_s > 0:
             from models.paths import resolve_registry_dir
-            from streaming.stages.shadow import ModelReloader, load_forecaster
+            from streaming.stages.shadow import load_forecaster
 
             reg = resolve_registry_dir(settings.registry_dir)
             reloader = ModelReloader(
