@@ -40,6 +40,7 @@ from bot.backoff import Backoff
 from bot.clock import SimulatedClock, SystemClock, follow_server, reddit_time
 from bot.ratelimit import RateBudget
 from bot.reddit import ClientSettings, make_async_reddit, make_reddit
+from streaming.runtime import StopFlag
 from streaming.settings import Settings
 
 __all__ = ["LiveOptions", "LiveService", "install_signals"]
@@ -86,16 +87,14 @@ class LiveService:
         self.backoff = Backoff(sleep=self.clock.sleep, base_s=2, cap_s=300, max_tries=6)
         self.last_poll: float | None = None
         self.rounds = 0
-        self._stop = threading.Event()
+        self._stop = StopFlag()
 
     # -- stop ---------------------------------------------------------------------------
     def stop(self, *_: Any) -> None:
-        if not self._stop.is_set():
-            logger.info("stop requested: finishing the current round")
         self._stop.set()
 
     def stopped(self) -> bool:
-        return self._stop.is_set()
+        return self._stop()
 
     def nap(self, seconds: float) -> None:
         """Sleep ``seconds`` of the service clock, waking early on stop."""
