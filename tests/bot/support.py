@@ -23,6 +23,7 @@ __all__ = [
     "LiveHarness",
     "cassette_settings",
     "cassette_text",
+    "dev_login_env",
     "dev_reddit",
     "get_json",
     "load_cassette",
@@ -64,6 +65,22 @@ def cassette_settings() -> ClientSettings:
             "password": PLACEHOLDERS["<PASSWORD>"],
         },
     )
+
+
+def dev_login_env(
+    url: str, *, client_id: str = "cid", client_secret: str = "secret", password: str = "pw"
+) -> dict[str, str]:
+    """The environment a ``prosocial bot …`` command reads to log in to the dev server at
+    ``url`` as the bot."""
+    return {
+        "praw_client_id": client_id,
+        "praw_client_secret": client_secret,
+        "praw_username": "prosocial_bot",
+        "praw_password": password,
+        "PROSOCIAL_REDDIT_OAUTH_URL": url,
+        "PROSOCIAL_REDDIT_URL": url,
+        "PRAW_ALLOW_ENDPOINT_OVERRIDE": "1",
+    }
 
 
 def dev_reddit(

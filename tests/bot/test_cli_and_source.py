@@ -16,6 +16,7 @@ from streaming.cli import main
 from streaming.clock import WallClock
 from streaming.ops import StageMetrics
 from streaming.stages.ingest import IngestStage
+from tests.bot.support import dev_login_env
 
 
 def test_check_reports_permissions_and_config_without_echoing_secrets(
@@ -24,15 +25,10 @@ def test_check_reports_permissions_and_config_without_echoing_secrets(
     subs = list(dev_world.subreddits.values())
     dev_world.moderators = {subs[0].lower(): {"prosocial_bot": ["all"]}}
     with DevRedditServer(dev_world) as srv:
-        for k, v in {
-            "praw_client_id": "cid-123",
-            "praw_client_secret": "s3cret-value",
-            "praw_username": "prosocial_bot",
-            "praw_password": "hunter2-pw",
-            "PROSOCIAL_REDDIT_OAUTH_URL": srv.url,
-            "PROSOCIAL_REDDIT_URL": srv.url,
-            "PRAW_ALLOW_ENDPOINT_OVERRIDE": "1",
-        }.items():
+        env = dev_login_env(
+            srv.url, client_id="cid-123", client_secret="s3cret-value", password="hunter2-pw"
+        )
+        for k, v in env.items():
             monkeypatch.setenv(k, v)
         rc = main(
             [

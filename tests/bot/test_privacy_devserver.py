@@ -15,6 +15,7 @@ from bot.devserver.server import DevRedditServer
 from bot.devserver.world import load_world
 from streaming.erasure import MARKERS
 from streaming.storage import TlcRow
+from tests.bot.support import dev_login_env
 
 SUBS = ["GradSchool", "College"]
 DAY = "2021-11-11"
@@ -85,15 +86,7 @@ def test_bot_privacy_command_erases_what_the_devserver_deleted(
     cfg = tmp_path / "service.yaml"
     cfg.write_text(f"database_url: {url}\nrecheck_every_s: 3600\n")
     with DevRedditServer(dev_world) as srv:
-        for k, v in {
-            "praw_client_id": "cid",
-            "praw_client_secret": "secret",
-            "praw_username": "prosocial_bot",
-            "praw_password": "pw",
-            "PROSOCIAL_REDDIT_OAUTH_URL": srv.url,
-            "PROSOCIAL_REDDIT_URL": srv.url,
-            "PRAW_ALLOW_ENDPOINT_OVERRIDE": "1",
-        }.items():
+        for k, v in dev_login_env(srv.url).items():
             monkeypatch.setenv(k, v)
         before = sum(1 for _, _, path, _ in srv.log if path.startswith("/api/info"))
         rc = main(
