@@ -20,9 +20,23 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_from_db_args", "exported_window", "run_from_db"]
+__all__ = ["add_from_db_args", "add_registering_args", "exported_window", "run_from_db"]
 
 logger = logging.getLogger(__name__)
+
+
+def add_registering_args(
+    p: argparse.ArgumentParser, train: Callable[[argparse.Namespace], int], name: str
+) -> None:
+    """``--candidate`` and the ``--from-db`` options of a command that trains bundle ``name``:
+    it runs ``train`` on its ``--data`` dump, or on an exported window of the database."""
+    p.add_argument(
+        "--candidate", action="store_true", help="register the bundle without making it current"
+    )
+    add_from_db_args(p)
+    p.set_defaults(
+        func=lambda args: run_from_db(args, train, name) if args.from_db else train(args)
+    )
 
 
 def add_from_db_args(p: argparse.ArgumentParser) -> None:

@@ -14,6 +14,7 @@ from rich.console import Console
 from models.bundle import Bundle, Registry
 from models.errors import BundleError, BundleMissingError
 from models.paths import resolve_data_dir, resolve_registry_dir
+from training.commands.options import add_command
 
 if TYPE_CHECKING:
     from redditdata.tree import Thread
@@ -23,16 +24,14 @@ __all__ = ["register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = subparsers.add_parser(
-        "eval-forecaster", help="evaluate a forecaster bundle on a dump", description=__doc__
+    p = add_command(
+        subparsers, "eval-forecaster", help="evaluate a forecaster bundle on a dump", doc=__doc__
     )
     p.add_argument(
         "--model",
         help="bundle version in the registry or a bundle directory "
         "(default: the registry's current forecaster)",
     )
-    p.add_argument("--data", help="dump directory (or the data dir holding reddit-college/)")
-    p.add_argument("--registry", help="model registry directory")
     p.add_argument("--max-threads", type=int, default=None, help="stop after N threads")
     p.add_argument(
         "--min-age-hours",
@@ -53,7 +52,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "a delay without its own model uses the latest trained delay before it)",
     )
     p.add_argument("--n-boot", type=int, default=0, help="bootstrap resamples for CIs (text)")
-    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p.set_defaults(func=run)
 
 

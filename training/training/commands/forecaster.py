@@ -15,17 +15,14 @@ from models.errors import BundleMissingError
 from models.forecaster.checkpoint import DEFAULT_CHECKPOINTS
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
 from streaming.progress import report_progress
-from training.fromdb import add_from_db_args, run_from_db
+from training.commands.options import add_command
+from training.fromdb import add_registering_args
 
-__all__ = ["register", "run"]
+__all__ = ["register", "train"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = subparsers.add_parser(
-        "forecaster", help="train the trajectory forecaster", description=__doc__
-    )
-    p.add_argument("--data", help="dump directory (or the data dir holding reddit-college/)")
-    p.add_argument("--registry", help="model registry directory")
+    p = add_command(subparsers, "forecaster", help="train the trajectory forecaster", doc=__doc__)
     p.add_argument("--max-threads", type=int, default=None, help="stop after N threads")
     p.add_argument(
         "--min-age-hours",
@@ -98,21 +95,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         ),
     )
     p.add_argument("--lda-iterations", type=int, default=200)
-    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    p.add_argument(
-        "--candidate", action="store_true", help="register the bundle without making it current"
-    )
-    add_from_db_args(p)
-    p.set_defaults(func=run)
+    add_registering_args(p, train, "forecaster")
 
 
-def run(args: argparse.Namespace) -> int:
-    if getattr(args, "from_db", None):
-        return run_from_db(args, _train, "forecaster")
-    return _train(args)
-
-
-def _train(args: argparse.Namespace) -> int:
+def train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from models.forecaster.checkpoint import CheckpointFeaturizer, parse_checkpoints

@@ -16,9 +16,9 @@ from streaming.errors import StreamingError
 from streaming.progress import report_progress
 from training.commands.options import add_command
 from training.errors import TrainingError
-from training.fromdb import add_from_db_args, run_from_db
+from training.fromdb import add_registering_args
 
-__all__ = ["register", "run"]
+__all__ = ["register", "train"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -41,20 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument(
         "--heldout-frac", type=float, default=0.2, help="share of posts held out (default 0.2)"
     )
-    p.add_argument(
-        "--candidate", action="store_true", help="register the bundle without making it current"
-    )
-    add_from_db_args(p)
-    p.set_defaults(func=run)
+    add_registering_args(p, train, "trajectory")
 
 
-def run(args: argparse.Namespace) -> int:
-    if getattr(args, "from_db", None):
-        return run_from_db(args, _train, "trajectory")
-    return _train(args)
-
-
-def _train(args: argparse.Namespace) -> int:
+def train(args: argparse.Namespace) -> int:
     from training.trajectory import PAPER_PC1_EVR, train_trajectory
 
     err = Console(stderr=True)
