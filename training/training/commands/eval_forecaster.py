@@ -14,7 +14,7 @@ from rich.console import Console
 from models.bundle import Bundle, Registry
 from models.errors import BundleError, BundleMissingError
 from models.paths import resolve_data_dir, resolve_registry_dir
-from training.commands.options import add_command
+from training.commands.options import add_command, add_thread_window
 
 if TYPE_CHECKING:
     from redditdata.tree import Thread
@@ -32,13 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="bundle version in the registry or a bundle directory "
         "(default: the registry's current forecaster)",
     )
-    p.add_argument("--max-threads", type=int, default=None, help="stop after N threads")
-    p.add_argument(
-        "--min-age-hours",
-        type=float,
-        default=48.0,
-        help="matured threads: scraped at least this long after posting (default 48)",
-    )
+    add_thread_window(p)
     p.add_argument(
         "--target",
         choices=("safe", "trajectory", "structural"),

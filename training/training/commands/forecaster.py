@@ -15,7 +15,7 @@ from models.errors import BundleMissingError
 from models.forecaster.checkpoint import DEFAULT_CHECKPOINTS
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
 from streaming.progress import report_progress
-from training.commands.options import add_command
+from training.commands.options import add_command, add_thread_window
 from training.fromdb import add_registering_args
 
 __all__ = ["register", "train"]
@@ -23,13 +23,7 @@ __all__ = ["register", "train"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = add_command(subparsers, "forecaster", help="train the trajectory forecaster", doc=__doc__)
-    p.add_argument("--max-threads", type=int, default=None, help="stop after N threads")
-    p.add_argument(
-        "--min-age-hours",
-        type=float,
-        default=48.0,
-        help="only threads scraped at least this long after posting (default 48)",
-    )
+    add_thread_window(p)
     p.add_argument(
         "--target",
         choices=("safe", "trajectory", "structural"),

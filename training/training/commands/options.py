@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["DUMP", "IEMPATHIZE", "add_command"]
+__all__ = ["DUMP", "IEMPATHIZE", "add_command", "add_thread_window"]
 
 #: what ``--data`` names for the commands that read a Reddit dump / the iEmpathize corpus
 DUMP = "dump directory (or the data dir holding reddit-college/)"
@@ -29,3 +29,15 @@ def add_command(
     )
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     return p
+
+
+def add_thread_window(p: argparse.ArgumentParser) -> None:
+    """Which threads of the dump are read: matured ones (scraped long enough after posting
+    for their outcome to be known), up to a number."""
+    p.add_argument("--max-threads", type=int, default=None, help="stop after N threads")
+    p.add_argument(
+        "--min-age-hours",
+        type=float,
+        default=48.0,
+        help="only threads scraped at least this long after posting (default 48)",
+    )

@@ -14,7 +14,7 @@ from models.errors import BundleMissingError
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
 from streaming.errors import StreamingError
 from streaming.progress import report_progress
-from training.commands.options import add_command
+from training.commands.options import add_command, add_thread_window
 from training.errors import TrainingError
 from training.fromdb import add_registering_args
 
@@ -25,13 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = add_command(
         subparsers, "trajectory", help="fit the prosocial trajectory (PCA) bundle", doc=__doc__
     )
-    p.add_argument(
-        "--min-age-hours",
-        type=float,
-        default=48.0,
-        help="only threads scraped at least this long after posting (default 48)",
-    )
-    p.add_argument("--max-threads", type=int, default=None, help="stop after N threads")
+    add_thread_window(p)
     p.add_argument(
         "--min-replies",
         type=int,
