@@ -40,8 +40,8 @@ def register(subparsers: Any) -> None:
     p = add_command(
         subparsers,
         "aux",
-        help="train the auxiliary metric models (bundle 'aux')",
-        doc=__doc__,
+        "train the auxiliary metric models (bundle 'aux')",
+        __doc__,
         data="data directory (holds the aux datasets)",
     )
     p.add_argument("--eval", action="store_true", help="print every held-out figure")

@@ -24,8 +24,8 @@ def register(subparsers: Any) -> None:
     p = add_command(
         subparsers,
         "empathy",
-        help="fine-tune the empathy-direction classifier",
-        doc=__doc__,
+        "fine-tune the empathy-direction classifier",
+        __doc__,
         data=IEMPATHIZE,
     )
     p.add_argument("--report-dir", default=None, help="default var/reports/empathy")

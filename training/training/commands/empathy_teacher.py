@@ -25,8 +25,8 @@ def register(subparsers: Any) -> None:
     p = add_command(
         subparsers,
         "empathy-teacher",
-        help="MPNet teacher on iEmpathize, distilled into MiniLM students",
-        doc=__doc__,
+        "MPNet teacher on iEmpathize, distilled into MiniLM students",
+        __doc__,
         data=IEMPATHIZE,
     )
     p.add_argument("--report-dir", default=None, help="default var/reports/empathy-teacher")

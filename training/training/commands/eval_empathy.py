@@ -22,8 +22,8 @@ def register(subparsers: Any) -> None:
     p = add_command(
         subparsers,
         "eval-empathy",
-        help="re-evaluate the empathy bundle on test",
-        doc=__doc__,
+        "re-evaluate the empathy bundle on test",
+        __doc__,
         data=IEMPATHIZE,
     )
     p.add_argument("--model", default=None, help="bundle directory (default: registry current)")

@@ -25,7 +25,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = add_command(
-        subparsers, "eval-forecaster", help="evaluate a forecaster bundle on a dump", doc=__doc__
+        subparsers, "eval-forecaster", "evaluate a forecaster bundle on a dump", __doc__
     )
     p.add_argument(
         "--model",

@@ -22,7 +22,7 @@ __all__ = ["register", "train"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = add_command(subparsers, "forecaster", help="train the trajectory forecaster", doc=__doc__)
+    p = add_command(subparsers, "forecaster", "train the trajectory forecaster", __doc__)
     add_thread_window(p)
     p.add_argument(
         "--target",

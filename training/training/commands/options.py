@@ -14,10 +14,10 @@ IEMPATHIZE = "data directory (holds iempathize/dataset.csv)"
 
 
 def add_command(
-    subparsers: Any, name: str, *, help: str, doc: str | None, data: str = DUMP
+    subparsers: Any, name: str, help: str, doc: str | None, *, data: str = DUMP
 ) -> argparse.ArgumentParser:
-    """A sub-command described by its module docstring ``doc`` (line breaks kept), with the
-    options every training command takes."""
+    """Sub-command ``name`` (``help`` in the command list, its module docstring ``doc`` as the
+    description, line breaks kept) with the options every training command takes."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         name, help=help, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )

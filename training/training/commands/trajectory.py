@@ -22,9 +22,7 @@ __all__ = ["register", "train"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = add_command(
-        subparsers, "trajectory", help="fit the prosocial trajectory (PCA) bundle", doc=__doc__
-    )
+    p = add_command(subparsers, "trajectory", "fit the prosocial trajectory (PCA) bundle", __doc__)
     add_thread_window(p)
     p.add_argument(
         "--min-replies",
