@@ -146,35 +146,29 @@ class LiveService:
         self.last_poll = self.clock.now()
 
     def _build(self) -> None:
-        from bot.actions import ActionExecutor
-        from bot.alerts import SeekerAlerts, model_judge
-        from bot.approval_service import ApproverCheck
-        from bot.approvals import ApprovalService, ApprovalStore
-        from bot.config import ConfigLoader, ConfigStore
-        from bot.delivery import ModeratorDelivery
-        from bot.jobs import JobScheduler, LiveJobs
-        from bot.modmail_commands import ModmailCommandReader
-        from bot.permissions import check_permissions
-        from bot.privacy_jobs import PrivacyJobs
-        from bot.reddit_order import OrderStore, RedditOrderRefresh
-        from bot.seen import SeenStore
-        from bot.source import ApiThreadFetcher, live_events
-        from bot.stored_suggestions import StoredSuggestionSource
-        from bot.threads import RedditThreadFetcher
-        from streaming.runtime import assemble
-
         subs = list(self.options.subreddits)
         self.loop = EventLoopThread()
         reddit = make_reddit(self.client, self.budget, retries=False)  # jobs: they write
+        self.me = self.backoff.call(lambda: reddit.user.me(), "who am I").name
+        bots = [self.me, *self.options.extra_bots]
+        self._build_pipeline(subs, bots)
+        self._build_jobs(reddit, subs, bots)
+
+    def _build_pipeline(self, subs: list[str], bots: list[str]) -> None:
+        """Reading Reddit (async ingest rounds), the pipeline over them, the back-fill's thread
+        fetches and the privacy jobs that see them."""
+        from bot.privacy_jobs import PrivacyJobs
+        from bot.seen import SeenStore
+        from bot.source import ApiThreadFetcher, live_events
+        from bot.threads import RedditThreadFetcher
+        from streaming.runtime import assemble
+
         fetch_reddit = make_reddit(self.client, self.budget)  # back-fills (main thread)
 
         async def areddit() -> Any:
             return make_async_reddit(self.client, self.budget)
 
         self.areddit = self.loop.run(areddit())
-        me = self.backoff.call(lambda: reddit.user.me(), "who am I").name
-        self.me = me
-        bots = [me, *self.options.extra_bots]
         self.seen = SeenStore(self.state / "seen.sqlite")
 
         async def asleep(s: float) -> None:
@@ -232,6 +226,22 @@ class LiveService:
         for k, v in self.pipeline.skipped.items():
             logger.warning("not running %s: %s", k, v)
 
+    def _build_jobs(self, reddit: Any, subs: list[str], bots: list[str]) -> None:
+        """What the moderators see and decide: configs, permissions, delivery, seeker alerts,
+        Reddit's orders, modmail commands and approved actions."""
+        from bot.actions import ActionExecutor
+        from bot.alerts import SeekerAlerts, model_judge
+        from bot.approval_service import ApproverCheck
+        from bot.approvals import ApprovalService, ApprovalStore
+        from bot.config import ConfigLoader, ConfigStore
+        from bot.delivery import ModeratorDelivery
+        from bot.jobs import JobScheduler, LiveJobs
+        from bot.modmail_commands import ModmailCommandReader
+        from bot.permissions import check_permissions
+        from bot.reddit_order import OrderStore, RedditOrderRefresh
+        from bot.stored_suggestions import StoredSuggestionSource
+
+        me = self.me
         from streaming.feedback import FeedbackRecorder
 
         store = ApprovalStore(
