@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -318,17 +319,33 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
     return out
 
 
-def embedded_child(args: argparse.Namespace) -> int:
-    """Runs in its own process: embedded bus, real models, throughput then latency."""
-    from models.cpu import configure_torch_threads
+def _embedded(
+    db: str, partitions: int, models: Any, events: Callable[[], Iterable[Any]], **settings: Any
+) -> Any:
+    """A pipeline on the embedded bus (event clock) over ``events()``, storing in ``db``."""
     from streaming.bus.embedded import EmbeddedBus
     from streaming.clock import EventClock
-    from streaming.modelset import load_models
     from streaming.pipeline import build_pipeline
-    from streaming.runtime import run_embedded
     from streaming.settings import load_settings
     from streaming.stages.ingest import ReplaySource
     from streaming.storage import open_database
+
+    _, sessions = open_database(db)
+    return build_pipeline(
+        load_settings(database_url=db, clock="event", **settings),
+        bus=EmbeddedBus(partitions),
+        sessions=sessions,
+        clock=EventClock(),
+        models=models,
+        source=ReplaySource(events),
+    )
+
+
+def embedded_child(args: argparse.Namespace) -> int:
+    """Runs in its own process: embedded bus, real models, throughput then latency."""
+    from models.cpu import configure_torch_threads
+    from streaming.modelset import load_models
+    from streaming.runtime import run_embedded
 
     configure_torch_threads(2)
     index = load_index(args)
@@ -337,17 +354,8 @@ def embedded_child(args: argparse.Namespace) -> int:
     tmp = Path(args.child_tmp)
     res: dict[str, Any] = {}
     db = f"sqlite:///{tmp / 'embedded.db'}"
-    _, sessions = open_database(db)
-    settings = load_settings(
-        database_url=db, clock="event", stages=("ingest", "scorer"), batch_size=128
-    )
-    p = build_pipeline(
-        settings,
-        bus=EmbeddedBus(args.partitions),
-        sessions=sessions,
-        clock=EventClock(),
-        models=models,
-        source=ReplaySource(lambda: events),
+    p = _embedded(
+        db, args.partitions, models, lambda: events, stages=("ingest", "scorer"), batch_size=128
     )
     t_end = time.monotonic() + args.budget_s
     run_embedded(p, lambda: time.monotonic() > t_end, chunk=128, drain=False)
@@ -359,17 +367,13 @@ def embedded_child(args: argparse.Namespace) -> int:
         tlc_per_s=round(st["n"] / span, 1) if span > 0 else None,
     )
     db2 = f"sqlite:///{tmp / 'embedded-latency.db'}"
-    _, sessions2 = open_database(db2)
-    settings2 = load_settings(
-        database_url=db2, clock="event", stages=("ingest", "scorer", "suggester"), quiet_period_s=0
-    )
-    p2 = build_pipeline(
-        settings2,
-        bus=EmbeddedBus(args.partitions),
-        sessions=sessions2,
-        clock=EventClock(),
-        models=models,
-        source=ReplaySource(lambda: paced(events, args.rate, args.latency_tlcs)),
+    p2 = _embedded(
+        db2,
+        args.partitions,
+        models,
+        lambda: paced(events, args.rate, args.latency_tlcs),
+        stages=("ingest", "scorer", "suggester"),
+        quiet_period_s=0,
     )
     t_end = time.monotonic() + args.latency_tlcs / args.rate + args.drain_s
     t0 = time.monotonic()
