@@ -103,6 +103,15 @@ def register(sub: Any) -> None:
         help="how requests fail during the outage, drawn per request from: "
         "503,500,timeout,late (late: performed, the answer lost)",
     )
+    q.add_argument(
+        "--outage-late-posts",
+        type=int,
+        default=0,
+        help="the first N POSTs in the outage are performed, their answer lost",
+    )
+    q.add_argument(
+        "--timeout-delay", type=float, default=0.3, help="wall seconds a timed-out request waits"
+    )
     q.add_argument("--wiki-outage-at", type=float, help="hours after the start: wiki down")
     q.add_argument("--wiki-outage-hours", type=float, default=1.0)
     q.add_argument(
@@ -275,7 +284,11 @@ def run_devserver(args: argparse.Namespace) -> int:
 
         DeletionPlan(args.delete_rate, seed=args.seed).attach(world)
     faults = FaultPlan(
-        rate=args.fault_rate, seed=args.seed, outage_kinds=tuple(args.outage_kinds.split(","))
+        rate=args.fault_rate,
+        seed=args.seed,
+        outage_kinds=tuple(args.outage_kinds.split(",")),
+        timeout_delay_s=args.timeout_delay,
+        outage_late_posts=args.outage_late_posts,
     )
     if args.outage_at is not None:
         at = start + args.outage_at * 3600

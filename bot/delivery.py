@@ -285,23 +285,23 @@ class ModeratorDelivery:
             self._mark_sent(subreddit, now, key, wkey)
             self.store.record_digest(subreddit, None, now, 0, not self.send)
             return result
-        if config.channels.wiki:
+        if not config.channels.modmail:
+            mailed = not self._sent(key)
+            if mailed:
+                self._mark_sent(subreddit, now, key)
+        elif self._sent(key):  # sent on an earlier run: only another channel was left
+            mailed = False
+            done = self.store.delivery(key)
+            result.conversation = done[1] if done is not None else None
+        else:
+            result.conversation = self.send_once(key, subreddit, digest.subject, digest.body)
+            result.sent = mailed = result.conversation is not None
+        if config.channels.wiki:  # after the modmail, and whether or not that went out
             result.wiki_written = self.write_wiki(
                 subreddit, config.channels.wiki_page, digest.body, key=wkey
             )
-        if not config.channels.modmail:
-            if self._sent(key):
-                return result
-            self._mark_sent(subreddit, now, key)
-        elif self._sent(key):  # sent on an earlier run: only another channel was left
-            done = self.store.delivery(key)
-            result.conversation = done[1] if done is not None else None
-            return result
-        else:
-            result.conversation = self.send_once(key, subreddit, digest.subject, digest.body)
-            result.sent = result.conversation is not None
-            if not result.sent:
-                return result  # not sent now (Reddit unreachable): the next run finishes it
+        if not mailed:
+            return result  # not sent now (Reddit unreachable: the next run finishes it) or before
         self.store.record_digest(
             subreddit, result.conversation, now, len(digest.posts), not self.send
         )

@@ -76,7 +76,7 @@ class ModmailCommandReader:
         for conv in getattr(listing, "conversations", None) or []:
             cid = str(_field(conv, "id"))
             n = int(_field(conv, "num_messages", "numMessages") or 0)
-            if cid in known and not store.handled(f"{cid}#{n}"):
+            if cid in known and n > 1 and not store.handled(f"{cid}#{n}"):  # 1: the digest
                 out.append((cid, n))
         return out
 

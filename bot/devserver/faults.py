@@ -35,6 +35,9 @@ class FaultPlan:
     outages: list[tuple[float, float]] = field(default_factory=list)
     #: how a request fails during an outage (drawn uniformly): see :data:`OUTAGE_KINDS`
     outage_kinds: tuple[str, ...] = ("503",)
+    #: the first this many POSTs during an outage are performed and answered late (then
+    #: ``outage_kinds`` again): a POST Reddit did though the client saw it fail, for sure
+    outage_late_posts: int = 0
     #: ``(path regex, start, end)``: requests to matching paths answer 503 in the window
     path_outages: list[tuple[str, float, float]] = field(default_factory=list)
     _rng: random.Random = field(init=False, repr=False)
@@ -50,11 +53,15 @@ class FaultPlan:
     def in_outage(self, now: float) -> bool:
         return any(a <= now < b for a, b in self.outages)
 
-    def outage(self, now: float, path: str) -> str | None:
+    def outage(self, now: float, path: str, method: str = "GET") -> str | None:
         """How a request to ``path`` at ``now`` fails because of an outage (None: it does not)."""
         if self.in_outage(now):
             with self._lock:
-                kind = self._rng.choice(self.outage_kinds)
+                if method == "POST" and self.outage_late_posts > 0:
+                    self.outage_late_posts -= 1
+                    kind = "late"
+                else:
+                    kind = self._rng.choice(self.outage_kinds)
                 self.injected[f"outage_{kind}"] += 1
                 return kind
         for pattern, a, b in self.path_outages:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
@@ -107,7 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path.rstrip("/") == "/dev/state":
             self._send(200, srv.state())
             return
-        down = srv.faults.outage(srv.world.now, url.path)
+        down = srv.faults.outage(srv.world.now, url.path, method)
         if down == "503" or (down is not None and "access_token" in url.path):
             self._send(503, {"message": "Service Unavailable", "error": 503})
             return
@@ -266,6 +267,7 @@ class DevRedditServer:
                 "requests_by_window": {str(k): v for k, v in w.requests_by_window.items()},
                 "faults": dict(self.faults.injected),
                 "late_posts": sum(1 for _, m, _, f in self.log if f == "late" and m == "POST"),
+                "post_faults": dict(Counter(f for _, m, _, f in self.log if f and m == "POST")),
                 "log_size": len(self.log),
             }
 
