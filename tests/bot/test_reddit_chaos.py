@@ -37,3 +37,11 @@ def test_reddit_outage_and_wiki_failure_lose_and_repeat_nothing(tmp_path: Path) 
     assert r["dead_lettered_valid"] == 0, r
     assert r["recovered_s"] == r["recovered_s"], r  # not NaN: it recovered
     assert r["exit_code"] == 0
+    # the fault period's digests: one modmail, one page each; a page written after the wiki came
+    # back though its modmail had gone out while the wiki was down
+    periods = r["fault_period_digests"]
+    assert all(len(v["modmail_min"]) <= 1 >= len(v["page_min"]) for v in periods.values()), r
+    assert any(
+        v["modmail_min"] and v["page_min"] and v["modmail_min"][0] < 20 <= v["page_min"][0]
+        for v in periods.values()
+    ), periods

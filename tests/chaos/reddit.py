@@ -224,6 +224,33 @@ def _side_effects(state: dict[str, Any]) -> dict[str, int]:
     }
 
 
+def _fault_period(
+    state: dict[str, Any], subs: tuple[str, ...], slot: int, fault_at: float
+) -> dict[str, Any]:
+    """Per subreddit: the fault period's digest modmail(s) and page write(s), in simulated
+    minutes after the fault's start."""
+    out: dict[str, Any] = {}
+    for sub in subs:
+        dkey, wkey = f"digest:{sub.lower()}:{slot}", f"wiki:{sub.lower()}:{slot}"
+        mails = [
+            datetime.fromisoformat(m["date"]).timestamp()
+            for conv in state["modmail"]
+            for m in conv["messages"]
+            if dkey in MARK.findall(m["body"])
+        ]
+        pages = [
+            r["at"]
+            for revs in state["wiki_revisions"].values()
+            for r in revs
+            if wkey in MARK.findall(r["content"])
+        ]
+        out[sub] = {
+            "modmail_min": [round((t - fault_at) / 60, 1) for t in sorted(mails)],
+            "page_min": [round((t - fault_at) / 60, 1) for t in sorted(pages)],
+        }
+    return out
+
+
 def _expected(data: Path, subs: tuple[str, ...], start: float, end: float, until: float) -> Any:
     """Posts and human TLCs created in ``[start, until]`` that the dev server shows by then."""
     from bot.devserver import load_world
@@ -383,6 +410,7 @@ def run_reddit(
         "post_faults": state["post_faults"],
         "undelivered_at_end": left,
         "side_effects": side,
+        "fault_period_digests": _fault_period(state, subs, slot, fault_at),
         "approved_actions": len(approved),
         "backfills_due_in_fault": bot.backfilled_between(fault_at, fault_end),
         "requests": state["requests"],
