@@ -22,6 +22,7 @@ it is tried again.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -42,6 +43,11 @@ __all__ = ["DeliveryResult", "ModeratorDelivery", "marker"]
 logger = logging.getLogger(__name__)
 
 _PRIVATE = {"permlevel": 2, "listed": False}
+
+
+def _digest(*parts: str) -> str:
+    """A short digest of ``parts`` that is the same in every process (unlike ``hash``)."""
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
 
 
 def marker(key: str) -> str:
@@ -171,7 +177,7 @@ class ModeratorDelivery:
 
     def notify(self, subreddit: str, subject: str, body: str, key: str | None = None) -> str | None:
         """A modmail to the subreddit's moderators (returns the conversation id)."""
-        key = key or f"notice:{subreddit.lower()}:{abs(hash((subject, body))) % 10**12}"
+        key = key or f"notice:{subreddit.lower()}:{_digest(subject, body)}"
         return self.send_once(key, subreddit, subject, body)
 
     # -- wiki pages: private or not at all, each keyed write once ------------------------

@@ -9,6 +9,7 @@ sent again; a message counts as handled only once its answer is out.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -122,7 +123,7 @@ class ModmailCommandReader:
             logger.info("[dry-run] modmail reply in %s: %s", conversation_id, body)
             return
         store = self.service.store
-        key = key or f"reply:{conversation_id}:{abs(hash(body)) % 10**12}"
+        key = key or f"reply:{conversation_id}:{hashlib.sha256(body.encode()).hexdigest()[:16]}"
         if (done := store.delivery(key)) is not None and done[0] == "sent":
             return
         mark = marker(key)
