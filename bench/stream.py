@@ -19,6 +19,10 @@
   cores split between them (torch threads = cores // N): the deployment's scale-out unit. The
   latency run deploys the same N scorers (plus one suggester).
 * RSS: peak resident memory (VmHWM) of each scorer process (max and sum reported).
+* Checkpoint re-forecasts (``--checkpoint-cost``): the embedded throughput run again, without
+  and with re-forecasts at ``--checkpoints`` (alternating, ``--repeats`` pairs), on the same
+  replay: ``checkpoint_cost.ratio`` = TLCs/s with ÷ TLCs/s without (a forecaster bundle with
+  checkpoint models is required; the event clock passes every checkpoint during the replay).
 * Empathy fast path: chosen by measurement (``mode="auto"``) for the scorers' and the embedded
   run's thread counts before anything is timed; the choice and its calibration figures are
   reported (``empathy_fast_path``), and the scorers load the cached choice and ONNX graph.
@@ -355,7 +359,13 @@ def embedded_child(args: argparse.Namespace) -> int:
     res: dict[str, Any] = {}
     db = f"sqlite:///{tmp / 'embedded.db'}"
     p = _embedded(
-        db, args.partitions, models, lambda: events, stages=("ingest", "scorer"), batch_size=128
+        db,
+        args.partitions,
+        models,
+        lambda: events,
+        stages=("ingest", "scorer"),
+        batch_size=128,
+        checkpoints=None if args.checkpoints is None else parse_delays(args.checkpoints),
     )
     t_end = time.monotonic() + args.budget_s
     run_embedded(p, lambda: time.monotonic() > t_end, chunk=128, drain=False)
@@ -365,7 +375,11 @@ def embedded_child(args: argparse.Namespace) -> int:
         tlc_scored=st["n"],
         events_published=p.ingest.published if p.ingest else None,
         tlc_per_s=round(st["n"] / span, 1) if span > 0 else None,
+        checkpoint_scores=checkpoint_rows(db),
     )
+    if args.throughput_only:
+        Path(args.child_out).write_text(json.dumps(res))
+        return 0
     db2 = f"sqlite:///{tmp / 'embedded-latency.db'}"
     p2 = _embedded(
         db2,
@@ -468,7 +482,45 @@ def models_alone(args: argparse.Namespace, index: Any, n: int) -> dict[str, Any]
     }
 
 
-def run_child(args: argparse.Namespace, child_out: Path, tmp: Path) -> None:
+def parse_delays(spec: str) -> list[int]:
+    """``"900,3600"`` -> ``[900, 3600]``; ``""`` -> ``[]`` (no re-forecasts)."""
+    return [int(v) for v in spec.split(",") if v.strip()]
+
+
+def checkpoint_rows(db_url: str) -> int:
+    from sqlalchemy import text
+
+    with _sessions(db_url)() as s:
+        return int(s.execute(text("SELECT COUNT(*) FROM checkpoint_scores")).scalar() or 0)
+
+
+def checkpoint_cost(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """Embedded throughput without and with re-forecasts, alternating, ``args.repeats`` pairs."""
+    runs: dict[str, list[dict[str, Any]]] = {"without": [], "with": []}
+    for i in range(args.repeats):
+        for label, spec in (("without", ""), ("with", args.checkpoints_on)):
+            sub = tmp / f"cp-{label}-{i}"
+            sub.mkdir()
+            out = sub / "out.json"
+            run_child(args, out, sub, ["--checkpoints", spec, "--throughput-only"])
+            runs[label].append(json.loads(out.read_text()))
+            logger.info("checkpoint cost %s #%d: %s", label, i, runs[label][-1])
+    rate = {k: [r["tlc_per_s"] for r in v if r.get("tlc_per_s")] for k, v in runs.items()}
+    mean = {k: round(sum(v) / len(v), 1) if v else None for k, v in rate.items()}
+    return {
+        "checkpoints": parse_delays(args.checkpoints_on),
+        "tlc_per_s_without": mean["without"],
+        "tlc_per_s_with": mean["with"],
+        "ratio": round(mean["with"] / mean["without"], 3)
+        if mean["with"] and mean["without"]
+        else None,
+        "runs": runs,
+    }
+
+
+def run_child(
+    args: argparse.Namespace, child_out: Path, tmp: Path, extra: list[str] | None = None
+) -> None:
     subprocess.run(
         [
             sys.executable,
@@ -494,7 +546,8 @@ def run_child(args: argparse.Namespace, child_out: Path, tmp: Path) -> None:
             "--drain-s",
             str(args.drain_s),
         ]
-        + (["--data", args.data] if args.data else []),
+        + (["--data", args.data] if args.data else [])
+        + (extra or []),
         check=True,
     )
 
@@ -528,6 +581,20 @@ def main(argv: list[str] | None = None) -> int:
         help="max seconds to wait for the latency run to be scored",
     )
     ap.add_argument("--skip-kafka", action="store_true")
+    ap.add_argument(
+        "--checkpoint-cost",
+        action="store_true",
+        help="also measure the embedded throughput without and with checkpoint re-forecasts",
+    )
+    ap.add_argument(
+        "--checkpoints-on",
+        default="900,3600,10800",
+        help="re-forecast delays (s) for the 'with' runs of --checkpoint-cost",
+    )
+    ap.add_argument("--repeats", type=int, default=2, help="pairs of --checkpoint-cost runs")
+    ap.add_argument("--skip-main", action="store_true", help="only the --checkpoint-cost runs")
+    ap.add_argument("--checkpoints", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--throughput-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "stream.json"))
     ap.add_argument("--child", choices=["embedded"], help=argparse.SUPPRESS)
     ap.add_argument("--child-out", help=argparse.SUPPRESS)
@@ -568,21 +635,23 @@ def main(argv: list[str] | None = None) -> int:
                 "scorer": warm_fast_path(args.registry, threads),
                 "embedded": warm_fast_path(args.registry, 2),
             }
-        result["baseline_models_alone"] = models_alone(args, index, args.baseline_tlcs)
-        if "empathy" in missing and "forecaster" in missing:
+        scoring = not ("empathy" in missing and "forecaster" in missing)
+        if not scoring:
             logger.error("no scoring model at all: throughput/latency cannot be measured")
-        elif not args.skip_kafka:
-            logger.info("kafka phase (%d events, %d TLCs)", result["n_events"], n_tlc)
-            result["kafka"] = kafka_phase(args, index, n_tlc, tmp)
-        if "empathy" in missing and "forecaster" in missing:
-            child_out = None
-        else:
-            logger.info("embedded phase (child process)")
-            child_out = tmp / "embedded.json"
-        if child_out is not None:
-            run_child(args, child_out, tmp)
-            result["embedded"] = json.loads(child_out.read_text())
-    base = result["baseline_models_alone"].get("tlc_per_s")
+        if not args.skip_main:
+            result["baseline_models_alone"] = models_alone(args, index, args.baseline_tlcs)
+            if scoring and not args.skip_kafka:
+                logger.info("kafka phase (%d events, %d TLCs)", result["n_events"], n_tlc)
+                result["kafka"] = kafka_phase(args, index, n_tlc, tmp)
+            if scoring:
+                logger.info("embedded phase (child process)")
+                child_out = tmp / "embedded.json"
+                run_child(args, child_out, tmp)
+                result["embedded"] = json.loads(child_out.read_text())
+        if scoring and args.checkpoint_cost:
+            logger.info("checkpoint re-forecast cost (child processes)")
+            result["checkpoint_cost"] = checkpoint_cost(args, tmp)
+    base = (result.get("baseline_models_alone") or {}).get("tlc_per_s")
     for k in ("kafka", "embedded"):
         r = result.get(k)
         if r and r.get("tlc_per_s"):

@@ -11,7 +11,9 @@
 Before acting the target is re-checked: it exists, is not removed, deleted or locked, is in
 the proposal's subreddit, and the bot still moderates it with the ``posts`` permission. An
 undecided proposal expires (``actions.expire_hours``). Under dry-run the action is logged with
-its approver but not performed. Every execution goes to the action log.
+its approver but not performed. Every execution goes to the action log. A POST whose answer
+was lost is not repeated before the bot has read back whether Reddit performed it
+(:meth:`bot.backoff.Backoff.call_once`).
 """
 
 from __future__ import annotations
@@ -122,11 +124,26 @@ class ActionExecutor:
                 if comment is None:
                     raise RetriesExhausted(f"reply to {p.target}: {type(exc).__name__}") from exc
         else:
-            self.backoff.call(lambda: comment.edit(body=text), f"edit {comment.id}")
+            cid = comment.id
+            self.backoff.call_once(
+                lambda: comment.edit(body=text),
+                lambda: self._fresh_comment(cid).body == text,
+                f"edit {cid}",
+            )
         self.store.set_highlights(p.target, comment.id)
-        self.backoff.call(
-            lambda: comment.mod.distinguish(how="yes", sticky=True), f"sticky {comment.id}"
+        cid = comment.id
+
+        def stickied() -> bool:
+            c = self._fresh_comment(cid)
+            return bool(c.distinguished and getattr(c, "stickied", False))
+
+        self.backoff.call_once(
+            lambda: comment.mod.distinguish(how="yes", sticky=True), stickied, f"sticky {cid}"
         )
+
+    def _fresh_comment(self, cid: str) -> Any:
+        """A comment as Reddit has it now (a new lazy object: its attributes are fetched)."""
+        return self.reddit.comment(cid)
 
     def _remove_highlights(self, p: Proposal) -> None:
         known = self.store.highlights_comment(p.target)
@@ -144,8 +161,15 @@ class ActionExecutor:
         elif p.action == "suggested_sort":
             submission = self.reddit.submission(p.target.removeprefix("t3_"))
             sort = p.params.get("sort", "confidence")
-            self.backoff.call(
-                lambda: submission.mod.suggested_sort(sort=sort), f"suggested sort {p.target}"
+            pid = submission.id
+
+            def performed() -> bool:  # a new lazy object: its attributes are fetched
+                return getattr(self.reddit.submission(pid), "suggested_sort", None) == sort
+
+            self.backoff.call_once(
+                lambda: submission.mod.suggested_sort(sort=sort),
+                performed,
+                f"suggested sort {p.target}",
             )
         else:  # pragma: no cover - the store refuses unknown actions
             raise ValueError(p.action)

@@ -195,6 +195,14 @@ class ApprovalStore(SqliteStore):
             cols = [d[0] for d in cur.description]
             return [dict(zip(cols, r)) for r in cur.fetchall()]
 
+    def handled(self, message_id: str) -> bool:
+        """Whether :meth:`first_time` was called with ``message_id``."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM handled_messages WHERE message_id=?", (message_id,)
+            ).fetchone()
+        return row is not None
+
     def first_time(self, message_id: str) -> bool:
         with self._lock:
             cur = self._db.execute(

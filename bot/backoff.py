@@ -111,6 +111,23 @@ class Backoff:
                 self.sleep(self._after_failure(attempt, exc, what))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def call_once(
+        self, fn: Callable[[], T], performed: Callable[[], bool], what: str = "reddit call"
+    ) -> T | None:
+        """A call with a side effect that must not happen twice: after a transient failure
+        (Reddit may have performed it though the answer was lost) ``performed()`` is asked,
+        itself retried, before trying again. ``None`` when it turned out performed."""
+        for attempt in range(self.max_tries):
+            try:
+                return fn()
+            except Exception as exc:  # noqa: BLE001 (_after_failure re-raises permanent errors)
+                wait = self._after_failure(attempt, exc, what)
+            if self.call(performed, f"{what} (was it performed?)"):
+                logger.info("%s: performed although its answer was lost", what)
+                return None
+            self.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def acall(
         self,
         fn: Callable[[], Awaitable[T]],

@@ -98,6 +98,23 @@ def register(sub: Any) -> None:
     q.add_argument("--outage-at", type=float, help="hours after the start when the API goes down")
     q.add_argument("--outage-hours", type=float, default=2.0)
     q.add_argument(
+        "--outage-kinds",
+        default="503",
+        help="how requests fail during the outage, drawn per request from: "
+        "503,500,timeout,late (late: performed, the answer lost)",
+    )
+    q.add_argument(
+        "--outage-late-posts",
+        type=int,
+        default=0,
+        help="the first N POSTs in the outage are performed, their answer lost",
+    )
+    q.add_argument(
+        "--timeout-delay", type=float, default=0.3, help="wall seconds a timed-out request waits"
+    )
+    q.add_argument("--wiki-outage-at", type=float, help="hours after the start: wiki down")
+    q.add_argument("--wiki-outage-hours", type=float, default=1.0)
+    q.add_argument(
         "--wiki",
         action="append",
         default=[],
@@ -258,10 +275,19 @@ def run_devserver(args: argparse.Namespace) -> int:
         from bot.devserver.deletions import DeletionPlan
 
         DeletionPlan(args.delete_rate, seed=args.seed).attach(world)
-    faults = FaultPlan(rate=args.fault_rate, seed=args.seed)
+    faults = FaultPlan(
+        rate=args.fault_rate,
+        seed=args.seed,
+        outage_kinds=tuple(args.outage_kinds.split(",")),
+        timeout_delay_s=args.timeout_delay,
+        outage_late_posts=args.outage_late_posts,
+    )
     if args.outage_at is not None:
         at = start + args.outage_at * 3600
         faults.outages.append((at, at + args.outage_hours * 3600))
+    if args.wiki_outage_at is not None:  # every wiki request (pages, settings, edits) fails
+        at = start + args.wiki_outage_at * 3600
+        faults.path_outages.append((r"/wiki/", at, at + args.wiki_outage_hours * 3600))
     stop = StopFlag().install()
     with DevRedditServer(world, faults, port=args.port) as srv:
         for spec in args.wiki:

@@ -71,7 +71,9 @@ class LiveService:
         *,
         client: ClientSettings | None = None,
         clock: SystemClock | SimulatedClock | None = None,
+        models: Any = None,
     ) -> None:
+        self.models = models  # a streaming.modelset.ModelSet; None: the registry's bundles
         # a line per run, and one per run skipped because the previous one still runs
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
         self.options = options
@@ -206,7 +208,9 @@ class LiveService:
             idle_s=self.options.idle_s,
             on_round=self._on_round,
         )
-        self.pipeline = assemble(self.settings, clock=self.clock, source=source, fetcher=fetcher)
+        self.pipeline = assemble(
+            self.settings, clock=self.clock, source=source, fetcher=fetcher, models=self.models
+        )
         # deletion sync and retention: the back-fill's fetches, Reddit's order refreshes and
         # the scheduled /api/info re-checks erase what was deleted or removed on Reddit
         self.privacy = PrivacyJobs.build(

@@ -66,8 +66,8 @@ class Pipeline:
     skipped: dict[str, str] = field(default_factory=dict)
 
     def health(self) -> dict[str, Any]:
-        """Healthy = every stage out of back-off, within ``health_max_lag``, the database
-        reachable (and, in all-stages mode, every stage thread alive)."""
+        """Healthy = every stage out of back-off, within ``health_max_lag``, the database and
+        the bus reachable (and, in all-stages mode, every stage thread alive)."""
         max_lag = self.settings.health_max_lag
         stages: dict[str, Any] = {}
         problems: list[str] = []
@@ -83,10 +83,14 @@ class Pipeline:
         db = database_reachable(self.sessions)
         if db is not None:
             problems.append(f"database: {db}")
+        bus = self.bus.reachable()
+        if bus is not None:
+            problems.append(f"bus: {bus}")
         return {
             "ok": not problems,
             "problems": problems,
             "database": "ok" if db is None else db,
+            "bus": "ok" if bus is None else bus,
             "stages": stages,
             "skipped": self.skipped,
             "models": self.models.versions(),

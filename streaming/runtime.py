@@ -329,6 +329,7 @@ class StageThreads:
                 out["problems"].append(f"{name}: thread not running")
             out.setdefault("models", {}).update(h.get("models", {}))
             out["database"] = h.get("database")
+            out["bus"] = h.get("bus")
         out["ok"] = not out["problems"]
         return out
 

@@ -292,17 +292,22 @@ class RedditApi(ModeratorApi):
             return 400, {"reason": "INVALID_PAGE_NAME", "message": "Bad Request", "error": 400}
         if not self.is_mod(sub, "wiki"):
             return 403, {"reason": "MAY_NOT_REVISE", "message": "Forbidden", "error": 403}
-        self.set_wiki(sub, page, form.get("content", ""), self.user)
+        self.set_wiki(sub, page, form.get("content", ""), self.user, form.get("reason", ""))
         return 200, {}
 
-    def set_wiki(self, sub: str, page: str, content: str, by: str) -> None:
+    def set_wiki(self, sub: str, page: str, content: str, by: str, reason: str = "") -> None:
+        """Write a page: a new revision (every edit is one, in the page's history)."""
         with self.world.lock:
+            rev = self.world.new_id("rev-")
             self.world.wiki[(sub.lower(), page)] = {
                 "content": content,
                 "by": by,
                 "revision_date": self.world.now,
-                "revision_id": self.world.new_id("rev-"),
+                "revision_id": rev,
             }
+            self.world.wiki_revisions[(sub.lower(), page)].append(
+                {"id": rev, "by": by, "at": self.world.now, "reason": reason, "content": content}
+            )
 
     # -- modmail ------------------------------------------------------------------------
     def _message(self, author: str, body: str, internal: bool) -> dict[str, Any]:
@@ -333,6 +338,7 @@ class RedditApi(ModeratorApi):
     def _conv_json(self, conv: ModmailConv) -> dict[str, Any]:
         msgs = {m["id"]: m for m in conv.messages}
         authors = list({m["author"]["name"]: m["author"] for m in conv.messages}.values())
+        last = conv.messages[-1]["date"] if conv.messages else _iso(self.world.now)
         return {
             "conversation": {
                 "isAuto": False,
@@ -340,8 +346,8 @@ class RedditApi(ModeratorApi):
                 "isRepliable": True,
                 "lastUserUpdate": None,
                 "isInternal": True,
-                "lastModUpdate": _iso(self.world.now),
-                "lastUpdated": _iso(self.world.now),
+                "lastModUpdate": last,
+                "lastUpdated": last,
                 "authors": authors,
                 "owner": {
                     "displayName": conv.subreddit,

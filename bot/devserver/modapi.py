@@ -7,7 +7,8 @@
 * Wiki page settings (``permlevel``, ``listed``) are set by moderators with ``wiki``; a page
   with ``permlevel`` 2 is readable and editable by moderators only.
 * Modmail is read and written by moderators with ``mail``; conversations are listed newest
-  first like ``GET /api/mod/conversations``.
+  first by their last message like ``GET /api/mod/conversations?sort=recent``, each with its
+``lastUpdated`` and ``numMessages``.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ class ModeratorApi:
             return _FORBIDDEN
         wanted = {s.lower() for s in subs}
         convs = [c for c in self.world.modmail.values() if c.subreddit.lower() in wanted]
-        convs.sort(key=lambda c: c.id, reverse=True)  # ids grow: newest first
+        # sort=recent (Reddit's default): the last updated first; ids grow, so ties go newest
+        convs.sort(key=lambda c: (c.messages[-1]["date"] if c.messages else "", c.id), reverse=True)
         after = query.get("after")
         if after:
             ids = [c.id for c in convs]

@@ -8,7 +8,9 @@ requests. :class:`FaultPlan` faults a share of the API requests: 429 (with rate-
 and ``Retry-After``), 500, a timeout (the answer comes after the client gave up, the request is
 not performed), a late answer (performed, then a 504 after the client gave up: a retried POST
 would do it twice) and a truncated body (GET only, so no side effect is ever half-done); during
-an outage window every request answers 503. A token belongs to the user who asked for it
+an outage window every request fails (503, or a mix with 500, timeouts and late answers:
+``FaultPlan.outage_kinds``), during a path outage (e.g. only the wiki) every request to it
+answers 503. A token belongs to the user who asked for it
 (password grant), so moderator rules apply per user. ``GET /dev/clock`` (no token) tells a
 client how the simulated clock runs; ``POST /dev/clock/start`` starts a paused one.
 ``GET /dev/deletions`` (no token, not counted) lists the deletions and removals applied so far
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
@@ -105,7 +108,8 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path.rstrip("/") == "/dev/state":
             self._send(200, srv.state())
             return
-        if srv.faults.in_outage(srv.world.now):
+        down = srv.faults.outage(srv.world.now, url.path, method)
+        if down == "503" or (down is not None and "access_token" in url.path):
             self._send(503, {"message": "Service Unavailable", "error": 503})
             return
         raw = srv.oauth.handle(method, url.path, query, form, self.headers)
@@ -133,7 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(401, {"message": "Unauthorized", "error": 401})
             return
         headers, over = srv.count_request()
-        fault = srv.faults.draw()
+        fault = down or srv.faults.draw()
         if fault == "truncated" and method != "GET":
             fault = "500"
         srv.record(method, url.path, fault)
@@ -249,6 +253,9 @@ class DevRedditServer:
                     for c in w.modmail.values()
                 ],
                 "wiki": {f"{s}/{p}": d for (s, p), d in w.wiki.items()},
+                "wiki_revisions": {
+                    f"{s}/{p}": list(revs) for (s, p), revs in w.wiki_revisions.items()
+                },
                 "wiki_settings": {f"{s}/{p}": d for (s, p), d in w.wiki_settings.items()},
                 "mod_actions": list(w.mod_actions),
                 "bot_comments": [
@@ -260,6 +267,7 @@ class DevRedditServer:
                 "requests_by_window": {str(k): v for k, v in w.requests_by_window.items()},
                 "faults": dict(self.faults.injected),
                 "late_posts": sum(1 for _, m, _, f in self.log if f == "late" and m == "POST"),
+                "post_faults": dict(Counter(f for _, m, _, f in self.log if f and m == "POST")),
                 "log_size": len(self.log),
             }
 

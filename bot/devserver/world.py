@@ -250,6 +250,8 @@ class RedditWorld:
         )
         self.wiki: dict[tuple[str, str], dict[str, Any]] = {}
         self.wiki_settings: dict[tuple[str, str], dict[str, Any]] = {}
+        #: every edit of a page, oldest first: ``{"id", "by", "at", "reason", "content"}``
+        self.wiki_revisions: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         self.modmail: dict[str, ModmailConv] = {}
         self.mod_actions: list[dict[str, Any]] = []
         self.requests_by_window: dict[int, int] = defaultdict(int)

@@ -42,6 +42,7 @@ from models.forecaster.features import (
 )
 from models.forecaster.lda import TopicModel
 from models.forecaster.linear import NgramRidge
+from models.forecaster.rowcache import DESIGN_CACHE_SIZE, RowCache
 from models.forecaster.text import TextFeaturizer
 from redditdata.tree import Node, Post
 
@@ -113,10 +114,22 @@ class Forecaster:
     """Load with :meth:`from_registry`; :meth:`predict` forecasts a post's TLCs in one batch."""
 
     def __init__(
-        self, bundle: Bundle, *, fast: bool = True, aux: Any = None, empathy: Any = None
+        self,
+        bundle: Bundle,
+        *,
+        fast: bool = True,
+        aux: Any = None,
+        empathy: Any = None,
+        design_cache_size: int | None = None,
     ) -> None:
         import xgboost as xgb
 
+        #: each TLC's main-model row from its forecast at creation, reused by its checkpoint
+        #: re-forecasts (training concatenates the same row with the checkpoint columns); an
+        #: LRU bounded by TLC count, 0 = off (default: on in the fast path)
+        self.design_rows = RowCache(
+            DESIGN_CACHE_SIZE if design_cache_size is None and fast else design_cache_size or 0
+        )
         self.bundle = bundle
         self.version = bundle.version
         self.fast = fast
@@ -194,6 +207,7 @@ class Forecaster:
         fast: bool = True,
         aux: Any = None,
         empathy: Any = None,
+        design_cache_size: int | None = None,
     ) -> Forecaster:
         reg = registry if isinstance(registry, Registry) else Registry(Path(registry))
         bundle = reg.current("forecaster")
@@ -211,7 +225,7 @@ class Forecaster:
                 if want and str(want) in reg.versions("aux")
                 else AuxModels.from_registry(reg)
             )
-        return cls(bundle, fast=fast, aux=aux, empathy=empathy)
+        return cls(bundle, fast=fast, aux=aux, empathy=empathy, design_cache_size=design_cache_size)
 
     # -- checkpoints -----------------------------------------------------------------------
     @property
@@ -317,6 +331,34 @@ class Forecaster:
         ts = np.column_stack(cols).astype(np.float32)
         return x, np.concatenate([x, ts], axis=1)
 
+    def _main_rows(
+        self, groups: Sequence[Group], empathy: Sequence[EmpathyLike] | None, checkpoint: int
+    ) -> np.ndarray:
+        """The main-model rows of ``groups``' TLCs: remembered at creation, reused at a
+        checkpoint for every post whose TLCs are all remembered (the rest are designed)."""
+        names = [[t.name for t in g[1]] for g in groups]
+        if not self.design_rows.size:
+            return self.design_many(groups, empathy)[1]
+        if not checkpoint:
+            xm = self.design_many(groups, empathy)[1]
+            self.design_rows.put_many([n for ns in names for n in ns], xm)
+            return xm
+        cached = [self.design_rows.get_many(ns) for ns in names]
+        todo = [k for k, rows in enumerate(cached) if rows is None]
+        if todo:
+            starts = np.cumsum([0, *(len(ns) for ns in names)])
+            emp = (
+                None
+                if empathy is None
+                else [e for k in todo for e in empathy[starts[k] : starts[k + 1]]]
+            )
+            fresh = self.design_many([groups[k] for k in todo], emp)[1]
+            at = 0
+            for k in todo:
+                cached[k] = fresh[at : at + len(names[k])]
+                at += len(names[k])
+        return np.concatenate([c for c in cached if c is not None], axis=0)
+
     # -- prediction ------------------------------------------------------------------------
     def predict(
         self,
@@ -363,7 +405,7 @@ class Forecaster:
             return []
         import xgboost as xgb
 
-        _, xm = self.design_many(groups, empathy)
+        xm = self._main_rows(groups, empathy, checkpoint)
         xc = (
             self.checkpoint_features(
                 groups, checkpoint, [timelines[k] for k in keep] if timelines else None

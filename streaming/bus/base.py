@@ -73,6 +73,11 @@ class Bus(ABC):
     def lag(self, group_id: str, topics: Sequence[str]) -> int:
         """Records on ``topics`` not yet committed by ``group_id`` (the consumer lag)."""
 
+    def reachable(self) -> str | None:
+        """``None`` when the log can be reached now, else why not (for health; it must not
+        touch state a stage thread uses). In-process logs are always reachable."""
+        return None
+
     def ensure_topics(self, topics: Sequence[str], partitions: int = 1) -> None:
         """Create topics if missing (no-op for backends that create on first use)."""
 

@@ -168,6 +168,21 @@ class KafkaBus(Bus):
             self._producer = None
 
     # -- admin -------------------------------------------------------------------------
+    def reachable(self, timeout_s: float = 1.0) -> str | None:
+        """``None`` when a bootstrap broker accepts a connection, else why not. A socket of its
+        own (the health endpoint's thread must not use the stages' clients)."""
+        import socket
+
+        errors = []
+        for hp in self.bootstrap.split(","):
+            host, _, port = hp.strip().rpartition(":")
+            try:
+                with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+                    return None
+            except (OSError, ValueError) as exc:
+                errors.append(f"{hp.strip()}: {exc}")
+        return "broker unreachable: " + "; ".join(errors)
+
     def ensure_topics(self, topics: Sequence[str], partitions: int = 1) -> None:
         from kafka import KafkaAdminClient
         from kafka.admin import NewTopic

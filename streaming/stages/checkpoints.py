@@ -152,10 +152,14 @@ class CheckpointScheduler:
         delay: int,
     ) -> list[dict[str, Any]]:
         pairs = [(t, p) for t, p, _ in todo]
-        prior = prior_tlc_counts(s, pairs)
+        # the inputs of each TLC's row at creation; not read when the forecaster still holds
+        # every row from then (its re-forecast reuses them)
+        rows = getattr(forecaster, "design_rows", None)
+        remembered = rows is not None and rows.get_many([t.name for t, _ in pairs]) is not None
+        prior = {} if remembered else prior_tlc_counts(s, pairs)
         ctx = (
             author_contexts(s, pairs, self.horizon_s, self.history_scope)
-            if forecaster.use_context
+            if forecaster.use_context and not remembered
             else {}
         )
         by_post: dict[str, list[int]] = defaultdict(list)

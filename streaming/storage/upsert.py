@@ -12,8 +12,6 @@ from streaming.storage.tables import Base
 
 __all__ = ["upsert"]
 
-_MAX_PARAMS = 30_000
-
 
 def upsert(
     session: Session,
@@ -43,15 +41,15 @@ def upsert(
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     else:  # pragma: no cover
         raise NotImplementedError(f"upsert on {dialect}")
-    # one statement per chunk: SQLite and PostgreSQL bound the parameters of one statement
-    per = max(1, _MAX_PARAMS // max(1, len(uniq[0])))
-    for i in range(0, len(uniq), per):
-        stmt = insert(table).values(uniq[i : i + per])
-        if update:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=keys, set_={c: stmt.excluded[c] for c in update}
-            )
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-        session.execute(stmt)
+    # one cached statement, executed with many parameter sets: SQLAlchemy batches them into
+    # multi-row VALUES itself ("insertmanyvalues"), within each database's parameter limits,
+    # and compiles the statement once instead of once per distinct row count
+    stmt = insert(table)
+    if update:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=keys, set_={c: stmt.excluded[c] for c in update}
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+    session.execute(stmt, uniq)
     return len(uniq)

@@ -14,7 +14,8 @@ from bot.approvals import ApprovalService, ApprovalStore
 from bot.backoff import Backoff
 from bot.config import SubredditConfig
 from bot.delivery import ModeratorDelivery, marker
-from bot.devserver import DevRedditServer
+from bot.devserver import DevRedditServer, FaultPlan
+from bot.modmail_commands import ModmailCommandReader
 from bot.suggestions import PostSuggestion, StaticSuggestionSource
 from tests.bot.support import dev_reddit
 
@@ -199,3 +200,77 @@ def test_actions_expire_and_are_rechecked_before_acting(dev_world):
         assert [o for _, o in ex.run_approved(sub, dry_run=False)] == ["ok"]
     assert post.data["suggested_sort"] == "top"
     assert [a["action"] for a in dev_world.mod_actions] == ["set_suggested_sort"]
+
+
+def test_a_wiki_failure_after_the_modmail_retries_the_page_alone(dev_world):
+    post, tlcs = _post_with_tlcs(dev_world)
+    sub = post.data["subreddit"]
+    wiki_down = FaultPlan(path_outages=[("/wiki/", 0.0, float("inf"))])
+    with DevRedditServer(dev_world, wiki_down) as srv:
+        delivery = ModeratorDelivery(
+            dev_reddit(srv.url, retries=False),
+            ApprovalStore(),
+            BOT,
+            send=True,
+            clock=lambda: dev_world.now,
+            backoff=Backoff(sleep=lambda s: None, max_tries=2),
+        )
+        config = SubredditConfig(channels={"wiki": True, "modmail": True})
+        source = StaticSuggestionSource([_suggestion(post, tlcs)])
+        first = delivery.deliver_digest(sub, config, source)
+        again = delivery.deliver_digest(sub, config, source)  # the wiki still down
+        wiki_down.path_outages.clear()
+        third = delivery.deliver_digest(sub, config, source)
+        fourth = delivery.deliver_digest(sub, config, source)
+        revisions = list(dev_world.wiki_revisions[(sub.lower(), "prosocial/suggestions")])
+    assert first.sent and not first.wiki_written
+    assert again.digest is not None and not again.sent and not again.wiki_written
+    assert third.wiki_written and not third.sent and fourth.digest is None
+    assert len(dev_world.modmail) == 1 and len(revisions) == 1
+    key = delivery.wiki_key(sub, config, dev_world.now)
+    assert marker(key) in revisions[0]["content"]
+
+
+def test_a_page_write_whose_answer_was_lost_is_read_back_not_repeated(dev_world):
+    sub = next(iter(dev_world.subreddits.values()))
+    with DevRedditServer(dev_world) as srv:
+        d = ModeratorDelivery(
+            dev_reddit(srv.url, retries=False),
+            ApprovalStore(),
+            BOT,
+            send=True,
+            backoff=Backoff(sleep=lambda s: None),
+        )
+        assert d.make_private(sub, "prosocial/suggestions") is None
+        faults = iter([None, "late"])  # the settings read, then the edit: performed, answer lost
+        srv.faults.draw = lambda: next(faults, None)
+        assert d.write_wiki(sub, "prosocial/suggestions", "seekers: ...", key="wiki:x:1")
+    revisions = dev_world.wiki_revisions[(sub.lower(), "prosocial/suggestions")]
+    assert len(revisions) == 1 and marker("wiki:x:1") in revisions[0]["content"]
+
+
+def test_approval_polling_reads_only_conversations_with_new_messages(dev_world):
+    post, tlcs = _post_with_tlcs(dev_world)
+    sub = post.data["subreddit"]
+    with DevRedditServer(dev_world) as srv:
+        store = ApprovalStore()
+        reddit = dev_reddit(srv.url, retries=False)
+        delivery = ModeratorDelivery(reddit, store, BOT, send=True, clock=lambda: dev_world.now)
+        config = SubredditConfig(actions={"highlights": True}, channels={"wiki": False})
+        source = StaticSuggestionSource([_suggestion(post, tlcs)])
+        digests = []
+        for _ in range(3):  # three digest periods, three conversations
+            digests.append(delivery.deliver_digest(sub, config, source).conversation)
+            dev_world.advance(config.digest.every_hours * 3600)
+        service = ApprovalService(store, lambda s, u: u == "mod_alice", lambda: dev_world.now)
+        reader = ModmailCommandReader(reddit, service, BOT, send=True)
+        assert reader.poll(sub) == [] and reader.conversations_read == 0
+        pid = store.with_status(sub, "proposed")[0].id
+        alice = _as(srv.url, "mod_alice")
+        alice.subreddit(sub).modmail(digests[0]).reply(body=f"!approve {pid}")
+        done = reader.poll(sub)
+        assert reader.conversations_read == 1 and done[0].endswith("approved by u/mod_alice")
+        assert reader.poll(sub) == [] and reader.conversations_read == 2  # its own answer
+        assert reader.poll(sub) == [] and reader.conversations_read == 2
+    answers = [m for m in dev_world.modmail[digests[0]].messages if m["author"]["name"] == BOT]
+    assert len(answers) == 2  # the digest and one answer

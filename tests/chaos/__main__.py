@@ -1,6 +1,8 @@
 """``make chaos``: every scenario on real components; writes ``bench/results/chaos.json``.
 
-python -m tests.chaos [--only postgres_outage,kill9] [--outage-s 60] [--out PATH]
+python -m tests.chaos [--only postgres_outage,kill9,reddit] [--outage-s 60] [--out PATH]
+
+Groups: day, reddit, postgres_outage, broker_restart, kill9, sigterm, thread_fails, bad_input.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from devtools.servers import PostgresServer
 from models.paths import default_data_dir
+from tests.chaos.reddit import RedditFaults, run_reddit
 from tests.chaos.scenarios import (
     STAGES,
     Env,
@@ -55,6 +58,16 @@ def main(argv: list[str]) -> int:
         world = make_world(default_data_dir() / "reddit-college", tmp / "world", a.since, a.until)
         if want("day"):
             results.append(run_simulated_day(tmp, texts_from=world.dir))
+        if want("reddit"):  # the live service against the dev server (no PostgreSQL)
+            for faults in (
+                RedditFaults("reddit_api_5xx_timeouts_10min", api_down_min=10),
+                RedditFaults("wiki_write_fails_after_modmail", wiki_down_min=20),
+            ):
+                t0 = time.monotonic()
+                r = run_reddit(tmp, faults)
+                r["scenario_wall_s"] = round(time.monotonic() - t0, 1)
+                logger.info("chaos %s", json.dumps(r))
+                results.append(r)
         with PostgresServer() as pg:
             env = Env(world, tmp, pg, stream_s=20.0, timeout_s=300.0)
             runs: list[tuple[str, Any]] = [

@@ -96,3 +96,26 @@ def test_health_reports_database_and_binds_loopback(tmp_path: Path, models: Any)
             assert any("lag" in x for x in body["problems"])
     finally:
         ops.stop()
+
+
+def test_health_reports_an_unreachable_broker(tmp_path: Path, models: Any) -> None:
+    import socket
+
+    from streaming.bus.kafka import KafkaBus
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        assert KafkaBus(f"127.0.0.1:{port}").reachable() is None
+    down = KafkaBus(f"127.0.0.1:{port}").reachable()  # nothing listens there any more
+    assert down is not None and "unreachable" in down
+    _, sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    settings = load_settings(database_url="sqlite://", stages=["scorer"])
+    p = build_pipeline(
+        settings, bus=EmbeddedBus(), sessions=sessions, clock=EventClock(), models=models
+    )
+    assert p.health()["ok"] and p.health()["bus"] == "ok"
+    p.bus.reachable = lambda: down  # type: ignore[method-assign]
+    h = p.health()
+    assert not h["ok"] and h["bus"] == down and any(x.startswith("bus:") for x in h["problems"])

@@ -308,3 +308,28 @@ def test_predict_many_at_a_checkpoint_reads_the_replies_as_they_stood(trained, d
     assert len(later) == len(thread.tlcs)
     assert [f.value for f in later] != [f.value for f in at_creation]
     assert any(r[0] == "replies so far" for f in later for r in f.reasons)
+
+
+def test_checkpoint_reforecasts_reuse_the_rows_from_creation(trained, data_dir):
+    """A checkpoint re-forecast reuses each TLC's row from its forecast at creation (as
+    training does): the same values as designing it again, for fully, partly and not at all
+    remembered batches."""
+    from redditdata.forest import iter_threads
+
+    threads = [
+        t for t in iter_threads(data_dir / "reddit-college", max_threads=40) if len(t.tlcs) >= 3
+    ][:2]
+    groups = [(t.post, t.tlcs, None) for t in threads]
+    plain = Forecaster.from_registry(trained[2], design_cache_size=0)
+    cached = Forecaster.from_registry(trained[2])
+    assert cached.design_rows.size > 0 and plain.design_rows.size == 0
+    want = [f.value for f in plain.predict_many(groups, checkpoint=3600)]
+    cached.predict_many(groups[:1])  # only the first post forecast at creation
+    assert len(cached.design_rows) == len(threads[0].tlcs)
+    assert [f.value for f in cached.predict_many(groups, checkpoint=3600)] == pytest.approx(want)
+    cached.predict_many(groups[1:])
+    assert [f.value for f in cached.predict_many(groups, checkpoint=3600)] == pytest.approx(want)
+    tiny = Forecaster.from_registry(trained[2], design_cache_size=2)
+    tiny.predict_many(groups)
+    assert len(tiny.design_rows) == 2  # bounded: the oldest rows dropped, then designed again
+    assert [f.value for f in tiny.predict_many(groups, checkpoint=3600)] == pytest.approx(want)

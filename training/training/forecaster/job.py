@@ -97,7 +97,6 @@ class ForecasterJob:
                         stamp,
                         a.max_threads,
                         a.min_age_s,
-                        a.history_scope,
                         list(checkpoints),
                         self.target_name,
                         EXAMPLES_LAYOUT,
