@@ -26,7 +26,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import prawcore
@@ -64,25 +64,16 @@ class DeliveryResult:
     sent: bool = False
 
 
+@dataclass(eq=False)
 class ModeratorDelivery:
-    def __init__(
-        self,
-        reddit: Any,
-        store: ApprovalStore,
-        bot_username: str,
-        *,
-        send: bool = False,
-        clock: Callable[[], float] = time.time,
-        backoff: Backoff | None = None,
-        max_attempts: int = 4,
-    ) -> None:
-        self.reddit = reddit
-        self.store = store
-        self.bot_username = bot_username
-        self.send = send
-        self.clock = clock
-        self.backoff = backoff or Backoff()
-        self.max_attempts = max_attempts
+    reddit: Any
+    store: ApprovalStore
+    bot_username: str
+    _: KW_ONLY
+    send: bool = False
+    clock: Callable[[], float] = time.time
+    backoff: Backoff = field(default_factory=Backoff)
+    max_attempts: int = 4
 
     # -- scheduling ---------------------------------------------------------------------
     @staticmethod

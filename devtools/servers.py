@@ -222,6 +222,17 @@ class PostgresServer:
     def url(self) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
+    def fresh_database(self, name: str) -> str:
+        """URL of an empty database ``name`` on this cluster (dropped first if it exists)."""
+        import psycopg
+
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as c:
+            c.execute(f"DROP DATABASE IF EXISTS {name}")
+            c.execute(f"CREATE DATABASE {name}")
+        return self.url.rsplit("/", 1)[0] + "/" + name
+
     def _run(self, *args: str) -> None:
         subprocess.run(
             [*self._as, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

@@ -21,6 +21,7 @@ from streaming.storage import (
     SuggestionRow,
     TlcRow,
 )
+from streaming.storage.queries import latest_revisions
 
 __all__ = ["collect_report", "render_markdown"]
 
@@ -62,15 +63,7 @@ def collect_report(
         for r, n in reasons.items():
             k = r.split(":", 1)[0]
             dead_letters[k] = dead_letters.get(k, 0) + int(n)
-        latest = (
-            s.execute(
-                select(SuggestionRow.post_name, func.max(SuggestionRow.revision)).group_by(
-                    SuggestionRow.post_name
-                )
-            )
-            .tuples()
-            .all()
-        )
+        latest = s.execute(latest_revisions()).tuples().all()
         moved = 0
         for post, rev in latest[:5000]:
             row = s.get(SuggestionRow, (post, rev))

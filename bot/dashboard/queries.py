@@ -26,6 +26,7 @@ from streaming.storage import (
     SuggestionRow,
     TlcRow,
 )
+from streaming.storage.queries import latest_revisions
 
 __all__ = [
     "QUALITY_METRICS",
@@ -67,12 +68,7 @@ def watched_subreddits(s: Session) -> list[str]:
 
 
 def _latest(sub: str) -> Any:
-    return (
-        select(SuggestionRow.post_name, func.max(SuggestionRow.revision).label("rev"))
-        .where(SuggestionRow.subreddit == sub)
-        .group_by(SuggestionRow.post_name)
-        .subquery()
-    )
+    return latest_revisions(sub).subquery()
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Item", "RedditWorld", "load_world"]
+__all__ = ["Item", "RedditWorld", "load_world", "read_window"]
 
 
 @dataclass(slots=True)
@@ -421,6 +421,18 @@ def load_world(
     post_lookback_s: float = 86400,
     **kwargs: Any,
 ) -> RedditWorld:
+    """The world of :func:`read_window`'s posts and comments, starting at ``start``."""
+    posts, comments = read_window(data_dir, subreddits, start, end, post_lookback_s)
+    return RedditWorld(posts, comments, start=start, **kwargs)
+
+
+def read_window(
+    data_dir: str | Path,
+    subreddits: Iterable[str],
+    start: float,
+    end: float,
+    post_lookback_s: float = 86400,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Posts of ``subreddits`` created in ``[start - post_lookback_s, end)`` and their comments
     created before ``end`` (from ``reddit-college``-style ``submissions/comments.jsonl.gz``)."""
     d = Path(data_dir)
@@ -448,4 +460,4 @@ def load_world(
             r = json.loads(line)
             if float(r["created_utc"]) < end:
                 comments.append(r)
-    return RedditWorld(posts, comments, start=start, **kwargs)
+    return posts, comments

@@ -33,6 +33,7 @@ from streaming.storage import (
     TlcRow,
     upsert,
 )
+from streaming.storage.queries import latest_revisions
 
 __all__ = ["SuggesterStage"]
 
@@ -99,11 +100,7 @@ class SuggesterStage(DatabaseStage):
                 .group_by(CheckpointScoreRow.post_name)
                 .subquery()
             )
-            r = (
-                select(SuggestionRow.post_name, func.max(SuggestionRow.revision).label("rev"))
-                .group_by(SuggestionRow.post_name)
-                .subquery()
-            )
+            r = latest_revisions().subquery()
             total = n.c.n + func.coalesce(c.c.k, 0)
             query = (
                 select(n.c.post_name, n.c.t)

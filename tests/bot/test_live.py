@@ -7,7 +7,6 @@ counters. ``PROSOCIAL_LIVE_FIGURES=FILE`` writes the run's figures as JSON."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bot.devserver.world import read_window
 from tests.bot.dashboard_env import free_port
 from tests.bot.support import LiveHarness, dev_reddit, get_json
 
@@ -74,25 +74,9 @@ def _retry(fn: Any, tries: int = 20) -> Any:
 
 
 def _dump(data_dir: Path, start: float, end: float) -> dict[str, Any]:
-    """What the dev server serves, read from the dump files: TLCs and every comment."""
-    d = data_dir / "reddit-college"
-    subs = {s.lower() for s in SUBS}
-    posts = {}
-    with gzip.open(d / "submissions.jsonl.gz", "rt", encoding="utf-8") as f:
-        for line in f:
-            r = json.loads(line)
-            if r["subreddit"].lower() in subs and start - 86400 <= r["created_utc"] < end:
-                posts[r["name"]] = r
-    comments = []
-    with gzip.open(d / "comments.jsonl.gz", "rt", encoding="utf-8") as f:
-        for line in f:
-            i = line.find('"link_id": "')
-            if i < 0 or line[i + 12 : line.find('"', i + 12)] not in posts:
-                continue
-            r = json.loads(line)
-            if r["created_utc"] < end:
-                comments.append(r)
-    return {"posts": posts, "comments": comments}
+    """What the dev server serves, read from the dump files: posts by name, every comment."""
+    posts, comments = read_window(data_dir / "reddit-college", SUBS, start, end)
+    return {"posts": {p["name"]: p for p in posts}, "comments": comments}
 
 
 def _subtree_times(comments: list[dict[str, Any]]) -> dict[str, list[int]]:

@@ -55,16 +55,8 @@ class Env:
     _n: int = 0
 
     def fresh_db(self) -> str:
-        import psycopg
-
         self._n += 1
-        name = f"chaos{self._n}_{os.getpid()}"
-        with psycopg.connect(
-            f"host=127.0.0.1 port={self.pg.port} user=postgres dbname=postgres", autocommit=True
-        ) as c:
-            c.execute(f"DROP DATABASE IF EXISTS {name}")
-            c.execute(f"CREATE DATABASE {name}")
-        return self.pg.url.rsplit("/", 1)[0] + "/" + name
+        return self.pg.fresh_database(f"chaos{self._n}_{os.getpid()}")
 
     @property
     def speed(self) -> float:

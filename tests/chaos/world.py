@@ -32,6 +32,7 @@ from streaming.storage import (
     SuggestionRow,
     TlcRow,
 )
+from streaming.storage.queries import latest_revisions
 
 __all__ = ["World", "audit", "load_world", "make_world", "rss_mb", "world_from_index"]
 
@@ -102,15 +103,7 @@ def audit(
         lost = len(world.posts - posts) + len(set(world.tlcs) - set(scored))
         if suggestions:
             n = Counter(p for t, p in scored.items() if t in world.tlcs)
-            latest = dict(
-                s.execute(
-                    select(SuggestionRow.post_name, func.max(SuggestionRow.revision)).group_by(
-                        SuggestionRow.post_name
-                    )
-                )
-                .tuples()
-                .all()
-            )
+            latest = dict(s.execute(latest_revisions()).tuples().all())
             lost += sum(1 for p, k in n.items() if latest.get(p, 0) < k)
         if outcomes:
             done = set(s.scalars(select(OutcomeRow.tlc_name)))

@@ -44,16 +44,8 @@ _DB_N = [0]
 
 
 def _fresh_pg_db(pg: PostgresServer) -> str:
-    import psycopg
-
     _DB_N[0] += 1
-    name = f"t{_DB_N[0]}"
-    with psycopg.connect(
-        f"host=127.0.0.1 port={pg.port} user=postgres dbname=postgres", autocommit=True
-    ) as c:
-        c.execute(f"DROP DATABASE IF EXISTS {name}")
-        c.execute(f"CREATE DATABASE {name}")
-    return pg.url.rsplit("/", 1)[0] + "/" + name
+    return pg.fresh_database(f"t{_DB_N[0]}")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from redditdata.tree import Thread, iter_replies
 from streaming.replay import ReplayIndex
 from streaming.storage import EvaluationRow, OutcomeRow, ScoreRow, SuggestionRow, TlcRow
+from streaming.storage.queries import latest_revisions
 from tests.streaming.support import HORIZON, replay
 
 
@@ -29,15 +30,7 @@ def test_replay_scores_every_tlc_once_suggests_backfills_and_evaluates(
         assert one.due_utc == one.created_utc + HORIZON
         # suggestions: every post with a scored TLC has one covering all its TLCs
         posts = set(s.scalars(select(ScoreRow.post_name)))
-        latest = dict(
-            s.execute(
-                select(SuggestionRow.post_name, func.max(SuggestionRow.revision)).group_by(
-                    SuggestionRow.post_name
-                )
-            )
-            .tuples()
-            .all()
-        )
+        latest = dict(s.execute(latest_revisions()).tuples().all())
         assert set(latest) == posts
         n_by_post = dict(
             s.execute(select(ScoreRow.post_name, func.count()).group_by(ScoreRow.post_name))
