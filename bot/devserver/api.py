@@ -382,20 +382,26 @@ class RedditApi(ModeratorApi):
         self.world.modmail[conv.id] = conv
         return 201, self._conv_json(conv)
 
-    def modmail_get(self, cid: str, *, query: dict[str, str], form: dict[str, str]) -> Response:
+    def _mod_conversation(self, cid: str) -> ModmailConv | Response:
+        """Conversation ``cid`` when the user may read its subreddit's modmail, else the error
+        Reddit answers."""
         conv = self.world.modmail.get(cid)
         if conv is None:
             return _NOT_FOUND
         if not self.is_mod(conv.subreddit, "mail"):
             return 403, {"message": "Forbidden", "error": 403}
+        return conv
+
+    def modmail_get(self, cid: str, *, query: dict[str, str], form: dict[str, str]) -> Response:
+        conv = self._mod_conversation(cid)
+        if isinstance(conv, tuple):  # the error answer
+            return conv
         return 200, {**self._conv_json(conv), "user": {}}
 
     def modmail_reply(self, cid: str, *, query: dict[str, str], form: dict[str, str]) -> Response:
-        conv = self.world.modmail.get(cid)
-        if conv is None:
-            return _NOT_FOUND
-        if not self.is_mod(conv.subreddit, "mail"):
-            return 403, {"message": "Forbidden", "error": 403}
+        conv = self._mod_conversation(cid)
+        if isinstance(conv, tuple):  # the error answer
+            return conv
         conv.messages.append(
             self._message(self.user, form.get("body", ""), form.get("isInternal") == "True")
         )

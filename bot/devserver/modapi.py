@@ -196,23 +196,29 @@ class ModeratorApi:
             target.data["stickied"] = False
         return self._things(target)
 
-    def suggested_sort(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
+    def _moderated_post(self, form: dict[str, str]) -> Item | Response:
+        """The form's post when the user moderates its subreddit with ``posts``, else the
+        error Reddit answers."""
         target = self._target(form)
         if target is None or target.kind != "t3":
             return _errors("NO_THING_ID", "no such post")
         if not self.is_mod(target.data["subreddit"], "posts"):
             return _FORBIDDEN
+        return target
+
+    def suggested_sort(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
+        target = self._moderated_post(form)
+        if isinstance(target, tuple):  # the error answer
+            return target
         self._log("set_suggested_sort", target, form)
         sort = form.get("sort") or None
         target.data["suggested_sort"] = None if sort == "blank" else sort
         return 200, {"json": {"errors": []}}
 
     def post_sticky(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
-        target = self._target(form)
-        if target is None or target.kind != "t3":
-            return _errors("NO_THING_ID", "no such post")
-        if not self.is_mod(target.data["subreddit"], "posts"):
-            return _FORBIDDEN
+        target = self._moderated_post(form)
+        if isinstance(target, tuple):  # the error answer
+            return target
         self._log("set_subreddit_sticky", target, form)
         target.data["stickied"] = form.get("state") == "True"
         return 200, {"json": {"errors": []}}
