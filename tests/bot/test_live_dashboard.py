@@ -63,8 +63,17 @@ def test_live_serves_the_dashboard_and_executes_an_approval_once(
             SUBS, *("--config", str(config), "--state-dir", str(tmp_path / "state"))
         )
         base = f"http://127.0.0.1:{port}"
-        with urllib.request.urlopen(base + "/login", timeout=10) as r:
-            assert r.status == 200 and "Log in with Reddit" in r.read().decode()
+
+        def login_page() -> str | None:
+            # the dashboard's server starts beside the stages: poll until it listens
+            try:
+                with urllib.request.urlopen(base + "/login", timeout=10) as r:
+                    return r.read().decode() if r.status == 200 else None
+            except OSError:
+                return None
+
+        page = wait_until(login_page, "dashboard listening", 120, live, log)
+        assert "Log in with Reddit" in page
         run.start_clock()
         # a digest with a proposal, from the live jobs (simulated hours pass in seconds)
         store = tmp_path / "state" / "approvals.sqlite"
