@@ -72,8 +72,8 @@ def test_live_serves_the_dashboard_and_executes_an_approval_once(
             except OSError:
                 return None
 
-        page = wait_until(login_page, "dashboard listening", 120, live, log)
-        assert "Log in with Reddit" in page
+        login_html = wait_until(login_page, "dashboard listening", 120, live, log)
+        assert "Log in with Reddit" in login_html
         run.start_clock()
         # a digest with a proposal, from the live jobs (simulated hours pass in seconds)
         store = tmp_path / "state" / "approvals.sqlite"
