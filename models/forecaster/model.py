@@ -127,9 +127,9 @@ class Forecaster:
         #: each TLC's main-model row from its forecast at creation, reused by its checkpoint
         #: re-forecasts (training concatenates the same row with the checkpoint columns); an
         #: LRU bounded by TLC count, 0 = off (default: on in the fast path)
-        self.design_rows = RowCache(
-            DESIGN_CACHE_SIZE if design_cache_size is None and fast else design_cache_size or 0
-        )
+        if design_cache_size is None:
+            design_cache_size = DESIGN_CACHE_SIZE if fast else 0
+        self.design_rows = RowCache(design_cache_size)
         self.bundle = bundle
         self.version = bundle.version
         self.fast = fast

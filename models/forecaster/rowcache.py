@@ -32,9 +32,13 @@ class RowCache:
         while len(self._rows) > self.size:
             self._rows.popitem(last=False)
 
+    def has_all(self, keys: Sequence[str]) -> bool:
+        """Whether every key's row is held (no copy, no change of recency)."""
+        return bool(keys) and all(k in self._rows for k in keys)
+
     def get_many(self, keys: Sequence[str]) -> np.ndarray | None:
         """The rows of every key stacked, or None when any is missing."""
-        if not keys or any(k not in self._rows for k in keys):
+        if not self.has_all(keys):
             return None
         for k in keys:
             self._rows.move_to_end(k)

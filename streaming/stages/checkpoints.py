@@ -155,7 +155,7 @@ class CheckpointScheduler:
         # the inputs of each TLC's row at creation; not read when the forecaster still holds
         # every row from then (its re-forecast reuses them)
         rows = getattr(forecaster, "design_rows", None)
-        remembered = rows is not None and rows.get_many([t.name for t, _ in pairs]) is not None
+        remembered = rows is not None and rows.has_all([t.name for t, _ in pairs])
         prior = {} if remembered else prior_tlc_counts(s, pairs)
         ctx = (
             author_contexts(s, pairs, self.horizon_s, self.history_scope)
