@@ -82,6 +82,7 @@ class TrainOutcome:
 
     failed: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # the child's user + system
     trained: dict[str, str] = field(default_factory=dict)  # name -> version
 
 
@@ -120,6 +121,22 @@ class _Running:
     log: IO[bytes]
     progress_file: Path
     cmd: list[str]
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> tuple[int, float] | None:
+    """``(exit code, CPU seconds of the child and its reaped children)`` once ``proc`` has
+    ended, else None (``os.wait4``: the CPU time is the step's own, whatever else runs)."""
+    if proc.returncode is not None:
+        return proc.returncode, 0.0
+    try:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+    except ChildProcessError:  # reaped elsewhere
+        code = proc.poll()
+        return None if code is None else (code, 0.0)
+    if pid == 0:
+        return None
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_utime + usage.ru_stime
 
 
 def _command(trainer: list[str], name: str, data: Path, overlap: bool) -> list[str]:
@@ -203,14 +220,16 @@ def train_missing(
                 running[name] = _Running(name, proc, task, log, pfile, cmd)
             for name, r in list(running.items()):
                 bar.update(r.task, record=read_progress(r.progress_file))
-                code = r.proc.poll()
-                if code is None:
+                ended = _reap(r.proc)
+                if ended is None:
                     continue
+                code, cpu = ended
                 r.log.close()
                 del running[name]
                 if code == 0 and reg.has_current(name):
                     secs = bar.finish(r.task)
                     out.seconds[name] = round(secs, 1)
+                    out.cpu_seconds[name] = round(cpu, 1)
                     out.trained[name] = str(reg.current_version(name))
                     timings[name] = round(secs, 1)
                 else:

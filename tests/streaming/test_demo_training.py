@@ -64,6 +64,9 @@ def test_steps_run_when_their_inputs_exist_two_at_a_time(fake: Path, tmp_path: P
     res = demo_train.train_missing(reg, tmp_path / "data", console, work, poll_s=0.05)
     assert res.failed == {}
     assert set(res.trained) == set(demo_train.TRAIN_ORDER)
+    # each step's own CPU seconds are recorded beside its wall seconds
+    assert res.cpu_seconds.keys() == res.seconds.keys()
+    assert all(0 < v <= 60 for v in res.cpu_seconds.values())
     ev = _events(fake)
     t = {(k, e[k]): e["t"] for e in ev for k in ("start", "end") if k in e}
     # trajectory after aux, forecaster after trajectory; empathy beside the aux chain
@@ -73,6 +76,9 @@ def test_steps_run_when_their_inputs_exist_two_at_a_time(fake: Path, tmp_path: P
     argv = {e["start"]: e["argv"] for e in ev if "start" in e}
     assert argv["empathy"][-2:] == ["--threads", "1"]  # one core while overlapped
     assert "--no-empathy" in argv["forecaster"]
+    for name in demo_train.TRAIN_ORDER:  # the demo profile reaches every step
+        prof = " ".join(demo_train.DEMO_TRAIN_ARGS.get(name, ()))
+        assert prof in " ".join(argv[name])
     text = out.getvalue()
     assert "✓ train aux 100%" in text and "✓ train forecaster 100%" in text
     # the demo profile is recorded and labels exactly the bundles that are current
