@@ -30,6 +30,7 @@ __all__ = [
     "DEMO_TRAIN_ARGS",
     "EXPECTED_S",
     "FULL_TRAIN_COMMAND",
+    "LOOP_FORECASTER_ARGS",
     "TRAIN_NEEDS",
     "TRAIN_ORDER",
     "TrainOutcome",
@@ -51,20 +52,44 @@ TRAIN_NEEDS: dict[str, tuple[str, ...]] = {
     "forecaster": ("aux", "trajectory"),
 }
 #: The demo profile: lighter settings for the first-run training (the full protocols are
-#: the ``prosocial-train`` defaults; see README "Models").
+#: the ``prosocial-train`` defaults; see README "Models"). Where a full run chooses something
+#: on validation (aux regularisation, the forecaster's training weights and relative text
+#: score), the demo fixes the choice the full runs made instead of fitting every candidate.
 DEMO_TRAIN_ARGS: dict[str, tuple[str, ...]] = {
-    "aux": ("--limit", "20000"),
-    "empathy": ("--seeds", "1", "--epochs", "2", "--patience", "1", "--no-baselines"),
+    "aux": (
+        "--limit",
+        "20000",
+        "--reg",
+        "toxicity=4,politeness=3,supportiveness=10,advice=16,info=4",
+    ),
+    "trajectory": ("--max-threads", "10000"),
+    "empathy": ("--seeds", "1", "--epochs", "1", "--patience", "1", "--no-baselines"),
     "forecaster": (
         "--max-threads",
-        "3000",
+        "2000",
         "--no-time-split",
         "--n-boot",
         "50",
         "--no-empathy",
-        "--no-ablations",  # the three checkpoint models cost what the ablations did
+        "--no-ablations",
+        "--weight-schemes",
+        "sqrt",
+        "--text-relative",
+        "on",
     ),
 }
+#: The ``prosocial demo --loop`` challenger's forecaster recipe: lighter too, but it chooses
+#: its training weights and text score on validation, as its comparison with the champion is
+#: what the loop shows.
+LOOP_FORECASTER_ARGS: tuple[str, ...] = (
+    "--max-threads",
+    "3000",
+    "--no-time-split",
+    "--n-boot",
+    "50",
+    "--no-empathy",
+    "--no-ablations",
+)
 #: Extra arguments when a step runs beside another one (one core each).
 OVERLAP_ARGS: dict[str, tuple[str, ...]] = {"empathy": ("--threads", "1")}
 #: First-run seconds per step before a step has been timed on this machine (2-core AVX2

@@ -13,7 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from streaming.demo_train import DEMO_TRAIN_ARGS, TRAIN_ORDER, trainer_command
+from streaming.demo_train import (
+    DEMO_TRAIN_ARGS,
+    LOOP_FORECASTER_ARGS,
+    TRAIN_ORDER,
+    trainer_command,
+)
 
 __all__ = ["DEMO_TRAIN_ARGS", "TRAIN_ORDER", "register", "run"]
 
@@ -217,7 +222,7 @@ def _run_loop(args: argparse.Namespace, data: Path, registry: Path, err: Any, t0
         month2=(args.until, args.loop_until),
         subreddits=[x.strip() for x in subs.split(",") if x.strip()],
         trainer=trainer,
-        train_args=DEMO_TRAIN_ARGS["forecaster"],
+        train_args=LOOP_FORECASTER_ARGS,
         n_boot=args.loop_n_boot,
         worse_seed=None if args.no_worse else 1,
     )
