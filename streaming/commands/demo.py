@@ -1,4 +1,4 @@
-"""``prosocial demo`` (``make demo``): train-or-reuse the bundles, replay a real month of
+"""``prosocial demo`` (``make demo``): train-or-reuse the bundles, replay a real week of
 reddit-college through ingest → score → suggest → back-fill → evaluate on the embedded bus
 with SQLite, print and write a Markdown report (``var/reports/demo.md``)."""
 
@@ -38,7 +38,7 @@ LOOP_SUBREDDITS = ("AskAcademia", "CollegeRant")
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("demo", help="train-or-reuse bundles, replay a real month, report")
+    p = sub.add_parser("demo", help="train-or-reuse bundles, replay a real week, report")
     p.add_argument("--data", help="data directory (default: PROSOCIAL_DATA_DIR / ../shared/data)")
     p.add_argument("--since", default=DEMO_SINCE)
     p.add_argument(

@@ -131,3 +131,28 @@ def test_serial_mode_never_overlaps(fake: Path, tmp_path: Path) -> None:
         assert order[i][0] == "start" and order[i + 1] == ("end", order[i][1])
     argv = {e["start"]: e["argv"] for e in ev if "start" in e}
     assert "--threads" not in argv["empathy"]
+
+
+def test_setup_seconds_join_the_breakdown_only_when_setup_just_ran(tmp_path: Path) -> None:
+    from streaming.commands.demo import _setup_seconds
+
+    rec = tmp_path / ".setup-seconds"
+    rec.write_text("31.4 1000000")
+    assert _setup_seconds(str(rec), started=1000005.0) == 31.4
+    assert _setup_seconds(str(rec), started=1009000.0) is None  # an old setup: not this run
+    assert _setup_seconds(None, started=1000005.0) is None
+    rec.write_text("garbage")
+    assert _setup_seconds(str(rec), started=1000005.0) is None
+    assert _setup_seconds(str(tmp_path / "missing"), started=1000005.0) is None
+
+
+def test_the_demo_replays_one_week_and_the_loop_whole_months() -> None:
+    import argparse
+
+    from streaming.commands import demo
+
+    parser = argparse.ArgumentParser()
+    demo.register(parser.add_subparsers())
+    args = parser.parse_args(["demo"])
+    assert (args.since, args.until) == ("2021-10-01", None)  # resolved in run(): one week
+    assert demo.DEMO_UNTIL == "2021-10-08" and demo.LOOP_UNTIL1 == "2021-11-01"
