@@ -71,7 +71,7 @@ class GateConfig:
     """Windows, sample sizes, featurisation and the decision targets of a gate."""
 
     train_until: str = "2021-11-01"
-    valid_until: str = "2021-11-16"
+    valid_until: str = "2021-11-21"
     #: sentences sampled (as whole TLCs) per window
     train_sentences: int = 48_000
     valid_sentences: int = 12_000
