@@ -299,11 +299,11 @@ class EmpathyClassifier:
         if len(done):
             self._fill_settled(out, q[done], done)
         if len(rows):
-            ids: list[list[int]] = [[] for _ in range(n)]
+            some: list[list[int]] = [[] for _ in range(n)]
             for i, e in zip(rows.tolist(), self.tokenizer.encode_batch([texts[i] for i in rows])):
-                ids[i] = e.ids
-            run_heads(self.model, ids, out, rows=rows, batch_size=self.batch_size)
-            self._recheck(ids, out, rows)
+                some[i] = e.ids
+            run_heads(self.model, some, out, rows=rows, batch_size=self.batch_size)
+            self._recheck(some, out, rows)
         return out, q, settled
 
     def _recheck(self, ids: list[list[int]], out: dict[str, np.ndarray], rows: np.ndarray) -> None:
