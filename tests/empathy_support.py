@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["TINY", "hand_gate", "tiny_empathy"]
+__all__ = ["TINY", "hand_gate", "majority_label", "tiny_empathy"]
 
 #: Slice sizes: train / valid / test sentences (real iEmpathize rows, paper split).
 TINY = {"train": 240, "eval": 120, "epochs": 1, "max_len": 32}
@@ -66,3 +66,14 @@ def hand_gate(thresholds: dict[str, float] | None = None, temperature: float = 1
         temperature=temperature,
         thresholds=thresholds,
     )
+
+
+def majority_label(labels: list[str]) -> str:
+    """The paper's comment rule, written out independently of the classifier: seeking when
+    more than half of the sentences seek empathy, providing likewise, else none."""
+    n = len(labels)
+    if labels.count("seeking") * 2 > n:
+        return "seeking"
+    if labels.count("providing") * 2 > n:
+        return "providing"
+    return "none"

@@ -11,7 +11,7 @@ import pytest
 from models.bundle import Registry
 from models.empathy import CommentEmpathy, EmpathyClassifier
 from models.errors import BundleMissingError
-from tests.empathy_support import tiny_empathy
+from tests.empathy_support import majority_label, tiny_empathy
 
 LABELS = {"none", "seeking", "providing"}
 pytestmark = pytest.mark.slow
@@ -148,14 +148,7 @@ def test_comments_are_batched_and_aggregated_by_majority(fp32: EmpathyClassifier
         n = len(labels)
         assert c.share_seeking == pytest.approx(labels.count("seeking") / n, abs=1e-6)
         assert c.share_providing == pytest.approx(labels.count("providing") / n, abs=1e-6)
-        expect = (
-            "seeking"
-            if labels.count("seeking") * 2 > n
-            else "providing"
-            if labels.count("providing") * 2 > n
-            else "none"
-        )
-        assert c.label == expect
+        assert c.label == majority_label(labels)
     assert [s.text for s in together[1].sentences] == [
         "Can anyone tell me what to expect?",
         "I am so worried.",
