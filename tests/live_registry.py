@@ -26,7 +26,7 @@ def build_live_registry(data_dir: Path, root: Path, work: Path) -> Path:
     from training.forecaster.bundle import write_bundle
     from training.forecaster.dataset import build_examples, split_by_post, structural_target
     from training.forecaster.job import MPQA_REL
-    from training.forecaster.trainer import train_models
+    from training.forecaster.trainer import ForecasterArgs, ForecasterTrainer, TextInputs
 
     from models.bundle import Registry
     from models.forecaster.text import load_mpqa
@@ -72,8 +72,8 @@ def build_live_registry(data_dir: Path, root: Path, work: Path) -> Path:
     shutil.copytree(emp, root, dirs_exist_ok=True)
     subj = load_mpqa(str(data_dir / MPQA_REL))
     ex = build_examples(data_dir / "reddit-college", structural_target, max_threads=30)
-    tr = train_models(  # one checkpoint model (+1 h) keeps it cheap, as the forecaster tests do
-        ex, split_by_post(ex), subj=subj, n_boot=10, lda_iterations=20, checkpoints=(3600,)
-    )
+    # one checkpoint model (+1 h) keeps it cheap, as the forecaster tests do
+    args = ForecasterArgs(n_boot=10, lda_iterations=20, checkpoints=(3600,))
+    tr = ForecasterTrainer(args, ex, split_by_post(ex), TextInputs(subj)).train()
     write_bundle(tr, reg, subj=subj, metrics={}, params={"target": "structural"}, data_hash="test")
     return root

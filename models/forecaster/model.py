@@ -312,11 +312,11 @@ class Forecaster:
         post: Post,
         tlcs: Sequence[Node],
         empathy: Sequence[EmpathyLike] | None = None,
-        n_prior: Sequence[int] | None = None,
         context: Sequence[TlcContext | None] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(feature matrix, main-model matrix = features + n-gram text score)."""
-        return self.design_many([(post, tlcs, n_prior, context)], empathy)
+        """(feature matrix, main-model matrix = features + n-gram text score) of one post's
+        TLCs, each counting the TLCs before it in ``tlcs``."""
+        return self.design_many([(post, tlcs, None, context)], empathy)
 
     def design_many(
         self, groups: Sequence[Group], empathy: Sequence[EmpathyLike] | None = None
