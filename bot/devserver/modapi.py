@@ -164,23 +164,29 @@ class ModeratorApi:
             }
         )
 
-    def remove(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
+    def _moderated(self, form: dict[str, str], *, posts_only: bool = False) -> Item | Response:
+        """The form's item (only a post with ``posts_only``) when the user moderates its
+        subreddit with ``posts``, else the error Reddit answers."""
         target = self._target(form)
-        if target is None:
-            return _errors("NO_THING_ID", "no thing")
+        if target is None or (posts_only and target.kind != "t3"):
+            return _errors("NO_THING_ID", "no such post" if posts_only else "no thing")
         if not self.is_mod(target.data["subreddit"], "posts"):
             return _FORBIDDEN
+        return target
+
+    def remove(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
+        target = self._moderated(form)
+        if isinstance(target, tuple):  # the error answer
+            return target
         self._log("remove", target, form)
         target.data["removed"] = True
         target.data["body" if target.kind == "t1" else "selftext"] = "[removed]"
         return 200, {}
 
     def distinguish(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
-        target = self._target(form)
-        if target is None:
-            return _errors("NO_THING_ID", "no thing")
-        if not self.is_mod(target.data["subreddit"], "posts"):
-            return _FORBIDDEN
+        target = self._moderated(form)
+        if isinstance(target, tuple):  # the error answer
+            return target
         if target.data.get("author") != self.user:
             # a moderator distinguishes (and so stickies) only their own comments
             return _FORBIDDEN
@@ -196,18 +202,8 @@ class ModeratorApi:
             target.data["stickied"] = False
         return self._things(target)
 
-    def _moderated_post(self, form: dict[str, str]) -> Item | Response:
-        """The form's post when the user moderates its subreddit with ``posts``, else the
-        error Reddit answers."""
-        target = self._target(form)
-        if target is None or target.kind != "t3":
-            return _errors("NO_THING_ID", "no such post")
-        if not self.is_mod(target.data["subreddit"], "posts"):
-            return _FORBIDDEN
-        return target
-
     def suggested_sort(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
-        target = self._moderated_post(form)
+        target = self._moderated(form, posts_only=True)
         if isinstance(target, tuple):  # the error answer
             return target
         self._log("set_suggested_sort", target, form)
@@ -216,7 +212,7 @@ class ModeratorApi:
         return 200, {"json": {"errors": []}}
 
     def post_sticky(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
-        target = self._moderated_post(form)
+        target = self._moderated(form, posts_only=True)
         if isinstance(target, tuple):  # the error answer
             return target
         self._log("set_subreddit_sticky", target, form)
