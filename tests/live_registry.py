@@ -9,12 +9,13 @@ import io
 import shutil
 from pathlib import Path
 
+import pytest
+
 __all__ = ["build_live_registry"]
 
 
 def build_live_registry(data_dir: Path, root: Path, work: Path) -> Path:
     """Train every bundle the live service loads into ``root`` (``work`` for slices/reports)."""
-    import os
 
     from training.aux.bundle import write_aux_bundle
     from training.aux.datasets import load_aux_data
@@ -46,19 +47,12 @@ def build_live_registry(data_dir: Path, root: Path, work: Path) -> Path:
         params=t.params,
     )
     train_slice = write_slice(data_dir, work / "slice", n_threads=120)
-    old = os.environ.get("PROSOCIAL_VAR_DIR")
-    os.environ["PROSOCIAL_VAR_DIR"] = str(work / "var")
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            rc = prosocial_train(
-                ["trajectory", "--data", str(train_slice), "--registry", str(root), "--json"]
-            )
-        assert rc == 0, "prosocial-train trajectory failed"
-    finally:
-        if old is None:
-            os.environ.pop("PROSOCIAL_VAR_DIR", None)
-        else:
-            os.environ["PROSOCIAL_VAR_DIR"] = old
+    with pytest.MonkeyPatch.context() as env, contextlib.redirect_stdout(io.StringIO()):
+        env.setenv("PROSOCIAL_VAR_DIR", str(work / "var"))
+        rc = prosocial_train(
+            ["trajectory", "--data", str(train_slice), "--registry", str(root), "--json"]
+        )
+    assert rc == 0, "prosocial-train trajectory failed"
     data = head(split_dataset(dataset_path(data_dir)), 240, 120)
     emp = work / "empathy"
     run_protocol(

@@ -102,13 +102,8 @@ def test_isotonic_calibration_recovers_a_monotone_map() -> None:
 
 
 def test_eval_json_is_one_object_with_every_head(
-    tiny_registry: Registry,
-    data_dir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    tiny_registry: Registry, data_dir: Path, var_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("PROSOCIAL_VAR_DIR", str(tmp_path))
     rc = main(
         [
             "aux",
@@ -137,7 +132,7 @@ def test_eval_json_is_one_object_with_every_head(
     assert 0 <= out["toxicity"]["heldout"]["goemotions_benign_test"]["rate_at_0.5"] <= 1
     assert {"test", "college_test"} <= set(out["info"]["heldout"])
     assert {"test", "paper_like_test"} <= set(out["advice"]["heldout"])
-    saved = json.loads((tmp_path / "reports" / "aux" / f"eval-{out['version']}.json").read_text())
+    saved = json.loads((var_dir / "reports" / "aux" / f"eval-{out['version']}.json").read_text())
     assert saved["version"] == out["version"]
 
 
@@ -174,13 +169,9 @@ def test_validation_score_is_macro_averaged_over_sources() -> None:
 
 
 def test_cli_trains_a_current_bundle_with_its_heldout_figures(
-    data_dir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    data_dir: Path, var_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("PROSOCIAL_VAR_DIR", str(tmp_path))
-    reg = Registry(tmp_path / "reg")
+    reg = Registry(var_dir / "reg")
     rc = main(
         [
             "aux",
