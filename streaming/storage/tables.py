@@ -14,6 +14,7 @@ from sqlalchemy import JSON, BigInteger, Float, Index, Integer, LargeBinary, Str
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "PIPELINE_TABLES",
     "Base",
     "CheckpointScoreRow",
     "DeadLetterRow",
@@ -246,3 +247,15 @@ class DeadLetterRow(Base):
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     #: when ``prosocial deadletters redrive`` re-published it (None = not yet)
     redriven_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+#: the tables the pipeline's stages fill, in pipeline order
+PIPELINE_TABLES: tuple[type[Base], ...] = (
+    PostRow,
+    TlcRow,
+    ScoreRow,
+    SuggestionRow,
+    OutcomeRow,
+    EvaluationRow,
+    DeadLetterRow,
+)
