@@ -19,7 +19,7 @@ def build_live_registry(data_dir: Path, root: Path, work: Path) -> Path:
 
     from training.aux.bundle import write_aux_bundle
     from training.aux.datasets import load_aux_data
-    from training.aux.fit import AuxConfig, train_aux
+    from training.aux.fit import train_aux
     from training.cli import main as prosocial_train
     from training.empathy.data import dataset_path, split_dataset
     from training.empathy.job import head, run_protocol
@@ -32,11 +32,11 @@ def build_live_registry(data_dir: Path, root: Path, work: Path) -> Path:
     from models.bundle import Registry
     from models.forecaster.text import load_mpqa
     from tests.slices import write_slice
+    from tests.tiny_aux import TINY_AUX
 
     root.mkdir(parents=True, exist_ok=True)
     reg = Registry(root)
-    cfg = AuxConfig(vocab_min_df=2, char_bits=12, c_grid=(4.0,), alpha_grid=(1.0,), chunk=512)
-    t = train_aux(load_aux_data(data_dir, limit=150, college_negatives=2000), cfg)
+    t = train_aux(load_aux_data(data_dir, limit=150, college_negatives=2000), TINY_AUX)
     write_aux_bundle(
         reg,
         t.featurizer,

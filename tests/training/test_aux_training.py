@@ -10,14 +10,14 @@ import pytest
 from training.aux.bundle import write_trained_aux
 from training.aux.data import DataMissingError, group_split, load_advice, load_perspective
 from training.aux.datasets import AuxData, load_aux_data
-from training.aux.fit import AuxConfig, TrainedAux, fit_calibrator, train_aux
+from training.aux.fit import TrainedAux, fit_calibrator, train_aux
 from training.cli import main
 
 from models.aux import AUX_HEADS, AuxModels
 from models.bundle import Registry
+from tests.tiny_aux import TINY_AUX
 
 LIMIT = 150
-TINY = AuxConfig(vocab_min_df=2, char_bits=12, c_grid=(4.0,), alpha_grid=(1.0,), chunk=512)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def tiny_data(data_dir: Path) -> AuxData:
 
 @pytest.fixture(scope="module")
 def tiny_trained(tiny_data: AuxData) -> TrainedAux:
-    return train_aux(tiny_data, TINY)
+    return train_aux(tiny_data, TINY_AUX)
 
 
 @pytest.fixture(scope="module")
