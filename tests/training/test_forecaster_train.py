@@ -250,11 +250,12 @@ def test_context_bundle_reads_contexts_and_defaults_to_a_first_time_author(train
     bare = fc.predict_many([g[:3] for g in groups])
     empty = fc.predict_many([(p, t, n, [TlcContext()] * len(t)) for p, t, n, _ in groups])
     np.testing.assert_allclose([f.value for f in bare], [f.value for f in empty], rtol=1e-6)
-    x_ctx, _ = fc.design(*groups[0][:2], context=groups[0][3])
-    x_bare, _ = fc.design(*groups[0][:2])
+    post, tlcs, _, contexts = groups[0]
+    x_ctx, _ = fc.design_many([(post, tlcs, None, contexts)])
+    x_bare, _ = fc.design_many([(post, tlcs, None)])
     j = fc.features.names.index("author_log_prior_tlcs")
     assert (x_ctx[:, j] != x_bare[:, j]).any() or not any(
-        c is not None and c.prior_tlcs for c in groups[0][3]
+        c is not None and c.prior_tlcs for c in contexts
     )
 
 
