@@ -22,12 +22,10 @@ from redditdata.tree import Node, Post, Thread
 
 __all__ = [
     "PostFields",
-    "TlcFields",
     "build_thread",
     "iter_threads",
     "load_posts",
     "node_from_event",
-    "node_from_tlc",
     "post_from_event",
 ]
 
@@ -70,31 +68,9 @@ def post_from_event(s: PostFields) -> Post:
     )
 
 
-class TlcFields(Protocol):
-    """What a top-level comment the service stored has of a comment (its parent is its post)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def post_name(self) -> str: ...
-    @property
-    def author(self) -> str | None: ...
-    @property
-    def body(self) -> str: ...
-    @property
-    def score(self) -> int: ...
-    @property
-    def created_utc(self) -> int: ...
-
-
 def node_from_event(c: Comment) -> Node:
     """A comment event as a tree node (no replies yet)."""
     return Node(c.name, c.parent_id, c.author, c.body, c.score, c.created_utc)
-
-
-def node_from_tlc(t: TlcFields) -> Node:
-    """A stored top-level comment as a tree node (no replies)."""
-    return Node(t.name, t.post_name, t.author, t.body, t.score, t.created_utc)
 
 
 def _bad(report: DumpReport | None, c: Comment, reason: str) -> None:

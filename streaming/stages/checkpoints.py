@@ -21,7 +21,7 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
 
 from models.forecaster.checkpoint import PostTimeline
-from redditdata.forest import node_from_tlc, post_from_event
+from redditdata.forest import post_from_event
 from redditdata.tree import Node
 from streaming.modelset import ForecastGroup, ForecastModel
 from streaming.stages.history import author_contexts, prior_tlc_counts
@@ -61,7 +61,7 @@ def build_post_tree(
     nodes: dict[str, Node] = {}
     roots = []
     for t in sorted(tlcs, key=lambda t: (t.created_utc, t.name)):
-        n = node_from_tlc(t)
+        n = t.as_node()
         nodes[t.name] = n
         roots.append(n)
     pending = sorted(replies, key=lambda r: (r.created_utc, r.name))

@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, BigInteger, Float, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from redditdata.tree import Node
+
 __all__ = [
     "PIPELINE_TABLES",
     "Base",
@@ -67,6 +69,10 @@ class TlcRow(Base):
     ingest_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     stored_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     status: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+
+    def as_node(self) -> Node:
+        """This TLC as a comment tree's node (without replies): its parent is its post."""
+        return Node(self.name, self.post_name, self.author, self.body, self.score, self.created_utc)
 
 
 class ScoreColumns:
