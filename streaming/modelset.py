@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from models.forecaster.checkpoint import PostTimeline
 from models.forecaster.context import TlcContext
+from models.forecaster.features import EmpathyLike
 from redditdata.tree import Node, Post
 
 if TYPE_CHECKING:
@@ -40,15 +41,12 @@ logger = logging.getLogger(__name__)
 MODEL_NAMES = ("empathy", "forecaster", "aux", "trajectory")
 
 
-class EmpathyResult(Protocol):
-    """One comment's empathy direction (:class:`models.empathy.CommentEmpathy`)."""
+class EmpathyResult(EmpathyLike, Protocol):
+    """One comment's empathy direction (:class:`models.empathy.CommentEmpathy`): the shares
+    the forecaster's features read, its label and the form the scorer stores."""
 
     @property
     def label(self) -> str: ...
-    @property
-    def share_seeking(self) -> float: ...
-    @property
-    def share_providing(self) -> float: ...
     def to_dict(self) -> dict[str, Any]: ...
 
 
