@@ -7,13 +7,12 @@ import json
 import sys
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from models.bundle import Registry
 from models.errors import BundleMissingError
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
 from streaming.errors import StreamingError
-from streaming.progress import report_progress
+from streaming.progress import counter, report_progress
 from training.commands.options import add_command, add_thread_window
 from training.errors import TrainingError
 from training.fromdb import add_registering_args
@@ -49,14 +48,7 @@ def train(args: argparse.Namespace) -> int:
     except BundleMissingError as exc:
         err.print(f"[red]{exc}[/red]")
         return 2
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[progress.description]{task.description}"),
-        TextColumn("{task.completed} threads"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
+    with counter(err, "threads") as progress:
         task = progress.add_task("outcome metrics", total=args.max_threads)
         comments = [0]
 
