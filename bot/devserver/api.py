@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.devserver.modapi import ModeratorApi
+from bot.devserver.request import Request
 from bot.devserver.world import Item, ModmailConv, RedditWorld
 
 __all__ = ["RedditApi", "Response"]
@@ -77,22 +78,16 @@ class RedditApi(ModeratorApi):
             ("POST", re.compile(r"^/api/mod/conversations/([0-9a-z]+)/?$"), self.modmail_reply),
         ]
 
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, str],
-        form: dict[str, str],
-        user: str | None = None,
-    ) -> Response:
+    def handle(self, request: Request, user: str | None = None) -> Response:
+        """The answer to ``request`` sent by ``user`` (default: the bot)."""
         for m, pattern, fn in self.routes:
-            if m == method:
-                match = pattern.match(path)
+            if m == request.method:
+                match = pattern.match(request.path)
                 if match:
                     with self.world.lock:
                         self.world.apply_due()
                         self.user = user or self.world.bot_username
-                        return fn(*match.groups(), query=query, form=form)
+                        return fn(*match.groups(), query=request.query, form=request.form)
         return _NOT_FOUND
 
     # -- users & listings ---------------------------------------------------------------
