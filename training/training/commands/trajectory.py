@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def train(args: argparse.Namespace) -> int:
-    from training.trajectory import PAPER_PC1_EVR, train_trajectory
+    from training.trajectory import PAPER_PC1_EVR, TrajectoryArgs, train_trajectory
 
     err = Console(stderr=True)
     registry = Registry(resolve_registry_dir(args.registry))
@@ -61,17 +61,20 @@ def train(args: argparse.Namespace) -> int:
             report_progress(f"trajectory: {int(done):,} threads", done, args.max_threads)
 
         try:
-            report = train_trajectory(
-                data,
-                registry,
-                aux,
+            targs = TrajectoryArgs(
                 min_age_hours=args.min_age_hours,
                 max_threads=args.max_threads,
                 min_replies=args.min_replies,
                 heldout_frac=args.heldout_frac,
+                make_current=not getattr(args, "candidate", False),
+            )
+            report = train_trajectory(
+                data,
+                registry,
+                aux,
+                targs,
                 report_dir=var_dir() / "reports" / "trajectory",
                 on_batch=on_batch,
-                make_current=not getattr(args, "candidate", False),
             )
         except (TrainingError, StreamingError) as exc:
             err.print(f"[red]error:[/red] {exc}")
