@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from training.empathy.trainer import EncoderArgs, default_base_model
+from training.empathy.trainer import EncoderArgs, default_base_model, pad_ids
 from training.errors import TrainingError
 
 __all__ = [
@@ -170,16 +170,6 @@ def _mlm_loss(
     return F.cross_entropy(logits.float(), target[pick])
 
 
-def _pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    n = max(len(r) for r in rows)
-    x = torch.full((len(rows), n), pad_id, dtype=torch.long)
-    m = torch.zeros((len(rows), n), dtype=torch.long)
-    for i, r in enumerate(rows):
-        x[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-        m[i, : len(r)] = 1
-    return x, m
-
-
 class _Masker:
     def __init__(self, tok: Any, vocab_size: int, prob: float) -> None:
         self.mask_id = int(tok.mask_token_id)
@@ -293,7 +283,7 @@ class DaptTrainer:
         held_gen = torch.Generator().manual_seed(10_000 + a.seed)
         self.held = []
         for s in range(0, len(held_ids), a.batch_size):
-            x, m = _pad(held_ids[s : s + a.batch_size], self.tokenizer.pad_token_id)
+            x, m = pad_ids(held_ids[s : s + a.batch_size], self.tokenizer.pad_token_id)
             masked, pick = self.masker(x, m, held_gen)
             self.held.append((masked, m, x, pick))
 
@@ -350,7 +340,7 @@ class DaptTrainer:
                 order, pos = self.rng.permutation(len(self.train_ids)), 0
             rows = [self.train_ids[int(i)] for i in order[pos : pos + a.batch_size]]
             pos += a.batch_size
-            x, m = _pad(rows, self.tokenizer.pad_token_id)
+            x, m = pad_ids(rows, self.tokenizer.pad_token_id)
             masked, pick = self.masker(x, m, self.gen)
             loss = _mlm_loss(self.model, masked, m, x, pick, a.bf16)
             optimizer.zero_grad(set_to_none=True)

@@ -33,6 +33,7 @@ __all__ = [
     "TrainResult",
     "Trainer",
     "default_base_model",
+    "pad_ids",
     "predict_probs",
 ]
 
@@ -111,7 +112,8 @@ def _encode(tokenizer: Any, texts: Sequence[str], max_len: int) -> list[list[int
     return list(enc["input_ids"])
 
 
-def _pad(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_ids(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token id rows padded with ``pad_id`` into one batch: (ids, attention mask)."""
     n = max(len(x) for x in ids)
     arr = torch.full((len(ids), n), pad_id, dtype=torch.long)
     mask = torch.zeros((len(ids), n), dtype=torch.long)
@@ -252,7 +254,7 @@ class Trainer:
             model.train()
             run_loss = 0.0
             for rows in _batches(lengths, a.batch_size, rng):
-                x, m = _pad([ids[i] for i in rows], tok.pad_token_id)
+                x, m = pad_ids([ids[i] for i in rows], tok.pad_token_id)
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
                     logits = model(x, m)
                 loss = self._loss(logits, rows, targets, soft)
