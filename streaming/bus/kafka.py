@@ -27,7 +27,6 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from streaming.bus.base import DEFAULT_MAX_RECORD_BYTES, Bus, Message, check_size
@@ -38,54 +37,58 @@ __all__ = ["KafkaBus"]
 logger = logging.getLogger(__name__)
 
 
-@dataclass(eq=False)
 class KafkaBus(Bus):
-    """The bus on a Kafka cluster at ``bootstrap``; ``consumer_extra``: more kafka-python
-    consumer settings."""
-
-    bootstrap: str
-    _: KW_ONLY
-    client_id: str = "prosocial"
-    session_timeout_ms: int = 6000
-    max_poll_interval_ms: int = 300_000
-    max_pending: int = 5000
-    max_block_ms: int = 60_000
-    auto_offset_reset: str = "earliest"
-    send_attempts: int = 5
-    replication_factor: int = 1
-    min_insync_replicas: int | None = None
-    idempotent: bool = False
-    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
-    consumer_extra: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        client_id: str = "prosocial",
+        session_timeout_ms: int = 6000,
+        max_poll_interval_ms: int = 300_000,
+        max_pending: int = 5000,
+        max_block_ms: int = 60_000,
+        auto_offset_reset: str = "earliest",
+        send_attempts: int = 5,
+        replication_factor: int = 1,
+        min_insync_replicas: int | None = None,
+        idempotent: bool = False,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        **extra: Any,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.client_id = client_id
+        self.replication_factor = replication_factor
+        self.min_insync_replicas = min_insync_replicas
+        self.max_record_bytes = max_record_bytes
         self._lock = threading.RLock()
         self._consumer_cfg = dict(
-            bootstrap_servers=self.bootstrap,
-            client_id=self.client_id,
+            bootstrap_servers=bootstrap,
+            client_id=client_id,
             enable_auto_commit=False,
-            auto_offset_reset=self.auto_offset_reset,
-            session_timeout_ms=self.session_timeout_ms,
-            heartbeat_interval_ms=max(500, self.session_timeout_ms // 3),
-            max_poll_interval_ms=self.max_poll_interval_ms,
-            **self.consumer_extra,
+            auto_offset_reset=auto_offset_reset,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=max(500, session_timeout_ms // 3),
+            max_poll_interval_ms=max_poll_interval_ms,
+            **extra,
         )
         # Idempotence is opt-in: the design is at-least-once + idempotent writes, and after
         # a broker restart tansu answered the idempotent producer's InitProducerId with an
         # unknown error, a fatal state in which kafka-python drops every queued record.
         self._producer_cfg = {
-            "bootstrap_servers": self.bootstrap,
-            "client_id": self.client_id,
+            "bootstrap_servers": bootstrap,
+            "client_id": client_id,
             "acks": "all",
             "linger_ms": 5,
-            "max_block_ms": self.max_block_ms,
+            "max_block_ms": max_block_ms,
             "retries": 10,
-            "enable_idempotence": self.idempotent,
-            "max_in_flight_requests_per_connection": 5 if self.idempotent else 1,
-            "max_request_size": self.max_record_bytes + 4096,
+            "enable_idempotence": idempotent,
+            "max_in_flight_requests_per_connection": 5 if idempotent else 1,
+            "max_request_size": max_record_bytes + 4096,
             "key_serializer": lambda k: None if k is None else k.encode(),
         }
         self._producer: Any = None
+        self.max_pending = max_pending
+        self.send_attempts = send_attempts
         #: records sent since the last successful flush, with their delivery futures
         self._sent: list[tuple[str, str | None, bytes, Any]] = []
         self._consumers: dict[str, Any] = {}
