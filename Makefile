@@ -11,15 +11,31 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: setup system-deps test test-fast demo train-full bench chaos lint typecheck clean
 
+# `setup` installs what the service and the training package need (what `make demo` runs);
+# `make test`, `lint` and `typecheck` add the test tools ('.[test]'). uv (from PyPI) resolves
+# and installs in parallel, several times faster than pip; if uv cannot be had, plain pip does
+# the same. pip's configured find-links (a local directory holding the CPU torch wheel) are
+# passed on to uv, which does not read pip's configuration.
 setup: $(STAMP)
 
+TESTSTAMP := $(VENV)/.installed-test
+FIND_LINKS = $(sort $(PIP_FIND_LINKS) $(shell $(PY) -m pip config get global.find-links 2>/dev/null))
+UV_INSTALL = $(BIN)/uv pip install -q --python $(BIN)/python $(foreach d,$(FIND_LINKS),--find-links $(d))
+# torch pinned: the CPU wheel lies on disk; an unpinned torch pulls a CUDA build
+PIP_INSTALL = $(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q torch==2.13.0 && $(BIN)/pip install -q
+
 $(STAMP): pyproject.toml training/pyproject.toml
+	@mkdir -p var && date +%s.%N > var/.setup-started
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	# torch first, pinned: the CPU wheel lies on disk; an unpinned torch pulls a CUDA build
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]' -e ./training
+	($(BIN)/pip install -q 'uv>=0.5' && $(UV_INSTALL) -e . -e ./training) \
+	  || (echo "setup: uv failed; installing with pip" && $(PIP_INSTALL) -e . -e ./training)
+	@$(BIN)/python -c "import time; t = float(open('var/.setup-started').read()); \
+	  open('var/.setup-seconds', 'w').write(f'{time.time() - t:.1f} {time.time():.0f}')"
 	touch $(STAMP)
+
+$(TESTSTAMP): $(STAMP) pyproject.toml
+	( [ -x $(BIN)/uv ] && $(UV_INSTALL) -e '.[test]' ) || $(BIN)/pip install -q -e '.[test]'
+	touch $(TESTSTAMP)
 
 # PostgreSQL for the integration suites, Chromium for the dashboard's browser tests (Debian
 # packages; need root). Playwright drives the system chromium: no browser build is downloaded.
@@ -42,17 +58,19 @@ $(SYSSTAMP):
 TEACHER := $(VENV)/.teacher
 
 $(TEACHER): training/pyproject.toml | $(STAMP)
-	$(BIN)/pip install -q -e './training[teacher]'
+	( [ -x $(BIN)/uv ] && $(UV_INSTALL) -e './training[teacher]' ) \
+	  || $(BIN)/pip install -q -e './training[teacher]'
 	touch $(TEACHER)
 
-test: setup system-deps $(TEACHER)
+test: $(TESTSTAMP) system-deps $(TEACHER)
 	$(BIN)/python -m pytest -q tests
 
-test-fast: setup
+test-fast: $(TESTSTAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not kafka and not postgres" tests
 
+# `make setup`'s seconds (when it ran just now) go into the report's step breakdown
 demo: setup
-	$(BIN)/prosocial demo
+	$(BIN)/prosocial demo --setup-record var/.setup-seconds
 
 # The full-quality models (the published protocols) into the registry; a first `make demo`
 # trains demo-quality ones and reuses whatever is current.
@@ -62,25 +80,25 @@ train-full: setup
 	$(BIN)/prosocial-train empathy
 	$(BIN)/prosocial-train forecaster
 
-bench: setup
+bench: $(TESTSTAMP)
 	@for f in bench/*.py; do n=$$(basename $$f .py); [ "$$n" = common ] && continue; \
 	  echo "== bench $$n"; $(BIN)/python $$f || exit 1; done
 
 # fault injection on the real components (tansu, PostgreSQL, SQLite, service processes):
 # every scenario must lose, duplicate and wrongly dead-letter nothing
-chaos: setup system-deps
+chaos: $(TESTSTAMP) system-deps
 	mkdir -p bench/results
 	$(BIN)/python -m tests.chaos
 
-bench-%: setup
+bench-%: $(TESTSTAMP)
 	$(BIN)/python bench/$*.py
 
-lint: setup
+lint: $(TESTSTAMP)
 	$(BIN)/ruff check bot streaming models redditdata devtools training/training tests bench
 	$(BIN)/ruff format --check bot streaming models redditdata devtools training/training tests bench
 
-typecheck: setup
+typecheck: $(TESTSTAMP)
 	$(BIN)/mypy bot streaming models redditdata devtools training/training tests bench
 
 clean:
-	rm -rf $(VENV) var/.system-deps .pytest_cache
+	rm -rf $(VENV) var/.system-deps var/.setup-started var/.setup-seconds .pytest_cache

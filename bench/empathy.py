@@ -8,7 +8,11 @@ TLCs/s, the speed-up, label agreement (on the TLC sentences and on the iEmpathiz
 and peak RSS. ``auto`` is chosen by measurement (:mod:`models.empathy.fastpath`): the bench
 starts from an empty cache directory, so ``fast_auto.load_s`` includes the calibration, whose
 figures and choice are reported beside the old CPU-flag rule's choice (``flag_rule_mode``);
-``onnx_graph_load_s`` compares a cold ONNX export with a load of the cached graph. Writes
+``onnx_graph_load_s`` compares a cold ONNX export with a load of the cached graph. The entries
+above run the encoder alone. ``cascade`` is the path served for a bundle with a gate
+(``prosocial-train empathy-gate``): the gate settles clear-cut sentences and the ``auto`` mode,
+calibrated behind the gate, scores the rest; it reports its settled share beside the same
+speed and agreement figures (``{"skipped": ...}`` for a bundle without a gate). Writes
 ``bench/results/empathy.json``.
 
     python bench/empathy.py [--model BUNDLE_DIR] [--tlcs 1000] [--threads 2]
@@ -93,6 +97,7 @@ def main() -> int:
         "max_len": int(bundle.params.get("max_len", 128)),
     }
     preds = {}
+    # The encoder-only paths (gate=False), comparable with runs before the cascade.
     configs = (
         ("fp32", False, "fp32", 0.0),
         ("fast_auto", True, "auto", None),
@@ -105,7 +110,7 @@ def main() -> int:
     for name, fast, mode, margin in configs:
         t0 = time.perf_counter()
         clfs[name] = EmpathyClassifier.from_bundle(
-            bundle, fast=fast, mode=mode, recheck_margin=margin
+            bundle, fast=fast, mode=mode, recheck_margin=margin, gate=False
         )
         result[name] = {"load_s": round(time.perf_counter() - t0, 2)}
         clfs[name].predict_comments(texts[:50])  # warm-up
@@ -117,6 +122,20 @@ def main() -> int:
     calib: dict[str, dict[str, object]] = json.loads((default_cache_dir() / CACHE_FILE).read_text())
     first: dict[str, object] = next(iter(calib.values()), {})
     result["fast_auto"]["calibration"] = first.get("figures")
+    # The cascade as served: the bundle's gate in front of the auto mode (calibrated behind it).
+    from models.empathy.gate import EmpathyGate
+
+    if EmpathyGate.from_bundle(bundle) is None:
+        result["cascade"] = {"skipped": f"bundle {bundle.version} has no gate"}
+    else:
+        t0 = time.perf_counter()
+        clfs["cascade"] = EmpathyClassifier.from_bundle(bundle, fast=True, mode="auto")
+        result["cascade"] = {"load_s": round(time.perf_counter() - t0, 2)}
+        clfs["cascade"].predict_comments(texts[:50])  # warm-up
+        calib_all = json.loads((default_cache_dir() / CACHE_FILE).read_text())
+        result["cascade"]["calibration"] = next(
+            (v.get("figures") for k, v in calib_all.items() if k not in calib), None
+        )
     result["flag_rule_mode"] = (
         "bf16" if native_bf16() else "onnx-int8" if onnxruntime_available() else "int8"
     )
@@ -138,6 +157,11 @@ def main() -> int:
             preds[name] = (clf, res)
             if secs < best[name][0]:
                 best[name] = (secs, cpu)
+            if name == "cascade":
+                n_sent = sum(len(r.sentences) for r in res)
+                result[name]["settled_share_reddit_sentences"] = round(
+                    clf.last_settled / max(1, n_sent), 4
+                )
     for name, clf in clfs.items():
         secs, cpu = best[name]
         n_sent = sum(len(r.sentences) for r in preds[name][1])
@@ -187,6 +211,8 @@ def main() -> int:
                 sum(x == y for x, y in zip(l32, l8)) / len(l32), 4
             )
             r["rechecked_share_iempathize_test"] = round(clf.last_rechecked / len(l32), 4)
+            if name == "cascade":
+                r["settled_share_iempathize_test"] = round(clf.last_settled / len(l32), 4)
     result["label_share_fp32"] = {
         lab: round(a32.count(lab) / max(1, len(a32)), 4) for lab in ("none", "seeking", "providing")
     }

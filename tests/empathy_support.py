@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["TINY", "tiny_empathy"]
+__all__ = ["TINY", "hand_gate", "tiny_empathy"]
 
 #: Slice sizes: train / valid / test sentences (real iEmpathize rows, paper split).
 TINY = {"train": 240, "eval": 120, "epochs": 1, "max_len": 32}
@@ -42,3 +42,27 @@ def tiny_empathy(factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, A
     }
     tiny_empathy._cache = out  # type: ignore[attr-defined]
     return out
+
+
+def hand_gate(thresholds: dict[str, float] | None = None, temperature: float = 1.0) -> Any:
+    """A real :class:`models.empathy.gate.EmpathyGate` with hand-set weights: "thanks" /
+    "luck" push towards providing, "anyone" / "worried" towards seeking, everything else
+    leans to none."""
+    import numpy as np
+
+    from models.aux.features import Featurizer, FeaturizerSpec
+    from models.empathy.gate import EmpathyGate
+
+    vocab = ("thanks", "luck", "anyone", "worried")
+    feats = Featurizer(FeaturizerSpec(vocab=vocab, char_bits=8))
+    w = np.zeros((feats.n_features, 3), dtype=np.float32)
+    w[0, 2] = w[1, 2] = 6.0
+    w[2, 1] = w[3, 1] = 5.0
+    return EmpathyGate(
+        feats,
+        w,
+        np.array([1.5, 0.0, 0.0]),
+        labels=["none", "seeking", "providing"],
+        temperature=temperature,
+        thresholds=thresholds,
+    )

@@ -15,6 +15,12 @@ when it is installed, dynamic int8 quantisation of the encoder's linear layers (
 ``int8``) and fp32. Both int8 paths re-check near-tie sentences with the fp32 model
 (``recheck_margin``).
 On iEmpathize test, bf16 keeps 99.9-100% of the fp32 labels; plain int8 only ~92-95%.
+
+Cascade (``fast=True`` and a bundle with a gate, :mod:`models.empathy.gate`): a cheap n-gram
+gate settles the sentences it is confident about; only the others reach the encoder (in the
+measured mode, with its re-check). A settled sentence reports the gate's calibrated
+probabilities and is flagged ``settled``; ``last_settled`` counts them per call. ``fast=False``
+(the exact fp32 reference) never uses the gate.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from models.bundle import Bundle, Registry
+from models.empathy.gate import GATE_WEIGHTS, EmpathyGate
 from models.empathy.inference import run_heads
 from models.empathy.onnx import OrtEmpathyNet
 from models.empathy.splitter import split_sentences
@@ -57,9 +64,14 @@ class SentencePrediction:
     text: str
     label: str  # "none" | "seeking" | "providing"
     probs: dict[str, float]
+    #: decided by the cascade's gate (``probs`` are the gate's), not by the encoder
+    settled: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "label": self.label, "probs": dict(self.probs)}
+        d: dict[str, Any] = {"text": self.text, "label": self.label, "probs": dict(self.probs)}
+        if self.settled:
+            d["settled"] = True
+        return d
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,11 @@ class CommentEmpathy:
             "share_seeking": self.share_seeking,
             "share_providing": self.share_providing,
         }
+
+
+def _gate_digest(bundle: Bundle) -> str:
+    """The gate's weights digest (what a cached fast-path choice with the gate depends on)."""
+    return str(bundle.config.get("files", {}).get(GATE_WEIGHTS, ""))[:16]
 
 
 def _majority(labels: Sequence[str]) -> str:
@@ -108,8 +125,11 @@ class EmpathyClassifier:
         fast: bool = True,
         fallback: Any = None,
         recheck_margin: float = 0.0,
+        gate: EmpathyGate | None = None,
     ) -> None:
         self.model = model
+        #: first stage of the cascade: settles clear-cut sentences before the encoder
+        self.gate = gate
         #: fp32 model that re-scores sentences whose fast-path top-2 margin is below
         #: ``recheck_margin`` (near-ties, where int8 noise could flip the label).
         self.fallback = fallback
@@ -125,13 +145,14 @@ class EmpathyClassifier:
         self.fast = fast
         self.mode = "fp32"
         self.last_rechecked = 0
+        self.last_settled = 0
 
     # ---------------------------------------------------------------- loading
     @classmethod
     def from_registry(
-        cls, registry: Registry, *, fast: bool = True, mode: str = "auto"
+        cls, registry: Registry, *, fast: bool = True, mode: str = "auto", gate: bool = True
     ) -> EmpathyClassifier:
-        return cls.from_bundle(registry.current(BUNDLE_NAME), fast=fast, mode=mode)
+        return cls.from_bundle(registry.current(BUNDLE_NAME), fast=fast, mode=mode, gate=gate)
 
     @classmethod
     def from_bundle(
@@ -141,21 +162,29 @@ class EmpathyClassifier:
         fast: bool = True,
         mode: str = "auto",
         recheck_margin: float | None = None,
+        gate: bool = True,
     ) -> EmpathyClassifier:
         """Load a bundle; ``fast`` selects the CPU fast path ``mode``: ``"bf16"``,
         ``"onnx-int8"``, ``"int8"``, ``"fp32"`` or ``"auto"`` (the mode measured fastest on
         this machine among those that agree with fp32: :mod:`models.empathy.fastpath`).
 
         ``recheck_margin`` (both int8 modes; default: the bundle's ``params.recheck_margin``,
-        else 0.05) re-scores near-tie sentences with the fp32 model.
+        else 0.05) re-scores near-tie sentences with the fp32 model. ``gate`` (with ``fast``)
+        puts the bundle's gate, if it has one, in front of the encoder.
         """
+        the_gate = EmpathyGate.from_bundle(bundle) if fast and gate else None
         if fast and mode == "auto":
             from models.empathy.fastpath import choose_fast_path
 
-            return choose_fast_path(  # type: ignore[return-value]
-                bundle,
-                lambda m: cls.from_bundle(bundle, fast=True, mode=m, recheck_margin=recheck_margin),
-            )
+            def build(m: str) -> EmpathyClassifier:
+                clf = cls.from_bundle(
+                    bundle, fast=True, mode=m, recheck_margin=recheck_margin, gate=False
+                )
+                clf.gate = the_gate
+                return clf
+
+            variant = "" if the_gate is None else "gate:" + _gate_digest(bundle)
+            return choose_fast_path(bundle, build, variant=variant)  # type: ignore[return-value]
         import torch
         from safetensors.torch import load_file
         from tokenizers import Tokenizer
@@ -214,7 +243,13 @@ class EmpathyClassifier:
                     model.encoder, {torch.nn.Linear}, dtype=torch.qint8
                 )
         bias = params.get("decisions", {}).get("multi", {}).get("bias")
-        logger.info("loaded empathy bundle %s (mode=%s, max_len=%d)", bundle.version, mode, max_len)
+        logger.info(
+            "loaded empathy bundle %s (mode=%s, max_len=%d%s)",
+            bundle.version,
+            mode,
+            max_len,
+            ", with gate" if the_gate is not None else "",
+        )
         clf = cls(
             model,
             tokenizer,
@@ -226,31 +261,71 @@ class EmpathyClassifier:
             fast=fast,
             fallback=fallback,
             recheck_margin=margin,
+            gate=the_gate,
         )
         clf.mode = mode
         return clf
 
     # ---------------------------------------------------------------- inference
     def head_probs(self, sentences: Sequence[str]) -> dict[str, np.ndarray]:
-        """Raw softmax probabilities of every head (``multi``, ``seek``, ``provide``)."""
+        """Softmax probabilities of every head (``multi``, ``seek``, ``provide``); a sentence
+        the gate settles gets the gate's (``multi`` before the class bias, so that
+        :meth:`predict_sentences` reads the gate's calibrated probabilities back; the binary
+        heads its seeking / providing probability)."""
+        return self._run(sentences)[0]
 
+    def _run(
+        self, sentences: Sequence[str]
+    ) -> tuple[dict[str, np.ndarray], np.ndarray | None, np.ndarray | None]:
+        """Head probabilities, and the gate's probabilities and settled mask (or ``None``)."""
         n = len(sentences)
         heads = {k: int(m.out_features) for k, m in self.model.heads.items()}
         out = {k: np.zeros((n, d), dtype=np.float32) for k, d in heads.items()}
-        if n == 0:
-            return out
-        texts = [s[:_MAX_SENTENCE_CHARS] if isinstance(s, str) else "" for s in sentences]
-        enc = self.tokenizer.encode_batch(texts)
-        ids = [e.ids for e in enc]
-        run_heads(self.model, ids, out, batch_size=self.batch_size)
         self.last_rechecked = 0
-        if self.fallback is not None and self.recheck_margin > 0:
-            top = np.sort(self._adjusted(out["multi"]), axis=1)
-            near = np.flatnonzero(top[:, -1] - top[:, -2] < self.recheck_margin)
-            if len(near):
-                run_heads(self.fallback, ids, out, rows=near, batch_size=self.batch_size)
-            self.last_rechecked = len(near)
-        return out
+        self.last_settled = 0
+        if n == 0:
+            return out, None, None
+        texts = [s[:_MAX_SENTENCE_CHARS] if isinstance(s, str) else "" for s in sentences]
+        if self.gate is None:
+            enc = self.tokenizer.encode_batch(texts)
+            ids = [e.ids for e in enc]
+            run_heads(self.model, ids, out, batch_size=self.batch_size)
+            self._recheck(ids, out, np.arange(n))
+            return out, None, None
+        q, settled = self.gate.split(texts)
+        rows = np.flatnonzero(~settled)
+        done = np.flatnonzero(settled)
+        self.last_settled = len(done)
+        if len(done):
+            self._fill_settled(out, q[done], done)
+        if len(rows):
+            some: list[list[int]] = [[] for _ in range(n)]
+            for i, e in zip(rows.tolist(), self.tokenizer.encode_batch([texts[i] for i in rows])):
+                some[i] = e.ids
+            run_heads(self.model, some, out, rows=rows, batch_size=self.batch_size)
+            self._recheck(some, out, rows)
+        return out, q, settled
+
+    def _recheck(self, ids: list[list[int]], out: dict[str, np.ndarray], rows: np.ndarray) -> None:
+        """Re-score the near-ties among ``rows`` with the fp32 model (int8 modes)."""
+        if self.fallback is None or self.recheck_margin <= 0:
+            return
+        top = np.sort(self._adjusted(out["multi"][rows]), axis=1)
+        near = rows[top[:, -1] - top[:, -2] < self.recheck_margin]
+        if len(near):
+            run_heads(self.fallback, ids, out, rows=near, batch_size=self.batch_size)
+        self.last_rechecked = len(near)
+
+    def _fill_settled(self, out: dict[str, np.ndarray], q: np.ndarray, rows: np.ndarray) -> None:
+        assert self.gate is not None
+        pos = {lab: j for j, lab in enumerate(self.gate.labels)}
+        q = q[:, [pos[lab] for lab in self.labels]]
+        raw = q * np.exp(-self.bias)  # undo the class bias _adjusted will apply
+        out["multi"][rows] = raw / raw.sum(1, keepdims=True)
+        for head, lab in (("seek", "seeking"), ("provide", "providing")):
+            if head in out:
+                p = q[:, self.labels.index(lab)]
+                out[head][rows] = np.stack([1.0 - p, p], axis=1)
 
     def _adjusted(self, p: np.ndarray) -> np.ndarray:
         """3-class probabilities shifted by the validation-tuned class bias (renormalised)."""
@@ -265,14 +340,23 @@ class EmpathyClassifier:
         live = [i for i, t in enumerate(texts) if t.strip()]
         res: list[SentencePrediction | None] = [None] * len(texts)
         if live:
-            probs = self._adjusted(self.head_probs([texts[i] for i in live])["multi"])
+            out, q, settled = self._run([texts[i] for i in live])
+            probs = self._adjusted(out["multi"])
+            if q is not None and settled is not None and self.gate is not None:
+                pos = [self.gate.labels.index(lab) for lab in self.labels]
+                probs[settled] = q[settled][:, pos]  # the gate's own calibrated probabilities
             for row, i in enumerate(live):
                 p = {
                     lab: float(round(float(probs[row, j]), 6)) for j, lab in enumerate(self.labels)
                 }
                 if not all(math.isfinite(v) for v in p.values()):
                     p = dict(NONE_PROBS)
-                res[i] = SentencePrediction(texts[i], max(p, key=lambda k: p[k]), p)
+                res[i] = SentencePrediction(
+                    texts[i],
+                    max(p, key=lambda k: p[k]),
+                    p,
+                    settled=bool(settled is not None and settled[row]),
+                )
         return [
             r if r is not None else SentencePrediction(texts[i], "none", dict(NONE_PROBS))
             for i, r in enumerate(res)

@@ -11,7 +11,9 @@ and that beats fp32 by ``min_gain``. The int8 modes run as served, with their fp
 near-ties. The choice and its figures are logged and cached in ``empathy-fastpath.json`` under
 :func:`models.paths.default_cache_dir`, keyed by the CPU (model name and flags), the thread
 count, the torch / ONNX Runtime versions and the bundle (version and weights): the calibration
-runs once per machine and bundle, in ~10-20 s on two cores.
+runs once per machine and bundle, in ~10-20 s on two cores. With the cascade's gate
+(:mod:`models.empathy.gate`) every candidate runs behind the same gate, as served, so the
+modes are compared on the sentences the encoder still sees; the key then names the gate too.
 """
 
 from __future__ import annotations
@@ -143,8 +145,11 @@ def cpu_identity() -> str:
     return f"{name} flags:{hashlib.sha256(flags.encode()).hexdigest()[:12]}"
 
 
-def calibration_key(version: str, weights_sha256: str, threads: int | None = None) -> str:
-    """What a cached choice depends on: CPU, threads, library versions and the bundle."""
+def calibration_key(
+    version: str, weights_sha256: str, threads: int | None = None, variant: str = ""
+) -> str:
+    """What a cached choice depends on: CPU, threads, library versions and the bundle
+    (``variant``: what else is served with it, e.g. the cascade's gate)."""
     import torch
 
     try:
@@ -155,6 +160,8 @@ def calibration_key(version: str, weights_sha256: str, threads: int | None = Non
         ort = "none"
     n = int(threads if threads is not None else torch.get_num_threads())
     raw = f"{cpu_identity()}|threads={n}|torch={torch.__version__}|ort={ort}|{weights_sha256}"
+    if variant:
+        raw += f"|{variant}"
     return f"{version}-{hashlib.sha256(raw.encode()).hexdigest()[:16]}"
 
 
@@ -192,6 +199,8 @@ def calibrate(
             continue
         built[m] = clf
         figures[m] = {"build_s": round(timer() - t0, 2)}
+        if getattr(clf, "gate", None) is not None:  # the cascade: what the gate settled
+            figures[m]["settled"] = int(getattr(clf, "last_settled", 0))
     best = {m: float("inf") for m in built}
     t_start = timer()
     for r in range(max(1, rounds)):
@@ -264,17 +273,19 @@ def choose_fast_path(
     cache_dir: str | os.PathLike[str] | None = None,
     modes: Sequence[str] | None = None,
     timer: Callable[[], float] = time.perf_counter,
+    variant: str = "",
     **calibrate_args: Any,
 ) -> Predictor:
     """The predictor of the mode measured fastest for ``bundle`` on this machine.
 
-    A cached choice for this CPU, thread count, library versions and bundle is reused (one
-    build); otherwise :func:`calibrate` runs and its result is cached."""
+    A cached choice for this CPU, thread count, library versions and bundle (and ``variant``,
+    see :func:`calibration_key`) is reused (one build); otherwise :func:`calibrate` runs and
+    its result is cached."""
     from models.paths import default_cache_dir
 
     cands = list(modes) if modes is not None else candidate_modes()
     sha = str(bundle.config.get("files", {}).get("model.safetensors", ""))
-    key = calibration_key(bundle.version, sha)
+    key = calibration_key(bundle.version, sha, variant=variant)
     path = Path(cache_dir if cache_dir is not None else default_cache_dir()) / CACHE_FILE
     hit = _read_cache(path).get(key)
     if isinstance(hit, Mapping) and hit.get("mode") in cands:

@@ -1,4 +1,4 @@
-"""``prosocial demo`` (``make demo``): train-or-reuse the bundles, replay a real month of
+"""``prosocial demo`` (``make demo``): train-or-reuse the bundles, replay a real week of
 reddit-college through ingest → score → suggest → back-fill → evaluate on the embedded bus
 with SQLite, print and write a Markdown report (``var/reports/demo.md``)."""
 
@@ -13,7 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from streaming.demo_train import DEMO_TRAIN_ARGS, TRAIN_ORDER, trainer_command
+from streaming.demo_train import (
+    DEMO_TRAIN_ARGS,
+    LOOP_FORECASTER_ARGS,
+    TRAIN_ORDER,
+    trainer_command,
+)
 
 __all__ = ["DEMO_TRAIN_ARGS", "TRAIN_ORDER", "register", "run"]
 
@@ -22,21 +27,31 @@ logger = logging.getLogger(__name__)
 #: The default demo month covers these subreddits (all but the two largest) so that it runs in
 #: minutes on a 2-core CPU; ``--subreddits all`` replays the whole month.
 DEMO_SUBREDDITS = ("GradSchool", "AskAcademia", "CollegeRant", "Emory", "CollegeMajors")
+#: The default window: the first week of October 2021 (~1.5k TLCs in the five subreddits), so
+#: that a first run is done in minutes; every TLC in it matures (48 h horizon) by the end of
+#: the replay, which back-fills the rest. ``--loop`` replays whole months (month 1 ends
+#: :data:`LOOP_UNTIL1`).
+DEMO_SINCE, DEMO_UNTIL, LOOP_UNTIL1 = "2021-10-01", "2021-10-08", "2021-11-01"
 #: ``--loop`` replays two months (and month 2 twice), so it defaults to two subreddits
 #: (~3.1k TLCs in Oct 2021, ~4.0k in Nov).
 LOOP_SUBREDDITS = ("AskAcademia", "CollegeRant")
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("demo", help="train-or-reuse bundles, replay a real month, report")
+    p = sub.add_parser("demo", help="train-or-reuse bundles, replay a real week, report")
     p.add_argument("--data", help="data directory (default: PROSOCIAL_DATA_DIR / ../shared/data)")
-    p.add_argument("--since", default="2021-10-01")
-    p.add_argument("--until", default="2021-11-01")
+    p.add_argument("--since", default=DEMO_SINCE)
+    p.add_argument(
+        "--until",
+        default=None,
+        help=f"end of the replay (default {DEMO_UNTIL}: one week; with --loop, end of month 1: "
+        f"{LOOP_UNTIL1})",
+    )
     p.add_argument(
         "--subreddits",
         default=None,
         help="comma-separated subreddits, or 'all' (default: the five smaller "
-        "subreddits, ~6.8k TLCs in Oct 2021; 'all' = 37.6k TLCs; with --loop: "
+        "subreddits, ~6.8k TLCs in the whole of Oct 2021; 'all' = 37.6k TLCs; with --loop: "
         + ",".join(LOOP_SUBREDDITS)
         + ")",
     )
@@ -60,6 +75,12 @@ def register(sub: Any) -> None:
         type=int,
         default=2,
         help="training steps run side by side when their inputs are ready (default 2)",
+    )
+    p.add_argument(
+        "--setup-record",
+        default=None,
+        help="file where `make setup` wrote its seconds and end time (make demo passes it): "
+        "when setup ran just before this run, its time joins the report's step breakdown",
     )
     p.add_argument("--report", default=None, help="default var/reports/demo.md")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -93,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_train:
         trained = train_missing(registry, data, err, work, parallel=args.train_jobs)
     train_failed = trained.failed
+    if args.until is None:
+        args.until = LOOP_UNTIL1 if args.loop else DEMO_UNTIL
     if args.loop:
         return _run_loop(args, data, registry, err, t0)
     if args.subreddits is None:
@@ -123,16 +146,27 @@ def run(args: argparse.Namespace) -> int:
     )
     rep["demo_wall_s"] = round(time.monotonic() - t0, 1)
     rep["training_failures"] = train_failed
+    setup_s = _setup_seconds(args.setup_record, time.time() - (time.monotonic() - t0))
     rep["demo_steps_s"] = {
+        **({"setup (make)": setup_s} if setup_s is not None else {}),
         **{f"train {k}": v for k, v in trained.seconds.items()},
         "training (wall)": round(t_train - t0, 1),
         "replay + report": round(time.monotonic() - t_train, 1),
     }
+    # CPU seconds of each training child: comparable across runs on a busy machine
+    rep["demo_steps_cpu_s"] = {f"train {k}": v for k, v in trained.cpu_seconds.items()}
     demo_models = demo_quality_bundles(registry, work)
     rep["demo_quality_models"] = demo_models
     md += profile_markdown(demo_models)
     md += f"\nTotal demo wall time (training/reuse + replay + report): {rep['demo_wall_s']} s\n"
-    md += "".join(f"- {k}: {v} s\n" for k, v in rep["demo_steps_s"].items())
+    if setup_s is not None:
+        rep["demo_wall_with_setup_s"] = round(rep["demo_wall_s"] + setup_s, 1)
+        md += f"With `make setup` before it: {round(rep['demo_wall_s'] + setup_s, 1)} s\n"
+    cpu = rep["demo_steps_cpu_s"]
+    md += "".join(
+        f"- {k}: {v} s" + (f" (CPU {cpu[k]} s)" if k in cpu else "") + "\n"
+        for k, v in rep["demo_steps_s"].items()
+    )
     if train_failed:
         md += "\nTraining failures:\n" + "".join(f"- {k}: {v}\n" for k, v in train_failed.items())
     report.write_text(md)
@@ -150,6 +184,18 @@ def run(args: argparse.Namespace) -> int:
         "--demo-login demo_mod\n"
     )
     return 0
+
+
+def _setup_seconds(record: str | None, started: float, slack_s: float = 120.0) -> float | None:
+    """The seconds of a ``make setup`` that ended at most ``slack_s`` before ``started`` (the
+    epoch second this run began), from its record ``"<seconds> <end epoch>"``; else None."""
+    if not record:
+        return None
+    try:
+        secs, end = (float(x) for x in Path(record).read_text().split()[:2])
+    except (OSError, ValueError):
+        return None
+    return round(secs, 1) if started - slack_s <= end <= started + slack_s else None
 
 
 def _run_loop(args: argparse.Namespace, data: Path, registry: Path, err: Any, t0: float) -> int:
@@ -176,7 +222,7 @@ def _run_loop(args: argparse.Namespace, data: Path, registry: Path, err: Any, t0
         month2=(args.until, args.loop_until),
         subreddits=[x.strip() for x in subs.split(",") if x.strip()],
         trainer=trainer,
-        train_args=DEMO_TRAIN_ARGS["forecaster"],
+        train_args=LOOP_FORECASTER_ARGS,
         n_boot=args.loop_n_boot,
         worse_seed=None if args.no_worse else 1,
     )

@@ -64,6 +64,9 @@ def test_steps_run_when_their_inputs_exist_two_at_a_time(fake: Path, tmp_path: P
     res = demo_train.train_missing(reg, tmp_path / "data", console, work, poll_s=0.05)
     assert res.failed == {}
     assert set(res.trained) == set(demo_train.TRAIN_ORDER)
+    # each step's own CPU seconds are recorded beside its wall seconds
+    assert res.cpu_seconds.keys() == res.seconds.keys()
+    assert all(0 < v <= 60 for v in res.cpu_seconds.values())
     ev = _events(fake)
     t = {(k, e[k]): e["t"] for e in ev for k in ("start", "end") if k in e}
     # trajectory after aux, forecaster after trajectory; empathy beside the aux chain
@@ -73,6 +76,9 @@ def test_steps_run_when_their_inputs_exist_two_at_a_time(fake: Path, tmp_path: P
     argv = {e["start"]: e["argv"] for e in ev if "start" in e}
     assert argv["empathy"][-2:] == ["--threads", "1"]  # one core while overlapped
     assert "--no-empathy" in argv["forecaster"]
+    for name in demo_train.TRAIN_ORDER:  # the demo profile reaches every step
+        prof = " ".join(demo_train.DEMO_TRAIN_ARGS.get(name, ()))
+        assert prof in " ".join(argv[name])
     text = out.getvalue()
     assert "✓ train aux 100%" in text and "✓ train forecaster 100%" in text
     # the demo profile is recorded and labels exactly the bundles that are current
@@ -125,3 +131,28 @@ def test_serial_mode_never_overlaps(fake: Path, tmp_path: Path) -> None:
         assert order[i][0] == "start" and order[i + 1] == ("end", order[i][1])
     argv = {e["start"]: e["argv"] for e in ev if "start" in e}
     assert "--threads" not in argv["empathy"]
+
+
+def test_setup_seconds_join_the_breakdown_only_when_setup_just_ran(tmp_path: Path) -> None:
+    from streaming.commands.demo import _setup_seconds
+
+    rec = tmp_path / ".setup-seconds"
+    rec.write_text("31.4 1000000")
+    assert _setup_seconds(str(rec), started=1000005.0) == 31.4
+    assert _setup_seconds(str(rec), started=1009000.0) is None  # an old setup: not this run
+    assert _setup_seconds(None, started=1000005.0) is None
+    rec.write_text("garbage")
+    assert _setup_seconds(str(rec), started=1000005.0) is None
+    assert _setup_seconds(str(tmp_path / "missing"), started=1000005.0) is None
+
+
+def test_the_demo_replays_one_week_and_the_loop_whole_months() -> None:
+    import argparse
+
+    from streaming.commands import demo
+
+    parser = argparse.ArgumentParser()
+    demo.register(parser.add_subparsers())
+    args = parser.parse_args(["demo"])
+    assert (args.since, args.until) == ("2021-10-01", None)  # resolved in run(): one week
+    assert demo.DEMO_UNTIL == "2021-10-08" and demo.LOOP_UNTIL1 == "2021-11-01"

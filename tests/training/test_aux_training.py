@@ -197,3 +197,19 @@ def test_cli_trains_a_current_bundle_with_its_heldout_figures(
     assert bundle.config["training_data_hash"]
     scores = AuxModels.from_bundle(bundle).score(["thanks a lot!", "go away idiot"])
     assert all(v.shape == (2,) for v in scores.values())
+
+
+def test_fixed_regularisation_skips_the_validation_grid(tiny_data: AuxData) -> None:
+    import dataclasses
+
+    from training.commands.aux import _fixed_reg
+
+    grid = dataclasses.replace(TINY, c_grid=(1.0, 4.0), alpha_grid=(1.0, 3.0))
+    cfg = dataclasses.replace(grid, fixed_reg=_fixed_reg("toxicity=4, politeness=3"))
+    t = train_aux(tiny_data, cfg)
+    assert t.validation["toxicity"]["by_reg"].keys() == {"4.0"}
+    assert t.validation["politeness"]["by_reg"].keys() == {"3.0"}
+    assert t.validation["advice"]["by_reg"].keys() == {"1.0", "4.0"}  # still chosen
+    assert t.params["chosen_reg"]["toxicity"] == 4.0
+    with pytest.raises(Exception, match="HEAD=VALUE"):
+        _fixed_reg("nonsense=1")

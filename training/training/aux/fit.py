@@ -61,6 +61,8 @@ class AuxConfig:
     features: FeaturizerSpec = TRAINING_FEATURES
     c_grid: tuple[float, ...] = (1.0, 4.0, 16.0, 64.0)
     alpha_grid: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0)
+    #: ``(head, value)`` pairs: these heads skip the validation grid and use ``value``
+    fixed_reg: tuple[tuple[str, float], ...] = ()
     #: "isotonic" | "quantile" | "platt" | "auto" (see fit_calibrator). Isotonic by default:
     #: on held-out Perspective data it agrees about as well as quantile matching at 0.5/0.8,
     #: and the calibration set is Wikipedia, so the conservative E[Perspective | model] map
@@ -267,6 +269,7 @@ def _fit_head(
     x_train = cache.rows(train_texts)
     x_val = cache.rows(val_texts) if val_texts else None
     grid = cfg.alpha_grid if kind == "regression" else cfg.c_grid
+    grid = tuple(v for h, v in cfg.fixed_reg if h == head) or grid
     best: tuple[float, float, np.ndarray, float] | None = None
     scores = {}
     for reg in grid:

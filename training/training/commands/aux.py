@@ -63,6 +63,14 @@ def register(subparsers: Any) -> None:
         default=TRAINING_FEATURES.char_bits,
         help="log2 of the hashed char n-gram buckets",
     )
+    p.add_argument(
+        "--reg",
+        type=_fixed_reg,
+        default=(),
+        metavar="HEAD=VALUE,...",
+        help="fix these heads' regularisation (C or alpha) instead of choosing it from the "
+        "validation grid (e.g. the values a full run chose: quick runs)",
+    )
     p.add_argument("--vocab-min-df", type=int, default=AuxConfig.vocab_min_df)
     p.add_argument(
         "--calibration",
@@ -71,6 +79,19 @@ def register(subparsers: Any) -> None:
         help="toxicity calibration onto Perspective scores (default: %(default)s)",
     )
     p.set_defaults(func=run)
+
+
+def _fixed_reg(text: str) -> tuple[tuple[str, float], ...]:
+    out = []
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        head, sep, value = item.partition("=")
+        if not sep or head not in AUX_HEADS:
+            raise argparse.ArgumentTypeError(f"expected HEAD=VALUE with HEAD in {AUX_HEADS}")
+        try:
+            out.append((head, float(value)))
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{item}: not a number") from exc
+    return tuple(out)
 
 
 def _summary(result: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -140,6 +161,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
                 vocab_min_df=args.vocab_min_df,
                 features=replace(TRAINING_FEATURES, char_bits=args.char_bits),
                 calibration=args.calibration,
+                fixed_reg=args.reg,
             )
 
             def progress(msg: str) -> None:

@@ -1,0 +1,182 @@
+"""The cascade in the classifier: a gate in front of a real (tiny) empathy bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from models.empathy import EmpathyClassifier
+from models.empathy.inference import run_heads
+from tests.empathy_support import hand_gate, tiny_empathy
+
+pytestmark = pytest.mark.slow
+
+COMMENTS = [
+    "Good luck! Thanks for posting this. Is anyone else worried about finals?",
+    "Is anyone else worried? I am worried too. Good luck!",
+    "The shuttle was late again. Parking costs forty dollars. Thanks anyway.",
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, Any]:
+    return tiny_empathy(tmp_path_factory, data_dir)
+
+
+@pytest.fixture(scope="module")
+def plain(tiny: dict[str, Any]) -> EmpathyClassifier:
+    return EmpathyClassifier.from_bundle(tiny["bundle"], fast=True, mode="fp32")
+
+
+def test_a_bundle_without_gate_scores_exactly_as_the_encoder_alone(
+    tiny: dict[str, Any], plain: EmpathyClassifier
+) -> None:
+    assert plain.gate is None
+    texts = tiny["data"].test.texts[:60]
+    got = plain.head_probs(texts)
+    # the computation before the cascade: every sentence through the encoder
+    ids = [e.ids for e in plain.tokenizer.encode_batch(texts)]
+    want = {k: np.zeros_like(v) for k, v in got.items()}
+    run_heads(plain.model, ids, want, batch_size=plain.batch_size)
+    for k, v in want.items():
+        assert np.array_equal(got[k], v)
+    comments = plain.predict_comments(COMMENTS + texts[:10])
+    assert plain.last_settled == 0
+    for c in comments:
+        for s in c.to_dict()["sentences"]:
+            assert "settled" not in s
+    # a gate that never settles changes nothing either
+    never = EmpathyClassifier.from_bundle(tiny["bundle"], fast=True, mode="fp32")
+    never.gate = hand_gate({})
+    again = never.predict_comments(COMMENTS + texts[:10])
+    assert [c.to_dict() for c in again] == [c.to_dict() for c in comments]
+    assert never.last_settled == 0
+
+
+def test_settled_sentences_report_the_gates_probabilities_and_flow_into_comment_labels(
+    tiny: dict[str, Any], plain: EmpathyClassifier
+) -> None:
+    gate = hand_gate({"providing": 0.95, "seeking": 0.95, "none": 0.7})
+    clf = EmpathyClassifier.from_bundle(tiny["bundle"], fast=True, mode="fp32")
+    clf.gate = gate
+    out = clf.predict_comments(COMMENTS)
+    ref = plain.predict_comments(COMMENTS)
+    n_settled = 0
+    for c, r in zip(out, ref, strict=True):
+        assert [s.text for s in c.sentences] == [s.text for s in r.sentences]
+        for s, rs in zip(c.sentences, r.sentences, strict=True):
+            q, settled = gate.split([s.text])
+            assert s.settled == bool(settled[0])
+            if s.settled:
+                n_settled += 1
+                assert s.to_dict()["settled"] is True
+                want = dict(zip(gate.labels, q[0].tolist(), strict=True))
+                assert s.probs == pytest.approx(want, abs=1e-6)
+                assert s.label == max(want, key=lambda k: want[k])
+            else:  # the encoder's own prediction, unchanged
+                assert s.to_dict() == rs.to_dict()
+        labels = [s.label for s in c.sentences]
+        n = len(labels)
+        if n == 0:
+            assert c.label == "none"
+            continue
+        expect = (
+            "seeking"
+            if labels.count("seeking") * 2 > n
+            else "providing"
+            if labels.count("providing") * 2 > n
+            else "none"
+        )
+        assert c.label == expect
+        assert c.share_seeking == pytest.approx(labels.count("seeking") / n, abs=1e-6)
+        assert c.share_providing == pytest.approx(labels.count("providing") / n, abs=1e-6)
+        for lab in c.probs:
+            assert c.probs[lab] == pytest.approx(
+                sum(s.probs[lab] for s in c.sentences) / n, abs=1e-5
+            )
+    assert 0 < n_settled < sum(len(c.sentences) for c in out)
+    assert clf.last_settled == n_settled
+    # the gate decides comment 2 ("anyone ... worried", "worried", "luck"): settled seeking x2
+    assert out[1].label == "seeking"
+
+
+def test_every_head_is_filled_for_settled_sentences(tiny: dict[str, Any]) -> None:
+    gate = hand_gate({"providing": 0.95, "seeking": 0.95, "none": 0.7})
+    clf = EmpathyClassifier.from_bundle(tiny["bundle"], fast=True, mode="fp32")
+    clf.gate = gate
+    texts = ["Good luck!", "Is anyone else worried?", "The bus was late.", "I like trains."]
+    heads = clf.head_probs(texts)
+    q, settled = gate.split(texts)
+    assert settled.any() and set(heads) == {"multi", "seek", "provide"}
+    for k, v in heads.items():
+        assert np.allclose(v.sum(1), 1.0, atol=1e-5), k
+    rows = np.flatnonzero(settled)
+    assert np.allclose(clf._adjusted(heads["multi"][rows]), q[rows], atol=1e-5)
+    assert np.allclose(heads["seek"][rows, 1], q[rows, 1], atol=1e-6)
+    assert np.allclose(heads["provide"][rows, 1], q[rows, 2], atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def gated(tiny: dict[str, Any]) -> Any:
+    """The tiny bundle with the hand-set gate, written as a new bundle version."""
+    from training.empathy.gate import TrainedGate, write_gate_bundle
+
+    from models.bundle import Registry
+
+    gate = hand_gate({"providing": 0.9, "seeking": 0.9, "none": 0.7})
+    w = np.zeros((gate.featurizer.n_features, 3), dtype=np.float32)
+    w[0, 2] = w[1, 2] = 6.0
+    w[2, 1] = w[3, 1] = 5.0
+    trained = TrainedGate(
+        gate,
+        w,
+        np.array([1.5, 0.0, 0.0], dtype=np.float32),
+        {"config": {"min_agreement": 0.99}},
+        {},
+    )
+    reg = Registry(tiny["root"] / "gated-registry")
+    return write_gate_bundle(reg, tiny["bundle"], trained, metrics={"test": {}}, windows=[])
+
+
+def test_fp32_reference_never_uses_the_gate(tiny: dict[str, Any], gated: Any) -> None:
+    from models.empathy.gate import GATE_PARAM
+
+    gate = hand_gate({"providing": 0.9, "seeking": 0.9, "none": 0.7})
+    assert GATE_PARAM in gated.params and gated.version != tiny["bundle"].version
+    exact = EmpathyClassifier.from_bundle(gated, fast=False)
+    assert exact.gate is None
+    cascade = EmpathyClassifier.from_bundle(gated, fast=True, mode="fp32")
+    assert cascade.gate is not None
+    assert cascade.gate.thresholds == gate.thresholds
+    assert np.allclose(cascade.gate.probs(COMMENTS), gate.probs(COMMENTS), atol=1e-6)
+    off = EmpathyClassifier.from_bundle(gated, fast=True, mode="fp32", gate=False)
+    assert off.gate is None
+
+
+def test_auto_calibrates_the_modes_behind_the_gate(
+    gated: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from models.empathy import fastpath
+
+    monkeypatch.setenv("PROSOCIAL_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(fastpath, "candidate_modes", lambda: ["fp32", "int8"])
+    clf = EmpathyClassifier.from_bundle(gated, fast=True, mode="auto")
+    assert clf.gate is not None and clf.mode in ("fp32", "int8")
+    (entry,) = json.loads((tmp_path / fastpath.CACHE_FILE).read_text()).values()
+    # each candidate ran as served: behind the gate, which settled some calibration sentences
+    settled = {m: f["settled"] for m, f in entry["figures"].items()}
+    assert set(settled) == {"fp32", "int8"} and len(set(settled.values())) == 1
+    assert 0 < settled["fp32"] < len(fastpath.CALIBRATION_SENTENCES)
+    # the same bundle without its gate is another calibration
+    plain = EmpathyClassifier.from_bundle(gated, fast=True, mode="auto", gate=False)
+    assert plain.gate is None
+    cache = json.loads((tmp_path / fastpath.CACHE_FILE).read_text())
+    assert len(cache) == 2
+    (other,) = [e for e in cache.values() if e["key"] != entry["key"]]
+    assert all("settled" not in f for f in other["figures"].values())
