@@ -204,7 +204,7 @@ def test_fixed_regularisation_skips_the_validation_grid(tiny_data: AuxData) -> N
 
     from training.commands.aux import _fixed_reg
 
-    grid = dataclasses.replace(TINY, c_grid=(1.0, 4.0), alpha_grid=(1.0, 3.0))
+    grid = dataclasses.replace(TINY_AUX, c_grid=(1.0, 4.0), alpha_grid=(1.0, 3.0))
     cfg = dataclasses.replace(grid, fixed_reg=_fixed_reg("toxicity=4, politeness=3"))
     t = train_aux(tiny_data, cfg)
     assert t.validation["toxicity"]["by_reg"].keys() == {"4.0"}
