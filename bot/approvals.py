@@ -129,8 +129,7 @@ class ApprovalStore(SqliteStore):
         return self._row(row)
 
     def get(self, pid: int) -> Proposal | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM proposals WHERE id=?", (pid,)).fetchone()
+        row = self._one("SELECT * FROM proposals WHERE id=?", (pid,))
         return None if row is None else self._row(row)
 
     def with_status(self, subreddit: str, status: str) -> list[Proposal]:
@@ -190,18 +189,14 @@ class ApprovalStore(SqliteStore):
         args: tuple[Any, ...] = ()
         if subreddit:
             q, args = q + " WHERE subreddit=?", (subreddit.lower(),)
-        with self._lock:
-            cur = self._db.execute(q + " ORDER BY id", args)
-            cols = [d[0] for d in cur.description]
-            return [dict(zip(cols, r)) for r in cur.fetchall()]
+        return self._dicts(q + " ORDER BY id", args)
 
     def handled(self, message_id: str) -> bool:
         """Whether :meth:`first_time` was called with ``message_id``."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM handled_messages WHERE message_id=?", (message_id,)
-            ).fetchone()
-        return row is not None
+        return (
+            self._one("SELECT 1 FROM handled_messages WHERE message_id=?", (message_id,))
+            is not None
+        )
 
     def first_time(self, message_id: str) -> bool:
         with self._lock:
@@ -213,10 +208,7 @@ class ApprovalStore(SqliteStore):
     # -- deliveries: recorded before sending, so nothing is sent twice ---------------------
     def delivery(self, key: str) -> tuple[str, str | None] | None:
         """``(status, conversation)`` of a delivery key: ``sending`` or ``sent``."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT status, conversation FROM deliveries WHERE key=?", (key,)
-            ).fetchone()
+        row = self._one("SELECT status, conversation FROM deliveries WHERE key=?", (key,))
         return None if row is None else (row[0], row[1])
 
     def begin_delivery(self, key: str, subreddit: str, now: float) -> None:
@@ -235,12 +227,9 @@ class ApprovalStore(SqliteStore):
             )
 
     def deliveries(self, prefix: str = "") -> list[dict[str, Any]]:
-        with self._lock:
-            cur = self._db.execute(
-                "SELECT * FROM deliveries WHERE key LIKE ? ORDER BY begun_at", (prefix + "%",)
-            )
-            cols = [d[0] for d in cur.description]
-            return [dict(zip(cols, r)) for r in cur.fetchall()]
+        return self._dicts(
+            "SELECT * FROM deliveries WHERE key LIKE ? ORDER BY begun_at", (prefix + "%",)
+        )
 
     def ensure_highlights_table(self) -> None:
         with self._lock:
@@ -250,10 +239,7 @@ class ApprovalStore(SqliteStore):
 
     def highlights_comment(self, post: str) -> str | None:
         """The id of the bot's highlights comment on ``post`` (None: none, or not known)."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT comment FROM highlights WHERE post=?", (post,)
-            ).fetchone()
+        row = self._one("SELECT comment FROM highlights WHERE post=?", (post,))
         return None if row is None or row[0] in (None, "posting") else str(row[0])
 
     def set_highlights(self, post: str, comment: str | None) -> None:
@@ -326,15 +312,11 @@ class ApprovalStore(SqliteStore):
         return ok
 
     def decision(self, pid: int) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT proposal_id, status, moderator, channel, at FROM decisions "
-                "WHERE proposal_id=?",
-                (pid,),
-            ).fetchone()
-        if row is None:
-            return None
-        return dict(zip(("proposal_id", "status", "moderator", "channel", "at"), row))
+        rows = self._dicts(
+            "SELECT proposal_id, status, moderator, channel, at FROM decisions WHERE proposal_id=?",
+            (pid,),
+        )
+        return rows[0] if rows else None
 
     def claim(self, pid: int) -> bool:
         """Take an approved proposal for execution; only one caller ever gets it."""

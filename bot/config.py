@@ -160,10 +160,7 @@ class ConfigStore(SqliteStore):
     )
 
     def last_good(self, sub: str) -> SubredditConfig | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT config FROM good WHERE subreddit=?", (sub.lower(),)
-            ).fetchone()
+        row = self._one("SELECT config FROM good WHERE subreddit=?", (sub.lower(),))
         return None if row is None else SubredditConfig.model_validate(json.loads(row[0]))
 
     def save_good(self, sub: str, config: SubredditConfig, rev: str | None) -> None:

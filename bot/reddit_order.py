@@ -66,10 +66,7 @@ class OrderStore(SqliteStore):
             )
 
     def get(self, post: str) -> tuple[list[str], set[str], float] | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT tlcs, gone, at FROM orders WHERE post=?", (post,)
-            ).fetchone()
+        row = self._one("SELECT tlcs, gone, at FROM orders WHERE post=?", (post,))
         return None if row is None else (json.loads(row[0]), set(json.loads(row[1])), row[2])
 
 

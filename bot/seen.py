@@ -44,9 +44,7 @@ class SeenStore(SqliteStore):
         self._db.execute("PRAGMA synchronous=NORMAL")
 
     def __contains__(self, fullname: object) -> bool:
-        with self._lock:
-            row = self._db.execute("SELECT 1 FROM seen WHERE fullname=?", (fullname,)).fetchone()
-        return row is not None
+        return self._one("SELECT 1 FROM seen WHERE fullname=?", (fullname,)) is not None
 
     def add(
         self,
@@ -80,25 +78,19 @@ class SeenStore(SqliteStore):
 
     def has_reply(self, fullname: str) -> bool:
         """Whether any comment seen so far answers ``fullname``."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM seen WHERE parent=? LIMIT 1", (fullname,)
-            ).fetchone()
-        return row is not None
+        return self._one("SELECT 1 FROM seen WHERE parent=? LIMIT 1", (fullname,)) is not None
 
     def count(self, via: str | None = None) -> int:
         sql, args = "SELECT COUNT(*) FROM seen", tuple[str, ...]()
         if via is not None:
             sql, args = sql + " WHERE via=?", (via,)
-        with self._lock:
-            return int(self._db.execute(sql, args).fetchone()[0])
+        return int(self._one(sql, args)[0])
 
     def watermark(self, subreddit: str, kind: str) -> int | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT created_utc FROM watermark WHERE subreddit=? AND kind=?",
-                (subreddit.lower(), kind),
-            ).fetchone()
+        row = self._one(
+            "SELECT created_utc FROM watermark WHERE subreddit=? AND kind=?",
+            (subreddit.lower(), kind),
+        )
         return None if row is None else int(row[0])
 
     def set_watermark(self, subreddit: str, kind: str, created_utc: int) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -62,6 +62,7 @@ def _check_utc(v: object) -> int:
 
 
 class _Base(BaseModel):
+    FULLNAME_PREFIX: ClassVar[str]
     model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=False)
 
     id: str
@@ -100,10 +101,21 @@ class _Base(BaseModel):
             raise ValueError(f"score must be finite, got {v!r}")
         return int(v)
 
+    @model_validator(mode="after")
+    def _fullname(self) -> Self:
+        """``name`` is the fullname of ``id``: filled in when missing, checked when given."""
+        fullname = f"{self.FULLNAME_PREFIX}{self.id}"
+        if not self.name:
+            object.__setattr__(self, "name", fullname)
+        elif self.name != fullname:
+            raise ValueError(f"name {self.name!r} does not match id {self.id!r}")
+        return self
+
 
 class Submission(_Base):
     """A post (``t3_``)."""
 
+    FULLNAME_PREFIX: ClassVar[str] = "t3_"
     kind: Literal["submission"] = "submission"
     title: str = Field(max_length=MAX_BODY_CHARS)
     selftext: str = Field(default="", max_length=MAX_BODY_CHARS)
@@ -116,18 +128,11 @@ class Submission(_Base):
     def _selftext(cls, v: object) -> object:
         return "" if v is None else v
 
-    @model_validator(mode="after")
-    def _fullname(self) -> Submission:
-        if not self.name:
-            object.__setattr__(self, "name", f"t3_{self.id}")
-        elif self.name != f"t3_{self.id}":
-            raise ValueError(f"name {self.name!r} does not match id {self.id!r}")
-        return self
-
 
 class Comment(_Base):
     """A comment (``t1_``); a top-level comment (TLC) has ``parent_id == link_id``."""
 
+    FULLNAME_PREFIX: ClassVar[str] = "t1_"
     kind: Literal["comment"] = "comment"
     parent_id: str
     link_id: str
@@ -144,10 +149,6 @@ class Comment(_Base):
 
     @model_validator(mode="after")
     def _consistent(self) -> Comment:
-        if not self.name:
-            object.__setattr__(self, "name", f"t1_{self.id}")
-        elif self.name != f"t1_{self.id}":
-            raise ValueError(f"name {self.name!r} does not match id {self.id!r}")
         if not self.link_id.startswith("t3_"):
             raise ValueError(f"link_id must be a t3_ fullname: {self.link_id!r}")
         if self.parent_id == self.name:

@@ -69,14 +69,8 @@ def post_from_event(s: PostFields) -> Post:
 
 
 def node_from_event(c: Comment) -> Node:
-    return Node(
-        name=c.name,
-        parent=c.parent_id,
-        author=c.author,
-        body=c.body,
-        score=c.score,
-        created_utc=c.created_utc,
-    )
+    """A comment event as a tree node (no replies yet)."""
+    return Node(c.name, c.parent_id, c.author, c.body, c.score, c.created_utc)
 
 
 def _bad(report: DumpReport | None, c: Comment, reason: str) -> None:

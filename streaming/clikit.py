@@ -10,9 +10,16 @@ import pkgutil
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import ModuleType
 
-__all__ = ["CommandParser", "build_command_parser", "plain_text", "run_command"]
+__all__ = [
+    "CommandLine",
+    "CommandParser",
+    "build_command_parser",
+    "plain_text",
+    "run_command",
+]
 
 _ROLE = re.compile(r":(?:mod|class|func|meth|attr|data|exc|obj):`~?([^`]+)`")
 _LITERAL = re.compile(r"``([^`]+)``")
@@ -69,3 +76,22 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = No
 
     install_log_safety()
     return int(args.func(args) or 0)
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """One command line (as click's groups are, the object is its console script): ``prog``,
+    described by ``description``, with one sub-command per registering module of the package
+    named ``commands`` (imported when a parser is built)."""
+
+    prog: str
+    commands: str
+    description: str | None = None
+
+    def build_parser(self) -> argparse.ArgumentParser:
+        pkg = importlib.import_module(self.commands)
+        return build_command_parser(pkg, self.prog, self.description)
+
+    def __call__(self, argv: Sequence[str] | None = None) -> int:
+        """Parse ``argv`` (default ``sys.argv``) and run the command; its exit status."""
+        return run_command(self.build_parser(), argv)

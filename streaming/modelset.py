@@ -7,13 +7,14 @@ constructors and serving loads the real bundles with :func:`load_models`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from models.forecaster.checkpoint import PostTimeline
 from models.forecaster.context import TlcContext
+from models.forecaster.features import EmpathyLike
 from redditdata.tree import Node, Post
 
 if TYPE_CHECKING:
@@ -35,20 +36,18 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: The bundles the service uses: empathy + forecaster to score; aux + trajectory to back-fill.
 MODEL_NAMES = ("empathy", "forecaster", "aux", "trajectory")
 
 
-class EmpathyResult(Protocol):
-    """One comment's empathy direction (:class:`models.empathy.CommentEmpathy`)."""
+class EmpathyResult(EmpathyLike, Protocol):
+    """One comment's empathy direction (:class:`models.empathy.CommentEmpathy`): the shares
+    the forecaster's features read, its label and the form the scorer stores."""
 
     @property
     def label(self) -> str: ...
-    @property
-    def share_seeking(self) -> float: ...
-    @property
-    def share_providing(self) -> float: ...
     def to_dict(self) -> dict[str, Any]: ...
 
 
@@ -164,58 +163,70 @@ def _why(exc: Exception) -> str:
     return f"{exc}" + (f" — train with: {hint}" if hint and hint not in str(exc) else "")
 
 
+def _load(
+    missing: dict[str, str],
+    name: str,
+    build: Callable[[], T],
+    errors: tuple[type[Exception], ...] = (),
+) -> T | None:
+    """``build()`` the model ``name``; when its code cannot be imported or its bundle is
+    missing or invalid, record why in ``missing`` and return None."""
+    from models.errors import ModelsError
+
+    invalid: tuple[type[Exception], ...] = (ModelsError, *errors)
+    try:
+        return build()
+    except ImportError as exc:
+        missing[name] = f"models.{name} not installed ({exc})"
+    except invalid as exc:
+        missing[name] = _why(exc)
+    return None
+
+
 def load_models(
     registry_dir: str | Path | None, *, fast: bool = True, need: Sequence[str] = MODEL_NAMES
 ) -> ModelSet:
     """Load the current bundles; each missing one is recorded in ``ModelSet.missing``."""
     from models.bundle import Registry
-    from models.errors import ModelsError
     from models.paths import resolve_registry_dir
 
     registry = Registry(resolve_registry_dir(registry_dir))
     loaded = ModelSet()
     aux: AuxModels | None = None
     traj: Trajectory | None = None
+
+    def aux_models() -> AuxModels:
+        from models.aux import AuxModels
+
+        return _pinned_aux(registry, AuxModels)
+
+    def empathy_model() -> EmpathyModel:
+        from models.empathy import EmpathyClassifier
+
+        return EmpathyClassifier.from_registry(registry, fast=fast)
+
+    def forecaster() -> ForecastModel:
+        from models.forecaster import Forecaster
+
+        return Forecaster.from_registry(registry, fast=fast, aux=aux, empathy=loaded.empathy)
+
+    def trajectory() -> Trajectory:
+        from models.trajectory import Trajectory
+
+        return Trajectory.from_registry(registry)
+
     if "aux" in need or "trajectory" in need or "forecaster" in need:
-        try:
-            from models.aux import AuxModels
-
-            aux = _pinned_aux(registry, AuxModels)
+        aux = _load(loaded.missing, "aux", aux_models)
+        if aux is not None:
             loaded.outcome_versions["aux"] = aux.version
-        except ImportError as exc:
-            loaded.missing["aux"] = f"models.aux not installed ({exc})"
-        except ModelsError as exc:
-            loaded.missing["aux"] = _why(exc)
     if "empathy" in need:
-        try:
-            from models.empathy import EmpathyClassifier
-
-            loaded.empathy = EmpathyClassifier.from_registry(registry, fast=fast)
-        except ImportError as exc:
-            loaded.missing["empathy"] = f"models.empathy not installed ({exc})"
-        except ModelsError as exc:
-            loaded.missing["empathy"] = _why(exc)
+        loaded.empathy = _load(loaded.missing, "empathy", empathy_model)
     if "forecaster" in need:
-        try:
-            from models.forecaster import Forecaster
-
-            loaded.forecaster = Forecaster.from_registry(
-                registry, fast=fast, aux=aux, empathy=loaded.empathy
-            )
-        except ImportError as exc:
-            loaded.missing["forecaster"] = f"models.forecaster not installed ({exc})"
-        except (ModelsError, ValueError) as exc:
-            loaded.missing["forecaster"] = _why(exc)
+        loaded.forecaster = _load(loaded.missing, "forecaster", forecaster, (ValueError,))
     if "aux" in need or "trajectory" in need:
-        try:
-            from models.trajectory import Trajectory
-
-            traj = Trajectory.from_registry(registry)
+        traj = _load(loaded.missing, "trajectory", trajectory)
+        if traj is not None:
             loaded.outcome_versions["trajectory"] = traj.version
-        except ImportError as exc:
-            loaded.missing["trajectory"] = f"models.trajectory not installed ({exc})"
-        except ModelsError as exc:
-            loaded.missing["trajectory"] = _why(exc)
         if aux is not None and traj is not None:
             try:
                 from models.outcomes import OutcomeComputer

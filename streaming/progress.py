@@ -23,11 +23,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from rich.progress import TaskID
 
-__all__ = ["PROGRESS_FILE_ENV", "StepBar", "format_seconds", "read_progress", "report_progress"]
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+__all__ = [
+    "PROGRESS_FILE_ENV",
+    "StepBar",
+    "counter",
+    "format_seconds",
+    "read_progress",
+    "report_progress",
+]
 
 #: Names the file a child process writes its progress to (set by the parent).
 PROGRESS_FILE_ENV = "PROSOCIAL_PROGRESS_FILE"
@@ -42,6 +53,21 @@ def format_seconds(s: float | None) -> str:
     h, rem = divmod(s, 3600)
     m, sec = divmod(rem, 60)
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def counter(console: Console, unit: str) -> Progress:
+    """A transient spinner on ``console`` counting ``unit`` (``"TLCs"``, ``"threads"``) with the
+    elapsed time, for a step that counts what it has done (``progress.add_task``)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        TextColumn("{task.completed:,.0f} " + unit),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 def report_progress(what: str, done: float | None = None, total: float | None = None) -> None:

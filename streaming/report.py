@@ -11,17 +11,8 @@ from sqlalchemy import func, select
 
 from streaming.pipeline import Pipeline
 from streaming.runtime import RunStats
-from streaming.storage import (
-    Base,
-    DeadLetterRow,
-    EvaluationRow,
-    OutcomeRow,
-    PostRow,
-    ScoreRow,
-    SuggestionRow,
-    TlcRow,
-)
-from streaming.storage.queries import latest_revisions
+from streaming.storage import EvaluationRow, SuggestionRow
+from streaming.storage.queries import dead_letter_kinds, latest_revisions, row_counts
 
 __all__ = ["collect_report", "render_markdown"]
 
@@ -34,35 +25,14 @@ def collect_report(
     p: Pipeline, stats: RunStats, extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     with p.sessions() as s:
-
-        def count(t: type[Base]) -> int:
-            return int(s.scalar(select(func.count()).select_from(t)) or 0)
-
-        counts = {
-            t.__tablename__: count(t)
-            for t in (
-                PostRow,
-                TlcRow,
-                ScoreRow,
-                SuggestionRow,
-                OutcomeRow,
-                EvaluationRow,
-                DeadLetterRow,
-            )
-        }
+        counts = row_counts(s)
         posts_suggested = int(
             s.scalar(select(func.count(func.distinct(SuggestionRow.post_name)))) or 0
         )
         latencies = [x for x in s.scalars(select(SuggestionRow.latency_s)) if x is not None]
-        reasons = dict(
-            s.execute(select(DeadLetterRow.reason, func.count()).group_by(DeadLetterRow.reason))
-            .tuples()
-            .all()
-        )
         dead_letters: dict[str, int] = {}
-        for r, n in reasons.items():
-            k = r.split(":", 1)[0]
-            dead_letters[k] = dead_letters.get(k, 0) + int(n)
+        for (_, kind), n in dead_letter_kinds(s).items():
+            dead_letters[kind] = dead_letters.get(kind, 0) + n
         latest = s.execute(latest_revisions()).tuples().all()
         moved = 0
         for post, rev in latest[:5000]:

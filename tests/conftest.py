@@ -25,6 +25,13 @@ def registry_dir(tmp_path: Path) -> Path:
     return d
 
 
+@pytest.fixture()
+def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test's own ``PROSOCIAL_VAR_DIR`` (where commands write reports)."""
+    monkeypatch.setenv("PROSOCIAL_VAR_DIR", str(tmp_path))
+    return tmp_path
+
+
 @pytest.fixture(autouse=True)
 def _offline_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     # Nothing may download weights or data at run time.

@@ -17,10 +17,11 @@ def tiny_aux_registry(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     """A registry holding a current ``aux`` bundle trained on 150 items per dataset split."""
     from training.aux.bundle import write_trained_aux
     from training.aux.datasets import load_aux_data
-    from training.aux.fit import AuxConfig, train_aux
+    from training.aux.fit import train_aux
 
-    cfg = AuxConfig(vocab_min_df=2, char_bits=12, c_grid=(4.0,), alpha_grid=(1.0,), chunk=512)
-    t = train_aux(load_aux_data(data_dir, limit=150, college_negatives=2000), cfg)
+    from tests.tiny_aux import TINY_AUX
+
+    t = train_aux(load_aux_data(data_dir, limit=150, college_negatives=2000), TINY_AUX)
     root = tmp_path_factory.mktemp("e2e-registry")
     write_trained_aux(Registry(root), t)
     return root

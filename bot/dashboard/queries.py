@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from bot.reddit_order import GONE_BODIES, Fresh, current_orders
 from bot.suggestions import rank_distance
 from streaming.storage import (
-    DeadLetterRow,
     EvaluationRow,
     OutcomeRow,
     PostRow,
@@ -26,7 +25,7 @@ from streaming.storage import (
     SuggestionRow,
     TlcRow,
 )
-from streaming.storage.queries import latest_revisions
+from streaming.storage.queries import dead_letter_kinds, latest_revisions
 
 __all__ = [
     "QUALITY_METRICS",
@@ -381,12 +380,8 @@ def health(s: Session, now: float) -> dict[str, Any]:
         .where(ScoreRow.due_utc < int(now) - 3600, OutcomeRow.tlc_name.is_(None))
     )
     dead: Counter[tuple[str, str]] = Counter()
-    for stage, reason, n in s.execute(
-        select(DeadLetterRow.stage, DeadLetterRow.reason, func.count()).group_by(
-            DeadLetterRow.stage, DeadLetterRow.reason
-        )
-    ):
-        dead[(stage, str(reason).split(":", 1)[0][:60])] += int(n)
+    for (stage, kind), n in dead_letter_kinds(s).items():
+        dead[(stage, kind[:60])] += n
     return {
         "pending_tlcs": int(pending[0] or 0),
         "oldest_pending_ms": pending[1],

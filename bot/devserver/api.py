@@ -5,18 +5,17 @@ Shapes follow the recorded Reddit responses in praw's cassettes (same keys and t
 
 from __future__ import annotations
 
-import re
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from typing import Any
 
 from bot.devserver.modapi import ModeratorApi
+from bot.devserver.request import Request
+from bot.devserver.routes import Response, route, routes
 from bot.devserver.world import Item, ModmailConv, RedditWorld
 
 __all__ = ["RedditApi", "Response"]
 
-Response = tuple[int, Any]
 _NOT_FOUND: Response = (404, {"message": "Not Found", "error": 404})
 
 
@@ -58,44 +57,22 @@ class RedditApi(ModeratorApi):
         self.tree_limit = tree_limit
         self.more_chunk = more_chunk
         self.user = world.bot_username  # who sends the request being handled
-        self.routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
-            *self.moderator_routes(),
-            ("GET", re.compile(r"^/api/v1/me/?$"), self.me),
-            ("GET", re.compile(r"^/r/([^/]+)/(new|comments)/?$"), self.sub_listing),
-            ("GET", re.compile(r"^/r/([^/]+)/about/moderators/?$"), self.moderators),
-            (
-                "GET",
-                re.compile(r"^/comments/([0-9a-z]+)(?:/[^/]*(?:/([0-9a-z]+))?)?/?$"),
-                self.thread,
-            ),
-            ("POST", re.compile(r"^/api/morechildren/?$"), self.morechildren),
-            ("GET", re.compile(r"^/api/info/?$"), self.info),
-            ("GET", re.compile(r"^/r/([^/]+)/wiki/(.+?)/?$"), self.wiki_get),
-            ("POST", re.compile(r"^/r/([^/]+)/api/wiki/edit/?$"), self.wiki_edit),
-            ("POST", re.compile(r"^/api/mod/conversations/?$"), self.modmail_create),
-            ("GET", re.compile(r"^/api/mod/conversations/([0-9a-z]+)/?$"), self.modmail_get),
-            ("POST", re.compile(r"^/api/mod/conversations/([0-9a-z]+)/?$"), self.modmail_reply),
-        ]
+        self.routes = routes(self)
 
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, str],
-        form: dict[str, str],
-        user: str | None = None,
-    ) -> Response:
+    def handle(self, request: Request, user: str | None = None) -> Response:
+        """The answer to ``request`` sent by ``user`` (default: the bot)."""
         for m, pattern, fn in self.routes:
-            if m == method:
-                match = pattern.match(path)
+            if m == request.method:
+                match = pattern.match(request.path)
                 if match:
                     with self.world.lock:
                         self.world.apply_due()
                         self.user = user or self.world.bot_username
-                        return fn(*match.groups(), query=query, form=form)
+                        return fn(*match.groups(), query=request.query, form=request.form)
         return _NOT_FOUND
 
     # -- users & listings ---------------------------------------------------------------
+    @route("GET", r"^/api/v1/me/?$")
     def me(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
         return 200, {
             "name": self.user,
@@ -108,6 +85,7 @@ class RedditApi(ModeratorApi):
             "is_suspended": False,
         }
 
+    @route("GET", r"^/r/([^/]+)/(new|comments)/?$")
     def sub_listing(
         self, subs: str, which: str, *, query: dict[str, str], form: dict[str, str]
     ) -> Response:
@@ -120,6 +98,7 @@ class RedditApi(ModeratorApi):
         )
         return 200, _listing([_thing(i) for i in page], after, None)
 
+    @route("GET", r"^/r/([^/]+)/about/moderators/?$")
     def moderators(self, sub: str, *, query: dict[str, str], form: dict[str, str]) -> Response:
         mods = self.world.moderators.get(sub.lower())
         if mods is None:
@@ -138,6 +117,7 @@ class RedditApi(ModeratorApi):
         ]
         return 200, {"kind": "UserList", "data": {"children": children}}
 
+    @route("GET", r"^/api/info/?$")
     def info(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
         names = [n for n in query.get("id", "").split(",") if n]
         items = [self.world.items[n] for n in names if n in self.world.items]
@@ -215,6 +195,7 @@ class RedditApi(ModeratorApi):
             lst.sort(key=lambda c: (-int(c.data.get("score") or 0), c.created, c.name))
         return children
 
+    @route("GET", r"^/comments/([0-9a-z]+)(?:/[^/]*(?:/([0-9a-z]+))?)?/?$")
     def thread(
         self,
         post_id: str,
@@ -238,6 +219,7 @@ class RedditApi(ModeratorApi):
             tree = self._render(post.name, children, 0, [self.tree_limit])
         return 200, [_listing([_thing(post, num_comments=n)]), _listing(tree)]
 
+    @route("POST", r"^/api/morechildren/?$")
     def morechildren(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
         link = form.get("link_id", "")
         wanted = [f"t1_{c}" for c in form.get("children", "").split(",") if c]
@@ -256,6 +238,7 @@ class RedditApi(ModeratorApi):
         return 200, {"json": {"errors": [], "data": {"things": things}}}
 
     # -- wiki ---------------------------------------------------------------------------
+    @route("GET", r"^/r/([^/]+)/wiki/(.+?)/?$")
     def wiki_get(
         self, sub: str, page: str, *, query: dict[str, str], form: dict[str, str]
     ) -> Response:
@@ -284,6 +267,7 @@ class RedditApi(ModeratorApi):
             },
         }
 
+    @route("POST", r"^/r/([^/]+)/api/wiki/edit/?$")
     def wiki_edit(self, sub: str, *, query: dict[str, str], form: dict[str, str]) -> Response:
         if sub.lower() not in self.world.subreddits:
             return _NOT_FOUND
@@ -366,6 +350,7 @@ class RedditApi(ModeratorApi):
             "modActions": {},
         }
 
+    @route("POST", r"^/api/mod/conversations/?$")
     def modmail_create(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
         sub = form.get("srName", "")
         if sub.lower() not in self.world.subreddits:
@@ -392,12 +377,14 @@ class RedditApi(ModeratorApi):
             return 403, {"message": "Forbidden", "error": 403}
         return conv
 
+    @route("GET", r"^/api/mod/conversations/([0-9a-z]+)/?$")
     def modmail_get(self, cid: str, *, query: dict[str, str], form: dict[str, str]) -> Response:
         conv = self._mod_conversation(cid)
         if isinstance(conv, tuple):  # the error answer
             return conv
         return 200, {**self._conv_json(conv), "user": {}}
 
+    @route("POST", r"^/api/mod/conversations/([0-9a-z]+)/?$")
     def modmail_reply(self, cid: str, *, query: dict[str, str], form: dict[str, str]) -> Response:
         conv = self._mod_conversation(cid)
         if isinstance(conv, tuple):  # the error answer

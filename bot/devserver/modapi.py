@@ -13,16 +13,15 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from bot.devserver.routes import Response, route
 
 if TYPE_CHECKING:
     from bot.devserver.world import Item, RedditWorld
 
 __all__ = ["ModeratorApi"]
 
-Response = tuple[int, Any]
 _FORBIDDEN: Response = (403, {"message": "Forbidden", "error": 403})
 
 
@@ -35,20 +34,6 @@ class ModeratorApi:
 
     world: RedditWorld
     user: str
-
-    def moderator_routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., Response]]]:
-        return [
-            ("GET", re.compile(r"^/r/([^/]+)/wiki/settings/(.+?)/?$"), self.wiki_settings_get),
-            ("POST", re.compile(r"^/r/([^/]+)/wiki/settings/(.+?)/?$"), self.wiki_settings_set),
-            ("GET", re.compile(r"^/api/mod/conversations/?$"), self.modmail_list),
-            ("POST", re.compile(r"^/api/comment/?$"), self.comment),
-            ("POST", re.compile(r"^/api/editusertext/?$"), self.edit),
-            ("POST", re.compile(r"^/api/del/?$"), self.delete),
-            ("POST", re.compile(r"^/api/remove/?$"), self.remove),
-            ("POST", re.compile(r"^/api/distinguish/?$"), self.distinguish),
-            ("POST", re.compile(r"^/api/set_suggested_sort/?$"), self.suggested_sort),
-            ("POST", re.compile(r"^/api/set_subreddit_sticky/?$"), self.post_sticky),
-        ]
 
     # -- who is who ---------------------------------------------------------------------
     def is_mod(self, sub: str, perm: str | None = None, user: str | None = None) -> bool:
@@ -66,6 +51,7 @@ class ModeratorApi:
     def _settings_json(self, sub: str, page: str) -> dict[str, Any]:
         return {"kind": "wikipagesettings", "data": dict(self.page_settings(sub, page))}
 
+    @route("GET", r"^/r/([^/]+)/wiki/settings/(.+?)/?$")
     def wiki_settings_get(
         self, sub: str, page: str, *, query: dict[str, str], form: dict[str, str]
     ) -> Response:
@@ -73,6 +59,7 @@ class ModeratorApi:
             return _FORBIDDEN
         return 200, self._settings_json(sub, page)
 
+    @route("POST", r"^/r/([^/]+)/wiki/settings/(.+?)/?$")
     def wiki_settings_set(
         self, sub: str, page: str, *, query: dict[str, str], form: dict[str, str]
     ) -> Response:
@@ -90,6 +77,7 @@ class ModeratorApi:
         return 200, self._settings_json(sub, page)
 
     # -- modmail ------------------------------------------------------------------------
+    @route("GET", r"^/api/mod/conversations/?$")
     def modmail_list(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
         subs = [s for s in query.get("entity", "").split(",") if s] or list(self.world.subreddits)
         if not all(self.is_mod(s, "mail") for s in subs):
@@ -121,6 +109,7 @@ class ModeratorApi:
             }
         }
 
+    @route("POST", r"^/api/comment/?$")
     def comment(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
         parent = self.world.items.get(form.get("thing_id", ""))
         if parent is None or parent.visible_at > self.world.now:
@@ -130,6 +119,7 @@ class ModeratorApi:
         item = self.world.add_comment(parent, self.user, form.get("text", ""))
         return self._things(item)
 
+    @route("POST", r"^/api/editusertext/?$")
     def edit(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
         item = self.world.items.get(form.get("thing_id", ""))
         if item is None:
@@ -140,6 +130,7 @@ class ModeratorApi:
         item.data["edited"] = self.world.now
         return self._things(item)
 
+    @route("POST", r"^/api/del/?$")
     def delete(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
         item = self.world.items.get(form.get("id", ""))
         if item is None:
@@ -164,23 +155,31 @@ class ModeratorApi:
             }
         )
 
-    def remove(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
+    def _moderated(self, form: dict[str, str], *, posts_only: bool = False) -> Item | Response:
+        """The form's item (only a post with ``posts_only``) when the user moderates its
+        subreddit with ``posts``, else the error Reddit answers."""
         target = self._target(form)
-        if target is None:
-            return _errors("NO_THING_ID", "no thing")
+        if target is None or (posts_only and target.kind != "t3"):
+            return _errors("NO_THING_ID", "no such post" if posts_only else "no thing")
         if not self.is_mod(target.data["subreddit"], "posts"):
             return _FORBIDDEN
+        return target
+
+    @route("POST", r"^/api/remove/?$")
+    def remove(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
+        target = self._moderated(form)
+        if isinstance(target, tuple):  # the error answer
+            return target
         self._log("remove", target, form)
         target.data["removed"] = True
         target.data["body" if target.kind == "t1" else "selftext"] = "[removed]"
         return 200, {}
 
+    @route("POST", r"^/api/distinguish/?$")
     def distinguish(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
-        target = self._target(form)
-        if target is None:
-            return _errors("NO_THING_ID", "no thing")
-        if not self.is_mod(target.data["subreddit"], "posts"):
-            return _FORBIDDEN
+        target = self._moderated(form)
+        if isinstance(target, tuple):  # the error answer
+            return target
         if target.data.get("author") != self.user:
             # a moderator distinguishes (and so stickies) only their own comments
             return _FORBIDDEN
@@ -196,18 +195,9 @@ class ModeratorApi:
             target.data["stickied"] = False
         return self._things(target)
 
-    def _moderated_post(self, form: dict[str, str]) -> Item | Response:
-        """The form's post when the user moderates its subreddit with ``posts``, else the
-        error Reddit answers."""
-        target = self._target(form)
-        if target is None or target.kind != "t3":
-            return _errors("NO_THING_ID", "no such post")
-        if not self.is_mod(target.data["subreddit"], "posts"):
-            return _FORBIDDEN
-        return target
-
+    @route("POST", r"^/api/set_suggested_sort/?$")
     def suggested_sort(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
-        target = self._moderated_post(form)
+        target = self._moderated(form, posts_only=True)
         if isinstance(target, tuple):  # the error answer
             return target
         self._log("set_suggested_sort", target, form)
@@ -215,8 +205,9 @@ class ModeratorApi:
         target.data["suggested_sort"] = None if sort == "blank" else sort
         return 200, {"json": {"errors": []}}
 
+    @route("POST", r"^/api/set_subreddit_sticky/?$")
     def post_sticky(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
-        target = self._moderated_post(form)
+        target = self._moderated(form, posts_only=True)
         if isinstance(target, tuple):  # the error answer
             return target
         self._log("set_subreddit_sticky", target, form)

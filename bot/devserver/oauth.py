@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from bot.devserver.request import Request
 from bot.devserver.world import RedditWorld
 
 __all__ = ["DEV_APP", "SCOPES", "OAuthApp", "OAuthProvider", "RawResponse"]
@@ -90,16 +91,10 @@ class OAuthProvider:
         )
 
     # -- dispatch -----------------------------------------------------------------------
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, str],
-        form: dict[str, str],
-        headers: Any,
-    ) -> RawResponse | None:
+    def handle(self, request: Request) -> RawResponse | None:
         """The response for an OAuth route, or ``None`` when the path is not one."""
-        p = path.rstrip("/")
+        method, query, form, headers = request.method, request.query, request.form, request.headers
+        p = request.path.rstrip("/")
         if p == "/api/v1/authorize":
             return self._authorize_page(query) if method == "GET" else self._authorize(form)
         if p == "/api/v1/access_token" and form.get("grant_type") == "authorization_code":

@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 from bot.devserver.api import RedditApi
 from bot.devserver.faults import FaultPlan
 from bot.devserver.oauth import OAuthProvider
+from bot.devserver.request import Request
 from bot.devserver.world import RedditWorld
 
 __all__ = ["DevRedditServer"]
@@ -112,7 +113,8 @@ class _Handler(BaseHTTPRequestHandler):
         if down == "503" or (down is not None and "access_token" in url.path):
             self._send(503, {"message": "Service Unavailable", "error": 503})
             return
-        raw = srv.oauth.handle(method, url.path, query, form, self.headers)
+        request = Request(method, url.path, query, form, self.headers)
+        raw = srv.oauth.handle(request)
         if raw is not None:  # the authorization-code flow and user tokens (oauth.py)
             self._send_raw(*raw)
             return
@@ -162,7 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(504, {"message": "Gateway Timeout", "error": 504}, headers)
             return
         try:
-            status, payload = srv.api.handle(method, url.path, query, form, user)
+            status, payload = srv.api.handle(request, user)
         except Exception:  # a dev tool: never kill the serving thread
             logger.exception("devserver handler failed for %s %s", method, url.path)
             status, payload = 500, {"message": "Internal Server Error", "error": 500}

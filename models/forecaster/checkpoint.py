@@ -89,24 +89,14 @@ def visible_at(tlc: Node, until: int) -> Node:
     """A copy of ``tlc``'s tree with the replies created at or before ``until`` (and whose
     parents are visible). Reply scores are zeroed: their value at ``until`` is unknown."""
 
-    def shell(n: Node, score: int) -> Node:
-        return Node(
-            name=n.name,
-            parent=n.parent,
-            author=n.author,
-            body=n.body,
-            score=score,
-            created_utc=n.created_utc,
-            depth=n.depth,
-        )
-
-    root = shell(tlc, tlc.score)
+    root = tlc.detached()
     stack = [(tlc, root)]
     while stack:  # iterative: reply chains can be deeper than the recursion limit
         src, dst = stack.pop()
         for c in src.children:
             if c.created_utc <= until:
-                k = shell(c, 0)
+                k = c.detached()
+                k.score = 0
                 dst.children.append(k)
                 stack.append((c, k))
     return root

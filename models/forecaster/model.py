@@ -307,21 +307,11 @@ class Forecaster:
             raise ValueError("this forecaster uses empathy: pass empathy= or an empathy model")
         return list(self.empathy.predict_comments([t.body for t in tlcs]))
 
-    def design(
-        self,
-        post: Post,
-        tlcs: Sequence[Node],
-        empathy: Sequence[EmpathyLike] | None = None,
-        n_prior: Sequence[int] | None = None,
-        context: Sequence[TlcContext | None] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(feature matrix, main-model matrix = features + n-gram text score)."""
-        return self.design_many([(post, tlcs, n_prior, context)], empathy)
-
     def design_many(
         self, groups: Sequence[Group], empathy: Sequence[EmpathyLike] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`design` for several posts' TLCs in one batch (rows in the groups' order)."""
+        """(feature matrix, main-model matrix = features + n-gram text score) of several
+        posts' TLCs in one batch (rows in the groups' order)."""
         tlcs = [t for g in groups for t in g[1]]
         x = self.features.extract_many(groups, self._empathy(tlcs, empathy))
         counts = self.text_ridge.counts([t.body for t in tlcs])
@@ -448,7 +438,7 @@ class Forecaster:
         ``checkpoint_<delay>`` per delay."""
         import xgboost as xgb
 
-        x, xm = self.design(post, tlcs, empathy, context=context)
+        x, xm = self.design_many([(post, tlcs, None, context)], empathy)
         group = [(post, tlcs, None)]
         extra = {}
         for d, xc in (at or {}).items():

@@ -18,6 +18,7 @@ import threading
 import time
 import zlib
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 
 from streaming.bus.base import DEFAULT_MAX_RECORD_BYTES, Bus, Message, check_size
@@ -40,22 +41,18 @@ CREATE TABLE IF NOT EXISTS offsets (grp TEXT, topic TEXT, part INTEGER, off INTE
 """
 
 
+@dataclass(eq=False)
 class EmbeddedBus(Bus):
     """A thread-safe in-memory log; optionally persisted to SQLite at ``path``."""
 
-    def __init__(
-        self,
-        partitions: int = 4,
-        path: str | Path | None = None,
-        *,
-        compact: bool = False,
-        retain_unread: int = 10_000,
-        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
-    ) -> None:
-        self.partitions = partitions
-        self.compact = compact
-        self.retain_unread = retain_unread
-        self.max_record_bytes = max_record_bytes
+    partitions: int = 4
+    path: str | Path | None = None
+    _: KW_ONLY
+    compact: bool = False
+    retain_unread: int = 10_000
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+
+    def __post_init__(self) -> None:
         self._logs: dict[str, list[list[Message]]] = {}
         #: offset of the first record kept in memory, per (topic, partition)
         self._base: dict[tuple[str, int], int] = {}
@@ -67,9 +64,9 @@ class EmbeddedBus(Bus):
         self._rr = 0
         self._pending: list[Message] = []
         self._db: sqlite3.Connection | None = None
-        if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), check_same_thread=False)
+        if self.path is not None:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), check_same_thread=False)
             self._db.executescript(_SCHEMA)
             self._load()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from models.bundle import Registry
 from models.errors import BundleMissingError
@@ -27,6 +27,7 @@ from redditdata.forest import iter_threads
 from redditdata.tree import Node, Thread
 from streaming.errors import StreamingError
 from streaming.outcome_files import existing_tlcs, infer_format, open_sink
+from streaming.progress import counter
 
 __all__ = ["compute_outcomes", "register", "run"]
 
@@ -148,14 +149,7 @@ def run(args: argparse.Namespace) -> int:
             err.print(f"train it first: [bold]{exc.hint}[/bold]")
         return 2
     computer = OutcomeComputer(aux, trajectory)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TextColumn("{task.completed:,} TLCs"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
+    with counter(err, "TLCs") as progress:
         try:
             summary = compute_outcomes(
                 resolve_data_dir(args.data),

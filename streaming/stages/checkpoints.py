@@ -61,7 +61,7 @@ def build_post_tree(
     nodes: dict[str, Node] = {}
     roots = []
     for t in sorted(tlcs, key=lambda t: (t.created_utc, t.name)):
-        n = Node(t.name, post.name, t.author, t.body, t.score, t.created_utc)
+        n = t.as_node()
         nodes[t.name] = n
         roots.append(n)
     pending = sorted(replies, key=lambda r: (r.created_utc, r.name))

@@ -33,7 +33,6 @@ from sqlalchemy import select, update
 from models.forecaster.context import TlcContext
 from redditdata.events import TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_SUBMISSIONS, Comment, Submission
 from redditdata.forest import post_from_event
-from redditdata.tree import Node
 from streaming.bus.base import Bus, Message
 from streaming.modelset import (
     EmpathyResult,
@@ -268,17 +267,7 @@ class ScorerStage(DatabaseStage):
             order: list[int] = []
             for idxs in by_post.values():
                 post = todo[idxs[0]][1]
-                nodes = [
-                    Node(
-                        name=tlc.name,
-                        parent=post.name,
-                        author=tlc.author,
-                        body=tlc.body,
-                        score=tlc.score,
-                        created_utc=tlc.created_utc,
-                    )
-                    for tlc in (todo[i][0] for i in idxs)
-                ]
+                nodes = [todo[i][0].as_node() for i in idxs]
                 n_prior = (
                     [prior.get(todo[i][0].name, 0) for i in idxs] if prior is not None else None
                 )

@@ -13,7 +13,10 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, BigInteger, Float, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from redditdata.tree import Node
+
 __all__ = [
+    "PIPELINE_TABLES",
     "Base",
     "CheckpointScoreRow",
     "DeadLetterRow",
@@ -66,6 +69,10 @@ class TlcRow(Base):
     ingest_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     stored_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     status: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+
+    def as_node(self) -> Node:
+        """This TLC as a comment tree's node (without replies): its parent is its post."""
+        return Node(self.name, self.post_name, self.author, self.body, self.score, self.created_utc)
 
 
 class ScoreColumns:
@@ -246,3 +253,15 @@ class DeadLetterRow(Base):
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     #: when ``prosocial deadletters redrive`` re-published it (None = not yet)
     redriven_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+#: the tables the pipeline's stages fill, in pipeline order
+PIPELINE_TABLES: tuple[type[Base], ...] = (
+    PostRow,
+    TlcRow,
+    ScoreRow,
+    SuggestionRow,
+    OutcomeRow,
+    EvaluationRow,
+    DeadLetterRow,
+)

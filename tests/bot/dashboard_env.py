@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +36,7 @@ class _SentEmp:
     sentences: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "label": self.label,
-            "probs": self.probs,
-            "sentences": self.sentences,
-        }
+        return asdict(self)
 
 
 class SentenceEmpathy(TinyEmpathy):

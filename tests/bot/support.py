@@ -1,6 +1,6 @@
 """Helpers the bot tests call (fixtures live in ``conftest.py``): recorded praw cassettes, praw
-clients for them or for the local Reddit API server, and the harness that runs ``prosocial
-live`` against the dev server as processes."""
+clients for them or for the local Reddit API server, the harness that runs ``prosocial live``
+against the dev server as processes and the wiki configuration of such a run."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, Self, TypeVar
 
+import yaml
+
+from bot.config import Actions, Channels, DigestSchedule, SubredditConfig, Thresholds
 from bot.reddit import ClientSettings
 
 __all__ = [
@@ -26,6 +29,7 @@ __all__ = [
     "dev_login_env",
     "dev_reddit",
     "get_json",
+    "live_wiki_config",
     "load_cassette",
     "post_json",
     "wait_for_log",
@@ -115,6 +119,26 @@ REPO = Path(__file__).resolve().parents[2]
 CLI = (sys.executable, "-m", "streaming.cli")
 
 T = TypeVar("T")
+
+
+def live_wiki_config(
+    *, digest_every_hours: float, min_rank_distance: float, min_tlcs: int, unanswered_hours: float
+) -> str:
+    """The subreddit's wiki configuration (YAML) for a live run: not a dry run, every channel
+    and action on, at most 5 posts a digest, with this digest period and these thresholds."""
+    config = SubredditConfig(
+        dry_run=False,
+        digest=DigestSchedule(every_hours=digest_every_hours),
+        thresholds=Thresholds(
+            min_rank_distance=min_rank_distance,
+            min_tlcs=min_tlcs,
+            max_posts=5,
+            empathy_unanswered_hours=unanswered_hours,
+        ),
+        channels=Channels(wiki=True),
+        actions=Actions(highlights=True, suggested_sort=True),
+    )
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
 
 
 def get_json(url: str) -> Any:

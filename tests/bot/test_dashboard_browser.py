@@ -62,6 +62,14 @@ def _login(browser: Any, env: DashboardEnv, user: str, viewport: str = "desktop"
     return page
 
 
+@pytest.fixture()
+def page(env: DashboardEnv, browser: Any) -> Iterator[Any]:
+    """A desktop page logged in as ``mod_alice`` (moderator of r/A); closed after the test."""
+    page = _login(browser, env, "mod_alice")
+    yield page
+    page.context.close()
+
+
 def _shot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
@@ -114,8 +122,7 @@ def test_logged_out_every_page_redirects_to_login(env: DashboardEnv, browser: An
     ctx.close()
 
 
-def test_moderator_of_a_sees_a_only_and_b_is_403(env: DashboardEnv, browser: Any) -> None:
-    page = _login(browser, env, "mod_alice")
+def test_moderator_of_a_sees_a_only_and_b_is_403(env: DashboardEnv, page: Any) -> None:
     assert page.url.rstrip("/").endswith(f"/r/{A}")  # one subreddit: straight to its queue
     nav = page.inner_text("nav.subs")
     assert f"r/{A}" in nav and f"r/{B}" not in nav
@@ -157,13 +164,9 @@ def test_moderator_of_a_sees_a_only_and_b_is_403(env: DashboardEnv, browser: Any
     # the JSON API of r/A answers
     data = json.loads(page.request.get(env.url + f"/api/r/{A}/queue").text())
     assert data["subreddit"] == A and data["total"] > 5
-    page.context.close()
 
 
-def test_queue_and_post_show_forecasts_reasons_and_sentences(
-    env: DashboardEnv, browser: Any
-) -> None:
-    page = _login(browser, env, "mod_alice")
+def test_queue_and_post_show_forecasts_reasons_and_sentences(env: DashboardEnv, page: Any) -> None:
     prop = _a_post_with_proposal(env, A)
     post = _post(prop)
     page.goto(env.url + f"/r/{A}/comments/{post[3:]}")
@@ -197,11 +200,9 @@ def test_queue_and_post_show_forecasts_reasons_and_sentences(
     dead = page.locator("table").last.inner_text()  # the malformed record, by stage and reason
     assert "scorer" in dead and "None." not in dead, dead
     _shot(page, "health-desktop")
-    page.context.close()
 
 
-def test_forged_form_without_csrf_is_refused(env: DashboardEnv, browser: Any) -> None:
-    page = _login(browser, env, "mod_alice")
+def test_forged_form_without_csrf_is_refused(env: DashboardEnv, page: Any) -> None:
     prop = _a_post_with_proposal(env, A)
     for form in ({}, {"csrf": "forged"}):
         resp = page.request.post(
@@ -220,7 +221,6 @@ def test_forged_form_without_csrf_is_refused(env: DashboardEnv, browser: Any) ->
         page.evaluate("document.getElementById('f').submit()")
     assert "403" in page.inner_text("h1")
     assert env.store.get(prop.id).status == "proposed"
-    page.context.close()
 
 
 def test_moderator_without_posts_permission_cannot_approve(env: DashboardEnv, browser: Any) -> None:
@@ -234,12 +234,11 @@ def test_moderator_without_posts_permission_cannot_approve(env: DashboardEnv, br
 
 
 def test_approving_in_the_browser_executes_once_and_modmail_sees_it_decided(
-    env: DashboardEnv, browser: Any
+    env: DashboardEnv, page: Any
 ) -> None:
     from bot.approvals import ApprovalService
     from bot.modmail_commands import ModmailCommandReader
 
-    page = _login(browser, env, "mod_alice")
     prop = _a_post_with_proposal(env, A)
     before = len(env.world.mod_actions)
     page.goto(env.url + f"/r/{A}/comments/{_post(prop)[3:]}")
@@ -272,7 +271,6 @@ def test_approving_in_the_browser_executes_once_and_modmail_sees_it_decided(
     for word in ("proposed", "approved", "executed", "dashboard", "mod_alice"):
         assert word in audit
     _shot(page, "audit-after-approval-desktop")
-    page.context.close()
 
 
 def test_pages_at_phone_width(env: DashboardEnv, browser: Any) -> None:
@@ -295,8 +293,7 @@ def test_pages_at_phone_width(env: DashboardEnv, browser: Any) -> None:
     page.context.close()
 
 
-def test_moderator_list_is_reread_from_reddit(env: DashboardEnv, browser: Any) -> None:
-    page = _login(browser, env, "mod_alice")
+def test_moderator_list_is_reread_from_reddit(env: DashboardEnv, browser: Any, page: Any) -> None:
     assert _status(page, env.url + f"/r/{A}") == 200
     mods = env.world.moderators[A.lower()]
     perms = mods.pop("mod_alice")  # removed as a moderator of r/A on Reddit
@@ -316,4 +313,3 @@ def test_moderator_list_is_reread_from_reddit(env: DashboardEnv, browser: Any) -
     p2.goto(env.url + f"/r/{A}")
     assert p2.url.startswith(env.url + "/login")
     other.close()
-    page.context.close()

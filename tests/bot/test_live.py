@@ -26,7 +26,7 @@ import pytest
 
 from bot.devserver.world import read_window
 from tests.bot.dashboard_env import free_port
-from tests.bot.support import LiveHarness, dev_reddit, get_json
+from tests.bot.support import LiveHarness, dev_reddit, get_json, live_wiki_config
 
 pytestmark = pytest.mark.slow
 
@@ -37,14 +37,9 @@ SPEED = float(os.environ.get("PROSOCIAL_LIVE_SPEED", "800"))
 HORIZON_S = 48 * 3600
 OUTAGE_AT_H = 50  # back-fills of TLCs posted at hours 2-4 fall due during the outage
 KILL_AT_H = 36
-WIKI = """version: 1
-dry_run: false
-horizon_hours: 48
-digest: {every_hours: 12}
-thresholds: {min_rank_distance: 0.1, min_tlcs: 3, max_posts: 5, empathy_unanswered_hours: 2}
-channels: {modmail: true, wiki: true, wiki_page: prosocial/suggestions, alerts: true}
-actions: {highlights: true, suggested_sort: true, expire_hours: 24}
-"""
+WIKI = live_wiki_config(
+    digest_every_hours=12, min_rank_distance=0.1, min_tlcs=3, unanswered_hours=2
+)
 MARK = re.compile(r"\[\]\(#prosocial:([^)]+)\)")
 
 

@@ -153,14 +153,19 @@ def test_the_dev_server_refuses_what_reddit_refuses(dev_world):
     assert [a["action"] for a in dev_world.mod_actions] == ["distinguish"]
 
 
+def _executor(srv: DevRedditServer, store: ApprovalStore, now: float) -> ActionExecutor:
+    """The bot's action executor against the dev server, its clock standing at ``now``."""
+    return ActionExecutor(
+        dev_reddit(srv.url, retries=False), store, bot_username=BOT, clock=lambda: now
+    )
+
+
 def test_highlights_comment_is_the_bots_own_edited_in_place_and_removable(dev_world):
     post, tlcs = _post_with_tlcs(dev_world)
     sub = post.data["subreddit"]
     with DevRedditServer(dev_world) as srv:
         store = ApprovalStore()
-        ex = ActionExecutor(
-            dev_reddit(srv.url, retries=False), store, bot_username=BOT, clock=lambda: 3.0
-        )
+        ex = _executor(srv, store, 3.0)
         names = ",".join(t.name for t in tlcs)
         _approve(store, sub, "highlights", post.name, {"tlcs": names})
         assert [o for _, o in ex.run_approved(sub, dry_run=False)] == ["ok"]
@@ -184,9 +189,7 @@ def test_actions_expire_and_are_rechecked_before_acting(dev_world):
     sub = post.data["subreddit"]
     with DevRedditServer(dev_world) as srv:
         store = ApprovalStore()
-        ex = ActionExecutor(
-            dev_reddit(srv.url, retries=False), store, bot_username=BOT, clock=lambda: 3 * 86400
-        )
+        ex = _executor(srv, store, 3 * 86400)
         old = store.propose(sub, "suggested_sort", post.name, {"sort": "top"}, 1.0)
         assert ex.run_approved(sub, dry_run=False, expire_hours=24) == []
         assert store.get(old.id).status == "expired"

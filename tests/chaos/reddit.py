@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from models.paths import default_data_dir
+from tests.bot.support import live_wiki_config
 
 __all__ = ["RedditFaults", "run_reddit"]
 
@@ -48,14 +49,9 @@ START = "2021-11-11T00:30:00"  # the digest period of 00:00 is empty: the bot st
 FAULT_AT_H = 1.5  # 02:00 UTC, the start of a digest period (digests every hour)
 HORIZON_S = 3600  # back-fills of TLCs posted 01:00-01:10 fall due in the fault
 MARK = re.compile(r"\[\]\(#prosocial:([^)]+)\)")
-WIKI_CONFIG = """version: 1
-dry_run: false
-horizon_hours: 48
-digest: {every_hours: 1}
-thresholds: {min_rank_distance: 0.05, min_tlcs: 2, max_posts: 5, empathy_unanswered_hours: 0.5}
-channels: {modmail: true, wiki: true, wiki_page: prosocial/suggestions, alerts: true}
-actions: {highlights: true, suggested_sort: true, expire_hours: 24}
-"""
+WIKI_CONFIG = live_wiki_config(
+    digest_every_hours=1, min_rank_distance=0.05, min_tlcs=2, unanswered_hours=0.5
+)
 
 
 @dataclass

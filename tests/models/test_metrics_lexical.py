@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from models.metrics.conversation import compliments, gratitude, laughter, personal_disclosure
@@ -14,31 +16,24 @@ from tests.models.fakes import tree
 
 
 @pytest.mark.parametrize(
-    ("text", "n"),
+    ("count", "text", "n"),
     [
-        ("Thanks! Thank you so much, I really appreciate it.", 3),
-        ("I'm so thankful for this sub and grateful for you", 2),
-        ("thanksgiving break is long", 0),  # whole words only
-        ("Bless your soul. I feel blessed and contented.", 3),
-        ("no gratitude here", 0),
+        (count_gratitude, "Thanks! Thank you so much, I really appreciate it.", 3),
+        (count_gratitude, "I'm so thankful for this sub and grateful for you", 2),
+        (count_gratitude, "thanksgiving break is long", 0),  # whole words only
+        (count_gratitude, "Bless your soul. I feel blessed and contented.", 3),
+        (count_gratitude, "no gratitude here", 0),
+        (count_laughter, "haha that's great", 1),
+        (count_laughter, "HAHAHAHA lol lmao hehe", 3),
+        (count_laughter, "hahhahaaha", 1),
+        (count_laughter, "looool", 1),
+        (count_laughter, "Hello there, the hat is halal", 0),
     ],
 )
-def test_gratitude_lexicon(text: str, n: int) -> None:
-    assert count_gratitude(text) == n
-
-
-@pytest.mark.parametrize(
-    ("text", "n"),
-    [
-        ("haha that's great", 1),
-        ("HAHAHAHA lol lmao hehe", 3),
-        ("hahhahaaha", 1),
-        ("looool", 1),
-        ("Hello there, the hat is halal", 0),
-    ],
-)
-def test_laughter_regex(text: str, n: int) -> None:
-    assert count_laughter(text) == n
+def test_gratitude_lexicon_and_laughter_regex_count(
+    count: Callable[[str], int], text: str, n: int
+) -> None:
+    assert count(text) == n
 
 
 @pytest.mark.parametrize(

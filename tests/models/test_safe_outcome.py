@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -88,13 +89,21 @@ def _safe(oc: OutcomeComputer, tlc: Node) -> float:
     return float(v[0])
 
 
-def test_adding_a_toxic_reply_anywhere_never_raises_the_safe_outcome() -> None:
-    rng = random.Random(7)
-    nrng = np.random.default_rng(7)
-    lowered = 0
-    for trial in range(300):
+def _random_cases(
+    seed: int, min_replies: int, n: int = 300
+) -> Iterator[tuple[int, random.Random, OutcomeComputer, Node]]:
+    """``n`` trials: a random safe outcome's computer and a random tree of ``min_replies`` to
+    25 replies, with the generator the tree was drawn from (for the trial's own draws)."""
+    rng = random.Random(seed)
+    nrng = np.random.default_rng(seed)
+    for trial in range(n):
         oc = _computer(_random_safe(nrng))
-        tlc = _random_tree(rng, rng.randint(0, 25))
+        yield trial, rng, oc, _random_tree(rng, rng.randint(min_replies, 25))
+
+
+def test_adding_a_toxic_reply_anywhere_never_raises_the_safe_outcome() -> None:
+    lowered = 0
+    for trial, rng, oc, tlc in _random_cases(7, 0):
         before = _safe(oc, tlc)
         grown = copy.deepcopy(tlc)
         parent = rng.choice(list(walk(grown)))
@@ -116,12 +125,8 @@ def test_adding_a_toxic_reply_anywhere_never_raises_the_safe_outcome() -> None:
 
 
 def test_removing_a_polite_or_supportive_reply_never_raises_the_safe_outcome() -> None:
-    rng = random.Random(11)
-    nrng = np.random.default_rng(11)
     checked = 0
-    for _ in range(300):
-        oc = _computer(_random_safe(nrng))
-        tlc = _random_tree(rng, rng.randint(1, 25))
+    for _, rng, oc, tlc in _random_cases(11, 1):
         leaves = [
             n
             for n in iter_replies(tlc)

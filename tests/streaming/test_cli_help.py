@@ -6,9 +6,9 @@ import argparse
 import re
 
 import pytest
-from training.cli import build_parser as training_parser
+from training.cli import main as training_cli
 
-from streaming.cli import build_parser as serving_parser
+from streaming.cli import main as serving_cli
 from streaming.clikit import plain_text
 
 MARKUP = re.compile(r"``|:(?:mod|class|func|meth|attr):`")
@@ -25,7 +25,9 @@ def _paths(parser: argparse.ArgumentParser, prefix: list[str]) -> list[list[str]
 
 
 COMMANDS = [
-    (build, argv) for build in (serving_parser, training_parser) for argv in _paths(build(), [])
+    (build, argv)
+    for build in (serving_cli.build_parser, training_cli.build_parser)
+    for argv in _paths(build(), [])
 ]
 
 

@@ -50,7 +50,11 @@ class FlakySessions:
 
 
 def _pipeline(
-    tmp_path: Path, models: Any, bus: EmbeddedBus | None = None, **kw: Any
+    tmp_path: Path,
+    models: Any,
+    bus: EmbeddedBus | None = None,
+    source: ReplaySource | None = None,
+    **kw: Any,
 ) -> tuple[Pipeline, FlakySessions, EmbeddedBus]:
     _, sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     flaky = FlakySessions(sessions)
@@ -64,7 +68,12 @@ def _pipeline(
         **kw,
     )
     p = build_pipeline(
-        settings, bus=bus, sessions=cast(Any, flaky), clock=EventClock(), models=models
+        settings,
+        bus=bus,
+        sessions=cast(Any, flaky),
+        clock=EventClock(),
+        models=models,
+        source=source,
     )
     return p, flaky, bus
 
@@ -186,20 +195,11 @@ def test_oversized_record_is_dead_lettered_by_reference_and_the_clock_ignores_20
     future = c.model_copy(update={"id": "zzfut1", "name": "t1_zzfut1", "created_utc": 3786912000})
     near = c.model_copy(update={"id": "zznear1", "name": "t1_zznear1", "body": "y" * 900_000})
     source = [*evs, huge, future, near]
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    bus = EmbeddedBus(partitions=2, compact=True)
-    clock = EventClock()
-    settings = load_settings(database_url="sqlite://", clock="event", stages=["ingest", "scorer"])
-    p = build_pipeline(
-        settings,
-        bus=bus,
-        sessions=sessions,
-        clock=clock,
-        models=models,
-        source=ReplaySource(lambda: source),
+    p, sessions, bus = _pipeline(
+        tmp_path, models, source=ReplaySource(lambda: source), stages=["ingest", "scorer"]
     )
     run_embedded(p)
-    now = clock.now()
+    now = p.clock.now()
     assert now is not None and now < time.time()  # 2090 never reached the clock
     with sessions() as s:
         dl = {d.id: d for d in s.scalars(select(DeadLetterRow))}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from streaming.cli import build_parser
+from streaming.cli import main as prosocial
 from streaming.settings import STAGES, Settings, read_yaml
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -18,7 +18,7 @@ FIELDS = set(Settings.model_fields)
 
 
 def _check_prosocial_args(args: list[str]) -> None:
-    ns = build_parser().parse_args(args)  # SystemExit on an unknown command/option
+    ns = prosocial.build_parser().parse_args(args)  # SystemExit on an unknown command/option
     assert callable(ns.func)
     if getattr(ns, "stage", None) is not None:
         assert ns.stage in STAGES
@@ -99,6 +99,6 @@ def test_systemd_units_exec_real_commands(unit: str) -> None:
 
 def test_a_wrong_setting_or_stage_would_be_caught() -> None:
     with pytest.raises(SystemExit):
-        build_parser().parse_args(["run", "--stage", "scorerr"])
+        prosocial.build_parser().parse_args(["run", "--stage", "scorerr"])
     with pytest.raises(AssertionError):
         _check_env({"PROSOCIAL_DATABSE_URL": "x"})

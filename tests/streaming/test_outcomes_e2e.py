@@ -3,6 +3,8 @@ on one slice, ``prosocial outcomes`` (resumable, JSONL and Parquet) on another."
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -28,29 +30,18 @@ def registry(
     tiny_aux_registry: Path, train_slice: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """aux + trajectory bundles; the trajectory trained by the real CLI on the train slice."""
-    import os
 
     from training.cli import main as prosocial_train
 
     root = tmp_path_factory.mktemp("registry")
     shutil.copytree(tiny_aux_registry, root, dirs_exist_ok=True)
     var = tmp_path_factory.mktemp("var")
-    old = os.environ.get("PROSOCIAL_VAR_DIR")
-    os.environ["PROSOCIAL_VAR_DIR"] = str(var)
-    try:
-        import contextlib
-        import io
-
-        buf = io.StringIO()
-        with contextlib.redirect_stdout(buf):
-            rc = prosocial_train(
-                ["trajectory", "--data", str(train_slice), "--registry", str(root), "--json"]
-            )
-    finally:
-        if old is None:
-            os.environ.pop("PROSOCIAL_VAR_DIR", None)
-        else:
-            os.environ["PROSOCIAL_VAR_DIR"] = old
+    buf = io.StringIO()
+    with pytest.MonkeyPatch.context() as env, contextlib.redirect_stdout(buf):
+        env.setenv("PROSOCIAL_VAR_DIR", str(var))
+        rc = prosocial_train(
+            ["trajectory", "--data", str(train_slice), "--registry", str(root), "--json"]
+        )
     assert rc == 0
     report = json.loads(buf.getvalue())
     assert (var / "reports" / "trajectory" / "loadings.png").stat().st_size > 0

@@ -21,7 +21,7 @@ from streaming.stages.history import author_contexts
 from streaming.stages.scorer import ScorerStage
 from streaming.storage import OutcomeRow, PostRow, TlcRow, open_database, upsert
 from tests.streaming.support import submission
-from tests.streaming.tiny import TinyForecast
+from tests.streaming.tiny import TinyForecast, TinyForecaster
 
 H = 48 * 3600
 
@@ -125,15 +125,14 @@ def _joined() -> Any:
     return select(TlcRow, PostRow).join(PostRow, PostRow.name == TlcRow.post_name)
 
 
-class _CtxForecaster:
+class _CtxForecaster(TinyForecaster):
     """Records the groups it is given; uses context like a context bundle."""
 
     version = "ctx-test"
     use_context = True
-    use_empathy = False
 
     def __init__(self) -> None:
-        self.checkpoints: dict[int, Any] = {}
+        super().__init__()
         self.groups: list[tuple[Any, ...]] = []
 
     def predict_many(

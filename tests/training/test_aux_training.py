@@ -10,14 +10,14 @@ import pytest
 from training.aux.bundle import write_trained_aux
 from training.aux.data import DataMissingError, group_split, load_advice, load_perspective
 from training.aux.datasets import AuxData, load_aux_data
-from training.aux.fit import AuxConfig, TrainedAux, fit_calibrator, train_aux
+from training.aux.fit import TrainedAux, fit_calibrator, train_aux
 from training.cli import main
 
 from models.aux import AUX_HEADS, AuxModels
 from models.bundle import Registry
+from tests.tiny_aux import TINY_AUX
 
 LIMIT = 150
-TINY = AuxConfig(vocab_min_df=2, char_bits=12, c_grid=(4.0,), alpha_grid=(1.0,), chunk=512)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def tiny_data(data_dir: Path) -> AuxData:
 
 @pytest.fixture(scope="module")
 def tiny_trained(tiny_data: AuxData) -> TrainedAux:
-    return train_aux(tiny_data, TINY)
+    return train_aux(tiny_data, TINY_AUX)
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +102,8 @@ def test_isotonic_calibration_recovers_a_monotone_map() -> None:
 
 
 def test_eval_json_is_one_object_with_every_head(
-    tiny_registry: Registry,
-    data_dir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    tiny_registry: Registry, data_dir: Path, var_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("PROSOCIAL_VAR_DIR", str(tmp_path))
     rc = main(
         [
             "aux",
@@ -137,7 +132,7 @@ def test_eval_json_is_one_object_with_every_head(
     assert 0 <= out["toxicity"]["heldout"]["goemotions_benign_test"]["rate_at_0.5"] <= 1
     assert {"test", "college_test"} <= set(out["info"]["heldout"])
     assert {"test", "paper_like_test"} <= set(out["advice"]["heldout"])
-    saved = json.loads((tmp_path / "reports" / "aux" / f"eval-{out['version']}.json").read_text())
+    saved = json.loads((var_dir / "reports" / "aux" / f"eval-{out['version']}.json").read_text())
     assert saved["version"] == out["version"]
 
 
@@ -174,13 +169,9 @@ def test_validation_score_is_macro_averaged_over_sources() -> None:
 
 
 def test_cli_trains_a_current_bundle_with_its_heldout_figures(
-    data_dir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    data_dir: Path, var_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("PROSOCIAL_VAR_DIR", str(tmp_path))
-    reg = Registry(tmp_path / "reg")
+    reg = Registry(var_dir / "reg")
     rc = main(
         [
             "aux",
@@ -213,7 +204,7 @@ def test_fixed_regularisation_skips_the_validation_grid(tiny_data: AuxData) -> N
 
     from training.commands.aux import _fixed_reg
 
-    grid = dataclasses.replace(TINY, c_grid=(1.0, 4.0), alpha_grid=(1.0, 3.0))
+    grid = dataclasses.replace(TINY_AUX, c_grid=(1.0, 4.0), alpha_grid=(1.0, 3.0))
     cfg = dataclasses.replace(grid, fixed_reg=_fixed_reg("toxicity=4, politeness=3"))
     t = train_aux(tiny_data, cfg)
     assert t.validation["toxicity"]["by_reg"].keys() == {"4.0"}

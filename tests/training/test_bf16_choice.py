@@ -6,6 +6,7 @@ import argparse
 
 import pytest
 import training.commands.empathy as empathy_cmd
+from training.commands.options import use_bf16
 
 from models import cpu
 
@@ -17,21 +18,21 @@ def _args(bf16: str = "auto", no_bf16: bool = False) -> argparse.Namespace:
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_follows_native_support(monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
     monkeypatch.setattr(cpu, "native_bf16", lambda: native)
-    assert empathy_cmd.use_bf16(_args("auto")) is native
+    assert use_bf16(_args("auto")) is native
 
 
 def test_explicit_choice_overrides_detection(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cpu, "native_bf16", lambda: False)
-    assert empathy_cmd.use_bf16(_args("on")) is True
+    assert use_bf16(_args("on")) is True
     monkeypatch.setattr(cpu, "native_bf16", lambda: True)
-    assert empathy_cmd.use_bf16(_args("off")) is False
-    assert empathy_cmd.use_bf16(_args("on", no_bf16=True)) is False
+    assert use_bf16(_args("off")) is False
+    assert use_bf16(_args("on", no_bf16=True)) is False
 
 
-def test_both_training_commands_accept_the_flag() -> None:
-    from training.commands import empathy_dapt
+def test_every_training_command_accepts_the_flag() -> None:
+    from training.commands import empathy_dapt, empathy_teacher
 
-    for mod in (empathy_cmd, empathy_dapt):
+    for mod in (empathy_cmd, empathy_dapt, empathy_teacher):
         parser = argparse.ArgumentParser()
         sub = parser.add_subparsers()
         mod.register(sub)

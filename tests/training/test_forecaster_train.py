@@ -11,7 +11,7 @@ from training.forecaster.bundle import write_bundle
 from training.forecaster.dataset import build_examples, split_by_post, structural_target
 from training.forecaster.evaluate import eval_json, predict_examples
 from training.forecaster.job import MPQA_REL
-from training.forecaster.trainer import train_models
+from training.forecaster.trainer import ForecasterArgs, ForecasterTrainer, TextInputs
 
 from models.bundle import Registry, data_window
 from models.forecaster.context import CONTEXT_FEATURES, TlcContext
@@ -44,9 +44,8 @@ def trained(slice_examples, data_dir: Path, tmp_path_factory):
     subj = load_mpqa(str(data_dir / MPQA_REL))
     split = split_by_post(slice_examples)
     # one checkpoint model (+1 h) keeps the fixture cheap; the examples carry both delays
-    tr = train_models(
-        slice_examples, split, subj=subj, n_boot=10, lda_iterations=20, checkpoints=(3600,)
-    )
+    args = ForecasterArgs(n_boot=10, lda_iterations=20, checkpoints=(3600,))
+    tr = ForecasterTrainer(args, slice_examples, split, TextInputs(subj)).train()
     reg = Registry(tmp_path_factory.mktemp("registry"))
     version = write_bundle(
         tr,
@@ -65,10 +64,7 @@ def test_bundle_with_the_relative_text_score_round_trips(slice_examples, data_di
 
     subj = load_mpqa(str(data_dir / MPQA_REL))
     split = split_by_post(slice_examples)
-    tr = train_models(
-        slice_examples,
-        split,
-        subj=subj,
+    args = ForecasterArgs(
         n_boot=0,
         lda_iterations=20,
         ablations=False,
@@ -76,6 +72,7 @@ def test_bundle_with_the_relative_text_score_round_trips(slice_examples, data_di
         text_relative=True,
         checkpoints=(),
     )
+    tr = ForecasterTrainer(args, slice_examples, split, TextInputs(subj)).train()
     assert tr.main_names[-2:] == ["tlc_wording_ngram_score", TEXT_REL_SCORE]
     assert tr.info["main_weights"] == "sqrt" and tr.text_rel_ridge is not None
     reg = Registry(tmp_path)
@@ -253,11 +250,12 @@ def test_context_bundle_reads_contexts_and_defaults_to_a_first_time_author(train
     bare = fc.predict_many([g[:3] for g in groups])
     empty = fc.predict_many([(p, t, n, [TlcContext()] * len(t)) for p, t, n, _ in groups])
     np.testing.assert_allclose([f.value for f in bare], [f.value for f in empty], rtol=1e-6)
-    x_ctx, _ = fc.design(*groups[0][:2], context=groups[0][3])
-    x_bare, _ = fc.design(*groups[0][:2])
+    post, tlcs, _, contexts = groups[0]
+    x_ctx, _ = fc.design_many([(post, tlcs, None, contexts)])
+    x_bare, _ = fc.design_many([(post, tlcs, None)])
     j = fc.features.names.index("author_log_prior_tlcs")
     assert (x_ctx[:, j] != x_bare[:, j]).any() or not any(
-        c is not None and c.prior_tlcs for c in groups[0][3]
+        c is not None and c.prior_tlcs for c in contexts
     )
 
 

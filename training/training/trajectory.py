@@ -60,6 +60,7 @@ from training.errors import TrainingError
 __all__ = [
     "PAPER_PC1_EVR",
     "MetricTable",
+    "TrajectoryArgs",
     "TrajectoryFit",
     "collect_metrics",
     "fit_pc1",
@@ -74,6 +75,20 @@ logger = logging.getLogger(__name__)
 
 #: The paper's share of variance explained by PC1 (Figure 2).
 PAPER_PC1_EVR = 0.574
+
+
+@dataclass(frozen=True)
+class TrajectoryArgs:
+    """Which conversations are read (threads scraped ``min_age_hours`` after posting, up to
+    ``max_threads``, TLCs with ``min_replies``; ``batch_comments`` scored at a time), the share
+    of posts held out, and whether the bundle becomes current (else: a candidate)."""
+
+    min_age_hours: float = 48
+    max_threads: int | None = None
+    min_replies: int = 1
+    heldout_frac: float = 0.2
+    batch_comments: int = 20_000
+    make_current: bool = True
 
 
 @dataclass
@@ -113,27 +128,25 @@ def _batches(
 def collect_metrics(
     data: str | Path,
     aux: AuxScorer,
+    args: TrajectoryArgs = TrajectoryArgs(),
     *,
-    min_age_hours: float = 48,
-    max_threads: int | None = None,
-    min_replies: int = 1,
-    batch_comments: int = 20_000,
     markers: Markers | None = None,
     on_batch: Callable[[int, int], None] | None = None,
 ) -> MetricTable:
-    """Outcome metrics of the matured conversations of a dump directory."""
+    """Outcome metrics of the matured conversations of a dump directory (``args`` says
+    which)."""
     report = DumpReport()
     computer = OutcomeComputer(
         aux, None, markers if markers is not None else load_markers(data), memo=True
     )
     threads = iter_threads(
-        data, report, max_threads=max_threads, min_age_s=int(min_age_hours * 3600)
+        data, report, max_threads=args.max_threads, min_age_s=int(args.min_age_hours * 3600)
     )
     xs: list[np.ndarray] = []
     ss: list[np.ndarray] = []
     posts: list[str] = []
     n_threads = n_comments = 0
-    for tlcs, k in _batches(threads, min_replies, batch_comments):
+    for tlcs, k in _batches(threads, args.min_replies, args.batch_comments):
         n_threads += k
         if tlcs:
             x, n_rep = computer.metric_matrix(tlcs)
@@ -376,34 +389,22 @@ def train_trajectory(
     data: str | Path,
     registry: Registry,
     aux: AuxScorer,
+    args: TrajectoryArgs = TrajectoryArgs(),
     *,
-    min_age_hours: float = 48,
-    max_threads: int | None = None,
-    min_replies: int = 1,
-    heldout_frac: float = 0.2,
     report_dir: Path | None = None,
     on_batch: Callable[[int, int], None] | None = None,
-    make_current: bool = True,
 ) -> dict[str, Any]:
     """Collect metrics, fit, write the ``trajectory`` bundle and the report; return the
-    report dict (also saved as ``report.json``). ``make_current=False`` registers a
-    candidate."""
+    report dict (also saved as ``report.json``). ``args.make_current=False``
+    registers a candidate."""
     markers = load_markers(data)
-    table = collect_metrics(
-        data,
-        aux,
-        min_age_hours=min_age_hours,
-        max_threads=max_threads,
-        min_replies=min_replies,
-        markers=markers,
-        on_batch=on_batch,
-    )
+    table = collect_metrics(data, aux, args, markers=markers, on_batch=on_batch)
     if table.x.shape[0] == 0:
         raise TrainingError(
-            f"no conversation in {data} is at least {min_age_hours} h old "
-            f"with ≥{min_replies} replies"
+            f"no conversation in {data} is at least {args.min_age_hours} h old "
+            f"with ≥{args.min_replies} replies"
         )
-    held = heldout_mask(table.posts, heldout_frac)
+    held = heldout_mask(table.posts, args.heldout_frac)
     if held.all() or (~held).sum() < 3:
         held = np.zeros(len(table.posts), dtype=bool)
     fit = fit_pc1(table.x[~held], table.x[held] if held.any() else None)
@@ -433,10 +434,10 @@ def train_trajectory(
         "safe_outcome": safe_fig,
     }
     params = {
-        "min_age_hours": min_age_hours,
-        "max_threads": max_threads,
-        "min_replies": min_replies,
-        "heldout_frac": heldout_frac,
+        "min_age_hours": args.min_age_hours,
+        "max_threads": args.max_threads,
+        "min_replies": args.min_replies,
+        "heldout_frac": args.heldout_frac,
         "aux_version": str(aux.version),
         "markers": markers.source,
     }
@@ -447,7 +448,7 @@ def train_trajectory(
         params=params,
         metrics=metrics,
         training_data_hash=data_hash,
-        make_current=make_current,
+        make_current=args.make_current,
     ) as w:
         w.save_json(TRAJECTORY_FILE, fit.trajectory.to_json())
         w.save_json(SAFE_FILE, safe.to_json())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
@@ -31,6 +31,7 @@ from models.aux import AUX_HEADS, HEAD_KINDS, Calibrator, Featurizer, Featurizer
 from models.aux.features import clean_text, tokenize
 
 __all__ = [
+    "TRAINING_FEATURES",
     "AuxConfig",
     "FeatureCache",
     "TrainedAux",
@@ -48,16 +49,16 @@ Progress = Callable[[str], None]
 CALIBRATION_THRESHOLDS = (0.5, 0.8)
 
 
+#: The featuriser settings a new aux bundle gets: runs of a repeated n-gram / word count once.
+TRAINING_FEATURES = FeaturizerSpec(repeat_window=(8, 2))
+
+
 @dataclass(frozen=True)
 class AuxConfig:
     vocab_min_df: int = 3
     vocab_max: int = 200_000
-    char_bits: int = 18
-    char_ngrams: tuple[int, int] = (3, 5)
-    max_chars: int = 4000
-    word_weight: float = 1.0
-    char_weight: float = 1.0
-    repeat_window: tuple[int, int] = (8, 2)
+    #: the featuriser's settings (its ``vocab`` is learned: :func:`build_vocab`)
+    features: FeaturizerSpec = TRAINING_FEATURES
     c_grid: tuple[float, ...] = (1.0, 4.0, 16.0, 64.0)
     alpha_grid: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0)
     #: ``(head, value)`` pairs: these heads skip the validation grid and use ``value``
@@ -251,16 +252,8 @@ def _fit_featurizer(data: AuxData, cfg: AuxConfig, say: Progress) -> Featurizer:
     train_texts = data.all_train_texts()
     say(f"vocabulary over {len(set(train_texts))} training texts")
     distinct = list(dict.fromkeys(train_texts))
-    vocab = build_vocab(distinct, cfg.vocab_min_df, cfg.vocab_max, cfg.max_chars)
-    spec = FeaturizerSpec(
-        vocab=vocab,
-        char_bits=cfg.char_bits,
-        char_ngrams=cfg.char_ngrams,
-        max_chars=cfg.max_chars,
-        word_weight=cfg.word_weight,
-        char_weight=cfg.char_weight,
-        repeat_window=cfg.repeat_window,
-    )
+    vocab = build_vocab(distinct, cfg.vocab_min_df, cfg.vocab_max, cfg.features.max_chars)
+    spec = replace(cfg.features, vocab=vocab)
     return Featurizer(spec, idf=fit_idf(Featurizer(spec), distinct, cfg.chunk))
 
 

@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 import time
+from dataclasses import replace
 from typing import Any
 
 from rich.console import Console
@@ -27,7 +28,7 @@ from training.aux.bundle import write_trained_aux
 from training.aux.data import aux_data_files
 from training.aux.datasets import load_aux_data
 from training.aux.evaluate import evaluate_aux
-from training.aux.fit import AuxConfig, train_aux
+from training.aux.fit import TRAINING_FEATURES, AuxConfig, train_aux
 from training.commands.options import add_command
 from training.errors import TrainingError
 
@@ -59,7 +60,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--char-bits",
         type=int,
-        default=AuxConfig.char_bits,
+        default=TRAINING_FEATURES.char_bits,
         help="log2 of the hashed char n-gram buckets",
     )
     p.add_argument(
@@ -157,8 +158,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             result = evaluate_aux(model, data)
         else:
             cfg = AuxConfig(
-                char_bits=args.char_bits,
                 vocab_min_df=args.vocab_min_df,
+                features=replace(TRAINING_FEATURES, char_bits=args.char_bits),
                 calibration=args.calibration,
                 fixed_reg=args.reg,
             )

@@ -9,10 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from training.commands.options import IEMPATHIZE, add_command
+from training.commands.options import (
+    IEMPATHIZE,
+    add_command,
+    add_student_training,
+    report_dir,
+    use_bf16,
+)
 
 __all__ = ["TEACHER_SEED0", "register", "run"]
 
@@ -28,15 +33,12 @@ def register(subparsers: Any) -> None:
         __doc__,
         data=IEMPATHIZE,
     )
-    p.add_argument("--report-dir", default=None, help="default var/reports/empathy")
-    p.add_argument("--seeds", type=int, default=3, help="number of training seeds (0..N-1)")
-    p.add_argument("--epochs", type=int, default=None)
+    add_student_training(p, "empathy")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--max-len", type=int, default=None)
     p.add_argument("--patience", type=int, default=None)
     p.add_argument("--label-smoothing", type=float, default=None)
-    p.add_argument("--threads", type=int, default=2, help="torch threads per training process")
     p.add_argument(
         "--jobs",
         type=int,
@@ -55,60 +57,22 @@ def register(subparsers: Any) -> None:
         help="ensemble distillation: train N teacher seeds (100..) first and "
         "distil their averaged train-split probabilities into every seed",
     )
-    p.add_argument(
-        "--distill-alpha",
-        type=float,
-        default=None,
-        help="weight of the hard labels in the student loss (default 0.5)",
-    )
-    p.add_argument(
-        "--distill-temperature",
-        type=float,
-        default=1.0,
-        help="soften the teachers' probabilities with this temperature",
-    )
     p.add_argument("--dropout", type=float, default=None)
     p.add_argument("--weight-decay", type=float, default=None)
-    add_bf16_options(p)
     p.add_argument("--no-baselines", action="store_true")
-    p.add_argument("--max-train", type=int, default=None, help="use only N train sentences")
     p.add_argument(
         "--quick",
         action="store_true",
         help="smoke run: 300 train / 200 eval sentences, 1 epoch, max_len 32, 1 seed",
     )
-    p.add_argument("--no-bundle", action="store_true", help="do not write a bundle")
     p.set_defaults(func=run)
-
-
-def add_bf16_options(p: argparse.ArgumentParser) -> None:
-    """``--bf16 auto|on|off`` and ``--no-bf16``, read back by :func:`use_bf16`."""
-    p.add_argument(
-        "--bf16",
-        choices=("auto", "on", "off"),
-        default="auto",
-        help="bfloat16 autocast: auto = only where the CPU runs it natively "
-        "(emulated bf16 is ~5x slower than fp32)",
-    )
-    p.add_argument("--no-bf16", action="store_true", help="train in fp32 (= --bf16 off)")
-
-
-def use_bf16(args: argparse.Namespace) -> bool:
-    """``--bf16``: on / off, or auto = native bf16 only; ``--no-bf16`` wins."""
-    if args.no_bf16 or args.bf16 == "off":
-        return False
-    if args.bf16 == "on":
-        return True
-    from models.cpu import native_bf16
-
-    return native_bf16()
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from models.bundle import Registry
-    from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
+    from models.paths import resolve_data_dir, resolve_registry_dir
     from streaming.progress import report_progress
     from training.empathy.data import dataset_path, split_dataset
     from training.empathy.job import head, run_protocol
@@ -148,7 +112,6 @@ def run(args: argparse.Namespace) -> int:
     if args.quick:
         teachers = teachers[:1]
     registry = None if args.no_bundle else Registry(resolve_registry_dir(args.registry))
-    report_dir = Path(args.report_dir) if args.report_dir else var_dir() / "reports" / "empathy"
     lex = data_dir / "aux" / "lexicons"
     with console.status("training empathy classifier ...") as status:
 
@@ -162,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
             targs,
             seeds,
             registry=registry,
-            report_dir=report_dir,
+            report_dir=report_dir(args),
             lexicon_dir=lex if lex.exists() else None,
             baselines=not args.no_baselines,
             progress=progress,

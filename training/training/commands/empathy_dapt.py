@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from training.commands.empathy import add_bf16_options, use_bf16
+from training.commands.options import add_torch_options, use_bf16
 
 __all__ = ["register", "run"]
 
@@ -53,9 +53,8 @@ def register(subparsers: Any) -> None:
         help="stop the training loop after this many minutes",
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2, help="torch threads")
     p.add_argument("--base-model", default=None, help="encoder directory (default MiniLM)")
-    add_bf16_options(p)
+    add_torch_options(p)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
 

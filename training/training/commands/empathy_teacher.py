@@ -13,10 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from training.commands.options import IEMPATHIZE, add_command
+from training.commands.options import (
+    IEMPATHIZE,
+    add_command,
+    add_student_training,
+    report_dir,
+    use_bf16,
+)
 
 __all__ = ["register", "run"]
 
@@ -29,31 +34,17 @@ def register(subparsers: Any) -> None:
         __doc__,
         data=IEMPATHIZE,
     )
-    p.add_argument("--report-dir", default=None, help="default var/reports/empathy-teacher")
+    add_student_training(p, "empathy-teacher")
     p.add_argument("--teacher-seeds", type=int, default=1, help="teacher seeds (ensemble)")
     p.add_argument("--teacher-epochs", type=int, default=None)
     p.add_argument("--teacher-lr", type=float, default=None)
     p.add_argument("--teacher-batch-size", type=int, default=None)
-    p.add_argument("--seeds", type=int, default=3, help="student seeds per student (0..N-1)")
-    p.add_argument("--epochs", type=int, default=None, help="student epochs")
     p.add_argument(
         "--student-layers",
         default="6,3",
         help="comma-separated MiniLM layer counts (6 = the served model; default %(default)s)",
     )
-    p.add_argument("--distill-alpha", type=float, default=None, help="weight of hard labels")
-    p.add_argument("--distill-temperature", type=float, default=1.0)
-    p.add_argument("--threads", type=int, default=2, help="torch threads")
-    p.add_argument(
-        "--bf16",
-        choices=("auto", "on", "off"),
-        default="auto",
-        help="bfloat16 autocast: auto = only where the CPU runs it natively",
-    )
-    p.add_argument("--no-bf16", action="store_true", help="train in fp32 (= --bf16 off)")
-    p.add_argument("--max-train", type=int, default=None, help="use only N train sentences")
     p.add_argument("--max-eval", type=int, default=None, help="use only N valid/test sentences")
-    p.add_argument("--no-bundle", action="store_true", help="do not write bundles")
     p.set_defaults(func=run)
 
 
@@ -71,9 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from models.bundle import Registry
-    from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
+    from models.paths import resolve_data_dir, resolve_registry_dir
     from streaming.progress import report_progress
-    from training.commands.empathy import use_bf16
     from training.empathy.data import dataset_path, split_dataset
     from training.empathy.job import head
     from training.empathy.students import distil_students
@@ -106,9 +96,7 @@ def run(args: argparse.Namespace) -> int:
         if val is not None:
             setattr(stu, name, val)
     registry = None if args.no_bundle else Registry(resolve_registry_dir(args.registry))
-    report_dir = (
-        Path(args.report_dir) if args.report_dir else var_dir() / "reports" / "empathy-teacher"
-    )
+    reports = report_dir(args)
     with console.status("empathy teacher ...") as status:
 
         def progress(msg: str) -> None:
@@ -125,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
                 student_seeds=list(range(max(1, args.seeds))),
                 student_layers=layers,
                 registry=registry,
-                report_dir=report_dir,
+                report_dir=reports,
                 temperature=args.distill_temperature,
                 progress=progress,
             )
@@ -142,5 +130,5 @@ def run(args: argparse.Namespace) -> int:
     for name, res in out["paper"].items():
         lines.append(_row(f"paper: {name}", res))
     sys.stdout.write("\n".join(lines) + "\n")
-    console.print(f"summary: {report_dir / 'distill.json'}")
+    console.print(f"summary: {reports / 'distill.json'}")
     return 0

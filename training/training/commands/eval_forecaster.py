@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from models.forecaster.model import Forecaster
     from training.forecaster.dataset import build_examples, structural_target
     from training.forecaster.evaluate import eval_json, predict_examples
+    from training.forecaster.report import checkpoint_lines
     from training.forecaster.targets import load_aux_for_trajectory
 
     err = Console(stderr=True)
@@ -131,18 +132,9 @@ def run(args: argparse.Namespace) -> int:
     con = Console()
     con.print(f"forecaster@{bundle.version} on {out['n_tlc']:,} TLCs / {out['n_posts']:,} posts")
     con.print(f"target: {out['target']}")
-    for c, block in out["by_checkpoint"].items():
-        con.print(f"checkpoint +{int(c) // 60} min:")
-        rows = {"main": block} | block["baselines"]
-        for k, r in rows.items():
-            con.print(
-                f"  {k:14s} "
-                + "  ".join(
-                    f"{m} {r[m]:.3f}"
-                    for m in ("r2", "pairwise_acc", "pairwise_acc_time_matched", "ndcg5")
-                    if r.get(m) is not None
-                )
-            )
+    by_checkpoint = {c: {"main": b, **b["baselines"]} for c, b in out["by_checkpoint"].items()}
+    for line in checkpoint_lines(by_checkpoint):
+        con.print(line)
     return 0
 
 

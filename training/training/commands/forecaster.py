@@ -100,6 +100,7 @@ def train(args: argparse.Namespace) -> int:
     from training.errors import TrainingError
     from training.forecaster.dataset import structural_target
     from training.forecaster.job import ForecasterJob
+    from training.forecaster.report import checkpoint_lines
     from training.forecaster.targets import load_aux_for_trajectory, outcome_target
     from training.forecaster.trainer import ForecasterArgs
     from training.forecaster.weights import DEFAULT_SCHEMES, post_weights
@@ -191,15 +192,6 @@ def train(args: argparse.Namespace) -> int:
     out = Console()
     out.print(f"forecaster bundle [bold]{summary['version']}[/bold] in {summary['registry']}")
     out.print(f"report: {summary['report']}")
-    for c, rows in summary["by_checkpoint"].items():
-        out.print(f"checkpoint +{int(c) // 60} min:")
-        for k in ("mean", "main", "chronological", "reddit_order"):
-            r = rows.get(k)
-            if r:
-                # orders are not forecasts: no R² (leave the cell empty)
-                r2 = "" if k in ("chronological", "reddit_order") else f"{r['r2']:+.3f}"
-                out.print(
-                    f"  {k:14s} R² {r2:>6s}  pairwise {r['pairwise_acc']:.3f}  "
-                    f"time-matched {r['pairwise_acc_time_matched']:.3f}  ndcg5 {r['ndcg5']:.3f}"
-                )
+    for line in checkpoint_lines(summary["by_checkpoint"]):
+        out.print(line)
     return 0

@@ -1,12 +1,22 @@
-"""What every training command's parser has: its description, ``--data`` and ``--registry``
-(resolved by :mod:`models.paths`) and ``--json``."""
+"""What every training command's parser has (its description, ``--data`` and ``--registry``,
+resolved by :mod:`models.paths`, and ``--json``) and the option groups several commands share."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
-__all__ = ["DUMP", "IEMPATHIZE", "add_command", "add_thread_window"]
+__all__ = [
+    "DUMP",
+    "IEMPATHIZE",
+    "add_command",
+    "add_student_training",
+    "add_thread_window",
+    "add_torch_options",
+    "report_dir",
+    "use_bf16",
+]
 
 #: what ``--data`` names for the commands that read a Reddit dump / the iEmpathize corpus
 DUMP = "dump directory (or the data dir holding reddit-college/)"
@@ -41,3 +51,61 @@ def add_thread_window(p: argparse.ArgumentParser) -> None:
         default=48.0,
         help="only threads scraped at least this long after posting (default 48)",
     )
+
+
+def add_torch_options(p: argparse.ArgumentParser) -> None:
+    """``--threads`` (torch threads) and the bfloat16 choice (``--bf16 auto|on|off``,
+    ``--no-bf16``), read back by :func:`use_bf16`."""
+    p.add_argument("--threads", type=int, default=2, help="torch threads (per training process)")
+    p.add_argument(
+        "--bf16",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="bfloat16 autocast: auto = only where the CPU runs it natively "
+        "(emulated bf16 is ~5x slower than fp32)",
+    )
+    p.add_argument("--no-bf16", action="store_true", help="train in fp32 (= --bf16 off)")
+
+
+def use_bf16(args: argparse.Namespace) -> bool:
+    """``--bf16``: on / off, or auto = native bf16 only; ``--no-bf16`` wins."""
+    if args.no_bf16 or args.bf16 == "off":
+        return False
+    if args.bf16 == "on":
+        return True
+    from models.cpu import native_bf16
+
+    return native_bf16()
+
+
+def add_student_training(p: argparse.ArgumentParser, report: str) -> None:
+    """What the commands that train (and distil into) MiniLM empathy students take: the report
+    directory (default ``var/reports/<report>``, see :func:`report_dir`), seeds and epochs, the
+    distillation's weight and temperature, torch threads and bf16, a cap on the train split and
+    ``--no-bundle``."""
+    p.add_argument("--report-dir", default=None, help=f"default var/reports/{report}")
+    p.set_defaults(report_name=report)
+    p.add_argument("--seeds", type=int, default=3, help="training seeds per model (0..N-1)")
+    p.add_argument("--epochs", type=int, default=None, help="student epochs")
+    p.add_argument(
+        "--distill-alpha",
+        type=float,
+        default=None,
+        help="weight of the hard labels in the student loss (default 0.5)",
+    )
+    p.add_argument(
+        "--distill-temperature",
+        type=float,
+        default=1.0,
+        help="soften the teachers' probabilities with this temperature",
+    )
+    add_torch_options(p)
+    p.add_argument("--max-train", type=int, default=None, help="use only N train sentences")
+    p.add_argument("--no-bundle", action="store_true", help="do not write bundles")
+
+
+def report_dir(args: argparse.Namespace) -> Path:
+    """``--report-dir``, or ``var/reports/<the command's report name>``."""
+    from models.paths import var_dir
+
+    return Path(args.report_dir) if args.report_dir else var_dir() / "reports" / args.report_name

@@ -7,13 +7,12 @@ import json
 import sys
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from models.bundle import Registry
 from models.errors import BundleMissingError
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
 from streaming.errors import StreamingError
-from streaming.progress import report_progress
+from streaming.progress import counter, report_progress
 from training.commands.options import add_command, add_thread_window
 from training.errors import TrainingError
 from training.fromdb import add_registering_args
@@ -37,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def train(args: argparse.Namespace) -> int:
-    from training.trajectory import PAPER_PC1_EVR, train_trajectory
+    from training.trajectory import PAPER_PC1_EVR, TrajectoryArgs, train_trajectory
 
     err = Console(stderr=True)
     registry = Registry(resolve_registry_dir(args.registry))
@@ -49,14 +48,7 @@ def train(args: argparse.Namespace) -> int:
     except BundleMissingError as exc:
         err.print(f"[red]{exc}[/red]")
         return 2
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[progress.description]{task.description}"),
-        TextColumn("{task.completed} threads"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
+    with counter(err, "threads") as progress:
         task = progress.add_task("outcome metrics", total=args.max_threads)
         comments = [0]
 
@@ -69,17 +61,20 @@ def train(args: argparse.Namespace) -> int:
             report_progress(f"trajectory: {int(done):,} threads", done, args.max_threads)
 
         try:
-            report = train_trajectory(
-                data,
-                registry,
-                aux,
+            targs = TrajectoryArgs(
                 min_age_hours=args.min_age_hours,
                 max_threads=args.max_threads,
                 min_replies=args.min_replies,
                 heldout_frac=args.heldout_frac,
+                make_current=not getattr(args, "candidate", False),
+            )
+            report = train_trajectory(
+                data,
+                registry,
+                aux,
+                targs,
                 report_dir=var_dir() / "reports" / "trajectory",
                 on_batch=on_batch,
-                make_current=not getattr(args, "candidate", False),
             )
         except (TrainingError, StreamingError) as exc:
             err.print(f"[red]error:[/red] {exc}")

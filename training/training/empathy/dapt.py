@@ -20,7 +20,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from training.empathy.trainer import default_base_model
+from training.empathy.trainer import EncoderArgs, default_base_model, pad_ids
 from training.errors import TrainingError
 
 __all__ = [
@@ -52,32 +52,22 @@ class DaptError(TrainingError):
 
 
 @dataclass
-class DaptArgs:
-    """DAPT hyper-parameters; ``max_minutes`` bounds the wall time of the training loop."""
+class DaptArgs(EncoderArgs):
+    """DAPT hyper-parameters (the encoder's, with MLM's batch, learning rate and warm-up);
+    ``max_minutes`` bounds the wall time of the training loop."""
 
-    base_model: str | None = None
-    steps: int = 1000
     batch_size: int = 64
     lr: float = 5e-5
-    head_lr: float = 1e-3
-    head_warmup: int = 100  # steps that train the MLM head only (encoder frozen)
     warmup: float = 0.06
-    weight_decay: float = 0.01
-    max_len: int = 64
+    steps: int = 1000
+    head_warmup: int = 100  # steps that train the MLM head only (encoder frozen)
     mlm_prob: float = 0.15
     n_comments: int = 60_000  # comments sampled from the corpus
     n_sentences: int = 60_000  # sentences kept (after splitting and filtering)
     min_words: int = 4
     n_heldout: int = 512  # sentences kept aside for the held-out MLM loss
-    seed: int = 0
-    threads: int = 2
-    bf16: bool = True
-    freeze_word_embeddings: bool = True
     max_minutes: float | None = None
     log_every: int = 50
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -178,16 +168,6 @@ def _mlm_loss(
         hidden = model.bert(input_ids=x, attention_mask=m).last_hidden_state
         logits = model.cls(hidden[pick])
     return F.cross_entropy(logits.float(), target[pick])
-
-
-def _pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    n = max(len(r) for r in rows)
-    x = torch.full((len(rows), n), pad_id, dtype=torch.long)
-    m = torch.zeros((len(rows), n), dtype=torch.long)
-    for i, r in enumerate(rows):
-        x[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-        m[i, : len(r)] = 1
-    return x, m
 
 
 class _Masker:
@@ -303,7 +283,7 @@ class DaptTrainer:
         held_gen = torch.Generator().manual_seed(10_000 + a.seed)
         self.held = []
         for s in range(0, len(held_ids), a.batch_size):
-            x, m = _pad(held_ids[s : s + a.batch_size], self.tokenizer.pad_token_id)
+            x, m = pad_ids(held_ids[s : s + a.batch_size], self.tokenizer.pad_token_id)
             masked, pick = self.masker(x, m, held_gen)
             self.held.append((masked, m, x, pick))
 
@@ -360,7 +340,7 @@ class DaptTrainer:
                 order, pos = self.rng.permutation(len(self.train_ids)), 0
             rows = [self.train_ids[int(i)] for i in order[pos : pos + a.batch_size]]
             pos += a.batch_size
-            x, m = _pad(rows, self.tokenizer.pad_token_id)
+            x, m = pad_ids(rows, self.tokenizer.pad_token_id)
             masked, pick = self.masker(x, m, self.gen)
             loss = _mlm_loss(self.model, masked, m, x, pick, a.bf16)
             optimizer.zero_grad(set_to_none=True)

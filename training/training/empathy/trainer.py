@@ -27,7 +27,15 @@ from training.empathy.data import EmpathyData, Split, binary_labels
 from training.empathy.metrics import SETTINGS, evaluate
 from training.errors import TrainingError
 
-__all__ = ["Args", "TrainResult", "Trainer", "default_base_model", "predict_probs"]
+__all__ = [
+    "Args",
+    "EncoderArgs",
+    "TrainResult",
+    "Trainer",
+    "default_base_model",
+    "pad_ids",
+    "predict_probs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -41,31 +49,39 @@ def default_base_model() -> str:
 
 
 @dataclass
-class Args:
-    """Training hyper-parameters (chosen on validation only)."""
+class EncoderArgs:
+    """How the MiniLM encoder is trained, whatever its head: the encoder, batch, learning rates
+    (encoder, head), weight decay, warm-up share, tokens per text, seed, torch threads, bf16
+    autocast and whether the word embeddings stay frozen."""
 
     base_model: str | None = None  # directory with a BERT encoder + tokenizer (default MiniLM)
-    epochs: int = 6
     batch_size: int = 32
     lr: float = 8e-5
     head_lr: float = 1e-3
     weight_decay: float = 0.01
     warmup: float = 0.1
     max_len: int = 64
+    seed: int = 0
+    threads: int = 2
+    bf16: bool = True
+    freeze_word_embeddings: bool = True  # cheaper steps; the vocabulary matrix is 11.7M params
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Args(EncoderArgs):
+    """Training hyper-parameters of the empathy classifier (chosen on validation only)."""
+
+    epochs: int = 6
     dropout: float = 0.1
     label_smoothing: float = 0.0
-    seed: int = 0
-    bf16: bool = True
     patience: int = 2
-    threads: int = 2
-    freeze_word_embeddings: bool = True  # cheaper steps; the vocabulary matrix is 11.7M params
     distill_alpha: float = 0.5  # weight of hard labels when soft targets are given
     loss_weights: dict[str, float] = field(
         default_factory=lambda: {"multi": 1.0, "seek": 1.0, "provide": 1.0}
     )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -96,7 +112,8 @@ def _encode(tokenizer: Any, texts: Sequence[str], max_len: int) -> list[list[int
     return list(enc["input_ids"])
 
 
-def _pad(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_ids(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token id rows padded with ``pad_id`` into one batch: (ids, attention mask)."""
     n = max(len(x) for x in ids)
     arr = torch.full((len(ids), n), pad_id, dtype=torch.long)
     mask = torch.zeros((len(ids), n), dtype=torch.long)
@@ -237,7 +254,7 @@ class Trainer:
             model.train()
             run_loss = 0.0
             for rows in _batches(lengths, a.batch_size, rng):
-                x, m = _pad([ids[i] for i in rows], tok.pad_token_id)
+                x, m = pad_ids([ids[i] for i in rows], tok.pad_token_id)
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
                     logits = model(x, m)
                 loss = self._loss(logits, rows, targets, soft)

@@ -124,18 +124,6 @@ class Examples:
             yield self.posts[p], idx
 
 
-def _light(n: Node) -> Node:
-    return Node(
-        name=n.name,
-        parent=n.parent,
-        author=n.author,
-        body=n.body,
-        score=n.score,
-        created_utc=n.created_utc,
-        depth=n.depth,
-    )
-
-
 def build_examples(
     data_dir: str | Path,
     target_fn: TargetFn,
@@ -179,7 +167,7 @@ def build_examples(
             if t.name not in targets or (skip_deleted and t.body in _GONE):
                 continue
             kept_tlcs.append(t)
-            ex.tlcs.append(_light(t))
+            ex.tlcs.append(t.detached())
             ex.post_of.append(thread.post.name)
             ex.y.append(float(targets[t.name]))
             ex.size.append(t.size() - 1)

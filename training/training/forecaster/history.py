@@ -140,25 +140,14 @@ def prune_to_horizon(tlc: Node, horizon_s: int) -> Node | None:
     (and whose parents were kept); ``None`` when nothing is cut (the tree is already that)."""
     until = tlc.created_utc + horizon_s
 
-    def shell(n: Node) -> Node:
-        return Node(
-            name=n.name,
-            parent=n.parent,
-            author=n.author,
-            body=n.body,
-            score=n.score,
-            created_utc=n.created_utc,
-            depth=n.depth,
-        )
-
     cut = False
-    root = shell(tlc)
+    root = tlc.detached()
     stack = [(tlc, root)]
     while stack:  # iterative: reply chains can be deeper than Python's recursion limit
         src, dst = stack.pop()
         for c in src.children:
             if c.created_utc <= until:
-                k = shell(c)
+                k = c.detached()
                 dst.children.append(k)
                 stack.append((c, k))
             else:

@@ -16,6 +16,7 @@ import numpy as np
 
 from models.bundle import Registry, data_window, hash_files
 from models.forecaster.checkpoint import CheckpointFeaturizer
+from models.forecaster.evaluation import METRIC_KEYS
 from models.forecaster.model import make_metric_fn
 from models.forecaster.text import TextFeaturizer, load_mpqa
 from models.trajectory import Trajectory
@@ -33,25 +34,16 @@ from training.forecaster.dataset import (
 )
 from training.forecaster.memo import MemoRows, MemoText
 from training.forecaster.report import by_subreddit, subreddit_table, write_report
-from training.forecaster.trainer import ForecasterArgs, ForecasterTrainer, Trained
+from training.forecaster.trainer import ForecasterArgs, ForecasterTrainer, TextInputs, Trained
 from training.forecaster.weights import train_threads
 
-__all__ = ["EXAMPLES_LAYOUT", "MPQA_REL", "SUMMARY_KEYS", "ForecasterJob"]
+__all__ = ["EXAMPLES_LAYOUT", "MPQA_REL", "ForecasterJob"]
 
 logger = logging.getLogger(__name__)
 
 MPQA_REL = "aux/lexicons/subjclueslen1-HLTEMNLP05.tff"
 #: bump when what a cached examples file holds changes
 EXAMPLES_LAYOUT = 2
-SUMMARY_KEYS = (
-    "mse",
-    "r2",
-    "pairwise_acc",
-    "pairwise_acc_time_matched",
-    "ndcg5",
-    "spearman",
-    "pairwise_acc_post_macro",
-)
 
 
 @dataclass
@@ -142,28 +134,23 @@ class ForecasterJob:
         for the by-post and the time-ordered runs."""
         from models.metrics import TEXT_METRIC_NAMES
 
-        self.subj = load_mpqa(str(self.data_root / MPQA_REL))
-        self.metric_names = list(TEXT_METRIC_NAMES)
-        raw = make_metric_fn(self.metric_names, self.aux)
-        self.metric_fn = MemoRows(raw) if raw is not None else None
-        self.text = MemoText(TextFeaturizer(*self.subj))
-        self.empathy = None
+        subj = load_mpqa(str(self.data_root / MPQA_REL))
+        names = list(TEXT_METRIC_NAMES)
+        metric_fn = make_metric_fn(names, self.aux)
+        empathy = None
         if self.empathy_model is not None:
             self.say(f"empathy direction of {len(self.ex)} TLCs")
-            self.empathy = list(self.empathy_model.predict_comments([t.body for t in self.ex.tlcs]))
+            empathy = list(self.empathy_model.predict_comments([t.body for t in self.ex.tlcs]))
+        self.text = TextInputs(
+            subj=subj,
+            metric_names=names,
+            metric_fn=MemoRows(metric_fn) if metric_fn is not None else None,
+            empathy=empathy,
+            text_featurizer=MemoText(TextFeaturizer(*subj)),
+        )
 
     def _trainer(self, split: Split, args: ForecasterArgs) -> ForecasterTrainer:
-        return ForecasterTrainer(
-            args,
-            self.ex,
-            split,
-            subj=self.subj,
-            metric_names=self.metric_names,
-            metric_fn=self.metric_fn,
-            empathy=self.empathy,
-            text_featurizer=self.text,
-            progress=self.say,
-        )
+        return ForecasterTrainer(args, self.ex, split, self.text, progress=self.say)
 
     def train_by_post(self) -> Trained:
         self.split = split_by_post(self.ex)
@@ -175,10 +162,10 @@ class ForecasterJob:
         files = find_dump_files(self.dump_dir)
         data_hash = hash_files([p for p in (files.submissions, files.comments) if p is not None])
         metrics = {
-            k: {m: tr.results[k][m] for m in SUMMARY_KEYS} for k in ("main", "mean", "ridge", "gbm")
+            k: {m: tr.results[k][m] for m in METRIC_KEYS} for k in ("main", "mean", "ridge", "gbm")
         }
         metrics["by_checkpoint"] = {
-            c: {m: row["main"][m] for m in SUMMARY_KEYS} for c, row in tr.by_checkpoint.items()
+            c: {m: row["main"][m] for m in METRIC_KEYS} for c, row in tr.by_checkpoint.items()
         }
         params = {
             "target": a.target,
@@ -199,7 +186,7 @@ class ForecasterJob:
         self.version = write_bundle(
             tr,
             self.registry,
-            subj=self.subj,
+            subj=self.text.subj,
             metrics=metrics,
             params=params,
             data_hash=data_hash,

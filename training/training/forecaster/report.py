@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["SIZE_BINS", "by_subreddit", "results_table", "subreddit_table", "write_report"]
+__all__ = [
+    "SIZE_BINS",
+    "by_subreddit",
+    "checkpoint_lines",
+    "results_table",
+    "subreddit_table",
+    "write_report",
+]
 
 SIZE_BINS = ((0, 0), (1, 1), (2, 3), (4, 7), (8, 15), (16, 10**9))
 _ORDER_ONLY = ("chronological", "reddit_order")
@@ -40,6 +48,27 @@ def _fmt(r: dict[str, Any], k: str, order_only: bool) -> str:
     if ci:
         s += f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if pct else f" [{ci[0]:.3f}, {ci[1]:.3f}]"
     return s
+
+
+def checkpoint_lines(
+    by_checkpoint: Mapping[Any, Mapping[str, Any]],
+    rows: tuple[str, ...] = ("mean", "main", "chronological", "reddit_order"),
+) -> list[str]:
+    """The command line's text of the figures at each checkpoint delay (seconds): a line per
+    model or order of ``rows`` it has; the R² cell of an order is empty (orders are not
+    forecasts)."""
+    lines = []
+    for delay, figures in by_checkpoint.items():
+        lines.append(f"checkpoint +{int(delay) // 60} min:")
+        for k in rows:
+            r = figures.get(k)
+            if r:
+                r2 = "" if k in _ORDER_ONLY else f"{r['r2']:+.3f}"
+                lines.append(
+                    f"  {k:14s} R² {r2:>6s}  pairwise {r['pairwise_acc']:.3f}  "
+                    f"time-matched {r['pairwise_acc_time_matched']:.3f}  ndcg5 {r['ndcg5']:.3f}"
+                )
+    return lines
 
 
 def results_table(results: dict[str, Any]) -> str:

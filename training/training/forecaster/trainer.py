@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -49,10 +49,10 @@ __all__ = [
     "Checkpoint",
     "ForecasterArgs",
     "ForecasterTrainer",
+    "TextInputs",
     "Trained",
     "featurize",
     "reference_scores",
-    "train_models",
     "validation_summary",
 ]
 
@@ -168,40 +168,49 @@ class ForecasterArgs:
     make_current: bool = True
 
 
+@dataclass
+class TextInputs:
+    """The split-independent text inputs of every example: the MPQA subjectivity clues
+    (``subj``), the TLC text metrics (``metric_names``, computed by ``metric_fn``), the TLCs'
+    empathy directions (``empathy``, one per example, or ``None``) and the text featurizer
+    (``text_featurizer``: a TextFeaturizer stand-in, e.g. a
+    :class:`training.forecaster.memo.MemoText` shared by several runs; default built from
+    ``subj``)."""
+
+    subj: tuple[list[str], list[str]]
+    metric_names: Sequence[str] = ()
+    metric_fn: MetricFn | None = None
+    empathy: Sequence[EmpathyLike] | None = None
+    text_featurizer: Any = None
+
+    def featurizer(self) -> Any:
+        return (
+            self.text_featurizer if self.text_featurizer is not None else TextFeaturizer(*self.subj)
+        )
+
+
+@dataclass(eq=False)
 class ForecasterTrainer:
     """Fits every forecaster model on ``split.train`` (early stopping / α on ``split.val``)
-    and evaluates on ``split.test``, one named step at a time (:meth:`train` runs them).
+    and evaluates on ``split.test``, one named step at a time (:meth:`train` runs them)."""
 
-    ``text_featurizer``: a TextFeaturizer stand-in (e.g. a
-    :class:`training.forecaster.memo.MemoText` shared by several runs); default built from
-    ``subj``."""
+    args: ForecasterArgs
+    ex: Examples
+    split: Split
+    text: TextInputs
+    progress: Callable[[str], None] | None = None
 
-    def __init__(
-        self,
-        args: ForecasterArgs,
-        ex: Examples,
-        split: Split,
-        *,
-        subj: tuple[list[str], list[str]],
-        metric_names: Sequence[str] = (),
-        metric_fn: MetricFn | None = None,
-        empathy: Sequence[EmpathyLike] | None = None,
-        text_featurizer: Any = None,
-        progress: Callable[[str], None] | None = None,
-    ) -> None:
-        self.args = args
-        self.ex = ex
-        self.split = split
-        self.subj = subj
-        self.metric_names = metric_names
-        self.metric_fn = metric_fn
-        self.empathy = empathy
-        self.text_featurizer = text_featurizer
-        self.say = progress or (lambda s: logger.info("%s", s))
-        self.y, _, _, self.created, self.groups = ex.arrays()
-        self.bodies = [t.body for t in ex.tlcs]
+    def __post_init__(self) -> None:
+        self.y, _, _, self.created, self.groups = self.ex.arrays()
+        self.bodies = [t.body for t in self.ex.tlcs]
         self.info: dict[str, Any] = {}
         self.preds: dict[str, np.ndarray] = {}
+
+    def say(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
+        else:
+            logger.info("%s", message)
 
     # -- steps -------------------------------------------------------------------------------
     def fit_topics(self) -> TopicModel:
@@ -219,20 +228,17 @@ class ForecasterTrainer:
         """The §5.2 + context feature matrix of every example."""
         ex = self.ex
         subs = sorted({ex.posts[p].subreddit for p in self.train_posts}, key=str.lower)
-        text = (
-            self.text_featurizer if self.text_featurizer is not None else TextFeaturizer(*self.subj)
-        )
         self.extractor = FeatureExtractor(
             self.topics,
-            text,
+            self.text.featurizer(),
             subs,
-            self.metric_names,
-            self.metric_fn,
-            use_empathy=self.empathy is not None,
+            self.text.metric_names,
+            self.text.metric_fn,
+            use_empathy=self.text.empathy is not None,
             use_context=bool(ex.context),
         )
         self.say(f"extracting features for {len(ex)} TLCs")
-        self.x = featurize(ex, self.extractor, self.empathy)
+        self.x = featurize(ex, self.extractor, self.text.empathy)
         return self.x
 
     def _txt(self, idx: np.ndarray) -> list[str]:
@@ -445,7 +451,7 @@ class ForecasterTrainer:
         drops: dict[str, tuple[str, ...]] = {"main_no_time": ORDER_FEATURES}
         if self.extractor.use_context:
             drops |= {"main_no_author": AUTHOR_FEATURES, "main_no_context": CONTEXT_FEATURES}
-        if self.empathy is not None:
+        if self.text.empathy is not None:
             drops["main_no_empathy"] = EMPATHY_FEATURES
         for key, drop in drops.items():
             keep = [i for i, n in enumerate(self.main_names) if n not in drop]
@@ -504,35 +510,6 @@ class ForecasterTrainer:
             by_checkpoint=by_cp,
             offsets=getattr(self, "offsets", {}),
         )
-
-
-def train_models(
-    ex: Examples,
-    split: Split,
-    *,
-    subj: tuple[list[str], list[str]],
-    metric_names: Sequence[str] = (),
-    metric_fn: MetricFn | None = None,
-    empathy: Sequence[EmpathyLike] | None = None,
-    progress: Callable[[str], None] | None = None,
-    text_featurizer: Any = None,
-    args: ForecasterArgs | None = None,
-    **overrides: Any,
-) -> Trained:
-    """:class:`ForecasterTrainer` with ``args`` (default :class:`ForecasterArgs`; keyword
-    ``overrides`` replace single fields, e.g. ``n_boot=10``)."""
-    a = replace(args or ForecasterArgs(), **overrides)
-    return ForecasterTrainer(
-        a,
-        ex,
-        split,
-        subj=subj,
-        metric_names=metric_names,
-        metric_fn=metric_fn,
-        empathy=empathy,
-        text_featurizer=text_featurizer,
-        progress=progress,
-    ).train()
 
 
 def validation_summary(
