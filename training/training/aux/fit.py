@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from itertools import pairwise
 from typing import Any
@@ -26,6 +26,7 @@ from sklearn.metrics import cohen_kappa_score, roc_auc_score
 from sklearn.model_selection import KFold
 from training.aux.datasets import AuxData, HeadData
 from training.errors import TrainingError
+from training.progress import Progress
 
 from models.aux import AUX_HEADS, HEAD_KINDS, Calibrator, Featurizer, FeaturizerSpec
 from models.aux.features import clean_text, tokenize
@@ -44,7 +45,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
 #: The paper's toxicity thresholds, at which calibration is judged.
 CALIBRATION_THRESHOLDS = (0.5, 0.8)
 

@@ -26,7 +26,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from models.empathy.network import LABELS
 from models.empathy.splitter import split_sentences
 from training.aux.fit import FeatureCache, build_vocab, fit_idf
 from training.errors import TrainingError
+from training.progress import Progress
 
 __all__ = [
     "GateConfig",
@@ -58,7 +59,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
 _SPLITS = ("train", "valid", "test")
 
 
