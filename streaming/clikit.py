@@ -12,11 +12,16 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "CommandLine",
     "CommandParser",
     "build_command_parser",
+    "fail",
     "plain_text",
     "run_command",
 ]
@@ -76,6 +81,13 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = No
 
     install_log_safety()
     return int(args.func(args) or 0)
+
+
+def fail(console: Console, error: object, code: int = 2) -> int:
+    """Print ``error`` as the command's error line (a red ``error:`` on ``console``, the
+    commands' stderr console) and give ``code``, the command's exit status."""
+    console.print(f"[red]error:[/red] {error}")
+    return code
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from streaming.clikit import fail
+
 if TYPE_CHECKING:
     from models.empathy import EmpathyClassifier
 
@@ -53,8 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     err = Console(stderr=True)
     if not args.file and not args.text:
-        err.print("[red]error:[/red] give a text or --file F")
-        return 2
+        return fail(err, "give a text or --file F")
     try:
         if args.model:
             clf = EmpathyClassifier.from_bundle(Bundle.open(args.model), fast=not args.fp32)
@@ -68,8 +69,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     except (ModelsError, OSError) as exc:
-        err.print(f"[red]error:[/red] cannot load the empathy model: {exc}")
-        return 2
+        return fail(err, f"cannot load the empathy model: {exc}")
 
     if args.file:
         try:
@@ -83,8 +83,7 @@ def run(args: argparse.Namespace) -> int:
             if batch:
                 _emit(clf, batch, args.json)
         except OSError as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            return 2
+            return fail(err, exc)
         return 0
     _emit(clf, [" ".join(args.text)], args.json)
     return 0

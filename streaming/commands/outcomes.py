@@ -25,6 +25,7 @@ from models.paths import resolve_data_dir, resolve_registry_dir
 from redditdata.dumps import DumpReport
 from redditdata.forest import iter_threads
 from redditdata.tree import Node, Thread
+from streaming.clikit import fail
 from streaming.errors import StreamingError
 from streaming.outcome_files import existing_tlcs, infer_format, open_sink
 from streaming.progress import counter
@@ -162,8 +163,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=progress,
             )
         except StreamingError as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            return 1
+            return fail(err, exc, 1)
     if args.json:
         sys.stdout.write(json.dumps(summary) + "\n")
     else:

@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any
 
+from streaming.clikit import fail
 from training.commands.options import (
     IEMPATHIZE,
     add_command,
@@ -84,8 +85,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         data = split_dataset(dataset_path(data_dir))
     except TrainingError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 2
+        return fail(console, exc)
     targs = Args(threads=args.threads, bf16=use_bf16(args), base_model=args.base_model)
     seeds = list(range(max(1, args.seeds)))
     if args.quick:

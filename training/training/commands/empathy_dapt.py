@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from streaming.clikit import fail
 from training.commands.options import add_torch_options, use_bf16
 
 __all__ = ["register", "run"]
@@ -108,8 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
             res = run_dapt(sents, dargs, out, corpus_hash=digest, extra=extra, progress=progress)
     except TrainingError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 2
+        return fail(console, exc)
     summary = {
         "out": str(res.out_dir),
         "steps": res.steps,

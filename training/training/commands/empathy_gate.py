@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from streaming.clikit import fail
 from training.commands.options import add_command
 
 __all__ = ["register", "run"]
@@ -76,13 +77,11 @@ def run(args: argparse.Namespace) -> int:
     registry = Registry(resolve_registry_dir(args.registry))
     comments = resolve_data_dir(args.data) / "reddit-college" / "comments.jsonl.gz"
     if not comments.exists():
-        console.print(f"[red]error:[/red] no {comments}")
-        return 2
+        return fail(console, f"no {comments}")
     try:
         source = registry.get(BUNDLE_NAME, args.bundle)
     except ModelsError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 2
+        return fail(console, exc)
     torch.set_num_threads(max(1, args.threads))
 
     def say(msg: str) -> None:

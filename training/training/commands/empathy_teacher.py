@@ -15,6 +15,7 @@ import json
 import sys
 from typing import Any
 
+from streaming.clikit import fail
 from training.commands.options import (
     IEMPATHIZE,
     add_command,
@@ -77,8 +78,7 @@ def run(args: argparse.Namespace) -> int:
         data = split_dataset(dataset_path(data_dir))
         layers = [int(x) for x in args.student_layers.split(",") if x.strip()]
     except (TrainingError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 2
+        return fail(console, exc)
     if args.max_train or args.max_eval:
         data = head(
             data, args.max_train or len(data.train), args.max_eval or max(len(data.valid), 1)
@@ -118,8 +118,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=progress,
             )
         except TrainingError as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            return 2
+            return fail(console, exc)
     if args.json:
         sys.stdout.write(json.dumps(out, default=str) + "\n")
         return 0

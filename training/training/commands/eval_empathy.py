@@ -13,6 +13,7 @@ import json
 import sys
 from typing import Any
 
+from streaming.clikit import fail
 from training.commands.options import IEMPATHIZE, add_command
 
 __all__ = ["evaluate_bundle", "register", "run"]
@@ -69,8 +70,7 @@ def run(args: argparse.Namespace) -> int:
         )
         out = evaluate_bundle(bundle, resolve_data_dir(args.data), fast=args.fast)
     except (ModelsError, TrainingError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 2
+        return fail(console, exc)
     if args.json:
         sys.stdout.write(json.dumps(out) + "\n")
     else:

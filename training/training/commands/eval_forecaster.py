@@ -14,6 +14,7 @@ from rich.console import Console
 from models.bundle import Bundle, Registry
 from models.errors import BundleError, BundleMissingError
 from models.paths import resolve_data_dir, resolve_registry_dir
+from streaming.clikit import fail
 from training.commands.options import add_command, add_thread_window
 
 if TYPE_CHECKING:
@@ -103,8 +104,7 @@ def run(args: argparse.Namespace) -> int:
             structural_target if target == "structural" else _target_fn(fc, registry, aux, target)
         )
     except (BundleMissingError, BundleError, ValueError) as exc:
-        err.print(f"[red]{exc}[/red]")
-        return 2
+        return fail(err, exc)
     with err.status("eval-forecaster: reading matured threads") as status:
         ex = build_examples(
             resolve_data_dir(args.data),
@@ -116,8 +116,7 @@ def run(args: argparse.Namespace) -> int:
             featurizer=fc.featurizer if checkpoints else None,
         )
         if len(ex) == 0:
-            err.print("[red]no matured threads with TLCs in that dump[/red]")
-            return 1
+            return fail(err, "no matured threads with TLCs in that dump", 1)
         done = [0]
 
         def tick(n: int) -> None:

@@ -11,6 +11,7 @@ from rich.console import Console
 from models.bundle import Registry
 from models.errors import BundleMissingError
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
+from streaming.clikit import fail
 from streaming.errors import StreamingError
 from streaming.progress import counter, report_progress
 from training.commands.options import add_command, add_thread_window
@@ -46,8 +47,7 @@ def train(args: argparse.Namespace) -> int:
 
         aux = AuxModels.from_registry(registry)
     except BundleMissingError as exc:
-        err.print(f"[red]{exc}[/red]")
-        return 2
+        return fail(err, exc)
     with counter(err, "threads") as progress:
         task = progress.add_task("outcome metrics", total=args.max_threads)
         comments = [0]
@@ -77,8 +77,7 @@ def train(args: argparse.Namespace) -> int:
                 on_batch=on_batch,
             )
         except (TrainingError, StreamingError) as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            return 1
+            return fail(err, exc, 1)
     if args.json:
         sys.stdout.write(json.dumps(report) + "\n")
         return 0
