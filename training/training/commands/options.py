@@ -24,19 +24,27 @@ IEMPATHIZE = "data directory (holds iempathize/dataset.csv)"
 
 
 def add_command(
-    subparsers: Any, name: str, help: str, doc: str | None, *, data: str = DUMP
+    subparsers: Any,
+    name: str,
+    help: str,
+    doc: str | None,
+    *,
+    data: str = DUMP,
+    registry: bool = True,
 ) -> argparse.ArgumentParser:
     """Sub-command ``name`` (``help`` in the command list, its module docstring ``doc`` as the
-    description, line breaks kept) with the options every training command takes."""
+    description, line breaks kept) with the options every training command takes (``--data``
+    described by ``data``, ``--json`` and, unless ``registry`` is false, ``--registry``)."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         name, help=help, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--data", default=None, help=data + " (default: PROSOCIAL_DATA_DIR)")
-    p.add_argument(
-        "--registry",
-        default=None,
-        help="model registry directory (default: PROSOCIAL_REGISTRY_DIR or var/registry)",
-    )
+    if registry:
+        p.add_argument(
+            "--registry",
+            default=None,
+            help="model registry directory (default: PROSOCIAL_REGISTRY_DIR or var/registry)",
+        )
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     return p
 
