@@ -59,8 +59,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_SPLITS = ("train", "valid", "test")
-
 
 def _utc(day: str) -> int:
     return calendar.timegm(time.strptime(day, "%Y-%m-%d"))
@@ -138,7 +136,12 @@ def read_windows(
 
     say = progress or (lambda _m: None)
     t_train, t_valid = _utc(cfg.train_until), _utc(cfg.valid_until)
-    pools: dict[str, list[tuple[int, str]]] = {s: [] for s in _SPLITS}
+    budgets = {
+        "train": cfg.train_sentences,
+        "valid": cfg.valid_sentences,
+        "test": cfg.test_sentences,
+    }
+    pools: dict[str, list[tuple[int, str]]] = {s: [] for s in budgets}
     for k, c in enumerate(iter_events(comments, "comment")):
         if max_comments is not None and k >= max_comments:
             break
@@ -149,20 +152,15 @@ def read_windows(
         t = int(c.created_utc)
         split = "train" if t < t_train else "valid" if t < t_valid else "test"
         pools[split].append((t, c.body))
-    budgets = {
-        "train": cfg.train_sentences,
-        "valid": cfg.valid_sentences,
-        "test": cfg.test_sentences,
-    }
     out: dict[str, Window] = {}
-    for split in _SPLITS:
+    for split, budget in budgets.items():
         pool = pools[split]
         random.Random(f"{cfg.seed}-{split}").shuffle(pool)
         texts: list[str] = []
         tlc: list[int] = []
         created: list[int] = []
         for t, body in pool:
-            if len(texts) >= budgets[split]:
+            if len(texts) >= budget:
                 break
             sents = split_sentences(body)
             if not sents:
