@@ -24,7 +24,7 @@ __all__ = ["register", "train"]
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = add_command(subparsers, "trajectory", "fit the prosocial trajectory (PCA) bundle", __doc__)
     add_thread_window(p)
-    p.add_argument("--min-replies", type=int, default=1, help="replies a conversation needs to be used")
+    p.add_argument("--min-replies", type=int, default=1, help="replies a conversation needs")
     p.add_argument(
         "--heldout-frac", type=float, default=0.2, help="share of posts held out (default 0.2)"
     )
