@@ -8,6 +8,7 @@ actions) come from each subreddit's wiki page.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -332,7 +333,7 @@ def run_privacy(args: argparse.Namespace) -> int:
             if time.monotonic() - last[job.name] >= job.every_s:
                 last[job.name] = time.monotonic()
                 r = job.run()
-                results[job.name] = r.as_dict() if r is not None else None
+                results[job.name] = dataclasses.asdict(r) if r is not None else None
         if args.once:
             break
         threading.Event().wait(5.0)
