@@ -39,47 +39,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="re-forecast delays in seconds after a TLC is posted (default %(default)s; "
         "'' = at creation only)",
     )
-    p.add_argument(
+    model = p.add_argument_group("the model")
+    model.add_argument(
         "--history-scope",
         choices=("subreddit", "all"),
         default="subreddit",
         help="count an author's history in the TLC's subreddit only (default) or across every "
         "subreddit of the data (an explicit opt-in: profiles users across communities)",
     )
-    p.add_argument(
+    model.add_argument(
         "--no-calibration",
         action="store_true",
         help="never keep per-subreddit offsets (default: kept where validation says they help)",
     )
-    p.add_argument("--no-ablations", action="store_true", help="skip the ablation models")
-    p.add_argument(
+    model.add_argument(
         "--text-relative",
         choices=("auto", "on", "off"),
         default="auto",
         help="the relative n-gram text score: decided on validation (auto), always, never",
     )
-    p.add_argument(
-        "--cache-dir",
-        default=None,
-        help="cache the featurized examples here (reused while dump, target and options match)",
-    )
-    p.add_argument("--no-empathy", action="store_true", help="do not use the empathy bundle")
-    p.add_argument("--no-time-split", action="store_true", help="skip the time-ordered variant")
-    p.add_argument(
-        "--minilm",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also train the MiniLM comparison model on up to N training TLCs",
-    )
-    p.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples (default 200)")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="threads for XGBoost / torch (default: $PROSOCIAL_TRAIN_THREADS or 2)",
-    )
-    p.add_argument(
+    model.add_argument("--no-empathy", action="store_true", help="do not use the empathy bundle")
+    model.add_argument(
         "--weight-schemes",
         default="none,sqrt,cap25",
         help=(
@@ -88,7 +68,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "(default %(default)s)"
         ),
     )
-    p.add_argument("--lda-iterations", type=int, default=200)
+    model.add_argument(
+        "--lda-iterations", type=int, default=200, help="LDA topic-model iterations (default 200)"
+    )
+    evaluation = p.add_argument_group("evaluation and comparison models")
+    evaluation.add_argument("--no-ablations", action="store_true", help="skip the ablation models")
+    evaluation.add_argument(
+        "--no-time-split", action="store_true", help="skip the time-ordered variant"
+    )
+    evaluation.add_argument(
+        "--minilm",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also train the MiniLM comparison model on up to N training TLCs",
+    )
+    evaluation.add_argument(
+        "--n-boot", type=int, default=200, help="bootstrap resamples (default 200)"
+    )
+    resources = p.add_argument_group("resources")
+    resources.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for XGBoost / torch (default: $PROSOCIAL_TRAIN_THREADS or 2)",
+    )
+    resources.add_argument(
+        "--cache-dir",
+        default=None,
+        help="cache the featurized examples here (reused while dump, target and options match)",
+    )
     add_registering_args(p, train, "forecaster")
 
 
