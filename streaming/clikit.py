@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import pkgutil
 import re
@@ -12,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,6 +24,7 @@ __all__ = [
     "build_command_parser",
     "fail",
     "plain_text",
+    "print_json",
     "run_command",
 ]
 
@@ -88,6 +90,12 @@ def fail(console: Console, error: object, code: int = 2) -> int:
     commands' stderr console) and give ``code``, the command's exit status."""
     console.print(f"[red]error:[/red] {error}")
     return code
+
+
+def print_json(result: Any, **dumps: Any) -> None:
+    """A command's ``--json`` output: ``result`` as JSON on stdout, then a line break
+    (``dumps`` go to :func:`json.dumps`, e.g. ``default=str``)."""
+    sys.stdout.write(json.dumps(result, **dumps) + "\n")
 
 
 @dataclass(frozen=True)

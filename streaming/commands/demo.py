@@ -5,7 +5,6 @@ with SQLite, print and write a Markdown report (``var/reports/demo.md``)."""
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shutil
 import sys
@@ -13,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from streaming.clikit import print_json
 from streaming.demo_train import (
     LOOP_FORECASTER_ARGS,
     TrainOutcome,
@@ -169,8 +169,7 @@ def run(args: argparse.Namespace) -> int:
         md += "\nTraining failures:\n" + "".join(f"- {k}: {v}\n" for k, v in train_failed.items())
     report.write_text(md)
     if args.json:
-        json.dump(rep, sys.stdout, default=str)
-        sys.stdout.write("\n")
+        print_json(rep, default=str)
     else:
         sys.stdout.write(md + "\n")
         err.print(f"report written to {report}")

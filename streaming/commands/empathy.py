@@ -10,12 +10,11 @@ in a line is read as a newline). Uses the registry's current ``empathy`` bundle 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from streaming.clikit import fail
+from streaming.clikit import fail, print_json
 
 if TYPE_CHECKING:
     from models.empathy import EmpathyClassifier
@@ -93,7 +92,7 @@ def _emit(clf: EmpathyClassifier, texts: list[str], as_json: bool) -> None:
     results = clf.predict_comments(texts)
     if as_json:
         for r in results:
-            sys.stdout.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+            print_json(r.to_dict(), ensure_ascii=False)
         sys.stdout.flush()
         return
     from rich.console import Console

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
+from streaming.clikit import print_json
 from streaming.commands.options import add_common, service_overrides
 
 __all__ = ["parse_speed", "register", "run"]
@@ -64,8 +64,7 @@ def run(args: argparse.Namespace) -> int:
         report_path=args.report,
     )
     if args.json:
-        json.dump(rep, sys.stdout, default=str)
-        sys.stdout.write("\n")
+        print_json(rep, default=str)
     else:
         sys.stdout.write(md + "\n")
     return 0

@@ -7,11 +7,9 @@ matrix PNG under ``var/reports/empathy/``. ``--quick`` trains on a small slice f
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
-from streaming.clikit import fail
+from streaming.clikit import fail, print_json
 from training.commands.options import (
     IEMPATHIZE,
     add_command,
@@ -150,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         )
         out: dict[str, Any] = {k: s[k] for k in keys if k in s}
         out["report"] = str(res.report_dir / "report.md")
-        sys.stdout.write(json.dumps(out) + "\n")
+        print_json(out)
     else:
         console.print(
             f"mean over seeds {seeds}: "

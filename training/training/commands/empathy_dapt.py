@@ -9,12 +9,10 @@ iEmpathize train-split texts (never validation or test) to the pool. Writes an e
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from streaming.clikit import fail
+from streaming.clikit import fail, print_json
 from training.commands.options import add_command, add_torch_options, use_bf16
 
 __all__ = ["register", "run"]
@@ -116,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         "heldout_loss_after": round(res.heldout_loss_after, 4),
     }
     if args.json:
-        sys.stdout.write(json.dumps(summary) + "\n")
+        print_json(summary)
     else:
         console.print(
             f"encoder -> {res.out_dir} (held-out MLM loss "

@@ -11,11 +11,10 @@ paper's rows side by side; ``--json`` prints one object; the full summary goes t
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from streaming.clikit import fail
+from streaming.clikit import fail, print_json
 from training.commands.options import (
     IEMPATHIZE,
     add_command,
@@ -120,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         except TrainingError as exc:
             return fail(console, exc)
     if args.json:
-        sys.stdout.write(json.dumps(out, default=str) + "\n")
+        print_json(out, default=str)
         return 0
     lines = ["| model | multi F1 | seek F1 | provide F1 |", "| --- | --- | --- | --- |"]
     lines.append(_row(f"teacher {out['teacher']['model']} (test)", out["teacher"]["test"]))

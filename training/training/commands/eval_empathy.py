@@ -9,11 +9,9 @@ in the bundle. ``--json`` prints one object: ``{"multi": {"p", "r", "f1"}, "seek
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
-from streaming.clikit import fail
+from streaming.clikit import fail, print_json
 from training.commands.options import IEMPATHIZE, add_command
 
 __all__ = ["evaluate_bundle", "register", "run"]
@@ -72,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     except (ModelsError, TrainingError) as exc:
         return fail(console, exc)
     if args.json:
-        sys.stdout.write(json.dumps(out) + "\n")
+        print_json(out)
     else:
         for s in ("multi", "seek", "provide"):
             v = out[s]

@@ -5,8 +5,6 @@ order."""
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -14,7 +12,7 @@ from rich.console import Console
 from models.bundle import Bundle, Registry
 from models.errors import BundleError, BundleMissingError
 from models.paths import resolve_data_dir, resolve_registry_dir
-from streaming.clikit import fail
+from streaming.clikit import fail, print_json
 from training.commands.options import add_command, add_thread_window
 
 if TYPE_CHECKING:
@@ -126,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         preds = predict_examples(fc, ex, progress=tick)
         out = eval_json(ex, preds, n_boot=args.n_boot, target=target)
     if args.json:
-        sys.stdout.write(json.dumps(out) + "\n")
+        print_json(out)
         return 0
     con = Console()
     con.print(f"forecaster@{bundle.version} on {out['n_tlc']:,} TLCs / {out['n_posts']:,} posts")

@@ -4,9 +4,7 @@ checkpoint) + baselines, write the bundle and a report (var/reports/forecaster).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 
 from rich.console import Console
 
@@ -14,6 +12,7 @@ from models.bundle import Registry
 from models.errors import BundleMissingError
 from models.forecaster.checkpoint import DEFAULT_CHECKPOINTS
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
+from streaming.clikit import print_json
 from streaming.progress import report_progress
 from training.commands.options import add_command, add_thread_window
 from training.fromdb import add_registering_args
@@ -196,7 +195,7 @@ def train(args: argparse.Namespace) -> int:
         )
         summary = job.run()
     if args.json:
-        sys.stdout.write(json.dumps(summary, default=float) + "\n")
+        print_json(summary, default=float)
         return 0
     out = Console()
     out.print(f"forecaster bundle [bold]{summary['version']}[/bold] in {summary['registry']}")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from rich.console import Console
 
 from models.bundle import Registry
 from models.errors import BundleMissingError
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
-from streaming.clikit import fail
+from streaming.clikit import fail, print_json
 from streaming.errors import StreamingError
 from streaming.progress import counter, report_progress
 from training.commands.options import add_command, add_thread_window
@@ -74,7 +72,7 @@ def train(args: argparse.Namespace) -> int:
         except (TrainingError, StreamingError) as exc:
             return fail(err, exc, 1)
     if args.json:
-        sys.stdout.write(json.dumps(report) + "\n")
+        print_json(report)
         return 0
     out = Console()
     out.print(f"trajectory bundle [bold]{report['version']}[/bold] in {report['registry']}")
