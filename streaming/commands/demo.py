@@ -130,10 +130,10 @@ def run(args: argparse.Namespace) -> int:
     rep, md = replay_and_report(
         config=None,
         data=str(data),
-        since=args.since,
-        until=args.until,
-        subreddits=None if args.subreddits == "all" else args.subreddits,
         overrides={
+            "replay_since": args.since,
+            "replay_until": args.until,
+            "subreddits": None if args.subreddits == "all" else args.subreddits,
             "database_url": f"sqlite:///{db}",
             "bus": "embedded",
             "registry_dir": str(registry),

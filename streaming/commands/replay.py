@@ -52,15 +52,17 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from streaming.replay_run import replay_and_report
 
+    window = {
+        "replay_speed": args.speed,
+        "replay_since": args.since,
+        "replay_until": args.until,
+        "subreddits": args.subreddits,
+    }
     rep, md = replay_and_report(
         config=args.config,
         data=args.data,
-        speed=args.speed,
-        since=args.since,
-        until=args.until,
-        subreddits=args.subreddits,
+        overrides=service_overrides(args) | window,
         drain=not args.no_drain,
-        overrides=service_overrides(args),
         report_path=args.report,
     )
     if args.json:
