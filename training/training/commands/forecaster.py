@@ -89,6 +89,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         ),
     )
     p.add_argument("--lda-iterations", type=int, default=200)
+    p.add_argument(
+        "--max-tlcs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop reading the dump after the thread that brings the TLC count to N",
+    )
+    p.add_argument(
+        "--eta",
+        type=float,
+        default=None,
+        help="learning rate of the main and checkpoint XGBoost models (default: the tuned "
+        "recipe's; larger = fewer boosting rounds)",
+    )
     add_registering_args(p, train, "forecaster")
 
 
@@ -158,6 +172,8 @@ def train(args: argparse.Namespace) -> int:
         calibrate=not args.no_calibration,
         min_age_s=int(args.min_age_hours * 3600),
         max_threads=args.max_threads,
+        max_tlcs=args.max_tlcs,
+        eta=args.eta,
         time_split=not args.no_time_split,
         minilm=args.minilm,
         ablations=not args.no_ablations,
