@@ -97,6 +97,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="stop reading the dump after the thread that brings the TLC count to N",
     )
     p.add_argument(
+        "--ridge-alpha",
+        type=float,
+        default=None,
+        help="the paper's ridge baseline with this alpha (default: chosen on validation)",
+    )
+    p.add_argument(
         "--eta",
         type=float,
         default=None,
@@ -174,6 +180,7 @@ def train(args: argparse.Namespace) -> int:
         max_threads=args.max_threads,
         max_tlcs=args.max_tlcs,
         eta=args.eta,
+        ridge_alpha=args.ridge_alpha,
         time_split=not args.no_time_split,
         minilm=args.minilm,
         ablations=not args.no_ablations,

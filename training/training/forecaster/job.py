@@ -176,6 +176,7 @@ class ForecasterJob:
             "max_threads": a.max_threads,
             "max_tlcs": a.max_tlcs,
             "main_eta": a.eta,
+            "ridge_alpha_fixed": a.ridge_alpha,
             "history_scope": a.history_scope,
             "metrics_need_aux": self.aux is not None,
             "aux_version": getattr(self.aux, "version", None),

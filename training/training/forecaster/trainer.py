@@ -154,7 +154,8 @@ class ForecasterArgs:
     (``"all"``, an explicit opt-in). ``calibrate``: measure per-subreddit offsets on
     validation posts and keep them only where they lower the validation MSE.
     ``max_threads`` / ``max_tlcs``: read the dump's matured threads up to that many threads /
-    TLCs. ``eta``: the learning rate of the main and checkpoint models (default
+    TLCs. ``ridge_alpha``: the paper's ridge baseline with this α instead of one chosen on
+    validation. ``eta``: the learning rate of the main and checkpoint models (default
     :data:`~training.forecaster.fit.MAIN_XGB_PARAMS`; a larger one needs fewer rounds)."""
 
     target: str = "safe"
@@ -171,6 +172,7 @@ class ForecasterArgs:
     max_threads: int | None = None
     max_tlcs: int | None = None
     eta: float | None = None
+    ridge_alpha: float | None = None
     time_split: bool = True
     minilm: int = 0  # max training TLCs for the MiniLM comparison (0 = skip)
     make_current: bool = True
@@ -262,7 +264,11 @@ class ForecasterTrainer:
         y, xb = self.y, self.x[:, : self.extractor.n_base]
         self.say("fitting n-gram ridge (paper's linear baseline)")
         self.ridge, self.info["ridge"] = fit_ngram_ridge(
-            self._txt(tr), y[tr], xb[tr], val=(self._txt(va), y[va], xb[va]), alphas=ALPHAS
+            self._txt(tr),
+            y[tr],
+            xb[tr],
+            val=(self._txt(va), y[va], xb[va]),
+            alphas=ALPHAS if self.args.ridge_alpha is None else (float(self.args.ridge_alpha),),
         )
         self.say("fitting text-only n-gram ridge + out-of-fold scores")
         self.text_ridge, tinfo = fit_ngram_ridge(
