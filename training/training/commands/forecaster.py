@@ -70,6 +70,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     model.add_argument(
         "--lda-iterations", type=int, default=200, help="LDA topic-model iterations (default 200)"
     )
+    model.add_argument(
+        "--eta",
+        type=float,
+        default=None,
+        help="learning rate of the main and checkpoint XGBoost models (default: the tuned "
+        "recipe's; larger = fewer boosting rounds)",
+    )
+    model.add_argument(
+        "--max-tlcs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop reading the dump after the thread that brings the TLC count to N",
+    )
     evaluation = p.add_argument_group("evaluation and comparison models")
     evaluation.add_argument("--no-ablations", action="store_true", help="skip the ablation models")
     evaluation.add_argument(
@@ -81,6 +95,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default=0,
         metavar="N",
         help="also train the MiniLM comparison model on up to N training TLCs",
+    )
+    evaluation.add_argument(
+        "--ridge-alpha",
+        type=float,
+        default=None,
+        help="the paper's ridge baseline with this alpha (default: chosen on validation)",
     )
     evaluation.add_argument(
         "--n-boot", type=int, default=200, help="bootstrap resamples (default 200)"
@@ -166,6 +186,9 @@ def train(args: argparse.Namespace) -> int:
         calibrate=not args.no_calibration,
         min_age_s=int(args.min_age_hours * 3600),
         max_threads=args.max_threads,
+        max_tlcs=args.max_tlcs,
+        eta=args.eta,
+        ridge_alpha=args.ridge_alpha,
         time_split=not args.no_time_split,
         minilm=args.minilm,
         ablations=not args.no_ablations,
