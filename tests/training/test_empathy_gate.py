@@ -66,9 +66,9 @@ def test_thresholds_keep_the_settled_agreement_on_validation() -> None:
     q = np.full((n, 3), 0.0)
     q[np.arange(n), top] = conf
     q[np.arange(n), (top + 1) % 3] = 1 - conf
-    tlc = np.arange(n) // 3
+    valid = Window("valid", [""] * n, np.arange(n) // 3, [0] * (n // 3), labels=y)
     th, info = choose_thresholds(
-        q, y, tlc, n // 3, min_agreement=0.99, min_tlc_agreement=0.0, min_support=20
+        q, valid, min_agreement=0.99, min_tlc_agreement=0.0, min_support=20
     )
     settled = q.max(1) >= np.array([th[k] for k in ("none", "seeking", "providing")])[top]
     assert settled.any() and not settled.all()
@@ -78,7 +78,7 @@ def test_thresholds_keep_the_settled_agreement_on_validation() -> None:
     assert info["settled_agreement"] >= 0.99
     # a TLC target the settled set cannot meet at 0.99 tightens the sentences' target
     _, info2 = choose_thresholds(
-        q, y, tlc, n // 3, min_agreement=0.99, min_tlc_agreement=0.9999, min_support=20
+        q, valid, min_agreement=0.99, min_tlc_agreement=0.9999, min_support=20
     )
     assert info2["target_agreement"] > 0.99
     assert info2["settled_share"] <= info["settled_share"]

@@ -285,19 +285,18 @@ def cascade_labels(q: np.ndarray, settled: np.ndarray, y: np.ndarray) -> np.ndar
 
 def choose_thresholds(
     q: np.ndarray,
-    y: np.ndarray,
-    tlc: np.ndarray,
-    n_tlcs: int,
+    window: Window,
     *,
     min_agreement: float,
     min_tlc_agreement: float,
     min_support: int,
     z: float = 1.28,
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """Per-label thresholds on calibrated probabilities ``q`` against reference labels ``y``
-    (see the module docstring) and the validation figures they give. The agreement of a
+    """Per-label thresholds on calibrated probabilities ``q`` of ``window``'s sentences against
+    its reference (fp32) labels (see the module docstring) and the validation figures they give. The agreement of a
     label's settled sentences is judged by its Wilson lower bound (``z``: 1.28 = one-sided
     90 %), so a small lucky validation set does not lower a threshold."""
+    y, tlc, n_tlcs = window.y(), window.tlc, window.n_tlcs
     top = q.argmax(1)
     conf = q[np.arange(len(q)), top]
     target = min_agreement
@@ -373,9 +372,7 @@ def train_gate(
         q = softmax(z / temp)
         th, info = choose_thresholds(
             q,
-            y_valid,
-            valid.tlc,
-            valid.n_tlcs,
+            valid,
             min_agreement=cfg.min_agreement,
             min_tlc_agreement=cfg.min_tlc_agreement,
             min_support=cfg.min_support,
