@@ -96,8 +96,6 @@ class CheckpointScheduler:
     history_scope: str = "subreddit"
     max_per_tick: int = 500
     made: int = field(default=0, init=False)
-    #: the last :meth:`run` took a full ``max_per_tick`` for some delay (more may be due)
-    saturated: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.delays = tuple(sorted(int(d) for d in self.delays if int(d) > 0))
@@ -137,10 +135,8 @@ class CheckpointScheduler:
         if forecaster is None or not self.delays:
             return []
         rows: list[dict[str, Any]] = []
-        self.saturated = False
         for delay in self.delays:
             todo = self.due(s, now, delay)
-            self.saturated |= len(todo) >= self.max_per_tick
             if todo:
                 rows += self._forecast(s, forecaster, todo, delay)
         if rows:

@@ -97,18 +97,12 @@ class ScorerStage(DatabaseStage):
     missing_post_grace_s: int = 6 * 3600
     missing_post_wall_s: float = 120.0
     sweep_every_s: float = 5.0
-    #: checkpoint re-forecasts run at most this often, in slices of at most
-    #: ``checkpoint_slice`` TLCs per delay; a full slice runs the next slice after the next
-    #: batch, so a backlog of re-forecasts never holds newly arrived TLCs up for long
-    checkpoint_every_s: float = 1.0
-    checkpoint_slice: int = 128
     reloader: ModelReloader | None = None
     checkpoints: Sequence[int] = ()
     history_scope: str = "subreddit"
     stored_replies: int = field(default=0, init=False)
     shadow: ShadowScorer = field(default_factory=ShadowScorer, init=False)
     _last_sweep: float = field(default=0.0, init=False)
-    _last_checkpoints: float = field(default=float("-inf"), init=False)
     #: the champion's empathy results of the last batch (the challenger reuses them)
     _last_empathy: list[EmpathyResult | None] = field(default_factory=list, init=False)
 
@@ -122,7 +116,6 @@ class ScorerStage(DatabaseStage):
             horizon_s=self.horizon_s,
             config_hash=self.config_hash,
             history_scope=self.history_scope,
-            max_per_tick=self.checkpoint_slice,
         )
 
     # -- batch ---------------------------------------------------------------------------
@@ -322,13 +315,11 @@ class ScorerStage(DatabaseStage):
 
     # -- timers ----------------------------------------------------------------------------
     def tick(self) -> None:
-        now = time.monotonic()
-        if now - self._last_sweep >= self.sweep_every_s:
-            self._last_sweep = now
-            self.sweep_missing_posts()
-        if self.reforecast.saturated or now - self._last_checkpoints >= self.checkpoint_every_s:
-            self._last_checkpoints = now
-            self.run_checkpoints()
+        if time.monotonic() - self._last_sweep < self.sweep_every_s:
+            return
+        self._last_sweep = time.monotonic()
+        self.sweep_missing_posts()
+        self.run_checkpoints()
 
     def drain(self) -> None:
         self.sweep_missing_posts()

@@ -180,38 +180,3 @@ def test_only_revisions_covering_a_new_tlc_record_an_ingest_latency(tmp_path: Pa
     again = restarted.suggest("t3_p")
     assert again is not None and again["revision"] == 5 and again["latency_s"] is None
     assert list(restarted.latencies) == [] and len(sugg.latencies) == 2
-
-
-def test_reforecasts_run_in_slices_between_batches(tmp_path: Path) -> None:
-    """A backlog of due re-forecasts is worked off a slice per tick (one tick after each
-    batch), not all at once; each (TLC, checkpoint) still once."""
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    bus = EmbeddedBus()
-    metrics = StageMetrics()
-    dead = DeadLetters(bus, sessions, metrics)
-    clock = EventClock()
-    fc = SeeingForecaster()
-    scorer = ScorerStage(
-        sessions,
-        clock,
-        metrics,
-        dead,
-        bus,
-        ModelSet(forecaster=fc),
-        horizon_s=48 * 3600,
-        config_hash="t",
-        checkpoints=(900, 3600),
-        checkpoint_every_s=3600.0,  # only a full slice brings the next one forward
-        checkpoint_slice=2,
-    )
-    scorer.handle(
-        [_msg(TOPIC_SUBMISSIONS, submission(T0))]
-        + [_msg(TOPIC_COMMENTS, _comment(f"t1_{i}", "t3_p", 10 + i)) for i in range(5)]
-    )
-    clock.observe(T0 + 1000)  # all five are due at +15 min
-    made = []
-    for _ in range(4):
-        scorer.tick()
-        made.append(scorer.reforecast.made)
-    assert made == [2, 4, 5, 5]  # slices of 2; the short third slice ends the backlog
-    assert sorted(t for t, d in fc.seen if d == 900) == [f"t1_{i}" for i in range(5)]
