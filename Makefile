@@ -81,7 +81,7 @@ train-full: setup
 	$(BIN)/prosocial-train forecaster
 
 bench: $(TESTSTAMP)
-	@for f in bench/*.py; do n=$$(basename $$f .py); [ "$$n" = common ] && continue; \
+	@for f in bench/*.py; do n=$$(basename $$f .py); case $$n in common|__init__) continue;; esac; \
 	  echo "== bench $$n"; $(BIN)/python $$f || exit 1; done
 
 # fault injection on the real components (tansu, PostgreSQL, SQLite, service processes):

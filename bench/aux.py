@@ -15,7 +15,6 @@ Run: ``python bench/aux.py [--n 20000] [--registry DIR] [--data DIR]`` (needs a 
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import itertools
 import json
@@ -91,15 +90,14 @@ def _sklearn_baseline(texts: list[str]) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    from bench.common import bench_parser, write_result
+
+    ap = bench_parser(__doc__.split("\n")[0], "aux")
     ap.add_argument("--n", type=int, default=20000, help="comments to score")
     ap.add_argument("--per-text-n", type=int, default=2000, help="comments for the naive baseline")
     ap.add_argument(
         "--sklearn-n", type=int, default=10000, help="comments for the sklearn baseline"
     )
-    ap.add_argument("--registry", default=None)
-    ap.add_argument("--data", default=None)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "aux.json"))
     args = ap.parse_args()
 
     texts, links = _comments(resolve_data_dir(args.data), args.n)
@@ -146,10 +144,7 @@ def main() -> int:
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
     return 0
 
 

@@ -21,8 +21,6 @@ import gzip
 import http.client
 import json
 import math
-import os
-import platform
 import random
 import re
 import statistics
@@ -38,6 +36,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "training")]
 
 from sqlalchemy import text
 
+from bench.common import bench_parser, machine, write_result
 from models.paths import resolve_data_dir
 from streaming.orders import Scored, build_suggestion
 from streaming.storage import (
@@ -371,13 +370,11 @@ def measure(
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = bench_parser(__doc__.splitlines()[0], "dashboard", registry=False)
     ap.add_argument("--tlcs", type=int, default=10_000)
     ap.add_argument("--requests", type=int, default=40)
     ap.add_argument("--subreddit", default="GradSchool")
-    ap.add_argument("--data", default=None)
     ap.add_argument("--db", default=str(ROOT / "var" / "bench" / "dashboard.db"))
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "dashboard.json"))
     ap.add_argument("--reuse", action="store_true", help="keep a database filled before")
     ap.add_argument(
         "--postgres", action="store_true", help="on a temporary PostgreSQL server instead"
@@ -473,11 +470,10 @@ def run(args: argparse.Namespace, db_url: str) -> int:
         "query_plans": plans,
         "query_baselines": baselines,
         "database": db_url.split(":", 1)[0],
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine(),
         "note": "server and client in one process (uvicorn thread + http.client); loopback",
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1))
+    write_result(result, args.out, echo=False)
     print(f"worst page p95: {result['p95_ms_worst_page']} ms -> {args.out}")
     return 0
 

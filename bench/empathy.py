@@ -20,7 +20,6 @@ speed and agreement figures (``{"skipped": ...}`` for a bundle without a gate). 
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -63,18 +62,16 @@ def timed(clf, texts: list[str]) -> tuple[float, float, list]:  # type: ignore[n
 def main() -> int:
     import torch
 
+    from bench.common import bench_parser, write_result
     from models.bundle import Bundle, Registry
     from models.empathy import EmpathyClassifier
     from models.paths import resolve_data_dir, resolve_registry_dir
 
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--registry", default=None)
-    ap.add_argument("--data", default=None)
+    ap = bench_parser(__doc__, "empathy")
+    ap.add_argument("--model", default=None, help="an empathy bundle (default: the registry's)")
     ap.add_argument("--tlcs", type=int, default=1000)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads")
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "empathy.json"))
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     torch.set_num_threads(a.threads)
@@ -219,10 +216,7 @@ def main() -> int:
     result["loadavg_at_end"] = list(os.getloadavg())
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result["rss_before_models_mb"] = round(rss0 / 1024, 1)
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    print(json.dumps(result))
+    write_result(result, a.out)
     return 0
 
 

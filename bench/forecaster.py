@@ -19,8 +19,6 @@ Writes ``bench/results/forecaster.json``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -77,16 +75,15 @@ def time_streaming(fc, posts, empathy=None) -> float:  # type: ignore[no-untyped
 def main() -> int:
     import torch
 
+    from bench.common import bench_parser, write_result
     from models.bundle import Registry
     from models.forecaster.encoder import MiniLMEncoder
     from models.forecaster.model import Forecaster
     from models.paths import resolve_data_dir, resolve_registry_dir
 
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--registry", default=None)
-    ap.add_argument("--data", default=None)
+    ap = bench_parser(__doc__, "forecaster")
     ap.add_argument("--tlcs", type=int, default=2000)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads")
     ap.add_argument("--encoder-texts", type=int, default=256)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -129,10 +126,7 @@ def main() -> int:
         res[f"minilm_{name}_texts_per_s"] = len(texts) / (time.perf_counter() - t0)
     res["minilm_speedup"] = res["minilm_int8_texts_per_s"] / res["minilm_fp32_texts_per_s"]
     res["goal_tlcs_per_s"] = 200
-    out = ROOT / "bench" / "results" / "forecaster.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2) + "\n")
-    print(json.dumps(res, indent=2))
+    write_result(res, args.out)
     return 0
 
 

@@ -23,9 +23,6 @@ registry's ``aux`` and ``trajectory`` bundles (``prosocial-train aux``,
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import resource
 import sys
 import time
@@ -91,15 +88,12 @@ def _batched(computer: OutcomeComputer, tlcs: list[Node], batch_comments: int) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--data", default=None)
-    ap.add_argument("--registry", default=None)
-    ap.add_argument("--threads", type=int, default=3000)
+    from bench.common import bench_parser, machine, write_result
+
+    ap = bench_parser(__doc__, "outcomes", formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=3000, help="Reddit threads read")
     ap.add_argument("--baseline-tlcs", type=int, default=300)
     ap.add_argument("--batch-comments", type=int, default=20_000)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "outcomes.json"))
     args = ap.parse_args(argv)
 
     from models.aux import AuxModels
@@ -168,11 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result = {
         "bench": "outcomes",
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
         "data": {"threads": args.threads, "tlcs": len(tlcs), "comments": n_comments},
         "bundles": dict(computer.versions),
         "batched": {
@@ -198,10 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "peak_rss_mb": round(rss_kb / 1024, 1),
         "target_comments_per_s": 1000,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
     return 0
 
 

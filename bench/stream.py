@@ -550,49 +550,43 @@ def run_child(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--registry", default=None, help="model registry (default: var/registry)")
-    ap.add_argument("--data", default=None)
-    ap.add_argument("--since", default="2021-10-01")
-    ap.add_argument("--until", default="2021-11-01")
-    ap.add_argument("--rate", type=float, default=50.0)
-    ap.add_argument("--latency-tlcs", type=int, default=1500)
-    ap.add_argument("--baseline-tlcs", type=int, default=2000)
-    ap.add_argument("--partitions", type=int, default=4)
-    ap.add_argument(
-        "--scorers",
-        type=int,
-        default=2,
-        help="scorer processes in one consumer group for the Kafka throughput run",
+    from bench.common import bench_parser
+
+    ap = bench_parser(__doc__.split("\n")[0], "stream")
+    ap.add_argument("--since", default="2021-10-01", help="first post time of the replay")
+    ap.add_argument("--until", default="2021-11-01", help="end of the replay (exclusive)")
+    ap.add_argument("--partitions", type=int, default=4, help="partitions per topic (both buses)")
+    runs = ap.add_argument_group("throughput and latency runs")
+    runs.add_argument("--rate", type=float, default=50.0, help="TLCs/s of the latency run")
+    runs.add_argument("--latency-tlcs", type=int, default=1500, help="TLCs of the latency run")
+    runs.add_argument("--baseline-tlcs", type=int, default=2000, help="TLCs of the models alone")
+    runs.add_argument(
+        "--budget-s", type=float, default=300.0, help="max seconds of scoring per throughput run"
     )
-    ap.add_argument(
-        "--budget-s",
-        type=float,
-        default=300.0,
-        help="max seconds of scoring per throughput measurement",
+    runs.add_argument(
+        "--drain-s", type=float, default=120.0, help="max seconds to wait for the latency run"
     )
-    ap.add_argument(
-        "--drain-s",
-        type=float,
-        default=120.0,
-        help="max seconds to wait for the latency run to be scored",
+    kafka = ap.add_argument_group("Kafka")
+    kafka.add_argument("--skip-kafka", action="store_true", help="only the embedded runs")
+    kafka.add_argument(
+        "--scorers", type=int, default=2, help="scorer processes in one consumer group"
     )
-    ap.add_argument("--skip-kafka", action="store_true")
-    ap.add_argument(
+    cost = ap.add_argument_group("checkpoint re-forecast cost")
+    cost.add_argument(
         "--checkpoint-cost",
         action="store_true",
         help="also measure the embedded throughput without and with checkpoint re-forecasts",
     )
-    ap.add_argument(
+    cost.add_argument(
         "--checkpoints-on",
         default="900,3600,10800",
         help="re-forecast delays (s) for the 'with' runs of --checkpoint-cost",
     )
-    ap.add_argument("--repeats", type=int, default=2, help="pairs of --checkpoint-cost runs")
-    ap.add_argument("--skip-main", action="store_true", help="only the --checkpoint-cost runs")
+    cost.add_argument("--repeats", type=int, default=2, help="pairs of --checkpoint-cost runs")
+    cost.add_argument("--skip-main", action="store_true", help="only the --checkpoint-cost runs")
+    # the child processes' own options
     ap.add_argument("--checkpoints", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--throughput-only", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "stream.json"))
     ap.add_argument("--child", choices=["embedded"], help=argparse.SUPPRESS)
     ap.add_argument("--child-out", help=argparse.SUPPRESS)
     ap.add_argument("--child-tmp", help=argparse.SUPPRESS)

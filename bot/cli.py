@@ -8,6 +8,7 @@ actions) come from each subreddit's wiki page.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -84,36 +85,10 @@ def register(sub: Any) -> None:
     q.add_argument("--days", type=float, default=1, help="simulated days to serve")
     q.add_argument("--port", type=int, default=8765, help="0 = any free port (printed)")
     q.add_argument("--speed", type=float, default=60, help="simulated seconds per second")
-    q.add_argument("--fault-rate", type=float, default=0.0)
     q.add_argument("--seed", type=int, default=0)
-    q.add_argument(
-        "--delete-rate",
-        type=float,
-        default=0.0,
-        help="share of items deleted or removed after they became visible (GET /dev/deletions)",
-    )
     q.add_argument(
         "--paused", action="store_true", help="hold the clock until POST /dev/clock/start"
     )
-    q.add_argument("--outage-at", type=float, help="hours after the start when the API goes down")
-    q.add_argument("--outage-hours", type=float, default=2.0)
-    q.add_argument(
-        "--outage-kinds",
-        default="503",
-        help="how requests fail during the outage, drawn per request from: "
-        "503,500,timeout,late (late: performed, the answer lost)",
-    )
-    q.add_argument(
-        "--outage-late-posts",
-        type=int,
-        default=0,
-        help="the first N POSTs in the outage are performed, their answer lost",
-    )
-    q.add_argument(
-        "--timeout-delay", type=float, default=0.3, help="wall seconds a timed-out request waits"
-    )
-    q.add_argument("--wiki-outage-at", type=float, help="hours after the start: wiki down")
-    q.add_argument("--wiki-outage-hours", type=float, default=1.0)
     q.add_argument(
         "--wiki",
         action="append",
@@ -121,6 +96,35 @@ def register(sub: Any) -> None:
         metavar="SUB=FILE",
         help="seed r/SUB/wiki/prosocial with this YAML file (repeatable)",
     )
+    faults = q.add_argument_group("faults, deletions and outages")
+    faults.add_argument("--fault-rate", type=float, default=0.0, help="share of requests failed")
+    faults.add_argument(
+        "--delete-rate",
+        type=float,
+        default=0.0,
+        help="share of items deleted or removed after they became visible (GET /dev/deletions)",
+    )
+    faults.add_argument(
+        "--outage-at", type=float, help="hours after the start when the API goes down"
+    )
+    faults.add_argument("--outage-hours", type=float, default=2.0)
+    faults.add_argument(
+        "--outage-kinds",
+        default="503",
+        help="how requests fail during the outage, drawn per request from: "
+        "503,500,timeout,late (late: performed, the answer lost)",
+    )
+    faults.add_argument(
+        "--outage-late-posts",
+        type=int,
+        default=0,
+        help="the first N POSTs in the outage are performed, their answer lost",
+    )
+    faults.add_argument(
+        "--timeout-delay", type=float, default=0.3, help="wall seconds a timed-out request waits"
+    )
+    faults.add_argument("--wiki-outage-at", type=float, help="hours after the start: wiki down")
+    faults.add_argument("--wiki-outage-hours", type=float, default=1.0)
     q.set_defaults(func=run_devserver)
 
 
@@ -329,7 +333,7 @@ def run_privacy(args: argparse.Namespace) -> int:
             if time.monotonic() - last[job.name] >= job.every_s:
                 last[job.name] = time.monotonic()
                 r = job.run()
-                results[job.name] = r.as_dict() if r is not None else None
+                results[job.name] = dataclasses.asdict(r) if r is not None else None
         if args.once:
             break
         threading.Event().wait(5.0)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import KW_ONLY, asdict, dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from functools import partial
 from typing import Any
 
@@ -48,9 +48,6 @@ class SyncReport:
 
     def add(self, reason: str, n: int = 1) -> None:
         self.erased[reason] = self.erased.get(reason, 0) + n
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(eq=False)
@@ -103,7 +100,7 @@ class DeletionSync:
             self.schedule.mark_checked(batch)
         self._accumulate(report)
         if report.checked:
-            logger.info("re-check: %s", report.as_dict())
+            logger.info("re-check: %s", report)
         return report
 
     def _info(self, batch: list[str]) -> list[Any]:

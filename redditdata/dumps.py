@@ -19,12 +19,12 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 from pydantic import ValidationError
 
 from redditdata.errors import DumpError
-from redditdata.events import Comment, Submission, parse_event
+from redditdata.events import Comment, EventKind, Submission, parse_event
 
 __all__ = [
     "BadRecord",
@@ -38,8 +38,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-Kind = Literal["submission", "comment"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +208,7 @@ def rejection_reason(exc: Exception) -> str:
 
 
 def iter_events(
-    path: str | os.PathLike[str], kind: Kind, report: DumpReport | None = None
+    path: str | os.PathLike[str], kind: EventKind, report: DumpReport | None = None
 ) -> Iterator[Submission | Comment]:
     """Validated events of one dump file; invalid records are reported with their reason."""
     report = report if report is not None else DumpReport()

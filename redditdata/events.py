@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -23,6 +23,7 @@ __all__ = [
     "TOPIC_SUBMISSIONS",
     "Comment",
     "Event",
+    "EventKind",
     "Submission",
     "ValidationError",
     "parse_event",
@@ -161,6 +162,8 @@ class Comment(_Base):
 
 
 Event = Submission | Comment
+#: what an event is (its ``kind``)
+EventKind = Literal["submission", "comment"]
 
 
 def parse_event(record: dict[str, Any], kind: str | None = None) -> Event:
@@ -173,7 +176,7 @@ def parse_event(record: dict[str, Any], kind: str | None = None) -> Event:
     if not isinstance(record, dict):
         raise ValueError(f"record is not a JSON object but {type(record).__name__}")  # noqa: TRY004 (pydantic wants ValueError)
     if kind is None:
-        kind = record.get("kind") if record.get("kind") in ("submission", "comment") else None
+        kind = record.get("kind") if record.get("kind") in get_args(EventKind) else None
     if kind is None:
         name = record.get("name")
         if "parent_id" in record or (isinstance(name, str) and name.startswith("t1_")):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import pkgutil
 import re
@@ -12,12 +13,18 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "CommandLine",
     "CommandParser",
     "build_command_parser",
+    "fail",
     "plain_text",
+    "print_json",
     "run_command",
 ]
 
@@ -76,6 +83,19 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = No
 
     install_log_safety()
     return int(args.func(args) or 0)
+
+
+def fail(console: Console, error: object, code: int = 2) -> int:
+    """Print ``error`` as the command's error line (a red ``error:`` on ``console``, the
+    commands' stderr console) and give ``code``, the command's exit status."""
+    console.print(f"[red]error:[/red] {error}")
+    return code
+
+
+def print_json(result: Any, **dumps: Any) -> None:
+    """A command's ``--json`` output: ``result`` as JSON on stdout, then a line break
+    (``dumps`` go to :func:`json.dumps`, e.g. ``default=str``)."""
+    sys.stdout.write(json.dumps(result, **dumps) + "\n")
 
 
 @dataclass(frozen=True)

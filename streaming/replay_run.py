@@ -23,27 +23,20 @@ def replay_and_report(
     *,
     config: str | None,
     data: str,
-    speed: float = 0.0,
-    since: str | None = None,
-    until: str | None = None,
-    subreddits: str | None = None,
-    drain: bool = True,
     overrides: dict[str, Any] | None = None,
+    drain: bool = True,
     models: ModelSet | None = None,
     report_path: str | Path | None = None,
     title: str = "prosocial replay",
     progress: bool = True,
 ) -> tuple[dict[str, Any], str]:
-    settings = load_settings(
-        config,
-        replay_data=data,
-        replay_speed=speed,
-        replay_since=since,
-        replay_until=until,
-        subreddits=subreddits,
-        clock="event",
-        **(overrides or {}),
-    )
+    """Replay the dump in ``data`` through every stage on the event clock and report.
+
+    The settings come from ``config`` and ``overrides`` (e.g. the replay window:
+    ``replay_since``, ``replay_until``, ``subreddits``, and ``replay_speed``); the report and
+    its Markdown are returned (the Markdown also written to ``report_path``)."""
+    settings = load_settings(config, replay_data=data, clock="event", **(overrides or {}))
+    since, until = settings.replay_since, settings.replay_until
     index = ReplayIndex(
         data, since=parse_time(since), until=parse_time(until), subreddits=settings.subreddits
     )
@@ -68,7 +61,7 @@ def replay_and_report(
             "data": str(data),
             "since": since,
             "until": until,
-            "speed": speed,
+            "speed": settings.replay_speed,
             "posts": len(index.submissions),
             "comments": index.n_comments,
             "tlcs": index.n_tlcs,

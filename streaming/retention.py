@@ -12,8 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import KW_ONLY, asdict, dataclass, field
-from typing import Any
+from dataclasses import KW_ONLY, dataclass, field
 
 from sqlalchemy import and_, select, update
 
@@ -35,9 +34,6 @@ def expires_at(created_utc: float, horizon_s: int, retention_s: int) -> float:
 class PurgeReport:
     purged: dict[str, int] = field(default_factory=dict)  # kind -> items
     dead_letters: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(eq=False)
@@ -81,7 +77,7 @@ class RetentionPurge:
                     report.purged[kind] = report.purged.get(kind, 0) + len(lst)
         report.dead_letters = self._purge_dead_letters()
         if report.purged or report.dead_letters:
-            logger.info("retention purge: %s", report.as_dict())
+            logger.info("retention purge: %s", report)
         return report
 
     def _purge_dead_letters(self) -> int:

@@ -13,9 +13,11 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bot.devserver.routes import Response, route
+from bot.devserver.routes import Handler, Response, route
 
 if TYPE_CHECKING:
     from bot.devserver.world import Item, RedditWorld
@@ -27,6 +29,41 @@ _FORBIDDEN: Response = (403, {"message": "Forbidden", "error": 403})
 
 def _errors(code: str, msg: str, field: str = "id") -> Response:
     return 200, {"json": {"errors": [[code, msg, field]]}}
+
+
+def _moderators_with(perm: str) -> Callable[[Handler], Handler]:
+    """The decorated handler (the subreddit its first argument) answers 403 to anyone but a
+    moderator of that subreddit with ``perm``."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def checked(api: ModeratorApi, sub: str, *args: Any, **kwargs: Any) -> Response:
+            if not api.is_mod(sub, perm):
+                return _FORBIDDEN
+            return handler(api, sub, *args, **kwargs)
+
+        return checked
+
+    return wrap
+
+
+def _on_moderated(
+    *, posts_only: bool = False
+) -> Callable[[Callable[[ModeratorApi, Item, dict[str, str]], Response]], Handler]:
+    """The decorated handler acts on the form's item (``handler(api, item, form)``) when the user
+    may moderate it (:meth:`ModeratorApi._moderated`); anyone else gets Reddit's error."""
+
+    def wrap(handler: Callable[[ModeratorApi, Item, dict[str, str]], Response]) -> Handler:
+        @functools.wraps(handler)
+        def checked(api: ModeratorApi, *, query: dict[str, str], form: dict[str, str]) -> Response:
+            target = api._moderated(form, posts_only=posts_only)
+            if isinstance(target, tuple):  # the error answer
+                return target
+            return handler(api, target, form)
+
+        return checked
+
+    return wrap
 
 
 class ModeratorApi:
@@ -52,19 +89,17 @@ class ModeratorApi:
         return {"kind": "wikipagesettings", "data": dict(self.page_settings(sub, page))}
 
     @route("GET", r"^/r/([^/]+)/wiki/settings/(.+?)/?$")
+    @_moderators_with("wiki")
     def wiki_settings_get(
         self, sub: str, page: str, *, query: dict[str, str], form: dict[str, str]
     ) -> Response:
-        if not self.is_mod(sub, "wiki"):
-            return _FORBIDDEN
         return 200, self._settings_json(sub, page)
 
     @route("POST", r"^/r/([^/]+)/wiki/settings/(.+?)/?$")
+    @_moderators_with("wiki")
     def wiki_settings_set(
         self, sub: str, page: str, *, query: dict[str, str], form: dict[str, str]
     ) -> Response:
-        if not self.is_mod(sub, "wiki"):
-            return _FORBIDDEN
         try:
             level = int(form.get("permlevel", "0"))
         except ValueError:
@@ -166,20 +201,16 @@ class ModeratorApi:
         return target
 
     @route("POST", r"^/api/remove/?$")
-    def remove(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
-        target = self._moderated(form)
-        if isinstance(target, tuple):  # the error answer
-            return target
+    @_on_moderated()
+    def remove(self, target: Item, form: dict[str, str]) -> Response:
         self._log("remove", target, form)
         target.data["removed"] = True
         target.data["body" if target.kind == "t1" else "selftext"] = "[removed]"
         return 200, {}
 
     @route("POST", r"^/api/distinguish/?$")
-    def distinguish(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
-        target = self._moderated(form)
-        if isinstance(target, tuple):  # the error answer
-            return target
+    @_on_moderated()
+    def distinguish(self, target: Item, form: dict[str, str]) -> Response:
         if target.data.get("author") != self.user:
             # a moderator distinguishes (and so stickies) only their own comments
             return _FORBIDDEN
@@ -196,20 +227,16 @@ class ModeratorApi:
         return self._things(target)
 
     @route("POST", r"^/api/set_suggested_sort/?$")
-    def suggested_sort(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
-        target = self._moderated(form, posts_only=True)
-        if isinstance(target, tuple):  # the error answer
-            return target
+    @_on_moderated(posts_only=True)
+    def suggested_sort(self, target: Item, form: dict[str, str]) -> Response:
         self._log("set_suggested_sort", target, form)
         sort = form.get("sort") or None
         target.data["suggested_sort"] = None if sort == "blank" else sort
         return 200, {"json": {"errors": []}}
 
     @route("POST", r"^/api/set_subreddit_sticky/?$")
-    def post_sticky(self, *, query: dict[str, str], form: dict[str, str]) -> Response:
-        target = self._moderated(form, posts_only=True)
-        if isinstance(target, tuple):  # the error answer
-            return target
+    @_on_moderated(posts_only=True)
+    def post_sticky(self, target: Item, form: dict[str, str]) -> Response:
         self._log("set_subreddit_sticky", target, form)
         target.data["stickied"] = form.get("state") == "True"
         return 200, {"json": {"errors": []}}

@@ -32,7 +32,18 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["DENSE_FEATURES", "Featurizer", "FeaturizerSpec", "clean_text", "tokenize"]
+__all__ = [
+    "DENSE_FEATURES",
+    "Featurizer",
+    "FeaturizerSpec",
+    "Parts",
+    "clean_text",
+    "tokenize",
+]
+
+#: A batch of texts' word and character n-gram occurrence patterns and dense columns
+#: (:meth:`Featurizer.parts`).
+Parts = tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]
 
 _TOKEN_RE = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
 
@@ -213,7 +224,7 @@ class Featurizer:
         keys >>= np.uint32(32 - self.spec.char_bits)
         return _pattern(keys.astype(np.int32), counts, 1 << self.spec.char_bits)
 
-    def _parts(self, texts: Sequence[object]) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
+    def _parts(self, texts: Sequence[object]) -> Parts:
         raw = [clean_text(t, self.spec.max_chars) for t in texts]
         n = len(raw)
         dense = np.zeros((n, len(DENSE_FEATURES)), dtype=np.float32)
@@ -247,7 +258,16 @@ class Featurizer:
         L2 norm over its block's occurrences; summing duplicates keeps the linear scores equal
         to :meth:`linear`'s.
         """
-        words, chars, dense = self._parts(texts)
+        return self.assemble(self.parts(texts))
+
+    def parts(self, texts: Sequence[object]) -> Parts:
+        """The texts' word and character n-gram occurrences and dense columns (what
+        :meth:`transform` and :meth:`presence` are built from; independent of the idf)."""
+        return self._parts(texts)
+
+    def assemble(self, parts: Parts) -> sp.csr_matrix:
+        """:meth:`transform` of the texts whose :meth:`parts` these are."""
+        words, chars, dense = parts
         idf = self._idf()
         blocks = []
         for pat, (sl, weight) in zip((words, chars), self._blocks(), strict=True):
@@ -264,7 +284,11 @@ class Featurizer:
 
     def presence(self, texts: Sequence[object]) -> sp.csr_matrix:
         """Binary term-presence matrix of the sparse block (for document frequencies)."""
-        words, chars, _ = self._parts(texts)
+        return self.presence_of(self._parts(texts))
+
+    def presence_of(self, parts: Parts) -> sp.csr_matrix:
+        """:meth:`presence` of the texts whose :meth:`parts` these are."""
+        words, chars, _ = parts
         x = sp.hstack([words, chars], format="csr", dtype=np.float32)
         x.sum_duplicates()
         x.data[:] = 1.0

@@ -5,7 +5,6 @@ with SQLite, print and write a Markdown report (``var/reports/demo.md``)."""
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shutil
 import sys
@@ -13,14 +12,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from streaming.clikit import print_json
 from streaming.demo_train import (
-    DEMO_TRAIN_ARGS,
     LOOP_FORECASTER_ARGS,
-    TRAIN_ORDER,
+    TrainOutcome,
+    demo_quality_bundles,
+    profile_markdown,
+    train_missing,
     trainer_command,
 )
 
-__all__ = ["DEMO_TRAIN_ARGS", "TRAIN_ORDER", "register", "run"]
+__all__ = ["register", "run"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,36 +57,38 @@ def register(sub: Any) -> None:
         + ",".join(LOOP_SUBREDDITS)
         + ")",
     )
-    p.add_argument(
+    p.add_argument("--report", default=None, help="default var/reports/demo.md")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--registry", dest="registry_dir", help="model registry directory")
+    loop = p.add_argument_group("the retraining loop")
+    loop.add_argument(
         "--loop",
         action="store_true",
         help="the retraining loop: month 1 = --since..--until with the champion, train a "
         "challenger from the database, shadow it on month 2 = --until..--loop-until, compare, "
         "promote or refuse (on a copy of the registry); JSON report var/reports/demo-loop.json",
     )
-    p.add_argument("--loop-until", default="2021-12-01", help="end of month 2 (--loop)")
-    p.add_argument(
+    loop.add_argument("--loop-until", default="2021-12-01", help="end of month 2 (--loop)")
+    loop.add_argument(
         "--loop-n-boot", type=int, default=200, help="bootstrap resamples in compare (--loop)"
     )
-    p.add_argument(
+    loop.add_argument(
         "--no-worse", action="store_true", help="--loop without the shuffled-outcomes challenger"
     )
-    p.add_argument("--no-train", action="store_true", help="never train missing bundles")
-    p.add_argument(
+    train = p.add_argument_group("training missing bundles")
+    train.add_argument("--no-train", action="store_true", help="never train missing bundles")
+    train.add_argument(
         "--train-jobs",
         type=int,
         default=2,
         help="training steps run side by side when their inputs are ready (default 2)",
     )
-    p.add_argument(
+    train.add_argument(
         "--setup-record",
         default=None,
         help="file where `make setup` wrote its seconds and end time (make demo passes it): "
         "when setup ran just before this run, its time joins the report's step breakdown",
     )
-    p.add_argument("--report", default=None, help="default var/reports/demo.md")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--registry", dest="registry_dir")
     p.set_defaults(func=run)
 
 
@@ -92,12 +96,6 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
-    from streaming.demo_train import (
-        TrainOutcome,
-        demo_quality_bundles,
-        profile_markdown,
-        train_missing,
-    )
     from streaming.replay_run import replay_and_report
 
     err = Console(stderr=True)
@@ -132,10 +130,10 @@ def run(args: argparse.Namespace) -> int:
     rep, md = replay_and_report(
         config=None,
         data=str(data),
-        since=args.since,
-        until=args.until,
-        subreddits=None if args.subreddits == "all" else args.subreddits,
         overrides={
+            "replay_since": args.since,
+            "replay_until": args.until,
+            "subreddits": None if args.subreddits == "all" else args.subreddits,
             "database_url": f"sqlite:///{db}",
             "bus": "embedded",
             "registry_dir": str(registry),
@@ -171,8 +169,7 @@ def run(args: argparse.Namespace) -> int:
         md += "\nTraining failures:\n" + "".join(f"- {k}: {v}\n" for k, v in train_failed.items())
     report.write_text(md)
     if args.json:
-        json.dump(rep, sys.stdout, default=str)
-        sys.stdout.write("\n")
+        print_json(rep, default=str)
     else:
         sys.stdout.write(md + "\n")
         err.print(f"report written to {report}")

@@ -10,10 +10,11 @@ in a line is read as a newline). Uses the registry's current ``empathy`` bundle 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+from streaming.clikit import fail, print_json
 
 if TYPE_CHECKING:
     from models.empathy import EmpathyClassifier
@@ -53,8 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     err = Console(stderr=True)
     if not args.file and not args.text:
-        err.print("[red]error:[/red] give a text or --file F")
-        return 2
+        return fail(err, "give a text or --file F")
     try:
         if args.model:
             clf = EmpathyClassifier.from_bundle(Bundle.open(args.model), fast=not args.fp32)
@@ -68,8 +68,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     except (ModelsError, OSError) as exc:
-        err.print(f"[red]error:[/red] cannot load the empathy model: {exc}")
-        return 2
+        return fail(err, f"cannot load the empathy model: {exc}")
 
     if args.file:
         try:
@@ -83,8 +82,7 @@ def run(args: argparse.Namespace) -> int:
             if batch:
                 _emit(clf, batch, args.json)
         except OSError as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            return 2
+            return fail(err, exc)
         return 0
     _emit(clf, [" ".join(args.text)], args.json)
     return 0
@@ -94,7 +92,7 @@ def _emit(clf: EmpathyClassifier, texts: list[str], as_json: bool) -> None:
     results = clf.predict_comments(texts)
     if as_json:
         for r in results:
-            sys.stdout.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+            print_json(r.to_dict(), ensure_ascii=False)
         sys.stdout.flush()
         return
     from rich.console import Console

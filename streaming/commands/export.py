@@ -5,9 +5,9 @@ training and evaluation command reads."""
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
+
+from streaming.clikit import print_json
 
 __all__ = ["register", "run"]
 
@@ -46,5 +46,5 @@ def run(args: argparse.Namespace) -> int:
         subreddits=[s.strip() for s in args.subreddits.split(",") if s.strip()],
         shuffle_seed=args.shuffle_outcomes,
     )
-    sys.stdout.write(json.dumps(summary.as_dict()) + "\n")
+    print_json(summary.as_dict())
     return 0

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from streaming.clikit import print_json
+
 __all__ = ["gate_thresholds", "register", "run_compare"]
 
 
@@ -22,7 +24,7 @@ def _registry(args: argparse.Namespace) -> Any:
 def _out(obj: Any) -> None:
     from streaming.stages.scorer import jsonable
 
-    sys.stdout.write(json.dumps(jsonable(obj), indent=2) + "\n")
+    print_json(jsonable(obj), indent=2)
 
 
 def _add_window(p: argparse.ArgumentParser) -> None:

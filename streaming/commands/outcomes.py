@@ -8,8 +8,6 @@ rows appended. Batches TLCs so each aux call scores many replies at once.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +23,7 @@ from models.paths import resolve_data_dir, resolve_registry_dir
 from redditdata.dumps import DumpReport
 from redditdata.forest import iter_threads
 from redditdata.tree import Node, Thread
+from streaming.clikit import fail, print_json
 from streaming.errors import StreamingError
 from streaming.outcome_files import existing_tlcs, infer_format, open_sink
 from streaming.progress import counter
@@ -162,10 +161,9 @@ def run(args: argparse.Namespace) -> int:
                 progress=progress,
             )
         except StreamingError as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            return 1
+            return fail(err, exc, 1)
     if args.json:
-        sys.stdout.write(json.dumps(summary) + "\n")
+        print_json(summary)
     else:
         Console().print(
             f"wrote {summary['written']:,} TLC outcomes to {summary['out']} "

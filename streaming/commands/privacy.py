@@ -4,6 +4,7 @@ purge run once (``purge``, for deployments that schedule it outside ``prosocial 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -68,6 +69,6 @@ def run_purge(args: argparse.Namespace) -> int:
         horizon_s=settings.horizon_s,
         retention_s=settings.retention_s,
     )
-    report = purge.run().as_dict()
+    report = dataclasses.asdict(purge.run())
     sys.stdout.write((json.dumps(report) if args.json else f"purged: {report}") + "\n")
     return 0

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
+from streaming.clikit import print_json
 from streaming.commands.options import add_common, service_overrides
 
 __all__ = ["parse_speed", "register", "run"]
@@ -52,20 +52,21 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from streaming.replay_run import replay_and_report
 
+    window = {
+        "replay_speed": args.speed,
+        "replay_since": args.since,
+        "replay_until": args.until,
+        "subreddits": args.subreddits,
+    }
     rep, md = replay_and_report(
         config=args.config,
         data=args.data,
-        speed=args.speed,
-        since=args.since,
-        until=args.until,
-        subreddits=args.subreddits,
+        overrides=service_overrides(args) | window,
         drain=not args.no_drain,
-        overrides=service_overrides(args),
         report_path=args.report,
     )
     if args.json:
-        json.dump(rep, sys.stdout, default=str)
-        sys.stdout.write("\n")
+        print_json(rep, default=str)
     else:
         sys.stdout.write(md + "\n")
     return 0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from typing import Any
 
+from streaming.clikit import print_json
 from streaming.commands.options import add_common, service_settings
 
 __all__ = ["register", "run"]
@@ -35,7 +35,6 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
 
     from streaming.ops import JsonLogFormatter, OpsServer
     from streaming.runtime import (
@@ -85,8 +84,7 @@ def run(args: argparse.Namespace) -> int:
     for k, v in p.skipped.items():
         logger.warning("not running %s: %s", k, v)
     if args.check:
-        json.dump(p.health(), sys.stdout, default=str)
-        sys.stdout.write("\n")
+        print_json(p.health(), default=str)
         p.bus.close()
         return 0
     ops = start_ops(p)

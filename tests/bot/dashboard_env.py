@@ -85,25 +85,16 @@ class DashboardEnv:
 
 
 def fill_database(data_dir: Path, db_url: str, *, until: str = UNTIL) -> Any:
-    from streaming.clock import EventClock
     from streaming.replay import ReplayIndex, parse_time
-    from streaming.runtime import assemble, run_embedded
-    from streaming.settings import load_settings
+    from streaming.runtime import run_embedded
+    from tests.streaming.support import replay_pipeline
 
     index = ReplayIndex(
         data_dir / "reddit-college", since=parse_time(SINCE), until=parse_time(until)
     )
-    settings = load_settings(
-        database_url=db_url,
-        clock="event",
-        replay_data="-",
-        horizon_s=48 * 3600,
-        quiet_period_s=600,
-        eval_every=150,
-    )
     models = tiny_models()
     models.empathy = SentenceEmpathy()  # type: ignore[assignment]  # per-sentence results
-    p = assemble(settings, models=models, index=index, clock=EventClock())
+    p = replay_pipeline(index, db_url, models, eval_every=150)
     # one malformed record, as Reddit sometimes sends: the health page counts it by reason
     p.bus.publish("reddit.comments", "t3_zzzzzz", b'{"kind": "comment", "id": 42}')
     run_embedded(p)

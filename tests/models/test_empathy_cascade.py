@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +174,82 @@ def test_auto_calibrates_the_modes_behind_the_gate(
     assert len(cache) == 2
     (other,) = [e for e in cache.values() if e["key"] != entry["key"]]
     assert all("settled" not in f for f in other["figures"].values())
+
+
+class _Timed:
+    """A real classifier whose passes advance a fake clock by ``seconds`` (no timing decides
+    the test); everything else is the classifier's own."""
+
+    def __init__(self, clf: EmpathyClassifier, clock: list[float], seconds: float) -> None:
+        self.clf, self.clock, self.seconds = clf, clock, seconds
+        self.mode, self.gate = clf.mode, clf.gate
+
+    @property
+    def last_settled(self) -> int:
+        return self.clf.last_settled
+
+    def predict_sentences(self, sentences: Sequence[str]) -> Any:
+        self.clock[0] += self.seconds
+        return self.clf.predict_sentences(sentences)
+
+
+def test_calibration_behind_a_gate_judges_agreement_on_the_encoders_sentences(
+    tiny: dict[str, Any],
+) -> None:
+    """A fast mode that disagrees with fp32 on the encoder's own sentences is refused even
+    though the gate's settled sentences (identical in every mode) lift its agreement over
+    all calibration sentences above the bar."""
+    from models.empathy.fastpath import CALIBRATION_SENTENCES, calibrate
+
+    sentences = list(CALIBRATION_SENTENCES)
+    gate = hand_gate({"none": 0.6})  # settles the sentences without its seeking/providing words
+
+    def gated(bias: np.ndarray | None = None) -> EmpathyClassifier:
+        clf = EmpathyClassifier.from_bundle(tiny["bundle"], fast=True, mode="fp32", gate=False)
+        clf.gate = gate
+        if bias is not None:
+            clf.bias = bias
+        return clf
+
+    ref = gated()
+    ref_preds = ref.predict_sentences(sentences)
+    enc = [i for i, p in enumerate(ref_preds) if not p.settled]
+    assert 0 < len(enc) < len(sentences)
+    # The "fast mode": the same real encoder with one class bias moved just past the smallest
+    # margin among the encoder's sentences, so that exactly that sentence changes label.
+    logp = np.log(
+        np.clip(ref._adjusted(ref.head_probs([sentences[i] for i in enc])["multi"]), 1e-9, 1)
+    )
+    margins = logp.max(1, keepdims=True) - logp
+    margins[margins == 0] = np.inf
+    row, cls = np.unravel_index(np.argmin(margins), margins.shape)
+    bias = ref.bias.copy()
+    bias[cls] += margins[row, cls] + 1e-4
+    fast_preds = gated(bias).predict_sentences(sentences)
+    differ = [i for i, (a, b) in enumerate(zip(ref_preds, fast_preds)) if a.label != b.label]
+    assert differ and set(differ) <= set(enc)  # the settled sentences agree trivially
+    everywhere = 1 - len(differ) / len(sentences)
+    on_encoder = 1 - len(differ) / len(enc)
+    min_agreement = 0.97
+    # the case the fix is about: over all sentences the mode passes, on the encoder's it fails
+    assert everywhere >= min_agreement > on_encoder
+
+    clock = [0.0]
+    speed = {"fp32": 1.0, "int8": 0.4}
+    built = {"fp32": gated(), "int8": gated(bias)}
+
+    def build(mode: str) -> _Timed:
+        built[mode].mode = mode
+        return _Timed(built[mode], clock, speed[mode])
+
+    cal, winner = calibrate(
+        build, ["fp32", "int8"], timer=lambda: clock[0], min_agreement=min_agreement
+    )
+    assert cal.figures["int8"]["agreement_fp32"] == pytest.approx(on_encoder, abs=1e-4)
+    assert (
+        cal.figures["int8"]["settled"]
+        == cal.figures["fp32"]["settled"]
+        == len(sentences) - len(enc)
+    )
+    assert cal.figures["int8"]["sentences_per_s"] > cal.figures["fp32"]["sentences_per_s"] * 2
+    assert cal.mode == "fp32" and winner.mode == "fp32"  # type: ignore[attr-defined]

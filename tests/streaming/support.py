@@ -12,17 +12,15 @@ from streaming.replay import ReplayIndex
 from streaming.runtime import RunStats, assemble, run_embedded
 from streaming.settings import load_settings
 
-__all__ = ["HORIZON", "replay", "submission"]
+__all__ = ["HORIZON", "replay", "replay_pipeline", "submission"]
 
 #: the outcome horizon the replays use (the service's default, 48 h)
 HORIZON = 48 * 3600
 
 
-def replay(
-    index: ReplayIndex, db_url: str, models: ModelSet, **settings: Any
-) -> tuple[Pipeline, RunStats]:
-    """Replay ``index`` through every stage (embedded bus, event clock, 48 h horizon, 10 min
-    quiet period; ``settings`` override) to the end; the pipeline and its run figures."""
+def replay_pipeline(index: ReplayIndex, db_url: str, models: ModelSet, **settings: Any) -> Pipeline:
+    """Every stage, set up to replay ``index`` (embedded bus, event clock, 48 h horizon, 10 min
+    quiet period; ``settings`` override)."""
     s = load_settings(
         database_url=db_url,
         clock="event",
@@ -31,7 +29,15 @@ def replay(
         quiet_period_s=600,
         **settings,
     )
-    p = assemble(s, models=models, index=index, clock=EventClock())
+    return assemble(s, models=models, index=index, clock=EventClock())
+
+
+def replay(
+    index: ReplayIndex, db_url: str, models: ModelSet, **settings: Any
+) -> tuple[Pipeline, RunStats]:
+    """Replay ``index`` through every stage (:func:`replay_pipeline`) to the end; the pipeline
+    and its run figures."""
+    p = replay_pipeline(index, db_url, models, **settings)
     return p, run_embedded(p)
 
 

@@ -11,16 +11,8 @@ from streaming.stages.evaluator import evaluate_rows
 
 
 def _s(name: str, t: int, score: int, f: float, lo: float, hi: float) -> Scored:
-    return Scored(
-        name=name,
-        created_utc=t,
-        score=score,
-        forecast=f,
-        lower=lo,
-        upper=hi,
-        reasons=["r"],
-        empathy_label="providing",
-    )
+    """A scored TLC, its fields in :class:`Scored`'s order, with a reason and "providing"."""
+    return Scored(name, t, score, f, lo, hi, reasons=["r"], empathy_label="providing")
 
 
 def test_suggestion_orders_by_forecast_and_diffs_against_reddit_order() -> None:

@@ -213,3 +213,25 @@ def test_fixed_regularisation_skips_the_validation_grid(tiny_data: AuxData) -> N
     assert t.params["chosen_reg"]["toxicity"] == 4.0
     with pytest.raises(Exception, match="HEAD=VALUE"):
         _fixed_reg("nonsense=1")
+
+
+def test_features_assembled_from_the_idf_pass_equal_featurising_again(
+    tiny_trained: TrainedAux, tiny_data: AuxData
+) -> None:
+    from training.aux.fit import FeatureCache, fit_idf
+
+    from models.aux import Featurizer
+
+    f = tiny_trained.featurizer
+    distinct = list(dict.fromkeys(tiny_data.all_train_texts()))[:300]
+    more = tiny_data.evals["advice"]["test"].texts[:50] + distinct[:20]  # some seen, some not
+    parts: list = []
+    idf = fit_idf(Featurizer(f.spec), distinct, chunk=64, keep=parts)
+    assert np.array_equal(idf, fit_idf(Featurizer(f.spec), distinct, chunk=64))
+    assert len(parts) == (len(distinct) + 63) // 64
+    g = Featurizer(f.spec, idf=idf)
+    fresh = FeatureCache(g, distinct + more, chunk=64)
+    reused = FeatureCache(g, distinct + more, chunk=64, known=(distinct, parts))
+    for texts in (distinct, more, more[::-1]):
+        a, b = fresh.rows(texts), reused.rows(texts)
+        assert a.shape == b.shape and (a != b).nnz == 0

@@ -6,13 +6,13 @@ and one optimizer step per model, so the figures mean nothing: the wiring is wha
 from __future__ import annotations
 
 import importlib.metadata as md
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from training.empathy.students import kept_layers
 from training.errors import TrainingError
+
+from tests.imports import modules_loaded_by
 
 pytestmark = pytest.mark.slow
 
@@ -51,13 +51,10 @@ def test_missing_parts_name_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_serving_never_imports_the_teacher() -> None:
-    code = (
-        "import sys, models.empathy, models.empathy.fastpath, streaming.pipeline, "
-        "streaming.commands.demo\n"
-        "bad = [m for m in sys.modules if 'teacher' in m or m.startswith('training')]\n"
-        "assert not bad, bad\n"
+    loaded = modules_loaded_by(
+        "models.empathy", "models.empathy.fastpath", "streaming.pipeline", "streaming.commands.demo"
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    assert not [m for m in loaded if "teacher" in m or m.startswith("training")]
 
 
 @needs_teacher

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from itertools import pairwise
 from typing import Any
@@ -26,9 +26,10 @@ from sklearn.metrics import cohen_kappa_score, roc_auc_score
 from sklearn.model_selection import KFold
 from training.aux.datasets import AuxData, HeadData
 from training.errors import TrainingError
+from training.progress import Progress
 
 from models.aux import AUX_HEADS, HEAD_KINDS, Calibrator, Featurizer, FeaturizerSpec
-from models.aux.features import clean_text, tokenize
+from models.aux.features import Parts, clean_text, tokenize
 
 __all__ = [
     "TRAINING_FEATURES",
@@ -44,7 +45,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
 #: The paper's toxicity thresholds, at which calibration is judged.
 CALIBRATION_THRESHOLDS = (0.5, 0.8)
 
@@ -94,17 +94,29 @@ def build_vocab(
     return tuple(w for _, w in items[:max_size])
 
 
-def fit_idf(featurizer: Featurizer, texts: Sequence[str], chunk: int = 4096) -> np.ndarray:
-    """Smoothed idf ``log((1 + n) / (1 + df)) + 1`` over ``texts`` for every sparse column."""
+def fit_idf(
+    featurizer: Featurizer,
+    texts: Sequence[str],
+    chunk: int = 4096,
+    keep: list[Parts] | None = None,
+) -> np.ndarray:
+    """Smoothed idf ``log((1 + n) / (1 + df)) + 1`` over ``texts`` for every sparse column;
+    ``keep`` receives each chunk's :meth:`~models.aux.features.Featurizer.parts` (to build
+    the features of the same texts without featurising them again)."""
     df = np.zeros(featurizer.n_sparse, dtype=np.float64)
     for s in range(0, len(texts), chunk):
-        x = featurizer.presence(texts[s : s + chunk])
+        parts = featurizer.parts(texts[s : s + chunk])
+        x = featurizer.presence_of(parts)
         df += np.bincount(x.indices, minlength=featurizer.n_sparse)
+        if keep is not None:
+            keep.append(parts)
     return (np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0).astype(np.float32)
 
 
 class FeatureCache:
-    """Featurises each distinct text once; ``rows(texts)`` gathers their matrix rows."""
+    """Featurises each distinct text once; ``rows(texts)`` gathers their matrix rows.
+    ``known``: texts whose parts were already computed, in chunks of ``chunk`` (see
+    :func:`fit_idf`); they are assembled, not featurised again."""
 
     def __init__(
         self,
@@ -112,19 +124,25 @@ class FeatureCache:
         texts: Sequence[str],
         chunk: int = 4096,
         progress: Progress | None = None,
+        known: tuple[Sequence[str], Sequence[Parts]] | None = None,
     ) -> None:
         uniq = list(dict.fromkeys(texts))
-        self.index = {t: i for i, t in enumerate(uniq)}
-        blocks = []
-        for s in range(0, len(uniq), chunk):
-            blocks.append(featurizer.transform(uniq[s : s + chunk]))
+        done: list[str] = list(known[0]) if known is not None else []
+        have = set(done)
+        rest = [t for t in uniq if t not in have]
+        self.index = {t: i for i, t in enumerate(done + rest)}
+        blocks = [featurizer.assemble(p) for p in known[1]] if known is not None else []
+        total = len(done) + len(rest)
+        for s in range(0, len(rest), chunk):
+            blocks.append(featurizer.transform(rest[s : s + chunk]))
             if progress:
-                progress(f"features {min(s + chunk, len(uniq))}/{len(uniq)}")
+                progress(f"features {len(done) + min(s + chunk, len(rest))}/{total}")
         self.x: sp.csr_matrix = (
             sp.vstack(blocks, format="csr")
             if blocks
             else sp.csr_matrix((0, featurizer.n_features), dtype=np.float32)
         )
+        assert self.x.shape[0] == total
 
     def rows(self, texts: Sequence[str]) -> sp.csr_matrix:
         return self.x[[self.index[t] for t in texts]]
@@ -229,11 +247,12 @@ def train_aux(
     """Fit the shared featuriser, one linear head per :data:`AUX_HEADS` entry (regularisation
     chosen on validation), and the toxicity head's calibration against Perspective."""
     say = progress or (lambda _msg: None)
-    featurizer = _fit_featurizer(data, cfg, say)
+    featurizer, known = _fit_featurizer(data, cfg, say)
     every_text = [
         t for hd in data.heads.values() for s in ("train", "val") for t in hd.arrays(s)[0]
     ] + data.perspective["train"].texts
-    cache = FeatureCache(featurizer, every_text, cfg.chunk, say)
+    cache = FeatureCache(featurizer, every_text, cfg.chunk, say, known=known)
+    del known
     weights = np.zeros((featurizer.n_features, len(AUX_HEADS)), dtype=np.float32)
     bias = np.zeros(len(AUX_HEADS), dtype=np.float32)
     validation: dict[str, Any] = {}
@@ -247,14 +266,19 @@ def train_aux(
     return TrainedAux(featurizer, weights, bias, calibrator, params=params, validation=validation)
 
 
-def _fit_featurizer(data: AuxData, cfg: AuxConfig, say: Progress) -> Featurizer:
-    """Vocabulary and idf over the distinct training texts of every head."""
+def _fit_featurizer(
+    data: AuxData, cfg: AuxConfig, say: Progress
+) -> tuple[Featurizer, tuple[list[str], list[Parts]]]:
+    """Vocabulary and idf over the distinct training texts of every head (and those texts
+    with their parts, to assemble their features from)."""
     train_texts = data.all_train_texts()
     say(f"vocabulary over {len(set(train_texts))} training texts")
     distinct = list(dict.fromkeys(train_texts))
     vocab = build_vocab(distinct, cfg.vocab_min_df, cfg.vocab_max, cfg.features.max_chars)
     spec = replace(cfg.features, vocab=vocab)
-    return Featurizer(spec, idf=fit_idf(Featurizer(spec), distinct, cfg.chunk))
+    parts: list[Parts] = []
+    idf = fit_idf(Featurizer(spec), distinct, cfg.chunk, keep=parts)
+    return Featurizer(spec, idf=idf), (distinct, parts)
 
 
 def _fit_head(

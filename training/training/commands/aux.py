@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 import time
 from dataclasses import replace
 from typing import Any
@@ -23,6 +22,7 @@ from models.aux import AUX_HEADS, AuxModels
 from models.bundle import Registry, hash_files
 from models.errors import ModelsError
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
+from streaming.clikit import print_json
 from streaming.progress import report_progress
 from training.aux.bundle import write_trained_aux
 from training.aux.data import aux_data_files
@@ -198,7 +198,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     except OSError as exc:  # a read-only checkout must not fail the command
         logger.warning("could not write %s: %s", report, exc)
     if args.json:
-        sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
+        print_json(result, sort_keys=True)
         return 0
     from rich.table import Table
 

@@ -7,10 +7,9 @@ matrix PNG under ``var/reports/empathy/``. ``--quick`` trains on a small slice f
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
+from streaming.clikit import fail, print_json
 from training.commands.options import (
     IEMPATHIZE,
     add_command,
@@ -84,8 +83,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         data = split_dataset(dataset_path(data_dir))
     except TrainingError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 2
+        return fail(console, exc)
     targs = Args(threads=args.threads, bf16=use_bf16(args), base_model=args.base_model)
     seeds = list(range(max(1, args.seeds)))
     if args.quick:
@@ -150,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         )
         out: dict[str, Any] = {k: s[k] for k in keys if k in s}
         out["report"] = str(res.report_dir / "report.md")
-        sys.stdout.write(json.dumps(out) + "\n")
+        print_json(out)
     else:
         console.print(
             f"mean over seeds {seeds}: "

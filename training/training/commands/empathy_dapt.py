@@ -9,53 +9,49 @@ iEmpathize train-split texts (never validation or test) to the pool. Writes an e
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from training.commands.options import add_torch_options, use_bf16
+from streaming.clikit import fail, print_json
+from training.commands.options import add_command, add_torch_options, use_bf16
 
 __all__ = ["register", "run"]
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "empathy-dapt", help="domain-adaptive MLM pre-training of MiniLM", description=__doc__
-    )
-    p.add_argument(
-        "--data", default=None, help="data directory (holds reddit-college/comments.jsonl.gz)"
+    p = add_command(
+        subparsers,
+        "empathy-dapt",
+        "domain-adaptive MLM pre-training of MiniLM",
+        __doc__,
+        data="data directory (holds reddit-college/comments.jsonl.gz)",
+        registry=False,
     )
     p.add_argument("--out", default=None, help="output encoder directory")
-    p.add_argument("--steps", type=int, default=None, help="optimizer steps")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None, help="encoder learning rate")
-    p.add_argument(
-        "--head-warmup",
-        type=int,
-        default=None,
-        help="first N steps train the (untrained) MLM head only",
-    )
-    p.add_argument("--max-len", type=int, default=None, help="tokens per sentence")
-    p.add_argument("--comments", type=int, default=None, help="comments sampled")
-    p.add_argument("--sentences", type=int, default=None, help="sentences kept")
-    p.add_argument(
+    corpus = p.add_argument_group("the sentences")
+    corpus.add_argument("--comments", type=int, default=None, help="comments sampled")
+    corpus.add_argument("--sentences", type=int, default=None, help="sentences kept")
+    corpus.add_argument(
         "--task-repeat",
         type=int,
         default=0,
         help="also train on the iEmpathize *train* split texts (no labels; "
         "validation/test never seen), repeated N times (task-adaptive)",
     )
-    p.add_argument(
-        "--max-minutes",
-        type=float,
-        default=None,
-        help="stop the training loop after this many minutes",
+    mlm = p.add_argument_group("masked-LM training")
+    mlm.add_argument("--base-model", default=None, help="encoder directory (default MiniLM)")
+    mlm.add_argument("--steps", type=int, default=None, help="optimizer steps")
+    mlm.add_argument("--batch-size", type=int, default=None)
+    mlm.add_argument("--lr", type=float, default=None, help="encoder learning rate")
+    mlm.add_argument(
+        "--head-warmup", type=int, default=None, help="first N steps train the MLM head only"
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--base-model", default=None, help="encoder directory (default MiniLM)")
+    mlm.add_argument("--max-len", type=int, default=None, help="tokens per sentence")
+    mlm.add_argument(
+        "--max-minutes", type=float, default=None, help="stop training after this many minutes"
+    )
+    mlm.add_argument("--seed", type=int, default=0)
     add_torch_options(p)
-    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
 
 
@@ -108,8 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
             res = run_dapt(sents, dargs, out, corpus_hash=digest, extra=extra, progress=progress)
     except TrainingError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 2
+        return fail(console, exc)
     summary = {
         "out": str(res.out_dir),
         "steps": res.steps,
@@ -119,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         "heldout_loss_after": round(res.heldout_loss_after, 4),
     }
     if args.json:
-        sys.stdout.write(json.dumps(summary) + "\n")
+        print_json(summary)
     else:
         console.print(
             f"encoder -> {res.out_dir} (held-out MLM loss "

@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from training.commands.options import add_command
+from streaming.clikit import fail, print_json
+from training.commands.options import add_command, add_report_dir, report_dir
 
 __all__ = ["register", "run"]
 
@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--threads", type=int, default=1, help="torch threads for the labelling")
     p.add_argument("--label-cache", default=None, help="default <cache dir>/empathy-gate")
-    p.add_argument("--report-dir", default=None, help="default var/reports/empathy-gate")
+    add_report_dir(p, "empathy-gate")
     p.add_argument("--make-current", action="store_true", help="serve the new bundle")
     p.set_defaults(func=run)
 
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from models.bundle import Registry
     from models.empathy.classifier import BUNDLE_NAME, EmpathyClassifier
     from models.errors import ModelsError
-    from models.paths import default_cache_dir, resolve_data_dir, resolve_registry_dir, var_dir
+    from models.paths import default_cache_dir, resolve_data_dir, resolve_registry_dir
     from models.registry import promote, register_candidate
     from streaming.progress import report_progress
     from training.empathy.gate import (
@@ -76,13 +76,11 @@ def run(args: argparse.Namespace) -> int:
     registry = Registry(resolve_registry_dir(args.registry))
     comments = resolve_data_dir(args.data) / "reddit-college" / "comments.jsonl.gz"
     if not comments.exists():
-        console.print(f"[red]error:[/red] no {comments}")
-        return 2
+        return fail(console, f"no {comments}")
     try:
         source = registry.get(BUNDLE_NAME, args.bundle)
     except ModelsError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 2
+        return fail(console, exc)
     torch.set_num_threads(max(1, args.threads))
 
     def say(msg: str) -> None:
@@ -120,10 +118,8 @@ def run(args: argparse.Namespace) -> int:
         promote(registry, BUNDLE_NAME, bundle.version, reason="empathy gate", evidence=info)
     else:
         register_candidate(registry, BUNDLE_NAME, bundle.version, reason="empathy gate", info=info)
-    report_dir = (
-        Path(args.report_dir) if args.report_dir else var_dir() / "reports" / "empathy-gate"
-    )
-    report_dir.mkdir(parents=True, exist_ok=True)
+    reports = report_dir(args)
+    reports.mkdir(parents=True, exist_ok=True)
     out = {
         "bundle": bundle.version,
         "source": source.version,
@@ -132,9 +128,9 @@ def run(args: argparse.Namespace) -> int:
         "validation": trained.validation,
         "params": {k: v for k, v in trained.params.items() if k != "config"},
     }
-    (report_dir / "report.json").write_text(json.dumps(out, indent=2), encoding="utf-8")
+    (reports / "report.json").write_text(json.dumps(out, indent=2), encoding="utf-8")
     if args.json:
-        sys.stdout.write(json.dumps(out) + "\n")
+        print_json(out)
     else:
         console.print(
             f"gate on test ({test['n_sentences']} sentences, {test['n_tlcs']} TLCs): "

@@ -11,10 +11,10 @@ paper's rows side by side; ``--json`` prints one object; the full summary goes t
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
+from streaming.clikit import fail, print_json
 from training.commands.options import (
     IEMPATHIZE,
     add_command,
@@ -77,8 +77,7 @@ def run(args: argparse.Namespace) -> int:
         data = split_dataset(dataset_path(data_dir))
         layers = [int(x) for x in args.student_layers.split(",") if x.strip()]
     except (TrainingError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 2
+        return fail(console, exc)
     if args.max_train or args.max_eval:
         data = head(
             data, args.max_train or len(data.train), args.max_eval or max(len(data.valid), 1)
@@ -118,10 +117,9 @@ def run(args: argparse.Namespace) -> int:
                 progress=progress,
             )
         except TrainingError as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            return 2
+            return fail(console, exc)
     if args.json:
-        sys.stdout.write(json.dumps(out, default=str) + "\n")
+        print_json(out, default=str)
         return 0
     lines = ["| model | multi F1 | seek F1 | provide F1 |", "| --- | --- | --- | --- |"]
     lines.append(_row(f"teacher {out['teacher']['model']} (test)", out["teacher"]["test"]))

@@ -9,10 +9,9 @@ in the bundle. ``--json`` prints one object: ``{"multi": {"p", "r", "f1"}, "seek
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
+from streaming.clikit import fail, print_json
 from training.commands.options import IEMPATHIZE, add_command
 
 __all__ = ["evaluate_bundle", "register", "run"]
@@ -69,10 +68,9 @@ def run(args: argparse.Namespace) -> int:
         )
         out = evaluate_bundle(bundle, resolve_data_dir(args.data), fast=args.fast)
     except (ModelsError, TrainingError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 2
+        return fail(console, exc)
     if args.json:
-        sys.stdout.write(json.dumps(out) + "\n")
+        print_json(out)
     else:
         for s in ("multi", "seek", "provide"):
             v = out[s]

@@ -5,8 +5,6 @@ order."""
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -14,6 +12,7 @@ from rich.console import Console
 from models.bundle import Bundle, Registry
 from models.errors import BundleError, BundleMissingError
 from models.paths import resolve_data_dir, resolve_registry_dir
+from streaming.clikit import fail, print_json
 from training.commands.options import add_command, add_thread_window
 
 if TYPE_CHECKING:
@@ -103,8 +102,7 @@ def run(args: argparse.Namespace) -> int:
             structural_target if target == "structural" else _target_fn(fc, registry, aux, target)
         )
     except (BundleMissingError, BundleError, ValueError) as exc:
-        err.print(f"[red]{exc}[/red]")
-        return 2
+        return fail(err, exc)
     with err.status("eval-forecaster: reading matured threads") as status:
         ex = build_examples(
             resolve_data_dir(args.data),
@@ -116,8 +114,7 @@ def run(args: argparse.Namespace) -> int:
             featurizer=fc.featurizer if checkpoints else None,
         )
         if len(ex) == 0:
-            err.print("[red]no matured threads with TLCs in that dump[/red]")
-            return 1
+            return fail(err, "no matured threads with TLCs in that dump", 1)
         done = [0]
 
         def tick(n: int) -> None:
@@ -127,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         preds = predict_examples(fc, ex, progress=tick)
         out = eval_json(ex, preds, n_boot=args.n_boot, target=target)
     if args.json:
-        sys.stdout.write(json.dumps(out) + "\n")
+        print_json(out)
         return 0
     con = Console()
     con.print(f"forecaster@{bundle.version} on {out['n_tlc']:,} TLCs / {out['n_posts']:,} posts")

@@ -4,9 +4,7 @@ checkpoint) + baselines, write the bundle and a report (var/reports/forecaster).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 
 from rich.console import Console
 
@@ -14,6 +12,7 @@ from models.bundle import Registry
 from models.errors import BundleMissingError
 from models.forecaster.checkpoint import DEFAULT_CHECKPOINTS
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
+from streaming.clikit import print_json
 from streaming.progress import report_progress
 from training.commands.options import add_command, add_thread_window
 from training.fromdb import add_registering_args
@@ -39,47 +38,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="re-forecast delays in seconds after a TLC is posted (default %(default)s; "
         "'' = at creation only)",
     )
-    p.add_argument(
+    model = p.add_argument_group("the model")
+    model.add_argument(
         "--history-scope",
         choices=("subreddit", "all"),
         default="subreddit",
         help="count an author's history in the TLC's subreddit only (default) or across every "
         "subreddit of the data (an explicit opt-in: profiles users across communities)",
     )
-    p.add_argument(
+    model.add_argument(
         "--no-calibration",
         action="store_true",
         help="never keep per-subreddit offsets (default: kept where validation says they help)",
     )
-    p.add_argument("--no-ablations", action="store_true", help="skip the ablation models")
-    p.add_argument(
+    model.add_argument(
         "--text-relative",
         choices=("auto", "on", "off"),
         default="auto",
         help="the relative n-gram text score: decided on validation (auto), always, never",
     )
-    p.add_argument(
-        "--cache-dir",
-        default=None,
-        help="cache the featurized examples here (reused while dump, target and options match)",
-    )
-    p.add_argument("--no-empathy", action="store_true", help="do not use the empathy bundle")
-    p.add_argument("--no-time-split", action="store_true", help="skip the time-ordered variant")
-    p.add_argument(
-        "--minilm",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also train the MiniLM comparison model on up to N training TLCs",
-    )
-    p.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples (default 200)")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="threads for XGBoost / torch (default: $PROSOCIAL_TRAIN_THREADS or 2)",
-    )
-    p.add_argument(
+    model.add_argument("--no-empathy", action="store_true", help="do not use the empathy bundle")
+    model.add_argument(
         "--weight-schemes",
         default="none,sqrt,cap25",
         help=(
@@ -88,7 +67,56 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "(default %(default)s)"
         ),
     )
-    p.add_argument("--lda-iterations", type=int, default=200)
+    model.add_argument(
+        "--lda-iterations", type=int, default=200, help="LDA topic-model iterations (default 200)"
+    )
+    model.add_argument(
+        "--eta",
+        type=float,
+        default=None,
+        help="learning rate of the main and checkpoint XGBoost models (default: the tuned "
+        "recipe's; larger = fewer boosting rounds)",
+    )
+    model.add_argument(
+        "--max-tlcs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop reading the dump after the thread that brings the TLC count to N",
+    )
+    evaluation = p.add_argument_group("evaluation and comparison models")
+    evaluation.add_argument("--no-ablations", action="store_true", help="skip the ablation models")
+    evaluation.add_argument(
+        "--no-time-split", action="store_true", help="skip the time-ordered variant"
+    )
+    evaluation.add_argument(
+        "--minilm",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also train the MiniLM comparison model on up to N training TLCs",
+    )
+    evaluation.add_argument(
+        "--ridge-alpha",
+        type=float,
+        default=None,
+        help="the paper's ridge baseline with this alpha (default: chosen on validation)",
+    )
+    evaluation.add_argument(
+        "--n-boot", type=int, default=200, help="bootstrap resamples (default 200)"
+    )
+    resources = p.add_argument_group("resources")
+    resources.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for XGBoost / torch (default: $PROSOCIAL_TRAIN_THREADS or 2)",
+    )
+    resources.add_argument(
+        "--cache-dir",
+        default=None,
+        help="cache the featurized examples here (reused while dump, target and options match)",
+    )
     add_registering_args(p, train, "forecaster")
 
 
@@ -158,6 +186,9 @@ def train(args: argparse.Namespace) -> int:
         calibrate=not args.no_calibration,
         min_age_s=int(args.min_age_hours * 3600),
         max_threads=args.max_threads,
+        max_tlcs=args.max_tlcs,
+        eta=args.eta,
+        ridge_alpha=args.ridge_alpha,
         time_split=not args.no_time_split,
         minilm=args.minilm,
         ablations=not args.no_ablations,
@@ -187,7 +218,7 @@ def train(args: argparse.Namespace) -> int:
         )
         summary = job.run()
     if args.json:
-        sys.stdout.write(json.dumps(summary, default=float) + "\n")
+        print_json(summary, default=float)
         return 0
     out = Console()
     out.print(f"forecaster bundle [bold]{summary['version']}[/bold] in {summary['registry']}")

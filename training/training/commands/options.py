@@ -11,6 +11,7 @@ __all__ = [
     "DUMP",
     "IEMPATHIZE",
     "add_command",
+    "add_report_dir",
     "add_student_training",
     "add_thread_window",
     "add_torch_options",
@@ -24,19 +25,27 @@ IEMPATHIZE = "data directory (holds iempathize/dataset.csv)"
 
 
 def add_command(
-    subparsers: Any, name: str, help: str, doc: str | None, *, data: str = DUMP
+    subparsers: Any,
+    name: str,
+    help: str,
+    doc: str | None,
+    *,
+    data: str = DUMP,
+    registry: bool = True,
 ) -> argparse.ArgumentParser:
     """Sub-command ``name`` (``help`` in the command list, its module docstring ``doc`` as the
-    description, line breaks kept) with the options every training command takes."""
+    description, line breaks kept) with the options every training command takes (``--data``
+    described by ``data``, ``--json`` and, unless ``registry`` is false, ``--registry``)."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         name, help=help, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--data", default=None, help=data + " (default: PROSOCIAL_DATA_DIR)")
-    p.add_argument(
-        "--registry",
-        default=None,
-        help="model registry directory (default: PROSOCIAL_REGISTRY_DIR or var/registry)",
-    )
+    if registry:
+        p.add_argument(
+            "--registry",
+            default=None,
+            help="model registry directory (default: PROSOCIAL_REGISTRY_DIR or var/registry)",
+        )
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     return p
 
@@ -83,8 +92,7 @@ def add_student_training(p: argparse.ArgumentParser, report: str) -> None:
     directory (default ``var/reports/<report>``, see :func:`report_dir`), seeds and epochs, the
     distillation's weight and temperature, torch threads and bf16, a cap on the train split and
     ``--no-bundle``."""
-    p.add_argument("--report-dir", default=None, help=f"default var/reports/{report}")
-    p.set_defaults(report_name=report)
+    add_report_dir(p, report)
     p.add_argument("--seeds", type=int, default=3, help="training seeds per model (0..N-1)")
     p.add_argument("--epochs", type=int, default=None, help="student epochs")
     p.add_argument(
@@ -102,6 +110,13 @@ def add_student_training(p: argparse.ArgumentParser, report: str) -> None:
     add_torch_options(p)
     p.add_argument("--max-train", type=int, default=None, help="use only N train sentences")
     p.add_argument("--no-bundle", action="store_true", help="do not write bundles")
+
+
+def add_report_dir(p: argparse.ArgumentParser, report: str) -> None:
+    """``--report-dir``: where the command writes its report (default
+    ``var/reports/<report>``, see :func:`report_dir`)."""
+    p.add_argument("--report-dir", default=None, help=f"default var/reports/{report}")
+    p.set_defaults(report_name=report)
 
 
 def report_dir(args: argparse.Namespace) -> Path:

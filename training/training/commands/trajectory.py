@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from rich.console import Console
 
 from models.bundle import Registry
 from models.errors import BundleMissingError
 from models.paths import resolve_data_dir, resolve_registry_dir, var_dir
+from streaming.clikit import fail, print_json
 from streaming.errors import StreamingError
 from streaming.progress import counter, report_progress
 from training.commands.options import add_command, add_thread_window
@@ -23,12 +22,7 @@ __all__ = ["register", "train"]
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = add_command(subparsers, "trajectory", "fit the prosocial trajectory (PCA) bundle", __doc__)
     add_thread_window(p)
-    p.add_argument(
-        "--min-replies",
-        type=int,
-        default=1,
-        help="only conversations with at least this many replies (default 1)",
-    )
+    p.add_argument("--min-replies", type=int, default=1, help="replies a conversation needs")
     p.add_argument(
         "--heldout-frac", type=float, default=0.2, help="share of posts held out (default 0.2)"
     )
@@ -46,8 +40,7 @@ def train(args: argparse.Namespace) -> int:
 
         aux = AuxModels.from_registry(registry)
     except BundleMissingError as exc:
-        err.print(f"[red]{exc}[/red]")
-        return 2
+        return fail(err, exc)
     with counter(err, "threads") as progress:
         task = progress.add_task("outcome metrics", total=args.max_threads)
         comments = [0]
@@ -77,10 +70,9 @@ def train(args: argparse.Namespace) -> int:
                 on_batch=on_batch,
             )
         except (TrainingError, StreamingError) as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            return 1
+            return fail(err, exc, 1)
     if args.json:
-        sys.stdout.write(json.dumps(report) + "\n")
+        print_json(report)
         return 0
     out = Console()
     out.print(f"trajectory bundle [bold]{report['version']}[/bold] in {report['registry']}")

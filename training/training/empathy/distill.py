@@ -10,12 +10,10 @@ ensemble is scored on test for the report only. Serving stays one MiniLM-sized m
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
-import multiprocessing
-import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +21,7 @@ import numpy as np
 
 from training.empathy.data import EmpathyData
 from training.empathy.metrics import SETTINGS, evaluate, tune_decisions
+from training.empathy.seeds import train_per_seed
 from training.empathy.trainer import Args, Trainer, predict_probs
 
 __all__ = ["Teachers", "soften", "train_teacher", "train_teachers"]
@@ -68,14 +67,6 @@ def train_teacher(
     }
 
 
-def _worker_init() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-
-
 def _mean(probs: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.mean([p[k] for p in probs], 0).astype(np.float32) for k in probs[0]}
 
@@ -95,19 +86,12 @@ def train_teachers(
     if not seeds:
         raise ValueError("distillation needs at least one teacher seed")
     t0 = time.perf_counter()
-    if jobs > 1 and len(seeds) > 1:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            max_workers=min(jobs, len(seeds)), mp_context=ctx, initializer=_worker_init
-        ) as pool:
-            outs = [
-                f.result()
-                for f in [
-                    pool.submit(train_teacher, data, args, int(s), None, trainer) for s in seeds
-                ]
-            ]
-    else:
-        outs = [train_teacher(data, args, int(s), progress=say, trainer=trainer) for s in seeds]
+    outs = train_per_seed(
+        functools.partial(train_teacher, data, args, trainer=trainer),
+        seeds,
+        jobs=jobs,
+        progress=say,
+    )
     pv, pt = _mean([o["pv"] for o in outs]), _mean([o["pt"] for o in outs])
     dec = tune_decisions(pv, data.valid.labels)
     runs = [

@@ -26,7 +26,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from models.empathy.network import LABELS
 from models.empathy.splitter import split_sentences
 from training.aux.fit import FeatureCache, build_vocab, fit_idf
 from training.errors import TrainingError
+from training.progress import Progress
 
 __all__ = [
     "GateConfig",
@@ -57,9 +58,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-Progress = Callable[[str], None]
-_SPLITS = ("train", "valid", "test")
 
 
 def _utc(day: str) -> int:
@@ -138,7 +136,12 @@ def read_windows(
 
     say = progress or (lambda _m: None)
     t_train, t_valid = _utc(cfg.train_until), _utc(cfg.valid_until)
-    pools: dict[str, list[tuple[int, str]]] = {s: [] for s in _SPLITS}
+    budgets = {
+        "train": cfg.train_sentences,
+        "valid": cfg.valid_sentences,
+        "test": cfg.test_sentences,
+    }
+    pools: dict[str, list[tuple[int, str]]] = {s: [] for s in budgets}
     for k, c in enumerate(iter_events(comments, "comment")):
         if max_comments is not None and k >= max_comments:
             break
@@ -149,20 +152,15 @@ def read_windows(
         t = int(c.created_utc)
         split = "train" if t < t_train else "valid" if t < t_valid else "test"
         pools[split].append((t, c.body))
-    budgets = {
-        "train": cfg.train_sentences,
-        "valid": cfg.valid_sentences,
-        "test": cfg.test_sentences,
-    }
     out: dict[str, Window] = {}
-    for split in _SPLITS:
+    for split, budget in budgets.items():
         pool = pools[split]
         random.Random(f"{cfg.seed}-{split}").shuffle(pool)
         texts: list[str] = []
         tlc: list[int] = []
         created: list[int] = []
         for t, body in pool:
-            if len(texts) >= budgets[split]:
+            if len(texts) >= budget:
                 break
             sents = split_sentences(body)
             if not sents:

@@ -10,13 +10,11 @@ best validation score becomes the bundle.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
-import multiprocessing
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from training.empathy.data import EmpathyData, Split
 from training.empathy.distill import Teachers, train_teachers
 from training.empathy.metrics import SETTINGS, Decision, confusion, evaluate, tune_decisions
 from training.empathy.report import plot_confusion, summarise, write_report
+from training.empathy.seeds import train_per_seed
 from training.empathy.trainer import Args, Trainer, default_base_model, predict_probs
 
 __all__ = ["ProtocolResult", "head", "run_protocol", "train_seed"]
@@ -48,14 +47,6 @@ class ProtocolResult:
 
 def _mean_valid(scores: dict[str, dict[str, float]]) -> float:
     return float(np.mean([scores[s]["f1"] for s in SETTINGS]))
-
-
-def _worker_init() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
 
 
 def train_seed(
@@ -165,21 +156,12 @@ def run_protocol(
     train_seconds = 0.0
     tw = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="empathy-seeds-") as tmp:
-        if jobs > 1 and len(seeds) > 1:
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(
-                max_workers=min(jobs, len(seeds)), mp_context=ctx, initializer=_worker_init
-            ) as pool:
-                futs = [
-                    pool.submit(train_seed, data, args, int(s), Path(tmp), None, soft)
-                    for s in seeds
-                ]
-                outs = [f.result() for f in futs]
-        else:
-            outs = [
-                train_seed(data, args, int(s), Path(tmp), progress=say, soft_targets=soft)
-                for s in seeds
-            ]
+        outs = train_per_seed(
+            functools.partial(train_seed, data, args, out_dir=Path(tmp), soft_targets=soft),
+            seeds,
+            jobs=jobs,
+            progress=say,
+        )
         for o in outs:
             run = o["run"]
             runs.append(run)

@@ -16,27 +16,27 @@ __all__ = ["PAPER", "plot_confusion", "summarise", "write_report"]
 
 logger = logging.getLogger(__name__)
 
-#: Hosseini & Caragea (AAAI 2021): Table 5 (BERT-base) and Table 6 (best: CSN pre-training).
+#: The report's columns: P / R / F1 of these settings, in this order.
+_COLUMNS = ("seek", "provide", "multi")
+#: Hosseini & Caragea (AAAI 2021), Table 5 (BERT-base) and Table 6 (best: CSN pre-training):
+#: P / R / F1 % per setting of :data:`_COLUMNS` (None: not reported), one row per model.
+_PAPER_ROWS: tuple[tuple[str, tuple[tuple[float, float, float] | None, ...]], ...] = (
+    ("BERT-base (Table 5)", ((78.37, 73.40, 76.37), (86.87, 83.37, 84.49), (75.88, 73.42, 74.42))),
+    ("BERT + CSN pre-training (Table 6)", ((80.78, 73.74, 78.94), (87.71, 83.37, 85.88), None)),
+    ("SVM TF-IDF (Table 5)", ((76.02, 55.28, 53.90), (87.92, 75.32, 79.28), (75.23, 57.22, 58.72))),
+    (
+        "Lexical-based (Table 5)",
+        ((63.85, 53.51, 51.57), (73.58, 58.66, 59.66), (60.46, 47.24, 48.30)),
+    ),
+)
+#: The same figures by model, setting and measure (``PAPER[model]["seek"]["f1"]``).
 PAPER: dict[str, dict[str, dict[str, float]]] = {
-    "BERT-base (Table 5)": {
-        "seek": {"p": 78.37, "r": 73.40, "f1": 76.37},
-        "provide": {"p": 86.87, "r": 83.37, "f1": 84.49},
-        "multi": {"p": 75.88, "r": 73.42, "f1": 74.42},
-    },
-    "BERT + CSN pre-training (Table 6)": {
-        "seek": {"p": 80.78, "r": 73.74, "f1": 78.94},
-        "provide": {"p": 87.71, "r": 83.37, "f1": 85.88},
-    },
-    "SVM TF-IDF (Table 5)": {
-        "seek": {"p": 76.02, "r": 55.28, "f1": 53.90},
-        "provide": {"p": 87.92, "r": 75.32, "f1": 79.28},
-        "multi": {"p": 75.23, "r": 57.22, "f1": 58.72},
-    },
-    "Lexical-based (Table 5)": {
-        "seek": {"p": 63.85, "r": 53.51, "f1": 51.57},
-        "provide": {"p": 73.58, "r": 58.66, "f1": 59.66},
-        "multi": {"p": 60.46, "r": 47.24, "f1": 48.30},
-    },
+    model: {
+        s: dict(zip(("p", "r", "f1"), prf, strict=True))
+        for s, prf in zip(_COLUMNS, row, strict=True)
+        if prf is not None
+    }
+    for model, row in _PAPER_ROWS
 }
 
 
@@ -94,7 +94,7 @@ def plot_confusion(cms: Mapping[str, np.ndarray], path: Path, title: str) -> Pat
 
 def _row(name: str, res: Mapping[str, Mapping[str, Any]], sd: bool = False) -> str:
     cells = []
-    for s in ("seek", "provide", "multi"):
+    for s in _COLUMNS:
         if s not in res:
             cells += ["", "", ""]
             continue

@@ -161,15 +161,7 @@ def teacher_args(**overrides: Any) -> Args:
     """Fine-tuning arguments for the MPNet teacher: the paper's BERT-base protocol (AdamW,
     lr 2e-5, batch 32, linear warm-up 10%, early stopping on validation), with the whole
     encoder trained."""
-    a = Args(
-        lr=2e-5,
-        head_lr=1e-3,
-        epochs=4,
-        batch_size=32,
-        max_len=64,
-        patience=2,
-        freeze_word_embeddings=False,
-    )
+    a = Args(lr=2e-5, epochs=4, freeze_word_embeddings=False)
     for k, v in overrides.items():
         if v is not None:
             setattr(a, k, v)

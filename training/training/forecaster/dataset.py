@@ -130,6 +130,7 @@ def build_examples(
     *,
     min_age_s: int = DEFAULT_MIN_AGE_S,
     max_threads: int | None = None,
+    max_tlcs: int | None = None,
     progress: Callable[[int], None] | None = None,
     skip_deleted: bool = True,
     history_horizon_s: int | None = DEFAULT_MIN_AGE_S,
@@ -139,6 +140,7 @@ def build_examples(
 ) -> Examples:
     """Rows for every TLC of every matured thread (threads with ≥1 TLC) in a dump dir.
 
+    ``max_tlcs``: stop after the thread that brings the TLC count to this many.
     ``skip_deleted`` drops TLCs whose body is ``[deleted]``/``[removed]`` at scrape time: their
     text is gone, and a TLC being scored at posting time is never deleted yet.
     ``history_horizon_s``: also compute each TLC's author history (``Examples.context``) over
@@ -185,6 +187,8 @@ def build_examples(
         n += 1
         if progress is not None:
             progress(n)
+        if max_tlcs is not None and len(ex) >= max_tlcs:
+            break
     if history_horizon_s is not None:
         ex.horizon = at_horizon
         ex.recount_history(data_dir, history_horizon_s, history_scope)

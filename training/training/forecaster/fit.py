@@ -15,10 +15,13 @@ from training.forecaster.weights import train_threads
 __all__ = [
     "MAIN_XGB_PARAMS",
     "PAPER_XGB_PARAMS",
+    "NgramCorpus",
+    "TextRows",
     "fit_ngram_ridge",
     "fit_xgb",
     "oof_text_scores",
     "post_relative",
+    "predict_ridge",
 ]
 
 logger = logging.getLogger(__name__)
@@ -47,9 +50,73 @@ PAPER_XGB_ROUNDS = 5000
 PAPER_XGB_EARLY_STOP = 50
 
 
+class NgramCorpus:
+    """Every text's uni+bigram counts, tokenised once: each n-gram ridge fitted on (and each
+    prediction over) rows of these texts reads them instead of re-tokenising
+    (:class:`TextRows`). Vocabulary, idf and design matrices are exactly those of fitting on
+    the rows' texts."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        vec = CountVectorizer(
+            ngram_range=(1, 2), token_pattern=NGRAM_TOKEN_PATTERN, dtype=np.float64
+        )
+        self.texts = texts
+        self.counts = sparse.csr_matrix(vec.fit_transform(texts))  # columns: terms, sorted
+        self.counts.sort_indices()
+        self.terms = np.asarray(vec.get_feature_names_out(), dtype=object)
+        self._col = {str(t): j for j, t in enumerate(self.terms)}
+
+    def rows(self, idx: Sequence[int] | np.ndarray) -> TextRows:
+        return TextRows(self, np.asarray(idx, dtype=np.int64))
+
+    def columns(self, vocab: Sequence[str]) -> np.ndarray:
+        return np.asarray([self._col.get(w, -1) for w in vocab], dtype=np.int64)
+
+
+class TextRows(Sequence[str]):
+    """Rows of an :class:`NgramCorpus`: a sequence of their texts that also carries their
+    counts."""
+
+    def __init__(self, corpus: NgramCorpus, idx: np.ndarray) -> None:
+        self.corpus, self.idx = corpus, idx
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self.corpus.texts[j] for j in self.idx[i].tolist()]
+        return self.corpus.texts[int(self.idx[i])]
+
+    def take(self, pos: np.ndarray) -> TextRows:
+        return TextRows(self.corpus, self.idx[pos])
+
+    def counts(self, vocab: Sequence[str] | None = None) -> sparse.csr_matrix:
+        """Counts over ``vocab`` (an n-gram the corpus never saw counts 0); all columns
+        when ``None``."""
+        m = self.corpus.counts[self.idx]
+        if vocab is None:
+            return sparse.csr_matrix(m)
+        cols = self.corpus.columns(vocab)
+        if (cols < 0).any():  # unseen n-grams: an empty column each
+            m = sparse.hstack([m, sparse.csr_matrix((m.shape[0], 1))]).tocsr()
+            cols = np.where(cols < 0, m.shape[1] - 1, cols)
+        out = sparse.csr_matrix(m[:, cols])
+        out.sort_indices()
+        return out
+
+
+def _take(texts: Sequence[str], idx: np.ndarray) -> Sequence[str]:
+    return texts.take(idx) if isinstance(texts, TextRows) else [texts[i] for i in idx.tolist()]
+
+
 def _vocab(texts: Sequence[str], min_df: int, max_features: int) -> tuple[list[str], np.ndarray]:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    if isinstance(texts, TextRows):
+        return _vocab_of_rows(texts, min_df, max_features)
     vec = TfidfVectorizer(
         ngram_range=(1, 2),
         min_df=min_df,
@@ -59,6 +126,53 @@ def _vocab(texts: Sequence[str], min_df: int, max_features: int) -> tuple[list[s
     )
     vec.fit(texts)
     return list(vec.get_feature_names_out()), np.asarray(vec.idf_, dtype=np.float64)
+
+
+def _vocab_of_rows(rows: TextRows, min_df: int, max_features: int) -> tuple[list[str], np.ndarray]:
+    """What ``TfidfVectorizer(min_df, max_features, ...).fit`` learns on the rows' texts,
+    from their counts (the same steps: terms of the rows in sorted order, document
+    frequency ≥ ``min_df``, the ``max_features`` most frequent, smoothed idf)."""
+    m = rows.counts()
+    df_all = np.bincount(m.indices, minlength=m.shape[1])
+    present = np.flatnonzero(df_all > 0)  # the rows' own terms, in sorted order
+    dfs = df_all[present]
+    tfs = np.asarray(m.sum(axis=0)).ravel()[present]
+    mask = dfs >= min_df
+    if mask.sum() > max_features:
+        keep = np.flatnonzero(mask)[(-tfs[mask]).argsort()[:max_features]]
+        mask = np.zeros(len(dfs), dtype=bool)
+        mask[keep] = True
+    if not mask.any():
+        raise ValueError("After pruning, no terms remain. Try a lower min_df.")
+    cols = present[mask]
+    idf = np.log((len(rows) + 1) / (dfs[mask].astype(np.float64) + 1.0)) + 1.0
+    return [str(t) for t in rows.corpus.terms[cols]], idf
+
+
+def _tfidf(shell: NgramRidge, texts: Sequence[str]) -> sparse.csr_matrix:
+    """``shell.tfidf(texts)``, from the corpus counts for :class:`TextRows`."""
+    if not isinstance(texts, TextRows):
+        return shell.tfidf(texts)
+    m = texts.counts(shell.vocab)
+    m.data = 1.0 + np.log(m.data)
+    m = m @ sparse.diags(shell.idf)
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sparse.csr_matrix(sparse.diags(1.0 / norms) @ m)
+
+
+def predict_ridge(
+    model: NgramRidge, texts: Sequence[str], dense: np.ndarray | None = None
+) -> np.ndarray:
+    """``model.predict(texts, dense)``, from the corpus counts for :class:`TextRows`."""
+    if not isinstance(texts, TextRows):
+        return model.predict(texts, dense)
+    out = model.text_terms(texts.counts(model.vocab)) + model.intercept
+    if model.coef_dense is not None:
+        if dense is None:
+            raise ValueError("this ridge needs dense features")
+        out = out + model.dense_terms(dense).sum(axis=1)
+    return out
 
 
 def fit_ngram_ridge(
@@ -82,7 +196,7 @@ def fit_ngram_ridge(
     )
 
     def design(tx: Sequence[str], dn: np.ndarray | None) -> sparse.csr_matrix:
-        m = shell.tfidf(tx)
+        m = _tfidf(shell, tx)
         if dn is None:
             return m
         return sparse.hstack([m, sparse.csr_matrix(shell.standardize(dn))]).tocsr()
@@ -135,8 +249,8 @@ def oof_text_scores(
     out = np.zeros(len(texts))
     for k in range(folds):
         tr, te = np.flatnonzero(f != k), np.flatnonzero(f == k)
-        m, _ = fit_ngram_ridge([texts[i] for i in tr.tolist()], y[tr], alphas=(alpha,))
-        out[te] = m.predict([texts[i] for i in te.tolist()])
+        m, _ = fit_ngram_ridge(_take(texts, tr), y[tr], alphas=(alpha,))
+        out[te] = predict_ridge(m, _take(texts, te))
     return out
 
 

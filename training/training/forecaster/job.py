@@ -93,6 +93,7 @@ class ForecasterJob:
                         self.target_name,
                         EXAMPLES_LAYOUT,
                     ]
+                    + ([a.max_tlcs] if a.max_tlcs is not None else [])
                 ).encode()
             ).hexdigest()[:16]
             path = self.cache_dir / f"examples-{key}.pkl"
@@ -112,6 +113,7 @@ class ForecasterJob:
             self.target_fn,
             min_age_s=a.min_age_s,
             max_threads=a.max_threads,
+            max_tlcs=a.max_tlcs,
             history_scope=a.history_scope,
             checkpoints=checkpoints,
             featurizer=self.featurizer,
@@ -172,6 +174,9 @@ class ForecasterJob:
             "target_name": self.target_name,
             "min_age_s": a.min_age_s,
             "max_threads": a.max_threads,
+            "max_tlcs": a.max_tlcs,
+            "main_eta": a.eta,
+            "ridge_alpha_fixed": a.ridge_alpha,
             "history_scope": a.history_scope,
             "metrics_need_aux": self.aux is not None,
             "aux_version": getattr(self.aux, "version", None),

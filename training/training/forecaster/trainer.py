@@ -37,10 +37,13 @@ from models.forecaster.text import TextFeaturizer
 from training.forecaster.dataset import Examples, Split
 from training.forecaster.fit import (
     MAIN_XGB_PARAMS,
+    NgramCorpus,
+    TextRows,
     fit_ngram_ridge,
     fit_xgb,
     oof_text_scores,
     post_relative,
+    predict_ridge,
 )
 from training.forecaster.topics import fit_topics
 from training.forecaster.weights import DEFAULT_SCHEMES, VAL_SCHEME, post_weights, weighted_mse
@@ -149,7 +152,11 @@ class ForecasterArgs:
     the post's mean (``None``: decided on validation). ``history_scope``: author history
     counted in the TLC's subreddit only (``"subreddit"``) or across every subreddit
     (``"all"``, an explicit opt-in). ``calibrate``: measure per-subreddit offsets on
-    validation posts and keep them only where they lower the validation MSE."""
+    validation posts and keep them only where they lower the validation MSE.
+    ``max_threads`` / ``max_tlcs``: read the dump's matured threads up to that many threads /
+    TLCs. ``ridge_alpha``: the paper's ridge baseline with this α instead of one chosen on
+    validation. ``eta``: the learning rate of the main and checkpoint models (default
+    :data:`~training.forecaster.fit.MAIN_XGB_PARAMS`; a larger one needs fewer rounds)."""
 
     target: str = "safe"
     checkpoints: tuple[int, ...] = DEFAULT_CHECKPOINTS
@@ -163,6 +170,9 @@ class ForecasterArgs:
     calibrate: bool = True
     min_age_s: int = 48 * 3600
     max_threads: int | None = None
+    max_tlcs: int | None = None
+    eta: float | None = None
+    ridge_alpha: float | None = None
     time_split: bool = True
     minilm: int = 0  # max training TLCs for the MiniLM comparison (0 = skip)
     make_current: bool = True
@@ -241,8 +251,11 @@ class ForecasterTrainer:
         self.x = featurize(ex, self.extractor, self.text.empathy)
         return self.x
 
-    def _txt(self, idx: np.ndarray) -> list[str]:
-        return [self.bodies[i] for i in idx]
+    def _txt(self, idx: np.ndarray) -> TextRows:
+        """The texts of rows ``idx`` (tokenised once for every n-gram ridge)."""
+        if getattr(self, "corpus", None) is None:
+            self.corpus = NgramCorpus(self.bodies)
+        return self.corpus.rows(idx)
 
     def fit_ridges(self) -> None:
         """The paper's n-gram ridge baseline and the text-only ridge whose out-of-fold score
@@ -251,7 +264,11 @@ class ForecasterTrainer:
         y, xb = self.y, self.x[:, : self.extractor.n_base]
         self.say("fitting n-gram ridge (paper's linear baseline)")
         self.ridge, self.info["ridge"] = fit_ngram_ridge(
-            self._txt(tr), y[tr], xb[tr], val=(self._txt(va), y[va], xb[va]), alphas=ALPHAS
+            self._txt(tr),
+            y[tr],
+            xb[tr],
+            val=(self._txt(va), y[va], xb[va]),
+            alphas=ALPHAS if self.args.ridge_alpha is None else (float(self.args.ridge_alpha),),
         )
         self.say("fitting text-only n-gram ridge + out-of-fold scores")
         self.text_ridge, tinfo = fit_ngram_ridge(
@@ -261,7 +278,7 @@ class ForecasterTrainer:
         ts = np.zeros(len(self.ex))
         ts[tr] = oof_text_scores(self._txt(tr), y[tr], self.groups[tr], alpha=float(tinfo["alpha"]))
         rest = np.concatenate([va, te])
-        ts[rest] = self.text_ridge.predict(self._txt(rest))
+        ts[rest] = predict_ridge(self.text_ridge, self._txt(rest))
         self.text_scores = ts
 
     def fit_gbm(self) -> Any:
@@ -294,7 +311,7 @@ class ForecasterTrainer:
                 self._txt(tr), yrel[tr], groups[tr], alpha=float(rinfo["alpha"])
             )
             rest = np.concatenate([va, te])
-            tsr[rest] = self.text_rel_ridge.predict(self._txt(rest))
+            tsr[rest] = predict_ridge(self.text_rel_ridge, self._txt(rest))
             rel_names = [*main_names, TEXT_REL_SCORE]
             xm_rel = np.concatenate([xm, tsr[:, None].astype(np.float32)], axis=1)
             if want_rel:  # fixed by the caller: every candidate reads it
@@ -340,13 +357,16 @@ class ForecasterTrainer:
 
     def _fit(self, xm: np.ndarray, names: Sequence[str], wtr: np.ndarray) -> Any:
         tr, va = self.split.train, self.split.val
+        params = MAIN_XGB_PARAMS
+        if self.args.eta is not None:
+            params = params | {"eta": float(self.args.eta)}
         return fit_xgb(
             xm[tr],
             self.y[tr],
             xm[va],
             self.y[va],
             list(names),
-            params=MAIN_XGB_PARAMS,
+            params=params,
             wtr=wtr,
             wva=self.wva,
         )
@@ -419,7 +439,7 @@ class ForecasterTrainer:
         self.preds = {
             "main": self._offset(0, te, _xpred(self.main, self.xm, self.main_names, te)),
             "mean": np.full(len(te), self.mean_value),
-            "ridge": self.ridge.predict(self._txt(te), self.x[te, :nb]),
+            "ridge": predict_ridge(self.ridge, self._txt(te), self.x[te, :nb]),
             "gbm": _xpred(self.gbm, self.x[:, :nb], self.extractor.names[:nb], te),
             "text_ridge": self.text_scores[te],
         }
