@@ -181,9 +181,7 @@ def warm_fast_path(registry: str, threads: int) -> dict[str, Any]:
 
     from models.bundle import Registry
     from models.empathy import EmpathyClassifier
-    from models.empathy.fastpath import CACHE_FILE, calibration_key
     from models.errors import ModelsError
-    from models.paths import default_cache_dir
 
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -192,9 +190,8 @@ def warm_fast_path(registry: str, threads: int) -> dict[str, Any]:
         t0 = time.monotonic()
         clf = EmpathyClassifier.from_bundle(bundle, fast=True, mode="auto")
         load_s = time.monotonic() - t0
-        sha = str(bundle.config.get("files", {}).get("model.safetensors", ""))
-        cache = json.loads((default_cache_dir() / CACHE_FILE).read_text())
-        entry = cache.get(calibration_key(bundle.version, sha), {})
+        # the calibration the mode was chosen by (its key names the gate of a cascade)
+        entry = clf.calibration or {}
         return {
             "threads": threads,
             "mode": clf.mode,

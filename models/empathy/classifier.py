@@ -146,6 +146,8 @@ class EmpathyClassifier:
         self.mode = "fp32"
         self.last_rechecked = 0
         self.last_settled = 0
+        #: with ``mode="auto"``: the calibration the mode was chosen by (mode, key, figures)
+        self.calibration: dict[str, Any] | None = None
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -184,7 +186,14 @@ class EmpathyClassifier:
                 return clf
 
             variant = "" if the_gate is None else "gate:" + _gate_digest(bundle)
-            return choose_fast_path(bundle, build, variant=variant)  # type: ignore[return-value]
+            chosen: EmpathyClassifier = choose_fast_path(bundle, build, variant=variant)  # type: ignore[assignment]
+            logger.info(
+                "serving empathy bundle %s in mode %s%s",
+                bundle.version,
+                chosen.mode,
+                " behind its gate (cascade)" if chosen.gate is not None else "",
+            )
+            return chosen
         import torch
         from safetensors.torch import load_file
         from tokenizers import Tokenizer

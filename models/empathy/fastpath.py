@@ -304,7 +304,15 @@ def choose_fast_path(
                 if isinstance(f, Mapping)
             },
         )
-        return build(str(hit["mode"]))
+        return _noted(build(str(hit["mode"])), dict(hit))
     cal, winner = calibrate(build, cands, timer=timer, key=key, **calibrate_args)
     _write_cache(path, cal)
-    return winner
+    return _noted(winner, cal.to_dict())
+
+
+def _noted(pred: Predictor, calibration: dict[str, Any]) -> Predictor:
+    """``pred`` carrying the calibration it was chosen by (``calibration`` attribute, when it
+    has one: the mode, the cache key and every candidate's figures)."""
+    if hasattr(pred, "calibration"):
+        pred.calibration = calibration
+    return pred

@@ -9,13 +9,18 @@ creation). Revision = number of forecasts it covers (creation + checkpoints), so
 rewrites the same row.
 Dirty posts are rebuilt from storage on start (:meth:`recover`), so committing score offsets
 before the quiet period ends loses nothing.
+
+A revision's ``latency_s`` (ingest → stored suggestion) is that of the newest TLC it covers, and
+is recorded only when the revision is the first to cover that TLC: a revision that only re-ranks
+after checkpoint re-forecasts (no newly scored TLC) has no ingest latency (``None``) — otherwise
+every re-forecast would count the time since the post's last TLC arrived as latency.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, InitVar, dataclass, field
 from typing import Any
@@ -49,12 +54,16 @@ class SuggesterStage(DatabaseStage):
     quiet_period_s: int = 600
     max_per_tick: int = 500
     latency_window: InitVar[int] = 10_000
+    #: posts whose newest covered TLC is remembered (beyond: read from the stored revision)
+    covered_posts: int = 20_000
     dirty: dict[str, float] = field(default_factory=dict, init=False)
     made: int = field(default=0, init=False)
 
     def __post_init__(self, latency_window: int) -> None:
         #: the most recent suggestion latencies (bounded; the histogram keeps the rest)
         self.latencies: deque[float] = deque(maxlen=latency_window)
+        #: post -> (revision, TLC names) of its latest stored suggestion (an LRU)
+        self._covered: OrderedDict[str, tuple[int, frozenset[str]]] = OrderedDict()
 
     def handle(self, messages: Sequence[Message]) -> None:
         for m in messages:
@@ -149,12 +158,14 @@ class SuggesterStage(DatabaseStage):
                 .where(CheckpointScoreRow.post_name == post)
             )
             order, diff = build_suggestion(items)
-            newest_ingest = max((r.ingest_ms or 0) for r, _ in rows)
+            revision = len(items) + int(n_cp or 0)
+            newest_ingest, newest = max(((r.ingest_ms or 0), r.tlc_name) for r, _ in rows)
             made = now_ms()
-            latency = (made - newest_ingest) / 1000 if newest_ingest else None
+            fresh = newest not in self._previously_covered(s, post, revision)
+            latency = (made - newest_ingest) / 1000 if newest_ingest and fresh else None
             row = {
                 "post_name": post,
-                "revision": len(items) + int(n_cp or 0),
+                "revision": revision,
                 "subreddit": rows[0][0].subreddit,
                 "as_of_utc": int(self.clock.now()),
                 "order": order,
@@ -165,12 +176,33 @@ class SuggesterStage(DatabaseStage):
             }
             upsert(s, SuggestionRow, [row])
             s.commit()
+        self._remember(post, revision, frozenset(r.tlc_name for r, _ in rows))
         self.made += 1
         self.metrics.events_out.labels(stage=self.name).inc()
         if latency is not None:
             self.metrics.latency.labels(stage=self.name).observe(latency)
             self.latencies.append(latency)
         return row
+
+    def _previously_covered(self, s: Any, post: str, revision: int) -> frozenset[str]:
+        """The TLCs the post's latest suggestion before ``revision`` ranked (remembered, else
+        read from storage: after a restart or for a post evicted from memory)."""
+        known = self._covered.get(post)
+        if known is not None and known[0] < revision:
+            return known[1]
+        order = s.scalar(
+            select(SuggestionRow.order)
+            .where(SuggestionRow.post_name == post, SuggestionRow.revision < revision)
+            .order_by(SuggestionRow.revision.desc())
+            .limit(1)
+        )
+        return frozenset(str(o.get("tlc")) for o in order or () if isinstance(o, dict))
+
+    def _remember(self, post: str, revision: int, tlcs: frozenset[str]) -> None:
+        self._covered[post] = (revision, tlcs)
+        self._covered.move_to_end(post)
+        while len(self._covered) > self.covered_posts:
+            self._covered.popitem(last=False)
 
     def health(self) -> dict[str, Any]:
         return {"dirty_posts": len(self.dirty), "suggestions": self.made}

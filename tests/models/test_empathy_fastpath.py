@@ -39,6 +39,7 @@ class Candidate:
     seconds: float  # per pass over the calibration sentences
     flips: int = 0  # how many sentences get a label other than the reference's
     calls: list[int] = field(default_factory=list)
+    calibration: dict[str, Any] | None = None  # set by choose_fast_path
 
     def predict_sentences(self, sentences: Sequence[str]) -> list[Label]:
         self.calls.append(len(sentences))
@@ -144,10 +145,12 @@ def test_choice_is_cached_per_machine_and_bundle(
     cache = json.loads((tmp_path / "empathy-fastpath.json").read_text())
     (entry,) = cache.values()
     assert entry["mode"] == "onnx-int8" and set(entry["figures"]) == set(MODES)
+    assert got.calibration == entry  # type: ignore[attr-defined]  # what it was chosen by
 
     b.built.clear()
     again = choose_fast_path(FakeBundle(), b, cache_dir=tmp_path, modes=MODES, timer=clock)
     assert again.mode == "onnx-int8" and b.built == ["onnx-int8"]  # type: ignore[attr-defined]
+    assert again.calibration == entry  # type: ignore[attr-defined]  # the cached figures
 
     # another bundle, or another CPU, calibrates again
     b.built.clear()

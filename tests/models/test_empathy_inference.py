@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.empathy.inference import ROW_STEPS, run_heads
+from models.empathy.inference import ROW_STEPS, WIDTH_STEP, batches, run_heads
 from models.empathy.network import HEADS, EmpathyNet
 
 
@@ -62,3 +62,22 @@ def test_only_the_requested_rows_are_written(minilm, sentences: list[str]) -> No
         assert (out[k][[0, 2, 3, 5, 6]] == -1.0).all()
         np.testing.assert_allclose(out[k][1], _alone(net, ids[1])[k], atol=2e-5)
         np.testing.assert_allclose(out[k][4].sum(), 1.0, atol=1e-5)
+
+
+def test_batches_bound_rows_and_padded_tokens() -> None:
+    """Short sentences go many to a batch, long ones few; every batch (beyond a single
+    sequence) fits the padded-token budget; the slices cover the sorted sequences in order."""
+    lengths = sorted([3] * 100 + [40] * 20 + [120] * 5 + [300])
+    parts = batches(lengths, 64, 2048)
+    assert [p.start for p in parts[1:]] == [p.stop for p in parts[:-1]]
+    assert parts[0].start == 0 and parts[-1].stop == len(lengths)
+    for p in parts:
+        n = p.stop - p.start
+        rows = next(r for r in ROW_STEPS if r >= n)
+        width = -(-lengths[p.stop - 1] // WIDTH_STEP) * WIDTH_STEP
+        assert n <= 64 and (n == 1 or rows * width <= 2048)
+    sizes = [p.stop - p.start for p in parts]
+    assert sizes[0] == 64  # the shortest: the row cap binds
+    assert sizes[-1] == 1  # a sequence over the budget on its own
+    # a fixed 64 rows would have padded the 3-token sentences' second batch to 120 tokens
+    assert all(lengths[p.stop - 1] <= 40 for p in parts if lengths[p.start] == 3)

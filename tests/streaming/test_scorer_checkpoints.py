@@ -137,3 +137,46 @@ def test_checkpoint_reforecasts_read_replies_so_far_and_rerank(tmp_path: Path) -
     row = sugg.suggest("t3_p")
     assert row is not None and row["revision"] == 2 + 4
     assert [o["tlc"] for o in row["order"]] == ["t1_a", "t1_b"]
+
+
+def test_only_revisions_covering_a_new_tlc_record_an_ingest_latency(tmp_path: Path) -> None:
+    """A re-rank after checkpoint re-forecasts is not an ingest latency (it would count the
+    time since the post's last TLC arrived); a revision that first covers a TLC is, also after
+    a restart of the suggester."""
+    _, sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    bus = EmbeddedBus()
+    metrics = StageMetrics()
+    dead = DeadLetters(bus, sessions, metrics)
+    clock = EventClock()
+    scorer = ScorerStage(
+        sessions,
+        clock,
+        metrics,
+        dead,
+        bus,
+        ModelSet(forecaster=SeeingForecaster()),
+        horizon_s=48 * 3600,
+        config_hash="t",
+        checkpoints=(900, 3600),
+    )
+
+    def tlc(name: str, at: int) -> Message:
+        return _msg(TOPIC_COMMENTS, {**_comment(name, "t3_p", at), "_ingest_ms": 1_000 + at})
+
+    scorer.handle([_msg(TOPIC_SUBMISSIONS, submission(T0)), tlc("t1_a", 10)])
+    sugg = SuggesterStage(sessions, clock, metrics, dead)
+    first = sugg.suggest("t3_p")
+    assert first is not None and first["latency_s"] is not None  # a's first suggestion
+    clock.observe(T0 + 1000)
+    assert scorer.run_checkpoints() == 1
+    rerank = sugg.suggest("t3_p")
+    assert rerank is not None and rerank["revision"] == 2 and rerank["latency_s"] is None
+    scorer.handle([tlc("t1_b", 1100)])
+    fresh = sugg.suggest("t3_p")
+    assert fresh is not None and fresh["revision"] == 3 and fresh["latency_s"] is not None
+    clock.observe(T0 + 3700)
+    assert scorer.run_checkpoints() == 2
+    restarted = SuggesterStage(sessions, clock, metrics, dead)  # nothing in memory
+    again = restarted.suggest("t3_p")
+    assert again is not None and again["revision"] == 5 and again["latency_s"] is None
+    assert list(restarted.latencies) == [] and len(sugg.latencies) == 2
