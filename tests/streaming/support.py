@@ -5,14 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from streaming.bus.embedded import EmbeddedBus
 from streaming.clock import EventClock
 from streaming.modelset import ModelSet
+from streaming.ops import StageMetrics
 from streaming.pipeline import Pipeline
 from streaming.replay import ReplayIndex
 from streaming.runtime import RunStats, assemble, run_embedded
 from streaming.settings import load_settings
+from streaming.stages.base import DeadLetters
+from streaming.stages.scorer import ScorerStage
+from streaming.storage import open_database
 
-__all__ = ["HORIZON", "replay", "replay_pipeline", "submission"]
+__all__ = ["HORIZON", "replay", "replay_pipeline", "scorer_stage", "submission"]
 
 #: the outcome horizon the replays use (the service's default, 48 h)
 HORIZON = 48 * 3600
@@ -39,6 +44,23 @@ def replay(
     and its run figures."""
     p = replay_pipeline(index, db_url, models, **settings)
     return p, run_embedded(p)
+
+
+def scorer_stage(db_url: str, bus: EmbeddedBus, forecaster: Any, **options: Any) -> ScorerStage:
+    """A scorer forecasting with ``forecaster`` over a new database at ``db_url``, ``bus`` and
+    the event clock; ``options`` (``horizon_s``, ``checkpoints`` …) go to the stage."""
+    _, sessions = open_database(db_url)
+    metrics = StageMetrics()
+    return ScorerStage(
+        sessions,
+        EventClock(),
+        metrics,
+        DeadLetters(bus, sessions, metrics),
+        bus,
+        ModelSet(forecaster=forecaster),
+        config_hash="t",
+        **options,
+    )
 
 
 def submission(created_utc: int, name: str = "t3_p") -> dict[str, Any]:

@@ -15,14 +15,10 @@ from redditdata.events import TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_SUBMISSIONS
 from redditdata.tree import iter_replies
 from streaming.bus.base import Message
 from streaming.bus.embedded import EmbeddedBus
-from streaming.clock import EventClock
-from streaming.modelset import ModelSet
-from streaming.ops import StageMetrics
-from streaming.stages.base import DeadLetters
 from streaming.stages.scorer import ScorerStage
 from streaming.stages.suggester import SuggesterStage
-from streaming.storage import CheckpointScoreRow, ReplyRow, open_database
-from tests.streaming.support import submission
+from streaming.storage import CheckpointScoreRow, ReplyRow
+from tests.streaming.support import scorer_stage, submission
 from tests.streaming.tiny import TinyForecast
 
 T0 = 1_600_000_000
@@ -75,24 +71,16 @@ def _comment(name: str, parent: str, at: int, author: str = "u") -> dict[str, An
     }
 
 
+def _checkpoint_scorer(tmp_path: Path, fc: SeeingForecaster, bus: EmbeddedBus) -> ScorerStage:
+    """A scorer re-forecasting at +15 min and +1 h."""
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    return scorer_stage(db, bus, fc, horizon_s=48 * 3600, checkpoints=(900, 3600))
+
+
 def test_checkpoint_reforecasts_read_replies_so_far_and_rerank(tmp_path: Path) -> None:
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    bus = EmbeddedBus()
-    fc = SeeingForecaster()
-    metrics = StageMetrics()
-    dead = DeadLetters(bus, sessions, metrics)
-    clock = EventClock()
-    scorer = ScorerStage(
-        sessions,
-        clock,
-        metrics,
-        dead,
-        bus,
-        ModelSet(forecaster=fc),
-        horizon_s=48 * 3600,
-        config_hash="t",
-        checkpoints=(900, 3600),
-    )
+    fc, bus = SeeingForecaster(), EmbeddedBus()
+    scorer = _checkpoint_scorer(tmp_path, fc, bus)
+    sessions, clock, metrics, dead = scorer.sessions, scorer.clock, scorer.metrics, scorer.dead
     post = submission(T0)
     scorer.handle(
         [
@@ -143,22 +131,8 @@ def test_only_revisions_covering_a_new_tlc_record_an_ingest_latency(tmp_path: Pa
     """A re-rank after checkpoint re-forecasts is not an ingest latency (it would count the
     time since the post's last TLC arrived); a revision that first covers a TLC is, also after
     a restart of the suggester."""
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    bus = EmbeddedBus()
-    metrics = StageMetrics()
-    dead = DeadLetters(bus, sessions, metrics)
-    clock = EventClock()
-    scorer = ScorerStage(
-        sessions,
-        clock,
-        metrics,
-        dead,
-        bus,
-        ModelSet(forecaster=SeeingForecaster()),
-        horizon_s=48 * 3600,
-        config_hash="t",
-        checkpoints=(900, 3600),
-    )
+    scorer = _checkpoint_scorer(tmp_path, SeeingForecaster(), EmbeddedBus())
+    sessions, clock, metrics, dead = scorer.sessions, scorer.clock, scorer.metrics, scorer.dead
 
     def tlc(name: str, at: int) -> Message:
         return _msg(TOPIC_COMMENTS, {**_comment(name, "t3_p", at), "_ingest_ms": 1_000 + at})

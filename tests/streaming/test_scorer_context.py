@@ -13,14 +13,9 @@ from training.forecaster.history import TlcRef, author_history, dump_tlcs
 from models.forecaster.context import TlcContext
 from redditdata.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
 from streaming.bus.embedded import EmbeddedBus
-from streaming.clock import EventClock
-from streaming.modelset import ModelSet
-from streaming.ops import StageMetrics
-from streaming.stages.base import DeadLetters
 from streaming.stages.history import author_contexts
-from streaming.stages.scorer import ScorerStage
 from streaming.storage import OutcomeRow, PostRow, TlcRow, open_database, upsert
-from tests.streaming.support import submission
+from tests.streaming.support import scorer_stage, submission
 from tests.streaming.tiny import TinyForecast, TinyForecaster
 
 H = 48 * 3600
@@ -152,20 +147,10 @@ _OFFSETS = itertools.count()
 
 
 def test_scorer_passes_each_tlcs_context_to_the_forecaster(tmp_path: Path) -> None:
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     bus = EmbeddedBus()
     fc = _CtxForecaster()
-    metrics = StageMetrics()
-    stage = ScorerStage(
-        sessions,
-        EventClock(),
-        metrics,
-        DeadLetters(bus, sessions, metrics),
-        bus,
-        ModelSet(forecaster=fc),
-        horizon_s=H,
-        config_hash="t",
-    )
+    stage = scorer_stage(f"sqlite:///{tmp_path / 'db.sqlite'}", bus, fc, horizon_s=H)
+    sessions = stage.sessions
     t0 = 1_600_000_000
     post = submission(t0)
 
