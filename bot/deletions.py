@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass, field
 from functools import partial
 from typing import Any
 
@@ -100,7 +100,7 @@ class DeletionSync:
             self.schedule.mark_checked(batch)
         self._accumulate(report)
         if report.checked:
-            logger.info("re-check: %s", report)
+            logger.info("re-check: %s", asdict(report))
         return report
 
     def _info(self, batch: list[str]) -> list[Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass, field
 
 from sqlalchemy import and_, select, update
 
@@ -77,7 +77,7 @@ class RetentionPurge:
                     report.purged[kind] = report.purged.get(kind, 0) + len(lst)
         report.dead_letters = self._purge_dead_letters()
         if report.purged or report.dead_letters:
-            logger.info("retention purge: %s", report)
+            logger.info("retention purge: %s", asdict(report))
         return report
 
     def _purge_dead_letters(self) -> int:
