@@ -132,9 +132,11 @@ def test_scorer_killed_mid_replay_restarts_and_scores_every_tlc_exactly_once(
         # at-least-once on the bus: every TLC's score was published (maybe more than once)
         bus = KafkaBus(broker.bootstrap)
         keys: set[str] = set()
-        deadline = time.monotonic() + 60
+        # a group of its own, new to the broker, reads the topic from the start
+        group = f"reconcile-{os.getpid()}-{time.monotonic_ns()}"
+        deadline = time.monotonic() + 180  # a bound, not a sleep: it ends once every key is read
         while keys != want and time.monotonic() < deadline:
-            msgs = bus.poll("reconcile", [TOPIC_SCORES], 2000, 1.0)
+            msgs = bus.poll(group, [TOPIC_SCORES], 2000, 1.0)
             keys |= {m.key for m in msgs if m.key}
         bus.close()
         assert keys == want
