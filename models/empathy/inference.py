@@ -10,10 +10,10 @@ its first) at most ``max_tokens`` padded positions (rows × width, default ``bat
 :data:`TOKENS_PER_ROW`): short sentences go many to a batch, long ones few, so a batch that
 spans the long tail of a small scoring batch is not padded to its longest sentence (on real
 r/college TLCs in the scorer's 128-TLC batches, behind the gate, bf16 on one thread: ~1.15×
-less CPU than a fixed 64 rows per batch, the same TLC labels). Shapes are rounded up (width to a multiple of :data:`WIDTH_STEP`, rows to one of
-:data:`ROW_STEPS`): the CPU kernels cache one compiled primitive per input shape, and unbounded
-shapes grew a scorer's memory by ~100 MB per 1,000 TLCs. Padding rows get one attended position
-and their output is dropped.
+less CPU than a fixed 64 rows per batch, the same TLC labels). Shapes are rounded up (width
+to a multiple of :data:`WIDTH_STEP`, rows to one of :data:`ROW_STEPS`): the CPU kernels cache
+one compiled primitive per input shape, and unbounded shapes grew a scorer's memory by ~100 MB
+per 1,000 TLCs. Padding rows get one attended position and their output is dropped.
 """
 
 from __future__ import annotations
