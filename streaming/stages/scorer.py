@@ -13,8 +13,10 @@ per TLC, checkpoint and forecaster version, published on ``prosocial.scores`` wi
 ``checkpoint``). With a :class:`~streaming.stages.shadow.ModelReloader` the champion
 forecaster follows the registry's ``CURRENT`` (checked between batches) and a challenger is
 scored in shadow beside it (:class:`~streaming.stages.shadow.ShadowScorer`). Scores are
-upserted ``ON CONFLICT DO NOTHING`` — a re-delivered TLC is never scored twice — and every score of the batch is (re)published on ``prosocial.scores``, so a crash
-between the database commit and the offset commit loses nothing downstream.
+upserted ``ON CONFLICT DO NOTHING`` — a re-delivered TLC is never scored twice — and the stored score
+of every TLC in the batch, or under a post in the batch, is (re)published on
+``prosocial.scores``, so a crash between the database commit and the producer's flush loses
+nothing downstream.
 """
 
 from __future__ import annotations
@@ -231,14 +233,24 @@ class ScorerStage(DatabaseStage):
                 )
                 s.commit()
                 self.metrics.events_out.labels(stage=self.name).inc(len(rows))
-            # (re)publish every stored score of this batch: idempotent downstream.
-            names = tlc_names | {t.name for t, _ in todo}
-            if names:
-                stored = s.scalars(select(ScoreRow).where(ScoreRow.tlc_name.in_(names))).all()
-                for r in stored:
-                    self.bus.publish(
-                        TOPIC_SCORES, r.tlc_name, json.dumps(score_payload(r), default=str).encode()
-                    )
+            # (re)publish every stored score of this batch's TLCs and of its posts' TLCs:
+            # idempotent downstream. A post's TLCs scored by an earlier delivery of this batch
+            # (killed after the database commit, before the producer's flush) are ``scored``
+            # now, so they are found through the post, not through ``todo``.
+            stored: list[ScoreRow] = []
+            if tlc_names:
+                stored += s.scalars(select(ScoreRow).where(ScoreRow.tlc_name.in_(tlc_names)))
+            if post_names:
+                stored += s.scalars(
+                    select(ScoreRow)
+                    .join(TlcRow, TlcRow.name == ScoreRow.tlc_name)
+                    .where(TlcRow.post_name.in_(post_names))
+                    .where(ScoreRow.tlc_name.not_in(tlc_names))
+                )
+            for r in stored:
+                self.bus.publish(
+                    TOPIC_SCORES, r.tlc_name, json.dumps(score_payload(r), default=str).encode()
+                )
 
     def _predict(
         self,

@@ -1,0 +1,61 @@
+"""A batch re-delivered after a crash (database committed, producer not flushed) republishes
+every score the batch produced, including TLCs scored when their post arrived after them."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+from redditdata.events import TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_SUBMISSIONS
+from streaming.bus.base import Message
+from streaming.bus.embedded import EmbeddedBus
+from tests.streaming.support import scorer_stage, submission
+from tests.streaming.tiny import TinyForecaster
+
+_OFFSETS = itertools.count()
+
+
+def _msg(topic: str, key: str, value: dict[str, Any]) -> Message:
+    return Message(topic, 0, next(_OFFSETS), key, json.dumps(value).encode())
+
+
+def _tlc(i: int, t: int) -> dict[str, Any]:
+    return {
+        "id": f"c{i}",
+        "name": f"t1_c{i}",
+        "parent_id": "t3_p",
+        "link_id": "t3_p",
+        "subreddit": "College",
+        "author": "ann",
+        "body": "hello there",
+        "score": 1,
+        "created_utc": t,
+    }
+
+
+def _published(bus: EmbeddedBus) -> list[str]:
+    return [m.key or "" for m in bus.poll("check", [TOPIC_SCORES], 1000, 0.1)]
+
+
+def test_a_redelivered_post_republishes_the_scores_its_first_delivery_made(
+    tmp_path: Path,
+) -> None:
+    t0 = 1_600_000_000
+    first = EmbeddedBus()
+    stage = scorer_stage(
+        f"sqlite:///{tmp_path / 'db.sqlite'}", first, TinyForecaster(), horizon_s=48 * 3600
+    )
+    # the TLCs arrive before their post (another partition): stored, not yet scored
+    stage.handle([_msg(TOPIC_COMMENTS, "t3_p", _tlc(i, t0 + 60 + i)) for i in range(3)])
+    assert _published(first) == []
+    post = _msg(TOPIC_SUBMISSIONS, "t3_p", submission(t0))
+    stage.handle([post])
+    assert sorted(_published(first)) == ["t1_c0", "t1_c1", "t1_c2"]
+    # killed after the commit, before the flush: those records never reached the broker; the
+    # restarted scorer is handed the same batch again (its offsets were not committed)
+    restarted = EmbeddedBus()
+    stage.bus = restarted
+    stage.handle([post])
+    assert sorted(_published(restarted)) == ["t1_c0", "t1_c1", "t1_c2"]
