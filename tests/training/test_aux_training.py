@@ -253,3 +253,23 @@ def test_logistic_heads_reach_the_primal_solvers_optimum(
     z, z_primal = x @ coef + intercept, primal.decision_function(x)
     assert np.corrcoef(z, z_primal)[0, 1] > 0.999
     assert np.abs(z - z_primal).max() < 0.05 * np.abs(z_primal).max()
+
+
+def test_large_c_keeps_the_primal_solver(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dual solver converges slowly at large C: there the primal one fits the head."""
+    import scipy.sparse as sp
+    from training.aux import fit
+
+    seen: list[bool] = []
+
+    class Spy(fit.LogisticRegression):  # type: ignore[misc]
+        def fit(self, *a: object, **k: object) -> Spy:
+            seen.append(self.dual)
+            return super().fit(*a, **k)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(fit, "LogisticRegression", Spy)
+    x = sp.csr_matrix(np.eye(6, 8))
+    y, w = np.array([0, 1, 0, 1, 0, 1.0]), np.ones(6)
+    for c in (4.0, fit.DUAL_MAX_C, 64.0):
+        fit._fit_linear("logistic", x, y, w, c)
+    assert seen == [True, True, False]
