@@ -179,7 +179,7 @@ def _fit_linear(
         m.fit(x, y, sample_weight=w)
         return np.asarray(m.coef_, np.float64).ravel(), float(m.intercept_)
     # liblinear's dual coordinate descent up to C = DUAL_MAX_C: the same L2-regularised
-    # objective as its primal Newton solver (held-out AUC equal to 4 decimals) in a third of
+    # objective as its primal Newton solver (validation AUC equal to 4 decimals) in a third of
     # the time or less, as the hashed n-gram features far outnumber the texts; at C = 64 it
     # converges slowly (toxicity: 500 iterations, twice the primal's time), so the primal
     lr = LogisticRegression(C=reg, solver="liblinear", dual=reg <= DUAL_MAX_C, max_iter=500)
