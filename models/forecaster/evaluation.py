@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 __all__ = [
     "METRIC_KEYS",
@@ -67,14 +66,34 @@ def ndcg_at_k(y: np.ndarray, pred: np.ndarray, k: int = 5) -> float:
     return float((gains[order] * disc[: len(order)]).sum() / idcg)
 
 
-def _pairs(y: np.ndarray, p: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
-    dy = np.sign(y[:, None] - y[None, :])
-    dp = np.sign(p[:, None] - p[None, :])
-    iu = np.triu_indices(len(y), 1)
-    dy, dp, m = dy[iu], dp[iu], mask[iu]
-    valid = (dy != 0) & m
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties averaged (``scipy.stats.rankdata``'s default, without its
+    per-call overhead: this runs once per post and evaluation)."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    first = np.r_[True, xs[1:] != xs[:-1]]
+    starts = np.flatnonzero(np.r_[first, True])
+    ranks = np.empty(len(x))
+    ranks[order] = ((starts[:-1] + starts[1:] + 1) / 2.0)[np.cumsum(first) - 1]
+    return ranks
+
+
+def _pairs(
+    y: np.ndarray, p: np.ndarray, t: np.ndarray, match_s: float
+) -> tuple[float, float, float, float]:
+    """Correctly ordered pairs (a tie in ``p`` counts half) and pairs with different ``y``:
+    over all pairs, then over the time-matched ones (``t`` at most ``match_s`` apart)."""
+    i, j = np.triu_indices(len(y), 1)
+    dy, dp = np.sign(y[i] - y[j]), np.sign(p[i] - p[j])
+    valid = dy != 0
     score = np.where(dp == 0, 0.5, (dy == dp).astype(np.float64))
-    return float(score[valid].sum()), float(valid.sum())
+    close = valid & (np.abs(t[i] - t[j]) <= match_s)
+    return (
+        float(score[valid].sum()),
+        float(valid.sum()),
+        float(score[close].sum()),
+        float(close.sum()),
+    )
 
 
 @dataclass
@@ -118,18 +137,19 @@ def post_stats(
         cols["sse"][j] = ((yy - pp) ** 2).sum()
         if len(idx) < 2:
             continue
-        full = np.ones((len(idx), len(idx)), dtype=bool)
-        cols["pair_ok"][j], cols["pair_n"][j] = _pairs(yy, pp, full)
-        close = np.abs(tt[:, None] - tt[None, :]) <= match_s
-        cols["tm_ok"][j], cols["tm_n"][j] = _pairs(yy, pp, close)
+        (cols["pair_ok"][j], cols["pair_n"][j], cols["tm_ok"][j], cols["tm_n"][j]) = _pairs(
+            yy, pp, tt, match_s
+        )
         if np.ptp(yy) > 0:
             ndcg[j] = ndcg_at_k(yy, pp)
             if len(idx) >= 3:
                 if np.ptp(pp) == 0:
                     rho[j] = 0.0
                 else:
-                    ry, rp = rankdata(yy), rankdata(pp)
-                    rho[j] = float(np.corrcoef(ry, rp)[0, 1])
+                    ry, rp = _ranks(yy), _ranks(pp)
+                    ry -= ry.mean()
+                    rp -= rp.mean()
+                    rho[j] = float(ry @ rp / np.sqrt((ry @ ry) * (rp @ rp)))
     return PostStats(ndcg=ndcg, rho=rho, **cols)
 
 

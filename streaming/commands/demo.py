@@ -20,6 +20,7 @@ from streaming.demo_train import (
     profile_markdown,
     train_missing,
     trainer_command,
+    use_bytecode_cache,
 )
 
 __all__ = ["register", "run"]
@@ -100,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
     err = Console(stderr=True)
     t0 = time.monotonic()
+    use_bytecode_cache()
     data = resolve_data_dir(args.data)
     if not (data / "reddit-college").exists() and not any(data.glob("submissions.jsonl*")):
         err.print(f"[red]data directory {data} has no reddit-college dump (set PROSOCIAL_DATA_DIR)")

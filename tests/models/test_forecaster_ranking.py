@@ -86,3 +86,31 @@ def test_bootstrap_interval_brackets_the_estimate():
         assert lo <= r[k] <= hi
         assert hi > lo
     assert 0.6 < r["pairwise_acc"] < 0.9
+
+
+def test_per_post_figures_equal_scipys_on_tied_values():
+    from itertools import combinations
+
+    from scipy.stats import rankdata, spearmanr
+
+    from models.forecaster.evaluation import _ranks, post_stats
+
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(1, 12, 40)
+    groups = np.repeat(np.arange(40), sizes)
+    y = rng.integers(0, 4, len(groups)).astype(float)  # many ties
+    pred = rng.integers(0, 5, len(groups)).astype(float)
+    times = rng.uniform(0, 3600, len(groups))
+    assert np.array_equal(_ranks(y), rankdata(y))
+    s = post_stats(y, pred, groups, times)
+    for j in range(40):
+        yy, pp, tt = y[groups == j], pred[groups == j], times[groups == j]
+        pairs = [(a, b) for a, b in combinations(range(len(yy)), 2) if yy[a] != yy[b]]
+        ok = [
+            0.5 if pp[a] == pp[b] else float((yy[a] > yy[b]) == (pp[a] > pp[b])) for a, b in pairs
+        ]
+        close = [k for k, (a, b) in enumerate(pairs) if abs(tt[a] - tt[b]) <= 600]
+        assert (s.pair_ok[j], s.pair_n[j]) == (sum(ok), len(pairs))
+        assert (s.tm_ok[j], s.tm_n[j]) == (sum(ok[k] for k in close), len(close))
+        if len(yy) >= 3 and np.ptp(yy) > 0 and np.ptp(pp) > 0:
+            assert s.rho[j] == pytest.approx(spearmanr(yy, pp).statistic)

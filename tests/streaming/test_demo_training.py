@@ -156,3 +156,21 @@ def test_the_demo_replays_one_week_and_the_loop_whole_months() -> None:
     args = parser.parse_args(["demo"])
     assert (args.since, args.until) == ("2021-10-01", None)  # resolved in run(): one week
     assert demo.DEMO_UNTIL == "2021-10-08" and demo.LOOP_UNTIL1 == "2021-11-01"
+
+
+def test_the_demo_caches_bytecode_where_the_environment_turns_it_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    demo_train.use_bytecode_cache()
+    assert sys.dont_write_bytecode is False
+    child = subprocess.run(
+        [sys.executable, "-c", "import sys; print(sys.dont_write_bytecode)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert child.stdout.strip() == "False"  # the training steps it starts write it too

@@ -235,3 +235,41 @@ def test_features_assembled_from_the_idf_pass_equal_featurising_again(
     for texts in (distinct, more, more[::-1]):
         a, b = fresh.rows(texts), reused.rows(texts)
         assert a.shape == b.shape and (a != b).nnz == 0
+
+
+def test_logistic_heads_reach_the_primal_solvers_optimum(
+    tiny_trained: TrainedAux, tiny_data: AuxData
+) -> None:
+    """The logistic heads are fitted with liblinear's dual solver (faster on many more
+    features than texts): same weighted L2 objective, so the primal Newton solver's scores."""
+    from sklearn.linear_model import LogisticRegression
+    from training.aux.fit import FeatureCache, _fit_linear
+
+    texts, y, w = tiny_data.heads["advice"].arrays("train")
+    x = FeatureCache(tiny_trained.featurizer, texts).rows(texts)
+    coef, intercept = _fit_linear("logistic", x, y, w, 4.0)
+    primal = LogisticRegression(C=4.0, solver="liblinear", tol=1e-8, max_iter=1000)
+    primal.fit(x, (y > 0.5).astype(int), sample_weight=w)
+    z, z_primal = x @ coef + intercept, primal.decision_function(x)
+    assert np.corrcoef(z, z_primal)[0, 1] > 0.999
+    assert np.abs(z - z_primal).max() < 0.05 * np.abs(z_primal).max()
+
+
+def test_large_c_keeps_the_primal_solver(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dual solver converges slowly at large C: there the primal one fits the head."""
+    import scipy.sparse as sp
+    from training.aux import fit
+
+    seen: list[bool] = []
+
+    class Spy(fit.LogisticRegression):  # type: ignore[misc]
+        def fit(self, *a: object, **k: object) -> Spy:
+            seen.append(self.dual)
+            return super().fit(*a, **k)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(fit, "LogisticRegression", Spy)
+    x = sp.csr_matrix(np.eye(6, 8))
+    y, w = np.array([0, 1, 0, 1, 0, 1.0]), np.ones(6)
+    for c in (4.0, fit.DUAL_MAX_C, 64.0):
+        fit._fit_linear("logistic", x, y, w, c)
+    assert seen == [True, True, False]

@@ -45,6 +45,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: The largest C fitted with liblinear's dual solver (see :func:`_fit_linear`).
+DUAL_MAX_C = 16.0
 #: The paper's toxicity thresholds, at which calibration is judged.
 CALIBRATION_THRESHOLDS = (0.5, 0.8)
 
@@ -176,7 +178,11 @@ def _fit_linear(
         m = Ridge(alpha=reg, solver="sparse_cg", max_iter=2000, tol=1e-5)
         m.fit(x, y, sample_weight=w)
         return np.asarray(m.coef_, np.float64).ravel(), float(m.intercept_)
-    lr = LogisticRegression(C=reg, solver="liblinear", max_iter=500)
+    # liblinear's dual coordinate descent up to C = DUAL_MAX_C: the same L2-regularised
+    # objective as its primal Newton solver (validation AUC equal to 4 decimals) in a third of
+    # the time or less, as the hashed n-gram features far outnumber the texts; at C = 64 it
+    # converges slowly (toxicity: 500 iterations, twice the primal's time), so the primal
+    lr = LogisticRegression(C=reg, solver="liblinear", dual=reg <= DUAL_MAX_C, max_iter=500)
     lr.fit(x, (y > 0.5).astype(int), sample_weight=w)
     return lr.coef_.ravel().astype(np.float64), float(lr.intercept_[0])
 
