@@ -182,6 +182,7 @@ def _fit_linear(
     # objective as its primal Newton solver (validation AUC equal to 4 decimals) in a third of
     # the time or less, as the hashed n-gram features far outnumber the texts; at C = 64 it
     # converges slowly (toxicity: 500 iterations, twice the primal's time), so the primal
+    # solver fits the larger C.
     lr = LogisticRegression(C=reg, solver="liblinear", dual=reg <= DUAL_MAX_C, max_iter=500)
     lr.fit(x, (y > 0.5).astype(int), sample_weight=w)
     return lr.coef_.ravel().astype(np.float64), float(lr.intercept_[0])
