@@ -18,6 +18,10 @@
 * Kafka throughput runs ``--scorers`` scorer processes (default 2) in one consumer group, the
   cores split between them (torch threads = cores // N): the deployment's scale-out unit. The
   latency run deploys the same N scorers (plus one suggester).
+* Latency breakdown (``kafka.latency_breakdown``): the p50 / p99 of each part of a
+  suggestion's latency (bus and scorer queue, storage and models, publish and suggester) from
+  the stored timestamps of its newest TLC, the TLCs per scoring call, and the consumer-group
+  rebalances during the run (``latency_rebalances``).
 * RSS: peak resident memory (VmHWM) of each scorer process (max and sum reported).
 * Checkpoint re-forecasts (``--checkpoint-cost``): the embedded throughput run again, without
   and with re-forecasts at ``--checkpoints`` (alternating, ``--repeats`` pairs), on the same
@@ -118,6 +122,56 @@ def latencies(db_url: str, after_ms: int = 0) -> list[float]:
             )
             if x is not None
         ]
+
+
+def latency_breakdown(db_url: str, after_ms: int = 0) -> dict[str, Any]:
+    """Where the latency of each suggestion made after ``after_ms`` went, from the stored
+    timestamps of its newest TLC: ``to_stored`` (ingest → the scorer decoded it: the bus and
+    the scorer's queue), ``to_scored`` (→ its score computed: storage and the models) and
+    ``to_suggested`` (→ the suggestion stored: commit, publish, the suggester's fetch and
+    work); p50 / p99 of each, seconds. ``scoring_call_tlcs``: TLCs per scoring call (the
+    scores of one call share ``scored_ms``)."""
+    from collections import Counter
+
+    from sqlalchemy import select
+
+    from streaming.storage import ScoreRow, SuggestionRow, TlcRow
+
+    with _sessions(db_url)() as s:
+        tlcs = s.execute(
+            select(TlcRow.post_name, TlcRow.ingest_ms, TlcRow.stored_ms, ScoreRow.scored_ms).join(
+                ScoreRow, ScoreRow.tlc_name == TlcRow.name
+            )
+        ).all()
+        made = s.execute(
+            select(SuggestionRow.post_name, SuggestionRow.made_ms, SuggestionRow.latency_s).where(
+                SuggestionRow.made_ms > after_ms, SuggestionRow.latency_s.is_not(None)
+            )
+        ).all()
+        calls = Counter(s.scalars(select(ScoreRow.scored_ms).where(ScoreRow.scored_ms > after_ms)))
+    by_ingest = {(p, i): (st, sc) for p, i, st, sc in tlcs if i}
+    parts: dict[str, list[float]] = {"to_stored": [], "to_scored": [], "to_suggested": []}
+    for post, made_ms, lat in made:
+        ingest = made_ms - round(lat * 1000)
+        hit = next(
+            (
+                by_ingest[(post, i)]
+                for i in (ingest, ingest - 1, ingest + 1)
+                if (post, i) in by_ingest
+            ),
+            None,
+        )
+        if hit is None:
+            continue
+        stored, scored = hit
+        parts["to_stored"].append((stored - ingest) / 1000)
+        parts["to_scored"].append((scored - stored) / 1000)
+        parts["to_suggested"].append((made_ms - scored) / 1000)
+    out: dict[str, Any] = {k: {"p50": pct(v, 50), "p99": pct(v, 99)} for k, v in parts.items()}
+    sizes = [float(n) for n in calls.values()]
+    out["scoring_call_tlcs"] = {"p50": pct(sizes, 50), "max": max(sizes, default=None)}
+    out["samples"] = len(parts["to_stored"])
+    return out
 
 
 def paced(events: list[Any], rate: float, max_tlcs: int) -> Any:
@@ -309,7 +363,10 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
             for p in procs:
                 p.wait(60)
         lat = latencies(db2, t_paced)
+        rebalances = sum(lg.read_text(errors="replace").count("partitions revoked") for lg in logs)
         out.update(
+            latency_breakdown=latency_breakdown(db2, t_paced),
+            latency_rebalances=rebalances,
             p50_latency_s=pct(lat, 50),
             p99_latency_s=pct(lat, 99),
             latency_samples=len(lat),
@@ -568,6 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     kafka = ap.add_argument_group("Kafka")
     kafka.add_argument("--skip-kafka", action="store_true", help="only the embedded runs")
+    kafka.add_argument("--skip-embedded", action="store_true", help="only the Kafka runs")
     kafka.add_argument(
         "--scorers", type=int, default=2, help="scorer processes in one consumer group"
     )
@@ -634,7 +692,7 @@ def main(argv: list[str] | None = None) -> int:
             if scoring and not args.skip_kafka:
                 logger.info("kafka phase (%d events, %d TLCs)", result["n_events"], n_tlc)
                 result["kafka"] = kafka_phase(args, index, n_tlc, tmp)
-            if scoring:
+            if scoring and not args.skip_embedded:
                 logger.info("embedded phase (child process)")
                 child_out = tmp / "embedded.json"
                 run_child(args, child_out, tmp)
