@@ -109,6 +109,8 @@ class ScorerStage(DatabaseStage):
     stored_replies: int = field(default=0, init=False)
     shadow: ShadowScorer = field(default_factory=ShadowScorer, init=False)
     _last_sweep: float = field(default=0.0, init=False)
+    #: the last re-forecast run was full: the next tick runs again, without waiting
+    _reforecasts_behind: bool = field(default=False, init=False)
     #: the champion's empathy results of the last batch (the challenger reuses them)
     _last_empathy: list[EmpathyResult | None] = field(default_factory=list, init=False)
 
@@ -337,11 +339,15 @@ class ScorerStage(DatabaseStage):
 
     # -- timers ----------------------------------------------------------------------------
     def tick(self) -> None:
-        if time.monotonic() - self._last_sweep < self.sweep_every_s:
+        """Every ``sweep_every_s``: the missing-post sweep and the due re-forecasts. A run of
+        re-forecasts is bounded (``CheckpointScheduler.max_per_tick``), so a backlog is worked
+        off one bounded run per tick, a poll of fresh TLCs between two runs."""
+        if time.monotonic() - self._last_sweep >= self.sweep_every_s:
+            self._last_sweep = time.monotonic()
+            self.sweep_missing_posts()
+        elif not self._reforecasts_behind:
             return
-        self._last_sweep = time.monotonic()
-        self.sweep_missing_posts()
-        self.run_checkpoints()
+        self._reforecasts_behind = self.run_checkpoints() >= self.reforecast.max_per_tick
 
     def drain(self) -> None:
         self.sweep_missing_posts()
