@@ -298,8 +298,11 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
                 if started and time.time() - started > args.budget_s:
                     logger.warning("time budget reached: %d of %d TLCs scored", st["n"], n_tlc)
                     break
-                if time.monotonic() - last_change > 120:
-                    logger.warning("scorer made no progress for 120 s; stopping")
+                # before the first score the scorers are loading (calibrating) their models,
+                # which takes minutes on a busy machine
+                stall_s = 120 if st["n"] else 600
+                if time.monotonic() - last_change > stall_s:
+                    logger.warning("scorer made no progress for %d s; stopping", stall_s)
                     break
         finally:
             for p in procs:
