@@ -108,7 +108,8 @@ def score_stats(db_url: str) -> dict[str, Any]:
 
 
 def latencies(db_url: str, after_ms: int = 0) -> list[float]:
-    """Suggestion latencies (stored - newest covered TLC's ingest) made after ``after_ms``."""
+    """Suggestion latencies (stored - newest covered TLC's ingest) of TLCs ingested after
+    ``after_ms`` (a warm-up TLC suggested late is not counted)."""
     from sqlalchemy import select
 
     from streaming.storage import SuggestionRow
@@ -118,14 +119,16 @@ def latencies(db_url: str, after_ms: int = 0) -> list[float]:
         return [
             x
             for x in s.scalars(
-                select(SuggestionRow.latency_s).where(SuggestionRow.made_ms > after_ms)
+                select(SuggestionRow.latency_s).where(
+                    SuggestionRow.made_ms - SuggestionRow.latency_s * 1000 > after_ms
+                )
             )
             if x is not None
         ]
 
 
 def latency_breakdown(db_url: str, after_ms: int = 0) -> dict[str, Any]:
-    """Where the latency of each suggestion made after ``after_ms`` went, from the stored
+    """Where the latency of each suggestion of a TLC ingested after ``after_ms`` went, from the stored
     timestamps of its newest TLC: ``to_stored`` (ingest → the scorer decoded it: the bus and
     the scorer's queue), ``to_scored`` (→ its score computed: storage and the models) and
     ``to_suggested`` (→ the suggestion stored: commit, publish, the suggester's fetch and
@@ -153,6 +156,8 @@ def latency_breakdown(db_url: str, after_ms: int = 0) -> dict[str, Any]:
     parts: dict[str, list[float]] = {"to_stored": [], "to_scored": [], "to_suggested": []}
     for post, made_ms, lat in made:
         ingest = made_ms - round(lat * 1000)
+        if ingest <= after_ms:
+            continue
         hit = next(
             (
                 by_ingest[(post, i)]
