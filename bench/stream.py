@@ -222,6 +222,21 @@ def stage_proc(stage: str, env: dict[str, str], log: Path) -> subprocess.Popen[b
     )
 
 
+def stop_procs(procs: list[subprocess.Popen[bytes]], timeout_s: float = 60) -> None:
+    """SIGTERM (a stage finishes its batch and commits), then SIGKILL after ``timeout_s``."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            logger.warning(
+                "stage process %d still running %.0f s after SIGTERM: killed", p.pid, timeout_s
+            )
+            p.kill()
+            p.wait()
+
+
 def wait_ready(log: Path, n: int = 1, timeout_s: float = 300) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -272,64 +287,64 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
     events = list(index.events())
     out: dict[str, Any] = {}
     # -- throughput ------------------------------------------------------------------------
-    db = f"sqlite:///{tmp / 'kafka.db'}"
-    with TansuBroker(log=tmp / "tansu.log") as broker:
-        bus = KafkaBus(broker.bootstrap)
-        bus.ensure_topics(ALL_TOPICS, args.partitions)
-        t0 = time.monotonic()
-        for ev in events:
-            bus.publish(*encode_event(ev, int(time.time() * 1000)))
-        bus.close()
-        out["publish_events_per_s"] = round(len(events) / (time.monotonic() - t0), 1)
-        # N scorer processes in one consumer group (the deployment's scale-out unit), the two
-        # cores split between them: torch threads = 2 // N
-        threads = max(1, (os.cpu_count() or 2) // args.scorers)
-        env = env_for(broker.bootstrap, db, args.registry, torch_threads=threads)
-        logs = [tmp / f"scorer-{i}.log" for i in range(args.scorers)]
-        t_start_wall = time.time()
-        procs = [stage_proc("scorer", env, lg) for lg in logs]
-        peaks = [0.0] * len(procs)
-        last_n, last_change = -1, time.monotonic()
-        try:
-            while True:
-                time.sleep(1.0)
-                peaks = [max(pk, vm_hwm_mb(p.pid) or 0.0) for pk, p in zip(peaks, procs)]
-                st = score_stats(db)
-                if st["n"] != last_n:
-                    last_n, last_change = st["n"], time.monotonic()
-                if st["n"] >= n_tlc or any(p.poll() is not None for p in procs):
-                    break
-                started = (st["first_ms"] or 0) / 1000
-                if started and time.time() - started > args.budget_s:
-                    logger.warning("time budget reached: %d of %d TLCs scored", st["n"], n_tlc)
-                    break
-                # before the first score the scorers are loading (calibrating) their models,
-                # which takes minutes on a busy machine
-                stall_s = 120 if st["n"] else 600
-                if time.monotonic() - last_change > stall_s:
-                    logger.warning("scorer made no progress for %d s; stopping", stall_s)
-                    break
-        finally:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                p.wait(60)
-        peak = max(peaks)
-        out.update(
-            scorer_processes=args.scorers,
-            torch_threads_per_scorer=threads,
-            rss_mb_all_scorers=round(sum(peaks), 1),
-        )
-        st = score_stats(db)
-        span = ((st["last_ms"] or 0) - (st["first_ms"] or 0)) / 1000
-        first_score_after = ((st["first_ms"] or 0) / 1000) - t_start_wall
-        out.update(
-            tlc_scored=st["n"],
-            tlc_published=n_tlc,
-            tlc_per_s=round(st["n"] / span, 1) if span > 0 else None,
-            model_load_s=round(first_score_after, 1),
-            rss_mb=round(peak, 1),
-        )
+    # N scorer processes in one consumer group (the deployment's scale-out unit), the two
+    # cores split between them: torch threads = 2 // N
+    threads = max(1, (os.cpu_count() or 2) // args.scorers)
+    if args.skip_kafka_throughput:
+        out.update(scorer_processes=args.scorers, torch_threads_per_scorer=threads)
+    else:
+        db = f"sqlite:///{tmp / 'kafka.db'}"
+        with TansuBroker(log=tmp / "tansu.log") as broker:
+            bus = KafkaBus(broker.bootstrap)
+            bus.ensure_topics(ALL_TOPICS, args.partitions)
+            t0 = time.monotonic()
+            for ev in events:
+                bus.publish(*encode_event(ev, int(time.time() * 1000)))
+            bus.close()
+            out["publish_events_per_s"] = round(len(events) / (time.monotonic() - t0), 1)
+            env = env_for(broker.bootstrap, db, args.registry, torch_threads=threads)
+            logs = [tmp / f"scorer-{i}.log" for i in range(args.scorers)]
+            t_start_wall = time.time()
+            procs = [stage_proc("scorer", env, lg) for lg in logs]
+            peaks = [0.0] * len(procs)
+            last_n, last_change = -1, time.monotonic()
+            try:
+                while True:
+                    time.sleep(1.0)
+                    peaks = [max(pk, vm_hwm_mb(p.pid) or 0.0) for pk, p in zip(peaks, procs)]
+                    st = score_stats(db)
+                    if st["n"] != last_n:
+                        last_n, last_change = st["n"], time.monotonic()
+                    if st["n"] >= n_tlc or any(p.poll() is not None for p in procs):
+                        break
+                    started = (st["first_ms"] or 0) / 1000
+                    if started and time.time() - started > args.budget_s:
+                        logger.warning("time budget reached: %d of %d TLCs scored", st["n"], n_tlc)
+                        break
+                    # before the first score the scorers are loading (calibrating) their models,
+                    # which takes minutes on a busy machine
+                    stall_s = 120 if st["n"] else 600
+                    if time.monotonic() - last_change > stall_s:
+                        logger.warning("scorer made no progress for %d s; stopping", stall_s)
+                        break
+            finally:
+                stop_procs(procs)
+            peak = max(peaks)
+            out.update(
+                scorer_processes=args.scorers,
+                torch_threads_per_scorer=threads,
+                rss_mb_all_scorers=round(sum(peaks), 1),
+            )
+            st = score_stats(db)
+            span = ((st["last_ms"] or 0) - (st["first_ms"] or 0)) / 1000
+            first_score_after = ((st["first_ms"] or 0) / 1000) - t_start_wall
+            out.update(
+                tlc_scored=st["n"],
+                tlc_published=n_tlc,
+                tlc_per_s=round(st["n"] / span, 1) if span > 0 else None,
+                model_load_s=round(first_score_after, 1),
+                rss_mb=round(peak, 1),
+            )
     # -- latency at a steady rate ------------------------------------------------------------
     db2 = f"sqlite:///{tmp / 'kafka-latency.db'}"
     with TansuBroker(log=tmp / "tansu2.log") as broker:
@@ -366,10 +381,7 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
                 time.sleep(1)
             time.sleep(3)
         finally:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                p.wait(60)
+            stop_procs(procs)
         lat = latencies(db2, t_paced)
         rebalances = sum(lg.read_text(errors="replace").count("partitions revoked") for lg in logs)
         out.update(
@@ -634,6 +646,11 @@ def main(argv: list[str] | None = None) -> int:
     kafka = ap.add_argument_group("Kafka")
     kafka.add_argument("--skip-kafka", action="store_true", help="only the embedded runs")
     kafka.add_argument("--skip-embedded", action="store_true", help="only the Kafka runs")
+    kafka.add_argument(
+        "--skip-kafka-throughput",
+        action="store_true",
+        help="only the Kafka latency run (kafka.tlc_per_s is then not measured)",
+    )
     kafka.add_argument(
         "--scorers", type=int, default=2, help="scorer processes in one consumer group"
     )
