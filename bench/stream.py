@@ -18,6 +18,10 @@
 * Kafka throughput runs ``--scorers`` scorer processes (default 2) in one consumer group, the
   cores split between them (torch threads = cores // N): the deployment's scale-out unit. The
   latency run deploys the same N scorers (plus one suggester).
+* Latency breakdown (``kafka.latency_breakdown``): the p50 / p99 of each part of a
+  suggestion's latency (bus and scorer queue, storage and models, publish and suggester) from
+  the stored timestamps of its newest TLC, the TLCs per scoring call, and the consumer-group
+  rebalances during the run (``latency_rebalances``).
 * RSS: peak resident memory (VmHWM) of each scorer process (max and sum reported).
 * Checkpoint re-forecasts (``--checkpoint-cost``): the embedded throughput run again, without
   and with re-forecasts at ``--checkpoints`` (alternating, ``--repeats`` pairs), on the same
@@ -104,7 +108,8 @@ def score_stats(db_url: str) -> dict[str, Any]:
 
 
 def latencies(db_url: str, after_ms: int = 0) -> list[float]:
-    """Suggestion latencies (stored - newest covered TLC's ingest) made after ``after_ms``."""
+    """Suggestion latencies (stored - newest covered TLC's ingest) of TLCs ingested after
+    ``after_ms`` (a warm-up TLC suggested late is not counted)."""
     from sqlalchemy import select
 
     from streaming.storage import SuggestionRow
@@ -114,10 +119,64 @@ def latencies(db_url: str, after_ms: int = 0) -> list[float]:
         return [
             x
             for x in s.scalars(
-                select(SuggestionRow.latency_s).where(SuggestionRow.made_ms > after_ms)
+                select(SuggestionRow.latency_s).where(
+                    SuggestionRow.made_ms - SuggestionRow.latency_s * 1000 > after_ms
+                )
             )
             if x is not None
         ]
+
+
+def latency_breakdown(db_url: str, after_ms: int = 0) -> dict[str, Any]:
+    """Where the latency of each suggestion of a TLC ingested after ``after_ms`` went, from the stored
+    timestamps of its newest TLC: ``to_stored`` (ingest → the scorer decoded it: the bus and
+    the scorer's queue), ``to_scored`` (→ its score computed: storage and the models) and
+    ``to_suggested`` (→ the suggestion stored: commit, publish, the suggester's fetch and
+    work); p50 / p99 of each, seconds. ``scoring_call_tlcs``: TLCs per scoring call (the
+    scores of one call share ``scored_ms``)."""
+    from collections import Counter
+
+    from sqlalchemy import select
+
+    from streaming.storage import ScoreRow, SuggestionRow, TlcRow
+
+    with _sessions(db_url)() as s:
+        tlcs = s.execute(
+            select(TlcRow.post_name, TlcRow.ingest_ms, TlcRow.stored_ms, ScoreRow.scored_ms).join(
+                ScoreRow, ScoreRow.tlc_name == TlcRow.name
+            )
+        ).all()
+        made = s.execute(
+            select(SuggestionRow.post_name, SuggestionRow.made_ms, SuggestionRow.latency_s).where(
+                SuggestionRow.made_ms > after_ms, SuggestionRow.latency_s.is_not(None)
+            )
+        ).all()
+        calls = Counter(s.scalars(select(ScoreRow.scored_ms).where(ScoreRow.scored_ms > after_ms)))
+    by_ingest = {(p, i): (st, sc) for p, i, st, sc in tlcs if i}
+    parts: dict[str, list[float]] = {"to_stored": [], "to_scored": [], "to_suggested": []}
+    for post, made_ms, lat in made:
+        ingest = made_ms - round(lat * 1000)
+        if ingest <= after_ms:
+            continue
+        hit = next(
+            (
+                by_ingest[(post, i)]
+                for i in (ingest, ingest - 1, ingest + 1)
+                if (post, i) in by_ingest
+            ),
+            None,
+        )
+        if hit is None:
+            continue
+        stored, scored = hit
+        parts["to_stored"].append((stored - ingest) / 1000)
+        parts["to_scored"].append((scored - stored) / 1000)
+        parts["to_suggested"].append((made_ms - scored) / 1000)
+    out: dict[str, Any] = {k: {"p50": pct(v, 50), "p99": pct(v, 99)} for k, v in parts.items()}
+    sizes = [float(n) for n in calls.values()]
+    out["scoring_call_tlcs"] = {"p50": pct(sizes, 50), "max": max(sizes, default=None)}
+    out["samples"] = len(parts["to_stored"])
+    return out
 
 
 def paced(events: list[Any], rate: float, max_tlcs: int) -> Any:
@@ -161,6 +220,21 @@ def stage_proc(stage: str, env: dict[str, str], log: Path) -> subprocess.Popen[b
         stdout=out,
         stderr=out,
     )
+
+
+def stop_procs(procs: list[subprocess.Popen[bytes]], timeout_s: float = 60) -> None:
+    """SIGTERM (a stage finishes its batch and commits), then SIGKILL after ``timeout_s``."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            logger.warning(
+                "stage process %d still running %.0f s after SIGTERM: killed", p.pid, timeout_s
+            )
+            p.kill()
+            p.wait()
 
 
 def wait_ready(log: Path, n: int = 1, timeout_s: float = 300) -> None:
@@ -213,61 +287,64 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
     events = list(index.events())
     out: dict[str, Any] = {}
     # -- throughput ------------------------------------------------------------------------
-    db = f"sqlite:///{tmp / 'kafka.db'}"
-    with TansuBroker(log=tmp / "tansu.log") as broker:
-        bus = KafkaBus(broker.bootstrap)
-        bus.ensure_topics(ALL_TOPICS, args.partitions)
-        t0 = time.monotonic()
-        for ev in events:
-            bus.publish(*encode_event(ev, int(time.time() * 1000)))
-        bus.close()
-        out["publish_events_per_s"] = round(len(events) / (time.monotonic() - t0), 1)
-        # N scorer processes in one consumer group (the deployment's scale-out unit), the two
-        # cores split between them: torch threads = 2 // N
-        threads = max(1, (os.cpu_count() or 2) // args.scorers)
-        env = env_for(broker.bootstrap, db, args.registry, torch_threads=threads)
-        logs = [tmp / f"scorer-{i}.log" for i in range(args.scorers)]
-        t_start_wall = time.time()
-        procs = [stage_proc("scorer", env, lg) for lg in logs]
-        peaks = [0.0] * len(procs)
-        last_n, last_change = -1, time.monotonic()
-        try:
-            while True:
-                time.sleep(1.0)
-                peaks = [max(pk, vm_hwm_mb(p.pid) or 0.0) for pk, p in zip(peaks, procs)]
-                st = score_stats(db)
-                if st["n"] != last_n:
-                    last_n, last_change = st["n"], time.monotonic()
-                if st["n"] >= n_tlc or any(p.poll() is not None for p in procs):
-                    break
-                started = (st["first_ms"] or 0) / 1000
-                if started and time.time() - started > args.budget_s:
-                    logger.warning("time budget reached: %d of %d TLCs scored", st["n"], n_tlc)
-                    break
-                if time.monotonic() - last_change > 120:
-                    logger.warning("scorer made no progress for 120 s; stopping")
-                    break
-        finally:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                p.wait(60)
-        peak = max(peaks)
-        out.update(
-            scorer_processes=args.scorers,
-            torch_threads_per_scorer=threads,
-            rss_mb_all_scorers=round(sum(peaks), 1),
-        )
-        st = score_stats(db)
-        span = ((st["last_ms"] or 0) - (st["first_ms"] or 0)) / 1000
-        first_score_after = ((st["first_ms"] or 0) / 1000) - t_start_wall
-        out.update(
-            tlc_scored=st["n"],
-            tlc_published=n_tlc,
-            tlc_per_s=round(st["n"] / span, 1) if span > 0 else None,
-            model_load_s=round(first_score_after, 1),
-            rss_mb=round(peak, 1),
-        )
+    # N scorer processes in one consumer group (the deployment's scale-out unit), the two
+    # cores split between them: torch threads = 2 // N
+    threads = max(1, (os.cpu_count() or 2) // args.scorers)
+    if args.skip_kafka_throughput:
+        out.update(scorer_processes=args.scorers, torch_threads_per_scorer=threads)
+    else:
+        db = f"sqlite:///{tmp / 'kafka.db'}"
+        with TansuBroker(log=tmp / "tansu.log") as broker:
+            bus = KafkaBus(broker.bootstrap)
+            bus.ensure_topics(ALL_TOPICS, args.partitions)
+            t0 = time.monotonic()
+            for ev in events:
+                bus.publish(*encode_event(ev, int(time.time() * 1000)))
+            bus.close()
+            out["publish_events_per_s"] = round(len(events) / (time.monotonic() - t0), 1)
+            env = env_for(broker.bootstrap, db, args.registry, torch_threads=threads)
+            logs = [tmp / f"scorer-{i}.log" for i in range(args.scorers)]
+            t_start_wall = time.time()
+            procs = [stage_proc("scorer", env, lg) for lg in logs]
+            peaks = [0.0] * len(procs)
+            last_n, last_change = -1, time.monotonic()
+            try:
+                while True:
+                    time.sleep(1.0)
+                    peaks = [max(pk, vm_hwm_mb(p.pid) or 0.0) for pk, p in zip(peaks, procs)]
+                    st = score_stats(db)
+                    if st["n"] != last_n:
+                        last_n, last_change = st["n"], time.monotonic()
+                    if st["n"] >= n_tlc or any(p.poll() is not None for p in procs):
+                        break
+                    started = (st["first_ms"] or 0) / 1000
+                    if started and time.time() - started > args.budget_s:
+                        logger.warning("time budget reached: %d of %d TLCs scored", st["n"], n_tlc)
+                        break
+                    # before the first score the scorers are loading (calibrating) their models,
+                    # which takes minutes on a busy machine
+                    stall_s = 120 if st["n"] else 600
+                    if time.monotonic() - last_change > stall_s:
+                        logger.warning("scorer made no progress for %d s; stopping", stall_s)
+                        break
+            finally:
+                stop_procs(procs)
+            peak = max(peaks)
+            out.update(
+                scorer_processes=args.scorers,
+                torch_threads_per_scorer=threads,
+                rss_mb_all_scorers=round(sum(peaks), 1),
+            )
+            st = score_stats(db)
+            span = ((st["last_ms"] or 0) - (st["first_ms"] or 0)) / 1000
+            first_score_after = ((st["first_ms"] or 0) / 1000) - t_start_wall
+            out.update(
+                tlc_scored=st["n"],
+                tlc_published=n_tlc,
+                tlc_per_s=round(st["n"] / span, 1) if span > 0 else None,
+                model_load_s=round(first_score_after, 1),
+                rss_mb=round(peak, 1),
+            )
     # -- latency at a steady rate ------------------------------------------------------------
     db2 = f"sqlite:///{tmp / 'kafka-latency.db'}"
     with TansuBroker(log=tmp / "tansu2.log") as broker:
@@ -304,12 +381,12 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
                 time.sleep(1)
             time.sleep(3)
         finally:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                p.wait(60)
+            stop_procs(procs)
         lat = latencies(db2, t_paced)
+        rebalances = sum(lg.read_text(errors="replace").count("partitions revoked") for lg in logs)
         out.update(
+            latency_breakdown=latency_breakdown(db2, t_paced),
+            latency_rebalances=rebalances,
             p50_latency_s=pct(lat, 50),
             p99_latency_s=pct(lat, 99),
             latency_samples=len(lat),
@@ -568,6 +645,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     kafka = ap.add_argument_group("Kafka")
     kafka.add_argument("--skip-kafka", action="store_true", help="only the embedded runs")
+    kafka.add_argument("--skip-embedded", action="store_true", help="only the Kafka runs")
+    kafka.add_argument(
+        "--skip-kafka-throughput",
+        action="store_true",
+        help="only the Kafka latency run (kafka.tlc_per_s is then not measured)",
+    )
     kafka.add_argument(
         "--scorers", type=int, default=2, help="scorer processes in one consumer group"
     )
@@ -634,7 +717,7 @@ def main(argv: list[str] | None = None) -> int:
             if scoring and not args.skip_kafka:
                 logger.info("kafka phase (%d events, %d TLCs)", result["n_events"], n_tlc)
                 result["kafka"] = kafka_phase(args, index, n_tlc, tmp)
-            if scoring:
+            if scoring and not args.skip_embedded:
                 logger.info("embedded phase (child process)")
                 child_out = tmp / "embedded.json"
                 run_child(args, child_out, tmp)

@@ -84,6 +84,7 @@ def make_bus(settings: Settings) -> Bus:
             settings.kafka_bootstrap,
             session_timeout_ms=settings.session_timeout_ms,
             max_poll_interval_ms=settings.max_poll_interval_ms,
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
             replication_factor=settings.replication_factor,
             min_insync_replicas=settings.min_insync_replicas,
             idempotent=settings.idempotent_producer,

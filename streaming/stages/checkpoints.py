@@ -86,7 +86,9 @@ def build_post_tree(
 
 @dataclass(eq=False)
 class CheckpointScheduler:
-    """Finds TLCs due for a re-forecast and makes them (one forecaster batch per delay)."""
+    """Finds TLCs due for a re-forecast and makes them (one forecaster batch per delay), at
+    most ``max_per_tick`` per :meth:`run` across the delays (earliest delay first): one run
+    is a bounded stall of the scorer's loop, and a backlog takes several runs."""
 
     forecaster: ForecastModel | None
     delays: Sequence[int]
@@ -94,7 +96,7 @@ class CheckpointScheduler:
     horizon_s: int
     config_hash: str
     history_scope: str = "subreddit"
-    max_per_tick: int = 500
+    max_per_tick: int = 128
     made: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
@@ -104,8 +106,11 @@ class CheckpointScheduler:
     def version(self) -> str:
         return "none" if self.forecaster is None else str(self.forecaster.version)
 
-    def due(self, s: Session, now: float, delay: int) -> list[tuple[TlcRow, PostRow, ScoreRow]]:
-        """Scored TLCs whose ``delay`` checkpoint has passed and has no row yet."""
+    def due(
+        self, s: Session, now: float, delay: int, limit: int | None = None
+    ) -> list[tuple[TlcRow, PostRow, ScoreRow]]:
+        """Scored TLCs whose ``delay`` checkpoint has passed and has no row yet (the oldest
+        ``limit``, default ``max_per_tick``)."""
         done = exists().where(
             and_(
                 CheckpointScoreRow.tlc_name == TlcRow.name,
@@ -124,19 +129,22 @@ class CheckpointScheduler:
                 ~done,
             )
             .order_by(TlcRow.created_utc)
-            .limit(self.max_per_tick)
+            .limit(self.max_per_tick if limit is None else limit)
         )
         return list(s.execute(query).tuples())
 
     def run(self, s: Session, now: float) -> list[dict[str, Any]]:
-        """Re-forecast every due (TLC, delay) (up to ``max_per_tick`` per delay); returns the
-        stored rows (the caller commits and publishes)."""
+        """Re-forecast due (TLC, delay) pairs, up to ``max_per_tick`` in all; returns the stored
+        rows (the caller commits and publishes)."""
         forecaster = self.forecaster
         if forecaster is None or not self.delays:
             return []
         rows: list[dict[str, Any]] = []
         for delay in self.delays:
-            todo = self.due(s, now, delay)
+            left = self.max_per_tick - len(rows)
+            if left <= 0:
+                break
+            todo = self.due(s, now, delay, left)
             if todo:
                 rows += self._forecast(s, forecaster, todo, delay)
         if rows:

@@ -26,11 +26,12 @@ import logging
 import math
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from models.forecaster.context import TlcContext
 from redditdata.events import TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_SUBMISSIONS, Comment, Submission
@@ -102,9 +103,14 @@ class ScorerStage(DatabaseStage):
     reloader: ModelReloader | None = None
     checkpoints: Sequence[int] = ()
     history_scope: str = "subreddit"
+    #: the most TLCs scored in one model call and one transaction: a post that arrives after
+    #: many of its TLCs is scored (and its scores published) in chunks of this size
+    max_score_batch: int = 128
     stored_replies: int = field(default=0, init=False)
     shadow: ShadowScorer = field(default_factory=ShadowScorer, init=False)
     _last_sweep: float = field(default=0.0, init=False)
+    #: the last re-forecast run was full: the next tick runs again, without waiting
+    _reforecasts_behind: bool = field(default=False, init=False)
     #: the champion's empathy results of the last batch (the challenger reuses them)
     _last_empathy: list[EmpathyResult | None] = field(default_factory=list, init=False)
 
@@ -204,53 +210,59 @@ class ScorerStage(DatabaseStage):
                     for r in s.execute(query.where(TlcRow.post_name.in_(post_names))).tuples()
                     if r[0].name not in seen
                 ]
-            if todo:
-                challenger = self.reloader.challenger if self.reloader is not None else None
-                ctx = (
-                    author_contexts(s, todo, self.horizon_s, self.history_scope)
-                    if any(
-                        m is not None and m.use_context
-                        for m in (self.models.forecaster, challenger)
-                    )
-                    else None
-                )
-                prior = prior_tlc_counts(s, todo)
-                rows = self._predict(todo, prior, ctx)
-                upsert(s, ScoreRow, rows)
-                if challenger is not None:
-                    champion_empathy = self._last_empathy
-                    self.shadow.score(
-                        s,
-                        challenger,
-                        lambda forecaster: self._predict(
-                            todo, prior, ctx, forecaster=forecaster, empathy=champion_empathy
-                        ),
-                    )
-                s.execute(
-                    update(TlcRow)
-                    .where(TlcRow.name.in_([r["tlc_name"] for r in rows]))
-                    .values(status="scored")
-                )
-                s.commit()
-                self.metrics.events_out.labels(stage=self.name).inc(len(rows))
-            # (re)publish every stored score of this batch's TLCs and of its posts' TLCs:
-            # idempotent downstream. A post's TLCs scored by an earlier delivery of this batch
-            # (killed after the database commit, before the producer's flush) are ``scored``
-            # now, so they are found through the post, not through ``todo``.
+            for i in range(0, len(todo), self.max_score_batch):
+                self._score_chunk(s, todo[i : i + self.max_score_batch])
+            # (re)publish every other stored score of this batch's TLCs and of its posts'
+            # TLCs: idempotent downstream. A post's TLCs scored by an earlier delivery of this
+            # batch (killed after the database commit, before the producer's flush) are
+            # ``scored`` now, so they are found through the post, not through ``todo``.
+            done = {t.name for t, _ in todo}
+            again = set(tlc_names) - done
             stored: list[ScoreRow] = []
-            if tlc_names:
-                stored += s.scalars(select(ScoreRow).where(ScoreRow.tlc_name.in_(tlc_names)))
+            if again:
+                stored += s.scalars(select(ScoreRow).where(ScoreRow.tlc_name.in_(again)))
             if post_names:
                 stored += s.scalars(
                     select(ScoreRow)
                     .join(TlcRow, TlcRow.name == ScoreRow.tlc_name)
                     .where(TlcRow.post_name.in_(post_names))
-                    .where(ScoreRow.tlc_name.not_in(tlc_names))
+                    .where(ScoreRow.tlc_name.not_in(tlc_names | done))
                 )
-            for r in stored:
-                self.bus.publish(
-                    TOPIC_SCORES, r.tlc_name, json.dumps(score_payload(r), default=str).encode()
-                )
+            self._publish(stored)
+
+    def _score_chunk(self, s: Session, todo: list[tuple[TlcRow, PostRow]]) -> None:
+        """Score, store and publish one chunk of at most ``max_score_batch`` TLCs (its own
+        transaction: the scores of a big backlog reach the bus chunk by chunk)."""
+        challenger = self.reloader.challenger if self.reloader is not None else None
+        ctx = (
+            author_contexts(s, todo, self.horizon_s, self.history_scope)
+            if any(m is not None and m.use_context for m in (self.models.forecaster, challenger))
+            else None
+        )
+        prior = prior_tlc_counts(s, todo)
+        rows = self._predict(todo, prior, ctx)
+        upsert(s, ScoreRow, rows)
+        if challenger is not None:
+            champion_empathy = self._last_empathy
+            self.shadow.score(
+                s,
+                challenger,
+                lambda forecaster: self._predict(
+                    todo, prior, ctx, forecaster=forecaster, empathy=champion_empathy
+                ),
+            )
+        names = [r["tlc_name"] for r in rows]
+        s.execute(update(TlcRow).where(TlcRow.name.in_(names)).values(status="scored"))
+        s.commit()
+        self.metrics.events_out.labels(stage=self.name).inc(len(rows))
+        # the stored rows: a TLC another scorer stored first keeps that score (DO NOTHING)
+        self._publish(s.scalars(select(ScoreRow).where(ScoreRow.tlc_name.in_(names))))
+
+    def _publish(self, stored: Iterable[ScoreRow]) -> None:
+        for r in stored:
+            self.bus.publish(
+                TOPIC_SCORES, r.tlc_name, json.dumps(score_payload(r), default=str).encode()
+            )
 
     def _predict(
         self,
@@ -327,11 +339,15 @@ class ScorerStage(DatabaseStage):
 
     # -- timers ----------------------------------------------------------------------------
     def tick(self) -> None:
-        if time.monotonic() - self._last_sweep < self.sweep_every_s:
+        """Every ``sweep_every_s``: the missing-post sweep and the due re-forecasts. A run of
+        re-forecasts is bounded (``CheckpointScheduler.max_per_tick``), so a backlog is worked
+        off one bounded run per tick, a poll of fresh TLCs between two runs."""
+        if time.monotonic() - self._last_sweep >= self.sweep_every_s:
+            self._last_sweep = time.monotonic()
+            self.sweep_missing_posts()
+        elif not self._reforecasts_behind:
             return
-        self._last_sweep = time.monotonic()
-        self.sweep_missing_posts()
-        self.run_checkpoints()
+        self._reforecasts_behind = self.run_checkpoints() >= self.reforecast.max_per_tick
 
     def drain(self) -> None:
         self.sweep_missing_posts()

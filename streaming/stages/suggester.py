@@ -8,7 +8,9 @@ injected clock) a new suggestion revision is stored, ranking each TLC by its *la
 creation). Revision = number of forecasts it covers (creation + checkpoints), so re-delivery
 rewrites the same row.
 Dirty posts are rebuilt from storage on start (:meth:`recover`), so committing score offsets
-before the quiet period ends loses nothing.
+before the quiet period ends loses nothing. A tick suggests the posts with a newly scored TLC
+first; posts dirty only from checkpoint re-forecasts (which come in bursts, every TLC three
+times) are re-ranked a bounded number per tick, so they never hold a fresh suggestion back.
 
 A revision's ``latency_s`` (ingest → stored suggestion) is that of the newest TLC it covers, and
 is recorded only when the revision is the first to cover that TLC: a revision that only re-ranks
@@ -53,10 +55,16 @@ class SuggesterStage(DatabaseStage):
     _: KW_ONLY
     quiet_period_s: int = 600
     max_per_tick: int = 500
+    #: posts re-ranked only for checkpoint re-forecasts per tick, after the posts with a newly
+    #: scored TLC: a burst of re-forecasts never holds a fresh suggestion behind it (the rest
+    #: stay dirty for the next ticks, one after every poll)
+    max_reranks_per_tick: int = 25
     latency_window: InitVar[int] = 10_000
     #: posts whose newest covered TLC is remembered (beyond: read from the stored revision)
     covered_posts: int = 20_000
     dirty: dict[str, float] = field(default_factory=dict, init=False)
+    #: the dirty posts with a newly scored TLC (not only checkpoint re-forecasts)
+    fresh: set[str] = field(default_factory=set, init=False)
     made: int = field(default=0, init=False)
 
     def __post_init__(self, latency_window: int) -> None:
@@ -71,25 +79,35 @@ class SuggesterStage(DatabaseStage):
                 d = json.loads(m.value)
                 post, created = str(d["post"]), float(d["created_utc"])
                 has_forecast = d.get("forecast") is not None
-                created += float(d.get("checkpoint") or 0)  # a re-forecast's own moment
+                checkpoint = float(d.get("checkpoint") or 0)
+                created += checkpoint  # a re-forecast's own moment
             except (ValueError, KeyError, TypeError) as exc:
                 self.dead.send(self.name, m, f"bad_score: {exc}")
                 continue
             self.clock.observe(created)
             if has_forecast:
                 self.dirty[post] = max(self.dirty.get(post, 0.0), created)
+                if not checkpoint:
+                    self.fresh.add(post)
 
     def tick(self) -> None:
+        """Suggest the due posts: those with a newly scored TLC first (up to
+        ``max_per_tick``), then up to ``max_reranks_per_tick`` re-ranked only for re-forecasts."""
         now = self.clock.now()
         due = [p for p, t in self.dirty.items() if t + self.quiet_period_s <= now]
-        for p in due[: self.max_per_tick]:
-            self.run_job(p, self.suggest, p)  # a transient failure keeps the post dirty
-            self.dirty.pop(p, None)
+        fresh = [p for p in due if p in self.fresh][: self.max_per_tick]
+        rerank = [p for p in due if p not in self.fresh][: self.max_reranks_per_tick]
+        for p in fresh + rerank:
+            self._suggest_job(p)
 
     def drain(self) -> None:
         for p in list(self.dirty):
-            self.run_job(p, self.suggest, p)
-            self.dirty.pop(p, None)
+            self._suggest_job(p)
+
+    def _suggest_job(self, post: str) -> None:
+        self.run_job(post, self.suggest, post)  # a transient failure keeps the post dirty
+        self.dirty.pop(post, None)
+        self.fresh.discard(post)
 
     def recover(self) -> None:
         """Posts whose newest scores are not covered by a stored suggestion become dirty."""
@@ -119,6 +137,7 @@ class SuggesterStage(DatabaseStage):
             )
             for post, t in s.execute(query):
                 self.dirty[post] = float(t)
+                self.fresh.add(post)  # it may cover a TLC no suggestion has yet
         if self.dirty:
             logger.info("suggester: %d posts to (re)suggest after restart", len(self.dirty))
 

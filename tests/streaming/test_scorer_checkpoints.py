@@ -154,3 +154,27 @@ def test_only_revisions_covering_a_new_tlc_record_an_ingest_latency(tmp_path: Pa
     again = restarted.suggest("t3_p")
     assert again is not None and again["revision"] == 5 and again["latency_s"] is None
     assert list(restarted.latencies) == [] and len(sugg.latencies) == 2
+
+
+def test_a_reforecast_backlog_is_worked_off_in_bounded_runs_one_per_tick(tmp_path: Path) -> None:
+    """One tick re-forecasts at most ``max_per_tick`` (earliest checkpoint first); while the
+    last run was full the next tick runs again without waiting for the sweep interval."""
+    fc = SeeingForecaster()
+    scorer = _checkpoint_scorer(tmp_path, fc, EmbeddedBus())
+    scorer.reforecast.max_per_tick = 2
+    scorer.handle(
+        [_msg(TOPIC_SUBMISSIONS, submission(T0))]
+        + [_msg(TOPIC_COMMENTS, _comment(f"t1_{i}", "t3_p", 10 + i)) for i in range(3)]
+    )
+    scorer.clock.observe(T0 + 4000)  # 3 TLCs x 2 checkpoints due
+    runs = []
+    for i in range(5):
+        scorer.sweep_every_s = 0.0 if i == 0 else 3600.0  # only the first tick is a sweep
+        before = scorer.reforecast.made
+        scorer.tick()
+        runs.append(scorer.reforecast.made - before)
+    assert runs == [2, 2, 2, 0, 0]
+    assert sorted(k for k in fc.seen if k[1]) == [
+        (f"t1_{i}", d) for i in range(3) for d in (900, 3600)
+    ]
+    assert [k[1] for k in fc.seen if k[1]][:3] == [900, 900, 900]  # earliest checkpoint first

@@ -59,3 +59,38 @@ def test_a_redelivered_post_republishes_the_scores_its_first_delivery_made(
     stage.bus = restarted
     stage.handle([post])
     assert sorted(_published(restarted)) == ["t1_c0", "t1_c1", "t1_c2"]
+
+
+class _CountingForecaster(TinyForecaster):
+    """Records how many TLCs each forecaster call got."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[int] = []
+
+    def predict_many(self, groups: Any, empathy: Any = None, **kw: Any) -> Any:
+        self.calls.append(sum(len(g[1]) for g in groups))
+        return super().predict_many(groups, empathy, **kw)
+
+
+def test_a_post_arriving_after_many_tlcs_is_scored_in_bounded_chunks(tmp_path: Path) -> None:
+    t0 = 1_600_000_000
+    bus = EmbeddedBus()
+    forecaster = _CountingForecaster()
+    stage = scorer_stage(
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        bus,
+        forecaster,
+        horizon_s=48 * 3600,
+        max_score_batch=2,
+    )
+    stage.handle([_msg(TOPIC_COMMENTS, "t3_p", _tlc(i, t0 + 60 + i)) for i in range(5)])
+    assert forecaster.calls == []  # no post yet: stored, pending
+    stage.handle([_msg(TOPIC_SUBMISSIONS, "t3_p", submission(t0))])
+    assert forecaster.calls == [2, 2, 1]
+    published = _published(bus)
+    assert sorted(published) == [f"t1_c{i}" for i in range(5)]  # each once
+    # a re-delivery of the post scores nothing again and republishes every stored score
+    stage.handle([_msg(TOPIC_SUBMISSIONS, "t3_p", submission(t0))])
+    assert forecaster.calls == [2, 2, 1]
+    assert sorted(_published(bus)) == [f"t1_c{i}" for i in range(5)]

@@ -39,3 +39,15 @@ def test_stage_lists_from_env_are_validated(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_config_hash_changes_with_the_horizon() -> None:
     assert Settings(horizon_s=10).config_hash() != Settings(horizon_s=20).config_hash()
+
+
+def test_kafka_consumers_get_the_configured_fetch_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streaming.bus.kafka import KafkaBus
+    from streaming.runtime import make_bus
+
+    monkeypatch.setattr(KafkaBus, "ensure_topics", lambda self, topics, partitions=1: None)
+    assert load_settings(bus="kafka").fetch_max_wait_ms == 100  # not kafka-python's 500
+    monkeypatch.setenv("PROSOCIAL_FETCH_MAX_WAIT_MS", "40")
+    bus = make_bus(load_settings(bus="kafka", kafka_bootstrap="127.0.0.1:1"))
+    assert isinstance(bus, KafkaBus)
+    assert bus._consumer_cfg["fetch_max_wait_ms"] == 40
