@@ -197,7 +197,7 @@ def test_broker_restart_with_s3_storage_loses_nothing(
             _wait(lambda: not port_open(broker.port), 30, "the broker's port released")
             broker.start()  # same port, same S3 bucket
             _publish(broker.bootstrap, events[half:])
-            _wait(lambda: _count(sessions) >= len(want), 300, "everything scored after restart")
+            _wait(lambda: _count(sessions) >= len(want), 600, "everything scored after restart")
         finally:
             if proc is not None:
                 _kill(proc)
