@@ -644,13 +644,12 @@ def main(argv: list[str] | None = None) -> int:
         "--drain-s", type=float, default=120.0, help="max seconds to wait for the latency run"
     )
     kafka = ap.add_argument_group("Kafka")
-    kafka.add_argument("--skip-kafka", action="store_true", help="only the embedded runs")
-    kafka.add_argument("--skip-embedded", action="store_true", help="only the Kafka runs")
-    kafka.add_argument(
-        "--skip-kafka-throughput",
-        action="store_true",
-        help="only the Kafka latency run (kafka.tlc_per_s is then not measured)",
-    )
+    for skip, runs_left in (
+        ("kafka", "the embedded runs"),
+        ("embedded", "the Kafka runs"),
+        ("kafka-throughput", "the latency run of the Kafka runs (no kafka.tlc_per_s)"),
+    ):
+        kafka.add_argument(f"--skip-{skip}", action="store_true", help=f"only {runs_left}")
     kafka.add_argument(
         "--scorers", type=int, default=2, help="scorer processes in one consumer group"
     )
