@@ -95,8 +95,9 @@ class Settings(LayeredSettings):
     #: it above the slowest batch but short enough for fast take-over after a crash
     max_poll_interval_ms: int = 120_000
     #: the longest a Kafka fetch waits for new records (each stage hop can wait this long on
-    #: a broker that only answers at the end of the wait, as tansu does)
-    fetch_max_wait_ms: int = 100
+    #: a broker that only answers at the end of the wait, as tansu does); below the time the
+    #: broker needs to serve a fetch nothing arrives (tansu on S3 storage stalled at 100 ms)
+    fetch_max_wait_ms: int = 500
     #: topic replication (a real cluster: 3) and the replicas an ``acks=all`` write needs (2)
     replication_factor: int = 1
     min_insync_replicas: int | None = None

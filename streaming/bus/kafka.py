@@ -11,8 +11,9 @@
   re-delivered to the new owner (harmless: writes are idempotent).
 * ``fetch_max_wait_ms`` bounds how long the broker may hold a fetch that finds nothing new:
   Kafka answers a held fetch as soon as a record arrives, tansu only at the end of the wait,
-  so there every stage hop waits for it (kafka-python's 500 ms default added up to half a
-  second per hop); the default of 100 ms costs an idle consumer ten empty fetches a second.
+  so there every stage hop waits for it (up to half a second per hop at the default 500 ms).
+  A lower wait must still cover the time the broker needs to serve a fetch: tansu on S3
+  storage answered every fetch empty at 100 ms, and the consumer read nothing more.
 * Topics are created if missing (:meth:`ensure_topics`) with ``replication_factor`` and,
   when set, ``min.insync.replicas`` (with ``acks=all`` a write then needs that many replicas).
 * ``idempotent=True`` turns on the idempotent producer (no duplicates or reordering on
@@ -49,7 +50,7 @@ class KafkaBus(Bus):
         client_id: str = "prosocial",
         session_timeout_ms: int = 6000,
         max_poll_interval_ms: int = 300_000,
-        fetch_max_wait_ms: int = 100,
+        fetch_max_wait_ms: int = 500,
         max_pending: int = 5000,
         max_block_ms: int = 60_000,
         auto_offset_reset: str = "earliest",
