@@ -3,8 +3,11 @@ and raw events as the bus carries them."""
 
 from __future__ import annotations
 
+import itertools
+import json
 from typing import Any
 
+from streaming.bus.base import Message
 from streaming.bus.embedded import EmbeddedBus
 from streaming.clock import EventClock
 from streaming.modelset import ModelSet
@@ -17,7 +20,7 @@ from streaming.stages.base import DeadLetters
 from streaming.stages.scorer import ScorerStage
 from streaming.storage import open_database
 
-__all__ = ["HORIZON", "replay", "replay_pipeline", "scorer_stage", "submission"]
+__all__ = ["HORIZON", "message", "replay", "replay_pipeline", "scorer_stage", "submission"]
 
 #: the outcome horizon the replays use (the service's default, 48 h)
 HORIZON = 48 * 3600
@@ -76,3 +79,11 @@ def submission(created_utc: int, name: str = "t3_p") -> dict[str, Any]:
         "created_utc": created_utc,
         "retrieved_on": None,
     }
+
+
+_OFFSETS = itertools.count()
+
+
+def message(topic: str, key: str | None, value: dict[str, Any]) -> Message:
+    """``value`` as the bus delivers it on ``topic`` (partition 0, offsets counting up)."""
+    return Message(topic, 0, next(_OFFSETS), key, json.dumps(value).encode())

@@ -3,7 +3,6 @@ suggester ranks by each TLC's latest forecast."""
 
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,10 @@ from streaming.bus.embedded import EmbeddedBus
 from streaming.stages.scorer import ScorerStage
 from streaming.stages.suggester import SuggesterStage
 from streaming.storage import CheckpointScoreRow, ReplyRow
-from tests.streaming.support import scorer_stage, submission
+from tests.streaming.support import message, scorer_stage, submission
 from tests.streaming.tiny import TinyForecast
 
 T0 = 1_600_000_000
-_OFFSETS = itertools.count()
 
 
 class SeeingForecaster:
@@ -52,9 +50,7 @@ class SeeingForecaster:
 
 
 def _msg(topic: str, value: dict[str, Any]) -> Message:
-    return Message(
-        topic, 0, next(_OFFSETS), value.get("link_id", value["name"]), json.dumps(value).encode()
-    )
+    return message(topic, value.get("link_id", value["name"]), value)
 
 
 def _comment(name: str, parent: str, at: int, author: str = "u") -> dict[str, Any]:

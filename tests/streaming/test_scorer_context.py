@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,7 @@ from redditdata.events import TOPIC_COMMENTS, TOPIC_SUBMISSIONS
 from streaming.bus.embedded import EmbeddedBus
 from streaming.stages.history import author_contexts
 from streaming.storage import OutcomeRow, PostRow, TlcRow, open_database, upsert
-from tests.streaming.support import scorer_stage, submission
+from tests.streaming.support import message, scorer_stage, submission
 from tests.streaming.tiny import TinyForecast, TinyForecaster
 
 H = 48 * 3600
@@ -137,15 +135,6 @@ class _CtxForecaster(TinyForecaster):
         return [TinyForecast(0.0, -1.0, 1.0, []) for g in groups for _ in g[1]]
 
 
-def _msg(topic: str, key: str, value: dict[str, Any]) -> Any:
-    from streaming.bus.base import Message
-
-    return Message(topic, 0, next(_OFFSETS), key, json.dumps(value).encode())
-
-
-_OFFSETS = itertools.count()
-
-
 def test_scorer_passes_each_tlcs_context_to_the_forecaster(tmp_path: Path) -> None:
     bus = EmbeddedBus()
     fc = _CtxForecaster()
@@ -170,12 +159,12 @@ def test_scorer_passes_each_tlcs_context_to_the_forecaster(tmp_path: Path) -> No
     old = tlc(0, "ann", t0 - 3 * H, link="t3_old")
     stage.handle(
         [
-            _msg(
+            message(
                 TOPIC_SUBMISSIONS,
                 "t3_old",
                 post | {"id": "old", "name": "t3_old", "created_utc": t0 - 3 * H},
             ),
-            _msg(TOPIC_COMMENTS, "t3_old", old),
+            message(TOPIC_COMMENTS, "t3_old", old),
         ]
     )
     with sessions() as s:
@@ -200,10 +189,10 @@ def test_scorer_passes_each_tlcs_context_to_the_forecaster(tmp_path: Path) -> No
     fc.groups.clear()
     stage.handle(
         [
-            _msg(TOPIC_SUBMISSIONS, "t3_p", post),
-            _msg(TOPIC_COMMENTS, "t3_p", tlc(1, "ann", t0 + 60)),
-            _msg(TOPIC_COMMENTS, "t3_p", tlc(2, "ann", t0 + 120)),
-            _msg(TOPIC_COMMENTS, "t3_p", tlc(3, "[deleted]", t0 + 130)),
+            message(TOPIC_SUBMISSIONS, "t3_p", post),
+            message(TOPIC_COMMENTS, "t3_p", tlc(1, "ann", t0 + 60)),
+            message(TOPIC_COMMENTS, "t3_p", tlc(2, "ann", t0 + 120)),
+            message(TOPIC_COMMENTS, "t3_p", tlc(3, "[deleted]", t0 + 130)),
         ]
     )
     (g,) = fc.groups

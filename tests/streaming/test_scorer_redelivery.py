@@ -3,22 +3,13 @@ every score the batch produced, including TLCs scored when their post arrived af
 
 from __future__ import annotations
 
-import itertools
-import json
 from pathlib import Path
 from typing import Any
 
 from redditdata.events import TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_SUBMISSIONS
-from streaming.bus.base import Message
 from streaming.bus.embedded import EmbeddedBus
-from tests.streaming.support import scorer_stage, submission
+from tests.streaming.support import message, scorer_stage, submission
 from tests.streaming.tiny import TinyForecaster
-
-_OFFSETS = itertools.count()
-
-
-def _msg(topic: str, key: str, value: dict[str, Any]) -> Message:
-    return Message(topic, 0, next(_OFFSETS), key, json.dumps(value).encode())
 
 
 def _tlc(i: int, t: int) -> dict[str, Any]:
@@ -48,9 +39,9 @@ def test_a_redelivered_post_republishes_the_scores_its_first_delivery_made(
         f"sqlite:///{tmp_path / 'db.sqlite'}", first, TinyForecaster(), horizon_s=48 * 3600
     )
     # the TLCs arrive before their post (another partition): stored, not yet scored
-    stage.handle([_msg(TOPIC_COMMENTS, "t3_p", _tlc(i, t0 + 60 + i)) for i in range(3)])
+    stage.handle([message(TOPIC_COMMENTS, "t3_p", _tlc(i, t0 + 60 + i)) for i in range(3)])
     assert _published(first) == []
-    post = _msg(TOPIC_SUBMISSIONS, "t3_p", submission(t0))
+    post = message(TOPIC_SUBMISSIONS, "t3_p", submission(t0))
     stage.handle([post])
     assert sorted(_published(first)) == ["t1_c0", "t1_c1", "t1_c2"]
     # killed after the commit, before the flush: those records never reached the broker; the
@@ -84,13 +75,13 @@ def test_a_post_arriving_after_many_tlcs_is_scored_in_bounded_chunks(tmp_path: P
         horizon_s=48 * 3600,
         max_score_batch=2,
     )
-    stage.handle([_msg(TOPIC_COMMENTS, "t3_p", _tlc(i, t0 + 60 + i)) for i in range(5)])
+    stage.handle([message(TOPIC_COMMENTS, "t3_p", _tlc(i, t0 + 60 + i)) for i in range(5)])
     assert forecaster.calls == []  # no post yet: stored, pending
-    stage.handle([_msg(TOPIC_SUBMISSIONS, "t3_p", submission(t0))])
+    stage.handle([message(TOPIC_SUBMISSIONS, "t3_p", submission(t0))])
     assert forecaster.calls == [2, 2, 1]
     published = _published(bus)
     assert sorted(published) == [f"t1_c{i}" for i in range(5)]  # each once
     # a re-delivery of the post scores nothing again and republishes every stored score
-    stage.handle([_msg(TOPIC_SUBMISSIONS, "t3_p", submission(t0))])
+    stage.handle([message(TOPIC_SUBMISSIONS, "t3_p", submission(t0))])
     assert forecaster.calls == [2, 2, 1]
     assert sorted(_published(bus)) == [f"t1_c{i}" for i in range(5)]

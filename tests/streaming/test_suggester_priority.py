@@ -3,8 +3,6 @@ checkpoint re-forecasts, and re-ranks a bounded number of those per tick."""
 
 from __future__ import annotations
 
-import itertools
-import json
 from pathlib import Path
 
 from redditdata.events import TOPIC_SCORES
@@ -15,9 +13,9 @@ from streaming.ops import StageMetrics
 from streaming.stages.base import DeadLetters
 from streaming.stages.suggester import SuggesterStage
 from streaming.storage import open_database
+from tests.streaming.support import message
 
 T0 = 1_600_000_000
-_OFFSETS = itertools.count()
 
 
 def _score(post: str, tlc: str, checkpoint: int = 0) -> Message:
@@ -28,7 +26,7 @@ def _score(post: str, tlc: str, checkpoint: int = 0) -> Message:
         "checkpoint": checkpoint,
         "forecast": {"value": 0.1},
     }
-    return Message(TOPIC_SCORES, 0, next(_OFFSETS), tlc, json.dumps(value).encode())
+    return message(TOPIC_SCORES, tlc, value)
 
 
 def test_fresh_posts_first_and_reranks_bounded_per_tick(tmp_path: Path) -> None:
