@@ -63,8 +63,8 @@ def test_teacher_is_distilled_into_two_students(
 ) -> None:
     from training.empathy.data import dataset_path, split_dataset
     from training.empathy.job import head
-    from training.empathy.students import distil_students
-    from training.empathy.teacher import mpnet_dir, teacher_args
+    from training.empathy.students import distil_students, reddit_sentences
+    from training.empathy.teacher import TeacherTrainer, mpnet_dir, teacher_args
     from training.empathy.trainer import Args
 
     from models.bundle import Registry
@@ -77,15 +77,26 @@ def test_teacher_is_distilled_into_two_students(
     assert mpnet_dir() == d  # unpacked once
     data = head(split_dataset(dataset_path(data_dir)), 32, 24)  # 32 train: one step of 32
     reg = Registry(tmp_path / "registry")
+    transfer = reddit_sentences(
+        data_dir / "reddit-college" / "comments.jsonl.gz", 16, max_comments=20_000
+    )
+    assert len(transfer) == 16 and all(t.strip() for t in transfer)
+    teachers = tmp_path / "teachers"
+    tch, stu = (
+        teacher_args(epochs=1, max_len=32, patience=1, threads=2),
+        Args(epochs=1, max_len=32, patience=1, threads=2, transfer_per_epoch=8),
+    )
     out = distil_students(
         data,
-        teacher_args(epochs=1, max_len=32, patience=1, threads=2),
-        Args(epochs=1, max_len=32, patience=1, threads=2),
+        tch,
+        stu,
         teacher_seeds=[100],
         student_seeds=[0],
         student_layers=(6, 3),
         registry=reg,
         report_dir=tmp_path / "report",
+        transfer_texts=transfer,
+        teacher_cache=teachers,
     )
     assert out["teacher"]["model"].endswith("all-mpnet-base-v2")
     assert set(out["teacher"]["test"]) >= {"multi", "seek", "provide"}
@@ -103,3 +114,29 @@ def test_teacher_is_distilled_into_two_students(
     assert len(clf.model.encoder.encoder.layer) == 3
     preds = clf.predict_sentences(data.test.texts[:5])
     assert all(p.label in {"none", "seeking", "providing"} for p in preds)
+    # the teacher labelled the transfer set, and its weights and probabilities were kept
+    assert out["transfer_sentences"] == 16
+    assert cur.params["distill_transfer_sentences"] == 16
+    (kept,) = [d for d in teachers.iterdir() if d.is_dir()]
+    assert (kept / "probs.npz").exists()
+    assert (kept / "teacher-seed100.safetensors").stat().st_size > 400_000_000
+    assert out["teacher"]["cache"] == str(kept)
+
+    # a second run with the same teacher loads it instead of training it again
+    def no_training(self: object) -> None:
+        raise AssertionError("the cached teacher was trained again")
+
+    monkeypatch.setattr(TeacherTrainer, "train", no_training)
+    again = distil_students(
+        data,
+        tch,
+        stu,
+        teacher_seeds=[100],
+        student_seeds=[0],
+        student_layers=(3,),
+        registry=None,
+        report_dir=tmp_path / "report2",
+        transfer_texts=transfer,
+        teacher_cache=teachers,
+    )
+    assert again["teacher"]["test"] == out["teacher"]["test"]

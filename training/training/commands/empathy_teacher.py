@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from streaming.clikit import fail, print_json
@@ -45,6 +46,25 @@ def register(subparsers: Any) -> None:
         help="comma-separated MiniLM layer counts (6 = the served model; default %(default)s)",
     )
     p.add_argument("--max-eval", type=int, default=None, help="use only N valid/test sentences")
+    tr = p.add_argument_group("transfer set (real Reddit sentences labelled by the teacher)")
+    tr.add_argument(
+        "--transfer",
+        type=int,
+        default=0,
+        help="sentences of reddit-college TLCs the teacher labels for the students (default 0)",
+    )
+    tr.add_argument(
+        "--transfer-per-epoch",
+        type=int,
+        default=None,
+        help="transfer sentences drawn per student epoch (default: all)",
+    )
+    tr.add_argument(
+        "--teacher-cache",
+        default=None,
+        help="keep / reuse the teacher's weights and probabilities here "
+        "(default <cache dir>/empathy-teacher; 'none' to keep nothing)",
+    )
     p.set_defaults(func=run)
 
 
@@ -62,11 +82,11 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from models.bundle import Registry
-    from models.paths import resolve_data_dir, resolve_registry_dir
+    from models.paths import default_cache_dir, resolve_data_dir, resolve_registry_dir
     from streaming.progress import report_progress
     from training.empathy.data import dataset_path, split_dataset
     from training.empathy.job import head
-    from training.empathy.students import distil_students
+    from training.empathy.students import distil_students, reddit_sentences
     from training.empathy.teacher import teacher_args
     from training.empathy.trainer import Args
     from training.errors import TrainingError
@@ -91,11 +111,21 @@ def run(args: argparse.Namespace) -> int:
         bf16=bf16,
     )
     stu = Args(threads=args.threads, bf16=bf16)
-    for name, val in (("epochs", args.epochs), ("distill_alpha", args.distill_alpha)):
+    for name, val in (
+        ("epochs", args.epochs),
+        ("distill_alpha", args.distill_alpha),
+        ("transfer_per_epoch", args.transfer_per_epoch),
+    ):
         if val is not None:
             setattr(stu, name, val)
     registry = None if args.no_bundle else Registry(resolve_registry_dir(args.registry))
     reports = report_dir(args)
+    cache = None
+    if (args.teacher_cache or "").lower() != "none":
+        cache = Path(args.teacher_cache or default_cache_dir() / "empathy-teacher")
+    comments = data_dir / "reddit-college" / "comments.jsonl.gz"
+    if args.transfer and not comments.exists():
+        return fail(console, f"--transfer needs {comments}")
     with console.status("empathy teacher ...") as status:
 
         def progress(msg: str) -> None:
@@ -104,6 +134,11 @@ def run(args: argparse.Namespace) -> int:
             report_progress(f"empathy-teacher: {msg}")
 
         try:
+            transfer = (
+                reddit_sentences(comments, args.transfer, progress=progress)
+                if args.transfer
+                else []
+            )
             out = distil_students(
                 data,
                 tch,
@@ -114,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
                 registry=registry,
                 report_dir=reports,
                 temperature=args.distill_temperature,
+                transfer_texts=transfer,
+                teacher_cache=cache,
                 progress=progress,
             )
         except TrainingError as exc:

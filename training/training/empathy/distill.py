@@ -3,18 +3,28 @@
 Teachers are ordinary fine-tunes (:class:`training.empathy.trainer.Trainer`, early stopping on
 validation) with their own seeds; their head probabilities on the *train* split are averaged
 (optionally softened with a temperature) and become the student's soft targets, mixed into its
-loss with ``Args.distill_alpha``. Only train and validation are touched here; the teachers'
-ensemble is scored on test for the report only. Serving stays one MiniLM-sized model.
+loss with ``Args.distill_alpha``. Given a transfer set (unlabelled sentences, e.g. real Reddit
+sentences), the teachers label it too and a student learns those rows from the soft targets alone
+(:class:`training.empathy.trainer.Transfer`). Only train and validation are touched here; the
+teachers' ensemble is scored on test for the report only. Serving stays one MiniLM-sized model.
+
+With a ``cache_dir`` the teachers' probabilities, summary and weights are kept under a key of
+the data, the arguments, the seeds, the trainer and the transfer set, and a later run with the
+same key loads them instead of training again (docs/architecture.md, "Empathy distillation").
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import json
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,9 +32,9 @@ import numpy as np
 from training.empathy.data import EmpathyData
 from training.empathy.metrics import SETTINGS, evaluate, tune_decisions
 from training.empathy.seeds import train_per_seed
-from training.empathy.trainer import Args, Trainer, predict_probs
+from training.empathy.trainer import Args, Trainer, Transfer, predict_probs
 
-__all__ = ["Teachers", "soften", "train_teacher", "train_teachers"]
+__all__ = ["Teachers", "soften", "teachers_key", "train_teacher", "train_teachers"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +43,8 @@ logger = logging.getLogger(__name__)
 class Teachers:
     soft_targets: dict[str, np.ndarray]  # head -> (n_train, n_classes), averaged over teachers
     summary: dict[str, Any]
+    #: the transfer set with the teachers' averaged (softened) probabilities, if one was given
+    transfer: Transfer | None = None
 
 
 def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
@@ -51,13 +63,16 @@ def train_teacher(
     seed: int,
     progress: Callable[[str], None] | None = None,
     trainer: type[Trainer] = Trainer,
+    transfer_texts: Sequence[str] = (),
+    save_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Fine-tune one teacher (a ``trainer``: MiniLM by default, or e.g. the MPNet
     :class:`training.empathy.teacher.TeacherTrainer`); return its probabilities on
-    train / valid / test."""
+    train / valid / test (and on ``transfer_texts``); with ``save_dir`` its weights are saved
+    there as ``teacher-seed<seed>.safetensors``."""
     a = dataclasses.replace(args, seed=int(seed))
     res = trainer(a, data, progress=progress).train()
-    return {
+    out = {
         "seed": int(seed),
         "best_epoch": res.best_epoch,
         "seconds": round(res.seconds, 1),
@@ -65,6 +80,64 @@ def train_teacher(
         "pv": predict_probs(res.model, res.tokenizer, data.valid.texts, a.max_len),
         "pt": predict_probs(res.model, res.tokenizer, data.test.texts, a.max_len),
     }
+    if transfer_texts:
+        t0 = time.perf_counter()
+        out["ptransfer"] = predict_probs(res.model, res.tokenizer, list(transfer_texts), a.max_len)
+        out["transfer_seconds"] = round(time.perf_counter() - t0, 1)
+    if save_dir is not None:
+        from safetensors.torch import save_file
+
+        save_dir.mkdir(parents=True, exist_ok=True)
+        save_file(
+            {k: v.detach().float().contiguous() for k, v in res.model.state_dict().items()},
+            str(save_dir / f"teacher-seed{int(seed)}.safetensors"),
+        )
+    return out
+
+
+def teachers_key(
+    data: EmpathyData,
+    args: Args,
+    seeds: Sequence[int],
+    trainer: type[Trainer],
+    transfer_texts: Sequence[str],
+) -> str:
+    """The cache key of a set of teachers: what decides their probabilities."""
+    h = hashlib.sha256()
+    for text in transfer_texts:
+        h.update(text.encode("utf-8", "replace") + b"\0")
+    spec = {
+        "data": data.data_hash,
+        "split_seed": data.seed,
+        "n": [len(data.train), len(data.valid), len(data.test)],
+        "args": {k: v for k, v in args.to_dict().items() if k not in ("threads", "seed")},
+        "seeds": [int(s) for s in seeds],
+        "trainer": f"{trainer.__module__}.{trainer.__qualname__}",
+        "transfer": [len(transfer_texts), h.hexdigest()],
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+_SPLITS = ("ptrain", "pv", "pt", "ptransfer")
+
+
+def _save_probs(
+    path: Path, means: dict[str, dict[str, np.ndarray]], summary: dict[str, Any]
+) -> None:
+    arrays = {f"{split}/{head}": v for split, probs in means.items() for head, v in probs.items()}
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **arrays)  # type: ignore[arg-type]
+    (path.parent / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def _load_probs(path: Path) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any]]:
+    means: dict[str, dict[str, np.ndarray]] = {}
+    with np.load(path) as z:
+        for name in z.files:
+            split, head = name.split("/", 1)
+            means.setdefault(split, {})[head] = z[name]
+    return means, json.loads((path.parent / "summary.json").read_text())
 
 
 def _mean(probs: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -80,25 +153,44 @@ def train_teachers(
     jobs: int = 1,
     progress: Callable[[str], None] | None = None,
     trainer: type[Trainer] = Trainer,
+    transfer_texts: Sequence[str] = (),
+    cache_dir: Path | None = None,
 ) -> Teachers:
-    """Train the teachers (``jobs`` processes) and average their train-split probabilities."""
+    """Train the teachers (``jobs`` processes) and average their probabilities on the train
+    split (and on ``transfer_texts``); with ``cache_dir``, reuse or keep them there."""
     say = progress or (lambda m: logger.info("%s", m))
     if not seeds:
         raise ValueError("distillation needs at least one teacher seed")
+    transfer_texts = list(transfer_texts)
+    store = None
+    if cache_dir is not None:
+        store = cache_dir / teachers_key(data, args, seeds, trainer, transfer_texts)
+        if (store / "probs.npz").exists():
+            means, summary = _load_probs(store / "probs.npz")
+            say(f"teachers: loaded from {store} (trained {summary.get('trained_at', '?')})")
+            return _teachers(means, summary, temperature, transfer_texts)
     t0 = time.perf_counter()
     outs = train_per_seed(
-        functools.partial(train_teacher, data, args, trainer=trainer),
+        functools.partial(
+            train_teacher,
+            data,
+            args,
+            trainer=trainer,
+            transfer_texts=transfer_texts,
+            save_dir=store,
+        ),
         seeds,
         jobs=jobs,
         progress=say,
     )
-    pv, pt = _mean([o["pv"] for o in outs]), _mean([o["pt"] for o in outs])
-    dec = tune_decisions(pv, data.valid.labels)
+    means = {k: _mean([o[k] for o in outs]) for k in _SPLITS if k in outs[0]}
+    dec = tune_decisions(means["pv"], data.valid.labels)
     runs = [
         {
             "seed": o["seed"],
             "best_epoch": o["best_epoch"],
             "seconds": o["seconds"],
+            "transfer_seconds": o.get("transfer_seconds"),
             "valid": evaluate(
                 o["pv"], data.valid.labels, tune_decisions(o["pv"], data.valid.labels)
             ),
@@ -107,14 +199,34 @@ def train_teachers(
     ]
     summary = {
         "seeds": [int(s) for s in seeds],
-        "temperature": temperature,
         "runs": runs,
-        "ensemble_valid": evaluate(pv, data.valid.labels, dec),
-        "ensemble_test": evaluate(pt, data.test.labels, dec),
+        "ensemble_valid": evaluate(means["pv"], data.valid.labels, dec),
+        "ensemble_test": evaluate(means["pt"], data.test.labels, dec),
+        "n_transfer": len(transfer_texts),
         "seconds": round(sum(o["seconds"] for o in outs), 1),
         "wall_seconds": round(time.perf_counter() - t0, 1),
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "args": args.to_dict(),
     }
+    if store is not None:
+        _save_probs(store / "probs.npz", means, summary)
+        summary["cache"] = str(store)
     ens = summary["ensemble_valid"]
     say("teachers: ensemble valid F1 " + " ".join(f"{s}={ens[s]['f1']:.2f}" for s in SETTINGS))
-    soft = {k: soften(v, temperature) for k, v in _mean([o["ptrain"] for o in outs]).items()}
-    return Teachers(soft_targets=soft, summary=summary)
+    return _teachers(means, summary, temperature, transfer_texts)
+
+
+def _teachers(
+    means: dict[str, dict[str, np.ndarray]],
+    summary: dict[str, Any],
+    temperature: float,
+    transfer_texts: list[str],
+) -> Teachers:
+    summary = {**summary, "temperature": temperature}
+    soft = {k: soften(v, temperature) for k, v in means["ptrain"].items()}
+    transfer = None
+    if transfer_texts and "ptransfer" in means:
+        transfer = Transfer(
+            transfer_texts, {k: soften(v, temperature) for k, v in means["ptransfer"].items()}
+        )
+    return Teachers(soft_targets=soft, summary=summary, transfer=transfer)

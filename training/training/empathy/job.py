@@ -31,7 +31,7 @@ from training.empathy.distill import Teachers, train_teachers
 from training.empathy.metrics import SETTINGS, Decision, confusion, evaluate, tune_decisions
 from training.empathy.report import plot_confusion, summarise, write_report
 from training.empathy.seeds import train_per_seed
-from training.empathy.trainer import Args, Trainer, default_base_model, predict_probs
+from training.empathy.trainer import Args, Trainer, Transfer, default_base_model, predict_probs
 
 __all__ = ["ProtocolResult", "head", "run_protocol", "train_seed"]
 
@@ -56,10 +56,11 @@ def train_seed(
     out_dir: Path,
     progress: Callable[[str], None] | None = None,
     soft_targets: Mapping[str, np.ndarray] | None = None,
+    transfer: Transfer | None = None,
 ) -> dict[str, Any]:
     """Fine-tune one seed; save its weights to ``out_dir``; return its figures and probs."""
     a = dataclasses.replace(args, seed=int(seed))
-    res = Trainer(a, data, soft_targets=soft_targets, progress=progress).train()
+    res = Trainer(a, data, soft_targets=soft_targets, transfer=transfer, progress=progress).train()
     pv = predict_probs(res.model, res.tokenizer, data.valid.texts, a.max_len)
     pt = predict_probs(res.model, res.tokenizer, data.test.texts, a.max_len)
     dec = tune_decisions(pv, data.valid.labels)
@@ -140,9 +141,10 @@ def run_protocol(
         tb = time.perf_counter()
         summary["baselines"] = run_baselines(data, lexicon_dir)
         summary["baseline_seconds"] = round(time.perf_counter() - tb, 1)
-    soft = None
+    soft, transfer = None, None
     if distilled_from is not None:
         soft, summary["teachers"] = distilled_from.soft_targets, distilled_from.summary
+        transfer = distilled_from.transfer
     elif teachers:
         say(f"distillation: training teachers {list(teachers)} ...")
         tch = train_teachers(
@@ -157,7 +159,14 @@ def run_protocol(
     tw = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="empathy-seeds-") as tmp:
         outs = train_per_seed(
-            functools.partial(train_seed, data, args, out_dir=Path(tmp), soft_targets=soft),
+            functools.partial(
+                train_seed,
+                data,
+                args,
+                out_dir=Path(tmp),
+                soft_targets=soft,
+                transfer=transfer,
+            ),
             seeds,
             jobs=jobs,
             progress=say,
@@ -214,6 +223,7 @@ def run_protocol(
                 "distill_teacher_model": distilled_from.summary.get("model")
                 if distilled_from is not None
                 else None,
+                "distill_transfer_sentences": len(transfer) if transfer is not None else 0,
                 "args": dataclasses.replace(args, seed=bseed).to_dict(),
             },
             metrics={

@@ -8,6 +8,12 @@ with them. A student with fewer layers starts from MiniLM-L6 with ``layers`` of 
 kept, evenly spaced and including the first and the last (:func:`minilm_student_dir`, built
 once in the cache directory); it is an ordinary BERT bundle, so serving loads it unchanged.
 The served student (6 layers) is made current; smaller ones are written beside it.
+
+Given transfer sentences (:func:`reddit_sentences`: real Reddit TLC sentences from before the
+gate's validation window), the teacher labels them and every student also learns them from the
+teacher's probabilities alone: the iEmpathize train split is small (3,004 sentences), and a
+transfer set is how a student can take more of a stronger teacher's knowledge than the train
+split carries (docs/architecture.md, "Empathy distillation").
 """
 
 from __future__ import annotations
@@ -32,7 +38,13 @@ from training.empathy.report import PAPER
 from training.empathy.teacher import TeacherTrainer
 from training.empathy.trainer import Args, default_base_model
 
-__all__ = ["SERVED_LAYERS", "distil_students", "kept_layers", "minilm_student_dir"]
+__all__ = [
+    "SERVED_LAYERS",
+    "distil_students",
+    "kept_layers",
+    "minilm_student_dir",
+    "reddit_sentences",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +99,24 @@ def minilm_student_dir(layers: int, cache_dir: str | os.PathLike[str] | None = N
     return final
 
 
+def reddit_sentences(
+    comments: Path,
+    n: int,
+    *,
+    seed: int = 0,
+    max_comments: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[str]:
+    """``n`` sentences of whole TLCs sampled from a dump's ``comments`` file before the empathy
+    gate's validation window (the gate's own train sampling:
+    :func:`training.empathy.gate.read_windows`)."""
+    from training.empathy.gate import GateConfig, read_windows
+
+    cfg = GateConfig(train_sentences=n, valid_sentences=0, test_sentences=0, seed=seed)
+    windows = read_windows(comments, cfg, max_comments=max_comments, progress=progress)
+    return windows["train"].texts[:n]
+
+
 def _f1s(scores: dict[str, Any]) -> dict[str, float]:
     return {s: scores[s]["f1"] for s in SETTINGS if s in scores}
 
@@ -102,15 +132,27 @@ def distil_students(
     registry: Registry | None,
     report_dir: Path,
     temperature: float = 1.0,
+    transfer_texts: Sequence[str] = (),
+    teacher_cache: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Teacher once, then one protocol run per student; returns the side-by-side summary
-    (also written to ``report_dir/distill.json``)."""
+    """Teacher once (or loaded from ``teacher_cache``), then one protocol run per student;
+    returns the side-by-side summary (also written to ``report_dir/distill.json``)."""
     say = progress or (lambda m: logger.info("%s", m))
     t0 = time.perf_counter()
-    say(f"teacher: all-mpnet-base-v2, seeds {list(teacher_seeds)}")
+    say(
+        f"teacher: all-mpnet-base-v2, seeds {list(teacher_seeds)}, "
+        f"{len(transfer_texts)} transfer sentences"
+    )
     tch = train_teachers(
-        data, teacher, teacher_seeds, temperature=temperature, progress=say, trainer=TeacherTrainer
+        data,
+        teacher,
+        teacher_seeds,
+        temperature=temperature,
+        progress=say,
+        trainer=TeacherTrainer,
+        transfer_texts=transfer_texts,
+        cache_dir=teacher_cache,
     )
     tch.summary["model"] = "sentence-transformers/all-mpnet-base-v2"
     out: dict[str, Any] = {
@@ -122,7 +164,10 @@ def distil_students(
             "runs": tch.summary["runs"],
             "seconds": tch.summary["seconds"],
             "args": teacher.to_dict(),
+            "cache": tch.summary.get("cache"),
         },
+        "transfer_sentences": len(transfer_texts),
+        "transfer_per_epoch": student.transfer_per_epoch,
         "students": {},
         "paper": PAPER,
         "n": [len(data.train), len(data.valid), len(data.test)],

@@ -4,7 +4,9 @@
 evaluates on validation after every epoch and keeps the best epoch (early stopping on validation
 only: the mean macro F1 of the three settings). Batches are length-bucketed with dynamic padding;
 ``bf16`` autocast speeds CPU training where the CPU supports it. Soft targets (ensemble
-distillation) can be mixed into the loss.
+distillation) can be mixed into the loss, and a *transfer set* (unlabelled sentences with a
+teacher's probabilities, :class:`Transfer`) adds rows that are learnt from the soft targets
+alone; ``Args.transfer_per_epoch`` of them are drawn afresh every epoch (docs/architecture.md, "Empathy distillation").
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = [
     "EncoderArgs",
     "TrainResult",
     "Trainer",
+    "Transfer",
     "default_base_model",
     "pad_ids",
     "predict_probs",
@@ -79,9 +82,30 @@ class Args(EncoderArgs):
     label_smoothing: float = 0.0
     patience: int = 2
     distill_alpha: float = 0.5  # weight of hard labels when soft targets are given
+    #: transfer-set rows drawn per epoch beside the train split (None: all of them)
+    transfer_per_epoch: int | None = None
     loss_weights: dict[str, float] = field(
         default_factory=lambda: {"multi": 1.0, "seek": 1.0, "provide": 1.0}
     )
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Unlabelled sentences and a teacher's probabilities for them, per head: rows a student
+    learns from the soft targets alone (knowledge distillation on a transfer set)."""
+
+    texts: list[str]
+    soft: Mapping[str, np.ndarray]  # head -> (len(texts), n_classes)
+
+    def __post_init__(self) -> None:
+        for head, probs in self.soft.items():
+            if len(probs) != len(self.texts):
+                raise TrainingError(
+                    f"transfer set: {len(self.texts)} texts but {len(probs)} {head} rows"
+                )
+
+    def __len__(self) -> int:
+        return len(self.texts)
 
 
 @dataclass
@@ -94,9 +118,15 @@ class TrainResult:
     examples_seen: int
 
 
-def _batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Length-bucketed batches in random order (sorted within chunks of 50 batches)."""
-    idx = rng.permutation(len(lengths))
+def _batches(
+    lengths: Sequence[int],
+    batch_size: int,
+    rng: np.random.Generator,
+    rows: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """Length-bucketed batches of ``rows`` (default: all) in random order (sorted within chunks
+    of 50 batches)."""
+    idx = rng.permutation(len(lengths) if rows is None else rows)
     chunk = batch_size * 50
     out: list[np.ndarray] = []
     for s in range(0, len(idx), chunk):
@@ -159,11 +189,13 @@ class Trainer:
         data: EmpathyData,
         *,
         soft_targets: Mapping[str, np.ndarray] | None = None,
+        transfer: Transfer | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> None:
         self.args = args
         self.data = data
         self.soft_targets = soft_targets
+        self.transfer = transfer
         self.progress = progress or (lambda msg: logger.info("%s", msg))
 
     def _build(self) -> tuple[EmpathyNet, Any]:
@@ -210,17 +242,28 @@ class Trainer:
         targets: Mapping[str, torch.Tensor],
         soft: Mapping[str, torch.Tensor] | None,
     ) -> torch.Tensor:
-        """Weighted sum over heads of cross-entropy, blended with the teachers' soft labels
-        (distillation) where given."""
+        """Weighted sum over heads of the mean row loss: cross-entropy on the hard label,
+        blended with the teachers' soft labels (distillation) where given; a transfer row
+        (hard label -1) has the soft-label term alone."""
         a = self.args
         loss = torch.zeros(())
         for head, values in logits.items():
             values = values.float()
-            hard = F.cross_entropy(values, targets[head][rows], label_smoothing=a.label_smoothing)
+            y = targets[head][rows]
+            hard = F.cross_entropy(
+                values,
+                y.clamp(min=0),
+                label_smoothing=a.label_smoothing,
+                reduction="none",
+            )
+            labelled = y >= 0
             if soft is not None and head in soft:
-                kd = -(soft[head][rows] * F.log_softmax(values, -1)).sum(-1).mean()
-                hard = a.distill_alpha * hard + (1 - a.distill_alpha) * kd
-            loss = loss + a.loss_weights.get(head, 1.0) * hard
+                kd = -(soft[head][rows] * F.log_softmax(values, -1)).sum(-1)
+                mixed = a.distill_alpha * hard + (1 - a.distill_alpha) * kd
+                row = torch.where(labelled, mixed, kd)
+            else:
+                row = hard[labelled]
+            loss = loss + a.loss_weights.get(head, 1.0) * row.mean()
         return loss
 
     def _validate(self, model: EmpathyNet, tokenizer: Any) -> tuple[float, dict[str, Any]]:
@@ -237,13 +280,36 @@ class Trainer:
         model, tok = self._build()
         train: Split = self.data.train
         ids = _encode(tok, train.texts, a.max_len)
+        n_train = len(ids)
         targets = {s: torch.tensor(binary_labels(train.labels, s)) for s in SETTINGS}
+        soft_np = dict(self.soft_targets) if self.soft_targets is not None else None
+        transfer = self.transfer
+        if transfer is not None and len(transfer):
+            ids += _encode(tok, transfer.texts, a.max_len)
+            unlabelled = torch.full((len(transfer),), -1, dtype=torch.long)
+            targets = {s: torch.cat([t, unlabelled]) for s, t in targets.items()}
+            soft_np = {
+                head: np.concatenate(
+                    [
+                        soft_np[head]
+                        if soft_np is not None and head in soft_np
+                        else np.eye(probs.shape[1], dtype=np.float32)[
+                            binary_labels(train.labels, head)
+                        ],
+                        probs,
+                    ]
+                )
+                for head, probs in transfer.soft.items()
+            }
         soft = (
-            {k: torch.tensor(v, dtype=torch.float32) for k, v in self.soft_targets.items()}
-            if self.soft_targets is not None
+            {k: torch.tensor(v, dtype=torch.float32) for k, v in soft_np.items()}
+            if soft_np is not None
             else None
         )
-        steps_per_epoch = math.ceil(len(ids) / a.batch_size)
+        n_transfer = len(ids) - n_train
+        per_epoch = n_transfer if a.transfer_per_epoch is None else a.transfer_per_epoch
+        per_epoch = min(max(0, per_epoch), n_transfer)
+        steps_per_epoch = math.ceil((n_train + per_epoch) / a.batch_size)
         optimizer, schedule = self._optimizer(model, steps_per_epoch * a.epochs)
         history: list[dict[str, Any]] = []
         best_score, best_epoch, best_state = -1.0, -1, None
@@ -253,7 +319,11 @@ class Trainer:
         for epoch in range(a.epochs):
             model.train()
             run_loss = 0.0
-            for rows in _batches(lengths, a.batch_size, rng):
+            epoch_rows = None
+            if per_epoch:
+                drawn = n_train + rng.choice(n_transfer, per_epoch, replace=False)
+                epoch_rows = np.concatenate([np.arange(n_train), drawn])
+            for rows in _batches(lengths, a.batch_size, rng, epoch_rows):
                 x, m = pad_ids([ids[i] for i in rows], tok.pad_token_id)
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
                     logits = model(x, m)
