@@ -21,7 +21,8 @@
 * Latency breakdown (``kafka.latency_breakdown``): the p50 / p99 of each part of a
   suggestion's latency (bus and scorer queue, storage and models, publish and suggester) from
   the stored timestamps of its newest TLC, the TLCs per scoring call, and the consumer-group
-  rebalances during the run (``latency_rebalances``).
+  rebalances during the run (``latency_rebalances``: joins of a consumer group beyond each
+  process's first; a process's first join and its leaving at the end are not rebalances).
 * RSS: peak resident memory (VmHWM) of each scorer process (max and sum reported).
 * Checkpoint re-forecasts (``--checkpoint-cost``): the embedded throughput run again, without
   and with re-forecasts at ``--checkpoints`` (alternating, ``--repeats`` pairs), on the same
@@ -38,6 +39,7 @@ bundles are named and their figures are null: nothing is scored without the real
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -383,7 +385,10 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
         finally:
             stop_procs(procs)
         lat = latencies(db2, t_paced)
-        rebalances = sum(lg.read_text(errors="replace").count("partitions revoked") for lg in logs)
+        rebalances = sum(
+            max(0, lg.read_text(errors="replace").count("Successfully joined group") - 1)
+            for lg in logs
+        )
         out.update(
             latency_breakdown=latency_breakdown(db2, t_paced),
             latency_rebalances=rebalances,
@@ -643,6 +648,12 @@ def main(argv: list[str] | None = None) -> int:
     runs.add_argument(
         "--drain-s", type=float, default=120.0, help="max seconds to wait for the latency run"
     )
+    runs.add_argument(
+        "--work-dir",
+        default=None,
+        help="keep the brokers', stages' and databases' files here (default: a temporary "
+        "directory, removed at the end)",
+    )
     kafka = ap.add_argument_group("Kafka")
     for skip, runs_left in (
         ("kafka", "the embedded runs"),
@@ -700,7 +711,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     if missing:
         logger.warning("bundles missing, TLC scoring figures will be null: %s", missing)
-    with tempfile.TemporaryDirectory(prefix="bench-stream-") as td:
+    work: Any = tempfile.TemporaryDirectory(prefix="bench-stream-")
+    if args.work_dir:
+        Path(args.work_dir).mkdir(parents=True, exist_ok=True)
+        work = contextlib.nullcontext(args.work_dir)
+    with work as td:
         tmp = Path(td)
         if "empathy" not in missing:
             threads = max(1, (os.cpu_count() or 2) // args.scorers)
