@@ -208,7 +208,9 @@ def load_models(
     def forecaster() -> ForecastModel:
         from models.forecaster import Forecaster
 
-        return Forecaster.from_registry(registry, fast=fast, aux=aux, empathy=loaded.empathy)
+        f = Forecaster.from_registry(registry, fast=fast, aux=aux, empathy=loaded.empathy)
+        f.features.text.warm()  # at load, not in the first scoring call
+        return f
 
     def trajectory() -> Trajectory:
         from models.trajectory import Trajectory

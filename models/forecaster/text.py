@@ -100,6 +100,12 @@ class TextFeaturizer:
         self.strong = frozenset(subj_strong)
         self.weak = frozenset(subj_weak)
 
+    def warm(self) -> None:
+        """Load the lazily built resources now (VADER, the spell checker's word list and
+        textstat's CMU pronouncing dictionary: several seconds on a first call), so that the
+        first scoring call after a service starts does not pay for them."""
+        self.one("Warm-up: does anyone know when the registrar's office opens? Thanks a lot.")
+
     def one(self, text: str) -> list[float]:
         import textstat
 

@@ -64,3 +64,17 @@ def test_feature_rows_follow_the_named_layout(two_topics):
     assert row["topic_cosine"] > dict(zip(fe.names, x[1]))["topic_cosine"]
     assert row["content_jaccard"] > 0
     assert "gender" not in " ".join(fe.names)
+
+
+def test_warm_loads_the_lazy_text_resources_before_the_first_call() -> None:
+    from textstat.backend.utils._get_cmudict import get_cmudict
+
+    from models.forecaster import text as text_mod
+    from models.forecaster.text import TextFeaturizer
+
+    for cached in (get_cmudict, text_mod._vader, text_mod._english):
+        cached.cache_clear()
+    TextFeaturizer().warm()
+    assert get_cmudict.cache_info().currsize == 1  # textstat's CMU dictionary
+    assert text_mod._vader.cache_info().currsize == 1
+    assert text_mod._english.cache_info().currsize == 1
