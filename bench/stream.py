@@ -22,7 +22,10 @@
   suggestion's latency (bus and scorer queue, storage and models, publish and suggester) from
   the stored timestamps of its newest TLC, the TLCs per scoring call, and the consumer-group
   rebalances during the run (``latency_rebalances``: joins of a consumer group beyond each
-  process's first; a process's first join and its leaving at the end are not rebalances).
+  process's first; a process's first join and its leaving at the end are not rebalances)
+  and the CPU seconds each process used from the start of the paced run to its end
+  (``latency_cpu_s``: scorers, suggester, broker and the bench's own publisher; the run's
+  wall seconds are ``latency_run_s``).
 * RSS: peak resident memory (VmHWM) of each scorer process (max and sum reported).
 * Checkpoint re-forecasts (``--checkpoint-cost``): the embedded throughput run again, without
   and with re-forecasts at ``--checkpoints`` (alternating, ``--repeats`` pairs), on the same
@@ -213,6 +216,29 @@ def env_for(bootstrap: str, db_url: str, registry: str, **extra: Any) -> dict[st
     return env
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a running process (``/proc``; None where unreadable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(procs: list[subprocess.Popen[bytes]], broker: Any) -> dict[str, float | None]:
+    """CPU seconds so far of the latency run's processes: scorers, suggester (the last),
+    broker and this bench process (the paced publisher)."""
+    cpu = {f"scorer_{i}": cpu_seconds(p.pid) for i, p in enumerate(procs[:-1])}
+    cpu["suggester"] = cpu_seconds(procs[-1].pid)
+    cpu["broker"] = cpu_seconds(broker.proc.pid) if broker.proc is not None else None
+    cpu["bench"] = time.process_time()
+    return cpu
+
+
+def _delta(now: float | None, then: float | None) -> float | None:
+    return None if now is None or then is None else round(now - then, 1)
+
+
 def stage_proc(stage: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     out = open(log, "ab")  # noqa: SIM115 - handed to the child process
     return subprocess.Popen(
@@ -373,6 +399,7 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
                 time.sleep(0.5)
             time.sleep(2)
             t_paced = int(time.time() * 1000)
+            cpu0 = _cpu_of(procs, broker)
             for ev in paced(events[50:], args.rate, args.latency_tlcs):
                 bus.publish(*encode_event(ev, int(time.time() * 1000)))
                 bus.flush()
@@ -382,6 +409,8 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
             while time.monotonic() < deadline and score_stats(db2)["n"] < sent + n_warm:
                 time.sleep(1)
             time.sleep(3)
+            cpu = {k: _delta(v, cpu0.get(k)) for k, v in _cpu_of(procs, broker).items()}
+            run_s = round(time.time() - t_paced / 1000, 1)
         finally:
             stop_procs(procs)
         lat = latencies(db2, t_paced)
@@ -392,6 +421,8 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
         out.update(
             latency_breakdown=latency_breakdown(db2, t_paced),
             latency_rebalances=rebalances,
+            latency_cpu_s=cpu,
+            latency_run_s=run_s,
             p50_latency_s=pct(lat, 50),
             p99_latency_s=pct(lat, 99),
             latency_samples=len(lat),

@@ -149,6 +149,8 @@ def build_pipeline(
             reloader=reloader,
             checkpoints=settings.checkpoints,
             history_scope=settings.history_scope,
+            max_score_batch=settings.max_score_batch,
+            max_reforecasts_per_tick=settings.max_reforecasts_per_tick,
         )
         if models.empathy is None and models.forecaster is None:
             p.skipped["scoring"] = "scorer stores posts/TLCs but cannot score: " + "; ".join(
@@ -156,7 +158,12 @@ def build_pipeline(
             )
     if "suggester" in want:
         p.stages["suggester"] = SuggesterStage(
-            sessions, clock, metrics, dead, quiet_period_s=settings.quiet_period_s
+            sessions,
+            clock,
+            metrics,
+            dead,
+            quiet_period_s=settings.quiet_period_s,
+            max_reranks_per_tick=settings.max_reranks_per_tick,
         )
         if models.forecaster is None:
             p.skipped["suggestions"] = "no forecaster bundle: no suggestions can be made"

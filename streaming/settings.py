@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 import yaml
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from streaming.errors import StreamingError
@@ -122,6 +122,15 @@ class Settings(LayeredSettings):
     history_scope: Literal["subreddit", "all"] = "subreddit"
     #: re-forecast delays (seconds after a TLC was posted); [] = score once, at creation
     checkpoints: list[int] = [900, 3600, 10800]
+    #: the most TLCs the scorer scores, stores and publishes in one model call (a post that
+    #: arrives after many of its TLCs is scored in chunks of this size)
+    max_score_batch: Annotated[int, Field(ge=1)] = 128
+    #: the most checkpoint re-forecasts in one scorer timer run (a backlog takes several runs,
+    #: with a poll of fresh TLCs between two)
+    max_reforecasts_per_tick: Annotated[int, Field(ge=1)] = 128
+    #: the most posts the suggester re-ranks per tick for re-forecasts alone (posts with a newly
+    #: scored TLC come first, unbounded by this)
+    max_reranks_per_tick: Annotated[int, Field(ge=0)] = 25
     quiet_period_s: int = 600
     missing_post_grace_s: int = 6 * 3600
     missing_post_wall_s: float = 120.0

@@ -106,6 +106,8 @@ class ScorerStage(DatabaseStage):
     #: the most TLCs scored in one model call and one transaction: a post that arrives after
     #: many of its TLCs is scored (and its scores published) in chunks of this size
     max_score_batch: int = 128
+    #: the most checkpoint re-forecasts per timer run (``CheckpointScheduler.max_per_tick``)
+    max_reforecasts_per_tick: int = 128
     stored_replies: int = field(default=0, init=False)
     shadow: ShadowScorer = field(default_factory=ShadowScorer, init=False)
     _last_sweep: float = field(default=0.0, init=False)
@@ -124,6 +126,7 @@ class ScorerStage(DatabaseStage):
             horizon_s=self.horizon_s,
             config_hash=self.config_hash,
             history_scope=self.history_scope,
+            max_per_tick=self.max_reforecasts_per_tick,
         )
 
     # -- batch ---------------------------------------------------------------------------

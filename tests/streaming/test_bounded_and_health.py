@@ -9,13 +9,15 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from redditdata.events import TOPIC_DEADLETTER
 from streaming.bus.embedded import EmbeddedBus
 from streaming.clock import EventClock
 from streaming.ops import OpsServer, StageMetrics
 from streaming.pipeline import build_pipeline
 from streaming.runtime import StopFlag, serve_embedded
-from streaming.settings import load_settings
+from streaming.settings import SettingsError, load_settings
 from streaming.storage import open_database
 
 
@@ -119,3 +121,25 @@ def test_health_reports_an_unreachable_broker(tmp_path: Path, models: Any) -> No
     p.bus.reachable = lambda: down  # type: ignore[method-assign]
     h = p.health()
     assert not h["ok"] and h["bus"] == down and any(x.startswith("bus:") for x in h["problems"])
+
+
+def test_the_stages_bounds_are_settings(
+    tmp_path: Path, models: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    monkeypatch.setenv("PROSOCIAL_MAX_RERANKS_PER_TICK", "3")
+    settings = load_settings(
+        database_url="sqlite://",
+        stages=["scorer", "suggester"],
+        max_score_batch=7,
+        max_reforecasts_per_tick=9,
+    )
+    p = build_pipeline(
+        settings, bus=EmbeddedBus(), sessions=sessions, clock=EventClock(), models=models
+    )
+    scorer, suggester = p.stages["scorer"], p.stages["suggester"]
+    assert scorer.max_score_batch == 7  # type: ignore[attr-defined]
+    assert scorer.reforecast.max_per_tick == 9  # type: ignore[attr-defined]
+    assert suggester.max_reranks_per_tick == 3  # type: ignore[attr-defined]
+    with pytest.raises(SettingsError, match="max_score_batch"):
+        load_settings(max_score_batch=0)
