@@ -73,6 +73,13 @@ class Bus(ABC):
     def lag(self, group_id: str, topics: Sequence[str]) -> int:
         """Records on ``topics`` not yet committed by ``group_id`` (the consumer lag)."""
 
+    def owns(self, group_id: str, topic: str, key: str) -> bool:
+        """Whether this process's member of ``group_id`` is assigned the partition of ``topic``
+        that records keyed ``key`` go to: work keyed like a topic's records but not driven by
+        them (a scorer's timed re-forecasts) is then done by one member of the group. A log
+        with one member per group (in-process) owns every key."""
+        return True
+
     def reachable(self) -> str | None:
         """``None`` when the log can be reached now, else why not (for health; it must not
         touch state a stage thread uses). In-process logs are always reachable."""

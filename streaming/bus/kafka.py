@@ -31,15 +31,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from streaming.bus.base import DEFAULT_MAX_RECORD_BYTES, Bus, Message, check_size
 from streaming.errors import BusError
 
-__all__ = ["KafkaBus"]
+__all__ = ["KafkaBus", "partition_for"]
 
 logger = logging.getLogger(__name__)
+
+
+def partition_for(key: str, partitions: Iterable[int]) -> int:
+    """The partition kafka-python's default partitioner gives a record keyed ``key`` (the Java
+    client's murmur2 of the UTF-8 key, modulo the topic's partitions)."""
+    from kafka.partitioner.default import murmur2
+
+    ordered = sorted(partitions)
+    return ordered[(murmur2(key.encode()) & 0x7FFFFFFF) % len(ordered)]
 
 
 class KafkaBus(Bus):
@@ -261,6 +270,19 @@ class KafkaBus(Bus):
             c.subscribe(list(topics), listener=_Listener())
             self._consumers[group_id] = c
         return c
+
+    def owns(self, group_id: str, topic: str, key: str) -> bool:
+        """The partition the producer's default partitioner (murmur2 of the key) sends ``key``
+        to, among the partitions assigned to this member; False before the first assignment
+        and during a rebalance."""
+        owned = self._owned.get(group_id)
+        c = self._consumers.get(group_id)
+        if not owned or c is None:
+            return False
+        parts = c.partitions_for_topic(topic)
+        if not parts:
+            return False
+        return (topic, partition_for(key, parts)) in owned
 
     def poll(
         self, group_id: str, topics: Sequence[str], max_records: int = 500, timeout_s: float = 1.0

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, asdict, dataclass, field
 from typing import Any
 
@@ -30,6 +30,10 @@ from streaming.storage import CheckpointScoreRow, PostRow, ReplyRow, ScoreRow, T
 __all__ = ["CheckpointScheduler", "StoredEmpathy", "build_post_tree"]
 
 logger = logging.getLogger(__name__)
+
+#: with an ownership filter, how many times ``max_per_tick`` due rows one run reads (the
+#: group's other members' due rows come first about as often as this member's)
+OWNERSHIP_OVERFETCH = 4
 
 
 @dataclass(frozen=True)
@@ -133,9 +137,13 @@ class CheckpointScheduler:
         )
         return list(s.execute(query).tuples())
 
-    def run(self, s: Session, now: float) -> list[dict[str, Any]]:
+    def run(
+        self, s: Session, now: float, owns: Callable[[str], bool] | None = None
+    ) -> list[dict[str, Any]]:
         """Re-forecast due (TLC, delay) pairs, up to ``max_per_tick`` in all; returns the stored
-        rows (the caller commits and publishes)."""
+        rows (the caller commits and publishes). With ``owns`` (post name -> whether this
+        scorer owns the post's partition), only the owned posts' TLCs: N scorers in one group
+        split the re-forecasts as they split the posts, instead of each making all of them."""
         forecaster = self.forecaster
         if forecaster is None or not self.delays:
             return []
@@ -144,7 +152,11 @@ class CheckpointScheduler:
             left = self.max_per_tick - len(rows)
             if left <= 0:
                 break
-            todo = self.due(s, now, delay, left)
+            if owns is None:
+                todo = self.due(s, now, delay, left)
+            else:  # the oldest due rows are the other members' too: look further, keep ours
+                todo = self.due(s, now, delay, left * OWNERSHIP_OVERFETCH)
+                todo = [r for r in todo if owns(r[0].post_name)][:left]
             if todo:
                 rows += self._forecast(s, forecaster, todo, delay)
         if rows:

@@ -363,7 +363,12 @@ class ScorerStage(DatabaseStage):
         if not self.reforecast.delays:
             return 0
         with self.sessions() as s:
-            rows = self.reforecast.run(s, self.clock.now())
+            # each member of the scorer group re-forecasts the TLCs of the posts it consumes
+            rows = self.reforecast.run(
+                s,
+                self.clock.now(),
+                owns=lambda post: self.bus.owns(self.group_id, TOPIC_COMMENTS, post),
+            )
             s.commit()
         for r in rows:
             self.bus.publish(

@@ -174,3 +174,30 @@ def test_a_reforecast_backlog_is_worked_off_in_bounded_runs_one_per_tick(tmp_pat
         (f"t1_{i}", d) for i in range(3) for d in (900, 3600)
     ]
     assert [k[1] for k in fc.seen if k[1]][:3] == [900, 900, 900]  # earliest checkpoint first
+
+
+class HalfOwnedBus(EmbeddedBus):
+    """A member of a two-scorer group: it owns post ``t3_mine`` and not ``t3_theirs``."""
+
+    def owns(self, group_id: str, topic: str, key: str) -> bool:
+        assert (group_id, topic) == ("prosocial-scorer", TOPIC_COMMENTS)
+        return key == "t3_mine"
+
+
+def test_a_scorer_re_forecasts_only_the_posts_whose_partition_it_owns(tmp_path: Path) -> None:
+    fc = SeeingForecaster()
+    scorer = _checkpoint_scorer(tmp_path, fc, HalfOwnedBus())
+    scorer.reforecast.max_per_tick = 2  # the other member's TLCs are older: look past them
+    msgs = []
+    for post, at in (("t3_theirs", 0), ("t3_mine", 100)):
+        msgs.append(_msg(TOPIC_SUBMISSIONS, submission(T0 + at, post)))
+        for i in range(3):
+            c = _comment(f"t1_{post[3:]}{i}", post, at + 10 + i)
+            msgs.append(_msg(TOPIC_COMMENTS, c | {"link_id": post}))
+    scorer.handle(msgs)
+    scorer.clock.observe(T0 + 5000)
+    while scorer.run_checkpoints():
+        pass
+    assert sorted(k for k in fc.seen if k[1]) == [
+        (f"t1_mine{i}", d) for i in range(3) for d in (900, 3600)
+    ]
