@@ -140,3 +140,4 @@ def test_teacher_is_distilled_into_two_students(
         teacher_cache=teachers,
     )
     assert again["teacher"]["test"] == out["teacher"]["test"]
+    assert again["teacher"]["cache"] == str(kept)

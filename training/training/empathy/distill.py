@@ -167,6 +167,7 @@ def train_teachers(
         store = cache_dir / teachers_key(data, args, seeds, trainer, transfer_texts)
         if (store / "probs.npz").exists():
             means, summary = _load_probs(store / "probs.npz")
+            summary["cache"] = str(store)
             say(f"teachers: loaded from {store} (trained {summary.get('trained_at', '?')})")
             return _teachers(means, summary, temperature, transfer_texts)
     t0 = time.perf_counter()
