@@ -144,13 +144,13 @@ def run(args: argparse.Namespace) -> int:
                 tch,
                 stu,
                 teacher_seeds=list(range(100, 100 + max(1, args.teacher_seeds))),
+                transfer_texts=transfer,
+                teacher_cache=cache,
                 student_seeds=list(range(max(1, args.seeds))),
                 student_layers=layers,
                 registry=registry,
                 report_dir=reports,
                 temperature=args.distill_temperature,
-                transfer_texts=transfer,
-                teacher_cache=cache,
                 progress=progress,
             )
         except TrainingError as exc:
