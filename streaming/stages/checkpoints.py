@@ -152,9 +152,9 @@ class CheckpointScheduler:
             left = self.max_per_tick - len(rows)
             if left <= 0:
                 break
-            if owns is None:
-                todo = self.due(s, now, delay, left)
-            else:  # the oldest due rows are the other members' too: look further, keep ours
+            todo = self.due(s, now, delay, left)
+            if owns is not None and not all(owns(r[0].post_name) for r in todo):
+                # the oldest due rows are other members' too: look further, keep ours
                 todo = self.due(s, now, delay, left * OWNERSHIP_OVERFETCH)
                 todo = [r for r in todo if owns(r[0].post_name)][:left]
             if todo:
