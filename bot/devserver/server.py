@@ -49,6 +49,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("devserver: " + format, *args)
 
+    def _end_headers(self) -> None:
+        if self.close_connection:  # the client asked to close (prawcore's token requests do):
+            # say so, or its pool keeps the connection and its next request finds it closed
+            self.send_header("Connection", "close")
+        self.end_headers()
+
     def _send(
         self,
         status: int,
@@ -65,7 +71,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
-            self.end_headers()
+            self._end_headers()
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass
@@ -77,7 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             for k, v in headers.items():
                 self.send_header(k, v)
-            self.end_headers()
+            self._end_headers()
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass

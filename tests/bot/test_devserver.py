@@ -114,3 +114,33 @@ def test_removed_locked_thread_keeps_deleted_comments_as_structure(dev_world):
     node = next(n for t in thread.tlcs for n in walk(t) if n.name == victim.name)
     assert node.is_deleted and node.author is None and node.children
     assert thread.n_comments == len(comments)
+
+
+def test_a_request_asking_to_close_gets_an_answer_that_says_so():
+    """prawcore asks for its token with ``Connection: close``; an answer without the header
+    leaves the connection in the client's pool, whose next request then finds it closed
+    (``RemoteDisconnected``) whenever the server closes first."""
+    import http.client
+
+    from bot.devserver.world import RedditWorld
+
+    with DevRedditServer(RedditWorld([], [], start=0.0, late_fraction=0.0)) as srv:
+        host, port = srv.url.removeprefix("http://").split(":")
+        form = "grant_type=password&username=u&password=p"
+        answers = []
+        for connection in ("close", "keep-alive"):
+            conn = http.client.HTTPConnection(host, int(port), timeout=5)
+            conn.request(
+                "POST",
+                "/api/v1/access_token",
+                body=form,
+                headers={
+                    "Connection": connection,
+                    "Content-Type": "application/x-www-form-urlencoded",
+                },
+            )
+            response = conn.getresponse()
+            response.read()
+            answers.append((response.status, response.getheader("Connection"), response.will_close))
+            conn.close()
+    assert answers == [(200, "close", True), (200, None, False)]
