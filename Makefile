@@ -73,11 +73,18 @@ demo: setup
 	$(BIN)/prosocial demo --setup-record var/.setup-seconds
 
 # The full-quality models (the published protocols) into the registry; a first `make demo`
-# trains demo-quality ones and reuses whatever is current.
-train-full: setup
+# trains demo-quality ones and reuses whatever is current. Empathy is the served recipe: an
+# MPNet teacher (the `teacher` extra) labels iEmpathize and real Reddit sentences, three
+# MiniLM-L6 student seeds learn from it (the best on validation is made current), then the
+# cascade's gate is distilled onto that student (README, "Models and how to train them").
+EMPATHY_FULL_ARGS ?= --teacher-seeds 1 --teacher-epochs 2 --seeds 3 --student-layers 6 \
+	--transfer 15000 --transfer-per-epoch 6000 --epochs 4
+
+train-full: setup $(TEACHER)
 	$(BIN)/prosocial-train aux
 	$(BIN)/prosocial-train trajectory
-	$(BIN)/prosocial-train empathy
+	$(BIN)/prosocial-train empathy-teacher $(EMPATHY_FULL_ARGS)
+	$(BIN)/prosocial-train empathy-gate --make-current
 	$(BIN)/prosocial-train forecaster
 
 bench: $(TESTSTAMP)
