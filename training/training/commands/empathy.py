@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             teachers=teachers,
             distill_temperature=args.distill_temperature,
+            soup=not args.no_soup,
         )
     s = res.summary
     if args.json:
@@ -139,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
             "baselines",
             "bundle",
             "bundle_seed",
+            "bundle_soup",
             "bundle_test",
             "train_seconds",
             "train_wall_seconds",

@@ -151,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
                 registry=registry,
                 report_dir=reports,
                 temperature=args.distill_temperature,
+                soup=not args.no_soup,
                 progress=progress,
             )
         except TrainingError as exc:

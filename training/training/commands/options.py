@@ -90,8 +90,8 @@ def use_bf16(args: argparse.Namespace) -> bool:
 def add_student_training(p: argparse.ArgumentParser, report: str) -> None:
     """What the commands that train (and distil into) MiniLM empathy students take: the report
     directory (default ``var/reports/<report>``, see :func:`report_dir`), seeds and epochs, the
-    distillation's weight and temperature, torch threads and bf16, a cap on the train split and
-    ``--no-bundle``."""
+    distillation's weight and temperature, torch threads and bf16, a cap on the train split,
+    ``--no-bundle`` and ``--no-soup``."""
     add_report_dir(p, report)
     p.add_argument("--seeds", type=int, default=3, help="training seeds per model (0..N-1)")
     p.add_argument("--epochs", type=int, default=None, help="student epochs")
@@ -110,6 +110,11 @@ def add_student_training(p: argparse.ArgumentParser, report: str) -> None:
     add_torch_options(p)
     p.add_argument("--max-train", type=int, default=None, help="use only N train sentences")
     p.add_argument("--no-bundle", action="store_true", help="do not write bundles")
+    p.add_argument(
+        "--no-soup",
+        action="store_true",
+        help="bundle the best seed even when the seeds' greedy weight soup validates better",
+    )
 
 
 def add_report_dir(p: argparse.ArgumentParser, report: str) -> None:

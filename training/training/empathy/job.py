@@ -31,6 +31,7 @@ from training.empathy.distill import Teachers, train_teachers
 from training.empathy.metrics import SETTINGS, Decision, confusion, evaluate, tune_decisions
 from training.empathy.report import plot_confusion, summarise, write_report
 from training.empathy.seeds import train_per_seed
+from training.empathy.soup import greedy_soup
 from training.empathy.trainer import Args, Trainer, Transfer, default_base_model, predict_probs
 
 __all__ = ["ProtocolResult", "head", "run_protocol", "train_seed"]
@@ -84,15 +85,47 @@ def train_seed(
     return {"run": run, "pv": pv, "pt": pt, "weights": str(weights)}
 
 
-def _load_model(args: Args, weights: str) -> tuple[Any, Any]:
+def _load_model(args: Args, weights: str | Mapping[str, Any]) -> tuple[Any, Any]:
+    """The network with ``weights`` (a safetensors file or a state dict) and its tokenizer."""
     from safetensors.torch import load_file
     from transformers import AutoTokenizer, BertConfig
 
     base = args.base_model or default_base_model()
     model = EmpathyNet(BertConfig.from_pretrained(base), HEADS, dropout=args.dropout)
-    model.load_state_dict(load_file(weights))
+    model.load_state_dict(load_file(weights) if isinstance(weights, str) else dict(weights))
     model.eval()
     return model, AutoTokenizer.from_pretrained(base)
+
+
+def _soup(
+    data: EmpathyData, args: Args, outs: Sequence[dict[str, Any]], best_valid: float
+) -> dict[str, Any] | None:
+    """The greedy weight soup of the seeds (:mod:`training.empathy.soup`), scored like a seed
+    (decisions tuned on validation), or ``None`` when no seed improves on the best alone."""
+    ranked = sorted(outs, key=lambda o: _mean_valid(o["run"]["valid"]), reverse=True)
+
+    def score(state: dict[str, Any]) -> tuple[float, tuple[Any, Any, Any]]:
+        model, tokenizer = _load_model(args, state)
+        pv = predict_probs(model, tokenizer, data.valid.texts, args.max_len)
+        dec = tune_decisions(pv, data.valid.labels)
+        return _mean_valid(evaluate(pv, data.valid.labels, dec)), (model, tokenizer, (pv, dec))
+
+    soup = greedy_soup([o["weights"] for o in ranked], score, first_score=best_valid)
+    if soup is None:
+        return None
+    model, tokenizer, (pv, dec) = soup.result
+    pt = predict_probs(model, tokenizer, data.test.texts, args.max_len)
+    return {
+        "seeds": [int(ranked[i]["run"]["seed"]) for i in soup.members],
+        "model": model,
+        "tokenizer": tokenizer,
+        "dec": dec,
+        "pt": pt,
+        "run": {
+            "valid": evaluate(pv, data.valid.labels, dec),
+            "test": evaluate(pt, data.test.labels, dec),
+        },
+    }
 
 
 def _base_model_name(base: str | None) -> str:
@@ -120,13 +153,16 @@ def run_protocol(
     distill_temperature: float = 1.0,
     distilled_from: Teachers | None = None,
     make_current: bool = True,
+    soup: bool = True,
 ) -> ProtocolResult:
     """``jobs`` > 1 trains seeds in that many processes (``args.threads`` threads each).
 
     With ``teachers`` (seeds disjoint from ``seeds``), every seed is a student distilled from the
     averaged train-split probabilities of those teachers (:mod:`training.empathy.distill`);
     ``distilled_from`` gives teachers trained beforehand (e.g. the MPNet teacher,
-    :mod:`training.empathy.teacher`). ``make_current`` points the registry at the bundle."""
+    :mod:`training.empathy.teacher`). ``make_current`` points the registry at the bundle.
+    With ``soup`` and several seeds, the greedy weight soup of the seeds becomes the bundle when
+    its validation score is at least the best seed's (:mod:`training.empathy.soup`)."""
     say = progress or (lambda m: logger.info("%s", m))
     t0 = time.perf_counter()
     summary: dict[str, Any] = {
@@ -192,6 +228,7 @@ def run_protocol(
                 )
         assert best is not None
         model, tokenizer = _load_model(args, best[1])
+        souped = _soup(data, args, outs, best[0]) if soup and len(outs) > 1 else None
     summary["train_wall_seconds"] = round(time.perf_counter() - tw, 1)
     summary["runs"] = runs
     summary["minilm"] = summarise([r["test"] for r in runs])
@@ -203,9 +240,17 @@ def run_protocol(
     summary["train_seconds"] = round(train_seconds, 1)
     _, _, bseed, extra = best
     summary["bundle_seed"] = bseed
+    summary["bundle_soup"] = None
+    what = f"MiniLM seed {bseed}"
+    if souped is not None:
+        say(f"greedy soup of seeds {souped['seeds']}: valid {souped['run']['valid']}")
+        model, tokenizer, extra = souped["model"], souped["tokenizer"], souped
+        summary["bundle_soup"] = souped["seeds"]
+        summary["soup"] = souped["run"]["test"]
+        what = f"MiniLM soup of seeds {souped['seeds']}"
     summary["bundle_test"] = extra["run"]["test"]
     cms = {s: confusion(extra["pt"], data.test.labels, s, extra["dec"][s]) for s in SETTINGS}
-    plot_confusion(cms, report_dir / "confusion.png", f"iEmpathize test split, MiniLM seed {bseed}")
+    plot_confusion(cms, report_dir / "confusion.png", f"iEmpathize test split, {what}")
     summary["confusion"] = {s: cm.tolist() for s, cm in cms.items()}
     bundle = None
     if registry is not None:
@@ -217,6 +262,7 @@ def run_protocol(
             params={
                 "split_seed": data.seed,
                 "train_seed": bseed,
+                "soup_seeds": summary["bundle_soup"],
                 "train_max_len": args.max_len,
                 "base_model": _base_model_name(args.base_model),
                 "distill_teachers": [int(t) for t in teachers],

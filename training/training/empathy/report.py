@@ -139,6 +139,9 @@ def write_report(report_dir: Path, summary: Mapping[str, Any]) -> Path:
         )
     if "ensemble" in summary:
         lines.append(_row("MiniLM ensemble of the seeds (prob. average)", summary["ensemble"]))
+    if summary.get("soup"):
+        seeds = ", ".join(str(s) for s in summary.get("bundle_soup") or ())
+        lines.append(_row(f"MiniLM greedy weight soup of seeds {seeds}", summary["soup"]))
     for name, res in summary.get("baselines", {}).items():
         lines.append(_row(f"baseline: {name}", res))
     for name, res in PAPER.items():
@@ -146,8 +149,13 @@ def write_report(report_dir: Path, summary: Mapping[str, Any]) -> Path:
     lines += [
         "",
         (
-            f"Bundle: `{summary.get('bundle')}` (seed {summary.get('bundle_seed')}, "
-            f"best on validation); test: {json.dumps(summary.get('bundle_test'))}"
+            f"Bundle: `{summary.get('bundle')}` ("
+            + (
+                f"greedy weight soup of seeds {summary['bundle_soup']}"
+                if summary.get("bundle_soup")
+                else f"seed {summary.get('bundle_seed')}"
+            )
+            + f", best on validation); test: {json.dumps(summary.get('bundle_test'))}"
         ),
         "",
         (

@@ -134,6 +134,7 @@ def distil_students(
     temperature: float = 1.0,
     transfer_texts: Sequence[str] = (),
     teacher_cache: Path | None = None,
+    soup: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Teacher once (or loaded from ``teacher_cache``), then one protocol run per student;
@@ -194,6 +195,7 @@ def distil_students(
             progress=say,
             distilled_from=tch,
             make_current=layers >= SERVED_LAYERS,
+            soup=soup,
         )
         s = res.summary
         out["students"][name] = {
@@ -201,6 +203,7 @@ def distil_students(
             "kept_layers": kept_layers(SERVED_LAYERS, layers),
             "protocol_mean": s["minilm"],
             "bundle": s.get("bundle"),
+            "bundle_soup": s.get("bundle_soup"),
             "bundle_test": s["bundle_test"],
             "train_seconds": s["train_seconds"],
         }
