@@ -76,13 +76,15 @@ def run_heads(
     max_tokens: int | None = None,
     pad_id: int = 0,
     bf16_autocast: bool = False,
+    on_batch: Callable[[int], None] | None = None,
 ) -> None:
     """Write ``softmax(model(...))`` of each head into ``out[head][row]`` for the ``rows`` of
     ``ids`` (default: all), in length-sorted batches of at most ``batch_size`` sequences and
     ``max_tokens`` padded positions (default ``batch_size`` × :data:`TOKENS_PER_ROW`).
 
     ``bf16_autocast`` runs the model under CPU bfloat16 autocast (training's validation on a
-    CPU with native bf16); serving's bf16 model is already in bfloat16.
+    CPU with native bf16); serving's bf16 model is already in bfloat16. ``on_batch`` is called
+    after each batch with the number of rows done so far.
     """
     import torch
 
@@ -106,3 +108,5 @@ def run_heads(
             for head, values in logits.items():
                 if head in out:
                     out[head][sel] = torch.softmax(values[: len(sel)].float(), -1).numpy()
+            if on_batch is not None:
+                on_batch(int(part.stop))

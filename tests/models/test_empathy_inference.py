@@ -64,6 +64,15 @@ def test_only_the_requested_rows_are_written(minilm, sentences: list[str]) -> No
         np.testing.assert_allclose(out[k][4].sum(), 1.0, atol=1e-5)
 
 
+def test_on_batch_counts_the_rows_done_up_to_all_of_them(minilm, sentences: list[str]) -> None:
+    net, tok = minilm
+    ids = [list(x) for x in tok(sentences[:23], truncation=True, max_length=64)["input_ids"]]
+    out = {k: np.zeros((len(ids), n), dtype=np.float32) for k, n in HEADS.items()}
+    done: list[int] = []
+    run_heads(net, ids, out, batch_size=5, pad_id=tok.pad_token_id, on_batch=done.append)
+    assert done == sorted(done) and len(done) == len(set(done)) >= 5 and done[-1] == len(ids)
+
+
 def test_batches_bound_rows_and_padded_tokens() -> None:
     """Short sentences go many to a batch, long ones few; every batch (beyond a single
     sequence) fits the padded-token budget; the slices cover the sorted sequences in order."""

@@ -82,7 +82,11 @@ def train_teacher(
     }
     if transfer_texts:
         t0 = time.perf_counter()
-        out["ptransfer"] = predict_probs(res.model, res.tokenizer, list(transfer_texts), a.max_len)
+        say = progress or (lambda m: logger.info("%s", m))
+        say(f"teacher seed {seed}: labelling {len(transfer_texts):,} transfer sentences")
+        out["ptransfer"] = predict_probs(
+            res.model, res.tokenizer, list(transfer_texts), a.max_len, progress=say
+        )
         out["transfer_seconds"] = round(time.perf_counter() - t0, 1)
     if save_dir is not None:
         from safetensors.torch import save_file

@@ -160,9 +160,12 @@ def predict_probs(
     max_len: int,
     batch_size: int = 128,
     bf16: bool = False,
+    progress: Callable[[str], None] | None = None,
+    every_s: float = 30.0,
 ) -> dict[str, np.ndarray]:
     """Softmax probabilities of every head, in input order, through the serving code's batched
-    inference (:func:`models.empathy.inference.run_heads`)."""
+    inference (:func:`models.empathy.inference.run_heads`); with ``progress``, a line with the
+    count, rate and ETA at most every ``every_s`` seconds (a long labelling run is not silent)."""
     model.eval()
     ids = _encode(tokenizer, texts, max_len)
     out: dict[str, np.ndarray] = {
@@ -176,8 +179,29 @@ def predict_probs(
             batch_size=batch_size,
             pad_id=tokenizer.pad_token_id,
             bf16_autocast=bf16,
+            on_batch=_labelling_progress(progress, len(ids), every_s) if progress else None,
         )
     return out
+
+
+def _labelling_progress(
+    progress: Callable[[str], None], total: int, every_s: float
+) -> Callable[[int], None]:
+    """``on_batch`` for :func:`run_heads`: "labelled N/M sentences (r/s, ETA m min)". Batches
+    run shortest first, so the ETA from the rate so far is a lower bound."""
+    t0 = time.perf_counter()
+    last = [t0]
+
+    def on_batch(done: int) -> None:
+        now = time.perf_counter()
+        if now - last[0] < every_s and done < total:
+            return
+        last[0] = now
+        rate = done / max(now - t0, 1e-9)
+        eta = (total - done) / max(rate, 1e-9) / 60
+        progress(f"labelled {done:,}/{total:,} sentences ({rate:.0f}/s, ETA >= {eta:.1f} min)")
+
+    return on_batch
 
 
 class Trainer:
