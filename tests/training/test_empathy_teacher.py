@@ -141,3 +141,32 @@ def test_teacher_is_distilled_into_two_students(
     )
     assert again["teacher"]["test"] == out["teacher"]["test"]
     assert again["teacher"]["cache"] == str(kept)
+    # another transfer set: the kept weights label it, the teacher is not trained again
+    other = distil_students(
+        data,
+        tch,
+        stu,
+        teacher_seeds=[100],
+        student_seeds=[0],
+        student_layers=(3,),
+        registry=None,
+        report_dir=tmp_path / "report3",
+        transfer_texts=transfer[:8],
+        teacher_cache=teachers,
+    )
+    assert other["transfer_sentences"] == 8 and other["teacher"]["cache"] == str(kept)
+    assert len(list(kept.glob("transfer-*.npz"))) == 2
+    # ... as the trained teacher labelled the same sentences
+    import numpy as np
+    from training.empathy.distill import train_teachers
+
+    def labels(texts: list[str]) -> dict[str, np.ndarray]:
+        t = train_teachers(
+            data, tch, [100], trainer=TeacherTrainer, transfer_texts=texts, cache_dir=teachers
+        )
+        assert t.transfer is not None
+        return dict(t.transfer.soft)
+
+    first, kept_weights = labels(transfer), labels(transfer[:8])
+    for name, probs in kept_weights.items():
+        np.testing.assert_allclose(probs, first[name][:8], atol=1e-4)

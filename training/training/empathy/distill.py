@@ -8,9 +8,11 @@ sentences), the teachers label it too and a student learns those rows from the s
 (:class:`training.empathy.trainer.Transfer`). Only train and validation are touched here; the
 teachers' ensemble is scored on test for the report only. Serving stays one MiniLM-sized model.
 
-With a ``cache_dir`` the teachers' probabilities, summary and weights are kept under a key of
-the data, the arguments, the seeds, the trainer and the transfer set, and a later run with the
-same key loads them instead of training again (docs/architecture.md, "Empathy distillation").
+With a ``cache_dir`` the teachers' weights, their probabilities on iEmpathize and their summary
+are kept under a key of the data, the arguments, the seeds and the trainer, and a later run with
+the same key loads them instead of training again; their probabilities on a transfer set are
+kept beside them under a key of its texts, so a run with another transfer set only labels it with
+the kept weights (docs/architecture.md, "Empathy distillation").
 """
 
 from __future__ import annotations
@@ -34,7 +36,14 @@ from training.empathy.metrics import SETTINGS, evaluate, tune_decisions
 from training.empathy.seeds import train_per_seed
 from training.empathy.trainer import Args, Trainer, Transfer, predict_probs
 
-__all__ = ["Teachers", "soften", "teachers_key", "train_teacher", "train_teachers"]
+__all__ = [
+    "Teachers",
+    "soften",
+    "teachers_key",
+    "train_teacher",
+    "train_teachers",
+    "transfer_key",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -94,22 +103,15 @@ def train_teacher(
         save_dir.mkdir(parents=True, exist_ok=True)
         save_file(
             {k: v.detach().float().contiguous() for k, v in res.model.state_dict().items()},
-            str(save_dir / f"teacher-seed{int(seed)}.safetensors"),
+            str(_weights(save_dir, seed)),
         )
     return out
 
 
 def teachers_key(
-    data: EmpathyData,
-    args: Args,
-    seeds: Sequence[int],
-    trainer: type[Trainer],
-    transfer_texts: Sequence[str],
+    data: EmpathyData, args: Args, seeds: Sequence[int], trainer: type[Trainer]
 ) -> str:
-    """The cache key of a set of teachers: what decides their probabilities."""
-    h = hashlib.sha256()
-    for text in transfer_texts:
-        h.update(text.encode("utf-8", "replace") + b"\0")
+    """The cache key of a set of teachers: what decides their weights."""
     spec = {
         "data": data.data_hash,
         "split_seed": data.seed,
@@ -117,31 +119,61 @@ def teachers_key(
         "args": {k: v for k, v in args.to_dict().items() if k not in ("threads", "seed")},
         "seeds": [int(s) for s in seeds],
         "trainer": f"{trainer.__module__}.{trainer.__qualname__}",
-        "transfer": [len(transfer_texts), h.hexdigest()],
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def transfer_key(texts: Sequence[str]) -> str:
+    """The cache key of a transfer set: its texts, in order."""
+    h = hashlib.sha256(f"{len(texts)}\0".encode())
+    for text in texts:
+        h.update(text.encode("utf-8", "replace") + b"\0")
+    return h.hexdigest()[:16]
 
 
 _SPLITS = ("ptrain", "pv", "pt", "ptransfer")
 
 
-def _save_probs(
-    path: Path, means: dict[str, dict[str, np.ndarray]], summary: dict[str, Any]
-) -> None:
+def _save_probs(path: Path, means: dict[str, dict[str, np.ndarray]]) -> None:
     arrays = {f"{split}/{head}": v for split, probs in means.items() for head, v in probs.items()}
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez(tmp, **arrays)  # type: ignore[arg-type]
-    (path.parent / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     os.replace(tmp, path)
 
 
-def _load_probs(path: Path) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any]]:
+def _load_probs(path: Path) -> dict[str, dict[str, np.ndarray]]:
     means: dict[str, dict[str, np.ndarray]] = {}
     with np.load(path) as z:
         for name in z.files:
             split, head = name.split("/", 1)
             means.setdefault(split, {})[head] = z[name]
-    return means, json.loads((path.parent / "summary.json").read_text())
+    return means
+
+
+def _weights(store: Path, seed: int) -> Path:
+    return store / f"teacher-seed{int(seed)}.safetensors"
+
+
+def _label_with_kept(
+    store: Path,
+    data: EmpathyData,
+    args: Args,
+    seeds: Sequence[int],
+    trainer: type[Trainer],
+    texts: Sequence[str],
+    say: Callable[[str], None],
+) -> dict[str, np.ndarray] | None:
+    """The kept teachers' averaged probabilities on ``texts`` (``None`` if a seed's weights
+    are missing)."""
+    if not all(_weights(store, s).exists() for s in seeds):
+        return None
+    probs = []
+    for seed in seeds:
+        a = dataclasses.replace(args, seed=int(seed))
+        model, tokenizer = trainer(a, data).load(_weights(store, seed))
+        say(f"teacher seed {seed}: labelling {len(texts):,} transfer sentences (kept weights)")
+        probs.append(predict_probs(model, tokenizer, list(texts), a.max_len, progress=say))
+    return _mean(probs)
 
 
 def _mean(probs: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -166,12 +198,22 @@ def train_teachers(
     if not seeds:
         raise ValueError("distillation needs at least one teacher seed")
     transfer_texts = list(transfer_texts)
-    store = None
-    if cache_dir is not None:
-        store = cache_dir / teachers_key(data, args, seeds, trainer, transfer_texts)
-        if (store / "probs.npz").exists():
-            means, summary = _load_probs(store / "probs.npz")
-            summary["cache"] = str(store)
+    store = None if cache_dir is None else cache_dir / teachers_key(data, args, seeds, trainer)
+    kept = None
+    if transfer_texts and store is not None:
+        kept = store / f"transfer-{transfer_key(transfer_texts)}.npz"
+    if store is not None and (store / "probs.npz").exists():
+        means = _load_probs(store / "probs.npz")
+        summary = json.loads((store / "summary.json").read_text())
+        if kept is not None and kept.exists():
+            means.update(_load_probs(kept))
+        elif kept is not None:
+            labelled = _label_with_kept(store, data, args, seeds, trainer, transfer_texts, say)
+            if labelled is not None:
+                _save_probs(kept, {"ptransfer": labelled})
+                means["ptransfer"] = labelled
+        if kept is None or "ptransfer" in means:
+            summary.update(cache=str(store), n_transfer=len(transfer_texts))
             say(f"teachers: loaded from {store} (trained {summary.get('trained_at', '?')})")
             return _teachers(means, summary, temperature, transfer_texts)
     t0 = time.perf_counter()
@@ -214,7 +256,10 @@ def train_teachers(
         "args": args.to_dict(),
     }
     if store is not None:
-        _save_probs(store / "probs.npz", means, summary)
+        _save_probs(store / "probs.npz", {k: v for k, v in means.items() if k != "ptransfer"})
+        (store / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+        if kept is not None:
+            _save_probs(kept, {"ptransfer": means["ptransfer"]})
         summary["cache"] = str(store)
     ens = summary["ensemble_valid"]
     say("teachers: ensemble valid F1 " + " ".join(f"{s}={ens[s]['f1']:.2f}" for s in SETTINGS))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -221,6 +222,16 @@ class Trainer:
         self.soft_targets = soft_targets
         self.transfer = transfer
         self.progress = progress or (lambda msg: logger.info("%s", msg))
+
+    def load(self, weights: str | os.PathLike[str]) -> tuple[Any, Any]:
+        """The network this trainer trains, with the weights saved at ``weights`` (a
+        safetensors file), in eval mode, and its tokenizer."""
+        from safetensors.torch import load_file
+
+        model, tokenizer = self._build()
+        model.load_state_dict(load_file(str(weights)))
+        model.eval()
+        return model, tokenizer
 
     def _build(self) -> tuple[EmpathyNet, Any]:
         from transformers import AutoTokenizer, BertModel
