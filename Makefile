@@ -78,7 +78,7 @@ demo: setup
 # MiniLM-L6 student seeds learn from it (the best on validation is made current), then the
 # cascade's gate is distilled onto that student (README, "Models and how to train them").
 EMPATHY_FULL_ARGS ?= --teacher-seeds 1 --teacher-epochs 2 --seeds 3 --student-layers 6 \
-	--transfer 15000 --transfer-per-epoch 6000 --epochs 4
+	--transfer 40000 --transfer-per-epoch 8000 --epochs 4
 
 train-full: setup $(TEACHER)
 	$(BIN)/prosocial-train aux
