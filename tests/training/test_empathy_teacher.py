@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.metadata as md
 from pathlib import Path
+from typing import Any
 
 import pytest
 from training.empathy.students import kept_layers
@@ -86,18 +87,22 @@ def test_teacher_is_distilled_into_two_students(
         teacher_args(epochs=1, max_len=32, patience=1, threads=2),
         Args(epochs=1, max_len=32, patience=1, threads=2, transfer_per_epoch=8),
     )
-    out = distil_students(
-        data,
-        tch,
-        stu,
-        teacher_seeds=[100],
-        student_seeds=[0],
-        student_layers=(6, 3),
-        registry=reg,
-        report_dir=tmp_path / "report",
-        transfer_texts=transfer,
-        teacher_cache=teachers,
-    )
+
+    def students(texts: list[str], layers: tuple[int, ...], registry: Any, report: str) -> Any:
+        return distil_students(
+            data,
+            tch,
+            stu,
+            teacher_seeds=[100],
+            student_seeds=[0],
+            student_layers=layers,
+            registry=registry,
+            report_dir=tmp_path / report,
+            transfer_texts=texts,
+            teacher_cache=teachers,
+        )
+
+    out = students(transfer, (6, 3), reg, "report")
     assert out["teacher"]["model"].endswith("all-mpnet-base-v2")
     assert set(out["teacher"]["test"]) >= {"multi", "seek", "provide"}
     assert set(out["students"]) == {"minilm-l3", "minilm-l6"}
@@ -127,33 +132,11 @@ def test_teacher_is_distilled_into_two_students(
         raise AssertionError("the cached teacher was trained again")
 
     monkeypatch.setattr(TeacherTrainer, "train", no_training)
-    again = distil_students(
-        data,
-        tch,
-        stu,
-        teacher_seeds=[100],
-        student_seeds=[0],
-        student_layers=(3,),
-        registry=None,
-        report_dir=tmp_path / "report2",
-        transfer_texts=transfer,
-        teacher_cache=teachers,
-    )
+    again = students(transfer, (3,), None, "report2")
     assert again["teacher"]["test"] == out["teacher"]["test"]
     assert again["teacher"]["cache"] == str(kept)
     # another transfer set: the kept weights label it, the teacher is not trained again
-    other = distil_students(
-        data,
-        tch,
-        stu,
-        teacher_seeds=[100],
-        student_seeds=[0],
-        student_layers=(3,),
-        registry=None,
-        report_dir=tmp_path / "report3",
-        transfer_texts=transfer[:8],
-        teacher_cache=teachers,
-    )
+    other = students(transfer[:8], (3,), None, "report3")
     assert other["transfer_sentences"] == 8 and other["teacher"]["cache"] == str(kept)
     assert len(list(kept.glob("transfer-*.npz"))) == 2
     # ... as the trained teacher labelled the same sentences
