@@ -23,7 +23,6 @@ import numpy as np
 from safetensors.torch import save_file
 
 from models.bundle import Bundle, Registry
-from models.empathy.network import HEADS, EmpathyNet
 from training.empathy.baselines import run_baselines
 from training.empathy.bundle import write_bundle
 from training.empathy.data import EmpathyData, Split
@@ -32,7 +31,7 @@ from training.empathy.metrics import SETTINGS, Decision, confusion, evaluate, tu
 from training.empathy.report import plot_confusion, summarise, write_report
 from training.empathy.seeds import train_per_seed
 from training.empathy.soup import greedy_soup
-from training.empathy.trainer import Args, Trainer, Transfer, default_base_model, predict_probs
+from training.empathy.trainer import Args, Trainer, Transfer, predict_probs
 
 __all__ = ["ProtocolResult", "head", "run_protocol", "train_seed"]
 
@@ -85,18 +84,6 @@ def train_seed(
     return {"run": run, "pv": pv, "pt": pt, "weights": str(weights)}
 
 
-def _load_model(args: Args, weights: str | Mapping[str, Any]) -> tuple[Any, Any]:
-    """The network with ``weights`` (a safetensors file or a state dict) and its tokenizer."""
-    from safetensors.torch import load_file
-    from transformers import AutoTokenizer, BertConfig
-
-    base = args.base_model or default_base_model()
-    model = EmpathyNet(BertConfig.from_pretrained(base), HEADS, dropout=args.dropout)
-    model.load_state_dict(load_file(weights) if isinstance(weights, str) else dict(weights))
-    model.eval()
-    return model, AutoTokenizer.from_pretrained(base)
-
-
 def _soup(
     data: EmpathyData, args: Args, outs: Sequence[dict[str, Any]], best_valid: float
 ) -> dict[str, Any] | None:
@@ -105,7 +92,7 @@ def _soup(
     ranked = sorted(outs, key=lambda o: _mean_valid(o["run"]["valid"]), reverse=True)
 
     def score(state: dict[str, Any]) -> tuple[float, tuple[Any, Any, Any]]:
-        model, tokenizer = _load_model(args, state)
+        model, tokenizer = Trainer(args, data).load(state)
         pv = predict_probs(model, tokenizer, data.valid.texts, args.max_len)
         dec = tune_decisions(pv, data.valid.labels)
         return _mean_valid(evaluate(pv, data.valid.labels, dec)), (model, tokenizer, (pv, dec))
@@ -227,8 +214,11 @@ def run_protocol(
                     {"dec": dec, "pt": o["pt"], "run": run},
                 )
         assert best is not None
-        model, tokenizer = _load_model(args, best[1])
         souped = _soup(data, args, outs, best[0]) if soup and len(outs) > 1 else None
+        if souped is None:
+            model, tokenizer = Trainer(args, data).load(best[1])
+        else:
+            model, tokenizer = souped["model"], souped["tokenizer"]
     summary["train_wall_seconds"] = round(time.perf_counter() - tw, 1)
     summary["runs"] = runs
     summary["minilm"] = summarise([r["test"] for r in runs])
@@ -244,7 +234,7 @@ def run_protocol(
     what = f"MiniLM seed {bseed}"
     if souped is not None:
         say(f"greedy soup of seeds {souped['seeds']}: valid {souped['run']['valid']}")
-        model, tokenizer, extra = souped["model"], souped["tokenizer"], souped
+        extra = souped
         summary["bundle_soup"] = souped["seeds"]
         summary["soup"] = souped["run"]["test"]
         what = f"MiniLM soup of seeds {souped['seeds']}"

@@ -223,13 +223,14 @@ class Trainer:
         self.transfer = transfer
         self.progress = progress or (lambda msg: logger.info("%s", msg))
 
-    def load(self, weights: str | os.PathLike[str]) -> tuple[Any, Any]:
-        """The network this trainer trains, with the weights saved at ``weights`` (a
-        safetensors file), in eval mode, and its tokenizer."""
+    def load(self, weights: str | os.PathLike[str] | Mapping[str, torch.Tensor]) -> tuple[Any, Any]:
+        """The network this trainer trains, with ``weights`` (a safetensors file or a state
+        dict), in eval mode, and its tokenizer."""
         from safetensors.torch import load_file
 
         model, tokenizer = self._build()
-        model.load_state_dict(load_file(str(weights)))
+        state = dict(weights) if isinstance(weights, Mapping) else load_file(str(weights))
+        model.load_state_dict(state)
         model.eval()
         return model, tokenizer
 
