@@ -16,7 +16,7 @@ import logging
 import lzma
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -208,12 +208,22 @@ def rejection_reason(exc: Exception) -> str:
 
 
 def iter_events(
-    path: str | os.PathLike[str], kind: EventKind, report: DumpReport | None = None
+    path: str | os.PathLike[str],
+    kind: EventKind,
+    report: DumpReport | None = None,
+    *,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
 ) -> Iterator[Submission | Comment]:
-    """Validated events of one dump file; invalid records are reported with their reason."""
+    """Validated events of one dump file; invalid records are reported with their reason.
+
+    ``keep`` sees each record as parsed JSON, before validation: a record it refuses is
+    skipped unvalidated (neither accepted nor rejected), so a reader that wants a small part
+    of a large dump (a replay window) does not pay validation for the rest."""
     report = report if report is not None else DumpReport()
     source = str(path)
     for lineno, obj in iter_json_lines(path, report):
+        if keep is not None and not keep(obj):
+            continue
         try:
             ev = parse_event(obj, kind)
         except (ValidationError, ValueError) as exc:

@@ -80,7 +80,15 @@ class ReplayIndex:
                 self.submissions.setdefault(s.name, s)
         self.comments: dict[str, list[Comment]] = defaultdict(list)
         if files.comments is not None:
-            for c in iter_events(files.comments, "comment", self.report):
+            # Comments of posts outside the window are skipped before validation: a week's
+            # replay of a months-long dump would otherwise validate every comment in it.
+            wanted = self.submissions
+            for c in iter_events(
+                files.comments,
+                "comment",
+                self.report,
+                keep=lambda obj: obj.get("link_id") in wanted,
+            ):
                 assert isinstance(c, Comment)
                 if c.link_id in self.submissions:
                     self.comments[c.link_id].append(c)

@@ -269,3 +269,49 @@ def test_report_as_dict_is_json_serialisable(tmp_path: Path) -> None:
     d = json.loads(json.dumps(report.as_dict()))
     assert d["rejected"] == {"bad_json": 1, "invalid_field": 1}
     assert {s["line"] for s in d["samples"]} == {1, 2}
+
+
+def test_records_refused_by_keep_are_skipped_before_validation(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "comments.jsonl",
+        [
+            com("c1", "t3_p1"),
+            com("c2", "t3_p2", post="p2", created_utc="not a time"),  # malformed, unwanted
+            com("c3", "t1_c1", score="many"),  # malformed, wanted
+        ],
+    )
+    report = DumpReport()
+    seen: list[str] = []
+
+    def keep(obj: dict[str, Any]) -> bool:
+        seen.append(obj["id"])
+        return bool(obj["link_id"] == "t3_p1")
+
+    got = list(iter_events(path, "comment", report, keep=keep))
+    assert [c.name for c in got] == ["t1_c1"]
+    assert seen == ["c1", "c2", "c3"]
+    assert report.accepted == {"comment": 1}
+    assert sum(report.rejected.values()) == 1  # c3 only: c2 was never validated
+
+
+def test_a_replay_window_reads_only_its_posts_comments(tmp_path: Path) -> None:
+    from streaming.replay import ReplayIndex
+
+    write(
+        tmp_path / "submissions.jsonl",
+        [sub("p1"), sub("p2", created_utc=T0 + 10 * 86400)],
+    )
+    write(
+        tmp_path / "comments.jsonl",
+        [
+            com("c1", "t3_p1"),
+            com("c2", "t3_p2", post="p2", created_utc=T0 + 10 * 86400 + 60),
+            com("c3", "t3_p2", post="p2", score="many"),  # malformed, outside the window
+            com("c4", "t1_c1", score="many"),  # malformed, inside it
+        ],
+    )
+    idx = ReplayIndex(tmp_path, since=T0, until=T0 + 86400)
+    assert list(idx.submissions) == ["t3_p1"]
+    assert [c.name for c in idx.comments["t3_p1"]] == ["t1_c1"]
+    assert idx.report.accepted == {"submission": 2, "comment": 1}
+    assert sum(idx.report.rejected.values()) == 1
