@@ -125,7 +125,7 @@ def test_teacher_is_distilled_into_two_students(
     (kept,) = [d for d in teachers.iterdir() if d.is_dir()]
     assert (kept / "probs.npz").exists()
     assert (kept / "teacher-seed100.safetensors").stat().st_size > 400_000_000
-    assert out["teacher"]["cache"] == str(kept)
+    assert out["teacher"]["cache"] == [str(kept)]
 
     # a second run with the same teacher loads it instead of training it again
     def no_training(self: object) -> None:
@@ -134,10 +134,10 @@ def test_teacher_is_distilled_into_two_students(
     monkeypatch.setattr(TeacherTrainer, "train", no_training)
     again = students(transfer, (3,), None, "report2")
     assert again["teacher"]["test"] == out["teacher"]["test"]
-    assert again["teacher"]["cache"] == str(kept)
+    assert again["teacher"]["cache"] == [str(kept)]
     # another transfer set: the kept weights label it, the teacher is not trained again
     other = students(transfer[:8], (3,), None, "report3")
-    assert other["transfer_sentences"] == 8 and other["teacher"]["cache"] == str(kept)
+    assert other["transfer_sentences"] == 8 and other["teacher"]["cache"] == [str(kept)]
     assert len(list(kept.glob("transfer-*.npz"))) == 2
     # ... as the trained teacher labelled the same sentences
     import numpy as np

@@ -8,11 +8,12 @@ sentences), the teachers label it too and a student learns those rows from the s
 (:class:`training.empathy.trainer.Transfer`). Only train and validation are touched here; the
 teachers' ensemble is scored on test for the report only. Serving stays one MiniLM-sized model.
 
-With a ``cache_dir`` the teachers' weights, their probabilities on iEmpathize and their summary
-are kept under a key of the data, the arguments, the seeds and the trainer, and a later run with
-the same key loads them instead of training again; their probabilities on a transfer set are
-kept beside them under a key of its texts, so a run with another transfer set only labels it with
-the kept weights (docs/architecture.md, "Empathy distillation").
+With a ``cache_dir`` each teacher seed's weights, its probabilities on iEmpathize and its
+summary are kept under a key of the data, the arguments, that seed and the trainer, and a later
+run loads every seed it finds instead of training it again (a set of seeds that adds one to a
+kept set trains only the new one); a seed's probabilities on a transfer set are kept beside it
+under a key of the texts, so a run with another transfer set only labels it with the kept
+weights (docs/architecture.md, "Empathy distillation").
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,12 +74,12 @@ def train_teacher(
     progress: Callable[[str], None] | None = None,
     trainer: type[Trainer] = Trainer,
     transfer_texts: Sequence[str] = (),
-    save_dir: Path | None = None,
+    save_dirs: Mapping[int, Path] | None = None,
 ) -> dict[str, Any]:
     """Fine-tune one teacher (a ``trainer``: MiniLM by default, or e.g. the MPNet
     :class:`training.empathy.teacher.TeacherTrainer`); return its probabilities on
-    train / valid / test (and on ``transfer_texts``); with ``save_dir`` its weights are saved
-    there as ``teacher-seed<seed>.safetensors``."""
+    train / valid / test (and on ``transfer_texts``); when ``save_dirs`` names a directory for
+    ``seed``, its weights are saved there as ``teacher-seed<seed>.safetensors``."""
     a = dataclasses.replace(args, seed=int(seed))
     res = trainer(a, data, progress=progress).train()
     out = {
@@ -97,6 +98,7 @@ def train_teacher(
             res.model, res.tokenizer, list(transfer_texts), a.max_len, progress=say
         )
         out["transfer_seconds"] = round(time.perf_counter() - t0, 1)
+    save_dir = (save_dirs or {}).get(int(seed))
     if save_dir is not None:
         from safetensors.torch import save_file
 
@@ -111,7 +113,8 @@ def train_teacher(
 def teachers_key(
     data: EmpathyData, args: Args, seeds: Sequence[int], trainer: type[Trainer]
 ) -> str:
-    """The cache key of a set of teachers: what decides their weights."""
+    """The cache key of a set of teachers: what decides their weights. The cache keeps each
+    seed under the key of its one-seed set."""
     spec = {
         "data": data.data_hash,
         "split_seed": data.seed,
@@ -132,6 +135,9 @@ def transfer_key(texts: Sequence[str]) -> str:
 
 
 _SPLITS = ("ptrain", "pv", "pt", "ptransfer")
+
+#: One teacher seed's probabilities (split -> head -> array) and its run summary.
+_Seed = tuple[dict[str, dict[str, np.ndarray]], dict[str, Any]]
 
 
 def _save_probs(path: Path, means: dict[str, dict[str, np.ndarray]]) -> None:
@@ -154,26 +160,84 @@ def _weights(store: Path, seed: int) -> Path:
     return store / f"teacher-seed{int(seed)}.safetensors"
 
 
-def _label_with_kept(
+def _transfer_file(store: Path, texts: Sequence[str]) -> Path:
+    return store / f"transfer-{transfer_key(texts)}.npz"
+
+
+def _load_seed(
     store: Path,
     data: EmpathyData,
     args: Args,
-    seeds: Sequence[int],
+    seed: int,
     trainer: type[Trainer],
     texts: Sequence[str],
     say: Callable[[str], None],
-) -> dict[str, np.ndarray] | None:
-    """The kept teachers' averaged probabilities on ``texts`` (``None`` if a seed's weights
-    are missing)."""
-    if not all(_weights(store, s).exists() for s in seeds):
+) -> _Seed | None:
+    """One kept teacher seed (``None`` when it must be trained): its probabilities and run;
+    a transfer set it has not labelled yet is labelled with its kept weights and kept."""
+    if not (store / "probs.npz").exists():
         return None
-    probs = []
-    for seed in seeds:
-        a = dataclasses.replace(args, seed=int(seed))
-        model, tokenizer = trainer(a, data).load(_weights(store, seed))
-        say(f"teacher seed {seed}: labelling {len(texts):,} transfer sentences (kept weights)")
-        probs.append(predict_probs(model, tokenizer, list(texts), a.max_len, progress=say))
-    return _mean(probs)
+    probs = _load_probs(store / "probs.npz")
+    summary = json.loads((store / "summary.json").read_text())
+    if texts:
+        kept = _transfer_file(store, texts)
+        if kept.exists():
+            probs.update(_load_probs(kept))
+        elif _weights(store, seed).exists():
+            a = dataclasses.replace(args, seed=int(seed))
+            model, tokenizer = trainer(a, data).load(_weights(store, seed))
+            say(f"teacher seed {seed}: labelling {len(texts):,} transfer sentences (kept weights)")
+            probs["ptransfer"] = predict_probs(
+                model, tokenizer, list(texts), a.max_len, progress=say
+            )
+            _save_probs(kept, {"ptransfer": probs["ptransfer"]})
+        else:
+            return None
+    say(f"teacher seed {seed}: loaded from {store} (trained {summary.get('trained_at', '?')})")
+    run = {**summary["runs"][0], "trained_at": summary.get("trained_at")}
+    return probs, run
+
+
+def _save_seed(
+    store: Path,
+    probs: dict[str, dict[str, np.ndarray]],
+    run: dict[str, Any],
+    data: EmpathyData,
+    args: Args,
+    texts: Sequence[str],
+) -> None:
+    """Keep one trained seed: probabilities on iEmpathize, on the transfer set, and its summary."""
+    store.mkdir(parents=True, exist_ok=True)
+    _save_probs(store / "probs.npz", {k: v for k, v in probs.items() if k != "ptransfer"})
+    if "ptransfer" in probs:
+        _save_probs(_transfer_file(store, texts), {"ptransfer": probs["ptransfer"]})
+    summary = _summary([probs], [run], data, args, len(texts))
+    (store / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+
+
+def _summary(
+    probs: Sequence[dict[str, dict[str, np.ndarray]]],
+    runs: Sequence[dict[str, Any]],
+    data: EmpathyData,
+    args: Args,
+    n_transfer: int,
+) -> dict[str, Any]:
+    pv = _mean([p["pv"] for p in probs])
+    dec = tune_decisions(pv, data.valid.labels)
+    return {
+        "seeds": [int(r["seed"]) for r in runs],
+        "runs": [{k: v for k, v in r.items() if k != "trained_at"} for r in runs],
+        "ensemble_valid": evaluate(pv, data.valid.labels, dec),
+        "ensemble_test": evaluate(_mean([p["pt"] for p in probs]), data.test.labels, dec),
+        "n_transfer": n_transfer,
+        "seconds": round(sum(float(r["seconds"]) for r in runs), 1),
+        "trained_at": max(
+            (str(r.get("trained_at") or "") for r in runs),
+            default="",
+        )
+        or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "args": args.to_dict(),
+    }
 
 
 def _mean(probs: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -193,74 +257,63 @@ def train_teachers(
     cache_dir: Path | None = None,
 ) -> Teachers:
     """Train the teachers (``jobs`` processes) and average their probabilities on the train
-    split (and on ``transfer_texts``); with ``cache_dir``, reuse or keep them there."""
+    split (and on ``transfer_texts``); with ``cache_dir``, reuse or keep each seed there, so
+    adding a seed to a set trains only the new one."""
     say = progress or (lambda m: logger.info("%s", m))
     if not seeds:
         raise ValueError("distillation needs at least one teacher seed")
+    seeds = [int(s) for s in seeds]
     transfer_texts = list(transfer_texts)
-    store = None if cache_dir is None else cache_dir / teachers_key(data, args, seeds, trainer)
-    kept = None
-    if transfer_texts and store is not None:
-        kept = store / f"transfer-{transfer_key(transfer_texts)}.npz"
-    if store is not None and (store / "probs.npz").exists():
-        means = _load_probs(store / "probs.npz")
-        summary = json.loads((store / "summary.json").read_text())
-        if kept is not None and kept.exists():
-            means.update(_load_probs(kept))
-        elif kept is not None:
-            labelled = _label_with_kept(store, data, args, seeds, trainer, transfer_texts, say)
-            if labelled is not None:
-                _save_probs(kept, {"ptransfer": labelled})
-                means["ptransfer"] = labelled
-        if kept is None or "ptransfer" in means:
-            summary.update(cache=str(store), n_transfer=len(transfer_texts))
-            say(f"teachers: loaded from {store} (trained {summary.get('trained_at', '?')})")
-            return _teachers(means, summary, temperature, transfer_texts)
-    t0 = time.perf_counter()
-    outs = train_per_seed(
-        functools.partial(
-            train_teacher,
-            data,
-            args,
-            trainer=trainer,
-            transfer_texts=transfer_texts,
-            save_dir=store,
-        ),
-        seeds,
-        jobs=jobs,
-        progress=say,
+    stores = (
+        {}
+        if cache_dir is None
+        else {s: cache_dir / teachers_key(data, args, [s], trainer) for s in seeds}
     )
-    means = {k: _mean([o[k] for o in outs]) for k in _SPLITS if k in outs[0]}
-    dec = tune_decisions(means["pv"], data.valid.labels)
-    runs = [
-        {
-            "seed": o["seed"],
-            "best_epoch": o["best_epoch"],
-            "seconds": o["seconds"],
-            "transfer_seconds": o.get("transfer_seconds"),
-            "valid": evaluate(
-                o["pv"], data.valid.labels, tune_decisions(o["pv"], data.valid.labels)
-            ),
-        }
-        for o in outs
-    ]
-    summary = {
-        "seeds": [int(s) for s in seeds],
-        "runs": runs,
-        "ensemble_valid": evaluate(means["pv"], data.valid.labels, dec),
-        "ensemble_test": evaluate(means["pt"], data.test.labels, dec),
-        "n_transfer": len(transfer_texts),
-        "seconds": round(sum(o["seconds"] for o in outs), 1),
-        "wall_seconds": round(time.perf_counter() - t0, 1),
-        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "args": args.to_dict(),
-    }
-    if store is not None:
-        _save_probs(store / "probs.npz", {k: v for k, v in means.items() if k != "ptransfer"})
-        (store / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    got: dict[int, _Seed] = {}
+    for s, store in stores.items():
+        kept = _load_seed(store, data, args, s, trainer, transfer_texts, say)
         if kept is not None:
-            _save_probs(kept, {"ptransfer": means["ptransfer"]})
-        summary["cache"] = str(store)
+            got[s] = kept
+    missing = [s for s in seeds if s not in got]
+    t0 = time.perf_counter()
+    if missing:
+        outs = train_per_seed(
+            functools.partial(
+                train_teacher,
+                data,
+                args,
+                trainer=trainer,
+                transfer_texts=transfer_texts,
+                save_dirs={s: stores[s] for s in missing if s in stores},
+            ),
+            missing,
+            jobs=jobs,
+            progress=say,
+        )
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        for o in outs:
+            probs = {k: o[k] for k in _SPLITS if k in o}
+            run = {
+                "seed": o["seed"],
+                "best_epoch": o["best_epoch"],
+                "seconds": o["seconds"],
+                "transfer_seconds": o.get("transfer_seconds"),
+                "valid": evaluate(
+                    o["pv"], data.valid.labels, tune_decisions(o["pv"], data.valid.labels)
+                ),
+                "trained_at": stamp,
+            }
+            got[int(o["seed"])] = (probs, run)
+            if int(o["seed"]) in stores:
+                _save_seed(stores[int(o["seed"])], probs, run, data, args, transfer_texts)
+    every = [got[s] for s in seeds]
+    means = {k: _mean([p[k] for p, _ in every]) for k in _SPLITS if k in every[0][0]}
+    summary = _summary(
+        [p for p, _ in every], [r for _, r in every], data, args, len(transfer_texts)
+    )
+    summary.update(trained=missing, wall_seconds=round(time.perf_counter() - t0, 1))
+    if stores:
+        summary["cache"] = [str(stores[s]) for s in seeds]
     ens = summary["ensemble_valid"]
     say("teachers: ensemble valid F1 " + " ".join(f"{s}={ens[s]['f1']:.2f}" for s in SETTINGS))
     return _teachers(means, summary, temperature, transfer_texts)
