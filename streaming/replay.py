@@ -87,7 +87,7 @@ class ReplayIndex:
                 files.comments,
                 "comment",
                 self.report,
-                keep=lambda obj: obj.get("link_id") in wanted,
+                keep=lambda obj: isinstance(obj.get("link_id"), str) and obj["link_id"] in wanted,
             ):
                 assert isinstance(c, Comment)
                 if c.link_id in self.submissions:

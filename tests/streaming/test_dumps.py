@@ -308,6 +308,7 @@ def test_a_replay_window_reads_only_its_posts_comments(tmp_path: Path) -> None:
             com("c2", "t3_p2", post="p2", created_utc=T0 + 10 * 86400 + 60),
             com("c3", "t3_p2", post="p2", score="many"),  # malformed, outside the window
             com("c4", "t1_c1", score="many"),  # malformed, inside it
+            com("c5", "t3_p1", link_id=["t3_p1"]),  # an unhashable link_id: skipped, no crash
         ],
     )
     idx = ReplayIndex(tmp_path, since=T0, until=T0 + 86400)
