@@ -175,7 +175,7 @@ def _load_seed(
 ) -> _Seed | None:
     """One kept teacher seed (``None`` when it must be trained): its probabilities and run;
     a transfer set it has not labelled yet is labelled with its kept weights and kept."""
-    if not (store / "probs.npz").exists():
+    if not (store / "summary.json").exists():  # written last: a seed kept whole
         return None
     probs = _load_probs(store / "probs.npz")
     summary = json.loads((store / "summary.json").read_text())
@@ -212,7 +212,9 @@ def _save_seed(
     if "ptransfer" in probs:
         _save_probs(_transfer_file(store, texts), {"ptransfer": probs["ptransfer"]})
     summary = _summary([probs], [run], data, args, len(texts))
-    (store / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    tmp = store / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2, default=str))
+    os.replace(tmp, store / "summary.json")
 
 
 def _summary(
