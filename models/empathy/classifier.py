@@ -109,6 +109,22 @@ def _majority(labels: Sequence[str]) -> str:
     return "none"
 
 
+def _load_network(bundle: Bundle, heads: dict[str, int]) -> Any:
+    """The bundle's torch network (``EmpathyNet``, fp32, eval mode)."""
+    from safetensors.torch import load_file
+
+    from models.empathy.network import EmpathyNet, build_encoder_config
+
+    try:
+        enc_cfg = build_encoder_config(bundle.read_json("encoder/config.json"))
+        model = EmpathyNet(enc_cfg, heads, dropout=0.0)
+        state = load_file(str(bundle.file("model.safetensors")))
+        model.load_state_dict(state, strict=True)
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:
+        raise BundleError(f"{bundle.path}: cannot load empathy model: {exc}") from exc
+    return model.eval()
+
+
 class EmpathyClassifier:
     """Labels sentences and comments with empathy direction (none / seeking / providing)."""
 
@@ -194,11 +210,10 @@ class EmpathyClassifier:
                 " behind its gate (cascade)" if chosen.gate is not None else "",
             )
             return chosen
-        import torch
-        from safetensors.torch import load_file
-        from tokenizers import Tokenizer
+        import functools
 
-        from models.empathy.network import EmpathyNet, build_encoder_config
+        import torch
+        from tokenizers import Tokenizer
 
         params = bundle.params
         labels = bundle.labels or list(_LABELS)
@@ -206,17 +221,16 @@ class EmpathyClassifier:
             raise BundleError(f"{bundle.path}: unexpected empathy labels {labels}")
         heads = {str(k): int(v) for k, v in params.get("heads", {"multi": 3}).items()}
         try:
-            enc_cfg = build_encoder_config(bundle.read_json("encoder/config.json"))
-            model: Any = EmpathyNet(enc_cfg, heads, dropout=0.0)
-            state = load_file(str(bundle.file("model.safetensors")))
-            model.load_state_dict(state, strict=True)
             tokenizer = Tokenizer.from_file(str(bundle.file("tokenizer/tokenizer.json")))
-        except (OSError, RuntimeError, KeyError, ValueError) as exc:
-            raise BundleError(f"{bundle.path}: cannot load empathy model: {exc}") from exc
-        model.eval()
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise BundleError(f"{bundle.path}: cannot load empathy tokenizer: {exc}") from exc
         max_len = int(params.get("max_len", 128))
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=max_len)
+        # built on first use: the onnx-int8 path needs no torch network once its graphs are
+        # cached (docs/architecture.md, "Empathy inference")
+        load_torch = functools.cache(lambda: _load_network(bundle, heads))
+        model: Any = None
         fallback = None
         margin = float(
             recheck_margin
@@ -227,30 +241,33 @@ class EmpathyClassifier:
             mode = "fp32"
         if mode not in _MODES:
             raise BundleError(f"unknown empathy fast-path mode {mode!r}")
-        if mode == "bf16":
-            model = model.to(torch.bfloat16)
-            margin = 0.0
-        elif mode == "onnx-int8":
+        if mode == "onnx-int8":
             try:
-                fast_model = OrtEmpathyNet.for_bundle(bundle, model)
+                model = OrtEmpathyNet.for_bundle(bundle, load_torch)
+                if margin > 0:  # near-ties re-checked by the same network in fp32
+                    fallback = OrtEmpathyNet.for_bundle(bundle, load_torch, quantize=False)
+            except BundleError:
+                raise
             except Exception as exc:  # noqa: BLE001 - any export/runtime failure: torch int8
                 logger.warning("onnxruntime empathy path unavailable (%s); using torch int8", exc)
-                mode = "int8"
-            else:
-                fallback = model if margin > 0 else None
-                model = fast_model
-        if mode == "int8":
+                mode, model, fallback = "int8", None, None
+        if mode == "bf16":
+            model = load_torch().to(torch.bfloat16)
+            margin = 0.0
+        elif mode == "int8":
             import copy
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 from torch.ao.quantization import quantize_dynamic
 
-                fallback = model if margin > 0 else None
-                model = copy.deepcopy(model)
+                fallback = load_torch() if margin > 0 else None
+                model = copy.deepcopy(load_torch())
                 model.encoder = quantize_dynamic(
                     model.encoder, {torch.nn.Linear}, dtype=torch.qint8
                 )
+        elif mode == "fp32":
+            model = load_torch()
         bias = params.get("decisions", {}).get("multi", {}).get("bias")
         logger.info(
             "loaded empathy bundle %s (mode=%s, max_len=%d%s)",

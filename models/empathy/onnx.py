@@ -19,8 +19,13 @@ sentences/s, torch dynamic int8 233, ONNX Runtime fp32 259, ONNX Runtime int8 34
 ``bench/empathy.py`` measures it on real comments beside the other modes.
 
 Calling the object mirrors ``EmpathyNet.__call__``: ``(input_ids, attention_mask)`` torch
-tensors in, ``{head: logits}`` torch tensors out, so :class:`~models.empathy.classifier.
-EmpathyClassifier` runs it like any other mode. Idle intra-op threads sleep instead of spinning
+tensors in, ``{head: logits}`` torch tensors out, and its ``heads`` give each head's
+``out_features`` (read from the graph), so :class:`~models.empathy.classifier.
+EmpathyClassifier` runs it like any other mode. A cached graph opens without the torch
+network: :meth:`OrtEmpathyNet.cached` and :meth:`OrtEmpathyNet.for_bundle` take a function
+that builds it, called only when the graph must be exported, so a scorer whose graphs are
+cached (the int8 fast path and the fp32 one that re-checks its near-ties) never builds the
+torch model nor imports ``transformers``. Idle intra-op threads sleep instead of spinning
 (``session.intra_op.allow_spinning = 0``), the ONNX Runtime twin of ``OMP_WAIT_POLICY=PASSIVE``
 (:mod:`models.cpu`), because a scorer shares its cores with the broker and the database.
 """
@@ -35,10 +40,12 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OrtEmpathyNet", "graph_cache_key", "onnxruntime_available"]
+__all__ = ["HeadShape", "OrtEmpathyNet", "graph_cache_key", "onnxruntime_available"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,14 +83,30 @@ def _tuple_heads(model: Any, names: list[str]) -> Any:
     return _Heads().eval()
 
 
-class OrtEmpathyNet:
-    """An int8 ONNX Runtime session standing in for an ``EmpathyNet`` at inference."""
+@dataclass(frozen=True)
+class HeadShape:
+    """What inference reads of a head (as of ``EmpathyNet.heads[name]``): its logit count."""
 
-    def __init__(self, session: Any, head_names: list[str], heads: Any) -> None:
+    out_features: int
+
+
+def _torch_model(model: Any) -> Any:
+    """``model`` if it is a torch module, else what the function ``model`` builds."""
+    import torch
+
+    return model if isinstance(model, torch.nn.Module) else model()
+
+
+class OrtEmpathyNet:
+    """An ONNX Runtime session (int8 or fp32) standing in for an ``EmpathyNet`` at inference."""
+
+    def __init__(self, session: Any) -> None:
         self.session = session
-        self.head_names = list(head_names)
-        #: The torch heads (``out_features`` per head), as on ``EmpathyNet.heads``.
-        self.heads = heads
+        outputs = session.get_outputs()
+        #: The graph's outputs: one per head, in the exported order.
+        self.head_names = [o.name for o in outputs]
+        #: ``out_features`` per head, as on ``EmpathyNet.heads``.
+        self.heads = {o.name: HeadShape(int(o.shape[-1])) for o in outputs}
 
     @classmethod
     def from_torch(
@@ -95,26 +118,36 @@ class OrtEmpathyNet:
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="empathy-onnx-") as tmp:
             path = export_graph(model, Path(tmp), quantize=quantize)
-            net = cls(open_session(path, threads), list(model.heads.keys()), model.heads)
+            net = cls(open_session(path, threads))
         _log_built(net, quantize, time.perf_counter() - t0, "exported")
         return net
 
     @classmethod
-    def for_bundle(cls, bundle: Any, model: Any, *, threads: int | None = None) -> OrtEmpathyNet:
-        """The int8 graph of ``model``, loaded from ``bundle`` (a :class:`models.bundle.
-        Bundle`), cached under :func:`models.paths.default_cache_dir`."""
+    def for_bundle(
+        cls,
+        bundle: Any,
+        model: Any | Callable[[], Any],
+        *,
+        threads: int | None = None,
+        quantize: bool = True,
+    ) -> OrtEmpathyNet:
+        """The graph (int8 with ``quantize``, else fp32) of ``bundle``'s network (a
+        :class:`models.bundle.Bundle`), cached under :func:`models.paths.default_cache_dir`;
+        ``model`` is the loaded torch network or a function that loads it (see :meth:`cached`)."""
         from models.paths import default_cache_dir
 
         sha = str(bundle.config.get("files", {}).get("model.safetensors", ""))
         if not sha:  # an unmanifested bundle cannot be keyed safely: export every time
-            return cls.from_torch(model, threads=threads)
+            return cls.from_torch(_torch_model(model), threads=threads, quantize=quantize)
         key = graph_cache_key(bundle.version, sha)
-        return cls.cached(model, key=key, cache_dir=default_cache_dir(), threads=threads)
+        return cls.cached(
+            model, key=key, cache_dir=default_cache_dir(), threads=threads, quantize=quantize
+        )
 
     @classmethod
     def cached(
         cls,
-        model: Any,
+        model: Any | Callable[[], Any],
         *,
         key: str,
         cache_dir: str | os.PathLike[str],
@@ -123,14 +156,15 @@ class OrtEmpathyNet:
     ) -> OrtEmpathyNet:
         """Like :meth:`from_torch`, but the graph is read from ``cache_dir`` when an entry
         for ``key`` (:func:`graph_cache_key`) exists and verifies, and written there
-        otherwise. An unwritable cache directory only costs the export."""
+        otherwise. ``model`` is the torch network, or a function building it: called only
+        when the graph must be exported. An unwritable cache directory only costs the export."""
         t0 = time.perf_counter()
-        names = list(model.heads.keys())
         entry = Path(cache_dir) / _CACHE_SUBDIR / f"{key}-{'int8' if quantize else 'fp32'}"
         session = _open_entry(entry, threads)
         how = "loaded from cache"
         if session is None:
             how = "exported"
+            model = _torch_model(model)
             try:
                 _write_entry(model, entry, quantize=quantize)
             except OSError as exc:
@@ -139,7 +173,7 @@ class OrtEmpathyNet:
             session = _open_entry(entry, threads)
             if session is None:  # pragma: no cover - a fresh entry that does not verify
                 return cls.from_torch(model, threads=threads, quantize=quantize)
-        net = cls(session, names, model.heads)
+        net = cls(session)
         _log_built(net, quantize, time.perf_counter() - t0, f"{how} {entry}")
         return net
 

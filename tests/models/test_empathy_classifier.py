@@ -107,6 +107,39 @@ def test_onnx_int8_rechecks_near_ties_with_fp32(tiny: dict[str, Any]) -> None:
     assert 0 < clf.last_rechecked < len(tiny["data"].test.texts)
 
 
+def test_cached_onnx_graphs_serve_without_the_torch_network(
+    tiny: dict[str, Any], fp32: EmpathyClassifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.empathy import classifier as module
+    from models.empathy.onnx import OrtEmpathyNet
+
+    first = EmpathyClassifier.from_bundle(
+        tiny["bundle"], fast=True, mode="onnx-int8", recheck_margin=0.05
+    )  # exports (or finds) both graphs
+
+    def no_network(*_a: Any, **_k: Any) -> Any:
+        raise AssertionError("the torch network was built although both graphs are cached")
+
+    monkeypatch.setattr(module, "_load_network", no_network)
+    again = EmpathyClassifier.from_bundle(
+        tiny["bundle"], fast=True, mode="onnx-int8", recheck_margin=0.05
+    )
+    assert isinstance(again.model, OrtEmpathyNet) and isinstance(again.fallback, OrtEmpathyNet)
+    texts = tiny["data"].test.texts
+    assert [p.label for p in again.predict_sentences(texts)] == [
+        p.label for p in first.predict_sentences(texts)
+    ]
+    # the re-check's fp32 graph is the fp32 network
+    from models.empathy.inference import run_heads
+
+    want = fp32.head_probs(texts)
+    got = {k: np.zeros_like(v) for k, v in want.items()}
+    ids = [e.ids for e in again.tokenizer.encode_batch(texts)]
+    run_heads(again.fallback, ids, got)
+    for head in want:
+        np.testing.assert_allclose(got[head], want[head], atol=1e-4)
+
+
 def test_sentence_predictions_are_labels_with_probabilities(fp32: EmpathyClassifier) -> None:
     preds = fp32.predict_sentences(
         [
