@@ -90,8 +90,7 @@ class ReplayIndex:
                 keep=lambda obj: isinstance(obj.get("link_id"), str) and obj["link_id"] in wanted,
             ):
                 assert isinstance(c, Comment)
-                if c.link_id in self.submissions:
-                    self.comments[c.link_id].append(c)
+                self.comments[c.link_id].append(c)  # kept: its post is in the window
         logger.info(
             "replay index: %d posts, %d comments",
             len(self.submissions),
