@@ -19,8 +19,12 @@ On iEmpathize test, bf16 keeps 99.9-100% of the fp32 labels; plain int8 only ~92
 Cascade (``fast=True`` and a bundle with a gate, :mod:`models.empathy.gate`): a cheap n-gram
 gate settles the sentences it is confident about; only the others reach the encoder (in the
 measured mode, with its re-check). A settled sentence reports the gate's calibrated
-probabilities and is flagged ``settled``; ``last_settled`` counts them per call. ``fast=False``
-(the exact fp32 reference) never uses the gate.
+probabilities and is flagged ``settled``; ``last_settled`` counts them per call. A bundle with an
+early exit (:mod:`models.empathy.exit`) adds a second stage: the encoder's first layers run on the
+gate's leftovers, a probe on their pooled states settles the sentences it is sure of (flagged
+``settled`` too, with the probe's probabilities; ``last_exited`` counts them), and only the rest
+run the remaining layers (and the re-check). ``fast=False`` (the exact fp32 reference) never uses
+the gate nor the exit.
 """
 
 from __future__ import annotations
@@ -35,8 +39,9 @@ from typing import Any
 import numpy as np
 
 from models.bundle import Bundle, Registry
+from models.empathy.exit import EXIT_WEIGHTS, EarlyExit
 from models.empathy.gate import GATE_WEIGHTS, EmpathyGate
-from models.empathy.inference import run_heads
+from models.empathy.inference import run_heads, run_heads_with_exit
 from models.empathy.onnx import OrtEmpathyNet
 from models.empathy.splitter import split_sentences
 from models.errors import BundleError
@@ -94,9 +99,16 @@ class CommentEmpathy:
         }
 
 
-def _gate_digest(bundle: Bundle) -> str:
-    """The gate's weights digest (what a cached fast-path choice with the gate depends on)."""
-    return str(bundle.config.get("files", {}).get(GATE_WEIGHTS, ""))[:16]
+def _stages_variant(bundle: Bundle, gate: bool, exit_: bool) -> str:
+    """What a cached fast-path choice depends on besides the network: the digests of the
+    cascade stages served in front of it (empty without any)."""
+    files = bundle.config.get("files", {})
+    parts = []
+    if gate:
+        parts.append("gate:" + str(files.get(GATE_WEIGHTS, ""))[:16])
+    if exit_:
+        parts.append("exit:" + str(files.get(EXIT_WEIGHTS, ""))[:16])
+    return "|".join(parts)
 
 
 def _majority(labels: Sequence[str]) -> str:
@@ -107,6 +119,13 @@ def _majority(labels: Sequence[str]) -> str:
         if sum(1 for x in labels if x == lab) * 2 > n:
             return lab
     return "none"
+
+
+def _split(model: Any, layer: int) -> tuple[Any, Any]:
+    """A torch network cut after encoder ``layer``: (its lower part, its upper part)."""
+    from models.empathy.network import split_network
+
+    return split_network(model, layer)
 
 
 def _load_network(bundle: Bundle, heads: dict[str, int]) -> Any:
@@ -142,10 +161,17 @@ class EmpathyClassifier:
         fallback: Any = None,
         recheck_margin: float = 0.0,
         gate: EmpathyGate | None = None,
+        exit_: EarlyExit | None = None,
+        lower: Any = None,
     ) -> None:
+        #: the encoder network, or (with ``exit_``) the part of it after the exit layer
         self.model = model
         #: first stage of the cascade: settles clear-cut sentences before the encoder
         self.gate = gate
+        #: second stage: a probe after ``lower`` (the encoder's first layers) settles the
+        #: sentences it is sure of; ``model`` then runs the rest on the others
+        self.exit = exit_ if lower is not None else None
+        self.lower = lower if exit_ is not None else None
         #: fp32 model that re-scores sentences whose fast-path top-2 margin is below
         #: ``recheck_margin`` (near-ties, where int8 noise could flip the label).
         self.fallback = fallback
@@ -162,6 +188,7 @@ class EmpathyClassifier:
         self.mode = "fp32"
         self.last_rechecked = 0
         self.last_settled = 0
+        self.last_exited = 0
         #: with ``mode="auto"``: the calibration the mode was chosen by (mode, key, figures)
         self.calibration: dict[str, Any] | None = None
 
@@ -181,6 +208,7 @@ class EmpathyClassifier:
         mode: str = "auto",
         recheck_margin: float | None = None,
         gate: bool = True,
+        early_exit: bool = True,
     ) -> EmpathyClassifier:
         """Load a bundle; ``fast`` selects the CPU fast path ``mode``: ``"bf16"``,
         ``"onnx-int8"``, ``"int8"``, ``"fp32"`` or ``"auto"`` (the mode measured fastest on
@@ -188,26 +216,34 @@ class EmpathyClassifier:
 
         ``recheck_margin`` (both int8 modes; default: the bundle's ``params.recheck_margin``,
         else 0.05) re-scores near-tie sentences with the fp32 model. ``gate`` (with ``fast``)
-        puts the bundle's gate, if it has one, in front of the encoder.
+        puts the bundle's gate, if it has one, in front of the encoder; ``early_exit`` (with
+        ``fast``) serves the bundle's early exit, if it has one, in every mode.
         """
         the_gate = EmpathyGate.from_bundle(bundle) if fast and gate else None
+        the_exit = EarlyExit.from_bundle(bundle) if fast and early_exit else None
         if fast and mode == "auto":
             from models.empathy.fastpath import choose_fast_path
 
             def build(m: str) -> EmpathyClassifier:
                 clf = cls.from_bundle(
-                    bundle, fast=True, mode=m, recheck_margin=recheck_margin, gate=False
+                    bundle,
+                    fast=True,
+                    mode=m,
+                    recheck_margin=recheck_margin,
+                    gate=False,
+                    early_exit=early_exit,
                 )
                 clf.gate = the_gate
                 return clf
 
-            variant = "" if the_gate is None else "gate:" + _gate_digest(bundle)
+            variant = _stages_variant(bundle, the_gate is not None, the_exit is not None)
             chosen: EmpathyClassifier = choose_fast_path(bundle, build, variant=variant)  # type: ignore[assignment]
             logger.info(
-                "serving empathy bundle %s in mode %s%s",
+                "serving empathy bundle %s in mode %s%s%s",
                 bundle.version,
                 chosen.mode,
                 " behind its gate (cascade)" if chosen.gate is not None else "",
+                f" with an exit after layer {the_exit.layer}" if the_exit is not None else "",
             )
             return chosen
         import functools
@@ -231,6 +267,7 @@ class EmpathyClassifier:
         # cached (docs/architecture.md, "Empathy inference")
         load_torch = functools.cache(lambda: _load_network(bundle, heads))
         model: Any = None
+        lower: Any = None
         fallback = None
         margin = float(
             recheck_margin
@@ -243,14 +280,23 @@ class EmpathyClassifier:
             raise BundleError(f"unknown empathy fast-path mode {mode!r}")
         if mode == "onnx-int8":
             try:
-                model = OrtEmpathyNet.for_bundle(bundle, load_torch)
+                if the_exit is not None:  # the network's two parts, one graph each
+                    k = the_exit.layer
+                    lower = OrtEmpathyNet.for_bundle(
+                        bundle, lambda: _split(load_torch(), k)[0], part=f"lower{k}"
+                    )
+                    model = OrtEmpathyNet.for_bundle(
+                        bundle, lambda: _split(load_torch(), k)[1], part=f"upper{k}"
+                    )
+                else:
+                    model = OrtEmpathyNet.for_bundle(bundle, load_torch)
                 if margin > 0:  # near-ties re-checked by the same network in fp32
                     fallback = OrtEmpathyNet.for_bundle(bundle, load_torch, quantize=False)
             except BundleError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any export/runtime failure: torch int8
                 logger.warning("onnxruntime empathy path unavailable (%s); using torch int8", exc)
-                mode, model, fallback = "int8", None, None
+                mode, model, lower, fallback = "int8", None, None, None
         if mode == "bf16":
             model = load_torch().to(torch.bfloat16)
             margin = 0.0
@@ -268,13 +314,16 @@ class EmpathyClassifier:
                 )
         elif mode == "fp32":
             model = load_torch()
+        if the_exit is not None and lower is None:  # a torch mode: cut its network in two
+            lower, model = _split(model, the_exit.layer)
         bias = params.get("decisions", {}).get("multi", {}).get("bias")
         logger.info(
-            "loaded empathy bundle %s (mode=%s, max_len=%d%s)",
+            "loaded empathy bundle %s (mode=%s, max_len=%d%s%s)",
             bundle.version,
             mode,
             max_len,
             ", with gate" if the_gate is not None else "",
+            f", exit after layer {the_exit.layer}" if the_exit is not None else "",
         )
         clf = cls(
             model,
@@ -288,6 +337,8 @@ class EmpathyClassifier:
             fallback=fallback,
             recheck_margin=margin,
             gate=the_gate,
+            exit_=the_exit,
+            lower=lower,
         )
         clf.mode = mode
         return clf
@@ -303,38 +354,53 @@ class EmpathyClassifier:
     def _run(
         self, sentences: Sequence[str]
     ) -> tuple[dict[str, np.ndarray], np.ndarray | None, np.ndarray | None]:
-        """Head probabilities, and the gate's probabilities and settled mask (or ``None``)."""
+        """Head probabilities, and the cascade stages' probabilities (in :attr:`labels`
+        order) and settled mask (or ``None`` without a stage)."""
         n = len(sentences)
         heads = {k: int(m.out_features) for k, m in self.model.heads.items()}
         out = {k: np.zeros((n, d), dtype=np.float32) for k, d in heads.items()}
         self.last_rechecked = 0
         self.last_settled = 0
+        self.last_exited = 0
         if n == 0:
             return out, None, None
         texts = [s[:_MAX_SENTENCE_CHARS] if isinstance(s, str) else "" for s in sentences]
-        if self.gate is None:
-            enc = self.tokenizer.encode_batch(texts)
-            ids = [e.ids for e in enc]
-            run_heads(self.model, ids, out, batch_size=self.batch_size)
-            self._recheck(ids, out, np.arange(n))
-            return out, None, None
-        q, settled = self.gate.split(texts)
-        rows = np.flatnonzero(~settled)
-        done = np.flatnonzero(settled)
-        self.last_settled = len(done)
-        if len(done):
-            self._fill_settled(out, q[done], done)
-        if len(rows):
-            some: list[list[int]] = [[] for _ in range(n)]
-            for i, e in zip(rows.tolist(), self.tokenizer.encode_batch([texts[i] for i in rows])):
-                some[i] = e.ids
-            run_heads(self.model, some, out, rows=rows, batch_size=self.batch_size)
-            self._recheck(some, out, rows)
+        staged = self.gate is not None or self.exit is not None
+        q = np.zeros((n, len(self.labels)), dtype=np.float64) if staged else None
+        settled = np.zeros(n, dtype=bool) if staged else None
+        rows = np.arange(n)
+        if self.gate is not None:
+            assert q is not None and settled is not None
+            qg, settled = self.gate.split(texts)
+            q = qg[:, [self.gate.labels.index(lab) for lab in self.labels]]
+            rows = np.flatnonzero(~settled)
+            self.last_settled = int(settled.sum())
+        if not len(rows):
+            self._fill_settled(out, q, settled)
+            return out, q, settled
+        ids: list[list[int]] = [[] for _ in range(n)]
+        for i, e in zip(rows.tolist(), self.tokenizer.encode_batch([texts[i] for i in rows])):
+            ids[i] = e.ids
+        if self.exit is not None and self.lower is not None:
+            assert q is not None and settled is not None
+            qe, exited = run_heads_with_exit(
+                self.lower, self.model, self.exit, ids, out, rows=rows, batch_size=self.batch_size
+            )
+            if len(qe):
+                q[rows] = qe[:, [self.exit.labels.index(lab) for lab in self.labels]]
+            settled[rows[exited]] = True
+            rows = rows[~exited]
+            self.last_exited = int(exited.sum())
+            self.last_settled += self.last_exited
+        else:
+            run_heads(self.model, ids, out, rows=rows, batch_size=self.batch_size)
+        self._recheck(ids, out, rows)
+        self._fill_settled(out, q, settled)
         return out, q, settled
 
     def _recheck(self, ids: list[list[int]], out: dict[str, np.ndarray], rows: np.ndarray) -> None:
         """Re-score the near-ties among ``rows`` with the fp32 model (int8 modes)."""
-        if self.fallback is None or self.recheck_margin <= 0:
+        if self.fallback is None or self.recheck_margin <= 0 or not len(rows):
             return
         top = np.sort(self._adjusted(out["multi"][rows]), axis=1)
         near = rows[top[:, -1] - top[:, -2] < self.recheck_margin]
@@ -342,10 +408,14 @@ class EmpathyClassifier:
             run_heads(self.fallback, ids, out, rows=near, batch_size=self.batch_size)
         self.last_rechecked = len(near)
 
-    def _fill_settled(self, out: dict[str, np.ndarray], q: np.ndarray, rows: np.ndarray) -> None:
-        assert self.gate is not None
-        pos = {lab: j for j, lab in enumerate(self.gate.labels)}
-        q = q[:, [pos[lab] for lab in self.labels]]
+    def _fill_settled(
+        self, out: dict[str, np.ndarray], q: np.ndarray | None, settled: np.ndarray | None
+    ) -> None:
+        """Every head of the settled rows from the stages' probabilities ``q``."""
+        if q is None or settled is None or not settled.any():
+            return
+        rows = np.flatnonzero(settled)
+        q = q[rows]
         raw = q * np.exp(-self.bias)  # undo the class bias _adjusted will apply
         out["multi"][rows] = raw / raw.sum(1, keepdims=True)
         for head, lab in (("seek", "seeking"), ("provide", "providing")):
@@ -368,9 +438,8 @@ class EmpathyClassifier:
         if live:
             out, q, settled = self._run([texts[i] for i in live])
             probs = self._adjusted(out["multi"])
-            if q is not None and settled is not None and self.gate is not None:
-                pos = [self.gate.labels.index(lab) for lab in self.labels]
-                probs[settled] = q[settled][:, pos]  # the gate's own calibrated probabilities
+            if q is not None and settled is not None:
+                probs[settled] = q[settled]  # the stage's own calibrated probabilities
             for row, i in enumerate(live):
                 p = {
                     lab: float(round(float(probs[row, j]), 6)) for j, lab in enumerate(self.labels)

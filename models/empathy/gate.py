@@ -27,7 +27,14 @@ import numpy as np
 from models.aux.features import DENSE_FEATURES, Featurizer, FeaturizerSpec
 from models.errors import BundleError
 
-__all__ = ["GATE_FEATURIZER", "GATE_PARAM", "GATE_WEIGHTS", "EmpathyGate"]
+__all__ = [
+    "GATE_FEATURIZER",
+    "GATE_PARAM",
+    "GATE_WEIGHTS",
+    "EmpathyGate",
+    "settled_mask",
+    "softmax",
+]
 
 #: ``params`` key of a bundle's gate, and its files inside the bundle.
 GATE_PARAM = "gate"
@@ -42,6 +49,15 @@ def softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
+
+
+def settled_mask(probs: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Boolean mask of the rows of ``probs`` whose top probability reaches the threshold of
+    its label (``thresholds``: one per column); a stage of the cascade settles those."""
+    if probs.shape[0] == 0:
+        return np.zeros(0, dtype=bool)
+    top = probs.argmax(axis=1)
+    return probs[np.arange(probs.shape[0]), top] >= thresholds[top]
 
 
 class EmpathyGate:
@@ -123,10 +139,7 @@ class EmpathyGate:
 
     def settles(self, probs: np.ndarray) -> np.ndarray:
         """Boolean mask: the top probability reaches its label's threshold."""
-        if probs.shape[0] == 0:
-            return np.zeros(0, dtype=bool)
-        top = probs.argmax(axis=1)
-        return probs[np.arange(probs.shape[0]), top] >= self._th[top]
+        return settled_mask(probs, self._th)
 
     def split(self, texts: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
         """``(probs, settled)`` for ``texts``."""

@@ -19,14 +19,26 @@ per 1,000 TLCs. Padding rows get one attended position and their output is dropp
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["ROW_STEPS", "TOKENS_PER_ROW", "WIDTH_STEP", "HeadsModel", "batches", "run_heads"]
+__all__ = [
+    "ROW_STEPS",
+    "TOKENS_PER_ROW",
+    "WIDTH_STEP",
+    "ExitProbe",
+    "HeadsModel",
+    "LowerModel",
+    "UpperModel",
+    "batches",
+    "padded_batch",
+    "run_heads",
+    "run_heads_with_exit",
+]
 
 #: Batch widths are rounded up to a multiple of this many tokens.
 WIDTH_STEP = 8
@@ -38,6 +50,19 @@ TOKENS_PER_ROW = 16
 
 #: ``model(input_ids, attention_mask)`` → logits per head name.
 HeadsModel = Callable[["torch.Tensor", "torch.Tensor"], Mapping[str, "torch.Tensor"]]
+#: The encoder's first layers: ``(input_ids, attention_mask)`` → (hidden states, pooled).
+LowerModel = Callable[["torch.Tensor", "torch.Tensor"], tuple["torch.Tensor", "torch.Tensor"]]
+#: The remaining layers and heads: ``(hidden states, attention_mask)`` → logits per head.
+UpperModel = Callable[["torch.Tensor", "torch.Tensor"], Mapping[str, "torch.Tensor"]]
+
+
+class ExitProbe(Protocol):
+    """What :func:`run_heads_with_exit` calls of an early exit (:class:`models.empathy.exit.
+    EarlyExit`)."""
+
+    def probs(self, pooled: np.ndarray) -> np.ndarray: ...
+
+    def settles(self, probs: np.ndarray) -> np.ndarray: ...
 
 
 def _round_up(n: int, step: int) -> int:
@@ -64,6 +89,23 @@ def batches(lengths: Sequence[int], batch_size: int, max_tokens: int) -> list[sl
         out.append(slice(start, end))
         start = end
     return out
+
+
+def padded_batch(
+    ids: Sequence[Sequence[int]], sel: np.ndarray, lengths: np.ndarray, pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch of sequences ``sel``: ids and attention mask, shapes rounded up."""
+    import torch
+
+    width = _round_up(max(1, int(lengths[sel].max())), WIDTH_STEP)
+    n_rows = _rows_for(len(sel))
+    x = torch.full((n_rows, width), pad_id, dtype=torch.long)
+    mask = torch.zeros((n_rows, width), dtype=torch.long)
+    mask[len(sel) :, 0] = 1  # padding rows: one attended position, output dropped
+    for row, i in enumerate(sel.tolist()):
+        x[row, : len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
+        mask[row, : len(ids[i])] = 1
+    return x, mask
 
 
 def run_heads(
@@ -95,14 +137,7 @@ def run_heads(
     with torch.inference_mode():
         for part in batches(lengths[order].tolist(), batch_size, budget):
             sel = order[part]
-            width = _round_up(max(1, int(lengths[sel].max())), WIDTH_STEP)
-            n_rows = _rows_for(len(sel))
-            x = torch.full((n_rows, width), pad_id, dtype=torch.long)
-            mask = torch.zeros((n_rows, width), dtype=torch.long)
-            mask[len(sel) :, 0] = 1  # padding rows: one attended position, output dropped
-            for row, i in enumerate(sel.tolist()):
-                x[row, : len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
-                mask[row, : len(ids[i])] = 1
+            x, mask = padded_batch(ids, sel, lengths, pad_id)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_autocast):
                 logits = model(x, mask)
             for head, values in logits.items():
@@ -110,3 +145,57 @@ def run_heads(
                     out[head][sel] = torch.softmax(values[: len(sel)].float(), -1).numpy()
             if on_batch is not None:
                 on_batch(int(part.stop))
+
+
+def run_heads_with_exit(
+    lower: LowerModel,
+    upper: UpperModel,
+    probe: ExitProbe,
+    ids: Sequence[Sequence[int]],
+    out: Mapping[str, np.ndarray],
+    *,
+    rows: np.ndarray | None = None,
+    batch_size: int = 64,
+    max_tokens: int | None = None,
+    pad_id: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`run_heads` with an early exit: each batch runs ``lower``; the sentences whose
+    pooled state ``probe`` settles stop there, the others continue through ``upper`` from the
+    same hidden states (trimmed to their own width) and get every head's softmax in ``out``.
+    Returns, for ``rows`` (default: all) in their order, the probe's probabilities and the
+    settled mask; settled rows of ``out`` are left as they were."""
+    import torch
+
+    rows = np.arange(len(ids)) if rows is None else np.asarray(rows)
+    pos = np.full(len(ids), -1, dtype=np.int64)
+    pos[rows] = np.arange(len(rows))
+    q_all: np.ndarray | None = None
+    settled_all = np.zeros(len(rows), dtype=bool)
+    lengths = np.array([len(x) for x in ids])
+    order = rows[np.argsort(lengths[rows], kind="stable")]
+    budget = max_tokens if max_tokens is not None else batch_size * TOKENS_PER_ROW
+    with torch.inference_mode():
+        for part in batches(lengths[order].tolist(), batch_size, budget):
+            sel = order[part]
+            x, mask = padded_batch(ids, sel, lengths, pad_id)
+            hidden, pooled = lower(x, mask)
+            q = probe.probs(pooled[: len(sel)].float().numpy())
+            if q_all is None:
+                q_all = np.zeros((len(rows), q.shape[1]), dtype=np.float64)
+            q_all[pos[sel]] = q
+            done = probe.settles(q)
+            settled_all[pos[sel]] = done
+            go = np.flatnonzero(~done)
+            if not len(go):
+                continue
+            width = _round_up(max(1, int(lengths[sel[go]].max())), WIDTH_STEP)
+            # padding rows repeat the first live row; their output is dropped
+            pick = np.concatenate([go, np.full(_rows_for(len(go)) - len(go), go[0])])
+            index = torch.from_numpy(pick)
+            logits = upper(hidden[index, :width].contiguous(), mask[index, :width].contiguous())
+            for head, values in logits.items():
+                if head in out:
+                    out[head][sel[go]] = torch.softmax(values[: len(go)].float(), -1).numpy()
+    if q_all is None:
+        q_all = np.zeros((0, 0), dtype=np.float64)
+    return q_all, settled_all

@@ -14,7 +14,16 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["HEADS", "LABELS", "EmpathyNet", "build_encoder_config", "mean_pool"]
+__all__ = [
+    "HEADS",
+    "LABELS",
+    "EmpathyNet",
+    "LowerNet",
+    "UpperNet",
+    "build_encoder_config",
+    "mean_pool",
+    "split_network",
+]
 
 #: The 3-class labels in dataset order (iEmpathize: 0 none, 1 seeking, 2 providing).
 LABELS: tuple[str, ...] = ("none", "seeking", "providing")
@@ -59,3 +68,62 @@ class EmpathyNet(nn.Module):
     ) -> dict[str, torch.Tensor]:
         pooled = self.dropout(self.embed(input_ids, attention_mask))
         return {k: head(pooled) for k, head in self.heads.items()}
+
+
+def _attention_mask(config: Any, hidden: torch.Tensor, mask: torch.Tensor) -> Any:
+    """The attention layers' mask for ``mask``, made as ``BertModel.forward`` makes it."""
+    from transformers.masking_utils import create_bidirectional_mask
+
+    return create_bidirectional_mask(config=config, inputs_embeds=hidden, attention_mask=mask)
+
+
+class LowerNet(nn.Module):
+    """The embeddings and the first ``layer`` encoder layers of an :class:`EmpathyNet`:
+    ``(input_ids, attention_mask)`` → ``(hidden states, their mean over the mask)``, what the
+    cascade's early exit (:mod:`models.empathy.exit`) reads."""
+
+    def __init__(self, net: EmpathyNet, layer: int) -> None:
+        super().__init__()
+        self.config = net.encoder.config
+        self.embeddings = net.encoder.embeddings
+        self.layers = nn.ModuleList(net.encoder.encoder.layer[:layer])
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.embeddings(input_ids=input_ids)
+        att = _attention_mask(self.config, hidden, attention_mask)
+        for block in self.layers:
+            hidden = block(hidden, att)
+        return hidden, mean_pool(hidden, attention_mask)
+
+
+class UpperNet(nn.Module):
+    """The encoder layers after ``layer`` and the heads of an :class:`EmpathyNet`:
+    ``(hidden states, attention_mask)`` → logits per head; ``UpperNet(LowerNet(x))`` computes
+    what ``EmpathyNet(x)`` does."""
+
+    def __init__(self, net: EmpathyNet, layer: int) -> None:
+        super().__init__()
+        self.config = net.encoder.config
+        self.layers = nn.ModuleList(net.encoder.encoder.layer[layer:])
+        self.heads = net.heads
+
+    def forward(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        att = _attention_mask(self.config, hidden, attention_mask)
+        for block in self.layers:
+            hidden = block(hidden, att)
+        pooled = mean_pool(hidden, attention_mask)
+        return {k: head(pooled) for k, head in self.heads.items()}
+
+
+def split_network(net: EmpathyNet, layer: int) -> tuple[LowerNet, UpperNet]:
+    """``net`` cut after encoder layer ``layer`` (1 ≤ layer < its layer count); the halves
+    share ``net``'s modules (eval mode, as ``net``)."""
+    n = len(net.encoder.encoder.layer)
+    if not 1 <= layer < n:
+        raise ValueError(f"cannot cut a {n}-layer encoder after layer {layer}")
+    lower, upper = LowerNet(net, layer), UpperNet(net, layer)
+    return lower.train(net.training), upper.train(net.training)

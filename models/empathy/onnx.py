@@ -53,6 +53,8 @@ _OPSET = 17
 _CACHE_SUBDIR = "empathy-onnx"
 _GRAPH = "model.onnx"
 _META = "meta.json"
+#: Outputs of a lower part's graph (:class:`models.empathy.network.LowerNet`).
+_LOWER_OUTPUTS = ("hidden", "pooled")
 
 
 def onnxruntime_available() -> bool:
@@ -103,10 +105,15 @@ class OrtEmpathyNet:
     def __init__(self, session: Any) -> None:
         self.session = session
         outputs = session.get_outputs()
-        #: The graph's outputs: one per head, in the exported order.
+        #: The graph's outputs: one per head in the exported order (a lower part: hidden
+        #: states and their pooled mean).
         self.head_names = [o.name for o in outputs]
-        #: ``out_features`` per head, as on ``EmpathyNet.heads``.
-        self.heads = {o.name: HeadShape(int(o.shape[-1])) for o in outputs}
+        #: ``out_features`` per head, as on ``EmpathyNet.heads`` (none for a lower part).
+        self.heads = (
+            {}
+            if self.head_names == list(_LOWER_OUTPUTS)
+            else {o.name: HeadShape(int(o.shape[-1])) for o in outputs}
+        )
 
     @classmethod
     def from_torch(
@@ -130,16 +137,19 @@ class OrtEmpathyNet:
         *,
         threads: int | None = None,
         quantize: bool = True,
+        part: str = "",
     ) -> OrtEmpathyNet:
         """The graph (int8 with ``quantize``, else fp32) of ``bundle``'s network (a
         :class:`models.bundle.Bundle`), cached under :func:`models.paths.default_cache_dir`;
-        ``model`` is the loaded torch network or a function that loads it (see :meth:`cached`)."""
+        ``model`` is the loaded torch network or a function that loads it (see :meth:`cached`).
+        ``part`` names a part of the network (``"lower3"``: ``model`` is then that part,
+        e.g. :class:`models.empathy.network.LowerNet`), cached under its own entry."""
         from models.paths import default_cache_dir
 
         sha = str(bundle.config.get("files", {}).get("model.safetensors", ""))
         if not sha:  # an unmanifested bundle cannot be keyed safely: export every time
             return cls.from_torch(_torch_model(model), threads=threads, quantize=quantize)
-        key = graph_cache_key(bundle.version, sha)
+        key = graph_cache_key(bundle.version, sha) + (f"-{part}" if part else "")
         return cls.cached(
             model, key=key, cache_dir=default_cache_dir(), threads=threads, quantize=quantize
         )
@@ -177,17 +187,25 @@ class OrtEmpathyNet:
         _log_built(net, quantize, time.perf_counter() - t0, f"{how} {entry}")
         return net
 
-    def __call__(self, input_ids: Any, attention_mask: Any) -> dict[str, Any]:
+    def run(self, *inputs: Any) -> list[Any]:
+        """The graph's outputs (numpy arrays) for torch tensors fed to its inputs in order
+        (token ids and masks as int64, hidden states as float32)."""
+        feed = {}
+        for spec, x in zip(self.session.get_inputs(), inputs, strict=True):
+            dtype = "float32" if "float" in spec.type else "int64"
+            feed[spec.name] = x.detach().float().numpy() if dtype == "float32" else x.numpy()
+            feed[spec.name] = feed[spec.name].astype(dtype, copy=False)
+        return list(self.session.run(self.head_names, feed))
+
+    def __call__(self, *inputs: Any) -> Any:
+        """As the torch part it stands in for: ``{head: logits}`` for a heads graph (the
+        network, or its upper part), ``(hidden, pooled)`` for a lower part."""
         import torch
 
-        outs = self.session.run(
-            self.head_names,
-            {
-                "input_ids": input_ids.numpy().astype("int64", copy=False),
-                "attention_mask": attention_mask.numpy().astype("int64", copy=False),
-            },
-        )
-        return {k: torch.from_numpy(v) for k, v in zip(self.head_names, outs)}
+        outs = [torch.from_numpy(v) for v in self.run(*inputs)]
+        if self.head_names == list(_LOWER_OUTPUTS):
+            return tuple(outs)
+        return dict(zip(self.head_names, outs))
 
 
 def graph_cache_key(version: str, weights_sha256: str) -> str:
@@ -204,25 +222,39 @@ def graph_cache_key(version: str, weights_sha256: str) -> str:
 
 
 def export_graph(model: Any, out_dir: Path, *, quantize: bool = True) -> Path:
-    """Export ``model`` to ``out_dir/model.onnx`` (int8 MatMul weights when ``quantize``)."""
+    """Export ``model`` (an ``EmpathyNet``, or its ``LowerNet`` / ``UpperNet`` part) to
+    ``out_dir/model.onnx`` (int8 MatMul weights when ``quantize``)."""
     import torch
 
-    names = list(model.heads.keys())
+    from models.empathy.network import LowerNet, UpperNet
+
     fp32 = out_dir / ("model-fp32.onnx" if quantize else _GRAPH)
     x = torch.ones((2, 8), dtype=torch.long)
     m = torch.ones((2, 8), dtype=torch.long)
-    axes = {
-        "input_ids": {0: "batch", 1: "width"},
-        "attention_mask": {0: "batch", 1: "width"},
-    }
-    axes |= {k: {0: "batch"} for k in names}
+    seq = {0: "batch", 1: "width"}
+    axes: dict[str, dict[int, str]] = {"attention_mask": seq}
+    if isinstance(model, LowerNet):
+        module, args, inputs = model.eval(), (x, m), ["input_ids", "attention_mask"]
+        names = list(_LOWER_OUTPUTS)
+        axes |= {"input_ids": seq, "hidden": seq, "pooled": {0: "batch"}}
+    else:
+        names = list(model.heads.keys())
+        module = _tuple_heads(model, names)
+        axes |= {k: {0: "batch"} for k in names}
+        if isinstance(model, UpperNet):
+            hidden = torch.ones((2, 8, int(model.config.hidden_size)))
+            args, inputs = (hidden, m), ["hidden", "attention_mask"]
+            axes["hidden"] = seq
+        else:
+            args, inputs = (x, m), ["input_ids", "attention_mask"]
+            axes["input_ids"] = seq
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            _tuple_heads(model, names),
-            (x, m),
+            module,
+            args,
             str(fp32),
-            input_names=["input_ids", "attention_mask"],
+            input_names=inputs,
             output_names=names,
             dynamic_axes=axes,
             opset_version=_OPSET,

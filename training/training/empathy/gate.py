@@ -209,17 +209,21 @@ def label_windows(
     cache: LabelCache | None = None,
     chunk: int = 512,
     progress: Progress | None = None,
+    version: str | None = None,
 ) -> None:
     """Label every window's sentences with ``clf`` (the bundle's fp32 model, as served with
-    ``fast=False``): the label index and probabilities of :meth:`predict_sentences`."""
+    ``fast=False``): the label index and probabilities of :meth:`predict_sentences`. The
+    cache is keyed by ``version`` (default ``clf``'s): a bundle derived from another with
+    the same network (a gate or an exit added) passes its source's, whose labels it shares."""
     say = progress or (lambda _m: None)
     cache = cache or LabelCache(None)
+    version = version or clf.version
     todo = list(
         dict.fromkeys(
             t
             for w in windows.values()
             for t in w.texts
-            if LabelCache.key(clf.version, t) not in cache.rows
+            if LabelCache.key(version, t) not in cache.rows
         )
     )
     total = len(todo)
@@ -230,7 +234,7 @@ def label_windows(
         cache.add(
             [
                 (
-                    LabelCache.key(clf.version, t),
+                    LabelCache.key(version, t),
                     [float(LABELS.index(p.label))] + [p.probs[lab] for lab in LABELS],
                 )
                 for t, p in zip(part, preds, strict=True)
@@ -241,7 +245,7 @@ def label_windows(
         say(f"labelled {done}/{total} sentences ({rate:.0f}/s)")
     for w in windows.values():
         rows = np.array(
-            [cache.rows[LabelCache.key(clf.version, t)] for t in w.texts], dtype=np.float64
+            [cache.rows[LabelCache.key(version, t)] for t in w.texts], dtype=np.float64
         ).reshape(-1, 1 + len(LABELS))
         w.labels = rows[:, 0].astype(np.int64)
         w.probs = rows[:, 1:]
@@ -291,12 +295,21 @@ def choose_thresholds(
     min_tlc_agreement: float,
     min_support: int,
     z: float = 1.28,
+    eligible: np.ndarray | None = None,
+    base: np.ndarray | None = None,
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Per-label thresholds on calibrated probabilities ``q`` of ``window``'s sentences against
     its reference (fp32) labels (see the module docstring) and the validation figures they give. The agreement of a
     label's settled sentences is judged by its Wilson lower bound (``z``: 1.28 = one-sided
-    90 %), so a small lucky validation set does not lower a threshold."""
+    90 %), so a small lucky validation set does not lower a threshold.
+
+    A later stage of the cascade sees only the ``eligible`` sentences (the others were settled
+    before it, with the labels ``base``; default: every sentence, the fp32 labels): only those
+    set its thresholds and count in its settled share, and the TLC labels it is judged by
+    take ``base`` where it was not eligible."""
     y, tlc, n_tlcs = window.y(), window.tlc, window.n_tlcs
+    elig = np.ones(len(q), dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
+    before = y if base is None else np.asarray(base)
     top = q.argmax(1)
     conf = q[np.arange(len(q)), top]
     target = min_agreement
@@ -304,21 +317,21 @@ def choose_thresholds(
     for _ in range(8):
         th: dict[str, float] = {}
         for j, lab in enumerate(LABELS):
-            idx = np.flatnonzero(top == j)
+            idx = np.flatnonzero((top == j) & elig)
             order = idx[np.argsort(-conf[idx], kind="stable")]
             good = np.cumsum(y[order] == j)
             k = np.arange(1, len(order) + 1)
             ok = np.flatnonzero((_wilson_low(good, k, z) >= target) & (k >= min_support))
             th[lab] = float(conf[order[ok[-1]]]) if len(ok) else 2.0
-        settled = conf >= np.array([th[lab] for lab in LABELS])[top]
-        got = _tlc_labels(cascade_labels(q, settled, y), tlc, n_tlcs)
+        settled = elig & (conf >= np.array([th[lab] for lab in LABELS])[top])
+        got = _tlc_labels(cascade_labels(q, settled, np.where(elig, y, before)), tlc, n_tlcs)
         tlc_agree = float(np.mean(got == ref_tlc)) if n_tlcs else 1.0
         if tlc_agree >= min_tlc_agreement:
             break
         target = 1.0 - (1.0 - target) / 2
     info = {
         "target_agreement": round(target, 5),
-        "settled_share": round(float(settled.mean()), 4) if len(q) else 0.0,
+        "settled_share": round(float(settled.sum() / max(1, elig.sum())), 4) if len(q) else 0.0,
         "settled_agreement": round(float(np.mean(top[settled] == y[settled])), 4)
         if settled.any()
         else None,
@@ -453,6 +466,7 @@ def write_gate_bundle(
     source.verify()
     g = trained.gate
     params = dict(source.params)
+    params.pop("exit", None)  # an early exit's thresholds were set behind the old gate
     params[GATE_PARAM] = {
         "labels": list(g.labels),
         "temperature": g.temperature,
@@ -477,8 +491,8 @@ def write_gate_bundle(
         make_current=make_current,
     ) as w:
         for rel in sorted(source.config.get("files", {})):
-            if rel.startswith("gate/"):
-                continue  # a gated source: its gate is replaced
+            if rel.startswith(("gate/", "exit/")):
+                continue  # a gated source: its gate is replaced (and its exit dropped)
             w.add_file(source.path / rel, rel)
         w.save_json(GATE_FEATURIZER, g.featurizer.spec.to_json())
         idf = g.featurizer.idf

@@ -1,0 +1,222 @@
+"""The cascade's early exit: a probe after the encoder's first layers of a real (tiny) bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from models.empathy import EmpathyClassifier
+from models.empathy.exit import EXIT_PARAM, EarlyExit
+from models.empathy.network import split_network
+from tests.empathy_support import hand_gate, tiny_empathy
+
+pytestmark = pytest.mark.slow
+
+LAYER = 3
+TEXTS = [
+    "Good luck! Thanks for posting this.",
+    "Is anyone else worried about finals?",
+    "The shuttle was late again and parking costs forty dollars.",
+    "I failed my first midterm and I don't know how to tell my parents.",
+    "You're not alone, a lot of us bombed that exam.",
+    "Email your advisor today.",
+    "lol same",
+    "Does the rec center have a pool or just the gym?",
+    "Sending you a hug, rejection is brutal.",
+    "My roommate keeps bringing people over at 3am and I have an 8am lab tomorrow morning.",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, Any]:
+    return tiny_empathy(tmp_path_factory, data_dir)
+
+
+def _pooled(clf: EmpathyClassifier, texts: list[str], layer: int) -> np.ndarray:
+    """Pooled states after ``layer`` of ``clf``'s fp32 network, one sentence at a time."""
+    import torch
+
+    lower, _ = split_network(clf.model, layer)
+    out = []
+    with torch.inference_mode():
+        for e in clf.tokenizer.encode_batch(texts):
+            x = torch.tensor([e.ids])
+            out.append(lower(x, torch.ones_like(x))[1][0].numpy())
+    return np.stack(out)
+
+
+@pytest.fixture(scope="module")
+def probe(tiny: dict[str, Any]) -> EarlyExit:
+    """A probe with seeded random weights whose thresholds settle about half of ``TEXTS``."""
+    fp32 = EmpathyClassifier.from_bundle(tiny["bundle"], fast=False)
+    rng = np.random.default_rng(0)
+    hidden = int(fp32.model.encoder.config.hidden_size)
+    raw = EarlyExit(LAYER, rng.normal(0, 0.3, (hidden, 3)), np.zeros(3), labels=fp32.labels)
+    top = raw.probs(_pooled(fp32, TEXTS, LAYER)).max(1)
+    th = float(np.median(top))
+    return EarlyExit(
+        LAYER,
+        raw.weights,
+        raw.bias,
+        labels=fp32.labels,
+        thresholds={lab: th for lab in fp32.labels},
+    )
+
+
+@pytest.fixture(scope="module")
+def exited(tiny: dict[str, Any], probe: EarlyExit) -> Any:
+    """The tiny bundle with the probe, written as a new bundle version."""
+    from training.empathy.exit import TrainedExit, write_exit_bundle
+
+    from models.bundle import Registry
+
+    trained = TrainedExit(probe, {"layer": LAYER, "config": {"min_agreement": 0.99}}, {})
+    reg = Registry(tiny["root"] / "exit-registry")
+    return write_exit_bundle(reg, tiny["bundle"], trained, metrics={"test": {}}, windows=[])
+
+
+def test_the_two_parts_of_a_split_network_compute_the_whole(tiny: dict[str, Any]) -> None:
+    import torch
+
+    net = EmpathyClassifier.from_bundle(tiny["bundle"], fast=False).model
+    x = torch.randint(1000, 5000, (4, 12))
+    m = torch.ones_like(x)
+    m[1, 7:] = 0
+    m[3, 3:] = 0
+    for layer in (1, LAYER, 5):
+        lower, upper = split_network(net, layer)
+        with torch.inference_mode():
+            whole = net(x, m)
+            hidden, pooled = lower(x, m)
+            parts = upper(hidden, m)
+        assert hidden.shape == (4, 12, net.encoder.config.hidden_size)
+        assert pooled.shape == (4, net.encoder.config.hidden_size)
+        for k in whole:
+            assert torch.allclose(whole[k], parts[k], atol=1e-5), (layer, k)
+    for bad in (0, 6):
+        with pytest.raises(ValueError):
+            split_network(net, bad)
+
+
+def test_settled_sentences_carry_the_probe_and_the_others_the_whole_network(
+    tiny: dict[str, Any], exited: Any, probe: EarlyExit
+) -> None:
+    assert exited.params[EXIT_PARAM]["layer"] == LAYER
+    clf = EmpathyClassifier.from_bundle(exited, fast=True, mode="fp32")
+    plain = EmpathyClassifier.from_bundle(exited, fast=True, mode="fp32", early_exit=False)
+    assert clf.exit is not None and clf.lower is not None and plain.exit is None
+    got = clf.predict_sentences(TEXTS)
+    ref = plain.predict_sentences(TEXTS)
+    q = probe.probs(_pooled(plain, TEXTS, LAYER))
+    settled = probe.settles(q)
+    assert 0 < settled.sum() < len(TEXTS)
+    assert clf.last_exited == clf.last_settled == int(settled.sum())
+    for i, (g, r) in enumerate(zip(got, ref, strict=True)):
+        assert g.settled == bool(settled[i])
+        if g.settled:
+            want = dict(zip(probe.labels, q[i].tolist(), strict=True))
+            assert g.probs == pytest.approx(want, abs=1e-5)
+            assert g.label == max(want, key=lambda k: want[k])
+        else:
+            assert g.probs == pytest.approx(r.probs, abs=1e-5)
+            assert g.label == r.label
+    heads = clf.head_probs(TEXTS)
+    for k, v in heads.items():  # every head filled, exited sentences too
+        assert np.allclose(v.sum(1), 1.0, atol=1e-5), k
+    rows = np.flatnonzero(settled)
+    assert np.allclose(heads["seek"][rows, 1], q[rows, 1], atol=1e-5)
+    assert np.allclose(heads["provide"][rows, 1], q[rows, 2], atol=1e-5)
+    # comments aggregate the exited sentences like any other
+    comment = clf.predict_comment(" ".join(TEXTS[:4]))
+    sents = [s.text for s in comment.sentences]
+    alone = probe.settles(probe.probs(_pooled(plain, sents, LAYER)))
+    assert [s.settled for s in comment.sentences] == alone.tolist()
+
+
+def test_the_gate_settles_first_and_the_exit_sees_only_the_rest(
+    exited: Any, probe: EarlyExit
+) -> None:
+    gate = hand_gate({"providing": 0.9, "seeking": 0.9, "none": 0.7})
+    clf = EmpathyClassifier.from_bundle(exited, fast=True, mode="fp32")
+    clf.gate = gate
+    got = clf.predict_sentences(TEXTS)
+    qg, by_gate = gate.split(TEXTS)
+    assert by_gate.any()
+    rest = [t for t, s in zip(TEXTS, by_gate, strict=True) if not s]
+    plain = EmpathyClassifier.from_bundle(exited, fast=False)
+    by_exit = probe.settles(probe.probs(_pooled(plain, rest, LAYER)))
+    assert clf.last_exited == int(by_exit.sum())
+    assert clf.last_settled == int(by_gate.sum() + by_exit.sum())
+    for g, q, s in zip(got, qg, by_gate, strict=True):
+        if s:  # the gate's own probabilities
+            assert g.settled and g.probs == pytest.approx(
+                dict(zip(gate.labels, q.tolist(), strict=True)), abs=1e-6
+            )
+
+
+def test_the_fp32_reference_never_uses_the_exit(exited: Any) -> None:
+    ref = EmpathyClassifier.from_bundle(exited, fast=False)
+    assert ref.exit is None and ref.lower is None
+    assert not any(p.settled for p in ref.predict_sentences(TEXTS))
+
+
+def test_onnx_parts_are_cached_and_serve_without_the_torch_network(
+    exited: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("onnxruntime")
+    from models.empathy import classifier as classifier_mod
+    from models.empathy.onnx import OrtEmpathyNet
+
+    monkeypatch.setenv("PROSOCIAL_CACHE_DIR", str(tmp_path))
+    fp32 = EmpathyClassifier.from_bundle(exited, fast=True, mode="fp32")
+    lower, upper = split_network(EmpathyClassifier.from_bundle(exited, fast=False).model, LAYER)
+    # the fp32 graphs of the two parts compute what the torch parts do
+    ort_lower = OrtEmpathyNet.cached(lower, key="t-lower", cache_dir=tmp_path, quantize=False)
+    ort_upper = OrtEmpathyNet.cached(upper, key="t-upper", cache_dir=tmp_path, quantize=False)
+    import torch
+
+    x = torch.randint(1000, 5000, (3, 9))
+    m = torch.ones_like(x)
+    m[2, 4:] = 0
+    with torch.inference_mode():
+        want = upper(*lower(x, m)[:1], m)
+    hidden, _ = ort_lower(x, m)
+    got = ort_upper(hidden, m)
+    for k in want:
+        assert np.allclose(want[k].numpy(), got[k].numpy(), atol=1e-4), k
+    # served: int8 parts (and the fp32 re-check graph) exported once, then loaded
+    first = EmpathyClassifier.from_bundle(exited, fast=True, mode="onnx-int8")
+    assert first.mode == "onnx-int8" and first.exit is not None
+    labels = [p.label for p in first.predict_sentences(TEXTS)]
+    entries = sorted(p.name for p in (tmp_path / "empathy-onnx").iterdir())
+    assert any(f"-lower{LAYER}-int8" in e for e in entries)
+    assert any(f"-upper{LAYER}-int8" in e for e in entries)
+
+    def no_network(*_a: Any, **_k: Any) -> Any:
+        raise AssertionError("the torch network was built although the graphs are cached")
+
+    monkeypatch.setattr(classifier_mod, "_load_network", no_network)
+    again = EmpathyClassifier.from_bundle(exited, fast=True, mode="onnx-int8")
+    assert [p.label for p in again.predict_sentences(TEXTS)] == labels
+    same = np.mean([a == b.label for a, b in zip(labels, fp32.predict_sentences(TEXTS))])
+    assert same >= 0.8
+
+
+def test_a_new_gate_drops_the_exit_fitted_behind_the_old_one(
+    tiny: dict[str, Any], exited: Any
+) -> None:
+    from training.empathy.gate import TrainedGate, write_gate_bundle
+
+    from models.bundle import Registry
+
+    gate = hand_gate({"providing": 0.9, "seeking": 0.9, "none": 0.7})
+    w = np.zeros((gate.featurizer.n_features, 3), dtype=np.float32)
+    trained = TrainedGate(gate, w, np.zeros(3, np.float32), {"config": {"min_agreement": 0.99}}, {})
+    reg = Registry(tiny["root"] / "regated-registry")
+    b = write_gate_bundle(reg, exited, trained, metrics={"test": {}}, windows=[])
+    assert EXIT_PARAM not in b.params
+    assert not any(rel.startswith("exit/") for rel in b.config["files"])
+    assert EmpathyClassifier.from_bundle(b, fast=True, mode="fp32").exit is None
