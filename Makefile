@@ -76,7 +76,8 @@ demo: setup
 # trains demo-quality ones and reuses whatever is current. Empathy is the served recipe: an
 # MPNet teacher (the `teacher` extra) labels iEmpathize and real Reddit sentences, three
 # MiniLM-L6 student seeds learn from it (the best on validation is made current), then the
-# cascade's gate is distilled onto that student (README, "Models and how to train them").
+# cascade's gate and its early exit are distilled onto that student (README, "Models and how
+# to train them").
 EMPATHY_FULL_ARGS ?= --teacher-seeds 1 --teacher-epochs 2 --seeds 3 --student-layers 6 \
 	--transfer 40000 --transfer-per-epoch 8000 --epochs 4
 
@@ -85,6 +86,7 @@ train-full: setup $(TEACHER)
 	$(BIN)/prosocial-train trajectory
 	$(BIN)/prosocial-train empathy-teacher $(EMPATHY_FULL_ARGS)
 	$(BIN)/prosocial-train empathy-gate --make-current
+	$(BIN)/prosocial-train empathy-exit --make-current
 	$(BIN)/prosocial-train forecaster
 
 bench: $(TESTSTAMP)

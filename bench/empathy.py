@@ -12,8 +12,10 @@ figures and choice are reported beside the old CPU-flag rule's choice (``flag_ru
 above run the encoder alone. ``cascade`` is the path served for a bundle with a gate
 (``prosocial-train empathy-gate``): the gate settles clear-cut sentences and the ``auto`` mode,
 calibrated behind the gate, scores the rest; it reports its settled share beside the same
-speed and agreement figures (``{"skipped": ...}`` for a bundle without a gate). Writes
-``bench/results/empathy.json``.
+speed and agreement figures (``{"skipped": ...}`` for a bundle without a gate). For a bundle
+with an early exit (``prosocial-train empathy-exit``) ``cascade`` serves it too (its share in
+``exited_share_reddit_sentences``) and ``cascade_no_exit`` is the same cascade without it, the
+exit's baseline in the same run. Writes ``bench/results/empathy.json``.
 
     python bench/empathy.py [--model BUNDLE_DIR] [--tlcs 1000] [--threads 2]
 """
@@ -107,7 +109,7 @@ def main() -> int:
     for name, fast, mode, margin in configs:
         t0 = time.perf_counter()
         clfs[name] = EmpathyClassifier.from_bundle(
-            bundle, fast=fast, mode=mode, recheck_margin=margin, gate=False
+            bundle, fast=fast, mode=mode, recheck_margin=margin, gate=False, early_exit=False
         )
         result[name] = {"load_s": round(time.perf_counter() - t0, 2)}
         clfs[name].predict_comments(texts[:50])  # warm-up
@@ -120,18 +122,27 @@ def main() -> int:
     first: dict[str, object] = next(iter(calib.values()), {})
     result["fast_auto"]["calibration"] = first.get("figures")
     # The cascade as served: the bundle's gate in front of the auto mode (calibrated behind it).
+    # With an early exit too, and the same cascade without it (its baseline in this run).
+    from models.empathy.exit import EarlyExit
     from models.empathy.gate import EmpathyGate
 
-    if EmpathyGate.from_bundle(bundle) is None:
-        result["cascade"] = {"skipped": f"bundle {bundle.version} has no gate"}
-    else:
+    cascades = {"cascade": True}
+    if EarlyExit.from_bundle(bundle) is not None:
+        cascades["cascade_no_exit"] = False
+    if EmpathyGate.from_bundle(bundle) is None and len(cascades) == 1:
+        result["cascade"] = {"skipped": f"bundle {bundle.version} has no gate nor exit"}
+        cascades = {}
+    for name, early_exit in cascades.items():
+        seen = set(json.loads((default_cache_dir() / CACHE_FILE).read_text()))
         t0 = time.perf_counter()
-        clfs["cascade"] = EmpathyClassifier.from_bundle(bundle, fast=True, mode="auto")
-        result["cascade"] = {"load_s": round(time.perf_counter() - t0, 2)}
-        clfs["cascade"].predict_comments(texts[:50])  # warm-up
+        clfs[name] = EmpathyClassifier.from_bundle(
+            bundle, fast=True, mode="auto", early_exit=early_exit
+        )
+        result[name] = {"load_s": round(time.perf_counter() - t0, 2)}
+        clfs[name].predict_comments(texts[:50])  # warm-up
         calib_all = json.loads((default_cache_dir() / CACHE_FILE).read_text())
-        result["cascade"]["calibration"] = next(
-            (v.get("figures") for k, v in calib_all.items() if k not in calib), None
+        result[name]["calibration"] = next(
+            (v.get("figures") for k, v in calib_all.items() if k not in seen), None
         )
     result["flag_rule_mode"] = (
         "bf16" if native_bf16() else "onnx-int8" if onnxruntime_available() else "int8"
@@ -154,10 +165,13 @@ def main() -> int:
             preds[name] = (clf, res)
             if secs < best[name][0]:
                 best[name] = (secs, cpu)
-            if name == "cascade":
+            if name in cascades:
                 n_sent = sum(len(r.sentences) for r in res)
                 result[name]["settled_share_reddit_sentences"] = round(
                     clf.last_settled / max(1, n_sent), 4
+                )
+                result[name]["exited_share_reddit_sentences"] = round(
+                    clf.last_exited / max(1, n_sent), 4
                 )
     for name, clf in clfs.items():
         secs, cpu = best[name]
@@ -208,7 +222,7 @@ def main() -> int:
                 sum(x == y for x, y in zip(l32, l8)) / len(l32), 4
             )
             r["rechecked_share_iempathize_test"] = round(clf.last_rechecked / len(l32), 4)
-            if name == "cascade":
+            if name in cascades:
                 r["settled_share_iempathize_test"] = round(clf.last_settled / len(l32), 4)
     result["label_share_fp32"] = {
         lab: round(a32.count(lab) / max(1, len(a32)), 4) for lab in ("none", "seeking", "providing")
