@@ -42,9 +42,7 @@ def test_thresholds_of_a_later_stage_judge_only_the_sentences_it_sees() -> None:
     assert th["none"] <= 0.99 and th["seeking"] <= 0.99
     assert th["providing"] == 2.0  # never predicted: never settled
     # without the eligibility mask the same figures count every sentence
-    _, info_all = choose_thresholds(
-        q, w, min_agreement=0.9, min_tlc_agreement=0.9, min_support=5
-    )
+    _, info_all = choose_thresholds(q, w, min_agreement=0.9, min_tlc_agreement=0.9, min_support=5)
     assert info_all["settled_share"] == 1.0
     # an ineligible sentence the earlier stage got wrong counts against the TLC agreement
     wrong = base.copy()
