@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from models.bundle import Bundle, BundleWriter, Registry, data_window
-from models.empathy.classifier import BUNDLE_NAME, EmpathyClassifier
+from models.bundle import Bundle, BundleWriter, Registry
+from models.empathy.classifier import EmpathyClassifier
 from models.empathy.exit import EXIT_PARAM, EXIT_WEIGHTS, EarlyExit
 from models.empathy.gate import EmpathyGate, softmax
 from models.empathy.inference import batches, padded_batch
@@ -38,6 +38,8 @@ from training.empathy.gate import (
     _tlc_labels,
     cascade_labels,
     choose_thresholds,
+    fit_multinomial,
+    write_stage_bundle,
 )
 from training.errors import TrainingError
 from training.progress import Progress
@@ -119,23 +121,6 @@ def pooled_states(
     return out
 
 
-def _fit(x: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
-    """Multinomial logistic regression: weights ``(hidden, 3)`` and bias ``(3,)``."""
-    from sklearn.linear_model import LogisticRegression
-
-    lr = LogisticRegression(C=c, max_iter=2000)
-    lr.fit(x, y)
-    w = np.zeros((x.shape[1], len(LABELS)), dtype=np.float64)
-    b = np.full(len(LABELS), -30.0)  # a label never seen in training is never predicted
-    cols = [int(k) for k in lr.classes_]
-    if len(cols) == 2:  # binary sklearn model: one logit for the second class
-        w[:, cols[1]], b[cols[1]] = lr.coef_[0], lr.intercept_[0]
-        b[cols[0]] = 0.0
-    else:
-        w[:, cols], b[cols] = lr.coef_.T, lr.intercept_
-    return w, b
-
-
 def train_exit(
     train: Window,
     valid: Window,
@@ -160,7 +145,7 @@ def train_exit(
         if not 1 <= k < n_layers:
             raise TrainingError(f"exit layer {k} is not inside a {n_layers}-layer encoder")
         say(f"fitting the exit probe after layer {k}")
-        w, b = _fit(states["train"][k], y_train, cfg.c)
+        w, b = fit_multinomial(states["train"][k], y_train, c=cfg.c, max_iter=2000)
         z = states["valid"][k] @ w + b
         temp = _fit_temperature(z, y_valid) if len(y_valid) else 1.0
         q = np.zeros((len(valid.texts), len(LABELS)))
@@ -272,24 +257,19 @@ def write_exit_bundle(
         "min_agreement": trained.params["config"]["min_agreement"],
         "fit": trained.params,
     }
-    all_metrics = dict(source.metrics)
-    all_metrics[EXIT_PARAM] = metrics
-    times = [t for w in windows for t in w.created_utc]
-    with BundleWriter(
-        registry,
-        BUNDLE_NAME,
-        labels=source.labels,
-        features=source.features,
-        params=params,
-        metrics=all_metrics,
-        training_data_hash=str(source.config.get("training_data_hash", "")),
-        data_window=data_window(times, source="reddit-college (exit)"),
-        make_current=make_current,
-    ) as w:
-        for rel in sorted(source.config.get("files", {})):
-            if rel.startswith("exit/"):
-                continue  # a source with an exit: it is replaced
-            w.add_file(source.path / rel, rel)
+
+    def save(w: BundleWriter) -> None:
         w.save_tensors(EXIT_WEIGHTS, {"weights": e.weights, "bias": e.bias})
-        version = w.version
-    return registry.get(BUNDLE_NAME, version)
+
+    # a source with an exit: it is replaced
+    return write_stage_bundle(
+        registry,
+        source,
+        stage=EXIT_PARAM,
+        params=params,
+        metrics=metrics,
+        windows=windows,
+        replaced=("exit/",),
+        save=save,
+        make_current=make_current,
+    )

@@ -26,7 +26,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,10 +51,12 @@ __all__ = [
     "Window",
     "choose_thresholds",
     "evaluate_gate",
+    "fit_multinomial",
     "label_windows",
     "read_windows",
     "train_gate",
     "write_gate_bundle",
+    "write_stage_bundle",
 ]
 
 logger = logging.getLogger(__name__)
@@ -340,6 +342,27 @@ def choose_thresholds(
     return th, info
 
 
+def fit_multinomial(
+    x: Any, y: np.ndarray, *, c: float, max_iter: int = 1000
+) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression of ``y`` (label indices) on ``x`` (dense or sparse rows):
+    weights ``(n_features, 3)`` and bias ``(3,)`` over every label, a label never seen in
+    training getting a bias that never predicts it."""
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=c, max_iter=max_iter, tol=1e-4)
+    lr.fit(x, y)
+    w = np.zeros((x.shape[1], len(LABELS)), dtype=np.float64)
+    b = np.full(len(LABELS), -30.0)
+    cols = [int(k) for k in lr.classes_]
+    if len(cols) == 2:  # binary sklearn model: one logit for the second class
+        w[:, cols[1]], b[cols[1]] = lr.coef_[0], lr.intercept_[0]
+        b[cols[0]] = 0.0
+    else:
+        w[:, cols], b[cols] = lr.coef_.T, lr.intercept_
+    return w, b
+
+
 def train_gate(
     train: Window,
     valid: Window,
@@ -348,7 +371,6 @@ def train_gate(
 ) -> TrainedGate:
     """Featuriser, logistic regression (C chosen on validation for the largest settled share),
     temperature and thresholds (on validation)."""
-    from sklearn.linear_model import LogisticRegression
 
     say = progress or (lambda _m: None)
     y_train, y_valid = train.y(), valid.y()
@@ -370,16 +392,7 @@ def train_gate(
     by_c: dict[str, Any] = {}
     for c in cfg.c_grid:
         say(f"fitting the gate (C={c})")
-        lr = LogisticRegression(C=c, max_iter=1000, tol=1e-4)
-        lr.fit(x_train, y_train)
-        w = np.zeros((featurizer.n_features, len(LABELS)), dtype=np.float64)
-        b = np.full(len(LABELS), -30.0)  # a label never seen in training is never predicted
-        cols = [int(k) for k in lr.classes_]
-        if len(cols) == 2:  # binary sklearn model: one logit for the second class
-            w[:, cols[1]], b[cols[1]] = lr.coef_[0], lr.intercept_[0]
-            b[cols[0]] = 0.0
-        else:
-            w[:, cols], b[cols] = lr.coef_.T, lr.intercept_
+        w, b = fit_multinomial(x_train, y_train, c=c)
         z = np.asarray(x_valid @ w) + b
         temp = _fit_temperature(z, y_valid) if len(valid.texts) else 1.0
         q = softmax(z / temp)
@@ -476,8 +489,50 @@ def write_gate_bundle(
         "min_agreement": trained.params["config"]["min_agreement"],
         "fit": trained.params,
     }
+    idf = g.featurizer.idf
+
+    def save(w: BundleWriter) -> None:
+        w.save_json(GATE_FEATURIZER, g.featurizer.spec.to_json())
+        w.save_tensors(
+            GATE_WEIGHTS,
+            {
+                "idf": np.asarray(idf if idf is not None else np.ones(g.featurizer.n_sparse)),
+                "weights": trained.weights,
+                "bias": trained.bias,
+            },
+        )
+
+    # a gated source: its gate is replaced (and its exit dropped)
+    return write_stage_bundle(
+        registry,
+        source,
+        stage=GATE_PARAM,
+        params=params,
+        metrics=metrics,
+        windows=windows,
+        replaced=("gate/", "exit/"),
+        save=save,
+        make_current=make_current,
+    )
+
+
+def write_stage_bundle(
+    registry: Registry,
+    source: Bundle,
+    *,
+    stage: str,
+    params: dict[str, Any],
+    metrics: dict[str, Any],
+    windows: Sequence[Window],
+    replaced: tuple[str, ...],
+    save: Callable[[BundleWriter], None],
+    make_current: bool = False,
+) -> Bundle:
+    """A new ``empathy`` bundle of a cascade ``stage`` (``gate``, ``exit``) fitted onto
+    ``source``: ``source``'s files but those under ``replaced``, what ``save`` writes,
+    ``params`` and ``source``'s metrics with the stage's under ``metrics[stage]``."""
     all_metrics = dict(source.metrics)
-    all_metrics[GATE_PARAM] = metrics
+    all_metrics[stage] = metrics
     times = [t for w in windows for t in w.created_utc]
     with BundleWriter(
         registry,
@@ -487,22 +542,12 @@ def write_gate_bundle(
         params=params,
         metrics=all_metrics,
         training_data_hash=str(source.config.get("training_data_hash", "")),
-        data_window=data_window(times, source="reddit-college (gate)"),
+        data_window=data_window(times, source=f"reddit-college ({stage})"),
         make_current=make_current,
     ) as w:
         for rel in sorted(source.config.get("files", {})):
-            if rel.startswith(("gate/", "exit/")):
-                continue  # a gated source: its gate is replaced (and its exit dropped)
-            w.add_file(source.path / rel, rel)
-        w.save_json(GATE_FEATURIZER, g.featurizer.spec.to_json())
-        idf = g.featurizer.idf
-        w.save_tensors(
-            GATE_WEIGHTS,
-            {
-                "idf": np.asarray(idf if idf is not None else np.ones(g.featurizer.n_sparse)),
-                "weights": trained.weights,
-                "bias": trained.bias,
-            },
-        )
+            if not rel.startswith(replaced):
+                w.add_file(source.path / rel, rel)
+        save(w)
         version = w.version
     return registry.get(BUNDLE_NAME, version)
