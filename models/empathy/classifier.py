@@ -386,8 +386,7 @@ class EmpathyClassifier:
             qe, exited = run_heads_with_exit(
                 self.lower, self.model, self.exit, ids, out, rows=rows, batch_size=self.batch_size
             )
-            if len(qe):
-                q[rows] = qe[:, [self.exit.labels.index(lab) for lab in self.labels]]
+            q[rows] = qe[:, [self.exit.labels.index(lab) for lab in self.labels]]
             settled[rows[exited]] = True
             rows = rows[~exited]
             self.last_exited = int(exited.sum())

@@ -60,6 +60,8 @@ class ExitProbe(Protocol):
     """What :func:`run_heads_with_exit` calls of an early exit (:class:`models.empathy.exit.
     EarlyExit`)."""
 
+    labels: list[str]
+
     def probs(self, pooled: np.ndarray) -> np.ndarray: ...
 
     def settles(self, probs: np.ndarray) -> np.ndarray: ...
@@ -108,6 +110,21 @@ def padded_batch(
     return x, mask
 
 
+def _sorted_batches(
+    ids: Sequence[Sequence[int]],
+    rows: np.ndarray | None,
+    batch_size: int,
+    max_tokens: int | None,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The lengths of ``ids`` and the ``rows`` (default: all) cut into :func:`batches` in
+    length order, each batch the array of its row indices."""
+    rows = np.arange(len(ids)) if rows is None else np.asarray(rows)
+    lengths = np.array([len(x) for x in ids])
+    order = rows[np.argsort(lengths[rows], kind="stable")]
+    budget = max_tokens if max_tokens is not None else batch_size * TOKENS_PER_ROW
+    return lengths, [order[part] for part in batches(lengths[order].tolist(), batch_size, budget)]
+
+
 def run_heads(
     model: HeadsModel,
     ids: Sequence[Sequence[int]],
@@ -130,21 +147,19 @@ def run_heads(
     """
     import torch
 
-    rows = np.arange(len(ids)) if rows is None else np.asarray(rows)
-    lengths = np.array([len(x) for x in ids])
-    order = rows[np.argsort(lengths[rows], kind="stable")]
-    budget = max_tokens if max_tokens is not None else batch_size * TOKENS_PER_ROW
+    lengths, parts = _sorted_batches(ids, rows, batch_size, max_tokens)
+    done = 0
     with torch.inference_mode():
-        for part in batches(lengths[order].tolist(), batch_size, budget):
-            sel = order[part]
+        for sel in parts:
             x, mask = padded_batch(ids, sel, lengths, pad_id)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_autocast):
                 logits = model(x, mask)
             for head, values in logits.items():
                 if head in out:
                     out[head][sel] = torch.softmax(values[: len(sel)].float(), -1).numpy()
+            done += len(sel)
             if on_batch is not None:
-                on_batch(int(part.stop))
+                on_batch(done)
 
 
 def run_heads_with_exit(
@@ -169,19 +184,14 @@ def run_heads_with_exit(
     rows = np.arange(len(ids)) if rows is None else np.asarray(rows)
     pos = np.full(len(ids), -1, dtype=np.int64)
     pos[rows] = np.arange(len(rows))
-    q_all: np.ndarray | None = None
+    q_all = np.zeros((len(rows), len(probe.labels)), dtype=np.float64)
     settled_all = np.zeros(len(rows), dtype=bool)
-    lengths = np.array([len(x) for x in ids])
-    order = rows[np.argsort(lengths[rows], kind="stable")]
-    budget = max_tokens if max_tokens is not None else batch_size * TOKENS_PER_ROW
+    lengths, parts = _sorted_batches(ids, rows, batch_size, max_tokens)
     with torch.inference_mode():
-        for part in batches(lengths[order].tolist(), batch_size, budget):
-            sel = order[part]
+        for sel in parts:
             x, mask = padded_batch(ids, sel, lengths, pad_id)
             hidden, pooled = lower(x, mask)
             q = probe.probs(pooled[: len(sel)].float().numpy())
-            if q_all is None:
-                q_all = np.zeros((len(rows), q.shape[1]), dtype=np.float64)
             q_all[pos[sel]] = q
             done = probe.settles(q)
             settled_all[pos[sel]] = done
@@ -196,6 +206,4 @@ def run_heads_with_exit(
             for head, values in logits.items():
                 if head in out:
                     out[head][sel[go]] = torch.softmax(values[: len(go)].float(), -1).numpy()
-    if q_all is None:
-        q_all = np.zeros((0, 0), dtype=np.float64)
     return q_all, settled_all

@@ -190,11 +190,12 @@ class OrtEmpathyNet:
     def run(self, *inputs: Any) -> list[Any]:
         """The graph's outputs (numpy arrays) for torch tensors fed to its inputs in order
         (token ids and masks as int64, hidden states as float32)."""
-        feed = {}
-        for spec, x in zip(self.session.get_inputs(), inputs, strict=True):
-            dtype = "float32" if "float" in spec.type else "int64"
-            feed[spec.name] = x.detach().float().numpy() if dtype == "float32" else x.numpy()
-            feed[spec.name] = feed[spec.name].astype(dtype, copy=False)
+        feed = {
+            spec.name: x.detach().float().numpy()
+            if "float" in spec.type
+            else x.numpy().astype("int64", copy=False)
+            for spec, x in zip(self.session.get_inputs(), inputs, strict=True)
+        }
         return list(self.session.run(self.head_names, feed))
 
     def __call__(self, *inputs: Any) -> Any:
