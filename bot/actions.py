@@ -174,11 +174,12 @@ class ActionExecutor:
         else:  # pragma: no cover - the store refuses unknown actions
             raise ValueError(p.action)
 
-    def execute(self, p: Proposal, dry_run: bool) -> str | None:
+    def execute(self, p: Proposal, dry_run: bool, *, claimed: bool = False) -> str | None:
         """Claim and execute (or, under dry-run, log) one approved proposal. ``None`` when it
         is not approved (any more: someone else took it), or when Reddit could not be reached:
-        then it stays approved and is tried again on the next run."""
-        if not self.store.claim(p.id):
+        then it goes back to approved and is tried again on the next run. ``claimed``: the
+        caller claimed it already (:meth:`bot.approvals.ApprovalStore.record_decision`)."""
+        if not claimed and not self.store.claim(p.id):
             return None
         if dry_run:
             outcome = "ok"

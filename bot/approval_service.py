@@ -5,8 +5,9 @@ order, that the proposal exists in the subreddit, that the moderator may approve
 same :class:`ApproverCheck` for every channel), and records the decision atomically in the
 approval store: the first decision wins, a second one in any channel is told who decided, how
 and when. An approval made here can be executed at once through the injected ``execute``
-callback (:meth:`bot.actions.ActionExecutor.execute`), which claims the proposal so that it
-runs once even if another process sweeps the approved proposals at the same time.
+callback (:meth:`bot.actions.ActionExecutor.execute` with ``claimed=True``): the decision
+claims the proposal in the same transaction, so it runs here, once, even if another process
+sweeps the approved proposals at the same time.
 """
 
 from __future__ import annotations
@@ -34,9 +35,13 @@ class DecisionStore(Protocol):
 
     def get(self, pid: int) -> Any: ...
 
-    def record_decision(self, pid: int, status: str, by: str, channel: str, now: float) -> bool: ...
+    def record_decision(
+        self, pid: int, status: str, by: str, channel: str, now: float, *, claim: bool = False
+    ) -> bool: ...
 
     def decision(self, pid: int) -> dict[str, Any] | None: ...
+
+    def unclaim(self, pid: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -102,13 +107,20 @@ class Decider:
                 pid, False, p.status, f"#{pid}: u/{moderator} may not approve actions here"
             )
         status = _STATUS[verdict]
-        if not self.store.record_decision(pid, status, moderator, channel, self.clock()):
+        claim = status == "approved" and self.execute is not None
+        if not self.store.record_decision(
+            pid, status, moderator, channel, self.clock(), claim=claim
+        ):
             return Decision(pid, False, *self._already(pid))
         logger.info("#%d %s by u/%s via %s", pid, status, moderator, channel)
         message = f"#{pid} {p.action} {p.target}: {status} by u/{moderator}"
         outcome = None
-        if status == "approved" and self.execute is not None:
-            outcome = self.execute(self.store.get(pid))
+        if claim and self.execute is not None:
+            try:
+                outcome = self.execute(self.store.get(pid))  # claimed above: runs here, once
+            except BaseException:
+                self.store.unclaim(pid)  # back to approved: the next sweep tries it
+                raise
             if outcome is not None:
                 message += f"; executed ({outcome})"
         now = self.store.get(pid)

@@ -284,8 +284,15 @@ class ApprovalStore(SqliteStore):
             return [tuple(r) for r in self._db.execute(q + " ORDER BY sent_at", args)]
 
     # -- decisions (first one wins, whatever the channel) and execution claims -----------
-    def record_decision(self, pid: int, status: str, by: str, channel: str, now: float) -> bool:
-        """Record the first decision on ``pid`` and move it out of ``proposed``, atomically."""
+    def record_decision(
+        self, pid: int, status: str, by: str, channel: str, now: float, *, claim: bool = False
+    ) -> bool:
+        """Record the first decision on ``pid`` and move it out of ``proposed``, atomically.
+
+        With ``claim`` an approval is also claimed for execution in the same transaction (the
+        proposal goes straight to ``executing``), so that no sweep of approved proposals in
+        another process can take it between the decision and the decider's own execution."""
+        moved = "executing" if claim and status == "approved" else status
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -298,7 +305,7 @@ class ApprovalStore(SqliteStore):
                     cur = self._db.execute(
                         "UPDATE proposals SET status=?, decided_by=?, decided_at=? "
                         "WHERE id=? AND status='proposed'",
-                        (status, by, now, pid),
+                        (moved, by, now, pid),
                     )
                     ok = cur.rowcount == 1
                 self._db.execute("COMMIT" if ok else "ROLLBACK")

@@ -50,7 +50,7 @@ def approval_desk(
 
     def execute(p: Any) -> str | None:
         dry = loader.load(p.subreddit).config.dry_run or not send or not can_act(p.subreddit)
-        return executor.execute(p, dry_run=dry)
+        return executor.execute(p, dry_run=dry, claimed=True)  # claimed by the decision
 
     return ApprovalDesk(store, Decider(store, may_approve, clock, execute=execute))
 

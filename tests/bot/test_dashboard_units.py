@@ -86,6 +86,35 @@ def test_first_decision_wins_across_channels_and_processes(tmp_path: Path):
     assert "already" in line and f"u/{rec['moderator']}" in line
 
 
+def test_an_approval_is_claimed_with_its_decision_so_a_concurrent_sweep_cannot_take_it(
+    tmp_path: Path,
+):
+    path = tmp_path / "approvals.sqlite"
+    store = ApprovalStore(path)
+    sweeper = ApprovalStore(path)  # the live approvals job, in another process
+    p = store.propose("GradSchool", "highlights", "t3_p", {"tlcs": "t1_x"}, 1.0)
+    swept: list[bool] = []
+
+    def execute(prop: Any) -> str:
+        swept.append(sweeper.claim(prop.id))  # the sweep runs between decision and execution
+        assert prop.status == "executing"
+        return "ok"
+
+    d = Decider(store, lambda sub, user: True, lambda: 2.0, execute=execute)
+    out = d.decide("GradSchool", p.id, "mod_alice", "approve", "dashboard")
+    assert swept == [False] and out.outcome == "ok" and "executed (ok)" in out.message
+    q = store.propose("GradSchool", "highlights", "t3_q", {"tlcs": "t1_y"}, 1.0)
+
+    def broken(prop: Any) -> str:
+        raise RuntimeError("config unreadable")
+
+    with pytest.raises(RuntimeError):
+        Decider(store, lambda sub, user: True, lambda: 2.0, execute=broken).decide(
+            "GradSchool", q.id, "mod_alice", "approve", "dashboard"
+        )
+    assert store.get(q.id).status == "approved"  # given back: the next sweep executes it
+
+
 def test_decider_checks_subreddit_and_permission_before_recording():
     store = ApprovalStore()
     p = store.propose("GradSchool", "highlights", "t3_p", {"tlcs": "t1_x"}, 1.0)
