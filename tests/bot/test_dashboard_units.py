@@ -112,7 +112,8 @@ def test_an_approval_is_claimed_with_its_decision_so_a_concurrent_sweep_cannot_t
         Decider(store, lambda sub, user: True, lambda: 2.0, execute=broken).decide(
             "GradSchool", q.id, "mod_alice", "approve", "dashboard"
         )
-    assert store.get(q.id).status == "approved"  # given back: the next sweep executes it
+    given_back = store.get(q.id)
+    assert given_back is not None and given_back.status == "approved"  # the next sweep runs it
 
 
 def test_decider_checks_subreddit_and_permission_before_recording():
