@@ -176,9 +176,13 @@ def run_heads_with_exit(
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`run_heads` with an early exit: each batch runs ``lower``; the sentences whose
     pooled state ``probe`` settles stop there, the others continue through ``upper`` from the
-    same hidden states (trimmed to their own width) and get every head's softmax in ``out``.
-    Returns, for ``rows`` (default: all) in their order, the probe's probabilities and the
-    settled mask; settled rows of ``out`` are left as they were."""
+    same hidden states and get every head's softmax in ``out``. Returns, for ``rows`` (default:
+    all) in their order, the probe's probabilities and the settled mask; settled rows of
+    ``out`` are left as they were.
+
+    The sentences left by consecutive ``lower`` batches wait and go through ``upper`` together
+    in batches of exactly a :data:`ROW_STEPS` height within the token budget (only the last one
+    is padded), instead of each batch's few rows padded up to the next row step."""
     import torch
 
     rows = np.arange(len(ids)) if rows is None else np.asarray(rows)
@@ -187,6 +191,19 @@ def run_heads_with_exit(
     q_all = np.zeros((len(rows), len(probe.labels)), dtype=np.float64)
     settled_all = np.zeros(len(rows), dtype=bool)
     lengths, parts = _sorted_batches(ids, rows, batch_size, max_tokens)
+    budget = max_tokens if max_tokens is not None else batch_size * TOKENS_PER_ROW
+    waiting = _Waiting()
+
+    def run_upper(sel: np.ndarray, hidden: torch.Tensor, mask: torch.Tensor) -> None:
+        pad = _rows_for(len(sel)) - len(sel)
+        if pad:  # padding rows repeat the first live row; their output is dropped
+            hidden = torch.cat([hidden, hidden[:1].expand(pad, -1, -1)])
+            mask = torch.cat([mask, mask[:1].expand(pad, -1)])
+        logits = upper(hidden.contiguous(), mask.contiguous())
+        for head, values in logits.items():
+            if head in out:
+                out[head][sel] = torch.softmax(values[: len(sel)].float(), -1).numpy()
+
     with torch.inference_mode():
         for sel in parts:
             x, mask = padded_batch(ids, sel, lengths, pad_id)
@@ -199,11 +216,57 @@ def run_heads_with_exit(
             if not len(go):
                 continue
             width = _round_up(max(1, int(lengths[sel[go]].max())), WIDTH_STEP)
-            # padding rows repeat the first live row; their output is dropped
-            pick = np.concatenate([go, np.full(_rows_for(len(go)) - len(go), go[0])])
-            index = torch.from_numpy(pick)
-            logits = upper(hidden[index, :width].contiguous(), mask[index, :width].contiguous())
-            for head, values in logits.items():
-                if head in out:
-                    out[head][sel[go]] = torch.softmax(values[: len(go)].float(), -1).numpy()
+            index = torch.from_numpy(go)
+            waiting.add(sel[go], hidden[index, :width], mask[index, :width])
+            while True:
+                step = _full_step(waiting.width, batch_size, budget)
+                if len(waiting) < step:
+                    break
+                run_upper(*waiting.take(step))
+        while len(waiting):
+            run_upper(*waiting.take(_full_step(waiting.width, batch_size, budget)))
     return q_all, settled_all
+
+
+def _full_step(width: int, batch_size: int, budget: int) -> int:
+    """The tallest :data:`ROW_STEPS` height within ``batch_size`` and the token ``budget`` at
+    ``width`` (at least one row)."""
+    fits = [r for r in ROW_STEPS if r <= batch_size and r * width <= budget]
+    return fits[-1] if fits else 1
+
+
+class _Waiting:
+    """Rows waiting for the upper part: their indices, hidden states and attention masks, in
+    arrival order; :meth:`take` pads the widths of the rows it takes to the widest of them."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[np.ndarray, torch.Tensor, torch.Tensor]] = []
+
+    def __len__(self) -> int:
+        return sum(len(sel) for sel, _, _ in self._parts)
+
+    @property
+    def width(self) -> int:
+        return max((int(h.shape[1]) for _, h, _ in self._parts), default=0)
+
+    def add(self, sel: np.ndarray, hidden: torch.Tensor, mask: torch.Tensor) -> None:
+        self._parts.append((sel, hidden, mask))
+
+    def take(self, n: int) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+        import torch
+        import torch.nn.functional as F
+
+        got: list[tuple[np.ndarray, torch.Tensor, torch.Tensor]] = []
+        while n > 0 and self._parts:
+            sel, h, m = self._parts.pop(0)
+            if len(sel) > n:  # split: the rest waits at the front
+                self._parts.insert(0, (sel[n:], h[n:], m[n:]))
+                sel, h, m = sel[:n], h[:n], m[:n]
+            got.append((sel, h, m))
+            n -= len(sel)
+        width = max(int(h.shape[1]) for _, h, _ in got)
+        return (
+            np.concatenate([sel for sel, _, _ in got]),
+            torch.cat([F.pad(h, (0, 0, 0, width - h.shape[1])) for _, h, _ in got]),
+            torch.cat([F.pad(m, (0, width - m.shape[1])) for _, _, m in got]),
+        )

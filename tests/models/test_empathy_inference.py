@@ -7,9 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from training.empathy.data import dataset_path, split_dataset
 
-from models.empathy.inference import ROW_STEPS, WIDTH_STEP, batches, run_heads
-from models.empathy.network import HEADS, EmpathyNet
+from models.empathy.inference import (
+    ROW_STEPS,
+    WIDTH_STEP,
+    batches,
+    run_heads,
+    run_heads_with_exit,
+)
+from models.empathy.network import HEADS, EmpathyNet, split_network
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +35,6 @@ def minilm() -> tuple[EmpathyNet, object]:
 
 @pytest.fixture(scope="module")
 def sentences(data_dir: Path) -> list[str]:
-    from training.empathy.data import dataset_path, split_dataset
-
     texts = split_dataset(dataset_path(data_dir)).test.texts
     return texts[: ROW_STEPS[3] + 5]  # more than one rounded batch, of uneven lengths
 
@@ -90,3 +95,55 @@ def test_batches_bound_rows_and_padded_tokens() -> None:
     assert sizes[-1] == 1  # a sequence over the budget on its own
     # a fixed 64 rows would have padded the 3-token sentences' second batch to 120 tokens
     assert all(lengths[p.stop - 1] <= 40 for p in parts if lengths[p.start] == 3)
+
+
+class _EveryThird:
+    """A probe that settles the first of every three sentences of each lower batch, with
+    uniform probabilities (any fixed rule will do)."""
+
+    def __init__(self) -> None:
+        self.labels = ["none", "seeking", "providing"]
+
+    def probs(self, pooled: np.ndarray) -> np.ndarray:
+        return np.full((len(pooled), 3), 1 / 3)
+
+    def settles(self, probs: np.ndarray) -> np.ndarray:
+        return np.arange(len(probs)) % 3 == 0
+
+
+def test_the_rows_an_exit_leaves_run_the_upper_part_in_full_batches(minilm, data_dir: Path) -> None:
+    """The unsettled rows of several lower batches go through the upper part together, in
+    batches of exactly a row step (only the last one padded), and get what the whole network
+    gives each sentence alone."""
+    net, tok = minilm
+    texts = split_dataset(dataset_path(data_dir)).test.texts[:40]
+    ids = [list(x) for x in tok(texts, truncation=True, max_length=64)["input_ids"]]
+    lower, upper = split_network(net, 3)
+    heights: list[int] = []
+
+    def counted(hidden: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        heights.append(int(hidden.shape[0]))
+        return upper(hidden, mask)
+
+    out = {k: np.full((len(ids), n), np.nan, dtype=np.float32) for k, n in HEADS.items()}
+    _, settled = run_heads_with_exit(
+        lower,
+        counted,
+        _EveryThird(),
+        ids,
+        out,
+        batch_size=8,
+        max_tokens=8 * 64,  # lower batches of 8 rows
+        pad_id=tok.pad_token_id,
+    )
+    left = np.flatnonzero(~settled)
+    assert 0 < len(left) < len(ids)
+    # each lower batch of 8 leaves 5 rows: alone they would have been padded to 8
+    assert all(h in ROW_STEPS for h in heights)
+    assert sum(heights[:-1]) + 1 <= len(left) <= sum(heights)
+    assert sum(heights) - len(left) < heights[-1]  # padding only in the last batch
+    for i in left:
+        alone = _alone(net, ids[i])
+        for k in HEADS:
+            np.testing.assert_allclose(out[k][i], alone[k], atol=2e-5)
+    assert np.isnan(out["multi"][settled]).all()  # settled rows are left to the caller
