@@ -22,6 +22,12 @@
   producer's ``InitProducerId`` after a restart, so it stays off there (``docs/reliability.md``).
 * Records larger than ``max_record_bytes`` raise :class:`~streaming.bus.base.RecordTooLarge`
   before they reach the producer (a bad record, not a broker failure).
+* A member should call :meth:`poll` again promptly: kafka-python (3.0) runs a group join in
+  the background and hands its assignment over only to a ``poll`` that is waiting for it; a
+  join that completes while its member is outside ``poll`` is dropped and sent again, which
+  starts another rebalance for every member. A stage loop polls again at once when it has
+  nothing to process, so this costs at most one extra round there; members polled in turn from
+  one thread, each outside ``poll`` half the time, were seen to rejoin each other for minutes.
 * One instance serves one thread: in one process each stage opens its own bus (its own
   producer and consumer); a lock makes concurrent misuse safe rather than lossy.
 """

@@ -25,7 +25,7 @@ KEYS = [f"t3_{i:05x}" for i in range(40)]
 def test_each_key_is_owned_by_the_one_member_assigned_its_partition(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # a failure shows the group's rebalance history (assigned / revoked, join errors)
+    # a failure shows the group's rebalance history (joins, assignments, revocations)
     caplog.set_level(logging.INFO, logger="streaming.bus.kafka")
     caplog.set_level(logging.INFO, logger="kafka.coordinator")
     with TansuBroker() as broker:
@@ -48,30 +48,36 @@ def test_each_key_is_owned_by_the_one_member_assigned_its_partition(
         assert got == {k: partition_for(k, range(4)) for k in KEYS}
         assert len(set(got.values())) > 1  # the keys spread over partitions
 
-        # two members of one group split the partitions, and with them the keys. The rebalance
-        # timeout (max_poll_interval_ms) is the scorer processes' of the reliability tests: a
-        # member the broker waits for in a rebalance, but which never rejoins, stalls the group
-        # that long (KafkaBus's default is 300 s, longer than this test waits); in a suite that
-        # has run for 40 minutes a stall like that happened twice, never in isolation.
+        # two members of one group split the partitions, and with them the keys. Each member
+        # polls in a thread of its own, as each stage does: kafka-python discards a join that
+        # completes while its member is outside poll() and joins again, so members polled in
+        # turn from one thread (each outside poll half the time) could rejoin each other forever.
         group = f"own-{uuid.uuid4().hex[:8]}"
-        members = [
-            KafkaBus(broker.bootstrap, session_timeout_ms=10_000, max_poll_interval_ms=20_000)
-            for _ in range(2)
-        ]
+        members = [KafkaBus(broker.bootstrap), KafkaBus(broker.bootstrap)]
+        seen: list[frozenset[tuple[str, int]]] = [frozenset(), frozenset()]
+        stop = threading.Event()
+
+        def member(i: int) -> None:
+            while not stop.is_set():
+                members[i].poll(group, [TOPIC], timeout_s=0.5)
+                seen[i] = frozenset(members[i]._owned.get(group, set()))
+
+        threads = [threading.Thread(target=member, args=(i,), daemon=True) for i in range(2)]
         try:
+            for t in threads:
+                t.start()
             deadline = time.monotonic() + 150
             while time.monotonic() < deadline:
-                for b in members:
-                    b.poll(group, [TOPIC], timeout_s=0.2)
-                owned = [b._owned.get(group, set()) for b in members]
+                owned = list(seen)
                 if all(owned) and len(owned[0] | owned[1]) == 4 and not owned[0] & owned[1]:
                     break
+                time.sleep(0.2)
             else:
-                threads = sorted(t.name for t in threading.enumerate())
-                pytest.fail(
-                    f"the group never split its partitions: {owned}; "
-                    f"{len(threads)} threads alive in the test process: {threads}"
-                )
+                pytest.fail(f"the group never split its partitions: {owned}")
+            stop.set()
+            for t in threads:
+                t.join(timeout=30)
+            assert [set(b._owned.get(group, set())) for b in members] == [set(o) for o in owned]
             for key in KEYS:
                 owners = [b.owns(group, TOPIC, key) for b in members]
                 assert owners.count(True) == 1, (key, owners)
@@ -79,5 +85,8 @@ def test_each_key_is_owned_by_the_one_member_assigned_its_partition(
                 assert (TOPIC, got[key]) in mine
             assert all(not b.owns("no-such-group", TOPIC, KEYS[0]) for b in members)
         finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=30)
             for b in members:
                 b.close()
