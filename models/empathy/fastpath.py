@@ -11,9 +11,12 @@ and that beats fp32 by ``min_gain``. The int8 modes run as served, with their fp
 near-ties. The choice and its figures are logged and cached in ``empathy-fastpath.json`` under
 :func:`models.paths.default_cache_dir`, keyed by the CPU (model name and flags), the thread
 count, the torch / ONNX Runtime versions and the bundle (version and weights): the calibration
-runs once per machine and bundle, in ~10-20 s on two cores. With the cascade's gate
-(:mod:`models.empathy.gate`) every candidate runs behind the same gate, as served, so the
-modes are compared on the sentences the encoder still sees; the key then names the gate too.
+runs once per machine and bundle, in ~10-20 s on two cores. Agreement is judged on the
+encoder's sentences: those a candidate's gate (:mod:`models.empathy.gate`, the same in every
+mode) settles agree trivially and are left out, while an early exit's decisions are the mode's
+own and count. The served classifier (:meth:`models.empathy.EmpathyClassifier.from_bundle`)
+calibrates its candidates without the gate and puts the gate in front of the chosen one: behind
+it, all but a handful of the calibration sentences were settled, so one disagreement decided.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+import numpy as np
 
 __all__ = [
     "CALIBRATION_SENTENCES",
@@ -194,8 +199,11 @@ def calibrate(
                 raise RuntimeError(f"built mode {got!r} instead")
             preds = clf.predict_sentences(sentences)  # warm-up
             labels[m] = [p.label for p in preds]
-            if m == "fp32":  # the encoder's own sentences: what a gate settled agrees trivially
-                by_encoder = [i for i, p in enumerate(preds) if not getattr(p, "settled", False)]
+            gate = getattr(clf, "gate", None)
+            if m == "fp32" and gate is not None:
+                # what a gate settled agrees trivially (the gate is the same in every mode);
+                # a later stage's decisions (an early exit inside the encoder) are the mode's
+                by_encoder = np.flatnonzero(~gate.split(list(sentences))[1]).tolist()
         except Exception as exc:
             if m == "fp32":
                 raise
@@ -203,8 +211,8 @@ def calibrate(
             continue
         built[m] = clf
         figures[m] = {"build_s": round(timer() - t0, 2)}
-        if getattr(clf, "gate", None) is not None:  # the cascade: what the gate settled
-            figures[m]["settled"] = int(getattr(clf, "last_settled", 0))
+        if gate is not None:  # a cascade: how many sentences the gate settled
+            figures[m]["settled"] = len(sentences) - len(by_encoder)
     best = {m: float("inf") for m in built}
     t_start = timer()
     for r in range(max(1, rounds)):
