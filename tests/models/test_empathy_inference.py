@@ -91,10 +91,38 @@ def test_batches_bound_rows_and_padded_tokens() -> None:
         width = -(-lengths[p.stop - 1] // WIDTH_STEP) * WIDTH_STEP
         assert n <= 64 and (n == 1 or rows * width <= 2048)
     sizes = [p.stop - p.start for p in parts]
-    assert sizes[0] == 64  # the shortest: the row cap binds
+    assert max(sizes) == 64  # the shortest: the row cap binds
     assert sizes[-1] == 1  # a sequence over the budget on its own
     # a fixed 64 rows would have padded the 3-token sentences' second batch to 120 tokens
     assert all(lengths[p.stop - 1] <= 40 for p in parts if lengths[p.start] == 3)
+
+
+def _cost(lengths: list[int], parts: list[slice], overhead: int) -> int:
+    return sum(
+        next(r for r in ROW_STEPS if r >= p.stop - p.start)
+        * (-(-lengths[p.stop - 1] // WIDTH_STEP) * WIDTH_STEP)
+        + overhead
+        for p in parts
+    )
+
+
+def test_a_small_call_is_cut_where_padding_costs_more_than_another_batch() -> None:
+    """A scorer's call of a few TLCs leaves the encoder a dozen sentences of mixed lengths:
+    within the budget they all fitted one batch, padded to the longest and up to 16 rows. The
+    cuts now weigh padded positions against a batch's fixed cost."""
+    lengths = sorted([6, 7, 9, 9, 11, 12, 14, 15, 18, 22, 41, 57])
+    one = [slice(0, len(lengths))]  # what the budget alone allowed: 16 rows x 64
+    parts = batches(lengths, 64, 1024, overhead=24)
+    assert len(parts) > 1
+    assert _cost(lengths, parts, 24) < _cost(lengths, one, 24) == 16 * 64 + 24
+    # the longest sentences are not in the short ones' batch
+    assert all(lengths[p.stop - 1] <= 24 for p in parts if p.start == 0)
+    # a batch's fixed cost far above any padding keeps one batch
+    assert batches(lengths, 64, 1024, overhead=10_000) == one
+    # no cut is worse than any other covering: against every two-batch split
+    best = _cost(lengths, parts, 24)
+    for k in range(1, len(lengths)):
+        assert best <= _cost(lengths, [slice(0, k), slice(k, len(lengths))], 24)
 
 
 class _EveryThird:
