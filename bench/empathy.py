@@ -10,8 +10,8 @@ starts from an empty cache directory, so ``fast_auto.load_s`` includes the calib
 figures and choice are reported beside the old CPU-flag rule's choice (``flag_rule_mode``);
 ``onnx_graph_load_s`` compares a cold ONNX export with a load of the cached graph. The entries
 above run the encoder alone. ``cascade`` is the path served for a bundle with a gate
-(``prosocial-train empathy-gate``): the gate settles clear-cut sentences and the ``auto`` mode,
-calibrated behind the gate, scores the rest; it reports its settled share beside the same
+(``prosocial-train empathy-gate``): the gate settles clear-cut sentences and the ``auto`` mode
+(calibrated on the encoder alone, then served behind the gate) scores the rest; it reports its settled share beside the same
 speed and agreement figures (``{"skipped": ...}`` for a bundle without a gate). For a bundle
 with an early exit (``prosocial-train empathy-exit``) ``cascade`` serves it too (its share in
 ``exited_share_reddit_sentences``) and ``cascade_no_exit`` is the same cascade without it, the

@@ -292,7 +292,7 @@ def warm_fast_path(registry: str, threads: int) -> dict[str, Any]:
         t0 = time.monotonic()
         clf = EmpathyClassifier.from_bundle(bundle, fast=True, mode="auto")
         load_s = time.monotonic() - t0
-        # the calibration the mode was chosen by (its key names the gate of a cascade)
+        # the calibration the mode was chosen by (its key names the early exit, if any)
         entry = clf.calibration or {}
         return {
             "threads": threads,
