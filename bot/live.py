@@ -163,6 +163,7 @@ class LiveService:
         from bot.seen import SeenStore
         from bot.source import ApiThreadFetcher, live_events
         from bot.threads import RedditThreadFetcher
+        from streaming.heap import freeze_long_lived
         from streaming.runtime import assemble
 
         fetch_reddit = make_reddit(self.client, self.budget)  # back-fills (main thread)
@@ -229,6 +230,7 @@ class LiveService:
         holder["bus"] = self.pipeline.bus
         for k, v in self.pipeline.skipped.items():
             logger.warning("not running %s: %s", k, v)
+        freeze_long_lived()  # the models are loaded: keep them out of the GC's passes
 
     def _build_jobs(self, reddit: Any, subs: list[str], bots: list[str]) -> None:
         """What the moderators see and decide: configs, permissions, delivery, seeker alerts,

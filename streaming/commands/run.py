@@ -36,6 +36,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
 
+    from streaming.heap import freeze_long_lived
     from streaming.ops import JsonLogFormatter, OpsServer
     from streaming.runtime import (
         StageThreads,
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.check and not args.stage and settings.bus == "kafka":
         # all stages in one process: each stage thread owns its pipeline and bus clients
         threads = StageThreads(settings, stop)
+        freeze_long_lived()  # the models are loaded: keep them out of the GC's passes
         for k, v in threads.skipped.items():
             logger.warning("not running %s: %s", k, v)
         ops = None
@@ -81,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
             logger.info("stopped cleanly")
         return rc
     p = assemble(settings)
+    freeze_long_lived()  # the models are loaded: keep them out of the GC's passes
     for k, v in p.skipped.items():
         logger.warning("not running %s: %s", k, v)
     if args.check:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
+from streaming.heap import freeze_long_lived
 from streaming.modelset import ForecastModel, ModelSet
 from streaming.storage import ShadowScoreRow, upsert
 
@@ -120,6 +121,8 @@ class ModelReloader:
             self.challenger = self._try(ch, models) if ch else None
             logger.info("scorer: challenger forecaster %s", ch or "none")
             changed = True
+        if changed:  # the new model joins the frozen heap; the old one's cycles are freed
+            freeze_long_lived()
         return changed
 
 

@@ -36,14 +36,14 @@ class Label:
 class Candidate:
     mode: str
     clock: Clock
-    seconds: float  # per pass over the calibration sentences
+    seconds: float  # per pass over the calibration sentences (in proportion for fewer)
     flips: int = 0  # how many sentences get a label other than the reference's
     calls: list[int] = field(default_factory=list)
     calibration: dict[str, Any] | None = None  # set by choose_fast_path
 
     def predict_sentences(self, sentences: Sequence[str]) -> list[Label]:
         self.calls.append(len(sentences))
-        self.clock.now += self.seconds
+        self.clock.now += self.seconds * len(sentences) / len(CALIBRATION_SENTENCES)
         return [
             Label("seeking" if i < self.flips else ("none" if i % 2 else "providing"))
             for i in range(len(sentences))
@@ -128,8 +128,36 @@ def test_rounds_stop_at_the_budget_and_interleave_modes() -> None:
         return built[mode]
 
     calibrate(build, ["fp32", "int8"], timer=clock, rounds=5, budget_s=12.0)
-    # warm-up pass + one round (15 s of measuring > 12 s budget), not five rounds
-    assert len(built["fp32"].calls) == 2 and len(built["int8"].calls) == 2
+    # warm-up pass + one round (30 s of measuring > 12 s budget), not five rounds; a round
+    # is one call of every sentence and the same sentences in calls of a quiet scorer's size
+    small = [fastpath.SMALL_CALL_SENTENCES] * (N // fastpath.SMALL_CALL_SENTENCES)
+    assert built["fp32"].calls == built["int8"].calls == [N, N, *small]
+
+
+def test_a_mode_with_a_high_cost_per_call_loses_on_a_quiet_scorers_calls() -> None:
+    """Two modes as fast on one call of every sentence: the one whose calls cost more loses
+    once the pass includes a quiet scorer's small calls."""
+
+    @dataclass
+    class PerCall(Candidate):
+        per_call: float = 0.0
+
+        def predict_sentences(self, sentences: Sequence[str]) -> list[Label]:
+            self.clock.now += self.per_call
+            return super().predict_sentences(sentences)
+
+    clock = Clock()
+    per_call = {"fp32": 0.0, "int8": 0.02, "onnx-int8": 0.0005}
+
+    def build(mode: str) -> Candidate:
+        seconds = {"fp32": 1.0, "int8": 0.5, "onnx-int8": 0.52}[mode]
+        return PerCall(mode, clock, seconds, per_call=per_call[mode])
+
+    cal, _ = calibrate(build, ["fp32", "int8", "onnx-int8"], timer=clock)
+    assert cal.mode == "onnx-int8"
+    # on one call of every sentence int8 would have won: 0.52 s against 0.5 + 0.02 s
+    figs = cal.figures
+    assert figs["onnx-int8"]["sentences_per_s"] > figs["int8"]["sentences_per_s"]
 
 
 def test_choice_is_cached_per_machine_and_bundle(
