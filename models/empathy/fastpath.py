@@ -106,6 +106,10 @@ CALIBRATION_SENTENCES: tuple[str, ...] = (
 )
 
 
+#: The calibration's own version, in the cache key: a choice measured another way is measured
+#: again (2: the encoder without the gate, and a quiet scorer's small calls timed too).
+CALIBRATION_PROCEDURE = 2
+
 #: The sentences of a quiet scorer's call (a few TLCs): a timed pass runs the calibration
 #: sentences once as one call and once in calls of this size, so that a mode's cost per call
 #: counts (one AVX2 core: ~4 ms for torch int8, ~0.2 ms for ONNX Runtime, ~0.17 ms a token).
@@ -171,7 +175,10 @@ def calibration_key(
     except ImportError:
         ort = "none"
     n = int(threads if threads is not None else torch.get_num_threads())
-    raw = f"{cpu_identity()}|threads={n}|torch={torch.__version__}|ort={ort}|{weights_sha256}"
+    raw = (
+        f"{cpu_identity()}|threads={n}|torch={torch.__version__}|ort={ort}|{weights_sha256}"
+        f"|procedure={CALIBRATION_PROCEDURE}"
+    )
     if variant:
         raw += f"|{variant}"
     return f"{version}-{hashlib.sha256(raw.encode()).hexdigest()[:16]}"
