@@ -92,7 +92,7 @@ def _author_count(batch: CTE, same: str | None = None) -> ScalarSelect[int]:
 # core), now ~5, against well under 1 ms in SQLite itself. SQLAlchemy still compiles them on
 # every call (a ``VALUES`` table has no cache key), which is most of what is left.
 @functools.lru_cache(maxsize=256)
-def _prior_statement(n: int) -> Select[tuple[str, int]]:
+def _prior_statement(n: int) -> Select[Any]:
     batch = _batch(n)
     earlier = aliased(TlcRow)
     count = (
