@@ -42,3 +42,39 @@ def test_every_training_command_accepts_the_flag() -> None:
 
 def test_native_bf16_answers_a_bool() -> None:
     assert isinstance(cpu.native_bf16(), bool)
+
+
+#: ``/proc/cpuinfo`` flags (abridged) of the CPUs met here.
+XEON_AVX512_NO_BF16 = {"avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512_vnni"}
+EPYC_AVX512_BF16 = {"avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "avx512_vnni"}
+XEON_AMX = {"avx2", "avx512f", "avx512bw", "amx_tile", "amx_bf16", "amx_int8"}
+EPYC_AVX2 = {"avx2", "fma", "sse4_2"}
+
+
+@pytest.mark.parametrize(
+    ("flags", "native"),
+    [(XEON_AVX512_NO_BF16, False), (EPYC_AVX512_BF16, True), (XEON_AMX, True), (EPYC_AVX2, False)],
+)
+def test_bf16_is_native_only_with_its_instructions(flags: set[str], native: bool) -> None:
+    assert cpu.bf16_in_cpu_flags(flags) is native
+
+
+def test_onednn_emulation_is_not_native(monkeypatch: pytest.MonkeyPatch) -> None:
+    """oneDNN says bf16 is supported on any AVX-512 CPU, where it emulates it (4.4x slower
+    training than fp32 on such a Xeon): that answer must not turn bf16 on."""
+    import torch
+    import torch.cpu as tcpu
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    monkeypatch.setattr(tcpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(tcpu, "_is_amx_tile_supported", lambda: False)
+    assert cpu.native_bf16() is False
+    monkeypatch.setattr(tcpu, "_is_avx512_bf16_supported", lambda: True)
+    assert cpu.native_bf16() is True
+
+
+def test_native_bf16_agrees_with_this_machines_cpu_flags() -> None:
+    flags = cpu._proc_cpu_flags()
+    if not flags:
+        pytest.skip("no /proc/cpuinfo flags on this machine")
+    assert cpu.native_bf16() is cpu.bf16_in_cpu_flags(flags)
