@@ -176,6 +176,49 @@ def test_a_reforecast_backlog_is_worked_off_in_bounded_runs_one_per_tick(tmp_pat
     assert [k[1] for k in fc.seen if k[1]][:3] == [900, 900, 900]  # earliest checkpoint first
 
 
+def _statements_of_a_reforecast_run(tmp_path: Path, posts: int) -> tuple[int, ScorerStage]:
+    """Statements one re-forecast run executes for 2 TLCs (each with a reply) on each of
+    ``posts`` posts."""
+    from sqlalchemy import event
+
+    fc = SeeingForecaster()
+    scorer = _checkpoint_scorer(tmp_path, fc, EmbeddedBus())
+    batch = []
+    for p in range(posts):
+        post = f"t3_p{p}"
+        batch.append(_msg(TOPIC_SUBMISSIONS, submission(T0, post)))
+        for i in range(2):
+            tlc = {**_comment(f"t1_{p}x{i}", post, 10 + i), "link_id": post}
+            reply = {**_comment(f"t1_{p}x{i}r", tlc["name"], 60 + i), "link_id": post}
+            batch += [_msg(TOPIC_COMMENTS, tlc), _msg(TOPIC_COMMENTS, reply)]
+    scorer.handle(batch)
+    scorer.clock.observe(T0 + 1000)  # every TLC's +15 min checkpoint is due
+    engine = scorer.sessions.kw["bind"]
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert scorer.run_checkpoints() == 2 * posts
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    # each TLC was shown its own reply, however the threads were read
+    assert all(
+        fc.seen[(f"t1_{p}x{i}", 900)] == [f"t1_{p}x{i}r"] for p in range(posts) for i in (0, 1)
+    )
+    return len(statements), scorer
+
+
+def test_a_reforecast_run_reads_the_threads_of_all_its_posts_at_once(tmp_path: Path) -> None:
+    """The stored TLCs and replies of a run's posts are read in one statement each, not one
+    pair per post: a run over 6 posts executes as many statements as a run over 1."""
+    one, _ = _statements_of_a_reforecast_run(tmp_path / "one", 1)
+    six, _ = _statements_of_a_reforecast_run(tmp_path / "six", 6)
+    assert six == one
+
+
 class HalfOwnedBus(EmbeddedBus):
     """A member of a two-scorer group: it owns post ``t3_mine`` and not ``t3_theirs``."""
 
