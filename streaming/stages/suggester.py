@@ -143,27 +143,25 @@ class SuggesterStage(DatabaseStage):
 
     def suggest(self, post: str) -> dict[str, Any] | None:
         with self.sessions() as s:
-            rows = (
-                s.execute(
-                    select(ScoreRow, TlcRow.score)
-                    .join(TlcRow, TlcRow.name == ScoreRow.tlc_name)
-                    .where(ScoreRow.post_name == post, ScoreRow.forecast.is_not(None))
-                )
-                .tuples()
-                .all()
-            )
+            # plain rows of the columns ranking needs, not ORM objects: a post's scores and
+            # re-forecasts are read on every revision (docs/architecture.md, "Stages and their contracts")
+            rows = s.execute(
+                select(*_SCORE_COLUMNS, TlcRow.score)
+                .join(TlcRow, TlcRow.name == ScoreRow.tlc_name)
+                .where(ScoreRow.post_name == post, ScoreRow.forecast.is_not(None))
+            ).all()
             if not rows:
                 return None
-            latest = _latest_checkpoints(s, post)
+            latest, n_cp = _latest_checkpoints(s, post)
             items = []
-            for r, score in rows:
+            for r in rows:
                 cp = latest.get((r.tlc_name, r.forecaster_version))
                 src: Any = cp if cp is not None else r
                 items.append(
                     Scored(
                         name=r.tlc_name,
                         created_utc=r.created_utc,
-                        score=score,
+                        score=r.score,
                         forecast=float(src.forecast or 0.0),
                         lower=src.lower,
                         upper=src.upper,
@@ -171,31 +169,26 @@ class SuggesterStage(DatabaseStage):
                         empathy_label=r.empathy_label,
                     )
                 )
-            n_cp = s.scalar(
-                select(func.count())
-                .select_from(CheckpointScoreRow)
-                .where(CheckpointScoreRow.post_name == post)
-            )
             order, diff = build_suggestion(items)
-            revision = len(items) + int(n_cp or 0)
-            newest_ingest, newest = max(((r.ingest_ms or 0), r.tlc_name) for r, _ in rows)
+            revision = len(items) + n_cp
+            newest_ingest, newest = max(((r.ingest_ms or 0), r.tlc_name) for r in rows)
             made = now_ms()
             fresh = newest not in self._previously_covered(s, post, revision)
             latency = (made - newest_ingest) / 1000 if newest_ingest and fresh else None
             row = {
                 "post_name": post,
                 "revision": revision,
-                "subreddit": rows[0][0].subreddit,
+                "subreddit": rows[0].subreddit,
                 "as_of_utc": int(self.clock.now()),
                 "order": order,
                 "diff": diff,
-                "forecaster_version": rows[0][0].forecaster_version,
+                "forecaster_version": rows[0].forecaster_version,
                 "latency_s": latency,
                 "made_ms": made,
             }
             upsert(s, SuggestionRow, [row])
             s.commit()
-        self._remember(post, revision, frozenset(r.tlc_name for r, _ in rows))
+        self._remember(post, revision, frozenset(r.tlc_name for r in rows))
         self.made += 1
         self.metrics.events_out.labels(stage=self.name).inc()
         if latency is not None:
@@ -227,14 +220,41 @@ class SuggesterStage(DatabaseStage):
         return {"dirty_posts": len(self.dirty), "suggestions": self.made}
 
 
-def _latest_checkpoints(s: Any, post: str) -> dict[tuple[str, str | None], CheckpointScoreRow]:
-    """Each (TLC, forecaster version)'s re-forecast at its latest checkpoint."""
-    out: dict[tuple[str, str | None], CheckpointScoreRow] = {}
-    for c in s.scalars(select(CheckpointScoreRow).where(CheckpointScoreRow.post_name == post)):
+#: What a revision reads of each score (at creation).
+_SCORE_COLUMNS = (
+    ScoreRow.tlc_name,
+    ScoreRow.subreddit,
+    ScoreRow.created_utc,
+    ScoreRow.forecast,
+    ScoreRow.lower,
+    ScoreRow.upper,
+    ScoreRow.reasons,
+    ScoreRow.empathy_label,
+    ScoreRow.forecaster_version,
+    ScoreRow.ingest_ms,
+)
+
+
+def _latest_checkpoints(s: Any, post: str) -> tuple[dict[tuple[str, str | None], Any], int]:
+    """Each (TLC, forecaster version)'s re-forecast at its latest checkpoint, and how many
+    re-forecasts the post has stored in all (the revision counts them)."""
+    out: dict[tuple[str, str | None], Any] = {}
+    n = 0
+    query = select(
+        CheckpointScoreRow.tlc_name,
+        CheckpointScoreRow.forecaster_version,
+        CheckpointScoreRow.checkpoint_s,
+        CheckpointScoreRow.forecast,
+        CheckpointScoreRow.lower,
+        CheckpointScoreRow.upper,
+        CheckpointScoreRow.reasons,
+    ).where(CheckpointScoreRow.post_name == post)
+    for c in s.execute(query):
+        n += 1
         k = (c.tlc_name, c.forecaster_version)
         if k not in out or c.checkpoint_s > out[k].checkpoint_s:
             out[k] = c
-    return out
+    return out, n
 
 
 def _reason_text(x: Any) -> str:

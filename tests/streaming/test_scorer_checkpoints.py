@@ -176,6 +176,36 @@ def test_a_reforecast_backlog_is_worked_off_in_bounded_runs_one_per_tick(tmp_pat
     assert [k[1] for k in fc.seen if k[1]][:3] == [900, 900, 900]  # earliest checkpoint first
 
 
+def test_a_revision_reads_its_post_in_two_statements(tmp_path: Path) -> None:
+    """A revision costs two reads (the post's scores, its re-forecasts: their number is the
+    revision's count too) and one write, whatever the post holds."""
+    from sqlalchemy import event
+
+    scorer = _checkpoint_scorer(tmp_path, SeeingForecaster(), EmbeddedBus())
+    sessions, clock, metrics, dead = scorer.sessions, scorer.clock, scorer.metrics, scorer.dead
+    scorer.handle(
+        [_msg(TOPIC_SUBMISSIONS, submission(T0))]
+        + [_msg(TOPIC_COMMENTS, _comment(f"t1_{c}", "t3_p", 10 + i)) for i, c in enumerate("abc")]
+    )
+    sugg = SuggesterStage(sessions, clock, metrics, dead)
+    assert sugg.suggest("t3_p") is not None
+    clock.observe(T0 + 4000)
+    assert scorer.run_checkpoints() == 6
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = sessions.kw["bind"]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        row = sugg.suggest("t3_p")
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert row is not None and row["revision"] == 3 + 6
+    assert len(statements) == 3, statements
+
+
 def _statements_of_a_reforecast_run(tmp_path: Path, posts: int) -> tuple[int, ScorerStage]:
     """Statements one re-forecast run executes for 2 TLCs (each with a reply) on each of
     ``posts`` posts."""
