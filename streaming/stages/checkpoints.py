@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import Select, and_, exists, select
 from sqlalchemy.orm import Session
 
 from models.forecaster.checkpoint import PostTimeline
@@ -129,10 +129,19 @@ class CheckpointScheduler:
         return "none" if self.forecaster is None else str(self.forecaster.version)
 
     def due(
-        self, s: Session, now: float, delay: int, limit: int | None = None
+        self,
+        s: Session,
+        now: float,
+        delay: int,
+        limit: int | None = None,
+        owns: Callable[[str], bool] | None = None,
     ) -> list[tuple[TlcRow, PostRow, ScoreRow]]:
         """Scored TLCs whose ``delay`` checkpoint has passed and has no row yet (the oldest
-        ``limit``, default ``max_per_tick``)."""
+        ``limit``, default ``max_per_tick``). With ``owns`` (post name -> whether this member
+        owns it), the oldest ``limit`` of the owned posts': the due names are read first (up to
+        ``OWNERSHIP_OVERFETCH`` times ``limit``, as plain rows), then the rows of the owned
+        ones only, so the other members' due TLCs are never loaded as objects."""
+        limit = self.max_per_tick if limit is None else limit
         done = exists().where(
             and_(
                 CheckpointScoreRow.tlc_name == TlcRow.name,
@@ -140,19 +149,31 @@ class CheckpointScheduler:
                 CheckpointScoreRow.forecaster_version == self.version,
             )
         )
-        query = (
-            select(TlcRow, PostRow, ScoreRow)
-            .join(PostRow, PostRow.name == TlcRow.post_name)
-            .join(ScoreRow, ScoreRow.tlc_name == TlcRow.name)
-            .where(
-                TlcRow.status == "scored",
-                ScoreRow.forecast.is_not(None),
-                TlcRow.created_utc + delay <= int(now),
-                ~done,
-            )
-            .order_by(TlcRow.created_utc)
-            .limit(self.max_per_tick if limit is None else limit)
+        where = (
+            TlcRow.status == "scored",
+            ScoreRow.forecast.is_not(None),
+            TlcRow.created_utc + delay <= int(now),
+            ~done,
         )
+
+        def rows(*columns: Any) -> Select[Any]:
+            return (
+                select(*columns)
+                .join(PostRow, PostRow.name == TlcRow.post_name)
+                .join(ScoreRow, ScoreRow.tlc_name == TlcRow.name)
+                .where(*where)
+                .order_by(TlcRow.created_utc)
+            )
+
+        if owns is None:
+            return list(s.execute(rows(TlcRow, PostRow, ScoreRow).limit(limit)).tuples())
+        candidates = s.execute(
+            rows(TlcRow.name, TlcRow.post_name).limit(limit * OWNERSHIP_OVERFETCH)
+        ).all()
+        mine = [name for name, post in candidates if owns(post)][:limit]
+        if not mine:
+            return []
+        query = rows(TlcRow, PostRow, ScoreRow).where(TlcRow.name.in_(mine))
         return list(s.execute(query).tuples())
 
     def run(
@@ -170,11 +191,7 @@ class CheckpointScheduler:
             left = self.max_per_tick - len(rows)
             if left <= 0:
                 break
-            todo = self.due(s, now, delay, left)
-            if owns is not None and not all(owns(r[0].post_name) for r in todo):
-                # the oldest due rows are other members' too: look further, keep ours
-                todo = self.due(s, now, delay, left * OWNERSHIP_OVERFETCH)
-                todo = [r for r in todo if owns(r[0].post_name)][:left]
+            todo = self.due(s, now, delay, left, owns)
             if todo:
                 rows += self._forecast(s, forecaster, todo, delay)
         if rows:

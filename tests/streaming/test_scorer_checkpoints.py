@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from models.forecaster.checkpoint import visible_at
 from redditdata.events import TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_SUBMISSIONS
@@ -16,7 +16,7 @@ from streaming.bus.base import Message
 from streaming.bus.embedded import EmbeddedBus
 from streaming.stages.scorer import ScorerStage
 from streaming.stages.suggester import SuggesterStage
-from streaming.storage import CheckpointScoreRow, ReplyRow
+from streaming.storage import CheckpointScoreRow, ReplyRow, TlcRow
 from tests.streaming.support import message, scorer_stage, submission
 from tests.streaming.tiny import TinyForecast
 
@@ -179,8 +179,6 @@ def test_a_reforecast_backlog_is_worked_off_in_bounded_runs_one_per_tick(tmp_pat
 def test_a_revision_reads_its_post_in_two_statements(tmp_path: Path) -> None:
     """A revision costs two reads (the post's scores, its re-forecasts: their number is the
     revision's count too) and one write, whatever the post holds."""
-    from sqlalchemy import event
-
     scorer = _checkpoint_scorer(tmp_path, SeeingForecaster(), EmbeddedBus())
     sessions, clock, metrics, dead = scorer.sessions, scorer.clock, scorer.metrics, scorer.dead
     scorer.handle(
@@ -209,8 +207,6 @@ def test_a_revision_reads_its_post_in_two_statements(tmp_path: Path) -> None:
 def _statements_of_a_reforecast_run(tmp_path: Path, posts: int) -> tuple[int, ScorerStage]:
     """Statements one re-forecast run executes for 2 TLCs (each with a reply) on each of
     ``posts`` posts."""
-    from sqlalchemy import event
-
     fc = SeeingForecaster()
     scorer = _checkpoint_scorer(tmp_path, fc, EmbeddedBus())
     batch = []
@@ -269,8 +265,20 @@ def test_a_scorer_re_forecasts_only_the_posts_whose_partition_it_owns(tmp_path: 
             msgs.append(_msg(TOPIC_COMMENTS, c | {"link_id": post}))
     scorer.handle(msgs)
     scorer.clock.observe(T0 + 5000)
-    while scorer.run_checkpoints():
-        pass
+    loaded: list[str] = []
+
+    def on_load(target: TlcRow, _context: Any) -> None:
+        loaded.append(target.post_name)
+
+    # a fresh session per run: every row a run reads as an object is loaded anew
+    event.listen(TlcRow, "load", on_load)
+    try:
+        while scorer.run_checkpoints():
+            pass
+    finally:
+        event.remove(TlcRow, "load", on_load)
     assert sorted(k for k in fc.seen if k[1]) == [
         (f"t1_mine{i}", d) for i in range(3) for d in (900, 3600)
     ]
+    # the other member's due TLCs were looked past as names, never loaded as rows
+    assert loaded and set(loaded) == {"t3_mine"}
