@@ -4,9 +4,9 @@ context inputs, computed by the database.
 Both functions answer for a whole scorer batch in one SQL statement: the batch's TLCs are a
 ``VALUES`` table of bound parameters (each statement is built once per batch size), and each
 answer is a correlated ``COUNT`` / ``SUM`` over an index range (``tlcs(post_name, created_utc,
-name)``, ``tlcs(author, created_utc)``). Nothing but the answers crosses into Python, so the cost per TLC stays flat however long an author's history or a post's thread
-grows (the first version loaded every earlier TLC of each author and post into memory on
-every batch).
+name)``, ``tlcs(author, created_utc)``). Nothing but the answers crosses into Python, so the
+cost per TLC stays flat however long an author's history or a post's thread grows (the first
+version loaded every earlier TLC of each author and post into memory on every batch).
 
 "Before" is the total order ``(created_utc, name)``, as in training
 (``training.forecaster.history``): a TLC stored in the same second as another counts as

@@ -144,7 +144,8 @@ class SuggesterStage(DatabaseStage):
     def suggest(self, post: str) -> dict[str, Any] | None:
         with self.sessions() as s:
             # plain rows of the columns ranking needs, not ORM objects: a post's scores and
-            # re-forecasts are read on every revision (docs/architecture.md, "Stages and their contracts")
+            # re-forecasts are read on every revision (docs/architecture.md, "Stages and
+            # their contracts")
             rows = s.execute(
                 select(*_SCORE_COLUMNS, TlcRow.score)
                 .join(TlcRow, TlcRow.name == ScoreRow.tlc_name)

@@ -3,7 +3,9 @@ suggester ranks by each TLC's latest forecast."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +178,22 @@ def test_a_reforecast_backlog_is_worked_off_in_bounded_runs_one_per_tick(tmp_pat
     assert [k[1] for k in fc.seen if k[1]][:3] == [900, 900, 900]  # earliest checkpoint first
 
 
+@contextlib.contextmanager
+def _statements(sessions: Any) -> Iterator[list[str]]:
+    """The SQL statements executed through ``sessions``' engine inside the block."""
+    engine = sessions.kw["bind"]
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
 def test_a_revision_reads_its_post_in_two_statements(tmp_path: Path) -> None:
     """A revision costs two reads (the post's scores, its re-forecasts: their number is the
     revision's count too) and one write, whatever the post holds."""
@@ -189,22 +207,13 @@ def test_a_revision_reads_its_post_in_two_statements(tmp_path: Path) -> None:
     assert sugg.suggest("t3_p") is not None
     clock.observe(T0 + 4000)
     assert scorer.run_checkpoints() == 6
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    engine = sessions.kw["bind"]
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with _statements(sessions) as statements:
         row = sugg.suggest("t3_p")
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert row is not None and row["revision"] == 3 + 6
     assert len(statements) == 3, statements
 
 
-def _statements_of_a_reforecast_run(tmp_path: Path, posts: int) -> tuple[int, ScorerStage]:
+def _statements_of_a_reforecast_run(tmp_path: Path, posts: int) -> int:
     """Statements one re-forecast run executes for 2 TLCs (each with a reply) on each of
     ``posts`` posts."""
     fc = SeeingForecaster()
@@ -219,29 +228,20 @@ def _statements_of_a_reforecast_run(tmp_path: Path, posts: int) -> tuple[int, Sc
             batch += [_msg(TOPIC_COMMENTS, tlc), _msg(TOPIC_COMMENTS, reply)]
     scorer.handle(batch)
     scorer.clock.observe(T0 + 1000)  # every TLC's +15 min checkpoint is due
-    engine = scorer.sessions.kw["bind"]
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with _statements(scorer.sessions) as statements:
         assert scorer.run_checkpoints() == 2 * posts
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     # each TLC was shown its own reply, however the threads were read
     assert all(
         fc.seen[(f"t1_{p}x{i}", 900)] == [f"t1_{p}x{i}r"] for p in range(posts) for i in (0, 1)
     )
-    return len(statements), scorer
+    return len(statements)
 
 
 def test_a_reforecast_run_reads_the_threads_of_all_its_posts_at_once(tmp_path: Path) -> None:
     """The stored TLCs and replies of a run's posts are read in one statement each, not one
     pair per post: a run over 6 posts executes as many statements as a run over 1."""
-    one, _ = _statements_of_a_reforecast_run(tmp_path / "one", 1)
-    six, _ = _statements_of_a_reforecast_run(tmp_path / "six", 6)
+    one = _statements_of_a_reforecast_run(tmp_path / "one", 1)
+    six = _statements_of_a_reforecast_run(tmp_path / "six", 6)
     assert six == one
 
 
