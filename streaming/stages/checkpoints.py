@@ -12,6 +12,8 @@ version) in ``checkpoint_scores``; the forecast at creation stays in ``scores``.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, asdict, dataclass, field
@@ -119,10 +121,22 @@ class CheckpointScheduler:
     config_hash: str
     history_scope: str = "subreddit"
     max_per_tick: int = 128
+    #: wall seconds between two runs whose due reads cover every stored TLC; the runs between
+    #: them read each delay's TLCs from its floor on (:meth:`due`)
+    full_scan_every_s: float = 60.0
+    monotonic: Callable[[], float] = time.monotonic
     made: int = field(default=0, init=False)
+    #: (delay, forecaster version) -> a ``created_utc`` before which no TLC was due at the
+    #: last read: the oldest due TLC then, or the checkpoint's edge when none was
+    _floors: dict[tuple[int, str], int] = field(default_factory=dict, init=False)
+    _full_scan_at: float = field(default=-math.inf, init=False)
 
     def __post_init__(self) -> None:
         self.delays = tuple(sorted(int(d) for d in self.delays if int(d) > 0))
+
+    def scan_all_next(self) -> None:
+        """Make the next run's due reads cover every stored TLC (before a drain)."""
+        self._full_scan_at = -math.inf
 
     @property
     def version(self) -> str:
@@ -135,12 +149,16 @@ class CheckpointScheduler:
         delay: int,
         limit: int | None = None,
         owns: Callable[[str], bool] | None = None,
+        *,
+        floor: int | None = None,
     ) -> list[tuple[TlcRow, PostRow, ScoreRow]]:
         """Scored TLCs whose ``delay`` checkpoint has passed and has no row yet (the oldest
-        ``limit``, default ``max_per_tick``). With ``owns`` (post name -> whether this member
-        owns it), the oldest ``limit`` of the owned posts': the due names are read first (up to
-        ``OWNERSHIP_OVERFETCH`` times ``limit``, as plain rows), then the rows of the owned
-        ones only, so the other members' due TLCs are never loaded as objects."""
+        ``limit``, default ``max_per_tick``), created at ``floor`` or later if given. With
+        ``owns`` (post name -> whether this member owns it), the oldest ``limit`` of the owned
+        posts': the due names are read first (up to ``OWNERSHIP_OVERFETCH`` times ``limit``,
+        as plain rows), then the rows of the owned ones only, so the other members' due TLCs
+        are never loaded as objects. Records the delay's next floor: the oldest due TLC read
+        (the other members' included), or the checkpoint's edge when none was due."""
         limit = self.max_per_tick if limit is None else limit
         done = exists().where(
             and_(
@@ -149,12 +167,14 @@ class CheckpointScheduler:
                 CheckpointScoreRow.forecaster_version == self.version,
             )
         )
-        where = (
+        where = [
             TlcRow.status == "scored",
             ScoreRow.forecast.is_not(None),
-            TlcRow.created_utc + delay <= int(now),
+            TlcRow.created_utc <= int(now) - delay,
             ~done,
-        )
+        ]
+        if floor is not None:
+            where.append(TlcRow.created_utc >= floor)
 
         def rows(*columns: Any) -> Select[Any]:
             return (
@@ -165,12 +185,18 @@ class CheckpointScheduler:
                 .order_by(TlcRow.created_utc)
             )
 
+        edge = int(now) - delay + 1
         if owns is None:
-            return list(s.execute(rows(TlcRow, PostRow, ScoreRow).limit(limit)).tuples())
+            found = list(s.execute(rows(TlcRow, PostRow, ScoreRow).limit(limit)).tuples())
+            self._floors[(delay, self.version)] = found[0][0].created_utc if found else edge
+            return found
         candidates = s.execute(
-            rows(TlcRow.name, TlcRow.post_name).limit(limit * OWNERSHIP_OVERFETCH)
+            rows(TlcRow.name, TlcRow.post_name, TlcRow.created_utc).limit(
+                limit * OWNERSHIP_OVERFETCH
+            )
         ).all()
-        mine = [name for name, post in candidates if owns(post)][:limit]
+        self._floors[(delay, self.version)] = candidates[0][2] if candidates else edge
+        mine = [name for name, post, _ in candidates if owns(post)][:limit]
         if not mine:
             return []
         query = rows(TlcRow, PostRow, ScoreRow).where(TlcRow.name.in_(mine))
@@ -186,12 +212,19 @@ class CheckpointScheduler:
         forecaster = self.forecaster
         if forecaster is None or not self.delays:
             return []
+        # the due reads start at each delay's floor, and cover every stored TLC once every
+        # ``full_scan_every_s``: a TLC scored after its checkpoint had passed (its post came
+        # late, or its partition lagged the event clock) is older than the floor
+        full = self.monotonic() - self._full_scan_at >= self.full_scan_every_s
+        if full:
+            self._full_scan_at = self.monotonic()
         rows: list[dict[str, Any]] = []
         for delay in self.delays:
             left = self.max_per_tick - len(rows)
             if left <= 0:
                 break
-            todo = self.due(s, now, delay, left, owns)
+            floor = None if full else self._floors.get((delay, self.version))
+            todo = self.due(s, now, delay, left, owns, floor=floor)
             if todo:
                 rows += self._forecast(s, forecaster, todo, delay)
         if rows:

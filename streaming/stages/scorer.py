@@ -354,6 +354,7 @@ class ScorerStage(DatabaseStage):
 
     def drain(self) -> None:
         self.sweep_missing_posts()
+        self.reforecast.scan_all_next()
         while self.run_checkpoints():
             pass
 

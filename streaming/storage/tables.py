@@ -54,10 +54,11 @@ class TlcRow(Base):
 
     __tablename__ = "tlcs"
     #: the scorer counts an author's and a post's earlier TLCs (forecaster inputs;
-    #: migrations 0002, 0003)
+    #: migrations 0002, 0003) and reads the TLCs due for a re-forecast by status and age (0080)
     __table_args__ = (
         Index("ix_tlcs_author_created", "author", "created_utc"),
         Index("ix_tlcs_post_order", "post_name", "created_utc", "name"),
+        Index("ix_tlcs_status_created", "status", "created_utc"),
     )
     name: Mapped[str] = mapped_column(String(16), primary_key=True)
     post_name: Mapped[str] = mapped_column(String(16), index=True)
@@ -68,7 +69,7 @@ class TlcRow(Base):
     created_utc: Mapped[int] = mapped_column(BigInteger, index=True)
     ingest_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     stored_ms: Mapped[int] = mapped_column(BigInteger, default=0)
-    status: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(8), default="pending")
 
     def as_node(self) -> Node:
         """This TLC as a comment tree's node (without replies): its parent is its post."""

@@ -178,14 +178,72 @@ def test_a_reforecast_backlog_is_worked_off_in_bounded_runs_one_per_tick(tmp_pat
     assert [k[1] for k in fc.seen if k[1]][:3] == [900, 900, 900]  # earliest checkpoint first
 
 
+def test_due_reads_start_at_the_floor_and_a_full_scan_finds_tlcs_scored_late(
+    tmp_path: Path,
+) -> None:
+    """Between two full scans a delay's due read starts at its floor (the oldest TLC due at
+    the last read), so its cost follows the backlog, not every TLC ever stored; a TLC scored
+    after its checkpoint had passed (its post came late) is found by the next full scan, and
+    a drain scans everything at once."""
+    fc = SeeingForecaster()
+    scorer = _checkpoint_scorer(tmp_path, fc, EmbeddedBus())
+    wall = [0.0]
+    scorer.reforecast.monotonic = lambda: wall[0]
+    scorer.handle(
+        [
+            _msg(TOPIC_SUBMISSIONS, submission(T0)),
+            _msg(TOPIC_COMMENTS, _comment("t1_a", "t3_p", 10)),
+            _msg(TOPIC_COMMENTS, _comment("t1_b", "t3_p", 20)),
+        ]
+    )
+    late = {**_comment("t1_c", "t3_q", 30), "link_id": "t3_q"}
+    scorer.handle([_msg(TOPIC_COMMENTS, late)])  # pending: its post is not here yet
+    scorer.clock.observe(T0 + 1000)
+    assert scorer.run_checkpoints() == 2  # a and b at +15 min (a full scan)
+    wall[0] = 10.0
+    with _statements(scorer.sessions, with_values=True) as seen:
+        assert scorer.run_checkpoints() == 0
+    # the read starts at a's creation, an index range in creation order: nothing older is
+    # visited, and nothing is sorted
+    due = [(q, v) for q, v in seen if "created_utc >=" in q]
+    assert len(due) == 2  # one read per delay; +15 min's starts at a
+    due = [(q, v) for q, v in due if T0 + 10 in v]
+    assert len(due) == 1
+    assert _plan(scorer.sessions, *due[0]) == [
+        "SEARCH tlcs USING INDEX ix_tlcs_status_created (status=? AND created_utc>? AND created_utc<?)"
+    ]
+    scorer.handle([_msg(TOPIC_SUBMISSIONS, submission(T0, "t3_q"))])  # c is scored now
+    wall[0] = 20.0
+    assert scorer.run_checkpoints() == 0  # c is older than the +15 min floor
+    wall[0] = 70.0
+    assert scorer.run_checkpoints() == 1  # the full scan finds it
+    assert ("t1_c", 900) in fc.seen
+    late_d = {**_comment("t1_d", "t3_r", 40), "link_id": "t3_r"}
+    scorer.handle([_msg(TOPIC_COMMENTS, late_d)])
+    wall[0] = 75.0
+    assert scorer.run_checkpoints() == 0
+    scorer.handle([_msg(TOPIC_SUBMISSIONS, submission(T0, "t3_r"))])
+    scorer.drain()  # within a minute of the last full scan, yet it finds d
+    assert ("t1_d", 900) in fc.seen
+
+
+def _plan(sessions: Any, statement: str, values: Any) -> list[str]:
+    """SQLite's plan of ``statement``: its steps over ``tlcs`` and any sort."""
+    with sessions() as s:
+        cursor = s.connection().connection.driver_connection.cursor()
+        rows = cursor.execute("EXPLAIN QUERY PLAN " + statement, values).fetchall()
+    return [r[3] for r in rows if " tlcs " in f" {r[3]} " or "TEMP B-TREE" in r[3]]
+
+
 @contextlib.contextmanager
-def _statements(sessions: Any) -> Iterator[list[str]]:
-    """The SQL statements executed through ``sessions``' engine inside the block."""
+def _statements(sessions: Any, with_values: bool = False) -> Iterator[list[Any]]:
+    """The SQL statements executed through ``sessions``' engine inside the block (with their
+    bound values: ``with_values``)."""
     engine = sessions.kw["bind"]
-    seen: list[str] = []
+    seen: list[Any] = []
 
     def record(*args: Any) -> None:
-        seen.append(args[2])
+        seen.append((args[2], args[3]) if with_values else args[2])
 
     event.listen(engine, "before_cursor_execute", record)
     try:
