@@ -16,13 +16,12 @@ earlier when its name sorts first.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    CursorResult,
     Select,
     String,
     and_,
@@ -147,7 +146,8 @@ class _Compiled:
     positions: tuple[str, ...] | None
     fixed: Mapping[str, Any]
 
-    def run(self, s: Session, values: Mapping[str, object]) -> CursorResult[Any]:
+    def run(self, s: Session, values: Mapping[str, object]) -> Iterable[Any]:
+        """The result rows of this statement with ``values`` bound."""
         params = {**self.fixed, **values}
         if self.positions is None:
             return s.connection().exec_driver_sql(self.sql, params)
