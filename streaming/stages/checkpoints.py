@@ -215,9 +215,10 @@ class CheckpointScheduler:
         # the due reads start at each delay's floor, and cover every stored TLC once every
         # ``full_scan_every_s``: a TLC scored after its checkpoint had passed (its post came
         # late, or its partition lagged the event clock) is older than the floor
-        full = self.monotonic() - self._full_scan_at >= self.full_scan_every_s
+        started = self.monotonic()
+        full = started - self._full_scan_at >= self.full_scan_every_s
         if full:
-            self._full_scan_at = self.monotonic()
+            self._full_scan_at = started
         rows: list[dict[str, Any]] = []
         for delay in self.delays:
             left = self.max_per_tick - len(rows)
