@@ -26,6 +26,13 @@
   and the CPU seconds each process used from the start of the paced run to its end
   (``latency_cpu_s``: scorers, suggester, broker and the bench's own publisher; the run's
   wall seconds are ``latency_run_s``).
+* Broker: tansu on in-memory storage. Kafka answers a fetch the broker holds as soon as a
+  record arrives; tansu answers only when the consumer's ``fetch_max_wait_ms`` has passed, so
+  every bus hop (ingest → scorer → suggester) waited up to that long for the broker, not for
+  the service (the default 500 ms added ~0.1 s to the p50). The stages here fetch with
+  ``--fetch-max-wait-ms`` (default 50, recorded as ``kafka.fetch_max_wait_ms``), what an
+  operator on tansu memory storage sets too (``deploy/README.md``: not on S3 storage, where
+  tansu needs longer than that to serve a fetch).
 * RSS: peak resident memory (VmHWM) of each scorer process (max and sum reported).
 * Checkpoint re-forecasts (``--checkpoint-cost``): the embedded throughput run again, without
   and with re-forecasts at ``--checkpoints`` (alternating, ``--repeats`` pairs), on the same
@@ -313,7 +320,7 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
     from streaming.stages.ingest import encode_event
 
     events = list(index.events())
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"fetch_max_wait_ms": args.fetch_max_wait_ms}
     # -- throughput ------------------------------------------------------------------------
     # N scorer processes in one consumer group (the deployment's scale-out unit), the two
     # cores split between them: torch threads = 2 // N
@@ -330,7 +337,13 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
                 bus.publish(*encode_event(ev, int(time.time() * 1000)))
             bus.close()
             out["publish_events_per_s"] = round(len(events) / (time.monotonic() - t0), 1)
-            env = env_for(broker.bootstrap, db, args.registry, torch_threads=threads)
+            env = env_for(
+                broker.bootstrap,
+                db,
+                args.registry,
+                torch_threads=threads,
+                fetch_max_wait_ms=args.fetch_max_wait_ms,
+            )
             logs = [tmp / f"scorer-{i}.log" for i in range(args.scorers)]
             t_start_wall = time.time()
             procs = [stage_proc("scorer", env, lg) for lg in logs]
@@ -379,7 +392,14 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
         KafkaBus(broker.bootstrap).ensure_topics(ALL_TOPICS, args.partitions)
         # the scorers deployed as in the throughput run (N processes in one consumer group,
         # torch threads = cores // N each) and one suggester
-        env = env_for(broker.bootstrap, db2, args.registry, quiet_period_s=0, torch_threads=threads)
+        env = env_for(
+            broker.bootstrap,
+            db2,
+            args.registry,
+            quiet_period_s=0,
+            torch_threads=threads,
+            fetch_max_wait_ms=args.fetch_max_wait_ms,
+        )
         logs = [tmp / f"lat-scorer-{i}.log" for i in range(args.scorers)]
         logs.append(tmp / "lat-suggester.log")
         procs = [stage_proc("scorer", env, lg) for lg in logs[:-1]]
@@ -694,6 +714,13 @@ def main(argv: list[str] | None = None) -> int:
         kafka.add_argument(f"--skip-{skip}", action="store_true", help=f"only {runs_left}")
     kafka.add_argument(
         "--scorers", type=int, default=2, help="scorer processes in one consumer group"
+    )
+    kafka.add_argument(
+        "--fetch-max-wait-ms",
+        type=int,
+        default=50,
+        help="the stages' fetch_max_wait_ms: tansu holds every fetch this long (Kafka answers "
+        "as soon as a record arrives)",
     )
     cost = ap.add_argument_group("checkpoint re-forecast cost")
     cost.add_argument(
