@@ -4,10 +4,12 @@ The real reddit-college TLCs, oldest first, are stored as a scorer leaves them (
 each with its score and its +``--delay`` re-forecast made) except the newest ``--backlog``,
 which are due. At each stored count of ``--sizes`` one due read
 (:meth:`streaming.stages.checkpoints.CheckpointScheduler.due`, ``max_per_tick`` rows) is timed
-from the delay's floor, as the scheduler reads between two full scans, beside the same read
-over every stored TLC (no floor: every read before the floors, and now the read of a full
-scan once a minute), in the same run and database (SQLite, the demo's and the bench's).
-Reported: the median milliseconds of ``--repeats`` reads each and their ratio.
+from the delay's floor, as the scheduler reads it, beside the same read over every stored TLC
+(no floor: every read before the floors, and the read once a minute that looked for TLCs
+scored after the floor had passed them, before late reads) and a late read (what looks for
+those now, every 30 s, among the TLCs scored since the last one: here ``--recent`` of them, all
+below the floor and re-forecast already, its worst case), in the same run and database (SQLite, the demo's and the bench's). Reported: the
+median milliseconds of ``--repeats`` reads each and the ratios.
 
 Run: ``python bench/checkpoints.py [--sizes 10000,40000,160000] [--backlog 200]`` (needs only
 the data directory; no model).
@@ -113,6 +115,8 @@ def _store(
                     "created_utc": c.created_utc,
                     "due_utc": c.created_utc + 48 * 3600,
                     **common,
+                    # scored as they came (what a late read ranges over)
+                    "scored_ms": c.created_utc * 1000,
                 }
                 for c in tlcs
             ],
@@ -151,6 +155,14 @@ def main() -> None:
     ap.add_argument("--backlog", type=int, default=200, help="the newest TLCs left due")
     ap.add_argument("--delay", type=int, default=900, help="the checkpoint (seconds)")
     ap.add_argument("--repeats", type=int, default=15, help="reads timed per figure")
+    ap.add_argument(
+        "--recent",
+        type=int,
+        default=5000,
+        help="TLCs scored since the last late read, all below the floor and re-forecast "
+        "already (the worst case; in steady state the TLCs scored lately are newer than the "
+        "floor). 5,000: 100 s at 50 TLCs/s",
+    )
     args = ap.parse_args()
     sizes = sorted(int(x) for x in args.sizes.split(","))
     tlcs, posts = _tlcs(resolve_data_dir(args.data), sizes[-1])
@@ -172,8 +184,22 @@ def main() -> None:
                 # the floor the scheduler keeps after that read: the oldest due TLC
                 floored_read = functools.partial(full_read, floor=due[0][0].created_utc)
                 assert floored_read() == due
+                # a late read over the newest ``--recent`` TLCs scored, below that floor
+                since = tlcs[max(0, size - args.recent)].created_utc * 1000
+                late_read = functools.partial(
+                    sched.late,
+                    s,
+                    now,
+                    args.delay,
+                    sched.max_per_tick,
+                    None,
+                    floor=due[0][0].created_utc,
+                    scored_from=since,
+                )
+                assert late_read() == ([], True)  # none below the floor is left to do
                 full = _median_ms(full_read, args.repeats)
                 floored = _median_ms(floored_read, args.repeats)
+                late = _median_ms(late_read, args.repeats)
             out["sizes"].append(
                 {
                     "stored_tlcs": size,
@@ -181,6 +207,8 @@ def main() -> None:
                     "full_scan_ms": full,
                     "from_floor_ms": floored,
                     "full_over_floor": round(full / floored, 2),
+                    "late_read_ms": late,
+                    "full_over_late": round(full / late, 2),
                 }
             )
     write_result(out, args.out)

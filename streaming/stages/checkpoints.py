@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 #: with an ownership filter, how many times ``max_per_tick`` due rows one run reads (the
 #: group's other members' due rows come first about as often as this member's)
 OWNERSHIP_OVERFETCH = 4
+#: names per statement of a late read (:meth:`CheckpointScheduler.late`)
+LATE_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,16 @@ def build_post_tree(
 class CheckpointScheduler:
     """Finds TLCs due for a re-forecast and makes them (one forecaster batch per delay), at
     most ``max_per_tick`` per :meth:`run` across the delays (earliest delay first): one run
-    is a bounded stall of the scorer's loop, and a backlog takes several runs."""
+    is a bounded stall of the scorer's loop, and a backlog takes several runs.
+
+    A delay's due read starts at its *floor*: the oldest TLC due and not re-forecast at the
+    last read (by any member of the group), or the checkpoint's edge when none was. The only
+    TLCs below a floor still to do are those scored after the floor passed them (their post
+    came late, their partition lagged the event clock): every ``late_read_every_s`` a *late
+    read* finds them among the TLCs scored since the last one (``scores(scored_ms)``, an index
+    range; ``late_margin_ms`` earlier, for a scoring transaction that committed after the
+    moment it stamped). So no read visits every stored TLC, except the first of each
+    forecaster version and the one before a drain (:meth:`scan_all_next`)."""
 
     forecaster: ForecastModel | None
     delays: Sequence[int]
@@ -121,22 +132,27 @@ class CheckpointScheduler:
     config_hash: str
     history_scope: str = "subreddit"
     max_per_tick: int = 128
-    #: wall seconds between two runs whose due reads cover every stored TLC; the runs between
-    #: them read each delay's TLCs from its floor on (:meth:`due`)
-    full_scan_every_s: float = 60.0
+    #: wall seconds between two late reads (TLCs scored after their delay's floor passed them)
+    late_read_every_s: float = 30.0
+    #: a late read covers the TLCs scored from this long before the previous one began
+    late_margin_ms: int = 60_000
     monotonic: Callable[[], float] = time.monotonic
+    wall_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
     made: int = field(default=0, init=False)
     #: (delay, forecaster version) -> a ``created_utc`` before which no TLC was due at the
     #: last read: the oldest due TLC then, or the checkpoint's edge when none was
     _floors: dict[tuple[int, str], int] = field(default_factory=dict, init=False)
-    _full_scan_at: float = field(default=-math.inf, init=False)
+    #: (delay, forecaster version) -> the ``scored_ms`` the next late read starts at
+    _late_from: dict[tuple[int, str], int] = field(default_factory=dict, init=False)
+    _late_read_at: float = field(default=-math.inf, init=False)
 
     def __post_init__(self) -> None:
         self.delays = tuple(sorted(int(d) for d in self.delays if int(d) > 0))
 
     def scan_all_next(self) -> None:
         """Make the next run's due reads cover every stored TLC (before a drain)."""
-        self._full_scan_at = -math.inf
+        self._floors.clear()
+        self._late_from.clear()
 
     @property
     def version(self) -> str:
@@ -151,6 +167,7 @@ class CheckpointScheduler:
         owns: Callable[[str], bool] | None = None,
         *,
         floor: int | None = None,
+        names: Sequence[str] | None = None,
     ) -> list[tuple[TlcRow, PostRow, ScoreRow]]:
         """Scored TLCs whose ``delay`` checkpoint has passed and has no row yet (the oldest
         ``limit``, default ``max_per_tick``), created at ``floor`` or later if given. With
@@ -158,7 +175,9 @@ class CheckpointScheduler:
         posts': the due names are read first (up to ``OWNERSHIP_OVERFETCH`` times ``limit``,
         as plain rows), then the rows of the owned ones only, so the other members' due TLCs
         are never loaded as objects. Records the delay's next floor: the oldest due TLC read
-        (the other members' included), or the checkpoint's edge when none was due."""
+        (the other members' included), or the checkpoint's edge when none was due.
+
+        With ``names`` only those TLCs, and the floor is left as it is (:meth:`late`)."""
         limit = self.max_per_tick if limit is None else limit
         done = exists().where(
             and_(
@@ -173,6 +192,9 @@ class CheckpointScheduler:
             TlcRow.created_utc <= int(now) - delay,
             ~done,
         ]
+        late = names is not None
+        if names is not None:
+            where.append(TlcRow.name.in_(names))
         if floor is not None:
             where.append(TlcRow.created_utc >= floor)
 
@@ -188,19 +210,64 @@ class CheckpointScheduler:
         edge = int(now) - delay + 1
         if owns is None:
             found = list(s.execute(rows(TlcRow, PostRow, ScoreRow).limit(limit)).tuples())
-            self._floors[(delay, self.version)] = found[0][0].created_utc if found else edge
+            if not late:
+                self._floors[(delay, self.version)] = found[0][0].created_utc if found else edge
             return found
         candidates = s.execute(
             rows(TlcRow.name, TlcRow.post_name, TlcRow.created_utc).limit(
                 limit * OWNERSHIP_OVERFETCH
             )
         ).all()
-        self._floors[(delay, self.version)] = candidates[0][2] if candidates else edge
+        if not late:
+            self._floors[(delay, self.version)] = candidates[0][2] if candidates else edge
         mine = [name for name, post, _ in candidates if owns(post)][:limit]
         if not mine:
             return []
         query = rows(TlcRow, PostRow, ScoreRow).where(TlcRow.name.in_(mine))
         return list(s.execute(query).tuples())
+
+    def late(
+        self,
+        s: Session,
+        now: float,
+        delay: int,
+        limit: int,
+        owns: Callable[[str], bool] | None,
+        *,
+        floor: int,
+        scored_from: int,
+    ) -> tuple[list[tuple[TlcRow, PostRow, ScoreRow]], bool]:
+        """A late read: the due TLCs created before ``floor`` and scored at ``scored_from``
+        or later (at most ``limit``), and whether that was all of them. The names of the recently
+        scored TLCs below the floor not yet re-forecast at ``delay`` are read first, from
+        ``scores`` alone (an index range on ``scored_ms``, a key probe of ``checkpoint_scores``
+        each: the planner cannot start from every stored TLC), then :meth:`due` reads the rows
+        of those this member owns, in chunks of :data:`LATE_CHUNK` names."""
+        done = exists().where(
+            and_(
+                CheckpointScoreRow.tlc_name == ScoreRow.tlc_name,
+                CheckpointScoreRow.checkpoint_s == delay,
+                CheckpointScoreRow.forecaster_version == self.version,
+            )
+        )
+        names = list(
+            s.scalars(
+                select(ScoreRow.tlc_name).where(
+                    ScoreRow.scored_ms >= scored_from,
+                    ScoreRow.created_utc < floor,
+                    ScoreRow.created_utc <= int(now) - delay,
+                    ScoreRow.forecast.is_not(None),
+                    ~done,
+                )
+            )
+        )
+        found: list[tuple[TlcRow, PostRow, ScoreRow]] = []
+        for i in range(0, len(names), LATE_CHUNK):
+            left = limit - len(found)
+            if left <= 0:
+                return found, False
+            found += self.due(s, now, delay, left, owns, names=names[i : i + LATE_CHUNK])
+        return found, len(found) < limit
 
     def run(
         self, s: Session, now: float, owns: Callable[[str], bool] | None = None
@@ -212,19 +279,33 @@ class CheckpointScheduler:
         forecaster = self.forecaster
         if forecaster is None or not self.delays:
             return []
-        # the due reads start at each delay's floor, and cover every stored TLC once every
-        # ``full_scan_every_s``: a TLC scored after its checkpoint had passed (its post came
-        # late, or its partition lagged the event clock) is older than the floor
+        # the due reads start at each delay's floor (the first of a forecaster version reads
+        # every stored TLC); every ``late_read_every_s`` a late read looks below the floors for
+        # the TLCs scored since the last one (class docstring)
         started = self.monotonic()
-        full = started - self._full_scan_at >= self.full_scan_every_s
-        if full:
-            self._full_scan_at = started
+        late = started - self._late_read_at >= self.late_read_every_s
+        if late:
+            self._late_read_at = started
+        read_ms = self.wall_ms()
         rows: list[dict[str, Any]] = []
         for delay in self.delays:
+            key = (delay, self.version)
+            floor = self._floors.get(key)
+            if late and floor is not None and self.max_per_tick > len(rows):
+                left = self.max_per_tick - len(rows)
+                since = self._late_from.get(key, 0)
+                todo, complete = self.late(
+                    s, now, delay, left, owns, floor=floor, scored_from=since
+                )
+                if complete:  # the next late read starts later
+                    self._late_from[key] = read_ms - self.late_margin_ms
+                if todo:
+                    rows += self._forecast(s, forecaster, todo, delay)
+            elif floor is None:  # a full read: everything scored so far is below its floor
+                self._late_from[key] = read_ms - self.late_margin_ms
             left = self.max_per_tick - len(rows)
             if left <= 0:
                 break
-            floor = None if full else self._floors.get((delay, self.version))
             todo = self.due(s, now, delay, left, owns, floor=floor)
             if todo:
                 rows += self._forecast(s, forecaster, todo, delay)

@@ -100,9 +100,11 @@ class ScoreRow(ScoreColumns, Base):
     """Forecast + empathy for one TLC, with provenance (bundle versions, config hash)."""
 
     __tablename__ = "scores"
-    #: a subreddit's empathy seekers by age (the dashboard; migration 0050)
+    #: a subreddit's empathy seekers by age (the dashboard; migration 0050); the TLCs scored
+    #: since a moment (the scorer's late re-forecast reads; migration 0090)
     __table_args__ = (
         Index("ix_scores_sub_label_created", "subreddit", "empathy_label", "created_utc"),
+        Index("ix_scores_scored_ms", "scored_ms"),
     )
     tlc_name: Mapped[str] = mapped_column(String(16), primary_key=True)
     due_utc: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from models.forecaster.checkpoint import visible_at
 from redditdata.events import TOPIC_COMMENTS, TOPIC_SCORES, TOPIC_SUBMISSIONS
@@ -18,7 +18,7 @@ from streaming.bus.base import Message
 from streaming.bus.embedded import EmbeddedBus
 from streaming.stages.scorer import ScorerStage
 from streaming.stages.suggester import SuggesterStage
-from streaming.storage import CheckpointScoreRow, ReplyRow, TlcRow
+from streaming.storage import CheckpointScoreRow, ReplyRow, ScoreRow, TlcRow
 from tests.streaming.support import message, scorer_stage, submission
 from tests.streaming.tiny import TinyForecast
 
@@ -178,13 +178,13 @@ def test_a_reforecast_backlog_is_worked_off_in_bounded_runs_one_per_tick(tmp_pat
     assert [k[1] for k in fc.seen if k[1]][:3] == [900, 900, 900]  # earliest checkpoint first
 
 
-def test_due_reads_start_at_the_floor_and_a_full_scan_finds_tlcs_scored_late(
+def test_due_reads_start_at_the_floor_and_a_late_read_finds_tlcs_scored_late(
     tmp_path: Path,
 ) -> None:
-    """Between two full scans a delay's due read starts at its floor (the oldest TLC due at
-    the last read), so its cost follows the backlog, not every TLC ever stored; a TLC scored
-    after its checkpoint had passed (its post came late) is found by the next full scan, and
-    a drain scans everything at once."""
+    """After the first read a delay's due read starts at its floor (the oldest TLC due at the
+    last read), so its cost follows the backlog, not every TLC ever stored; a TLC scored after
+    its checkpoint had passed (its post came late) is found by the next late read, which walks
+    only the TLCs scored since the last one, and a drain reads everything at once."""
     fc = SeeingForecaster()
     scorer = _checkpoint_scorer(tmp_path, fc, EmbeddedBus())
     wall = [0.0]
@@ -199,7 +199,7 @@ def test_due_reads_start_at_the_floor_and_a_full_scan_finds_tlcs_scored_late(
     late = {**_comment("t1_c", "t3_q", 30), "link_id": "t3_q"}
     scorer.handle([_msg(TOPIC_COMMENTS, late)])  # pending: its post is not here yet
     scorer.clock.observe(T0 + 1000)
-    assert scorer.run_checkpoints() == 2  # a and b at +15 min (a full scan)
+    assert scorer.run_checkpoints() == 2  # a and b at +15 min (the first read: everything)
     wall[0] = 10.0
     with _statements(scorer.sessions, with_values=True) as seen:
         assert scorer.run_checkpoints() == 0
@@ -213,26 +213,39 @@ def test_due_reads_start_at_the_floor_and_a_full_scan_finds_tlcs_scored_late(
         "SEARCH tlcs USING INDEX ix_tlcs_status_created (status=? AND created_utc>? AND created_utc<?)"
     ]
     scorer.handle([_msg(TOPIC_SUBMISSIONS, submission(T0, "t3_q"))])  # c is scored now
+    with scorer.sessions() as s:  # stamped before its transaction committed (the margin)
+        s.execute(update(ScoreRow).values(scored_ms=ScoreRow.scored_ms - 20_000))
+        s.commit()
     wall[0] = 20.0
     assert scorer.run_checkpoints() == 0  # c is older than the +15 min floor
-    wall[0] = 70.0
-    assert scorer.run_checkpoints() == 1  # the full scan finds it
+    wall[0] = 31.0
+    with _statements(scorer.sessions, with_values=True) as seen:
+        assert scorer.run_checkpoints() == 1  # the late read finds it
     assert ("t1_c", 900) in fc.seen
+    # every read of tlcs is bounded: at a floor, or at the names a late read found
+    reads = [q for q, _ in seen if "FROM tlcs" in q and "created_utc <=" in q]
+    assert reads and all("created_utc >=" in q or "tlcs.name IN" in q for q in reads)
+    # a late read starts from the recently scored TLCs: an index range of scores
+    late_reads = [(q, v) for q, v in seen if "FROM scores" in q and "scored_ms >=" in q]
+    assert len(late_reads) == 2  # one per delay
+    assert _plan(scorer.sessions, *late_reads[0], table="scores") == [
+        "SEARCH scores USING INDEX ix_scores_scored_ms (scored_ms>?)"
+    ]
     late_d = {**_comment("t1_d", "t3_r", 40), "link_id": "t3_r"}
     scorer.handle([_msg(TOPIC_COMMENTS, late_d)])
-    wall[0] = 75.0
+    wall[0] = 35.0
     assert scorer.run_checkpoints() == 0
     scorer.handle([_msg(TOPIC_SUBMISSIONS, submission(T0, "t3_r"))])
-    scorer.drain()  # within a minute of the last full scan, yet it finds d
+    scorer.drain()  # within 30 s of the last late read, yet it finds d
     assert ("t1_d", 900) in fc.seen
 
 
-def _plan(sessions: Any, statement: str, values: Any) -> list[str]:
-    """SQLite's plan of ``statement``: its steps over ``tlcs`` and any sort."""
+def _plan(sessions: Any, statement: str, values: Any, table: str = "tlcs") -> list[str]:
+    """SQLite's plan of ``statement``: its steps over ``table`` and any sort."""
     with sessions() as s:
         cursor = s.connection().connection.driver_connection.cursor()
         rows = cursor.execute("EXPLAIN QUERY PLAN " + statement, values).fetchall()
-    return [r[3] for r in rows if " tlcs " in f" {r[3]} " or "TEMP B-TREE" in r[3]]
+    return [r[3] for r in rows if f" {table} " in f" {r[3]} " or "TEMP B-TREE" in r[3]]
 
 
 @contextlib.contextmanager
