@@ -33,16 +33,7 @@ def _score(post: str, tlc: str, checkpoint: int = 0) -> Message:
 
 
 def test_fresh_posts_first_and_reranks_bounded_per_tick(tmp_path: Path) -> None:
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    metrics = StageMetrics()
-    sugg = SuggesterStage(
-        sessions,
-        EventClock(),
-        metrics,
-        DeadLetters(EmbeddedBus(), sessions, metrics),
-        quiet_period_s=0,
-        max_reranks_per_tick=4,
-    )
+    sugg, _ = _suggester(f"sqlite:///{tmp_path / 'db.sqlite'}", max_reranks_per_tick=4)
     made: list[str] = []
 
     def suggest_many(posts: list[str]) -> dict[str, dict[str, object]]:
@@ -122,7 +113,7 @@ def _store_reforecasts(sessions: Any, posts: list[str]) -> None:
         s.commit()
 
 
-def _suggester(db_url: str) -> tuple[SuggesterStage, Any]:
+def _suggester(db_url: str, **options: Any) -> tuple[SuggesterStage, Any]:
     _, sessions = open_database(db_url)
     metrics = StageMetrics()
     sugg = SuggesterStage(
@@ -131,6 +122,7 @@ def _suggester(db_url: str) -> tuple[SuggesterStage, Any]:
         metrics,
         DeadLetters(EmbeddedBus(), sessions, metrics),
         quiet_period_s=0,
+        **options,
     )
     return sugg, sessions
 
