@@ -26,6 +26,7 @@ from models.forecaster.checkpoint import PostTimeline
 from redditdata.forest import post_from_event
 from redditdata.tree import Node
 from streaming.modelset import ForecastGroup, ForecastModel
+from streaming.stages.base import now_ms
 from streaming.stages.history import author_contexts, prior_tlc_counts
 from streaming.storage import CheckpointScoreRow, PostRow, ReplyRow, ScoreRow, TlcRow, upsert
 
@@ -137,7 +138,7 @@ class CheckpointScheduler:
     #: a late read covers the TLCs scored from this long before the previous one began
     late_margin_ms: int = 60_000
     monotonic: Callable[[], float] = time.monotonic
-    wall_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
+    wall_ms: Callable[[], int] = now_ms
     made: int = field(default=0, init=False)
     #: (delay, forecaster version) -> a ``created_utc`` before which no TLC was due at the
     #: last read: the oldest due TLC then, or the checkpoint's edge when none was
@@ -192,7 +193,7 @@ class CheckpointScheduler:
             TlcRow.created_utc <= int(now) - delay,
             ~done,
         ]
-        late = names is not None
+        keep_floor = names is not None  # a late read's rows: the floor is not theirs
         if names is not None:
             where.append(TlcRow.name.in_(names))
         if floor is not None:
@@ -210,7 +211,7 @@ class CheckpointScheduler:
         edge = int(now) - delay + 1
         if owns is None:
             found = list(s.execute(rows(TlcRow, PostRow, ScoreRow).limit(limit)).tuples())
-            if not late:
+            if not keep_floor:
                 self._floors[(delay, self.version)] = found[0][0].created_utc if found else edge
             return found
         candidates = s.execute(
@@ -218,7 +219,7 @@ class CheckpointScheduler:
                 limit * OWNERSHIP_OVERFETCH
             )
         ).all()
-        if not late:
+        if not keep_floor:
             self._floors[(delay, self.version)] = candidates[0][2] if candidates else edge
         mine = [name for name, post, _ in candidates if owns(post)][:limit]
         if not mine:
@@ -363,7 +364,6 @@ class CheckpointScheduler:
             checkpoint=delay,
             timelines=timelines,
         )
-        from streaming.stages.base import now_ms
         from streaming.stages.scorer import jsonable
 
         made = now_ms()

@@ -194,16 +194,15 @@ class SuggesterStage(DatabaseStage):
             }
             previous = self._previously_covered(s, revisions)
             made_rows: dict[str, dict[str, Any]] = {}
-            covers: dict[str, tuple[int, frozenset[str]]] = {}
             for post, revision in revisions.items():
-                rows = scores[post]
                 latest = checkpoints.get(post, ({}, 0))[0]
-                made_rows[post] = self._revision(post, revision, rows, latest, previous[post])
-                covers[post] = (revision, frozenset(r.tlc_name for r in rows))
+                made_rows[post] = self._revision(
+                    post, revision, scores[post], latest, previous[post]
+                )
             upsert(s, SuggestionRow, list(made_rows.values()))
             s.commit()
         for post, row in made_rows.items():
-            self._remember(post, *covers[post])
+            self._remember(post, revisions[post], frozenset(r.tlc_name for r in scores[post]))
             self.made += 1
             self.metrics.events_out.labels(stage=self.name).inc()
             latency = row["latency_s"]
