@@ -16,8 +16,8 @@
   database) on the same TLCs; ratios = pipeline / models-alone. The same TLCs with one
   ``predict_many`` per 128-TLC batch (what the scorer does) are reported beside it.
 * Kafka throughput runs ``--scorers`` scorer processes (default 2) in one consumer group, the
-  cores split between them (torch threads = cores // N): the deployment's scale-out unit. The
-  latency run deploys the same N scorers (plus one suggester).
+  cores split between them (torch threads = cores // N, or ``--scorer-threads``): the
+  deployment's scale-out unit. The latency run deploys the same N scorers (plus one suggester).
 * Latency breakdown (``kafka.latency_breakdown``): the p50 / p99 of each part of a
   suggestion's latency (bus and scorer queue, storage and models, publish and suggester) from
   the stored timestamps of its newest TLC, the TLCs per scoring call, and the consumer-group
@@ -324,7 +324,7 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
     # -- throughput ------------------------------------------------------------------------
     # N scorer processes in one consumer group (the deployment's scale-out unit), the two
     # cores split between them: torch threads = 2 // N
-    threads = max(1, (os.cpu_count() or 2) // args.scorers)
+    threads = args.scorer_threads or max(1, (os.cpu_count() or 2) // args.scorers)
     if args.skip_kafka_throughput:
         out.update(scorer_processes=args.scorers, torch_threads_per_scorer=threads)
     else:
@@ -716,6 +716,12 @@ def main(argv: list[str] | None = None) -> int:
         "--scorers", type=int, default=2, help="scorer processes in one consumer group"
     )
     kafka.add_argument(
+        "--scorer-threads",
+        type=int,
+        default=None,
+        help="torch / ONNX Runtime threads per scorer (default: cores // scorers)",
+    )
+    kafka.add_argument(
         "--fetch-max-wait-ms",
         type=int,
         default=50,
@@ -776,7 +782,7 @@ def main(argv: list[str] | None = None) -> int:
     with work as td:
         tmp = Path(td)
         if "empathy" not in missing:
-            threads = max(1, (os.cpu_count() or 2) // args.scorers)
+            threads = args.scorer_threads or max(1, (os.cpu_count() or 2) // args.scorers)
             result["empathy_fast_path"] = {
                 "scorer": warm_fast_path(args.registry, threads),
                 "embedded": warm_fast_path(args.registry, 2),
