@@ -282,6 +282,12 @@ def wait_ready(log: Path, n: int = 1, timeout_s: float = 300) -> None:
     raise TimeoutError(f"stage in {log} never got partitions; log tail:\n{tail}")
 
 
+def scorer_threads(args: argparse.Namespace) -> int:
+    """Torch / ONNX Runtime threads of each scorer process: ``--scorer-threads``, else the
+    cores split between the ``--scorers``."""
+    return int(args.scorer_threads or max(1, (os.cpu_count() or 2) // args.scorers))
+
+
 def warm_fast_path(registry: str, threads: int) -> dict[str, Any]:
     """Calibrate (or read the cached choice of) the empathy fast path at ``threads`` torch
     threads before any scorer starts, so that no scorer's start-up includes the calibration
@@ -324,7 +330,7 @@ def kafka_phase(args: argparse.Namespace, index: Any, n_tlc: int, tmp: Path) -> 
     # -- throughput ------------------------------------------------------------------------
     # N scorer processes in one consumer group (the deployment's scale-out unit), the two
     # cores split between them: torch threads = 2 // N
-    threads = args.scorer_threads or max(1, (os.cpu_count() or 2) // args.scorers)
+    threads = scorer_threads(args)
     if args.skip_kafka_throughput:
         out.update(scorer_processes=args.scorers, torch_threads_per_scorer=threads)
     else:
@@ -782,7 +788,7 @@ def main(argv: list[str] | None = None) -> int:
     with work as td:
         tmp = Path(td)
         if "empathy" not in missing:
-            threads = args.scorer_threads or max(1, (os.cpu_count() or 2) // args.scorers)
+            threads = scorer_threads(args)
             result["empathy_fast_path"] = {
                 "scorer": warm_fast_path(args.registry, threads),
                 "embedded": warm_fast_path(args.registry, 2),
