@@ -123,11 +123,11 @@ def main() -> int:
     result["fast_auto"]["calibration"] = first.get("figures")
     # The cascade as served: the bundle's gate in front of the auto mode (calibrated behind it).
     # With an early exit too, and the same cascade without it (its baseline in this run).
-    from models.empathy.exit import EarlyExit
+    from models.empathy.exit import ExitChain
     from models.empathy.gate import EmpathyGate
 
     cascades = {"cascade": True}
-    if EarlyExit.from_bundle(bundle) is not None:
+    if ExitChain.from_bundle(bundle) is not None:
         cascades["cascade_no_exit"] = False
     if EmpathyGate.from_bundle(bundle) is None and len(cascades) == 1:
         result["cascade"] = {"skipped": f"bundle {bundle.version} has no gate nor exit"}

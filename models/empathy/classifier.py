@@ -19,16 +19,18 @@ On iEmpathize test, bf16 keeps 99.9-100% of the fp32 labels; plain int8 only ~92
 Cascade (``fast=True`` and a bundle with a gate, :mod:`models.empathy.gate`): a cheap n-gram
 gate settles the sentences it is confident about; only the others reach the encoder (in the
 measured mode, with its re-check). A settled sentence reports the gate's calibrated
-probabilities and is flagged ``settled``; ``last_settled`` counts them per call. A bundle with an
-early exit (:mod:`models.empathy.exit`) adds a second stage: the encoder's first layers run on the
-gate's leftovers, a probe on their pooled states settles the sentences it is sure of (flagged
-``settled`` too, with the probe's probabilities; ``last_exited`` counts them), and only the rest
-run the remaining layers (and the re-check). ``fast=False`` (the exact fp32 reference) never uses
+probabilities and is flagged ``settled``; ``last_settled`` counts them per call. A bundle with
+early exits (:mod:`models.empathy.exit`) adds a second stage: the encoder's first layers run on
+the gate's leftovers, a probe on their pooled states settles the sentences it is sure of (flagged
+``settled`` too, with the probe's probabilities; ``last_exited`` counts them), the rest run on to
+the next exit's layer and probe, and only what the last exit leaves runs the remaining layers
+(and the re-check). ``fast=False`` (the exact fp32 reference) never uses
 the gate nor the exit.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import warnings
@@ -39,9 +41,9 @@ from typing import Any
 import numpy as np
 
 from models.bundle import Bundle, Registry
-from models.empathy.exit import EXIT_WEIGHTS, EarlyExit
+from models.empathy.exit import EXIT_WEIGHTS, ExitChain
 from models.empathy.gate import EmpathyGate
-from models.empathy.inference import run_heads, run_heads_with_exit
+from models.empathy.inference import run_heads, run_heads_with_exits
 from models.empathy.onnx import OrtEmpathyNet
 from models.empathy.splitter import split_sentences
 from models.errors import BundleError
@@ -118,11 +120,33 @@ def _majority(labels: Sequence[str]) -> str:
     return "none"
 
 
-def _split(model: Any, layer: int) -> tuple[Any, Any]:
-    """A torch network cut after encoder ``layer``: (its lower part, its upper part)."""
+def _split(model: Any, layers: Sequence[int]) -> tuple[Any, ...]:
+    """A torch network cut after each encoder layer of ``layers``: (its lower part, the parts
+    between two cuts, its upper part)."""
     from models.empathy.network import split_network
 
-    return split_network(model, layer)
+    return split_network(model, layers)
+
+
+def _part_names(layers: Sequence[int]) -> list[str]:
+    """Cache names of the ONNX graphs of a network cut after ``layers`` (as :func:`_split`)."""
+    ks = list(layers)
+    return [
+        f"lower{ks[0]}",
+        *(f"middle{a}-{b}" for a, b in itertools.pairwise(ks)),
+        f"upper{ks[-1]}",
+    ]
+
+
+def _nth_part(load: Any, layers: Sequence[int], i: int) -> Any:
+    """Part ``i`` of the network ``load()`` cut after ``layers`` (an ONNX export's source)."""
+    return _split(load(), layers)[i]
+
+
+def _exits_note(chain: ExitChain | None) -> str:
+    if chain is None:
+        return ""
+    return f"exits after layers {','.join(map(str, chain.layers))}"
 
 
 def _load_network(bundle: Bundle, heads: dict[str, int]) -> Any:
@@ -158,17 +182,21 @@ class EmpathyClassifier:
         fallback: Any = None,
         recheck_margin: float = 0.0,
         gate: EmpathyGate | None = None,
-        exit_: EarlyExit | None = None,
-        lower: Any = None,
+        exit_: ExitChain | None = None,
+        lower: Sequence[Any] | None = None,
     ) -> None:
-        #: the encoder network, or (with ``exit_``) the part of it after the exit layer
+        #: the encoder network, or (with ``exit_``) the part of it after the last exit layer
         self.model = model
         #: first stage of the cascade: settles clear-cut sentences before the encoder
         self.gate = gate
-        #: second stage: a probe after ``lower`` (the encoder's first layers) settles the
-        #: sentences it is sure of; ``model`` then runs the rest on the others
+        #: second stage: exits part-way through the encoder; ``lower`` holds the encoder's
+        #: parts before each exit (the first layers, then the layers between two exits), each
+        #: exit's probe settles the sentences it is sure of and ``model`` runs what the last
+        #: one leaves
         self.exit = exit_ if lower is not None else None
-        self.lower = lower if exit_ is not None else None
+        self.lower = list(lower) if exit_ is not None and lower is not None else None
+        if self.exit is not None and self.lower is not None and len(self.lower) != len(self.exit):
+            raise BundleError(f"{len(self.lower)} encoder parts for {len(self.exit)} exits")
         #: fp32 model that re-scores sentences whose fast-path top-2 margin is below
         #: ``recheck_margin`` (near-ties, where int8 noise could flip the label).
         self.fallback = fallback
@@ -217,7 +245,7 @@ class EmpathyClassifier:
         ``fast``) serves the bundle's early exit, if it has one, in every mode.
         """
         the_gate = EmpathyGate.from_bundle(bundle) if fast and gate else None
-        the_exit = EarlyExit.from_bundle(bundle) if fast and early_exit else None
+        the_exit = ExitChain.from_bundle(bundle) if fast and early_exit else None
         if fast and mode == "auto":
             from models.empathy.fastpath import choose_fast_path
 
@@ -242,7 +270,7 @@ class EmpathyClassifier:
                 bundle.version,
                 chosen.mode,
                 " behind its gate (cascade)" if chosen.gate is not None else "",
-                f" with an exit after layer {the_exit.layer}" if the_exit is not None else "",
+                f" with {_exits_note(the_exit)}" if the_exit is not None else "",
             )
             return chosen
         import functools
@@ -266,7 +294,7 @@ class EmpathyClassifier:
         # cached (docs/architecture.md, "Empathy inference")
         load_torch = functools.cache(lambda: _load_network(bundle, heads))
         model: Any = None
-        lower: Any = None
+        lower: list[Any] | None = None
         fallback = None
         margin = float(
             recheck_margin
@@ -279,14 +307,14 @@ class EmpathyClassifier:
             raise BundleError(f"unknown empathy fast-path mode {mode!r}")
         if mode == "onnx-int8":
             try:
-                if the_exit is not None:  # the network's two parts, one graph each
-                    k = the_exit.layer
-                    lower = OrtEmpathyNet.for_bundle(
-                        bundle, lambda: _split(load_torch(), k)[0], part=f"lower{k}"
-                    )
-                    model = OrtEmpathyNet.for_bundle(
-                        bundle, lambda: _split(load_torch(), k)[1], part=f"upper{k}"
-                    )
+                if the_exit is not None:  # the network's parts, one graph each
+                    cuts = the_exit.layers
+                    *lower, model = [
+                        OrtEmpathyNet.for_bundle(
+                            bundle, functools.partial(_nth_part, load_torch, cuts, i), part=name
+                        )
+                        for i, name in enumerate(_part_names(cuts))
+                    ]
                 else:
                     model = OrtEmpathyNet.for_bundle(bundle, load_torch)
                 if margin > 0:  # near-ties re-checked by the same network in fp32
@@ -313,8 +341,8 @@ class EmpathyClassifier:
                 )
         elif mode == "fp32":
             model = load_torch()
-        if the_exit is not None and lower is None:  # a torch mode: cut its network in two
-            lower, model = _split(model, the_exit.layer)
+        if the_exit is not None and lower is None:  # a torch mode: cut its network in parts
+            *lower, model = _split(model, the_exit.layers)
         bias = params.get("decisions", {}).get("multi", {}).get("bias")
         logger.info(
             "loaded empathy bundle %s (mode=%s, max_len=%d%s%s)",
@@ -322,7 +350,7 @@ class EmpathyClassifier:
             mode,
             max_len,
             ", with gate" if the_gate is not None else "",
-            f", exit after layer {the_exit.layer}" if the_exit is not None else "",
+            f", {_exits_note(the_exit)}" if the_exit is not None else "",
         )
         clf = cls(
             model,
@@ -382,8 +410,14 @@ class EmpathyClassifier:
             ids[i] = e.ids
         if self.exit is not None and self.lower is not None:
             assert q is not None and settled is not None
-            qe, exited = run_heads_with_exit(
-                self.lower, self.model, self.exit, ids, out, rows=rows, batch_size=self.batch_size
+            qe, exited = run_heads_with_exits(
+                self.lower,
+                self.model,
+                list(self.exit),
+                ids,
+                out,
+                rows=rows,
+                batch_size=self.batch_size,
             )
             q[rows] = qe[:, [self.exit.labels.index(lab) for lab in self.labels]]
             settled[rows[exited]] = True

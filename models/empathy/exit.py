@@ -1,4 +1,4 @@
-"""The empathy cascade's second stage: an early exit part-way through the encoder.
+"""The empathy cascade's second stage: early exits part-way through the encoder.
 
 Docs: docs/architecture.md, "Empathy inference".
 
@@ -7,20 +7,25 @@ through the encoder. An :class:`EarlyExit` is a linear probe on the mean-pooled 
 after the first ``layer`` encoder layers (:class:`models.empathy.network.LowerNet`), distilled
 onto the served model's own fp32 sentence labels (``prosocial-train empathy-exit``) and
 calibrated by a temperature. A sentence whose top exit probability reaches that label's
-threshold is *settled* there; only the others run the remaining layers
-(:class:`models.empathy.network.UpperNet`), continuing from the hidden states already computed,
-so a sentence the exit cannot settle costs no more than before. The thresholds are chosen on a
-validation window as the gate's are, so that settled sentences agree with fp32 at least as often
-as ``params.exit.min_agreement`` says.
+threshold is *settled* there; only the others run the following layers, continuing from the
+hidden states already computed, so a sentence no exit settles costs no more than before.
 
-The exit lives inside the empathy bundle: ``exit/weights.safetensors`` (``weights`` of shape
-hidden size × labels, ``bias``) and ``params.exit`` (layer, labels, temperature, thresholds,
-the agreement target). A bundle without ``params.exit`` has no exit.
+An :class:`ExitChain` holds one or more exits at increasing layers: a sentence the first does
+not settle runs on to the next (:class:`models.empathy.network.MiddleNet` between two exits,
+:class:`models.empathy.network.UpperNet` after the last). Each exit's thresholds are chosen on a
+validation window, on the sentences the stages before it leave, as the gate's are, so that the
+sentences it settles agree with fp32 at least as often as ``params.exit.min_agreement`` says.
+
+The chain lives inside the empathy bundle: ``exit/weights.safetensors`` (per exit ``weights.L``
+of shape hidden size × labels and ``bias.L``, L its layer) and ``params.exit`` (``labels``,
+``probes``: per layer its temperature and thresholds; the agreement target). A bundle of one
+exit written before chains (``params.exit.layer``, tensors ``weights`` / ``bias``) reads as a
+chain of one. A bundle without ``params.exit`` has no exit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,7 +33,7 @@ import numpy as np
 from models.empathy.gate import NEVER, settled_mask, softmax
 from models.errors import BundleError
 
-__all__ = ["EXIT_PARAM", "EXIT_WEIGHTS", "EarlyExit"]
+__all__ = ["EXIT_PARAM", "EXIT_WEIGHTS", "EarlyExit", "ExitChain"]
 
 #: ``params`` key of a bundle's early exit, and its weights file inside the bundle.
 EXIT_PARAM = "exit"
@@ -74,27 +79,6 @@ class EarlyExit:
     def hidden_size(self) -> int:
         return int(self.weights.shape[0])
 
-    @classmethod
-    def from_bundle(cls, bundle: Any) -> EarlyExit | None:
-        """The bundle's early exit, or ``None`` when it has none (``params.exit`` absent)."""
-        cfg = bundle.params.get(EXIT_PARAM)
-        if not cfg:
-            return None
-        try:
-            tensors = bundle.load_tensors(EXIT_WEIGHTS)
-            return cls(
-                int(cfg["layer"]),
-                tensors["weights"],
-                tensors["bias"],
-                labels=cfg.get("labels", bundle.labels),
-                temperature=float(cfg.get("temperature", 1.0)),
-                thresholds=cfg.get("thresholds"),
-            )
-        except BundleError:
-            raise
-        except (KeyError, ValueError, TypeError, OSError) as exc:
-            raise BundleError(f"{bundle.path}: malformed empathy exit: {exc}") from exc
-
     def logits(self, pooled: np.ndarray) -> np.ndarray:
         """Raw linear outputs ``(n, len(labels))`` of pooled states ``(n, hidden)``."""
         z = np.asarray(pooled, dtype=np.float32) @ self.weights + self.bias
@@ -107,3 +91,86 @@ class EarlyExit:
     def settles(self, probs: np.ndarray) -> np.ndarray:
         """Boolean mask: the top probability reaches its label's threshold."""
         return settled_mask(probs, self._th)
+
+
+class ExitChain:
+    """Early exits at increasing layers: a sentence stops at the first that settles it."""
+
+    def __init__(self, exits: Sequence[EarlyExit]) -> None:
+        self.exits = sorted(exits, key=lambda e: e.layer)
+        if not self.exits:
+            raise BundleError("an exit chain needs at least one exit")
+        layers = [e.layer for e in self.exits]
+        if len(set(layers)) != len(layers):
+            raise BundleError(f"exit chain with repeated layers {layers}")
+        if any(e.labels != self.exits[0].labels for e in self.exits):
+            raise BundleError("the exits of a chain disagree on their labels")
+        if len({e.hidden_size for e in self.exits}) != 1:
+            raise BundleError("the exits of a chain disagree on the hidden size")
+
+    @property
+    def layers(self) -> list[int]:
+        return [e.layer for e in self.exits]
+
+    @property
+    def labels(self) -> list[str]:
+        return self.exits[0].labels
+
+    def __iter__(self) -> Iterator[EarlyExit]:
+        return iter(self.exits)
+
+    def __len__(self) -> int:
+        return len(self.exits)
+
+    def __getitem__(self, i: int) -> EarlyExit:
+        return self.exits[i]
+
+    def params(self) -> dict[str, Any]:
+        """``params.exit``'s description of the probes (the caller adds provenance)."""
+        return {
+            "layers": self.layers,
+            "labels": list(self.labels),
+            "probes": {
+                str(e.layer): {"temperature": e.temperature, "thresholds": dict(e.thresholds)}
+                for e in self.exits
+            },
+        }
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        """The tensors of ``exit/weights.safetensors``."""
+        out: dict[str, np.ndarray] = {}
+        for e in self.exits:
+            out[f"weights.{e.layer}"], out[f"bias.{e.layer}"] = e.weights, e.bias
+        return out
+
+    @classmethod
+    def from_bundle(cls, bundle: Any) -> ExitChain | None:
+        """The bundle's exits, or ``None`` when it has none (``params.exit`` absent)."""
+        cfg = bundle.params.get(EXIT_PARAM)
+        if not cfg:
+            return None
+        try:
+            tensors = bundle.load_tensors(EXIT_WEIGHTS)
+            labels = cfg.get("labels", bundle.labels)
+            if "probes" not in cfg:  # one exit, as written before chains
+                probes = {str(cfg["layer"]): cfg}
+                tensors = {f"{k}.{cfg['layer']}": v for k, v in tensors.items()}
+            else:
+                probes = cfg["probes"]
+            return cls(
+                [
+                    EarlyExit(
+                        int(layer),
+                        tensors[f"weights.{layer}"],
+                        tensors[f"bias.{layer}"],
+                        labels=labels,
+                        temperature=float(p.get("temperature", 1.0)),
+                        thresholds=p.get("thresholds"),
+                    )
+                    for layer, p in probes.items()
+                ]
+            )
+        except BundleError:
+            raise
+        except (KeyError, ValueError, TypeError, AttributeError, OSError) as exc:
+            raise BundleError(f"{bundle.path}: malformed empathy exit: {exc}") from exc

@@ -20,7 +20,7 @@ per 1,000 TLCs. Padding rows get one attended position and their output is dropp
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -35,11 +35,12 @@ __all__ = [
     "ExitProbe",
     "HeadsModel",
     "LowerModel",
+    "MiddleModel",
     "UpperModel",
     "batches",
     "padded_batch",
     "run_heads",
-    "run_heads_with_exit",
+    "run_heads_with_exits",
 ]
 
 #: Batch widths are rounded up to a multiple of this many tokens.
@@ -59,12 +60,14 @@ BATCH_OVERHEAD_TOKENS = 24
 HeadsModel = Callable[["torch.Tensor", "torch.Tensor"], Mapping[str, "torch.Tensor"]]
 #: The encoder's first layers: ``(input_ids, attention_mask)`` → (hidden states, pooled).
 LowerModel = Callable[["torch.Tensor", "torch.Tensor"], tuple["torch.Tensor", "torch.Tensor"]]
+#: Layers between two exits: ``(hidden states, attention_mask)`` → (hidden states, pooled).
+MiddleModel = Callable[["torch.Tensor", "torch.Tensor"], tuple["torch.Tensor", "torch.Tensor"]]
 #: The remaining layers and heads: ``(hidden states, attention_mask)`` → logits per head.
 UpperModel = Callable[["torch.Tensor", "torch.Tensor"], Mapping[str, "torch.Tensor"]]
 
 
 class ExitProbe(Protocol):
-    """What :func:`run_heads_with_exit` calls of an early exit (:class:`models.empathy.exit.
+    """What :func:`run_heads_with_exits` calls of an early exit (:class:`models.empathy.exit.
     EarlyExit`)."""
 
     labels: list[str]
@@ -185,10 +188,10 @@ def run_heads(
                 on_batch(done)
 
 
-def run_heads_with_exit(
-    lower: LowerModel,
+def run_heads_with_exits(
+    parts: Sequence[LowerModel | MiddleModel],
     upper: UpperModel,
-    probe: ExitProbe,
+    probes: Sequence[ExitProbe],
     ids: Sequence[Sequence[int]],
     out: Mapping[str, np.ndarray],
     *,
@@ -197,58 +200,70 @@ def run_heads_with_exit(
     max_tokens: int | None = None,
     pad_id: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`run_heads` with an early exit: each batch runs ``lower``; the sentences whose
-    pooled state ``probe`` settles stop there, the others continue through ``upper`` from the
-    same hidden states and get every head's softmax in ``out``. Returns, for ``rows`` (default:
-    all) in their order, the probe's probabilities and the settled mask; settled rows of
-    ``out`` are left as they were.
+    """:func:`run_heads` with early exits: ``parts[0]`` (the encoder's first layers) runs on
+    each batch and ``probes[0]`` reads its pooled state; the sentences it settles stop there,
+    the others continue through ``parts[1]`` (the layers up to the next exit, from the same
+    hidden states) to ``probes[1]``, and so on; what the last probe leaves runs ``upper`` and
+    gets every head's softmax in ``out``. Returns, for ``rows`` (default: all) in their order,
+    the probabilities of the last probe each sentence reached and the settled mask; settled
+    rows of ``out`` are left as they were.
 
-    The sentences left by consecutive ``lower`` batches wait and go through ``upper`` together
-    in batches of exactly a :data:`ROW_STEPS` height within the token budget (only the last one
-    is padded), instead of each batch's few rows padded up to the next row step."""
+    The sentences left at a stage wait and go on together in batches of exactly a
+    :data:`ROW_STEPS` height within the token budget (only the last one is padded), instead of
+    each batch's few rows padded up to the next row step."""
     import torch
 
+    if len(parts) != len(probes) or not probes:
+        raise ValueError(f"{len(parts)} encoder parts for {len(probes)} exits")
     rows = np.arange(len(ids)) if rows is None else np.asarray(rows)
     pos = np.full(len(ids), -1, dtype=np.int64)
     pos[rows] = np.arange(len(rows))
-    q_all = np.zeros((len(rows), len(probe.labels)), dtype=np.float64)
+    q_all = np.zeros((len(rows), len(probes[0].labels)), dtype=np.float64)
     settled_all = np.zeros(len(rows), dtype=bool)
-    lengths, parts = _sorted_batches(ids, rows, batch_size, max_tokens)
+    lengths, cuts = _sorted_batches(ids, rows, batch_size, max_tokens)
     budget = max_tokens if max_tokens is not None else batch_size * TOKENS_PER_ROW
-    waiting = _Waiting()
+    #: waiting[i]: the rows probe i left, for parts[i + 1] (or ``upper`` after the last)
+    waiting = [_Waiting() for _ in probes]
 
-    def run_upper(sel: np.ndarray, hidden: torch.Tensor, mask: torch.Tensor) -> None:
+    def exit_at(i: int, sel: np.ndarray, hidden: Any, pooled: Any, mask: Any) -> None:
+        q = probes[i].probs(pooled[: len(sel)].float().numpy())
+        done = probes[i].settles(q)
+        q_all[pos[sel]] = q
+        settled_all[pos[sel[done]]] = True
+        go = np.flatnonzero(~done)
+        if len(go):
+            width = _round_up(max(1, int(lengths[sel[go]].max())), WIDTH_STEP)
+            index = torch.from_numpy(go)
+            waiting[i].add(sel[go], hidden[index, :width], mask[index, :width])
+
+    def go_on(i: int, sel: np.ndarray, hidden: Any, mask: Any) -> None:
+        """Rows probe ``i`` left: through the next part and its probe, or ``upper``."""
         pad = _rows_for(len(sel)) - len(sel)
         if pad:  # padding rows repeat the first live row; their output is dropped
             hidden = torch.cat([hidden, hidden[:1].expand(pad, -1, -1)])
             mask = torch.cat([mask, mask[:1].expand(pad, -1)])
-        logits = upper(hidden.contiguous(), mask.contiguous())
+        hidden, mask = hidden.contiguous(), mask.contiguous()
+        if i + 1 < len(probes):
+            nxt, pooled = parts[i + 1](hidden, mask)
+            exit_at(i + 1, sel, nxt, pooled, mask)
+            return
+        logits = upper(hidden, mask)
         for head, values in logits.items():
             if head in out:
                 out[head][sel] = torch.softmax(values[: len(sel)].float(), -1).numpy()
 
     with torch.inference_mode():
-        for sel in parts:
+        for sel in cuts:
             x, mask = padded_batch(ids, sel, lengths, pad_id)
-            hidden, pooled = lower(x, mask)
-            q = probe.probs(pooled[: len(sel)].float().numpy())
-            q_all[pos[sel]] = q
-            done = probe.settles(q)
-            settled_all[pos[sel]] = done
-            go = np.flatnonzero(~done)
-            if not len(go):
-                continue
-            width = _round_up(max(1, int(lengths[sel[go]].max())), WIDTH_STEP)
-            index = torch.from_numpy(go)
-            waiting.add(sel[go], hidden[index, :width], mask[index, :width])
-            while True:
-                step = _full_step(waiting.width, batch_size, budget)
-                if len(waiting) < step:
-                    break
-                run_upper(*waiting.take(step))
-        while len(waiting):  # the rest: exact row steps where cheaper than padding
-            rest = batches([waiting.width] * len(waiting), batch_size, budget)
-            run_upper(*waiting.take(rest[0].stop))
+            hidden, pooled = parts[0](x, mask)
+            exit_at(0, sel, hidden, pooled, mask)
+            for i, queue in enumerate(waiting):  # a stage only feeds the ones after it
+                while len(queue) and len(queue) >= _full_step(queue.width, batch_size, budget):
+                    go_on(i, *queue.take(_full_step(queue.width, batch_size, budget)))
+        for i, queue in enumerate(waiting):  # the rest: exact row steps where cheaper
+            while len(queue):
+                rest = batches([queue.width] * len(queue), batch_size, budget)
+                go_on(i, *queue.take(rest[0].stop))
     return q_all, settled_all
 
 

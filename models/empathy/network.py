@@ -8,7 +8,8 @@ Training (``training.empathy``) fits it; :mod:`models.empathy.classifier` loads 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -19,6 +20,7 @@ __all__ = [
     "LABELS",
     "EmpathyNet",
     "LowerNet",
+    "MiddleNet",
     "UpperNet",
     "build_encoder_config",
     "mean_pool",
@@ -98,6 +100,24 @@ class LowerNet(nn.Module):
         return hidden, mean_pool(hidden, attention_mask)
 
 
+class MiddleNet(nn.Module):
+    """Encoder layers ``start`` to ``stop`` of an :class:`EmpathyNet`, between two early exits:
+    ``(hidden states, attention_mask)`` → ``(hidden states, their mean over the mask)``."""
+
+    def __init__(self, net: EmpathyNet, start: int, stop: int) -> None:
+        super().__init__()
+        self.config = net.encoder.config
+        self.layers = nn.ModuleList(net.encoder.encoder.layer[start:stop])
+
+    def forward(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        att = _attention_mask(self.config, hidden, attention_mask)
+        for block in self.layers:
+            hidden = block(hidden, att)
+        return hidden, mean_pool(hidden, attention_mask)
+
+
 class UpperNet(nn.Module):
     """The encoder layers after ``layer`` and the heads of an :class:`EmpathyNet`:
     ``(hidden states, attention_mask)`` → logits per head; ``UpperNet(LowerNet(x))`` computes
@@ -119,11 +139,15 @@ class UpperNet(nn.Module):
         return {k: head(pooled) for k, head in self.heads.items()}
 
 
-def split_network(net: EmpathyNet, layer: int) -> tuple[LowerNet, UpperNet]:
-    """``net`` cut after encoder layer ``layer`` (1 ≤ layer < its layer count); the halves
-    share ``net``'s modules (eval mode, as ``net``)."""
+def split_network(net: EmpathyNet, layers: int | Sequence[int]) -> tuple[Any, ...]:
+    """``net`` cut after each encoder layer of ``layers`` (increasing, each 1 ≤ layer < its
+    layer count): ``(LowerNet, MiddleNet..., UpperNet)``, one part more than cuts; the parts
+    share ``net``'s modules (eval mode, as ``net``) and, chained, compute what it does."""
     n = len(net.encoder.encoder.layer)
-    if not 1 <= layer < n:
-        raise ValueError(f"cannot cut a {n}-layer encoder after layer {layer}")
-    lower, upper = LowerNet(net, layer), UpperNet(net, layer)
-    return lower.train(net.training), upper.train(net.training)
+    cuts = [layers] if isinstance(layers, int) else [int(k) for k in layers]
+    if not cuts or any(not 1 <= k < n for k in cuts) or cuts != sorted(set(cuts)):
+        raise ValueError(f"cannot cut a {n}-layer encoder after layers {cuts}")
+    parts: list[nn.Module] = [LowerNet(net, cuts[0])]
+    parts += [MiddleNet(net, a, b) for a, b in itertools.pairwise(cuts)]
+    parts.append(UpperNet(net, cuts[-1]))
+    return tuple(p.train(net.training) for p in parts)

@@ -53,7 +53,8 @@ _OPSET = 17
 _CACHE_SUBDIR = "empathy-onnx"
 _GRAPH = "model.onnx"
 _META = "meta.json"
-#: Outputs of a lower part's graph (:class:`models.empathy.network.LowerNet`).
+#: Outputs of a lower or middle part's graph (:class:`models.empathy.network.LowerNet`,
+#: :class:`models.empathy.network.MiddleNet`).
 _LOWER_OUTPUTS = ("hidden", "pooled")
 
 
@@ -200,7 +201,7 @@ class OrtEmpathyNet:
 
     def __call__(self, *inputs: Any) -> Any:
         """As the torch part it stands in for: ``{head: logits}`` for a heads graph (the
-        network, or its upper part), ``(hidden, pooled)`` for a lower part."""
+        network, or its upper part), ``(hidden, pooled)`` for a lower or middle part."""
         import torch
 
         outs = [torch.from_numpy(v) for v in self.run(*inputs)]
@@ -223,21 +224,28 @@ def graph_cache_key(version: str, weights_sha256: str) -> str:
 
 
 def export_graph(model: Any, out_dir: Path, *, quantize: bool = True) -> Path:
-    """Export ``model`` (an ``EmpathyNet``, or its ``LowerNet`` / ``UpperNet`` part) to
+    """Export ``model`` (an ``EmpathyNet``, or its ``LowerNet`` / ``MiddleNet`` / ``UpperNet``
+    part) to
     ``out_dir/model.onnx`` (int8 MatMul weights when ``quantize``)."""
     import torch
 
-    from models.empathy.network import LowerNet, UpperNet
+    from models.empathy.network import LowerNet, MiddleNet, UpperNet
 
     fp32 = out_dir / ("model-fp32.onnx" if quantize else _GRAPH)
     x = torch.ones((2, 8), dtype=torch.long)
     m = torch.ones((2, 8), dtype=torch.long)
     seq = {0: "batch", 1: "width"}
     axes: dict[str, dict[int, str]] = {"attention_mask": seq}
+    module: Any
     if isinstance(model, LowerNet):
         module, args, inputs = model.eval(), (x, m), ["input_ids", "attention_mask"]
         names = list(_LOWER_OUTPUTS)
         axes |= {"input_ids": seq, "hidden": seq, "pooled": {0: "batch"}}
+    elif isinstance(model, MiddleNet):
+        hidden = torch.ones((2, 8, int(model.config.hidden_size)))
+        module, args, inputs = model.eval(), (hidden, m), ["hidden_in", "attention_mask"]
+        names = list(_LOWER_OUTPUTS)
+        axes |= {"hidden_in": seq, "hidden": seq, "pooled": {0: "batch"}}
     else:
         names = list(model.heads.keys())
         module = _tuple_heads(model, names)

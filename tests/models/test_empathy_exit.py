@@ -1,4 +1,4 @@
-"""The cascade's early exit: a probe after the encoder's first layers of a real (tiny) bundle."""
+"""The cascade's early exits: probes part-way through the encoder of a real (tiny) bundle."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from models.empathy import EmpathyClassifier
-from models.empathy.exit import EXIT_PARAM, EarlyExit
+from models.empathy.exit import EXIT_PARAM, EXIT_WEIGHTS, EarlyExit, ExitChain
 from models.empathy.network import split_network
 from tests.empathy_support import hand_gate, tiny_empathy
 
@@ -73,7 +73,9 @@ def exited(tiny: dict[str, Any], probe: EarlyExit) -> Any:
 
     from models.bundle import Registry
 
-    trained = TrainedExit(probe, {"layer": LAYER, "config": {"min_agreement": 0.99}}, {})
+    trained = TrainedExit(
+        ExitChain([probe]), {"layers": [LAYER], "config": {"min_agreement": 0.99}}, {}
+    )
     reg = Registry(tiny["root"] / "exit-registry")
     return write_exit_bundle(reg, tiny["bundle"], trained, metrics={"test": {}}, windows=[])
 
@@ -96,7 +98,17 @@ def test_the_two_parts_of_a_split_network_compute_the_whole(tiny: dict[str, Any]
         assert pooled.shape == (4, net.encoder.config.hidden_size)
         for k in whole:
             assert torch.allclose(whole[k], parts[k], atol=1e-5), (layer, k)
-    for bad in (0, 6):
+    # several cuts: lower, the parts between two cuts, upper
+    lower, first, second, upper = split_network(net, [1, 3, 4])
+    with torch.inference_mode():
+        hidden, _ = lower(x, m)
+        hidden, _ = first(hidden, m)
+        hidden, pooled = second(hidden, m)
+        parts = upper(hidden, m)
+    assert torch.allclose(pooled, split_network(net, 4)[0](x, m)[1], atol=1e-5)
+    for k in whole:
+        assert torch.allclose(whole[k], parts[k], atol=1e-5), k
+    for bad in (0, 6, [3, 2], [2, 2], []):
         with pytest.raises(ValueError):
             split_network(net, bad)
 
@@ -104,7 +116,7 @@ def test_the_two_parts_of_a_split_network_compute_the_whole(tiny: dict[str, Any]
 def test_settled_sentences_carry_the_probe_and_the_others_the_whole_network(
     tiny: dict[str, Any], exited: Any, probe: EarlyExit
 ) -> None:
-    assert exited.params[EXIT_PARAM]["layer"] == LAYER
+    assert exited.params[EXIT_PARAM]["layers"] == [LAYER]
     clf = EmpathyClassifier.from_bundle(exited, fast=True, mode="fp32")
     plain = EmpathyClassifier.from_bundle(exited, fast=True, mode="fp32", early_exit=False)
     assert clf.exit is not None and clf.lower is not None and plain.exit is None
@@ -225,3 +237,105 @@ def test_a_new_gate_drops_the_exit_fitted_behind_the_old_one(
     assert EXIT_PARAM not in b.params
     assert not any(rel.startswith("exit/") for rel in b.config["files"])
     assert EmpathyClassifier.from_bundle(b, fast=True, mode="fp32").exit is None
+
+
+def _random_probe(fp32: EmpathyClassifier, layer: int, seed: int) -> EarlyExit:
+    """A seeded random probe after ``layer`` whose thresholds settle a third of ``TEXTS``."""
+    rng = np.random.default_rng(seed)
+    hidden = int(fp32.model.encoder.config.hidden_size)
+    raw = EarlyExit(layer, rng.normal(0, 0.3, (hidden, 3)), np.zeros(3), labels=fp32.labels)
+    th = float(np.quantile(raw.probs(_pooled(fp32, TEXTS, layer)).max(1), 2 / 3))
+    return EarlyExit(
+        layer, raw.weights, raw.bias, labels=fp32.labels, thresholds=dict.fromkeys(fp32.labels, th)
+    )
+
+
+@pytest.fixture(scope="module")
+def chained(tiny: dict[str, Any]) -> tuple[Any, ExitChain]:
+    """The tiny bundle with exits after layers 2 and 4."""
+    from training.empathy.exit import TrainedExit, write_exit_bundle
+
+    from models.bundle import Registry
+
+    fp32 = EmpathyClassifier.from_bundle(tiny["bundle"], fast=False)
+    chain = ExitChain([_random_probe(fp32, 4, 2), _random_probe(fp32, 2, 1)])
+    trained = TrainedExit(chain, {"layers": chain.layers, "config": {"min_agreement": 0.99}}, {})
+    reg = Registry(tiny["root"] / "chain-registry")
+    bundle = write_exit_bundle(reg, tiny["bundle"], trained, metrics={"test": {}}, windows=[])
+    return bundle, chain
+
+
+def test_a_sentence_stops_at_the_first_exit_that_settles_it(chained: Any) -> None:
+    bundle, chain = chained
+    assert chain.layers == [2, 4]
+    assert bundle.params[EXIT_PARAM]["layers"] == [2, 4]
+    clf = EmpathyClassifier.from_bundle(bundle, fast=True, mode="fp32")
+    plain = EmpathyClassifier.from_bundle(bundle, fast=True, mode="fp32", early_exit=False)
+    assert clf.exit is not None and clf.exit.layers == [2, 4]
+    assert clf.lower is not None and len(clf.lower) == 2
+    first, second = chain
+    q1 = first.probs(_pooled(plain, TEXTS, 2))
+    q2 = second.probs(_pooled(plain, TEXTS, 4))
+    at_first = first.settles(q1)
+    at_second = ~at_first & second.settles(q2)
+    assert at_first.any() and at_second.any() and not (at_first | at_second).all()
+    got = clf.predict_sentences(TEXTS)
+    ref = plain.predict_sentences(TEXTS)
+    assert clf.last_exited == int(at_first.sum() + at_second.sum())
+    for i, (g, r) in enumerate(zip(got, ref, strict=True)):
+        q = q1[i] if at_first[i] else q2[i] if at_second[i] else None
+        assert g.settled == (q is not None)
+        if q is not None:
+            assert g.probs == pytest.approx(dict(zip(chain.labels, q.tolist())), abs=1e-5)
+        else:
+            assert g.probs == pytest.approx(r.probs, abs=1e-5)
+
+
+def test_onnx_serves_a_chain_from_one_cached_graph_per_part(
+    chained: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("onnxruntime")
+    bundle, _ = chained
+    monkeypatch.setenv("PROSOCIAL_CACHE_DIR", str(tmp_path))
+    clf = EmpathyClassifier.from_bundle(bundle, fast=True, mode="onnx-int8")
+    assert clf.mode == "onnx-int8" and clf.lower is not None and len(clf.lower) == 2
+    fp32 = EmpathyClassifier.from_bundle(bundle, fast=True, mode="fp32")
+    got, ref = clf.predict_sentences(TEXTS), fp32.predict_sentences(TEXTS)
+    entries = sorted(p.name for p in (tmp_path / "empathy-onnx").iterdir())
+    for part in ("lower2", "middle2-4", "upper4"):
+        assert any(f"-{part}-int8" in e for e in entries), (part, entries)
+    same_path = [(a, b) for a, b in zip(got, ref, strict=True) if a.settled == b.settled]
+    assert len(same_path) >= len(TEXTS) // 2
+    assert np.mean([a.label == b.label for a, b in same_path]) >= 0.8
+
+
+_LABELS = ("none", "seeking", "providing")
+
+
+class _OldBundle:
+    """What :meth:`ExitChain.from_bundle` reads of a bundle, in the one-exit format."""
+
+    def __init__(self, params: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+        self.path, self.labels = Path("old"), list(_LABELS)
+        self.params, self._tensors = params, tensors
+
+    def load_tensors(self, rel: str) -> dict[str, np.ndarray]:
+        assert rel == EXIT_WEIGHTS
+        return self._tensors
+
+
+def test_a_bundle_of_one_exit_written_before_chains_reads_as_a_chain_of_one() -> None:
+    from models.errors import BundleError
+
+    w, b = np.ones((8, 3), np.float32), np.zeros(3, np.float32)
+    old = {"layer": 3, "labels": list(_LABELS), "temperature": 2.0, "thresholds": {"none": 0.9}}
+    chain = ExitChain.from_bundle(_OldBundle({EXIT_PARAM: old}, {"weights": w, "bias": b}))
+    assert chain is not None and chain.layers == [3]
+    assert chain[0].temperature == 2.0 and chain[0].thresholds["none"] == 0.9
+    assert ExitChain.from_bundle(_OldBundle({}, {})) is None
+    # a new-format bundle missing a probe's tensors is a clear bundle error
+    new = {**ExitChain([chain[0]]).params(), "labels": list(_LABELS)}
+    with pytest.raises(BundleError, match="malformed empathy exit"):
+        ExitChain.from_bundle(_OldBundle({EXIT_PARAM: new}, {"weights.2": w}))
+    with pytest.raises(BundleError, match="repeated layers"):
+        ExitChain([chain[0], chain[0]])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from models.empathy.inference import (
     WIDTH_STEP,
     batches,
     run_heads,
-    run_heads_with_exit,
+    run_heads_with_exits,
 )
 from models.empathy.network import HEADS, EmpathyNet, split_network
 
@@ -154,10 +155,10 @@ def test_the_rows_an_exit_leaves_run_the_upper_part_in_full_batches(minilm, data
         return upper(hidden, mask)
 
     out = {k: np.full((len(ids), n), np.nan, dtype=np.float32) for k, n in HEADS.items()}
-    _, settled = run_heads_with_exit(
-        lower,
+    _, settled = run_heads_with_exits(
+        [lower],
         counted,
-        _EveryThird(),
+        [_EveryThird()],
         ids,
         out,
         batch_size=8,
@@ -175,3 +176,49 @@ def test_the_rows_an_exit_leaves_run_the_upper_part_in_full_batches(minilm, data
         for k in HEADS:
             np.testing.assert_allclose(out[k][i], alone[k], atol=2e-5)
     assert np.isnan(out["multi"][settled]).all()  # settled rows are left to the caller
+
+
+def test_a_chain_of_exits_passes_each_stage_what_the_one_before_left(
+    minilm, data_dir: Path
+) -> None:
+    """Two exits: the rows the first leaves run the layers up to the second in full row
+    steps, the rows the second leaves run the rest, and every unsettled row gets what the
+    whole network gives it alone."""
+    net, tok = minilm
+    texts = split_dataset(dataset_path(data_dir)).test.texts[40:100]
+    ids = [list(x) for x in tok(texts, truncation=True, max_length=64)["input_ids"]]
+    lower, middle, upper = split_network(net, [2, 4])
+    heights: dict[str, list[int]] = {"middle": [], "upper": []}
+
+    def counted(name: str, part: Any) -> Any:
+        def run(hidden: torch.Tensor, mask: torch.Tensor) -> Any:
+            heights[name].append(int(hidden.shape[0]))
+            return part(hidden, mask)
+
+        return run
+
+    out = {k: np.full((len(ids), n), np.nan, dtype=np.float32) for k, n in HEADS.items()}
+    _, settled = run_heads_with_exits(
+        [lower, counted("middle", middle)],
+        counted("upper", upper),
+        [_EveryThird(), _EveryThird()],
+        ids,
+        out,
+        batch_size=8,
+        max_tokens=8 * 64,
+        pad_id=tok.pad_token_id,
+    )
+    # the first exit settles a third of every lower batch, the second a third of what it sees
+    reached_middle = sum(heights["middle"])
+    assert len(ids) // 3 <= int(settled.sum()) <= len(ids)
+    assert all(h in ROW_STEPS for h in heights["middle"] + heights["upper"])
+    assert reached_middle < len(ids) and heights["upper"]
+    left = np.flatnonzero(~settled)
+    assert sum(heights["upper"]) - len(left) < heights["upper"][-1]
+    for i in left:
+        alone = _alone(net, ids[i])
+        for k in HEADS:
+            np.testing.assert_allclose(out[k][i], alone[k], atol=2e-5)
+    assert np.isnan(out["multi"][settled]).all()
+    with pytest.raises(ValueError, match="2 encoder parts for 1 exits"):
+        run_heads_with_exits([lower, middle], upper, [_EveryThird()], ids, out)

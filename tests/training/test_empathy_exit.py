@@ -1,6 +1,8 @@
-"""Fitting the cascade's early exit: thresholds behind a gate, the cheapest layer on validation."""
+"""Fitting the cascade's early exits: thresholds behind a gate, the cheapest chain on validation."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -69,13 +71,48 @@ def test_the_exit_keeps_the_cheapest_layer_that_settles_and_agrees() -> None:
         states[n][3] = centres[y] + rng.normal(0, 0.7, (len(y), HIDDEN))
     cfg = ExitConfig(layers=(1, 2, 3), min_agreement=0.95, min_tlc_agreement=0.95, min_support=10)
     trained = train_exit(windows["train"], windows["valid"], states, 4, cfg=cfg)
-    by = trained.validation["by_layer"]
-    assert trained.exit.layer == 2
+    by = trained.validation["chains"]
+    assert set(by) == {"1", "2", "3", "1,2", "1,3", "2,3", "1,2,3"}
+    assert trained.exit.layers == [2]
     assert by["1"]["settled_share"] < 0.2 < by["2"]["settled_share"]
     assert by["2"]["encoder_cost"] == min(v["encoder_cost"] for v in by.values())
-    test = evaluate_exit(trained.exit, windows["test"], states["test"][2])
+    # a later exit judged on what layer 2 left: it settles little and costs its overhead
+    assert by["2,3"]["encoder_cost"] > by["2"]["encoder_cost"]
+    test = evaluate_exit(trained.exit, windows["test"], states["test"])
     assert test["settled_share"] > 0.8
     assert test["settled_agreement"] >= 0.95
     assert test["tlc_agreement"] >= 0.95
     with pytest.raises(Exception, match="layer 4"):
         train_exit(windows["train"], windows["valid"], states, 4, cfg=ExitConfig(layers=(4,)))
+
+
+def test_a_second_exit_is_kept_when_it_settles_what_the_first_cannot() -> None:
+    """Layer 1 separates label 0 from the rest, layer 3 every label: the chain 1,3 settles
+    the easy sentences early and the others two layers later, cheaper than either alone."""
+    rng = np.random.default_rng(1)
+    centres = rng.normal(0, 1, (3, HIDDEN)) * 4
+    ys = {
+        n: rng.integers(0, 3, size) for n, size in (("train", 900), ("valid", 600), ("test", 600))
+    }
+    windows = {n: _window(n, y) for n, y in ys.items()}
+    states: dict[str, dict[int, np.ndarray]] = {}
+    for n, y in ys.items():
+        one = np.where(y[:, None] == 0, centres[0], 0.0)  # labels 1 and 2 look alike here
+        states[n] = {
+            1: one + rng.normal(0, 0.5, (len(y), HIDDEN)),
+            3: centres[y] + rng.normal(0, 0.5, (len(y), HIDDEN)),
+        }
+    cfg = ExitConfig(layers=(1, 3), min_agreement=0.95, min_tlc_agreement=0.9, min_support=10)
+    trained = train_exit(windows["train"], windows["valid"], states, 6, cfg=cfg)
+    by = trained.validation["chains"]
+    assert trained.exit.layers == [1, 3]
+    assert by["1,3"]["encoder_cost"] < min(by["1"]["encoder_cost"], by["3"]["encoder_cost"])
+    shares = by["1,3"]["settled_share_by_exit"]
+    assert shares["1"] > 0.2 and shares["3"] > 0.4
+    test = evaluate_exit(trained.exit, windows["test"], states["test"])
+    assert set(test["settled_share_by_exit"]) == {"1", "3"}
+    assert test["settled_agreement"] >= 0.95
+    one_only = train_exit(
+        windows["train"], windows["valid"], states, 6, cfg=dataclasses.replace(cfg, max_exits=1)
+    )
+    assert len(one_only.exit) == 1

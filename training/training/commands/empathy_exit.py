@@ -1,12 +1,12 @@
-"""``prosocial-train empathy-exit``: distil an early exit for the empathy cascade.
+"""``prosocial-train empathy-exit``: distil the early exits of the empathy cascade.
 
 Uses the gate's time-split sample of real reddit-college TLC sentences and its cached fp32
 labels (labelling what is missing), takes the sentences the bundle's gate leaves to the
 encoder, computes the encoder's pooled hidden states after each candidate layer, fits a probe
-per layer on the earlier months, sets its temperature and thresholds on the validation window,
-keeps the layer with the lowest estimated encoder cost and reports it once on the later test
-window. Writes a new ``empathy`` bundle: the same encoder and gate files + the exit, registered
-as a candidate (``--make-current`` makes it the served one).
+per layer on the earlier months, sets temperatures and thresholds on the validation window,
+keeps the chain of exits (at most ``--max-exits``) with the lowest estimated encoder cost and
+reports it once on the later test window. Writes a new ``empathy`` bundle: the same encoder and
+gate files + the exits, registered as a candidate (``--make-current`` makes it the served one).
 """
 
 from __future__ import annotations
@@ -23,10 +23,13 @@ __all__ = ["register", "run"]
 
 
 def register(subparsers: Any) -> None:
-    p = add_command(subparsers, "empathy-exit", "distil the empathy cascade's early exit", __doc__)
+    p = add_command(subparsers, "empathy-exit", "distil the empathy cascade's early exits", __doc__)
     p.add_argument("--bundle", default=None, help="empathy bundle version (default: current)")
     p.add_argument(
         "--layers", default="2,3,4,5", help="candidate exit layers (default %(default)s)"
+    )
+    p.add_argument(
+        "--max-exits", type=int, default=None, help="exits in the chain at most (default 4)"
     )
     p.add_argument("--train-sentences", type=int, default=None, help="of the gate's windows")
     p.add_argument("--min-agreement", type=float, default=None, help="settled vs fp32 (0.99)")
@@ -72,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         for k, v in (
             ("min_agreement", args.min_agreement),
             ("min_tlc_agreement", args.min_tlc_agreement),
+            ("max_exits", args.max_exits),
         )
         if v is not None
     }
@@ -120,8 +124,8 @@ def run(args: argparse.Namespace) -> int:
         )
     except TrainingError as exc:
         return fail(console, exc)
-    k = trained.exit.layer
-    test = evaluate_exit(trained.exit, windows["test"], states["test"][k], gate=gate)
+    ks = trained.exit.layers
+    test = evaluate_exit(trained.exit, windows["test"], states["test"], gate=gate)
     metrics = {
         "test": test,
         "validation": trained.validation,
@@ -137,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         windows=[windows["train"], windows["valid"]],
         make_current=False,
     )
-    info = {"exit_of": source.version, "layer": k, "test": test}
+    info = {"exit_of": source.version, "layers": ks, "test": test}
     if args.make_current:
         promote(registry, BUNDLE_NAME, bundle.version, reason="empathy exit", evidence=info)
     else:
@@ -148,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
         "bundle": bundle.version,
         "source": source.version,
         "current": args.make_current,
-        "layer": k,
+        "layers": ks,
         "test": test,
         "validation": trained.validation,
     }
@@ -157,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(out)
     else:
         console.print(
-            f"exit after layer {k} on test ({test['encoder_sentences']} encoder sentences of "
+            f"exits after layers {','.join(map(str, ks))} on test ({test['encoder_sentences']} encoder sentences of "
             f"{test['n_sentences']}, {test['n_tlcs']} TLCs): settles "
             f"{100 * test['settled_share']:.1f}%, settled agreement {test['settled_agreement']}, "
             f"cascade TLC agreement {test['tlc_agreement']}"

@@ -1,23 +1,27 @@
-"""Distilling the empathy cascade's early exit onto a served empathy bundle (training only).
+"""Distilling the empathy cascade's early exits onto a served empathy bundle (training only).
 
-Docs: docs/architecture.md, "Empathy inference". The exit (:mod:`models.empathy.exit`) is a
+Docs: docs/architecture.md, "Empathy inference". An exit (:mod:`models.empathy.exit`) is a
 multinomial logistic regression on the mean-pooled hidden states after the first ``layer``
 encoder layers of the bundle's own network, trained on the same time-split windows of real
 Reddit sentences and fp32 labels as the gate (:mod:`training.empathy.gate`: read, labelled and
 cached the same way). Only the sentences the bundle's gate leaves to the encoder are used: those
-are the ones the exit sees when served.
+are the ones the exits see when served.
 
-For every candidate layer the probe is fitted on the training window, its temperature and
-per-label thresholds are set on validation (:func:`training.empathy.gate.choose_thresholds`,
-the gate's rule: settled sentences agree with fp32 at ``min_agreement`` by the Wilson lower
-bound, the cascade's TLC labels at ``min_tlc_agreement``), and its cost is estimated from the
-settled share: ``layer / L`` of the encoder for every sentence plus ``(L - layer) / L`` for each
-one that continues. The layer with the lowest estimated cost on validation is kept; the test
-window is reported once.
+For every candidate layer a probe is fitted on the training window and its temperature set on
+validation. Every chain of candidate layers (up to ``max_exits`` of them, in increasing order)
+is then judged on validation: each exit's per-label thresholds are set on the sentences the
+stages before it leave (:func:`training.empathy.gate.choose_thresholds`, the gate's rule:
+settled sentences agree with fp32 at ``min_agreement`` by the Wilson lower bound, the
+cascade's TLC labels at ``min_tlc_agreement``), and the chain's encoder cost is estimated from
+the settled shares: every encoder layer costs ``1 / L`` for each sentence that runs it, plus
+``exit_overhead`` per exit (what a further stage's calls and batching cost beyond its layers).
+The chain with the lowest estimated cost on validation is kept; the test window is reported
+once.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Sequence
@@ -28,7 +32,7 @@ import numpy as np
 
 from models.bundle import Bundle, BundleWriter, Registry
 from models.empathy.classifier import EmpathyClassifier
-from models.empathy.exit import EXIT_PARAM, EXIT_WEIGHTS, EarlyExit
+from models.empathy.exit import EXIT_PARAM, EXIT_WEIGHTS, EarlyExit, ExitChain
 from models.empathy.gate import EmpathyGate, softmax
 from models.empathy.inference import batches, padded_batch
 from models.empathy.network import LABELS, mean_pool
@@ -58,9 +62,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ExitConfig:
-    """Candidate layers, the probe's regularisation and the decision targets of an exit."""
+    """Candidate layers, how many exits a chain may have, the probes' regularisation and the
+    decision targets of an exit."""
 
     layers: tuple[int, ...] = (2, 3, 4, 5)
+    max_exits: int = 4
+    #: estimated cost of each exit beyond its layers, as a share of the whole encoder's cost
+    exit_overhead: float = 0.01
     c: float = 1.0
     min_agreement: float = 0.99
     min_tlc_agreement: float = 0.99
@@ -71,7 +79,7 @@ class ExitConfig:
 
 @dataclass
 class TrainedExit:
-    exit: EarlyExit
+    exit: ExitChain
     params: dict[str, Any]
     validation: dict[str, Any]
 
@@ -121,6 +129,74 @@ def pooled_states(
     return out
 
 
+def _judge_chain(
+    layers: Sequence[int],
+    fits: dict[int, tuple[np.ndarray, np.ndarray, float, np.ndarray]],
+    valid: Window,
+    enc_valid: np.ndarray,
+    base_valid: np.ndarray,
+    n_layers: int,
+    cfg: ExitConfig,
+) -> tuple[float, list[EarlyExit], dict[str, Any]]:
+    """Thresholds for each exit of the chain ``layers`` on validation (each on what the ones
+    before it leave), and the chain's estimated encoder cost and figures."""
+    eligible, base = enc_valid.copy(), base_valid.copy()
+    n_enc = max(1, int(enc_valid.sum()))
+    probes: list[EarlyExit] = []
+    shares: list[float] = []
+    cost, prev = cfg.exit_overhead * len(layers), 0
+    for k in layers:
+        w, b, temp, q = fits[k]
+        cost += float(eligible.sum()) / n_enc * (k - prev) / n_layers
+        th, _ = choose_thresholds(
+            q,
+            valid,
+            min_agreement=cfg.min_agreement,
+            min_tlc_agreement=cfg.min_tlc_agreement,
+            min_support=cfg.min_support,
+            z=cfg.confidence_z,
+            eligible=eligible,
+            base=base,
+        )
+        probe = EarlyExit(
+            k,
+            w.astype(np.float32),
+            b.astype(np.float32),
+            labels=list(LABELS),
+            temperature=temp,
+            thresholds=th,
+        )
+        settled = eligible & probe.settles(q)
+        base = cascade_labels(q, settled, base)
+        eligible &= ~settled
+        probes.append(probe)
+        shares.append(round(float(settled.sum()) / n_enc, 4))
+        prev = k
+    cost += float(eligible.sum()) / n_enc * (n_layers - prev) / n_layers
+    y = valid.y()
+    settled_all = enc_valid & ~eligible
+    info = {
+        "settled_share_by_exit": dict(zip(map(str, layers), shares, strict=True)),
+        "settled_share": round(float(settled_all.sum()) / n_enc, 4),
+        "settled_agreement": round(float(np.mean(base[settled_all] == y[settled_all])), 4)
+        if settled_all.any()
+        else None,
+        "tlc_agreement": round(
+            float(
+                np.mean(
+                    _tlc_labels(base, valid.tlc, valid.n_tlcs)
+                    == _tlc_labels(y, valid.tlc, valid.n_tlcs)
+                )
+            ),
+            4,
+        )
+        if valid.n_tlcs
+        else None,
+        "encoder_cost": round(cost, 4),
+    }
+    return cost, probes, info
+
+
 def train_exit(
     train: Window,
     valid: Window,
@@ -132,16 +208,18 @@ def train_exit(
     progress: Progress | None = None,
 ) -> TrainedExit:
     """Fit a probe per candidate layer (``states[window name][layer]``: pooled states of that
-    window's encoder sentences, :func:`pooled_states`) and keep the cheapest on validation."""
+    window's encoder sentences, :func:`pooled_states`) and keep the chain of them with the
+    lowest estimated encoder cost on validation."""
     say = progress or (lambda _m: None)
     enc_train, _ = _gate_view(gate, train)
     enc_valid, base_valid = _gate_view(gate, valid)
     y_train, y_valid = train.y()[enc_train], valid.y()[enc_valid]
     if len(set(y_train.tolist())) < 2:
         raise TrainingError("the exit needs at least two labels among its training sentences")
-    by_layer: dict[str, Any] = {}
-    best: tuple[float, int, np.ndarray, np.ndarray] | None = None
-    for k in cfg.layers:
+    if cfg.max_exits < 1:
+        raise TrainingError(f"max_exits must be at least 1, got {cfg.max_exits}")
+    fits: dict[int, tuple[np.ndarray, np.ndarray, float, np.ndarray]] = {}
+    for k in sorted(set(cfg.layers)):
         if not 1 <= k < n_layers:
             raise TrainingError(f"exit layer {k} is not inside a {n_layers}-layer encoder")
         say(f"fitting the exit probe after layer {k}")
@@ -150,69 +228,64 @@ def train_exit(
         temp = _fit_temperature(z, y_valid) if len(y_valid) else 1.0
         q = np.zeros((len(valid.texts), len(LABELS)))
         q[enc_valid] = softmax(z / temp)
-        th, info = choose_thresholds(
-            q,
-            valid,
-            min_agreement=cfg.min_agreement,
-            min_tlc_agreement=cfg.min_tlc_agreement,
-            min_support=cfg.min_support,
-            z=cfg.confidence_z,
-            eligible=enc_valid,
-            base=base_valid,
-        )
-        cost = k / n_layers + (1.0 - info["settled_share"]) * (n_layers - k) / n_layers
-        info.update(
-            temperature=temp,
-            thresholds=th,
-            exit_only_agreement=round(float(np.mean(q[enc_valid].argmax(1) == y_valid)), 4),
-            encoder_cost=round(cost, 4),
-        )
-        by_layer[str(k)] = info
-        logger.info("exit after layer %d: %s", k, info)
-        say(
-            f"layer {k}: settles {100 * info['settled_share']:.1f}% of the encoder's sentences, "
-            f"estimated encoder cost {cost:.3f}"
-        )
-        if best is None or cost < best[0]:
-            best = (cost, k, w, b)
+        fits[k] = (w, b, temp, q)
+    chains: dict[str, Any] = {}
+    best: tuple[float, list[EarlyExit]] | None = None
+    candidates = sorted(fits)
+    for size in range(1, min(cfg.max_exits, len(candidates)) + 1):
+        for layers in itertools.combinations(candidates, size):
+            cost, probes, info = _judge_chain(
+                layers, fits, valid, enc_valid, base_valid, n_layers, cfg
+            )
+            name = ",".join(map(str, layers))
+            chains[name] = info
+            logger.info("exits after layers %s: %s", name, info)
+            if size == 1:
+                say(
+                    f"layer {name}: settles {100 * info['settled_share']:.1f}% of the encoder's "
+                    f"sentences, estimated encoder cost {cost:.3f}"
+                )
+            if best is None or cost < best[0]:
+                best = (cost, probes)
     if best is None:
         raise TrainingError("no candidate exit layer")
-    _, k, w, b = best
-    chosen = by_layer[str(k)]
-    probe = EarlyExit(
-        k,
-        w.astype(np.float32),
-        b.astype(np.float32),
-        labels=list(LABELS),
-        temperature=chosen["temperature"],
-        thresholds=chosen["thresholds"],
-    )
-    params = {"layer": k, "config": asdict(cfg)}
+    chain = ExitChain(best[1])
+    chosen = ",".join(map(str, chain.layers))
+    say(f"kept exits after layers {chosen}: estimated encoder cost {best[0]:.3f}")
+    params = {"layers": chain.layers, "config": asdict(cfg)}
     validation = {
-        "by_layer": by_layer,
-        "chosen_layer": k,
+        "chains": chains,
+        "chosen_layers": chain.layers,
         "n_sentences": len(valid.texts),
         "n_encoder_sentences": int(enc_valid.sum()),
     }
-    return TrainedExit(probe, params, validation)
+    return TrainedExit(chain, params, validation)
 
 
 def evaluate_exit(
-    probe: EarlyExit,
+    chain: ExitChain,
     window: Window,
-    pooled: np.ndarray,
+    pooled: dict[int, np.ndarray],
     *,
     gate: EmpathyGate | None = None,
 ) -> dict[str, Any]:
-    """The exit behind ``gate`` on ``window`` (``pooled``: states after ``probe.layer`` of the
-    encoder's sentences): its settled share and agreement, and the whole cascade's (gate, exit,
-    fp32 for the rest) agreement with fp32 on sentences and TLC labels."""
+    """The exits behind ``gate`` on ``window`` (``pooled[layer]``: states after that layer of
+    the encoder's sentences): their settled share and agreement, and the whole cascade's
+    (gate, exits, fp32 for the rest) agreement with fp32 on sentences and TLC labels."""
     y = window.y()
     enc, before = _gate_view(gate, window)
     q = np.zeros((len(y), len(LABELS)))
-    q[enc] = probe.probs(pooled)
     settled = np.zeros(len(y), dtype=bool)
-    settled[enc] = probe.settles(q[enc])
+    eligible = enc.copy()
+    by_exit: dict[str, int] = {}
+    for probe in chain:
+        qk = np.zeros((len(y), len(LABELS)))
+        qk[enc] = probe.probs(pooled[probe.layer])
+        here = eligible & probe.settles(qk)
+        q[eligible] = qk[eligible]
+        eligible &= ~here
+        settled |= here
+        by_exit[str(probe.layer)] = int(here.sum())
     top = q.argmax(1)
     mine = cascade_labels(q, settled, np.where(enc, y, before))
     tlc_ref = _tlc_labels(y, window.tlc, window.n_tlcs)
@@ -223,6 +296,7 @@ def evaluate_exit(
         "n_tlcs": window.n_tlcs,
         "encoder_sentences": int(enc.sum()),
         "settled_share": round(float(settled.sum()) / n_enc, 4),
+        "settled_share_by_exit": {k: round(v / n_enc, 4) for k, v in by_exit.items()},
         "settled_by_label": {
             lab: int(np.sum(settled & (top == j))) for j, lab in enumerate(LABELS)
         },
@@ -243,23 +317,20 @@ def write_exit_bundle(
     windows: Sequence[Window],
     make_current: bool = False,
 ) -> Bundle:
-    """A new ``empathy`` bundle: ``source``'s files (the same encoder and gate) + the exit's
-    weights, the exit in ``params.exit`` and its figures in ``metrics.exit``."""
+    """A new ``empathy`` bundle: ``source``'s files (the same encoder and gate) + the exits'
+    weights, the exits in ``params.exit`` and their figures in ``metrics.exit``."""
     source.verify()
-    e = trained.exit
+    chain = trained.exit
     params = dict(source.params)
     params[EXIT_PARAM] = {
-        "layer": e.layer,
-        "labels": list(e.labels),
-        "temperature": e.temperature,
-        "thresholds": dict(e.thresholds),
+        **chain.params(),
         "distilled_from": source.version,
         "min_agreement": trained.params["config"]["min_agreement"],
         "fit": trained.params,
     }
 
     def save(w: BundleWriter) -> None:
-        w.save_tensors(EXIT_WEIGHTS, {"weights": e.weights, "bias": e.bias})
+        w.save_tensors(EXIT_WEIGHTS, chain.tensors())
 
     # a source with an exit: it is replaced
     return write_stage_bundle(
