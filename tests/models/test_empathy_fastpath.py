@@ -128,10 +128,13 @@ def test_rounds_stop_at_the_budget_and_interleave_modes() -> None:
         return built[mode]
 
     calibrate(build, ["fp32", "int8"], timer=clock, rounds=5, budget_s=12.0)
-    # warm-up pass + one round (30 s of measuring > 12 s budget), not five rounds; a round
-    # is one call of every sentence and the same sentences in calls of a quiet scorer's size
+    # warm-up pass + one round (over 12 s of measuring), not five rounds; a round is one call
+    # of a busy scorer's size (the sentences repeated) and the sentences once in calls of a
+    # quiet scorer's size
     small = [fastpath.SMALL_CALL_SENTENCES] * (N // fastpath.SMALL_CALL_SENTENCES)
-    assert built["fp32"].calls == built["int8"].calls == [N, N, *small]
+    busy = max(N, fastpath.BUSY_CALL_SENTENCES)
+    assert busy > N
+    assert built["fp32"].calls == built["int8"].calls == [N, busy, *small]
 
 
 def test_a_mode_with_a_high_cost_per_call_loses_on_a_quiet_scorers_calls() -> None:
@@ -158,6 +161,34 @@ def test_a_mode_with_a_high_cost_per_call_loses_on_a_quiet_scorers_calls() -> No
     # on one call of every sentence int8 would have won: 0.52 s against 0.5 + 0.02 s
     figs = cal.figures
     assert figs["onnx-int8"]["sentences_per_s"] > figs["int8"]["sentences_per_s"]
+
+
+def test_a_mode_faster_on_a_busy_scorers_calls_wins_though_its_calls_cost_more() -> None:
+    """The AMX case: bf16 costs more per call than ONNX Runtime int8 but less per sentence.
+    Timed on one call of the 48 sentences and the small calls int8 would win; a busy scorer's
+    call (:data:`BUSY_CALL_SENTENCES`) weighs the per-sentence cost as serving does."""
+
+    @dataclass
+    class PerCall(Candidate):
+        per_call: float = 0.0
+
+        def predict_sentences(self, sentences: Sequence[str]) -> list[Label]:
+            self.clock.now += self.per_call
+            return super().predict_sentences(sentences)
+
+    per_call = {"fp32": 0.0, "bf16": 0.03, "onnx-int8": 0.0005}
+    seconds = {"fp32": 1.0, "bf16": 0.3, "onnx-int8": 0.4}
+
+    def run(busy_size: int) -> str:
+        clock = Clock()
+
+        def build(mode: str) -> Candidate:
+            return PerCall(mode, clock, seconds[mode], per_call=per_call[mode])
+
+        return calibrate(build, list(seconds), timer=clock, busy_size=busy_size)[0].mode
+
+    assert run(N) == "onnx-int8"  # one call of the 48 sentences: per-call costs decide
+    assert run(fastpath.BUSY_CALL_SENTENCES) == "bf16"
 
 
 def test_choice_is_cached_per_machine_and_bundle(
