@@ -13,9 +13,9 @@ above run the encoder alone. ``cascade`` is the path served for a bundle with a 
 (``prosocial-train empathy-gate``): the gate settles clear-cut sentences and the ``auto`` mode
 (calibrated on the encoder alone, then served behind the gate) scores the rest; it reports its settled share beside the same
 speed and agreement figures (``{"skipped": ...}`` for a bundle without a gate). For a bundle
-with an early exit (``prosocial-train empathy-exit``) ``cascade`` serves it too (its share in
-``exited_share_reddit_sentences``) and ``cascade_no_exit`` is the same cascade without it, the
-exit's baseline in the same run. Writes ``bench/results/empathy.json``.
+with early exits (``prosocial-train empathy-exit``) ``cascade`` serves them too (their share in
+``exited_share_reddit_sentences``) and ``cascade_no_exit`` is the same cascade without them, the
+exits' baseline in the same run. Writes ``bench/results/empathy.json``.
 
     python bench/empathy.py [--model BUNDLE_DIR] [--tlcs 1000] [--threads 2]
 """
