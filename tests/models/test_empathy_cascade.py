@@ -78,8 +78,12 @@ def test_settled_sentences_report_the_gates_probabilities_and_flow_into_comment_
                 want = dict(zip(gate.labels, q[0].tolist(), strict=True))
                 assert s.probs == pytest.approx(want, abs=1e-6)
                 assert s.label == max(want, key=lambda k: want[k])
-            else:  # the encoder's own prediction, unchanged
-                assert s.to_dict() == rs.to_dict()
+            else:  # the encoder's own prediction, unchanged (up to the last rounded digit:
+                # the rows the gate leaves form other batches, and a CPU's kernels may sum a
+                # batch's rows in another order)
+                got, want_ = s.to_dict(), rs.to_dict()
+                assert got.pop("probs") == pytest.approx(want_.pop("probs"), abs=1e-5)
+                assert got == want_
         labels = [s.label for s in c.sentences]
         n = len(labels)
         if n == 0:
