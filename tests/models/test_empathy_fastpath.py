@@ -51,6 +51,17 @@ class Candidate:
 
 
 @dataclass
+class PerCall(Candidate):
+    """A candidate whose every call also costs ``per_call`` seconds."""
+
+    per_call: float = 0.0
+
+    def predict_sentences(self, sentences: Sequence[str]) -> list[Label]:
+        self.clock.now += self.per_call
+        return super().predict_sentences(sentences)
+
+
+@dataclass
 class Builder:
     clock: Clock
     seconds: dict[str, float]
@@ -141,14 +152,6 @@ def test_a_mode_with_a_high_cost_per_call_loses_on_a_quiet_scorers_calls() -> No
     """Two modes as fast on one call of every sentence: the one whose calls cost more loses
     once the pass includes a quiet scorer's small calls."""
 
-    @dataclass
-    class PerCall(Candidate):
-        per_call: float = 0.0
-
-        def predict_sentences(self, sentences: Sequence[str]) -> list[Label]:
-            self.clock.now += self.per_call
-            return super().predict_sentences(sentences)
-
     clock = Clock()
     per_call = {"fp32": 0.0, "int8": 0.02, "onnx-int8": 0.0005}
 
@@ -167,14 +170,6 @@ def test_a_mode_faster_on_a_busy_scorers_calls_wins_though_its_calls_cost_more()
     """The AMX case: bf16 costs more per call than ONNX Runtime int8 but less per sentence.
     Timed on one call of the 48 sentences and the small calls int8 would win; a busy scorer's
     call (:data:`BUSY_CALL_SENTENCES`) weighs the per-sentence cost as serving does."""
-
-    @dataclass
-    class PerCall(Candidate):
-        per_call: float = 0.0
-
-        def predict_sentences(self, sentences: Sequence[str]) -> list[Label]:
-            self.clock.now += self.per_call
-            return super().predict_sentences(sentences)
 
     per_call = {"fp32": 0.0, "bf16": 0.03, "onnx-int8": 0.0005}
     seconds = {"fp32": 1.0, "bf16": 0.3, "onnx-int8": 0.4}

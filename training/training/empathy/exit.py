@@ -10,7 +10,7 @@ are the ones the exits see when served.
 For every candidate layer a probe is fitted on the training window and its temperature set on
 validation. Every chain of candidate layers (up to ``max_exits`` of them, in increasing order)
 is then judged on validation: each exit's per-label thresholds are set on the sentences the
-stages before it leave (:func:`training.empathy.gate.choose_thresholds`, the gate's rule:
+stages before it leave (:func:`training.empathy.gate.stage_thresholds`, the gate's rule:
 settled sentences agree with fp32 at ``min_agreement`` by the Wilson lower bound, the
 cascade's TLC labels at ``min_tlc_agreement``), and the chain's encoder cost is estimated from
 the settled shares: every encoder layer costs ``1 / L`` for each sentence that runs it, plus
@@ -41,8 +41,8 @@ from training.empathy.gate import (
     _fit_temperature,
     _tlc_labels,
     cascade_labels,
-    choose_thresholds,
     fit_multinomial,
+    stage_thresholds,
     write_stage_bundle,
 )
 from training.errors import TrainingError
@@ -151,16 +151,7 @@ def _judge_chain(
     for k in layers:
         w, b, temp, q = fits[k]
         cost += float(eligible.sum()) / n_enc * (k - prev) / n_layers
-        th, _ = choose_thresholds(
-            q,
-            valid,
-            min_agreement=cfg.min_agreement,
-            min_tlc_agreement=cfg.min_tlc_agreement,
-            min_support=cfg.min_support,
-            z=cfg.confidence_z,
-            eligible=eligible,
-            base=base,
-        )
+        th, _ = stage_thresholds(q, valid, cfg, eligible=eligible, base=base)
         probe = EarlyExit(
             k,
             w.astype(np.float32),

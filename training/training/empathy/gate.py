@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -47,6 +47,7 @@ from training.progress import Progress
 __all__ = [
     "GateConfig",
     "LabelCache",
+    "StageTargets",
     "TrainedGate",
     "Window",
     "choose_thresholds",
@@ -54,6 +55,7 @@ __all__ = [
     "fit_multinomial",
     "label_windows",
     "read_windows",
+    "stage_thresholds",
     "train_gate",
     "write_gate_bundle",
     "write_stage_bundle",
@@ -289,6 +291,40 @@ def cascade_labels(q: np.ndarray, settled: np.ndarray, y: np.ndarray) -> np.ndar
     return np.where(settled, q.argmax(1), y)
 
 
+class StageTargets(Protocol):
+    """A cascade stage's decision targets (:class:`GateConfig`, the exits' config)."""
+
+    @property
+    def min_agreement(self) -> float: ...
+    @property
+    def min_tlc_agreement(self) -> float: ...
+    @property
+    def min_support(self) -> int: ...
+    @property
+    def confidence_z(self) -> float: ...
+
+
+def stage_thresholds(
+    q: np.ndarray,
+    window: Window,
+    targets: StageTargets,
+    *,
+    eligible: np.ndarray | None = None,
+    base: np.ndarray | None = None,
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """:func:`choose_thresholds` with a stage's ``targets``."""
+    return choose_thresholds(
+        q,
+        window,
+        min_agreement=targets.min_agreement,
+        min_tlc_agreement=targets.min_tlc_agreement,
+        min_support=targets.min_support,
+        z=targets.confidence_z,
+        eligible=eligible,
+        base=base,
+    )
+
+
 def choose_thresholds(
     q: np.ndarray,
     window: Window,
@@ -396,14 +432,7 @@ def train_gate(
         z = np.asarray(x_valid @ w) + b
         temp = _fit_temperature(z, y_valid) if len(valid.texts) else 1.0
         q = softmax(z / temp)
-        th, info = choose_thresholds(
-            q,
-            valid,
-            min_agreement=cfg.min_agreement,
-            min_tlc_agreement=cfg.min_tlc_agreement,
-            min_support=cfg.min_support,
-            z=cfg.confidence_z,
-        )
+        th, info = stage_thresholds(q, valid, cfg)
         info.update(
             temperature=temp,
             thresholds=th,
