@@ -242,7 +242,7 @@ class EmpathyClassifier:
         ``recheck_margin`` (both int8 modes; default: the bundle's ``params.recheck_margin``,
         else 0.05) re-scores near-tie sentences with the fp32 model. ``gate`` (with ``fast``)
         puts the bundle's gate, if it has one, in front of the encoder; ``early_exit`` (with
-        ``fast``) serves the bundle's early exit, if it has one, in every mode.
+        ``fast``) serves the bundle's early exits, if it has any, in every mode.
         """
         the_gate = EmpathyGate.from_bundle(bundle) if fast and gate else None
         the_exit = ExitChain.from_bundle(bundle) if fast and early_exit else None
