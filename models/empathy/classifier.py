@@ -143,9 +143,7 @@ def _nth_part(load: Any, layers: Sequence[int], i: int) -> Any:
     return _split(load(), layers)[i]
 
 
-def _exits_note(chain: ExitChain | None) -> str:
-    if chain is None:
-        return ""
+def _exits_note(chain: ExitChain) -> str:
     return f"exits after layers {','.join(map(str, chain.layers))}"
 
 

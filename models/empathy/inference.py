@@ -258,8 +258,8 @@ def run_heads_with_exits(
             hidden, pooled = parts[0](x, mask)
             exit_at(0, sel, hidden, pooled, mask)
             for i, queue in enumerate(waiting):  # a stage only feeds the ones after it
-                while len(queue) and len(queue) >= _full_step(queue.width, batch_size, budget):
-                    go_on(i, *queue.take(_full_step(queue.width, batch_size, budget)))
+                while len(queue) >= (step := _full_step(queue.width, batch_size, budget)):
+                    go_on(i, *queue.take(step))
         for i, queue in enumerate(waiting):  # the rest: exact row steps where cheaper
             while len(queue):
                 rest = batches([queue.width] * len(queue), batch_size, budget)

@@ -79,6 +79,16 @@ def _attention_mask(config: Any, hidden: torch.Tensor, mask: torch.Tensor) -> An
     return create_bidirectional_mask(config=config, inputs_embeds=hidden, attention_mask=mask)
 
 
+def _run_layers(
+    config: Any, layers: nn.ModuleList, hidden: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """``hidden`` through encoder ``layers`` under the attention ``mask``."""
+    att = _attention_mask(config, hidden, mask)
+    for block in layers:
+        hidden = block(hidden, att)
+    return hidden
+
+
 class LowerNet(nn.Module):
     """The embeddings and the first ``layer`` encoder layers of an :class:`EmpathyNet`:
     ``(input_ids, attention_mask)`` → ``(hidden states, their mean over the mask)``, what the
@@ -94,9 +104,7 @@ class LowerNet(nn.Module):
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self.embeddings(input_ids=input_ids)
-        att = _attention_mask(self.config, hidden, attention_mask)
-        for block in self.layers:
-            hidden = block(hidden, att)
+        hidden = _run_layers(self.config, self.layers, hidden, attention_mask)
         return hidden, mean_pool(hidden, attention_mask)
 
 
@@ -112,9 +120,7 @@ class MiddleNet(nn.Module):
     def forward(
         self, hidden: torch.Tensor, attention_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        att = _attention_mask(self.config, hidden, attention_mask)
-        for block in self.layers:
-            hidden = block(hidden, att)
+        hidden = _run_layers(self.config, self.layers, hidden, attention_mask)
         return hidden, mean_pool(hidden, attention_mask)
 
 
@@ -132,9 +138,7 @@ class UpperNet(nn.Module):
     def forward(
         self, hidden: torch.Tensor, attention_mask: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        att = _attention_mask(self.config, hidden, attention_mask)
-        for block in self.layers:
-            hidden = block(hidden, att)
+        hidden = _run_layers(self.config, self.layers, hidden, attention_mask)
         pooled = mean_pool(hidden, attention_mask)
         return {k: head(pooled) for k, head in self.heads.items()}
 

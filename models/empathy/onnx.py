@@ -225,8 +225,7 @@ def graph_cache_key(version: str, weights_sha256: str) -> str:
 
 def export_graph(model: Any, out_dir: Path, *, quantize: bool = True) -> Path:
     """Export ``model`` (an ``EmpathyNet``, or its ``LowerNet`` / ``MiddleNet`` / ``UpperNet``
-    part) to
-    ``out_dir/model.onnx`` (int8 MatMul weights when ``quantize``)."""
+    part) to ``out_dir/model.onnx`` (int8 MatMul weights when ``quantize``)."""
     import torch
 
     from models.empathy.network import LowerNet, MiddleNet, UpperNet

@@ -167,28 +167,29 @@ def _judge_chain(
         shares.append(round(float(settled.sum()) / n_enc, 4))
         prev = k
     cost += float(eligible.sum()) / n_enc * (n_layers - prev) / n_layers
-    y = valid.y()
     settled_all = enc_valid & ~eligible
     info = {
         "settled_share_by_exit": dict(zip(map(str, layers), shares, strict=True)),
         "settled_share": round(float(settled_all.sum()) / n_enc, 4),
-        "settled_agreement": round(float(np.mean(base[settled_all] == y[settled_all])), 4)
-        if settled_all.any()
-        else None,
-        "tlc_agreement": round(
-            float(
-                np.mean(
-                    _tlc_labels(base, valid.tlc, valid.n_tlcs)
-                    == _tlc_labels(y, valid.tlc, valid.n_tlcs)
-                )
-            ),
-            4,
-        )
-        if valid.n_tlcs
-        else None,
+        **_agreements(base, settled_all, valid),
         "encoder_cost": round(cost, 4),
     }
     return cost, probes, info
+
+
+def _agreements(mine: np.ndarray, settled: np.ndarray, window: Window) -> dict[str, Any]:
+    """How the cascade's sentence labels ``mine`` agree with ``window``'s fp32 ones: on the
+    ``settled`` sentences, on all, and as TLC labels."""
+    y = window.y()
+    tlc_ref = _tlc_labels(y, window.tlc, window.n_tlcs)
+    tlc_got = _tlc_labels(mine, window.tlc, window.n_tlcs)
+    return {
+        "settled_agreement": round(float(np.mean(mine[settled] == y[settled])), 4)
+        if settled.any()
+        else None,
+        "sentence_agreement": round(float(np.mean(mine == y)), 4) if len(y) else None,
+        "tlc_agreement": round(float(np.mean(tlc_got == tlc_ref)), 4) if window.n_tlcs else None,
+    }
 
 
 def train_exit(
@@ -282,8 +283,6 @@ def evaluate_exit(
         by_exit[str(probe.layer)] = int(here.sum())
     top = q.argmax(1)
     mine = cascade_labels(q, settled, np.where(enc, y, before))
-    tlc_ref = _tlc_labels(y, window.tlc, window.n_tlcs)
-    tlc_got = _tlc_labels(mine, window.tlc, window.n_tlcs)
     n_enc = max(1, int(enc.sum()))
     return {
         "n_sentences": len(y),
@@ -294,11 +293,7 @@ def evaluate_exit(
         "settled_by_label": {
             lab: int(np.sum(settled & (top == j))) for j, lab in enumerate(LABELS)
         },
-        "settled_agreement": round(float(np.mean(top[settled] == y[settled])), 4)
-        if settled.any()
-        else None,
-        "sentence_agreement": round(float(np.mean(mine == y)), 4) if len(y) else None,
-        "tlc_agreement": round(float(np.mean(tlc_got == tlc_ref)), 4) if window.n_tlcs else None,
+        **_agreements(mine, settled, window),
     }
 
 
