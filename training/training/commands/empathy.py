@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         "patience",
         "label_smoothing",
         "distill_alpha",
+        "loss_weights",
         "dropout",
         "weight_decay",
     ):

@@ -115,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         ("epochs", args.epochs),
         ("distill_alpha", args.distill_alpha),
         ("transfer_per_epoch", args.transfer_per_epoch),
+        ("loss_weights", args.loss_weights),
     ):
         if val is not None:
             setattr(stu, name, val)

@@ -15,6 +15,7 @@ __all__ = [
     "add_student_training",
     "add_thread_window",
     "add_torch_options",
+    "loss_weights",
     "report_dir",
     "use_bf16",
 ]
@@ -90,8 +91,8 @@ def use_bf16(args: argparse.Namespace) -> bool:
 def add_student_training(p: argparse.ArgumentParser, report: str) -> None:
     """What the commands that train (and distil into) MiniLM empathy students take: the report
     directory (default ``var/reports/<report>``, see :func:`report_dir`), seeds and epochs, the
-    distillation's weight and temperature, torch threads and bf16, a cap on the train split,
-    ``--no-bundle`` and ``--no-soup``."""
+    distillation's weight and temperature, the heads' loss weights, torch threads and bf16, a cap
+    on the train split, ``--no-bundle`` and ``--no-soup``."""
     add_report_dir(p, report)
     p.add_argument("--seeds", type=int, default=3, help="training seeds per model (0..N-1)")
     p.add_argument("--epochs", type=int, default=None, help="student epochs")
@@ -107,6 +108,14 @@ def add_student_training(p: argparse.ArgumentParser, report: str) -> None:
         default=1.0,
         help="soften the teachers' probabilities with this temperature",
     )
+    p.add_argument(
+        "--loss-weights",
+        type=loss_weights,
+        default=None,
+        metavar="HEAD=W,...",
+        help="weights of the heads' losses, e.g. seek=1.5 (heads: multi, seek, provide; "
+        "default 1 each)",
+    )
     add_torch_options(p)
     p.add_argument("--max-train", type=int, default=None, help="use only N train sentences")
     p.add_argument("--no-bundle", action="store_true", help="do not write bundles")
@@ -115,6 +124,27 @@ def add_student_training(p: argparse.ArgumentParser, report: str) -> None:
         action="store_true",
         help="bundle the best seed even when the seeds' greedy weight soup validates better",
     )
+
+
+def loss_weights(text: str) -> dict[str, float]:
+    """``--loss-weights``: ``head=weight`` pairs separated by commas (unnamed heads keep 1)."""
+    weights = {"multi": 1.0, "seek": 1.0, "provide": 1.0}
+    for part in (x.strip() for x in text.split(",")):
+        if not part:
+            continue
+        head, sep, value = part.partition("=")
+        head = head.strip()
+        if not sep or head not in weights:
+            raise argparse.ArgumentTypeError(
+                f"{part!r}: expected head=weight with head one of {', '.join(weights)}"
+            )
+        try:
+            weights[head] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part!r}: {value!r} is not a number") from None
+        if not weights[head] >= 0:
+            raise argparse.ArgumentTypeError(f"{part!r}: a weight must be >= 0")
+    return weights
 
 
 def add_report_dir(p: argparse.ArgumentParser, report: str) -> None:
