@@ -128,7 +128,9 @@ def add_student_training(p: argparse.ArgumentParser, report: str) -> None:
 
 def loss_weights(text: str) -> dict[str, float]:
     """``--loss-weights``: ``head=weight`` pairs separated by commas (unnamed heads keep 1)."""
-    weights = {"multi": 1.0, "seek": 1.0, "provide": 1.0}
+    from training.empathy.metrics import SETTINGS
+
+    weights = dict.fromkeys(SETTINGS, 1.0)
     for part in (x.strip() for x in text.split(",")):
         if not part:
             continue
