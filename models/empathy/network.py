@@ -21,6 +21,7 @@ __all__ = [
     "EmpathyNet",
     "LowerNet",
     "MiddleNet",
+    "PooledHeads",
     "UpperNet",
     "build_encoder_config",
     "mean_pool",
@@ -47,29 +48,46 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-6)
 
 
-class EmpathyNet(nn.Module):
-    """Encoder + dropout + one linear head per setting; ``forward`` returns logits per head."""
+class PooledHeads(nn.Module):
+    """An ``encoder`` (a ``transformers`` model), mean pooling, dropout and one linear head per
+    setting: ``embed`` gives the pooled sentence vectors, ``classify`` their logits per head
+    and ``forward`` both in turn. Training reads the pooled vectors too (a student matching
+    its teacher's, docs/architecture.md, "Empathy distillation")."""
 
-    def __init__(
-        self, encoder_config: Any, heads: Mapping[str, int] | None = None, dropout: float = 0.1
-    ) -> None:
+    encoder: Any
+
+    def __init__(self, hidden: int, heads: Mapping[str, int] | None, dropout: float) -> None:
         super().__init__()
-        from transformers import BertModel
-
-        self.encoder = BertModel(encoder_config, add_pooling_layer=False)
         self.dropout = nn.Dropout(dropout)
-        hidden = int(encoder_config.hidden_size)
         self.heads = nn.ModuleDict({k: nn.Linear(hidden, n) for k, n in (heads or HEADS).items()})
 
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
         return mean_pool(out.last_hidden_state, attention_mask)
 
+    def classify(self, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
+        pooled = self.dropout(pooled)
+        return {k: head(pooled) for k, head in self.heads.items()}
+
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        pooled = self.dropout(self.embed(input_ids, attention_mask))
-        return {k: head(pooled) for k, head in self.heads.items()}
+        return self.classify(self.embed(input_ids, attention_mask))
+
+
+class EmpathyNet(PooledHeads):
+    """A MiniLM (BERT) encoder + mean pooling + dropout + one linear head per setting;
+    ``forward`` returns logits per head."""
+
+    def __init__(
+        self, encoder_config: Any, heads: Mapping[str, int] | None = None, dropout: float = 0.1
+    ) -> None:
+        from transformers import BertModel
+
+        # the encoder first, so a seed initialises the heads as it always has
+        encoder = BertModel(encoder_config, add_pooling_layer=False)
+        super().__init__(int(encoder_config.hidden_size), heads, dropout)
+        self.encoder = encoder
 
 
 def _attention_mask(config: Any, hidden: torch.Tensor, mask: torch.Tensor) -> Any:

@@ -60,6 +60,14 @@ def register(subparsers: Any) -> None:
         help="transfer sentences drawn per student epoch (default: all)",
     )
     tr.add_argument(
+        "--distill-embedding",
+        type=float,
+        default=None,
+        metavar="W",
+        help="weight of a loss matching the students' pooled sentence vectors to the "
+        "teacher's (cosine, through a learnt map; default 0: none)",
+    )
+    tr.add_argument(
         "--teacher-cache",
         default=None,
         help="keep / reuse the teacher's weights and probabilities here "
@@ -116,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         ("distill_alpha", args.distill_alpha),
         ("transfer_per_epoch", args.transfer_per_epoch),
         ("loss_weights", args.loss_weights),
+        ("distill_embedding", args.distill_embedding),
     ):
         if val is not None:
             setattr(stu, name, val)

@@ -13,7 +13,10 @@ summary are kept under a key of the data, the arguments, that seed and the train
 run loads every seed it finds instead of training it again (a set of seeds that adds one to a
 kept set trains only the new one); a seed's probabilities on a transfer set are kept beside it
 under a key of the texts, so a run with another transfer set only labels it with the kept
-weights (docs/architecture.md, "Empathy distillation").
+weights. With ``embeddings``, each seed's pooled sentence vectors of the train split and the
+transfer set are kept too (``embed-<transfer key>.npz``; from kept weights when missing), for a
+student that matches them (``Args.distill_embedding``; docs/architecture.md, "Empathy
+distillation").
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import numpy as np
 from training.empathy.data import EmpathyData
 from training.empathy.metrics import SETTINGS, evaluate, tune_decisions
 from training.empathy.seeds import train_per_seed
-from training.empathy.trainer import Args, Trainer, Transfer, predict_probs
+from training.empathy.trainer import Args, Trainer, Transfer, embed_texts, predict_probs
 
 __all__ = [
     "Teachers",
@@ -55,6 +58,8 @@ class Teachers:
     summary: dict[str, Any]
     #: the transfer set with the teachers' averaged (softened) probabilities, if one was given
     transfer: Transfer | None = None
+    #: the teachers' mean pooled sentence vectors of the train split, if asked for
+    embeddings: np.ndarray | None = None
 
 
 def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
@@ -75,10 +80,12 @@ def train_teacher(
     trainer: type[Trainer] = Trainer,
     transfer_texts: Sequence[str] = (),
     save_dirs: Mapping[int, Path] | None = None,
+    embeddings: bool = False,
 ) -> dict[str, Any]:
     """Fine-tune one teacher (a ``trainer``: MiniLM by default, or e.g. the MPNet
     :class:`training.empathy.teacher.TeacherTrainer`); return its probabilities on
-    train / valid / test (and on ``transfer_texts``); when ``save_dirs`` names a directory for
+    train / valid / test (and on ``transfer_texts``; with ``embeddings``, its pooled vectors
+    of train and the transfer set too); when ``save_dirs`` names a directory for
     ``seed``, its weights are saved there as ``teacher-seed<seed>.safetensors``."""
     a = dataclasses.replace(args, seed=int(seed))
     res = trainer(a, data, progress=progress).train()
@@ -98,6 +105,8 @@ def train_teacher(
             res.model, res.tokenizer, list(transfer_texts), a.max_len, progress=say
         )
         out["transfer_seconds"] = round(time.perf_counter() - t0, 1)
+    if embeddings:
+        out.update(_embed(res.model, res.tokenizer, data, a, transfer_texts, progress))
     save_dir = (save_dirs or {}).get(int(seed))
     if save_dir is not None:
         from safetensors.torch import save_file
@@ -110,6 +119,35 @@ def train_teacher(
     return out
 
 
+def _embed(
+    model: Any,
+    tokenizer: Any,
+    data: EmpathyData,
+    args: Args,
+    texts: Sequence[str],
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, dict[str, np.ndarray]]:
+    """A teacher's pooled vectors of the train split and of ``texts`` (under bf16 autocast
+    when ``args.bf16``), in the layout of its probabilities (split -> name -> rows)."""
+
+    def vectors(rows: Sequence[str]) -> dict[str, np.ndarray]:
+        vectors = embed_texts(
+            model, tokenizer, list(rows), args.max_len, bf16=args.bf16, progress=progress
+        )
+        return {"pooled": vectors}
+
+    out = {"etrain": vectors(data.train.texts)}
+    if texts:
+        out["etransfer"] = vectors(texts)
+    return out
+
+
+#: Arguments that do not decide a teacher's weights: how many threads, the seed (keyed apart),
+#: and what only a student reads (a student-only argument added later stays out, so the
+#: teachers kept before it are still found).
+_NOT_IN_KEY = ("threads", "seed", "distill_embedding")
+
+
 def teachers_key(
     data: EmpathyData, args: Args, seeds: Sequence[int], trainer: type[Trainer]
 ) -> str:
@@ -119,7 +157,7 @@ def teachers_key(
         "data": data.data_hash,
         "split_seed": data.seed,
         "n": [len(data.train), len(data.valid), len(data.test)],
-        "args": {k: v for k, v in args.to_dict().items() if k not in ("threads", "seed")},
+        "args": {k: v for k, v in args.to_dict().items() if k not in _NOT_IN_KEY},
         "seeds": [int(s) for s in seeds],
         "trainer": f"{trainer.__module__}.{trainer.__qualname__}",
     }
@@ -135,6 +173,8 @@ def transfer_key(texts: Sequence[str]) -> str:
 
 
 _SPLITS = ("ptrain", "pv", "pt", "ptransfer")
+#: the pooled vectors' "splits" (kept apart from the probabilities, in ``embed-<key>.npz``)
+_VECTORS = ("etrain", "etransfer")
 
 #: One teacher seed's probabilities (split -> head -> array) and its run summary.
 _Seed = tuple[dict[str, dict[str, np.ndarray]], dict[str, Any]]
@@ -164,6 +204,10 @@ def _transfer_file(store: Path, texts: Sequence[str]) -> Path:
     return store / f"transfer-{transfer_key(texts)}.npz"
 
 
+def _vectors_file(store: Path, texts: Sequence[str]) -> Path:
+    return store / f"embed-{transfer_key(texts)}.npz"
+
+
 def _load_seed(
     store: Path,
     data: EmpathyData,
@@ -172,27 +216,40 @@ def _load_seed(
     trainer: type[Trainer],
     texts: Sequence[str],
     say: Callable[[str], None],
+    embeddings: bool = False,
 ) -> _Seed | None:
     """One kept teacher seed (``None`` when it must be trained): its probabilities and run;
-    a transfer set it has not labelled yet is labelled with its kept weights and kept."""
+    a transfer set it has not labelled yet (or, with ``embeddings``, whose pooled vectors are
+    not kept) is labelled with its kept weights and kept."""
     if not (store / "summary.json").exists():  # written last: a seed kept whole
         return None
     probs = _load_probs(store / "probs.npz")
     summary = json.loads((store / "summary.json").read_text())
-    if texts:
-        kept = _transfer_file(store, texts)
-        if kept.exists():
-            probs.update(_load_probs(kept))
-        elif _weights(store, seed).exists():
-            a = dataclasses.replace(args, seed=int(seed))
-            model, tokenizer = trainer(a, data).load(_weights(store, seed))
+    kept = _transfer_file(store, texts)
+    if texts and kept.exists():
+        probs.update(_load_probs(kept))
+    vectors = _vectors_file(store, texts)
+    if embeddings and vectors.exists():
+        probs.update(_load_probs(vectors))
+    labelled = not texts or "ptransfer" in probs
+    if not labelled or (embeddings and "etrain" not in probs):
+        if not _weights(store, seed).exists():
+            return None
+        a = dataclasses.replace(args, seed=int(seed))
+        model, tokenizer = trainer(a, data).load(_weights(store, seed))
+        if not labelled:
             say(f"teacher seed {seed}: labelling {len(texts):,} transfer sentences (kept weights)")
             probs["ptransfer"] = predict_probs(
                 model, tokenizer, list(texts), a.max_len, progress=say
             )
             _save_probs(kept, {"ptransfer": probs["ptransfer"]})
-        else:
-            return None
+        if embeddings and "etrain" not in probs:
+            say(
+                f"teacher seed {seed}: pooled vectors of {len(data.train) + len(texts):,} sentences"
+            )
+            got = _embed(model, tokenizer, data, a, texts, say)
+            probs.update(got)
+            _save_probs(vectors, got)
     say(f"teacher seed {seed}: loaded from {store} (trained {summary.get('trained_at', '?')})")
     run = {**summary["runs"][0], "trained_at": summary.get("trained_at")}
     return probs, run
@@ -208,9 +265,14 @@ def _save_seed(
 ) -> None:
     """Keep one trained seed: probabilities on iEmpathize, on the transfer set, and its summary."""
     store.mkdir(parents=True, exist_ok=True)
-    _save_probs(store / "probs.npz", {k: v for k, v in probs.items() if k != "ptransfer"})
+    _save_probs(
+        store / "probs.npz",
+        {k: v for k, v in probs.items() if k != "ptransfer" and k not in _VECTORS},
+    )
     if "ptransfer" in probs:
         _save_probs(_transfer_file(store, texts), {"ptransfer": probs["ptransfer"]})
+    if "etrain" in probs:
+        _save_probs(_vectors_file(store, texts), {k: probs[k] for k in _VECTORS if k in probs})
     summary = _summary([probs], [run], data, args, len(texts))
     tmp = store / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2, default=str))
@@ -257,10 +319,12 @@ def train_teachers(
     trainer: type[Trainer] = Trainer,
     transfer_texts: Sequence[str] = (),
     cache_dir: Path | None = None,
+    embeddings: bool = False,
 ) -> Teachers:
     """Train the teachers (``jobs`` processes) and average their probabilities on the train
     split (and on ``transfer_texts``); with ``cache_dir``, reuse or keep each seed there, so
-    adding a seed to a set trains only the new one."""
+    adding a seed to a set trains only the new one. With ``embeddings``, their pooled sentence
+    vectors too (averaged over seeds: one teacher seed is what a student should match)."""
     say = progress or (lambda m: logger.info("%s", m))
     if not seeds:
         raise ValueError("distillation needs at least one teacher seed")
@@ -273,7 +337,7 @@ def train_teachers(
     )
     got: dict[int, _Seed] = {}
     for s, store in stores.items():
-        kept = _load_seed(store, data, args, s, trainer, transfer_texts, say)
+        kept = _load_seed(store, data, args, s, trainer, transfer_texts, say, embeddings)
         if kept is not None:
             got[s] = kept
     missing = [s for s in seeds if s not in got]
@@ -287,6 +351,7 @@ def train_teachers(
                 trainer=trainer,
                 transfer_texts=transfer_texts,
                 save_dirs={s: stores[s] for s in missing if s in stores},
+                embeddings=embeddings,
             ),
             missing,
             jobs=jobs,
@@ -294,7 +359,7 @@ def train_teachers(
         )
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         for o in outs:
-            probs = {k: o[k] for k in _SPLITS if k in o}
+            probs = {k: o[k] for k in _SPLITS + _VECTORS if k in o}
             run = {
                 "seed": o["seed"],
                 "best_epoch": o["best_epoch"],
@@ -309,7 +374,7 @@ def train_teachers(
             if int(o["seed"]) in stores:
                 _save_seed(stores[int(o["seed"])], probs, run, data, args, transfer_texts)
     every = [got[s] for s in seeds]
-    means = {k: _mean([p[k] for p, _ in every]) for k in _SPLITS if k in every[0][0]}
+    means = {k: _mean([p[k] for p, _ in every]) for k in _SPLITS + _VECTORS if k in every[0][0]}
     summary = _summary(
         [p for p, _ in every], [r for _, r in every], data, args, len(transfer_texts)
     )
@@ -332,6 +397,9 @@ def _teachers(
     transfer = None
     if transfer_texts and "ptransfer" in means:
         transfer = Transfer(
-            transfer_texts, {k: soften(v, temperature) for k, v in means["ptransfer"].items()}
+            transfer_texts,
+            {k: soften(v, temperature) for k, v in means["ptransfer"].items()},
+            embeddings=means.get("etransfer", {}).get("pooled"),
         )
-    return Teachers(soft_targets=soft, summary=summary, transfer=transfer)
+    vectors = means.get("etrain", {}).get("pooled")
+    return Teachers(soft_targets=soft, summary=summary, transfer=transfer, embeddings=vectors)

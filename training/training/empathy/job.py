@@ -57,10 +57,18 @@ def train_seed(
     progress: Callable[[str], None] | None = None,
     soft_targets: Mapping[str, np.ndarray] | None = None,
     transfer: Transfer | None = None,
+    soft_embeddings: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Fine-tune one seed; save its weights to ``out_dir``; return its figures and probs."""
     a = dataclasses.replace(args, seed=int(seed))
-    res = Trainer(a, data, soft_targets=soft_targets, transfer=transfer, progress=progress).train()
+    res = Trainer(
+        a,
+        data,
+        soft_targets=soft_targets,
+        transfer=transfer,
+        soft_embeddings=soft_embeddings,
+        progress=progress,
+    ).train()
     pv = predict_probs(res.model, res.tokenizer, data.valid.texts, a.max_len)
     pt = predict_probs(res.model, res.tokenizer, data.test.texts, a.max_len)
     dec = tune_decisions(pv, data.valid.labels)
@@ -164,10 +172,10 @@ def run_protocol(
         tb = time.perf_counter()
         summary["baselines"] = run_baselines(data, lexicon_dir)
         summary["baseline_seconds"] = round(time.perf_counter() - tb, 1)
-    soft, transfer = None, None
+    soft, transfer, vectors = None, None, None
     if distilled_from is not None:
         soft, summary["teachers"] = distilled_from.soft_targets, distilled_from.summary
-        transfer = distilled_from.transfer
+        transfer, vectors = distilled_from.transfer, distilled_from.embeddings
     elif teachers:
         say(f"distillation: training teachers {list(teachers)} ...")
         tch = train_teachers(
@@ -189,6 +197,7 @@ def run_protocol(
                 out_dir=Path(tmp),
                 soft_targets=soft,
                 transfer=transfer,
+                soft_embeddings=vectors,
             ),
             seeds,
             jobs=jobs,

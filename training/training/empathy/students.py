@@ -154,6 +154,7 @@ def distil_students(
         trainer=TeacherTrainer,
         transfer_texts=transfer_texts,
         cache_dir=teacher_cache,
+        embeddings=student.distill_embedding > 0,
     )
     tch.summary["model"] = "sentence-transformers/all-mpnet-base-v2"
     out: dict[str, Any] = {

@@ -28,10 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import nn
-
-from models.empathy.network import HEADS, mean_pool
+from models.empathy.network import HEADS, PooledHeads
 from training.empathy.trainer import Args, Trainer
 from training.errors import TrainingError
 
@@ -122,7 +119,7 @@ def mpnet_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     return final
 
 
-class TeacherNet(nn.Module):
+class TeacherNet(PooledHeads):
     """An MPNet (or any ``transformers.AutoModel``) encoder + mean pooling + one head per
     setting; ``forward`` returns logits per head, as :class:`~models.empathy.network.
     EmpathyNet` does."""
@@ -130,18 +127,8 @@ class TeacherNet(nn.Module):
     def __init__(
         self, encoder: Any, heads: Mapping[str, int] | None = None, dropout: float = 0.1
     ) -> None:
-        super().__init__()
+        super().__init__(int(encoder.config.hidden_size), heads, dropout)
         self.encoder = encoder
-        self.dropout = nn.Dropout(dropout)
-        hidden = int(encoder.config.hidden_size)
-        self.heads = nn.ModuleDict({k: nn.Linear(hidden, n) for k, n in (heads or HEADS).items()})
-
-    def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-    ) -> dict[str, torch.Tensor]:
-        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
-        pooled = self.dropout(mean_pool(out.last_hidden_state, attention_mask))
-        return {k: head(pooled) for k, head in self.heads.items()}
 
 
 class TeacherTrainer(Trainer):

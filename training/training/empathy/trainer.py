@@ -6,7 +6,10 @@ only: the mean macro F1 of the three settings). Batches are length-bucketed with
 ``bf16`` autocast speeds CPU training where the CPU supports it. Soft targets (ensemble
 distillation) can be mixed into the loss, and a *transfer set* (unlabelled sentences with a
 teacher's probabilities, :class:`Transfer`) adds rows that are learnt from the soft targets
-alone; ``Args.transfer_per_epoch`` of them are drawn afresh every epoch (docs/architecture.md, "Empathy distillation").
+alone; ``Args.transfer_per_epoch`` of them are drawn afresh every epoch. Given the teacher's
+pooled sentence vectors too, ``Args.distill_embedding`` weighs a loss that makes the student's
+pooled vector, through a learnt linear map to the teacher's width, point the teacher's way
+(cosine distance); the map is training-only (docs/architecture.md, "Empathy distillation").
 """
 
 from __future__ import annotations
@@ -37,8 +40,10 @@ __all__ = [
     "Trainer",
     "Transfer",
     "default_base_model",
+    "embed_texts",
     "pad_ids",
     "predict_probs",
+    "vector_loss",
 ]
 
 logger = logging.getLogger(__name__)
@@ -88,6 +93,8 @@ class Args(EncoderArgs):
     loss_weights: dict[str, float] = field(
         default_factory=lambda: {"multi": 1.0, "seek": 1.0, "provide": 1.0}
     )
+    #: weight of the cosine distance to the teacher's pooled sentence vectors (0: none)
+    distill_embedding: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -97,12 +104,17 @@ class Transfer:
 
     texts: list[str]
     soft: Mapping[str, np.ndarray]  # head -> (len(texts), n_classes)
+    #: the teacher's pooled sentence vectors, (len(texts), teacher width), if kept
+    embeddings: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        for head, probs in self.soft.items():
-            if len(probs) != len(self.texts):
+        rows = dict(self.soft)
+        if self.embeddings is not None:
+            rows["embedding"] = self.embeddings
+        for head, values in rows.items():
+            if len(values) != len(self.texts):
                 raise TrainingError(
-                    f"transfer set: {len(self.texts)} texts but {len(probs)} {head} rows"
+                    f"transfer set: {len(self.texts)} texts but {len(values)} {head} rows"
                 )
 
     def __len__(self) -> int:
@@ -185,6 +197,46 @@ def predict_probs(
     return out
 
 
+def embed_texts(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    max_len: int,
+    batch_size: int = 128,
+    bf16: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> np.ndarray:
+    """``model.embed`` (pooled sentence vectors) of ``texts``, in input order, batched by
+    length as serving batches (:func:`models.empathy.inference.batches`); with ``progress``,
+    a count / rate / ETA line as :func:`predict_probs` gives."""
+    from models.empathy.inference import TOKENS_PER_ROW, batches, padded_batch
+
+    model.eval()
+    ids = _encode(tokenizer, texts, max_len)
+    lengths = np.array([len(x) for x in ids])
+    order = np.argsort(lengths, kind="stable")
+    out: np.ndarray | None = None
+    on_batch = _labelling_progress(progress, len(ids), 30.0) if progress else None
+    with torch.inference_mode():
+        for part in batches(lengths[order].tolist(), batch_size, batch_size * TOKENS_PER_ROW):
+            sel = order[part]
+            x, mask = padded_batch(ids, sel, lengths, tokenizer.pad_token_id)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                pooled = model.embed(x, mask)[: len(sel)].float().numpy()
+            if out is None:
+                out = np.zeros((len(ids), pooled.shape[1]), dtype=np.float32)
+            out[sel] = pooled
+            if on_batch is not None:
+                on_batch(int(part.stop))
+    return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+
+
+def vector_loss(mapped: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean cosine distance (0 aligned, 1 orthogonal, 2 opposite) of the student's mapped
+    pooled vectors to the teacher's."""
+    return (1 - F.cosine_similarity(mapped, target, dim=-1)).mean()
+
+
 def _labelling_progress(
     progress: Callable[[str], None], total: int, every_s: float
 ) -> Callable[[int], None]:
@@ -215,12 +267,15 @@ class Trainer:
         *,
         soft_targets: Mapping[str, np.ndarray] | None = None,
         transfer: Transfer | None = None,
+        soft_embeddings: np.ndarray | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> None:
         self.args = args
         self.data = data
         self.soft_targets = soft_targets
         self.transfer = transfer
+        #: the teacher's pooled vectors of the train split (rows of ``data.train``)
+        self.soft_embeddings = soft_embeddings
         self.progress = progress or (lambda msg: logger.info("%s", msg))
 
     def load(self, weights: str | os.PathLike[str] | Mapping[str, torch.Tensor]) -> tuple[Any, Any]:
@@ -245,15 +300,16 @@ class Trainer:
         return model, tokenizer
 
     def _optimizer(
-        self, model: EmpathyNet, total_steps: int
+        self, model: EmpathyNet, total_steps: int, extra: Sequence[torch.nn.Parameter] = ()
     ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-        """AdamW (encoder and heads at their own rates) with linear warm-up and decay."""
+        """AdamW (encoder and heads at their own rates; ``extra`` training-only parameters at
+        the heads' rate) with linear warm-up and decay."""
         a = self.args
         if a.freeze_word_embeddings:
             model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
         named = list(model.named_parameters())
         encoder_params = [p for n, p in named if n.startswith("encoder.") and p.requires_grad]
-        head_params = [p for n, p in named if not n.startswith("encoder.")]
+        head_params = [p for n, p in named if not n.startswith("encoder.")] + list(extra)
         groups = [
             {"params": encoder_params, "lr": a.lr},
             {"params": head_params, "lr": a.head_lr},
@@ -302,6 +358,24 @@ class Trainer:
             loss = loss + a.loss_weights.get(head, 1.0) * row.mean()
         return loss
 
+    def _target_vectors(self, n_train: int, n_rows: int) -> torch.Tensor | None:
+        """The teacher's pooled vectors of every training row (train split, then the transfer
+        set), unit length; ``None`` unless ``Args.distill_embedding`` asks for them."""
+        if self.args.distill_embedding <= 0:
+            return None
+        parts = [self.soft_embeddings]
+        if n_rows > n_train:
+            parts.append(self.transfer.embeddings if self.transfer is not None else None)
+        if any(p is None for p in parts):
+            raise TrainingError(
+                "distill_embedding needs the teacher's pooled vectors of the train split "
+                "and of the transfer set"
+            )
+        vectors = torch.tensor(np.concatenate(parts), dtype=torch.float32)  # type: ignore[arg-type]
+        if len(vectors) != n_rows:
+            raise TrainingError(f"{len(vectors)} teacher vectors for {n_rows} training rows")
+        return F.normalize(vectors, dim=-1)
+
     def _validate(self, model: EmpathyNet, tokenizer: Any) -> tuple[float, dict[str, Any]]:
         """Mean F1 of the three settings on validation, and every figure."""
         probs = predict_probs(model, tokenizer, self.data.valid.texts, self.args.max_len)
@@ -346,7 +420,15 @@ class Trainer:
         per_epoch = n_transfer if a.transfer_per_epoch is None else a.transfer_per_epoch
         per_epoch = min(max(0, per_epoch), n_transfer)
         steps_per_epoch = math.ceil((n_train + per_epoch) / a.batch_size)
-        optimizer, schedule = self._optimizer(model, steps_per_epoch * a.epochs)
+        vectors = self._target_vectors(n_train, len(ids))
+        project = (
+            None
+            if vectors is None
+            else torch.nn.Linear(int(model.encoder.config.hidden_size), vectors.shape[1])
+        )
+        optimizer, schedule = self._optimizer(
+            model, steps_per_epoch * a.epochs, [] if project is None else list(project.parameters())
+        )
         history: list[dict[str, Any]] = []
         best_score, best_epoch, best_state = -1.0, -1, None
         bad_epochs, seen = 0, 0
@@ -362,8 +444,13 @@ class Trainer:
             for rows in _batches(lengths, a.batch_size, rng, epoch_rows):
                 x, m = pad_ids([ids[i] for i in rows], tok.pad_token_id)
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
-                    logits = model(x, m)
+                    pooled = model.embed(x, m)
+                    logits = model.classify(pooled)
                 loss = self._loss(logits, rows, targets, soft)
+                if project is not None and vectors is not None:
+                    loss = loss + a.distill_embedding * vector_loss(
+                        project(pooled.float()), vectors[torch.from_numpy(rows)]
+                    )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
