@@ -131,10 +131,10 @@ def _embed(
     when ``args.bf16``), in the layout of its probabilities (split -> name -> rows)."""
 
     def vectors(rows: Sequence[str]) -> dict[str, np.ndarray]:
-        vectors = embed_texts(
+        pooled = embed_texts(
             model, tokenizer, list(rows), args.max_len, bf16=args.bf16, progress=progress
         )
-        return {"pooled": vectors}
+        return {"pooled": pooled}
 
     out = {"etrain": vectors(data.train.texts)}
     if texts:
