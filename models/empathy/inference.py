@@ -41,6 +41,7 @@ __all__ = [
     "padded_batch",
     "run_heads",
     "run_heads_with_exits",
+    "sorted_batches",
 ]
 
 #: Batch widths are rounded up to a multiple of this many tokens.
@@ -136,7 +137,7 @@ def padded_batch(
     return x, mask
 
 
-def _sorted_batches(
+def sorted_batches(
     ids: Sequence[Sequence[int]],
     rows: np.ndarray | None,
     batch_size: int,
@@ -173,7 +174,7 @@ def run_heads(
     """
     import torch
 
-    lengths, parts = _sorted_batches(ids, rows, batch_size, max_tokens)
+    lengths, parts = sorted_batches(ids, rows, batch_size, max_tokens)
     done = 0
     with torch.inference_mode():
         for sel in parts:
@@ -220,7 +221,7 @@ def run_heads_with_exits(
     pos[rows] = np.arange(len(rows))
     q_all = np.zeros((len(rows), len(probes[0].labels)), dtype=np.float64)
     settled_all = np.zeros(len(rows), dtype=bool)
-    lengths, cuts = _sorted_batches(ids, rows, batch_size, max_tokens)
+    lengths, cuts = sorted_batches(ids, rows, batch_size, max_tokens)
     budget = max_tokens if max_tokens is not None else batch_size * TOKENS_PER_ROW
     #: waiting[i]: the rows probe i left, for parts[i + 1] (or ``upper`` after the last)
     waiting = [_Waiting() for _ in probes]

@@ -182,3 +182,18 @@ def test_the_weight_does_not_change_which_teacher_is_kept() -> None:
     weighed = Args(distill_embedding=2.0)
     assert distill.teachers_key(data, weighed, [100], FAKE) == key
     assert distill.teachers_key(data, Args(epochs=9), [100], FAKE) != key
+
+
+def test_embed_texts_gives_each_text_its_own_vector_in_input_order() -> None:
+    from training.empathy.trainer import embed_texts
+
+    torch.manual_seed(0)
+    model, tok = _TinyTrainer(Args(), _texts_data())._build()
+    texts = ["a much longer sentence about exams and luck and hope", "hi", "", "thanks anyone"]
+    got = embed_texts(model, tok, texts, max_len=32, batch_size=2)
+    assert got.shape == (len(texts), 32)
+    for text, row in zip(texts, got, strict=True):
+        enc = tok([text], truncation=True, max_length=32, return_tensors="pt")
+        with torch.inference_mode():
+            want = model.embed(enc["input_ids"], enc["attention_mask"])[0].numpy()
+        np.testing.assert_allclose(row, want, rtol=1e-4, atol=1e-5)

@@ -207,27 +207,27 @@ def embed_texts(
     progress: Callable[[str], None] | None = None,
 ) -> np.ndarray:
     """``model.embed`` (pooled sentence vectors) of ``texts``, in input order, batched by
-    length as serving batches (:func:`models.empathy.inference.batches`); with ``progress``,
+    length as serving batches (:func:`models.empathy.inference.sorted_batches`); with ``progress``,
     a count / rate / ETA line as :func:`predict_probs` gives."""
-    from models.empathy.inference import TOKENS_PER_ROW, batches, padded_batch
+    from models.empathy.inference import padded_batch, sorted_batches
 
     model.eval()
     ids = _encode(tokenizer, texts, max_len)
-    lengths = np.array([len(x) for x in ids])
-    order = np.argsort(lengths, kind="stable")
     out: np.ndarray | None = None
     on_batch = _labelling_progress(progress, len(ids), 30.0) if progress else None
+    lengths, parts = sorted_batches(ids, None, batch_size, None)
+    done = 0
     with torch.inference_mode():
-        for part in batches(lengths[order].tolist(), batch_size, batch_size * TOKENS_PER_ROW):
-            sel = order[part]
+        for sel in parts:
             x, mask = padded_batch(ids, sel, lengths, tokenizer.pad_token_id)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 pooled = model.embed(x, mask)[: len(sel)].float().numpy()
             if out is None:
                 out = np.zeros((len(ids), pooled.shape[1]), dtype=np.float32)
             out[sel] = pooled
+            done += len(sel)
             if on_batch is not None:
-                on_batch(int(part.stop))
+                on_batch(done)
     return out if out is not None else np.zeros((0, 0), dtype=np.float32)
 
 
@@ -360,7 +360,7 @@ class Trainer:
 
     def _target_vectors(self, n_train: int, n_rows: int) -> torch.Tensor | None:
         """The teacher's pooled vectors of every training row (train split, then the transfer
-        set), unit length; ``None`` unless ``Args.distill_embedding`` asks for them."""
+        set); ``None`` unless ``Args.distill_embedding`` asks for them."""
         if self.args.distill_embedding <= 0:
             return None
         parts = [self.soft_embeddings]
@@ -374,7 +374,7 @@ class Trainer:
         vectors = torch.tensor(np.concatenate(parts), dtype=torch.float32)  # type: ignore[arg-type]
         if len(vectors) != n_rows:
             raise TrainingError(f"{len(vectors)} teacher vectors for {n_rows} training rows")
-        return F.normalize(vectors, dim=-1)
+        return vectors  # vector_loss compares directions: no need to normalise them here
 
     def _validate(self, model: EmpathyNet, tokenizer: Any) -> tuple[float, dict[str, Any]]:
         """Mean F1 of the three settings on validation, and every figure."""
