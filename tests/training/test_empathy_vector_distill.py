@@ -197,3 +197,25 @@ def test_embed_texts_gives_each_text_its_own_vector_in_input_order() -> None:
         with torch.inference_mode():
             want = model.embed(enc["input_ids"], enc["attention_mask"])[0].numpy()
         np.testing.assert_allclose(row, want, rtol=1e-4, atol=1e-5)
+
+
+def test_gradient_clipping_covers_the_training_only_projection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = _texts_data()
+    vectors = np.random.default_rng(1).normal(size=(len(data.train), 5)).astype(np.float32)
+    clipped: list[int] = []
+    real_clip = torch.nn.utils.clip_grad_norm_
+
+    def spy(params: Any, max_norm: float, **kw: Any) -> torch.Tensor:
+        params = list(params)
+        clipped.append(sum(p.numel() for p in params))
+        return real_clip(params, max_norm, **kw)
+
+    monkeypatch.setattr("torch.nn.utils.clip_grad_norm_", spy)
+    args = Args(epochs=1, batch_size=8, distill_embedding=1.0, bf16=False, threads=1)
+    trainer = _TinyTrainer(args, data, soft_embeddings=vectors)
+    model_size = sum(p.numel() for p in trainer._build()[0].parameters())
+    trainer.train()
+    # the model's parameters plus the 32 -> 5 linear map (weights and bias)
+    assert clipped and set(clipped) == {model_size + 32 * 5 + 5}

@@ -426,9 +426,9 @@ class Trainer:
             if vectors is None
             else torch.nn.Linear(int(model.encoder.config.hidden_size), vectors.shape[1])
         )
-        optimizer, schedule = self._optimizer(
-            model, steps_per_epoch * a.epochs, [] if project is None else list(project.parameters())
-        )
+        extra = [] if project is None else list(project.parameters())
+        optimizer, schedule = self._optimizer(model, steps_per_epoch * a.epochs, extra)
+        trained = [*model.parameters(), *extra]
         history: list[dict[str, Any]] = []
         best_score, best_epoch, best_state = -1.0, -1, None
         bad_epochs, seen = 0, 0
@@ -453,7 +453,7 @@ class Trainer:
                     )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                torch.nn.utils.clip_grad_norm_(trained, 1.0)
                 optimizer.step()
                 schedule.step()
                 run_loss += float(loss.detach())
